@@ -1,0 +1,108 @@
+# Peregrine: build the kernel (Embedded Swift + C shim + NASM), pack the GRUB ISO, run and test.
+# `make run` and `make test` install what is missing first (scripts/install-deps.sh).
+
+SWIFT_BIN   ?= /opt/swift/usr/bin
+SWIFTC      := $(SWIFT_BIN)/swiftc
+CLANG       := $(SWIFT_BIN)/clang
+LD          := $(SWIFT_BIN)/ld.lld
+NM          := $(SWIFT_BIN)/llvm-nm
+DEMANGLE    := $(SWIFT_BIN)/swift-demangle
+NASM        ?= nasm
+
+BUILD       := build
+OBJ         := $(BUILD)/obj
+ISO         ?= $(BUILD)/peregrine.iso
+ELF         := $(BUILD)/peregrine.elf
+CMDLINE     ?= loglevel=info
+
+EMBEDDED_FLAGS := -enable-experimental-feature Embedded -target x86_64-unknown-none-elf \
+  -wmo -parse-as-library -Osize -Xcc -mno-red-zone -Xcc -ffreestanding \
+  -Xfrontend -disable-stack-protector -Xllvm -frame-pointer=all -I $(OBJ) -I Sources/CArch/include
+CFLAGS := -target x86_64-unknown-none-elf -ffreestanding -mno-red-zone -fno-stack-protector \
+  -fno-omit-frame-pointer -O2 -Wall -ISources/CArch/include
+
+sources = $(shell find Sources/$(1) -name '*.swift' | sort)
+
+.PHONY: all kernel iso run test unit-test integration-test bench deps clean format
+all: iso
+
+deps:
+	@scripts/install-deps.sh
+
+$(OBJ)/BuildInfo.swift: VERSION $(wildcard .git/HEAD)
+	@mkdir -p $(OBJ)
+	@printf 'enum BuildInfo {\n  static let version: StaticString = "%s"\n}\n' \
+	  "$$(cat VERSION)$$(git rev-parse --short HEAD 2>/dev/null | sed 's/^/+/')" > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+# One Embedded module: $(1) name, $(2) the modules it imports.
+define swift_module
+$(OBJ)/$(1).o: $(call sources,$(1)) $(foreach d,$(2),$(OBJ)/$(d).o)
+	@mkdir -p $(OBJ)
+	@echo "  SWIFT   $(1)"
+	@$(SWIFTC) $(EMBEDDED_FLAGS) -module-name $(1) -emit-module -emit-module-path $(OBJ)/$(1).swiftmodule \
+	  -c $(call sources,$(1)) -o $$@
+endef
+$(eval $(call swift_module,BootProtocols,))
+$(eval $(call swift_module,Memory,))
+$(eval $(call swift_module,HypervisorCore,Memory))
+$(eval $(call swift_module,SVM,HypervisorCore))
+$(eval $(call swift_module,VMX,HypervisorCore))
+
+KERNEL_DEPS := BootProtocols Memory HypervisorCore SVM VMX
+$(OBJ)/Kernel.o: $(call sources,Kernel) $(OBJ)/BuildInfo.swift $(foreach d,$(KERNEL_DEPS),$(OBJ)/$(d).o) $(wildcard Sources/CArch/include/*.h)
+	@echo "  SWIFT   Kernel"
+	@$(SWIFTC) $(EMBEDDED_FLAGS) -module-name Kernel -c $(call sources,Kernel) $(OBJ)/BuildInfo.swift -o $@
+
+C_SOURCES   := $(wildcard Sources/CArch/*.c)
+ASM_SOURCES := $(wildcard boot/*.asm)
+C_OBJECTS   := $(patsubst Sources/CArch/%.c,$(OBJ)/c_%.o,$(C_SOURCES))
+ASM_OBJECTS := $(patsubst boot/%.asm,$(OBJ)/asm_%.o,$(ASM_SOURCES))
+
+$(OBJ)/c_%.o: Sources/CArch/%.c $(wildcard Sources/CArch/include/*.h)
+	@mkdir -p $(OBJ)
+	@echo "  CC      $<"
+	@$(CLANG) $(CFLAGS) -c $< -o $@
+
+$(OBJ)/asm_%.o: boot/%.asm
+	@mkdir -p $(OBJ)
+	@echo "  NASM    $<"
+	@$(NASM) -f elf64 -w+all -o $@ $<
+
+SWIFT_OBJECTS := $(foreach m,$(KERNEL_DEPS) Kernel,$(OBJ)/$(m).o)
+
+$(ELF): $(SWIFT_OBJECTS) $(C_OBJECTS) $(ASM_OBJECTS) linker.ld
+	@echo "  LD      $@"
+	@$(LD) -T linker.ld -z max-page-size=0x1000 -nostdlib -static --gc-sections -o $@ \
+	  $(ASM_OBJECTS) $(C_OBJECTS) $(SWIFT_OBJECTS)
+
+# The symbol table GRUB hands over as the module "symbols", for symbolized backtraces.
+$(BUILD)/peregrine.sym: $(ELF)
+	@$(NM) -n --defined-only $< | grep -E ' [tTwW] ' | $(DEMANGLE) --simplified \
+	  | awk '{ a=$$1; t=$$2; $$1=""; $$2=""; sub(/^  /, ""); printf "%016s %s %s\n", a, t, $$0 }' > $@
+
+kernel: $(ELF)
+
+# The ISO: GRUB, the kernel, its symbols, and the guest images as modules.
+GUEST_MODULES ?=
+iso: $(ISO)
+$(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh FORCE
+	@scripts/make-iso.sh "$@" "$(CMDLINE)" $(GUEST_MODULES)
+
+FORCE:
+
+run: deps
+	@$(MAKE) --no-print-directory iso
+	scripts/run-qemu.sh $(ISO)
+
+test: deps
+	@scripts/test.sh
+
+bench: deps
+	@scripts/bench.sh
+
+format:
+	$(SWIFT_BIN)/swift-format format -i -r Sources Tests Package.swift
+
+clean:
+	rm -rf $(BUILD)

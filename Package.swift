@@ -1,0 +1,24 @@
+// swift-tools-version:6.0
+// The host build of Peregrine's platform-neutral modules. The kernel itself is built by the
+// Makefile (Embedded Swift, x86_64-unknown-none-elf) from these same sources plus
+// Sources/Kernel and Sources/CArch, which touch hardware and are never built for the host.
+import PackageDescription
+
+let package = Package(
+  name: "Peregrine",
+  products: [
+    .library(name: "HypervisorCore", targets: ["HypervisorCore"])
+  ],
+  targets: [
+    .target(name: "BootProtocols"),
+    .target(name: "Memory"),
+    .target(name: "HypervisorCore", dependencies: ["Memory"]),
+    .target(name: "SVM", dependencies: ["HypervisorCore"]),
+    .target(name: "VMX", dependencies: ["HypervisorCore"]),
+    .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
+    .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
+    .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
+    .testTarget(name: "SVMTests", dependencies: ["SVM"]),
+    .testTarget(name: "VMXTests", dependencies: ["VMX"]),
+  ]
+)

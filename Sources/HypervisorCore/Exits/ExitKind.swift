@@ -1,0 +1,62 @@
+/// A small dense index for each exit reason, for per-reason statistics arrays: the
+/// counters are indexed by `rawValue`, so counting an exit costs an add, not a lookup.
+public enum ExitKind: UInt8, CaseIterable {
+  case cpuid, msrRead, msrWrite, portIO, halt, hypercall, nestedPageFault
+  case externalInterrupt, nmi, interruptWindow, exception, controlRegisterAccess
+  case shutdown, initSignal, startupIPI, preemptionTimer, xsetbv, invalidateCaches
+  case entryFailure, unknown
+
+  public static let count = 20
+
+  public var name: StaticString {
+    switch self {
+    case .cpuid: return "cpuid"
+    case .msrRead: return "rdmsr"
+    case .msrWrite: return "wrmsr"
+    case .portIO: return "io"
+    case .halt: return "hlt"
+    case .hypercall: return "hypercall"
+    case .nestedPageFault: return "npf"
+    case .externalInterrupt: return "extint"
+    case .nmi: return "nmi"
+    case .interruptWindow: return "intwin"
+    case .exception: return "exception"
+    case .controlRegisterAccess: return "cr"
+    case .shutdown: return "shutdown"
+    case .initSignal: return "init"
+    case .startupIPI: return "sipi"
+    case .preemptionTimer: return "timer"
+    case .xsetbv: return "xsetbv"
+    case .invalidateCaches: return "wbinvd"
+    case .entryFailure: return "entryfail"
+    case .unknown: return "unknown"
+    }
+  }
+}
+
+extension ExitReason {
+  public var kind: ExitKind {
+    switch self {
+    case .cpuid: return .cpuid
+    case .msrRead: return .msrRead
+    case .msrWrite: return .msrWrite
+    case .portIO: return .portIO
+    case .halt: return .halt
+    case .hypercall: return .hypercall
+    case .nestedPageFault: return .nestedPageFault
+    case .externalInterrupt: return .externalInterrupt
+    case .nmi: return .nmi
+    case .interruptWindow: return .interruptWindow
+    case .exception: return .exception
+    case .controlRegisterAccess: return .controlRegisterAccess
+    case .shutdown: return .shutdown
+    case .initSignal: return .initSignal
+    case .startupIPI: return .startupIPI
+    case .preemptionTimer: return .preemptionTimer
+    case .xsetbv: return .xsetbv
+    case .invalidateCaches: return .invalidateCaches
+    case .entryFailure: return .entryFailure
+    case .unknown: return .unknown
+    }
+  }
+}

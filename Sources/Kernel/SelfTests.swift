@@ -1,0 +1,46 @@
+import BootProtocols
+import CArch
+
+/// Deliberate faults the integration tests ask for on the command line
+/// (`selftest=<name>`), to prove the protections and the exception reports work:
+/// each one must end in an exception report, never in silence.
+enum SelfTests {
+  static func runRequested(commandLine: [UInt8]) {
+    guard let name = KernelCommandLine.value(of: "selftest", in: commandLine) else { return }
+    if Log.begin(.info) {
+      Console.write("selftest: ")
+      Console.write(bytes: name)
+      Log.end()
+    }
+    switch name {
+    case Array("write-text".utf8):
+      // Kernel text is read-only: this must raise #PF (protection violation on write).
+      let text = UnsafeMutablePointer<UInt8>(bitPattern: UInt(KernelLayout.text.start + 0x100))!
+      text.pointee = 0xCC
+    case Array("execute-data".utf8):
+      // Data is non-executable: jumping into the heap must raise #PF on instruction fetch.
+      let code = UnsafeMutablePointer<UInt8>.allocate(capacity: 16)
+      code.initialize(repeating: 0xC3, count: 16)  // RET
+      let function = unsafeBitCast(code, to: (@convention(c) () -> Void).self)
+      function()
+    case Array("stack-overflow".utf8):
+      _ = recurse(1)
+    case Array("panic".utf8):
+      panic("panic requested by selftest")
+    case Array("null".utf8):
+      let pointer = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
+      pointer.pointee = 1
+    default:
+      Log.warning("unknown selftest; ignoring it")
+      return
+    }
+    Log.error("selftest did not fault")
+    Machine.halt(status: .failure)
+  }
+
+  @inline(never)
+  private static func recurse(_ depth: UInt64) -> UInt64 {
+    var padding: (UInt64, UInt64, UInt64, UInt64) = (depth, depth, depth, depth)
+    return withUnsafeMutablePointer(to: &padding) { $0.pointee.0 &+ recurse(depth &+ 1) }
+  }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Boots a Peregrine ISO under Bochs 2.7 with an Intel Skylake-X CPU (VMX with EPT, VPID and
+# unrestricted guest). COM1 goes to a file, copied to standard output as it grows.
+# `clock: sync=none` makes RDTSC follow the emulated instruction count.
+#   run-bochs.sh ISO [TIMEOUT_SECONDS] [SERIAL_LOG]
+set -uo pipefail
+iso=$(readlink -f "$1"); limit=${2:-120}; serial=${3:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+[ -n "$serial" ] || serial=$work/serial.log
+: > "$serial"
+memory=${PEREGRINE_BOCHS_MEMORY:-512}
+cat > "$work/bochsrc" <<RC
+megs: $memory
+cpu: model=corei7_skylake_x, count=1, ips=100000000, reset_on_triple_fault=0
+clock: sync=none, time0=local
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+ata0-master: type=cdrom, path=$iso, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev=$serial
+display_library: term
+sound: driver=dummy
+speaker: enabled=0
+port_e9_hack: enabled=1
+log: $work/bochs.log
+panic: action=fatal
+error: action=report
+info: action=ignore
+debug: action=ignore
+RC
+echo c > "$work/cont"
+tail -F "$serial" 2>/dev/null &
+tailer=$!
+timeout -k 5 "$limit" bochs -f "$work/bochsrc" -q -rc "$work/cont" < /dev/null > "$work/term.out" 2>&1
+status=$?
+sleep 0.3
+kill $tailer 2>/dev/null
+if [ -n "${PEREGRINE_BOCHS_LOG:-}" ]; then cp "$work/bochs.log" "$PEREGRINE_BOCHS_LOG"; fi
+exit $status

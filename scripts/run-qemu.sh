@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Boots a Peregrine ISO under QEMU TCG with an AMD EPYC CPU (SVM with nested paging), the
+# serial console on this terminal, and the isa-debug-exit device at 0xF4 so the hypervisor
+# can end the run with a status: QEMU then exits with (status << 1) | 1.
+#   run-qemu.sh ISO [extra qemu args...]      (PEREGRINE_ICOUNT=1 adds -icount shift=0)
+set -uo pipefail
+iso=$1; shift
+memory=${PEREGRINE_MEMORY:-1G}
+extra=()
+[ "${PEREGRINE_ICOUNT:-0}" = 1 ] && extra+=(-icount shift=0)
+exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
+  -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
+  -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" "$@"
