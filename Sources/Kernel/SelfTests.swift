@@ -38,9 +38,10 @@ enum SelfTests {
     Machine.halt(status: .failure)
   }
 
-  @inline(never)
+  /// Unoptimized so LLVM cannot turn the recursion into a loop: every call takes a frame.
+  @_optimize(none)
   private static func recurse(_ depth: UInt64) -> UInt64 {
-    var padding: (UInt64, UInt64, UInt64, UInt64) = (depth, depth, depth, depth)
-    return withUnsafeMutablePointer(to: &padding) { $0.pointee.0 &+ recurse(depth &+ 1) }
+    let padding: (UInt64, UInt64, UInt64, UInt64) = (depth, depth, depth, depth)
+    return recurse(depth &+ 1) &+ padding.3
   }
 }

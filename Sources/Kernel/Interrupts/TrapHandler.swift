@@ -24,6 +24,11 @@ private func reportException(_ frame: TrapFrame) {
   field("rip", frame.rip)
   field("cr2", cr2)
   if frame.vector == UInt64(ExceptionVector.pageFault) { describePageFault(errorCode: frame.error_code, address: cr2) }
+  // A stack overflow faults pushing the #PF frame onto the guard page: a double fault
+  // on its own stack (IST1), with CR2 still naming the guard page.
+  if frame.vector == UInt64(ExceptionVector.doubleFault) && inStackGuard(cr2) {
+    Console.write("  cr2 is in the stack guard page: kernel stack overflow\n")
+  }
   field("cs", frame.cs); field("rflags", frame.rflags); field("rsp", frame.rsp); field("ss", frame.ss)
   field("rax", frame.rax); field("rbx", frame.rbx); field("rcx", frame.rcx); field("rdx", frame.rdx)
   field("rsi", frame.rsi); field("rdi", frame.rdi); field("rbp", frame.rbp)
@@ -39,7 +44,7 @@ private func describePageFault(errorCode: UInt64, address: UInt64) {
   Console.write(errorCode & 1 != 0 ? "protection violation" : "page not present")
   Console.write(errorCode & 2 != 0 ? " on write" : (errorCode & 16 != 0 ? " on instruction fetch" : " on read"))
   if errorCode & 8 != 0 { Console.write(", reserved bit set") }
-  if address >= KernelLayout.stackGuard && address < KernelLayout.stackGuard + 4096 {
+  if inStackGuard(address) {
     Console.write(" -- in the stack guard page: kernel stack overflow")
   }
   Console.write("\n")
@@ -51,4 +56,8 @@ private func field(_ name: StaticString, _ value: UInt64) {
   Console.write(" = ")
   Console.write(hex: value, digits: 16)
   Console.write("\n")
+}
+
+private func inStackGuard(_ address: UInt64) -> Bool {
+  address >= KernelLayout.stackGuard && address < KernelLayout.stackGuard + 4096
 }

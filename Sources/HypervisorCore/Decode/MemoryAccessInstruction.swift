@@ -1,0 +1,61 @@
+/// How a load widens the value it reads into the destination register.
+public enum LoadExtension: Equatable {
+  /// MOV: the value is as wide as the destination.
+  case none
+  /// MOVZX.
+  case zero
+  /// MOVSX, MOVSXD.
+  case sign
+}
+
+/// Where a store's value comes from.
+public enum StoreSource: Equatable {
+  /// A general-purpose register by x86 number (0 = RAX ... 15 = R15). With `highByte`, the
+  /// value is bits 15:8 of that register: AH, CH, DH, BH are registers 0-3 with `highByte`,
+  /// the meaning of ModRM.reg 4-7 for byte operands without REX (SDM Vol 2 §2.1.5, Table 2-2
+  /// note; §2.2.1.2 for REX).
+  case register(Int, highByte: Bool)
+  /// An immediate, already sign-extended to the access size where the encoding says so.
+  case immediate(UInt64)
+}
+
+/// One of the instructions a guest uses on emulated MMIO, reduced to what the emulator needs.
+public enum MemoryAccessInstruction: Equatable {
+  /// MOV r, r/m (8A, 8B), MOVZX (0F B6, 0F B7), MOVSX (0F BE, 0F BF), MOVSXD (63 with
+  /// REX.W), MOV AL/AX/EAX/RAX, moffs (A0, A1). Reads `size` bytes and writes
+  /// `destinationSize` bytes of `destinationRegister`; with `highByte` the destination is
+  /// AH, CH, DH or BH, numbered 0-3 as in `StoreSource.register`.
+  case load(
+    size: UInt8, destinationRegister: Int, highByte: Bool, extension: LoadExtension,
+    destinationSize: UInt8)
+  /// MOV r/m, r (88, 89), MOV moffs, AL/AX/EAX/RAX (A2, A3), MOV r/m, imm (C6 /0, C7 /0).
+  case store(size: UInt8, source: StoreSource)
+  /// STOS (AA, AB), optionally with REP: stores AL/AX/EAX/RAX at ES:(E/R)DI, then moves
+  /// (E/R)DI by `size` per RFLAGS.DF and, when repeated, counts (E/R)CX down to zero.
+  /// `addressSize` picks DI, EDI or RDI and CX, ECX or RCX.
+  case storeString(size: UInt8, repeated: Bool, addressSize: UInt8)
+}
+
+/// Why an instruction could not be decoded as an MMIO access.
+public enum MemoryAccessDecodeError: Error, Equatable {
+  /// The instruction continues past the fetched bytes.
+  case truncated
+  /// Not one of the forms `MemoryAccessInstruction` covers; the payload is the last opcode
+  /// byte read (the byte after 0F for two-byte opcodes).
+  case unsupportedOpcode(UInt8)
+  /// The ModRM byte names a register, so the instruction cannot have touched MMIO.
+  case registerOperandNotMemory
+  /// The instruction would be longer than 15 bytes (SDM Vol 2 §2.3.11).
+  case tooLong
+}
+
+/// A decoded MMIO access and the length of its instruction, by which RIP advances.
+public struct DecodedMemoryAccess: Equatable {
+  public var instruction: MemoryAccessInstruction
+  public var length: UInt8
+
+  public init(instruction: MemoryAccessInstruction, length: UInt8) {
+    self.instruction = instruction
+    self.length = length
+  }
+}

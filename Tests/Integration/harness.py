@@ -1,0 +1,104 @@
+"""Boots Peregrine ISOs in the emulators and judges them by their serial console.
+
+Each case names an ISO (built by the Makefile with a kernel command line and guest
+modules), an emulator, the lines that must appear (in order), the lines that must not, and
+how the run must end. Every run ends by itself: the hypervisor writes its status to QEMU's
+isa-debug-exit device or Bochs's shutdown port; a timeout is a failure, never a pass.
+"""
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LOGS = os.path.join(ROOT, "build", "test-logs")
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    emulator: str  # "qemu" or "bochs"
+    iso: str  # ISO path relative to ROOT
+    expect: list  # regexes that must match, in this order
+    forbid: list = dataclasses.field(default_factory=list)
+    # The status the hypervisor must report on its last line: success, failure or panic.
+    status: str = "success"
+    timeout: int = 120
+    qemu_args: list = dataclasses.field(default_factory=list)
+    env: dict = dataclasses.field(default_factory=dict)
+
+
+# QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.
+QEMU_EXIT = {"success": 1, "failure": 3, "panic": 5}
+
+
+def run_case(case):
+    """Runs one case; returns (passed, reason, seconds)."""
+    os.makedirs(LOGS, exist_ok=True)
+    log_path = os.path.join(LOGS, case.name + ".log")
+    iso = os.path.join(ROOT, case.iso)
+    env = dict(os.environ, **case.env)
+    start = time.time()
+    if case.emulator == "qemu":
+        cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args
+    else:
+        cmd = [os.path.join(ROOT, "scripts", "run-bochs.sh"), iso, str(case.timeout), log_path + ".serial"]
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=case.timeout + 10, env=env, stdin=subprocess.DEVNULL)
+        output = proc.stdout.decode("utf-8", "replace")
+        code = proc.returncode
+    except subprocess.TimeoutExpired as expired:
+        output = (expired.stdout or b"").decode("utf-8", "replace")
+        code = None
+    if case.emulator == "bochs" and os.path.exists(log_path + ".serial"):
+        with open(log_path + ".serial", encoding="utf-8", errors="replace") as f:
+            output = f.read()
+    seconds = time.time() - start
+    with open(log_path, "w") as f:
+        f.write(output)
+    return judge(case, output, code) + (seconds,)
+
+
+def judge(case, output, code):
+    position = 0
+    for pattern in case.expect:
+        match = re.compile(pattern, re.MULTILINE).search(output, position)
+        if not match:
+            return False, "missing: %r" % pattern
+        position = match.end()
+    for pattern in case.forbid:
+        if re.search(pattern, output, re.MULTILINE):
+            return False, "forbidden line present: %r" % pattern
+    final = re.findall(r"^peregrine: halted, status (\w+)", output, re.MULTILINE)
+    if not final:
+        return False, "the run did not end with a status (timeout or hang; exit code %s)" % code
+    if final[-1] != case.status:
+        return False, "ended with status %s, expected %s" % (final[-1], case.status)
+    if case.emulator == "qemu" and code != QEMU_EXIT[case.status]:
+        return False, "QEMU exit code %s, expected %s" % (code, QEMU_EXIT[case.status])
+    if case.emulator == "bochs" and code not in (0, 1):
+        return False, "Bochs exit code %s (timeout or crash)" % code
+    return True, "ok"
+
+
+def run_all(cases, jobs=2):
+    """Runs cases `jobs` at a time; prints a line per case; returns (passed, failed)."""
+    import concurrent.futures
+
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [(case, pool.submit(run_case, case)) for case in cases]
+        for case, future in futures:
+            ok, reason, seconds = future.result()
+            label = "PASS" if ok else "FAIL"
+            print("%s  %-40s %5.1fs  %s" % (label, case.name, seconds, "" if ok else reason))
+            if not ok:
+                print("      log: build/test-logs/%s.log" % case.name)
+            sys.stdout.flush()
+            passed += ok
+            failed += not ok
+    return passed, failed

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test: the host unit tests (swift test) and the integration tests that boot the
+# real ISO in QEMU and Bochs. The last line reads "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build
+unit_passed=0; unit_failed=0; int_passed=0; int_failed=0; build_failed=0
+
+echo "== building the kernel"
+if ! make --no-print-directory kernel; then
+  echo "FAIL  kernel build"
+  build_failed=1
+fi
+
+echo "== unit tests (swift test)"
+swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
+summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" build/unit-tests.log | tail -1)
+if [ -n "$summary" ]; then
+  total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+  unit_failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+  unit_passed=$((total - unit_failed))
+else
+  echo "FAIL  swift test did not run (see build/unit-tests.log)"
+  unit_failed=1
+fi
+
+if [ $build_failed -eq 0 ]; then
+  echo "== integration tests (QEMU -cpu EPYC, Bochs corei7_skylake_x)"
+  python3 Tests/Integration/run.py 2>&1 | tee build/integration-tests.log
+  line=$(grep -E "^integration: [0-9]+ passed, [0-9]+ failed" build/integration-tests.log | tail -1)
+  if [ -n "$line" ]; then
+    int_passed=$(echo "$line" | sed -E 's/integration: ([0-9]+) passed.*/\1/')
+    int_failed=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
+  else
+    int_failed=1
+  fi
+fi
+
+echo "unit: $unit_passed passed, $unit_failed failed; integration: $int_passed passed, $int_failed failed"
+passed=$((unit_passed + int_passed))
+failed=$((unit_failed + int_failed + build_failed))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
