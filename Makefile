@@ -83,11 +83,12 @@ $(BUILD)/peregrine.sym: $(ELF)
 
 kernel: $(ELF)
 
-# The ISO: GRUB, the kernel, its symbols, and the guest images as modules.
+# The ISO: GRUB, the kernel, its symbols, and the guest images as modules:
+# GUEST_MODULES="FILE:COMMAND LINE;FILE:COMMAND LINE..."
 GUEST_MODULES ?=
 iso: $(ISO)
 $(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh FORCE
-	@scripts/make-iso.sh "$@" "$(CMDLINE)" $(GUEST_MODULES)
+	@scripts/make-iso.sh "$@" "$(CMDLINE)" "$(GUEST_MODULES)"
 
 FORCE:
 

@@ -20,5 +20,8 @@ let package = Package(
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
     .testTarget(name: "SVMTests", dependencies: ["SVM"]),
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
-  ]
+  ],
+  // The kernel's swiftc builds in language mode 5; the host build judges the same sources
+  // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.
+  swiftLanguageModes: [.v5]
 )

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Packs a GRUB multiboot2 ISO: make-iso.sh OUT.iso "KERNEL CMDLINE" [MODULE_FILE:NAME ...]
+# Packs a GRUB multiboot2 ISO: make-iso.sh OUT.iso "KERNEL CMDLINE" "FILE:MODULE CMDLINE;..."
 # GRUB talks on the serial port and boots the single entry at once.
 set -euo pipefail
-out=$1; cmdline=$2; shift 2
+out=$1; cmdline=$2; modules=${3:-}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/boot/grub" "$root/boot/modules"
@@ -16,9 +16,14 @@ cp build/peregrine.sym "$root/boot/peregrine.sym"
   echo 'menuentry "Peregrine" {'
   echo "  multiboot2 /boot/peregrine.elf $cmdline"
   echo '  module2 /boot/peregrine.sym symbols'
-  for spec in "$@"; do
+  n=0
+  IFS=';' read -ra specs <<< "$modules"
+  for spec in "${specs[@]}"; do
+    [ -n "${spec// /}" ] || continue
     file=${spec%%:*}; rest=${spec#*:}
-    base=$(basename "$file")
+    [ -f "$file" ] || { echo "make-iso: no such guest image: $file" >&2; exit 1; }
+    n=$((n + 1))
+    base="$n-$(basename "$file")"
     cp "$file" "$root/boot/modules/$base"
     echo "  module2 /boot/modules/$base $rest"
   done

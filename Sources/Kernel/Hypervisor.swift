@@ -1,16 +1,44 @@
 import BootProtocols
 import HypervisorCore
 
-/// The hypervisor proper: picks the backend this CPU offers and runs the VMs.
+/// The hypervisor proper: picks the backend this CPU offers, creates the VMs the boot
+/// modules describe, runs them until every one has ended, reports, and powers off.
 enum Hypervisor {
   static func start(boot: BootInformation, features: CPUFeatures) -> Never {
-    let vmxUsable = features.vmx.map { $0.extendedPageTables && !$0.lockedOff } ?? false
-    let svmUsable = features.svm.map { $0.nestedPaging } ?? false
-    guard vmxUsable || svmUsable else {
-      Log.error("this CPU offers neither VMX with EPT nor SVM with nested paging: Peregrine cannot run guests here")
+    let console = HypervisorConsole()
+    if let svm = features.svm, svm.nestedPaging {
+      Log.info("virtualization: AMD-V with nested paging")
+      switch SVMProcessor.enable(features: svm) {
+      case .success(let processor):
+        run(SVMBackend(processor: processor, console: console), boot: boot, console: console)
+      case .failure(let error):
+        Log.line(.error, error.message)
+        Machine.halt(status: .failure)
+      }
+    }
+    if let vmx = features.vmx, vmx.extendedPageTables, !vmx.lockedOff {
+      Log.info("virtualization: Intel VT-x with EPT")
+      Log.error("the VT-x backend is not built yet: no guests can run on this CPU")
       Machine.halt(status: .failure)
     }
-    Log.info(svmUsable ? "virtualization: AMD-V with nested paging" : "virtualization: Intel VT-x with EPT")
+    if let vmx = features.vmx, vmx.lockedOff {
+      Log.error("VMX is locked off by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the BIOS setup")
+      Machine.halt(status: .failure)
+    }
+    Log.error("this CPU offers neither VMX with EPT nor SVM with nested paging: Peregrine cannot run guests here")
+    Machine.halt(status: .failure)
+  }
+
+  static func run<Backend: VirtualizationBackend>(_ backend: Backend, boot: BootInformation, console: HypervisorConsole) -> Never {
+    LocalAPIC.initialize()
+    let vms = VMLoader.createVMs(from: boot, backend: backend, console: console)
+    if vms.isEmpty {
+      Log.warning("no guest to run (no module with a 'vm ...' profile)")
+      Machine.halt(status: .success)
+    }
+    let scheduler = Scheduler(backend: backend, console: console, vms: vms)
+    scheduler.runUntilAllStop()
+    Summary.print(vms)
     Machine.halt(status: .success)
   }
 }

@@ -22,7 +22,7 @@ def build_isos(selected):
             continue
         command = ["make", "--no-print-directory", "-s", "iso", "ISO=" + iso, "CMDLINE=" + spec["cmdline"]]
         if spec.get("modules"):
-            command.append("GUEST_MODULES=" + " ".join(spec["modules"]))
+            command.append("GUEST_MODULES=" + ";".join(spec["modules"]))
         result = subprocess.run(command, cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if result.returncode != 0:
             sys.stdout.write(result.stdout.decode("utf-8", "replace"))

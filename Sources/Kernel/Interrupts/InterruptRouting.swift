@@ -4,6 +4,12 @@ enum InterruptRouting {
   static var spurious: UInt64 = 0
 
   static func handle(vector: UInt8) {
+    if vector == LocalAPIC.timerVector {
+      LocalAPIC.sliceExpired = true
+      LocalAPIC.endOfInterrupt()
+      return
+    }
+    if vector == LocalAPIC.spuriousVector { return }  // no EOI for spurious (SDM 3A §11.9)
     spurious &+= 1
     if Log.begin(.debug) {
       Console.write("unexpected interrupt, vector ")

@@ -1,0 +1,204 @@
+/// A VM's description, as the ISO carries it on a guest module's command line:
+///
+///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
+///        [unmapped=stop|ignore] [storm=on|off]
+///
+/// Validated before any memory is given to the VM; a bad profile is refused with a
+/// message and the other VMs boot regardless.
+public struct VMProfile: Equatable {
+  public enum UnmappedAccessPolicy: Equatable {
+    /// Stop the VM with a report (the default for test guests: it catches wild pointers).
+    case stop
+    /// The architectural answer: reads of all ones, writes dropped, counted.
+    case ignore
+  }
+
+  public var name: [UInt8]
+  public var memorySize: UInt64 = 16 << 20
+  public var loadAddress: UInt64 = 0x1000
+  public var entrySegment: UInt16 = 0
+  public var entryOffset: UInt16 = 0x1000
+  public var vcpuCount: Int = 1
+  public var unmapped: UnmappedAccessPolicy = .stop
+  public var stormDetection = true
+
+  public static let maximumNameLength = 31
+  public static let maximumMemory: UInt64 = 64 << 30
+  public static let maximumVCPUs = 64
+
+  public init(name: [UInt8]) { self.name = name }
+
+  /// Parses the words after the leading "vm".
+  public static func parse(_ line: [UInt8]) -> Result<VMProfile, VMProfileError> {
+    var words = ProfileWords(line)
+    guard let first = words.next(), first.key == Array("vm".utf8), first.value == nil else {
+      return .failure(.notAProfile)
+    }
+    var profile = VMProfile(name: [])
+    while let word = words.next() {
+      guard let value = word.value, !value.isEmpty else { return .failure(.missingValue(word.key)) }
+      switch word.key {
+      case Array("name".utf8):
+        guard value.count <= maximumNameLength, value.allSatisfy(isNameCharacter) else {
+          return .failure(.invalidName)
+        }
+        profile.name = value
+      case Array("mem".utf8):
+        guard let size = parseSize(value), size >= 1 << 20, size <= maximumMemory, size % 4096 == 0 else {
+          return .failure(.invalidValue(word.key))
+        }
+        profile.memorySize = size
+      case Array("load".utf8):
+        guard let address = parseNumber(value) else { return .failure(.invalidValue(word.key)) }
+        profile.loadAddress = address
+      case Array("entry".utf8):
+        guard let colon = value.firstIndex(of: UInt8(ascii: ":")),
+          let segment = parseHex(value[..<colon]), segment <= 0xFFFF,
+          let offset = parseHex(value[(colon + 1)...]), offset <= 0xFFFF
+        else { return .failure(.invalidValue(word.key)) }
+        profile.entrySegment = UInt16(segment)
+        profile.entryOffset = UInt16(offset)
+      case Array("cpus".utf8):
+        guard let count = parseNumber(value), count >= 1, count <= UInt64(maximumVCPUs) else {
+          return .failure(.invalidValue(word.key))
+        }
+        profile.vcpuCount = Int(count)
+      case Array("unmapped".utf8):
+        switch value {
+        case Array("stop".utf8): profile.unmapped = .stop
+        case Array("ignore".utf8): profile.unmapped = .ignore
+        default: return .failure(.invalidValue(word.key))
+        }
+      case Array("storm".utf8):
+        switch value {
+        case Array("on".utf8): profile.stormDetection = true
+        case Array("off".utf8): profile.stormDetection = false
+        default: return .failure(.invalidValue(word.key))
+        }
+      default:
+        return .failure(.unknownKey(word.key))
+      }
+    }
+    guard !profile.name.isEmpty else { return .failure(.missingName) }
+    return .success(profile)
+  }
+
+  /// Checks the profile against the image it will run: the image must fit in the VM's
+  /// memory at the load address, and the real-mode entry point must lie inside it.
+  public func validate(imageSize: UInt64) -> VMProfileError? {
+    guard imageSize > 0 else { return .emptyImage }
+    guard loadAddress < memorySize, imageSize <= memorySize - loadAddress else {
+      return .imageDoesNotFit
+    }
+    let entry = UInt64(entrySegment) << 4 + UInt64(entryOffset)
+    guard entry >= loadAddress, entry < loadAddress + imageSize else { return .entryOutsideImage }
+    return nil
+  }
+
+  static func isNameCharacter(_ c: UInt8) -> Bool {
+    switch c {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+      UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+      return true
+    default: return false
+    }
+  }
+
+  /// "16M", "512K", "1G", "4096", "0x100000".
+  static func parseSize(_ text: [UInt8]) -> UInt64? {
+    guard let last = text.last else { return nil }
+    let shift: UInt64
+    switch last {
+    case UInt8(ascii: "K"), UInt8(ascii: "k"): shift = 10
+    case UInt8(ascii: "M"), UInt8(ascii: "m"): shift = 20
+    case UInt8(ascii: "G"), UInt8(ascii: "g"): shift = 30
+    default: return parseNumber(text)
+    }
+    guard let number = parseNumber(Array(text.dropLast())), number <= UInt64.max >> shift else { return nil }
+    return number << shift
+  }
+
+  /// Decimal, or hexadecimal with a 0x prefix.
+  static func parseNumber(_ text: [UInt8]) -> UInt64? {
+    if text.count > 2 && text[0] == UInt8(ascii: "0") && (text[1] | 0x20) == UInt8(ascii: "x") {
+      return parseHex(text[2...])
+    }
+    guard !text.isEmpty, text.count <= 19 else { return nil }
+    var value: UInt64 = 0
+    for c in text {
+      guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+      value = value * 10 + UInt64(c - UInt8(ascii: "0"))
+    }
+    return value
+  }
+
+  static func parseHex(_ text: ArraySlice<UInt8>) -> UInt64? {
+    guard !text.isEmpty, text.count <= 16 else { return nil }
+    var value: UInt64 = 0
+    for c in text {
+      let digit: UInt8
+      switch c {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+      default: return nil
+      }
+      value = value << 4 | UInt64(digit)
+    }
+    return value
+  }
+}
+
+public enum VMProfileError: Error, Equatable {
+  case notAProfile
+  case missingName
+  case invalidName
+  case missingValue([UInt8])
+  case invalidValue([UInt8])
+  case unknownKey([UInt8])
+  case emptyImage
+  case imageDoesNotFit
+  case entryOutsideImage
+
+  public var message: StaticString {
+    switch self {
+    case .notAProfile: return "the module command line does not start with 'vm'"
+    case .missingName: return "the profile has no name=..."
+    case .invalidName: return "the name must be 1-31 characters of A-Z a-z 0-9 - _ ."
+    case .missingValue: return "a key has no value (key=value expected)"
+    case .invalidValue: return "a value is out of range or malformed"
+    case .unknownKey: return "unknown key in the profile"
+    case .emptyImage: return "the guest image is empty"
+    case .imageDoesNotFit: return "the guest image does not fit in the VM's memory at its load address"
+    case .entryOutsideImage: return "the entry point lies outside the loaded image"
+    }
+  }
+
+  /// The key the error is about, if any.
+  public var key: [UInt8]? {
+    switch self {
+    case .missingValue(let key), .invalidValue(let key), .unknownKey(let key): return key
+    default: return nil
+    }
+  }
+}
+
+/// Splits a command line into space-separated `key=value` words.
+struct ProfileWords {
+  private let line: [UInt8]
+  private var position = 0
+
+  init(_ line: [UInt8]) { self.line = line }
+
+  mutating func next() -> (key: [UInt8], value: [UInt8]?)? {
+    while position < line.count && line[position] == UInt8(ascii: " ") { position += 1 }
+    guard position < line.count else { return nil }
+    let start = position
+    while position < line.count && line[position] != UInt8(ascii: " ") { position += 1 }
+    let word = line[start..<position]
+    if let equals = word.firstIndex(of: UInt8(ascii: "=")) {
+      return (Array(word[..<equals]), Array(word[(equals + 1)...]))
+    }
+    return (Array(word), nil)
+  }
+}

@@ -1,0 +1,25 @@
+/// Where guest console output goes: the hypervisor console in the kernel, a buffer in tests.
+public protocol ConsoleSink: AnyObject {
+  /// One byte of output from the VM named `vmName`; the sink tags and line-buffers it.
+  func write(_ byte: UInt8, from vmName: [UInt8])
+}
+
+/// What a device write asks of the hypervisor beyond the write itself.
+public enum DeviceEffect: Equatable {
+  case none
+  /// The guest asked for its VM to end (the debug-exit port).
+  case stopVM(code: UInt64)
+}
+
+/// A device model on I/O ports. Class-bound, so devices sit in a table of existentials,
+/// which Embedded Swift allows for class-bound protocols.
+public protocol PortDevice: AnyObject {
+  func read(port: UInt16, size: UInt8) -> UInt32
+  func write(port: UInt16, size: UInt8, value: UInt32) -> DeviceEffect
+}
+
+/// A device model in guest-physical MMIO space. Offsets are relative to its region's base.
+public protocol MMIODevice: AnyObject {
+  func read(offset: UInt64, size: UInt8) -> UInt64
+  func write(offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect
+}

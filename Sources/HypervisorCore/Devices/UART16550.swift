@@ -1,0 +1,58 @@
+/// A 16550A UART as the guest sees it on COM1 (registers per the PC16550D data sheet).
+/// Output only, no interrupts: transmitted bytes go straight to the console sink, tagged
+/// with the VM's name, and the transmitter always reads empty, so a polling driver never
+/// waits. Divisor, line and modem control read back what was written, as drivers check.
+public final class UART16550: PortDevice {
+  public let base: UInt16
+  private let sink: any ConsoleSink
+  private let vmName: [UInt8]
+  private var interruptEnable: UInt8 = 0
+  private var lineControl: UInt8 = 0x03
+  private var modemControl: UInt8 = 0
+  private var scratch: UInt8 = 0
+  private var divisor: UInt16 = 1
+  private var fifoControl: UInt8 = 0
+  public private(set) var transmitted: UInt64 = 0
+
+  public init(base: UInt16 = 0x3F8, sink: any ConsoleSink, vmName: [UInt8]) {
+    self.base = base
+    self.sink = sink
+    self.vmName = vmName
+  }
+
+  private var divisorLatch: Bool { lineControl & 0x80 != 0 }
+
+  public func read(port: UInt16, size: UInt8) -> UInt32 {
+    switch port &- base {
+    case 0: return divisorLatch ? UInt32(divisor & 0xFF) : 0  // RBR: nothing ever received
+    case 1: return divisorLatch ? UInt32(divisor >> 8) : UInt32(interruptEnable)
+    case 2: return fifoControl & 1 != 0 ? 0xC1 : 0x01  // IIR: no interrupt pending; FIFOs as enabled
+    case 3: return UInt32(lineControl)
+    case 4: return UInt32(modemControl)
+    case 5: return 0x60  // LSR: THR and transmitter empty
+    case 6: return modemControl & 0x10 != 0 ? 0xF0 : 0xB0  // MSR: loopback echoes, else DCD|DSR|CTS
+    default: return UInt32(scratch)
+    }
+  }
+
+  public func write(port: UInt16, size: UInt8, value: UInt32) -> DeviceEffect {
+    let byte = UInt8(truncatingIfNeeded: value)
+    switch port &- base {
+    case 0:
+      if divisorLatch {
+        divisor = divisor & 0xFF00 | UInt16(byte)
+      } else {
+        transmitted &+= 1
+        sink.write(byte, from: vmName)
+      }
+    case 1:
+      if divisorLatch { divisor = divisor & 0x00FF | UInt16(byte) << 8 } else { interruptEnable = byte & 0x0F }
+    case 2: fifoControl = byte
+    case 3: lineControl = byte
+    case 4: modemControl = byte & 0x1F
+    case 7: scratch = byte
+    default: break
+    }
+    return .none
+  }
+}

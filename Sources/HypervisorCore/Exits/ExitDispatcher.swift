@@ -1,0 +1,48 @@
+/// The one dispatcher: every vendor's decoded exit comes here and goes to the handler
+/// written once for both. Generic over the backend's guest-state access, so each backend
+/// gets its own specialized copy with no dynamic dispatch on the exit path.
+public enum ExitDispatcher {
+  @inline(__always)
+  public static func dispatch<Guest: GuestStateAccess>(
+    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest, console: any ConsoleSink
+  ) -> ExitOutcome {
+    switch exit.reason {
+    case .cpuid:
+      return CPUIDHandler.handle(exit, vcpu: vcpu, vm: vm, guest: guest)
+    case .portIO(let access):
+      return PortIOHandler.handle(access, exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .hypercall:
+      return HypercallHandler.handle(exit, vcpu: vcpu, vm: vm, guest: &guest, console: console)
+    case .msrRead:
+      return MSRHandler.read(exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .msrWrite:
+      return MSRHandler.write(exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .nestedPageFault(let fault):
+      return NestedPageFaultHandler.handle(fault, exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .halt:
+      return HaltHandler.handle(exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .externalInterrupt, .nmi, .interruptWindow, .preemptionTimer:
+      // The host took the interrupt (or the time slice ended) on the way out: just go back.
+      return .resume
+    case .exception(let vector, let errorCode):
+      // An intercepted exception is the guest's own: deliver it as the hardware would have.
+      vcpu.pendingEvent = .exception(vector: vector, errorCode: errorCode)
+      return .resume
+    case .invalidateCaches:
+      // WBINVD/INVD: guests own no non-coherent DMA here, so there is nothing to flush.
+      return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
+    case .xsetbv:
+      // XSAVE is not offered in CPUID, so XSETBV is undefined for the guest.
+      vcpu.pendingEvent = .invalidOpcode
+      return .resume
+    case .shutdown:
+      return .stop(.shutdown)
+    case .entryFailure(let code):
+      return .stop(.entryFailure(code: code))
+    case .unknown(let code):
+      return .stop(.unexpectedExit(vendorCode: code))
+    case .controlRegisterAccess, .initSignal, .startupIPI:
+      return .stop(.unexpectedExit(vendorCode: UInt64(exit.reason.kind.rawValue)))
+    }
+  }
+}

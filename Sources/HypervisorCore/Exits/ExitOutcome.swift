@@ -1,0 +1,36 @@
+/// What a handler decided. RIP has already been advanced when the instruction completed;
+/// an exception to deliver is left in `VirtualCPU.pendingEvent`.
+public enum ExitOutcome: Equatable {
+  /// Enter the guest again.
+  case resume
+  /// HLT with interrupts enabled: the vCPU waits for an interrupt.
+  case halt
+  /// The VM ends.
+  case stop(StopReason)
+}
+
+/// Why a VM ended. The report names it in words; the hypervisor and the other VMs go on.
+public enum StopReason: Equatable {
+  /// Hypercall 3 or the debug-exit port, with the guest's exit code.
+  case guestRequested(code: UInt64)
+  /// Every vCPU executed HLT with RFLAGS.IF = 0: nothing can ever wake them.
+  case haltedWithInterruptsDisabled
+  /// HLT with interrupts enabled, but the VM has no interrupt source that could wake it.
+  case haltedWithoutInterruptSource
+  /// Triple fault (VMX) or shutdown (SVM).
+  case shutdown
+  /// A guest-physical access to neither RAM nor a device, under `unmapped=stop`.
+  case unmappedAccess(guestPhysical: UInt64, access: NestedPageFault.Access, beyondMemory: Bool)
+  /// An MMIO access by an instruction the decoder does not emulate.
+  case unsupportedMMIOInstruction(guestPhysical: UInt64, opcode: UInt8)
+  /// The instruction at RIP could not be read from guest memory.
+  case instructionFetchFailed(rip: UInt64)
+  /// An exit no handler serves.
+  case unexpectedExit(vendorCode: UInt64)
+  case entryFailure(code: UInt64)
+  /// More than the storm threshold of the VM's time was spent in the hypervisor for a
+  /// sustained window.
+  case exitStorm(exits: UInt64, cycles: UInt64)
+  /// The operator (control channel) stopped it.
+  case operatorRequest
+}

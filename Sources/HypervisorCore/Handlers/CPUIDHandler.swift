@@ -1,0 +1,18 @@
+/// CPUID: the host's answer edited by CPUIDPolicy, written to EAX, EBX, ECX, EDX
+/// (zero-extending into the 64-bit registers, as the instruction does).
+public enum CPUIDHandler {
+  @inline(__always)
+  public static func handle<Guest: GuestStateAccess>(
+    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> ExitOutcome {
+    let leaf = UInt32(truncatingIfNeeded: vcpu.registers.rax)
+    let subleaf = UInt32(truncatingIfNeeded: vcpu.registers.rcx)
+    let result = CPUIDPolicy.apply(
+      leaf: leaf, subleaf: subleaf, host: guest.hostCPUID(leaf: leaf, subleaf: subleaf), vcpuIndex: vcpu.index)
+    vcpu.registers.rax = UInt64(result.eax)
+    vcpu.registers.rbx = UInt64(result.ebx)
+    vcpu.registers.rcx = UInt64(result.ecx)
+    vcpu.registers.rdx = UInt64(result.edx)
+    return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
+  }
+}

@@ -1,0 +1,35 @@
+/// IN and OUT through the VM's port table. A port with no device reads as all ones and
+/// swallows writes, as an empty ISA bus does; both are counted. String forms (INS/OUTS)
+/// are not offered to guests: none of Peregrine's devices needs them, so they stop the VM.
+public enum PortIOHandler {
+  public static func handle<Guest: GuestStateAccess>(
+    _ access: PortAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
+  ) -> ExitOutcome {
+    if access.isString { return .stop(.unexpectedExit(vendorCode: 0x7B)) }
+    let mask: UInt64 = access.size >= 4 ? 0xFFFF_FFFF : (1 << (UInt64(access.size) * 8)) - 1
+    let device = vm.ports.device(for: access.port)
+    switch access.direction {
+    case .read:
+      let value: UInt64
+      if let device {
+        value = UInt64(device.read(port: access.port, size: access.size)) & mask
+      } else {
+        vcpu.statistics.unhandledPortReads &+= 1
+        value = mask
+      }
+      // IN writes AL/AX/EAX; a 32-bit IN zero-extends into RAX (SDM 1 §3.4.1.1).
+      let rax = vcpu.registers.rax
+      vcpu.registers.rax = access.size == 4 ? value : (rax & ~mask) | value
+    case .write:
+      let value = UInt32(truncatingIfNeeded: vcpu.registers.rax & mask)
+      if let device {
+        if case .stopVM(let code) = device.write(port: access.port, size: access.size, value: value) {
+          return .stop(.guestRequested(code: code))
+        }
+      } else {
+        vcpu.statistics.unhandledPortWrites &+= 1
+      }
+    }
+    return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
+  }
+}

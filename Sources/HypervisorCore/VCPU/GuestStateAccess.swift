@@ -1,0 +1,19 @@
+/// The vendor contract: what handlers may ask of guest state that lives in the VMCB (SVM) or
+/// the VMCS (VMX). The dispatcher is generic over it, so each backend's calls are
+/// specialized and inlined, with no dynamic dispatch on the exit path. Tests pass a fake.
+public protocol GuestStateAccess {
+  /// Execution mode, control registers and segment bases, read on demand (instruction
+  /// fetch and decode need them; most exits do not).
+  func mode() -> GuestMode
+  /// Current privilege level (hypercalls are refused above CPL 0).
+  var privilegeLevel: UInt8 { get }
+  /// MSRs the vendor keeps in its guest state (EFER, PAT, the SYSCALL and SYSENTER MSRs,
+  /// FS/GS bases). nil: this vendor does not hold that MSR.
+  func readStateMSR(_ index: UInt32) -> UInt64?
+  /// Returns false when the vendor does not hold that MSR.
+  mutating func writeStateMSR(_ index: UInt32, _ value: UInt64) -> Bool
+  /// CPUID as the host processor answers it; the CPUID policy edits the result.
+  func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf
+  /// The guest's view of the time-stamp counter (host TSC plus the VM's offset).
+  func guestTimeStampCounter() -> UInt64
+}

@@ -1,0 +1,22 @@
+/// An event to deliver at the next VM entry: one vendor-neutral value that the SVM backend
+/// writes to EVENTINJ (APM Vol 2 §15.20) and the VMX backend to the VM-entry
+/// interruption-information field (SDM 3C §25.8.3).
+public enum PendingEvent: Equatable {
+  case exception(vector: UInt8, errorCode: UInt32?)
+  case externalInterrupt(vector: UInt8)
+  case nmi
+
+  public static let invalidOpcode = PendingEvent.exception(vector: 6, errorCode: nil)
+  public static func generalProtection(_ errorCode: UInt32 = 0) -> PendingEvent {
+    .exception(vector: 13, errorCode: errorCode)
+  }
+
+  /// Whether the architecture pushes an error code for this exception vector
+  /// (SDM 3A Table 6-1): #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP.
+  public static func exceptionHasErrorCode(_ vector: UInt8) -> Bool {
+    switch vector {
+    case 8, 10, 11, 12, 13, 14, 17, 21: return true
+    default: return false
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/// One virtual processor. Its register file lives in memory the world switch reads and
+/// writes directly (boot/*_world_switch.asm), so entering the guest copies nothing.
+public final class VirtualCPU {
+  public enum State: Equatable {
+    case runnable
+    /// HLT with interrupts enabled: waits for an interrupt.
+    case halted
+    /// HLT with interrupts disabled, or its VM ended: never runs again.
+    case stopped
+  }
+
+  public let index: Int
+  /// The world switch's view: GuestRegisters, then (from `floatingPointOffset`) the guest's
+  /// 512-byte FXSAVE image.
+  public let registerFile: UnsafeMutableRawPointer
+  public static let floatingPointOffset = 160
+  public static let registerFileSize = floatingPointOffset + 512
+  public var pendingEvent: PendingEvent?
+  public var state: State = .runnable
+  public let statistics = ExitStatistics()
+  public var storm = ExitStormDetector()
+  /// MSRs the policy lets the guest keep that no vendor state holds.
+  public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
+
+  public init(index: Int) {
+    self.index = index
+    registerFile = .allocate(byteCount: Self.registerFileSize, alignment: 64)
+    registerFile.initializeMemory(as: UInt8.self, repeating: 0, count: Self.registerFileSize)
+    registerFile.initializeMemory(as: GuestRegisters.self, repeating: GuestRegisters(), count: 1)
+    // A valid initial FXSAVE image (SDM 1 §10.5.1): FCW = 0x37F, MXCSR = 0x1F80, as after FNINIT.
+    let floatingPoint = registerFile + Self.floatingPointOffset
+    floatingPoint.storeBytes(of: UInt16(0x037F), as: UInt16.self)
+    floatingPoint.storeBytes(of: UInt32(0x1F80), toByteOffset: 24, as: UInt32.self)
+  }
+
+  deinit { registerFile.deallocate() }
+
+  public var registers: GuestRegisters {
+    get { registerFile.assumingMemoryBound(to: GuestRegisters.self).pointee }
+    _modify { yield &registerFile.assumingMemoryBound(to: GuestRegisters.self).pointee }
+    set { registerFile.assumingMemoryBound(to: GuestRegisters.self).pointee = newValue }
+  }
+
+  /// Completes the exiting instruction: RIP moves past it.
+  @inline(__always)
+  public func advance(by length: UInt8) {
+    registers.rip &+= UInt64(length)
+  }
+}

@@ -1,0 +1,58 @@
+/// Per-vCPU counts and cycles for every exit kind, plus the events the handlers answered
+/// architecturally (unhandled ports, refused MSRs, unmapped MMIO) so their cost is visible.
+/// Storage is a fixed block allocated once: counting an exit is two adds on the hot path.
+public final class ExitStatistics {
+  private let counts: UnsafeMutablePointer<UInt64>
+  private let cycles: UnsafeMutablePointer<UInt64>
+  public var unhandledPortReads: UInt64 = 0
+  public var unhandledPortWrites: UInt64 = 0
+  public var refusedMSRAccesses: UInt64 = 0
+  public var unmappedMMIOAccesses: UInt64 = 0
+  public var injectedEvents: UInt64 = 0
+
+  public init() {
+    counts = .allocate(capacity: ExitKind.count)
+    counts.initialize(repeating: 0, count: ExitKind.count)
+    cycles = .allocate(capacity: ExitKind.count)
+    cycles.initialize(repeating: 0, count: ExitKind.count)
+  }
+
+  deinit {
+    counts.deallocate()
+    cycles.deallocate()
+  }
+
+  @inline(__always)
+  public func record(_ kind: ExitKind, cycles spent: UInt64) {
+    counts[Int(kind.rawValue)] &+= 1
+    cycles[Int(kind.rawValue)] &+= spent
+  }
+
+  public func count(_ kind: ExitKind) -> UInt64 { counts[Int(kind.rawValue)] }
+  public func cycles(_ kind: ExitKind) -> UInt64 { cycles[Int(kind.rawValue)] }
+
+  public var totalExits: UInt64 {
+    var total: UInt64 = 0
+    for index in 0..<ExitKind.count { total &+= counts[index] }
+    return total
+  }
+
+  public var totalCycles: UInt64 {
+    var total: UInt64 = 0
+    for index in 0..<ExitKind.count { total &+= cycles[index] }
+    return total
+  }
+
+  /// Adds another vCPU's figures into this one (for the per-VM and machine summaries).
+  public func add(_ other: ExitStatistics) {
+    for index in 0..<ExitKind.count {
+      counts[index] &+= other.counts[index]
+      cycles[index] &+= other.cycles[index]
+    }
+    unhandledPortReads &+= other.unhandledPortReads
+    unhandledPortWrites &+= other.unhandledPortWrites
+    refusedMSRAccesses &+= other.refusedMSRAccesses
+    unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
+    injectedEvents &+= other.injectedEvents
+  }
+}

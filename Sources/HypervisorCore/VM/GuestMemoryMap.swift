@@ -1,0 +1,68 @@
+/// A VM's RAM: guest-physical ranges backed by host memory. `hostAddress` is an address the
+/// hypervisor can dereference: the kernel identity maps physical memory, so it is the host
+/// physical address that nested paging maps; tests back regions with host allocations.
+public struct GuestMemoryRegion: Equatable {
+  public var guestPhysical: UInt64
+  public var hostAddress: UInt64
+  public var size: UInt64
+
+  public init(guestPhysical: UInt64, hostAddress: UInt64, size: UInt64) {
+    self.guestPhysical = guestPhysical
+    self.hostAddress = hostAddress
+    self.size = size
+  }
+
+  public var guestEnd: UInt64 { guestPhysical + size }
+}
+
+public struct GuestMemoryMap {
+  public private(set) var regions: [GuestMemoryRegion] = []
+
+  public init() {}
+
+  public mutating func add(_ region: GuestMemoryRegion) { regions.append(region) }
+
+  /// Grows the last region, when the next host run follows it directly.
+  public mutating func extendLast(by length: UInt64) { regions[regions.count - 1].size += length }
+
+  /// Total RAM.
+  public var size: UInt64 {
+    var total: UInt64 = 0
+    for region in regions { total += region.size }
+    return total
+  }
+
+  /// The highest guest-physical address of RAM, exclusive.
+  public var end: UInt64 {
+    var end: UInt64 = 0
+    for region in regions where region.guestEnd > end { end = region.guestEnd }
+    return end
+  }
+
+  /// A pointer to `length` bytes at `guestPhysical`, if they lie wholly inside one region.
+  public func pointer(to guestPhysical: UInt64, length: UInt64) -> UnsafeMutableRawPointer? {
+    for region in regions
+    where guestPhysical >= region.guestPhysical && length <= region.size
+      && guestPhysical - region.guestPhysical <= region.size - length
+    {
+      return UnsafeMutableRawPointer(bitPattern: UInt(region.hostAddress + (guestPhysical - region.guestPhysical)))
+    }
+    return nil
+  }
+
+  public func read64(_ guestPhysical: UInt64) -> UInt64? {
+    pointer(to: guestPhysical, length: 8).map { $0.loadUnaligned(as: UInt64.self) }
+  }
+
+  public func read32(_ guestPhysical: UInt64) -> UInt32? {
+    pointer(to: guestPhysical, length: 4).map { $0.loadUnaligned(as: UInt32.self) }
+  }
+
+  /// Copies `bytes` into guest memory; false if they do not fit inside the guest's RAM.
+  @discardableResult
+  public func write(_ bytes: UnsafeRawBufferPointer, to guestPhysical: UInt64) -> Bool {
+    guard let destination = pointer(to: guestPhysical, length: UInt64(bytes.count)) else { return false }
+    if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
+    return true
+  }
+}

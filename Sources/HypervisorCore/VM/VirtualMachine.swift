@@ -1,0 +1,52 @@
+/// One guest: its memory, devices, policies and vCPUs. Nothing about a VM is global: the
+/// hypervisor holds a list of these, and every handler receives the VM it serves.
+public final class VirtualMachine {
+  public enum State: Equatable {
+    case running
+    case paused
+    case stopped(StopReason)
+  }
+
+  public let id: Int
+  public let profile: VMProfile
+  public var memory = GuestMemoryMap()
+  public var ports = PortDeviceTable()
+  public var mmio = MMIODeviceTable()
+  public var vcpus: [VirtualCPU] = []
+  public var state: State = .running
+  public var msrPolicy = MSRPolicy()
+  /// Devices that can raise interrupts; a VM without any can never wake from HLT.
+  public var hasInterruptSources = false
+
+  public init(id: Int, profile: VMProfile) {
+    self.id = id
+    self.profile = profile
+    for index in 0..<profile.vcpuCount {
+      let vcpu = VirtualCPU(index: index)
+      vcpu.storm.enabled = profile.stormDetection
+      vcpus.append(vcpu)
+    }
+  }
+
+  public var name: [UInt8] { profile.name }
+
+  public var isStopped: Bool {
+    if case .stopped = state { return true }
+    return false
+  }
+
+  /// Registers the devices every VM has: the COM1 UART and the debug-exit port, and the
+  /// test MMIO device.
+  public func installStandardDevices(console: any ConsoleSink) {
+    ports.register(UART16550(sink: console, vmName: name), ports: 0x3F8...0x3FF)
+    ports.register(DebugExitPort(), ports: 0xF4...0xF7)
+    mmio.register(TestMMIODevice(), base: TestMMIODevice.defaultBase, size: 0x1000)
+  }
+
+  /// Every vCPU's statistics added together.
+  public func totalStatistics() -> ExitStatistics {
+    let total = ExitStatistics()
+    for vcpu in vcpus { total.add(vcpu.statistics) }
+    return total
+  }
+}

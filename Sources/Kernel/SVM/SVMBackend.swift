@@ -1,0 +1,49 @@
+import HypervisorCore
+import Memory
+import SVM
+
+/// AMD-V behind the scheduler's backend contract.
+final class SVMBackend: VirtualizationBackend {
+  typealias NestedFormat = NestedPagingFormat
+  static var name: StaticString { "AMD-V" }
+
+  let processor: SVMProcessor
+  let console: HypervisorConsole
+  private var guests: [SVMGuest] = []
+
+  init(processor: SVMProcessor, console: HypervisorConsole) {
+    self.processor = processor
+    self.console = console
+  }
+
+  private func guest(for vm: VirtualMachine) -> SVMGuest? {
+    guests.first { $0.vm === vm }
+  }
+
+  func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
+    guard let tag = processor.asids.acquire() else {
+      Log.error("no free ASID for the VM")
+      return false
+    }
+    guard let guest = SVMGuest(vm: vm, asid: tag.tag, nestedRoot: nestedRoot) else {
+      processor.asids.release(tag.tag)
+      return false
+    }
+    guests.append(guest)
+    return true
+  }
+
+  func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult {
+    SVMRunLoop.run(guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
+  }
+
+  func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
+    if let guest = guest(for: vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
+  }
+
+  func release(_ vm: VirtualMachine) {
+    guard let index = guests.firstIndex(where: { $0.vm === vm }) else { return }
+    guests[index].release(into: processor)
+    guests.remove(at: index)
+  }
+}

@@ -1,0 +1,100 @@
+import CArch
+import HypervisorCore
+import Memory
+import SVM
+
+/// One VM under SVM: its ASID, nested page-table root, I/O and MSR permission maps, and a
+/// VMCB per vCPU, set up to start every vCPU in real mode at the profile's entry point.
+final class SVMGuest {
+  let vm: VirtualMachine
+  let asid: UInt32
+  let nestedRoot: UInt64
+  let ioPermissionMap: UInt64
+  let msrPermissionMap: UInt64
+  var vmcbs: [UInt64] = []
+
+  /// MSRs the VMCB holds and VMLOAD/VMSAVE switch: the guest may use them without exits.
+  static let passthroughMSRs: [UInt32] = [
+    0xC000_0081, 0xC000_0082, 0xC000_0083, 0xC000_0084, 0xC000_0100, 0xC000_0101, 0xC000_0102,
+    0x174, 0x175, 0x176,
+  ]
+
+  init?(vm: VirtualMachine, asid: UInt32, nestedRoot: UInt64) {
+    self.vm = vm
+    self.asid = asid
+    self.nestedRoot = nestedRoot
+    // IOPM: 12 KiB, one bit per port, all set: every port exits (APM §15.10.1).
+    // MSRPM: 8 KiB, two bits per MSR (read, write) (APM §15.11).
+    guard let io = PhysicalFrames.allocateZeroed(frames: 3), let msr = PhysicalFrames.allocateZeroed(frames: 2) else {
+      return nil
+    }
+    ioPermissionMap = io
+    msrPermissionMap = msr
+    IdentityMappedMemory().pointer(to: io).initializeMemory(as: UInt8.self, repeating: 0xFF, count: 3 * 4096)
+    let msrMap = IdentityMappedMemory().pointer(to: msr)
+    msrMap.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 2 * 4096)
+    for index in Self.passthroughMSRs { Self.allow(index, in: msrMap) }
+    for vcpu in vm.vcpus {
+      guard let vmcb = PhysicalFrames.allocateZeroed() else { return nil }
+      vmcbs.append(vmcb)
+      initialize(VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu)
+    }
+  }
+
+  /// Clears the read and write intercept bits of one MSR.
+  static func allow(_ index: UInt32, in map: UnsafeMutableRawPointer) {
+    let base: Int
+    switch index {
+    case 0..<0x2000: base = 0
+    case 0xC000_0000..<0xC000_2000: base = 0x800
+    case 0xC001_0000..<0xC001_2000: base = 0x1000
+    default: return
+    }
+    let bit = Int(index & 0x1FFF) * 2
+    let byte = map.advanced(by: base + bit / 8)
+    byte.storeBytes(of: byte.load(as: UInt8.self) & ~(UInt8(3) << UInt8(bit % 8)), as: UInt8.self)
+  }
+
+  /// Real-mode reset-like state (APM §15.5, emulators.md): CS from the profile, flat 64 KiB
+  /// data segments, CR0.ET, EFER.SVME (VMRUN requires it), the PAT's power-on value.
+  private func initialize(_ vmcb: VMCB, vcpu: VirtualCPU) {
+    let profile = vm.profile
+    vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = SVMIntercept.peregrineMisc1
+    vmcb[VMCBOffset.interceptMisc2, as: UInt32.self] = SVMIntercept.peregrineMisc2
+    // Exceptions: #MC belongs to the host (bit 18).
+    vmcb[VMCBOffset.interceptExceptions, as: UInt32.self] = 1 << 18
+    vmcb.set(VMCBOffset.iopmBasePA, ioPermissionMap)
+    vmcb.set(VMCBOffset.msrpmBasePA, msrPermissionMap)
+    vmcb[VMCBOffset.guestASID, as: UInt32.self] = asid
+    vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 1  // flush everything on the first VMRUN
+    // V_INTR_MASKING (bit 24): the guest's IF masks only virtual interrupts; physical
+    // ones stay the host's (APM §15.21.1).
+    vmcb.set(VMCBOffset.virtualInterrupt, 1 << 24)
+    vmcb.set(VMCBOffset.nestedPagingEnable, 1)
+    vmcb.set(VMCBOffset.nestedCR3, nestedRoot)
+
+    let segmentBase = UInt64(profile.entrySegment) << 4
+    vmcb.setSegment(VMCBOffset.cs, selector: profile.entrySegment, attributes: 0x9B, limit: 0xFFFF, base: segmentBase)
+    for segment in [VMCBOffset.ds, VMCBOffset.es, VMCBOffset.ss, VMCBOffset.fs, VMCBOffset.gs] {
+      vmcb.setSegment(segment, selector: 0, attributes: 0x93, limit: 0xFFFF, base: 0)
+    }
+    vmcb.setSegment(VMCBOffset.gdtr, selector: 0, attributes: 0, limit: 0xFFFF, base: 0)
+    vmcb.setSegment(VMCBOffset.idtr, selector: 0, attributes: 0, limit: 0x3FF, base: 0)
+    vmcb.setSegment(VMCBOffset.ldtr, selector: 0, attributes: 0x82, limit: 0xFFFF, base: 0)
+    vmcb.setSegment(VMCBOffset.tr, selector: 0, attributes: 0x8B, limit: 0xFFFF, base: 0)
+    vmcb.set(VMCBOffset.cr0, 0x10)
+    vmcb.set(VMCBOffset.efer, 1 << 12)
+    vmcb.set(VMCBOffset.dr6, 0xFFFF_0FF0)
+    vmcb.set(VMCBOffset.dr7, 0x400)
+    vmcb.set(VMCBOffset.guestPAT, 0x0007_0406_0007_0406)
+    vcpu.registers.rip = UInt64(profile.entryOffset)
+    vcpu.registers.rflags = 0x2
+  }
+
+  func release(into processor: SVMProcessor) {
+    processor.asids.release(asid)
+    for vmcb in vmcbs { PhysicalFrames.allocator.free(vmcb) }
+    PhysicalFrames.allocator.free(ioPermissionMap, frames: 3)
+    PhysicalFrames.allocator.free(msrPermissionMap, frames: 2)
+  }
+}

@@ -1,0 +1,87 @@
+import CArch
+import HypervisorCore
+import SVM
+
+/// Runs one vCPU under SVM until its time slice ends, it halts, or its VM stops. The exit
+/// path: world switch, copy the four VMCB-held registers, decode, dispatch, count.
+enum SVMRunLoop {
+  static func run(
+    _ guest: SVMGuest, vcpu: VirtualCPU, processor: SVMProcessor, console: HypervisorConsole
+  ) -> SliceResult {
+    let vmcbAddress = guest.vmcbs[vcpu.index]
+    let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: vmcbAddress))
+    let hostVMCB = processor.hostVMCB
+    let nextRIPSave = processor.features.nextRIPSave
+    let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
+    let vm = guest.vm
+    while true {
+      if let event = vcpu.pendingEvent, vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0 {
+        vmcb.set(VMCBOffset.eventInjection, SVMEventInjection.encode(event))
+        vcpu.pendingEvent = nil
+        vcpu.statistics.injectedEvents &+= 1
+      }
+      vmcb.set(VMCBOffset.rax, registers.pointee.rax)
+      vmcb.set(VMCBOffset.rsp, registers.pointee.rsp)
+      vmcb.set(VMCBOffset.rip, registers.pointee.rip)
+      vmcb.set(VMCBOffset.rflags, registers.pointee.rflags)
+
+      svm_world_switch(vmcbAddress, hostVMCB, vcpu.registerFile)
+
+      let exitTime = arch_rdtsc()
+      registers.pointee.rax = vmcb.u64(VMCBOffset.rax)
+      registers.pointee.rsp = vmcb.u64(VMCBOffset.rsp)
+      registers.pointee.rip = vmcb.u64(VMCBOffset.rip)
+      registers.pointee.rflags = vmcb.u64(VMCBOffset.rflags)
+      vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
+      // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
+      let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
+      vmcb.set(VMCBOffset.eventInjection, interrupted & SVMEventInjection.valid != 0 ? interrupted : 0)
+
+      let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
+      var state = SVMGuestState<RealProcessor>(vmcb: vmcb)
+      let outcome = ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      if case .externalInterrupt = exit.reason { LocalAPIC.acceptPendingInterrupt() }
+      let spent = arch_rdtsc() &- exitTime
+      vcpu.statistics.record(exit.reason.kind, cycles: spent)
+      if vcpu.storm.record(now: exitTime, cycles: spent) {
+        let storm = vcpu.storm.tripped ?? (0, 0)
+        return .stopped(.exitStorm(exits: storm.exits, cycles: storm.cycles))
+      }
+      switch outcome {
+      case .resume:
+        if LocalAPIC.sliceExpired { return .preempted }
+      case .halt:
+        return .halted
+      case .stop(let reason):
+        return .stopped(reason)
+      }
+    }
+  }
+
+  /// The VMCB's view of the guest for a stop report.
+  static func dump(_ guest: SVMGuest, vcpu: VirtualCPU) {
+    let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: guest.vmcbs[vcpu.index]))
+    let code = vmcb.u64(VMCBOffset.exitCode)
+    VMReport.field("exit code", code)
+    Console.write("    (")
+    Console.write(SVMExitCode.name(code))
+    Console.write(")\n")
+    VMReport.field("exitinfo1", vmcb.u64(VMCBOffset.exitInfo1))
+    VMReport.field("exitinfo2", vmcb.u64(VMCBOffset.exitInfo2))
+    VMReport.field("cr0", vmcb.u64(VMCBOffset.cr0))
+    VMReport.field("cr3", vmcb.u64(VMCBOffset.cr3))
+    VMReport.field("cr4", vmcb.u64(VMCBOffset.cr4))
+    VMReport.field("efer", vmcb.u64(VMCBOffset.efer))
+    VMReport.field("cs.sel", UInt64(vmcb[VMCBOffset.cs, as: UInt16.self]))
+    VMReport.field("cs.base", vmcb.segmentBase(VMCBOffset.cs))
+    VMReport.field("cs.attr", UInt64(vmcb.segmentAttributes(VMCBOffset.cs)))
+    VMReport.field("cpl", UInt64(vmcb[VMCBOffset.cpl, as: UInt8.self]))
+  }
+}
+
+/// How a vCPU's turn on the processor ended.
+enum SliceResult {
+  case preempted
+  case halted
+  case stopped(StopReason)
+}

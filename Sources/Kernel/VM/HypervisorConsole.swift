@@ -1,0 +1,38 @@
+import HypervisorCore
+
+/// Guest console output on the hypervisor console: each VM's bytes are line-buffered and
+/// printed as whole lines tagged "[name] ", so two VMs' output never interleaves mid-line.
+final class HypervisorConsole: ConsoleSink {
+  private var pending: [(name: [UInt8], line: [UInt8])] = []
+  static let maximumLine = 256
+
+  func write(_ byte: UInt8, from vmName: [UInt8]) {
+    let slot: Int
+    if let index = pending.firstIndex(where: { $0.name == vmName }) {
+      slot = index
+    } else {
+      pending.append((vmName, []))
+      slot = pending.count - 1
+    }
+    if byte == 0x0A || pending[slot].line.count >= Self.maximumLine {
+      emit(slot)
+      if byte == 0x0A { return }
+    }
+    if byte == 0x0D { return }
+    pending[slot].line.append(byte)
+  }
+
+  /// Prints what a VM left without a final newline (when it stops).
+  func flush(_ vmName: [UInt8]) {
+    if let index = pending.firstIndex(where: { $0.name == vmName }), !pending[index].line.isEmpty { emit(index) }
+  }
+
+  private func emit(_ slot: Int) {
+    Console.write("[")
+    Console.write(bytes: pending[slot].name)
+    Console.write("] ")
+    for byte in pending[slot].line where byte >= 0x20 && byte < 0x7F || byte == 0x09 { Console.write(byte) }
+    Console.write("\n")
+    pending[slot].line.removeAll(keepingCapacity: true)
+  }
+}

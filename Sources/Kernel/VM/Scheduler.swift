@@ -1,0 +1,59 @@
+import HypervisorCore
+
+/// Runs every VM on this processor, round robin: each runnable vCPU gets a time slice,
+/// cut short by the LAPIC timer if the guest never exits. A VM that stops is reported and
+/// its resources returned; the others go on.
+final class Scheduler<Backend: VirtualizationBackend> {
+  /// Timer ticks per slice (divide-by-16 APIC timer): a few milliseconds on the emulators.
+  static var sliceTicks: UInt32 { 0x8_0000 }
+
+  let backend: Backend
+  let console: HypervisorConsole
+  private(set) var vms: [VirtualMachine]
+
+  init(backend: Backend, console: HypervisorConsole, vms: [VirtualMachine]) {
+    self.backend = backend
+    self.console = console
+    self.vms = vms
+  }
+
+  func runUntilAllStop() {
+    while vms.contains(where: { !$0.isStopped }) {
+      var ranAny = false
+      for vm in vms where !vm.isStopped && vm.state != .paused {
+        for vcpu in vm.vcpus where vcpu.state == .runnable && !vm.isStopped {
+          ranAny = true
+          LocalAPIC.armSlice(ticks: Self.sliceTicks)
+          let result = backend.run(vm, vcpu: vcpu)
+          LocalAPIC.disarm()
+          if case .stopped(let reason) = result { stop(vm, reason: reason, vcpu: vcpu) }
+        }
+      }
+      if !ranAny {
+        // Only halted vCPUs remain, and nothing in this hypervisor can wake them yet.
+        for vm in vms where !vm.isStopped { stop(vm, reason: .haltedWithoutInterruptSource, vcpu: vm.vcpus[0]) }
+      }
+    }
+  }
+
+  func stop(_ vm: VirtualMachine, reason: StopReason, vcpu: VirtualCPU) {
+    vm.state = .stopped(reason)
+    for each in vm.vcpus { each.state = .stopped }
+    console.flush(vm.name)
+    Log.begin(VMReport.isFault(reason) ? .warning : .info)
+    VMReport.vmLabel(vm)
+    Console.write(": ")
+    VMReport.describe(reason)
+    Log.end()
+    if VMReport.isFault(reason) {
+      Console.write("  vCPU ")
+      Console.write(decimal: UInt64(vcpu.index))
+      Console.write(" state:\n")
+      VMReport.registers(vcpu)
+      backend.dump(vm, vcpu: vcpu)
+    }
+    VMReport.statistics(vm.totalStatistics())
+    backend.release(vm)
+    GuestFrames.release(vm: vm)
+  }
+}

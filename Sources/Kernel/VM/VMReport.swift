@@ -1,0 +1,120 @@
+import HypervisorCore
+
+/// What the console says when a VM ends: why, its registers and vendor state when it was
+/// stopped by the hypervisor, and its exit statistics.
+enum VMReport {
+  static func field(_ name: StaticString, _ value: UInt64) {
+    Console.write("    ")
+    Console.write(name)
+    Console.write(" = ")
+    Console.write(hex: value, digits: 16)
+    Console.write("\n")
+  }
+
+  static func vmLabel(_ vm: VirtualMachine) {
+    Console.write("vm ")
+    Console.write(bytes: vm.name)
+  }
+
+  static func describe(_ reason: StopReason) {
+    switch reason {
+    case .guestRequested(let code):
+      Console.write("stopped by the guest, exit code ")
+      Console.write(decimal: code)
+    case .haltedWithInterruptsDisabled:
+      Console.write("halted with interrupts disabled on every vCPU: stopped for good")
+    case .haltedWithoutInterruptSource:
+      Console.write("halted waiting for an interrupt, but no device can raise one: stopped")
+    case .shutdown:
+      Console.write("shutdown (triple fault)")
+    case .unmappedAccess(let address, let access, let beyond):
+      Console.write(access == .write ? "write to " : (access == .read ? "read of " : "instruction fetch from "))
+      Console.write("guest-physical ")
+      Console.write(hex: address)
+      Console.write(beyond ? ", outside its memory and every device" : ", where no device is mapped")
+    case .unsupportedMMIOInstruction(let address, let opcode):
+      Console.write("MMIO at ")
+      Console.write(hex: address)
+      Console.write(" by an instruction the hypervisor does not emulate (opcode ")
+      Console.write(hex: UInt64(opcode))
+      Console.write(")")
+    case .instructionFetchFailed(let rip):
+      Console.write("could not read the instruction at RIP ")
+      Console.write(hex: rip)
+    case .unexpectedExit(let code):
+      Console.write("unexpected exit, vendor code ")
+      Console.write(hex: code)
+    case .entryFailure(let code):
+      Console.write("VM entry failed, code ")
+      Console.write(hex: code)
+    case .exitStorm(let exits, let cycles):
+      Console.write("exit storm: ")
+      Console.write(decimal: exits)
+      Console.write(" exits took ")
+      Console.write(decimal: cycles)
+      Console.write(" cycles of the last window, over 90% of its time in the hypervisor")
+    case .operatorRequest:
+      Console.write("stopped by the operator")
+    }
+  }
+
+  /// Stops by the guest's own request are routine; anything else gets the state dump.
+  static func isFault(_ reason: StopReason) -> Bool {
+    switch reason {
+    case .guestRequested, .haltedWithInterruptsDisabled, .operatorRequest: return false
+    default: return true
+    }
+  }
+
+  static func registers(_ vcpu: VirtualCPU) {
+    let r = vcpu.registers
+    field("rip", r.rip); field("rflags", r.rflags); field("rsp", r.rsp)
+    field("rax", r.rax); field("rbx", r.rbx); field("rcx", r.rcx); field("rdx", r.rdx)
+    field("rsi", r.rsi); field("rdi", r.rdi); field("rbp", r.rbp)
+    field("r8", r.r8); field("r9", r.r9); field("r10", r.r10); field("r11", r.r11)
+    field("r12", r.r12); field("r13", r.r13); field("r14", r.r14); field("r15", r.r15)
+  }
+
+  static func statistics(_ statistics: ExitStatistics) {
+    Console.write("  exits: ")
+    Console.write(decimal: statistics.totalExits)
+    Console.write(" in ")
+    Console.write(decimal: statistics.totalCycles)
+    Console.write(" cycles\n")
+    for kind in ExitKind.allCases where statistics.count(kind) > 0 {
+      let count = statistics.count(kind)
+      let cycles = statistics.cycles(kind)
+      Console.write("    ")
+      Console.write(kind.name)
+      Console.write(": ")
+      Console.write(decimal: count)
+      Console.write(" exits, ")
+      Console.write(decimal: cycles)
+      Console.write(" cycles, ")
+      Console.write(decimal: cycles / count)
+      Console.write(" per exit\n")
+    }
+    if statistics.unhandledPortReads + statistics.unhandledPortWrites > 0 {
+      Console.write("    unhandled ports: ")
+      Console.write(decimal: statistics.unhandledPortReads)
+      Console.write(" reads, ")
+      Console.write(decimal: statistics.unhandledPortWrites)
+      Console.write(" writes\n")
+    }
+    if statistics.refusedMSRAccesses > 0 {
+      Console.write("    refused MSR accesses (#GP injected): ")
+      Console.write(decimal: statistics.refusedMSRAccesses)
+      Console.write("\n")
+    }
+    if statistics.unmappedMMIOAccesses > 0 {
+      Console.write("    unmapped MMIO accesses (all ones): ")
+      Console.write(decimal: statistics.unmappedMMIOAccesses)
+      Console.write("\n")
+    }
+    if statistics.injectedEvents > 0 {
+      Console.write("    injected events: ")
+      Console.write(decimal: statistics.injectedEvents)
+      Console.write("\n")
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import HypervisorCore
+
+/// EVENTINJ (APM Vol 2 §15.20, Figure 15-4): vector bits 7:0, type bits 10:8 (0 external
+/// interrupt, 2 NMI, 3 exception, 4 software interrupt), EV bit 11 (error code valid),
+/// V bit 31, error code bits 63:32. EXITINTINFO, for an event interrupted by the exit,
+/// has the same layout.
+public enum SVMEventInjection {
+  public static let valid: UInt64 = 1 << 31
+
+  public static func encode(_ event: PendingEvent) -> UInt64 {
+    switch event {
+    case .externalInterrupt(let vector):
+      return valid | UInt64(vector)
+    case .nmi:
+      return valid | 2 << 8 | 2
+    case .exception(let vector, let errorCode):
+      var value = valid | 3 << 8 | UInt64(vector)
+      if let errorCode { value |= 1 << 11 | UInt64(errorCode) << 32 }
+      return value
+    }
+  }
+}
