@@ -83,18 +83,27 @@ $(BUILD)/peregrine.sym: $(ELF)
 
 kernel: $(ELF)
 
-# The ISO: GRUB, the kernel, its symbols, and the guest images as modules:
-# GUEST_MODULES="FILE:COMMAND LINE;FILE:COMMAND LINE..."
-GUEST_MODULES ?=
+include guests/guests.mk
+
+# The ISO: GRUB, the kernel, its symbols, and the guest images as modules, each with its
+# VM profile: GUEST_MODULES="FILE:vm name=... mem=...;FILE:vm ...". By default, the
+# built-in test guests. FLAT_GUEST=path/guest.bin [FLAT_ARGS='load=0x1000
+# entry=0000:1000 mem=16M'] [FLAT_NAME=name] makes an ISO whose guest is that flat binary.
+DEFAULT_GUESTS := build/guests/tests/real-mode.bin:vm name=real-mode;build/guests/tests/protected-mode.bin:vm name=protected-mode;build/guests/tests/long-mode.bin:vm name=long-mode
+ifdef FLAT_GUEST
+FLAT_NAME ?= $(basename $(notdir $(FLAT_GUEST)))
+GUEST_MODULES ?= $(FLAT_GUEST):vm name=$(FLAT_NAME) $(FLAT_ARGS)
+endif
+GUEST_MODULES ?= $(DEFAULT_GUESTS)
 iso: $(ISO)
-$(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh FORCE
+$(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh guests FORCE
 	@scripts/make-iso.sh "$@" "$(CMDLINE)" "$(GUEST_MODULES)"
 
 FORCE:
 
 run: deps
 	@$(MAKE) --no-print-directory iso
-	scripts/run-qemu.sh $(ISO)
+	PEREGRINE_DEBUG_EXIT=0 scripts/run-qemu.sh $(ISO)
 
 test: deps
 	@scripts/test.sh

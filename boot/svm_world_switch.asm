@@ -38,6 +38,9 @@ svm_world_switch:
     push rsi                         ; [rsp]      host VMCB
 
     clgi                             ; no interrupt or NMI between here and VMRUN
+    sti                              ; with V_INTR_MASKING the host's IF gates physical
+                                     ; interrupts in the guest (APM §15.21.1); GIF = 0 still
+                                     ; holds them off until VMRUN
     mov rax, rsi
     vmsave                           ; the host's hidden state
     fxrstor64 [rdx + FXSAVE_AREA]
@@ -82,7 +85,8 @@ svm_world_switch:
 
     pop rax
     vmload                           ; the host's hidden state back
-    stgi
+    stgi                             ; an interrupt that forced the exit is taken here,
+    cli                              ; by the host's IDT (the slice timer: Scheduler)
     add rsp, 16
     pop r15
     pop r14

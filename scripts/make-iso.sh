@@ -20,6 +20,7 @@ cp build/peregrine.sym "$root/boot/peregrine.sym"
   IFS=';' read -ra specs <<< "$modules"
   for spec in "${specs[@]}"; do
     [ -n "${spec// /}" ] || continue
+    spec=$(echo "$spec" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//')
     file=${spec%%:*}; rest=${spec#*:}
     [ -f "$file" ] || { echo "make-iso: no such guest image: $file" >&2; exit 1; }
     n=$((n + 1))

@@ -7,7 +7,10 @@ set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
 extra=()
+# The debug-exit device carries a status for tests; without it (PEREGRINE_DEBUG_EXIT=0, as
+# `make run` does) the hypervisor powers QEMU off through ACPI and QEMU exits with 0.
+[ "${PEREGRINE_DEBUG_EXIT:-1}" = 1 ] && extra+=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 [ "${PEREGRINE_ICOUNT:-0}" = 1 ] && extra+=(-icount shift=0)
 exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
-  -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}" "$@"
+  "${extra[@]}" "$@"

@@ -13,12 +13,14 @@ func kmain(_ magic: UInt32, _ informationAddress: UInt32) -> Never {
   Console.write(" -- a Type-I hypervisor for high-performance computing\n")
 
   BootCPU.installDescriptorTables()
+  LegacyPIC.remapAndMask()
   let boot = BootSequence.readBootInformation(at: UInt64(informationAddress))
   BootSequence.applyCommandLine(boot.commandLine)
   BootSequence.findSymbols(in: boot)
   BootSequence.printMemoryMap(boot.memoryMap)
   BootSequence.initializeFrameAllocator(boot)
   BootSequence.initializeKernelPageTables(boot)
+  AcpiPower.discover(rsdp: boot.rsdp)
   let features = CPUProbe.detect()
   CPUProbe.report(features)
 

@@ -10,7 +10,30 @@ ISOS = {
     "build/test/selftest-stack-overflow.iso": {"cmdline": "selftest=stack-overflow"},
     "build/test/selftest-null.iso": {"cmdline": "selftest=null"},
     "build/test/selftest-panic.iso": {"cmdline": "selftest=panic"},
+    "build/test/guests.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/tests/real-mode.bin:vm name=real-mode",
+        "build/guests/tests/protected-mode.bin:vm name=protected-mode",
+        "build/guests/tests/long-mode.bin:vm name=long-mode",
+    ]},
+    "build/test/misbehaving.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/misbehaving/triple-fault.bin:vm name=triple-fault",
+        "build/guests/misbehaving/wild-mmio.bin:vm name=wild-mmio",
+        "build/guests/misbehaving/outside-memory.bin:vm name=outside-memory",
+        "build/guests/misbehaving/exit-storm.bin:vm name=exit-storm",
+        "build/guests/misbehaving/halt-forever.bin:vm name=halt-forever",
+        "build/guests/tests/real-mode.bin:vm name=well-behaved",
+    ]},
+    "build/test/bad-profiles.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/tests/real-mode.bin:vm name=bad/name",
+        "build/guests/tests/real-mode.bin:vm name=huge mem=128G",
+        "build/guests/tests/real-mode.bin:vm name=entry-outside entry=0000:9000",
+        "build/guests/tests/real-mode.bin:vm name=typo memory=16M",
+        "build/guests/tests/real-mode.bin:vm name=fine",
+    ]},
 }
+
+# The three built-in test guests and how many checks each must pass (their own count).
+GUEST_SUITES = {"real-mode": 21, "protected-mode": 28, "long-mode": 34}
 
 BANNER = r"^Peregrine \d+\.\d+\.\d+\S* -- a Type-I hypervisor"
 FOUNDATION = [
@@ -49,5 +72,36 @@ def foundation_cases():
     ]
 
 
+def guest_suite_case(name, emulator, timeout):
+    expect = []
+    for vm in GUEST_SUITES:
+        expect += [r"^\[%s\] DONE failures=0" % vm, r"vm %s: stopped by the guest, exit code 0" % vm]
+    return Case(name, emulator, "build/test/guests.iso",
+                [BANNER] + expect + [r"summary: 3 VMs ran"],
+                forbid=[r"^\[[a-z-]+\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"], timeout=timeout,
+                counts={r"^\[%s\] PASS " % vm: n for vm, n in GUEST_SUITES.items()})
+
+
+def svm_cases():
+    return [
+        guest_suite_case("qemu-svm-guest-suite", "qemu", 120),
+        Case("qemu-svm-misbehaving-guests-stopped", "qemu", "build/test/misbehaving.iso",
+             [r"vm triple-fault: shutdown \(triple fault\)",
+              r"vm wild-mmio: write to guest-physical 0xc0000000",
+              r"vm outside-memory: read of guest-physical 0x2000000, outside its memory",
+              r"summary: vm exit-storm: exit storm: 100000 exits in a row without any effect",
+              r"summary: vm halt-forever: halted with interrupts disabled",
+              r"summary: vm well-behaved: stopped by the guest, exit code 0"],
+             forbid=[r"FAIL still running", r"^\[well-behaved\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"],
+             timeout=180),
+        Case("qemu-svm-bad-profiles-refused", "qemu", "build/test/bad-profiles.iso",
+             [r"\(vm name=bad/name\) refused: the name must be",
+              r"\(vm name=huge mem=128G\) refused: a value is out of range",
+              r"\(vm name=entry-outside entry=0000:9000\) refused: the entry point lies outside",
+              r"\(vm name=typo memory=16M\) refused: unknown key",
+              r"summary: 1 VM ran", r"summary: vm fine: stopped by the guest, exit code 0"]),
+    ]
+
+
 def all_cases():
-    return foundation_cases()
+    return foundation_cases() + svm_cases()

@@ -29,6 +29,8 @@ class Case:
     timeout: int = 120
     qemu_args: list = dataclasses.field(default_factory=list)
     env: dict = dataclasses.field(default_factory=dict)
+    # Patterns that must match exactly this many lines: {regex: count}.
+    counts: dict = dataclasses.field(default_factory=dict)
 
 
 # QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.
@@ -73,6 +75,10 @@ def judge(case, output, code):
     for pattern in case.forbid:
         if re.search(pattern, output, re.MULTILINE):
             return False, "forbidden line present: %r" % pattern
+    for pattern, expected in case.counts.items():
+        found = len(re.findall(pattern, output, re.MULTILINE))
+        if found != expected:
+            return False, "%d lines match %r, expected %d" % (found, pattern, expected)
     final = re.findall(r"^peregrine: halted, status (\w+)", output, re.MULTILINE)
     if not final:
         return False, "the run did not end with a status (timeout or hang; exit code %s)" % code

@@ -60,3 +60,14 @@ extension ExitReason {
     }
   }
 }
+
+extension ExitReason {
+  /// Exits the guest's own instructions caused, as opposed to the host's interrupts and
+  /// time slices: only these count toward an exit storm.
+  public var isGuestCaused: Bool {
+    switch self {
+    case .externalInterrupt, .nmi, .interruptWindow, .preemptionTimer: return false
+    default: return true
+    }
+  }
+}

@@ -28,9 +28,8 @@ public enum StopReason: Equatable {
   /// An exit no handler serves.
   case unexpectedExit(vendorCode: UInt64)
   case entryFailure(code: UInt64)
-  /// More than the storm threshold of the VM's time was spent in the hypervisor for a
-  /// sustained window.
-  case exitStorm(exits: UInt64, cycles: UInt64)
+  /// That many exits in a row without any effect (ExitStormDetector).
+  case exitStorm(exits: UInt64)
   /// The operator (control channel) stopped it.
   case operatorRequest
 }

@@ -10,6 +10,8 @@ enum InterruptRouting {
       return
     }
     if vector == LocalAPIC.spuriousVector { return }  // no EOI for spurious (SDM 3A §11.9)
+    // A masked 8259 can still deliver its spurious IRQ 7/15 (vector base + 7, + 15).
+    if vector == LegacyPIC.vectorBase + 7 || vector == LegacyPIC.vectorBase + 15 { return }
     spurious &+= 1
     if Log.begin(.debug) {
       Console.write("unexpected interrupt, vector ")

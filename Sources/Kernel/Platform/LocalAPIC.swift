@@ -36,13 +36,4 @@ enum LocalAPIC {
   }
 
   static func endOfInterrupt() { register(0xB0).pointee = 0 }
-
-  /// Lets an interrupt that forced a VM exit reach the host's IDT: the hypervisor runs with
-  /// IF = 0, so open a one-instruction window.
-  @inline(__always)
-  static func acceptPendingInterrupt() {
-    arch_sti()
-    arch_pause()
-    arch_cli()
-  }
 }

@@ -40,12 +40,10 @@ enum SVMRunLoop {
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb)
       let outcome = ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
-      if case .externalInterrupt = exit.reason { LocalAPIC.acceptPendingInterrupt() }
       let spent = arch_rdtsc() &- exitTime
       vcpu.statistics.record(exit.reason.kind, cycles: spent)
-      if vcpu.storm.record(now: exitTime, cycles: spent) {
-        let storm = vcpu.storm.tripped ?? (0, 0)
-        return .stopped(.exitStorm(exits: storm.exits, cycles: storm.cycles))
+      if exit.reason.isGuestCaused && vcpu.storm.endExit() {
+        return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
       }
       switch outcome {
       case .resume:

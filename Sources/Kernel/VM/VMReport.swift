@@ -47,12 +47,10 @@ enum VMReport {
     case .entryFailure(let code):
       Console.write("VM entry failed, code ")
       Console.write(hex: code)
-    case .exitStorm(let exits, let cycles):
+    case .exitStorm(let exits):
       Console.write("exit storm: ")
       Console.write(decimal: exits)
-      Console.write(" exits took ")
-      Console.write(decimal: cycles)
-      Console.write(" cycles of the last window, over 90% of its time in the hypervisor")
+      Console.write(" exits in a row without any effect")
     case .operatorRequest:
       Console.write("stopped by the operator")
     }

@@ -1,0 +1,92 @@
+/// The five control words Peregrine runs every guest with, resolved for one processor.
+public struct VMXControlPlan {
+  public var pin: ControlResolution
+  public var primary: ControlResolution
+  public var secondary: ControlResolution
+  public var exit: ControlResolution
+  public var entry: ControlResolution
+
+  public init(
+    pin: ControlResolution, primary: ControlResolution, secondary: ControlResolution,
+    exit: ControlResolution, entry: ControlResolution
+  ) {
+    self.pin = pin
+    self.primary = primary
+    self.secondary = secondary
+    self.exit = exit
+    self.entry = entry
+  }
+
+  /// Every requested control the processor cannot give, pin-based first.
+  public var allUnavailable: [StaticString] {
+    pin.unavailable + primary.unavailable + secondary.unavailable + exit.unavailable
+      + entry.unavailable
+  }
+
+  /// The pin-based controls Peregrine asks for: host interrupts and NMIs always exit.
+  public static var pinRequest: [PinBasedControl] { [.externalInterruptExiting, .nmiExiting] }
+
+  /// Primary controls: HLT exits, bitmaps filter port and MSR accesses, the TSC is offset.
+  public static var primaryRequest: [PrimaryProcessorControl] {
+    [
+      .useTSCOffsetting, .hltExiting, .useIOBitmaps, .useMSRBitmaps, .activateSecondaryControls,
+    ]
+  }
+
+  /// Secondary controls: EPT with VPID-tagged TLBs, real-mode guests through unrestricted
+  /// guest, and the instructions a modern guest expects (RDTSCP, INVPCID).
+  public static var secondaryRequest: [SecondaryProcessorControl] {
+    [
+      .enableEPT, .enableRDTSCP, .enableVPID, .unrestrictedGuest, .enableINVPCID,
+    ]
+  }
+
+  /// VM-exit controls: return to a 64-bit host, take the interrupt vector with the exit,
+  /// and switch EFER and PAT.
+  public static var exitRequest: [ExitControl] {
+    [
+      .hostAddressSpaceSize, .acknowledgeInterruptOnExit, .savePAT, .loadPAT, .saveEFER, .loadEFER,
+    ]
+  }
+
+  /// VM-entry controls: load the guest's EFER and PAT. "IA-32e mode guest" follows the
+  /// guest state at each entry and is not part of the plan.
+  public static var entryRequest: [EntryControl] { [.loadPAT, .loadEFER] }
+
+  /// Resolves Peregrine's requests against `caps`, enforcing the dependencies between
+  /// controls that VM entry checks (SDM 3C §27.2.1.1):
+  /// - without "use I/O bitmaps", "unconditional I/O exiting" stands in (every port
+  ///   access exits, which is correct, only slower), and is not reported;
+  /// - without "activate secondary controls", every secondary control is unavailable
+  ///   and the secondary word is 0;
+  /// - "unrestricted guest" requires "enable EPT", so it is dropped (and reported)
+  ///   when EPT is.
+  public static func peregrineDefault(caps: VMXCapabilities) -> VMXControlPlan {
+    var primaryRequest = Self.primaryRequest
+    let primaryAllowed = UInt32(truncatingIfNeeded: caps.primaryProcessorCapability >> 32)
+    if primaryAllowed & PrimaryProcessorControl.useIOBitmaps.rawValue == 0 {
+      primaryRequest = primaryRequest.map { $0 == .useIOBitmaps ? .unconditionalIOExiting : $0 }
+    }
+    var primary = VMXControls.primaryProcessorBased(primaryRequest, caps: caps)
+
+    let ept = UInt64(SecondaryProcessorControl.enableEPT.rawValue) << 32
+    let unrestricted = UInt64(SecondaryProcessorControl.unrestrictedGuest.rawValue) << 32
+    var secondaryCapability = caps.secondaryProcessorCapability
+    if secondaryCapability & ept == 0 { secondaryCapability &= ~unrestricted }
+    let secondary = VMXControls.resolve(secondaryRequest, capability: secondaryCapability)
+
+    let activate = PrimaryProcessorControl.activateSecondaryControls.rawValue
+    let primaryRequired = UInt32(truncatingIfNeeded: caps.primaryProcessorCapability)
+    if secondary.value == 0 && primaryRequired & activate == 0 {
+      // Nothing to activate: leave the secondary controls off.
+      primary.value &= ~activate
+    }
+
+    return VMXControlPlan(
+      pin: VMXControls.pinBased(pinRequest, caps: caps),
+      primary: primary,
+      secondary: secondary,
+      exit: VMXControls.vmExit(exitRequest, caps: caps),
+      entry: VMXControls.vmEntry(entryRequest, caps: caps))
+  }
+}

@@ -1,0 +1,78 @@
+import HypervisorCore
+
+/// Turns the VMX exit information into HypervisorCore's vendor-neutral `VMExit`
+/// (basic exit reasons: SDM 3C Appendix C).
+public enum VMXExitDecoder {
+  public static func decode(_ info: VMXExitInformation) -> VMExit {
+    if info.isEntryFailure {
+      return VMExit(reason: .entryFailure(code: UInt64(info.reason)))
+    }
+    guard let basic = VMXBasicExitReason(rawValue: info.basicReason) else {
+      return VMExit(reason: .unknown(vendorCode: UInt64(info.basicReason)))
+    }
+    let length = UInt8(truncatingIfNeeded: info.instructionLength)
+    switch basic {
+    case .exceptionOrNMI:
+      return VMExit(reason: exceptionOrNMI(info))
+    case .externalInterrupt:
+      return VMExit(reason: .externalInterrupt)
+    case .tripleFault:
+      return VMExit(reason: .shutdown)
+    case .initSignal:
+      return VMExit(reason: .initSignal)
+    case .startupIPI:
+      let vector = VMXExitQualification.startupIPIVector(info.qualification)
+      return VMExit(reason: .startupIPI(vector: vector))
+    case .interruptWindow:
+      return VMExit(reason: .interruptWindow)
+    case .cpuid:
+      return VMExit(reason: .cpuid, instructionLength: length)
+    case .hlt:
+      return VMExit(reason: .halt, instructionLength: length)
+    case .invd, .wbinvd:
+      return VMExit(reason: .invalidateCaches, instructionLength: length)
+    case .vmcall:
+      return VMExit(reason: .hypercall, instructionLength: length)
+    case .controlRegisterAccess:
+      let access = VMXExitQualification.controlRegisterAccess(info.qualification)
+      return VMExit(reason: .controlRegisterAccess(access), instructionLength: length)
+    case .ioInstruction:
+      let access = VMXExitQualification.portAccess(info.qualification)
+      return VMExit(reason: .portIO(access), instructionLength: length)
+    case .rdmsr:
+      return VMExit(reason: .msrRead, instructionLength: length)
+    case .wrmsr:
+      return VMExit(reason: .msrWrite, instructionLength: length)
+    case .entryFailureInvalidGuestState, .entryFailureMSRLoading, .entryFailureMachineCheck:
+      // These arrive with bit 31 set; decode them as failures even without it.
+      return VMExit(reason: .entryFailure(code: UInt64(info.reason)))
+    case .eptViolation:
+      let fault = VMXExitQualification.nestedPageFault(
+        info.qualification, guestPhysical: info.guestPhysicalAddress,
+        guestLinear: info.guestLinearAddress)
+      return VMExit(reason: .nestedPageFault(fault))
+    case .preemptionTimerExpired:
+      return VMExit(reason: .preemptionTimer)
+    case .xsetbv:
+      return VMExit(reason: .xsetbv, instructionLength: length)
+    default:
+      // EPT misconfiguration among them: stop the VM and dump it.
+      return VMExit(reason: .unknown(vendorCode: UInt64(info.basicReason)))
+    }
+  }
+
+  /// Exit reason 0 (§25.9.2): an NMI (type 2) or an exception with its vector and, when
+  /// bit 11 says so, its error code.
+  static func exceptionOrNMI(_ info: VMXExitInformation) -> ExitReason {
+    let interruption = VMXInterruptionInformation(rawValue: info.interruptionInfo)
+    guard interruption.isValid else { return .unknown(vendorCode: 0) }
+    if interruption.type == .nmi { return .nmi }
+    let errorCode = interruption.hasErrorCode ? info.interruptionErrorCode : nil
+    return .exception(vector: interruption.vector, errorCode: errorCode)
+  }
+
+  /// The Appendix C name of a basic exit reason, for reports.
+  public static func name(ofBasicReason reason: UInt16) -> StaticString {
+    VMXDiagnostics.name(ofBasicReason: reason)
+  }
+}

@@ -1,0 +1,78 @@
+import XCTest
+
+@testable import VMX
+
+/// Peregrine's default control plan on Bochs and on processors that lack parts of it.
+final class VMXControlPlanTests: XCTestCase {
+  let caps = BochsSkylake.capabilities
+
+  func testBochsGrantsTheWholePlan() {
+    let plan = VMXControlPlan.peregrineDefault(caps: caps)
+    XCTAssertEqual(strings(plan.allUnavailable), [])
+    XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08)
+    XCTAssertEqual(
+      plan.primary.value, 0x0400_6172 | 0x08 | 0x80 | 0x0200_0000 | 0x1000_0000 | 0x8000_0000)
+    XCTAssertEqual(plan.secondary.value, 0x02 | 0x08 | 0x20 | 0x80 | 0x1000)
+    XCTAssertEqual(plan.exit.value, 0x0003_6DFB | 0x200 | 0x8000 | 0x003C_0000)
+    XCTAssertEqual(plan.entry.value, 0x11FB | 0x4000 | 0x8000)
+  }
+
+  func testPlanLeavesIA32eModeGuestToEntryTime() {
+    let plan = VMXControlPlan.peregrineDefault(caps: caps)
+    XCTAssertFalse(plan.entry.contains(EntryControl.ia32eModeGuest.rawValue))
+  }
+
+  func testMissingVPIDIsReportedByName() {
+    var synthetic = caps
+    synthetic.procBased2 &= ~(UInt64(SecondaryProcessorControl.enableVPID.rawValue) << 32)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    XCTAssertEqual(strings(plan.allUnavailable), ["VPID"])
+    XCTAssertFalse(plan.secondary.contains(SecondaryProcessorControl.enableVPID.rawValue))
+  }
+
+  func testMissingUnrestrictedGuestIsReportedByName() {
+    var synthetic = caps
+    synthetic.procBased2 &= ~(UInt64(SecondaryProcessorControl.unrestrictedGuest.rawValue) << 32)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    XCTAssertEqual(strings(plan.allUnavailable), ["unrestricted guest"])
+  }
+
+  func testUnrestrictedGuestIsDroppedWithEPT() {
+    var synthetic = caps
+    synthetic.procBased2 &= ~(UInt64(SecondaryProcessorControl.enableEPT.rawValue) << 32)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    XCTAssertEqual(strings(plan.secondary.unavailable), ["EPT", "unrestricted guest"])
+    XCTAssertFalse(plan.secondary.contains(SecondaryProcessorControl.unrestrictedGuest.rawValue))
+  }
+
+  func testWithoutSecondaryControlsEverySecondaryIsUnavailable() {
+    var synthetic = caps
+    synthetic.trueProcBased &= ~(UInt64(1) << 63)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    XCTAssertEqual(plan.secondary.value, 0)
+    XCTAssertEqual(strings(plan.primary.unavailable), ["secondary controls"])
+    XCTAssertEqual(
+      strings(plan.secondary.unavailable),
+      ["EPT", "RDTSCP", "VPID", "unrestricted guest", "INVPCID"])
+  }
+
+  func testUnconditionalIOExitingStandsInForIOBitmaps() {
+    var synthetic = caps
+    synthetic.trueProcBased &= ~(UInt64(PrimaryProcessorControl.useIOBitmaps.rawValue) << 32)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    XCTAssertTrue(plan.primary.contains(PrimaryProcessorControl.unconditionalIOExiting.rawValue))
+    XCTAssertFalse(plan.primary.contains(PrimaryProcessorControl.useIOBitmaps.rawValue))
+    XCTAssertTrue(plan.primary.isComplete)
+  }
+
+  func testUnavailableListsAreConcatenatedInControlOrder() {
+    var synthetic = caps
+    synthetic.truePinBased &= ~(UInt64(PinBasedControl.nmiExiting.rawValue) << 32)
+    synthetic.trueExit &= ~(UInt64(ExitControl.loadEFER.rawValue) << 32)
+    synthetic.trueEntry &= ~(UInt64(EntryControl.loadPAT.rawValue) << 32)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    XCTAssertEqual(
+      strings(plan.allUnavailable),
+      ["NMI exiting", "load IA32_EFER on exit", "load IA32_PAT on entry"])
+  }
+}
