@@ -14,9 +14,11 @@ OBJ         := $(BUILD)/obj
 ISO         ?= $(BUILD)/peregrine.iso
 ELF         := $(BUILD)/peregrine.elf
 CMDLINE     ?= loglevel=info
+# -O: the exit path is measured in instructions; -Osize is the smaller alternative.
+SWIFT_OPT   ?= -O
 
 EMBEDDED_FLAGS := -enable-experimental-feature Embedded -target x86_64-unknown-none-elf \
-  -wmo -parse-as-library -Osize -Xcc -mno-red-zone -Xcc -ffreestanding \
+  -wmo -parse-as-library $(SWIFT_OPT) -cross-module-optimization -enforce-exclusivity=unchecked -Xcc -mno-red-zone -Xcc -ffreestanding \
   -Xfrontend -disable-stack-protector -Xllvm -frame-pointer=all -I $(OBJ) -I Sources/CArch/include
 CFLAGS := -target x86_64-unknown-none-elf -ffreestanding -mno-red-zone -fno-stack-protector \
   -fno-omit-frame-pointer -O2 -Wall -ISources/CArch/include

@@ -28,6 +28,14 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
       cr0: cr0, cr3: vmcb.u64(VMCBOffset.cr3), cr4: vmcb.u64(VMCBOffset.cr4), efer: efer)
   }
 
+  @inline(__always)
+  public func instructionFetchKey(rip: UInt64) -> InstructionFetchKey {
+    // In 16-bit code RIP holds IP; in 64-bit code the CS base is 0.
+    let linear = vmcb.segmentBase(VMCBOffset.cs) &+ rip
+    let paging = vmcb.u64(VMCBOffset.cr0) & (1 << 31) != 0
+    return InstructionFetchKey(linear: linear, addressSpace: paging ? vmcb.u64(VMCBOffset.cr3) : InstructionFetchKey.unpaged)
+  }
+
   public var privilegeLevel: UInt8 { vmcb[VMCBOffset.cpl, as: UInt8.self] }
 
   static func stateOffset(of index: UInt32) -> Int? {

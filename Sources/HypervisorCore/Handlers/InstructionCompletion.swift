@@ -1,6 +1,8 @@
 /// Moves RIP past the exiting instruction. The length comes from the hardware when it
-/// reports one (VMX always; SVM with NRIPS); otherwise the instruction is fetched and
-/// decoded, with a shortcut for the unprefixed two-byte forms that dominate exits.
+/// reports one (VMX always; SVM with NRIPS). Otherwise the hypervisor reads the
+/// instruction: through the vCPU's code-page cache, recognizing the unprefixed encodings
+/// that exit (CPUID, RDMSR, WRMSR, VMMCALL, HLT...) at once, and decoding anything else
+/// (prefixes, a page crossing) with the full length decoder.
 public enum InstructionCompletion {
   @inline(__always)
   public static func complete<Guest: GuestStateAccess>(
@@ -10,7 +12,56 @@ public enum InstructionCompletion {
       vcpu.advance(by: length)
       return .resume
     }
+    let rip = vcpu.registers.rip
+    let key = guest.instructionFetchKey(rip: rip)
+    let offset = key.linear & 0xFFF
+    if offset <= 4096 - 3, let page = cachedPage(key, vcpu: vcpu, vm: vm, guest: guest) {
+      let bytes = UnsafeRawPointer(bitPattern: UInt(page + offset))!
+      if let length = commonExitLength(
+        bytes.load(as: UInt8.self), bytes.load(fromByteOffset: 1, as: UInt8.self),
+        bytes.load(fromByteOffset: 2, as: UInt8.self))
+      {
+        vcpu.advance(by: length)
+        return .resume
+      }
+    }
     return decodeAndComplete(vcpu: vcpu, vm: vm, guest: guest)
+  }
+
+  /// The lengths of the exiting instructions in their usual, unprefixed encodings
+  /// (SDM 2B opcode map): anything else takes the full decoder.
+  @inline(__always)
+  static func commonExitLength(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8) -> UInt8? {
+    if b0 == 0xF4 { return 1 }  // HLT
+    guard b0 == 0x0F else { return nil }
+    switch b1 {
+    case 0xA2, 0x30, 0x31, 0x32, 0x08, 0x09: return 2  // CPUID, WRMSR, RDTSC, RDMSR, INVD, WBINVD
+    case 0x01: return b2 == 0xD9 || b2 == 0xC1 || b2 == 0xD1 ? 3 : nil  // VMMCALL, VMCALL, XSETBV
+    default: return nil
+    }
+  }
+
+  /// The host address of the guest code page holding `key.linear`, through the cache.
+  @inline(__always)
+  static func cachedPage<Guest: GuestStateAccess>(
+    _ key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> UInt64? {
+    let linearPage = key.linear & ~0xFFF
+    if vcpu.codeCache.linearPage == linearPage && vcpu.codeCache.addressSpace == key.addressSpace {
+      return vcpu.codeCache.hostPage
+    }
+    return fillCache(linearPage, key: key, vcpu: vcpu, vm: vm, guest: guest)
+  }
+
+  static func fillCache<Guest: GuestStateAccess>(
+    _ linearPage: UInt64, key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> UInt64? {
+    guard let physical = InstructionFetcher.translate(linearPage, mode: guest.mode(), memory: vm.memory),
+      let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096)
+    else { return nil }
+    let hostPage = UInt64(UInt(bitPattern: host))
+    vcpu.codeCache = CodePageCache(linearPage: linearPage, addressSpace: key.addressSpace, hostPage: hostPage)
+    return hostPage
   }
 
   static func decodeAndComplete<Guest: GuestStateAccess>(

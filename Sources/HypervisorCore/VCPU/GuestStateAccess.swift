@@ -5,6 +5,9 @@ public protocol GuestStateAccess {
   /// Execution mode, control registers and segment bases, read on demand (instruction
   /// fetch and decode need them; most exits do not).
   func mode() -> GuestMode
+  /// The linear address of RIP and the address space it is in: three fields, read on
+  /// every exit whose instruction length the hardware did not report.
+  func instructionFetchKey(rip: UInt64) -> InstructionFetchKey
   /// Current privilege level (hypercalls are refused above CPL 0).
   var privilegeLevel: UInt8 { get }
   /// MSRs the vendor keeps in its guest state (EFER, PAT, the SYSCALL and SYSENTER MSRs,

@@ -19,6 +19,7 @@ public final class VirtualCPU {
   public var state: State = .runnable
   public let statistics = ExitStatistics()
   public var storm = ExitStormDetector()
+  public var codeCache = CodePageCache()
   /// MSRs the policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
 

@@ -1,0 +1,162 @@
+import HypervisorCore
+import XCTest
+
+final class PortIOHandlerTests: MachineTestCase {
+  private var machine: TestMachine!
+  private var vcpu: VirtualCPU { machine.vcpu }
+
+  override func setUp() {
+    super.setUp()
+    machine = makeMachine(name: "uart-vm")
+    machine.enterRealMode(cs: 0x0100, ip: 0x0020)
+  }
+
+  private func read(_ port: UInt16, size: UInt8, length: UInt8? = 1) -> ExitOutcome {
+    machine.dispatch(
+      VMExit(
+        reason: .portIO(PortAccess(port: port, size: size, direction: .read)),
+        instructionLength: length))
+  }
+
+  private func write(_ port: UInt16, size: UInt8, value: UInt64, length: UInt8? = 1) -> ExitOutcome
+  {
+    vcpu.registers.rax = value
+    return machine.dispatch(
+      VMExit(
+        reason: .portIO(PortAccess(port: port, size: size, direction: .write)),
+        instructionLength: length))
+  }
+
+  // MARK: UART
+
+  func testTHRWritesReachTheConsoleTaggedWithTheVMName() {
+    for byte in Array("hi\n".utf8) {
+      XCTAssertEqual(write(0x3F8, size: 1, value: 0xAB00 | UInt64(byte)), .resume)
+    }
+    XCTAssertEqual(machine.console.text(from: "uart-vm"), "hi\n")
+    XCTAssertEqual(machine.console.names, ["uart-vm"])
+    XCTAssertEqual(vcpu.registers.rip, 0x23)
+    XCTAssertTrue(vcpu.storm.madeProgress, "a device write is progress")
+    XCTAssertEqual(vcpu.statistics.unhandledPortWrites, 0)
+  }
+
+  func testTwoVMsKeepTheirOwnTags() {
+    let other = makeMachine(name: "second")
+    other.vcpu.registers.rax = UInt64(UInt8(ascii: "B"))
+    _ = other.dispatch(
+      VMExit(
+        reason: .portIO(PortAccess(port: 0x3F8, size: 1, direction: .write)), instructionLength: 1))
+    _ = write(0x3F8, size: 1, value: UInt64(UInt8(ascii: "A")))
+    XCTAssertEqual(machine.console.text(from: "uart-vm"), "A")
+    XCTAssertEqual(other.console.text(from: "second"), "B")
+    XCTAssertEqual(machine.console.text(from: "second"), "")
+  }
+
+  func testLineStatusReportsTheTransmitterEmpty() {
+    vcpu.registers.rax = 0x1234_5678_9ABC_DEFF
+    XCTAssertEqual(read(0x3FD, size: 1), .resume)
+    XCTAssertEqual(vcpu.registers.rax, 0x1234_5678_9ABC_DE60, "LSR 0x60 merged into AL")
+    XCTAssertEqual(vcpu.registers.rip, 0x21)
+    XCTAssertEqual(vcpu.statistics.unhandledPortReads, 0)
+    XCTAssertFalse(vcpu.storm.madeProgress, "a read has no effect")
+  }
+
+  func testUARTScratchRegisterReadsBack() {
+    _ = write(0x3FF, size: 1, value: 0x5A)
+    vcpu.registers.rax = 0
+    _ = read(0x3FF, size: 1)
+    XCTAssertEqual(vcpu.registers.rax, 0x5A)
+  }
+
+  func testDivisorLatchWriteDoesNotTransmit() {
+    _ = write(0x3FB, size: 1, value: 0x83)  // LCR: DLAB
+    _ = write(0x3F8, size: 1, value: 0x01)  // divisor low
+    _ = write(0x3FB, size: 1, value: 0x03)
+    XCTAssertEqual(machine.console.writeCount, 0)
+  }
+
+  // MARK: Unhandled ports
+
+  func testUnknownPortEightBitReadKeepsTheUpperBits() {
+    vcpu.registers.rax = 0x1122_3344_5566_7700
+    XCTAssertEqual(read(0x80, size: 1), .resume)
+    XCTAssertEqual(vcpu.registers.rax, 0x1122_3344_5566_77FF)
+    XCTAssertEqual(vcpu.statistics.unhandledPortReads, 1)
+  }
+
+  func testUnknownPortSixteenBitReadKeepsTheUpperBits() {
+    vcpu.registers.rax = 0x1122_3344_5566_7788
+    XCTAssertEqual(read(0x2F8, size: 2), .resume)
+    XCTAssertEqual(vcpu.registers.rax, 0x1122_3344_5566_FFFF)
+    XCTAssertEqual(vcpu.statistics.unhandledPortReads, 1)
+  }
+
+  func testUnknownPortThirtyTwoBitReadZeroExtends() {
+    vcpu.registers.rax = 0x1122_3344_5566_7788
+    XCTAssertEqual(read(0xCFC, size: 4), .resume)
+    XCTAssertEqual(vcpu.registers.rax, 0x0000_0000_FFFF_FFFF)
+    XCTAssertEqual(vcpu.statistics.unhandledPortReads, 1)
+  }
+
+  func testUnknownPortWriteIsCountedAndDropped() {
+    XCTAssertEqual(write(0x70, size: 1, value: 0x8F), .resume)
+    XCTAssertEqual(write(0xCF8, size: 4, value: 0x8000_0000), .resume)
+    XCTAssertEqual(vcpu.statistics.unhandledPortWrites, 2)
+    XCTAssertEqual(vcpu.statistics.unhandledPortReads, 0)
+    XCTAssertEqual(vcpu.registers.rip, 0x22)
+    XCTAssertFalse(vcpu.storm.madeProgress, "an unhandled port write has no effect")
+    XCTAssertEqual(machine.console.writeCount, 0)
+  }
+
+  // MARK: Debug exit
+
+  func testDebugExitPortStopsTheVMWithTheValue() {
+    XCTAssertEqual(write(0xF4, size: 1, value: 0xFFFF_FF03), .stop(.guestRequested(code: 3)))
+    XCTAssertEqual(vcpu.registers.rip, 0x20, "the VM ends; RIP does not matter, but is not moved")
+  }
+
+  func testDebugExitPortThirtyTwoBitValue() {
+    XCTAssertEqual(
+      write(0xF4, size: 4, value: 0xFFFF_FFFF_0001_0002), .stop(.guestRequested(code: 0x1_0002)))
+  }
+
+  func testDebugExitPortZeroMeansSuccess() {
+    XCTAssertEqual(write(0xF4, size: 1, value: 0), .stop(.guestRequested(code: 0)))
+  }
+
+  // MARK: String I/O and decoding
+
+  func testStringIOStopsTheVM() {
+    let outs = VMExit(
+      reason: .portIO(
+        PortAccess(port: 0x3F8, size: 1, direction: .write, isString: true, isRepeated: true)),
+      instructionLength: 2)
+    guard case .stop = machine.dispatch(outs) else { return XCTFail("OUTS must stop the VM") }
+    let ins = VMExit(
+      reason: .portIO(PortAccess(port: 0x60, size: 1, direction: .read, isString: true)))
+    guard case .stop = machine.dispatch(ins) else { return XCTFail("INS must stop the VM") }
+    XCTAssertEqual(machine.console.writeCount, 0, "nothing was transmitted")
+  }
+
+  func testDecodedLengthOfInAndOut() {
+    // EC: IN AL, DX.
+    XCTAssertEqual(
+      machine.dispatchDecoding(
+        .portIO(PortAccess(port: 0x3FD, size: 1, direction: .read)), instruction: [0xEC]),
+      .resume)
+    XCTAssertEqual(vcpu.registers.rip, 0x21)
+    // 66 ED: IN EAX, DX in real mode.
+    XCTAssertEqual(
+      machine.dispatchDecoding(
+        .portIO(PortAccess(port: 0x80, size: 4, direction: .read)), instruction: [0x66, 0xED]),
+      .resume)
+    XCTAssertEqual(vcpu.registers.rip, 0x23)
+    XCTAssertEqual(vcpu.registers.rax, 0xFFFF_FFFF)
+    // E6 80: OUT 0x80, AL.
+    XCTAssertEqual(
+      machine.dispatchDecoding(
+        .portIO(PortAccess(port: 0x80, size: 1, direction: .write)), instruction: [0xE6, 0x80]),
+      .resume)
+    XCTAssertEqual(vcpu.registers.rip, 0x25)
+  }
+}

@@ -1,0 +1,67 @@
+import HypervisorCore
+import XCTest
+
+final class ExitStatisticsTests: XCTestCase {
+  func testRecordCountsAndCycles() {
+    let statistics = ExitStatistics()
+    statistics.record(.cpuid, cycles: 100)
+    statistics.record(.cpuid, cycles: 250)
+    statistics.record(.nestedPageFault, cycles: 5000)
+    XCTAssertEqual(statistics.count(.cpuid), 2)
+    XCTAssertEqual(statistics.cycles(.cpuid), 350)
+    XCTAssertEqual(statistics.count(.nestedPageFault), 1)
+    XCTAssertEqual(statistics.cycles(.nestedPageFault), 5000)
+    XCTAssertEqual(statistics.count(.halt), 0)
+    XCTAssertEqual(statistics.cycles(.halt), 0)
+  }
+
+  func testTotals() {
+    let statistics = ExitStatistics()
+    XCTAssertEqual(statistics.totalExits, 0)
+    XCTAssertEqual(statistics.totalCycles, 0)
+    for (index, kind) in ExitKind.allCases.enumerated() {
+      statistics.record(kind, cycles: UInt64(index))
+    }
+    XCTAssertEqual(statistics.totalExits, UInt64(ExitKind.count))
+    XCTAssertEqual(statistics.totalCycles, UInt64((0..<ExitKind.count).reduce(0, +)))
+    XCTAssertEqual(statistics.count(.unknown), 1, "the last kind has its own slot")
+  }
+
+  func testAddSumsEverything() {
+    let first = ExitStatistics()
+    first.record(.hypercall, cycles: 10)
+    first.unhandledPortReads = 1
+    first.refusedMSRAccesses = 2
+    let second = ExitStatistics()
+    second.record(.hypercall, cycles: 5)
+    second.record(.msrWrite, cycles: 7)
+    second.unhandledPortReads = 3
+    second.unhandledPortWrites = 4
+    second.unmappedMMIOAccesses = 5
+    second.injectedEvents = 6
+    first.add(second)
+    XCTAssertEqual(first.count(.hypercall), 2)
+    XCTAssertEqual(first.cycles(.hypercall), 15)
+    XCTAssertEqual(first.count(.msrWrite), 1)
+    XCTAssertEqual(first.unhandledPortReads, 4)
+    XCTAssertEqual(first.unhandledPortWrites, 4)
+    XCTAssertEqual(first.refusedMSRAccesses, 2)
+    XCTAssertEqual(first.unmappedMMIOAccesses, 5)
+    XCTAssertEqual(first.injectedEvents, 6)
+    XCTAssertEqual(second.count(.hypercall), 1, "the added one is unchanged")
+  }
+
+  func testVirtualMachineTotalsItsVCPUs() {
+    var profile = VMProfile(name: Array("t".utf8))
+    profile.vcpuCount = 3
+    let vm = VirtualMachine(id: 1, profile: profile)
+    vm.vcpus[0].statistics.record(.halt, cycles: 1)
+    vm.vcpus[2].statistics.record(.halt, cycles: 2)
+    vm.vcpus[2].statistics.refusedMSRAccesses = 9
+    let total = vm.totalStatistics()
+    XCTAssertEqual(total.count(.halt), 2)
+    XCTAssertEqual(total.cycles(.halt), 3)
+    XCTAssertEqual(total.refusedMSRAccesses, 9)
+    XCTAssertEqual(vm.vcpus[0].statistics.count(.halt), 1, "the vCPU's own figures are untouched")
+  }
+}

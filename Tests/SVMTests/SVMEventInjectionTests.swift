@@ -1,0 +1,47 @@
+import HypervisorCore
+import SVM
+import XCTest
+
+/// EVENTINJ per APM Vol 2 §15.20: vector 7:0, type 10:8, EV 11, V 31, error code 63:32.
+final class SVMEventInjectionTests: XCTestCase {
+  func testGeneralProtectionWithErrorCode() {
+    // V | EV | type 3 (exception) | vector 13, error code 0x10 in the upper half.
+    XCTAssertEqual(
+      SVMEventInjection.encode(.exception(vector: 13, errorCode: 0x10)), 0x0000_0010_8000_0B0D)
+    XCTAssertEqual(SVMEventInjection.encode(.generalProtection()), 0x0000_0000_8000_0B0D)
+  }
+
+  func testPageFaultWithAFullErrorCode() {
+    XCTAssertEqual(
+      SVMEventInjection.encode(.exception(vector: 14, errorCode: 0xFFFF_FFFF)),
+      0xFFFF_FFFF_8000_0B0E)
+  }
+
+  func testExceptionWithoutErrorCode() {
+    XCTAssertEqual(SVMEventInjection.encode(.invalidOpcode), 0x8000_0306)
+    XCTAssertEqual(SVMEventInjection.encode(.exception(vector: 18, errorCode: nil)), 0x8000_0312)
+  }
+
+  func testNMI() {
+    XCTAssertEqual(
+      SVMEventInjection.encode(.nmi) & 0xFFFF_FF00, 0x8000_0200, "V | type 2, no error code")
+    XCTAssertEqual(SVMEventInjection.encode(.nmi) >> 32, 0)
+  }
+
+  func testExternalInterrupt() {
+    XCTAssertEqual(
+      SVMEventInjection.encode(.externalInterrupt(vector: 0x20)), 0x8000_0020, "V | type 0 | vector"
+    )
+    XCTAssertEqual(SVMEventInjection.encode(.externalInterrupt(vector: 0xFF)), 0x8000_00FF)
+  }
+
+  func testValidBit() {
+    XCTAssertEqual(SVMEventInjection.valid, 0x8000_0000)
+    for event in [
+      PendingEvent.nmi, .invalidOpcode, .externalInterrupt(vector: 0x30), .generalProtection(4),
+    ] {
+      XCTAssertNotEqual(SVMEventInjection.encode(event) & SVMEventInjection.valid, 0)
+      XCTAssertEqual(SVMEventInjection.encode(event) & 0x7FFF_F000, 0, "reserved bits 30:12 clear")
+    }
+  }
+}

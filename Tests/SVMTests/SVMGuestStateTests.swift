@@ -1,0 +1,181 @@
+import HypervisorCore
+import SVM
+import XCTest
+
+final class SVMGuestStateTests: VMCBTestCase {
+  private var page: VMCBPage!
+  private var vmcb: VMCB { page.vmcb }
+  private var state: SVMGuestState<FakeHost>!
+
+  private let efer = 0xC000_0080 as UInt32
+  private let svme: UInt64 = 1 << 12
+  private let lma: UInt64 = 1 << 10
+
+  override func setUp() {
+    super.setUp()
+    page = makePage()
+    state = SVMGuestState<FakeHost>(vmcb: page.vmcb)
+  }
+
+  private func setCS(attributes: UInt16, base: UInt64 = 0) {
+    vmcb.setSegment(
+      VMCBOffset.cs, selector: 0x8, attributes: attributes, limit: 0xFFFF_FFFF, base: base)
+  }
+
+  // MARK: Mode
+
+  func testRealMode() {
+    vmcb.set(VMCBOffset.cr0, 0x10)
+    vmcb.set(VMCBOffset.efer, svme)
+    setCS(attributes: 0x9B, base: 0x7_C000)
+    vmcb.setSegment(VMCBOffset.ds, selector: 0x100, attributes: 0x93, limit: 0xFFFF, base: 0x1000)
+    vmcb.setSegment(
+      VMCBOffset.es, selector: 0xB800, attributes: 0x93, limit: 0xFFFF, base: 0xB_8000)
+    let mode = state.mode()
+    XCTAssertEqual(mode.width, .real)
+    XCTAssertEqual(mode.codeSegmentBase, 0x7_C000)
+    XCTAssertEqual(mode.dataSegmentBase, 0x1000)
+    XCTAssertEqual(mode.extraSegmentBase, 0xB_8000)
+    XCTAssertEqual(mode.cr0, 0x10)
+    XCTAssertEqual(mode.efer, svme)
+    XCTAssertFalse(mode.pagingEnabled)
+  }
+
+  func testProtectedMode16And32() {
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    setCS(attributes: 0x9B)  // D = 0
+    XCTAssertEqual(state.mode().width, .protected16)
+    setCS(attributes: 0xC9B)  // G | D/B
+    XCTAssertEqual(state.mode().width, .protected32)
+  }
+
+  func testLongMode64() {
+    vmcb.set(VMCBOffset.cr0, 0x8000_0011)
+    vmcb.set(VMCBOffset.cr3, 0x7_0000)
+    vmcb.set(VMCBOffset.cr4, 0x20)
+    vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)
+    setCS(attributes: 0xA9B)  // G | L
+    let mode = state.mode()
+    XCTAssertEqual(mode.width, .long64)
+    XCTAssertEqual(mode.cr3, 0x7_0000)
+    XCTAssertEqual(mode.cr4, 0x20)
+    XCTAssertTrue(mode.pagingEnabled)
+  }
+
+  func testCompatibilityModeIsProtected() {
+    vmcb.set(VMCBOffset.cr0, 0x8000_0011)
+    vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)
+    setCS(attributes: 0xC9B)  // L = 0, D = 1
+    XCTAssertEqual(state.mode().width, .protected32)
+  }
+
+  func testLBitWithoutLMAIsNotLongMode() {
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    vmcb.set(VMCBOffset.efer, svme | 1 << 8)  // LME only
+    setCS(attributes: 0x29B)
+    XCTAssertEqual(state.mode().width, .protected16)
+  }
+
+  func testPrivilegeLevelFromTheCPLByte() {
+    XCTAssertEqual(state.privilegeLevel, 0)
+    vmcb[VMCBOffset.cpl, as: UInt8.self] = 3
+    XCTAssertEqual(state.privilegeLevel, 3)
+  }
+
+  func testInstructionFetchKey() {
+    vmcb.set(VMCBOffset.cr0, 0x10)
+    setCS(attributes: 0x9B, base: 0x1_0000)
+    let unpaged = state.instructionFetchKey(rip: 0x0123)
+    XCTAssertEqual(unpaged.linear, 0x1_0123)
+    XCTAssertEqual(unpaged.addressSpace, InstructionFetchKey.unpaged)
+    vmcb.set(VMCBOffset.cr0, 0x8000_0011)
+    vmcb.set(VMCBOffset.cr3, 0x12_3000)
+    setCS(attributes: 0xA9B, base: 0)
+    let paged = state.instructionFetchKey(rip: 0xFFFF_8000_0000_1000)
+    XCTAssertEqual(paged.linear, 0xFFFF_8000_0000_1000)
+    XCTAssertEqual(paged.addressSpace, 0x12_3000)
+  }
+
+  // MARK: MSRs
+
+  func testEFERReadHidesSVME() {
+    vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8 | 1 << 11 | 1)
+    XCTAssertEqual(state.readStateMSR(efer), lma | 1 << 8 | 1 << 11 | 1)
+  }
+
+  func testEFERWriteKeepsSVMEAndTheCurrentLMA() {
+    vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
+    XCTAssertTrue(state.writeStateMSR(efer, 1 << 8 | 1 << 11))  // no LMA, no SVME in the value
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | lma | 1 << 8 | 1 << 11)
+    XCTAssertEqual(
+      vmcb[VMCBOffset.vmcbClean, as: UInt32.self], 0xFFFF_FFFF & ~(1 << 5), "CRx/EFER dirty")
+    XCTAssertEqual(state.readStateMSR(efer), lma | 1 << 8 | 1 << 11)
+  }
+
+  func testEFERWriteCannotSetLMA() {
+    vmcb.set(VMCBOffset.efer, svme)
+    XCTAssertTrue(state.writeStateMSR(efer, lma | 1 << 8))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8)
+  }
+
+  func testPATRoutingMarksNestedPagingDirty() {
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
+    XCTAssertTrue(state.writeStateMSR(0x277, 0x0007_0406_0007_0406))
+    XCTAssertEqual(vmcb.u64(0x668), 0x0007_0406_0007_0406)
+    XCTAssertEqual(state.readStateMSR(0x277), 0x0007_0406_0007_0406)
+    XCTAssertEqual(
+      vmcb[VMCBOffset.vmcbClean, as: UInt32.self], 0xFFFF_FFFF & ~(1 << 4), "NP (gPAT) dirty")
+  }
+
+  func testStateMSRsLandAtTheirAPMOffsets() {
+    let expected: [(UInt32, Int)] = [
+      (0xC000_0081, 0x600), (0xC000_0082, 0x608), (0xC000_0083, 0x610), (0xC000_0084, 0x618),
+      (0xC000_0100, 0x448), (0xC000_0101, 0x458), (0xC000_0102, 0x620),
+      (0x174, 0x628), (0x175, 0x630), (0x176, 0x638),
+    ]
+    for (number, (index, offset)) in expected.enumerated() {
+      let value = 0xFFFF_8000_0000_0000 | UInt64(number + 1) << 12
+      XCTAssertTrue(state.writeStateMSR(index, value), "MSR \(index)")
+      XCTAssertEqual(vmcb.u64(offset), value, "MSR \(index) at \(offset)")
+      XCTAssertEqual(state.readStateMSR(index), value)
+    }
+    vmcb.set(0x440 + 8, 0x1234)
+    XCTAssertEqual(state.readStateMSR(0xC000_0100), 0x1234, "FS.base is the FS segment's base")
+  }
+
+  func testMSRsNotInTheVMCB() {
+    XCTAssertNil(state.readStateMSR(0x10))
+    XCTAssertNil(state.readStateMSR(0x1B))
+    let before = (0..<VMCBOffset.size / 8).map { vmcb.u64($0 * 8) }
+    XCTAssertFalse(state.writeStateMSR(0x1B, 0xFEE0_0900))
+    XCTAssertEqual((0..<VMCBOffset.size / 8).map { vmcb.u64($0 * 8) }, before, "nothing written")
+  }
+
+  // MARK: Host
+
+  func testHostCPUIDAndTheGuestTSC() {
+    XCTAssertEqual(
+      state.hostCPUID(leaf: 7, subleaf: 1), CPUIDLeaf(eax: 7, ebx: 1, ecx: 0xC0FF_EE00, edx: 0x5EED)
+    )
+    XCTAssertEqual(state.guestTimeStampCounter(), FakeHost.tsc)
+    vmcb.set(VMCBOffset.tscOffset, 500)
+    XCTAssertEqual(state.guestTimeStampCounter(), FakeHost.tsc + 500)
+    vmcb.set(VMCBOffset.tscOffset, 0 &- 400_000)
+    XCTAssertEqual(state.guestTimeStampCounter(), FakeHost.tsc - 400_000, "a negative offset wraps")
+  }
+
+  // MARK: Through the handlers
+
+  func testRDMSROfEFERThroughTheDispatcherHidesSVME() {
+    vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)
+    let vm = VirtualMachine(id: 1, profile: VMProfile(name: Array("svm".utf8)))
+    let vcpu = vm.vcpus[0]
+    vcpu.registers.rcx = UInt64(efer)
+    let outcome = ExitDispatcher.dispatch(
+      VMExit(reason: .msrRead, instructionLength: 2), vcpu: vcpu, vm: vm, guest: &state,
+      console: DiscardingConsole())
+    XCTAssertEqual(outcome, .resume)
+    XCTAssertEqual(vcpu.registers.edxEax, lma | 1 << 8)
+  }
+}
