@@ -15,6 +15,7 @@ public enum SVMExitCode {
   public static let msr: UInt64 = 0x7C
   public static let taskSwitch: UInt64 = 0x7D
   public static let shutdown: UInt64 = 0x7F
+  public static let invlpga: UInt64 = 0x7A
   public static let vmrun: UInt64 = 0x80
   public static let vmmcall: UInt64 = 0x81
   public static let vmload: UInt64 = 0x82

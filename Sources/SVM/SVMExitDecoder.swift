@@ -18,16 +18,22 @@ public enum SVMExitDecoder {
     case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
     case SVMExitCode.nestedPageFault: return VMExit(reason: .nestedPageFault(decodeNestedPageFault(vmcb)))
     case SVMExitCode.intr: return VMExit(reason: .externalInterrupt)
+    // The SMI stays pending and the host's firmware takes it once GIF is set again.
+    case SVMExitCode.smi: return VMExit(reason: .externalInterrupt)
     case SVMExitCode.nmi: return VMExit(reason: .nmi)
     case SVMExitCode.vintr: return VMExit(reason: .interruptWindow)
     case SVMExitCode.shutdown: return VMExit(reason: .shutdown)
     case SVMExitCode.initSignal: return VMExit(reason: .initSignal)
     case SVMExitCode.invd, SVMExitCode.wbinvd: return VMExit(reason: .invalidateCaches, instructionLength: length)
     case SVMExitCode.xsetbv: return VMExit(reason: .xsetbv, instructionLength: length)
-    case SVMExitCode.vmrun, SVMExitCode.vmload, SVMExitCode.vmsave, SVMExitCode.stgi,
+    case SVMExitCode.vmrun, SVMExitCode.invlpga, SVMExitCode.vmload, SVMExitCode.vmsave, SVMExitCode.stgi,
       SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait:
       // SVM is hidden from guests: these instructions are undefined for them.
       return VMExit(reason: .exception(vector: 6, errorCode: nil))
+    case SVMExitCode.exceptionBase + 18:
+      // A machine check is the hardware failing under this guest, not the guest's own
+      // exception: stop the VM and report it (fault tolerance will move it later).
+      return VMExit(reason: .unknown(vendorCode: code))
     case SVMExitCode.exceptionBase...(SVMExitCode.exceptionBase + 31):
       let vector = UInt8(code - SVMExitCode.exceptionBase)
       let errorCode =

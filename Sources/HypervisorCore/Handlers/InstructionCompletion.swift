@@ -1,3 +1,5 @@
+import Memory
+
 /// Moves RIP past the exiting instruction. The length comes from the hardware when it
 /// reports one (VMX always; SVM with NRIPS). Otherwise the hypervisor reads the
 /// instruction: through the vCPU's code-page cache, recognizing the unprefixed encodings
@@ -47,21 +49,42 @@ public enum InstructionCompletion {
     _ key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
   ) -> UInt64? {
     let linearPage = key.linear & ~0xFFF
-    if vcpu.codeCache.linearPage == linearPage && vcpu.codeCache.addressSpace == key.addressSpace {
+    if vcpu.codeCache.linearPage == linearPage && vcpu.codeCache.addressSpace == key.addressSpace
+      && vcpu.codeCache.pathIsUnchanged()
+    {
       return vcpu.codeCache.hostPage
     }
     return fillCache(linearPage, key: key, vcpu: vcpu, vm: vm, guest: guest)
   }
 
+  /// Walks the guest's page tables for the page, recording each entry read.
   static func fillCache<Guest: GuestStateAccess>(
     _ linearPage: UInt64, key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
   ) -> UInt64? {
-    guard let physical = InstructionFetcher.translate(linearPage, mode: guest.mode(), memory: vm.memory),
-      let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096)
-    else { return nil }
-    let hostPage = UInt64(UInt(bitPattern: host))
-    vcpu.codeCache = CodePageCache(linearPage: linearPage, addressSpace: key.addressSpace, hostPage: hostPage)
-    return hostPage
+    vcpu.codeCache.invalidate()
+    let mode = guest.mode()
+    let paging = InstructionFetcher.pagingMode(of: mode)
+    var cache = CodePageCache()
+    let physical: UInt64?
+    if paging == .none {
+      physical = linearPage
+    } else {
+      let isWide: Bool
+      if case .protected32 = paging { isWide = false } else { isWide = true }
+      let memory = vm.memory
+      physical = GuestPageWalker.translate(linear: linearPage, cr3: mode.cr3, mode: paging) { address in
+        guard let pointer = memory.pointer(to: address, length: isWide ? 8 : 4) else { return nil }
+        let value = isWide ? pointer.load(as: UInt64.self) : UInt64(pointer.load(as: UInt32.self))
+        cache.record(host: UInt64(UInt(bitPattern: pointer)), value: value, isWide: isWide)
+        return value
+      }
+    }
+    guard let physical, let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096) else { return nil }
+    cache.linearPage = linearPage
+    cache.addressSpace = key.addressSpace
+    cache.hostPage = UInt64(UInt(bitPattern: host))
+    vcpu.codeCache = cache
+    return cache.hostPage
   }
 
   static func decodeAndComplete<Guest: GuestStateAccess>(

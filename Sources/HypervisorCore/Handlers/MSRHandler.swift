@@ -58,8 +58,9 @@ public enum MSRHandler {
   static func isValidWrite(index: UInt32, value: UInt64) -> Bool {
     switch index {
     case MSRPolicy.efer:
-      // SCE (0), LME (8), LMA (10), NXE (11), SVME (12), LMSLE (13), FFXSR (14), TCE (15).
-      return value & ~0xFD01 == 0
+      // SCE (0), LME (8), LMA (10), NXE (11), LMSLE (13), FFXSR (14), TCE (15). SVME (12)
+      // is reserved for a guest that CPUID told has no SVM.
+      return value & ~0xED01 == 0
     case MSRPolicy.pat:
       // Each of the eight entries must be a valid memory type: 0, 1, 4, 5, 6 or 7 (SDM 3A §11.12.2).
       for entry in 0..<8 {

@@ -1,22 +1,59 @@
 /// The last guest code page the hypervisor read, so finding an exiting instruction's
 /// length (SVM without NRIPS) does not walk the guest's page tables on every exit.
-/// Keyed by the linear page and CR3 like a TLB entry: a CR3 load misses it. The guest's own
-/// TLB obeys the same rule, so a mapping changed without a TLB flush is stale there too.
+/// The hypervisor sees neither INVLPG nor CR3 reloads, so a hit is verified: the cache keeps
+/// the guest page-table entries its walk read (host pointers and values) and re-reads them.
+/// If none changed, the walk would give the same page: a few loads instead of a full walk.
 public struct CodePageCache {
   /// Linear page address; never matches while it has a bit below 4 KiB set.
   public var linearPage: UInt64 = 1
   public var addressSpace: UInt64 = 0
   public var hostPage: UInt64 = 0
+  /// The entries the walk read, at most four levels: where each is, and its value.
+  public var entries: (PathEntry, PathEntry, PathEntry, PathEntry) = (.none, .none, .none, .none)
+  public var entryCount = 0
+
+  public struct PathEntry {
+    public var host: UInt64
+    public var value: UInt64
+    public var isWide: Bool
+    public static let none = PathEntry(host: 0, value: 0, isWide: true)
+  }
 
   public init() {}
 
-  public init(linearPage: UInt64, addressSpace: UInt64, hostPage: UInt64) {
-    self.linearPage = linearPage
-    self.addressSpace = addressSpace
-    self.hostPage = hostPage
+  public mutating func invalidate() { linearPage = 1 }
+
+  /// True when every recorded page-table entry still holds the value the walk read.
+  @inline(__always)
+  public func pathIsUnchanged() -> Bool {
+    var index = 0
+    while index < entryCount {
+      let entry: PathEntry
+      switch index {
+      case 0: entry = entries.0
+      case 1: entry = entries.1
+      case 2: entry = entries.2
+      default: entry = entries.3
+      }
+      let pointer = UnsafeRawPointer(bitPattern: UInt(entry.host))!
+      let current = entry.isWide ? pointer.load(as: UInt64.self) : UInt64(pointer.load(as: UInt32.self))
+      if current != entry.value { return false }
+      index += 1
+    }
+    return true
   }
 
-  public mutating func invalidate() { linearPage = 1 }
+  mutating func record(host: UInt64, value: UInt64, isWide: Bool) {
+    let entry = PathEntry(host: host, value: value, isWide: isWide)
+    switch entryCount {
+    case 0: entries.0 = entry
+    case 1: entries.1 = entry
+    case 2: entries.2 = entry
+    case 3: entries.3 = entry
+    default: return
+    }
+    entryCount += 1
+  }
 }
 
 /// Where the instruction at RIP is, in the terms CodePageCache keys on: its linear address

@@ -167,7 +167,7 @@ final class CPUIDHandlerTests: MachineTestCase {
   /// XSETBV exits inject #UD because "XSAVE is not offered in CPUID" (ExitDispatcher), but
   /// CPUIDPolicy passes the host's CPUID.1:ECX[26] (XSAVE) and [27] (OSXSAVE) through. A
   /// guest that believes it has XSAVE (Linux does) executes XSETBV and dies of #UD.
-  func testKnownBug_leafOneDoesNotOfferXSAVE() {
+  func testLeafOneDoesNotOfferXSAVE() {
     XCTAssertNotEqual(host(1).ecx & (1 << 26), 0, "fixture: the host has XSAVE")
     let registers = cpuid(1)
     XCTAssertEqual(registers.rcx & (1 << 26), 0, "XSAVE must be hidden: XSETBV raises #UD")

@@ -71,14 +71,11 @@ final class InstructionCompletionTests: MachineTestCase {
     XCTAssertEqual(vcpu.registers.rip, TestMachine.longModeCodeLinear + 0x103)
   }
 
-  /// The uncommitted CodePageCache (Sources/HypervisorCore/VCPU/CodePageCache.swift, used
-  /// by InstructionCompletion.complete) keys a cached code page on (linear page, CR3 value).
-  /// A guest that changes the mapping of its code page and flushes its TLB without loading
-  /// a different CR3 (INVLPG, MOV CR3 with the same value, or a freed page directory
-  /// reused for the next process) makes the processor fetch the new code, but the cache
-  /// still hands out the old host page: RIP advances by the old instruction's length.
-  /// Neither CR3 writes nor INVLPG are intercepted, so the cache cannot learn of the flush.
-  func testKnownBug_codePageCacheGoesStaleWhenTheGuestRemapsUnderTheSameCR3() {
+  /// A guest that remaps its code page under the same CR3 (INVLPG, a reloaded CR3 of the
+  /// same value, a page directory reused by the next process) must be seen: the cache
+  /// re-reads the page-table entries its walk recorded, so RIP advances by the new
+  /// instruction's length.
+  func testCodePageCacheNoticesARemapUnderTheSameCR3() {
     machine.enterLongMode()
     machine.placeInstruction([0x0F, 0xA2])
     XCTAssertEqual(completeCPUID(), .resume)

@@ -138,10 +138,12 @@ final class MSRHandlerTests: MachineTestCase {
     assertGeneralProtection(wrmsr(MSRPolicy.efer, 1 << 9), ripBefore: 0x1000, refused: 2)
     assertGeneralProtection(wrmsr(MSRPolicy.efer, 1 << 16), ripBefore: 0x1000, refused: 3)
     XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xD01, "unchanged")
-    // Every defined bit is accepted.
-    XCTAssertEqual(wrmsr(MSRPolicy.efer, 0xFD01), .resume)
+    // SVME is reserved for a guest that has no SVM.
+    assertGeneralProtection(wrmsr(MSRPolicy.efer, 1 << 12), ripBefore: 0x1000, refused: 4)
+    // Every other defined bit is accepted.
+    XCTAssertEqual(wrmsr(MSRPolicy.efer, 0xED01), .resume)
     XCTAssertNil(vcpu.pendingEvent)
-    XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xFD01)
+    XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xED01)
   }
 
   func testInvalidPATTypeRaisesGeneralProtection() {
