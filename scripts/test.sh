@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-unit_passed=0; unit_failed=0; int_passed=0; int_failed=0; build_failed=0
+unit_passed=0; unit_failed=0; int_passed=0; int_failed=0; int_skipped=0; build_failed=0
 
 echo "== building the kernel"
 if ! make --no-print-directory kernel; then
@@ -27,17 +27,18 @@ fi
 if [ $build_failed -eq 0 ]; then
   echo "== integration tests (QEMU -cpu EPYC, Bochs corei7_skylake_x)"
   python3 Tests/Integration/run.py 2>&1 | tee build/integration-tests.log
-  line=$(grep -E "^integration: [0-9]+ passed, [0-9]+ failed" build/integration-tests.log | tail -1)
+  line=$(grep -E "^integration: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped" build/integration-tests.log | tail -1)
   if [ -n "$line" ]; then
     int_passed=$(echo "$line" | sed -E 's/integration: ([0-9]+) passed.*/\1/')
-    int_failed=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
+    int_failed=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    int_skipped=$(echo "$line" | sed -E 's/.* ([0-9]+) skipped/\1/')
   else
     int_failed=1
   fi
 fi
 
-echo "unit: $unit_passed passed, $unit_failed failed; integration: $int_passed passed, $int_failed failed"
+echo "unit: $unit_passed passed, $unit_failed failed; integration: $int_passed passed, $int_failed failed, $int_skipped skipped"
 passed=$((unit_passed + int_passed))
 failed=$((unit_failed + int_failed + build_failed))
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $int_skipped skipped"
 [ "$failed" -eq 0 ]

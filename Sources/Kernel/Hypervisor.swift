@@ -16,13 +16,22 @@ enum Hypervisor {
         Machine.halt(status: .failure)
       }
     }
-    if let vmx = features.vmx, vmx.extendedPageTables, !vmx.lockedOff {
+    if let vmx = features.vmx, vmx.extendedPageTables, vmx.unrestrictedGuest {
       Log.info("virtualization: Intel VT-x with EPT")
-      Log.error("the VT-x backend is not built yet: no guests can run on this CPU")
-      Machine.halt(status: .failure)
+      switch VMXProcessor.enable() {
+      case .success(let processor):
+        run(VMXBackend(processor: processor, console: console), boot: boot, console: console)
+      case .failure(let error):
+        Log.line(.error, error.message)
+        Machine.halt(status: .failure)
+      }
     }
     if let vmx = features.vmx, vmx.lockedOff {
       Log.error("VMX is locked off by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the BIOS setup")
+      Machine.halt(status: .failure)
+    }
+    if let vmx = features.vmx, !vmx.extendedPageTables || !vmx.unrestrictedGuest {
+      Log.error("VMX lacks EPT or unrestricted guest, which Peregrine requires")
       Machine.halt(status: .failure)
     }
     Log.error("this CPU offers neither VMX with EPT nor SVM with nested paging: Peregrine cannot run guests here")

@@ -76,6 +76,28 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     return true
   }
 
+  /// SVM intercepts no control-register access (the VMCB holds them), so these serve only
+  /// the generic handler's contract.
+  public func readControlRegister(_ number: UInt8) -> UInt64 {
+    switch number {
+    case 0: return vmcb.u64(VMCBOffset.cr0)
+    case 3: return vmcb.u64(VMCBOffset.cr3)
+    case 4: return vmcb.u64(VMCBOffset.cr4)
+    default: return 0
+    }
+  }
+
+  public mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool {
+    switch number {
+    case 0: vmcb.set(VMCBOffset.cr0, value)
+    case 3: vmcb.set(VMCBOffset.cr3, value)
+    case 4: vmcb.set(VMCBOffset.cr4, value)
+    default: return false
+    }
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~(1 << 5)
+    return true
+  }
+
   public func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf { Host.cpuid(leaf: leaf, subleaf: subleaf) }
 
   public func guestTimeStampCounter() -> UInt64 { Host.timeStampCounter() &+ vmcb.u64(VMCBOffset.tscOffset) }

@@ -37,14 +37,33 @@ class Case:
 QEMU_EXIT = {"success": 1, "failure": 3, "panic": 5}
 
 
+def kvm_usable():
+    """Whether /dev/kvm can run a guest here: a one-second QEMU boot with -enable-kvm."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False, "/dev/kvm is not accessible"
+    try:
+        probe = subprocess.run(
+            ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-display", "none", "-m", "64",
+             "-no-reboot", "-S", "-monitor", "none", "-serial", "none"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=3, stdin=subprocess.DEVNULL)
+        text = probe.stdout.decode("utf-8", "replace").strip().splitlines()
+        return False, (text[-1] if text else "qemu -enable-kvm exited at once")
+    except subprocess.TimeoutExpired:
+        return True, ""  # still running, paused at the first instruction: KVM works
+
+
 def run_case(case):
-    """Runs one case; returns (passed, reason, seconds)."""
+    """Runs one case; returns (passed, reason, seconds); passed is None when skipped."""
+    if case.emulator == "kvm":
+        usable, why = kvm_usable()
+        if not usable:
+            return None, "skipped: no usable KVM here (%s)" % why, 0.0
     os.makedirs(LOGS, exist_ok=True)
     log_path = os.path.join(LOGS, case.name + ".log")
     iso = os.path.join(ROOT, case.iso)
     env = dict(os.environ, **case.env)
     start = time.time()
-    if case.emulator == "qemu":
+    if case.emulator in ("qemu", "kvm"):
         cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args
     else:
         cmd = [os.path.join(ROOT, "scripts", "run-bochs.sh"), iso, str(case.timeout), log_path + ".serial"]
@@ -84,7 +103,7 @@ def judge(case, output, code):
         return False, "the run did not end with a status (timeout or hang; exit code %s)" % code
     if final[-1] != case.status:
         return False, "ended with status %s, expected %s" % (final[-1], case.status)
-    if case.emulator == "qemu" and code != QEMU_EXIT[case.status]:
+    if case.emulator in ("qemu", "kvm") and code != QEMU_EXIT[case.status]:
         return False, "QEMU exit code %s, expected %s" % (code, QEMU_EXIT[case.status])
     if case.emulator == "bochs" and code not in (0, 1):
         return False, "Bochs exit code %s (timeout or crash)" % code
@@ -92,14 +111,18 @@ def judge(case, output, code):
 
 
 def run_all(cases, jobs=2):
-    """Runs cases `jobs` at a time; prints a line per case; returns (passed, failed)."""
+    """Runs cases `jobs` at a time; prints a line per case; returns (passed, failed, skipped)."""
     import concurrent.futures
 
-    passed = failed = 0
+    passed = failed = skipped = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [(case, pool.submit(run_case, case)) for case in cases]
         for case, future in futures:
             ok, reason, seconds = future.result()
+            if ok is None:
+                print("SKIP  %-40s %5.1fs  %s" % (case.name, seconds, reason))
+                skipped += 1
+                continue
             label = "PASS" if ok else "FAIL"
             print("%s  %-40s %5.1fs  %s" % (label, case.name, seconds, "" if ok else reason))
             if not ok:
@@ -107,4 +130,4 @@ def run_all(cases, jobs=2):
             sys.stdout.flush()
             passed += ok
             failed += not ok
-    return passed, failed
+    return passed, failed, skipped

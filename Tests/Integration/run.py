@@ -36,8 +36,8 @@ def main(argv):
             print(case.name)
         return 0
     build_isos(selected)
-    passed, failed = harness.run_all(selected)
-    print("integration: %d passed, %d failed" % (passed, failed))
+    passed, failed, skipped = harness.run_all(selected)
+    print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 0 if failed == 0 else 1
 
 

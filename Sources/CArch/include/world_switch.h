@@ -3,4 +3,8 @@
 #include <stdint.h>
 /* boot/svm_world_switch.asm: runs the guest until the next #VMEXIT. */
 void svm_world_switch(uint64_t guest_vmcb, uint64_t host_vmcb, void *register_file);
+/* boot/vmx_world_switch.asm: 0 after a VM exit, 1 when VM entry itself failed. */
+int vmx_world_switch(void *register_file, int launched);
+extern char vmx_exit_landing[];
+static inline uint64_t vmx_exit_landing_address(void) { return (uint64_t)(uintptr_t)vmx_exit_landing; }
 #endif

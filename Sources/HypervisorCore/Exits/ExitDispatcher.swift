@@ -24,6 +24,9 @@ public enum ExitDispatcher {
     case .externalInterrupt, .nmi, .interruptWindow, .preemptionTimer:
       // The host took the interrupt (or the time slice ended) on the way out: just go back.
       return .resume
+    case .exception(18, _):
+      // A machine check is the hardware failing under this guest: stop the VM.
+      return .stop(.unexpectedExit(vendorCode: 18))
     case .exception(let vector, let errorCode):
       // An intercepted exception is the guest's own: deliver it as the hardware would have.
       vcpu.pendingEvent = .exception(vector: vector, errorCode: errorCode)
@@ -41,7 +44,9 @@ public enum ExitDispatcher {
       return .stop(.entryFailure(code: code))
     case .unknown(let code):
       return .stop(.unexpectedExit(vendorCode: code))
-    case .controlRegisterAccess, .initSignal, .startupIPI:
+    case .controlRegisterAccess(let access):
+      return ControlRegisterHandler.handle(access, exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .initSignal, .startupIPI:
       return .stop(.unexpectedExit(vendorCode: UInt64(exit.reason.kind.rawValue)))
     }
   }

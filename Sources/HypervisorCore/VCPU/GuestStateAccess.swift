@@ -15,6 +15,11 @@ public protocol GuestStateAccess {
   func readStateMSR(_ index: UInt32) -> UInt64?
   /// Returns false when the vendor does not hold that MSR.
   mutating func writeStateMSR(_ index: UInt32, _ value: UInt64) -> Bool
+  /// A control register as the guest sees it (its read shadow where the host owns bits).
+  func readControlRegister(_ number: UInt8) -> UInt64
+  /// MOV to CR0/CR3/CR4 that exited because it touched bits the host owns. Returns false for
+  /// a value the processor would refuse (the handler injects #GP).
+  mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool
   /// CPUID as the host processor answers it; the CPUID policy edits the result.
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf
   /// The guest's view of the time-stamp counter (host TSC plus the VM's offset).

@@ -35,6 +35,8 @@ struct InterruptDescriptorTable {
     storage[vector * 2 + 1] = handler >> 32
   }
 
+  var base: UInt64 { UInt64(UInt(bitPattern: storage)) }
+
   func load() {
     arch_lidt(UInt64(UInt(bitPattern: storage)), UInt16(Self.entries * 16 - 1))
   }

@@ -1,0 +1,47 @@
+import HypervisorCore
+import Memory
+import VMX
+
+/// Intel VT-x behind the scheduler's backend contract.
+final class VMXBackend: VirtualizationBackend {
+  typealias NestedFormat = ExtendedPageTableFormat
+  static var name: StaticString { "VT-x" }
+
+  let processor: VMXProcessor
+  let console: HypervisorConsole
+  private var guests: [VMXGuest] = []
+
+  init(processor: VMXProcessor, console: HypervisorConsole) {
+    self.processor = processor
+    self.console = console
+  }
+
+  private func guest(for vm: VirtualMachine) -> VMXGuest? { guests.first { $0.vm === vm } }
+
+  func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
+    guard let tag = processor.vpids.acquire() else {
+      Log.error("no free VPID for the VM")
+      return false
+    }
+    guard let guest = VMXGuest(vm: vm, vpid: tag.tag, nestedRoot: nestedRoot, processor: processor) else {
+      processor.vpids.release(tag.tag)
+      return false
+    }
+    guests.append(guest)
+    return true
+  }
+
+  func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult {
+    VMXRunLoop.run(guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
+  }
+
+  func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
+    if let guest = guest(for: vm) { VMXRunLoop.dump(guest, vcpu: vcpu) }
+  }
+
+  func release(_ vm: VirtualMachine) {
+    guard let index = guests.firstIndex(where: { $0.vm === vm }) else { return }
+    guests[index].release(into: processor)
+    guests.remove(at: index)
+  }
+}

@@ -1,0 +1,145 @@
+import CArch
+import HypervisorCore
+import Memory
+import VMX
+
+/// One VM under VMX: its VPID, EPT pointer, I/O and MSR bitmaps, and a VMCS per vCPU with
+/// host state, the processor's resolved controls and a real-mode guest state.
+final class VMXGuest {
+  let vm: VirtualMachine
+  let vpid: UInt32
+  let eptPointer: EPTPointer
+  let ioBitmaps: UInt64
+  let msrBitmap: UInt64
+  var vmcss: [UInt64] = []
+  var launched: [Bool] = []
+  /// The SYSCALL MSRs and KernelGSbase, which no VMCS field holds: the guest uses them
+  /// without exits, and they are swapped on the processor at each time slice.
+  var syscallMSRs: [[UInt64]] = []
+  static let syscallMSRIndices: [UInt32] = [0xC000_0081, 0xC000_0082, 0xC000_0083, 0xC000_0084, 0xC000_0102]
+  /// MSRs the guest may use without exits: VMCS fields hold FS/GS base and SYSENTER, and
+  /// the slice swap holds the rest.
+  static let passthroughMSRs: [UInt32] = syscallMSRIndices + [0xC000_0100, 0xC000_0101, 0x174, 0x175, 0x176]
+
+  init?(vm: VirtualMachine, vpid: UInt32, nestedRoot: UInt64, processor: VMXProcessor) {
+    self.vm = vm
+    self.vpid = vpid
+    eptPointer = EPTPointer(root: nestedRoot, memoryType: .writeBack)
+    // I/O bitmaps A and B: one bit per port, all set: every port exits (SDM 3C §25.6.4).
+    // MSR bitmap: read-low, read-high, write-low, write-high, 1 KiB each (§25.6.9).
+    guard let io = PhysicalFrames.allocateZeroed(frames: 2), let msr = PhysicalFrames.allocateZeroed() else {
+      return nil
+    }
+    ioBitmaps = io
+    msrBitmap = msr
+    IdentityMappedMemory().pointer(to: io).initializeMemory(as: UInt8.self, repeating: 0xFF, count: 2 * 4096)
+    let map = IdentityMappedMemory().pointer(to: msr)
+    map.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 4096)
+    for index in Self.passthroughMSRs { Self.allow(index, in: map) }
+    for vcpu in vm.vcpus {
+      guard let vmcs = PhysicalFrames.allocateZeroed() else { return nil }
+      IdentityMappedMemory().pointer(to: vmcs).storeBytes(of: processor.capabilities.revision, as: UInt32.self)
+      vmcss.append(vmcs)
+      launched.append(false)
+      syscallMSRs.append([0, 0, 0, 0, 0])
+      guard arch_vmclear(vmcs), arch_vmptrld(vmcs) else { return nil }
+      initializeVMCS(vcpu: vcpu, processor: processor)
+    }
+    // A recycled VPID or a reused EPT root may still have translations cached.
+    if let type = processor.capabilities.preferredInveptType { _ = arch_invept(type.rawValue, eptPointer.value) }
+    if processor.vpidEnabled, let type = processor.capabilities.preferredInvvpidType {
+      _ = arch_invvpid(type == .individualAddress ? InvvpidType.allContexts.rawValue : type.rawValue, UInt16(vpid), 0)
+    }
+  }
+
+  static func allow(_ index: UInt32, in map: UnsafeMutableRawPointer) {
+    let base: Int
+    switch index {
+    case 0..<0x2000: base = 0
+    case 0xC000_0000..<0xC000_2000: base = 0x400
+    default: return
+    }
+    let bit = Int(index & 0x1FFF)
+    for half in [0, 0x800] {  // read bitmap, then write bitmap
+      let byte = map.advanced(by: base + half + bit / 8)
+      byte.storeBytes(of: byte.load(as: UInt8.self) & ~(UInt8(1) << UInt8(bit % 8)), as: UInt8.self)
+    }
+  }
+
+  private func initializeVMCS(vcpu: VirtualCPU, processor: VMXProcessor) {
+    let plan = processor.controls
+    VMCS.write(.pinBasedControls, UInt64(plan.pin.value))
+    VMCS.write(.primaryProcessorControls, UInt64(plan.primary.value))
+    VMCS.write(.secondaryProcessorControls, UInt64(plan.secondary.value))
+    VMCS.write(.exitControls, UInt64(plan.exit.value))
+    VMCS.write(.entryControls, UInt64(plan.entry.value))
+    // #MC belongs to the host (bit 18); every other exception is the guest's own.
+    VMCS.write(.exceptionBitmap, 1 << 18)
+    VMCS.write(.ioBitmapA, ioBitmaps)
+    VMCS.write(.ioBitmapB, ioBitmaps + 4096)
+    VMCS.write(.msrBitmap, msrBitmap)
+    VMCS.write(.eptPointer, eptPointer.value)
+    if processor.vpidEnabled { VMCS.write(.virtualProcessorID, UInt64(vpid)) }
+    VMCS.write(.tscOffset, 0)
+    VMCS.write(.cr3TargetCount, 0)
+    VMCS.write(.vmcsLinkPointer, ~0)
+
+    // CR0/CR4 bits the processor requires in VMX operation belong to the host; the guest
+    // reads its own values from the shadows (SDM 3C §25.6.6). PE and PG are the guest's
+    // under unrestricted guest.
+    let caps = processor.capabilities
+    let cr0Owned = (caps.cr0Fixed0 | ~caps.cr0Fixed1) & 0xFFFF_FFFF & ~UInt64(0x8000_0001)
+    let cr4Owned = (caps.cr4Fixed0 | ~caps.cr4Fixed1) & 0xFFFF_FFFF
+    VMCS.write(.cr0GuestHostMask, cr0Owned)
+    VMCS.write(.cr4GuestHostMask, cr4Owned)
+    VMCS.write(.cr0ReadShadow, 0x10)
+    VMCS.write(.cr4ReadShadow, 0)
+
+    VMXHostState.write()
+    let state = VMXGuestState.realMode(
+      entrySegment: vm.profile.entrySegment, entryOffset: vm.profile.entryOffset, capabilities: caps)
+    state.forEachField { field, value in VMCS.write(field, value) }
+    vcpu.registers.rip = state.rip
+    vcpu.registers.rflags = state.rflags
+    vcpu.registers.rsp = state.rsp
+  }
+
+  func release(into processor: VMXProcessor) {
+    if let type = processor.capabilities.preferredInveptType { _ = arch_invept(type.rawValue, eptPointer.value) }
+    if processor.vpidEnabled { processor.vpids.release(vpid) }
+    for vmcs in vmcss {
+      _ = arch_vmclear(vmcs)
+      PhysicalFrames.allocator.free(vmcs)
+    }
+    PhysicalFrames.allocator.free(ioBitmaps, frames: 2)
+    PhysicalFrames.allocator.free(msrBitmap)
+  }
+}
+
+/// The host state a VM exit returns to (SDM 3C §25.5): this CPU's control registers,
+/// descriptor tables and TSS, and the world switch's landing point.
+enum VMXHostState {
+  static func write() {
+    VMCS.write(.hostCR0, arch_read_cr0())
+    VMCS.write(.hostCR3, arch_read_cr3())
+    VMCS.write(.hostCR4, arch_read_cr4())
+    VMCS.write(.hostCSSelector, UInt64(CPUDescriptorTables.codeSelector))
+    for field in [VMCSField.hostSSSelector, .hostDSSelector, .hostESSelector] {
+      VMCS.write(field, UInt64(CPUDescriptorTables.dataSelector))
+    }
+    VMCS.write(.hostFSSelector, 0)
+    VMCS.write(.hostGSSelector, 0)
+    VMCS.write(.hostTRSelector, UInt64(CPUDescriptorTables.taskSelector))
+    VMCS.write(.hostFSBase, 0)
+    VMCS.write(.hostGSBase, 0)
+    VMCS.write(.hostTRBase, BootCPU.descriptors.tssBase)
+    VMCS.write(.hostGDTRBase, BootCPU.descriptors.gdtBase)
+    VMCS.write(.hostIDTRBase, BootCPU.interrupts.base)
+    VMCS.write(.hostSysenterCS, 0)
+    VMCS.write(.hostSysenterESP, 0)
+    VMCS.write(.hostSysenterEIP, 0)
+    VMCS.write(.hostEFER, arch_rdmsr(0xC000_0080))
+    VMCS.write(.hostPAT, arch_rdmsr(0x277))
+    VMCS.write(.hostRIP, vmx_exit_landing_address())
+  }
+}

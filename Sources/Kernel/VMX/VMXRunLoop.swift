@@ -1,0 +1,147 @@
+import CArch
+import HypervisorCore
+import VMX
+
+/// Runs one vCPU under VMX until its time slice ends, it halts, or its VM stops: the same
+/// shape as the SVM loop, with the VMCS in place of the VMCB.
+enum VMXRunLoop {
+  static let lma: UInt64 = 1 << 10
+
+  static func run(
+    _ guest: VMXGuest, vcpu: VirtualCPU, processor: VMXProcessor, console: HypervisorConsole
+  ) -> SliceResult {
+    guard arch_vmptrld(guest.vmcss[vcpu.index]) else { return .stopped(.entryFailure(code: 0)) }
+    loadSyscallMSRs(guest, vcpu: vcpu)
+    defer { saveSyscallMSRs(guest, vcpu: vcpu) }
+    let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
+    let vm = guest.vm
+    var state = VMCSGuestState(capabilities: processor.capabilities)
+    while true {
+      if let event = vcpu.pendingEvent, VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0 {
+        inject(event)
+        vcpu.pendingEvent = nil
+        vcpu.statistics.injectedEvents &+= 1
+      }
+      VMCS.write(.guestRSP, registers.pointee.rsp)
+      VMCS.write(.guestRIP, registers.pointee.rip)
+      VMCS.write(.guestRFLAGS, registers.pointee.rflags)
+      // "IA-32e mode guest" must match the guest's EFER.LMA at every entry (SDM 3C §27.3.1.1).
+      let entry = VMCS.read(.entryControls)
+      let ia32e = UInt64(EntryControl.ia32eModeGuest.rawValue)
+      let wanted = VMCS.read(.guestEFER) & lma != 0 ? entry | ia32e : entry & ~ia32e
+      if wanted != entry { VMCS.write(.entryControls, wanted) }
+
+      let failed = vmx_world_switch(vcpu.registerFile, guest.launched[vcpu.index] ? 1 : 0) != 0
+      if failed {
+        return .stopped(.entryFailure(code: VMCS.read(.instructionError)))
+      }
+      guest.launched[vcpu.index] = true
+      let exitTime = arch_rdtsc()
+      registers.pointee.rsp = VMCS.read(.guestRSP)
+      registers.pointee.rip = VMCS.read(.guestRIP)
+      registers.pointee.rflags = VMCS.read(.guestRFLAGS)
+      VMCS.write(.entryInterruptionInformation, 0)
+      reinjectInterruptedEvent()
+
+      let info = VMXExitInformation(
+        reason: UInt32(truncatingIfNeeded: VMCS.read(.exitReason)),
+        qualification: VMCS.read(.exitQualification),
+        instructionLength: UInt32(truncatingIfNeeded: VMCS.read(.exitInstructionLength)),
+        interruptionInfo: UInt32(truncatingIfNeeded: VMCS.read(.exitInterruptionInformation)),
+        interruptionErrorCode: UInt32(truncatingIfNeeded: VMCS.read(.exitInterruptionErrorCode)),
+        guestLinearAddress: VMCS.read(.guestLinearAddress),
+        guestPhysicalAddress: VMCS.read(.guestPhysicalAddress))
+      let exit = VMXExitDecoder.decode(info)
+      if case .externalInterrupt = exit.reason {
+        // "Acknowledge interrupt on exit": the vector arrived with the exit; the host's
+        // handler for it runs here instead of through the IDT.
+        InterruptRouting.handle(vector: UInt8(truncatingIfNeeded: info.interruptionInfo))
+      }
+      let outcome = ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      let spent = arch_rdtsc() &- exitTime
+      vcpu.statistics.record(exit.reason.kind, cycles: spent)
+      if exit.reason.isGuestCaused && vcpu.storm.endExit() {
+        return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
+      }
+      switch outcome {
+      case .resume:
+        if LocalAPIC.sliceExpired { return .preempted }
+      case .halt:
+        return .halted
+      case .stop(let reason):
+        return .stopped(reason)
+      }
+    }
+  }
+
+  /// VM-entry interruption information (SDM 3C §25.8.3) for the vendor-neutral event.
+  static func inject(_ event: PendingEvent) {
+    let encoded: UInt32
+    switch event {
+    case .exception(let vector, let errorCode):
+      encoded = VMXEventInjection.encode(vector: vector, type: .hardwareException, errorCode: errorCode)
+      if let errorCode { VMCS.write(.entryExceptionErrorCode, UInt64(errorCode)) }
+    case .externalInterrupt(let vector):
+      encoded = VMXEventInjection.encode(vector: vector, type: .externalInterrupt, errorCode: nil)
+    case .nmi:
+      encoded = VMXEventInjection.encode(vector: 2, type: .nmi, errorCode: nil)
+    }
+    VMCS.write(.entryInterruptionInformation, UInt64(encoded))
+  }
+
+  /// An event whose delivery the exit interrupted is delivered again (SDM 3C §28.2.4).
+  static func reinjectInterruptedEvent() {
+    let vectoring = VMCS.read(.idtVectoringInformation)
+    guard vectoring & (1 << 31) != 0 else { return }
+    VMCS.write(.entryInterruptionInformation, vectoring & ~(1 << 12))
+    if vectoring & (1 << 11) != 0 { VMCS.write(.entryExceptionErrorCode, VMCS.read(.idtVectoringErrorCode)) }
+    let type = (vectoring >> 8) & 7
+    if type == 4 || type == 5 || type == 6 { VMCS.write(.entryInstructionLength, VMCS.read(.exitInstructionLength)) }
+  }
+
+  static func loadSyscallMSRs(_ guest: VMXGuest, vcpu: VirtualCPU) {
+    for (slot, index) in VMXGuest.syscallMSRIndices.enumerated() { arch_wrmsr(index, guest.syscallMSRs[vcpu.index][slot]) }
+  }
+
+  static func saveSyscallMSRs(_ guest: VMXGuest, vcpu: VirtualCPU) {
+    for (slot, index) in VMXGuest.syscallMSRIndices.enumerated() { guest.syscallMSRs[vcpu.index][slot] = arch_rdmsr(index) }
+  }
+
+  /// The VMCS's view of the guest for a stop report: exit information, the VM-instruction
+  /// error in words, and the guest-state fields VM-entry checks look at.
+  static func dump(_ guest: VMXGuest, vcpu: VirtualCPU) {
+    guard arch_vmptrld(guest.vmcss[vcpu.index]) else { return }
+    let reason = VMCS.read(.exitReason)
+    VMReport.field("exit reason", reason)
+    Console.write("    (")
+    Console.write(VMXDiagnostics.name(ofBasicReason: UInt16(truncatingIfNeeded: reason)))
+    if reason & (1 << 31) != 0 {
+      Console.write("; VM entry failed: ")
+      Console.write(VMXDiagnostics.describeEntryFailure(reason: UInt32(truncatingIfNeeded: reason)))
+    }
+    Console.write(")\n")
+    let error = VMCS.read(.instructionError)
+    if error != 0 {
+      VMReport.field("vm-instruction error", error)
+      Console.write("    (")
+      Console.write(VMXDiagnostics.describeInstructionError(UInt32(truncatingIfNeeded: error)))
+      Console.write(")\n")
+    }
+    VMReport.field("qualification", VMCS.read(.exitQualification))
+    VMReport.field("guest-physical", VMCS.read(.guestPhysicalAddress))
+    VMReport.field("guest-linear", VMCS.read(.guestLinearAddress))
+    VMReport.field("cr0", VMCS.read(.guestCR0))
+    VMReport.field("cr3", VMCS.read(.guestCR3))
+    VMReport.field("cr4", VMCS.read(.guestCR4))
+    VMReport.field("efer", VMCS.read(.guestEFER))
+    VMReport.field("cs.sel", VMCS.read(.guestCSSelector))
+    VMReport.field("cs.base", VMCS.read(.guestCSBase))
+    VMReport.field("cs.ar", VMCS.read(.guestCSAccessRights))
+    VMReport.field("ss.ar", VMCS.read(.guestSSAccessRights))
+    VMReport.field("tr.ar", VMCS.read(.guestTRAccessRights))
+    VMReport.field("ldtr.ar", VMCS.read(.guestLDTRAccessRights))
+    VMReport.field("interruptibility", VMCS.read(.guestInterruptibility))
+    VMReport.field("activity", VMCS.read(.guestActivityState))
+    VMReport.field("entry controls", VMCS.read(.entryControls))
+  }
+}
