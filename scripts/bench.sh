@@ -27,5 +27,8 @@ PEREGRINE_ICOUNT=1 timeout 600 scripts/run-qemu.sh build/bench/exit-cost.iso \
   > build/bench/qemu-svm.log 2>/dev/null
 report "AMD-V: qemu-system-x86_64 -cpu EPYC -icount shift=0 (no NRIPS)" build/bench/qemu-svm.log
 echo
+timeout -k 5 900 scripts/run-bochs.sh build/bench/exit-cost.iso 880 build/bench/bochs-vmx.log > /dev/null 2>&1
+report "Intel VT-x: Bochs 2.7 corei7_skylake_x, clock sync=none (RDTSC counts instructions)" build/bench/bochs-vmx.log
+echo
 echo "Reference (same emulator and method): Linux 6.1 KVM ~2700 (CPUID), ~2900 (VMMCALL);"
 echo "a bare VMRUN loop < 30; a minimal C hypervisor 71 (CPUID)."

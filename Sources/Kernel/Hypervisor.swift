@@ -40,6 +40,7 @@ enum Hypervisor {
 
   static func run<Backend: VirtualizationBackend>(_ backend: Backend, boot: BootInformation, console: HypervisorConsole) -> Never {
     LocalAPIC.initialize()
+    LocalAPIC.calibrate()
     let vms = VMLoader.createVMs(from: boot, backend: backend, console: console)
     if vms.isEmpty {
       Log.warning("no guest to run (no module with a 'vm ...' profile)")

@@ -23,6 +23,11 @@ ISOS = {
         "build/guests/misbehaving/halt-forever.bin:vm name=halt-forever",
         "build/guests/tests/real-mode.bin:vm name=well-behaved",
     ]},
+    "build/test/two-vcpus.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/tests/two-vcpus.bin:vm name=smp cpus=2",
+    ]},
+    "build/test/flat-guest.iso": {"cmdline": "loglevel=info", "flat": (
+        "build/guests/examples/hello.bin", "load=0x7c00 entry=0000:7c00 mem=8M")},
     "build/test/bad-profiles.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/tests/real-mode.bin:vm name=bad/name",
         "build/guests/tests/real-mode.bin:vm name=huge mem=128G",
@@ -86,7 +91,7 @@ def guest_suite_case(name, emulator, timeout):
 
 
 def svm_cases():
-    return [
+    return shared_cases("qemu-svm", "qemu") + [
         guest_suite_case("qemu-svm-guest-suite", "qemu", 120),
         Case("qemu-svm-misbehaving-guests-stopped", "qemu", "build/test/misbehaving.iso",
              [r"vm triple-fault: shutdown \(triple fault\)",
@@ -106,8 +111,22 @@ def svm_cases():
     ]
 
 
-def vmx_cases():
+def shared_cases(prefix, emulator):
+    """Cases that must give the same result on either backend."""
     return [
+        Case(prefix + "-two-vcpus-in-one-vm", emulator, "build/test/two-vcpus.iso",
+             [r"vm smp: 16 MiB at guest-physical 0, 2 vCPUs", r"^\[smp\] vcpu 1 up",
+              r"^\[smp\] PASS two-vcpus", r"summary: vm smp: stopped by the guest, exit code 0"],
+             timeout=120),
+        Case(prefix + "-flat-guest", emulator, "build/test/flat-guest.iso",
+             [r"vm hello: 8 MiB at guest-physical 0, 1 vCPU, image of \d+ bytes at 0x7c00, entry 0x0000:0x7c00",
+              r"^\[hello\] Hello from a flat guest at 0x7c00",
+              r"summary: vm hello: stopped by the guest, exit code 0"], timeout=120),
+    ]
+
+
+def vmx_cases():
+    return shared_cases("bochs-vmx", "bochs") + [
         guest_suite_case("bochs-vmx-guest-suite", "bochs", 200),
         Case("bochs-vmx-misbehaving-guests-stopped", "bochs", "build/test/misbehaving.iso",
              [r"vmx: every requested VMX control is available",

@@ -10,6 +10,17 @@ enum LocalAPIC {
   static var base: UInt64 = 0
   /// Set by the timer interrupt; the scheduler reads and clears it.
   static var sliceExpired = false
+  /// Timer ticks (divide by 16) per millisecond, measured against the PIT at boot.
+  static var ticksPerMillisecond: UInt32 = 0
+  /// Time-stamp counter ticks per millisecond, measured the same way.
+  static var tscPerMillisecond: UInt64 = 0
+  /// The TSC value at which the current slice ends.
+  static var sliceDeadline: UInt64 = 0
+
+  /// The slice is over: the timer fired, or its deadline passed (VMX's preemption timer
+  /// ends a slice without an interrupt).
+  @inline(__always)
+  static var sliceOver: Bool { sliceExpired || arch_rdtsc() >= sliceDeadline }
 
   static func register(_ offset: UInt64) -> UnsafeMutablePointer<UInt32> {
     UnsafeMutablePointer<UInt32>(bitPattern: UInt(base + offset))!
@@ -21,6 +32,41 @@ enum LocalAPIC {
     register(0xF0).pointee = 0x100 | UInt32(spuriousVector)  // software enable
     register(0x3E0).pointee = 0x3  // divide by 16
     register(0x320).pointee = 1 << 16  // timer masked until a slice is armed
+  }
+
+  /// Measures the timer against PIT channel 2 counting down 10 ms (1.193182 MHz; 8254 data
+  /// sheet, mode 0, gated by port 0x61 bit 0, OUT2 read at port 0x61 bit 5).
+  static func calibrate() {
+    let pitTicks: UInt32 = 11_932  // 10 ms
+    let gate = arch_inb(0x61) & ~0x02 & ~0x01  // speaker off, gate low
+    arch_outb(0x61, gate)
+    arch_outb(0x43, 0xB0)  // channel 2, low then high byte, mode 0, binary
+    arch_outb(0x42, UInt8(truncatingIfNeeded: pitTicks))
+    arch_outb(0x42, UInt8(truncatingIfNeeded: pitTicks >> 8))
+    register(0x320).pointee = 1 << 16  // masked: count only
+    register(0x380).pointee = 0xFFFF_FFFF
+    let tscStart = arch_rdtsc()
+    arch_outb(0x61, gate | 0x01)  // gate high: the PIT starts counting
+    var spins: UInt64 = 0
+    while arch_inb(0x61) & 0x20 == 0 && spins < 100_000_000 { spins += 1 }
+    let elapsed = 0xFFFF_FFFF - register(0x390).pointee
+    tscPerMillisecond = max((arch_rdtsc() &- tscStart) / 10, 1)
+    register(0x380).pointee = 0
+    ticksPerMillisecond = max(elapsed / 10, 1)
+    if Log.begin(.info) {
+      Console.write("lapic: timer at ")
+      Console.write(decimal: UInt64(ticksPerMillisecond))
+      Console.write(" ticks per ms (divide by 16), TSC at ")
+      Console.write(decimal: tscPerMillisecond)
+      Console.write(" per ms, calibrated against the PIT")
+      Log.end()
+    }
+  }
+
+  /// Arms a one-shot interrupt after `milliseconds`.
+  static func armSlice(milliseconds: UInt32) {
+    sliceDeadline = arch_rdtsc() &+ tscPerMillisecond &* UInt64(milliseconds)
+    armSlice(ticks: ticksPerMillisecond &* milliseconds)
   }
 
   /// Arms a one-shot interrupt after `ticks` timer ticks.

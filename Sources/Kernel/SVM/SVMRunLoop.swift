@@ -47,7 +47,7 @@ enum SVMRunLoop {
       }
       switch outcome {
       case .resume:
-        if LocalAPIC.sliceExpired { return .preempted }
+        if LocalAPIC.sliceOver { return .preempted }
       case .halt:
         return .halted
       case .stop(let reason):

@@ -4,8 +4,8 @@ import HypervisorCore
 /// cut short by the LAPIC timer if the guest never exits. A VM that stops is reported and
 /// its resources returned; the others go on.
 final class Scheduler<Backend: VirtualizationBackend> {
-  /// Timer ticks per slice (divide-by-16 APIC timer): a few milliseconds on the emulators.
-  static var sliceTicks: UInt32 { 0x8_0000 }
+  /// A time slice when VMs share the processor.
+  static var sliceMilliseconds: UInt32 { 5 }
 
   let backend: Backend
   let console: HypervisorConsole
@@ -23,7 +23,7 @@ final class Scheduler<Backend: VirtualizationBackend> {
       for vm in vms where !vm.isStopped && vm.state != .paused {
         for vcpu in vm.vcpus where vcpu.state == .runnable && !vm.isStopped {
           ranAny = true
-          LocalAPIC.armSlice(ticks: Self.sliceTicks)
+          LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
           let result = backend.run(vm, vcpu: vcpu)
           LocalAPIC.disarm()
           if case .stopped(let reason) = result { stop(vm, reason: reason, vcpu: vcpu) }

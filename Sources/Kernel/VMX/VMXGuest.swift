@@ -13,6 +13,8 @@ final class VMXGuest {
   let msrBitmap: UInt64
   var vmcss: [UInt64] = []
   var launched: [Bool] = []
+  /// The VMX-preemption timer ends time slices for guests that never exit.
+  var preemptionTimer = false
   /// The SYSCALL MSRs and KernelGSbase, which no VMCS field holds: the guest uses them
   /// without exits, and they are swapped on the processor at each time slice.
   var syscallMSRs: [[UInt64]] = []
@@ -68,7 +70,13 @@ final class VMXGuest {
 
   private func initializeVMCS(vcpu: VirtualCPU, processor: VMXProcessor) {
     let plan = processor.controls
-    VMCS.write(.pinBasedControls, UInt64(plan.pin.value))
+    var pin = plan.pin.value
+    let timer = PinBasedControl.preemptionTimer.rawValue
+    if UInt32(truncatingIfNeeded: processor.capabilities.pinBasedCapability >> 32) & timer != 0 {
+      pin |= timer
+      preemptionTimer = true
+    }
+    VMCS.write(.pinBasedControls, UInt64(pin))
     VMCS.write(.primaryProcessorControls, UInt64(plan.primary.value))
     VMCS.write(.secondaryProcessorControls, UInt64(plan.secondary.value))
     VMCS.write(.exitControls, UInt64(plan.exit.value))

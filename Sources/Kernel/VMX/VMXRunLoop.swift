@@ -31,6 +31,12 @@ enum VMXRunLoop {
       let wanted = VMCS.read(.guestEFER) & lma != 0 ? entry | ia32e : entry & ~ia32e
       if wanted != entry { VMCS.write(.entryControls, wanted) }
 
+      if guest.preemptionTimer {
+        // The VMX-preemption timer counts TSC >> rate (SDM 3C §26.5.1): the rest of the slice.
+        let now = arch_rdtsc()
+        let remaining = LocalAPIC.sliceDeadline > now ? LocalAPIC.sliceDeadline - now : 0
+        VMCS.write(.preemptionTimerValue, min(remaining >> processor.capabilities.preemptionTimerRate, 0xFFFF_FFFF))
+      }
       let failed = vmx_world_switch(vcpu.registerFile, guest.launched[vcpu.index] ? 1 : 0) != 0
       if failed {
         return .stopped(.entryFailure(code: VMCS.read(.instructionError)))
@@ -65,7 +71,7 @@ enum VMXRunLoop {
       }
       switch outcome {
       case .resume:
-        if LocalAPIC.sliceExpired { return .preempted }
+        if LocalAPIC.sliceOver { return .preempted }
       case .halt:
         return .halted
       case .stop(let reason):
