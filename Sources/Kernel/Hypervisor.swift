@@ -46,6 +46,10 @@ enum Hypervisor {
       Log.warning("no guest to run (no module with a 'vm ...' profile)")
       Machine.halt(status: .success)
     }
+    if KernelCommandLine.value(of: "selftest", in: boot.commandLine) == Array("bad-guest-state".utf8) {
+      Log.warning("selftest: corrupting the first VM's guest state before its first entry")
+      backend.corruptGuestState(vms[0])
+    }
     let scheduler = Scheduler(backend: backend, console: console, vms: vms)
     scheduler.runUntilAllStop()
     Summary.print(vms)

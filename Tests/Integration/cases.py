@@ -26,6 +26,10 @@ ISOS = {
     "build/test/two-vcpus.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/tests/two-vcpus.bin:vm name=smp cpus=2",
     ]},
+    "build/test/bad-guest-state.iso": {"cmdline": "selftest=bad-guest-state", "modules": [
+        "build/guests/examples/hello.bin:vm name=broken load=0x7c00 entry=0000:7c00",
+        "build/guests/examples/hello.bin:vm name=fine load=0x7c00 entry=0000:7c00",
+    ]},
     "build/test/flat-guest.iso": {"cmdline": "loglevel=info", "flat": (
         "build/guests/examples/hello.bin", "load=0x7c00 entry=0000:7c00 mem=8M")},
     "build/test/bad-profiles.iso": {"cmdline": "loglevel=info", "modules": [
@@ -92,6 +96,9 @@ def guest_suite_case(name, emulator, timeout):
 
 def svm_cases():
     return shared_cases("qemu-svm", "qemu") + [
+        Case("qemu-svm-entry-failure-explained", "qemu", "build/test/bad-guest-state.iso",
+             [r"vm broken: VM entry failed", r"\(VMEXIT_INVALID\)", r"efer = 0x0000000000000000",
+              r"summary: vm fine: stopped by the guest, exit code 0"]),
         guest_suite_case("qemu-svm-guest-suite", "qemu", 120),
         Case("qemu-svm-misbehaving-guests-stopped", "qemu", "build/test/misbehaving.iso",
              [r"vm triple-fault: shutdown \(triple fault\)",
@@ -127,6 +134,10 @@ def shared_cases(prefix, emulator):
 
 def vmx_cases():
     return shared_cases("bochs-vmx", "bochs") + [
+        Case("bochs-vmx-entry-failure-explained", "bochs", "build/test/bad-guest-state.iso",
+             [r"vm broken: VM entry failed", r"\(invalid guest state|VM entry failed: ",
+              r"tr.ar = 0x0000000000000089", r"summary: vm fine: stopped by the guest, exit code 0"],
+             timeout=120),
         guest_suite_case("bochs-vmx-guest-suite", "bochs", 200),
         Case("bochs-vmx-misbehaving-guests-stopped", "bochs", "build/test/misbehaving.iso",
              [r"vmx: every requested VMX control is available",

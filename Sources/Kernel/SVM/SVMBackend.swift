@@ -41,6 +41,13 @@ final class SVMBackend: VirtualizationBackend {
     if let guest = guest(for: vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
   }
 
+  /// VMRUN refuses a guest EFER without SVME (APM §15.5.1): VMEXIT_INVALID.
+  func corruptGuestState(_ vm: VirtualMachine) {
+    guard let guest = guest(for: vm) else { return }
+    let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: guest.vmcbs[0]))
+    vmcb.set(VMCBOffset.efer, vmcb.u64(VMCBOffset.efer) & ~(1 << 12))
+  }
+
   func release(_ vm: VirtualMachine) {
     guard let index = guests.firstIndex(where: { $0.vm === vm }) else { return }
     guests[index].release(into: processor)

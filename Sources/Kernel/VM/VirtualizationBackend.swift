@@ -12,4 +12,7 @@ protocol VirtualizationBackend: AnyObject {
   /// Prints the vendor's view of a vCPU (exit information, control registers, segments).
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU)
   func release(_ vm: VirtualMachine)
+  /// Fault injection for the self-tests: leaves the VM's first vCPU in a state the vendor's
+  /// VM-entry checks refuse, to prove entry failures are explained and contained.
+  func corruptGuestState(_ vm: VirtualMachine)
 }

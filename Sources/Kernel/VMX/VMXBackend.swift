@@ -1,3 +1,4 @@
+import CArch
 import HypervisorCore
 import Memory
 import VMX
@@ -37,6 +38,13 @@ final class VMXBackend: VirtualizationBackend {
 
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(for: vm) { VMXRunLoop.dump(guest, vcpu: vcpu) }
+  }
+
+  /// VM entry requires a busy TSS in TR (SDM 3C §27.3.1.2): type 9 (available) fails with
+  /// exit reason 33, invalid guest state.
+  func corruptGuestState(_ vm: VirtualMachine) {
+    guard let guest = guest(for: vm), arch_vmptrld(guest.vmcss[0]) else { return }
+    VMCS.write(.guestTRAccessRights, 0x89)
   }
 
   func release(_ vm: VirtualMachine) {

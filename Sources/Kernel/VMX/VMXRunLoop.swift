@@ -120,10 +120,10 @@ enum VMXRunLoop {
     let reason = VMCS.read(.exitReason)
     VMReport.field("exit reason", reason)
     Console.write("    (")
-    Console.write(VMXDiagnostics.name(ofBasicReason: UInt16(truncatingIfNeeded: reason)))
     if reason & (1 << 31) != 0 {
-      Console.write("; VM entry failed: ")
       Console.write(VMXDiagnostics.describeEntryFailure(reason: UInt32(truncatingIfNeeded: reason)))
+    } else {
+      Console.write(VMXDiagnostics.name(ofBasicReason: UInt16(truncatingIfNeeded: reason)))
     }
     Console.write(")\n")
     let error = VMCS.read(.instructionError)

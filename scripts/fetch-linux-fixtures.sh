@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Fetches the Linux guest fixtures from Debian's mirrors (through apt) and builds them into
+# OUTDIR (default build/linux, which is git-ignored; nothing here is ever committed):
+#   OUTDIR/vmlinuz             the stock kernel of Debian's linux-image-cloud-amd64
+#   OUTDIR/VERSION             its release (`uname -r`) on line 1, the .deb it came from on line 2
+#   OUTDIR/initramfs.cpio.gz   newc + gzip: busybox-static and /init from guests/linux/init
+# Idempotent: does nothing when all three outputs exist and are newer than this script and
+# guests/linux/init. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+outdir=${1:-build/linux}
+script=scripts/fetch-linux-fixtures.sh
+init_src=guests/linux/init
+meta=linux-image-cloud-amd64
+outputs=("$outdir/vmlinuz" "$outdir/VERSION" "$outdir/initramfs.cpio.gz")
+
+report() {
+  for f in "${outputs[@]}"; do
+    printf '%-40s %10s bytes\n' "$f" "$(stat -c %s "$f")"
+  done
+  echo "kernel release: $(head -n1 "$outdir/VERSION")"
+}
+
+up_to_date=1
+for f in "${outputs[@]}"; do
+  if [ ! -s "$f" ] || [ ! "$f" -nt "$script" ] || [ ! "$f" -nt "$init_src" ]; then up_to_date=0; fi
+done
+if [ "$up_to_date" = 1 ]; then
+  echo "fetch-linux-fixtures: up to date"
+  report
+  exit 0
+fi
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+
+# Package lists: only when apt knows no candidate for the metapackage (lists missing/stale).
+# (Captured first: `apt-cache ... | grep -q` would fail under pipefail when grep exits early.)
+policy=$(apt-cache policy "$meta" 2> /dev/null || true)
+if ! grep -q 'Candidate: [0-9]' <<< "$policy"; then
+  echo "fetch-linux-fixtures: apt-get update"
+  "${sudo_cmd[@]}" apt-get update -qq
+fi
+if ! command -v cpio > /dev/null; then
+  echo "fetch-linux-fixtures: installing cpio"
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends cpio
+fi
+
+# linux-image-cloud-amd64 is a metapackage: the kernel is in the versioned package it
+# depends on (linux-image-6.1.0-NN-cloud-amd64).
+# (awk reads to the end rather than exiting early, so apt-cache never sees SIGPIPE.)
+image=$(apt-cache depends "$meta" |
+  awk '$1 == "Depends:" && $2 ~ /^linux-image-/ && !found {print $2; found = 1}')
+if [ -z "$image" ]; then
+  echo "fetch-linux-fixtures: cannot resolve the kernel package behind $meta" >&2
+  exit 1
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# apt-get download drops root privileges to _apt when it can; let _apt write here.
+chmod 777 "$work"
+mkdir -p "$work/deb"
+chmod 777 "$work/deb"
+echo "fetch-linux-fixtures: downloading $image busybox-static"
+(cd "$work/deb" && apt-get download -qq "$image" busybox-static)
+
+mkdir -p "$work/x"
+for deb in "$work"/deb/*.deb; do dpkg-deb -x "$deb" "$work/x"; done
+
+kernels=("$work"/x/boot/vmlinuz-*)
+if [ ${#kernels[@]} -ne 1 ] || [ ! -f "${kernels[0]}" ]; then
+  echo "fetch-linux-fixtures: expected exactly one boot/vmlinuz-* in $image" >&2
+  exit 1
+fi
+release=${kernels[0]##*/vmlinuz-}
+if [ ! -x "$work/x/bin/busybox" ]; then
+  echo "fetch-linux-fixtures: busybox-static has no /bin/busybox" >&2
+  exit 1
+fi
+
+# The initramfs tree. Every file gets owner 0:0 and mtime 0 so the archive is reproducible.
+root=$work/root
+mkdir -p "$root"/{bin,sbin,proc,sys,dev}
+install -m 0755 "$work/x/bin/busybox" "$root/bin/busybox"
+for applet in sh echo mount poweroff cat uname grep; do ln -s busybox "$root/bin/$applet"; done
+ln -s ../bin/busybox "$root/sbin/poweroff"
+install -m 0755 "$init_src" "$root/init"
+# The kernel's built-in initramfs normally provides /dev/console; have it here as well so
+# /init's output never depends on that.
+mknod -m 0600 "$root/dev/console" c 5 1 2> /dev/null || true
+find "$root" -exec touch -h -d @0 {} +
+
+mkdir -p "$outdir"
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+  cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n > "$work/initramfs.cpio.gz"
+
+# Publish all three only when everything above succeeded.
+cp "${kernels[0]}" "$outdir/vmlinuz.tmp" && mv "$outdir/vmlinuz.tmp" "$outdir/vmlinuz"
+mv "$work/initramfs.cpio.gz" "$outdir/initramfs.cpio.gz"
+chmod 0644 "$outdir/vmlinuz" "$outdir/initramfs.cpio.gz"
+debver=$(dpkg-deb -f "$work"/deb/"${image}"_*.deb Version)
+printf '%s\n%s %s\n' "$release" "$image" "$debver" > "$outdir/VERSION"
+
+report
