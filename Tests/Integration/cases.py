@@ -135,7 +135,7 @@ def shared_cases(prefix, emulator):
 def vmx_cases():
     return shared_cases("bochs-vmx", "bochs") + [
         Case("bochs-vmx-entry-failure-explained", "bochs", "build/test/bad-guest-state.iso",
-             [r"vm broken: VM entry failed", r"\(invalid guest state|VM entry failed: ",
+             [r"vm broken: VM entry failed", r"\(VM-entry failure due to invalid guest state\)",
               r"tr.ar = 0x0000000000000089", r"summary: vm fine: stopped by the guest, exit code 0"],
              timeout=120),
         guest_suite_case("bochs-vmx-guest-suite", "bochs", 200),
