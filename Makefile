@@ -66,10 +66,10 @@ $(OBJ)/c_%.o: Sources/CArch/%.c $(wildcard Sources/CArch/include/*.h)
 	@echo "  CC      $<"
 	@$(CLANG) $(CFLAGS) -c $< -o $@
 
-$(OBJ)/asm_%.o: boot/%.asm
+$(OBJ)/asm_%.o: boot/%.asm $(wildcard boot/*.inc)
 	@mkdir -p $(OBJ)
 	@echo "  NASM    $<"
-	@$(NASM) -f elf64 -w+all -o $@ $<
+	@$(NASM) -f elf64 -w+all -I boot/ -o $@ $<
 
 SWIFT_OBJECTS := $(foreach m,$(KERNEL_DEPS) Kernel,$(OBJ)/$(m).o)
 

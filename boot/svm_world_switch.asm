@@ -6,21 +6,7 @@
 ;
 ; void svm_world_switch(uint64_t guest_vmcb, uint64_t host_vmcb, void *register_file)
 
-%define REG_RCX 8
-%define REG_RDX 16
-%define REG_RBX 24
-%define REG_RBP 40
-%define REG_RSI 48
-%define REG_RDI 56
-%define REG_R8  64
-%define REG_R9  72
-%define REG_R10 80
-%define REG_R11 88
-%define REG_R12 96
-%define REG_R13 104
-%define REG_R14 112
-%define REG_R15 120
-%define FXSAVE_AREA 160
+%include "guest_register_file.inc"
 
 section .text
 bits 64

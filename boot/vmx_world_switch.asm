@@ -8,22 +8,7 @@
 ;   returns 0 after a VM exit, 1 when VMLAUNCH/VMRESUME itself failed (VMfailValid or
 ;   VMfailInvalid: the VM-instruction error field says why, SDM 3C §31.4).
 
-%define REG_RAX 0
-%define REG_RCX 8
-%define REG_RDX 16
-%define REG_RBX 24
-%define REG_RBP 40
-%define REG_RSI 48
-%define REG_RDI 56
-%define REG_R8  64
-%define REG_R9  72
-%define REG_R10 80
-%define REG_R11 88
-%define REG_R12 96
-%define REG_R13 104
-%define REG_R14 112
-%define REG_R15 120
-%define FXSAVE_AREA 160
+%include "guest_register_file.inc"
 %define VMCS_HOST_RSP 0x6C14
 
 section .text

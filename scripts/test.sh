@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-unit_passed=0; unit_failed=0; int_passed=0; int_failed=0; int_skipped=0; build_failed=0
+unit_passed=0; unit_failed=0; unit_skipped=0; int_passed=0; int_failed=0; int_skipped=0; build_failed=0
 
 echo "== building the kernel"
 if ! make --no-print-directory kernel; then
@@ -14,14 +14,20 @@ fi
 
 echo "== unit tests (swift test)"
 swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
-summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" build/unit-tests.log | tail -1)
+# XCTest's closing line: "Executed N tests, with [K test(s) skipped and ]M failure(s)".
+summary=$(grep -A1 -E "^Test Suite 'All tests' (passed|failed)" build/unit-tests.log | grep -E "Executed [0-9]+ tests?" | tail -1)
 if [ -n "$summary" ]; then
   total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-  unit_failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-  unit_passed=$((total - unit_failed))
+  unit_failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
+  unit_skipped=$(echo "$summary" | grep -oE "[0-9]+ tests? skipped" | grep -oE "^[0-9]+" || echo 0)
+  unit_passed=$((total - unit_failed - unit_skipped))
 else
-  echo "FAIL  swift test did not run (see build/unit-tests.log)"
+  echo "FAIL  swift test did not run to its summary (see build/unit-tests.log)"
   unit_failed=1
+fi
+if grep -qE "error: (fatalError|emit-module|compile)" build/unit-tests.log; then
+  echo "FAIL  the unit tests did not build (see build/unit-tests.log)"
+  unit_failed=$((unit_failed + 1))
 fi
 
 if [ $build_failed -eq 0 ]; then
@@ -37,8 +43,8 @@ if [ $build_failed -eq 0 ]; then
   fi
 fi
 
-echo "unit: $unit_passed passed, $unit_failed failed; integration: $int_passed passed, $int_failed failed, $int_skipped skipped"
+echo "unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $int_passed passed, $int_failed failed, $int_skipped skipped"
 passed=$((unit_passed + int_passed))
 failed=$((unit_failed + int_failed + build_failed))
-echo "$passed passed, $failed failed, $int_skipped skipped"
+echo "$passed passed, $failed failed, $((unit_skipped + int_skipped)) skipped"
 [ "$failed" -eq 0 ]

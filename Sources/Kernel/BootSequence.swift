@@ -14,7 +14,8 @@ enum BootSequence {
     guard totalSize >= 8, totalSize <= 1 << 20 else {
       panic("multiboot2 information block has an implausible total size", value: UInt64(totalSize))
     }
-    let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: Int(totalSize))
+    let bytes = UnsafeRawBufferPointer(
+      start: UnsafeRawPointer(bitPattern: UInt(address)), count: Int(totalSize))
     do {
       return try Multiboot2.parse(bytes, physicalAddress: address)
     } catch {
@@ -26,7 +27,9 @@ enum BootSequence {
   }
 
   static func applyCommandLine(_ line: [UInt8]) {
-    if let level = KernelCommandLine.value(of: "loglevel", in: line) { Log.setThreshold(named: level) }
+    if let level = KernelCommandLine.value(of: "loglevel", in: line) {
+      Log.setThreshold(named: level)
+    }
     if Log.begin(.info) {
       Console.write("command line: ")
       Console.write(bytes: line)
@@ -37,7 +40,8 @@ enum BootSequence {
   static func findSymbols(in boot: BootInformation) {
     for module in boot.modules where module.commandLine == Array("symbols".utf8) {
       Symbols.table = UnsafeRawBufferPointer(
-        start: UnsafeRawPointer(bitPattern: UInt(module.range.start)), count: Int(module.range.size))
+        start: UnsafeRawPointer(bitPattern: UInt(module.range.start)), count: Int(module.range.size)
+      )
     }
   }
 
@@ -53,12 +57,16 @@ enum BootSequence {
       Console.write(hex: region.range.end, digits: 12)
       Console.write("  ")
       switch region.kind {
-      case .usable: Console.write("usable"); usable += region.range.size
+      case .usable:
+        Console.write("usable")
+        usable += region.range.size
       case .reserved: Console.write("reserved")
       case .acpiReclaimable: Console.write("ACPI reclaimable")
       case .acpiNVS: Console.write("ACPI NVS")
       case .defective: Console.write("defective")
-      case .other(let type): Console.write("type "); Console.write(decimal: UInt64(type))
+      case .other(let type):
+        Console.write("type ")
+        Console.write(decimal: UInt64(type))
       }
       Console.write("\n")
     }

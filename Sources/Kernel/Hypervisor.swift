@@ -27,18 +27,23 @@ enum Hypervisor {
       }
     }
     if let vmx = features.vmx, vmx.lockedOff {
-      Log.error("VMX is locked off by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the BIOS setup")
+      Log.error(
+        "VMX is locked off by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the BIOS setup")
       Machine.halt(status: .failure)
     }
     if let vmx = features.vmx, !vmx.extendedPageTables || !vmx.unrestrictedGuest {
       Log.error("VMX lacks EPT or unrestricted guest, which Peregrine requires")
       Machine.halt(status: .failure)
     }
-    Log.error("this CPU offers neither VMX with EPT nor SVM with nested paging: Peregrine cannot run guests here")
+    Log.error(
+      "this CPU offers neither VMX with EPT nor SVM with nested paging: Peregrine cannot run guests here"
+    )
     Machine.halt(status: .failure)
   }
 
-  static func run<Backend: VirtualizationBackend>(_ backend: Backend, boot: BootInformation, console: HypervisorConsole) -> Never {
+  static func run<Backend: VirtualizationBackend>(
+    _ backend: Backend, boot: BootInformation, console: HypervisorConsole
+  ) -> Never {
     LocalAPIC.initialize()
     LocalAPIC.calibrate()
     let vms = VMLoader.createVMs(from: boot, backend: backend, console: console)
@@ -46,7 +51,9 @@ enum Hypervisor {
       Log.warning("no guest to run (no module with a 'vm ...' profile)")
       Machine.halt(status: .success)
     }
-    if KernelCommandLine.value(of: "selftest", in: boot.commandLine) == Array("bad-guest-state".utf8) {
+    if KernelCommandLine.value(of: "selftest", in: boot.commandLine)
+      == Array("bad-guest-state".utf8)
+    {
       Log.warning("selftest: corrupting the first VM's guest state before its first entry")
       backend.corruptGuestState(vms[0])
     }

@@ -16,7 +16,8 @@ public enum SVMExitDecoder {
       let isWrite = vmcb.u64(VMCBOffset.exitInfo1) & 1 != 0
       return VMExit(reason: isWrite ? .msrWrite : .msrRead, instructionLength: length)
     case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
-    case SVMExitCode.nestedPageFault: return VMExit(reason: .nestedPageFault(decodeNestedPageFault(vmcb)))
+    case SVMExitCode.nestedPageFault:
+      return VMExit(reason: .nestedPageFault(decodeNestedPageFault(vmcb)))
     case SVMExitCode.intr: return VMExit(reason: .externalInterrupt)
     // The SMI stays pending and the host's firmware takes it once GIF is set again.
     case SVMExitCode.smi: return VMExit(reason: .externalInterrupt)
@@ -24,9 +25,11 @@ public enum SVMExitDecoder {
     case SVMExitCode.vintr: return VMExit(reason: .interruptWindow)
     case SVMExitCode.shutdown: return VMExit(reason: .shutdown)
     case SVMExitCode.initSignal: return VMExit(reason: .initSignal)
-    case SVMExitCode.invd, SVMExitCode.wbinvd: return VMExit(reason: .invalidateCaches, instructionLength: length)
+    case SVMExitCode.invd, SVMExitCode.wbinvd:
+      return VMExit(reason: .invalidateCaches, instructionLength: length)
     case SVMExitCode.xsetbv: return VMExit(reason: .xsetbv, instructionLength: length)
-    case SVMExitCode.vmrun, SVMExitCode.invlpga, SVMExitCode.vmload, SVMExitCode.vmsave, SVMExitCode.stgi,
+    case SVMExitCode.vmrun, SVMExitCode.invlpga, SVMExitCode.vmload, SVMExitCode.vmsave,
+      SVMExitCode.stgi,
       SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait:
       // SVM is hidden from guests: these instructions are undefined for them.
       return VMExit(reason: .exception(vector: 6, errorCode: nil))
@@ -37,7 +40,8 @@ public enum SVMExitDecoder {
     case SVMExitCode.exceptionBase...(SVMExitCode.exceptionBase + 31):
       let vector = UInt8(code - SVMExitCode.exceptionBase)
       let errorCode =
-        PendingEvent.exceptionHasErrorCode(vector) ? UInt32(truncatingIfNeeded: vmcb.u64(VMCBOffset.exitInfo1)) : nil
+        PendingEvent.exceptionHasErrorCode(vector)
+        ? UInt32(truncatingIfNeeded: vmcb.u64(VMCBOffset.exitInfo1)) : nil
       return VMExit(reason: .exception(vector: vector, errorCode: errorCode))
     case SVMExitCode.readCR0...(SVMExitCode.writeCR0 + 15):
       let isWrite = code >= SVMExitCode.writeCR0

@@ -24,7 +24,8 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     }
     return GuestMode(
       width: width, codeSegmentBase: vmcb.segmentBase(VMCBOffset.cs),
-      dataSegmentBase: vmcb.segmentBase(VMCBOffset.ds), extraSegmentBase: vmcb.segmentBase(VMCBOffset.es),
+      dataSegmentBase: vmcb.segmentBase(VMCBOffset.ds),
+      extraSegmentBase: vmcb.segmentBase(VMCBOffset.es),
       cr0: cr0, cr3: vmcb.u64(VMCBOffset.cr3), cr4: vmcb.u64(VMCBOffset.cr4), efer: efer)
   }
 
@@ -33,7 +34,8 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     // In 16-bit code RIP holds IP; in 64-bit code the CS base is 0.
     let linear = vmcb.segmentBase(VMCBOffset.cs) &+ rip
     let paging = vmcb.u64(VMCBOffset.cr0) & (1 << 31) != 0
-    return InstructionFetchKey(linear: linear, addressSpace: paging ? vmcb.u64(VMCBOffset.cr3) : InstructionFetchKey.unpaged)
+    return InstructionFetchKey(
+      linear: linear, addressSpace: paging ? vmcb.u64(VMCBOffset.cr3) : InstructionFetchKey.unpaged)
   }
 
   public var privilegeLevel: UInt8 { vmcb[VMCBOffset.cpl, as: UInt8.self] }
@@ -98,7 +100,11 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     return true
   }
 
-  public func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf { Host.cpuid(leaf: leaf, subleaf: subleaf) }
+  public func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
+    Host.cpuid(leaf: leaf, subleaf: subleaf)
+  }
 
-  public func guestTimeStampCounter() -> UInt64 { Host.timeStampCounter() &+ vmcb.u64(VMCBOffset.tscOffset) }
+  public func guestTimeStampCounter() -> UInt64 {
+    Host.timeStampCounter() &+ vmcb.u64(VMCBOffset.tscOffset)
+  }
 }

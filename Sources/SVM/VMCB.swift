@@ -18,16 +18,24 @@ public struct VMCB {
   @inline(__always)
   public func set(_ offset: Int, _ value: UInt64) { self[offset, as: UInt64.self] = value }
 
-  public func clear() { base.initializeMemory(as: UInt8.self, repeating: 0, count: VMCBOffset.size) }
+  public func clear() {
+    base.initializeMemory(as: UInt8.self, repeating: 0, count: VMCBOffset.size)
+  }
 
   /// Writes one segment register of the state save area.
-  public func setSegment(_ offset: Int, selector: UInt16, attributes: UInt16, limit: UInt32, base segmentBase: UInt64) {
+  public func setSegment(
+    _ offset: Int, selector: UInt16, attributes: UInt16, limit: UInt32, base segmentBase: UInt64
+  ) {
     self[offset + VMCBSegmentOffset.selector, as: UInt16.self] = selector
     self[offset + VMCBSegmentOffset.attributes, as: UInt16.self] = attributes
     self[offset + VMCBSegmentOffset.limit, as: UInt32.self] = limit
     self[offset + VMCBSegmentOffset.base, as: UInt64.self] = segmentBase
   }
 
-  public func segmentAttributes(_ offset: Int) -> UInt16 { self[offset + VMCBSegmentOffset.attributes, as: UInt16.self] }
-  public func segmentBase(_ offset: Int) -> UInt64 { self[offset + VMCBSegmentOffset.base, as: UInt64.self] }
+  public func segmentAttributes(_ offset: Int) -> UInt16 {
+    self[offset + VMCBSegmentOffset.attributes, as: UInt16.self]
+  }
+  public func segmentBase(_ offset: Int) -> UInt64 {
+    self[offset + VMCBSegmentOffset.base, as: UInt64.self]
+  }
 }

@@ -44,7 +44,8 @@ public struct VMProfile: Equatable {
         }
         profile.name = value
       case Array("mem".utf8):
-        guard let size = parseSize(value), size >= 1 << 20, size <= maximumMemory, size % 4096 == 0 else {
+        guard let size = parseSize(value), size >= 1 << 20, size <= maximumMemory, size % 4096 == 0
+        else {
           return .failure(.invalidValue(word.key))
         }
         profile.memorySize = size
@@ -98,7 +99,8 @@ public struct VMProfile: Equatable {
   static func isNameCharacter(_ c: UInt8) -> Bool {
     switch c {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-      UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+      UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+      UInt8(ascii: "."):
       return true
     default: return false
     }
@@ -114,7 +116,9 @@ public struct VMProfile: Equatable {
     case UInt8(ascii: "G"), UInt8(ascii: "g"): shift = 30
     default: return parseNumber(text)
     }
-    guard let number = parseNumber(Array(text.dropLast())), number <= UInt64.max >> shift else { return nil }
+    guard let number = parseNumber(Array(text.dropLast())), number <= UInt64.max >> shift else {
+      return nil
+    }
     return number << shift
   }
 
@@ -169,7 +173,8 @@ public enum VMProfileError: Error, Equatable {
     case .invalidValue: return "a value is out of range or malformed"
     case .unknownKey: return "unknown key in the profile"
     case .emptyImage: return "the guest image is empty"
-    case .imageDoesNotFit: return "the guest image does not fit in the VM's memory at its load address"
+    case .imageDoesNotFit:
+      return "the guest image does not fit in the VM's memory at its load address"
     case .entryOutsideImage: return "the entry point lies outside the loaded image"
     }
   }

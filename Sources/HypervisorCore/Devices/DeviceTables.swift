@@ -38,7 +38,8 @@ public struct MMIODeviceTable {
   }
 
   public func entry(for guestPhysical: UInt64) -> Entry? {
-    for entry in entries where guestPhysical >= entry.base && guestPhysical - entry.base < entry.size {
+    for entry in entries
+    where guestPhysical >= entry.base && guestPhysical - entry.base < entry.size {
       return entry
     }
     return nil

@@ -46,7 +46,11 @@ public final class UART16550: PortDevice {
         sink.write(byte, from: vmName)
       }
     case 1:
-      if divisorLatch { divisor = divisor & 0x00FF | UInt16(byte) << 8 } else { interruptEnable = byte & 0x0F }
+      if divisorLatch {
+        divisor = divisor & 0x00FF | UInt16(byte) << 8
+      } else {
+        interruptEnable = byte & 0x0F
+      }
     case 2: fifoControl = byte
     case 3: lineControl = byte
     case 4: modemControl = byte & 0x1F

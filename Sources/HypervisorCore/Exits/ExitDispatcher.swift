@@ -4,7 +4,8 @@
 public enum ExitDispatcher {
   @inline(__always)
   public static func dispatch<Guest: GuestStateAccess>(
-    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest, console: any ConsoleSink
+    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest,
+    console: any ConsoleSink
   ) -> ExitOutcome {
     switch exit.reason {
     case .cpuid:

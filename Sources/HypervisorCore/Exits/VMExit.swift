@@ -64,7 +64,10 @@ public struct PortAccess: Equatable {
   /// REP prefix.
   public var isRepeated: Bool
 
-  public init(port: UInt16, size: UInt8, direction: Direction, isString: Bool = false, isRepeated: Bool = false) {
+  public init(
+    port: UInt16, size: UInt8, direction: Direction, isString: Bool = false,
+    isRepeated: Bool = false
+  ) {
     self.port = port
     self.size = size
     self.direction = direction
@@ -83,7 +86,9 @@ public struct NestedPageFault: Equatable {
   /// The guest-physical page was mapped, but not with this permission.
   public var wasMapped: Bool
 
-  public init(guestPhysical: UInt64, guestLinear: UInt64? = nil, access: Access, wasMapped: Bool = false) {
+  public init(
+    guestPhysical: UInt64, guestLinear: UInt64? = nil, access: Access, wasMapped: Bool = false
+  ) {
     self.guestPhysical = guestPhysical
     self.guestLinear = guestLinear
     self.access = access
@@ -93,7 +98,10 @@ public struct NestedPageFault: Equatable {
 
 /// MOV to/from a control register (VMX qualification SDM 3C Table 28-3; SVM CR intercepts).
 public struct ControlRegisterAccess: Equatable {
-  public enum Kind: Equatable { case write, read, clts, lmsw(sourceData: UInt16) }
+  public enum Kind: Equatable {
+    case write, read, clts
+    case lmsw(sourceData: UInt16)
+  }
   public var register: UInt8
   public var kind: Kind
   /// General-purpose register number (0 = RAX ... 15 = R15) for MOV forms.

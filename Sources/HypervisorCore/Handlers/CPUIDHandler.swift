@@ -8,7 +8,8 @@ public enum CPUIDHandler {
     let leaf = UInt32(truncatingIfNeeded: vcpu.registers.rax)
     let subleaf = UInt32(truncatingIfNeeded: vcpu.registers.rcx)
     let result = CPUIDPolicy.apply(
-      leaf: leaf, subleaf: subleaf, host: guest.hostCPUID(leaf: leaf, subleaf: subleaf), vcpuIndex: vcpu.index)
+      leaf: leaf, subleaf: subleaf, host: guest.hostCPUID(leaf: leaf, subleaf: subleaf),
+      vcpuIndex: vcpu.index)
     vcpu.registers.rax = UInt64(result.eax)
     vcpu.registers.rbx = UInt64(result.ebx)
     vcpu.registers.rcx = UInt64(result.ecx)

@@ -7,16 +7,21 @@ public enum CPUIDPolicy {
   /// "Peregrine HV" as EBX, ECX, EDX.
   public static let signature: (UInt32, UInt32, UInt32) = (0x6572_6550, 0x6E69_7267, 0x5648_2065)
 
-  static let hiddenLeaf1ECX: UInt32 = 1 << 3 | 1 << 5 | 1 << 12 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29
+  static let hiddenLeaf1ECX: UInt32 =
+    1 << 3 | 1 << 5 | 1 << 12 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29
   /// Leaf 7 features that need XSAVE-managed state: AVX2 (EBX 5), AVX-512 (EBX 16, 17, 21,
   /// 26, 27, 28, 30, 31), AVX-512/VAES/VPCLMULQDQ (ECX 1, 6, 9, 10, 11, 12, 14), AMX and
   /// AVX-512 (EDX 2, 3, 8, 22, 23, 24).
-  static let hiddenLeaf7EBX: UInt32 = 1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31
-  static let hiddenLeaf7ECX: UInt32 = 1 << 1 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14
+  static let hiddenLeaf7EBX: UInt32 =
+    1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31
+  static let hiddenLeaf7ECX: UInt32 =
+    1 << 1 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14
   static let hiddenLeaf7EDX: UInt32 = 1 << 2 | 1 << 3 | 1 << 8 | 1 << 22 | 1 << 23 | 1 << 24
 
   @inline(__always)
-  public static func apply(leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int) -> CPUIDLeaf {
+  public static func apply(leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int)
+    -> CPUIDLeaf
+  {
     var result = host
     switch leaf {
     case 0x1:
@@ -34,7 +39,8 @@ public enum CPUIDPolicy {
     case 0xD:
       result = CPUIDLeaf()  // XSAVE state components: none offered
     case 0x4000_0000:
-      result = CPUIDLeaf(eax: hypervisorLeafMaximum, ebx: signature.0, ecx: signature.1, edx: signature.2)
+      result = CPUIDLeaf(
+        eax: hypervisorLeafMaximum, ebx: signature.0, ecx: signature.1, edx: signature.2)
     case 0x4000_0001:
       result = CPUIDLeaf(eax: abiVersion)
     case 0x4000_0002...0x4FFF_FFFF:

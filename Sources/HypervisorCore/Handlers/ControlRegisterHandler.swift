@@ -3,7 +3,8 @@
 /// fixed bits and keeps the guest's view in the read shadow.
 public enum ControlRegisterHandler {
   public static func handle<Guest: GuestStateAccess>(
-    _ access: ControlRegisterAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
+    _ access: ControlRegisterAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
+    guest: inout Guest
   ) -> ExitOutcome {
     vcpu.storm.madeProgress = true
     let number = access.register

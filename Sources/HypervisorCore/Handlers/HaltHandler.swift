@@ -15,7 +15,8 @@ public enum HaltHandler {
     }
     vcpu.state = .stopped
     if vm.vcpus.allSatisfy({ $0.state == .stopped }) {
-      return .stop(interruptsEnabled ? .haltedWithoutInterruptSource : .haltedWithInterruptsDisabled)
+      return .stop(
+        interruptsEnabled ? .haltedWithoutInterruptSource : .haltedWithInterruptsDisabled)
     }
     return .halt
   }

@@ -22,7 +22,8 @@ public enum HypercallHandler {
   public static let statisticsRecordSize: UInt64 = 24
 
   public static func handle<Guest: GuestStateAccess>(
-    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest, console: any ConsoleSink
+    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest,
+    console: any ConsoleSink
   ) -> ExitOutcome {
     vcpu.storm.madeProgress = true
     // Hypercalls from guest user mode would let applications bypass their kernel.
@@ -44,7 +45,9 @@ public enum HypercallHandler {
       guard let bytes = vm.memory.pointer(to: address, length: length) else {
         return finish(.badAddress, exit, vcpu, vm, guest)
       }
-      for index in 0..<Int(length) { console.write(bytes.load(fromByteOffset: index, as: UInt8.self), from: vm.name) }
+      for index in 0..<Int(length) {
+        console.write(bytes.load(fromByteOffset: index, as: UInt8.self), from: vm.name)
+      }
       return finish(.success, exit, vcpu, vm, guest)
     case .exitStatistics:
       return writeStatistics(exit, vcpu: vcpu, vm: vm, guest: guest)
@@ -60,7 +63,8 @@ public enum HypercallHandler {
     let address = vcpu.registers.rbx
     let capacity = vcpu.registers.rcx / statisticsRecordSize
     guard capacity > 0 else { return finish(.badLength, exit, vcpu, vm, guest) }
-    guard let buffer = vm.memory.pointer(to: address, length: capacity * statisticsRecordSize) else {
+    guard let buffer = vm.memory.pointer(to: address, length: capacity * statisticsRecordSize)
+    else {
       return finish(.badAddress, exit, vcpu, vm, guest)
     }
     // This call counts itself, so the guest sees its own hypercall in the figures.

@@ -59,7 +59,8 @@ public enum InstructionCompletion {
 
   /// Walks the guest's page tables for the page, recording each entry read.
   static func fillCache<Guest: GuestStateAccess>(
-    _ linearPage: UInt64, key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+    _ linearPage: UInt64, key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine,
+    guest: Guest
   ) -> UInt64? {
     vcpu.codeCache.invalidate()
     let mode = guest.mode()
@@ -72,14 +73,17 @@ public enum InstructionCompletion {
       let isWide: Bool
       if case .protected32 = paging { isWide = false } else { isWide = true }
       let memory = vm.memory
-      physical = GuestPageWalker.translate(linear: linearPage, cr3: mode.cr3, mode: paging) { address in
+      physical = GuestPageWalker.translate(linear: linearPage, cr3: mode.cr3, mode: paging) {
+        address in
         guard let pointer = memory.pointer(to: address, length: isWide ? 8 : 4) else { return nil }
         let value = isWide ? pointer.load(as: UInt64.self) : UInt64(pointer.load(as: UInt32.self))
         cache.record(host: UInt64(UInt(bitPattern: pointer)), value: value, isWide: isWide)
         return value
       }
     }
-    guard let physical, let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096) else { return nil }
+    guard let physical, let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096) else {
+      return nil
+    }
     cache.linearPage = linearPage
     cache.addressSpace = key.addressSpace
     cache.hostPage = UInt64(UInt(bitPattern: host))

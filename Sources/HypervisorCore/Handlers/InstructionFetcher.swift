@@ -12,7 +12,8 @@ public enum InstructionFetcher {
   }
 
   /// Guest-linear to guest-physical, or nil when the guest's tables do not map it.
-  public static func translate(_ linear: UInt64, mode: GuestMode, memory: GuestMemoryMap) -> UInt64? {
+  public static func translate(_ linear: UInt64, mode: GuestMode, memory: GuestMemoryMap) -> UInt64?
+  {
     let paging = pagingMode(of: mode)
     if paging == .none { return linear }
     let entrySize: UInt64
@@ -33,7 +34,9 @@ public enum InstructionFetcher {
 
   /// Up to 15 bytes at RIP; fewer when the instruction may end at the edge of mapped
   /// memory; nil when not even the first byte can be read.
-  public static func fetch(rip: UInt64, mode: GuestMode, memory: GuestMemoryMap) -> InstructionBytes? {
+  public static func fetch(rip: UInt64, mode: GuestMode, memory: GuestMemoryMap)
+    -> InstructionBytes?
+  {
     let linear = linearInstructionPointer(rip: rip, mode: mode)
     var bytes = InstructionBytes()
     var address = linear
@@ -43,7 +46,9 @@ public enum InstructionFetcher {
       let inPage = 4096 - (address & 0xFFF)
       let wanted = min(UInt64(InstructionBytes.maximumCount - bytes.count), inPage)
       guard let source = memory.pointer(to: physical, length: wanted) else { break }
-      for index in 0..<Int(wanted) { _ = bytes.append(source.load(fromByteOffset: index, as: UInt8.self)) }
+      for index in 0..<Int(wanted) {
+        _ = bytes.append(source.load(fromByteOffset: index, as: UInt8.self))
+      }
       address &+= wanted
     }
     return bytes.count == 0 ? nil : bytes

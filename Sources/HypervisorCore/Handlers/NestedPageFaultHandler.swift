@@ -3,12 +3,15 @@
 /// the architectural answer, as the VM's profile says.
 public enum NestedPageFaultHandler {
   public static func handle<Guest: GuestStateAccess>(
-    _ fault: NestedPageFault, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
+    _ fault: NestedPageFault, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
+    guest: inout Guest
   ) -> ExitOutcome {
     let address = fault.guestPhysical
     let entry = vm.mmio.entry(for: address)
     if entry == nil && vm.profile.unmapped == .stop || fault.access == .instructionFetch {
-      return .stop(.unmappedAccess(guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end))
+      return .stop(
+        .unmappedAccess(
+          guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end))
     }
     let rip = vcpu.registers.rip
     let mode = guest.mode()
@@ -26,7 +29,8 @@ public enum NestedPageFaultHandler {
     guard let entry else {
       vcpu.statistics.unmappedMMIOAccesses &+= 1
       MemoryAccessEmulator.execute(
-        decoded, registers: &vcpu.registers, read: { size in TestMMIODevice.mask(size) }, write: { _, _ in })
+        decoded, registers: &vcpu.registers, read: { size in TestMMIODevice.mask(size) },
+        write: { _, _ in })
       return .resume
     }
     var effect = DeviceEffect.none

@@ -36,7 +36,8 @@ public struct CodePageCache {
       default: entry = entries.3
       }
       let pointer = UnsafeRawPointer(bitPattern: UInt(entry.host))!
-      let current = entry.isWide ? pointer.load(as: UInt64.self) : UInt64(pointer.load(as: UInt32.self))
+      let current =
+        entry.isWide ? pointer.load(as: UInt64.self) : UInt64(pointer.load(as: UInt32.self))
       if current != entry.value { return false }
       index += 1
     }

@@ -45,7 +45,8 @@ public struct GuestMemoryMap {
     where guestPhysical >= region.guestPhysical && length <= region.size
       && guestPhysical - region.guestPhysical <= region.size - length
     {
-      return UnsafeMutableRawPointer(bitPattern: UInt(region.hostAddress + (guestPhysical - region.guestPhysical)))
+      return UnsafeMutableRawPointer(
+        bitPattern: UInt(region.hostAddress + (guestPhysical - region.guestPhysical)))
     }
     return nil
   }
@@ -61,7 +62,9 @@ public struct GuestMemoryMap {
   /// Copies `bytes` into guest memory; false if they do not fit inside the guest's RAM.
   @discardableResult
   public func write(_ bytes: UnsafeRawBufferPointer, to guestPhysical: UInt64) -> Bool {
-    guard let destination = pointer(to: guestPhysical, length: UInt64(bytes.count)) else { return false }
+    guard let destination = pointer(to: guestPhysical, length: UInt64(bytes.count)) else {
+      return false
+    }
     if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
     return true
   }

@@ -26,7 +26,8 @@ public struct IdentifierPool {
   }
 
   public mutating func release(_ tag: UInt32) {
-    precondition(tag >= first && tag < next && !released.contains(tag), "tag released twice or never acquired")
+    precondition(
+      tag >= first && tag < next && !released.contains(tag), "tag released twice or never acquired")
     released.append(tag)
   }
 

@@ -17,7 +17,8 @@ struct CPUDescriptorTables {
     tss = UnsafeMutableRawPointer.allocate(byteCount: 104, alignment: 16)
     tss.initializeMemory(as: UInt8.self, repeating: 0, count: 104)
     for index in 1...3 {
-      let stack = UnsafeMutableRawPointer.allocate(byteCount: Self.interruptStackSize, alignment: 16)
+      let stack = UnsafeMutableRawPointer.allocate(
+        byteCount: Self.interruptStackSize, alignment: 16)
       let top = UInt64(UInt(bitPattern: stack)) + UInt64(Self.interruptStackSize)
       KernelLayout.extraStacks.append((top - UInt64(Self.interruptStackSize), top))
       tss.storeBytes(of: top, toByteOffset: 0x24 + (index - 1) * 8, as: UInt64.self)  // IST1..3

@@ -22,7 +22,8 @@ enum CPUProbe {
         featureControl: arch_rdmsr(0x3A), basic: arch_rdmsr(0x480), processorBased: processorBased,
         secondary: processorBased & (1 << 63) != 0 ? arch_rdmsr(0x48B) : 0)
     }
-    return CPUFeatures(leaf0: leaf0, leaf1: leaf1, extendedLeaf1: extended1, svmLeaf: svmLeaf, vmx: vmx)
+    return CPUFeatures(
+      leaf0: leaf0, leaf1: leaf1, extendedLeaf1: extended1, svmLeaf: svmLeaf, vmx: vmx)
   }
 
   static func report(_ features: CPUFeatures) {

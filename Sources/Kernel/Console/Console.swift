@@ -66,13 +66,17 @@ enum Console {
   /// A size in the largest binary unit that keeps it whole, e.g. "512 MiB".
   static func write(size bytes: UInt64) {
     if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
-      write(decimal: bytes >> 30); write(" GiB")
+      write(decimal: bytes >> 30)
+      write(" GiB")
     } else if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
-      write(decimal: bytes >> 20); write(" MiB")
+      write(decimal: bytes >> 20)
+      write(" MiB")
     } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
-      write(decimal: bytes >> 10); write(" KiB")
+      write(decimal: bytes >> 10)
+      write(" KiB")
     } else {
-      write(decimal: bytes); write(" B")
+      write(decimal: bytes)
+      write(" B")
     }
   }
 }

@@ -1,7 +1,8 @@
 /// Log levels for the console. The threshold comes from the command line
 /// (`loglevel=error|warning|info|debug`); a message below it costs one comparison.
 enum LogLevel: UInt8, Comparable {
-  case error = 0, warning, info, debug
+  case error = 0
+  case warning, info, debug
 
   static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
 

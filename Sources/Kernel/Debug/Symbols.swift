@@ -24,7 +24,9 @@ enum Symbols {
     return (name, address - best.address)
   }
 
-  private static func parseHex(_ text: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -> UInt64? {
+  private static func parseHex(_ text: UnsafeRawBufferPointer, _ start: Int, _ count: Int)
+    -> UInt64?
+  {
     var value: UInt64 = 0
     for index in start..<start + count {
       let c = text[index]

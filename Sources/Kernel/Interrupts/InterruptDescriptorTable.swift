@@ -21,7 +21,9 @@ struct InterruptDescriptorTable {
       case ExceptionVector.machineCheck: stack = 3
       default: stack = 0
       }
-      set(vector: vector, handler: linker_trap_stub(Int32(vector)), selector: codeSelector, interruptStack: stack)
+      set(
+        vector: vector, handler: linker_trap_stub(Int32(vector)), selector: codeSelector,
+        interruptStack: stack)
     }
   }
 
@@ -41,4 +43,3 @@ struct InterruptDescriptorTable {
     arch_lidt(UInt64(UInt(bitPattern: storage)), UInt16(Self.entries * 16 - 1))
   }
 }
-

@@ -23,18 +23,36 @@ private func reportException(_ frame: TrapFrame) {
   field("error code", frame.error_code)
   field("rip", frame.rip)
   field("cr2", cr2)
-  if frame.vector == UInt64(ExceptionVector.pageFault) { describePageFault(errorCode: frame.error_code, address: cr2) }
+  if frame.vector == UInt64(ExceptionVector.pageFault) {
+    describePageFault(errorCode: frame.error_code, address: cr2)
+  }
   // A stack overflow faults pushing the #PF frame onto the guard page: a double fault
   // on its own stack (IST1), with CR2 still naming the guard page.
   if frame.vector == UInt64(ExceptionVector.doubleFault) && inStackGuard(cr2) {
     Console.write("  cr2 is in the stack guard page: kernel stack overflow\n")
   }
-  field("cs", frame.cs); field("rflags", frame.rflags); field("rsp", frame.rsp); field("ss", frame.ss)
-  field("rax", frame.rax); field("rbx", frame.rbx); field("rcx", frame.rcx); field("rdx", frame.rdx)
-  field("rsi", frame.rsi); field("rdi", frame.rdi); field("rbp", frame.rbp)
-  field("r8", frame.r8); field("r9", frame.r9); field("r10", frame.r10); field("r11", frame.r11)
-  field("r12", frame.r12); field("r13", frame.r13); field("r14", frame.r14); field("r15", frame.r15)
-  field("cr0", arch_read_cr0()); field("cr3", arch_read_cr3()); field("cr4", arch_read_cr4())
+  field("cs", frame.cs)
+  field("rflags", frame.rflags)
+  field("rsp", frame.rsp)
+  field("ss", frame.ss)
+  field("rax", frame.rax)
+  field("rbx", frame.rbx)
+  field("rcx", frame.rcx)
+  field("rdx", frame.rdx)
+  field("rsi", frame.rsi)
+  field("rdi", frame.rdi)
+  field("rbp", frame.rbp)
+  field("r8", frame.r8)
+  field("r9", frame.r9)
+  field("r10", frame.r10)
+  field("r11", frame.r11)
+  field("r12", frame.r12)
+  field("r13", frame.r13)
+  field("r14", frame.r14)
+  field("r15", frame.r15)
+  field("cr0", arch_read_cr0())
+  field("cr3", arch_read_cr3())
+  field("cr4", arch_read_cr4())
   Backtrace.print(fromFramePointer: frame.rbp, firstAddress: frame.rip)
 }
 
@@ -42,7 +60,8 @@ private func reportException(_ frame: TrapFrame) {
 private func describePageFault(errorCode: UInt64, address: UInt64) {
   Console.write("  page fault: ")
   Console.write(errorCode & 1 != 0 ? "protection violation" : "page not present")
-  Console.write(errorCode & 2 != 0 ? " on write" : (errorCode & 16 != 0 ? " on instruction fetch" : " on read"))
+  Console.write(
+    errorCode & 2 != 0 ? " on write" : (errorCode & 16 != 0 ? " on instruction fetch" : " on read"))
   if errorCode & 8 != 0 { Console.write(", reserved bit set") }
   if inStackGuard(address) {
     Console.write(" -- in the stack guard page: kernel stack overflow")

@@ -16,7 +16,9 @@ enum KernelLayout {
 
   static func isKernelStackOrData(_ address: UInt64) -> Bool {
     if address >= data.start && address + 16 <= data.end { return true }
-    for stack in extraStacks where address >= stack.start && address + 16 <= stack.end { return true }
+    for stack in extraStacks where address >= stack.start && address + 16 <= stack.end {
+      return true
+    }
     return false
   }
 }

@@ -19,12 +19,22 @@ enum KernelPageTables {
     let guard_ = KernelLayout.stackGuard
 
     // Page 0 stays unmapped so a null pointer faults instead of reading the real-mode IVT.
-    try tables.map(virtual: 0x1000, physical: 0x1000, length: text.start - 0x1000, permissions: data, frames: &frames)
-    try tables.map(virtual: text.start, physical: text.start, length: text.end - text.start, permissions: [.read, .execute], frames: &frames)
-    try tables.map(virtual: rodata.start, physical: rodata.start, length: rodata.end - rodata.start, permissions: [.read], frames: &frames)
-    try tables.map(virtual: rodata.end, physical: rodata.end, length: guard_ - rodata.end, permissions: data, frames: &frames)
+    try tables.map(
+      virtual: 0x1000, physical: 0x1000, length: text.start - 0x1000, permissions: data,
+      frames: &frames)
+    try tables.map(
+      virtual: text.start, physical: text.start, length: text.end - text.start,
+      permissions: [.read, .execute], frames: &frames)
+    try tables.map(
+      virtual: rodata.start, physical: rodata.start, length: rodata.end - rodata.start,
+      permissions: [.read], frames: &frames)
+    try tables.map(
+      virtual: rodata.end, physical: rodata.end, length: guard_ - rodata.end, permissions: data,
+      frames: &frames)
     let afterGuard = guard_ + 4096
-    try tables.map(virtual: afterGuard, physical: afterGuard, length: top - afterGuard, permissions: data, largestPage: .size1G, frames: &frames)
+    try tables.map(
+      virtual: afterGuard, physical: afterGuard, length: top - afterGuard, permissions: data,
+      largestPage: .size1G, frames: &frames)
     root = tables.root
     arch_write_cr3(root)
   }

@@ -16,7 +16,8 @@ enum PhysicalFrames {
   /// A zeroed 4 KiB frame, or nil when memory is exhausted.
   static func allocateZeroed(frames count: Int = 1, alignment: UInt64 = 4096) -> UInt64? {
     guard let address = allocator.allocate(frames: count, alignment: alignment) else { return nil }
-    IdentityMappedMemory().pointer(to: address).initializeMemory(as: UInt8.self, repeating: 0, count: count * 4096)
+    IdentityMappedMemory().pointer(to: address).initializeMemory(
+      as: UInt8.self, repeating: 0, count: count * 4096)
     return address
   }
 }

@@ -12,13 +12,15 @@ enum AcpiPower {
   struct Tables: ACPIMemory {
     func bytes(at physical: UInt64, count: Int) -> UnsafeRawBufferPointer? {
       guard physical != 0, physical < 1 << 32, count >= 0, count <= 1 << 20 else { return nil }
-      return UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(physical)), count: count)
+      return UnsafeRawBufferPointer(
+        start: UnsafeRawPointer(bitPattern: UInt(physical)), count: count)
     }
   }
 
   static func discover(rsdp: RSDP?) {
     guard let rsdp else {
-      Log.warning("acpi: no RSDP from the boot loader; power-off will use the emulators' exit ports")
+      Log.warning(
+        "acpi: no RSDP from the boot loader; power-off will use the emulators' exit ports")
       return
     }
     do {

@@ -25,12 +25,15 @@ final class SVMGuest {
     self.nestedRoot = nestedRoot
     // IOPM: 12 KiB, one bit per port, all set: every port exits (APM §15.10.1).
     // MSRPM: 8 KiB, two bits per MSR (read, write) (APM §15.11).
-    guard let io = PhysicalFrames.allocateZeroed(frames: 3), let msr = PhysicalFrames.allocateZeroed(frames: 2) else {
+    guard let io = PhysicalFrames.allocateZeroed(frames: 3),
+      let msr = PhysicalFrames.allocateZeroed(frames: 2)
+    else {
       return nil
     }
     ioPermissionMap = io
     msrPermissionMap = msr
-    IdentityMappedMemory().pointer(to: io).initializeMemory(as: UInt8.self, repeating: 0xFF, count: 3 * 4096)
+    IdentityMappedMemory().pointer(to: io).initializeMemory(
+      as: UInt8.self, repeating: 0xFF, count: 3 * 4096)
     let msrMap = IdentityMappedMemory().pointer(to: msr)
     msrMap.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 2 * 4096)
     for index in Self.passthroughMSRs { Self.allow(index, in: msrMap) }
@@ -74,7 +77,9 @@ final class SVMGuest {
     vmcb.set(VMCBOffset.nestedCR3, nestedRoot)
 
     let segmentBase = UInt64(profile.entrySegment) << 4
-    vmcb.setSegment(VMCBOffset.cs, selector: profile.entrySegment, attributes: 0x9B, limit: 0xFFFF, base: segmentBase)
+    vmcb.setSegment(
+      VMCBOffset.cs, selector: profile.entrySegment, attributes: 0x9B, limit: 0xFFFF,
+      base: segmentBase)
     for segment in [VMCBOffset.ds, VMCBOffset.es, VMCBOffset.ss, VMCBOffset.fs, VMCBOffset.gs] {
       vmcb.setSegment(segment, selector: 0, attributes: 0x93, limit: 0xFFFF, base: 0)
     }

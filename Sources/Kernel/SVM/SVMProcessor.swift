@@ -16,7 +16,8 @@ final class SVMProcessor {
 
     var message: StaticString {
       switch self {
-      case .disabledByFirmware: return "SVM is disabled by the firmware (VM_CR.SVMDIS is set): enable SVM in the BIOS setup"
+      case .disabledByFirmware:
+        return "SVM is disabled by the firmware (VM_CR.SVMDIS is set): enable SVM in the BIOS setup"
       case .outOfMemory: return "no memory for the SVM host save area"
       }
     }
@@ -39,7 +40,8 @@ final class SVMProcessor {
     // VM_CR bit 4 SVMDIS: EFER.SVME cannot be set (APM §15.30.1).
     if arch_rdmsr(vmCR) & (1 << 4) != 0 { return .failure(.disabledByFirmware) }
     arch_wrmsr(efer, arch_rdmsr(efer) | 1 << 12)
-    guard let save = PhysicalFrames.allocateZeroed(), let host = PhysicalFrames.allocateZeroed() else {
+    guard let save = PhysicalFrames.allocateZeroed(), let host = PhysicalFrames.allocateZeroed()
+    else {
       return .failure(.outOfMemory)
     }
     arch_wrmsr(hostSaveAreaMSR, save)

@@ -15,7 +15,9 @@ enum SVMRunLoop {
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     while true {
-      if let event = vcpu.pendingEvent, vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0 {
+      if let event = vcpu.pendingEvent,
+        vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
+      {
         vmcb.set(VMCBOffset.eventInjection, SVMEventInjection.encode(event))
         vcpu.pendingEvent = nil
         vcpu.statistics.injectedEvents &+= 1
@@ -35,23 +37,15 @@ enum SVMRunLoop {
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
       // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
       let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
-      vmcb.set(VMCBOffset.eventInjection, interrupted & SVMEventInjection.valid != 0 ? interrupted : 0)
+      vmcb.set(
+        VMCBOffset.eventInjection, interrupted & SVMEventInjection.valid != 0 ? interrupted : 0)
 
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb)
-      let outcome = ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
-      let spent = arch_rdtsc() &- exitTime
-      vcpu.statistics.record(exit.reason.kind, cycles: spent)
-      if exit.reason.isGuestCaused && vcpu.storm.endExit() {
-        return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
-      }
-      switch outcome {
-      case .resume:
-        if LocalAPIC.sliceOver { return .preempted }
-      case .halt:
-        return .halted
-      case .stop(let reason):
-        return .stopped(reason)
+      let outcome = ExitDispatcher.dispatch(
+        exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      if let result = ExitAccounting.finish(exit, outcome, vcpu: vcpu, exitTime: exitTime) {
+        return result
       }
     }
   }

@@ -28,12 +28,17 @@ enum GuestMemoryBuilder {
     while guestPhysical < size {
       let length = min(chunk, size - guestPhysical)
       let count = Int((length + 4095) / 4096)
-      guard let host = PhysicalFrames.allocateZeroed(frames: count, alignment: length == chunk ? chunk : 4096) else {
+      guard
+        let host = PhysicalFrames.allocateZeroed(
+          frames: count, alignment: length == chunk ? chunk : 4096)
+      else {
         release(owned)
         return .failure(.outOfMemory)
       }
       owned.append((host, count))
-      if let last = memory.regions.last, last.hostAddress + last.size == host, last.guestEnd == guestPhysical {
+      if let last = memory.regions.last, last.hostAddress + last.size == host,
+        last.guestEnd == guestPhysical
+      {
         memory.extendLast(by: length)
       } else {
         memory.add(GuestMemoryRegion(guestPhysical: guestPhysical, hostAddress: host, size: length))
@@ -42,11 +47,13 @@ enum GuestMemoryBuilder {
     }
     var frames = KernelFrameSource()
     do {
-      var tables = try PageTableBuilder<Format, IdentityMappedMemory>(memory: IdentityMappedMemory(), frames: &frames)
+      var tables = try PageTableBuilder<Format, IdentityMappedMemory>(
+        memory: IdentityMappedMemory(), frames: &frames)
       for region in memory.regions {
         try tables.map(
           virtual: region.guestPhysical, physical: region.hostAddress, length: region.size,
-          permissions: [.read, .write, .execute, .user], memoryType: .writeBack, largestPage: .size2M, frames: &frames)
+          permissions: [.read, .write, .execute, .user], memoryType: .writeBack,
+          largestPage: .size2M, frames: &frames)
       }
       return .success((memory, tables.root, owned))
     } catch {

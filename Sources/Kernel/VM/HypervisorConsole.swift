@@ -24,14 +24,18 @@ final class HypervisorConsole: ConsoleSink {
 
   /// Prints what a VM left without a final newline (when it stops).
   func flush(_ vmName: [UInt8]) {
-    if let index = pending.firstIndex(where: { $0.name == vmName }), !pending[index].line.isEmpty { emit(index) }
+    if let index = pending.firstIndex(where: { $0.name == vmName }), !pending[index].line.isEmpty {
+      emit(index)
+    }
   }
 
   private func emit(_ slot: Int) {
     Console.write("[")
     Console.write(bytes: pending[slot].name)
     Console.write("] ")
-    for byte in pending[slot].line where byte >= 0x20 && byte < 0x7F || byte == 0x09 { Console.write(byte) }
+    for byte in pending[slot].line where byte >= 0x20 && byte < 0x7F || byte == 0x09 {
+      Console.write(byte)
+    }
     Console.write("\n")
     pending[slot].line.removeAll(keepingCapacity: true)
   }

@@ -31,7 +31,9 @@ final class Scheduler<Backend: VirtualizationBackend> {
       }
       if !ranAny {
         // Only halted vCPUs remain, and nothing in this hypervisor can wake them yet.
-        for vm in vms where !vm.isStopped { stop(vm, reason: .haltedWithoutInterruptSource, vcpu: vm.vcpus[0]) }
+        for vm in vms where !vm.isStopped {
+          stop(vm, reason: .haltedWithoutInterruptSource, vcpu: vm.vcpus[0])
+        }
       }
     }
   }

@@ -32,7 +32,10 @@ enum VMLoader {
         refuse(moduleNumber, module.commandLine, "another VM already has this name")
         continue
       }
-      guard let vm = create(profile, image: module.range, id: vms.count, backend: backend, console: console) else {
+      guard
+        let vm = create(
+          profile, image: module.range, id: vms.count, backend: backend, console: console)
+      else {
         continue
       }
       vms.append(vm)
@@ -41,7 +44,8 @@ enum VMLoader {
   }
 
   static func create<Backend: VirtualizationBackend>(
-    _ profile: VMProfile, image: PhysicalRange, id: Int, backend: Backend, console: HypervisorConsole
+    _ profile: VMProfile, image: PhysicalRange, id: Int, backend: Backend,
+    console: HypervisorConsole
   ) -> VirtualMachine? {
     let built: (memory: GuestMemoryMap, root: UInt64, frames: [(UInt64, Int)])
     switch GuestMemoryBuilder.build(size: profile.memorySize, format: Backend.NestedFormat.self) {
@@ -55,7 +59,9 @@ enum VMLoader {
     vm.installStandardDevices(console: console)
     let source = UnsafeRawBufferPointer(
       start: UnsafeRawPointer(bitPattern: UInt(image.start)), count: Int(image.size))
-    guard vm.memory.write(source, to: profile.loadAddress), backend.admit(vm, nestedRoot: built.root) else {
+    guard vm.memory.write(source, to: profile.loadAddress),
+      backend.admit(vm, nestedRoot: built.root)
+    else {
       GuestMemoryBuilder.release(built.frames)
       refuse(id + 1, Array("vm name=".utf8) + profile.name, "could not set up the VM")
       return nil

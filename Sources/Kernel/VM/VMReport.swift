@@ -28,10 +28,12 @@ enum VMReport {
     case .shutdown:
       Console.write("shutdown (triple fault)")
     case .unmappedAccess(let address, let access, let beyond):
-      Console.write(access == .write ? "write to " : (access == .read ? "read of " : "instruction fetch from "))
+      Console.write(
+        access == .write ? "write to " : (access == .read ? "read of " : "instruction fetch from "))
       Console.write("guest-physical ")
       Console.write(hex: address)
-      Console.write(beyond ? ", outside its memory and every device" : ", where no device is mapped")
+      Console.write(
+        beyond ? ", outside its memory and every device" : ", where no device is mapped")
     case .unsupportedMMIOInstruction(let address, let opcode):
       Console.write("MMIO at ")
       Console.write(hex: address)
@@ -66,11 +68,24 @@ enum VMReport {
 
   static func registers(_ vcpu: VirtualCPU) {
     let r = vcpu.registers
-    field("rip", r.rip); field("rflags", r.rflags); field("rsp", r.rsp)
-    field("rax", r.rax); field("rbx", r.rbx); field("rcx", r.rcx); field("rdx", r.rdx)
-    field("rsi", r.rsi); field("rdi", r.rdi); field("rbp", r.rbp)
-    field("r8", r.r8); field("r9", r.r9); field("r10", r.r10); field("r11", r.r11)
-    field("r12", r.r12); field("r13", r.r13); field("r14", r.r14); field("r15", r.r15)
+    field("rip", r.rip)
+    field("rflags", r.rflags)
+    field("rsp", r.rsp)
+    field("rax", r.rax)
+    field("rbx", r.rbx)
+    field("rcx", r.rcx)
+    field("rdx", r.rdx)
+    field("rsi", r.rsi)
+    field("rdi", r.rdi)
+    field("rbp", r.rbp)
+    field("r8", r.r8)
+    field("r9", r.r9)
+    field("r10", r.r10)
+    field("r11", r.r11)
+    field("r12", r.r12)
+    field("r13", r.r13)
+    field("r14", r.r14)
+    field("r15", r.r15)
   }
 
   static func statistics(_ statistics: ExitStatistics) {

@@ -13,7 +13,9 @@ enum VMCS {
       Console.write("VMWRITE failed for field ")
       Console.write(hex: UInt64(field.rawValue), digits: 4)
       Console.write(": ")
-      Console.write(VMXDiagnostics.describeInstructionError(UInt32(truncatingIfNeeded: read(.instructionError))))
+      Console.write(
+        VMXDiagnostics.describeInstructionError(UInt32(truncatingIfNeeded: read(.instructionError)))
+      )
       Log.end()
     }
   }

@@ -21,7 +21,8 @@ struct VMCSGuestState: GuestStateAccess {
       width = cs & (1 << 14) != 0 ? .protected32 : .protected16
     }
     return GuestMode(
-      width: width, codeSegmentBase: VMCS.read(.guestCSBase), dataSegmentBase: VMCS.read(.guestDSBase),
+      width: width, codeSegmentBase: VMCS.read(.guestCSBase),
+      dataSegmentBase: VMCS.read(.guestDSBase),
       extraSegmentBase: VMCS.read(.guestESBase), cr0: cr0, cr3: VMCS.read(.guestCR3),
       cr4: VMCS.read(.guestCR4), efer: efer)
   }
@@ -115,7 +116,9 @@ struct VMCSGuestState: GuestStateAccess {
     return true
   }
 
-  func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf { RealProcessor.cpuid(leaf: leaf, subleaf: subleaf) }
+  func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
+    RealProcessor.cpuid(leaf: leaf, subleaf: subleaf)
+  }
 
   func guestTimeStampCounter() -> UInt64 { arch_rdtsc() &+ VMCS.read(.tscOffset) }
 }

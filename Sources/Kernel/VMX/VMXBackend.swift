@@ -24,7 +24,8 @@ final class VMXBackend: VirtualizationBackend {
       Log.error("no free VPID for the VM")
       return false
     }
-    guard let guest = VMXGuest(vm: vm, vpid: tag.tag, nestedRoot: nestedRoot, processor: processor) else {
+    guard let guest = VMXGuest(vm: vm, vpid: tag.tag, nestedRoot: nestedRoot, processor: processor)
+    else {
       processor.vpids.release(tag.tag)
       return false
     }

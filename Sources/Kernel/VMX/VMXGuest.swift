@@ -18,10 +18,13 @@ final class VMXGuest {
   /// The SYSCALL MSRs and KernelGSbase, which no VMCS field holds: the guest uses them
   /// without exits, and they are swapped on the processor at each time slice.
   var syscallMSRs: [[UInt64]] = []
-  static let syscallMSRIndices: [UInt32] = [0xC000_0081, 0xC000_0082, 0xC000_0083, 0xC000_0084, 0xC000_0102]
+  static let syscallMSRIndices: [UInt32] = [
+    0xC000_0081, 0xC000_0082, 0xC000_0083, 0xC000_0084, 0xC000_0102,
+  ]
   /// MSRs the guest may use without exits: VMCS fields hold FS/GS base and SYSENTER, and
   /// the slice swap holds the rest.
-  static let passthroughMSRs: [UInt32] = syscallMSRIndices + [0xC000_0100, 0xC000_0101, 0x174, 0x175, 0x176]
+  static let passthroughMSRs: [UInt32] =
+    syscallMSRIndices + [0xC000_0100, 0xC000_0101, 0x174, 0x175, 0x176]
 
   init?(vm: VirtualMachine, vpid: UInt32, nestedRoot: UInt64, processor: VMXProcessor) {
     self.vm = vm
@@ -29,18 +32,22 @@ final class VMXGuest {
     eptPointer = EPTPointer(root: nestedRoot, memoryType: .writeBack)
     // I/O bitmaps A and B: one bit per port, all set: every port exits (SDM 3C §25.6.4).
     // MSR bitmap: read-low, read-high, write-low, write-high, 1 KiB each (§25.6.9).
-    guard let io = PhysicalFrames.allocateZeroed(frames: 2), let msr = PhysicalFrames.allocateZeroed() else {
+    guard let io = PhysicalFrames.allocateZeroed(frames: 2),
+      let msr = PhysicalFrames.allocateZeroed()
+    else {
       return nil
     }
     ioBitmaps = io
     msrBitmap = msr
-    IdentityMappedMemory().pointer(to: io).initializeMemory(as: UInt8.self, repeating: 0xFF, count: 2 * 4096)
+    IdentityMappedMemory().pointer(to: io).initializeMemory(
+      as: UInt8.self, repeating: 0xFF, count: 2 * 4096)
     let map = IdentityMappedMemory().pointer(to: msr)
     map.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 4096)
     for index in Self.passthroughMSRs { Self.allow(index, in: map) }
     for vcpu in vm.vcpus {
       guard let vmcs = PhysicalFrames.allocateZeroed() else { return nil }
-      IdentityMappedMemory().pointer(to: vmcs).storeBytes(of: processor.capabilities.revision, as: UInt32.self)
+      IdentityMappedMemory().pointer(to: vmcs).storeBytes(
+        of: processor.capabilities.revision, as: UInt32.self)
       vmcss.append(vmcs)
       launched.append(false)
       syscallMSRs.append([0, 0, 0, 0, 0])
@@ -48,9 +55,13 @@ final class VMXGuest {
       initializeVMCS(vcpu: vcpu, processor: processor)
     }
     // A recycled VPID or a reused EPT root may still have translations cached.
-    if let type = processor.capabilities.preferredInveptType { _ = arch_invept(type.rawValue, eptPointer.value) }
+    if let type = processor.capabilities.preferredInveptType {
+      _ = arch_invept(type.rawValue, eptPointer.value)
+    }
     if processor.vpidEnabled, let type = processor.capabilities.preferredInvvpidType {
-      _ = arch_invvpid(type == .individualAddress ? InvvpidType.allContexts.rawValue : type.rawValue, UInt16(vpid), 0)
+      _ = arch_invvpid(
+        type == .individualAddress ? InvvpidType.allContexts.rawValue : type.rawValue, UInt16(vpid),
+        0)
     }
   }
 
@@ -105,7 +116,8 @@ final class VMXGuest {
 
     VMXHostState.write()
     let state = VMXGuestState.realMode(
-      entrySegment: vm.profile.entrySegment, entryOffset: vm.profile.entryOffset, capabilities: caps)
+      entrySegment: vm.profile.entrySegment, entryOffset: vm.profile.entryOffset, capabilities: caps
+    )
     state.forEachField { field, value in VMCS.write(field, value) }
     vcpu.registers.rip = state.rip
     vcpu.registers.rflags = state.rflags
@@ -113,7 +125,9 @@ final class VMXGuest {
   }
 
   func release(into processor: VMXProcessor) {
-    if let type = processor.capabilities.preferredInveptType { _ = arch_invept(type.rawValue, eptPointer.value) }
+    if let type = processor.capabilities.preferredInveptType {
+      _ = arch_invept(type.rawValue, eptPointer.value)
+    }
     if processor.vpidEnabled { processor.vpids.release(vpid) }
     for vmcs in vmcss {
       _ = arch_vmclear(vmcs)

@@ -16,10 +16,13 @@ final class VMXProcessor {
 
     var message: StaticString {
       switch self {
-      case .lockedOff: return "VMX is locked off by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the BIOS setup"
+      case .lockedOff:
+        return
+          "VMX is locked off by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the BIOS setup"
       case .outOfMemory: return "no memory for the VMXON region"
       case .vmxonFailed: return "VMXON failed"
-      case .controlsUnavailable: return "this processor lacks VMX controls Peregrine requires (EPT, unrestricted guest)"
+      case .controlsUnavailable:
+        return "this processor lacks VMX controls Peregrine requires (EPT, unrestricted guest)"
       }
     }
   }
@@ -58,9 +61,11 @@ final class VMXProcessor {
     arch_write_cr0(capabilities.fixingCR0(arch_read_cr0()))
     arch_write_cr4(capabilities.fixingCR4(arch_read_cr4() | 1 << 13))
     guard let region = PhysicalFrames.allocateZeroed() else { return .failure(.outOfMemory) }
-    IdentityMappedMemory().pointer(to: region).storeBytes(of: capabilities.revision, as: UInt32.self)
+    IdentityMappedMemory().pointer(to: region).storeBytes(
+      of: capabilities.revision, as: UInt32.self)
     guard arch_vmxon(region) else { return .failure(.vmxonFailed) }
-    return .success(VMXProcessor(capabilities: capabilities, controls: controls, vmxonRegion: region))
+    return .success(
+      VMXProcessor(capabilities: capabilities, controls: controls, vmxonRegion: region))
   }
 
   /// Names every control Peregrine asked for and did not get.

@@ -17,7 +17,9 @@ enum VMXRunLoop {
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
-      if let event = vcpu.pendingEvent, VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0 {
+      if let event = vcpu.pendingEvent,
+        VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
+      {
         inject(event)
         vcpu.pendingEvent = nil
         vcpu.statistics.injectedEvents &+= 1
@@ -35,7 +37,9 @@ enum VMXRunLoop {
         // The VMX-preemption timer counts TSC >> rate (SDM 3C §26.5.1): the rest of the slice.
         let now = arch_rdtsc()
         let remaining = LocalAPIC.sliceDeadline > now ? LocalAPIC.sliceDeadline - now : 0
-        VMCS.write(.preemptionTimerValue, min(remaining >> processor.capabilities.preemptionTimerRate, 0xFFFF_FFFF))
+        VMCS.write(
+          .preemptionTimerValue,
+          min(remaining >> processor.capabilities.preemptionTimerRate, 0xFFFF_FFFF))
       }
       let failed = vmx_world_switch(vcpu.registerFile, guest.launched[vcpu.index] ? 1 : 0) != 0
       if failed {
@@ -63,19 +67,10 @@ enum VMXRunLoop {
         // handler for it runs here instead of through the IDT.
         InterruptRouting.handle(vector: UInt8(truncatingIfNeeded: info.interruptionInfo))
       }
-      let outcome = ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
-      let spent = arch_rdtsc() &- exitTime
-      vcpu.statistics.record(exit.reason.kind, cycles: spent)
-      if exit.reason.isGuestCaused && vcpu.storm.endExit() {
-        return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
-      }
-      switch outcome {
-      case .resume:
-        if LocalAPIC.sliceOver { return .preempted }
-      case .halt:
-        return .halted
-      case .stop(let reason):
-        return .stopped(reason)
+      let outcome = ExitDispatcher.dispatch(
+        exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      if let result = ExitAccounting.finish(exit, outcome, vcpu: vcpu, exitTime: exitTime) {
+        return result
       }
     }
   }
@@ -85,7 +80,8 @@ enum VMXRunLoop {
     let encoded: UInt32
     switch event {
     case .exception(let vector, let errorCode):
-      encoded = VMXEventInjection.encode(vector: vector, type: .hardwareException, errorCode: errorCode)
+      encoded = VMXEventInjection.encode(
+        vector: vector, type: .hardwareException, errorCode: errorCode)
       if let errorCode { VMCS.write(.entryExceptionErrorCode, UInt64(errorCode)) }
     case .externalInterrupt(let vector):
       encoded = VMXEventInjection.encode(vector: vector, type: .externalInterrupt, errorCode: nil)
@@ -100,17 +96,25 @@ enum VMXRunLoop {
     let vectoring = VMCS.read(.idtVectoringInformation)
     guard vectoring & (1 << 31) != 0 else { return }
     VMCS.write(.entryInterruptionInformation, vectoring & ~(1 << 12))
-    if vectoring & (1 << 11) != 0 { VMCS.write(.entryExceptionErrorCode, VMCS.read(.idtVectoringErrorCode)) }
+    if vectoring & (1 << 11) != 0 {
+      VMCS.write(.entryExceptionErrorCode, VMCS.read(.idtVectoringErrorCode))
+    }
     let type = (vectoring >> 8) & 7
-    if type == 4 || type == 5 || type == 6 { VMCS.write(.entryInstructionLength, VMCS.read(.exitInstructionLength)) }
+    if type == 4 || type == 5 || type == 6 {
+      VMCS.write(.entryInstructionLength, VMCS.read(.exitInstructionLength))
+    }
   }
 
   static func loadSyscallMSRs(_ guest: VMXGuest, vcpu: VirtualCPU) {
-    for (slot, index) in VMXGuest.syscallMSRIndices.enumerated() { arch_wrmsr(index, guest.syscallMSRs[vcpu.index][slot]) }
+    for (slot, index) in VMXGuest.syscallMSRIndices.enumerated() {
+      arch_wrmsr(index, guest.syscallMSRs[vcpu.index][slot])
+    }
   }
 
   static func saveSyscallMSRs(_ guest: VMXGuest, vcpu: VirtualCPU) {
-    for (slot, index) in VMXGuest.syscallMSRIndices.enumerated() { guest.syscallMSRs[vcpu.index][slot] = arch_rdmsr(index) }
+    for (slot, index) in VMXGuest.syscallMSRIndices.enumerated() {
+      guest.syscallMSRs[vcpu.index][slot] = arch_rdmsr(index)
+    }
   }
 
   /// The VMCS's view of the guest for a stop report: exit information, the VM-instruction

@@ -36,9 +36,10 @@ final class ExitDispatcherTests: MachineTestCase {
       .stop(.unexpectedExit(vendorCode: 0x7D)))
   }
 
-  func testControlRegisterInitAndSIPIAreUnexpected() {
-    let cr = ControlRegisterAccess(register: 0, kind: .write, generalRegister: 0)
-    for reason in [ExitReason.controlRegisterAccess(cr), .initSignal, .startupIPI(vector: 0x10)] {
+  /// INIT and SIPI have no handler yet (vCPUs all start at the entry point); control
+  /// registers do (ControlRegisterHandlerTests).
+  func testInitAndSIPIAreUnexpected() {
+    for reason in [ExitReason.initSignal, .startupIPI(vector: 0x10)] {
       guard
         case .stop(.unexpectedExit) = machine.dispatch(VMExit(reason: reason, instructionLength: 3))
       else {

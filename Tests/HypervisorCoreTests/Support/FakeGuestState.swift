@@ -85,6 +85,28 @@ struct FakeGuestState: GuestStateAccess {
     return true
   }
 
+  func readControlRegister(_ number: UInt8) -> UInt64 {
+    switch number {
+    case 0: return guestMode.cr0
+    case 3: return guestMode.cr3
+    case 4: return guestMode.cr4
+    default: return 0
+    }
+  }
+
+  /// Like the processor: PG without PE is refused.
+  mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool {
+    switch number {
+    case 0:
+      if value & (1 << 31) != 0 && value & 1 == 0 { return false }
+      guestMode.cr0 = value
+    case 3: guestMode.cr3 = value
+    case 4: guestMode.cr4 = value
+    default: return false
+    }
+    return true
+  }
+
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
     queryLog.cpuid.append((leaf, subleaf))
     for entry in cpuidTable where entry.leaf == leaf { return entry.value }

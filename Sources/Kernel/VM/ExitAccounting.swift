@@ -1,0 +1,22 @@
+import CArch
+import HypervisorCore
+
+/// What every backend's run loop does after the handler: count the exit and its cycles,
+/// watch for an exit storm, and turn the handler's outcome into the end of the slice or not.
+enum ExitAccounting {
+  /// nil: enter the guest again.
+  @inline(__always)
+  static func finish(_ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, exitTime: UInt64)
+    -> SliceResult?
+  {
+    vcpu.statistics.record(exit.reason.kind, cycles: arch_rdtsc() &- exitTime)
+    if exit.reason.isGuestCaused && vcpu.storm.endExit() {
+      return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
+    }
+    switch outcome {
+    case .resume: return LocalAPIC.sliceOver ? .preempted : nil
+    case .halt: return .halted
+    case .stop(let reason): return .stopped(reason)
+    }
+  }
+}
