@@ -1,7 +1,11 @@
 /// A VM's description, as the ISO carries it on a guest module's command line:
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
-///        [unmapped=stop|ignore] [storm=on|off]
+///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux] [-- GUEST COMMAND LINE]
+///
+/// `kind=linux` makes the module a bzImage booted by the Linux boot protocol, with the words
+/// after ` -- ` as its kernel command line and the module named `initrd vm=NAME` as its
+/// initramfs.
 ///
 /// Validated before any memory is given to the VM; a bad profile is refused with a
 /// message and the other VMs boot regardless.
@@ -21,6 +25,10 @@ public struct VMProfile: Equatable {
   public var vcpuCount: Int = 1
   public var unmapped: UnmappedAccessPolicy = .stop
   public var stormDetection = true
+  public enum Kind: Equatable { case flat, linux }
+  public var kind = Kind.flat
+  /// The guest kernel's command line (`kind=linux`): everything after " -- ".
+  public var guestCommandLine: [UInt8] = []
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30
@@ -29,7 +37,13 @@ public struct VMProfile: Equatable {
   public init(name: [UInt8]) { self.name = name }
 
   /// Parses the words after the leading "vm".
-  public static func parse(_ line: [UInt8]) -> Result<VMProfile, VMProfileError> {
+  public static func parse(_ fullLine: [UInt8]) -> Result<VMProfile, VMProfileError> {
+    var line = fullLine
+    var guestCommandLine: [UInt8] = []
+    if let start = separatorIndex(in: fullLine) {
+      line = Array(fullLine[..<start])
+      guestCommandLine = Array(fullLine[(start + 4)...])
+    }
     var words = ProfileWords(line)
     guard let first = words.next(), first.key == Array("vm".utf8), first.value == nil else {
       return .failure(.notAProfile)
@@ -70,6 +84,12 @@ public struct VMProfile: Equatable {
         case Array("ignore".utf8): profile.unmapped = .ignore
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("kind".utf8):
+        switch value {
+        case Array("flat".utf8): profile.kind = .flat
+        case Array("linux".utf8): profile.kind = .linux
+        default: return .failure(.invalidValue(word.key))
+        }
       case Array("storm".utf8):
         switch value {
         case Array("on".utf8): profile.stormDetection = true
@@ -81,6 +101,7 @@ public struct VMProfile: Equatable {
       }
     }
     guard !profile.name.isEmpty else { return .failure(.missingName) }
+    profile.guestCommandLine = guestCommandLine
     return .success(profile)
   }
 
@@ -93,6 +114,16 @@ public struct VMProfile: Equatable {
     }
     let entry = UInt64(entrySegment) << 4 + UInt64(entryOffset)
     guard entry >= loadAddress, entry < loadAddress + imageSize else { return .entryOutsideImage }
+    return nil
+  }
+
+  /// Where " -- " starts in `line`, if anywhere.
+  static func separatorIndex(in line: [UInt8]) -> Int? {
+    let separator: [UInt8] = [0x20, 0x2D, 0x2D, 0x20]
+    guard line.count >= separator.count else { return nil }
+    for start in 0...(line.count - separator.count) where line[start..<start + 4].elementsEqual(separator) {
+      return start
+    }
     return nil
   }
 

@@ -17,10 +17,13 @@ public final class VirtualMachine {
   public var msrPolicy = MSRPolicy()
   /// Devices that can raise interrupts; a VM without any can never wake from HLT.
   public var hasInterruptSources = false
+  /// Where every vCPU starts: the profile's real-mode entry, or what a loader (Linux) set.
+  public var initialState: InitialCPUState
 
   public init(id: Int, profile: VMProfile) {
     self.id = id
     self.profile = profile
+    initialState = .realMode(segment: profile.entrySegment, offset: profile.entryOffset)
     for index in 0..<profile.vcpuCount {
       let vcpu = VirtualCPU(index: index)
       vcpu.storm.enabled = profile.stormDetection

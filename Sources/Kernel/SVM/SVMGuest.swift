@@ -61,7 +61,6 @@ final class SVMGuest {
   /// Real-mode reset-like state (APM §15.5, emulators.md): CS from the profile, flat 64 KiB
   /// data segments, CR0.ET, EFER.SVME (VMRUN requires it), the PAT's power-on value.
   private func initialize(_ vmcb: VMCB, vcpu: VirtualCPU) {
-    let profile = vm.profile
     vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = SVMIntercept.peregrineMisc1
     vmcb[VMCBOffset.interceptMisc2, as: UInt32.self] = SVMIntercept.peregrineMisc2
     // Exceptions: #MC belongs to the host (bit 18).
@@ -76,24 +75,29 @@ final class SVMGuest {
     vmcb.set(VMCBOffset.nestedPagingEnable, 1)
     vmcb.set(VMCBOffset.nestedCR3, nestedRoot)
 
-    let segmentBase = UInt64(profile.entrySegment) << 4
+    let start = vm.initialState
+    let code = start.code
     vmcb.setSegment(
-      VMCBOffset.cs, selector: profile.entrySegment, attributes: 0x9B, limit: 0xFFFF,
-      base: segmentBase)
+      VMCBOffset.cs, selector: code.selector, attributes: code.attributes, limit: code.limit, base: code.base)
+    let data = start.data
     for segment in [VMCBOffset.ds, VMCBOffset.es, VMCBOffset.ss, VMCBOffset.fs, VMCBOffset.gs] {
-      vmcb.setSegment(segment, selector: 0, attributes: 0x93, limit: 0xFFFF, base: 0)
+      vmcb.setSegment(
+        segment, selector: data.selector, attributes: data.attributes, limit: data.limit, base: data.base)
     }
-    vmcb.setSegment(VMCBOffset.gdtr, selector: 0, attributes: 0, limit: 0xFFFF, base: 0)
+    vmcb.setSegment(VMCBOffset.gdtr, selector: 0, attributes: 0, limit: start.gdtLimit, base: start.gdtBase)
     vmcb.setSegment(VMCBOffset.idtr, selector: 0, attributes: 0, limit: 0x3FF, base: 0)
     vmcb.setSegment(VMCBOffset.ldtr, selector: 0, attributes: 0x82, limit: 0xFFFF, base: 0)
     vmcb.setSegment(VMCBOffset.tr, selector: 0, attributes: 0x8B, limit: 0xFFFF, base: 0)
-    vmcb.set(VMCBOffset.cr0, 0x10)
-    vmcb.set(VMCBOffset.efer, 1 << 12)
+    vmcb.set(VMCBOffset.cr0, start.cr0)
+    vmcb.set(VMCBOffset.cr3, start.cr3)
+    vmcb.set(VMCBOffset.cr4, start.cr4)
+    vmcb.set(VMCBOffset.efer, start.efer | 1 << 12)
     vmcb.set(VMCBOffset.dr6, 0xFFFF_0FF0)
     vmcb.set(VMCBOffset.dr7, 0x400)
     vmcb.set(VMCBOffset.guestPAT, 0x0007_0406_0007_0406)
-    vcpu.registers.rip = UInt64(profile.entryOffset)
-    vcpu.registers.rflags = 0x2
+    vcpu.registers.rip = start.rip
+    vcpu.registers.rsi = start.rsi
+    vcpu.registers.rflags = start.rflags
   }
 
   func release(into processor: SVMProcessor) {

@@ -115,13 +115,45 @@ final class VMXGuest {
     VMCS.write(.cr4ReadShadow, 0)
 
     VMXHostState.write()
+    let start = vm.initialState
     let state = VMXGuestState.realMode(
-      entrySegment: vm.profile.entrySegment, entryOffset: vm.profile.entryOffset, capabilities: caps
-    )
+      entrySegment: start.code.selector, entryOffset: UInt16(truncatingIfNeeded: start.rip), capabilities: caps)
     state.forEachField { field, value in VMCS.write(field, value) }
-    vcpu.registers.rip = state.rip
-    vcpu.registers.rflags = state.rflags
-    vcpu.registers.rsp = state.rsp
+    if start.isLongMode { writeLongModeState(start, caps: caps) }
+    vcpu.registers.rip = start.rip
+    vcpu.registers.rsi = start.rsi
+    vcpu.registers.rflags = start.rflags
+    vcpu.registers.rsp = 0
+  }
+
+  /// A vCPU that starts in 64-bit mode (the Linux boot protocol's entry): the loader's
+  /// segments, paging registers and EFER over the real-mode defaults.
+  private func writeLongModeState(_ start: InitialCPUState, caps: VMXCapabilities) {
+    VMCS.write(.guestCSSelector, UInt64(start.code.selector))
+    VMCS.write(.guestCSBase, start.code.base)
+    VMCS.write(.guestCSLimit, UInt64(start.code.limit))
+    VMCS.write(.guestCSAccessRights, UInt64(start.code.vmxAccessRights))
+    let dataFields: [(VMCSField, VMCSField, VMCSField, VMCSField)] = [
+      (.guestDSSelector, .guestDSBase, .guestDSLimit, .guestDSAccessRights),
+      (.guestESSelector, .guestESBase, .guestESLimit, .guestESAccessRights),
+      (.guestSSSelector, .guestSSBase, .guestSSLimit, .guestSSAccessRights),
+      (.guestFSSelector, .guestFSBase, .guestFSLimit, .guestFSAccessRights),
+      (.guestGSSelector, .guestGSBase, .guestGSLimit, .guestGSAccessRights),
+    ]
+    for (selector, base, limit, rights) in dataFields {
+      VMCS.write(selector, UInt64(start.data.selector))
+      VMCS.write(base, start.data.base)
+      VMCS.write(limit, UInt64(start.data.limit))
+      VMCS.write(rights, UInt64(start.data.vmxAccessRights))
+    }
+    VMCS.write(.guestGDTRBase, start.gdtBase)
+    VMCS.write(.guestGDTRLimit, UInt64(start.gdtLimit))
+    VMCS.write(.cr0ReadShadow, start.cr0)
+    VMCS.write(.guestCR0, caps.fixingCR0(start.cr0, unrestrictedGuest: true))
+    VMCS.write(.guestCR3, start.cr3)
+    VMCS.write(.cr4ReadShadow, start.cr4)
+    VMCS.write(.guestCR4, caps.fixingCR4(start.cr4))
+    VMCS.write(.guestEFER, start.efer)
   }
 
   func release(into processor: VMXProcessor) {
