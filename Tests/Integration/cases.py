@@ -32,6 +32,15 @@ ISOS = {
     ]},
     "build/test/flat-guest.iso": {"cmdline": "loglevel=info", "flat": (
         "build/guests/examples/hello.bin", "load=0x7c00 entry=0000:7c00 mem=8M")},
+    "build/test/linux-early.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 earlyprintk=serial,ttyS0,115200",
+        "build/linux/initramfs.cpio.gz:initrd vm=linux",
+    ]},
+    "build/test/linux-malformed.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz-truncated:vm name=truncated kind=linux mem=256M",
+        "build/linux/not-a-kernel:vm name=garbage kind=linux mem=64M",
+        "build/guests/examples/hello.bin:vm name=hello load=0x7c00 entry=0000:7c00",
+    ]},
     "build/test/bad-profiles.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/tests/real-mode.bin:vm name=bad/name",
         "build/guests/tests/real-mode.bin:vm name=huge mem=128G",
@@ -126,9 +135,27 @@ def shared_cases(prefix, emulator):
               r"^\[smp\] PASS two-vcpus", r"summary: vm smp: stopped by the guest, exit code 0"],
              timeout=120),
         Case(prefix + "-flat-guest", emulator, "build/test/flat-guest.iso",
-             [r"vm hello: 8 MiB at guest-physical 0, 1 vCPU, image of \d+ bytes at 0x7c00, entry 0x0000:0x7c00",
+             [r"vm hello: 8 MiB at guest-physical 0, 1 vCPU, image at 0x7c00, entry 0x0000:0x7c00",
               r"^\[hello\] Hello from a flat guest at 0x7c00",
               r"summary: vm hello: stopped by the guest, exit code 0"], timeout=120),
+    ]
+
+
+def linux_cases():
+    """The Linux loader (issue 6, in progress): Debian's kernel is loaded by the boot
+    protocol and runs its early boot in 64-bit mode; malformed bzImages are refused."""
+    return [
+        Case("qemu-svm-linux-loaded-and-running", "qemu", "build/test/linux-early.iso",
+             [r"vm linux: 256 MiB at guest-physical 0, 1 vCPU, Linux entered in 64-bit mode",
+              r"^\[linux\] \[ +0\.000000\] Linux version 6\.1\.",
+              r"^\[linux\] .*Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200",
+              r"^\[linux\] .*BIOS-e820: \[mem 0x0000000000100000-0x000000000fffffff\] usable",
+              r"^\[linux\] .*BIOS-e820: \[mem 0x00000000fee00000-0x00000000fee00fff\] reserved"],
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], timeout=180),
+        Case("qemu-svm-linux-malformed-bzimage-refused", "qemu", "build/test/linux-malformed.iso",
+             [r"\(vm name=truncated kind=linux mem=256M\) refused: ",
+              r"\(vm name=garbage kind=linux mem=64M\) refused: ",
+              r"summary: 1 VM ran", r"summary: vm hello: stopped by the guest, exit code 0"]),
     ]
 
 
@@ -165,4 +192,4 @@ def kvm_cases():
 
 
 def all_cases():
-    return foundation_cases() + svm_cases() + vmx_cases() + kvm_cases()
+    return foundation_cases() + svm_cases() + vmx_cases() + linux_cases() + kvm_cases()

@@ -16,6 +16,25 @@ import cases  # noqa: E402
 import harness  # noqa: E402
 
 
+def prepare_linux_fixtures(selected):
+    """Debian's kernel and a busybox initramfs (fetched, never committed), and two broken
+    bzImages made from it: truncated inside the kernel, and not a kernel at all."""
+    if not any("linux" in case.iso for case in selected):
+        return
+    result = subprocess.run([os.path.join(harness.ROOT, "scripts", "fetch-linux-fixtures.sh")],
+                            cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        sys.stdout.write(result.stdout.decode("utf-8", "replace"))
+        raise SystemExit("could not fetch the Linux fixtures")
+    linux = os.path.join(harness.ROOT, "build", "linux")
+    with open(os.path.join(linux, "vmlinuz"), "rb") as f:
+        image = f.read()
+    with open(os.path.join(linux, "vmlinuz-truncated"), "wb") as f:
+        f.write(image[:len(image) // 2])
+    with open(os.path.join(linux, "not-a-kernel"), "wb") as f:
+        f.write(bytes(64 * 1024))
+
+
 def build_isos(selected):
     for iso, spec in sorted(cases.ISOS.items()):
         if not any(case.iso == iso for case in selected):
@@ -39,6 +58,7 @@ def main(argv):
         for case in selected:
             print(case.name)
         return 0
+    prepare_linux_fixtures(selected)
     build_isos(selected)
     passed, failed, skipped = harness.run_all(selected)
     print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))

@@ -49,6 +49,7 @@ public struct VMProfile: Equatable {
       return .failure(.notAProfile)
     }
     var profile = VMProfile(name: [])
+    var unmappedGiven = false
     while let word = words.next() {
       guard let value = word.value, !value.isEmpty else { return .failure(.missingValue(word.key)) }
       switch word.key {
@@ -79,6 +80,7 @@ public struct VMProfile: Equatable {
         }
         profile.vcpuCount = Int(count)
       case Array("unmapped".utf8):
+        unmappedGiven = true
         switch value {
         case Array("stop".utf8): profile.unmapped = .stop
         case Array("ignore".utf8): profile.unmapped = .ignore
@@ -102,6 +104,9 @@ public struct VMProfile: Equatable {
     }
     guard !profile.name.isEmpty else { return .failure(.missingName) }
     profile.guestCommandLine = guestCommandLine
+    // An operating system probes for hardware it may not have: give it the architectural
+    // answer unless the profile says otherwise (docs/guest-abi.md).
+    if profile.kind == .linux && !unmappedGiven { profile.unmapped = .ignore }
     return .success(profile)
   }
 
@@ -109,6 +114,7 @@ public struct VMProfile: Equatable {
   /// memory at the load address, and the real-mode entry point must lie inside it.
   public func validate(imageSize: UInt64) -> VMProfileError? {
     guard imageSize > 0 else { return .emptyImage }
+    if kind == .linux { return nil }  // the Linux loader checks the bzImage itself
     guard loadAddress < memorySize, imageSize <= memorySize - loadAddress else {
       return .imageDoesNotFit
     }

@@ -9,6 +9,20 @@ public enum DeviceEffect: Equatable {
   case none
   /// The guest asked for its VM to end (the debug-exit port).
   case stopVM(code: UInt64)
+  /// ACPI soft-off (S5).
+  case powerOff
+  /// A reset request; the VM ends (guests are not restarted).
+  case reset
+
+  /// The VM's end this effect asks for, if any.
+  public var stopReason: StopReason? {
+    switch self {
+    case .none: return nil
+    case .stopVM(let code): return .guestRequested(code: code)
+    case .powerOff: return .poweredOff
+    case .reset: return .reset
+    }
+  }
 }
 
 /// A device model on I/O ports. Class-bound, so devices sit in a table of existentials,

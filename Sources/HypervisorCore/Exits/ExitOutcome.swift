@@ -13,6 +13,10 @@ public enum ExitOutcome: Equatable {
 public enum StopReason: Equatable {
   /// Hypercall 3 or the debug-exit port, with the guest's exit code.
   case guestRequested(code: UInt64)
+  /// The guest powered itself off through ACPI (S5).
+  case poweredOff
+  /// The guest asked for a reset (0xCF9, the 8042): the VM ends.
+  case reset
   /// Every vCPU executed HLT with RFLAGS.IF = 0: nothing can ever wake them.
   case haltedWithInterruptsDisabled
   /// HLT with interrupts enabled, but the VM has no interrupt source that could wake it.

@@ -50,7 +50,7 @@ public enum NestedPageFaultHandler {
         if result != .none { effect = result }
         offset &+= step
       })
-    if case .stopVM(let code) = effect { return .stop(.guestRequested(code: code)) }
+    if let reason = effect.stopReason { return .stop(reason) }
     return .resume
   }
 }

@@ -24,9 +24,8 @@ public enum PortIOHandler {
       let value = UInt32(truncatingIfNeeded: vcpu.registers.rax & mask)
       if let device {
         vcpu.storm.madeProgress = true
-        if case .stopVM(let code) = device.write(port: access.port, size: access.size, value: value)
-        {
-          return .stop(.guestRequested(code: code))
+        if let reason = device.write(port: access.port, size: access.size, value: value).stopReason {
+          return .stop(reason)
         }
       } else {
         vcpu.statistics.unhandledPortWrites &+= 1

@@ -32,38 +32,51 @@ enum VMLoader {
         refuse(moduleNumber, module.commandLine, "another VM already has this name")
         continue
       }
-      guard
-        let vm = create(
-          profile, image: module.range, id: vms.count, backend: backend, console: console)
-      else {
-        continue
+      let created: VirtualMachine?
+      if profile.kind == .linux {
+        created = LinuxLoader.create(
+          profile, module: module, number: moduleNumber, boot: boot, id: vms.count, backend: backend,
+          console: console)
+      } else {
+        created = create(
+          profile, module: module, number: moduleNumber, id: vms.count, backend: backend, console: console
+        ) { vm in
+          let source = UnsafeRawBufferPointer(
+            start: UnsafeRawPointer(bitPattern: UInt(module.range.start)), count: Int(module.range.size))
+          return vm.memory.write(source, to: profile.loadAddress) ? nil : "the image does not fit in the VM's memory"
+        }
       }
+      guard let vm = created else { continue }
       vms.append(vm)
     }
     return vms
   }
 
+  /// Gives a VM its memory and standard devices, lets `populate` load its contents (and
+  /// set its initial vCPU state), then hands it to the backend. `populate` returns an error
+  /// message to refuse the VM.
   static func create<Backend: VirtualizationBackend>(
-    _ profile: VMProfile, image: PhysicalRange, id: Int, backend: Backend,
-    console: HypervisorConsole
+    _ profile: VMProfile, module: BootModule, number: Int, id: Int, backend: Backend,
+    console: HypervisorConsole, populate: (VirtualMachine) -> StaticString?
   ) -> VirtualMachine? {
     let built: (memory: GuestMemoryMap, root: UInt64, frames: [(UInt64, Int)])
     switch GuestMemoryBuilder.build(size: profile.memorySize, format: Backend.NestedFormat.self) {
     case .success(let result): built = result
     case .failure(let error):
-      refuse(id + 1, Array("vm name=".utf8) + profile.name, error.message)
+      refuse(number, module.commandLine, error.message)
       return nil
     }
     let vm = VirtualMachine(id: id, profile: profile)
     vm.memory = built.memory
     vm.installStandardDevices(console: console)
-    let source = UnsafeRawBufferPointer(
-      start: UnsafeRawPointer(bitPattern: UInt(image.start)), count: Int(image.size))
-    guard vm.memory.write(source, to: profile.loadAddress),
-      backend.admit(vm, nestedRoot: built.root)
-    else {
+    if let message = populate(vm) {
       GuestMemoryBuilder.release(built.frames)
-      refuse(id + 1, Array("vm name=".utf8) + profile.name, "could not set up the VM")
+      refuse(number, module.commandLine, message)
+      return nil
+    }
+    guard backend.admit(vm, nestedRoot: built.root) else {
+      GuestMemoryBuilder.release(built.frames)
+      refuse(number, module.commandLine, "could not set up the VM")
       return nil
     }
     GuestFrames.record(vm: vm, frames: built.frames)
@@ -74,14 +87,17 @@ enum VMLoader {
       Console.write(" at guest-physical 0, ")
       Console.write(decimal: UInt64(profile.vcpuCount))
       Console.write(profile.vcpuCount == 1 ? " vCPU" : " vCPUs")
-      Console.write(", image of ")
-      Console.write(decimal: image.size)
-      Console.write(" bytes at ")
-      Console.write(hex: profile.loadAddress)
-      Console.write(", entry ")
-      Console.write(hex: UInt64(profile.entrySegment), digits: 4)
-      Console.write(":")
-      Console.write(hex: UInt64(profile.entryOffset), digits: 4)
+      if profile.kind == .flat {
+        Console.write(", image at ")
+        Console.write(hex: profile.loadAddress)
+        Console.write(", entry ")
+        Console.write(hex: UInt64(profile.entrySegment), digits: 4)
+        Console.write(":")
+        Console.write(hex: UInt64(profile.entryOffset), digits: 4)
+      } else {
+        Console.write(", Linux entered in 64-bit mode at ")
+        Console.write(hex: vm.initialState.rip)
+      }
       Log.end()
     }
     return vm

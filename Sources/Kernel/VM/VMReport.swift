@@ -21,6 +21,10 @@ enum VMReport {
     case .guestRequested(let code):
       Console.write("stopped by the guest, exit code ")
       Console.write(decimal: code)
+    case .poweredOff:
+      Console.write("powered off by the guest (ACPI S5)")
+    case .reset:
+      Console.write("reset by the guest: stopped (guests are not restarted)")
     case .haltedWithInterruptsDisabled:
       Console.write("halted with interrupts disabled on every vCPU: stopped for good")
     case .haltedWithoutInterruptSource:
@@ -61,7 +65,7 @@ enum VMReport {
   /// Stops by the guest's own request are routine; anything else gets the state dump.
   static func isFault(_ reason: StopReason) -> Bool {
     switch reason {
-    case .guestRequested, .haltedWithInterruptsDisabled, .operatorRequest: return false
+    case .guestRequested, .poweredOff, .haltedWithInterruptsDisabled, .operatorRequest: return false
     default: return true
     }
   }

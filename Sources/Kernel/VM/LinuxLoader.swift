@@ -1,0 +1,102 @@
+import BootProtocols
+import HypervisorCore
+
+/// Boots an unmodified Linux bzImage in a VM by the Linux x86 boot protocol's 64-bit entry
+/// (Documentation/arch/x86/boot.rst): the protected-mode kernel at its preferred address,
+/// the initramfs (the module named "initrd vm=NAME"), the command line, the zero page with
+/// an e820 map of exactly the VM's memory, ACPI tables describing the VM's machine, a GDT
+/// and identity page tables, and the vCPU in long mode at startup_64 with RSI = zero page.
+/// A malformed bzImage is refused with what is wrong; the other VMs boot regardless.
+enum LinuxLoader {
+  static let localAPICPage = PhysicalRange(start: 0xFEE0_0000, end: 0xFEE0_1000)
+  static let ioAPICPage = PhysicalRange(start: 0xFEC0_0000, end: 0xFEC0_1000)
+  static let pm1aEvent: UInt16 = 0x600
+  static let pm1aControl: UInt16 = 0x604
+  static let softOffType: UInt8 = 5
+
+  static func create<Backend: VirtualizationBackend>(
+    _ profile: VMProfile, module: BootModule, number: Int, boot: BootInformation, id: Int,
+    backend: Backend, console: HypervisorConsole
+  ) -> VirtualMachine? {
+    let image = module.range
+    let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(image.start)), count: Int(image.size))
+    let kernel: LinuxKernelImage
+    do {
+      kernel = try LinuxKernelImage(parsing: bytes)
+    } catch {
+      VMLoader.refuse(number, module.commandLine, error.message)
+      return nil
+    }
+    let initrd = boot.modules.first { $0.commandLine == Array("initrd vm=".utf8) + profile.name }?.range
+    let layout: LinuxGuestLayout
+    do {
+      layout = try LinuxGuestLayout(
+        ramSize: profile.memorySize, image: kernel, initrdSize: initrd?.size ?? 0,
+        commandLine: profile.guestCommandLine)
+    } catch {
+      VMLoader.refuse(number, module.commandLine, error.message)
+      return nil
+    }
+    return VMLoader.create(
+      profile, module: module, number: number, id: id, backend: backend, console: console
+    ) { vm in
+      populate(vm, kernel: kernel, bytes: bytes, layout: layout, initrd: initrd)
+    }
+  }
+
+  static func populate(
+    _ vm: VirtualMachine, kernel: LinuxKernelImage, bytes: UnsafeRawBufferPointer, layout: LinuxGuestLayout,
+    initrd: PhysicalRange?
+  ) -> StaticString? {
+    let memory = vm.memory
+    let payload = UnsafeRawBufferPointer(rebasing: bytes[kernel.kernelPayload])
+    guard memory.write(payload, to: layout.kernelLoadAddress) else { return "the kernel does not fit in the VM's memory" }
+    if let initrd, let range = layout.initrd {
+      let source = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(initrd.start)), count: Int(initrd.size))
+      guard memory.write(source, to: range.start) else { return "the initramfs does not fit in the VM's memory" }
+    }
+    let acpi = GuestACPITables.build(
+      base: LinuxGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count, pm1aEvent: pm1aEvent,
+      pm1aControl: pm1aControl, sleepTypeS5: softOffType)
+    let zeroPage: [UInt8]
+    do {
+      zeroPage = try LinuxBootParameters.build(
+        image: kernel, layout: layout, acpiRSDPAddress: acpi.rsdpAddress, devices: [localAPICPage, ioAPICPage])
+    } catch {
+      return error.message
+    }
+    let pieces: [(UInt64, [UInt8])] = [
+      (LinuxGuestLayout.commandLineAddress, layout.commandLine),
+      (acpi.base, acpi.bytes),
+      (LinuxGuestLayout.bootParametersAddress, zeroPage),
+      (LinuxGuestLayout.gdtAddress, LinuxBootGDT.bytes),
+      (LinuxGuestLayout.pageTablesAddress, LinuxIdentityMap.bytes(at: LinuxGuestLayout.pageTablesAddress)),
+    ]
+    for (address, piece) in pieces {
+      let written = piece.withUnsafeBytes { memory.write($0, to: address) }
+      guard written else { return "the boot structures do not fit in the VM's memory" }
+    }
+    vm.ports.register(
+      ACPIPowerDevice(eventBlock: pm1aEvent, controlBlock: pm1aControl, softOffType: softOffType),
+      ports: pm1aEvent...(pm1aControl + 1))
+    vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
+    vm.ports.register(ResetDevice(), ports: 0x64...0x64)
+    vm.initialState = initialState(LinuxEntryState(layout: layout))
+    return nil
+  }
+
+  static func initialState(_ entry: LinuxEntryState) -> InitialCPUState {
+    func segment(_ s: LinuxSegment) -> InitialCPUState.Segment {
+      InitialCPUState.Segment(selector: s.selector, base: s.base, limit: s.limit, attributes: s.svmAttributes)
+    }
+    var state = InitialCPUState(code: segment(entry.code), data: segment(entry.data), cr0: entry.cr0, rip: entry.rip)
+    state.cr3 = entry.cr3
+    state.cr4 = entry.cr4
+    state.efer = entry.efer
+    state.rsi = entry.rsi
+    state.rflags = entry.rflags
+    state.gdtBase = entry.gdtBase
+    state.gdtLimit = UInt32(entry.gdtLimit)
+    return state
+  }
+}
