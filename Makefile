@@ -25,7 +25,7 @@ CFLAGS := -target x86_64-unknown-none-elf -ffreestanding -mno-red-zone -fno-stac
 
 sources = $(shell find Sources/$(1) -name '*.swift' | sort)
 
-.PHONY: all kernel iso run test unit-test integration-test bench deps clean format
+.PHONY: all kernel iso run test unit-test integration-test bench deps clean format linux-fixtures
 all: iso
 
 deps:
@@ -92,6 +92,13 @@ include guests/guests.mk
 # built-in test guests. FLAT_GUEST=path/guest.bin [FLAT_ARGS='load=0x1000
 # entry=0000:1000 mem=16M'] [FLAT_NAME=name] makes an ISO whose guest is that flat binary.
 DEFAULT_GUESTS := build/guests/tests/real-mode.bin:vm name=real-mode;build/guests/tests/protected-mode.bin:vm name=protected-mode;build/guests/tests/long-mode.bin:vm name=long-mode
+# GUEST_KERNEL=bzImage [GUEST_INITRD=initramfs] [GUEST_CMDLINE="..."] [GUEST_MEM=256M]: a
+# Linux guest loaded by the x86 boot protocol (in progress: see docs/linux-guest.md).
+GUEST_MEM ?= 256M
+GUEST_CMDLINE ?= console=ttyS0 earlyprintk=serial,ttyS0,115200
+ifdef GUEST_KERNEL
+GUEST_MODULES ?= $(GUEST_KERNEL):vm name=linux kind=linux mem=$(GUEST_MEM) -- $(GUEST_CMDLINE)$(if $(GUEST_INITRD),;$(GUEST_INITRD):initrd vm=linux)
+endif
 ifdef FLAT_GUEST
 FLAT_NAME ?= $(basename $(notdir $(FLAT_GUEST)))
 GUEST_MODULES ?= $(FLAT_GUEST):vm name=$(FLAT_NAME) $(FLAT_ARGS)
@@ -112,6 +119,9 @@ test: deps
 
 bench: deps
 	@scripts/bench.sh
+
+linux-fixtures: deps
+	@scripts/fetch-linux-fixtures.sh
 
 format:
 	$(SWIFT_BIN)/swift-format format -i -r Sources Tests Package.swift
