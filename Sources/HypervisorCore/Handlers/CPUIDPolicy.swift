@@ -47,6 +47,8 @@ public enum CPUIDPolicy {
       result = CPUIDLeaf()
     case 0x8000_0001:
       result.ecx &= ~(1 << 2)  // SVM (APM Vol 3 E.4.2)
+      // RDTSCP (EDX 27): TSC_AUX is neither in the VMCB nor switched, so it is not offered.
+      result.edx &= ~(1 << 27)
     case 0x8000_000A:
       result = CPUIDLeaf()  // SVM features: none
     default:

@@ -79,6 +79,9 @@ enum LinuxLoader {
     vm.ports.register(
       ACPIPowerDevice(eventBlock: pm1aEvent, controlBlock: pm1aControl, softOffType: softOffType),
       ports: pm1aEvent...(pm1aControl + 1))
+    let pit = PIT8254(clock: TSCClock.shared)
+    vm.ports.register(pit, ports: 0x40...0x43)
+    vm.ports.register(pit, ports: 0x61...0x61)
     vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
     vm.ports.register(ResetDevice(), ports: 0x64...0x64)
     vm.initialState = initialState(LinuxEntryState(layout: layout))
