@@ -31,7 +31,7 @@ all: iso
 deps:
 	@scripts/install-deps.sh
 
-$(OBJ)/BuildInfo.swift: VERSION $(wildcard .git/HEAD)
+$(OBJ)/BuildInfo.swift: VERSION FORCE
 	@mkdir -p $(OBJ)
 	@printf 'enum BuildInfo {\n  static let version: StaticString = "%s"\n}\n' \
 	  "$$(cat VERSION)$$(git rev-parse --short HEAD 2>/dev/null | sed 's/^/+/')" > $@.tmp
@@ -44,6 +44,7 @@ $(OBJ)/$(1).o: $(call sources,$(1)) $(foreach d,$(2),$(OBJ)/$(d).o)
 	@echo "  SWIFT   $(1)"
 	@$(SWIFTC) $(EMBEDDED_FLAGS) -module-name $(1) -emit-module -emit-module-path $(OBJ)/$(1).swiftmodule \
 	  -c $(call sources,$(1)) -o $$@
+	@touch $$@  # swiftc leaves an unchanged object's time alone; make must see it as new
 endef
 $(eval $(call swift_module,BootProtocols,))
 $(eval $(call swift_module,Memory,))
@@ -55,6 +56,7 @@ KERNEL_DEPS := BootProtocols Memory HypervisorCore SVM VMX
 $(OBJ)/Kernel.o: $(call sources,Kernel) $(OBJ)/BuildInfo.swift $(foreach d,$(KERNEL_DEPS),$(OBJ)/$(d).o) $(wildcard Sources/CArch/include/*.h)
 	@echo "  SWIFT   Kernel"
 	@$(SWIFTC) $(EMBEDDED_FLAGS) -module-name Kernel -c $(call sources,Kernel) $(OBJ)/BuildInfo.swift -o $@
+	@touch $@
 
 C_SOURCES   := $(wildcard Sources/CArch/*.c)
 ASM_SOURCES := $(wildcard boot/*.asm)
