@@ -145,13 +145,16 @@ def linux_cases():
     """The Linux loader (issue 6, in progress): Debian's kernel is loaded by the boot
     protocol and runs its early boot in 64-bit mode; malformed bzImages are refused."""
     return [
-        Case("qemu-svm-linux-loaded-and-running", "qemu", "build/test/linux-early.iso",
+        Case("qemu-svm-linux-runs-init-and-powers-off", "qemu", "build/test/linux-early.iso",
              [r"vm linux: 256 MiB at guest-physical 0, 1 vCPU, Linux entered in 64-bit mode",
               r"^\[linux\] \[ +0\.000000\] Linux version 6\.1\.",
-              r"^\[linux\] .*Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200",
+              r"^\[linux\] .*Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200 tsc_early_khz=\d+",
               r"^\[linux\] .*BIOS-e820: \[mem 0x0000000000100000-0x000000000fffffff\] usable",
-              r"^\[linux\] .*BIOS-e820: \[mem 0x00000000fee00000-0x00000000fee00fff\] reserved"],
-             forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], timeout=180),
+              r"^\[linux\] .*BIOS-e820: \[mem 0x00000000fee00000-0x00000000fee00fff\] reserved",
+              r"^\[linux\] .*Run /init as init process",
+              r"^\[linux\] .*reboot: Power down",
+              r"summary: vm linux: powered off by the guest \(ACPI S5\)"],
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"Kernel panic"], timeout=240),
         Case("qemu-svm-linux-malformed-bzimage-refused", "qemu", "build/test/linux-malformed.iso",
              [r"\(vm name=truncated kind=linux mem=256M\) refused: ",
               r"\(vm name=garbage kind=linux mem=64M\) refused: ",

@@ -27,6 +27,12 @@ public struct MMIODeviceTable {
     public var base: UInt64
     public var size: UInt64
     public var device: any MMIODevice
+
+    public init(base: UInt64, size: UInt64, device: any MMIODevice) {
+      self.base = base
+      self.size = size
+      self.device = device
+    }
   }
 
   public private(set) var entries: [Entry] = []

@@ -19,9 +19,9 @@ public enum CPUIDPolicy {
   static let hiddenLeaf7EDX: UInt32 = 1 << 2 | 1 << 3 | 1 << 8 | 1 << 22 | 1 << 23 | 1 << 24
 
   @inline(__always)
-  public static func apply(leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int)
-    -> CPUIDLeaf
-  {
+  public static func apply(
+    leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int, hasLocalAPIC: Bool = false
+  ) -> CPUIDLeaf {
     var result = host
     switch leaf {
     case 0x1:
@@ -30,6 +30,8 @@ public enum CPUIDPolicy {
       // offered: XSETBV is not emulated. MONITOR (3): MWAIT is intercepted. x2APIC (21):
       // no x2APIC model.
       result.ecx = result.ecx & ~hiddenLeaf1ECX | (1 << 31)
+      // TSC-deadline timer (24) only where the local APIC is modelled, which implements it.
+      result.ecx = hasLocalAPIC ? result.ecx | 1 << 24 : result.ecx & ~(1 << 24)
       // EBX[31:24] initial APIC ID: the vCPU's index.
       result.ebx = result.ebx & 0x00FF_FFFF | UInt32(truncatingIfNeeded: vcpuIndex) << 24
     case 0x7 where subleaf == 0:

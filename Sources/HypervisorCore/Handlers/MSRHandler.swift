@@ -25,6 +25,9 @@ public enum MSRHandler {
       }
     case .readOnly, .timeStampCounter:
       return refuse(vcpu)
+    case .tscDeadline:
+      guard let apic = vcpu.localAPIC else { return refuse(vcpu) }
+      apic.setTSCDeadline(value)
     case .constantIgnoringWrites:
       break
     case .shadowed:
@@ -51,6 +54,7 @@ public enum MSRHandler {
     case .shadowed(let initial):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
     case .timeStampCounter: return guest.guestTimeStampCounter()
+    case .tscDeadline: return vcpu.localAPIC?.tscDeadline
     }
   }
 

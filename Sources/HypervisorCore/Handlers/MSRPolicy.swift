@@ -12,6 +12,8 @@ public struct MSRPolicy {
     case shadowed(initial: UInt64)
     /// The guest's time-stamp counter.
     case timeStampCounter
+    /// IA32_TSC_DEADLINE: the vCPU's local APIC timer in TSC-deadline mode (#GP without one).
+    case tscDeadline
   }
 
   public static let efer: UInt32 = 0xC000_0080
@@ -33,6 +35,7 @@ public struct MSRPolicy {
     (0x175, .vendorState),  // SYSENTER_ESP
     (0x176, .vendorState),  // SYSENTER_EIP
     (timeStampCounter, .timeStampCounter),
+    (0x6E0, .tscDeadline),
     // xAPIC at its default base, enabled; bit 8 (BSP) is added for vCPU 0.
     (apicBase, .constantIgnoringWrites(0xFEE0_0800)),
     (0xFE, .readOnly(0)),  // MTRRcap: no variable or fixed MTRRs

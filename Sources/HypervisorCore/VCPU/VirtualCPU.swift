@@ -20,6 +20,8 @@ public final class VirtualCPU {
   public let statistics = ExitStatistics()
   public var storm = ExitStormDetector()
   public var codeCache = CodePageCache()
+  /// This vCPU's local APIC, where the VM's platform has one (Linux guests).
+  public var localAPIC: LocalAPICModel?
   /// MSRs the policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
 

@@ -5,7 +5,7 @@ enum InterruptRouting {
 
   static func handle(vector: UInt8) {
     if vector == LocalAPIC.timerVector {
-      LocalAPIC.sliceExpired = true
+      LocalAPIC.timerFired()
       LocalAPIC.endOfInterrupt()
       return
     }

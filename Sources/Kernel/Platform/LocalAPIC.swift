@@ -17,6 +17,27 @@ enum LocalAPIC {
   /// The TSC value at which the current slice ends.
   static var sliceDeadline: UInt64 = 0
 
+  /// The TSC deadline the host timer is armed for (the slice's end or, earlier, a guest
+  /// timer's): a guest deadline's interrupt only forces an exit, it does not end the slice.
+  static var armedDeadline: UInt64 = 0
+
+  /// Arms the host timer for `deadline` (TSC) unless already armed for it.
+  static func arm(untilTSC deadline: UInt64) {
+    guard deadline != armedDeadline else { return }
+    armedDeadline = deadline
+    let now = arch_rdtsc()
+    let tscTicks = deadline > now ? deadline - now : 1
+    let ticks = max(tscTicks * UInt64(ticksPerMillisecond) / max(tscPerMillisecond, 1), 1)
+    register(0x320).pointee = UInt32(timerVector)
+    register(0x380).pointee = UInt32(min(ticks, 0xFFFF_FFFF))
+  }
+
+  /// The host timer interrupt: it ends the slice only when armed for the slice's end.
+  static func timerFired() {
+    if armedDeadline >= sliceDeadline { sliceExpired = true }
+    armedDeadline = 0
+  }
+
   /// The slice is over: the timer fired, or its deadline passed (VMX's preemption timer
   /// ends a slice without an interrupt).
   @inline(__always)
@@ -66,6 +87,7 @@ enum LocalAPIC {
   /// Arms a one-shot interrupt after `milliseconds`.
   static func armSlice(milliseconds: UInt32) {
     sliceDeadline = arch_rdtsc() &+ tscPerMillisecond &* UInt64(milliseconds)
+    armedDeadline = sliceDeadline
     armSlice(ticks: ticksPerMillisecond &* milliseconds)
   }
 

@@ -15,6 +15,10 @@ enum SVMRunLoop {
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     while true {
+      if vcpu.localAPIC != nil {
+        vmcb.set(VMCBOffset.rflags, registers.pointee.rflags)
+        deliverInterrupts(vmcb, vcpu: vcpu)
+      }
       if let event = vcpu.pendingEvent,
         vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
       {
@@ -47,6 +51,30 @@ enum SVMRunLoop {
       if let result = ExitAccounting.finish(exit, outcome, vcpu: vcpu, exitTime: exitTime) {
         return result
       }
+    }
+  }
+
+  /// Local APIC interrupts (InterruptDelivery): injected when the guest can take one;
+  /// otherwise a virtual interrupt request (V_IRQ, highest priority, TPR ignored) with the
+  /// VINTR intercept makes the processor exit as soon as it can (APM §15.21.4). A guest
+  /// timer due before the slice ends re-arms the host timer so the exit comes in time.
+  static func deliverInterrupts(_ vmcb: VMCB, vcpu: VirtualCPU) {
+    let canTake =
+      vmcb.u64(VMCBOffset.rflags) & (1 << 9) != 0 && vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
+      && vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
+    let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
+    let masking: UInt64 = 1 << 24
+    var misc = vmcb[VMCBOffset.interceptMisc1, as: UInt32.self]
+    if decision == .needsWindow {
+      vmcb.set(VMCBOffset.virtualInterrupt, masking | 1 << 20 | 0xF << 16 | 1 << 8)
+      misc |= SVMIntercept.vintr
+    } else {
+      vmcb.set(VMCBOffset.virtualInterrupt, masking)
+      misc &= ~SVMIntercept.vintr
+    }
+    vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = misc
+    if let due = vcpu.localAPIC?.deadline {
+      LocalAPIC.arm(untilTSC: min(due, LocalAPIC.sliceDeadline))
     }
   }
 

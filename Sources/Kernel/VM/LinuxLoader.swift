@@ -32,7 +32,7 @@ enum LinuxLoader {
     do {
       layout = try LinuxGuestLayout(
         ramSize: profile.memorySize, image: kernel, initrdSize: initrd?.size ?? 0,
-        commandLine: profile.guestCommandLine)
+        commandLine: commandLine(profile.guestCommandLine))
     } catch {
       VMLoader.refuse(number, module.commandLine, error.message)
       return nil
@@ -42,6 +42,27 @@ enum LinuxLoader {
     ) { vm in
       populate(vm, kernel: kernel, bytes: bytes, layout: layout, initrd: initrd)
     }
+  }
+
+  /// The profile's command line, plus the TSC rate the hypervisor measured at boot, which
+  /// firmware would otherwise report: calibrating against the PIT takes thousands of port
+  /// reads, each an exit (`tsc_early_khz`, Documentation/admin-guide/kernel-parameters.txt).
+  static func commandLine(_ given: [UInt8]) -> [UInt8] {
+    guard !containsWord(given, "tsc_early_khz"), LocalAPIC.tscPerMillisecond > 1 else { return given }
+    var line = given
+    if !line.isEmpty { line.append(0x20) }
+    line += Array("tsc_early_khz=".utf8)
+    var digits: [UInt8] = []
+    var value = LocalAPIC.tscPerMillisecond
+    repeat {
+      digits.insert(UInt8(value % 10) + 0x30, at: 0)
+      value /= 10
+    } while value > 0
+    return line + digits
+  }
+
+  static func containsWord(_ line: [UInt8], _ key: StaticString) -> Bool {
+    KernelCommandLine.value(of: key, in: line) != nil
   }
 
   static func populate(
@@ -84,6 +105,10 @@ enum LinuxLoader {
     vm.ports.register(pit, ports: 0x61...0x61)
     vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
     vm.ports.register(ResetDevice(), ports: 0x64...0x64)
+    for vcpu in vm.vcpus {
+      vcpu.localAPIC = LocalAPICModel(id: UInt8(truncatingIfNeeded: vcpu.index), clock: TSCClock.shared)
+    }
+    vm.hasInterruptSources = true
     vm.initialState = initialState(LinuxEntryState(layout: layout))
     return nil
   }

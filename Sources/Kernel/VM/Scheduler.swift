@@ -1,3 +1,4 @@
+import CArch
 import HypervisorCore
 
 /// Runs every VM on this processor, round robin: each runnable vCPU gets a time slice,
@@ -19,6 +20,7 @@ final class Scheduler<Backend: VirtualizationBackend> {
 
   func runUntilAllStop() {
     while vms.contains(where: { !$0.isStopped }) {
+      wakeHaltedVCPUs()
       var ranAny = false
       for vm in vms where !vm.isStopped && vm.state != .paused {
         for vcpu in vm.vcpus where vcpu.state == .runnable && !vm.isStopped {
@@ -30,12 +32,35 @@ final class Scheduler<Backend: VirtualizationBackend> {
         }
       }
       if !ranAny {
-        // Only halted vCPUs remain, and nothing in this hypervisor can wake them yet.
-        for vm in vms where !vm.isStopped {
-          stop(vm, reason: .haltedWithoutInterruptSource, vcpu: vm.vcpus[0])
+        // Only halted vCPUs remain: wait for the earliest guest timer, or, with none armed,
+        // nothing can ever wake them.
+        if let due = earliestGuestDeadline() {
+          while arch_rdtsc() < due { arch_pause() }
+        } else {
+          for vm in vms where !vm.isStopped {
+            stop(vm, reason: .haltedWithoutInterruptSource, vcpu: vm.vcpus[0])
+          }
         }
       }
     }
+  }
+
+  private func wakeHaltedVCPUs() {
+    for vm in vms where !vm.isStopped {
+      for vcpu in vm.vcpus where vcpu.state == .halted && InterruptDelivery.shouldWake(vcpu) {
+        vcpu.state = .runnable
+      }
+    }
+  }
+
+  private func earliestGuestDeadline() -> UInt64? {
+    var earliest: UInt64?
+    for vm in vms where !vm.isStopped {
+      for vcpu in vm.vcpus where vcpu.state == .halted {
+        if let due = vcpu.localAPIC?.deadline, due < earliest ?? UInt64.max { earliest = due }
+      }
+    }
+    return earliest
   }
 
   func stop(_ vm: VirtualMachine, reason: StopReason, vcpu: VirtualCPU) {

@@ -17,6 +17,7 @@ enum VMXRunLoop {
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
+      if vcpu.localAPIC != nil { deliverInterrupts(vcpu: vcpu, rflags: registers.pointee.rflags) }
       if let event = vcpu.pendingEvent,
         VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
       {
@@ -36,7 +37,8 @@ enum VMXRunLoop {
       if guest.preemptionTimer {
         // The VMX-preemption timer counts TSC >> rate (SDM 3C §26.5.1): the rest of the slice.
         let now = arch_rdtsc()
-        let remaining = LocalAPIC.sliceDeadline > now ? LocalAPIC.sliceDeadline - now : 0
+        let due = min(LocalAPIC.sliceDeadline, vcpu.localAPIC?.deadline ?? UInt64.max)
+        let remaining = due > now ? due - now : 0
         VMCS.write(
           .preemptionTimerValue,
           min(remaining >> processor.capabilities.preemptionTimerRate, 0xFFFF_FFFF))
@@ -73,6 +75,20 @@ enum VMXRunLoop {
         return result
       }
     }
+  }
+
+  /// Local APIC interrupts (InterruptDelivery): injected when the guest can take one;
+  /// otherwise interrupt-window exiting makes the processor exit as soon as RFLAGS.IF is set
+  /// and no STI or MOV SS blocking remains (SDM 3C §26.7.5).
+  static func deliverInterrupts(vcpu: VirtualCPU, rflags: UInt64) {
+    let canTake =
+      rflags & (1 << 9) != 0 && VMCS.read(.guestInterruptibility) & 3 == 0
+      && VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
+    let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
+    let window = UInt64(PrimaryProcessorControl.interruptWindowExiting.rawValue)
+    let controls = VMCS.read(.primaryProcessorControls)
+    let wanted = decision == .needsWindow ? controls | window : controls & ~window
+    if wanted != controls { VMCS.write(.primaryProcessorControls, wanted) }
   }
 
   /// VM-entry interruption information (SDM 3C §25.8.3) for the vendor-neutral event.

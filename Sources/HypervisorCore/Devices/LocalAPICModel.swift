@@ -1,0 +1,193 @@
+/// One vCPU's local APIC in xAPIC mode, on the 4 KiB page at 0xFEE0_0000 (SDM 3A §11.4,
+/// Table 11-1): identification, task priority, EOI, spurious vector, the in-service,
+/// request and trigger-mode bitmaps, LVT entries, and the timer in one-shot, periodic and
+/// TSC-deadline modes (§11.5.4) on the guest clock. Interrupts it raises are taken by the
+/// backend's delivery path (`pendingVector`, `acknowledge`).
+public final class LocalAPICModel: MMIODevice {
+  public static let base: UInt64 = 0xFEE0_0000
+  /// The timer's input clock (before the divider): 1 GHz, reported to guests nowhere but
+  /// measurable against the PIT like any bus clock.
+  public static let busFrequency: UInt64 = 1_000_000_000
+
+  private let clock: any GuestClock
+  public let id: UInt8
+  private var taskPriority: UInt32 = 0
+  private var spurious: UInt32 = 0xFF
+  private var logicalDestination: UInt32 = 0
+  private var destinationFormat: UInt32 = 0xFFFF_FFFF
+  private var errorStatus: UInt32 = 0
+  private var interruptCommand: (low: UInt32, high: UInt32) = (0, 0)
+  /// Timer, thermal, performance, LINT0, LINT1, error: masked at reset.
+  private var localVectorTable: [UInt32] = [0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000]
+  private var initialCount: UInt32 = 0
+  private var divideConfiguration: UInt32 = 0
+  /// The guest-clock time the timer fires next, if armed.
+  public private(set) var deadline: UInt64?
+  private var periodStart: UInt64 = 0
+  private var inService = [UInt32](repeating: 0, count: 8)
+  private var requests = [UInt32](repeating: 0, count: 8)
+
+  public init(id: UInt8, clock: any GuestClock) {
+    self.id = id
+    self.clock = clock
+  }
+
+  // MARK: Timer
+
+  var timerMode: UInt32 { (localVectorTable[0] >> 17) & 3 }
+  var timerMasked: Bool { localVectorTable[0] & (1 << 16) != 0 }
+
+  /// Divide configuration bits 0, 1, 3 (§11.5.4, Figure 11-10): 2, 4, ..., 128, then 1.
+  var divisor: UInt64 {
+    let code = (divideConfiguration & 3) | (divideConfiguration & 8) >> 1
+    return code == 7 ? 1 : 2 << UInt64(code)
+  }
+
+  private func guestTicks(busTicks: UInt64) -> UInt64 {
+    let rate = clock.ticksPerSecond
+    return busTicks / Self.busFrequency * rate + busTicks % Self.busFrequency * rate / Self.busFrequency
+  }
+
+  private func armCountdown() {
+    guard initialCount != 0, timerMode != 2 else {
+      if timerMode != 2 { deadline = nil }
+      return
+    }
+    periodStart = clock.now
+    deadline = periodStart &+ guestTicks(busTicks: UInt64(initialCount) * divisor)
+  }
+
+  /// IA32_TSC_DEADLINE (MSR 0x6E0) in TSC-deadline mode; 0 disarms.
+  public func setTSCDeadline(_ value: UInt64) {
+    guard timerMode == 2 else { return }
+    deadline = value == 0 ? nil : value
+  }
+
+  public var tscDeadline: UInt64 { timerMode == 2 ? deadline ?? 0 : 0 }
+
+  /// Raises the timer interrupt when its deadline has passed. Call on every exit and before
+  /// every entry; returns true when it raised one.
+  @discardableResult
+  public func pollTimer() -> Bool {
+    guard let due = deadline, clock.now >= due else { return false }
+    if timerMode == 1 && initialCount != 0 {
+      let period = max(guestTicks(busTicks: UInt64(initialCount) * divisor), 1)
+      let missed = (clock.now - due) / period + 1
+      deadline = due &+ missed * period
+    } else {
+      deadline = nil
+    }
+    if !timerMasked { request(UInt8(truncatingIfNeeded: localVectorTable[0])) }
+    return true
+  }
+
+  var currentCount: UInt32 {
+    guard timerMode != 2, let due = deadline, initialCount != 0 else { return 0 }
+    let now = clock.now
+    guard due > now else { return 0 }
+    let remainingGuestTicks = due - now
+    let rate = max(clock.ticksPerSecond, 1)
+    let busTicks = remainingGuestTicks / rate * Self.busFrequency + remainingGuestTicks % rate * Self.busFrequency / rate
+    return UInt32(truncatingIfNeeded: min(busTicks / divisor, UInt64(initialCount)))
+  }
+
+  // MARK: Interrupt state
+
+  var softwareEnabled: Bool { spurious & 0x100 != 0 }
+
+  /// Marks `vector` requested (IRR).
+  public func request(_ vector: UInt8) {
+    guard vector >= 16 else { return }
+    requests[Int(vector >> 5)] |= 1 << UInt32(vector & 31)
+  }
+
+  private static func highest(_ bits: [UInt32]) -> UInt8? {
+    for word in stride(from: 7, through: 0, by: -1) where bits[word] != 0 {
+      return UInt8(word * 32 + 31 - bits[word].leadingZeroBitCount)
+    }
+    return nil
+  }
+
+  /// Processor priority: the higher of TPR and the in-service class (§11.8.3.1).
+  var processorPriority: UInt32 {
+    let serving = Self.highest(inService).map { UInt32($0) & 0xF0 } ?? 0
+    return max(taskPriority & 0xF0, serving)
+  }
+
+  /// The vector to deliver now, if any: the highest request above the processor priority.
+  public var pendingVector: UInt8? {
+    guard softwareEnabled, let vector = Self.highest(requests) else { return nil }
+    return UInt32(vector) & 0xF0 > processorPriority ? vector : nil
+  }
+
+  /// The processor took `vector`: it moves from IRR to ISR (§11.8.4).
+  public func acknowledge(_ vector: UInt8) {
+    requests[Int(vector >> 5)] &= ~(1 << UInt32(vector & 31))
+    inService[Int(vector >> 5)] |= 1 << UInt32(vector & 31)
+  }
+
+  private func endOfInterrupt() {
+    guard let vector = Self.highest(inService) else { return }
+    inService[Int(vector >> 5)] &= ~(1 << UInt32(vector & 31))
+  }
+
+  // MARK: MMIO
+
+  public func read(offset: UInt64, size: UInt8) -> UInt64 {
+    let register = offset & 0xFF0
+    let value: UInt32
+    switch register {
+    case 0x20: value = UInt32(id) << 24
+    case 0x30: value = 0x0005_0014  // version 0x14, 6 LVT entries
+    case 0x80: value = taskPriority
+    case 0xA0: value = processorPriority
+    case 0xD0: value = logicalDestination
+    case 0xE0: value = destinationFormat
+    case 0xF0: value = spurious
+    case 0x100...0x170: value = inService[Int((register - 0x100) >> 4)]
+    case 0x180...0x1F0: value = 0  // all edge-triggered
+    case 0x200...0x270: value = requests[Int((register - 0x200) >> 4)]
+    case 0x280: value = errorStatus
+    case 0x300: value = interruptCommand.low & ~(1 << 12)  // delivery status: idle
+    case 0x310: value = interruptCommand.high
+    case 0x320...0x370: value = localVectorTable[Int((register - 0x320) >> 4)]
+    case 0x380: value = initialCount
+    case 0x390: value = currentCount
+    case 0x3E0: value = divideConfiguration
+    default: value = 0
+    }
+    return UInt64(value >> UInt32((offset & 3) * 8))
+  }
+
+  public func write(offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect {
+    let data = UInt32(truncatingIfNeeded: value)
+    switch offset & 0xFF0 {
+    case 0x80: taskPriority = data & 0xFF
+    case 0xB0: endOfInterrupt()
+    case 0xD0: logicalDestination = data & 0xFF00_0000
+    case 0xE0: destinationFormat = data | 0x0FFF_FFFF
+    case 0xF0: spurious = data & 0x13FF
+    case 0x280: errorStatus = 0
+    case 0x300:
+      interruptCommand.low = data
+      // A fixed IPI to itself (shorthand 01, or this APIC's ID) is requested here; other
+      // IPIs need the other vCPUs' APICs (not modelled yet) and are dropped.
+      let shorthand = (data >> 18) & 3
+      let toSelf = shorthand == 1 || (shorthand == 0 && interruptCommand.high >> 24 == UInt32(id))
+      if toSelf && (data >> 8) & 7 == 0 { request(UInt8(truncatingIfNeeded: data)) }
+    case 0x310: interruptCommand.high = data
+    case 0x320:
+      let oldMode = timerMode
+      localVectorTable[0] = data & 0x7_10FF
+      if timerMode != oldMode { deadline = nil }
+    case 0x330...0x370:
+      localVectorTable[Int(((offset & 0xFF0) - 0x320) >> 4)] = data & 0x1_17FF
+    case 0x380:
+      initialCount = data
+      armCountdown()
+    case 0x3E0: divideConfiguration = data & 0xB
+    default: break
+    }
+    return .none
+  }
+}
