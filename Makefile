@@ -25,7 +25,7 @@ CFLAGS := -target x86_64-unknown-none-elf -ffreestanding -mno-red-zone -fno-stac
 
 sources = $(shell find Sources/$(1) -name '*.swift' | sort)
 
-.PHONY: all kernel iso run test unit-test integration-test bench deps clean format linux-fixtures
+.PHONY: all kernel iso run run-test-guests test unit-test integration-test bench deps clean format linux-fixtures
 all: iso
 
 deps:
@@ -112,8 +112,22 @@ $(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh guests FORCE
 
 FORCE:
 
+# `make run` boots Debian's Linux kernel by default (fetched into build/linux); any guest
+# named on the command line (FLAT_GUEST, GUEST_KERNEL, GUEST_MODULES) replaces it, and
+# `make run GUEST_MODULES="$(DEFAULT_GUESTS)"`-style calls boot the built-in test guests.
+LINUX_BY_DEFAULT := $(if $(filter command line environment,$(origin GUEST_MODULES) $(origin FLAT_GUEST) $(origin GUEST_KERNEL)),,yes)
 run: deps
+ifeq ($(LINUX_BY_DEFAULT),yes)
+	@scripts/fetch-linux-fixtures.sh
+	@$(MAKE) --no-print-directory iso GUEST_KERNEL=build/linux/vmlinuz GUEST_INITRD=build/linux/initramfs.cpio.gz
+else
 	@$(MAKE) --no-print-directory iso
+endif
+	PEREGRINE_DEBUG_EXIT=0 scripts/run-qemu.sh $(ISO)
+
+# The built-in test guests (real, protected and long mode) under QEMU.
+run-test-guests: deps
+	@$(MAKE) --no-print-directory iso GUEST_MODULES="$(DEFAULT_GUESTS)"
 	PEREGRINE_DEBUG_EXIT=0 scripts/run-qemu.sh $(ISO)
 
 test: deps

@@ -95,6 +95,11 @@ public final class LocalAPICModel: MMIODevice {
 
   var softwareEnabled: Bool { spurious & 0x100 != 0 }
 
+  /// Logical destination matching in the flat model (DFR 0xF...): a bit of LDR[31:24].
+  public func acceptsLogical(_ destination: UInt8) -> Bool {
+    UInt8(truncatingIfNeeded: logicalDestination >> 24) & destination != 0
+  }
+
   /// Marks `vector` requested (IRR).
   public func request(_ vector: UInt8) {
     guard vector >= 16 else { return }

@@ -13,6 +13,11 @@ public final class UART16550: PortDevice {
   private var divisor: UInt16 = 1
   private var fifoControl: UInt8 = 0
   public private(set) var transmitted: UInt64 = 0
+  /// IRQ 4, where the platform wires one: the transmitter-empty interrupt for drivers that
+  /// send from their interrupt handler (Linux's 8250 driver does, for everything but the
+  /// kernel console).
+  public var interruptLine: InterruptLine?
+  private var transmitterEmptyPending = false
 
   public init(base: UInt16 = 0x3F8, sink: any ConsoleSink, vmName: [UInt8]) {
     self.base = base
@@ -26,13 +31,27 @@ public final class UART16550: PortDevice {
     switch port &- base {
     case 0: return divisorLatch ? UInt32(divisor & 0xFF) : 0  // RBR: nothing ever received
     case 1: return divisorLatch ? UInt32(divisor >> 8) : UInt32(interruptEnable)
-    case 2: return fifoControl & 1 != 0 ? 0xC1 : 0x01  // IIR: no interrupt pending; FIFOs as enabled
+    case 2:
+      // IIR: THR empty (0x02) while that interrupt is pending, which reading IIR clears
+      // (PC16550D, Table 4); otherwise none pending (0x01). Bits 7:6 show the FIFOs.
+      let fifos: UInt32 = fifoControl & 1 != 0 ? 0xC0 : 0
+      if transmitterEmptyPending {
+        transmitterEmptyPending = false
+        return fifos | 0x02
+      }
+      return fifos | 0x01
     case 3: return UInt32(lineControl)
     case 4: return UInt32(modemControl)
     case 5: return 0x60  // LSR: THR and transmitter empty
     case 6: return modemControl & 0x10 != 0 ? 0xF0 : 0xB0  // MSR: loopback echoes, else DCD|DSR|CTS
     default: return UInt32(scratch)
     }
+  }
+
+  private func transmitterEmpty() {
+    guard interruptEnable & 0x02 != 0 else { return }
+    transmitterEmptyPending = true
+    if modemControl & 0x08 != 0 { interruptLine?.pulse() }  // OUT2 gates the PC's IRQ line
   }
 
   public func write(port: UInt16, size: UInt8, value: UInt32) -> DeviceEffect {
@@ -44,12 +63,15 @@ public final class UART16550: PortDevice {
       } else {
         transmitted &+= 1
         sink.write(byte, from: vmName)
+        transmitterEmpty()  // the byte is gone at once: THR is empty again
       }
     case 1:
       if divisorLatch {
         divisor = divisor & 0x00FF | UInt16(byte) << 8
       } else {
+        let enabling = byte & 0x02 != 0 && interruptEnable & 0x02 == 0
         interruptEnable = byte & 0x0F
+        if enabling { transmitterEmpty() }  // enabling ETBEI with THR empty interrupts at once
       }
     case 2: fifoControl = byte
     case 3: lineControl = byte

@@ -40,8 +40,13 @@ public final class VirtualMachine {
 
   /// Registers the devices every VM has: the COM1 UART and the debug-exit port, and the
   /// test MMIO device.
+  /// The COM1 UART, to wire its interrupt where the platform has an interrupt controller.
+  public private(set) var serialPort: UART16550?
+
   public func installStandardDevices(console: any ConsoleSink) {
-    ports.register(UART16550(sink: console, vmName: name), ports: 0x3F8...0x3FF)
+    let uart = UART16550(sink: console, vmName: name)
+    serialPort = uart
+    ports.register(uart, ports: 0x3F8...0x3FF)
     ports.register(DebugExitPort(), ports: 0xF4...0xF7)
     mmio.register(TestMMIODevice(), base: TestMMIODevice.defaultBase, size: 0x1000)
   }

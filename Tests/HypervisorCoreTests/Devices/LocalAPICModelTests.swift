@@ -67,7 +67,7 @@ final class LocalAPICModelTests: XCTestCase {
     XCTAssertNil(apic.pendingVector, "a lower class waits behind the one in service")
     apic.request(0x52)
     XCTAssertEqual(apic.pendingVector, 0x52, "a higher class preempts")
-    write(0xB0, 0)  // EOI ends 0x41... no: the highest in service, still 0x41
+    write(0xB0, 0)  // EOI ends the highest vector in service: 0x41
     XCTAssertEqual(read(0x100 + 0x20) & (1 << 1), 0, "0x41 no longer in service")
     write(0x80, 0x60)  // TPR above everything requested
     XCTAssertNil(apic.pendingVector)
