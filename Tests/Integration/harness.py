@@ -85,6 +85,7 @@ def run_case(case):
 
 
 def judge(case, output, code):
+    output = output.replace("\r", "")  # the serial console ends lines with CR LF
     position = 0
     for pattern in case.expect:
         match = re.compile(pattern, re.MULTILINE).search(output, position)
