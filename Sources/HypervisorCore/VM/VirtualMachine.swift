@@ -14,6 +14,9 @@ public final class VirtualMachine {
   public var mmio = MMIODeviceTable()
   public var vcpus: [VirtualCPU] = []
   public var state: State = .running
+  /// Host TSC at the VM's first entry and at its end: its life in cycles, for reports.
+  public var firstEntryTime: UInt64?
+  public var endTime: UInt64?
   public var msrPolicy = MSRPolicy()
   /// Devices that can raise interrupts; a VM without any can never wake from HLT.
   public var hasInterruptSources = false

@@ -25,6 +25,7 @@ final class Scheduler<Backend: VirtualizationBackend> {
       for vm in vms where !vm.isStopped && vm.state != .paused {
         for vcpu in vm.vcpus where vcpu.state == .runnable && !vm.isStopped {
           ranAny = true
+          if vm.firstEntryTime == nil { vm.firstEntryTime = arch_rdtsc() }
           LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
           let result = backend.run(vm, vcpu: vcpu)
           LocalAPIC.disarm()
@@ -65,6 +66,7 @@ final class Scheduler<Backend: VirtualizationBackend> {
 
   func stop(_ vm: VirtualMachine, reason: StopReason, vcpu: VirtualCPU) {
     vm.state = .stopped(reason)
+    vm.endTime = arch_rdtsc()
     for each in vm.vcpus { each.state = .stopped }
     console.flush(vm.name)
     Log.begin(VMReport.isFault(reason) ? .warning : .info)
@@ -78,6 +80,11 @@ final class Scheduler<Backend: VirtualizationBackend> {
       Console.write(" state:\n")
       VMReport.registers(vcpu)
       backend.dump(vm, vcpu: vcpu)
+    }
+    if let start = vm.firstEntryTime, let end = vm.endTime {
+      Console.write("  lifetime: ")
+      Console.write(decimal: end &- start)
+      Console.write(" cycles from its first entry to its end\n")
     }
     VMReport.statistics(vm.totalStatistics())
     backend.release(vm)
