@@ -12,11 +12,22 @@ public enum CPUIDPolicy {
   /// Leaf 7 features that need XSAVE-managed state: AVX2 (EBX 5), AVX-512 (EBX 16, 17, 21,
   /// 26, 27, 28, 30, 31), AVX-512/VAES/VPCLMULQDQ (ECX 1, 6, 9, 10, 11, 12, 14), AMX and
   /// AVX-512 (EDX 2, 3, 8, 22, 23, 24).
+  /// TSC_ADJUST (EBX 1) too: IA32_TSC_ADJUST is not virtualized.
   static let hiddenLeaf7EBX: UInt32 =
+    1 << 1 |
     1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31
   static let hiddenLeaf7ECX: UInt32 =
     1 << 1 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14
-  static let hiddenLeaf7EDX: UInt32 = 1 << 2 | 1 << 3 | 1 << 8 | 1 << 22 | 1 << 23 | 1 << 24
+  /// Also the speculation controls, whose MSRs (SPEC_CTRL, PRED_CMD, FLUSH_CMD,
+  /// ARCH_CAPABILITIES) are not virtualized: IBRS/IBPB (26), STIBP (27), L1D_FLUSH (28),
+  /// ARCH_CAPABILITIES (29), SSBD (31). A guest told of them writes SPEC_CTRL on every
+  /// kernel entry, each write an exit and a #GP.
+  static let hiddenLeaf7EDX: UInt32 =
+    1 << 2 | 1 << 3 | 1 << 8 | 1 << 22 | 1 << 23 | 1 << 24 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29
+    | 1 << 31
+  /// AMD's speculation controls in leaf 0x8000_0008 EBX: IBPB (12), IBRS (14), STIBP (15),
+  /// SSBD (24), VIRT_SSBD (25), for the same reason.
+  static let hiddenExtended8EBX: UInt32 = 1 << 12 | 1 << 14 | 1 << 15 | 1 << 24 | 1 << 25
 
   @inline(__always)
   public static func apply(
@@ -38,6 +49,10 @@ public enum CPUIDPolicy {
       result.ebx &= ~hiddenLeaf7EBX
       result.ecx &= ~hiddenLeaf7ECX
       result.edx &= ~hiddenLeaf7EDX
+    case 0x6:
+      // APERF/MPERF (ECX 0) are not virtualized; a guest told of them reads both on every
+      // scheduler tick, each read an exit and a #GP.
+      result.ecx &= ~1
     case 0xD:
       result = CPUIDLeaf()  // XSAVE state components: none offered
     case 0x4000_0000:
@@ -51,6 +66,8 @@ public enum CPUIDPolicy {
       result.ecx &= ~(1 << 2)  // SVM (APM Vol 3 E.4.2)
       // RDTSCP (EDX 27): TSC_AUX is neither in the VMCB nor switched, so it is not offered.
       result.edx &= ~(1 << 27)
+    case 0x8000_0008:
+      result.ebx &= ~hiddenExtended8EBX
     case 0x8000_000A:
       result = CPUIDLeaf()  // SVM features: none
     default:

@@ -83,6 +83,7 @@ public enum MSRHandler {
 
   static func refuse(_ vcpu: VirtualCPU) -> ExitOutcome {
     vcpu.statistics.refusedMSRAccesses &+= 1
+    vcpu.statistics.lastRefusedMSR = UInt32(truncatingIfNeeded: vcpu.registers.rcx)
     vcpu.pendingEvent = .generalProtection(0)
     return .resume
   }

@@ -7,6 +7,8 @@ public final class ExitStatistics {
   public var unhandledPortReads: UInt64 = 0
   public var unhandledPortWrites: UInt64 = 0
   public var refusedMSRAccesses: UInt64 = 0
+  /// The last MSR refused, for the report: what a guest keeps asking for.
+  public var lastRefusedMSR: UInt32 = 0
   public var unmappedMMIOAccesses: UInt64 = 0
   public var injectedEvents: UInt64 = 0
 
@@ -52,6 +54,7 @@ public final class ExitStatistics {
     unhandledPortReads &+= other.unhandledPortReads
     unhandledPortWrites &+= other.unhandledPortWrites
     refusedMSRAccesses &+= other.refusedMSRAccesses
+    if other.refusedMSRAccesses > 0 { lastRefusedMSR = other.lastRefusedMSR }
     unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
     injectedEvents &+= other.injectedEvents
   }

@@ -9,15 +9,11 @@ final class SVMBackend: VirtualizationBackend {
 
   let processor: SVMProcessor
   let console: HypervisorConsole
-  private var guests: [SVMGuest] = []
+  private var guests = BackendGuests<SVMGuest>()
 
   init(processor: SVMProcessor, console: HypervisorConsole) {
     self.processor = processor
     self.console = console
-  }
-
-  private func guest(for vm: VirtualMachine) -> SVMGuest? {
-    guests.first { $0.vm === vm }
   }
 
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
@@ -29,28 +25,26 @@ final class SVMBackend: VirtualizationBackend {
       processor.asids.release(tag.tag)
       return false
     }
-    guests.append(guest)
+    guests.add(guest)
     return true
   }
 
   func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult {
-    SVMRunLoop.run(guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
+    SVMRunLoop.run(guests.guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
   }
 
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
-    if let guest = guest(for: vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
+    if let guest = guests.guest(for: vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
   }
 
   /// VMRUN refuses a guest EFER without SVME (APM §15.5.1): VMEXIT_INVALID.
   func corruptGuestState(_ vm: VirtualMachine) {
-    guard let guest = guest(for: vm) else { return }
+    guard let guest = guests.guest(for: vm) else { return }
     let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: guest.vmcbs[0]))
     vmcb.set(VMCBOffset.efer, vmcb.u64(VMCBOffset.efer) & ~(1 << 12))
   }
 
   func release(_ vm: VirtualMachine) {
-    guard let index = guests.firstIndex(where: { $0.vm === vm }) else { return }
-    guests[index].release(into: processor)
-    guests.remove(at: index)
+    guests.remove(for: vm)?.release(into: processor)
   }
 }

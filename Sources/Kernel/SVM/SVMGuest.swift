@@ -5,7 +5,7 @@ import SVM
 
 /// One VM under SVM: its ASID, nested page-table root, I/O and MSR permission maps, and a
 /// VMCB per vCPU, set up to start every vCPU in real mode at the profile's entry point.
-final class SVMGuest {
+final class SVMGuest: BackendGuest {
   let vm: VirtualMachine
   let asid: UInt32
   let nestedRoot: UInt64

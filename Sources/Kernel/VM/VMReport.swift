@@ -121,6 +121,8 @@ enum VMReport {
     if statistics.refusedMSRAccesses > 0 {
       Console.write("    refused MSR accesses (#GP injected): ")
       Console.write(decimal: statistics.refusedMSRAccesses)
+      Console.write(", the last MSR ")
+      Console.write(hex: UInt64(statistics.lastRefusedMSR))
       Console.write("\n")
     }
     if statistics.unmappedMMIOAccesses > 0 {

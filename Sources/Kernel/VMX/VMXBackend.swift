@@ -10,14 +10,12 @@ final class VMXBackend: VirtualizationBackend {
 
   let processor: VMXProcessor
   let console: HypervisorConsole
-  private var guests: [VMXGuest] = []
+  private var guests = BackendGuests<VMXGuest>()
 
   init(processor: VMXProcessor, console: HypervisorConsole) {
     self.processor = processor
     self.console = console
   }
-
-  private func guest(for vm: VirtualMachine) -> VMXGuest? { guests.first { $0.vm === vm } }
 
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
     guard let tag = processor.vpids.acquire() else {
@@ -29,28 +27,26 @@ final class VMXBackend: VirtualizationBackend {
       processor.vpids.release(tag.tag)
       return false
     }
-    guests.append(guest)
+    guests.add(guest)
     return true
   }
 
   func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult {
-    VMXRunLoop.run(guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
+    VMXRunLoop.run(guests.guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
   }
 
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
-    if let guest = guest(for: vm) { VMXRunLoop.dump(guest, vcpu: vcpu) }
+    if let guest = guests.guest(for: vm) { VMXRunLoop.dump(guest, vcpu: vcpu) }
   }
 
   /// VM entry requires a busy TSS in TR (SDM 3C §27.3.1.2): type 9 (available) fails with
   /// exit reason 33, invalid guest state.
   func corruptGuestState(_ vm: VirtualMachine) {
-    guard let guest = guest(for: vm), arch_vmptrld(guest.vmcss[0]) else { return }
+    guard let guest = guests.guest(for: vm), arch_vmptrld(guest.vmcss[0]) else { return }
     VMCS.write(.guestTRAccessRights, 0x89)
   }
 
   func release(_ vm: VirtualMachine) {
-    guard let index = guests.firstIndex(where: { $0.vm === vm }) else { return }
-    guests[index].release(into: processor)
-    guests.remove(at: index)
+    guests.remove(for: vm)?.release(into: processor)
   }
 }

@@ -5,7 +5,7 @@ import VMX
 
 /// One VM under VMX: its VPID, EPT pointer, I/O and MSR bitmaps, and a VMCS per vCPU with
 /// host state, the processor's resolved controls and a real-mode guest state.
-final class VMXGuest {
+final class VMXGuest: BackendGuest {
   let vm: VirtualMachine
   let vpid: UInt32
   let eptPointer: EPTPointer

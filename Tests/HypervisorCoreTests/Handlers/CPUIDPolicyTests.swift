@@ -1,0 +1,38 @@
+import HypervisorCore
+import XCTest
+
+/// What the policy hides from a host that offers everything (all bits set): each feature
+/// whose state or MSRs Peregrine does not virtualize.
+final class CPUIDPolicyTests: XCTestCase {
+  private let everything = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~0, edx: ~0)
+
+  private func apply(_ leaf: UInt32, subleaf: UInt32 = 0, apic: Bool = false) -> CPUIDLeaf {
+    CPUIDPolicy.apply(leaf: leaf, subleaf: subleaf, host: everything, vcpuIndex: 3, hasLocalAPIC: apic)
+  }
+
+  func testLeafOneHidesWhatIsNotVirtualized() {
+    let leaf = apply(1)
+    for bit in [3, 5, 12, 21, 24, 26, 27, 28, 29] {
+      XCTAssertEqual(leaf.ecx & (1 << UInt32(bit)), 0, "ECX bit \(bit)")
+    }
+    XCTAssertEqual(leaf.ecx >> 31, 1, "hypervisor present")
+    XCTAssertEqual(leaf.ebx >> 24, 3, "APIC ID is the vCPU index")
+    XCTAssertEqual(apply(1, apic: true).ecx & (1 << 24), 1 << 24, "TSC-deadline with a modelled APIC")
+  }
+
+  func testPowerAndSpeculationMSRsAreNotOffered() {
+    XCTAssertEqual(apply(6).ecx & 1, 0, "APERF/MPERF")
+    let leaf7 = apply(7)
+    XCTAssertEqual(leaf7.ebx & (1 << 1), 0, "TSC_ADJUST")
+    for bit in [26, 27, 28, 29, 31] { XCTAssertEqual(leaf7.edx & (1 << UInt32(bit)), 0, "leaf 7 EDX bit \(bit)") }
+    let extended8 = apply(0x8000_0008)
+    for bit in [12, 14, 15, 24, 25] { XCTAssertEqual(extended8.ebx & (1 << UInt32(bit)), 0, "8000_0008 EBX bit \(bit)") }
+    XCTAssertEqual(apply(0x8000_0001).edx & (1 << 27), 0, "RDTSCP")
+    XCTAssertEqual(apply(0xD), CPUIDLeaf(), "no XSAVE state")
+  }
+
+  func testLeavesNotEditedPassThrough() {
+    XCTAssertEqual(apply(0x8000_0002), everything, "brand string")
+    XCTAssertEqual(apply(7, subleaf: 1), everything, "only subleaf 0 of leaf 7 is edited")
+  }
+}
