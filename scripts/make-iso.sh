@@ -3,6 +3,7 @@
 # GRUB talks on the serial port and boots the single entry at once.
 set -euo pipefail
 out=$1; cmdline=$2; modules=${3:-}
+mkdir -p "$(dirname "$out")"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/boot/grub" "$root/boot/modules"
