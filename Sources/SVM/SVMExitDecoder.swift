@@ -33,10 +33,6 @@ public enum SVMExitDecoder {
       SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait:
       // SVM is hidden from guests: these instructions are undefined for them.
       return VMExit(reason: .exception(vector: 6, errorCode: nil))
-    case SVMExitCode.exceptionBase + 18:
-      // A machine check is the hardware failing under this guest, not the guest's own
-      // exception: stop the VM and report it (fault tolerance will move it later).
-      return VMExit(reason: .unknown(vendorCode: code))
     case SVMExitCode.exceptionBase...(SVMExitCode.exceptionBase + 31):
       let vector = UInt8(code - SVMExitCode.exceptionBase)
       let errorCode =

@@ -127,7 +127,8 @@ public struct VMProfile: Equatable {
   static func separatorIndex(in line: [UInt8]) -> Int? {
     let separator: [UInt8] = [0x20, 0x2D, 0x2D, 0x20]
     guard line.count >= separator.count else { return nil }
-    for start in 0...(line.count - separator.count) where line[start..<start + 4].elementsEqual(separator) {
+    for start in 0...(line.count - separator.count)
+    where line[start..<start + 4].elementsEqual(separator) {
       return start
     }
     return nil

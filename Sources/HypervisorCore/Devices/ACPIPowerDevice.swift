@@ -49,7 +49,8 @@ public final class ACPIPowerDevice: PortDevice {
 public final class ResetDevice: PortDevice {
   public init() {}
 
-  public func read(port: UInt16, size: UInt8) -> UInt32 { port == 0x64 ? 0 : 0 }
+  /// 0xCF9 reads back 0; the 8042's status port reads 0 (input buffer empty, no data).
+  public func read(port: UInt16, size: UInt8) -> UInt32 { 0 }
 
   public func write(port: UInt16, size: UInt8, value: UInt32) -> DeviceEffect {
     switch port {

@@ -26,7 +26,8 @@ public final class IOAPICModel: MMIODevice {
     let destination = UInt8(truncatingIfNeeded: entry >> 56)
     let logical = entry & (1 << 11) != 0
     var delivered = false
-    for apic in localAPICs where logical ? apic.acceptsLogical(destination) : apic.id == destination {
+    for apic in localAPICs where logical ? apic.acceptsLogical(destination) : apic.id == destination
+    {
       apic.request(vector)
       delivered = true
       if entry & (0x7 << 8) == 1 << 8 { break }  // lowest priority: one APIC takes it
@@ -59,7 +60,8 @@ public final class IOAPICModel: MMIODevice {
     case 0x02: return UInt32(id) << 24
     case 0x10..<(0x10 + 2 * UInt32(Self.pinCount)):
       let entry = entries[Int((register - 0x10) / 2)]
-      return register & 1 == 0 ? UInt32(truncatingIfNeeded: entry) & ~(1 << 12) : UInt32(entry >> 32)
+      return register & 1 == 0
+        ? UInt32(truncatingIfNeeded: entry) & ~(1 << 12) : UInt32(entry >> 32)
     default: return 0
     }
   }

@@ -18,7 +18,9 @@ public final class LocalAPICModel: MMIODevice {
   private var errorStatus: UInt32 = 0
   private var interruptCommand: (low: UInt32, high: UInt32) = (0, 0)
   /// Timer, thermal, performance, LINT0, LINT1, error: masked at reset.
-  private var localVectorTable: [UInt32] = [0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000]
+  private var localVectorTable: [UInt32] = [
+    0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000,
+  ]
   private var initialCount: UInt32 = 0
   private var divideConfiguration: UInt32 = 0
   /// The guest-clock time the timer fires next, if armed.
@@ -45,7 +47,8 @@ public final class LocalAPICModel: MMIODevice {
 
   private func guestTicks(busTicks: UInt64) -> UInt64 {
     let rate = clock.ticksPerSecond
-    return busTicks / Self.busFrequency * rate + busTicks % Self.busFrequency * rate / Self.busFrequency
+    return busTicks / Self.busFrequency * rate + busTicks % Self.busFrequency * rate
+      / Self.busFrequency
   }
 
   private func armCountdown() {
@@ -87,7 +90,9 @@ public final class LocalAPICModel: MMIODevice {
     guard due > now else { return 0 }
     let remainingGuestTicks = due - now
     let rate = max(clock.ticksPerSecond, 1)
-    let busTicks = remainingGuestTicks / rate * Self.busFrequency + remainingGuestTicks % rate * Self.busFrequency / rate
+    let busTicks =
+      remainingGuestTicks / rate * Self.busFrequency + remainingGuestTicks % rate
+      * Self.busFrequency / rate
     return UInt32(truncatingIfNeeded: min(busTicks / divisor, UInt64(initialCount)))
   }
 

@@ -113,7 +113,9 @@ public final class PIT8254: PortDevice {
     if select == 3 {
       // Read-back (bits 5 and 4 active low: latch count, latch status); count only here.
       if byte & 0x20 == 0 {
-        for index in 0..<3 where byte & (0x02 << UInt8(index)) != 0 { channels[index].latched = count(index) }
+        for index in 0..<3 where byte & (0x02 << UInt8(index)) != 0 {
+          channels[index].latched = count(index)
+        }
       }
       return
     }

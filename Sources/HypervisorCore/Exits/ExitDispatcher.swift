@@ -26,7 +26,8 @@ public enum ExitDispatcher {
       // The host took the interrupt (or the time slice ended) on the way out: just go back.
       return .resume
     case .exception(18, _):
-      // A machine check is the hardware failing under this guest: stop the VM.
+      // A machine check is the hardware failing under this guest, not the guest's own
+      // exception (both backends intercept #MC): stop the VM and report it.
       return .stop(.unexpectedExit(vendorCode: 18))
     case .exception(let vector, let errorCode):
       // An intercepted exception is the guest's own: deliver it as the hardware would have.

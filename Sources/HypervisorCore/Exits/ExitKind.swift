@@ -6,7 +6,7 @@ public enum ExitKind: UInt8, CaseIterable {
   case shutdown, initSignal, startupIPI, preemptionTimer, xsetbv, invalidateCaches
   case entryFailure, unknown
 
-  public static let count = 20
+  public static let count = allCases.count
 
   public var name: StaticString {
     switch self {

@@ -14,8 +14,7 @@ public enum CPUIDPolicy {
   /// AVX-512 (EDX 2, 3, 8, 22, 23, 24).
   /// TSC_ADJUST (EBX 1) too: IA32_TSC_ADJUST is not virtualized.
   static let hiddenLeaf7EBX: UInt32 =
-    1 << 1 |
-    1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31
+    1 << 1 | 1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31
   static let hiddenLeaf7ECX: UInt32 =
     1 << 1 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14
   /// Also the speculation controls, whose MSRs (SPEC_CTRL, PRED_CMD, FLUSH_CMD,

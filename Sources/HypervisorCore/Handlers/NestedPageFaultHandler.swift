@@ -7,11 +7,7 @@ public enum NestedPageFaultHandler {
     guest: inout Guest
   ) -> ExitOutcome {
     let address = fault.guestPhysical
-    var entry = vm.mmio.entry(for: address)
-    // The local APIC page is per vCPU: each sees its own APIC at the same address.
-    if let apic = vcpu.localAPIC, address & ~0xFFF == LocalAPICModel.base {
-      entry = MMIODeviceTable.Entry(base: LocalAPICModel.base, size: 0x1000, device: apic)
-    }
+    let entry = vcpu.localDevices.entry(for: address) ?? vm.mmio.entry(for: address)
     if entry == nil && vm.profile.unmapped == .stop || fault.access == .instructionFetch {
       return .stop(
         .unmappedAccess(

@@ -24,7 +24,8 @@ public enum PortIOHandler {
       let value = UInt32(truncatingIfNeeded: vcpu.registers.rax & mask)
       if let device {
         vcpu.storm.madeProgress = true
-        if let reason = device.write(port: access.port, size: access.size, value: value).stopReason {
+        if let reason = device.write(port: access.port, size: access.size, value: value).stopReason
+        {
           return .stop(reason)
         }
       } else {

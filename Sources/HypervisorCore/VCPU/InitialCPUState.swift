@@ -17,7 +17,9 @@ public struct InitialCPUState: Equatable {
     }
 
     /// The VMX access-rights encoding of the same attributes.
-    public var vmxAccessRights: UInt32 { UInt32(attributes & 0xFF) | UInt32(attributes & 0xF00) << 4 }
+    public var vmxAccessRights: UInt32 {
+      UInt32(attributes & 0xFF) | UInt32(attributes & 0xF00) << 4
+    }
   }
 
   public var code: Segment
@@ -43,7 +45,8 @@ public struct InitialCPUState: Equatable {
   public static func realMode(segment: UInt16, offset: UInt16) -> InitialCPUState {
     InitialCPUState(
       code: Segment(selector: segment, base: UInt64(segment) << 4, limit: 0xFFFF, attributes: 0x9B),
-      data: Segment(selector: 0, base: 0, limit: 0xFFFF, attributes: 0x93), cr0: 0x10, rip: UInt64(offset))
+      data: Segment(selector: 0, base: 0, limit: 0xFFFF, attributes: 0x93), cr0: 0x10,
+      rip: UInt64(offset))
   }
 
   public var isLongMode: Bool { efer & (1 << 10) != 0 }

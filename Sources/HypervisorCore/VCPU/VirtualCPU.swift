@@ -21,7 +21,15 @@ public final class VirtualCPU {
   public var storm = ExitStormDetector()
   public var codeCache = CodePageCache()
   /// This vCPU's local APIC, where the VM's platform has one (Linux guests).
-  public var localAPIC: LocalAPICModel?
+  public var localAPIC: LocalAPICModel? {
+    didSet {
+      localDevices = MMIODeviceTable()
+      if let localAPIC { localDevices.register(localAPIC, base: LocalAPICModel.base, size: 0x1000) }
+    }
+  }
+  /// MMIO devices each vCPU has its own of at the same address (the local APIC): looked up
+  /// before the VM's table.
+  public private(set) var localDevices = MMIODeviceTable()
   /// MSRs the policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
 

@@ -78,13 +78,16 @@ final class SVMGuest: BackendGuest {
     let start = vm.initialState
     let code = start.code
     vmcb.setSegment(
-      VMCBOffset.cs, selector: code.selector, attributes: code.attributes, limit: code.limit, base: code.base)
+      VMCBOffset.cs, selector: code.selector, attributes: code.attributes, limit: code.limit,
+      base: code.base)
     let data = start.data
     for segment in [VMCBOffset.ds, VMCBOffset.es, VMCBOffset.ss, VMCBOffset.fs, VMCBOffset.gs] {
       vmcb.setSegment(
-        segment, selector: data.selector, attributes: data.attributes, limit: data.limit, base: data.base)
+        segment, selector: data.selector, attributes: data.attributes, limit: data.limit,
+        base: data.base)
     }
-    vmcb.setSegment(VMCBOffset.gdtr, selector: 0, attributes: 0, limit: start.gdtLimit, base: start.gdtBase)
+    vmcb.setSegment(
+      VMCBOffset.gdtr, selector: 0, attributes: 0, limit: start.gdtLimit, base: start.gdtBase)
     vmcb.setSegment(VMCBOffset.idtr, selector: 0, attributes: 0, limit: 0x3FF, base: 0)
     vmcb.setSegment(VMCBOffset.ldtr, selector: 0, attributes: 0x82, limit: 0xFFFF, base: 0)
     vmcb.setSegment(VMCBOffset.tr, selector: 0, attributes: 0x8B, limit: 0xFFFF, base: 0)

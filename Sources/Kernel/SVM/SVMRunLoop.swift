@@ -16,8 +16,7 @@ enum SVMRunLoop {
     let vm = guest.vm
     while true {
       if vcpu.localAPIC != nil {
-        vmcb.set(VMCBOffset.rflags, registers.pointee.rflags)
-        deliverInterrupts(vmcb, vcpu: vcpu)
+        deliverInterrupts(vmcb, vcpu: vcpu, rflags: registers.pointee.rflags)
       }
       if let event = vcpu.pendingEvent,
         vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
@@ -58,9 +57,9 @@ enum SVMRunLoop {
   /// otherwise a virtual interrupt request (V_IRQ, highest priority, TPR ignored) with the
   /// VINTR intercept makes the processor exit as soon as it can (APM §15.21.4). A guest
   /// timer due before the slice ends re-arms the host timer so the exit comes in time.
-  static func deliverInterrupts(_ vmcb: VMCB, vcpu: VirtualCPU) {
+  static func deliverInterrupts(_ vmcb: VMCB, vcpu: VirtualCPU, rflags: UInt64) {
     let canTake =
-      vmcb.u64(VMCBOffset.rflags) & (1 << 9) != 0 && vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
+      rflags & (1 << 9) != 0 && vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
       && vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
     let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
     let masking: UInt64 = 1 << 24

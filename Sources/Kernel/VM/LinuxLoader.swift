@@ -19,7 +19,8 @@ enum LinuxLoader {
     backend: Backend, console: HypervisorConsole
   ) -> VirtualMachine? {
     let image = module.range
-    let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(image.start)), count: Int(image.size))
+    let bytes = UnsafeRawBufferPointer(
+      start: UnsafeRawPointer(bitPattern: UInt(image.start)), count: Int(image.size))
     let kernel: LinuxKernelImage
     do {
       kernel = try LinuxKernelImage(parsing: bytes)
@@ -27,7 +28,8 @@ enum LinuxLoader {
       VMLoader.refuse(number, module.commandLine, error.message)
       return nil
     }
-    let initrd = boot.modules.first { $0.commandLine == Array("initrd vm=".utf8) + profile.name }?.range
+    let initrd = boot.modules.first { $0.commandLine == Array("initrd vm=".utf8) + profile.name }?
+      .range
     let layout: LinuxGuestLayout
     do {
       layout = try LinuxGuestLayout(
@@ -48,7 +50,9 @@ enum LinuxLoader {
   /// firmware would otherwise report: calibrating against the PIT takes thousands of port
   /// reads, each an exit (`tsc_early_khz`, Documentation/admin-guide/kernel-parameters.txt).
   static func commandLine(_ given: [UInt8]) -> [UInt8] {
-    guard !containsWord(given, "tsc_early_khz"), LocalAPIC.tscPerMillisecond > 1 else { return given }
+    guard KernelCommandLine.value(of: "tsc_early_khz", in: given) == nil,
+      LocalAPIC.tscPerMillisecond > 1
+    else { return given }
     var line = given
     if !line.isEmpty { line.append(0x20) }
     line += Array("tsc_early_khz=".utf8)
@@ -61,20 +65,22 @@ enum LinuxLoader {
     return line + digits
   }
 
-  static func containsWord(_ line: [UInt8], _ key: StaticString) -> Bool {
-    KernelCommandLine.value(of: key, in: line) != nil
-  }
-
   static func populate(
-    _ vm: VirtualMachine, kernel: LinuxKernelImage, bytes: UnsafeRawBufferPointer, layout: LinuxGuestLayout,
+    _ vm: VirtualMachine, kernel: LinuxKernelImage, bytes: UnsafeRawBufferPointer,
+    layout: LinuxGuestLayout,
     initrd: PhysicalRange?
   ) -> StaticString? {
     let memory = vm.memory
     let payload = UnsafeRawBufferPointer(rebasing: bytes[kernel.kernelPayload])
-    guard memory.write(payload, to: layout.kernelLoadAddress) else { return "the kernel does not fit in the VM's memory" }
+    guard memory.write(payload, to: layout.kernelLoadAddress) else {
+      return "the kernel does not fit in the VM's memory"
+    }
     if let initrd, let range = layout.initrd {
-      let source = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(initrd.start)), count: Int(initrd.size))
-      guard memory.write(source, to: range.start) else { return "the initramfs does not fit in the VM's memory" }
+      let source = UnsafeRawBufferPointer(
+        start: UnsafeRawPointer(bitPattern: UInt(initrd.start)), count: Int(initrd.size))
+      guard memory.write(source, to: range.start) else {
+        return "the initramfs does not fit in the VM's memory"
+      }
     }
     let acpi = GuestACPITables.build(
       base: LinuxGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count, pm1aEvent: pm1aEvent,
@@ -82,7 +88,8 @@ enum LinuxLoader {
     let zeroPage: [UInt8]
     do {
       zeroPage = try LinuxBootParameters.build(
-        image: kernel, layout: layout, acpiRSDPAddress: acpi.rsdpAddress, devices: [localAPICPage, ioAPICPage])
+        image: kernel, layout: layout, acpiRSDPAddress: acpi.rsdpAddress,
+        devices: [localAPICPage, ioAPICPage])
     } catch {
       return error.message
     }
@@ -91,7 +98,10 @@ enum LinuxLoader {
       (acpi.base, acpi.bytes),
       (LinuxGuestLayout.bootParametersAddress, zeroPage),
       (LinuxGuestLayout.gdtAddress, LinuxBootGDT.bytes),
-      (LinuxGuestLayout.pageTablesAddress, LinuxIdentityMap.bytes(at: LinuxGuestLayout.pageTablesAddress)),
+      (
+        LinuxGuestLayout.pageTablesAddress,
+        LinuxIdentityMap.bytes(at: LinuxGuestLayout.pageTablesAddress)
+      ),
     ]
     for (address, piece) in pieces {
       let written = piece.withUnsafeBytes { memory.write($0, to: address) }
@@ -122,9 +132,11 @@ enum LinuxLoader {
 
   static func initialState(_ entry: LinuxEntryState) -> InitialCPUState {
     func segment(_ s: LinuxSegment) -> InitialCPUState.Segment {
-      InitialCPUState.Segment(selector: s.selector, base: s.base, limit: s.limit, attributes: s.svmAttributes)
+      InitialCPUState.Segment(
+        selector: s.selector, base: s.base, limit: s.limit, attributes: s.svmAttributes)
     }
-    var state = InitialCPUState(code: segment(entry.code), data: segment(entry.data), cr0: entry.cr0, rip: entry.rip)
+    var state = InitialCPUState(
+      code: segment(entry.code), data: segment(entry.data), cr0: entry.cr0, rip: entry.rip)
     state.cr3 = entry.cr3
     state.cr4 = entry.cr4
     state.efer = entry.efer

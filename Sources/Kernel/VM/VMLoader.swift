@@ -35,15 +35,19 @@ enum VMLoader {
       let created: VirtualMachine?
       if profile.kind == .linux {
         created = LinuxLoader.create(
-          profile, module: module, number: moduleNumber, boot: boot, id: vms.count, backend: backend,
+          profile, module: module, number: moduleNumber, boot: boot, id: vms.count,
+          backend: backend,
           console: console)
       } else {
         created = create(
-          profile, module: module, number: moduleNumber, id: vms.count, backend: backend, console: console
+          profile, module: module, number: moduleNumber, id: vms.count, backend: backend,
+          console: console
         ) { vm in
           let source = UnsafeRawBufferPointer(
-            start: UnsafeRawPointer(bitPattern: UInt(module.range.start)), count: Int(module.range.size))
-          return vm.memory.write(source, to: profile.loadAddress) ? nil : "the image does not fit in the VM's memory"
+            start: UnsafeRawPointer(bitPattern: UInt(module.range.start)),
+            count: Int(module.range.size))
+          return vm.memory.write(source, to: profile.loadAddress)
+            ? nil : "the image does not fit in the VM's memory"
         }
       }
       guard let vm = created else { continue }

@@ -117,7 +117,8 @@ final class VMXGuest: BackendGuest {
     VMXHostState.write()
     let start = vm.initialState
     let state = VMXGuestState.realMode(
-      entrySegment: start.code.selector, entryOffset: UInt16(truncatingIfNeeded: start.rip), capabilities: caps)
+      entrySegment: start.code.selector, entryOffset: UInt16(truncatingIfNeeded: start.rip),
+      capabilities: caps)
     state.forEachField { field, value in VMCS.write(field, value) }
     if start.isLongMode { writeLongModeState(start, caps: caps) }
     vcpu.registers.rip = start.rip

@@ -4,7 +4,9 @@ import XCTest
 final class IOAPICModelTests: XCTestCase {
   private let clock = NanosecondClock()
 
-  private func select(_ ioapic: IOAPICModel, _ register: UInt32, write value: UInt32? = nil) -> UInt32 {
+  private func select(_ ioapic: IOAPICModel, _ register: UInt32, write value: UInt32? = nil)
+    -> UInt32
+  {
     _ = ioapic.write(offset: 0, size: 4, value: UInt64(register))
     if let value { _ = ioapic.write(offset: 0x10, size: 4, value: UInt64(value)) }
     return UInt32(truncatingIfNeeded: ioapic.read(offset: 0x10, size: 4))

@@ -14,7 +14,9 @@ final class LocalAPICModelTests: XCTestCase {
   private func write(_ offset: UInt64, _ value: UInt32) {
     _ = apic.write(offset: offset, size: 4, value: UInt64(value))
   }
-  private func read(_ offset: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: apic.read(offset: offset, size: 4)) }
+  private func read(_ offset: UInt64) -> UInt32 {
+    UInt32(truncatingIfNeeded: apic.read(offset: offset, size: 4))
+  }
 
   func testIdentificationAndVersion() {
     XCTAssertEqual(read(0x20), 2 << 24)

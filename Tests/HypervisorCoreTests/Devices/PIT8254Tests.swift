@@ -12,8 +12,12 @@ final class PIT8254Tests: XCTestCase {
   private let clock = ManualClock()
   private lazy var pit = PIT8254(clock: clock)
 
-  private func out(_ port: UInt16, _ value: UInt8) { _ = pit.write(port: port, size: 1, value: UInt32(value)) }
-  private func input(_ port: UInt16) -> UInt8 { UInt8(truncatingIfNeeded: pit.read(port: port, size: 1)) }
+  private func out(_ port: UInt16, _ value: UInt8) {
+    _ = pit.write(port: port, size: 1, value: UInt32(value))
+  }
+  private func input(_ port: UInt16) -> UInt8 {
+    UInt8(truncatingIfNeeded: pit.read(port: port, size: 1))
+  }
 
   /// How Linux's quick_pit_calibrate drives channel 2: gate off, mode 0, 0xFFFF, gate on, then
   /// reads low and high bytes and watches the high byte fall by one every 256 ticks.

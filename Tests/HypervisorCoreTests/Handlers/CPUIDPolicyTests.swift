@@ -7,7 +7,8 @@ final class CPUIDPolicyTests: XCTestCase {
   private let everything = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~0, edx: ~0)
 
   private func apply(_ leaf: UInt32, subleaf: UInt32 = 0, apic: Bool = false) -> CPUIDLeaf {
-    CPUIDPolicy.apply(leaf: leaf, subleaf: subleaf, host: everything, vcpuIndex: 3, hasLocalAPIC: apic)
+    CPUIDPolicy.apply(
+      leaf: leaf, subleaf: subleaf, host: everything, vcpuIndex: 3, hasLocalAPIC: apic)
   }
 
   func testLeafOneHidesWhatIsNotVirtualized() {
@@ -17,16 +18,21 @@ final class CPUIDPolicyTests: XCTestCase {
     }
     XCTAssertEqual(leaf.ecx >> 31, 1, "hypervisor present")
     XCTAssertEqual(leaf.ebx >> 24, 3, "APIC ID is the vCPU index")
-    XCTAssertEqual(apply(1, apic: true).ecx & (1 << 24), 1 << 24, "TSC-deadline with a modelled APIC")
+    XCTAssertEqual(
+      apply(1, apic: true).ecx & (1 << 24), 1 << 24, "TSC-deadline with a modelled APIC")
   }
 
   func testPowerAndSpeculationMSRsAreNotOffered() {
     XCTAssertEqual(apply(6).ecx & 1, 0, "APERF/MPERF")
     let leaf7 = apply(7)
     XCTAssertEqual(leaf7.ebx & (1 << 1), 0, "TSC_ADJUST")
-    for bit in [26, 27, 28, 29, 31] { XCTAssertEqual(leaf7.edx & (1 << UInt32(bit)), 0, "leaf 7 EDX bit \(bit)") }
+    for bit in [26, 27, 28, 29, 31] {
+      XCTAssertEqual(leaf7.edx & (1 << UInt32(bit)), 0, "leaf 7 EDX bit \(bit)")
+    }
     let extended8 = apply(0x8000_0008)
-    for bit in [12, 14, 15, 24, 25] { XCTAssertEqual(extended8.ebx & (1 << UInt32(bit)), 0, "8000_0008 EBX bit \(bit)") }
+    for bit in [12, 14, 15, 24, 25] {
+      XCTAssertEqual(extended8.ebx & (1 << UInt32(bit)), 0, "8000_0008 EBX bit \(bit)")
+    }
     XCTAssertEqual(apply(0x8000_0001).edx & (1 << 27), 0, "RDTSCP")
     XCTAssertEqual(apply(0xD), CPUIDLeaf(), "no XSAVE state")
   }

@@ -50,6 +50,13 @@ final class ExitDispatcherTests: MachineTestCase {
     XCTAssertEqual(vcpu.registers.rip, 0x2000)
   }
 
+  func testMachineCheckStopsTheVMInsteadOfReachingTheGuest() {
+    XCTAssertEqual(
+      machine.dispatch(VMExit(reason: .exception(vector: 18, errorCode: nil))),
+      .stop(.unexpectedExit(vendorCode: 18)))
+    XCTAssertNil(vcpu.pendingEvent)
+  }
+
   func testXSETBVInjectsInvalidOpcode() {
     XCTAssertEqual(machine.dispatch(VMExit(reason: .xsetbv, instructionLength: 3)), .resume)
     XCTAssertEqual(vcpu.pendingEvent, .exception(vector: 6, errorCode: nil))
