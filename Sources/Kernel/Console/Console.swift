@@ -63,6 +63,15 @@ enum Console {
     }
   }
 
+  /// One line of a register dump: "<indent>name = 0x<16 hex digits>".
+  static func write(field name: StaticString, _ value: UInt64, indent: Int) {
+    for _ in 0..<indent { write(UInt8(ascii: " ")) }
+    write(name)
+    write(" = ")
+    write(hex: value, digits: 16)
+    write(0x0A)
+  }
+
   /// A size in the largest binary unit that keeps it whole, e.g. "512 MiB".
   static func write(size bytes: UInt64) {
     if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {

@@ -70,11 +70,7 @@ private func describePageFault(errorCode: UInt64, address: UInt64) {
 }
 
 private func field(_ name: StaticString, _ value: UInt64) {
-  Console.write("  ")
-  Console.write(name)
-  Console.write(" = ")
-  Console.write(hex: value, digits: 16)
-  Console.write("\n")
+  Console.write(field: name, value, indent: 2)
 }
 
 private func inStackGuard(_ address: UInt64) -> Bool {

@@ -4,11 +4,7 @@ import HypervisorCore
 /// stopped by the hypervisor, and its exit statistics.
 enum VMReport {
   static func field(_ name: StaticString, _ value: UInt64) {
-    Console.write("    ")
-    Console.write(name)
-    Console.write(" = ")
-    Console.write(hex: value, digits: 16)
-    Console.write("\n")
+    Console.write(field: name, value, indent: 4)
   }
 
   static func vmLabel(_ vm: VirtualMachine) {
