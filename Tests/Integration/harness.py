@@ -41,6 +41,15 @@ def kvm_usable():
     """Whether /dev/kvm can run a guest here: a one-second QEMU boot with -enable-kvm."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False, "/dev/kvm is not accessible"
+    # -cpu host passes the host's own features through: without VMX or SVM on the host, the
+    # guest has no hardware virtualization, and some /dev/kvm variants cannot run it at all.
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = set(cpuinfo.read().split())
+    except OSError:
+        flags = set()
+    if not flags & {"vmx", "svm"}:
+        return False, "the host CPU offers neither VMX nor SVM to pass through to -cpu host"
     try:
         probe = subprocess.run(
             ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-display", "none", "-m", "64",
