@@ -204,5 +204,19 @@ def kvm_cases():
     ]
 
 
+def topic_modules():
+    """Every cases_<topic>.py beside this file: each holds its own ISOS and cases()."""
+    import importlib
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = sorted(f[:-3] for f in os.listdir(here) if f.startswith("cases_") and f.endswith(".py"))
+    return [importlib.import_module(name) for name in names]
+
+
+for _module in topic_modules():
+    ISOS.update(_module.ISOS)
+
+
 def all_cases():
-    return foundation_cases() + svm_cases() + vmx_cases() + linux_cases() + kvm_cases()
+    topics = [case for module in topic_modules() for case in module.cases()]
+    return foundation_cases() + svm_cases() + vmx_cases() + linux_cases() + topics + kvm_cases()
