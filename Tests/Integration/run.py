@@ -53,7 +53,8 @@ def build_isos(selected):
 
 
 def main(argv):
-    selected = [c for c in cases.all_cases() if not argv or any(a in c.name for a in argv if a != "--list")]
+    names = [a for a in argv if a != "--list"]
+    selected = [c for c in cases.all_cases() if not names or any(a in c.name for a in names)]
     if "--list" in argv:
         for case in selected:
             print(case.name)
