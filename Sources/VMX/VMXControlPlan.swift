@@ -27,18 +27,23 @@ public struct VMXControlPlan {
   public static var pinRequest: [PinBasedControl] { [.externalInterruptExiting, .nmiExiting] }
 
   /// Primary controls: HLT exits, bitmaps filter port and MSR accesses, the TSC is offset.
+  /// MONITOR, MWAIT and RDPMC exit (SDM 3C §25.6.2): CPUID offers neither MONITOR nor
+  /// performance counters, so the handler raises #UD or #GP(0) instead of letting them run.
   public static var primaryRequest: [PrimaryProcessorControl] {
     [
-      .useTSCOffsetting, .hltExiting, .useIOBitmaps, .useMSRBitmaps, .activateSecondaryControls,
+      .useTSCOffsetting, .hltExiting, .mwaitExiting, .rdpmcExiting, .useIOBitmaps,
+      .useMSRBitmaps, .monitorExiting, .activateSecondaryControls,
     ]
   }
 
   /// Secondary controls: EPT with VPID-tagged TLBs, real-mode guests through unrestricted
-  /// guest, and the instructions a modern guest expects (RDTSCP, INVPCID).
-  public static var secondaryRequest: [SecondaryProcessorControl] {
-    [
-      .enableEPT, .enableRDTSCP, .enableVPID, .unrestrictedGuest, .enableINVPCID,
-    ]
+  /// guest. "Enable RDTSCP" stays 0, so RDTSCP and RDPID raise #UD (SDM 3C §25.6.2):
+  /// CPUID hides RDTSCP, as IA32_TSC_AUX is not virtualized. "Enable INVPCID" follows
+  /// the guest's CPUID (`offersINVPCID`): when 0, INVPCID raises #UD.
+  public static func secondaryRequest(offersINVPCID: Bool) -> [SecondaryProcessorControl] {
+    offersINVPCID
+      ? [.enableEPT, .enableVPID, .unrestrictedGuest, .enableINVPCID]
+      : [.enableEPT, .enableVPID, .unrestrictedGuest]
   }
 
   /// VM-exit controls: return to a 64-bit host, take the interrupt vector with the exit,
@@ -61,7 +66,10 @@ public struct VMXControlPlan {
   ///   and the secondary word is 0;
   /// - "unrestricted guest" requires "enable EPT", so it is dropped (and reported)
   ///   when EPT is.
-  public static func peregrineDefault(caps: VMXCapabilities) -> VMXControlPlan {
+  /// `offersINVPCID`: the guest's CPUID (leaf 7 EBX bit 10) offers INVPCID.
+  public static func peregrineDefault(caps: VMXCapabilities, offersINVPCID: Bool = false)
+    -> VMXControlPlan
+  {
     var primaryRequest = Self.primaryRequest
     let primaryAllowed = UInt32(truncatingIfNeeded: caps.primaryProcessorCapability >> 32)
     if primaryAllowed & PrimaryProcessorControl.useIOBitmaps.rawValue == 0 {
@@ -73,7 +81,8 @@ public struct VMXControlPlan {
     let unrestricted = UInt64(SecondaryProcessorControl.unrestrictedGuest.rawValue) << 32
     var secondaryCapability = caps.secondaryProcessorCapability
     if secondaryCapability & ept == 0 { secondaryCapability &= ~unrestricted }
-    let secondary = VMXControls.resolve(secondaryRequest, capability: secondaryCapability)
+    let secondary = VMXControls.resolve(
+      secondaryRequest(offersINVPCID: offersINVPCID), capability: secondaryCapability)
 
     let activate = PrimaryProcessorControl.activateSecondaryControls.rawValue
     let primaryRequired = UInt32(truncatingIfNeeded: caps.primaryProcessorCapability)

@@ -55,6 +55,18 @@ public enum VMXExitDecoder {
       return VMExit(reason: .preemptionTimer)
     case .xsetbv:
       return VMExit(reason: .xsetbv, instructionLength: length)
+    case .vmclear, .vmlaunch, .vmptrld, .vmptrst, .vmread, .vmresume, .vmwrite, .vmxoff, .vmxon,
+      .invept, .invvpid, .vmfunc, .getsec, .monitor, .mwait, .rdtscp, .invpcid, .xsaves, .xrstors,
+      .encls, .pconfig, .umwait, .tpause, .loadiwkey:
+      // VMX and SMX are not offered in CPUID (CR4.VMXE and CR4.SMXE stay clear in the
+      // guest's view), nor MONITOR/MWAIT, RDTSCP, XSAVES, SGX, PCONFIG, WAITPKG or Key
+      // Locker: each is an undefined opcode for the guest (SDM 2B: #UD when CR4.VMXE = 0
+      // or the CPUID flag is clear). INVPCID exits only when the policy leaves it off.
+      return VMExit(reason: .exception(vector: 6, errorCode: nil))
+    case .rdpmc:
+      // No performance counters are offered (CPUID leaf 0xA): every counter index is
+      // invalid, #GP(0) (SDM 2B RDPMC).
+      return VMExit(reason: .exception(vector: 13, errorCode: 0))
     default:
       // EPT misconfiguration among them: stop the VM and dump it.
       return VMExit(reason: .unknown(vendorCode: UInt64(info.basicReason)))

@@ -10,11 +10,34 @@ final class VMXControlPlanTests: XCTestCase {
     let plan = VMXControlPlan.peregrineDefault(caps: caps)
     XCTAssertEqual(strings(plan.allUnavailable), [])
     XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08)
-    XCTAssertEqual(
-      plan.primary.value, 0x0400_6172 | 0x08 | 0x80 | 0x0200_0000 | 0x1000_0000 | 0x8000_0000)
-    XCTAssertEqual(plan.secondary.value, 0x02 | 0x08 | 0x20 | 0x80 | 0x1000)
+    // Default1 bits, then TSC offsetting, HLT, MWAIT, RDPMC, I/O bitmaps, MSR bitmaps,
+    // MONITOR exiting, secondary controls.
+    let primary: UInt32 = 0x0400_6172 | 0x08 | 0x80 | 0x400 | 0x800 | 0x0200_0000
+    XCTAssertEqual(plan.primary.value, primary | 0x1000_0000 | 0x2000_0000 | 0x8000_0000)
+    XCTAssertEqual(plan.secondary.value, 0x02 | 0x20 | 0x80)
     XCTAssertEqual(plan.exit.value, 0x0003_6DFB | 0x200 | 0x8000 | 0x003C_0000)
     XCTAssertEqual(plan.entry.value, 0x11FB | 0x4000 | 0x8000)
+  }
+
+  /// MONITOR, MWAIT and RDPMC exit (SDM 3C §25.6.2): CPUID offers neither MONITOR nor
+  /// performance counters, so they must not run natively.
+  func testHiddenInstructionsExit() {
+    let plan = VMXControlPlan.peregrineDefault(caps: caps)
+    for control in [PrimaryProcessorControl.monitorExiting, .mwaitExiting, .rdpmcExiting] {
+      XCTAssertTrue(plan.primary.contains(control.rawValue), "\(control)")
+    }
+  }
+
+  /// With "enable RDTSCP" 0, RDTSCP and RDPID raise #UD; with "enable INVPCID" 0, INVPCID
+  /// does (SDM 3C §25.6.2). RDTSCP is hidden in CPUID; INVPCID follows the guest's CPUID.
+  func testRDTSCPAndINVPCIDFollowTheCPUIDPolicy() {
+    let hidden = VMXControlPlan.peregrineDefault(caps: caps)
+    XCTAssertFalse(hidden.secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue))
+    XCTAssertFalse(hidden.secondary.contains(SecondaryProcessorControl.enableINVPCID.rawValue))
+    let offered = VMXControlPlan.peregrineDefault(caps: caps, offersINVPCID: true)
+    XCTAssertFalse(offered.secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue))
+    XCTAssertTrue(offered.secondary.contains(SecondaryProcessorControl.enableINVPCID.rawValue))
+    XCTAssertEqual(strings(offered.allUnavailable), [])
   }
 
   func testPlanLeavesIA32eModeGuestToEntryTime() {
@@ -48,12 +71,11 @@ final class VMXControlPlanTests: XCTestCase {
   func testWithoutSecondaryControlsEverySecondaryIsUnavailable() {
     var synthetic = caps
     synthetic.trueProcBased &= ~(UInt64(1) << 63)
-    let plan = VMXControlPlan.peregrineDefault(caps: synthetic)
+    let plan = VMXControlPlan.peregrineDefault(caps: synthetic, offersINVPCID: true)
     XCTAssertEqual(plan.secondary.value, 0)
     XCTAssertEqual(strings(plan.primary.unavailable), ["secondary controls"])
     XCTAssertEqual(
-      strings(plan.secondary.unavailable),
-      ["EPT", "RDTSCP", "VPID", "unrestricted guest", "INVPCID"])
+      strings(plan.secondary.unavailable), ["EPT", "VPID", "unrestricted guest", "INVPCID"])
   }
 
   func testUnconditionalIOExitingStandsInForIOBitmaps() {
