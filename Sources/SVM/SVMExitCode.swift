@@ -8,6 +8,8 @@ public enum SVMExitCode {
   public static let smi: UInt64 = 0x62
   public static let initSignal: UInt64 = 0x63
   public static let vintr: UInt64 = 0x64
+  public static let cr0SelectiveWrite: UInt64 = 0x65
+  public static let rdpmc: UInt64 = 0x6F
   public static let cpuid: UInt64 = 0x72
   public static let invd: UInt64 = 0x76
   public static let hlt: UInt64 = 0x78
@@ -23,6 +25,7 @@ public enum SVMExitCode {
   public static let stgi: UInt64 = 0x84
   public static let clgi: UInt64 = 0x85
   public static let skinit: UInt64 = 0x86
+  public static let rdtscp: UInt64 = 0x87
   public static let wbinvd: UInt64 = 0x89
   public static let monitor: UInt64 = 0x8A
   public static let mwait: UInt64 = 0x8B
@@ -51,6 +54,9 @@ public enum SVMExitCode {
     case shutdown: return "shutdown"
     case vmrun: return "VMRUN"
     case vmmcall: return "VMMCALL"
+    case rdpmc: return "RDPMC"
+    case cr0SelectiveWrite: return "CR0 selective write"
+    case rdtscp: return "RDTSCP"
     case wbinvd: return "WBINVD"
     case xsetbv: return "XSETBV"
     case nestedPageFault: return "nested page fault"

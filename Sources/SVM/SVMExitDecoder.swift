@@ -30,9 +30,14 @@ public enum SVMExitDecoder {
     case SVMExitCode.xsetbv: return VMExit(reason: .xsetbv, instructionLength: length)
     case SVMExitCode.vmrun, SVMExitCode.invlpga, SVMExitCode.vmload, SVMExitCode.vmsave,
       SVMExitCode.stgi,
-      SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait:
-      // SVM is hidden from guests: these instructions are undefined for them.
+      SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait,
+      SVMExitCode.rdtscp:
+      // SVM, MONITOR and RDTSCP are hidden from guests: these instructions are undefined
+      // for them.
       return VMExit(reason: .exception(vector: 6, errorCode: nil))
+    case SVMExitCode.rdpmc:
+      // No performance counters are offered: every index is invalid, #GP(0).
+      return VMExit(reason: .exception(vector: 13, errorCode: 0))
     case SVMExitCode.exceptionBase...(SVMExitCode.exceptionBase + 31):
       let vector = UInt8(code - SVMExitCode.exceptionBase)
       let errorCode =
@@ -47,7 +52,18 @@ public enum SVMExitDecoder {
         reason: .controlRegisterAccess(
           ControlRegisterAccess(
             register: UInt8(code & 0xF), kind: isWrite ? .write : .read,
-            generalRegister: info >> 63 != 0 ? UInt8(info & 0xF) : 0xFF)),
+            generalRegister: info >> 63 != 0
+              ? UInt8(info & 0xF) : ControlRegisterHandler.unknownRegister)),
+        instructionLength: length)
+    case SVMExitCode.cr0SelectiveWrite:
+      // MOV to CR0 or LMSW; EXITINFO1 bit 63 (decode assists) names the MOV's register.
+      let info = vmcb.u64(VMCBOffset.exitInfo1)
+      return VMExit(
+        reason: .controlRegisterAccess(
+          ControlRegisterAccess(
+            register: 0, kind: .write,
+            generalRegister: info >> 63 != 0
+              ? UInt8(info & 0xF) : ControlRegisterHandler.unknownRegister)),
         instructionLength: length)
     default:
       if code & 0xFFFF_FFFF == 0xFFFF_FFFF { return VMExit(reason: .entryFailure(code: code)) }

@@ -78,8 +78,8 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     return true
   }
 
-  /// SVM intercepts no control-register access (the VMCB holds them), so these serve only
-  /// the generic handler's contract.
+  /// The VMCB holds the guest's control registers; MOV to CR4 and CR0 (selective) are
+  /// intercepted (SVMIntercept), and the handler has checked the value before this.
   public func readControlRegister(_ number: UInt8) -> UInt64 {
     switch number {
     case 0: return vmcb.u64(VMCBOffset.cr0)
@@ -89,9 +89,19 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     }
   }
 
+  /// Turning paging on with EFER.LME set activates long mode, and turning it off
+  /// deactivates it: EFER.LMA follows, as the processor's own MOV to CR0 would set it
+  /// (APM Vol 2 §14.6.1).
   public mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool {
     switch number {
-    case 0: vmcb.set(VMCBOffset.cr0, value)
+    case 0:
+      let pg: UInt64 = 1 << 31
+      let old = vmcb.u64(VMCBOffset.cr0)
+      let efer = vmcb.u64(VMCBOffset.efer)
+      if (value ^ old) & pg != 0 && efer & (1 << 8) != 0 {
+        vmcb.set(VMCBOffset.efer, value & pg != 0 ? efer | 1 << 10 : efer & ~(1 << 10))
+      }
+      vmcb.set(VMCBOffset.cr0, value)
     case 3: vmcb.set(VMCBOffset.cr3, value)
     case 4: vmcb.set(VMCBOffset.cr4, value)
     default: return false

@@ -209,6 +209,23 @@ final class SVMExitDecoderTests: VMCBTestCase {
       "without decode assists the GPR is unknown")
   }
 
+  func testCR0SelectiveWriteIsAWriteOfCR0() {
+    XCTAssertEqual(
+      decode(code: 0x65, rip: 0, nextRIP: 3, nextRIPSave: false).reason,
+      .controlRegisterAccess(
+        ControlRegisterAccess(
+          register: 0, kind: .write, generalRegister: ControlRegisterHandler.unknownRegister)))
+  }
+
+  /// RDTSCP is hidden in CPUID (APM §15.9 intercept, exit code 0x87): #UD. No performance
+  /// counter is offered, so RDPMC (0x6F) is #GP(0) for any index.
+  func testRDTSCPRaisesInvalidOpcodeAndRDPMCGeneralProtection() {
+    XCTAssertEqual(
+      decode(code: 0x87, rip: 0, nextRIP: 3), VMExit(reason: .exception(vector: 6, errorCode: nil)))
+    XCTAssertEqual(
+      decode(code: 0x6F, rip: 0, nextRIP: 2), VMExit(reason: .exception(vector: 13, errorCode: 0)))
+  }
+
   func testInvalidVMCBAsThirtyTwoAndSixtyFourBits() {
     XCTAssertEqual(decode(code: 0xFFFF_FFFF).reason, .entryFailure(code: 0xFFFF_FFFF))
     XCTAssertEqual(

@@ -119,6 +119,26 @@ final class SVMGuestStateTests: VMCBTestCase {
     XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8)
   }
 
+  /// MOV to CR0 is intercepted: turning paging on with EFER.LME activates long mode (LMA),
+  /// turning it off deactivates it, as the processor's own MOV would (APM §14.6.1).
+  func testCR0PagingTogglesLMAWhenLMEIsSet() {
+    vmcb.set(VMCBOffset.efer, svme | 1 << 8)
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
+    XCTAssertTrue(state.writeControlRegister(0, 0x8000_0011))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.cr0), 0x8000_0011)
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8 | lma)
+    XCTAssertEqual(vmcb[VMCBOffset.vmcbClean, as: UInt32.self], 0xFFFF_FFFF & ~(1 << 5))
+    XCTAssertTrue(state.writeControlRegister(0, 0x11))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8)
+  }
+
+  func testCR0PagingWithoutLMELeavesEFER() {
+    vmcb.set(VMCBOffset.efer, svme)
+    XCTAssertTrue(state.writeControlRegister(0, 0x8000_0011))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme)
+  }
+
   func testPATRoutingMarksNestedPagingDirty() {
     vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
     XCTAssertTrue(state.writeStateMSR(0x277, 0x0007_0406_0007_0406))

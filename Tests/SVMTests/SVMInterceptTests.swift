@@ -23,13 +23,22 @@ final class SVMInterceptTests: XCTestCase {
   }
 
   func testMiscVectorOneIsExactlyTheDocumentedSet() {
-    // INTR, NMI, SMI, INIT, CPUID, INVD, HLT, INVLPGA, IOIO, MSR, task switch, shutdown.
-    XCTAssertEqual(bits(SVMIntercept.peregrineMisc1), [0, 1, 2, 3, 18, 22, 24, 26, 27, 28, 29, 31])
+    // INTR, NMI, SMI, INIT, RDPMC, CPUID, INVD, HLT, INVLPGA, IOIO, MSR, task switch,
+    // shutdown.
+    XCTAssertEqual(
+      bits(SVMIntercept.peregrineMisc1), [0, 1, 2, 3, 15, 18, 22, 24, 26, 27, 28, 29, 31])
   }
 
   func testMiscVectorTwoIsExactlyTheDocumentedSet() {
-    // VMRUN, VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, WBINVD, MONITOR, MWAIT, XSETBV.
-    XCTAssertEqual(bits(SVMIntercept.peregrineMisc2), [0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 13])
+    // VMRUN, VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, RDTSCP, WBINVD, MONITOR, MWAIT,
+    // XSETBV.
+    XCTAssertEqual(bits(SVMIntercept.peregrineMisc2), [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13])
+  }
+
+  func testControlRegisterVectorInterceptsWritesOfCR0AndCR4Only() {
+    // Offset 0x00: reads in bits 15:0, writes in bits 31:16 (APM Table B-1). CR3 reads
+    // and writes, and every CR read, stay the guest's.
+    XCTAssertEqual(bits(SVMIntercept.peregrineCR), [16, 20])
   }
 
   func testVMRUNIsIntercepted() {

@@ -1,7 +1,13 @@
 /// MOV to/from CR0, CR3, CR4, CLTS and LMSW, when they exit: on VMX, a write that touches a
-/// bit the host owns (the CR0/CR4 guest/host masks). The backend applies the value with its
-/// fixed bits and keeps the guest's view in the read shadow.
+/// bit the host owns (the CR0/CR4 guest/host masks own every bit the guest may not set
+/// freely); on SVM, every write to CR0 and CR4 (write intercepts). A value the VM's
+/// `ControlRegisterRules` refuse gets #GP(0), as the processor would raise it; otherwise
+/// the backend applies it (on VMX with its fixed bits, the guest's view in the read shadow).
 public enum ControlRegisterHandler {
+  /// `ControlRegisterAccess.generalRegister` when the exit did not say (SVM without
+  /// decode assists): the handler decodes the instruction.
+  public static let unknownRegister: UInt8 = 0xFF
+
   public static func handle<Guest: GuestStateAccess>(
     _ access: ControlRegisterAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
     guest: inout Guest
@@ -11,12 +17,41 @@ public enum ControlRegisterHandler {
     guard number == 0 || number == 3 || number == 4 else {
       return .stop(.unexpectedExit(vendorCode: UInt64(number)))
     }
+    var access = access
+    var exit = exit
+    if access.kind == .write && access.generalRegister == unknownRegister {
+      // SVM without decode assists names no register (APM §15.8.1): read the instruction.
+      let mode = guest.mode()
+      guard
+        let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory)
+      else { return .stop(.instructionFetchFailed(rip: vcpu.registers.rip)) }
+      guard let write = MoveToControlRegister.decode(bytes, width: mode.width),
+        write.controlRegister == number
+      else { return .stop(.unexpectedExit(vendorCode: 0x1C)) }
+      exit.instructionLength = write.length
+      access.generalRegister = write.generalRegister
+      switch write.form {
+      case .move: break
+      case .loadMachineStatusWord:
+        let source = UInt16(truncatingIfNeeded: vcpu.registers[Int(write.generalRegister)])
+        access.kind = .lmsw(sourceData: source)
+      case .clearTaskSwitched:
+        access.kind = .clts
+      }
+    }
     switch access.kind {
     case .read:
       vcpu.registers[Int(access.generalRegister)] = guest.readControlRegister(number)
     case .write:
-      guard access.generalRegister < 16 else { return .stop(.unexpectedExit(vendorCode: 0x1C)) }
-      if !guest.writeControlRegister(number, vcpu.registers[Int(access.generalRegister)]) {
+      let source = access.generalRegister
+      guard source < 16 else { return .stop(.unexpectedExit(vendorCode: 0x1C)) }
+      let mode = guest.mode()
+      var value = vcpu.registers[Int(source)]
+      // Outside 64-bit mode the source operand is 32 bits (SDM 2B MOV CR).
+      if mode.width != .long64 { value &= 0xFFFF_FFFF }
+      if number != 3 && !permits(value, number, mode: mode, vm: vm, guest: guest)
+        || !guest.writeControlRegister(number, value)
+      {
         vcpu.pendingEvent = .generalProtection(0)
         return .resume
       }
@@ -29,5 +64,20 @@ public enum ControlRegisterHandler {
       _ = guest.writeControlRegister(0, value)
     }
     return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
+  }
+}
+
+extension ControlRegisterHandler {
+  /// The VM's rules for CR0 and CR4, against the guest's own view of both registers
+  /// (the read shadows on VMX).
+  static func permits<Guest: GuestStateAccess>(
+    _ value: UInt64, _ number: UInt8, mode: GuestMode, vm: VirtualMachine, guest: Guest
+  ) -> Bool {
+    var state = mode
+    state.cr0 = guest.readControlRegister(0)
+    state.cr4 = guest.readControlRegister(4)
+    let rules = vm.controlRegisterRules
+    return number == 0
+      ? rules.permitsCR0(value, state: state) : rules.permitsCR4(value, state: state)
   }
 }

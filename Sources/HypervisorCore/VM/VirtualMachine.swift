@@ -18,6 +18,8 @@ public final class VirtualMachine {
   public var firstEntryTime: UInt64?
   public var endTime: UInt64?
   public var msrPolicy = MSRPolicy()
+  /// What CR0 and CR4 may hold: the backend derives CR4's bits from the guest's CPUID.
+  public var controlRegisterRules = ControlRegisterRules.baseline
   /// Devices that can raise interrupts; a VM without any can never wake from HLT.
   public var hasInterruptSources = false
   /// Where every vCPU starts: the profile's real-mode entry, or what a loader (Linux) set.

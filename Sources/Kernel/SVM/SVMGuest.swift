@@ -23,6 +23,7 @@ final class SVMGuest: BackendGuest {
     self.vm = vm
     self.asid = asid
     self.nestedRoot = nestedRoot
+    vm.controlRegisterRules = ControlRegisterRules.offered(byHost: RealProcessor.cpuid)
     // IOPM: 12 KiB, one bit per port, all set: every port exits (APM §15.10.1).
     // MSRPM: 8 KiB, two bits per MSR (read, write) (APM §15.11).
     guard let io = PhysicalFrames.allocateZeroed(frames: 3),
@@ -61,6 +62,7 @@ final class SVMGuest: BackendGuest {
   /// Real-mode reset-like state (APM §15.5, emulators.md): CS from the profile, flat 64 KiB
   /// data segments, CR0.ET, EFER.SVME (VMRUN requires it), the PAT's power-on value.
   private func initialize(_ vmcb: VMCB, vcpu: VirtualCPU) {
+    vmcb[VMCBOffset.interceptCR, as: UInt32.self] = SVMIntercept.peregrineCR
     vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = SVMIntercept.peregrineMisc1
     vmcb[VMCBOffset.interceptMisc2, as: UInt32.self] = SVMIntercept.peregrineMisc2
     // Exceptions: #MC belongs to the host (bit 18).

@@ -29,6 +29,7 @@ final class VMXGuest: BackendGuest {
   init?(vm: VirtualMachine, vpid: UInt32, nestedRoot: UInt64, processor: VMXProcessor) {
     self.vm = vm
     self.vpid = vpid
+    vm.controlRegisterRules = processor.guestControlRegisterRules
     eptPointer = EPTPointer(root: nestedRoot, memoryType: .writeBack)
     // I/O bitmaps A and B: one bit per port, all set: every port exits (SDM 3C §25.6.4).
     // MSR bitmap: read-low, read-high, write-low, write-high, 1 KiB each (§25.6.9).
@@ -103,14 +104,12 @@ final class VMXGuest: BackendGuest {
     VMCS.write(.cr3TargetCount, 0)
     VMCS.write(.vmcsLinkPointer, ~0)
 
-    // CR0/CR4 bits the processor requires in VMX operation belong to the host; the guest
-    // reads its own values from the shadows (SDM 3C §25.6.6). PE and PG are the guest's
-    // under unrestricted guest.
+    // CR0/CR4 bits the processor requires in VMX operation, and every bit the guest may
+    // not set, belong to the host; the guest reads its own values from the shadows
+    // (SDM 3C §25.6.6). PE and PG are the guest's under unrestricted guest.
     let caps = processor.capabilities
-    let cr0Owned = (caps.cr0Fixed0 | ~caps.cr0Fixed1) & 0xFFFF_FFFF & ~UInt64(0x8000_0001)
-    let cr4Owned = (caps.cr4Fixed0 | ~caps.cr4Fixed1) & 0xFFFF_FFFF
-    VMCS.write(.cr0GuestHostMask, cr0Owned)
-    VMCS.write(.cr4GuestHostMask, cr4Owned)
+    VMCS.write(.cr0GuestHostMask, caps.cr0GuestHostMask)
+    VMCS.write(.cr4GuestHostMask, caps.cr4GuestHostMask(for: vm.controlRegisterRules))
     VMCS.write(.cr0ReadShadow, 0x10)
     VMCS.write(.cr4ReadShadow, 0)
 

@@ -32,11 +32,15 @@ final class VMXProcessor {
   let vmxonRegion: UInt64
   var vpids = IdentifierPool(first: 1, limit: 0x1_0000)
   let vpidEnabled: Bool
+  /// What guests may load into CR0/CR4: the CPUID policy's features, narrowed to VMX's.
+  let guestControlRegisterRules: ControlRegisterRules
 
   private init(capabilities: VMXCapabilities, controls: VMXControlPlan, vmxonRegion: UInt64) {
     self.capabilities = capabilities
     self.controls = controls
     self.vmxonRegion = vmxonRegion
+    guestControlRegisterRules = capabilities.restricting(
+      ControlRegisterRules.offered(byHost: RealProcessor.cpuid))
     vpidEnabled = controls.secondary.contains(SecondaryProcessorControl.enableVPID.rawValue)
   }
 
@@ -51,7 +55,8 @@ final class VMXProcessor {
       return .failure(.lockedOff)
     }
     let capabilities = VMXCapabilities.read(using: { arch_rdmsr($0) })
-    let controls = VMXControlPlan.peregrineDefault(caps: capabilities)
+    let controls = VMXControlPlan.peregrineDefault(
+      caps: capabilities, offersINVPCID: guestOffersINVPCID())
     report(controls)
     let secondary = controls.secondary
     guard secondary.contains(SecondaryProcessorControl.enableEPT.rawValue),
@@ -66,6 +71,14 @@ final class VMXProcessor {
     guard arch_vmxon(region) else { return .failure(.vmxonFailed) }
     return .success(
       VMXProcessor(capabilities: capabilities, controls: controls, vmxonRegion: region))
+  }
+
+  /// CPUID.(7,0):EBX bit 10 as the policy answers guests.
+  static func guestOffersINVPCID() -> Bool {
+    guard RealProcessor.cpuid(leaf: 0, subleaf: 0).eax >= 7 else { return false }
+    let leaf = CPUIDPolicy.apply(
+      leaf: 7, subleaf: 0, host: RealProcessor.cpuid(leaf: 7, subleaf: 0), vcpuIndex: 0)
+    return leaf.ebx & (1 << 10) != 0
   }
 
   /// Names every control Peregrine asked for and did not get.

@@ -53,4 +53,97 @@ final class ControlRegisterHandlerTests: MachineTestCase {
     XCTAssertEqual(
       machine.dispatch(access(8, .write), on: machine.vcpu), .stop(.unexpectedExit(vendorCode: 8)))
   }
+
+  // MARK: The rules (SDM 2B MOV CR #GP(0); CR4 bits only for offered features)
+
+  func testCR4BitsCPUIDDoesNotOfferGetGeneralProtection() {
+    let machine = makeMachine()
+    machine.enterProtectedMode32(eip: 0x2000)
+    for bit: UInt64 in [1 << 13, 1 << 14, 1 << 18, 1 << 31] {  // VMXE, SMXE, OSXSAVE, reserved
+      machine.vcpu.pendingEvent = nil
+      machine.vcpu.registers.rax = 0x20 | bit
+      XCTAssertEqual(machine.dispatch(access(4, .write, gpr: 0)), .resume)
+      XCTAssertEqual(machine.vcpu.pendingEvent, .generalProtection(0), String(bit, radix: 16))
+      XCTAssertEqual(machine.guest.guestMode.cr4, 0, "nothing reached the backend")
+      XCTAssertEqual(machine.vcpu.registers.rip, 0x2000, "a fault: RIP stays")
+    }
+  }
+
+  func testAnOfferedCR4BitIsApplied() {
+    let machine = makeMachine()
+    machine.enterProtectedMode32(eip: 0x2000)
+    machine.vcpu.registers.rcx = 0x20 | 0x80  // PAE, PGE
+    XCTAssertEqual(machine.dispatch(access(4, .write, gpr: 1)), .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertEqual(machine.guest.guestMode.cr4, 0xA0)
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x2003)
+  }
+
+  func testCR0ReservedHighBitsAndNWWithoutCD() {
+    let machine = makeMachine()
+    machine.enterLongMode()
+    for value: UInt64 in [1 << 32 | 0x8000_0011, 0xA000_0011] {
+      machine.vcpu.pendingEvent = nil
+      machine.vcpu.registers.rdx = value
+      XCTAssertEqual(machine.dispatch(access(0, .write, gpr: 2)), .resume)
+      XCTAssertEqual(machine.vcpu.pendingEvent, .generalProtection(0), String(value, radix: 16))
+      XCTAssertEqual(machine.guest.guestMode.cr0, 0x8000_0011)
+    }
+  }
+
+  func testOutside64BitModeTheSourceIs32Bits() {
+    let machine = makeMachine()
+    machine.enterProtectedMode32(eip: 0x2000)
+    machine.vcpu.registers.rax = 0xFFFF_FFFF_0000_0031  // high half ignored: CR0 = 0x31
+    XCTAssertEqual(machine.dispatch(access(0, .write, gpr: 0)), .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertEqual(machine.guest.guestMode.cr0, 0x31)
+  }
+
+  // MARK: SVM without decode assists: the handler reads the instruction
+
+  func testUnknownSourceRegisterIsDecodedFromTheInstruction() {
+    let machine = makeMachine()
+    machine.enterLongMode()
+    machine.vcpu.registers.r9 = 0x20 | 0x100  // PAE, PCE
+    let rip = machine.vcpu.registers.rip
+    machine.dispatchDecoding(
+      .controlRegisterAccess(
+        ControlRegisterAccess(
+          register: 4, kind: .write, generalRegister: ControlRegisterHandler.unknownRegister)),
+      instruction: [0x41, 0x0F, 0x22, 0xE1])  // mov cr4, r9
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertEqual(machine.guest.guestMode.cr4, 0x120)
+    XCTAssertEqual(machine.vcpu.registers.rip, rip + 4)
+  }
+
+  func testUnknownSourceRefusedValueFaultsAtTheInstruction() {
+    let machine = makeMachine()
+    machine.enterLongMode()
+    machine.vcpu.registers.rax = 0x20 | 1 << 13  // VMXE
+    let rip = machine.vcpu.registers.rip
+    machine.dispatchDecoding(
+      .controlRegisterAccess(
+        ControlRegisterAccess(
+          register: 4, kind: .write, generalRegister: ControlRegisterHandler.unknownRegister)),
+      instruction: [0x0F, 0x22, 0xE0])
+    XCTAssertEqual(machine.vcpu.pendingEvent, .generalProtection(0))
+    XCTAssertEqual(machine.vcpu.registers.rip, rip)
+  }
+
+  func testUnknownSourceCLTSAndLMSWAreRecognized() {
+    let machine = makeMachine()
+    machine.enterProtectedMode32(eip: 0x2000)
+    machine.guest.guestMode.cr0 = 0x19  // PE, TS, ET
+    let write = ExitReason.controlRegisterAccess(
+      ControlRegisterAccess(
+        register: 0, kind: .write, generalRegister: ControlRegisterHandler.unknownRegister))
+    machine.dispatchDecoding(write, instruction: [0x0F, 0x06])  // clts
+    XCTAssertEqual(machine.guest.guestMode.cr0, 0x11)
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x2002)
+    machine.vcpu.registers.rbx = 0x8  // lmsw bx: TS on, PE kept
+    machine.dispatchDecoding(write, instruction: [0x0F, 0x01, 0xF3])
+    XCTAssertEqual(machine.guest.guestMode.cr0, 0x19)
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x2005)
+  }
 }
