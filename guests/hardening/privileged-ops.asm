@@ -11,6 +11,7 @@
 ;   rdpid (#UD unless CPUID.(7,0):ECX[22]), xsaves-ud, xsetbv-ud (XSAVE hidden),
 ;   invpcid (#UD unless CPUID.(7,0):EBX[10], then runs), rdpmc-gp / rdpmc-gp-error
 ;   (#GP(0): no counters offered)
+;   other-vendor-hypercall-ud  VMCALL on AMD, VMMCALL on Intel: #UD
 ;   hypercall-unknown-number   a hypercall number the ABI does not define: RAX = -1, no stop
 ;   CR4 (MOV to CR4 #GP(0), and CR4 reads back unchanged after each refusal):
 ;     cr4-vmxe-gp cr4-smxe-gp cr4-bit31-gp cr4-bit63-gp cr4-osxsave-gp cr4-la57-gp-lm
@@ -179,6 +180,15 @@ main:
     cmp eax, XF_NONE
 .invpcid_checked:
     CHECK e, "invpcid-matches-cpuid", "vector=", rax
+
+    ; ---- the other vendor's hypercall instruction: undefined here --------------------------
+    cmp byte [hv_is_intel], 0
+    jne .intel_other
+    EXPECT_FAULT 6, "other-vendor-hypercall-ud", db 0x0F, 0x01, 0xC1    ; VMCALL on AMD
+    jmp .other_done
+.intel_other:
+    EXPECT_FAULT 6, "other-vendor-hypercall-ud", db 0x0F, 0x01, 0xD9    ; VMMCALL on Intel
+.other_done:
 
     ; ---- a hypercall number the ABI does not define -------------------------------------
     mov rax, 0x123456789A
