@@ -101,6 +101,10 @@ public struct MSRPolicy {
     (0xC001_0000...0xC001_0007, .constantIgnoringWrites(0)),
     // SYSCFG: 0 (no MTRR DRAM extensions, TOM2 off, no memory encryption).
     (0xC001_0010...0xC001_0010, .readOnly(0)),
+    // NB_CFG: Linux reads it, and sets EnableCf8ExtCfg (46), on every AMD CPU of family
+    // 10h and later as each comes online. That bit is stored (there is no PCI host bridge
+    // for it to affect); any other change #GPs.
+    (0xC001_001F...0xC001_001F, .shadowed(initial: 0, writable: 1 << 46)),
     // HWCR: TscFreqSel (24) reads 1 (the TSC counts at the P0 rate); TlbCacheDis (3),
     // IgnneEm (8) and McStatusWrEn (18) are stored; any other bit #GPs.
     (0xC001_0015...0xC001_0015, .shadowed(initial: 1 << 24, writable: 1 << 3 | 1 << 8 | 1 << 18)),

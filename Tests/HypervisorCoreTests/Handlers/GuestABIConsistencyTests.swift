@@ -70,9 +70,10 @@ final class GuestABIConsistencyTests: XCTestCase {
     switch vendor {
     case .intel: return common + [one(0x3A), one(0x1A0)]  // FEATURE_CONTROL, MISC_ENABLE
     case .amd:
-      // PERF_CTL/CTR 0-3, SYSCFG, HWCR, VM_CR
+      // PERF_CTL/CTR 0-3, SYSCFG, NB_CFG, HWCR, VM_CR
       return common + [
-        0xC001_0000...0xC001_0007, one(0xC001_0010), one(0xC001_0015), one(0xC001_0114),
+        0xC001_0000...0xC001_0007, one(0xC001_0010), one(0xC001_001F), one(0xC001_0015),
+        one(0xC001_0114),
       ]
     case .other: return common
     }

@@ -377,6 +377,20 @@ final class MSRHandlerTests: MachineTestCase {
       wrmsr(MSRPolicy.virtualMachineControl, 1 << 1), ripBefore: vcpu.registers.rip, refused: 2)
   }
 
+  func testAMDNorthbridgeConfigurationKeepsOnlyExtendedConfigAccess() {
+    // Linux reads NB_CFG and sets bit 46 on every AMD CPU of family 10h and later.
+    use(.amd)
+    rdmsr(0xC001_001F)
+    XCTAssertEqual(vcpu.registers.edxEax, 0)
+    XCTAssertEqual(wrmsr(0xC001_001F, 1 << 46), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    rdmsr(0xC001_001F)
+    XCTAssertEqual(vcpu.registers.edxEax, 1 << 46)
+    assertGeneralProtection(wrmsr(0xC001_001F, 1), ripBefore: vcpu.registers.rip, refused: 1)
+    use(.intel)
+    assertGeneralProtection(rdmsr(0xC001_001F), ripBefore: vcpu.registers.rip, refused: 2)
+  }
+
   func testMTRRDefaultTypeRefusesReservedBitsAndTypes() {
     assertGeneralProtection(wrmsr(MSRPolicy.mtrrDefaultType, 0x802), ripBefore: 0x1000, refused: 1)
     assertGeneralProtection(wrmsr(MSRPolicy.mtrrDefaultType, 0x807), ripBefore: 0x1000, refused: 2)
