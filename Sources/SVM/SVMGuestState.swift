@@ -117,4 +117,14 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
   public func guestTimeStampCounter() -> UInt64 {
     Host.timeStampCounter() &+ vmcb.u64(VMCBOffset.tscOffset)
   }
+
+  /// TSC_OFFSET (VMCB offset 050h, APM Vol 2 Table B-1): added to the host TSC for RDTSC,
+  /// RDTSCP and RDMSR of the TSC in the guest.
+  public var timeStampCounterOffset: UInt64 { vmcb.u64(VMCBOffset.tscOffset) }
+
+  public mutating func setGuestTimeStampCounter(_ value: UInt64) {
+    vmcb.set(VMCBOffset.tscOffset, value &- Host.timeStampCounter())
+    // The TSC offset is cached with the intercept vectors: VMCB clean bit 0 (I).
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~1
+  }
 }

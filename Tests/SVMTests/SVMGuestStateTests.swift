@@ -185,6 +185,19 @@ final class SVMGuestStateTests: VMCBTestCase {
     XCTAssertEqual(state.guestTimeStampCounter(), FakeHost.tsc - 400_000, "a negative offset wraps")
   }
 
+  func testWritingTheGuestTSCSetsTheOffsetAndDirtiesTheInterceptCleanBit() {
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
+    var state = state!
+    state.setGuestTimeStampCounter(FakeHost.tsc + 7_000)
+    XCTAssertEqual(vmcb.u64(VMCBOffset.tscOffset), 7_000)
+    XCTAssertEqual(state.timeStampCounterOffset, 7_000)
+    XCTAssertEqual(state.guestTimeStampCounter(), FakeHost.tsc + 7_000)
+    XCTAssertEqual(vmcb[VMCBOffset.vmcbClean, as: UInt32.self], 0xFFFF_FFFE, "clean bit 0 (I)")
+    state.setGuestTimeStampCounter(0)
+    XCTAssertEqual(vmcb.u64(VMCBOffset.tscOffset), 0 &- FakeHost.tsc, "below the host's: wraps")
+    XCTAssertEqual(state.guestTimeStampCounter(), 0)
+  }
+
   // MARK: Through the handlers
 
   func testRDMSROfEFERThroughTheDispatcherHidesSVME() {

@@ -1,57 +1,103 @@
 /// What a guest learns from CPUID (docs/guest-abi.md): the host's answer, with the
-/// hypervisor bit set, hardware virtualization hidden (no nesting), and Peregrine's own
-/// leaves at 0x4000_0000.
+/// hypervisor bit set, and only the features Peregrine backs: a feature bit passes only if
+/// it is in an `offered...` mask below, so a feature a newer host adds stays hidden until
+/// someone decides it is backed. A feature is backed when the instructions it enables run
+/// in the guest and every MSR it implies has a rule in MSRPolicy (the table in
+/// docs/guest-abi.md; GuestABIConsistencyTests checks the two policies against each other).
 public enum CPUIDPolicy {
   public static let hypervisorLeafMaximum: UInt32 = 0x4000_0001
   public static let abiVersion: UInt32 = 1
   /// "Peregrine HV" as EBX, ECX, EDX.
   public static let signature: (UInt32, UInt32, UInt32) = (0x6572_6550, 0x6E69_7267, 0x5648_2065)
 
-  static let hiddenLeaf1ECX: UInt32 =
-    1 << 3 | 1 << 5 | 1 << 12 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29
-  /// Leaf 7 features that need XSAVE-managed state: AVX2 (EBX 5), AVX-512 (EBX 16, 17, 21,
-  /// 26, 27, 28, 30, 31), AVX-512/VAES/VPCLMULQDQ (ECX 1, 6, 9, 10, 11, 12, 14), AMX and
-  /// AVX-512 (EDX 2, 3, 8, 22, 23, 24).
-  /// TSC_ADJUST (EBX 1) too: IA32_TSC_ADJUST is not virtualized.
-  static let hiddenLeaf7EBX: UInt32 =
-    1 << 1 | 1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31
-  static let hiddenLeaf7ECX: UInt32 =
-    1 << 1 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14
-  /// Also the speculation controls, whose MSRs (SPEC_CTRL, PRED_CMD, FLUSH_CMD,
-  /// ARCH_CAPABILITIES) are not virtualized: IBRS/IBPB (26), STIBP (27), L1D_FLUSH (28),
-  /// ARCH_CAPABILITIES (29), SSBD (31). A guest told of them writes SPEC_CTRL on every
-  /// kernel entry, each write an exit and a #GP.
-  static let hiddenLeaf7EDX: UInt32 =
-    1 << 2 | 1 << 3 | 1 << 8 | 1 << 22 | 1 << 23 | 1 << 24 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29
-    | 1 << 31
-  /// AMD's speculation controls in leaf 0x8000_0008 EBX: IBPB (12), IBRS (14), STIBP (15),
-  /// SSBD (24), VIRT_SSBD (25), for the same reason.
-  static let hiddenExtended8EBX: UInt32 = 1 << 12 | 1 << 14 | 1 << 15 | 1 << 24 | 1 << 25
+  /// Leaf 1 EDX (SDM 2A Table 3-11): FPU, VME, DE, PSE, TSC, MSR, PAE, MCE, CX8, (APIC 9,
+  /// with a modelled local APIC), SEP, MTRR, PGE, MCA, CMOV, PAT, PSE-36, CLFSH, MMX, FXSR,
+  /// SSE, SSE2, SS, HTT. Not: PSN (18), DS (21, IA32_DS_AREA), ACPI (22, thermal MSRs),
+  /// TM (29), PBE (31).
+  static let offeredLeaf1EDX: UInt32 = 0x1F8B_F9FF  // bits 0-8, 11-17, 19, 23-28
+  /// Leaf 1 ECX (SDM 2A Table 3-10): SSE3, PCLMULQDQ, SSSE3, CX16, PCID, SSE4.1, SSE4.2,
+  /// MOVBE, POPCNT, (TSC-deadline 24, with a modelled local APIC), AES, RDRAND, and the
+  /// hypervisor bit (31, always set). Not: DTES64 (2), MONITOR (3: MWAIT is intercepted),
+  /// DS-CPL (4), VMX (5: no nesting), SMX (6), EST (7, IA32_PERF_CTL), TM2 (8), CNXT-ID (10),
+  /// SDBG (11, IA32_DEBUG_INTERFACE), FMA (12), xTPR (14), PDCM (15,
+  /// IA32_PERF_CAPABILITIES), DCA (18), x2APIC (21: no x2APIC model), XSAVE, OSXSAVE, AVX,
+  /// F16C (26-29: XSETBV is not emulated).
+  static let offeredLeaf1ECX: UInt32 = 0x42DA_2203  // bits 0, 1, 9, 13, 17, 19, 20, 22, 23, 25, 30
+  /// Kept for callers that reason about what is hidden: every leaf 1 ECX bit not offered
+  /// (TSC-deadline and the hypervisor bit are decided separately).
+  static let hiddenLeaf1ECX: UInt32 = ~offeredLeaf1ECX & ~(1 << 24 | 1 << 31)
+
+  /// Leaf 7.0 EBX (SDM 2A Table 3-8): FSGSBASE, BMI1, HLE, FDP_EXCPTN_ONLY, SMEP, BMI2,
+  /// ERMS, INVPCID, RTM, FPU CS/DS deprecation, RDSEED, ADX, SMAP, CLFLUSHOPT, CLWB, SHA.
+  /// Not: TSC_ADJUST (1, IA32_TSC_ADJUST), SGX (2), AVX2 and AVX-512 (XSAVE state), RDT-M
+  /// and RDT-A (12, 15, PQR MSRs), MPX (14, BNDCFGS), Intel PT (25, RTIT MSRs).
+  static let offeredLeaf7EBX: UInt32 = 0x219C_2FD9  // bits 0, 3, 4, 6-11, 13, 18-20, 23, 24, 29
+  /// Leaf 7.0 ECX: PREFETCHWT1, UMIP, GFNI, LA57, CLDEMOTE, MOVDIRI, MOVDIR64B. Not: the
+  /// AVX-512/VAES families, PKU/OSPKE (3, 4: PKRU is not switched between VMs), WAITPKG
+  /// (5, IA32_UMWAIT_CONTROL), CET_SS (7, CET MSRs), TME (13), MAWAU (17-21), RDPID (22:
+  /// reads TSC_AUX), Key Locker (23), ENQCMD (29, IA32_PASID), SGX_LC (30), PKS (31).
+  static let offeredLeaf7ECX: UInt32 = 0x1A01_0105  // bits 0, 2, 8, 16, 25, 27, 28
+  /// Leaf 7.0 EDX: FSRM, MD_CLEAR, RTM_ALWAYS_ABORT, SERIALIZE. Not: AVX-512/AMX, UINTR,
+  /// TSX_FORCE_ABORT (13), hybrid (15), PCONFIG, Arch LBR, CET_IBT, the speculation controls
+  /// (26-29, 31: SPEC_CTRL, PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES), CORE_CAPABILITIES (30).
+  static let offeredLeaf7EDX: UInt32 = 0x0000_4C10  // bits 4, 10, 11, 14
+  static let hiddenLeaf7EBX: UInt32 = ~offeredLeaf7EBX
+  static let hiddenLeaf7ECX: UInt32 = ~offeredLeaf7ECX
+  static let hiddenLeaf7EDX: UInt32 = ~offeredLeaf7EDX
+
+  /// Leaf 0x8000_0001 ECX (APM Vol 3 E.4.2; SDM 2A): LahfSahf, CmpLegacy, AltMovCr8,
+  /// ABM/LZCNT, SSE4A, MisAlignSse, 3DNowPrefetch, TCE, TopologyExtensions. Not: SVM (2),
+  /// ExtApicSpace (3), OSVW (9, OSVW MSRs), IBS (10), XOP, FMA4, TBM (AVX-class), SKINIT
+  /// (12), WDT (13), LWP (15), NodeId (19), PerfCtrExtCore (23: PERF_CTL/CTR 0xC001_0200-
+  /// 020B), PerfCtrExtNB (24), DataBkptExt (26), PerfTsc (27), PerfCtrExtLLC (28),
+  /// MONITORX (29), AddrMaskExt (30).
+  static let offeredExtended1ECX: UInt32 = 0x0042_01F3  // bits 0, 1, 4-8, 17, 22
+  /// Leaf 0x8000_0001 EDX: the leaf 1 mirrors (FPU ... PSE-36, APIC only with a model),
+  /// SYSCALL, NX, MmxExt, MMX, FXSR, FFXSR, Page1GB, LM, 3DNowExt, 3DNow. Not: RDTSCP (27:
+  /// TSC_AUX is neither in the VMCB nor switched).
+  static let offeredExtended1EDX: UInt32 = 0xE7D3_F9FF  // bits 0-8, 11-17, 20, 22-26, 29-31
+  /// Leaf 0x8000_0008 EBX (APM Vol 3 E.4.7): CLZERO, RstrFpErrPtrs, WBNOINVD,
+  /// EferLmsleUnsupported, SsbdNotRequired, BTC_NO. Not: IRPerf (1, MSR 0xC000_00E9),
+  /// INVLPGB (3), RDPRU (4), MBE, MCOMMIT, the speculation controls and their hints (12-19,
+  /// 24, 25, 28, 30), PPIN (23), CPPC (27).
+  static let offeredExtended8EBX: UInt32 = 0x2410_0205  // bits 0, 2, 9, 20, 26, 29
+  static let hiddenExtended8EBX: UInt32 = ~offeredExtended8EBX
 
   @inline(__always)
   public static func apply(
     leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int, hasLocalAPIC: Bool = false
   ) -> CPUIDLeaf {
     var result = host
+    // APIC (leaf 1 and 0x8000_0001 EDX bit 9) and TSC-deadline (leaf 1 ECX bit 24) only
+    // where the local APIC is modelled (it implements TSC-deadline).
+    let apic: UInt32 = hasLocalAPIC ? 1 << 9 : 0
     switch leaf {
     case 0x1:
-      // ECX[5] VMX cleared, ECX[31] hypervisor present set (SDM 2A CPUID Table 3-10).
-      // XSAVE (26), OSXSAVE (27) and what needs them (AVX 28, FMA 12, F16C 29) are not
-      // offered: XSETBV is not emulated. MONITOR (3): MWAIT is intercepted. x2APIC (21):
-      // no x2APIC model.
-      result.ecx = result.ecx & ~hiddenLeaf1ECX | (1 << 31)
-      // TSC-deadline timer (24) only where the local APIC is modelled, which implements it.
-      result.ecx = hasLocalAPIC ? result.ecx | 1 << 24 : result.ecx & ~(1 << 24)
+      // ECX[31] hypervisor present (SDM 2A Table 3-10).
+      result.ecx = result.ecx & offeredLeaf1ECX | (1 << 31)
+      if hasLocalAPIC { result.ecx |= 1 << 24 }
+      result.edx &= offeredLeaf1EDX | apic
       // EBX[31:24] initial APIC ID: the vCPU's index.
       result.ebx = result.ebx & 0x00FF_FFFF | UInt32(truncatingIfNeeded: vcpuIndex) << 24
-    case 0x7 where subleaf == 0:
-      result.ebx &= ~hiddenLeaf7EBX
-      result.ecx &= ~hiddenLeaf7ECX
-      result.edx &= ~hiddenLeaf7EDX
+    case 0x5, 0xA, 0xF, 0x10, 0x12, 0x14, 0x19, 0x1B:
+      // MONITOR/MWAIT (hidden), architectural performance monitoring (no PMU: its MSRs
+      // IA32_PMCx, PERFEVTSELx, fixed counters #GP), RDT monitoring and allocation, SGX,
+      // processor trace, Key Locker, PCONFIG: none offered.
+      result = CPUIDLeaf()
     case 0x6:
-      // APERF/MPERF (ECX 0) are not virtualized; a guest told of them reads both on every
-      // scheduler tick, each read an exit and a #GP.
-      result.ecx &= ~1
+      // Thermal and power management: only ARAT (EAX 2), where the local APIC is modelled
+      // (its timer runs on the guest clock in every state). No DTS, HWP, turbo, APERF/MPERF
+      // (ECX 0) or energy-performance bias (ECX 3): their MSRs are not virtualized.
+      result = CPUIDLeaf(eax: hasLocalAPIC ? 1 << 2 : 0)
+    case 0x7:
+      if subleaf == 0 {
+        // EAX: the highest subleaf. Only subleaf 0 is offered.
+        result = CPUIDLeaf(
+          eax: 0, ebx: result.ebx & offeredLeaf7EBX, ecx: result.ecx & offeredLeaf7ECX,
+          edx: result.edx & offeredLeaf7EDX)
+      } else {
+        result = CPUIDLeaf()
+      }
     case 0xD:
       result = CPUIDLeaf()  // XSAVE state components: none offered
     case 0x4000_0000:
@@ -62,13 +108,17 @@ public enum CPUIDPolicy {
     case 0x4000_0002...0x4FFF_FFFF:
       result = CPUIDLeaf()
     case 0x8000_0001:
-      result.ecx &= ~(1 << 2)  // SVM (APM Vol 3 E.4.2)
-      // RDTSCP (EDX 27): TSC_AUX is neither in the VMCB nor switched, so it is not offered.
-      result.edx &= ~(1 << 27)
+      result.ecx &= offeredExtended1ECX
+      result.edx &= offeredExtended1EDX | apic
+    case 0x8000_0007:
+      // Only invariant TSC (EDX 8): the guest's TSC is the host's plus an offset. No RAS
+      // capabilities (EBX: no MCA banks), no power reporting, P-state or boost MSRs.
+      result = CPUIDLeaf(edx: result.edx & 1 << 8)
     case 0x8000_0008:
-      result.ebx &= ~hiddenExtended8EBX
-    case 0x8000_000A:
-      result = CPUIDLeaf()  // SVM features: none
+      result.ebx &= offeredExtended8EBX
+    case 0x8000_000A, 0x8000_001B, 0x8000_001F, 0x8000_0020, 0x8000_0022:
+      // SVM features, IBS, memory encryption (SEV_STATUS), platform QoS, PerfMonV2: none.
+      result = CPUIDLeaf()
     default:
       break
     }

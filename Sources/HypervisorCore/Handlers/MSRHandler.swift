@@ -1,5 +1,10 @@
 /// RDMSR and WRMSR through the VM's MSRPolicy. A refused access injects #GP(0) and leaves
 /// RIP on the instruction, as the processor does for an MSR that does not exist.
+///
+/// Time: the device models' GuestClock is the host TSC; a guest's TSC is that plus its
+/// vCPU's TSC offset, which a WRMSR to IA32_TSC changes. The local APIC model keeps its
+/// TSC-deadline on the clock, so IA32_TSC_DEADLINE is translated by the offset here, on
+/// read and write, and re-armed when the guest writes its TSC.
 public enum MSRHandler {
   public static func read<Guest: GuestStateAccess>(
     _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
@@ -19,19 +24,44 @@ public enum MSRHandler {
     let value = vcpu.registers.edxEax
     guard let rule = vm.msrPolicy.rule(for: index) else { return refuse(vcpu) }
     switch rule {
-    case .vendorState:
-      guard isValidWrite(index: index, value: value), guest.writeStateMSR(index, value) else {
-        return refuse(vcpu)
-      }
-    case .readOnly, .timeStampCounter:
-      return refuse(vcpu)
     case .tscDeadline:
       guard let apic = vcpu.localAPIC else { return refuse(vcpu) }
-      apic.setTSCDeadline(value)
+      apic.setTSCDeadline(clockDeadline(guestDeadline: value, guest: guest))
+    case .vendorState:
+      guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor),
+        guest.writeStateMSR(index, value)
+      else {
+        return refuse(vcpu)
+      }
+    case .readOnly:
+      return refuse(vcpu)
+    case .timeStampCounter:
+      // SDM 3B §17.17: a write to IA32_TSC sets the counter; here this vCPU's offset, so
+      // the guest's TSC reads `value` now and counts on from it. An armed TSC-deadline
+      // stays at the same guest TSC value (SDM 3A §11.5.4.1): re-armed on the new offset.
+      let armed = vcpu.localAPIC.map { guestDeadline(of: $0, guest: guest) } ?? 0
+      guest.setGuestTimeStampCounter(value)
+      if armed != 0, let apic = vcpu.localAPIC {
+        apic.setTSCDeadline(clockDeadline(guestDeadline: armed, guest: guest))
+      }
+    case .apicBase:
+      guard vcpu.localAPIC != nil, isValidWrite(index: index, value: value, vendor: .other)
+      else {
+        return refuse(vcpu)
+      }
     case .constantIgnoringWrites:
-      break
-    case .shadowed:
-      if let slot = vcpu.shadowMSRs.firstIndex(where: { $0.index == index }) {
+      guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor) else {
+        return refuse(vcpu)
+      }
+    case .shadowed(let initial, let writable):
+      let slot = vcpu.shadowMSRs.firstIndex(where: { $0.index == index })
+      let current = slot.map { vcpu.shadowMSRs[$0].value } ?? initial
+      guard (current ^ value) & ~writable == 0,
+        isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor)
+      else {
+        return refuse(vcpu)
+      }
+      if let slot {
         vcpu.shadowMSRs[slot].value = value
       } else {
         vcpu.shadowMSRs.append((index, value))
@@ -46,38 +76,87 @@ public enum MSRHandler {
   ) -> UInt64? {
     guard let rule = vm.msrPolicy.rule(for: index) else { return nil }
     switch rule {
+    case .tscDeadline:
+      guard let apic = vcpu.localAPIC else { return nil }
+      return guestDeadline(of: apic, guest: guest)
+    case .timeStampCounter: return guest.guestTimeStampCounter()
     case .vendorState: return guest.readStateMSR(index)
     case .readOnly(let value): return value
-    case .constantIgnoringWrites(let value):
-      // IA32_APIC_BASE bit 8: this is the bootstrap processor.
-      return index == MSRPolicy.apicBase && vcpu.index == 0 ? value | 1 << 8 : value
-    case .shadowed(let initial):
+    case .constantIgnoringWrites(let value): return value
+    case .apicBase:
+      guard vcpu.localAPIC != nil else { return nil }
+      // Bit 8: this is the bootstrap processor (SDM 3A §11.4.4).
+      return vcpu.index == 0 ? 0xFEE0_0900 : 0xFEE0_0800
+    case .shadowed(let initial, _):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
-    case .timeStampCounter: return guest.guestTimeStampCounter()
-    case .tscDeadline: return vcpu.localAPIC?.tscDeadline
     }
   }
 
-  /// Values the processor itself would refuse with #GP.
-  static func isValidWrite(index: UInt32, value: UInt64) -> Bool {
+  /// The armed TSC-deadline as the guest wrote it (its TSC), or 0 when disarmed.
+  static func guestDeadline<Guest: GuestStateAccess>(
+    of apic: LocalAPICModel, guest: Guest
+  ) -> UInt64 {
+    let onClock = apic.tscDeadline
+    return onClock == 0 ? 0 : onClock &+ guest.timeStampCounterOffset
+  }
+
+  /// A guest TSC-deadline on the clock the local APIC model runs on (the host TSC). 0 stays
+  /// 0 (disarm). A deadline already passed fires at the next poll: it becomes the clock's
+  /// current time, which does not wrap whatever the offset.
+  static func clockDeadline<Guest: GuestStateAccess>(
+    guestDeadline value: UInt64, guest: Guest
+  ) -> UInt64 {
+    let offset = guest.timeStampCounterOffset
+    // With no offset (the guest never wrote its TSC) the two clocks are one: no translation.
+    guard value != 0, offset != 0 else { return value }
+    let now = guest.guestTimeStampCounter()
+    let onClock = (value > now ? value : now) &- offset
+    return onClock == 0 ? 1 : onClock
+  }
+
+  /// Values the processor itself would refuse with #GP (reserved bits, invalid encodings).
+  static func isValidWrite(index: UInt32, value: UInt64, vendor: CPUFeatures.Vendor) -> Bool {
     switch index {
     case MSRPolicy.efer:
-      // SCE (0), LME (8), LMA (10), NXE (11), LMSLE (13), FFXSR (14), TCE (15). SVME (12)
-      // is reserved for a guest that CPUID told has no SVM.
-      return value & ~0xED01 == 0
+      // SCE (0), LME (8), LMA (10), NXE (11); on AMD also LMSLE (13), FFXSR (14), TCE (15)
+      // (APM Vol 2 §3.1.7). SVME (12) is reserved for a guest that CPUID told has no SVM.
+      // Intel defines only the first four (SDM Vol 4 Table 2-2).
+      return value & ~(vendor == .intel ? 0x0D01 : 0xED01) == 0
     case MSRPolicy.pat:
       // Each of the eight entries must be a valid memory type: 0, 1, 4, 5, 6 or 7 (SDM 3A §11.12.2).
-      for entry in 0..<8 {
-        let type = (value >> UInt64(entry * 8)) & 0xFF
-        if type == 2 || type == 3 || type > 7 { return false }
+      for entry in 0..<8
+      where !isMemoryType((value >> UInt64(entry * 8)) & 0xFF, uncachedMinus: true) {
+        return false
       }
       return true
+    case MSRPolicy.mtrrDefaultType:
+      // The default type must be UC, WC, WT, WP or WB (SDM 3A §11.11.2.1, Table 11-8).
+      return isMemoryType(value & 0xFF, uncachedMinus: false)
+    case MSRPolicy.apicBase:
+      // BSP (8, read-only), enable (11), base (12 and up); EXTD (10) is reserved without
+      // x2APIC, and so are 0-7, 9 and the bits above a 52-bit physical address.
+      return value & 0xFFF0_0000_0000_06FF == 0
+    case MSRPolicy.debugControl:
+      // Only LBR (0) and BTF (1), which are dropped; the rest is not virtualized.
+      return value & ~0x3 == 0
+    case MSRPolicy.virtualMachineControl:
+      // Only LOCK (3) and SVMDIS (4), which LOCK makes read-only.
+      return value & ~0x18 == 0
     case 0xC000_0100, 0xC000_0101, 0xC000_0102, 0xC000_0082, 0xC000_0083, 0x175, 0x176:
       // Addresses must be canonical (48-bit).
       let upper = value >> 47
       return upper == 0 || upper == 0x1_FFFF
     default:
       return true
+    }
+  }
+
+  /// UC 0, WC 1, WT 4, WP 5, WB 6, and for PAT UC- 7 (SDM 3A Tables 11-8, 11-10).
+  static func isMemoryType(_ type: UInt64, uncachedMinus: Bool) -> Bool {
+    switch type {
+    case 0, 1, 4, 5, 6: return true
+    case 7: return uncachedMinus
+    default: return false
     }
   }
 

@@ -22,6 +22,11 @@ public protocol GuestStateAccess {
   mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool
   /// CPUID as the host processor answers it; the CPUID policy edits the result.
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf
-  /// The guest's view of the time-stamp counter (host TSC plus the VM's offset).
+  /// The guest's view of the time-stamp counter (host TSC plus the vCPU's offset).
   func guestTimeStampCounter() -> UInt64
+  /// What the processor adds to the host TSC for this vCPU (VMCB TSC_OFFSET, VMCS TSC
+  /// offset), modulo 2^64: 0 until the guest writes its TSC.
+  var timeStampCounterOffset: UInt64 { get }
+  /// WRMSR IA32_TSC: sets this vCPU's offset so that its TSC reads `value` now.
+  mutating func setGuestTimeStampCounter(_ value: UInt64)
 }

@@ -1,8 +1,9 @@
 import CArch
 import HypervisorCore
 
-/// The guests' clock: the time-stamp counter (guests run with a TSC offset of 0), at the
-/// rate measured against the PIT at boot.
+/// The guests' clock: the host's time-stamp counter, at the rate measured against the PIT
+/// at boot. A guest's TSC is this plus its vCPU's TSC offset (0 unless it wrote IA32_TSC);
+/// MSRHandler translates IA32_TSC_DEADLINE between the two.
 final class TSCClock: GuestClock {
   static let shared = TSCClock()
 

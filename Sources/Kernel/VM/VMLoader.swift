@@ -71,6 +71,8 @@ enum VMLoader {
       return nil
     }
     let vm = VirtualMachine(id: id, profile: profile)
+    // The guest sees the host vendor's MSRs (docs/guest-abi.md).
+    vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
     vm.memory = built.memory
     vm.installStandardDevices(console: console)
     if let message = populate(vm) {

@@ -121,4 +121,12 @@ struct VMCSGuestState: GuestStateAccess {
   }
 
   func guestTimeStampCounter() -> UInt64 { arch_rdtsc() &+ VMCS.read(.tscOffset) }
+
+  /// The TSC-offset field, which "use TSC offsetting" applies to RDTSC, RDTSCP and RDMSR
+  /// of IA32_TSC in the guest (SDM 3C §26.3).
+  var timeStampCounterOffset: UInt64 { VMCS.read(.tscOffset) }
+
+  mutating func setGuestTimeStampCounter(_ value: UInt64) {
+    VMCS.write(.tscOffset, value &- arch_rdtsc())
+  }
 }

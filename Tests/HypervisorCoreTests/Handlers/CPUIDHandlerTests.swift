@@ -30,13 +30,34 @@ final class CPUIDHandlerTests: MachineTestCase {
     let registers = cpuid(1)
     XCTAssertNotEqual(registers.rcx & (1 << 31), 0, "hypervisor present")
     XCTAssertEqual(registers.rcx & (1 << 5), 0, "VMX hidden")
-    // Everything else in ECX and EAX/EDX passes through.
-    let hostECX = UInt64(host(1).ecx)
-    XCTAssertEqual(
-      registers.rcx & ~(1 << 31 | 1 << 5 | 1 << 26 | 1 << 27),
-      hostECX & ~(1 << 5 | 1 << 26 | 1 << 27))
+    // The offered ECX features (SSE3 here) and EAX pass through.
+    XCTAssertEqual(registers.rcx & 1, 1, "SSE3")
     XCTAssertEqual(registers.rax, UInt64(host(1).eax))
-    XCTAssertEqual(registers.rdx, UInt64(host(1).edx))
+    // EDX: the host's without the APIC (no local APIC model in this VM).
+    XCTAssertEqual(registers.rdx, UInt64(host(1).edx) & ~(1 << 9))
+  }
+
+  func testLeafOneOffersTheAPICOnlyWithAModel() {
+    XCTAssertNotEqual(host(1).edx & (1 << 9), 0, "fixture: the host has an APIC")
+    XCTAssertEqual(cpuid(1).rdx & (1 << 9), 0)
+    machine.vcpu.localAPIC = LocalAPICModel(id: 0, clock: NanosecondClock())
+    let registers = cpuid(1)
+    XCTAssertEqual(registers.rdx & (1 << 9), 1 << 9)
+    XCTAssertEqual(registers.rcx & (1 << 24), 1 << 24, "and TSC-deadline")
+  }
+
+  func testPDCMIsHiddenForItsMSRIsNot() {
+    // IA32_PERF_CAPABILITIES (0x345) is not virtualized: CPUID.1:ECX[15] must not offer it.
+    machine.guest.cpuidTable[1].value.ecx |= 1 << 15
+    XCTAssertEqual(cpuid(1).rcx & (1 << 15), 0)
+  }
+
+  func testNoPerformanceMonitoringIsOffered() {
+    machine.guest.cpuidTable.append((0xA, CPUIDLeaf(eax: 0x0704_3004, ebx: 0, ecx: 0, edx: 0x603)))
+    let leaf = cpuid(0xA)
+    XCTAssertEqual([leaf.rax, leaf.rbx, leaf.rcx, leaf.rdx], [0, 0, 0, 0], "leaf 0xA")
+    // AMD core performance counter extensions (PERF_CTL/CTR 0xC001_0200-020B).
+    XCTAssertEqual(cpuid(0x8000_0001).rcx & (1 << 23), 0)
   }
 
   func testLeafOneReportsTheVCPUIndexAsInitialAPICID() {
@@ -55,10 +76,9 @@ final class CPUIDHandlerTests: MachineTestCase {
   func testExtendedLeafOneClearsSVMAndRDTSCP() {
     let registers = cpuid(0x8000_0001)
     XCTAssertEqual(registers.rcx & (1 << 2), 0, "SVM hidden")
-    XCTAssertEqual(
-      registers.rcx, UInt64(host(0x8000_0001).ecx) & ~(1 << 2), "other bits pass through")
-    // RDTSCP is hidden: TSC_AUX is not virtualized.
-    XCTAssertEqual(registers.rdx, UInt64(host(0x8000_0001).edx) & ~(1 << 27))
+    XCTAssertEqual(registers.rcx & 1, 1, "LAHF/SAHF passes through")
+    // RDTSCP is hidden: TSC_AUX is not virtualized. So is the APIC here (no model).
+    XCTAssertEqual(registers.rdx, UInt64(host(0x8000_0001).edx) & ~(1 << 27 | 1 << 9))
   }
 
   func testSVMFeatureLeafReadsAsZeros() {

@@ -39,6 +39,7 @@ final class CPUIDPolicyTests: XCTestCase {
 
   func testLeavesNotEditedPassThrough() {
     XCTAssertEqual(apply(0x8000_0002), everything, "brand string")
-    XCTAssertEqual(apply(7, subleaf: 1), everything, "only subleaf 0 of leaf 7 is edited")
+    XCTAssertEqual(apply(7, subleaf: 1), CPUIDLeaf(), "only subleaf 0 of leaf 7 is offered")
+    XCTAssertEqual(apply(7).eax, 0, "the highest subleaf of leaf 7 is 0")
   }
 }

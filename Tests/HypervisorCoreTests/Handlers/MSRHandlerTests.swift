@@ -75,6 +75,7 @@ final class MSRHandlerTests: MachineTestCase {
   func testAPICBaseHasTheBSPBitOnlyOnVCPUZero() {
     let multi = makeMachine(cpus: 2)
     for (index, vcpu) in multi.vm.vcpus.enumerated() {
+      vcpu.localAPIC = LocalAPICModel(id: UInt8(index), clock: NanosecondClock())
       vcpu.registers.rcx = UInt64(MSRPolicy.apicBase)
       XCTAssertEqual(
         multi.dispatch(VMExit(reason: .msrRead, instructionLength: 2), on: vcpu), .resume)
@@ -85,9 +86,14 @@ final class MSRHandlerTests: MachineTestCase {
   }
 
   func testReadOnlyMSRRead() {
-    rdmsr(0x1A0)
-    XCTAssertEqual(vcpu.registers.edxEax, 1)
+    rdmsr(0xFE)
+    XCTAssertEqual(vcpu.registers.edxEax, 0, "MTRRcap: no fixed or variable MTRRs")
     XCTAssertEqual(vcpu.registers.rip, 0x1002)
+  }
+
+  func testAPICBaseNeedsAModelledLocalAPIC() {
+    assertGeneralProtection(rdmsr(MSRPolicy.apicBase), ripBefore: 0x1000, refused: 1)
+    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0800), ripBefore: 0x1000, refused: 2)
   }
 
   func testUnknownMSRReadInjectsGeneralProtection() {
@@ -111,7 +117,7 @@ final class MSRHandlerTests: MachineTestCase {
 
   func testReadOnlyMSRWriteInjectsGeneralProtection() {
     assertGeneralProtection(wrmsr(0xFE, 0), ripBefore: 0x1000, refused: 1)
-    assertGeneralProtection(wrmsr(0x1A0, 1), ripBefore: 0x1000, refused: 2)
+    assertGeneralProtection(wrmsr(0x179, 0), ripBefore: 0x1000, refused: 2)
     XCTAssertTrue(machine.guest.msrWriteLog.isEmpty)
   }
 
@@ -170,27 +176,26 @@ final class MSRHandlerTests: MachineTestCase {
     XCTAssertNil(vcpu.pendingEvent)
   }
 
-  func testTimeStampCounterWriteIsRefused() {
-    assertGeneralProtection(wrmsr(MSRPolicy.timeStampCounter, 0), ripBefore: 0x1000, refused: 1)
-  }
-
   func testConstantIgnoringWritesDropsTheValue() {
-    XCTAssertEqual(wrmsr(MSRPolicy.apicBase, 0xFEC0_0000), .resume)
+    vcpu.localAPIC = LocalAPICModel(id: 0, clock: NanosecondClock())
+    XCTAssertEqual(wrmsr(MSRPolicy.apicBase, 0xFEC0_0800), .resume)
     XCTAssertNil(vcpu.pendingEvent)
     XCTAssertEqual(vcpu.registers.rip, 0x1002)
     rdmsr(MSRPolicy.apicBase)
     XCTAssertEqual(vcpu.registers.edxEax, 0xFEE0_0900)
+    // EXTD (10) is reserved without x2APIC.
+    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0C00), ripBefore: 0x1004, refused: 1)
   }
 
   func testShadowedMSRReadsBackWhatWasWritten() {
-    rdmsr(0xC001_0015)
-    XCTAssertEqual(vcpu.registers.edxEax, 0, "initial value")
-    XCTAssertEqual(wrmsr(0xC001_0015, 0x1234_5678_9ABC_DEF0), .resume)
-    rdmsr(0xC001_0015)
-    XCTAssertEqual(vcpu.registers.edxEax, 0x1234_5678_9ABC_DEF0)
-    wrmsr(0xC001_0015, 42)
-    rdmsr(0xC001_0015)
-    XCTAssertEqual(vcpu.registers.edxEax, 42)
+    rdmsr(MSRPolicy.mtrrDefaultType)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x806, "initial value: enabled, write-back")
+    XCTAssertEqual(wrmsr(MSRPolicy.mtrrDefaultType, 0), .resume)
+    rdmsr(MSRPolicy.mtrrDefaultType)
+    XCTAssertEqual(vcpu.registers.edxEax, 0)
+    wrmsr(MSRPolicy.mtrrDefaultType, 0xC04)
+    rdmsr(MSRPolicy.mtrrDefaultType)
+    XCTAssertEqual(vcpu.registers.edxEax, 0xC04)
     XCTAssertEqual(vcpu.shadowMSRs.count, 1, "one slot, rewritten")
     XCTAssertTrue(machine.guest.msrWriteLog.isEmpty, "shadowed MSRs never reach the vendor state")
   }
@@ -198,15 +203,15 @@ final class MSRHandlerTests: MachineTestCase {
   func testShadowedMSRsArePerVCPU() {
     let multi = makeMachine(cpus: 2)
     let first = multi.vm.vcpus[0]
-    first.registers.rcx = 0xC001_0015
-    first.registers.edxEax = 7
+    first.registers.rcx = UInt64(MSRPolicy.mtrrDefaultType)
+    first.registers.edxEax = 0
     XCTAssertEqual(
       multi.dispatch(VMExit(reason: .msrWrite, instructionLength: 2), on: first), .resume)
     let second = multi.vm.vcpus[1]
-    second.registers.rcx = 0xC001_0015
+    second.registers.rcx = UInt64(MSRPolicy.mtrrDefaultType)
     XCTAssertEqual(
       multi.dispatch(VMExit(reason: .msrRead, instructionLength: 2), on: second), .resume)
-    XCTAssertEqual(second.registers.edxEax, 0)
+    XCTAssertEqual(second.registers.edxEax, 0x806)
   }
 
   func testWriteUsesOnlyEDXAndEAX() {
@@ -215,5 +220,214 @@ final class MSRHandlerTests: MachineTestCase {
     vcpu.registers.rdx = 0xFFFF_FFFF_0000_0000
     XCTAssertEqual(machine.dispatch(VMExit(reason: .msrWrite, instructionLength: 2)), .resume)
     XCTAssertEqual(machine.guest.readStateMSR(0xC000_0084), 0x300)
+  }
+
+  // MARK: Time-stamp counter
+
+  /// A local APIC in TSC-deadline mode whose clock is the fake host TSC.
+  private func deadlineAPIC(on vcpu: VirtualCPU) -> (LocalAPICModel, NanosecondClock) {
+    let clock = NanosecondClock()
+    clock.now = machine.guest.timeStampCounter
+    let apic = LocalAPICModel(id: UInt8(vcpu.index), clock: clock)
+    _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)  // software enable
+    _ = apic.write(offset: 0x320, size: 4, value: 2 << 17 | 0x40)  // TSC-deadline, vector 0x40
+    vcpu.localAPIC = apic
+    return (apic, clock)
+  }
+
+  func testTimeStampCounterWriteSetsTheGuestsCounter() {
+    XCTAssertEqual(wrmsr(MSRPolicy.timeStampCounter, 0x10_0000), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    XCTAssertEqual(vcpu.registers.rip, 0x1002)
+    XCTAssertTrue(vcpu.storm.madeProgress)
+    XCTAssertEqual(machine.guest.guestTimeStampCounter(), 0x10_0000, "reads the written value now")
+    XCTAssertEqual(
+      machine.guest.tscOffset, 0x10_0000 &- 0x1234_5678_9ABC_DEF0, "through the offset, wrapping")
+    machine.guest.timeStampCounter += 500  // the host counter runs on
+    rdmsr(MSRPolicy.timeStampCounter)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x10_0000 + 500, "and counts on from it")
+  }
+
+  func testTimeStampCounterWriteIsPerVCPU() {
+    // Each vCPU has its own guest state (VMCB or VMCS) and so its own offset: the handler
+    // changes only the state of the vCPU that wrote.
+    let multi = makeMachine(cpus: 2)
+    var states = [FakeGuestState(), FakeGuestState()]
+    let second = multi.vm.vcpus[1]
+    second.registers.rcx = UInt64(MSRPolicy.timeStampCounter)
+    second.registers.edxEax = 42
+    XCTAssertEqual(
+      MSRHandler.write(
+        VMExit(reason: .msrWrite, instructionLength: 2), vcpu: second, vm: multi.vm,
+        guest: &states[1]), .resume)
+    XCTAssertEqual(states[1].guestTimeStampCounter(), 42)
+    XCTAssertEqual(states[0].tscOffset, 0, "vCPU 0's TSC is untouched")
+  }
+
+  func testTSCDeadlineIsInGuestTSCUnitsAfterATSCWrite() {
+    let (apic, clock) = deadlineAPIC(on: vcpu)
+    let host = machine.guest.timeStampCounter
+    wrmsr(MSRPolicy.timeStampCounter, 1_000)  // the guest's TSC now reads 1000
+    XCTAssertEqual(wrmsr(MSRPolicy.tscDeadline, 1_300), .resume)
+    XCTAssertEqual(apic.deadline, host + 300, "armed 300 ticks ahead on the host clock")
+    rdmsr(MSRPolicy.tscDeadline)
+    XCTAssertEqual(vcpu.registers.edxEax, 1_300, "reads back in guest TSC units")
+    clock.now = host + 299
+    XCTAssertFalse(apic.pollTimer())
+    clock.now = host + 300
+    XCTAssertTrue(apic.pollTimer(), "fires when the guest's TSC reaches the deadline")
+  }
+
+  func testTSCDeadlineInThePastFiresAtOnceWhateverTheOffset() {
+    let (apic, _) = deadlineAPIC(on: vcpu)
+    wrmsr(MSRPolicy.timeStampCounter, 0xF000_0000_0000_0000)  // far above the host TSC
+    wrmsr(MSRPolicy.tscDeadline, 5)  // long past for the guest
+    XCTAssertEqual(apic.deadline, machine.guest.timeStampCounter, "due now, not wrapped away")
+    XCTAssertTrue(apic.pollTimer())
+  }
+
+  func testTSCWriteKeepsAnArmedDeadlineAtTheSameGuestTSC() {
+    let (apic, _) = deadlineAPIC(on: vcpu)
+    let host = machine.guest.timeStampCounter
+    wrmsr(MSRPolicy.tscDeadline, host + 1_000)  // offset 0: guest and host agree
+    XCTAssertEqual(apic.deadline, host + 1_000)
+    wrmsr(MSRPolicy.timeStampCounter, host + 600)  // the guest moves its TSC 600 ahead
+    XCTAssertEqual(apic.deadline, host + 400, "400 guest ticks remain")
+    rdmsr(MSRPolicy.tscDeadline)
+    XCTAssertEqual(vcpu.registers.edxEax, host + 1_000)
+  }
+
+  // MARK: Vendor MSRs
+
+  private func use(_ vendor: CPUFeatures.Vendor) {
+    machine.vm.msrPolicy = MSRPolicy(vendor: vendor)
+  }
+
+  func testMiscEnableOnIntelAcceptsFastStringsOnly() {
+    use(.intel)
+    rdmsr(MSRPolicy.miscEnable)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x1801, "fast strings; BTS and PEBS unavailable")
+    XCTAssertEqual(wrmsr(MSRPolicy.miscEnable, 0x1800), .resume)
+    XCTAssertNil(vcpu.pendingEvent, "fast strings may be turned off")
+    rdmsr(MSRPolicy.miscEnable)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x1800)
+    XCTAssertEqual(wrmsr(MSRPolicy.miscEnable, 0x1801), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    // MONITOR FSM (18), limit CPUID (22), XD disable (34), clearing BTS unavailable (11).
+    var refused: UInt64 = 0
+    for value: UInt64 in [0x1801 | 1 << 18, 0x1801 | 1 << 22, 0x1801 | 1 << 34, 0x1001] {
+      refused += 1
+      assertGeneralProtection(
+        wrmsr(MSRPolicy.miscEnable, value), ripBefore: vcpu.registers.rip, refused: refused)
+    }
+  }
+
+  func testIntelOnlyAndAMDOnlyMSRs() {
+    use(.amd)
+    assertGeneralProtection(rdmsr(MSRPolicy.miscEnable), ripBefore: 0x1000, refused: 1)
+    assertGeneralProtection(rdmsr(0x3A), ripBefore: 0x1000, refused: 2)
+    use(.intel)
+    rdmsr(0x3A)
+    XCTAssertEqual(vcpu.registers.edxEax, 1, "FEATURE_CONTROL locked, VMX off")
+    assertGeneralProtection(wrmsr(0x3A, 5), ripBefore: 0x1002, refused: 3)
+    assertGeneralProtection(rdmsr(0xC001_0000), ripBefore: 0x1002, refused: 4)
+    assertGeneralProtection(rdmsr(0xC001_0015), ripBefore: 0x1002, refused: 5)
+  }
+
+  func testAMDPerformanceCountersReadZeroAndDropWrites() {
+    use(.amd)
+    for index: UInt32 in 0xC001_0000...0xC001_0007 {
+      machine.vcpu.registers.rip = 0x1000
+      XCTAssertEqual(wrmsr(index, 0x43_0076), .resume)
+      XCTAssertNil(vcpu.pendingEvent, "PERF_CTL/CTR \(index) write accepted")
+      rdmsr(index)
+      XCTAssertNil(vcpu.pendingEvent)
+      XCTAssertEqual(vcpu.registers.edxEax, 0, "PERF_CTL/CTR \(index) reads 0")
+    }
+    // The core-extension counters exist only with CPUID 8000_0001 ECX[23], which is hidden.
+    var refused: UInt64 = 0
+    for index: UInt32 in 0xC001_0200...0xC001_020B {
+      machine.vcpu.registers.rip = 0x1000
+      refused += 1
+      assertGeneralProtection(rdmsr(index), ripBefore: 0x1000, refused: refused)
+    }
+  }
+
+  func testPerformanceCapabilitiesIsAbsent() {
+    // CPUID.1:ECX[15] PDCM is hidden, so IA32_PERF_CAPABILITIES does not exist.
+    use(.intel)
+    assertGeneralProtection(rdmsr(0x345), ripBefore: 0x1000, refused: 1)
+  }
+
+  func testAMDHardwareConfigurationAndVMCR() {
+    use(.amd)
+    rdmsr(0xC001_0015)
+    XCTAssertEqual(vcpu.registers.edxEax, 1 << 24, "HWCR: TscFreqSel")
+    XCTAssertEqual(wrmsr(0xC001_0015, 1 << 24 | 1 << 18), .resume)
+    rdmsr(0xC001_0015)
+    XCTAssertEqual(vcpu.registers.edxEax, 1 << 24 | 1 << 18, "McStatusWrEn stored")
+    let rip = vcpu.registers.rip
+    assertGeneralProtection(wrmsr(0xC001_0015, 1 << 30), ripBefore: rip, refused: 1)
+    rdmsr(MSRPolicy.virtualMachineControl)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x18, "SVMDIS and LOCK")
+    XCTAssertEqual(wrmsr(MSRPolicy.virtualMachineControl, 0), .resume, "LOCK: ignored")
+    rdmsr(MSRPolicy.virtualMachineControl)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x18)
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.virtualMachineControl, 1 << 1), ripBefore: vcpu.registers.rip, refused: 2)
+  }
+
+  func testAMDNorthbridgeConfigurationKeepsOnlyExtendedConfigAccess() {
+    // Linux reads NB_CFG and sets bit 46 on every AMD CPU of family 10h and later.
+    use(.amd)
+    rdmsr(0xC001_001F)
+    XCTAssertEqual(vcpu.registers.edxEax, 0)
+    XCTAssertEqual(wrmsr(0xC001_001F, 1 << 46), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    rdmsr(0xC001_001F)
+    XCTAssertEqual(vcpu.registers.edxEax, 1 << 46)
+    assertGeneralProtection(wrmsr(0xC001_001F, 1), ripBefore: vcpu.registers.rip, refused: 1)
+    use(.intel)
+    assertGeneralProtection(rdmsr(0xC001_001F), ripBefore: vcpu.registers.rip, refused: 2)
+  }
+
+  func testMTRRDefaultTypeRefusesReservedBitsAndTypes() {
+    assertGeneralProtection(wrmsr(MSRPolicy.mtrrDefaultType, 0x802), ripBefore: 0x1000, refused: 1)
+    assertGeneralProtection(wrmsr(MSRPolicy.mtrrDefaultType, 0x807), ripBefore: 0x1000, refused: 2)
+    assertGeneralProtection(wrmsr(MSRPolicy.mtrrDefaultType, 0x906), ripBefore: 0x1000, refused: 3)
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.mtrrDefaultType, 1 << 12 | 0x806), ripBefore: 0x1000, refused: 4)
+    rdmsr(MSRPolicy.mtrrDefaultType)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x806, "unchanged")
+  }
+
+  func testMachineCheckGlobalsWithNoBanks() {
+    rdmsr(0x179)
+    XCTAssertEqual(vcpu.registers.edxEax, 0, "MCG_CAP: no banks, no MCG_CTL")
+    XCTAssertEqual(wrmsr(0x17A, 0x4), .resume, "MCG_STATUS.MCIP")
+    rdmsr(0x17A)
+    XCTAssertEqual(vcpu.registers.edxEax, 0x4)
+    let rip = vcpu.registers.rip
+    assertGeneralProtection(wrmsr(0x17A, 0x8), ripBefore: rip, refused: 1)
+    assertGeneralProtection(rdmsr(0x17B), ripBefore: rip, refused: 2)
+    assertGeneralProtection(rdmsr(0x400), ripBefore: rip, refused: 3)
+  }
+
+  func testDebugControlDropsLBRAndBTF() {
+    XCTAssertEqual(wrmsr(MSRPolicy.debugControl, 0x3), .resume)
+    rdmsr(MSRPolicy.debugControl)
+    XCTAssertEqual(vcpu.registers.edxEax, 0)
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.debugControl, 1 << 6), ripBefore: vcpu.registers.rip, refused: 1)
+  }
+
+  func testIntelEFERHasNoAMDBits() {
+    use(.intel)
+    for (count, bit) in [13, 14, 15].enumerated() {
+      assertGeneralProtection(
+        wrmsr(MSRPolicy.efer, 0xD01 | 1 << UInt64(bit)), ripBefore: 0x1000,
+        refused: UInt64(count + 1))
+    }
+    XCTAssertEqual(wrmsr(MSRPolicy.efer, 0xD01), .resume)
   }
 }

@@ -10,7 +10,9 @@ struct FakeGuestState: GuestStateAccess {
   var vendorMSRs: [(index: UInt32, value: UInt64)] = FakeGuestState.standardVendorMSRs
   /// Host CPUID answers by leaf; a missing leaf reads as zeros.
   var cpuidTable: [(leaf: UInt32, value: CPUIDLeaf)] = FakeGuestState.standardCPUID
+  /// The host TSC; the guest's is this plus `tscOffset`.
   var timeStampCounter: UInt64 = 0x1234_5678_9ABC_DEF0
+  var tscOffset: UInt64 = 0
   /// Every writeStateMSR call, accepted or not, in order.
   var msrWriteLog: [(index: UInt32, value: UInt64)] = []
   /// Every hostCPUID question (leaf, subleaf), in order. A class so that the non-mutating
@@ -113,5 +115,9 @@ struct FakeGuestState: GuestStateAccess {
     return CPUIDLeaf()
   }
 
-  func guestTimeStampCounter() -> UInt64 { timeStampCounter }
+  func guestTimeStampCounter() -> UInt64 { timeStampCounter &+ tscOffset }
+
+  var timeStampCounterOffset: UInt64 { tscOffset }
+
+  mutating func setGuestTimeStampCounter(_ value: UInt64) { tscOffset = value &- timeStampCounter }
 }
