@@ -1,0 +1,52 @@
+"""AMD-V hardening (issue items 2 and 11b): a guest's EFER.LME with paging off must not
+reach another VM or the host, and more VMs than the processor has ASIDs all run.
+The same ISOs run under VT-x (Bochs) for parity."""
+
+from harness import Case
+
+EFER_CHECKS = ["real-mode-efer-lme", "real-mode-call-after-lme", "efer-lme-set", "efer-lma-clear", "call-after-lme", "hypercall-after-lme",
+               "long-mode-lma-set", "long-mode-call", "left-long-mode-lme", "left-long-mode-lma",
+               "pae-cleared-call"]
+
+# More VMs than QEMU's EPYC has ASIDs (CPUID 0x8000000A EBX: 16, so 15 for guests).
+MANY_VMS = 20
+
+ISOS = {
+    "build/test/efer-lme.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/hardening/efer-lme.bin:vm name=efer-writer",
+        "build/guests/tests/real-mode.bin:vm name=well-behaved",
+    ]},
+    "build/test/many-vms.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/examples/hello.bin:vm name=h%d load=0x7c00 entry=0000:7c00 mem=1M" % n
+        for n in range(MANY_VMS)
+    ]},
+}
+
+
+def efer_case(name, emulator, timeout):
+    return Case(name, emulator, "build/test/efer-lme.iso",
+                [r"summary: 2 VMs ran",
+                 r"summary: vm efer-writer: stopped by the guest, exit code 0",
+                 r"summary: vm well-behaved: stopped by the guest, exit code 0"],
+                forbid=[r"^\[[a-z-]+\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"VM entry failed"],
+                counts={r"^\[efer-writer\] PASS (%s)$" % "|".join(EFER_CHECKS): len(EFER_CHECKS),
+                        r"^\[well-behaved\] DONE failures=0": 1,
+                        r"^\[efer-writer\] DONE failures=0": 1},
+                timeout=timeout)
+
+
+def many_vms_case(name, emulator, timeout, extra=None):
+    expect = [r"summary: %d VMs ran" % MANY_VMS]
+    expect += [r"summary: vm h%d: stopped by the guest, exit code 0" % n for n in range(MANY_VMS)]
+    return Case(name, emulator, "build/test/many-vms.iso", expect,
+                forbid=[r"refused", r"no free ASID", r"PEREGRINE (PANIC|EXCEPTION)"],
+                counts={r"^\[h\d+\] Hello from a flat guest": MANY_VMS}, timeout=timeout)
+
+
+def cases():
+    return [
+        efer_case("qemu-svm-efer-lme-paging-off", "qemu", 120),
+        efer_case("bochs-vmx-efer-lme-paging-off", "bochs", 200),
+        many_vms_case("qemu-svm-more-vms-than-asids", "qemu", 180),
+        many_vms_case("bochs-vmx-more-vms-than-asids", "bochs", 300),
+    ]
