@@ -20,6 +20,14 @@ ISOS = {
         "build/guests/examples/hello.bin:vm name=h%d load=0x7c00 entry=0000:7c00 mem=1M" % n
         for n in range(MANY_VMS)
     ]},
+    # Three guest ASIDs (svm_asids=4) for nine vCPUs that share the core: ASID generations
+    # roll over again and again while the VMs are interleaved.
+    "build/test/asid-rollover.iso": {"cmdline": "loglevel=debug svm_asids=4", "modules": [
+        "build/guests/tests/two-vcpus.bin:vm name=smp%d cpus=2" % n for n in range(3)
+    ] + [
+        "build/guests/examples/hello.bin:vm name=h%d load=0x7c00 entry=0000:7c00 mem=1M" % n
+        for n in range(2)
+    ] + ["build/guests/tests/real-mode.bin:vm name=well-behaved"]},
 }
 
 
@@ -43,10 +51,23 @@ def many_vms_case(name, emulator, timeout, extra=None):
                 counts={r"^\[h\d+\] Hello from a flat guest": MANY_VMS}, timeout=timeout)
 
 
+def rollover_case():
+    expect = [r"svm: ASIDs limited to 4 by svm_asids", r"svm: ASID generation 1$",
+              r"svm: ASID generation 3$", r"summary: 6 VMs ran"]
+    expect += [r"summary: vm smp%d: stopped by the guest, exit code 0" % n for n in range(3)]
+    expect += [r"summary: vm h%d: stopped by the guest, exit code 0" % n for n in range(2)]
+    expect += [r"summary: vm well-behaved: stopped by the guest, exit code 0"]
+    return Case("qemu-svm-asid-generations-roll-over", "qemu", "build/test/asid-rollover.iso",
+                expect, forbid=[r"refused", r"FAIL", r"PEREGRINE (PANIC|EXCEPTION)"],
+                counts={r"^\[smp\d\] PASS two-vcpus": 3, r"^\[well-behaved\] DONE failures=0": 1},
+                timeout=180)
+
+
 def cases():
     return [
         efer_case("qemu-svm-efer-lme-paging-off", "qemu", 120),
         efer_case("bochs-vmx-efer-lme-paging-off", "bochs", 200),
         many_vms_case("qemu-svm-more-vms-than-asids", "qemu", 180),
         many_vms_case("bochs-vmx-more-vms-than-asids", "bochs", 300),
+        rollover_case(),
     ]

@@ -17,12 +17,9 @@ final class SVMBackend: VirtualizationBackend {
   }
 
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
-    guard let tag = processor.asids.acquire() else {
-      Log.error("no free ASID for the VM")
-      return false
-    }
-    guard let guest = SVMGuest(vm: vm, asid: tag.tag, nestedRoot: nestedRoot) else {
-      processor.asids.release(tag.tag)
+    // ASIDs are not the VM's: each vCPU gets one from the CPU it runs on (SVMRunLoop).
+    guard let guest = SVMGuest(vm: vm, nestedRoot: nestedRoot) else {
+      Log.error("out of memory for the VM's VMCBs and I/O and MSR permission maps")
       return false
     }
     guests.add(guest)
@@ -45,6 +42,6 @@ final class SVMBackend: VirtualizationBackend {
   }
 
   func release(_ vm: VirtualMachine) {
-    guests.remove(for: vm)?.release(into: processor)
+    guests.remove(for: vm)?.release()
   }
 }
