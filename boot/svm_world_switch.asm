@@ -8,6 +8,10 @@
 
 %include "guest_register_file.inc"
 
+section .data
+global svm_host_cr0_repairs
+svm_host_cr0_repairs: dq 0           ; how often the repair below was needed (reported per VM)
+
 section .text
 bits 64
 global svm_world_switch
@@ -64,6 +68,7 @@ svm_world_switch:
     js .host_cr0_intact
     mov rax, [rsp + 24]
     mov cr0, rax
+    inc qword [rel svm_host_cr0_repairs]
 .host_cr0_intact:
     mov rax, [rsp + 8]
     vmsave                           ; the guest VMCB

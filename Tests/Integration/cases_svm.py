@@ -32,8 +32,11 @@ ISOS = {
 
 
 def efer_case(name, emulator, timeout):
+    # On QEMU the world switch reports that it restored the host's CR0 (docs/hardening.md):
+    # proof that the reproducer reached the emulator behaviour it guards against.
+    repaired = [r"svm: host CR0 restored after \d+ exits so far"] if emulator == "qemu" else []
     return Case(name, emulator, "build/test/efer-lme.iso",
-                [r"summary: 2 VMs ran",
+                repaired + [r"summary: 2 VMs ran",
                  r"summary: vm efer-writer: stopped by the guest, exit code 0",
                  r"summary: vm well-behaved: stopped by the guest, exit code 0"],
                 forbid=[r"^\[[a-z-]+\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"VM entry failed"],
@@ -47,7 +50,8 @@ def many_vms_case(name, emulator, timeout, extra=None):
     expect = [r"summary: %d VMs ran" % MANY_VMS]
     expect += [r"summary: vm h%d: stopped by the guest, exit code 0" % n for n in range(MANY_VMS)]
     return Case(name, emulator, "build/test/many-vms.iso", expect,
-                forbid=[r"refused", r"no free ASID", r"PEREGRINE (PANIC|EXCEPTION)"],
+                forbid=[r"refused", r"no free ASID", r"PEREGRINE (PANIC|EXCEPTION)",
+                        r"host CR0 restored"],
                 counts={r"^\[h\d+\] Hello from a flat guest": MANY_VMS}, timeout=timeout)
 
 
