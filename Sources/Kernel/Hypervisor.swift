@@ -8,7 +8,7 @@ enum Hypervisor {
     let console = HypervisorConsole()
     if let svm = features.svm, svm.nestedPaging {
       Log.info("virtualization: AMD-V with nested paging")
-      switch SVMProcessor.enable(features: svm) {
+      switch SVMProcessor.enable(features: svm, commandLine: boot.commandLine) {
       case .success(let processor):
         run(SVMBackend(processor: processor, console: console), boot: boot, console: console)
       case .failure(let error):

@@ -65,8 +65,14 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
 
   public mutating func writeStateMSR(_ index: UInt32, _ value: UInt64) -> Bool {
     if index == 0xC000_0080 {
+      let current = vmcb.u64(VMCBOffset.efer)
+      // LME cannot change while paging is on: #GP (APM Vol 2 §14.6.1, SDM 3A §10.8.5). Left
+      // through, LME = 1 with 32-bit paging (PAE = 0) fails VMRUN's consistency checks
+      // (APM §15.5.1).
+      let pagingOn = vmcb.u64(VMCBOffset.cr0) & (1 << 31) != 0
+      if pagingOn && (value ^ current) & (1 << 8) != 0 { return false }
       // LMA is the processor's to set; keep the guest's current LMA and force SVME.
-      let lma = vmcb.u64(VMCBOffset.efer) & (1 << 10)
+      let lma = current & (1 << 10)
       vmcb.set(VMCBOffset.efer, value & ~(1 << 10) | lma | Self.svme)
       // EFER is cached state: tell the processor it changed (VMCB clean bit 5, CRx/EFER).
       vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~(1 << 5)

@@ -139,6 +139,23 @@ final class SVMGuestStateTests: VMCBTestCase {
     XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme)
   }
 
+  /// LME with paging off is legal and lands in the VMCB (the processor activates long mode
+  /// when CR0.PG is set with PAE); changing it with paging on is #GP (false here).
+  func testEFERLMEChangesOnlyWithPagingOff() {
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    vmcb.set(VMCBOffset.efer, svme)
+    XCTAssertTrue(state.writeStateMSR(efer, 1 << 8))
+    XCTAssertEqual(state.readStateMSR(efer), 1 << 8, "LME set, LMA clear")
+    vmcb.set(VMCBOffset.cr0, 0x8000_0011)  // 32-bit paging
+    vmcb.set(VMCBOffset.efer, svme)
+    XCTAssertFalse(state.writeStateMSR(efer, 1 << 8), "setting LME with paging on")
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme, "nothing written")
+    vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)  // long mode
+    XCTAssertFalse(state.writeStateMSR(efer, 1 << 11), "clearing LME in long mode")
+    XCTAssertTrue(state.writeStateMSR(efer, 1 << 8 | 1 << 11), "NXE with LME unchanged")
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | lma | 1 << 8 | 1 << 11)
+  }
+
   func testPATRoutingMarksNestedPagingDirty() {
     vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
     XCTAssertTrue(state.writeStateMSR(0x277, 0x0007_0406_0007_0406))

@@ -1,5 +1,6 @@
-/// Hands out and recycles small tag numbers: SVM ASIDs (1 ..< number of ASIDs; 0 is the
-/// host's, APM Vol 2 §15.16) and VMX VPIDs (1 ... 0xFFFF; 0 is the host's, SDM 3C §29.1).
+/// Hands out and recycles small tag numbers: VMX VPIDs (1 ... 0xFFFF; 0 is the host's,
+/// SDM 3C §29.1), one per VM. (SVM ASIDs are few, 15 on QEMU's EPYC: they are recycled by
+/// generation per processor instead, ASIDAllocator.)
 /// A recycled tag may still have TLB entries: the caller flushes it on reuse
 /// (`acquire` says so).
 public struct IdentifierPool {

@@ -1,3 +1,4 @@
+import CArch
 import HypervisorCore
 import Memory
 import SVM
@@ -17,12 +18,9 @@ final class SVMBackend: VirtualizationBackend {
   }
 
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
-    guard let tag = processor.asids.acquire() else {
-      Log.error("no free ASID for the VM")
-      return false
-    }
-    guard let guest = SVMGuest(vm: vm, asid: tag.tag, nestedRoot: nestedRoot) else {
-      processor.asids.release(tag.tag)
+    // ASIDs are not the VM's: each vCPU gets one from the CPU it runs on (SVMRunLoop).
+    guard let guest = SVMGuest(vm: vm, nestedRoot: nestedRoot) else {
+      Log.error("out of memory for the VM's VMCBs and I/O and MSR permission maps")
       return false
     }
     guests.add(guest)
@@ -45,6 +43,22 @@ final class SVMBackend: VirtualizationBackend {
   }
 
   func release(_ vm: VirtualMachine) {
-    guests.remove(for: vm)?.release(into: processor)
+    guests.remove(for: vm)?.release()
+    reportHostCR0Repairs()
+  }
+
+  /// How often the world switch had to put the host's CR0 back after #VMEXIT (QEMU TCG with
+  /// a guest EFER.LME = 1, CR0.PG = 0, CR4.PAE = 0: docs/hardening.md). Never on hardware.
+  private var reportedCR0Repairs: UInt64 = 0
+
+  private func reportHostCR0Repairs() {
+    let repairs = svm_host_cr0_repairs
+    guard repairs != reportedCR0Repairs else { return }
+    reportedCR0Repairs = repairs
+    Log.begin(.info)
+    Console.write("svm: host CR0 restored after ")
+    Console.write(decimal: repairs)
+    Console.write(" exits so far: the emulator's #VMEXIT had left a guest's CR0 in place")
+    Log.end()
   }
 }

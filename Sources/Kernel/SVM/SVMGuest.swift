@@ -3,15 +3,17 @@ import HypervisorCore
 import Memory
 import SVM
 
-/// One VM under SVM: its ASID, nested page-table root, I/O and MSR permission maps, and a
-/// VMCB per vCPU, set up to start every vCPU in real mode at the profile's entry point.
+/// One VM under SVM: its nested page-table root, I/O and MSR permission maps, and a VMCB per
+/// vCPU, set up to start every vCPU in real mode at the profile's entry point. Each vCPU's
+/// ASID comes from the processor it runs on (`asidRecords`, ASIDAllocator).
 final class SVMGuest: BackendGuest {
   let vm: VirtualMachine
-  let asid: UInt32
   let nestedRoot: UInt64
   let ioPermissionMap: UInt64
   let msrPermissionMap: UInt64
   var vmcbs: [UInt64] = []
+  /// Per vCPU: which processor's ASID its VMCB holds, from which generation.
+  var asidRecords: [ASIDAllocator.Record] = []
 
   /// MSRs the VMCB holds and VMLOAD/VMSAVE switch: the guest may use them without exits.
   static let passthroughMSRs: [UInt32] = [
@@ -19,9 +21,8 @@ final class SVMGuest: BackendGuest {
     0x174, 0x175, 0x176,
   ]
 
-  init?(vm: VirtualMachine, asid: UInt32, nestedRoot: UInt64) {
+  init?(vm: VirtualMachine, nestedRoot: UInt64) {
     self.vm = vm
-    self.asid = asid
     self.nestedRoot = nestedRoot
     vm.controlRegisterRules = ControlRegisterRules.offered(byHost: RealProcessor.cpuid)
     // IOPM: 12 KiB, one bit per port, all set: every port exits (APM §15.10.1).
@@ -41,6 +42,7 @@ final class SVMGuest: BackendGuest {
     for vcpu in vm.vcpus {
       guard let vmcb = PhysicalFrames.allocateZeroed() else { return nil }
       vmcbs.append(vmcb)
+      asidRecords.append(ASIDAllocator.Record())
       initialize(VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu)
     }
   }
@@ -69,8 +71,7 @@ final class SVMGuest: BackendGuest {
     vmcb[VMCBOffset.interceptExceptions, as: UInt32.self] = 1 << 18
     vmcb.set(VMCBOffset.iopmBasePA, ioPermissionMap)
     vmcb.set(VMCBOffset.msrpmBasePA, msrPermissionMap)
-    vmcb[VMCBOffset.guestASID, as: UInt32.self] = asid
-    vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 1  // flush everything on the first VMRUN
+    // ASID and TLB_CONTROL: set before each VMRUN from the processor's ASIDAllocator.
     // V_INTR_MASKING (bit 24): the guest's IF masks only virtual interrupts; physical
     // ones stay the host's (APM §15.21.1).
     vmcb.set(VMCBOffset.virtualInterrupt, 1 << 24)
@@ -105,8 +106,8 @@ final class SVMGuest: BackendGuest {
     vcpu.registers.rflags = start.rflags
   }
 
-  func release(into processor: SVMProcessor) {
-    processor.asids.release(asid)
+  /// ASIDs are not released: the processor's next generation reclaims them.
+  func release() {
     for vmcb in vmcbs { PhysicalFrames.allocator.free(vmcb) }
     PhysicalFrames.allocator.free(ioPermissionMap, frames: 3)
     PhysicalFrames.allocator.free(msrPermissionMap, frames: 2)

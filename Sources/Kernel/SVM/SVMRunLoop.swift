@@ -14,6 +14,22 @@ enum SVMRunLoop {
     let nextRIPSave = processor.features.nextRIPSave
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
+    // The ASID for this slice: a vCPU stays on this CPU until the slice ends, and only this
+    // CPU's own assignments can start a new generation.
+    let asid = processor.asids.assign(&guest.asidRecords[vcpu.index])
+    if asid.isNew {
+      vmcb[VMCBOffset.guestASID, as: UInt32.self] = asid.asid
+      vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~(1 << 2)  // clean bit 2: ASID
+    }
+    // TLB_CONTROL 1: flush every ASID's entries (APM §15.16.1), once per new generation.
+    if asid.flushAll {
+      vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 1
+      if Log.begin(.debug) {
+        Console.write("svm: ASID generation ")
+        Console.write(decimal: processor.asids.generation)
+        Log.end()
+      }
+    }
     while true {
       if vcpu.localAPIC != nil {
         deliverInterrupts(vmcb, vcpu: vcpu, rflags: registers.pointee.rflags)
