@@ -9,7 +9,7 @@ final class VMXControlPlanTests: XCTestCase {
   func testBochsGrantsTheWholePlan() {
     let plan = VMXControlPlan.peregrineDefault(caps: caps)
     XCTAssertEqual(strings(plan.allUnavailable), [])
-    XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08)
+    XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08 | 0x20)
     XCTAssertEqual(
       plan.primary.value, 0x0400_6172 | 0x08 | 0x80 | 0x0200_0000 | 0x1000_0000 | 0x8000_0000)
     XCTAssertEqual(plan.secondary.value, 0x02 | 0x08 | 0x20 | 0x80 | 0x1000)

@@ -52,7 +52,7 @@ enum VMReport {
     case .exitStorm(let exits):
       Console.write("exit storm: ")
       Console.write(decimal: exits)
-      Console.write(" exits in a row without any effect")
+      Console.write(" exits in a row at one instruction without completing it")
     case .operatorRequest:
       Console.write("stopped by the operator")
     }
