@@ -17,7 +17,8 @@ public enum InterruptDelivery {
 
   public enum NMIDecision: Equatable {
     case none
-    /// `pendingEvent` now holds the NMI; the guest blocks NMIs until its IRET.
+    /// `pendingEvent` now holds the NMI; the guest blocks NMIs until its IRET (tracked by the
+    /// processor on VMX, by the backend in `VirtualCPU.nmiBlocking` on SVM).
     case injected
     /// An NMI waits: the guest is handling one, or another event goes first.
     case needsWindow
@@ -35,7 +36,6 @@ public enum InterruptDelivery {
     guard guestCanTakeNMI, vcpu.pendingEvent == nil else { return .needsWindow }
     apic.nmiPending = false
     vcpu.pendingEvent = .nmi
-    vcpu.nmiBlocking.nmiInjected()
     return .injected
   }
 

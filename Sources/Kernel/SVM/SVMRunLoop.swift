@@ -71,8 +71,9 @@ enum SVMRunLoop {
     let open =
       vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
       && vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
-    _ = InterruptDelivery.prepareNMI(
+    let nmi = InterruptDelivery.prepareNMI(
       vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked)
+    if nmi == .injected { vcpu.nmiBlocking.nmiInjected() }
     let canTake = rflags & (1 << 9) != 0 && open
     let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
     let masking: UInt64 = 1 << 24

@@ -102,7 +102,10 @@ enum VMXRunLoop {
     var wanted = decision == .needsWindow ? controls | window : controls & ~window
     // Only NMI blocking waits for the window: a shadow or an event being injected ends at
     // the next exit, and an NMI-window exit may come while STI blocking remains (§26.7.6).
-    let waitsForIRET = nmi == .needsWindow && interruptibility & 8 != 0
+    // NMI-window exiting needs "virtual NMIs" (SDM 3C §27.2.1.1).
+    let waitsForIRET =
+      nmi == .needsWindow && interruptibility & 8 != 0
+      && VMCS.read(.pinBasedControls) & UInt64(PinBasedControl.virtualNMIs.rawValue) != 0
     wanted = waitsForIRET ? wanted | nmiWindow : wanted & ~nmiWindow
     if wanted != controls { VMCS.write(.primaryProcessorControls, wanted) }
   }

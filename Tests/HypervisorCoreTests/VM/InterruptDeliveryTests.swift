@@ -157,6 +157,7 @@ final class InterruptDeliveryTests: XCTestCase {
     let vcpu = vm.vcpus[0]
     sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)
     XCTAssertEqual(prepareNMI(vm, 0, canTake: !vcpu.nmiBlocking.isBlocked), .injected)
+    vcpu.nmiBlocking.nmiInjected()  // the SVM backend's part
     vcpu.pendingEvent = nil  // entered the guest
     XCTAssertTrue(vcpu.nmiBlocking.wantsIRETIntercept)
     sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)  // from inside the handler
