@@ -86,8 +86,9 @@ enum VMXRunLoop {
   /// otherwise interrupt-window exiting makes the processor exit as soon as RFLAGS.IF is set
   /// and no STI or MOV SS blocking remains (SDM 3C §26.7.5). NMIs: with "virtual NMIs" the
   /// processor blocks NMIs from an injected NMI until the guest's IRET (interruptibility
-  /// bit 3, SDM 3C §25.4.2); one that waits for that IRET sets NMI-window exiting (§26.7.6). An NMI is
-  /// injected only with no STI, MOV SS or NMI blocking (entry checks, §27.3.1.5).
+  /// bit 3, SDM 3C §25.4.2); one that waits for that IRET sets NMI-window exiting
+  /// (§26.7.6). An NMI is injected only with no STI, MOV SS or NMI blocking (entry checks,
+  /// §27.3.1.5).
   static func deliverInterrupts(vcpu: VirtualCPU, vm: VirtualMachine, rflags: UInt64) {
     let interruptibility = VMCS.read(.guestInterruptibility)
     let injecting =
