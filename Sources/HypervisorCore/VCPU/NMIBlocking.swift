@@ -3,7 +3,10 @@
 /// an NMI blocks further NMIs until the next IRET completes (SDM 3A §6.7.1); a second NMI
 /// meanwhile stays pending. The backend intercepts IRET while blocked; the IRET exit comes
 /// before the instruction executes, so blocking ends at the first later exit whose RIP is
-/// no longer the IRET's (the IRET has executed). (VMX keeps this state itself with
+/// no longer the IRET's (the IRET has executed). Two consequences, both accepted (KVM
+/// without vNMI does the same): a held NMI is delivered at the first exit after the IRET,
+/// at worst when the time slice ends; and an exit inside an interrupt handler entered at
+/// the IRET's own entry would end blocking one IRET early. (VMX keeps this state itself with
 /// "virtual NMIs", SDM 3C §25.6.1, and does not use this.)
 public struct NMIBlocking: Equatable {
   public enum State: Equatable {
