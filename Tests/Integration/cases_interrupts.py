@@ -14,6 +14,7 @@ ISOS = {
 }
 
 EXPECT = [
+    r"ignored IPIs \(INIT, start-up, SMI, reserved\): 2",
     r"summary: vm ipi-nmi: stopped by the guest, exit code 0",
     r"summary: vm timer-flood: stopped by the guest, exit code 0",
     r"summary: vm cpuid-loop: stopped by the guest, exit code 0",
@@ -25,7 +26,7 @@ FORBID = [
     r"PEREGRINE (PANIC|EXCEPTION)",
 ]
 COUNTS = {
-    r"^\[ipi-nmi\] PASS ": 7,
+    r"^\[ipi-nmi\] PASS ": 8,
     r"^\[timer-flood\] PASS ": 2,
     r"^\[cpuid-loop\] PASS cpuid-loop-not-stopped": 1,
 }

@@ -11,7 +11,8 @@ public struct InterprocessorInterrupt: Equatable {
     /// 100b: vector ignored, delivered as interrupt 2.
     case nmi
     /// 010b SMI, 101b INIT, 110b start-up, 011b/111b reserved: not delivered by Peregrine
-    /// (INIT and SIPI come with multiprocessor bring-up), but counted.
+    /// (INIT and SIPI come with multiprocessor bring-up), but counted in the sender's
+    /// statistics.
     case ignored(mode: UInt8)
   }
 

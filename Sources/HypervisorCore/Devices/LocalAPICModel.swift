@@ -38,9 +38,6 @@ public final class LocalAPICModel: MMIODevice {
   public var nmiPending = false
   /// IPIs written to the ICR that the VM has not routed yet.
   public private(set) var outgoing: [InterprocessorInterrupt] = []
-  /// IPIs received or sent with a delivery mode Peregrine does not deliver (INIT, start-up,
-  /// SMI, reserved): ignored, and counted here for the report.
-  public var ignoredInterprocessorInterrupts: UInt64 = 0
 
   public init(id: UInt8, clock: any GuestClock) {
     self.id = id

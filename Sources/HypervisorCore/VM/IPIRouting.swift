@@ -16,7 +16,7 @@ public enum IPIRouting {
     _ ipi: InterprocessorInterrupt, from sender: VirtualCPU, in vm: VirtualMachine
   ) {
     if case .ignored = ipi.delivery {
-      sender.localAPIC?.ignoredInterprocessorInterrupts &+= 1
+      sender.statistics.ignoredInterprocessorInterrupts &+= 1
       return
     }
     for target in vm.vcpus

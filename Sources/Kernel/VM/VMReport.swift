@@ -131,5 +131,10 @@ enum VMReport {
       Console.write(decimal: statistics.injectedEvents)
       Console.write("\n")
     }
+    if statistics.ignoredInterprocessorInterrupts > 0 {
+      Console.write("    ignored IPIs (INIT, start-up, SMI, reserved): ")
+      Console.write(decimal: statistics.ignoredInterprocessorInterrupts)
+      Console.write("\n")
+    }
   }
 }

@@ -123,7 +123,7 @@ final class InterruptDeliveryTests: XCTestCase {
     sendIPI(vm, from: 0, low: 3 << 18 | 5 << 8)  // INIT to all others
     sendIPI(vm, from: 0, low: 3 << 18 | 6 << 8 | 0x10)  // SIPI
     IPIRouting.routeOutgoing(from: vm.vcpus[0], in: vm)
-    XCTAssertEqual(vm.vcpus[0].localAPIC!.ignoredInterprocessorInterrupts, 2)
+    XCTAssertEqual(vm.vcpus[0].statistics.ignoredInterprocessorInterrupts, 2)
     XCTAssertNil(vm.vcpus[1].localAPIC!.pendingVector)
     XCTAssertFalse(vm.vcpus[1].localAPIC!.nmiPending)
     XCTAssertEqual(vm.vcpus[1].state, .halted)
