@@ -11,6 +11,7 @@ public enum SVMExitCode {
   public static let cr0SelectiveWrite: UInt64 = 0x65
   public static let rdpmc: UInt64 = 0x6F
   public static let cpuid: UInt64 = 0x72
+  public static let iret: UInt64 = 0x74
   public static let invd: UInt64 = 0x76
   public static let hlt: UInt64 = 0x78
   public static let ioio: UInt64 = 0x7B
@@ -46,6 +47,7 @@ public enum SVMExitCode {
     case initSignal: return "INIT"
     case vintr: return "VINTR"
     case cpuid: return "CPUID"
+    case iret: return "IRET"
     case invd: return "INVD"
     case hlt: return "HLT"
     case ioio: return "IOIO"

@@ -23,6 +23,9 @@ public enum SVMExitDecoder {
     case SVMExitCode.smi: return VMExit(reason: .externalInterrupt)
     case SVMExitCode.nmi: return VMExit(reason: .nmi)
     case SVMExitCode.vintr: return VMExit(reason: .interruptWindow)
+    // IRET intercepted while an NMI handler runs: the NMI window is about to open; the run
+    // loop's interrupt delivery reads the exit code (NMIBlocking).
+    case SVMExitCode.iret: return VMExit(reason: .interruptWindow)
     case SVMExitCode.shutdown: return VMExit(reason: .shutdown)
     case SVMExitCode.initSignal: return VMExit(reason: .initSignal)
     case SVMExitCode.invd, SVMExitCode.wbinvd:

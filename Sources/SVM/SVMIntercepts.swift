@@ -25,6 +25,8 @@ public enum SVMIntercept {
   public static let rdtsc: UInt32 = 1 << 14
   public static let rdpmc: UInt32 = 1 << 15
   public static let cpuid: UInt32 = 1 << 18
+  /// Set only while the guest handles an injected NMI (NMIBlocking, APM §15.21.4).
+  public static let iret: UInt32 = 1 << 20
   public static let invd: UInt32 = 1 << 22
   public static let pause: UInt32 = 1 << 23
   public static let hlt: UInt32 = 1 << 24

@@ -23,8 +23,12 @@ public struct VMXControlPlan {
       + entry.unavailable
   }
 
-  /// The pin-based controls Peregrine asks for: host interrupts and NMIs always exit.
-  public static var pinRequest: [PinBasedControl] { [.externalInterruptExiting, .nmiExiting] }
+  /// The pin-based controls Peregrine asks for: host interrupts and NMIs always exit, and
+  /// the processor tracks the blocking of NMIs injected into the guest ("virtual NMIs",
+  /// SDM 3C §25.6.1, §26.7.6: with NMI-window exiting when one waits).
+  public static var pinRequest: [PinBasedControl] {
+    [.externalInterruptExiting, .nmiExiting, .virtualNMIs]
+  }
 
   /// Primary controls: HLT exits, bitmaps filter port and MSR accesses, the TSC is offset.
   /// MONITOR, MWAIT and RDPMC exit (SDM 3C §25.6.2): CPUID offers neither MONITOR nor

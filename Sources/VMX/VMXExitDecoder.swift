@@ -23,7 +23,7 @@ public enum VMXExitDecoder {
     case .startupIPI:
       let vector = VMXExitQualification.startupIPIVector(info.qualification)
       return VMExit(reason: .startupIPI(vector: vector))
-    case .interruptWindow:
+    case .interruptWindow, .nmiWindow:
       return VMExit(reason: .interruptWindow)
     case .cpuid:
       return VMExit(reason: .cpuid, instructionLength: length)

@@ -9,7 +9,7 @@ final class VMXControlPlanTests: XCTestCase {
   func testBochsGrantsTheWholePlan() {
     let plan = VMXControlPlan.peregrineDefault(caps: caps)
     XCTAssertEqual(strings(plan.allUnavailable), [])
-    XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08)
+    XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08 | 0x20)
     // Default1 bits, then TSC offsetting, HLT, MWAIT, RDPMC, I/O bitmaps, MSR bitmaps,
     // MONITOR exiting, secondary controls.
     let primary: UInt32 = 0x0400_6172 | 0x08 | 0x80 | 0x400 | 0x800 | 0x0200_0000

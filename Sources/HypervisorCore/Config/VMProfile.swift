@@ -1,7 +1,10 @@
 /// A VM's description, as the ISO carries it on a guest module's command line:
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
-///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux] [-- GUEST COMMAND LINE]
+///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux] [apic=on|off]
+///        [-- GUEST COMMAND LINE]
+///
+/// `apic=on` gives a flat guest's vCPUs local APICs (Linux guests always have them).
 ///
 /// `kind=linux` makes the module a bzImage booted by the Linux boot protocol, with the words
 /// after ` -- ` as its kernel command line and the module named `initrd vm=NAME` as its
@@ -25,6 +28,7 @@ public struct VMProfile: Equatable {
   public var vcpuCount: Int = 1
   public var unmapped: UnmappedAccessPolicy = .stop
   public var stormDetection = true
+  public var localAPIC = false
   public enum Kind: Equatable { case flat, linux }
   public var kind = Kind.flat
   /// The guest kernel's command line (`kind=linux`): everything after " -- ".
@@ -90,6 +94,12 @@ public struct VMProfile: Equatable {
         switch value {
         case Array("flat".utf8): profile.kind = .flat
         case Array("linux".utf8): profile.kind = .linux
+        default: return .failure(.invalidValue(word.key))
+        }
+      case Array("apic".utf8):
+        switch value {
+        case Array("on".utf8): profile.localAPIC = true
+        case Array("off".utf8): profile.localAPIC = false
         default: return .failure(.invalidValue(word.key))
         }
       case Array("storm".utf8):

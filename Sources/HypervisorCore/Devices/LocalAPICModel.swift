@@ -1,8 +1,13 @@
 /// One vCPU's local APIC in xAPIC mode, on the 4 KiB page at 0xFEE0_0000 (SDM 3A §11.4,
 /// Table 11-1): identification, task priority, EOI, spurious vector, the in-service,
 /// request and trigger-mode bitmaps, LVT entries, and the timer in one-shot, periodic and
-/// TSC-deadline modes (§11.5.4) on the guest clock. Interrupts it raises are taken by the
-/// backend's delivery path (`pendingVector`, `acknowledge`).
+/// TSC-deadline modes (§11.5.4) on the guest clock, and the ICR. Interrupts it raises are
+/// taken by the backend's delivery path (`pendingVector`, `acknowledge`, `nmiPending`);
+/// IPIs it is asked to send wait in `outgoing` for the VM to route (IPIRouting).
+///
+/// The timer never fires more often than every `minimumTimerPeriod` of guest time (200 µs,
+/// as KVM's min_timer_period_us), in one-shot and periodic modes alike: a guest programming
+/// an initial count of 1 with divide-by-1 gets an interrupt every 200 µs, not a core.
 public final class LocalAPICModel: MMIODevice {
   public static let base: UInt64 = 0xFEE0_0000
   /// The timer's input clock (before the divider): 1 GHz, reported to guests nowhere but
@@ -28,6 +33,11 @@ public final class LocalAPICModel: MMIODevice {
   private var periodStart: UInt64 = 0
   private var inService = [UInt32](repeating: 0, count: 8)
   private var requests = [UInt32](repeating: 0, count: 8)
+  /// An NMI was delivered to this APIC (an IPI with delivery mode NMI) and waits for the
+  /// processor: one is latched, as the processor holds one NMI pending (SDM 3A §6.7.1).
+  public var nmiPending = false
+  /// IPIs written to the ICR that the VM has not routed yet.
+  public private(set) var outgoing: [InterprocessorInterrupt] = []
 
   public init(id: UInt8, clock: any GuestClock) {
     self.id = id
@@ -51,13 +61,22 @@ public final class LocalAPICModel: MMIODevice {
       / Self.busFrequency
   }
 
+  /// 200 µs of guest time: the shortest one-shot or periodic interval (KVM's
+  /// min_timer_period_us), so that no timer programming can keep a core in interrupt exits.
+  public var minimumTimerPeriod: UInt64 { max(clock.ticksPerSecond / 5_000, 1) }
+
+  /// The programmed interval in guest ticks, clamped to `minimumTimerPeriod`.
+  private var timerPeriod: UInt64 {
+    max(guestTicks(busTicks: UInt64(initialCount) * divisor), minimumTimerPeriod)
+  }
+
   private func armCountdown() {
     guard initialCount != 0, timerMode != 2 else {
       if timerMode != 2 { deadline = nil }
       return
     }
     periodStart = clock.now
-    deadline = periodStart &+ guestTicks(busTicks: UInt64(initialCount) * divisor)
+    deadline = periodStart &+ timerPeriod
   }
 
   /// IA32_TSC_DEADLINE (MSR 0x6E0) in TSC-deadline mode; 0 disarms.
@@ -74,7 +93,8 @@ public final class LocalAPICModel: MMIODevice {
   public func pollTimer() -> Bool {
     guard let due = deadline, clock.now >= due else { return false }
     if timerMode == 1 && initialCount != 0 {
-      let period = max(guestTicks(busTicks: UInt64(initialCount) * divisor), 1)
+      // Missed periods collapse into one interrupt, as IRR holds one request per vector.
+      let period = timerPeriod
       let missed = (clock.now - due) / period + 1
       deadline = due &+ missed * period
     } else {
@@ -100,9 +120,20 @@ public final class LocalAPICModel: MMIODevice {
 
   var softwareEnabled: Bool { spurious & 0x100 != 0 }
 
-  /// Logical destination matching in the flat model (DFR 0xF...): a bit of LDR[31:24].
+  /// Whether a logical destination (message destination address) selects this APIC: in the
+  /// flat model (DFR[31:28] = 1111b) a bit of LDR[31:24]; in the cluster model (0000b) the
+  /// same cluster in bits 7:4 and a common member bit in bits 3:0 (§11.6.2.2).
   public func acceptsLogical(_ destination: UInt8) -> Bool {
-    UInt8(truncatingIfNeeded: logicalDestination >> 24) & destination != 0
+    let mine = UInt8(truncatingIfNeeded: logicalDestination >> 24)
+    if destinationFormat >> 28 == 0xF { return mine & destination != 0 }
+    if destination == 0xFF { return true }  // broadcast to every cluster
+    return mine & 0xF0 == destination & 0xF0 && mine & destination & 0x0F != 0
+  }
+
+  /// Takes the IPIs sent since the last call, for routing.
+  public func takeOutgoing() -> [InterprocessorInterrupt] {
+    defer { outgoing.removeAll() }
+    return outgoing
   }
 
   /// Marks `vector` requested (IRR).
@@ -179,12 +210,9 @@ public final class LocalAPICModel: MMIODevice {
     case 0xF0: spurious = data & 0x13FF
     case 0x280: errorStatus = 0
     case 0x300:
-      interruptCommand.low = data
-      // A fixed IPI to itself (shorthand 01, or this APIC's ID) is requested here; other
-      // IPIs need the other vCPUs' APICs (not modelled yet) and are dropped.
-      let shorthand = (data >> 18) & 3
-      let toSelf = shorthand == 1 || (shorthand == 0 && interruptCommand.high >> 24 == UInt32(id))
-      if toSelf && (data >> 8) & 7 == 0 { request(UInt8(truncatingIfNeeded: data)) }
+      // Writing the low half sends the IPI (§11.6.1); the VM routes it before the next entry.
+      interruptCommand.low = data & 0x000C_CFFF
+      outgoing.append(InterprocessorInterrupt(low: data, high: interruptCommand.high))
     case 0x310: interruptCommand.high = data
     case 0x320:
       let oldMode = timerMode

@@ -32,7 +32,8 @@ public enum StopReason: Equatable {
   /// An exit no handler serves.
   case unexpectedExit(vendorCode: UInt64)
   case entryFailure(code: UInt64)
-  /// That many exits in a row without any effect (ExitStormDetector).
+  /// That many exits in a row at one RIP, none completing its instruction
+  /// (ExitStormDetector).
   case exitStorm(exits: UInt64)
   /// The operator (control channel) stopped it.
   case operatorRequest

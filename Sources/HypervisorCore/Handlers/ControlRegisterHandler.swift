@@ -12,7 +12,6 @@ public enum ControlRegisterHandler {
     _ access: ControlRegisterAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
     guest: inout Guest
   ) -> ExitOutcome {
-    vcpu.storm.madeProgress = true
     let number = access.register
     guard number == 0 || number == 3 || number == 4 else {
       return .stop(.unexpectedExit(vendorCode: UInt64(number)))

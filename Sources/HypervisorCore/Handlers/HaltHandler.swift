@@ -5,7 +5,6 @@ public enum HaltHandler {
   public static func handle<Guest: GuestStateAccess>(
     _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
   ) -> ExitOutcome {
-    vcpu.storm.madeProgress = true
     let completed = InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
     guard completed == .resume else { return completed }
     let interruptsEnabled = vcpu.registers.rflags & (1 << 9) != 0

@@ -25,7 +25,6 @@ public enum HypercallHandler {
     _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest,
     console: any ConsoleSink
   ) -> ExitOutcome {
-    vcpu.storm.madeProgress = true
     // Hypercalls from guest user mode would let applications bypass their kernel.
     guard guest.privilegeLevel == 0 else {
       return finish(.notPermitted, exit, vcpu, vm, guest)

@@ -67,7 +67,6 @@ public enum MSRHandler {
         vcpu.shadowMSRs.append((index, value))
       }
     }
-    vcpu.storm.madeProgress = true
     return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
   }
 

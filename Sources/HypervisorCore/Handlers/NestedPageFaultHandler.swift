@@ -45,7 +45,6 @@ public enum NestedPageFaultHandler {
       decoded, registers: &vcpu.registers,
       read: { size in entry.device.read(offset: offset, size: size) },
       write: { size, value in
-        vcpu.storm.madeProgress = true
         let result = entry.device.write(offset: offset, size: size, value: value)
         if result != .none { effect = result }
         offset &+= step

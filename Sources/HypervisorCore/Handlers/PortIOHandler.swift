@@ -23,7 +23,6 @@ public enum PortIOHandler {
     case .write:
       let value = UInt32(truncatingIfNeeded: vcpu.registers.rax & mask)
       if let device {
-        vcpu.storm.madeProgress = true
         if let reason = device.write(port: access.port, size: access.size, value: value).stopReason
         {
           return .stop(reason)

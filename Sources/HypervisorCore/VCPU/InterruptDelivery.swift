@@ -1,8 +1,11 @@
-/// Delivering a vCPU's local APIC interrupts, written once for both vendors: before each
-/// entry the timer is polled; a pending vector is injected when the guest can take it
-/// (RFLAGS.IF set, no interrupt shadow, no other event being injected), and otherwise the
-/// backend asks the processor to exit as soon as it can (SVM V_IRQ with the VINTR
-/// intercept, VMX interrupt-window exiting).
+/// Delivering a vCPU's local APIC interrupts, written once for both vendors. Before each
+/// entry: IPIs the vCPU sent are routed to their targets (IPIRouting); a pending NMI is
+/// injected first when the guest is not blocking NMIs (SDM 3A §6.7.1, §6.9: NMI before
+/// maskable interrupts); then the timer is polled and a pending vector is injected when the
+/// guest can take it (RFLAGS.IF set, no interrupt shadow, no other event being injected).
+/// Otherwise the backend asks the processor to exit as soon as it can (SVM V_IRQ with the
+/// VINTR intercept, or the IRET intercept for NMIs; VMX interrupt-window and NMI-window
+/// exiting).
 public enum InterruptDelivery {
   public enum Decision: Equatable {
     case none
@@ -10,6 +13,30 @@ public enum InterruptDelivery {
     case injected(vector: UInt8)
     /// An interrupt waits for the guest to open a window.
     case needsWindow
+  }
+
+  public enum NMIDecision: Equatable {
+    case none
+    /// `pendingEvent` now holds the NMI; the guest blocks NMIs until its IRET (tracked by the
+    /// processor on VMX, by the backend in `VirtualCPU.nmiBlocking` on SVM).
+    case injected
+    /// An NMI waits: the guest is handling one, or another event goes first.
+    case needsWindow
+  }
+
+  /// Routes the vCPU's outgoing IPIs and injects a pending NMI if the guest can take one.
+  /// `guestCanTakeNMI`: no NMI blocking, no MOV SS or STI shadow, no event being injected.
+  @inline(__always)
+  public static func prepareNMI(
+    _ vcpu: VirtualCPU, vm: VirtualMachine, guestCanTakeNMI: Bool
+  ) -> NMIDecision {
+    guard let apic = vcpu.localAPIC else { return .none }
+    IPIRouting.routeOutgoing(from: vcpu, in: vm)
+    guard apic.nmiPending else { return .none }
+    guard guestCanTakeNMI, vcpu.pendingEvent == nil else { return .needsWindow }
+    apic.nmiPending = false
+    vcpu.pendingEvent = .nmi
+    return .injected
   }
 
   @inline(__always)
@@ -27,6 +54,6 @@ public enum InterruptDelivery {
   public static func shouldWake(_ vcpu: VirtualCPU) -> Bool {
     guard let apic = vcpu.localAPIC else { return false }
     apic.pollTimer()
-    return apic.pendingVector != nil
+    return apic.pendingVector != nil || apic.nmiPending
   }
 }

@@ -16,6 +16,8 @@ public final class VirtualCPU {
   public static let floatingPointOffset = 160
   public static let registerFileSize = floatingPointOffset + 512
   public var pendingEvent: PendingEvent?
+  /// NMI blocking, where the backend tracks it in software (SVM).
+  public var nmiBlocking = NMIBlocking()
   public var state: State = .runnable
   public let statistics = ExitStatistics()
   public var storm = ExitStormDetector()

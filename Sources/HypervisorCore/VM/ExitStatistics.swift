@@ -11,6 +11,8 @@ public final class ExitStatistics {
   public var lastRefusedMSR: UInt32 = 0
   public var unmappedMMIOAccesses: UInt64 = 0
   public var injectedEvents: UInt64 = 0
+  /// IPIs sent with a delivery mode Peregrine does not deliver (INIT, start-up, SMI, reserved).
+  public var ignoredInterprocessorInterrupts: UInt64 = 0
 
   public init() {
     counts = .allocate(capacity: ExitKind.count)
@@ -57,5 +59,6 @@ public final class ExitStatistics {
     if other.refusedMSRAccesses > 0 { lastRefusedMSR = other.lastRefusedMSR }
     unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
     injectedEvents &+= other.injectedEvents
+    ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
   }
 }

@@ -1,27 +1,42 @@
-/// Notices a guest stuck in a loop of exits that do nothing: CPUID, reads of ports and
-/// MMIO, unhandled ports, refused MSRs. Any exit with an effect (a device write, a
-/// hypercall, HLT, an accepted WRMSR, an MMIO write) resets the count. `limit` effect-free
-/// exits in a row is a storm. The rule counts exits, not time, so it behaves the same on
-/// hardware and in every emulator; no legitimate polling loop comes near the limit, since
-/// every device model answers at once.
+/// Notices a vCPU that is stuck: exits that make no progress, again and again at the same
+/// instruction. An exit makes progress when its instruction completed (the handler moved
+/// RIP past it: CPUID, port I/O, MMIO, an accepted MSR access, a hypercall, HLT...). It
+/// makes none when the guest is back at the instruction it exited on without completing it:
+/// a refused MSR access whose #GP handler returns to it, an exception handler that IRETs to
+/// the faulting instruction, an MMIO instruction that re-executes. `limit` such exits in a
+/// row at one RIP, with no completed instruction in between, is a storm: the VM is stopped
+/// with a report instead of spinning unseen.
+///
+/// What it does not catch, on purpose: a guest that loops through several exiting
+/// instructions (two faulting RIPs in turn, or a loop of completed CPUIDs). That guest runs
+/// its own code and keeps only its own time slices, which the scheduler already shares out
+/// fairly; it is not a hang of the hypervisor. Host interrupts, time-slice ends and
+/// interrupt windows are not the guest's exits and neither count nor reset the run.
+///
+/// The check is two compares per guest-caused exit (docs/exit-path.md).
 public struct ExitStormDetector {
   public var limit: UInt64 = 100_000
   public var enabled = true
-  /// Set by handlers when an exit had an effect.
-  public var madeProgress = false
+  /// Consecutive exits at `stuckRIP` that did not complete their instruction.
   public private(set) var idleRun: UInt64 = 0
+  public private(set) var stuckRIP: UInt64 = 0
 
   public init() {}
 
-  /// Called once per guest-caused exit after its handler ran. Returns true on a storm.
+  /// Called once per guest-caused exit after its handler ran, with the RIP the exit came
+  /// at and the RIP the guest resumes at. Returns true on a storm.
   @inline(__always)
-  public mutating func endExit() -> Bool {
-    if madeProgress {
-      madeProgress = false
+  public mutating func endExit(exitRIP: UInt64, resumeRIP: UInt64) -> Bool {
+    if resumeRIP != exitRIP {
       idleRun = 0
       return false
     }
-    idleRun &+= 1
+    if exitRIP != stuckRIP || idleRun == 0 {
+      stuckRIP = exitRIP
+      idleRun = 1
+    } else {
+      idleRun &+= 1
+    }
     return enabled && idleRun >= limit
   }
 }

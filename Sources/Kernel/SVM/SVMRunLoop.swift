@@ -32,7 +32,8 @@ enum SVMRunLoop {
     }
     while true {
       if vcpu.localAPIC != nil {
-        deliverInterrupts(vmcb, vcpu: vcpu, rflags: registers.pointee.rflags)
+        deliverInterrupts(
+          vmcb, vcpu: vcpu, vm: vm, rip: registers.pointee.rip, rflags: registers.pointee.rflags)
       }
       if let event = vcpu.pendingEvent,
         vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
@@ -61,9 +62,12 @@ enum SVMRunLoop {
 
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb)
+      let exitRIP = registers.pointee.rip
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
-      if let result = ExitAccounting.finish(exit, outcome, vcpu: vcpu, exitTime: exitTime) {
+      if let result = ExitAccounting.finish(
+        exit, outcome, vcpu: vcpu, exitTime: exitTime, exitRIP: exitRIP)
+      {
         return result
       }
     }
@@ -73,10 +77,20 @@ enum SVMRunLoop {
   /// otherwise a virtual interrupt request (V_IRQ, highest priority, TPR ignored) with the
   /// VINTR intercept makes the processor exit as soon as it can (APM §15.21.4). A guest
   /// timer due before the slice ends re-arms the host timer so the exit comes in time.
-  static func deliverInterrupts(_ vmcb: VMCB, vcpu: VirtualCPU, rflags: UInt64) {
-    let canTake =
-      rflags & (1 << 9) != 0 && vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
+  /// NMIs: SVM keeps no NMI blocking for an injected NMI (no V_NMI on QEMU), so the vCPU's
+  /// NMIBlocking does, with IRET intercepted while the guest handles one (APM §15.20,
+  /// §15.21; SDM 3A §6.7.1); a second NMI waits until the IRET has executed.
+  static func deliverInterrupts(
+    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, rip: UInt64, rflags: UInt64
+  ) {
+    vcpu.nmiBlocking.exited(rip: rip, iret: vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.iret)
+    let open =
+      vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
       && vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
+    let nmi = InterruptDelivery.prepareNMI(
+      vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked)
+    if nmi == .injected { vcpu.nmiBlocking.nmiInjected() }
+    let canTake = rflags & (1 << 9) != 0 && open
     let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
     let masking: UInt64 = 1 << 24
     var misc = vmcb[VMCBOffset.interceptMisc1, as: UInt32.self]
@@ -86,6 +100,11 @@ enum SVMRunLoop {
     } else {
       vmcb.set(VMCBOffset.virtualInterrupt, masking)
       misc &= ~SVMIntercept.vintr
+    }
+    if vcpu.nmiBlocking.wantsIRETIntercept {
+      misc |= SVMIntercept.iret
+    } else {
+      misc &= ~SVMIntercept.iret
     }
     vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = misc
     if let due = vcpu.localAPIC?.deadline {

@@ -6,11 +6,14 @@ import HypervisorCore
 enum ExitAccounting {
   /// nil: enter the guest again.
   @inline(__always)
-  static func finish(_ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, exitTime: UInt64)
-    -> SliceResult?
-  {
+  /// `exitRIP`: the guest's RIP when it exited, before the handler (ExitStormDetector).
+  static func finish(
+    _ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, exitTime: UInt64, exitRIP: UInt64
+  ) -> SliceResult? {
     vcpu.statistics.record(exit.reason.kind, cycles: arch_rdtsc() &- exitTime)
-    if exit.reason.isGuestCaused && vcpu.storm.endExit() {
+    if exit.reason.isGuestCaused
+      && vcpu.storm.endExit(exitRIP: exitRIP, resumeRIP: vcpu.registers.rip)
+    {
       return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
     }
     switch outcome {

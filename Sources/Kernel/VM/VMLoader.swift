@@ -43,6 +43,7 @@ enum VMLoader {
           profile, module: module, number: moduleNumber, id: vms.count, backend: backend,
           console: console
         ) { vm in
+          if profile.localAPIC { installLocalAPICs(vm) }
           let source = UnsafeRawBufferPointer(
             start: UnsafeRawPointer(bitPattern: UInt(module.range.start)),
             count: Int(module.range.size))
@@ -107,6 +108,16 @@ enum VMLoader {
       Log.end()
     }
     return vm
+  }
+
+  /// `apic=on`: each vCPU its local APIC (ID = vCPU index) on the guest clock; the timer
+  /// and IPIs can then wake a halted vCPU.
+  static func installLocalAPICs(_ vm: VirtualMachine) {
+    for vcpu in vm.vcpus {
+      vcpu.localAPIC = LocalAPICModel(
+        id: UInt8(truncatingIfNeeded: vcpu.index), clock: TSCClock.shared)
+    }
+    vm.hasInterruptSources = true
   }
 
   static func refuse(_ module: Int, _ commandLine: [UInt8], _ message: StaticString) {

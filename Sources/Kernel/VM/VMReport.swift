@@ -52,7 +52,7 @@ enum VMReport {
     case .exitStorm(let exits):
       Console.write("exit storm: ")
       Console.write(decimal: exits)
-      Console.write(" exits in a row without any effect")
+      Console.write(" exits in a row at one instruction without completing it")
     case .operatorRequest:
       Console.write("stopped by the operator")
     }
@@ -129,6 +129,11 @@ enum VMReport {
     if statistics.injectedEvents > 0 {
       Console.write("    injected events: ")
       Console.write(decimal: statistics.injectedEvents)
+      Console.write("\n")
+    }
+    if statistics.ignoredInterprocessorInterrupts > 0 {
+      Console.write("    ignored IPIs (INIT, start-up, SMI, reserved): ")
+      Console.write(decimal: statistics.ignoredInterprocessorInterrupts)
       Console.write("\n")
     }
   }

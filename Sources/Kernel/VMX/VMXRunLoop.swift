@@ -17,7 +17,9 @@ enum VMXRunLoop {
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
-      if vcpu.localAPIC != nil { deliverInterrupts(vcpu: vcpu, rflags: registers.pointee.rflags) }
+      if vcpu.localAPIC != nil {
+        deliverInterrupts(vcpu: vcpu, vm: vm, rflags: registers.pointee.rflags)
+      }
       if let event = vcpu.pendingEvent,
         VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
       {
@@ -69,9 +71,12 @@ enum VMXRunLoop {
         // handler for it runs here instead of through the IDT.
         InterruptRouting.handle(vector: UInt8(truncatingIfNeeded: info.interruptionInfo))
       }
+      let exitRIP = registers.pointee.rip
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
-      if let result = ExitAccounting.finish(exit, outcome, vcpu: vcpu, exitTime: exitTime) {
+      if let result = ExitAccounting.finish(
+        exit, outcome, vcpu: vcpu, exitTime: exitTime, exitRIP: exitRIP)
+      {
         return result
       }
     }
@@ -79,15 +84,30 @@ enum VMXRunLoop {
 
   /// Local APIC interrupts (InterruptDelivery): injected when the guest can take one;
   /// otherwise interrupt-window exiting makes the processor exit as soon as RFLAGS.IF is set
-  /// and no STI or MOV SS blocking remains (SDM 3C §26.7.5).
-  static func deliverInterrupts(vcpu: VirtualCPU, rflags: UInt64) {
-    let canTake =
-      rflags & (1 << 9) != 0 && VMCS.read(.guestInterruptibility) & 3 == 0
-      && VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
+  /// and no STI or MOV SS blocking remains (SDM 3C §26.7.5). NMIs: with "virtual NMIs" the
+  /// processor blocks NMIs from an injected NMI until the guest's IRET (interruptibility
+  /// bit 3, SDM 3C §25.4.2); one that waits for that IRET sets NMI-window exiting
+  /// (§26.7.6). An NMI is injected only with no STI, MOV SS or NMI blocking (entry checks,
+  /// §27.3.1.5).
+  static func deliverInterrupts(vcpu: VirtualCPU, vm: VirtualMachine, rflags: UInt64) {
+    let interruptibility = VMCS.read(.guestInterruptibility)
+    let injecting =
+      VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) != 0
+    let nmi = InterruptDelivery.prepareNMI(
+      vcpu, vm: vm, guestCanTakeNMI: interruptibility & 0b1011 == 0 && !injecting)
+    let canTake = rflags & (1 << 9) != 0 && interruptibility & 3 == 0 && !injecting
     let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
     let window = UInt64(PrimaryProcessorControl.interruptWindowExiting.rawValue)
+    let nmiWindow = UInt64(PrimaryProcessorControl.nmiWindowExiting.rawValue)
     let controls = VMCS.read(.primaryProcessorControls)
-    let wanted = decision == .needsWindow ? controls | window : controls & ~window
+    var wanted = decision == .needsWindow ? controls | window : controls & ~window
+    // Only NMI blocking waits for the window: a shadow or an event being injected ends at
+    // the next exit, and an NMI-window exit may come while STI blocking remains (§26.7.6).
+    // NMI-window exiting needs "virtual NMIs" (SDM 3C §27.2.1.1).
+    let waitsForIRET =
+      nmi == .needsWindow && interruptibility & 8 != 0
+      && VMCS.read(.pinBasedControls) & UInt64(PinBasedControl.virtualNMIs.rawValue) != 0
+    wanted = waitsForIRET ? wanted | nmiWindow : wanted & ~nmiWindow
     if wanted != controls { VMCS.write(.primaryProcessorControls, wanted) }
   }
 

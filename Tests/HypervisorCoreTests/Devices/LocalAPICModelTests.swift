@@ -28,11 +28,11 @@ final class LocalAPICModelTests: XCTestCase {
     write(0xF0, 0x1FF)  // software enable
     write(0x3E0, 0xB)  // divide by 1
     write(0x320, 0x30)  // one-shot, vector 0x30
-    write(0x380, 1000)
-    clock.now += 400
-    XCTAssertEqual(read(0x390), 600, "current count falls with time")
+    write(0x380, 1_000_000)  // 1 ms
+    clock.now += 400_000
+    XCTAssertEqual(read(0x390), 600_000, "current count falls with time")
     XCTAssertFalse(apic.pollTimer())
-    clock.now += 600
+    clock.now += 600_000
     XCTAssertTrue(apic.pollTimer())
     XCTAssertEqual(apic.pendingVector, 0x30)
     XCTAssertNil(apic.deadline, "one-shot: disarmed")
@@ -42,10 +42,50 @@ final class LocalAPICModelTests: XCTestCase {
     write(0xF0, 0x1FF)
     write(0x3E0, 0x0)  // divide by 2
     write(0x320, 1 << 17 | 0x31)
-    write(0x380, 500)  // 1000 ns period
-    clock.now += 2500
+    write(0x380, 500_000)  // 1 ms period
+    clock.now += 2_500_000
     XCTAssertTrue(apic.pollTimer())
-    XCTAssertEqual(apic.deadline, 1_000 + 3000, "the next period after the missed ones")
+    XCTAssertEqual(apic.deadline, 1_000 + 3_000_000, "the next period after the missed ones")
+  }
+
+  /// Initial count 1, divide by 1, periodic: a 1 ns period would keep the vCPU in interrupt
+  /// exits forever. The period is clamped to 200 µs (KVM's min_timer_period_us).
+  func testPeriodicTimerIsClampedToTwoHundredMicroseconds() {
+    write(0xF0, 0x1FF)
+    write(0x3E0, 0xB)  // divide by 1
+    write(0x320, 1 << 17 | 0x31)
+    write(0x380, 1)
+    XCTAssertEqual(apic.minimumTimerPeriod, 200_000)
+    XCTAssertEqual(apic.deadline, 1_000 + 200_000)
+    clock.now += 199_999
+    XCTAssertFalse(apic.pollTimer(), "not before 200 µs")
+    var fired = 0
+    for _ in 0..<1_000_000 {  // 1 ms in 1 ns steps
+      clock.now += 1
+      if apic.pollTimer() { fired += 1 }
+    }
+    XCTAssertEqual(fired, 5, "one interrupt per 200 µs")
+  }
+
+  func testOneShotTimerIsClampedToo() {
+    write(0xF0, 0x1FF)
+    write(0x3E0, 0xB)
+    write(0x320, 0x30)
+    write(0x380, 1)
+    clock.now += 100_000
+    XCTAssertFalse(apic.pollTimer())
+    clock.now += 100_000
+    XCTAssertTrue(apic.pollTimer())
+  }
+
+  func testATSCDeadlineInThePastFiresOnce() {
+    write(0xF0, 0x1FF)
+    write(0x320, 2 << 17 | 0x32)
+    apic.setTSCDeadline(1)
+    XCTAssertTrue(apic.pollTimer())
+    apic.acknowledge(0x32)
+    for _ in 0..<10 { XCTAssertFalse(apic.pollTimer(), "not again") }
+    XCTAssertNil(apic.pendingVector)
   }
 
   func testTSCDeadlineMode() {
@@ -75,11 +115,49 @@ final class LocalAPICModelTests: XCTestCase {
     XCTAssertNil(apic.pendingVector)
   }
 
-  func testDisabledAPICDeliversNothingAndSelfIPIIsRequested() {
+  func testDisabledAPICDeliversNothing() {
     apic.request(0x40)
     XCTAssertNil(apic.pendingVector, "software-disabled")
-    write(0xF0, 0x1FF)
-    write(0x300, 1 << 18 | 0x45)  // self shorthand, fixed, vector 0x45
-    XCTAssertEqual(apic.pendingVector, 0x45)
+  }
+
+  /// Writing the low ICR sends an IPI; the APIC only describes it, for the VM to route.
+  func testICRWritesDescribeTheIPI() {
+    write(0x310, 5 << 24)
+    write(0x300, 0x45)
+    write(0x300, 1 << 18 | 0x46)
+    write(0x300, 2 << 18 | 0x47)
+    write(0x300, 3 << 18 | 4 << 8)
+    write(0x300, 1 << 11 | 0x48)
+    write(0x300, 5 << 8)
+    XCTAssertEqual(
+      apic.takeOutgoing(),
+      [
+        InterprocessorInterrupt(
+          delivery: .fixed(vector: 0x45, lowestPriority: false), destination: .physical(5)),
+        InterprocessorInterrupt(
+          delivery: .fixed(vector: 0x46, lowestPriority: false), destination: .toSelf),
+        InterprocessorInterrupt(
+          delivery: .fixed(vector: 0x47, lowestPriority: false), destination: .allIncludingSelf),
+        InterprocessorInterrupt(delivery: .nmi, destination: .allExcludingSelf),
+        InterprocessorInterrupt(
+          delivery: .fixed(vector: 0x48, lowestPriority: false), destination: .logical(5)),
+        InterprocessorInterrupt(delivery: .ignored(mode: 5), destination: .physical(5)),
+      ])
+    XCTAssertTrue(apic.outgoing.isEmpty, "taken")
+    XCTAssertEqual(read(0x300) & (1 << 12), 0, "delivery status idle")
+  }
+
+  func testLogicalDestinationFlatAndClusterModels() {
+    write(0xD0, 0x0400_0000)  // LDR: bit 2
+    XCTAssertTrue(apic.acceptsLogical(0x04))
+    XCTAssertTrue(apic.acceptsLogical(0xFF))
+    XCTAssertFalse(apic.acceptsLogical(0x03))
+    write(0xE0, 0x0FFF_FFFF)  // cluster model
+    write(0xD0, 0x2100_0000)  // cluster 2, member 1
+    XCTAssertTrue(apic.acceptsLogical(0x21))
+    XCTAssertTrue(apic.acceptsLogical(0x23))
+    XCTAssertFalse(apic.acceptsLogical(0x31), "another cluster")
+    XCTAssertFalse(apic.acceptsLogical(0x22), "another member")
+    XCTAssertTrue(apic.acceptsLogical(0xFF), "broadcast")
   }
 }

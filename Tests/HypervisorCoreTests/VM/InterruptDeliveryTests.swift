@@ -43,9 +43,9 @@ final class InterruptDeliveryTests: XCTestCase {
     let (vcpu, apic) = vcpuWithAPIC()
     _ = apic.write(offset: 0x3E0, size: 4, value: 0xB)  // divide by 1
     _ = apic.write(offset: 0x320, size: 4, value: 0x30)
-    _ = apic.write(offset: 0x380, size: 4, value: 100)
+    _ = apic.write(offset: 0x380, size: 4, value: 200_000)
     XCTAssertFalse(InterruptDelivery.shouldWake(vcpu))
-    clock.now += 100
+    clock.now += 200_000
     XCTAssertTrue(InterruptDelivery.shouldWake(vcpu))
   }
 
@@ -57,5 +57,127 @@ final class InterruptDeliveryTests: XCTestCase {
     XCTAssertNil(VirtualCPU(index: 1).localDevices.entry(for: LocalAPICModel.base))
     vcpu.localAPIC = nil
     XCTAssertNil(vcpu.localDevices.entry(for: LocalAPICModel.base), "removed with the APIC")
+  }
+
+  // MARK: IPIs and NMIs
+
+  /// A VM whose vCPUs each have an enabled APIC (IDs 0, 1, ...), all halted but vCPU 0.
+  private func machine(vcpus: Int) -> VirtualMachine {
+    var profile = VMProfile(name: Array("ipi".utf8))
+    profile.vcpuCount = vcpus
+    let vm = VirtualMachine(id: 0, profile: profile)
+    for vcpu in vm.vcpus {
+      let apic = LocalAPICModel(id: UInt8(vcpu.index), clock: clock)
+      _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
+      vcpu.localAPIC = apic
+      if vcpu.index > 0 { vcpu.state = .halted }
+    }
+    return vm
+  }
+
+  private func sendIPI(_ vm: VirtualMachine, from index: Int, low: UInt32, high: UInt32 = 0) {
+    let apic = vm.vcpus[index].localAPIC!
+    _ = apic.write(offset: 0x310, size: 4, value: UInt64(high))
+    _ = apic.write(offset: 0x300, size: 4, value: UInt64(low))
+  }
+
+  private func prepareNMI(_ vm: VirtualMachine, _ index: Int, canTake: Bool = true)
+    -> InterruptDelivery.NMIDecision
+  {
+    InterruptDelivery.prepareNMI(vm.vcpus[index], vm: vm, guestCanTakeNMI: canTake)
+  }
+
+  func testAFixedIPIToAllIncludingSelfReachesEveryVCPUAndWakesThem() {
+    let vm = machine(vcpus: 3)
+    sendIPI(vm, from: 0, low: 2 << 18 | 0x50)
+    XCTAssertEqual(prepareNMI(vm, 0), .none, "routed, no NMI")
+    XCTAssertEqual(vm.vcpus.map { $0.localAPIC!.pendingVector }, [0x50, 0x50, 0x50])
+    XCTAssertEqual(vm.vcpus.map(\.state), [.runnable, .runnable, .runnable])
+  }
+
+  func testShorthandsAndDestinationModesSelectTheirTargets() {
+    let vm = machine(vcpus: 3)
+    _ = vm.vcpus[2].localAPIC!.write(offset: 0xD0, size: 4, value: 0x0400_0000)
+    sendIPI(vm, from: 1, low: 3 << 18 | 0x51)  // all excluding self
+    sendIPI(vm, from: 1, low: 1 << 18 | 0x52)  // self
+    sendIPI(vm, from: 1, low: 0x53, high: 0 << 24)  // physical ID 0
+    sendIPI(vm, from: 1, low: 1 << 11 | 0x54, high: 0x04 << 24)  // logical, LDR bit 2
+    IPIRouting.routeOutgoing(from: vm.vcpus[1], in: vm)
+    func requested(_ index: Int) -> [UInt8] {
+      let apic = vm.vcpus[index].localAPIC!
+      var vectors: [UInt8] = []
+      while let vector = apic.pendingVector {
+        vectors.append(vector)
+        apic.acknowledge(vector)
+        _ = apic.write(offset: 0xB0, size: 4, value: 0)
+      }
+      return vectors
+    }
+    XCTAssertEqual(requested(0), [0x53, 0x51])
+    XCTAssertEqual(requested(1), [0x52])
+    XCTAssertEqual(requested(2), [0x54, 0x51])
+  }
+
+  func testINITAndStartUpAreIgnoredAndCounted() {
+    let vm = machine(vcpus: 2)
+    sendIPI(vm, from: 0, low: 3 << 18 | 5 << 8)  // INIT to all others
+    sendIPI(vm, from: 0, low: 3 << 18 | 6 << 8 | 0x10)  // SIPI
+    IPIRouting.routeOutgoing(from: vm.vcpus[0], in: vm)
+    XCTAssertEqual(vm.vcpus[0].statistics.ignoredInterprocessorInterrupts, 2)
+    XCTAssertNil(vm.vcpus[1].localAPIC!.pendingVector)
+    XCTAssertFalse(vm.vcpus[1].localAPIC!.nmiPending)
+    XCTAssertEqual(vm.vcpus[1].state, .halted)
+  }
+
+  /// A self-NMI (delivery mode 100b, shorthand self) is injected as an NMI, before a
+  /// pending maskable interrupt.
+  func testASelfNMIIsInjected() {
+    let vm = machine(vcpus: 1)
+    let vcpu = vm.vcpus[0]
+    vcpu.localAPIC!.request(0x60)
+    sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)
+    XCTAssertEqual(prepareNMI(vm, 0), .injected)
+    XCTAssertEqual(vcpu.pendingEvent, .nmi)
+    XCTAssertEqual(
+      InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: true), .needsWindow,
+      "the interrupt waits behind the NMI")
+    XCTAssertFalse(vcpu.localAPIC!.nmiPending, "delivered once")
+  }
+
+  func testAnNMIToOwnIDByPhysicalDestinationIsInjected() {
+    let vm = machine(vcpus: 2)
+    sendIPI(vm, from: 1, low: 4 << 8, high: 1 << 24)
+    XCTAssertEqual(prepareNMI(vm, 1), .injected)
+    XCTAssertEqual(prepareNMI(vm, 0), .none)
+  }
+
+  /// A second NMI while the guest handles one is held, not nested, and not lost.
+  func testASecondNMIWaitsForTheIRETOfTheFirst() {
+    let vm = machine(vcpus: 1)
+    let vcpu = vm.vcpus[0]
+    sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: !vcpu.nmiBlocking.isBlocked), .injected)
+    vcpu.nmiBlocking.nmiInjected()  // the SVM backend's part
+    vcpu.pendingEvent = nil  // entered the guest
+    XCTAssertTrue(vcpu.nmiBlocking.wantsIRETIntercept)
+    sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)  // from inside the handler
+    vcpu.nmiBlocking.exited(rip: 0x2000, iret: false)
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: !vcpu.nmiBlocking.isBlocked), .needsWindow)
+    vcpu.nmiBlocking.exited(rip: 0x2040, iret: true)  // IRET intercepted, not yet executed
+    XCTAssertFalse(vcpu.nmiBlocking.wantsIRETIntercept)
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: !vcpu.nmiBlocking.isBlocked), .needsWindow)
+    vcpu.nmiBlocking.exited(rip: 0x2040, iret: false)
+    XCTAssertTrue(vcpu.nmiBlocking.isBlocked, "still at the IRET")
+    vcpu.nmiBlocking.exited(rip: 0x1234, iret: false)  // the IRET has executed
+    XCTAssertFalse(vcpu.nmiBlocking.isBlocked)
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: !vcpu.nmiBlocking.isBlocked), .injected)
+    XCTAssertFalse(vcpu.localAPIC!.nmiPending)
+  }
+
+  func testAPendingNMIWakesAHaltedVCPU() {
+    let vm = machine(vcpus: 2)
+    XCTAssertFalse(InterruptDelivery.shouldWake(vm.vcpus[1]))
+    vm.vcpus[1].localAPIC!.nmiPending = true
+    XCTAssertTrue(InterruptDelivery.shouldWake(vm.vcpus[1]))
   }
 }
