@@ -32,11 +32,13 @@ modules_of() { sed -n 's|^// fuzz-modules: *||p' "Fuzz/Targets/$1.swift" | head 
 dependencies_of() { case "$1" in HypervisorCore) echo Memory ;; *) ;; esac; }
 
 build_module() {
-  local module=$1 sources
+  local module=$1 sources inputs
   for dependency in $(dependencies_of "$module"); do build_module "$dependency"; done
   sources=$(find "Sources/$module" -name '*.swift' | sort)
-  # Rebuild only when a source is newer than the object.
-  if [ -f "$OBJ/$module.o" ] && [ -z "$(find $sources -newer "$OBJ/$module.o" | head -1)" ]; then
+  inputs="$sources $(for d in $(dependencies_of "$module"); do echo "$OBJ/$d.o"; done)"
+  # Rebuild only when a source or a module it imports is newer than the object.
+  # shellcheck disable=SC2086
+  if [ -f "$OBJ/$module.o" ] && [ -z "$(find $inputs -newer "$OBJ/$module.o" | head -1)" ]; then
     return
   fi
   echo "  FUZZ    module $module"
