@@ -27,7 +27,8 @@ func canonicalLine(_ profile: VMProfile) -> [UInt8] {
   var line = text("vm name=") + profile.name
   line += text(" mem=0x") + hex(profile.memorySize)
   line += text(" load=0x") + hex(profile.loadAddress)
-  line += text(" entry=") + hex(UInt64(profile.entrySegment), digits: 4) + text(":")
+  line +=
+    text(" entry=") + hex(UInt64(profile.entrySegment), digits: 4) + text(":")
     + hex(UInt64(profile.entryOffset), digits: 4)
   line += text(" cpus=0x") + hex(UInt64(profile.vcpuCount))
   line += text(profile.unmapped == .stop ? " unmapped=stop" : " unmapped=ignore")
