@@ -136,6 +136,21 @@ test: deps
 bench: deps
 	@scripts/bench.sh
 
+# `make fuzz`: each libFuzzer target (Fuzz/Targets) for FUZZ_SECONDS, then the guest-side
+# fuzzing when scripts/fuzz-guest.sh exists; `make fuzz-merge` folds new finds into
+# Fuzz/Corpus. See Fuzz/README.md.
+.PHONY: fuzz fuzz-merge
+FUZZ_SECONDS ?= 60
+fuzz:
+	@status=0; Fuzz/run.sh --seconds $(FUZZ_SECONDS) || status=1; \
+	if [ -f scripts/fuzz-guest.sh ]; then \
+	  FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-guest.sh || status=1; \
+	fi; \
+	exit $$status
+
+fuzz-merge:
+	@Fuzz/make-seeds.py >/dev/null && Fuzz/run.sh --merge
+
 linux-fixtures: deps
 	@scripts/fetch-linux-fixtures.sh
 

@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
 unit_passed=0; unit_failed=0; unit_skipped=0; int_passed=0; int_failed=0; int_skipped=0; build_failed=0
+fuzz_passed=0; fuzz_failed=0
 
 echo "== building the kernel"
 if ! make --no-print-directory kernel; then
@@ -30,6 +31,20 @@ if grep -qE "error: (fatalError|emit-module|compile)" build/unit-tests.log; then
   unit_failed=$((unit_failed + 1))
 fi
 
+# Each fuzz target is one test: its committed corpus plus a fixed, seeded number of new
+# inputs (deterministic). A crash, sanitizer report, timeout or OOM fails it; the
+# reproducer is in build/fuzz/artifacts. Then the script checks, one test each.
+echo "== fuzzing (Fuzz/run.sh --runs ${FUZZ_RUNS:=20000}) and script checks"
+Fuzz/run.sh --runs "$FUZZ_RUNS" 2>&1 | tee build/fuzz-tests.log
+line=$(grep -E "^fuzz: [0-9]+ passed, [0-9]+ failed" build/fuzz-tests.log | tail -1)
+if [ -n "$line" ]; then
+  fuzz_passed=$(echo "$line" | sed -E 's/fuzz: ([0-9]+) passed.*/\1/')
+  fuzz_failed=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
+else
+  fuzz_failed=1
+fi
+if scripts/test-make-iso.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
+
 if [ $build_failed -eq 0 ]; then
   echo "== integration tests (QEMU -cpu EPYC, Bochs corei7_skylake_x)"
   python3 Tests/Integration/run.py 2>&1 | tee build/integration-tests.log
@@ -43,8 +58,8 @@ if [ $build_failed -eq 0 ]; then
   fi
 fi
 
-echo "unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $int_passed passed, $int_failed failed, $int_skipped skipped"
-passed=$((unit_passed + int_passed))
-failed=$((unit_failed + int_failed + build_failed))
+echo "unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $int_passed passed, $int_failed failed, $int_skipped skipped; fuzz and scripts: $fuzz_passed passed, $fuzz_failed failed"
+passed=$((unit_passed + int_passed + fuzz_passed))
+failed=$((unit_failed + int_failed + build_failed + fuzz_failed))
 echo "$passed passed, $failed failed, $((unit_skipped + int_skipped)) skipped"
 [ "$failed" -eq 0 ]

@@ -82,7 +82,8 @@ public enum Multiboot2 {
     }
 
     guard sawEnd else { throw .missingEndTag }
-    guard let memoryMap else { throw .missingMemoryMap }
+    // A map tag with no entries says no more than a missing one (found by fuzzing).
+    guard let memoryMap, !memoryMap.isEmpty else { throw .missingMemoryMap }
     info.memoryMap = memoryMap
     info.rsdp = rsdpV2 ?? rsdpV1
     return info

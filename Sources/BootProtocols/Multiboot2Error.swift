@@ -13,7 +13,8 @@ public enum Multiboot2Error: Error, Equatable {
   case tagTooShort(type: UInt32, offset: UInt32, size: UInt32)
   /// No tag of type 0 terminates the block.
   case missingEndTag
-  /// No tag of type 6; without it the kernel cannot know which RAM is free.
+  /// No tag of type 6, or one with no entries; without it the kernel cannot know which RAM
+  /// is free.
   case missingMemoryMap
   /// `entry_size` is below 24 or not a multiple of 8 (§3.6.8).
   case memoryMapEntrySizeInvalid(UInt32)

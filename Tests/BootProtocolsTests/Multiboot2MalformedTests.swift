@@ -81,6 +81,15 @@ final class Multiboot2MalformedTests: XCTestCase {
     assertRejects(fixture, with: .missingMemoryMap)
   }
 
+  /// Found by Fuzz/Targets/multiboot2.swift: a memory map tag of just its 16-byte header
+  /// parsed as an empty map, leaving the kernel no RAM it knows of.
+  func testEmptyMemoryMap() {
+    var fixture = Multiboot2Fixture()
+    fixture.appendMemoryMap([])
+    fixture.appendEnd()
+    assertRejects(fixture, with: .missingMemoryMap)
+  }
+
   func testEntrySizeBelowMinimum() {
     var fixture = Multiboot2Fixture()
     fixture.appendMemoryMap([.init(base: 0, length: 0x1000, type: 1)], entrySize: 16)

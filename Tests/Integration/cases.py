@@ -46,6 +46,7 @@ ISOS = {
         "build/guests/tests/real-mode.bin:vm name=huge mem=128G",
         "build/guests/tests/real-mode.bin:vm name=entry-outside entry=0000:9000",
         "build/guests/tests/real-mode.bin:vm name=typo memory=16M",
+        "build/guests/tests/real-mode.bin:vm name=twice mem=16M mem=32M",
         "build/guests/tests/real-mode.bin:vm name=fine",
     ]},
 }
@@ -122,7 +123,8 @@ def svm_cases():
              [r"\(vm name=bad/name\) refused: the name must be",
               r"\(vm name=huge mem=128G\) refused: a value is out of range",
               r"\(vm name=entry-outside entry=0000:9000\) refused: the entry point lies outside",
-              r"\(vm name=typo memory=16M\) refused: unknown key",
+              r"\(vm name=typo memory=16M\) refused: unknown key in the profile: memory$",
+              r"\(vm name=twice mem=16M mem=32M\) refused: a key is given more than once: mem$",
               r"summary: 1 VM ran", r"summary: vm fine: stopped by the guest, exit code 0"]),
     ]
 

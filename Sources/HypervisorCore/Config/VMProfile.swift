@@ -54,8 +54,13 @@ public struct VMProfile: Equatable {
     }
     var profile = VMProfile(name: [])
     var unmappedGiven = false
+    // Every key at most once: with two values, which one a reader of grub.cfg expects to
+    // count is a guess, so the profile is refused rather than one of them picked.
+    var givenKeys: [[UInt8]] = []
     while let word = words.next() {
       guard let value = word.value, !value.isEmpty else { return .failure(.missingValue(word.key)) }
+      guard !givenKeys.contains(word.key) else { return .failure(.repeatedKey(word.key)) }
+      givenKeys.append(word.key)
       switch word.key {
       case Array("name".utf8):
         guard value.count <= maximumNameLength, value.allSatisfy(isNameCharacter) else {
@@ -208,6 +213,7 @@ public enum VMProfileError: Error, Equatable {
   case missingValue([UInt8])
   case invalidValue([UInt8])
   case unknownKey([UInt8])
+  case repeatedKey([UInt8])
   case emptyImage
   case imageDoesNotFit
   case entryOutsideImage
@@ -220,6 +226,7 @@ public enum VMProfileError: Error, Equatable {
     case .missingValue: return "a key has no value (key=value expected)"
     case .invalidValue: return "a value is out of range or malformed"
     case .unknownKey: return "unknown key in the profile"
+    case .repeatedKey: return "a key is given more than once"
     case .emptyImage: return "the guest image is empty"
     case .imageDoesNotFit:
       return "the guest image does not fit in the VM's memory at its load address"
@@ -230,7 +237,9 @@ public enum VMProfileError: Error, Equatable {
   /// The key the error is about, if any.
   public var key: [UInt8]? {
     switch self {
-    case .missingValue(let key), .invalidValue(let key), .unknownKey(let key): return key
+    case .missingValue(let key), .invalidValue(let key), .unknownKey(let key),
+      .repeatedKey(let key):
+      return key
     default: return nil
     }
   }

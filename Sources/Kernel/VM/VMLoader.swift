@@ -21,7 +21,7 @@ enum VMLoader {
       switch VMProfile.parse(module.commandLine) {
       case .success(let parsed): profile = parsed
       case .failure(let error):
-        refuse(moduleNumber, module.commandLine, error.message)
+        refuse(moduleNumber, module.commandLine, error.message, key: error.key)
         continue
       }
       if let error = profile.validate(imageSize: module.range.size) {
@@ -120,7 +120,11 @@ enum VMLoader {
     vm.hasInterruptSources = true
   }
 
-  static func refuse(_ module: Int, _ commandLine: [UInt8], _ message: StaticString) {
+  /// Logs why a module is refused; `key`, when given, is the profile key the message is
+  /// about ("... refused: a key is given more than once: mem").
+  static func refuse(
+    _ module: Int, _ commandLine: [UInt8], _ message: StaticString, key: [UInt8]? = nil
+  ) {
     Log.begin(.error)
     Console.write("guest module ")
     Console.write(decimal: UInt64(module))
@@ -128,6 +132,10 @@ enum VMLoader {
     Console.write(bytes: commandLine)
     Console.write(") refused: ")
     Console.write(message)
+    if let key {
+      Console.write(": ")
+      Console.write(bytes: key)
+    }
     Log.end()
   }
 }

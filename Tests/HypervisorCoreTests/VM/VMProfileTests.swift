@@ -132,6 +132,18 @@ final class VMProfileTests: XCTestCase {
     assertError("vm name=a Name=b", .unknownKey(key("Name")))
   }
 
+  func testRepeatedKeyIsRefusedAndNamed() {
+    assertError("vm name=a mem=16M mem=32M", .repeatedKey(key("mem")))
+    assertError("vm name=a mem=16M mem=16M", .repeatedKey(key("mem")))
+    assertError("vm name=a name=b", .repeatedKey(key("name")))
+    assertError("vm name=a storm=on cpus=2 storm=off", .repeatedKey(key("storm")))
+    XCTAssertEqual(VMProfileError.repeatedKey(key("mem")).key, key("mem"))
+    // After " -- " the words are the guest's, which may repeat anything.
+    guard case .success(let profile) = parse("vm name=l kind=linux -- mem=1 mem=2 vm name=x")
+    else { return XCTFail("a guest command line with repeated words was refused") }
+    XCTAssertEqual(profile.guestCommandLine, key("mem=1 mem=2 vm name=x"))
+  }
+
   func testBadUnmappedAndStormValues() {
     assertError("vm name=a unmapped=drop", .invalidValue(key("unmapped")))
     assertError("vm name=a unmapped=STOP", .invalidValue(key("unmapped")))

@@ -1,0 +1,48 @@
+// fuzz-modules: HypervisorCore
+// The instruction decoders of the exit path: InstructionLength (the next RIP on AMD-V without
+// NRIP-save) and MemoryAccessDecoder (the MMIO instruction at RIP). Both read bytes a guest
+// controls, so neither may trap on any byte sequence.
+//
+// Input: byte 0 picks the guest's width (low 2 bits); the rest are the bytes at RIP, of which
+// the first 15 are used, as the kernel fetches at most 15 (SDM Vol 2 §2.3.11).
+import HypervisorCore
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+  guard size >= 1 else { return 0 }
+  let widths: [GuestMode.Width] = [.real, .protected16, .protected32, .long64]
+  let width = widths[Int(data[0] & 3)]
+  let bytes = InstructionBytes(UnsafeRawBufferPointer(start: data + 1, count: size - 1))
+
+  let length = InstructionLength.decode(bytes, width: width)
+  if let length {
+    precondition(length >= 1 && Int(length) <= bytes.count, "length outside the fetched bytes")
+  }
+
+  guard case .success(let access) = MemoryAccessDecoder.decode(bytes, width: width) else {
+    return 0
+  }
+  precondition(access.length >= 1 && Int(access.length) <= bytes.count, "MMIO length out of range")
+  // The two decoders measure the same instruction; when both know it they must agree, or
+  // RIP would advance differently depending on which exit found it.
+  if let length {
+    precondition(length == access.length, "InstructionLength and MemoryAccessDecoder disagree")
+  }
+  let sizes: Set<UInt8> = [1, 2, 4, 8]
+  switch access.instruction {
+  case .load(let size, let destination, let highByte, _, let destinationSize):
+    precondition(sizes.contains(size) && sizes.contains(destinationSize), "load size")
+    precondition(size <= destinationSize, "load wider than its destination")
+    precondition((0..<16).contains(destination), "destination register number")
+    precondition(!highByte || (destination < 4 && size == 1), "AH-BH only for byte loads")
+  case .store(let size, let source):
+    precondition(sizes.contains(size), "store size")
+    if case .register(let number, let highByte) = source {
+      precondition((0..<16).contains(number), "source register number")
+      precondition(!highByte || (number < 4 && size == 1), "AH-BH only for byte stores")
+    }
+  case .storeString(let size, _, let addressSize):
+    precondition(sizes.contains(size) && [2, 4, 8].contains(addressSize), "STOS sizes")
+  }
+  return 0
+}

@@ -1,0 +1,115 @@
+// fuzz-modules: HypervisorCore
+// The MMIO path after the decoder: MemoryAccessEmulator.execute with guest registers the
+// fuzzer chooses, against a fake device that counts its accesses.
+//
+// Invariants, each one a guest-visible rule:
+// - RIP moves by the decoded length, or not at all (a chunked REP STOS that will be resumed);
+// - one exit costs at most `maximumDeviceAccesses` device accesses, whatever RCX holds, so
+//   a guest cannot hold a physical CPU in the hypervisor;
+// - a REP STOS that leaves RIP alone has made progress (RCX counted down by the stores done);
+// - registers other than the destination, RDI, RCX and RIP keep their values.
+//
+// Input: byte 0 the width (low 2 bits), byte 1 the instruction's length n (up to 15), n
+// instruction bytes, then little-endian 8-byte values for RAX, RCX, RDX, RBX, RSP, RBP, RSI,
+// RDI, R8-R15, RFLAGS, RIP and the value the device returns on reads (zeros once the input
+// runs out).
+import HypervisorCore
+
+/// The most device accesses one call may make. A REP STOS over more must be split into
+/// chunks, each its own exit, so that interrupts and other vCPUs are not held off.
+let maximumDeviceAccesses = 4096
+
+/// Reads the input front to back; past its end every value is zero.
+struct InputReader {
+  let data: UnsafePointer<UInt8>
+  let size: Int
+  var position = 0
+
+  mutating func byte() -> UInt8 {
+    guard position < size else { return 0 }
+    defer { position += 1 }
+    return data[position]
+  }
+
+  mutating func word() -> UInt64 {
+    var value: UInt64 = 0
+    for index in 0..<8 { value |= UInt64(byte()) << UInt64(index * 8) }
+    return value
+  }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+  var input = InputReader(data: data, size: size)
+  let widths: [GuestMode.Width] = [.real, .protected16, .protected32, .long64]
+  let width = widths[Int(input.byte() & 3)]
+  let count = min(Int(input.byte()), InstructionBytes.maximumCount)
+  var bytes = InstructionBytes()
+  for _ in 0..<count where input.position < size { bytes.append(input.byte()) }
+  guard case .success(let access) = MemoryAccessDecoder.decode(bytes, width: width) else {
+    return 0
+  }
+
+  var registers = GuestRegisters()
+  for number in 0..<16 { registers[number] = input.word() }
+  registers.rflags = input.word()
+  registers.rip = input.word()
+  let deviceValue = input.word()
+  let before = registers
+
+  var reads = 0
+  var writes = 0
+  MemoryAccessEmulator.execute(
+    access, registers: &registers,
+    read: { size in
+      precondition([1, 2, 4, 8].contains(size), "device read of an odd size")
+      reads += 1
+      precondition(reads + writes <= maximumDeviceAccesses, "too many device accesses in one exit")
+      return deviceValue
+    },
+    write: { size, value in
+      precondition([1, 2, 4, 8].contains(size), "device write of an odd size")
+      precondition(size == 8 || value >> (UInt64(size) * 8) == 0, "value wider than the access")
+      writes += 1
+      precondition(reads + writes <= maximumDeviceAccesses, "too many device accesses in one exit")
+    })
+
+  let advanced = registers.rip == before.rip &+ UInt64(access.length)
+  precondition(advanced || registers.rip == before.rip, "RIP moved by other than the length")
+  var changeable: Set<Int> = []
+  switch access.instruction {
+  case .load(_, let destination, _, _, _):
+    precondition(reads == 1 && writes == 0, "a load is one read")
+    precondition(advanced, "a load completes")
+    changeable.insert(destination)  // with highByte, AH-BH live in registers 0-3
+  case .store:
+    precondition(reads == 0 && writes == 1, "a store is one write")
+    precondition(advanced, "a store completes")
+  case .storeString(let size, let repeated, let addressSize):
+    precondition(reads == 0, "STOS does not read the device")
+    changeable = [1, 7]  // RCX, RDI
+    let mask: UInt64 = addressSize == 8 ? ~0 : (1 << (UInt64(addressSize) * 8)) - 1
+    let countBefore = repeated ? before.rcx & mask : 1
+    if advanced {
+      precondition(UInt64(writes) == countBefore, "a finished STOS stores (E/R)CX times")
+      if repeated { precondition(registers.rcx & mask == 0, "a finished REP STOS leaves CX 0") }
+    } else {
+      precondition(repeated && writes > 0, "a STOS that is resumed has made progress")
+      precondition(
+        registers.rcx & mask == countBefore - UInt64(writes), "CX counts the stores done")
+    }
+    // SDM Vol 2 STOS: (E/R)DI moves by the operand size per store, down when RFLAGS.DF.
+    let step = before.rflags & (1 << 10) != 0 ? 0 &- UInt64(size) : UInt64(size)
+    let expected = (before.rdi &+ step &* UInt64(writes)) & mask
+    precondition(registers.rdi & mask == expected, "(E/R)DI moved by the stores done")
+    // Bits above the address size keep their values (16- and 32-bit addressing)...
+    if addressSize == 2 {
+      precondition(registers.rdi & ~mask == before.rdi & ~mask, "RDI's upper bits kept")
+    }
+  }
+  for number in 0..<16 where !changeable.contains(number) {
+    precondition(registers[number] == before[number], "an unrelated register changed")
+  }
+  precondition(registers.rflags == before.rflags, "RFLAGS changed")
+  return 0
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (Fuzz/Targets/*.swift) for the host into build/fuzz/bin.
+#
+# Each platform-neutral module a target needs is compiled once, with the fuzzer's coverage
+# instrumentation and AddressSanitizer, to an object and a .swiftmodule in build/fuzz/obj;
+# a target is its one file linked with those objects. A target names the modules it imports
+# on a line `// fuzz-modules: A B` (in dependency order).
+#
+# Usage: Fuzz/build.sh [TARGET...]   (default: every target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SWIFTC=${SWIFTC:-/opt/swift/usr/bin/swiftc}
+OBJ=build/fuzz/obj
+BIN=build/fuzz/bin
+mkdir -p "$OBJ" "$BIN"
+# -O: the same optimiser as the kernel, whose overflow and bounds checks stay on (only
+# -Ounchecked removes them), so every trap the fuzzer finds is one the kernel would take.
+FLAGS=(-sanitize=fuzzer,address -parse-as-library -O -swift-version 5)
+# The harness itself: -Onone keeps the text of its precondition failures in the report.
+# lld: gold warns once per ASan helper symbol it cannot export.
+TARGET_FLAGS=(-Onone -use-ld=lld)
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for file in Fuzz/Targets/*.swift; do targets+=("$(basename "$file" .swift)"); done
+fi
+
+# Modules a target imports, from its `// fuzz-modules:` line.
+modules_of() { sed -n 's|^// fuzz-modules: *||p' "Fuzz/Targets/$1.swift" | head -1; }
+
+# HypervisorCore imports Memory; the others import nothing.
+dependencies_of() { case "$1" in HypervisorCore) echo Memory ;; *) ;; esac; }
+
+build_module() {
+  local module=$1 sources inputs
+  for dependency in $(dependencies_of "$module"); do build_module "$dependency"; done
+  sources=$(find "Sources/$module" -name '*.swift' | sort)
+  inputs="$sources $(for d in $(dependencies_of "$module"); do echo "$OBJ/$d.o"; done)"
+  # Rebuild only when a source or a module it imports is newer than the object.
+  # shellcheck disable=SC2086
+  if [ -f "$OBJ/$module.o" ] && [ -z "$(find $inputs -newer "$OBJ/$module.o" | head -1)" ]; then
+    return
+  fi
+  echo "  FUZZ    module $module"
+  # shellcheck disable=SC2086
+  "$SWIFTC" "${FLAGS[@]}" -wmo -I "$OBJ" -module-name "$module" -emit-module \
+    -emit-module-path "$OBJ/$module.swiftmodule" -c $sources -o "$OBJ/$module.o.tmp"
+  mv "$OBJ/$module.o.tmp" "$OBJ/$module.o"
+}
+
+for target in "${targets[@]}"; do
+  source="Fuzz/Targets/$target.swift"
+  [ -f "$source" ] || { echo "no such fuzz target: $target" >&2; exit 2; }
+  objects=()
+  for module in $(modules_of "$target"); do
+    build_module "$module"
+    for dependency in $(dependencies_of "$module"); do objects+=("$OBJ/$dependency.o"); done
+    objects+=("$OBJ/$module.o")
+  done
+  newest=$(ls -t "$source" "${objects[@]}" | head -1)
+  if [ -x "$BIN/$target" ] && [ "$BIN/$target" -nt "$newest" ]; then continue; fi
+  echo "  FUZZ    target $target"
+  "$SWIFTC" "${FLAGS[@]}" "${TARGET_FLAGS[@]}" -I "$OBJ" -module-name "Fuzz_${target//-/_}" "$source" \
+    $(printf '%s\n' "${objects[@]}" | awk '!seen[$0]++') -o "$BIN/$target"
+done
