@@ -9,8 +9,10 @@ import HypervisorCore
 /// (docs/hardening.md); the guest sees no difference (RDMSR, the CR0 rules, the mode).
 public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
   public let vmcb: VMCB
-  /// The vCPU whose VMCB this is: it holds the guest's deferred EFER.LME.
-  public let vcpu: VirtualCPU
+  /// The vCPU whose VMCB this is: it holds the guest's deferred EFER.LME. Unretained: the
+  /// state lives for one exit, within the run loop's use of its vCPU, and a retain and
+  /// release would cost every exit (docs/exit-path.md).
+  public unowned(unsafe) let vcpu: VirtualCPU
 
   public init(vmcb: VMCB, vcpu: VirtualCPU) {
     self.vmcb = vmcb
@@ -34,9 +36,11 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
   @inline(__always)
   var guestEFER: UInt64 { vmcb.u64(VMCBOffset.efer) | vcpu.deferredEFER }
 
+  /// `efer` is the VMCB's: LMA (what the mode depends on) is always there; the LME the vCPU
+  /// holds is in `readStateMSR`, which the CR0 rules read.
   public func mode() -> GuestMode {
     let cr0 = vmcb.u64(VMCBOffset.cr0)
-    let efer = guestEFER
+    let efer = vmcb.u64(VMCBOffset.efer)
     // Packed segment attributes (APM Table B-2): bit 9 L, bit 10 D/B.
     let csAttributes = vmcb.segmentAttributes(VMCBOffset.cs)
     let width: GuestMode.Width
