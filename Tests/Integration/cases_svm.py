@@ -6,7 +6,9 @@ from harness import Case
 
 EFER_CHECKS = ["real-mode-efer-lme", "real-mode-call-after-lme", "efer-lme-set", "efer-lma-clear", "call-after-lme", "hypercall-after-lme",
                "long-mode-lma-set", "long-mode-call", "left-long-mode-lme", "left-long-mode-lma",
-               "pae-cleared-call"]
+               "pae-cleared-call", "pg-without-pae-gp", "pg-without-pae-unchanged",
+               "lme-cleared-paging-off", "lme-set-paging-on-gp", "lme-set-paging-on-error",
+               "lme-unchanged-paging-on"]
 
 # More VMs than QEMU's EPYC has ASIDs (CPUID 0x8000000A EBX: 16, so 15 for guests).
 MANY_VMS = 20
