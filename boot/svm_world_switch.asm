@@ -8,10 +8,6 @@
 
 %include "guest_register_file.inc"
 
-section .data
-global svm_host_cr0_repairs
-svm_host_cr0_repairs: dq 0           ; how often the repair below was needed (reported per VM)
-
 section .text
 bits 64
 global svm_world_switch
@@ -23,8 +19,6 @@ svm_world_switch:
     push r13
     push r14
     push r15
-    mov rax, cr0
-    push rax                         ; [rsp + 24] the host's CR0, for the repair below
     push rdx                         ; [rsp + 16] register file
     push rdi                         ; [rsp + 8]  guest VMCB
     push rsi                         ; [rsp]      host VMCB
@@ -56,22 +50,7 @@ svm_world_switch:
     mov rax, [rsp + 8]
     vmload
     vmrun
-    ; QEMU 7.2 TCG restores the host's CR0 on #VMEXIT while the guest's EFER and CR4 are
-    ; still loaded: with guest EFER.LME = 1, CR0.PG = 0 and CR4.PAE = 0 it refuses the
-    ; host's CR0 (paging on with LME but no PAE) and leaves the guest's CR0 in place, so the
-    ; host would run on with paging off and the next VMRUN would walk nested page tables in
-    ; the wrong format (docs/hardening.md). The host always runs with CR0.PG = 1 (bit 31):
-    ; put its CR0 back before anything else, VMSAVE included (it needs CR0.PE).
-    ; On hardware #VMEXIT loads the host's CR0 (APM Vol 2 §15.7.3) and this is never taken.
-    mov rax, cr0
-    test eax, eax
-    js .host_cr0_intact
-    mov rax, [rsp + 24]
-    mov cr0, rax
-    inc qword [rel svm_host_cr0_repairs]
-.host_cr0_intact:
-    mov rax, [rsp + 8]
-    vmsave                           ; the guest VMCB
+    vmsave                           ; RAX is the host's again: the guest VMCB
 
     mov rax, [rsp + 16]
     mov [rax + REG_RCX], rcx
@@ -94,7 +73,7 @@ svm_world_switch:
     vmload                           ; the host's hidden state back
     stgi                             ; an interrupt that forced the exit is taken here,
     cli                              ; by the host's IDT (the slice timer: Scheduler)
-    add rsp, 24
+    add rsp, 16
     pop r15
     pop r14
     pop r13

@@ -2,13 +2,42 @@ import HypervisorCore
 
 /// GuestStateAccess over a VMCB: what handlers may read and change of the guest's state
 /// when the backend is SVM.
+///
+/// EFER.LME with paging off stays out of the VMCB: the vCPU holds it (`deferredEFER`) until
+/// the guest turns paging on, and the VMCB gets LME and LMA together then. QEMU 7.2 TCG's
+/// #VMEXIT cannot restore the host's CR0 from a guest with LME = 1, PG = 0, PAE = 0
+/// (docs/hardening.md); the guest sees no difference (RDMSR, the CR0 rules, the mode).
 public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
   public let vmcb: VMCB
+  /// The vCPU whose VMCB this is: it holds the guest's deferred EFER.LME. Unretained: the
+  /// state lives for one exit, within the run loop's use of its vCPU, and a retain and
+  /// release would cost every exit (docs/exit-path.md).
+  public unowned(unsafe) let vcpu: VirtualCPU
 
-  public init(vmcb: VMCB) { self.vmcb = vmcb }
+  public init(vmcb: VMCB, vcpu: VirtualCPU) {
+    self.vmcb = vmcb
+    self.vcpu = vcpu
+  }
 
   static var svme: UInt64 { 1 << 12 }
+  static var lme: UInt64 { 1 << 8 }
+  static var lma: UInt64 { 1 << 10 }
+  static var pg: UInt64 { 1 << 31 }
 
+  /// The guest's EFER as the VMCB and the vCPU's deferred part split it: with CR0.PG = 0,
+  /// LME goes to `deferred` and the VMCB holds the rest with SVME, which VMRUN requires
+  /// (APM Vol 2 §15.5.1); with paging on, all of it is the VMCB's. LMA is not touched.
+  public static func split(efer: UInt64, cr0: UInt64) -> (vmcb: UInt64, deferred: UInt64) {
+    if cr0 & pg != 0 { return (efer | svme, 0) }
+    return (efer & ~lme | svme, efer & lme)
+  }
+
+  /// EFER as the guest has it: the VMCB's with the deferred LME, SVME included.
+  @inline(__always)
+  var guestEFER: UInt64 { vmcb.u64(VMCBOffset.efer) | vcpu.deferredEFER }
+
+  /// `efer` is the VMCB's: LMA (what the mode depends on) is always there; the LME the vCPU
+  /// holds is in `readStateMSR`, which the CR0 rules read.
   public func mode() -> GuestMode {
     let cr0 = vmcb.u64(VMCBOffset.cr0)
     let efer = vmcb.u64(VMCBOffset.efer)
@@ -59,21 +88,23 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
 
   public func readStateMSR(_ index: UInt32) -> UInt64? {
     // The guest's EFER must keep SVME for VMRUN (APM §15.5.1); the guest never sees it.
-    if index == 0xC000_0080 { return vmcb.u64(VMCBOffset.efer) & ~Self.svme }
+    if index == 0xC000_0080 { return guestEFER & ~Self.svme }
     return Self.stateOffset(of: index).map { vmcb.u64($0) }
   }
 
   public mutating func writeStateMSR(_ index: UInt32, _ value: UInt64) -> Bool {
     if index == 0xC000_0080 {
-      let current = vmcb.u64(VMCBOffset.efer)
+      let current = guestEFER
       // LME cannot change while paging is on: #GP (APM Vol 2 §14.6.1, SDM 3A §10.8.5). Left
       // through, LME = 1 with 32-bit paging (PAE = 0) fails VMRUN's consistency checks
       // (APM §15.5.1).
-      let pagingOn = vmcb.u64(VMCBOffset.cr0) & (1 << 31) != 0
-      if pagingOn && (value ^ current) & (1 << 8) != 0 { return false }
-      // LMA is the processor's to set; keep the guest's current LMA and force SVME.
-      let lma = current & (1 << 10)
-      vmcb.set(VMCBOffset.efer, value & ~(1 << 10) | lma | Self.svme)
+      let cr0 = vmcb.u64(VMCBOffset.cr0)
+      if !EFERRules.permits(value, current: current, cr0: cr0) { return false }
+      // LMA is the processor's to set; keep the guest's current LMA. With paging off LME
+      // waits in the vCPU (LMA is clear then).
+      let parts = Self.split(efer: value & ~Self.lma | current & Self.lma, cr0: cr0)
+      vmcb.set(VMCBOffset.efer, parts.vmcb)
+      vcpu.deferredEFER = parts.deferred
       // EFER is cached state: tell the processor it changed (VMCB clean bit 5, CRx/EFER).
       vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~(1 << 5)
       return true
@@ -97,15 +128,17 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
 
   /// Turning paging on with EFER.LME set activates long mode, and turning it off
   /// deactivates it: EFER.LMA follows, as the processor's own MOV to CR0 would set it
-  /// (APM Vol 2 §14.6.1).
+  /// (APM Vol 2 §14.6.1). LME moves with it: into the VMCB when paging turns on (the
+  /// handler has refused PG without PAE, #GP), back to the vCPU when it turns off.
   public mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool {
     switch number {
     case 0:
-      let pg: UInt64 = 1 << 31
-      let old = vmcb.u64(VMCBOffset.cr0)
-      let efer = vmcb.u64(VMCBOffset.efer)
-      if (value ^ old) & pg != 0 && efer & (1 << 8) != 0 {
-        vmcb.set(VMCBOffset.efer, value & pg != 0 ? efer | 1 << 10 : efer & ~(1 << 10))
+      if (value ^ vmcb.u64(VMCBOffset.cr0)) & Self.pg != 0 {
+        let efer = guestEFER
+        let active = value & Self.pg != 0 && efer & Self.lme != 0
+        let parts = Self.split(efer: active ? efer | Self.lma : efer & ~Self.lma, cr0: value)
+        vmcb.set(VMCBOffset.efer, parts.vmcb)
+        vcpu.deferredEFER = parts.deferred
       }
       vmcb.set(VMCBOffset.cr0, value)
     case 3: vmcb.set(VMCBOffset.cr3, value)

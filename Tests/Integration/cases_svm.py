@@ -6,7 +6,9 @@ from harness import Case
 
 EFER_CHECKS = ["real-mode-efer-lme", "real-mode-call-after-lme", "efer-lme-set", "efer-lma-clear", "call-after-lme", "hypercall-after-lme",
                "long-mode-lma-set", "long-mode-call", "left-long-mode-lme", "left-long-mode-lma",
-               "pae-cleared-call"]
+               "pae-cleared-call", "pg-without-pae-gp", "pg-without-pae-unchanged",
+               "lme-cleared-paging-off", "lme-set-paging-on-gp", "lme-set-paging-on-error",
+               "lme-unchanged-paging-on"]
 
 # More VMs than QEMU's EPYC has ASIDs (CPUID 0x8000000A EBX: 16, so 15 for guests).
 MANY_VMS = 20
@@ -32,14 +34,15 @@ ISOS = {
 
 
 def efer_case(name, emulator, timeout):
-    # On QEMU the world switch reports that it restored the host's CR0 (docs/hardening.md):
-    # proof that the reproducer reached the emulator behaviour it guards against.
-    repaired = [r"svm: host CR0 restored after \d+ exits so far"] if emulator == "qemu" else []
+    # On SVM the guest's EFER.LME with paging off never reaches the VMCB (SVMGuestState), so
+    # QEMU's #VMEXIT always restores the host's CR0 and no repair exists or is reported
+    # (docs/hardening.md). Without that shadow the QEMU case times out, the machine stopped.
     return Case(name, emulator, "build/test/efer-lme.iso",
-                repaired + [r"summary: 2 VMs ran",
+                [r"summary: 2 VMs ran",
                  r"summary: vm efer-writer: stopped by the guest, exit code 0",
                  r"summary: vm well-behaved: stopped by the guest, exit code 0"],
-                forbid=[r"^\[[a-z-]+\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"VM entry failed"],
+                forbid=[r"^\[[a-z-]+\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"VM entry failed",
+                        r"host CR0 restored"],
                 counts={r"^\[efer-writer\] PASS (%s)$" % "|".join(EFER_CHECKS): len(EFER_CHECKS),
                         r"^\[well-behaved\] DONE failures=0": 1,
                         r"^\[efer-writer\] DONE failures=0": 1},

@@ -271,7 +271,7 @@ final class SVMExitDecoderTests: VMCBTestCase {
     page.setExit(code: 0x62)
     let exit = SVMExitDecoder.decode(page.vmcb, nextRIPSave: true)
     let vm = VirtualMachine(id: 1, profile: VMProfile(name: Array("smi".utf8)))
-    var state = SVMGuestState<FakeHost>(vmcb: page.vmcb)
+    var state = SVMGuestState<FakeHost>(vmcb: page.vmcb, vcpu: vm.vcpus[0])
     let outcome = ExitDispatcher.dispatch(
       exit, vcpu: vm.vcpus[0], vm: vm, guest: &state, console: DiscardingConsole())
     XCTAssertEqual(outcome, .resume)

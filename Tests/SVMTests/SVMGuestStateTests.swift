@@ -6,15 +6,19 @@ final class SVMGuestStateTests: VMCBTestCase {
   private var page: VMCBPage!
   private var vmcb: VMCB { page.vmcb }
   private var state: SVMGuestState<FakeHost>!
+  private var vcpu: VirtualCPU!
 
   private let efer = 0xC000_0080 as UInt32
   private let svme: UInt64 = 1 << 12
   private let lma: UInt64 = 1 << 10
+  private let lme: UInt64 = 1 << 8
+  private let nxe: UInt64 = 1 << 11
 
   override func setUp() {
     super.setUp()
     page = makePage()
-    state = SVMGuestState<FakeHost>(vmcb: page.vmcb)
+    vcpu = VirtualCPU(index: 0)
+    state = SVMGuestState<FakeHost>(vmcb: page.vmcb, vcpu: vcpu)
   }
 
   private func setCS(attributes: UInt16, base: UInt64 = 0) {
@@ -104,6 +108,7 @@ final class SVMGuestStateTests: VMCBTestCase {
   }
 
   func testEFERWriteKeepsSVMEAndTheCurrentLMA() {
+    vmcb.set(VMCBOffset.cr0, 0x8000_0011)  // long mode: paging on
     vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)
     vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
     XCTAssertTrue(state.writeStateMSR(efer, 1 << 8 | 1 << 11))  // no LMA, no SVME in the value
@@ -114,23 +119,111 @@ final class SVMGuestStateTests: VMCBTestCase {
   }
 
   func testEFERWriteCannotSetLMA() {
+    vmcb.set(VMCBOffset.cr0, 0x8000_0011)
     vmcb.set(VMCBOffset.efer, svme)
-    XCTAssertTrue(state.writeStateMSR(efer, lma | 1 << 8))
-    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8)
+    XCTAssertTrue(state.writeStateMSR(efer, lma | nxe))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | nxe)
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    XCTAssertTrue(state.writeStateMSR(efer, lma | lme))
+    XCTAssertEqual(state.readStateMSR(efer), lme)
   }
 
   /// MOV to CR0 is intercepted: turning paging on with EFER.LME activates long mode (LMA),
   /// turning it off deactivates it, as the processor's own MOV would (APM §14.6.1).
   func testCR0PagingTogglesLMAWhenLMEIsSet() {
-    vmcb.set(VMCBOffset.efer, svme | 1 << 8)
+    vmcb.set(VMCBOffset.efer, svme)
     vmcb.set(VMCBOffset.cr0, 0x11)
+    XCTAssertTrue(state.writeStateMSR(efer, lme))
     vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
     XCTAssertTrue(state.writeControlRegister(0, 0x8000_0011))
     XCTAssertEqual(vmcb.u64(VMCBOffset.cr0), 0x8000_0011)
-    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8 | lma)
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | lme | lma)
     XCTAssertEqual(vmcb[VMCBOffset.vmcbClean, as: UInt32.self], 0xFFFF_FFFF & ~(1 << 5))
+    XCTAssertEqual(state.readStateMSR(efer), lme | lma)
     XCTAssertTrue(state.writeControlRegister(0, 0x11))
-    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | 1 << 8)
+    XCTAssertEqual(state.readStateMSR(efer), lme, "LME kept, LMA clear")
+  }
+
+  // MARK: EFER.LME with paging off: held by the vCPU, not the VMCB (docs/hardening.md)
+
+  /// QEMU 7.2 TCG's #VMEXIT cannot restore the host's CR0 from a VMCB with LME = 1,
+  /// PG = 0, PAE = 0: the VMCB never holds LME while the guest's paging is off.
+  func testLMEWrittenWithPagingOffStaysOutOfTheVMCB() {
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    vmcb.set(VMCBOffset.efer, svme)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0xFFFF_FFFF
+    XCTAssertTrue(state.writeStateMSR(efer, lme | nxe))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | nxe, "VMCB: no LME, SVME kept")
+    XCTAssertEqual(vcpu.deferredEFER, lme)
+    XCTAssertEqual(vmcb[VMCBOffset.vmcbClean, as: UInt32.self], 0xFFFF_FFFF & ~(1 << 5))
+    XCTAssertEqual(state.readStateMSR(efer), lme | nxe, "the guest reads what it wrote")
+    XCTAssertTrue(state.writeStateMSR(efer, nxe))
+    XCTAssertEqual(vcpu.deferredEFER, 0, "cleared again")
+    XCTAssertEqual(state.readStateMSR(efer), nxe)
+  }
+
+  func testPagingOnMovesLMEIntoTheVMCBWithLMAAndOffMovesItBack() {
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    vmcb.set(VMCBOffset.cr4, 0x20)
+    vmcb.set(VMCBOffset.efer, svme)
+    XCTAssertTrue(state.writeStateMSR(efer, lme | nxe))
+    XCTAssertTrue(state.writeControlRegister(0, 0x8000_0011))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | nxe | lme | lma)
+    XCTAssertEqual(vcpu.deferredEFER, 0)
+    XCTAssertTrue(state.writeControlRegister(0, 0x8005_0011), "WP: paging stays on")
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | nxe | lme | lma)
+    XCTAssertTrue(state.writeControlRegister(0, 0x11))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | nxe, "LME and LMA out of the VMCB")
+    XCTAssertEqual(vcpu.deferredEFER, lme)
+    XCTAssertTrue(state.writeControlRegister(0, 0x19), "TS: paging stays off")
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | nxe)
+    XCTAssertEqual(vcpu.deferredEFER, lme)
+    XCTAssertEqual(state.readStateMSR(efer), lme | nxe)
+  }
+
+  /// The VMCB's initial EFER (SVMGuest): SVME forced, LME deferred only with paging off;
+  /// a guest started in long mode (Linux) is unaffected.
+  func testSplitOfAnInitialEFER() {
+    let long = SVMGuestState<FakeHost>.split(efer: lme | lma | nxe, cr0: 0x8000_0011)
+    XCTAssertEqual(long.vmcb, svme | lme | lma | nxe)
+    XCTAssertEqual(long.deferred, 0)
+    let real = SVMGuestState<FakeHost>.split(efer: lme, cr0: 0x10)
+    XCTAssertEqual(real.vmcb, svme)
+    XCTAssertEqual(real.deferred, lme)
+    XCTAssertEqual(SVMGuestState<FakeHost>.split(efer: 0, cr0: 0x10).vmcb, svme)
+  }
+
+  /// MOV CR0 setting PG with the deferred LME but CR4.PAE clear is #GP(0) (SDM 2B MOV CR,
+  /// APM §14.6.1): the rules see the guest's LME, and nothing reaches the VMCB.
+  func testPagingOnWithDeferredLMEButNoPAEIsGeneralProtection() {
+    vmcb.set(VMCBOffset.cr0, 0x11)
+    vmcb.set(VMCBOffset.efer, svme)
+    setCS(attributes: 0xC9B)
+    let vm = VirtualMachine(id: 1, profile: VMProfile(name: Array("svm".utf8)))
+    let vcpu = vm.vcpus[0]
+    var state = SVMGuestState<FakeHost>(vmcb: vmcb, vcpu: vcpu)
+    XCTAssertTrue(state.writeStateMSR(efer, lme))
+    vcpu.registers.rip = 0x1000
+    vcpu.registers.rbx = 0x8000_0011
+    let write = VMExit(
+      reason: .controlRegisterAccess(
+        ControlRegisterAccess(register: 0, kind: .write, generalRegister: 3)),
+      instructionLength: 3)
+    let outcome = ExitDispatcher.dispatch(
+      write, vcpu: vcpu, vm: vm, guest: &state, console: DiscardingConsole())
+    XCTAssertEqual(outcome, .resume)
+    XCTAssertEqual(vcpu.pendingEvent, .exception(vector: 13, errorCode: 0))
+    XCTAssertEqual(vmcb.u64(VMCBOffset.cr0), 0x11)
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme)
+    XCTAssertEqual(vcpu.registers.rip, 0x1000)
+    // With PAE the same write enters long mode.
+    vcpu.pendingEvent = nil
+    vmcb.set(VMCBOffset.cr4, 0x20)
+    _ = ExitDispatcher.dispatch(
+      write, vcpu: vcpu, vm: vm, guest: &state, console: DiscardingConsole())
+    XCTAssertNil(vcpu.pendingEvent)
+    XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme | lme | lma)
+    XCTAssertEqual(vcpu.registers.rip, 0x1003)
   }
 
   func testCR0PagingWithoutLMELeavesEFER() {
@@ -146,8 +239,8 @@ final class SVMGuestStateTests: VMCBTestCase {
     vmcb.set(VMCBOffset.efer, svme)
     XCTAssertTrue(state.writeStateMSR(efer, 1 << 8))
     XCTAssertEqual(state.readStateMSR(efer), 1 << 8, "LME set, LMA clear")
+    XCTAssertTrue(state.writeStateMSR(efer, 0))
     vmcb.set(VMCBOffset.cr0, 0x8000_0011)  // 32-bit paging
-    vmcb.set(VMCBOffset.efer, svme)
     XCTAssertFalse(state.writeStateMSR(efer, 1 << 8), "setting LME with paging on")
     XCTAssertEqual(vmcb.u64(VMCBOffset.efer), svme, "nothing written")
     vmcb.set(VMCBOffset.efer, svme | lma | 1 << 8)  // long mode

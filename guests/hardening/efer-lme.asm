@@ -21,11 +21,19 @@
 ;   left-long-mode-lma      ... LMA clear
 ;   pae-cleared-call        CR4.PAE cleared too (LME set, no paging, no PAE again): a CALL
 ;                           and more exits still work
+; then the two #GP rules around LME (APM Vol 2 §14.6.1, SDM 3A §10.8.5, SDM 2B MOV CR):
+;   pg-without-pae-gp       MOV CR0 setting PG with LME set and PAE clear: #GP(0) (on SVM
+;                           the LME the VMCB does not hold yet counts)
+;   pg-without-pae-unchanged  ... CR0.PG still clear, EFER.LMA clear
+;   lme-cleared-paging-off  WRMSR clearing LME with paging off: no fault
+;   lme-set-paging-on-gp    under 32-bit paging, WRMSR setting LME: #GP(0)
+;   lme-set-paging-on-error ... error code 0
+;   lme-unchanged-paging-on ... EFER.LME still clear
 ; Expected under Peregrine (both vendors): every line PASS, "DONE failures=0", exit code 0.
 
 %include "lib.inc"
 %include "pmode.inc"
-%include "exceptions.inc"
+%include "expect-fault.inc"
 
 EFER_LME    equ 1 << 8
 EFER_LMA    equ 1 << 10
@@ -51,7 +59,7 @@ LM_PD       equ PT_BASE + 0x2000
     mov [real_efer], eax
     ENTER_PROTECTED_MODE
 main:
-    SETUP_IDT32
+    XF_SETUP_IDT32
     call detect_vendor
     PRINT "TEST efer-lme starting", 10
     mov ebx, [real_efer]
@@ -150,6 +158,50 @@ compat32:
     call nested_call
     cmp eax, 4
     CHECK e, "pae-cleared-call", "eax=", eax
+
+    ; ---- the #GP rules around LME ---------------------------------------------------------
+    ; Paging on with LME but without PAE would be long mode without PAE: #GP(0).
+    mov eax, cr0
+    or eax, 1 << 31
+    EXPECT_FAULT 13, "pg-without-pae-gp", mov cr0, eax
+    mov ecx, MSR_EFER
+    rdmsr
+    mov ebx, cr0
+    and ebx, 1 << 31
+    and eax, EFER_LMA
+    or ebx, eax
+    CHECK z, "pg-without-pae-unchanged", "cr0.pg|efer.lma=", ebx
+    ; LME changes freely with paging off, never with paging on.
+    mov ecx, MSR_EFER
+    rdmsr
+    and eax, ~EFER_LME
+    EXPECT_NO_FAULT "lme-cleared-paging-off", wrmsr
+    mov edi, PT_BASE
+    xor eax, eax
+    mov ecx, 4096 / 4
+    cld
+    rep stosd
+    mov dword [PT_BASE], 0x83               ; PDE 0: 0-4 MiB, PS | RW | P
+    mov eax, cr4
+    or eax, 1 << 4                          ; CR4.PSE: 4 MiB pages in 32-bit paging
+    mov cr4, eax
+    mov eax, PT_BASE
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 1 << 31                         ; 32-bit paging, LME clear
+    mov cr0, eax
+    mov ecx, MSR_EFER
+    rdmsr
+    or eax, EFER_LME
+    EXPECT_FAULT 13, "lme-set-paging-on-gp", wrmsr
+    EXPECT_ERROR_CODE 0, "lme-set-paging-on-error"
+    mov ecx, MSR_EFER
+    rdmsr
+    test eax, EFER_LME
+    CHECK z, "lme-unchanged-paging-on", "efer=", eax
+    mov eax, cr0
+    and eax, ~(1 << 31)
+    mov cr0, eax
     jmp finish
 
     bits 16
@@ -176,7 +228,7 @@ add_one64:
     USE_BITS 32
 
     EMIT_LIB
-    EMIT_EXCEPTIONS32
+    XF_EMIT32
 
 [section .data]
 real_efer:  dd 0

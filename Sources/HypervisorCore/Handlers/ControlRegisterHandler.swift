@@ -68,13 +68,14 @@ public enum ControlRegisterHandler {
 
 extension ControlRegisterHandler {
   /// The VM's rules for CR0 and CR4, against the guest's own view of both registers
-  /// (the read shadows on VMX).
+  /// (the read shadows on VMX) and of EFER (on SVM, LME with paging off is not in the VMCB).
   static func permits<Guest: GuestStateAccess>(
     _ value: UInt64, _ number: UInt8, mode: GuestMode, vm: VirtualMachine, guest: Guest
   ) -> Bool {
     var state = mode
     state.cr0 = guest.readControlRegister(0)
     state.cr4 = guest.readControlRegister(4)
+    state.efer = guest.readStateMSR(MSRPolicy.efer) ?? mode.efer
     let rules = vm.controlRegisterRules
     return number == 0
       ? rules.permitsCR0(value, state: state) : rules.permitsCR4(value, state: state)

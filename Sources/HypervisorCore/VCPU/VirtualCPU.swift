@@ -34,6 +34,11 @@ public final class VirtualCPU {
   public private(set) var localDevices = MMIODeviceTable()
   /// MSRs the policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
+  /// EFER bits the guest wrote that its vendor state does not hold yet: SVM keeps EFER.LME
+  /// out of the VMCB while the guest's CR0.PG = 0 and holds it here until paging turns on
+  /// (SVMGuestState, docs/hardening.md). Part of the vCPU's architectural state: the guest
+  /// reads EFER as the vendor state's value with these bits added.
+  public var deferredEFER: UInt64 = 0
 
   public init(index: Int) {
     self.index = index

@@ -44,21 +44,5 @@ final class SVMBackend: VirtualizationBackend {
 
   func release(_ vm: VirtualMachine) {
     guests.remove(for: vm)?.release()
-    reportHostCR0Repairs()
-  }
-
-  /// How often the world switch had to put the host's CR0 back after #VMEXIT (QEMU TCG with
-  /// a guest EFER.LME = 1, CR0.PG = 0, CR4.PAE = 0: docs/hardening.md). Never on hardware.
-  private var reportedCR0Repairs: UInt64 = 0
-
-  private func reportHostCR0Repairs() {
-    let repairs = svm_host_cr0_repairs
-    guard repairs != reportedCR0Repairs else { return }
-    reportedCR0Repairs = repairs
-    Log.begin(.info)
-    Console.write("svm: host CR0 restored after ")
-    Console.write(decimal: repairs)
-    Console.write(" exits so far: the emulator's #VMEXIT had left a guest's CR0 in place")
-    Log.end()
   }
 }

@@ -97,7 +97,10 @@ final class SVMGuest: BackendGuest {
     vmcb.set(VMCBOffset.cr0, start.cr0)
     vmcb.set(VMCBOffset.cr3, start.cr3)
     vmcb.set(VMCBOffset.cr4, start.cr4)
-    vmcb.set(VMCBOffset.efer, start.efer | 1 << 12)
+    // EFER.LME with paging off waits in the vCPU (SVMGuestState), SVME is forced.
+    let efer = SVMGuestState<RealProcessor>.split(efer: start.efer, cr0: start.cr0)
+    vmcb.set(VMCBOffset.efer, efer.vmcb)
+    vcpu.deferredEFER = efer.deferred
     vmcb.set(VMCBOffset.dr6, 0xFFFF_0FF0)
     vmcb.set(VMCBOffset.dr7, 0x400)
     vmcb.set(VMCBOffset.guestPAT, 0x0007_0406_0007_0406)

@@ -61,7 +61,7 @@ enum SVMRunLoop {
         VMCBOffset.eventInjection, interrupted & SVMEventInjection.valid != 0 ? interrupted : 0)
 
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
-      var state = SVMGuestState<RealProcessor>(vmcb: vmcb)
+      var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)
       let exitRIP = registers.pointee.rip
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
@@ -126,6 +126,8 @@ enum SVMRunLoop {
     VMReport.field("cr3", vmcb.u64(VMCBOffset.cr3))
     VMReport.field("cr4", vmcb.u64(VMCBOffset.cr4))
     VMReport.field("efer", vmcb.u64(VMCBOffset.efer))
+    // EFER.LME the guest set with paging off, which the VMCB does not hold (SVMGuestState).
+    if vcpu.deferredEFER != 0 { VMReport.field("efer deferred", vcpu.deferredEFER) }
     VMReport.field("cs.sel", UInt64(vmcb[VMCBOffset.cs, as: UInt16.self]))
     VMReport.field("cs.base", vmcb.segmentBase(VMCBOffset.cs))
     VMReport.field("cs.attr", UInt64(vmcb.segmentAttributes(VMCBOffset.cs)))

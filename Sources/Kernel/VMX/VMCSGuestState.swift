@@ -59,9 +59,15 @@ struct VMCSGuestState: GuestStateAccess {
 
   mutating func writeStateMSR(_ index: UInt32, _ value: UInt64) -> Bool {
     if index == 0xC000_0080 {
+      let current = VMCS.read(.guestEFER)
+      // LME cannot change while paging is on: #GP (APM Vol 2 §14.6.1, SDM 3A §10.8.5). Left
+      // through, LME would differ from the "IA-32e mode guest" entry control with CR0.PG = 1
+      // and VM entry would fail its guest-state checks (SDM 3C §27.3.1.1).
+      guard EFERRules.permits(value, current: current, cr0: readControlRegister(0)) else {
+        return false
+      }
       // LMA is the processor's: keep the guest's current LMA.
-      let lma = VMCS.read(.guestEFER) & (1 << 10)
-      VMCS.write(.guestEFER, value & ~(1 << 10) | lma)
+      VMCS.write(.guestEFER, value & ~EFERRules.lma | current & EFERRules.lma)
       return true
     }
     if let field = Self.field(for: index) {
