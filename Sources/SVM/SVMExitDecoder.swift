@@ -5,6 +5,18 @@ import HypervisorCore
 public enum SVMExitDecoder {
   @inline(__always)
   public static func decode(_ vmcb: VMCB, nextRIPSave: Bool) -> VMExit {
+    var exit = decodeReason(vmcb, nextRIPSave: nextRIPSave)
+    // EXITINTINFO (APM Vol 2 §15.7.2): bit 31 valid, bits 7:0 the vector whose delivery the
+    // exit interrupted.
+    let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
+    if interrupted & SVMEventInjection.valid != 0 {
+      exit.interruptedEventVector = UInt8(truncatingIfNeeded: interrupted)
+    }
+    return exit
+  }
+
+  @inline(__always)
+  static func decodeReason(_ vmcb: VMCB, nextRIPSave: Bool) -> VMExit {
     let code = vmcb.u64(VMCBOffset.exitCode)
     let length = nextRIPSave ? instructionLength(vmcb) : nil
     switch code {

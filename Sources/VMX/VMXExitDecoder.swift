@@ -4,6 +4,16 @@ import HypervisorCore
 /// (basic exit reasons: SDM 3C Appendix C).
 public enum VMXExitDecoder {
   public static func decode(_ info: VMXExitInformation) -> VMExit {
+    var exit = decodeReason(info)
+    // IDT-vectoring information (SDM 3C §25.9.3, §28.2.4): the exit interrupted the delivery
+    // of this vector.
+    if info.idtVectoringInfo & (1 << 31) != 0 {
+      exit.interruptedEventVector = UInt8(truncatingIfNeeded: info.idtVectoringInfo)
+    }
+    return exit
+  }
+
+  static func decodeReason(_ info: VMXExitInformation) -> VMExit {
     if info.isEntryFailure {
       return VMExit(reason: .entryFailure(code: UInt64(info.reason)))
     }
