@@ -7,6 +7,20 @@ public enum ExitDispatcher {
     _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest,
     console: any ConsoleSink
   ) -> ExitOutcome {
+    var exit = exit
+    if exit.instructionLength == nil && ExitingInstruction.isInstructionExit(exit.reason) {
+      // No length from the hardware (SVM without NRIPS): the bytes at RIP must be an
+      // instruction that causes this exit before any handler acts on it. If they are not,
+      // the guest runs other bytes than its page tables show: it executes the instruction
+      // again, with no effect and no progress (the exit-storm detector sees a loop).
+      switch InstructionCompletion.check(exit.reason, vcpu: vcpu, vm: vm, guest: guest) {
+      case .length(let length): exit.instructionLength = length
+      case .mismatch:
+        vcpu.statistics.decodeMismatches &+= 1
+        return .resume
+      case .unreadable: return .stop(.instructionFetchFailed(rip: vcpu.registers.rip))
+      }
+    }
     switch exit.reason {
     case .cpuid:
       return CPUIDHandler.handle(exit, vcpu: vcpu, vm: vm, guest: guest)

@@ -43,6 +43,54 @@ public enum InstructionCompletion {
     }
   }
 
+  /// What reading the instruction at RIP says about an instruction exit without a
+  /// reported length.
+  public enum Check: Equatable {
+    /// The bytes are an instruction that causes this exit, of this length.
+    case length(UInt8)
+    /// They are not: the processor executed other bytes (a stale TLB entry after the guest
+    /// changed its page tables without INVLPG). Nothing may be emulated.
+    case mismatch
+    /// The instruction could not be read.
+    case unreadable
+  }
+
+  /// For an instruction exit without a length (SVM without NRIPS): checks that the bytes
+  /// at RIP cause `reason` and returns their length. The common unprefixed encodings are
+  /// recognized with a couple of compares through the code-page cache; anything else (a
+  /// prefix, a page crossing) takes the full decoder.
+  @inline(__always)
+  public static func check<Guest: GuestStateAccess>(
+    _ reason: ExitReason, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> Check {
+    let key = guest.instructionFetchKey(rip: vcpu.registers.rip)
+    let offset = key.linear & 0xFFF
+    if offset <= 4096 - 3, let page = cachedPage(key, vcpu: vcpu, vm: vm, guest: guest) {
+      let bytes = UnsafeRawPointer(bitPattern: UInt(page + offset))!
+      switch ExitingInstruction.quickCheck(
+        reason, bytes.load(as: UInt8.self), bytes.load(fromByteOffset: 1, as: UInt8.self),
+        bytes.load(fromByteOffset: 2, as: UInt8.self))
+      {
+      case .length(let length): return .length(length)
+      case .mismatch: return .mismatch
+      case .undecided: break
+      }
+    }
+    return fullCheck(reason, vcpu: vcpu, vm: vm, guest: guest)
+  }
+
+  static func fullCheck<Guest: GuestStateAccess>(
+    _ reason: ExitReason, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> Check {
+    let mode = guest.mode()
+    guard
+      let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory),
+      let length = InstructionLength.decode(bytes, width: mode.width)
+    else { return .unreadable }
+    return ExitingInstruction.matches(reason, bytes, width: mode.width)
+      ? .length(length) : .mismatch
+  }
+
   /// The host address of the guest code page holding `key.linear`, through the cache.
   @inline(__always)
   static func cachedPage<Guest: GuestStateAccess>(
