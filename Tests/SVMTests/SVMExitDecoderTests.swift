@@ -107,6 +107,16 @@ final class SVMExitDecoderTests: VMCBTestCase {
 
   // MARK: Nested page faults
 
+  func testExitDuringEventDeliveryCarriesTheVector() {
+    let page = makePage()
+    page.setExit(code: 0x400, info1: 0x0, info2: 0xFED0_00D0, rip: 0x100)
+    // EXITINTINFO (APM §15.7.2): valid, type 3 (exception), error code valid, vector 13.
+    page.vmcb.set(VMCBOffset.exitInterruptInfo, 1 << 31 | 1 << 11 | 3 << 8 | 13)
+    XCTAssertEqual(SVMExitDecoder.decode(page.vmcb, nextRIPSave: false).interruptedEventVector, 13)
+    page.vmcb.set(VMCBOffset.exitInterruptInfo, 3 << 8 | 13)  // not valid
+    XCTAssertNil(SVMExitDecoder.decode(page.vmcb, nextRIPSave: false).interruptedEventVector)
+  }
+
   func testNestedPageFaultRead() {
     let exit = decode(code: 0x400, info1: 0x0, info2: 0xFED0_0008, rip: 0x100, nextRIP: 0x102)
     XCTAssertEqual(
