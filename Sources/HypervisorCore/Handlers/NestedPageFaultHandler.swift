@@ -48,6 +48,22 @@ public enum NestedPageFaultHandler {
     if case .storeString = decoded.instruction {
       return storeString(decoded, layout: layout, entry: entry, vcpu: vcpu, vm: vm)
     }
+    if let entry, layout.second == nil, layout.first.address >= entry.base,
+      layout.first.address &+ UInt64(layout.first.count) <= entry.base &+ entry.size
+    {
+      // The common case: the whole access lies in the one device.
+      let offset = layout.first.address - entry.base
+      var effect = DeviceEffect.none
+      MemoryAccessEmulator.execute(
+        decoded, registers: &vcpu.registers,
+        read: { size in entry.device.read(offset: offset, size: size) },
+        write: { size, value in
+          vcpu.storm.madeProgress = true
+          effect = entry.device.write(offset: offset, size: size, value: value)
+        })
+      if let reason = effect.stopReason { return .stop(reason) }
+      return .resume
+    }
     var access = GuestPhysicalAccess(
       first: layout.first, second: layout.second, vcpu: vcpu, vm: vm)
     MemoryAccessEmulator.execute(
@@ -144,6 +160,15 @@ struct AccessLayout {
     let linear = operand.linearAddress(registers: registers, nextRIP: nextRIP, mode: mode)
     let size = UInt64(decoded.accessSize)
     let inFirstPage = min(size, 0x1000 - (linear & 0xFFF))
+    if let reported = fault.guestLinear {
+      // VMX reported the linear address: it must lie in the operand; within one page the
+      // physical address follows from the fault's without a walk.
+      guard reported &- linear < size else { return nil }
+      if inFirstPage == size {
+        let physical = fault.guestPhysical &- (reported &- linear)
+        return AccessLayout(linear: linear, first: (physical, UInt8(size)), second: nil)
+      }
+    }
     guard let physical = InstructionFetcher.translate(linear, mode: mode, memory: memory) else {
       return nil
     }
