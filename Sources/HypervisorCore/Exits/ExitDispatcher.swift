@@ -7,14 +7,14 @@ public enum ExitDispatcher {
     _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest,
     console: any ConsoleSink
   ) -> ExitOutcome {
-    var exit = exit
     if exit.instructionLength == nil && ExitingInstruction.isInstructionExit(exit.reason) {
       // No length from the hardware (SVM without NRIPS): the bytes at RIP must be an
       // instruction that causes this exit before any handler acts on it. If they are not,
-      // the guest runs other bytes than its page tables show: it executes the instruction
-      // again, with no effect and no progress (the exit-storm detector sees a loop).
+      // the guest runs other bytes than its page tables show (a stale TLB): it executes the
+      // instruction again, with no effect and no progress (the exit-storm detector sees a
+      // loop). Otherwise InstructionCompletion uses the checked length.
       switch InstructionCompletion.check(exit.reason, vcpu: vcpu, vm: vm, guest: guest) {
-      case .length(let length): exit.instructionLength = length
+      case .length(let length): vcpu.checkedInstructionLength = length
       case .mismatch:
         vcpu.statistics.decodeMismatches &+= 1
         return .resume

@@ -20,6 +20,13 @@ public struct VMExit: Equatable {
     self.instructionLength = instructionLength
     self.interruptedEventVector = interruptedEventVector
   }
+
+  /// For decoders: the interrupted event first, read before the reason is decoded, so the
+  /// value is built once and handed on unchanged.
+  @inline(__always)
+  public init(interrupted vector: UInt8?, reason: ExitReason, instructionLength: UInt8? = nil) {
+    self.init(reason: reason, instructionLength: instructionLength, interruptedEventVector: vector)
+  }
 }
 
 /// Why the guest left. Cases carry what the vendor's exit information already decoded

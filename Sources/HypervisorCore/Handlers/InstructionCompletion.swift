@@ -14,6 +14,15 @@ public enum InstructionCompletion {
       vcpu.advance(by: length)
       return .resume
     }
+    // The dispatcher checked the bytes of an instruction exit and left their length (a
+    // handler that injected a fault instead of completing leaves it for the next instruction
+    // exit, which overwrites it; other exits ignore it).
+    let checked = vcpu.checkedInstructionLength
+    if checked != 0 && ExitingInstruction.isInstructionExit(exit.reason) {
+      vcpu.checkedInstructionLength = 0
+      vcpu.advance(by: checked)
+      return .resume
+    }
     let rip = vcpu.registers.rip
     let key = guest.instructionFetchKey(rip: rip)
     let offset = key.linear & 0xFFF
@@ -79,6 +88,7 @@ public enum InstructionCompletion {
     return fullCheck(reason, vcpu: vcpu, vm: vm, guest: guest)
   }
 
+  @inline(never)
   static func fullCheck<Guest: GuestStateAccess>(
     _ reason: ExitReason, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
   ) -> Check {

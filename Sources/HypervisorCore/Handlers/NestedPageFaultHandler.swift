@@ -2,6 +2,8 @@
 /// is fetched, decoded, checked against the fault and emulated), or an access to nothing,
 /// which stops the VM or gets the architectural answer, as the VM's profile says.
 public enum NestedPageFaultHandler {
+  /// Kept out of line, so that the hot exits the dispatcher inlines do not carry its code.
+  @inline(never)
   public static func handle<Guest: GuestStateAccess>(
     _ fault: NestedPageFault, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
     guest: inout Guest

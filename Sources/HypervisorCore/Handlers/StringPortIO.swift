@@ -9,6 +9,8 @@
 /// MMIO, unmapped memory, or a page the guest's tables do not map (where the processor
 /// would raise #PF) stop the VM with `stringIOOperandNotRAM` (docs/hardening.md).
 enum StringPortIO {
+  /// Kept out of line: the exit path of plain IN/OUT must not carry its code.
+  @inline(never)
   static func handle<Guest: GuestStateAccess>(
     _ access: PortAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
   ) -> ExitOutcome {
