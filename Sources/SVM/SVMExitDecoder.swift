@@ -5,54 +5,44 @@ import HypervisorCore
 public enum SVMExitDecoder {
   @inline(__always)
   public static func decode(_ vmcb: VMCB, nextRIPSave: Bool) -> VMExit {
-    // EXITINTINFO (APM Vol 2 §15.7.2): bit 31 valid, bits 7:0 the vector whose delivery the
-    // exit interrupted.
-    let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
-    let interruptedVector: UInt8? =
-      interrupted & SVMEventInjection.valid != 0 ? UInt8(truncatingIfNeeded: interrupted) : nil
     let code = vmcb.u64(VMCBOffset.exitCode)
     let length = nextRIPSave ? instructionLength(vmcb) : nil
     switch code {
-    case SVMExitCode.cpuid:
-      return VMExit(interrupted: interruptedVector, reason: .cpuid, instructionLength: length)
-    case SVMExitCode.ioio: return decodeIO(vmcb, interrupted: interruptedVector)
-    case SVMExitCode.vmmcall:
-      return VMExit(interrupted: interruptedVector, reason: .hypercall, instructionLength: length)
+    case SVMExitCode.cpuid: return VMExit(reason: .cpuid, instructionLength: length)
+    case SVMExitCode.ioio: return decodeIO(vmcb)
+    case SVMExitCode.vmmcall: return VMExit(reason: .hypercall, instructionLength: length)
     case SVMExitCode.msr:
       // EXITINFO1: 0 for RDMSR, 1 for WRMSR.
       let isWrite = vmcb.u64(VMCBOffset.exitInfo1) & 1 != 0
-      return VMExit(
-        interrupted: interruptedVector, reason: isWrite ? .msrWrite : .msrRead,
-        instructionLength: length)
-    case SVMExitCode.hlt:
-      return VMExit(interrupted: interruptedVector, reason: .halt, instructionLength: length)
+      return VMExit(reason: isWrite ? .msrWrite : .msrRead, instructionLength: length)
+    case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
     case SVMExitCode.nestedPageFault:
+      // Only here does it matter whether the exit interrupted an event's delivery: the
+      // access may be the processor's own (IDT, GDT, TSS, stack), not the instruction's.
       return VMExit(
-        interrupted: interruptedVector, reason: .nestedPageFault(decodeNestedPageFault(vmcb)))
-    case SVMExitCode.intr: return VMExit(interrupted: interruptedVector, reason: .externalInterrupt)
+        reason: .nestedPageFault(decodeNestedPageFault(vmcb)),
+        interruptedEventVector: interruptedVector(vmcb))
+    case SVMExitCode.intr: return VMExit(reason: .externalInterrupt)
     // The SMI stays pending and the host's firmware takes it once GIF is set again.
-    case SVMExitCode.smi: return VMExit(interrupted: interruptedVector, reason: .externalInterrupt)
-    case SVMExitCode.nmi: return VMExit(interrupted: interruptedVector, reason: .nmi)
-    case SVMExitCode.vintr: return VMExit(interrupted: interruptedVector, reason: .interruptWindow)
-    case SVMExitCode.shutdown: return VMExit(interrupted: interruptedVector, reason: .shutdown)
-    case SVMExitCode.initSignal: return VMExit(interrupted: interruptedVector, reason: .initSignal)
+    case SVMExitCode.smi: return VMExit(reason: .externalInterrupt)
+    case SVMExitCode.nmi: return VMExit(reason: .nmi)
+    case SVMExitCode.vintr: return VMExit(reason: .interruptWindow)
+    case SVMExitCode.shutdown: return VMExit(reason: .shutdown)
+    case SVMExitCode.initSignal: return VMExit(reason: .initSignal)
     case SVMExitCode.invd, SVMExitCode.wbinvd:
-      return VMExit(
-        interrupted: interruptedVector, reason: .invalidateCaches, instructionLength: length)
-    case SVMExitCode.xsetbv:
-      return VMExit(interrupted: interruptedVector, reason: .xsetbv, instructionLength: length)
+      return VMExit(reason: .invalidateCaches, instructionLength: length)
+    case SVMExitCode.xsetbv: return VMExit(reason: .xsetbv, instructionLength: length)
     case SVMExitCode.vmrun, SVMExitCode.invlpga, SVMExitCode.vmload, SVMExitCode.vmsave,
       SVMExitCode.stgi,
       SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait:
       // SVM is hidden from guests: these instructions are undefined for them.
-      return VMExit(interrupted: interruptedVector, reason: .exception(vector: 6, errorCode: nil))
+      return VMExit(reason: .exception(vector: 6, errorCode: nil))
     case SVMExitCode.exceptionBase...(SVMExitCode.exceptionBase + 31):
       let vector = UInt8(code - SVMExitCode.exceptionBase)
       let errorCode =
         PendingEvent.exceptionHasErrorCode(vector)
         ? UInt32(truncatingIfNeeded: vmcb.u64(VMCBOffset.exitInfo1)) : nil
-      return VMExit(
-        interrupted: interruptedVector, reason: .exception(vector: vector, errorCode: errorCode))
+      return VMExit(reason: .exception(vector: vector, errorCode: errorCode))
     case SVMExitCode.readCR0...(SVMExitCode.writeCR0 + 15):
       let isWrite = code >= SVMExitCode.writeCR0
       // With decode assists EXITINFO1 bit 63 says the GPR number in bits 3:0 is valid.
@@ -64,11 +54,18 @@ public enum SVMExitDecoder {
             generalRegister: info >> 63 != 0 ? UInt8(info & 0xF) : 0xFF)),
         instructionLength: length)
     default:
-      if code & 0xFFFF_FFFF == 0xFFFF_FFFF {
-        return VMExit(interrupted: interruptedVector, reason: .entryFailure(code: code))
-      }
-      return VMExit(interrupted: interruptedVector, reason: .unknown(vendorCode: code))
+      if code & 0xFFFF_FFFF == 0xFFFF_FFFF { return VMExit(reason: .entryFailure(code: code)) }
+      return VMExit(reason: .unknown(vendorCode: code))
     }
+  }
+
+  /// EXITINTINFO (APM Vol 2 §15.7.2): bit 31 valid, bits 7:0 the vector whose delivery the
+  /// exit interrupted. Read for nested page faults only, the exits whose handling it decides:
+  /// the other exits do not pay for it.
+  @inline(__always)
+  public static func interruptedVector(_ vmcb: VMCB) -> UInt8? {
+    let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
+    return interrupted & SVMEventInjection.valid != 0 ? UInt8(truncatingIfNeeded: interrupted) : nil
   }
 
   /// NRIPS: the next sequential RIP minus the current RIP (APM §15.7.1).
@@ -83,7 +80,7 @@ public enum SVMExitDecoder {
   /// IOIO EXITINFO1 (APM Vol 2 §15.10.2, Figure 15-2): bit 0 IN, bit 2 string, bit 3 REP,
   /// bits 6:4 operand size (one-hot 1/2/4 bytes), bits 31:16 port. EXITINFO2 holds the RIP
   /// of the next instruction, with or without NRIPS.
-  static func decodeIO(_ vmcb: VMCB, interrupted interruptedVector: UInt8? = nil) -> VMExit {
+  static func decodeIO(_ vmcb: VMCB) -> VMExit {
     let info = vmcb.u64(VMCBOffset.exitInfo1)
     let size: UInt8 = info & (1 << 6) != 0 ? 4 : (info & (1 << 5) != 0 ? 2 : 1)
     let access = PortAccess(
@@ -93,8 +90,7 @@ public enum SVMExitDecoder {
     let next = vmcb.u64(VMCBOffset.exitInfo2)
     let rip = vmcb.u64(VMCBOffset.rip)
     let length: UInt8? = next > rip && next - rip <= 15 ? UInt8(next - rip) : nil
-    return VMExit(
-      interrupted: interruptedVector, reason: .portIO(access), instructionLength: length)
+    return VMExit(reason: .portIO(access), instructionLength: length)
   }
 
   /// Nested page fault (APM §15.25.6): EXITINFO1 is a page-fault error code (bit 0 the

@@ -111,10 +111,10 @@ final class VMXExitDecoderTests: XCTestCase {
       reason: 48, qualification: 0x81, guestPhysicalAddress: 0xFED0_00D0)
     info.idtVectoringInfo = 1 << 31 | 1 << 11 | 3 << 8 | 13
     XCTAssertEqual(VMXExitDecoder.decode(info).interruptedEventVector, 13)
-    // A SIPI's vector is its own, not the interrupted event's.
+    // A SIPI's vector is its own; the interrupted event is carried for EPT violations only.
     let sipi = VMXExitInformation(reason: 4, qualification: 0x9A, idtVectoringInfo: 1 << 31 | 0x30)
     XCTAssertEqual(VMXExitDecoder.decode(sipi).reason, .startupIPI(vector: 0x9A))
-    XCTAssertEqual(VMXExitDecoder.decode(sipi).interruptedEventVector, 0x30)
+    XCTAssertNil(VMXExitDecoder.decode(sipi).interruptedEventVector)
     info.idtVectoringInfo = 3 << 8 | 13
     XCTAssertNil(VMXExitDecoder.decode(info).interruptedEventVector)
   }

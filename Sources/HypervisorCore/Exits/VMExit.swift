@@ -10,7 +10,8 @@ public struct VMExit: Equatable {
   /// the exit interrupted: SVM EXITINTINFO valid (APM Vol 2 §15.7.2), VMX IDT-vectoring
   /// information valid (SDM 3C §28.2.4). The exit is then the processor's own access while
   /// delivering it (IDT, GDT, TSS, stack), not the instruction at RIP; the run loops deliver
-  /// the event again on the next entry. nil: no delivery was under way.
+  /// the event again on the next entry. nil: no delivery was under way. The decoders fill it
+  /// in for nested page faults, the exits whose handling it decides.
   public var interruptedEventVector: UInt8?
 
   public init(
@@ -19,13 +20,6 @@ public struct VMExit: Equatable {
     self.reason = reason
     self.instructionLength = instructionLength
     self.interruptedEventVector = interruptedEventVector
-  }
-
-  /// For decoders: the interrupted event first, read before the reason is decoded, so the
-  /// value is built once and handed on unchanged.
-  @inline(__always)
-  public init(interrupted vector: UInt8?, reason: ExitReason, instructionLength: UInt8? = nil) {
-    self.init(reason: reason, instructionLength: instructionLength, interruptedEventVector: vector)
   }
 }
 
