@@ -12,22 +12,15 @@ public enum ExitingInstruction {
     case mismatch
   }
 
-  /// True for the exits an instruction at RIP causes and that complete it (SDM 2B opcode
-  /// map; APM Vol 2 §15.9-15.14 for the intercepts).
-  @inline(__always)
-  public static func isInstructionExit(_ reason: ExitReason) -> Bool {
-    switch reason {
-    case .cpuid, .msrRead, .msrWrite, .hypercall, .halt, .invalidateCaches, .xsetbv,
-      .controlRegisterAccess:
-      return true
-    default:
-      return false
-    }
+  /// The instruction intercepts whose bytes are checked (SDM 2B opcode map; APM Vol 2
+  /// §15.9-15.14 for the intercepts).
+  public enum Kind: Equatable {
+    case cpuid, msrRead, msrWrite, hypercall, halt, invalidateCaches, xsetbv, controlRegister
   }
 
   /// The exit path's check: a couple of compares on the first bytes.
   @inline(__always)
-  public static func quickCheck(_ reason: ExitReason, _ b0: UInt8, _ b1: UInt8, _ b2: UInt8)
+  public static func quickCheck(_ reason: Kind, _ b0: UInt8, _ b1: UInt8, _ b2: UInt8)
     -> QuickCheck
   {
     if b0 == 0x0F {
@@ -39,13 +32,13 @@ public enum ExitingInstruction {
       // VMMCALL (0F 01 D9); VMCALL (0F 01 C1) too, the same hypercall in the same length.
       case .hypercall: return b1 == 0x01 && (b2 == 0xD9 || b2 == 0xC1) ? .length(3) : .mismatch
       case .xsetbv: return b1 == 0x01 && b2 == 0xD1 ? .length(3) : .mismatch
-      case .controlRegisterAccess:
+      case .controlRegister:
         // MOV from/to CR (0F 20, 0F 22: ModRM is always a register, three bytes), CLTS
         // (0F 06); LMSW/SMSW (0F 01 /6, /4) may take a memory operand.
         if b1 == 0x20 || b1 == 0x22 { return .length(3) }
         if b1 == 0x06 { return .length(2) }
         return b1 == 0x01 && isMachineStatusWord(b2) ? .undecided : .mismatch
-      default: return .mismatch
+      case .halt: return .mismatch
       }
     }
     if b0 == 0xF4 { return reason == .halt ? .length(1) : .mismatch }
@@ -72,7 +65,7 @@ public enum ExitingInstruction {
 
   /// The full check: legal prefixes, then an opcode that causes `reason`.
   public static func matches(
-    _ reason: ExitReason, _ bytes: InstructionBytes, width: GuestMode.Width
+    _ reason: Kind, _ bytes: InstructionBytes, width: GuestMode.Width
   )
     -> Bool
   {
@@ -86,7 +79,7 @@ public enum ExitingInstruction {
       let b2 = b1 == 0x01 ? try cursor.peek() : 0
       if case .length = quickCheck(reason, 0x0F, b1, b2) { return true }
       // LMSW (0F 01 /6) and SMSW (0F 01 /4) for a CR0 access.
-      if case .controlRegisterAccess = reason, b1 == 0x01 { return isMachineStatusWord(b2) }
+      if reason == .controlRegister, b1 == 0x01 { return isMachineStatusWord(b2) }
       return false
     } catch {
       return false

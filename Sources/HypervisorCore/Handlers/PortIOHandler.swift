@@ -34,6 +34,10 @@ public enum PortIOHandler {
         vcpu.statistics.unhandledPortWrites &+= 1
       }
     }
+    // A length checked for an earlier instruction exit whose handler did not complete it
+    // (a refused MSR) must not be taken for this one's (SVM reports IN/OUT's next RIP, so
+    // this is the rare case).
+    if exit.instructionLength == nil { vcpu.checkedInstructionLength = 0 }
     return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
   }
 }
