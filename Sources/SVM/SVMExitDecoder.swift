@@ -17,7 +17,11 @@ public enum SVMExitDecoder {
       return VMExit(reason: isWrite ? .msrWrite : .msrRead, instructionLength: length)
     case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
     case SVMExitCode.nestedPageFault:
-      return VMExit(reason: .nestedPageFault(decodeNestedPageFault(vmcb)))
+      // Only here does it matter whether the exit interrupted an event's delivery: the
+      // access may be the processor's own (IDT, GDT, TSS, stack), not the instruction's.
+      return VMExit(
+        reason: .nestedPageFault(decodeNestedPageFault(vmcb)),
+        interruptedEventVector: interruptedVector(vmcb))
     case SVMExitCode.intr: return VMExit(reason: .externalInterrupt)
     // The SMI stays pending and the host's firmware takes it once GIF is set again.
     case SVMExitCode.smi: return VMExit(reason: .externalInterrupt)
@@ -72,6 +76,15 @@ public enum SVMExitDecoder {
       if code & 0xFFFF_FFFF == 0xFFFF_FFFF { return VMExit(reason: .entryFailure(code: code)) }
       return VMExit(reason: .unknown(vendorCode: code))
     }
+  }
+
+  /// EXITINTINFO (APM Vol 2 §15.7.2): bit 31 valid, bits 7:0 the vector whose delivery the
+  /// exit interrupted. Read for nested page faults only, the exits whose handling it decides:
+  /// the other exits do not pay for it.
+  @inline(__always)
+  public static func interruptedVector(_ vmcb: VMCB) -> UInt8? {
+    let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
+    return interrupted & SVMEventInjection.valid != 0 ? UInt8(truncatingIfNeeded: interrupted) : nil
   }
 
   /// NRIPS: the next sequential RIP minus the current RIP (APM §15.7.1).

@@ -51,11 +51,15 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     } else {
       width = csAttributes & (1 << 10) != 0 ? .protected32 : .protected16
     }
-    return GuestMode(
+    var mode = GuestMode(
       width: width, codeSegmentBase: vmcb.segmentBase(VMCBOffset.cs),
       dataSegmentBase: vmcb.segmentBase(VMCBOffset.ds),
       extraSegmentBase: vmcb.segmentBase(VMCBOffset.es),
       cr0: cr0, cr3: vmcb.u64(VMCBOffset.cr3), cr4: vmcb.u64(VMCBOffset.cr4), efer: efer)
+    mode.stackSegmentBase = vmcb.segmentBase(VMCBOffset.ss)
+    mode.fsBase = vmcb.segmentBase(VMCBOffset.fs)
+    mode.gsBase = vmcb.segmentBase(VMCBOffset.gs)
+    return mode
   }
 
   @inline(__always)

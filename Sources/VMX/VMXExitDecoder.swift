@@ -50,7 +50,14 @@ public enum VMXExitDecoder {
       let fault = VMXExitQualification.nestedPageFault(
         info.qualification, guestPhysical: info.guestPhysicalAddress,
         guestLinear: info.guestLinearAddress)
-      return VMExit(reason: .nestedPageFault(fault))
+      // IDT-vectoring information (SDM 3C §25.9.3, §28.2.4): the exit interrupted the
+      // delivery of this vector, and the access may be the processor's own, not the
+      // instruction's. Carried for EPT violations, the exits whose handling it decides.
+      let vectoring = info.idtVectoringInfo
+      return VMExit(
+        reason: .nestedPageFault(fault),
+        interruptedEventVector: vectoring & (1 << 31) != 0
+          ? UInt8(truncatingIfNeeded: vectoring) : nil)
     case .preemptionTimerExpired:
       return VMExit(reason: .preemptionTimer)
     case .xsetbv:

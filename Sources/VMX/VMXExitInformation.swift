@@ -16,11 +16,15 @@ public struct VMXExitInformation: Equatable {
   public var guestPhysicalAddress: UInt64
   /// `exitInstructionInformation` (§25.9.4).
   public var instructionInfo: UInt32
+  /// `idtVectoringInformation` (§25.9.3): bit 31 valid, bits 7:0 the vector whose delivery
+  /// the exit interrupted.
+  public var idtVectoringInfo: UInt32
 
   public init(
     reason: UInt32, qualification: UInt64 = 0, instructionLength: UInt32 = 0,
     interruptionInfo: UInt32 = 0, interruptionErrorCode: UInt32 = 0,
-    guestLinearAddress: UInt64 = 0, guestPhysicalAddress: UInt64 = 0, instructionInfo: UInt32 = 0
+    guestLinearAddress: UInt64 = 0, guestPhysicalAddress: UInt64 = 0, instructionInfo: UInt32 = 0,
+    idtVectoringInfo: UInt32 = 0
   ) {
     self.reason = reason
     self.qualification = qualification
@@ -30,6 +34,7 @@ public struct VMXExitInformation: Equatable {
     self.guestLinearAddress = guestLinearAddress
     self.guestPhysicalAddress = guestPhysicalAddress
     self.instructionInfo = instructionInfo
+    self.idtVectoringInfo = idtVectoringInfo
   }
 
   /// Bits 15:0 of `reason`.

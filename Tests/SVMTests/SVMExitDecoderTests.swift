@@ -107,6 +107,23 @@ final class SVMExitDecoderTests: VMCBTestCase {
 
   // MARK: Nested page faults
 
+  func testExitDuringEventDeliveryCarriesTheVector() {
+    let page = makePage()
+    page.setExit(code: 0x400, info1: 0x0, info2: 0xFED0_00D0, rip: 0x100)
+    // EXITINTINFO (APM §15.7.2): valid, type 3 (exception), error code valid, vector 13.
+    page.vmcb.set(VMCBOffset.exitInterruptInfo, 1 << 31 | 1 << 11 | 3 << 8 | 13)
+    XCTAssertEqual(SVMExitDecoder.decode(page.vmcb, nextRIPSave: false).interruptedEventVector, 13)
+    // An intercepted #PF (exit code 0x4E) keeps its own vector; the interrupted event is
+    // carried for nested page faults only.
+    page.setExit(code: 0x4E, info1: 0x2, info2: 0x1000, rip: 0x100)
+    let exception = SVMExitDecoder.decode(page.vmcb, nextRIPSave: false)
+    XCTAssertEqual(exception.reason, .exception(vector: 14, errorCode: 2))
+    XCTAssertNil(exception.interruptedEventVector)
+    page.setExit(code: 0x400, info1: 0x0, info2: 0xFED0_00D0, rip: 0x100)
+    page.vmcb.set(VMCBOffset.exitInterruptInfo, 3 << 8 | 13)  // not valid
+    XCTAssertNil(SVMExitDecoder.decode(page.vmcb, nextRIPSave: false).interruptedEventVector)
+  }
+
   func testNestedPageFaultRead() {
     let exit = decode(code: 0x400, info1: 0x0, info2: 0xFED0_0008, rip: 0x100, nextRIP: 0x102)
     XCTAssertEqual(

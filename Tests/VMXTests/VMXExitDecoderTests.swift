@@ -105,6 +105,20 @@ final class VMXExitDecoderTests: XCTestCase {
             guestPhysical: 0xFEE0_0000, guestLinear: 0x7000, access: .write, wasMapped: true))))
   }
 
+  func testExitDuringEventDeliveryCarriesTheVector() {
+    // IDT-vectoring information (SDM 3C §25.9.3): valid, hardware exception, vector 13.
+    var info = VMXExitInformation(
+      reason: 48, qualification: 0x81, guestPhysicalAddress: 0xFED0_00D0)
+    info.idtVectoringInfo = 1 << 31 | 1 << 11 | 3 << 8 | 13
+    XCTAssertEqual(VMXExitDecoder.decode(info).interruptedEventVector, 13)
+    // A SIPI's vector is its own; the interrupted event is carried for EPT violations only.
+    let sipi = VMXExitInformation(reason: 4, qualification: 0x9A, idtVectoringInfo: 1 << 31 | 0x30)
+    XCTAssertEqual(VMXExitDecoder.decode(sipi).reason, .startupIPI(vector: 0x9A))
+    XCTAssertNil(VMXExitDecoder.decode(sipi).interruptedEventVector)
+    info.idtVectoringInfo = 3 << 8 | 13
+    XCTAssertNil(VMXExitDecoder.decode(info).interruptedEventVector)
+  }
+
   func testEPTViolationFetchWinsAndUnmappedHasNoLinearWhenInvalid() {
     let fault = VMXExitQualification.nestedPageFault(
       0x07, guestPhysical: 0x1000, guestLinear: 0x1234)

@@ -10,11 +10,15 @@ struct InstructionPrefixes {
   var repeatNotEqualPrefix = false
   /// 40-4F in 64-bit mode, or 0 when absent.
   var rex: UInt8 = 0
+  /// The last segment-override prefix (26 ES, 2E CS, 36 SS, 3E DS, 64 FS, 65 GS), if any.
+  var segmentOverride: SegmentRegister? = nil
 
   var hasREX: Bool { rex != 0 }
   var rexW: Bool { rex & 8 != 0 }
   /// REX.R extends ModRM.reg to the upper eight registers.
   var rexR: Int { Int(rex & 4) << 1 }
+  /// REX.X extends SIB.index.
+  var rexX: Int { Int(rex & 2) << 2 }
   /// REX.B extends ModRM.rm, SIB.base or the opcode register.
   var rexB: Int { Int(rex & 1) << 3 }
 
@@ -33,7 +37,13 @@ struct InstructionPrefixes {
       case 0x67: prefixes.addressSizeOverride = true
       case 0xF3: prefixes.repeatPrefix = true
       case 0xF2: prefixes.repeatNotEqualPrefix = true
-      case 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65: break
+      case 0xF0: break
+      case 0x26: prefixes.segmentOverride = .es
+      case 0x2E: prefixes.segmentOverride = .cs
+      case 0x36: prefixes.segmentOverride = .ss
+      case 0x3E: prefixes.segmentOverride = .ds
+      case 0x64: prefixes.segmentOverride = .fs
+      case 0x65: prefixes.segmentOverride = .gs
       case 0x40...0x4F where width == .long64:
         prefixes.rex = byte
         try cursor.skip(1)

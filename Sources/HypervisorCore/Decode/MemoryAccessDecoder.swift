@@ -7,16 +7,21 @@ public enum MemoryAccessDecoder {
     var cursor = InstructionCursor(bytes)
     do throws(InstructionFetchError) {
       let prefixes = try InstructionPrefixes.read(from: &cursor, width: width)
-      let decoded = try decodeOpcode(&cursor, prefixes: prefixes, width: width)
-      return decoded.map { DecodedMemoryAccess(instruction: $0, length: UInt8(cursor.position)) }
+      var operand = MemoryOperand(segment: .ds, addressSize: prefixes.addressSize(width: width))
+      let decoded = try decodeOpcode(&cursor, prefixes: prefixes, width: width, operand: &operand)
+      return decoded.map {
+        DecodedMemoryAccess(instruction: $0, length: UInt8(cursor.position), operand: operand)
+      }
     } catch {
       return .failure(error == .truncated ? .truncated : .tooLong)
     }
   }
 
   /// Decodes from the opcode on; fetch failures throw, semantic failures are returned.
+  /// `operand` receives how the memory operand's address is formed.
   private static func decodeOpcode(
-    _ cursor: inout InstructionCursor, prefixes: InstructionPrefixes, width: GuestMode.Width
+    _ cursor: inout InstructionCursor, prefixes: InstructionPrefixes, width: GuestMode.Width,
+    operand: inout MemoryOperand
   ) throws(InstructionFetchError) -> Result<MemoryAccessInstruction, MemoryAccessDecodeError> {
     let operandSize = prefixes.operandSize(width: width)
     let addressSize = prefixes.addressSize(width: width)
@@ -25,8 +30,10 @@ public enum MemoryAccessDecoder {
     case 0x88...0x8B:
       // MOV Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev (Table A-2): bit 0 selects byte or full size,
       // bit 1 the direction.
-      let modRM = try cursor.readModRMOperand(addressSize: addressSize)
-      guard !modRM.isRegister else { return .failure(.registerOperandNotMemory) }
+      let (modRM, memory) = try cursor.readMemoryOperand(
+        prefixes: prefixes, addressSize: addressSize, width: width)
+      guard let memory else { return .failure(.registerOperandNotMemory) }
+      operand = memory
       let register = Int(modRM.reg) | prefixes.rexR
       let size = opcode & 1 == 0 ? 1 : operandSize
       let (number, highByte) =
@@ -41,8 +48,10 @@ public enum MemoryAccessDecoder {
 
     case 0x63 where width == .long64:
       // MOVSXD Gv, Ed: sign-extends only with REX.W; without it, a plain 16/32-bit move.
-      let modRM = try cursor.readModRMOperand(addressSize: addressSize)
-      guard !modRM.isRegister else { return .failure(.registerOperandNotMemory) }
+      let (modRM, memory) = try cursor.readMemoryOperand(
+        prefixes: prefixes, addressSize: addressSize, width: width)
+      guard let memory else { return .failure(.registerOperandNotMemory) }
+      operand = memory
       let size = min(operandSize, 4)
       return .success(
         .load(
@@ -52,7 +61,8 @@ public enum MemoryAccessDecoder {
     case 0xA0...0xA3:
       // MOV AL/rAX, moffs and back: the offset is as wide as the address size, so 8 bytes
       // in 64-bit mode unless 67 (SDM Vol 2 MOV, "moffs" note).
-      try cursor.skip(Int(addressSize))
+      operand.displacement = try cursor.readLittleEndian(Int(addressSize))
+      if let override = prefixes.segmentOverride { operand.segment = override }
       let size = opcode & 1 == 0 ? 1 : operandSize
       if opcode & 2 == 0 {
         return .success(
@@ -66,14 +76,18 @@ public enum MemoryAccessDecoder {
       // STOS; F2 repeats STOS exactly as F3 does (SDM Vol 2 REP, note on REPNE).
       let size = opcode == 0xAA ? 1 : operandSize
       let repeated = prefixes.repeatPrefix || prefixes.repeatNotEqualPrefix
+      // ES:(E/R)DI, which no prefix overrides (SDM Vol 2 STOS).
+      operand = MemoryOperand(segment: .es, base: 7, addressSize: addressSize)
       return .success(.storeString(size: size, repeated: repeated, addressSize: addressSize))
 
     case 0xC6, 0xC7:
       // Group 11 (Table A-6): only /0 is MOV. The immediate follows the displacement; Iz
       // is sign-extended to 64 bits with REX.W.
-      let modRM = try cursor.readModRMOperand(addressSize: addressSize)
+      let (modRM, memory) = try cursor.readMemoryOperand(
+        prefixes: prefixes, addressSize: addressSize, width: width)
       guard modRM.reg == 0 else { return .failure(.unsupportedOpcode(opcode)) }
-      guard !modRM.isRegister else { return .failure(.registerOperandNotMemory) }
+      guard let memory else { return .failure(.registerOperandNotMemory) }
+      operand = memory
       let size = opcode == 0xC6 ? 1 : operandSize
       let immediateSize = size == 8 ? 4 : Int(size)
       var value = try cursor.readLittleEndian(immediateSize)
@@ -85,8 +99,10 @@ public enum MemoryAccessDecoder {
       switch second {
       case 0xB6, 0xB7, 0xBE, 0xBF:
         // MOVZX/MOVSX Gv, Eb/Ew: bit 0 picks the source width, bit 3 sign or zero.
-        let modRM = try cursor.readModRMOperand(addressSize: addressSize)
-        guard !modRM.isRegister else { return .failure(.registerOperandNotMemory) }
+        let (modRM, memory) = try cursor.readMemoryOperand(
+          prefixes: prefixes, addressSize: addressSize, width: width)
+        guard let memory else { return .failure(.registerOperandNotMemory) }
+        operand = memory
         return .success(
           .load(
             size: second & 1 == 0 ? 1 : 2, destinationRegister: Int(modRM.reg) | prefixes.rexR,

@@ -1,17 +1,28 @@
 /// Carries out a decoded MMIO access against a device model and updates the guest's
 /// registers as the instruction would have.
 public enum MemoryAccessEmulator {
+  /// The most repetitions of a string instruction one exit performs. A longer REP is left
+  /// interrupted, as the processor leaves it for an interrupt (SDM Vol 2 REP: the registers
+  /// show the progress, RIP stays on the instruction), so the guest re-executes it and exits
+  /// again: each exit costs at most this many device accesses, and interrupts are taken in
+  /// between (docs/hardening.md).
+  public static let maximumIterationsPerExit: UInt64 = 64
+
   /// Performs the access: `read(size)` returns the device's value for a load and
   /// `write(size, value)` stores one. Updates the destination register (merging 8- and 16-bit
   /// writes, zero-extending 32-bit ones as 64-bit mode does, SDM Vol 1 §3.4.1.1), RDI and RCX
-  /// for STOS, and advances RIP by the instruction's length.
+  /// for STOS, and advances RIP by the instruction's length once the instruction is done.
   ///
-  /// REP STOS calls `write` once per repetition, (E/R)CX times (none when it is zero); the
-  /// k-th call (from 0) targets the starting (E/R)DI plus k × size, or minus with RFLAGS.DF.
+  /// STOS calls `write` once per repetition: (E/R)CX times for REP (none when it is zero),
+  /// but at most `iterations` times; the k-th call (from 0) targets the starting (E/R)DI plus
+  /// k × size, or minus with RFLAGS.DF. A REP whose count is not exhausted keeps RIP, so the
+  /// guest executes it again (SDM Vol 2 REP). Returns the number of repetitions done.
+  @discardableResult
   public static func execute(
-    _ access: DecodedMemoryAccess, registers: inout GuestRegisters, read: (UInt8) -> UInt64,
+    _ access: DecodedMemoryAccess, registers: inout GuestRegisters,
+    iterations limit: UInt64 = maximumIterationsPerExit, read: (UInt8) -> UInt64,
     write: (UInt8, UInt64) -> Void
-  ) {
+  ) -> UInt64 {
     switch access.instruction {
     case .load(let size, let destination, let highByte, let extension_, let destinationSize):
       let raw = read(size) & mask(size)
@@ -34,26 +45,45 @@ public enum MemoryAccessEmulator {
 
     case .storeString(let size, let repeated, let addressSize):
       // SDM Vol 2 STOS and REP: the count and index registers are as wide as the address.
-      let addressMask = mask(addressSize)
-      var remaining = repeated ? registers.rcx & addressMask : 1
-      let directionDown = registers.rflags & (1 << 10) != 0
-      let step = directionDown ? 0 &- UInt64(size) : UInt64(size)
+      let count = repeated ? registers.rcx & mask(addressSize) : 1
+      let done = min(count, max(limit, 1))
+      let step = stringStep(size: size, rflags: registers.rflags)
       let value = registers.rax & mask(size)
-      var index = registers.rdi
+      var remaining = done
       while remaining != 0 {
         write(size, value)
-        index &+= step
         remaining -= 1
       }
-      registers.rdi = merge(index, into: registers.rdi, size: addressSize)
-      if repeated { registers.rcx = merge(0, into: registers.rcx, size: addressSize) }
+      registers.rdi = merge(registers.rdi &+ step &* done, into: registers.rdi, size: addressSize)
+      if repeated { registers.rcx = merge(count - done, into: registers.rcx, size: addressSize) }
+      // An unfinished REP leaves RIP on the instruction (SDM Vol 2 REP).
+      if count != done { return done }
+      registers.rip &+= UInt64(access.length)
+      return done
     }
     registers.rip &+= UInt64(access.length)
+    return 1
+  }
+
+  /// What one repetition adds to the index registers: the element size, negated when
+  /// RFLAGS.DF (bit 10) is set (SDM Vol 1 §3.4.3.2).
+  @inline(__always)
+  public static func stringStep(size: UInt8, rflags: UInt64) -> UInt64 {
+    rflags & (1 << 10) != 0 ? 0 &- UInt64(size) : UInt64(size)
+  }
+
+  /// The index register after `count` more steps, written at `addressSize` (16-bit DI wraps
+  /// and keeps the upper bits of RDI; 32-bit EDI zero-extends in 64-bit mode).
+  @inline(__always)
+  public static func advanceIndex(
+    _ register: UInt64, by step: UInt64, count: UInt64, addressSize: UInt8
+  ) -> UInt64 {
+    merge(register &+ step &* count, into: register, size: addressSize)
   }
 
   /// All ones in the low `size` bytes.
   @inline(__always)
-  private static func mask(_ size: UInt8) -> UInt64 {
+  static func mask(_ size: UInt8) -> UInt64 {
     size >= 8 ? ~0 : (1 << (UInt64(size) * 8)) - 1
   }
 
@@ -67,7 +97,7 @@ public enum MemoryAccessEmulator {
   /// A register write of `size` bytes: 8- and 16-bit writes keep the upper bits, 32-bit
   /// writes clear bits 63:32 (SDM Vol 1 §3.4.1.1), 64-bit writes replace all.
   @inline(__always)
-  private static func merge(_ value: UInt64, into old: UInt64, size: UInt8) -> UInt64 {
+  static func merge(_ value: UInt64, into old: UInt64, size: UInt8) -> UInt64 {
     switch size {
     case 1, 2: return old & ~mask(size) | value & mask(size)
     case 4: return value & 0xFFFF_FFFF

@@ -53,9 +53,20 @@ public enum MemoryAccessDecodeError: Error, Equatable {
 public struct DecodedMemoryAccess: Equatable {
   public var instruction: MemoryAccessInstruction
   public var length: UInt8
+  /// How the memory operand's address is formed; the decoder always sets it.
+  public var operand: MemoryOperand?
 
-  public init(instruction: MemoryAccessInstruction, length: UInt8) {
+  public init(instruction: MemoryAccessInstruction, length: UInt8, operand: MemoryOperand? = nil) {
     self.instruction = instruction
     self.length = length
+    self.operand = operand
+  }
+
+  /// Bytes one access (one repetition for STOS) touches.
+  public var accessSize: UInt8 {
+    switch instruction {
+    case .load(let size, _, _, _, _), .store(let size, _), .storeString(let size, _, _):
+      return size
+    }
   }
 }

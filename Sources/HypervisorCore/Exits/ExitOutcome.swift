@@ -27,6 +27,14 @@ public enum StopReason: Equatable {
   case unmappedAccess(guestPhysical: UInt64, access: NestedPageFault.Access, beyondMemory: Bool)
   /// An MMIO access by an instruction the decoder does not emulate.
   case unsupportedMMIOInstruction(guestPhysical: UInt64, opcode: UInt8)
+  /// A nested page fault while the processor was delivering an event (exception, interrupt,
+  /// NMI) through the guest's IDT: the IDT, GDT, TSS or stack it needed lies in MMIO or
+  /// unmapped memory, which no instruction can be emulated for. `guestPhysical` is the
+  /// refused address.
+  case eventDeliveryFailed(vector: UInt8, guestPhysical: UInt64)
+  /// INS or OUTS whose memory operand is not guest RAM (MMIO, unmapped, or not present in the
+  /// guest's page tables, where the processor would raise #PF).
+  case stringIOOperandNotRAM(port: UInt16, guestLinear: UInt64)
   /// The instruction at RIP could not be read from guest memory.
   case instructionFetchFailed(rip: UInt64)
   /// An exit no handler serves.

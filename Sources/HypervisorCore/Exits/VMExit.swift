@@ -6,10 +6,20 @@ public struct VMExit: Equatable {
   /// instruction-length field, SVM's next RIP (NRIPS) or EXITINFO2 for IOIO. `nil` means
   /// the hypervisor must decode the instruction at RIP itself (SVM without NRIPS).
   public var instructionLength: UInt8?
+  /// The vector of the event (exception, interrupt, NMI, software interrupt) whose delivery
+  /// the exit interrupted: SVM EXITINTINFO valid (APM Vol 2 §15.7.2), VMX IDT-vectoring
+  /// information valid (SDM 3C §28.2.4). The exit is then the processor's own access while
+  /// delivering it (IDT, GDT, TSS, stack), not the instruction at RIP; the run loops deliver
+  /// the event again on the next entry. nil: no delivery was under way. The decoders fill it
+  /// in for nested page faults, the exits whose handling it decides.
+  public var interruptedEventVector: UInt8?
 
-  public init(reason: ExitReason, instructionLength: UInt8? = nil) {
+  public init(
+    reason: ExitReason, instructionLength: UInt8? = nil, interruptedEventVector: UInt8? = nil
+  ) {
     self.reason = reason
     self.instructionLength = instructionLength
+    self.interruptedEventVector = interruptedEventVector
   }
 }
 

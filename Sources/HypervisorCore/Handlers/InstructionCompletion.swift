@@ -1,10 +1,11 @@
 import Memory
 
 /// Moves RIP past the exiting instruction. The length comes from the hardware when it
-/// reports one (VMX always; SVM with NRIPS). Otherwise the hypervisor reads the
-/// instruction: through the vCPU's code-page cache, recognizing the unprefixed encodings
-/// that exit (CPUID, RDMSR, WRMSR, VMMCALL, HLT...) at once, and decoding anything else
-/// (prefixes, a page crossing) with the full length decoder.
+/// reports one (VMX always; SVM with NRIPS). Otherwise the dispatcher has read the
+/// instruction (`check`): through the vCPU's code-page cache, recognizing the unprefixed
+/// encodings that cause each exit (CPUID, RDMSR, WRMSR, VMMCALL, HLT...) with a couple of
+/// compares, and decoding anything else (prefixes, a page crossing) with the full decoder;
+/// it leaves the length in the vCPU. Other exits without a length decode the instruction.
 public enum InstructionCompletion {
   @inline(__always)
   public static func complete<Guest: GuestStateAccess>(
@@ -14,33 +15,64 @@ public enum InstructionCompletion {
       vcpu.advance(by: length)
       return .resume
     }
-    let rip = vcpu.registers.rip
-    let key = guest.instructionFetchKey(rip: rip)
-    let offset = key.linear & 0xFFF
-    if offset <= 4096 - 3, let page = cachedPage(key, vcpu: vcpu, vm: vm, guest: guest) {
-      let bytes = UnsafeRawPointer(bitPattern: UInt(page + offset))!
-      if let length = commonExitLength(
-        bytes.load(as: UInt8.self), bytes.load(fromByteOffset: 1, as: UInt8.self),
-        bytes.load(fromByteOffset: 2, as: UInt8.self))
-      {
-        vcpu.advance(by: length)
-        return .resume
-      }
+    // An instruction exit: the dispatcher read and checked the bytes at RIP and left their
+    // length.
+    let checked = vcpu.checkedInstructionLength
+    if checked != 0 {
+      vcpu.checkedInstructionLength = 0
+      vcpu.advance(by: checked)
+      return .resume
     }
     return decodeAndComplete(vcpu: vcpu, vm: vm, guest: guest)
   }
 
-  /// The lengths of the exiting instructions in their usual, unprefixed encodings
-  /// (SDM 2B opcode map): anything else takes the full decoder.
+  /// What reading the instruction at RIP says about an instruction exit without a
+  /// reported length.
+  public enum Check: Equatable {
+    /// The bytes are an instruction that causes this exit, of this length.
+    case length(UInt8)
+    /// They are not: the processor executed other bytes (a stale TLB entry after the guest
+    /// changed its page tables without INVLPG). Nothing may be emulated.
+    case mismatch
+    /// The instruction could not be read.
+    case unreadable
+  }
+
+  /// For an instruction exit without a length (SVM without NRIPS): checks that the bytes
+  /// at RIP cause `reason` and returns their length. The common unprefixed encodings are
+  /// recognized with a couple of compares through the code-page cache; anything else (a
+  /// prefix, a page crossing) takes the full decoder.
   @inline(__always)
-  static func commonExitLength(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8) -> UInt8? {
-    if b0 == 0xF4 { return 1 }  // HLT
-    guard b0 == 0x0F else { return nil }
-    switch b1 {
-    case 0xA2, 0x30, 0x31, 0x32, 0x08, 0x09: return 2  // CPUID, WRMSR, RDTSC, RDMSR, INVD, WBINVD
-    case 0x01: return b2 == 0xD9 || b2 == 0xC1 || b2 == 0xD1 ? 3 : nil  // VMMCALL, VMCALL, XSETBV
-    default: return nil
+  public static func check<Guest: GuestStateAccess>(
+    _ reason: ExitingInstruction.Kind, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> Check {
+    let key = guest.instructionFetchKey(rip: vcpu.registers.rip)
+    let offset = key.linear & 0xFFF
+    if offset <= 4096 - 3, let page = cachedPage(key, vcpu: vcpu, vm: vm, guest: guest) {
+      let bytes = UnsafeRawPointer(bitPattern: UInt(page + offset))!
+      switch ExitingInstruction.quickCheck(
+        reason, bytes.load(as: UInt8.self), bytes.load(fromByteOffset: 1, as: UInt8.self),
+        bytes.load(fromByteOffset: 2, as: UInt8.self))
+      {
+      case .length(let length): return .length(length)
+      case .mismatch: return .mismatch
+      case .undecided: break
+      }
     }
+    return fullCheck(reason, vcpu: vcpu, vm: vm, guest: guest)
+  }
+
+  @inline(never)
+  static func fullCheck<Guest: GuestStateAccess>(
+    _ reason: ExitingInstruction.Kind, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+  ) -> Check {
+    let mode = guest.mode()
+    guard
+      let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory),
+      let length = InstructionLength.decode(bytes, width: mode.width)
+    else { return .unreadable }
+    return ExitingInstruction.matches(reason, bytes, width: mode.width)
+      ? .length(length) : .mismatch
   }
 
   /// The host address of the guest code page holding `key.linear`, through the cache.
@@ -91,6 +123,7 @@ public enum InstructionCompletion {
     return cache.hostPage
   }
 
+  @inline(never)
   static func decodeAndComplete<Guest: GuestStateAccess>(
     vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
   ) -> ExitOutcome {

@@ -1,11 +1,13 @@
 /// IN and OUT through the VM's port table. A port with no device reads as all ones and
 /// swallows writes, as an empty ISA bus does; both are counted. String forms (INS/OUTS)
-/// are not offered to guests: none of Peregrine's devices needs them, so they stop the VM.
+/// are emulated in bounded chunks by StringPortIO.
 public enum PortIOHandler {
   public static func handle<Guest: GuestStateAccess>(
     _ access: PortAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
   ) -> ExitOutcome {
-    if access.isString { return .stop(.unexpectedExit(vendorCode: 0x7B)) }
+    if access.isString {
+      return StringPortIO.handle(access, exit, vcpu: vcpu, vm: vm, guest: guest)
+    }
     let mask: UInt64 = access.size >= 4 ? 0xFFFF_FFFF : (1 << (UInt64(access.size) * 8)) - 1
     let device = vm.ports.device(for: access.port)
     switch access.direction {
@@ -31,6 +33,10 @@ public enum PortIOHandler {
         vcpu.statistics.unhandledPortWrites &+= 1
       }
     }
+    // A length checked for an earlier instruction exit whose handler did not complete it
+    // (a refused MSR) must not be taken for this one's (SVM reports IN/OUT's next RIP, so
+    // this is the rare case).
+    if exit.instructionLength == nil { vcpu.checkedInstructionLength = 0 }
     return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
   }
 }

@@ -16,6 +16,10 @@ public struct GuestMode: Equatable {
   public var codeSegmentBase: UInt64
   public var dataSegmentBase: UInt64
   public var extraSegmentBase: UInt64
+  /// SS, FS and GS bases: what a segment-override prefix or a BP/SP-based address uses.
+  public var stackSegmentBase: UInt64 = 0
+  public var fsBase: UInt64 = 0
+  public var gsBase: UInt64 = 0
   public var cr0: UInt64
   public var cr3: UInt64
   public var cr4: UInt64
@@ -38,4 +42,23 @@ public struct GuestMode: Equatable {
 
   /// CR0.PG (SDM 3A §2.5).
   public var pagingEnabled: Bool { cr0 & (1 << 31) != 0 }
+
+  /// The base a data access through `segment` adds. In 64-bit mode the CS, DS, ES and SS
+  /// bases are treated as zero; only FS and GS have one (SDM 3A §3.2.4).
+  public func base(of segment: SegmentRegister) -> UInt64 {
+    switch segment {
+    case .fs: return fsBase
+    case .gs: return gsBase
+    case _ where width == .long64: return 0
+    case .es: return extraSegmentBase
+    case .cs: return codeSegmentBase
+    case .ss: return stackSegmentBase
+    case .ds: return dataSegmentBase
+    }
+  }
+}
+
+/// The six segment registers, as prefixes (SDM Vol 2 §2.1.1) and instructions name them.
+public enum SegmentRegister: Equatable {
+  case es, cs, ss, ds, fs, gs
 }

@@ -22,6 +22,10 @@ public final class VirtualCPU {
   public let statistics = ExitStatistics()
   public var storm = ExitStormDetector()
   public var codeCache = CodePageCache()
+  /// The length the dispatcher found for the current instruction exit when the hardware
+  /// reported none (SVM without NRIPS); 0 when none is pending. InstructionCompletion
+  /// consumes it.
+  public var checkedInstructionLength: UInt8 = 0
   /// This vCPU's local APIC, where the VM's platform has one (Linux guests).
   public var localAPIC: LocalAPICModel? {
     didSet {

@@ -10,6 +10,11 @@ public final class ExitStatistics {
   /// The last MSR refused, for the report: what a guest keeps asking for.
   public var lastRefusedMSR: UInt32 = 0
   public var unmappedMMIOAccesses: UInt64 = 0
+  /// Exits whose instruction, as read from guest memory, was not one that causes that exit
+  /// (an opcode that does not match, or a memory operand at another address): the guest ran
+  /// other bytes than its page tables now show (a stale TLB). Nothing was emulated; the guest
+  /// re-executed the instruction.
+  public var decodeMismatches: UInt64 = 0
   public var injectedEvents: UInt64 = 0
   /// IPIs sent with a delivery mode Peregrine does not deliver (INIT, start-up, SMI, reserved).
   public var ignoredInterprocessorInterrupts: UInt64 = 0
@@ -58,6 +63,7 @@ public final class ExitStatistics {
     refusedMSRAccesses &+= other.refusedMSRAccesses
     if other.refusedMSRAccesses > 0 { lastRefusedMSR = other.lastRefusedMSR }
     unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
+    decodeMismatches &+= other.decodeMismatches
     injectedEvents &+= other.injectedEvents
     ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
   }

@@ -40,6 +40,19 @@ enum VMReport {
       Console.write(" by an instruction the hypervisor does not emulate (opcode ")
       Console.write(hex: UInt64(opcode))
       Console.write(")")
+    case .eventDeliveryFailed(let vector, let address):
+      Console.write("the processor could not deliver vector ")
+      Console.write(decimal: UInt64(vector))
+      Console.write(
+        ": its descriptor table or stack lies in MMIO or unmapped memory (guest-physical ")
+      Console.write(hex: address)
+      Console.write(")")
+    case .stringIOOperandNotRAM(let port, let linear):
+      Console.write("INS/OUTS on port ")
+      Console.write(hex: UInt64(port))
+      Console.write(" with its memory operand at guest-linear ")
+      Console.write(hex: linear)
+      Console.write(", which is not guest RAM (MMIO, unmapped or not present)")
     case .instructionFetchFailed(let rip):
       Console.write("could not read the instruction at RIP ")
       Console.write(hex: rip)
@@ -124,6 +137,11 @@ enum VMReport {
     if statistics.unmappedMMIOAccesses > 0 {
       Console.write("    unmapped MMIO accesses (all ones): ")
       Console.write(decimal: statistics.unmappedMMIOAccesses)
+      Console.write("\n")
+    }
+    if statistics.decodeMismatches > 0 {
+      Console.write("    decoded instruction did not match the exit (re-executed): ")
+      Console.write(decimal: statistics.decodeMismatches)
       Console.write("\n")
     }
     if statistics.injectedEvents > 0 {

@@ -20,11 +20,15 @@ struct VMCSGuestState: GuestStateAccess {
     } else {
       width = cs & (1 << 14) != 0 ? .protected32 : .protected16
     }
-    return GuestMode(
+    var mode = GuestMode(
       width: width, codeSegmentBase: VMCS.read(.guestCSBase),
       dataSegmentBase: VMCS.read(.guestDSBase),
       extraSegmentBase: VMCS.read(.guestESBase), cr0: cr0, cr3: VMCS.read(.guestCR3),
       cr4: VMCS.read(.guestCR4), efer: efer)
+    mode.stackSegmentBase = VMCS.read(.guestSSBase)
+    mode.fsBase = VMCS.read(.guestFSBase)
+    mode.gsBase = VMCS.read(.guestGSBase)
+    return mode
   }
 
   func instructionFetchKey(rip: UInt64) -> InstructionFetchKey {

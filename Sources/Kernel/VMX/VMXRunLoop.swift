@@ -55,7 +55,7 @@ enum VMXRunLoop {
       registers.pointee.rip = VMCS.read(.guestRIP)
       registers.pointee.rflags = VMCS.read(.guestRFLAGS)
       VMCS.write(.entryInterruptionInformation, 0)
-      reinjectInterruptedEvent()
+      let vectoring = reinjectInterruptedEvent()
 
       let info = VMXExitInformation(
         reason: UInt32(truncatingIfNeeded: VMCS.read(.exitReason)),
@@ -64,7 +64,8 @@ enum VMXRunLoop {
         interruptionInfo: UInt32(truncatingIfNeeded: VMCS.read(.exitInterruptionInformation)),
         interruptionErrorCode: UInt32(truncatingIfNeeded: VMCS.read(.exitInterruptionErrorCode)),
         guestLinearAddress: VMCS.read(.guestLinearAddress),
-        guestPhysicalAddress: VMCS.read(.guestPhysicalAddress))
+        guestPhysicalAddress: VMCS.read(.guestPhysicalAddress),
+        idtVectoringInfo: UInt32(truncatingIfNeeded: vectoring))
       let exit = VMXExitDecoder.decode(info)
       if case .externalInterrupt = exit.reason {
         // "Acknowledge interrupt on exit": the vector arrived with the exit; the host's
@@ -128,9 +129,11 @@ enum VMXRunLoop {
   }
 
   /// An event whose delivery the exit interrupted is delivered again (SDM 3C §28.2.4).
-  static func reinjectInterruptedEvent() {
+  /// Returns the IDT-vectoring information, for the exit decoder.
+  @discardableResult
+  static func reinjectInterruptedEvent() -> UInt64 {
     let vectoring = VMCS.read(.idtVectoringInformation)
-    guard vectoring & (1 << 31) != 0 else { return }
+    guard vectoring & (1 << 31) != 0 else { return vectoring }
     VMCS.write(.entryInterruptionInformation, vectoring & ~(1 << 12))
     if vectoring & (1 << 11) != 0 {
       VMCS.write(.entryExceptionErrorCode, VMCS.read(.idtVectoringErrorCode))
@@ -139,6 +142,7 @@ enum VMXRunLoop {
     if type == 4 || type == 5 || type == 6 {
       VMCS.write(.entryInstructionLength, VMCS.read(.exitInstructionLength))
     }
+    return vectoring
   }
 
   static func loadSyscallMSRs(_ guest: VMXGuest, vcpu: VirtualCPU) {

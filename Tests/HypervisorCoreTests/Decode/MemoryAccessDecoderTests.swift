@@ -5,7 +5,55 @@ final class MemoryAccessDecoderTests: XCTestCase {
   private func decode(
     _ hex: String, _ width: GuestMode.Width = .long64
   ) -> Result<DecodedMemoryAccess, MemoryAccessDecodeError> {
-    MemoryAccessDecoder.decode(instruction(hex), width: width)
+    // The operand's address form has its own tests (testOperand...): compared without it.
+    MemoryAccessDecoder.decode(instruction(hex), width: width).map {
+      DecodedMemoryAccess(instruction: $0.instruction, length: $0.length)
+    }
+  }
+
+  private func operand(_ hex: String, _ width: GuestMode.Width = .long64) -> MemoryOperand? {
+    try? MemoryAccessDecoder.decode(instruction(hex), width: width).get().operand
+  }
+
+  // MARK: Operand addresses
+
+  func testOperandSIBWithDisplacementAndREXX() {
+    // 42 8B 44 8B 10: MOV EAX, [RBX + R9*4 + 0x10].
+    XCTAssertEqual(
+      operand("42 8b 44 8b 10"),
+      MemoryOperand(segment: .ds, base: 3, index: 9, scale: 4, displacement: 0x10, addressSize: 8))
+  }
+
+  func testOperandRIPRelativeAndNegativeDisplacement() {
+    XCTAssertEqual(
+      operand("8b 05 f0 ff ff ff"),
+      MemoryOperand(
+        segment: .ds, displacement: 0xFFFF_FFFF_FFFF_FFF0, isRIPRelative: true, addressSize: 8))
+    // In 32-bit code the same encoding is an absolute disp32.
+    XCTAssertEqual(
+      operand("8b 05 00 00 d0 fe", .protected32),
+      MemoryOperand(segment: .ds, displacement: 0xFFFF_FFFF_FED0_0000, addressSize: 4))
+  }
+
+  func testOperandSixteenBitFormsAndSegments() {
+    // 8B 42 04: MOV AX, [BP+SI+4] uses SS; 26 8B 07: MOV AX, ES:[BX].
+    XCTAssertEqual(
+      operand("8b 42 04", .real),
+      MemoryOperand(segment: .ss, base: 5, index: 6, displacement: 4, addressSize: 2))
+    XCTAssertEqual(
+      operand("26 8b 07", .real), MemoryOperand(segment: .es, base: 3, addressSize: 2))
+    XCTAssertEqual(
+      operand("8b 06 34 12", .real),
+      MemoryOperand(segment: .ds, displacement: 0x1234, addressSize: 2))
+  }
+
+  func testOperandOfStringAndOffsetForms() {
+    // STOS is always ES:(E/R)DI, even with a segment prefix; moffs honours the prefix.
+    XCTAssertEqual(operand("64 f3 aa"), MemoryOperand(segment: .es, base: 7, addressSize: 8))
+    XCTAssertEqual(operand("67 aa"), MemoryOperand(segment: .es, base: 7, addressSize: 4))
+    XCTAssertEqual(
+      operand("65 a1 00 10 00 00 00 00 00 00"),
+      MemoryOperand(segment: .gs, displacement: 0x1000, addressSize: 8))
   }
 
   private func load(

@@ -223,4 +223,47 @@ final class MemoryAccessEmulatorTests: XCTestCase {
     XCTAssertEqual(registers.rax, 0x9934)
     XCTAssertEqual(registers.rip, 0x1002)
   }
+
+  // MARK: Bounded string repetitions
+
+  func testRepStosBeyondTheLimitLeavesAnInterruptedREP() {
+    registers.rcx = ~0
+    registers.rdi = 0x2000
+    var writes = 0
+    let done = MemoryAccessEmulator.execute(
+      DecodedMemoryAccess(
+        instruction: .storeString(size: 1, repeated: true, addressSize: 8), length: 2),
+      registers: &registers, iterations: 10, read: { _ in 0 }, write: { _, _ in writes += 1 })
+    XCTAssertEqual(done, 10)
+    XCTAssertEqual(writes, 10)
+    XCTAssertEqual(registers.rcx, ~0 - 10)
+    XCTAssertEqual(registers.rdi, 0x200A)
+    XCTAssertEqual(registers.rip, 0x1000, "RIP stays on the unfinished REP")
+  }
+
+  func testDefaultLimitIsTheChunkSize() {
+    registers.rcx = 0xFFFF_FFFF
+    registers.rdi = 0x10
+    var writes: UInt64 = 0
+    MemoryAccessEmulator.execute(
+      DecodedMemoryAccess(
+        instruction: .storeString(size: 4, repeated: true, addressSize: 4), length: 2),
+      registers: &registers, read: { _ in 0 }, write: { _, _ in writes += 1 })
+    XCTAssertEqual(writes, MemoryAccessEmulator.maximumIterationsPerExit)
+    XCTAssertEqual(registers.rcx, 0xFFFF_FFFF - writes)
+    XCTAssertEqual(registers.rdi, 0x10 + 4 * writes)
+  }
+
+  func testSixteenBitIndexWrapsDownwardAndKeepsUpperBits() {
+    registers.rflags |= 1 << 10
+    registers.rcx = 0xAAAA_0000_0000_0003
+    registers.rdi = 0x5555_0000_0000_0001
+    MemoryAccessEmulator.execute(
+      DecodedMemoryAccess(
+        instruction: .storeString(size: 1, repeated: true, addressSize: 2), length: 2),
+      registers: &registers, read: { _ in 0 }, write: { _, _ in })
+    XCTAssertEqual(registers.rdi, 0x5555_0000_0000_FFFE, "DI wraps below zero")
+    XCTAssertEqual(registers.rcx, 0xAAAA_0000_0000_0000)
+    XCTAssertEqual(registers.rip, 0x1002)
+  }
 }

@@ -89,4 +89,56 @@ final class InstructionCompletionTests: MachineTestCase {
       vcpu.registers.rip, TestMachine.longModeCodeLinear + 0x103,
       "RIP must advance by the length of the instruction the guest executed")
   }
+
+  // MARK: The bytes at RIP must be an instruction that causes the exit
+
+  /// The guest remapped its code page without INVLPG: the processor ran CPUID from its
+  /// TLB, the walk finds RDMSR. Nothing is emulated, RIP stays, the mismatch is counted.
+  func testCPUIDExitOverOtherBytesIsReexecuted() {
+    machine.enterLongMode()
+    machine.placeInstruction([0x0F, 0x32])
+    vcpu.registers.rip = TestMachine.longModeCodeLinear + 0x100
+    vcpu.registers.rax = 0x1234
+    XCTAssertEqual(machine.dispatch(VMExit(reason: .cpuid)), .resume)
+    XCTAssertEqual(vcpu.registers.rip, TestMachine.longModeCodeLinear + 0x100)
+    XCTAssertEqual(vcpu.registers.rax, 0x1234, "no CPUID result applied")
+    XCTAssertEqual(vcpu.statistics.decodeMismatches, 1)
+  }
+
+  func testMismatchesOfEachInstructionExit() {
+    machine.enterRealMode(cs: 0x0100, ip: 0)
+    let cases: [(ExitReason, [UInt8])] = [
+      (.halt, [0x90]),
+      (.msrRead, [0x0F, 0x30]),
+      (.msrWrite, [0x0F, 0x32]),
+      (.hypercall, [0x0F, 0x01, 0xD1]),
+      (.xsetbv, [0x0F, 0x01, 0xD9]),
+      (.invalidateCaches, [0x0F, 0xA2]),
+      (.cpuid, [0x66, 0x0F, 0x32]),  // prefixed: the full decoder decides
+      (.cpuid, [0xF4]),
+    ]
+    for (index, (reason, bytes)) in cases.enumerated() {
+      XCTAssertEqual(machine.dispatchDecoding(reason, instruction: bytes), .resume, "\(bytes)")
+      XCTAssertEqual(vcpu.registers.rip, 0, "\(bytes)")
+      XCTAssertEqual(vcpu.statistics.decodeMismatches, UInt64(index + 1), "\(bytes)")
+    }
+  }
+
+  func testPrefixedInstructionThatCausesTheExitCompletes() {
+    machine.enterLongMode()
+    vcpu.registers.rip = TestMachine.longModeCodeLinear + 0x100
+    // 2E 48 0F 32: RDMSR with a segment prefix and REX.W, four bytes.
+    XCTAssertEqual(
+      machine.dispatchDecoding(.msrRead, instruction: [0x2E, 0x48, 0x0F, 0x32]), .resume)
+    XCTAssertEqual(vcpu.statistics.decodeMismatches, 0)
+  }
+
+  func testHardwareReportedLengthSkipsTheCheck() {
+    machine.enterRealMode(cs: 0x0100, ip: 0)
+    machine.placeInstruction([0x90])
+    XCTAssertEqual(
+      machine.dispatch(VMExit(reason: .halt, instructionLength: 1)),
+      .stop(.haltedWithInterruptsDisabled), "the HLT handler ran")
+    XCTAssertEqual(vcpu.statistics.decodeMismatches, 0)
+  }
 }

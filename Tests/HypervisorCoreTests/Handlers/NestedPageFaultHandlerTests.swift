@@ -19,6 +19,11 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
   private func realModeMachine(unmapped: VMProfile.UnmappedAccessPolicy = .stop) -> TestMachine {
     let machine = makeMachine(unmapped: unmapped)
     machine.enterRealMode(cs: 0x0800, ip: 0x0010)  // linear 0x8010
+    // "Big real mode": DS and ES bases left at the device by a return from protected mode,
+    // so that [BX] and ES:[DI] reach it. The handler checks that the operand's address is
+    // the faulting one.
+    machine.guest.guestMode.dataSegmentBase = device
+    machine.guest.guestMode.extraSegmentBase = device
     return machine
   }
 
@@ -46,6 +51,7 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
   func testRealModeStoreToTheScratchRegister() throws {
     let machine = realModeMachine()
     machine.vcpu.registers.rax = 0xFFFF_FFFF_FFFF_BEEF
+    machine.vcpu.registers.rbx = 8
     // 89 07: MOV [BX], AX.
     XCTAssertEqual(fault(machine, at: device + 8, .write, instruction: [0x89, 0x07]), .resume)
     XCTAssertEqual(try XCTUnwrap(machine.testDevice).scratch, 0xBEEF)
@@ -81,6 +87,7 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
     let machine = realModeMachine()
     machine.vcpu.registers.rax = 0x55
     machine.vcpu.registers.rcx = 0
+    machine.vcpu.registers.rdi = 8
     XCTAssertEqual(fault(machine, at: device + 8, .write, instruction: [0xF3, 0xAA]), .resume)
     XCTAssertEqual(try XCTUnwrap(machine.testDevice).accesses, 0)
     XCTAssertEqual(machine.vcpu.registers.rip, 0x12)
@@ -92,6 +99,7 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
     let machine = makeMachine()
     machine.enterLongMode()
     machine.vcpu.registers.rax = 0x0123_4567_89AB_CDEF
+    machine.vcpu.registers.rdi = device + 8
     // 48 89 07: MOV [RDI], RAX.
     XCTAssertEqual(
       fault(machine, at: device + 8, .write, instruction: [0x48, 0x89, 0x07]), .resume)
@@ -107,6 +115,7 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
     let machine = makeMachine()
     machine.enterLongMode()
     machine.vcpu.registers.rdx = 0xFFFF_FFFF_FFFF_FFFF
+    machine.vcpu.registers.rdi = device
     // 8B 17: MOV EDX, [RDI].
     XCTAssertEqual(fault(machine, at: device, .read, instruction: [0x8B, 0x17]), .resume)
     XCTAssertEqual(machine.vcpu.registers.rdx, 0x5045_5245)
@@ -115,10 +124,11 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
   func testLongModeRIPRelativeLoadOfTheAccessCounter() {
     let machine = makeMachine()
     machine.enterLongMode()
-    // 44 8B 05 disp32: MOV R8D, [RIP+disp32]; seven bytes.
+    // 44 8B 05 disp32: MOV R8D, [RIP+disp32]; seven bytes. Next RIP 0x4000_0107 plus
+    // 0x2F_FF09 is linear 0x4030_0010, which enterLongMode maps to the device + 0x10.
     XCTAssertEqual(
       fault(
-        machine, at: device + 0x10, .read, instruction: [0x44, 0x8B, 0x05, 0x00, 0x10, 0x00, 0x00]),
+        machine, at: device + 0x10, .read, instruction: [0x44, 0x8B, 0x05, 0x09, 0xFF, 0x2F, 0x00]),
       .resume)
     XCTAssertEqual(machine.vcpu.registers.r8, 1, "this read is the first access")
     XCTAssertEqual(machine.vcpu.registers.rip, TestMachine.longModeCodeLinear + 0x107)
@@ -129,13 +139,13 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
     machine.enterLongMode()
     machine.vcpu.registers.rax = 0xFEED_FACE_CAFE_BEEF
     machine.vcpu.registers.rcx = 1
-    machine.vcpu.registers.rdi = 0xFFFF_FFFF_FEC0_0008
+    machine.vcpu.registers.rdi = device + 8
     // F3 48 AB: REP STOSQ.
     XCTAssertEqual(
       fault(machine, at: device + 8, .write, instruction: [0xF3, 0x48, 0xAB]), .resume)
     XCTAssertEqual(try XCTUnwrap(machine.testDevice).scratch, 0xFEED_FACE_CAFE_BEEF)
     XCTAssertEqual(machine.vcpu.registers.rcx, 0)
-    XCTAssertEqual(machine.vcpu.registers.rdi, 0xFFFF_FFFF_FEC0_0010)
+    XCTAssertEqual(machine.vcpu.registers.rdi, device + 0x10)
   }
 
   func testReportedInstructionLengthIsNotWhatMovesRIP() {
@@ -175,6 +185,7 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
 
   func testUnmappedReadUnderIgnoreReadsAllOnes() {
     let machine = realModeMachine(unmapped: .ignore)
+    machine.guest.guestMode.dataSegmentBase = 0xE000_0000
     machine.vcpu.registers.rax = 0x1234_0000
     XCTAssertEqual(fault(machine, at: 0xE000_0000, .read, instruction: [0x8B, 0x07]), .resume)
     XCTAssertEqual(machine.vcpu.registers.rax, 0x1234_FFFF)
@@ -184,6 +195,7 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
 
   func testUnmappedWriteUnderIgnoreIsDroppedAndCounted() {
     let machine = realModeMachine(unmapped: .ignore)
+    machine.guest.guestMode.dataSegmentBase = 0xB_8000
     XCTAssertEqual(fault(machine, at: 0xB_8000, .write, instruction: [0xC6, 0x07, 0x41]), .resume)
     XCTAssertEqual(machine.vcpu.registers.rip, 0x13)
     XCTAssertEqual(machine.vcpu.statistics.unmappedMMIOAccesses, 1)

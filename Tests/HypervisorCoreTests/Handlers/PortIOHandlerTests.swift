@@ -123,16 +123,110 @@ final class PortIOHandlerTests: MachineTestCase {
 
   // MARK: String I/O and decoding
 
-  func testStringIOStopsTheVM() {
-    let outs = VMExit(
-      reason: .portIO(
-        PortAccess(port: 0x3F8, size: 1, direction: .write, isString: true, isRepeated: true)),
-      instructionLength: 2)
-    guard case .stop = machine.dispatch(outs) else { return XCTFail("OUTS must stop the VM") }
-    let ins = VMExit(
-      reason: .portIO(PortAccess(port: 0x60, size: 1, direction: .read, isString: true)))
-    guard case .stop = machine.dispatch(ins) else { return XCTFail("INS must stop the VM") }
+  private func string(
+    _ direction: PortAccess.Direction, port: UInt16, size: UInt8 = 1, repeated: Bool = true,
+    instruction bytes: [UInt8], length: UInt8? = nil
+  ) -> ExitOutcome {
+    machine.placeInstruction(bytes)
+    return machine.dispatch(
+      VMExit(
+        reason: .portIO(
+          PortAccess(
+            port: port, size: size, direction: direction, isString: true, isRepeated: repeated)),
+        instructionLength: length))
+  }
+
+  func testRepOutsbWritesGuestMemoryToTheUART() {
+    machine.write(Array("hi!".utf8), at: 0x500)
+    vcpu.registers.rsi = 0x500
+    vcpu.registers.rcx = 3
+    // F3 6E: REP OUTSB (DS:SI, DS base 0).
+    XCTAssertEqual(string(.write, port: 0x3F8, instruction: [0xF3, 0x6E], length: 2), .resume)
+    XCTAssertEqual(machine.console.text(from: "uart-vm"), "hi!")
+    XCTAssertEqual(vcpu.registers.rsi, 0x503)
+    XCTAssertEqual(vcpu.registers.rcx, 0)
+    XCTAssertEqual(vcpu.registers.rip, 0x22)
+  }
+
+  func testOutsDownwardAndWithASegmentOverride() {
+    machine.write(Array("abc".utf8), at: 0x2500)
+    machine.guest.guestMode.extraSegmentBase = 0x2000
+    vcpu.registers.rflags |= 1 << 10  // DF
+    vcpu.registers.rsi = 0x502
+    vcpu.registers.rcx = 3
+    // 26 F3 6E: REP OUTSB from ES:SI, downward.
+    XCTAssertEqual(string(.write, port: 0x3F8, instruction: [0x26, 0xF3, 0x6E]), .resume)
+    XCTAssertEqual(machine.console.text(from: "uart-vm"), "cba")
+    XCTAssertEqual(vcpu.registers.rsi, 0x4FF)
+    XCTAssertEqual(vcpu.registers.rip, 0x23)
+  }
+
+  func testRepInsWithAHugeCountIsDoneInBoundedChunks() {
+    let chunk = MemoryAccessEmulator.maximumIterationsPerExit
+    vcpu.registers.rcx = 0x1234_0000_0000_FFFF  // CX = 0xFFFF
+    vcpu.registers.rdi = 0x0600
+    machine.guest.guestMode.extraSegmentBase = 0
+    // F3 6C: REP INSB from a port with no device: all ones.
+    XCTAssertEqual(string(.read, port: 0x80, instruction: [0xF3, 0x6C]), .resume)
+    XCTAssertEqual(
+      machine.read(Int(chunk) + 1, at: 0x600), Array(repeating: 0xFF, count: Int(chunk)) + [0])
+    XCTAssertEqual(vcpu.registers.rcx, 0x1234_0000_0000_FFFF - chunk)
+    XCTAssertEqual(vcpu.registers.rdi, 0x600 + chunk)
+    XCTAssertEqual(vcpu.registers.rip, 0x20, "an interrupted REP stays on the instruction")
+    XCTAssertEqual(vcpu.statistics.unhandledPortReads, chunk)
+  }
+
+  func testLongModeRepInsdStopsAtThePageEnd() {
+    machine.enterLongMode()
+    vcpu.registers.rcx = ~0
+    vcpu.registers.rdi = 0x1FF8
+    let rip = vcpu.registers.rip
+    // F3 6D: REP INSD, RCX = -1: two doublewords fit before the page ends.
+    XCTAssertEqual(string(.read, port: 0x80, size: 4, instruction: [0xF3, 0x6D]), .resume)
+    XCTAssertEqual(vcpu.registers.rdi, 0x2000)
+    XCTAssertEqual(vcpu.registers.rcx, ~0 - 2)
+    XCTAssertEqual(vcpu.registers.rip, rip)
+  }
+
+  func testSingleInsAdvancesRIP() {
+    vcpu.registers.rdi = 0x700
+    // 6C: INSB without REP; CX is not touched.
+    vcpu.registers.rcx = 5
+    XCTAssertEqual(string(.read, port: 0x80, repeated: false, instruction: [0x6C]), .resume)
+    XCTAssertEqual(machine.read(1, at: 0x700), [0xFF])
+    XCTAssertEqual(vcpu.registers.rdi, 0x701)
+    XCTAssertEqual(vcpu.registers.rcx, 5)
+    XCTAssertEqual(vcpu.registers.rip, 0x21)
+  }
+
+  func testOutsFromMMIOStopsTheVM() {
+    machine.enterLongMode()
+    vcpu.registers.rsi = TestMMIODevice.defaultBase
+    vcpu.registers.rcx = 4
+    XCTAssertEqual(
+      string(.write, port: 0x3F8, instruction: [0xF3, 0x6E]),
+      .stop(.stringIOOperandNotRAM(port: 0x3F8, guestLinear: TestMMIODevice.defaultBase)))
     XCTAssertEqual(machine.console.writeCount, 0, "nothing was transmitted")
+    XCTAssertEqual(vcpu.registers.rcx, 4)
+  }
+
+  func testInsIntoAnUnmappedLinearPageStopsTheVM() {
+    machine.enterLongMode()
+    vcpu.registers.rdi = 0x8000_0000  // not in the guest's page tables
+    XCTAssertEqual(
+      string(.read, port: 0x80, repeated: false, instruction: [0x6C]),
+      .stop(.stringIOOperandNotRAM(port: 0x80, guestLinear: 0x8000_0000)))
+  }
+
+  func testStringExitOverOtherBytesIsReexecuted() {
+    vcpu.registers.rsi = 0x500
+    vcpu.registers.rcx = 3
+    // The exit says REP OUTSB, the bytes at RIP are REP INSB.
+    XCTAssertEqual(string(.write, port: 0x3F8, instruction: [0xF3, 0x6C]), .resume)
+    XCTAssertEqual(vcpu.registers.rip, 0x20)
+    XCTAssertEqual(vcpu.registers.rcx, 3)
+    XCTAssertEqual(vcpu.statistics.decodeMismatches, 1)
+    XCTAssertEqual(machine.console.writeCount, 0)
   }
 
   func testDecodedLengthOfInAndOut() {

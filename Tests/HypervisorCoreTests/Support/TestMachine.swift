@@ -103,20 +103,27 @@ final class TestMachine {
     (vcpu ?? self.vcpu).registers.rip = eip
   }
 
-  /// 64-bit mode with 4-level paging: linear [0, 2 MiB) identity mapped and linear 1 GiB
-  /// mapped to physical 2 MiB (both 2 MiB pages). RIP is `longModeCodeLinear + offset`.
+  /// 64-bit mode with 4-level paging: linear [0, 2 MiB) identity mapped, linear 1 GiB
+  /// mapped to physical 2 MiB, and the 2 MiB page holding TestMMIODevice (0xFEC0_0000)
+  /// mapped both at itself and at linear 1 GiB + 2 MiB (all 2 MiB pages). RIP is
+  /// `longModeCodeLinear + offset`.
   func enterLongMode(ripOffset: UInt64 = 0x100, on vcpu: VirtualCPU? = nil) {
     let pml4 = Self.pageTableRoot
     let pdpt = pml4 + 0x1000
     let pdLow = pml4 + 0x2000
     let pdHigh = pml4 + 0x3000
+    let pdDevice = pml4 + 0x4000
     let present: UInt64 = 0x3  // P | RW
     let largePage: UInt64 = 0x83  // P | RW | PS
+    let devicePage: UInt64 = 0xFEC0_0000
     writeU64(pdpt | present, at: pml4)
     writeU64(pdLow | present, at: pdpt)
     writeU64(pdHigh | present, at: pdpt + 8)
+    writeU64(pdDevice | present, at: pdpt + 3 * 8)
     writeU64(0 | largePage, at: pdLow)
     writeU64(Self.longModeCodePhysical | largePage, at: pdHigh)
+    writeU64(devicePage | largePage, at: pdHigh + 8)
+    writeU64(devicePage | largePage, at: pdDevice + ((devicePage >> 21) & 511) * 8)
     guest.guestMode = GuestMode(
       width: .long64, cr0: 0x8000_0011, cr3: pml4, cr4: 0x20, efer: 0xD00)
     (vcpu ?? self.vcpu).registers.rip = Self.longModeCodeLinear + ripOffset
