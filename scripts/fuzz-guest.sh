@@ -62,6 +62,9 @@ case = harness.Case("guest-fuzz", emulator, "", g.EXPECT, forbid=g.FORBID, count
 ok, why = harness.judge(case, out, None if code == "timeout" else int(code))
 vm = re.findall(r"^summary: vm fuzz: (.*)$", out.replace("\r", ""), re.M)
 outcome = vm[-1] if vm else "no summary"
+fatal = re.findall(r"^qemu: fatal: (.*)$", out, re.M)
+if fatal:
+    outcome += ", the emulator itself aborted: qemu: fatal: " + fatal[0]
 done = re.findall(r"^\[fuzz\] FUZZ done streams=(\d+)", out, re.M)
 streams = re.findall(r"^\[fuzz\] FUZZ progress n=(\d+)", out, re.M)
 outcome += " (streams=%s%s)" % (done[-1] if done else (streams[-1] if streams else 0),

@@ -665,27 +665,36 @@ pm_finished:
     mov cr0, eax
     jmp pm_to_lm
 
-; identity map of 0-4 GiB in 2 MiB pages (four page directories shared by PAE and 4-level
-; paging): supervisor, except the user page USER_CODE (0x400000-0x5FFFFF); the MMIO
-; device's page uncached (PCD | PWT). Long mode: PML4 -> PDPT (U/S set: the PDEs decide).
+; Identity maps of the 16 MiB of RAM and of the 2 MiB (4 MiB) pages holding the addresses
+; of the memory templates (fz_gpas: the MMIO device, uncached, unmapped space), in four page
+; directories of 2 MiB pages shared by PAE and 4-level paging, and in a 32-bit page
+; directory of 4 MiB pages. Supervisor-only but the user page USER_CODE (0x400000-0x5FFFFF).
+; The rest is not present: a stray CPL 3 access takes a #PF. (Under QEMU, a CPL 3 access to a
+; present supervisor page whose guest-physical address has no memory makes a nested page
+; fault before the guest's own #PF: an emulator quirk the few mapped pages keep rare.)
+; Long mode: PML4 -> PDPT (U/S set: the PDEs decide).
 build_page_tables:
     mov edi, PG_PML4
     xor eax, eax
     mov ecx, (PG_PD32 + 0x1000 - PG_PML4) / 4
     rep stosd
-    mov edi, PG_PD
-    mov eax, PG_P | PG_RW | PG_PS
-    xor edx, edx
-.pde:
-    mov [edi], eax
-    mov [edi + 4], edx
+    xor eax, eax
+.ram:
+    call .map
     add eax, 0x200000
-    adc edx, 0
-    add edi, 8
-    cmp edi, PG_PD + 4 * 0x1000
-    jb .pde
+    cmp eax, 16 << 20
+    jb .ram
+    xor ecx, ecx
+.gpa:
+    mov eax, [fz_gpas + ecx * 4]
+    call .map
+    inc ecx
+    cmp ecx, FZ_NGPAS
+    jb .gpa
     or dword [PG_PD + (USER_CODE >> 21) * 8], 1 << 2              ; U/S
     or dword [PG_PD + (MMIO_BASE >> 21) * 8], PG_PCD | PG_PWT
+    or dword [PG_PD32 + (USER_CODE >> 22) * 4], 1 << 2
+    or dword [PG_PD32 + (MMIO_BASE >> 22) * 4], PG_PCD | PG_PWT
     xor ecx, ecx
 .pdpt:
     mov eax, ecx
@@ -700,17 +709,23 @@ build_page_tables:
     cmp ecx, 4
     jb .pdpt
     mov dword [PG_PML4], PG_PDPT | PG_P | PG_RW | (1 << 2)
-    ; 32-bit paging: 1024 PDEs of 4 MiB, the same rights
-    mov edi, PG_PD32
-    mov eax, PG_P | PG_RW | PG_PS
-.pde32:
-    mov [edi], eax
-    add edi, 4
-    add eax, 0x400000
-    cmp edi, PG_PD32 + 0x1000
-    jb .pde32
-    or dword [PG_PD32 + (USER_CODE >> 22) * 4], 1 << 2
-    or dword [PG_PD32 + (MMIO_BASE >> 22) * 4], PG_PCD | PG_PWT
+    ret
+.map:                               ; EAX = an address below 4 GiB: map its large pages
+    push eax
+    push edx
+    mov edx, eax
+    shr edx, 21
+    and eax, ~0x1FFFFF
+    or eax, PG_P | PG_RW | PG_PS
+    mov [PG_PD + edx * 8], eax
+    mov eax, [esp + 4]
+    mov edx, eax
+    shr edx, 22
+    and eax, ~0x3FFFFF
+    or eax, PG_P | PG_RW | PG_PS
+    mov [PG_PD32 + edx * 4], eax
+    pop edx
+    pop eax
     ret
 
 [section .data]
