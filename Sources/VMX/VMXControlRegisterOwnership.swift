@@ -9,7 +9,9 @@ extension VMXCapabilities {
   /// The guest's rules narrowed to what VMX operation allows in CR4 (a bit clear in
   /// CR4_FIXED1 cannot be 1 in a guest; VMXE is the host's own and never offered).
   public func restricting(_ rules: ControlRegisterRules) -> ControlRegisterRules {
-    ControlRegisterRules(allowedCR4: rules.allowedCR4 & cr4Fixed1 & ~ControlRegisterRules.vmxe)
+    ControlRegisterRules(
+      allowedCR4: rules.allowedCR4 & cr4Fixed1 & ~ControlRegisterRules.vmxe,
+      allowedEFER: rules.allowedEFER)
   }
 
   /// CR0: the fixed bits except PE and PG (free under unrestricted guest), and the

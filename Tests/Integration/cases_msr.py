@@ -14,7 +14,7 @@ ISOS = {
 
 COMMON = ["tsc-write-no-gp", "tsc-write-rdtsc-high", "tsc-write-rdtsc-close", "tsc-write-monotonic",
           "tsc-write-rdmsr", "tsc-write-lower", "tsc-write-lower-monotonic", "undefined-rdmsr-gp",
-          "undefined-wrmsr-gp", "pmc0-gp", "cpuid-no-arch-perfmon", "perf-capabilities-matches-pdcm",
+          "undefined-wrmsr-gp", "pmc0-gp", "efer-lmsle-gp", "cpuid-no-arch-perfmon", "perf-capabilities-matches-pdcm",
           "mcg-cap-with-mca", "mtrr-def-type"]
 INTEL = ["misc-enable-read", "misc-enable-write-same", "misc-enable-fast-strings",
          "misc-enable-reserved-gp", "feature-control-locked", "feature-control-write-gp",

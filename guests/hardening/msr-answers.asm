@@ -13,6 +13,7 @@
 ;   undefined-rdmsr-gp         RDMSR 0x1234 (no such MSR): #GP
 ;   undefined-wrmsr-gp         WRMSR 0x1234: #GP
 ;   pmc0-gp                    RDMSR IA32_PMC0 (0xC1): #GP (no PMU: CPUID leaf 0xA is 0)
+;   efer-lmsle-gp              WRMSR EFER with LMSLE (13), which neither CPU offers: #GP
 ;   cpuid-no-arch-perfmon      CPUID leaf 0xA EAX = 0
 ;   perf-capabilities-matches-pdcm  RDMSR 0x345 faults exactly when CPUID.1:ECX[15] is clear
 ;   mcg-cap-with-mca           with CPUID.1:EDX[14] (MCA): RDMSR MCG_CAP does not fault
@@ -118,6 +119,14 @@ main:
     call rdmsr_probe
     cmp ebp, 1
     CHECK e, "pmc0-gp", "gp=", ebp
+    ; EFER.LMSLE: Intel has none and QEMU's EPYC sets EferLmsleUnsupported, so the bit is
+    ; reserved here; accepted, it failed the next VMRUN (found by the guest fuzzer).
+    mov ecx, 0xC0000080
+    rdmsr
+    or eax, 1 << 13
+    call wrmsr_probe
+    cmp ebp, 1
+    CHECK e, "efer-lmsle-gp", "gp=", ebp
     mov eax, 0xA
     xor ecx, ecx
     cpuid

@@ -1,13 +1,30 @@
-/// Which values a guest may load into CR0 and CR4: the #GP(0) conditions of MOV to CR
-/// (SDM Vol 2B "MOV—Move to/from Control Registers"), with a CR4 bit allowed only when
-/// the guest's CPUID offers the feature it controls (SDM Vol 3A §2.5). Derived once per
-/// VM from the CPUID policy's answers; the handler checks every MOV to CR0/CR4 that exits
-/// before the backend applies it.
+/// Which values a guest may load into CR0, CR4 and EFER: the #GP(0) conditions of MOV to
+/// CR (SDM Vol 2B "MOV—Move to/from Control Registers") and of WRMSR to EFER, with a CR4 or
+/// EFER bit allowed only when the guest's CPUID offers the feature it controls (SDM Vol 3A
+/// §2.5, APM Vol 2 §3.1.7). Derived once per VM from the CPUID policy's answers; the
+/// handlers check every MOV to CR0/CR4 and WRMSR to EFER that exits before the backend
+/// applies it.
 public struct ControlRegisterRules: Equatable {
   /// CR4 bits the guest may set.
   public var allowedCR4: UInt64
+  /// EFER bits the guest may set (LMA is the processor's: a written LMA is ignored).
+  public var allowedEFER: UInt64
 
-  public init(allowedCR4: UInt64) { self.allowedCR4 = allowedCR4 }
+  public init(allowedCR4: UInt64, allowedEFER: UInt64 = baselineEFER) {
+    self.allowedCR4 = allowedCR4
+    self.allowedEFER = allowedEFER
+  }
+
+  // EFER bits (APM Vol 2 §3.1.7; SDM Vol 4 Table 2-2).
+  public static let sce: UInt64 = 1 << 0
+  public static let lme: UInt64 = 1 << 8
+  public static let lma: UInt64 = 1 << 10
+  public static let nxe: UInt64 = 1 << 11
+  public static let lmsle: UInt64 = 1 << 13
+  public static let ffxsr: UInt64 = 1 << 14
+  public static let tce: UInt64 = 1 << 15
+  /// What every x86-64 processor that runs a hypervisor has: SYSCALL, long mode, NX.
+  public static let baselineEFER: UInt64 = sce | lme | lma | nxe
 
   // CR4 bits (SDM 3A §2.5).
   public static let vme: UInt64 = 1 << 0
@@ -78,7 +95,27 @@ public struct ControlRegisterRules: Equatable {
     offer(cet, if: leaf7.ecx, 7)
     offer(la57, if: leaf7.ecx, 16)
     offer(pks, if: leaf7.ecx, 31)
-    return ControlRegisterRules(allowedCR4: allowed)
+    return ControlRegisterRules(allowedCR4: allowed, allowedEFER: offeredEFER(by: cpuid))
+  }
+
+  /// The EFER bits whose features `cpuid` offers. A bit the guest's processor lacks is
+  /// reserved and its write raises #GP; let through, it also fails the next VMRUN or VM
+  /// entry. Never SVME (SVM is not virtualized) nor LMSLE: long-mode segment limits are not
+  /// virtualized (as in KVM), QEMU does not implement them, and Intel has none.
+  static func offeredEFER(by cpuid: (_ leaf: UInt32, _ subleaf: UInt32) -> CPUIDLeaf) -> UInt64 {
+    let extended = cpuid(0x8000_0000, 0).eax
+    let leaf1 = extended >= 0x8000_0001 ? cpuid(0x8000_0001, 0) : CPUIDLeaf()
+    var allowed = lma
+    func offer(_ bit: UInt64, if register: UInt32, _ flag: UInt32) {
+      if register & (1 << flag) != 0 { allowed |= bit }
+    }
+    // CPUID 8000_0001 EDX: SYSCALL 11, NX 20, FFXSR 25, LM 29; ECX: TCE 17 (APM Vol 3 E.4.2).
+    offer(sce, if: leaf1.edx, 11)
+    offer(nxe, if: leaf1.edx, 20)
+    offer(ffxsr, if: leaf1.edx, 25)
+    offer(lme, if: leaf1.edx, 29)
+    offer(tce, if: leaf1.ecx, 17)
+    return allowed
   }
 
   /// The guest's CPUID as the policy answers it on the host `cpuid` describes.

@@ -28,6 +28,10 @@ public enum MSRHandler {
       guard let apic = vcpu.localAPIC else { return refuse(vcpu) }
       apic.setTSCDeadline(clockDeadline(guestDeadline: value, guest: guest))
     case .vendorState:
+      // EFER: only the bits of features the guest's CPUID offers (ControlRegisterRules).
+      if index == MSRPolicy.efer && value & ~vm.controlRegisterRules.allowedEFER != 0 {
+        return refuse(vcpu)
+      }
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor),
         guest.writeStateMSR(index, value)
       else {

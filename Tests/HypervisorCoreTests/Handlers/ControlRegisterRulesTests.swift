@@ -34,6 +34,49 @@ final class ControlRegisterRulesTests: XCTestCase {
     XCTAssertNotEqual(everything.allowedCR4 & Rules.smap, 0)
   }
 
+  // MARK: EFER
+
+  /// A host answering every leaf with `value`, named AuthenticAMD or GenuineIntel.
+  private func host(amd: Bool, everything value: UInt32) -> (UInt32, UInt32) -> CPUIDLeaf {
+    { leaf, _ in
+      if leaf == 0 { return CPUIDLeaf(eax: 0xD, ebx: amd ? 0x6874_7541 : 0x756E_6547) }
+      if leaf == 0x8000_0000 { return CPUIDLeaf(eax: 0x8000_0008) }
+      return CPUIDLeaf(eax: value, ebx: value, ecx: value, edx: value)
+    }
+  }
+
+  func testEFERBitsFollowTheExtendedFeatureFlags() {
+    let none = Rules.offered(by: host(amd: true, everything: 0))
+    XCTAssertEqual(none.allowedEFER, Rules.lma, "only LMA, which writes cannot change")
+    let all = Rules.offered(by: host(amd: true, everything: 0xFFFF_FFFF))
+    XCTAssertEqual(
+      all.allowedEFER,
+      Rules.sce | Rules.lme | Rules.lma | Rules.nxe | Rules.ffxsr | Rules.tce,
+      "never SVME nor LMSLE (not virtualized)")
+  }
+
+  /// QEMU's EPYC: SYSCALL, NX, FFXSR, LM, no TCE: a WRMSR setting LMSLE was accepted and
+  /// failed the next VMRUN (found by the guest fuzzer).
+  func testEPYCRefusesLMSLEThroughTheMSRHandler() {
+    let machine = TestMachine()
+    machine.vm.controlRegisterRules = Rules.offered(by: { leaf, _ in
+      switch leaf {
+      case 0: return CPUIDLeaf(eax: 0xD, ebx: 0x6874_7541)
+      case 0x8000_0000: return CPUIDLeaf(eax: 0x8000_0008)
+      case 0x8000_0001: return CPUIDLeaf(edx: 1 << 11 | 1 << 20 | 1 << 25 | 1 << 29)
+      default: return CPUIDLeaf()
+      }
+    })
+    machine.vcpu.registers.rcx = UInt64(MSRPolicy.efer)
+    machine.vcpu.registers.rax = 1 << 13 | 1 << 8 | 1
+    XCTAssertEqual(machine.dispatch(VMExit(reason: .msrWrite, instructionLength: 2)), .resume)
+    XCTAssertEqual(machine.vcpu.pendingEvent, .generalProtection(0))
+    machine.vcpu.pendingEvent = nil
+    machine.vcpu.registers.rax = 1 << 14 | 1 << 11 | 1
+    XCTAssertEqual(machine.dispatch(VMExit(reason: .msrWrite, instructionLength: 2)), .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent, "FFXSR and NXE are offered")
+  }
+
   // MARK: CR4
 
   let protected32 = GuestMode(width: .protected32, cr0: 0x11)

@@ -144,10 +144,16 @@ final class MSRHandlerTests: MachineTestCase {
     XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xD01, "unchanged")
     // SVME is reserved for a guest that has no SVM.
     assertGeneralProtection(wrmsr(MSRPolicy.efer, 1 << 12), ripBefore: 0x1000, refused: 4)
-    // Every other defined bit is accepted.
-    XCTAssertEqual(wrmsr(MSRPolicy.efer, 0xED01), .resume)
+    // FFXSR and TCE only where the guest's CPUID offers them (not in the baseline); LMSLE
+    // never (not virtualized).
+    assertGeneralProtection(wrmsr(MSRPolicy.efer, 1 << 14 | 0xD01), ripBefore: 0x1000, refused: 5)
+    assertGeneralProtection(wrmsr(MSRPolicy.efer, 1 << 13 | 0xD01), ripBefore: 0x1000, refused: 6)
+    // Every other defined bit is accepted once offered.
+    machine.vm.controlRegisterRules.allowedEFER |=
+      ControlRegisterRules.ffxsr | ControlRegisterRules.tce
+    XCTAssertEqual(wrmsr(MSRPolicy.efer, 0xCD01), .resume)
     XCTAssertNil(vcpu.pendingEvent)
-    XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xED01)
+    XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xCD01)
   }
 
   func testInvalidPATTypeRaisesGeneralProtection() {
