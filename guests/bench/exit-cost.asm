@@ -26,17 +26,8 @@
 
 N    equ 1000
 RUNS equ 3
+%include "bench.inc"
 
-; BENCH_OP "name", op_routine, baseline_routine
-%macro BENCH_OP 3
-    mov rsi, %%name
-    mov r12, %2
-    mov r13, %3
-    call bench_one
-[section .data]
-%%name: db %1, 0
-__?SECT?__
-%endmacro
 
     org 0x1000
     REAL_MODE_START
@@ -112,107 +103,8 @@ base_mmio:
     mov edi, MMIO_BASE
     ret
 
-; bench_one: RSI = name, R12 = operation, R13 = baseline. Prints the two BENCH lines.
-bench_one:
-    mov rbx, r12
-    call measure
-    mov r14, rax                ; min cycles with the operation
-    mov rbx, r13
-    call measure
-    mov r15, rax                ; min cycles of the baseline
-    PRINT "BENCH "
-    call puts
-    PRINT " "
-    mov rax, r14
-    sub rax, r15
-    jae .positive
-    xor eax, eax
-.positive:
-    xor edx, edx
-    mov ecx, N
-    div rcx
-    call put_dec
-    PRINT 10, "BENCH "
-    call puts
-    PRINT "-loop "
-    mov rax, r15
-    xor edx, edx
-    mov ecx, N
-    div rcx
-    call put_dec
-    PRINT 10
-    ret
-
-; measure: RBX = routine. Returns RAX = the minimum over RUNS runs of the TSC cycles taken
-; by N calls. Keeps RBX, RSI, R12-R15.
-measure:
-    push rbx
-    push rbp
-    push r8
-    push r9
-    push r10
-    mov r8, rbx                 ; the routine (RBX is clobbered by CPUID)
-    mov r9, -1                  ; the minimum so far
-    mov r10d, RUNS
-.run:
-    call r8                     ; warm-up
-    rdtsc
-    shl rdx, 32
-    or rax, rdx
-    mov [measure_start], rax    ; in memory: the operations clobber RAX-RDX
-    mov ebp, N
-.loop:
-    call r8
-    dec ebp
-    jnz .loop
-    rdtsc
-    shl rdx, 32
-    or rax, rdx
-    sub rax, [measure_start]
-    cmp rax, r9
-    cmovb r9, rax
-    call cool_down
-    dec r10d
-    jnz .run
-    mov rax, r9
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rbx
-    ret
-
-; cool_down: RAX = cycles. Spins for about that long without any exit (RDTSC is not
-; expected to exit; it is read once every 4096 iterations anyway).
-cool_down:
-    push rax
-    push rcx
-    push rdx
-    push rbx
-    mov rbx, rax
-    rdtsc
-    shl rdx, 32
-    or rax, rdx
-    add rbx, rax                ; the end
-.spin:
-    mov ecx, 4096
-.inner:
-    dec ecx
-    jnz .inner
-    rdtsc
-    shl rdx, 32
-    or rax, rdx
-    cmp rax, rbx
-    jb .spin
-    pop rbx
-    pop rdx
-    pop rcx
-    pop rax
-    ret
+    EMIT_BENCH_LIB
 
     EMIT_LIB
     EMIT_EXCEPTIONS64
 
-[section .data]
-    align 8
-measure_start: dq 0
