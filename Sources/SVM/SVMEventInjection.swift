@@ -19,4 +19,12 @@ public enum SVMEventInjection {
       return value
     }
   }
+
+  /// EVENTINJ that re-delivers an event whose delivery the exit interrupted (EXITINTINFO,
+  /// APM Vol 2 §15.7.2), or 0 when none was: in real mode (CR0.PE = 0) with EV clear,
+  /// since real-mode delivery pushes no error code (APM Vol 2 §8.7, §15.20).
+  public static func reinjection(interrupted: UInt64, protectedMode: Bool) -> UInt64 {
+    guard interrupted & valid != 0 else { return 0 }
+    return protectedMode ? interrupted : interrupted & ~(1 << 11)
+  }
 }

@@ -153,6 +153,13 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     return true
   }
 
+  /// With nested paging the VMCB holds no PDPTEs: the processor reads the guest's PAE
+  /// page-directory pointers from guest memory as part of its own walks (APM Vol 2 §15.25,
+  /// "Legacy PAE Mode"; QEMU walks them from memory too), so there is nothing to load.
+  public var holdsPAEPointers: Bool { false }
+
+  public mutating func loadPAEPointers(_ pointers: PAEDirectoryPointers) {}
+
   public func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
     Host.cpuid(leaf: leaf, subleaf: subleaf)
   }

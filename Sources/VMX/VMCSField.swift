@@ -42,6 +42,11 @@ public enum VMCSField: UInt32, CaseIterable {
   case guestDebugControl = 0x2802
   case guestPAT = 0x2804
   case guestEFER = 0x2806
+  /// The four PAE PDPTEs VM entry loads with EPT (SDM 3C §27.3.2.4).
+  case guestPDPTE0 = 0x280A
+  case guestPDPTE1 = 0x280C
+  case guestPDPTE2 = 0x280E
+  case guestPDPTE3 = 0x2810
 
   // 64-bit host-state fields (Appendix B.2.4).
   case hostPAT = 0x2C00

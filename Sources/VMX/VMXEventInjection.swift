@@ -10,4 +10,13 @@ public enum VMXEventInjection {
   public static func encode(vector: UInt8, type: VMXEventType, errorCode: UInt32?) -> UInt32 {
     valid | UInt32(type.rawValue) << 8 | UInt32(vector) | (errorCode == nil ? 0 : deliverErrorCode)
   }
+
+  /// The VM-entry interruption information that re-delivers an event whose delivery an exit
+  /// interrupted (SDM 3C §28.2.4), from the IDT-vectoring information: bit 12 (undefined
+  /// there) cleared, and "deliver error code" cleared in real mode (CR0.PE = 0), where it
+  /// fails the entry (SDM 3C §27.2.1.3) and no error code is pushed (SDM 3A §21.1.4).
+  public static func reinjection(vectoring: UInt32, protectedMode: Bool) -> UInt32 {
+    let kept = vectoring & ~(1 << 12)
+    return protectedMode ? kept : kept & ~deliverErrorCode
+  }
 }

@@ -102,6 +102,12 @@ public struct VMXGuestState: Equatable {
     write(.guestSysenterCS, 0)
     write(.guestSysenterESP, 0)
     write(.guestSysenterEIP, 0)
+    // No PAE paging at the start: VM entry with EPT loads the PDPTEs from these fields only
+    // under PAE paging (SDM 3C §27.3.2.4); the CR handler fills them when the guest enters it.
+    write(.guestPDPTE0, 0)
+    write(.guestPDPTE1, 0)
+    write(.guestPDPTE2, 0)
+    write(.guestPDPTE3, 0)
   }
 
   private func writeSegment(

@@ -45,3 +45,24 @@ final class SVMEventInjectionTests: XCTestCase {
     }
   }
 }
+
+/// Real mode pushes no error code (APM Vol 2 §8.7): EV stays clear there (§15.20).
+final class SVMRealModeInjectionTests: XCTestCase {
+  func testGeneralProtectionInRealModeHasNoEV() {
+    let encoded = SVMEventInjection.encode(.generalProtection(0).delivered(protectedMode: false))
+    XCTAssertEqual(encoded, 0x8000_030D)
+  }
+
+  func testReinjectionInRealModeClearsEV() {
+    XCTAssertEqual(
+      SVMEventInjection.reinjection(interrupted: 0x0000_0004_8000_0B0D, protectedMode: false),
+      0x0000_0004_8000_030D)
+  }
+
+  func testReinjectionInProtectedModeIsUnchanged() {
+    XCTAssertEqual(
+      SVMEventInjection.reinjection(interrupted: 0x0000_0004_8000_0B0D, protectedMode: true),
+      0x0000_0004_8000_0B0D)
+    XCTAssertEqual(SVMEventInjection.reinjection(interrupted: 0x0B0D, protectedMode: true), 0)
+  }
+}

@@ -48,12 +48,17 @@ public enum ControlRegisterHandler {
       var value = vcpu.registers[Int(source)]
       // Outside 64-bit mode the source operand is 32 bits (SDM 2B MOV CR).
       if mode.width != .long64 { value &= 0xFFFF_FFFF }
-      if number != 3 && !permits(value, number, mode: mode, vm: vm, guest: guest)
-        || !guest.writeControlRegister(number, value)
-      {
+      guard number == 3 || permits(value, number, mode: mode, vm: vm, guest: guest) else {
         vcpu.pendingEvent = .generalProtection(0)
         return .resume
       }
+      // Checked before anything changes: a bad PDPTE makes the whole MOV #GP(0).
+      let pae = paeLoad(number, value, vm: vm, guest: guest)
+      guard pae != .generalProtection, guest.writeControlRegister(number, value) else {
+        vcpu.pendingEvent = .generalProtection(0)
+        return .resume
+      }
+      if case .load(let pointers) = pae { guest.loadPAEPointers(pointers) }
     case .clts:
       _ = guest.writeControlRegister(0, guest.readControlRegister(0) & ~(1 << 3))
     case .lmsw(let source):

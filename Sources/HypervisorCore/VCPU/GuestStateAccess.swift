@@ -20,6 +20,13 @@ public protocol GuestStateAccess {
   /// MOV to CR0/CR3/CR4 that exited because it touched bits the host owns. Returns false for
   /// a value the processor would refuse (the handler injects #GP).
   mutating func writeControlRegister(_ number: UInt8, _ value: UInt64) -> Bool
+  /// Whether this backend holds the PAE PDPTEs in its guest state, loaded at VM entry (VT-x
+  /// with EPT, SDM 3C §27.3.2.4), so that a MOV to CR0/CR3/CR4 the handler applies must load
+  /// them (SDM 3A §4.4.1). false where the processor reads them from guest memory itself.
+  var holdsPAEPointers: Bool { get }
+  /// The PDPTEs a handled MOV to CR0/CR3/CR4 loaded, after it was applied; only called
+  /// when `holdsPAEPointers`.
+  mutating func loadPAEPointers(_ pointers: PAEDirectoryPointers)
   /// CPUID as the host processor answers it; the CPUID policy edits the result.
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf
   /// The guest's view of the time-stamp counter (host TSC plus the vCPU's offset).

@@ -11,6 +11,18 @@ public enum PendingEvent: Equatable {
     .exception(vector: 13, errorCode: errorCode)
   }
 
+  /// The event as the guest's mode delivers it. In real mode (CR0.PE = 0) an exception
+  /// pushes FLAGS, CS and IP only, never an error code (SDM 3A §21.1.4; APM Vol 2 §8.7, real-mode interrupt control transfers);
+  /// VT-x also refuses the entry if "deliver error code" is set with unrestricted guest and
+  /// CR0.PE = 0 (SDM 3C §27.2.1.3), and SVM's EVENTINJ.EV must then be clear so that
+  /// nothing is pushed (APM Vol 2 §15.20). Backends call this only when injecting.
+  public func delivered(protectedMode: Bool) -> PendingEvent {
+    if !protectedMode, case .exception(let vector, .some) = self {
+      return .exception(vector: vector, errorCode: nil)
+    }
+    return self
+  }
+
   /// Whether the architecture pushes an error code for this exception vector
   /// (SDM 3A Table 6-1): #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP.
   public static func exceptionHasErrorCode(_ vector: UInt8) -> Bool {

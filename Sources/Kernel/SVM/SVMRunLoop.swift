@@ -38,7 +38,10 @@ enum SVMRunLoop {
       if let event = vcpu.pendingEvent,
         vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
       {
-        vmcb.set(VMCBOffset.eventInjection, SVMEventInjection.encode(event))
+        let protectedMode = vmcb.u64(VMCBOffset.cr0) & 1 != 0
+        vmcb.set(
+          VMCBOffset.eventInjection,
+          SVMEventInjection.encode(event.delivered(protectedMode: protectedMode)))
         vcpu.pendingEvent = nil
         vcpu.statistics.injectedEvents &+= 1
       }
@@ -58,7 +61,11 @@ enum SVMRunLoop {
       // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
       let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
       vmcb.set(
-        VMCBOffset.eventInjection, interrupted & SVMEventInjection.valid != 0 ? interrupted : 0)
+        VMCBOffset.eventInjection,
+        interrupted & SVMEventInjection.valid == 0
+          ? 0
+          : SVMEventInjection.reinjection(
+            interrupted: interrupted, protectedMode: vmcb.u64(VMCBOffset.cr0) & 1 != 0))
 
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)

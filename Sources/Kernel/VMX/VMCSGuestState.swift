@@ -126,6 +126,17 @@ struct VMCSGuestState: GuestStateAccess {
     return true
   }
 
+  /// With EPT, VM entry in PAE paging loads the PDPTEs from the guest PDPTE fields, not from
+  /// memory (SDM 3C §27.3.2.4); the processor saves them there on exit (§28.3.4).
+  var holdsPAEPointers: Bool { true }
+
+  mutating func loadPAEPointers(_ pointers: PAEDirectoryPointers) {
+    VMCS.write(.guestPDPTE0, pointers.entry0)
+    VMCS.write(.guestPDPTE1, pointers.entry1)
+    VMCS.write(.guestPDPTE2, pointers.entry2)
+    VMCS.write(.guestPDPTE3, pointers.entry3)
+  }
+
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
     RealProcessor.cpuid(leaf: leaf, subleaf: subleaf)
   }

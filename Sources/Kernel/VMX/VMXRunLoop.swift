@@ -115,7 +115,7 @@ enum VMXRunLoop {
   /// VM-entry interruption information (SDM 3C §25.8.3) for the vendor-neutral event.
   static func inject(_ event: PendingEvent) {
     let encoded: UInt32
-    switch event {
+    switch event.delivered(protectedMode: VMCS.read(.guestCR0) & 1 != 0) {
     case .exception(let vector, let errorCode):
       encoded = VMXEventInjection.encode(
         vector: vector, type: .hardwareException, errorCode: errorCode)
@@ -134,8 +134,11 @@ enum VMXRunLoop {
   static func reinjectInterruptedEvent() -> UInt64 {
     let vectoring = VMCS.read(.idtVectoringInformation)
     guard vectoring & (1 << 31) != 0 else { return vectoring }
-    VMCS.write(.entryInterruptionInformation, vectoring & ~(1 << 12))
-    if vectoring & (1 << 11) != 0 {
+    let entry = VMXEventInjection.reinjection(
+      vectoring: UInt32(truncatingIfNeeded: vectoring),
+      protectedMode: VMCS.read(.guestCR0) & 1 != 0)
+    VMCS.write(.entryInterruptionInformation, UInt64(entry))
+    if entry & VMXEventInjection.deliverErrorCode != 0 {
       VMCS.write(.entryExceptionErrorCode, VMCS.read(.idtVectoringErrorCode))
     }
     let type = (vectoring >> 8) & 7

@@ -109,6 +109,16 @@ struct FakeGuestState: GuestStateAccess {
     return true
   }
 
+  /// As VT-x with EPT: the PDPTEs live in the guest state. Tests of an SVM-like backend
+  /// clear it.
+  var holdsPAEPointers = true
+  /// Every loadPAEPointers call, in order.
+  var paePointerLoads: [PAEDirectoryPointers] = []
+
+  mutating func loadPAEPointers(_ pointers: PAEDirectoryPointers) {
+    paePointerLoads.append(pointers)
+  }
+
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
     queryLog.cpuid.append((leaf, subleaf))
     for entry in cpuidTable where entry.leaf == leaf { return entry.value }
