@@ -2,9 +2,9 @@
 supervisor page (the device, and a page with nothing behind it under unmapped=ignore), a CPL 3
 write to a read-only map and a CPL 0 write with CR0.WP = 1 must each be the guest's #PF with
 the architectural error code and CR2, nothing emulated; the allowed accesses are emulated as
-before. QEMU's SVM reports the CPL 3 accesses as nested page faults before checking U/S, so the
-QEMU case fails without the hypervisor's check; Bochs checks first. A well-behaved companion
-must finish too."""
+before. INS/OUTS whose memory operand is read-only or not present must be #PF too: their exit
+comes before the memory access, so those checks fail on both backends without the hypervisor's
+check (the VM stopped instead). A well-behaved companion must finish too."""
 
 from harness import Case
 
@@ -27,6 +27,10 @@ CHECKS = [
     "kernel-write-readonly-wp-pf", "kernel-write-readonly-wp-error-code",
     "kernel-write-readonly-wp-cr2", "kernel-write-readonly-wp-not-written",
     "kernel-write-readonly-nowp-no-pf", "kernel-write-readonly-nowp",
+    "ins-readonly-wp-pf", "ins-readonly-wp-error-code", "ins-readonly-wp-cr2",
+    "ins-readonly-wp-not-written", "ins-readonly-wp-edi-kept",
+    "ins-not-present-pf", "ins-not-present-error-code", "ins-not-present-cr2",
+    "outs-not-present-pf", "outs-not-present-error-code", "outs-not-present-cr2",
 ]
 
 EXPECT = [

@@ -14,6 +14,10 @@
 ;   user-read-nothing-*           CPL 3 read of the empty supervisor page   0x5, CR2 0x40800000
 ;   user-write-readonly-*         CPL 3 write to the user read-only map     0x7, CR2 0x40500008
 ;   kernel-write-readonly-wp-*    CPL 0 write, CR0.WP = 1, read-only map    0x3, CR2 0x40100008
+;   ins-readonly-wp-*             INSB into read-only RAM, CR0.WP = 1       0x3, CR2 0x40C06000
+;   ins-not-present-*             INSB into a not-present page              0x2, CR2 0x41000000
+;   outs-not-present-*            OUTSB from a not-present page             0x0, CR2 0x41000010
+;   (the string I/O exit comes before the memory access: only the hypervisor raises these)
 ; and the controls that must not fault (emulated as before):
 ;   user-read-user-readonly       CPL 3 read through the user map: "PERE"
 ;   kernel-write-readonly-nowp    CPL 0 write with CR0.WP = 0 reaches the scratch register
@@ -37,6 +41,9 @@ BACK_VECTOR     equ 0x30                ; INT 0x30: a user probe that did not fa
 SUP_RO_DEVICE   equ 0x40100000          ; MMIO_BASE through the supervisor read-only map
 USER_RO_DEVICE  equ 0x40500000          ; MMIO_BASE through the user read-only map
 NOTHING         equ 0x40800000          ; guest-physical 0x80000000
+RAM_RO_MAP      equ 0x40C00000          ; RAM 0-4 MiB again, supervisor read-only
+RAM_RO_TARGET   equ RAM_RO_MAP + 0x6000
+NOT_PRESENT     equ 0x41000000          ; PDE 0x104: not present
 
 CR0_WP          equ 1 << 16
 CR0_PG          equ 1 << 31
@@ -148,6 +155,7 @@ main:
     mov dword [PAGE_DIR + 0x100 * 4], 0xFEC00000 | 0x81      ; supervisor, read-only
     mov dword [PAGE_DIR + 0x101 * 4], 0xFEC00000 | 0x85      ; user, read-only
     mov dword [PAGE_DIR + 0x102 * 4], 0x80000000 | 0x83      ; nothing there: supervisor, RW
+    mov dword [PAGE_DIR + 0x103 * 4], 0x00000000 | 0x81      ; RAM: supervisor, read-only
     mov eax, PAGE_DIR
     mov cr3, eax
     mov eax, cr4
@@ -208,6 +216,27 @@ main:
     mov eax, cr0
     or eax, CR0_WP
     mov cr0, eax
+
+    ; ---- INS/OUTS: the exit comes before the memory access on both vendors, so only the
+    ; hypervisor can raise these #PFs (before this check the VM stopped instead).
+    mov byte [RAM_RO_TARGET - RAM_RO_MAP], 0x5A
+    mov dx, 0x80
+    mov edi, RAM_RO_TARGET
+    KERNEL_PROBE insb
+    EXPECT_PF 0x3, RAM_RO_TARGET, "ins-readonly-wp"
+    movzx eax, byte [RAM_RO_TARGET - RAM_RO_MAP]
+    cmp eax, 0x5A
+    CHECK e, "ins-readonly-wp-not-written", "byte=", eax
+    cmp edi, RAM_RO_TARGET
+    CHECK e, "ins-readonly-wp-edi-kept", "edi=", edi
+
+    mov edi, NOT_PRESENT
+    KERNEL_PROBE insb
+    EXPECT_PF 0x2, NOT_PRESENT, "ins-not-present"
+
+    mov esi, NOT_PRESENT + 0x10
+    KERNEL_PROBE outsb
+    EXPECT_PF 0x0, NOT_PRESENT + 0x10, "outs-not-present"
 
     jmp finish
 
