@@ -7,9 +7,10 @@ import Memory
 /// REP), so the guest executes it again and interrupts are taken in between.
 ///
 /// The memory operand is ES:(E/R)DI for INS and DS:(E/R)SI, or the segment a prefix names,
-/// for OUTS (SDM Vol 2 INS/OUTS), read through the guest's paging. It must be guest RAM:
-/// MMIO, unmapped memory, or a page the guest's tables do not map (where the processor
-/// would raise #PF) stop the VM with `stringIOOperandNotRAM` (docs/hardening.md).
+/// for OUTS (SDM Vol 2 INS/OUTS), read through the guest's paging. A page the guest's tables
+/// do not map, or whose rights forbid the access, is the guest's #PF (LinearAccessCheck);
+/// otherwise it must be guest RAM: MMIO or unmapped memory stops the VM with
+/// `stringIOOperandNotRAM` (docs/hardening.md).
 enum StringPortIO {
   /// Kept out of line: the exit path of plain IN/OUT must not carry its code.
   @inline(never)
