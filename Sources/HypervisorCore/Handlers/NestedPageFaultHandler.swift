@@ -18,15 +18,18 @@ public enum NestedPageFaultHandler {
       return .stop(.eventDeliveryFailed(vector: vector, guestPhysical: address))
     }
     let entry = vcpu.localDevices.entry(for: address) ?? vm.mmio.entry(for: address)
-    if entry == nil && vm.profile.unmapped == .stop || fault.access == .instructionFetch {
-      return .stop(
-        .unmappedAccess(
-          guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end))
-    }
-    let rip = vcpu.registers.rip
+    let unmapped = StopReason.unmappedAccess(
+      guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end)
+    if fault.access == .instructionFetch { return .stop(unmapped) }
     let mode = guest.mode()
+    // Under unmapped=stop an access to nothing ends the VM, unless the guest's own paging
+    // forbids it (below): the processor checks that first, and the answer is the guest's
+    // #PF. With paging off there is nothing to check. Any other way out stops as before.
+    let stopsHere = entry == nil && vm.profile.unmapped == .stop
+    if stopsHere && !mode.pagingEnabled { return .stop(unmapped) }
+    let rip = vcpu.registers.rip
     guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: vm.memory) else {
-      return .stop(.instructionFetchFailed(rip: rip))
+      return .stop(stopsHere ? unmapped : .instructionFetchFailed(rip: rip))
     }
     let decoded: DecodedMemoryAccess
     switch MemoryAccessDecoder.decode(bytes, width: mode.width) {
@@ -34,6 +37,7 @@ public enum NestedPageFaultHandler {
     case .failure(let error):
       let opcode: UInt8
       if case .unsupportedOpcode(let byte) = error { opcode = byte } else { opcode = bytes[0] }
+      if stopsHere { return .stop(unmapped) }
       return .stop(.unsupportedMMIOInstruction(guestPhysical: address, opcode: opcode))
     }
     // The bytes read now must be the instruction that faulted: its operand must be at the
@@ -44,6 +48,7 @@ public enum NestedPageFaultHandler {
       let layout = AccessLayout.locate(
         decoded, fault: fault, registers: vcpu.registers, mode: mode, memory: vm.memory)
     else {
+      if stopsHere { return .stop(unmapped) }
       vcpu.statistics.decodeMismatches &+= 1
       return .resume
     }
@@ -66,6 +71,7 @@ public enum NestedPageFaultHandler {
         return .resume
       }
     }
+    if stopsHere { return .stop(unmapped) }
     if entry == nil { vcpu.statistics.unmappedMMIOAccesses &+= 1 }
 
     if case .storeString = decoded.instruction {

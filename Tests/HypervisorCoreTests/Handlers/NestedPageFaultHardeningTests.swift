@@ -234,8 +234,11 @@ final class NestedPageFaultHardeningTests: MachineTestCase {
 
   /// Long mode with the identity mapping of the device's 2 MiB page given `flags`; the
   /// PML4 and PDPT entries above it are user and writable, so the leaf decides.
-  private func deviceMapped(flags: UInt64, cpl: UInt8, writeProtect: Bool = false) -> TestMachine {
-    let machine = longMode(unmapped: .ignore)
+  private func deviceMapped(
+    flags: UInt64, cpl: UInt8, writeProtect: Bool = false,
+    unmapped: VMProfile.UnmappedAccessPolicy = .ignore
+  ) -> TestMachine {
+    let machine = longMode(unmapped: unmapped)
     let pml4 = TestMachine.pageTableRoot
     let pdpt = pml4 + 0x1000
     let pdDevice = pml4 + 0x4000
@@ -279,6 +282,22 @@ final class NestedPageFaultHardeningTests: MachineTestCase {
     XCTAssertEqual(fault(machine, at: nothing, .read, instruction: [0x8B, 0x07]), .resume)
     assertPageFault(machine, code: 0x5, at: nothing, rip: rip)
     XCTAssertEqual(machine.vcpu.statistics.unmappedMMIOAccesses, 0)
+  }
+
+  func testUserReadOfNothingOnASupervisorPageIsAPageFaultUnderStop() {
+    // The processor's own check comes before the bus: #PF, not the unmapped-access stop.
+    let machine = deviceMapped(flags: 0x3, cpl: 3, unmapped: .stop)
+    let rip = machine.vcpu.registers.rip
+    let nothing = device + 0x2_0000
+    machine.vcpu.registers.rdi = nothing
+    XCTAssertEqual(fault(machine, at: nothing, .read, instruction: [0x8B, 0x07]), .resume)
+    assertPageFault(machine, code: 0x5, at: nothing, rip: rip)
+    // Allowed (CPL 0), the same access stops the VM as before.
+    machine.vcpu.pendingEvent = nil
+    machine.guest.cpl = 0
+    XCTAssertEqual(
+      fault(machine, at: nothing, .read, instruction: [0x8B, 0x07]),
+      .stop(.unmappedAccess(guestPhysical: nothing, access: .read, beyondMemory: true)))
   }
 
   func testUserWriteToAReadOnlyPageIsAPageFault() {
