@@ -28,6 +28,14 @@ vmx_world_switch:
     mov rax, VMCS_HOST_RSP
     vmwrite rax, rsp
     fxrstor64 [rdi + FXSAVE_AREA]
+    ; The guest's CR2: neither VM entry nor exit switches it (SDM 3C §25.4.1). MOV to CR2 is
+    ; serializing (SDM 3A "Serializing Instructions"): written only when it differs.
+    mov rax, cr2
+    cmp rax, [rdi + REG_CR2]
+    je .cr2_loaded
+    mov rax, [rdi + REG_CR2]
+    mov cr2, rax
+.cr2_loaded:
 
     test esi, esi                    ; MOVs below leave the flags alone
     mov rax, [rdi + REG_RAX]
@@ -75,6 +83,8 @@ vmx_exit_landing:
     mov [rdi + REG_R15], r15
     pop rax
     mov [rdi + REG_RDI], rax
+    mov rax, cr2
+    mov [rdi + REG_CR2], rax
     fxsave64 [rdi + FXSAVE_AREA]
     add rsp, 8
     xor eax, eax

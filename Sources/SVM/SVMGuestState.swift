@@ -177,4 +177,11 @@ public struct SVMGuestState<Host: HostProcessor>: GuestStateAccess {
     // The TSC offset is cached with the intercept vectors: VMCB clean bit 0 (I).
     vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~1
   }
+
+  public mutating func setFaultAddress(_ linear: UInt64) {
+    // VMRUN loads the guest's CR2 from the save area (APM Vol 2 §15.5.1, offset 0x640);
+    // VMCB clean bit 9 covers it (Table 15-9).
+    vmcb.set(VMCBOffset.cr2, linear)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~(1 << 9)
+  }
 }

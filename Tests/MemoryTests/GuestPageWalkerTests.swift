@@ -75,4 +75,70 @@ final class GuestPageWalkerTests: XCTestCase {
   func testUnreadableTableFailsTranslation() {
     XCTAssertNil(translate(0x1000, cr3: 0x9_0000, mode: .longMode4Level))
   }
+
+  // MARK: Access rights (SDM Vol 3A §4.6.1: U/S and R/W ANDed over the levels)
+
+  private func rights(_ linear: UInt64, cr3: UInt64, mode: GuestPagingMode) -> GuestPageRights? {
+    GuestPageWalker.translateWithRights(linear: linear, cr3: cr3, mode: mode, read: read)?.rights
+  }
+
+  func testProtected32RightsAreTheDirectoryAndTableFlagsAnded() {
+    let mode = GuestPagingMode.protected32(pageSizeExtensions: true)
+    entries[0x1000] = 0x2000 | 0x7  // PDE: P | R/W | U/S
+    entries[0x2000] = 0x5000 | 0x7  // PTE 0: user, writable
+    entries[0x2000 + 4] = 0x6000 | 0x1  // PTE 1: supervisor, read-only
+    entries[0x1000 + 4] = 0x3000 | 0x3  // PDE 1: supervisor, writable
+    entries[0x3000] = 0x7000 | 0x7  // PTE under it: user, writable
+    entries[0x1000 + 8] = 0x0C00_0000 | 0x85  // PDE 2: 4 MiB user read-only page
+    XCTAssertEqual(
+      rights(0x0000, cr3: 0x1000, mode: mode), GuestPageRights(user: true, writable: true))
+    XCTAssertEqual(
+      rights(0x1000, cr3: 0x1000, mode: mode), GuestPageRights(user: false, writable: false))
+    XCTAssertEqual(
+      rights(0x40_0000, cr3: 0x1000, mode: mode), GuestPageRights(user: false, writable: true),
+      "a supervisor directory entry makes the whole 4 MiB supervisor")
+    XCTAssertEqual(
+      rights(0x80_0000, cr3: 0x1000, mode: mode), GuestPageRights(user: true, writable: false))
+    XCTAssertEqual(
+      GuestPageWalker.translateWithRights(linear: 0x1234, cr3: 0x1000, mode: mode, read: read)?
+        .physical, 0x6234)
+  }
+
+  func testPAEPageDirectoryPointerEntriesRestrictNothing() {
+    entries[0x1020] = 0x4000 | 0x1  // PDPTE: P only (bits 2:1 are reserved there)
+    entries[0x4000] = 0x5000 | 0x7
+    entries[0x5000] = 0x9000 | 0x7
+    entries[0x4000 + 8] = 0x8000_0000 | 0x83  // 2 MiB supervisor writable page
+    XCTAssertEqual(
+      rights(0x0000, cr3: 0x1020, mode: .pae), GuestPageRights(user: true, writable: true))
+    XCTAssertEqual(
+      rights(0x20_0000, cr3: 0x1020, mode: .pae), GuestPageRights(user: false, writable: true))
+  }
+
+  func testLongModeRightsIncludeEveryLevel() {
+    // PML4E user read-only above an all-permissive PDPTE, PDE and PTE.
+    entries[0x1000] = 0x2000 | 0x5
+    entries[0x2000] = 0x3000 | 0x7
+    entries[0x3000] = 0x4000 | 0x7
+    entries[0x4000] = 0x8000 | 0x7
+    XCTAssertEqual(
+      rights(0x0123, cr3: 0x1000, mode: .longMode4Level),
+      GuestPageRights(user: true, writable: false))
+    // PML4E 2 supervisor above a user 1 GiB leaf: the leaf's U/S = 1 does not help.
+    entries[0x1000 + 16] = 0x7000 | 0x3
+    entries[0x7000] = 0x4000_0000 | 0x87
+    // PML4E 1 and a 1 GiB leaf, both user and writable.
+    entries[0x1000 + 8] = 0x6000 | 0x7
+    entries[0x6000 + 8] = 0x8000_0000 | 0x87
+    XCTAssertEqual(
+      rights(0x100_0000_0000, cr3: 0x1000, mode: .longMode4Level),
+      GuestPageRights(user: false, writable: true))
+    XCTAssertEqual(
+      rights(0x80_4000_0000, cr3: 0x1000, mode: .longMode4Level),
+      GuestPageRights(user: true, writable: true))
+  }
+
+  func testNoPagingGrantsEverything() {
+    XCTAssertEqual(rights(0x1234, cr3: 0, mode: .none), .unrestricted)
+  }
 }

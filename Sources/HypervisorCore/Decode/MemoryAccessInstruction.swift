@@ -34,6 +34,14 @@ public enum MemoryAccessInstruction: Equatable {
   /// (E/R)DI by `size` per RFLAGS.DF and, when repeated, counts (E/R)CX down to zero.
   /// `addressSize` picks DI, EDI or RDI and CX, ECX or RCX.
   case storeString(size: UInt8, repeated: Bool, addressSize: UInt8)
+
+  /// Whether the access writes memory: the W/R bit of a #PF it causes (SDM 3A Figure 4-12).
+  public var isStore: Bool {
+    switch self {
+    case .load: return false
+    case .store, .storeString: return true
+    }
+  }
 }
 
 /// Why an instruction could not be decoded as an MMIO access.

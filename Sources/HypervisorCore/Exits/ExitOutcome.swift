@@ -32,8 +32,8 @@ public enum StopReason: Equatable {
   /// unmapped memory, which no instruction can be emulated for. `guestPhysical` is the
   /// refused address.
   case eventDeliveryFailed(vector: UInt8, guestPhysical: UInt64)
-  /// INS or OUTS whose memory operand is not guest RAM (MMIO, unmapped, or not present in the
-  /// guest's page tables, where the processor would raise #PF).
+  /// INS or OUTS whose memory operand is not guest RAM (MMIO or unmapped guest-physical
+  /// memory; a page not present in the guest's tables is the guest's #PF instead).
   case stringIOOperandNotRAM(port: UInt16, guestLinear: UInt64)
   /// The instruction at RIP could not be read from guest memory.
   case instructionFetchFailed(rip: UInt64)

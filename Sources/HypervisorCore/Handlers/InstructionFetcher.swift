@@ -23,6 +23,22 @@ public enum InstructionFetcher {
     }
   }
 
+  /// Guest-linear to guest-physical with the translation's U/S and R/W rights (unrestricted
+  /// with paging off), or nil when the guest's tables do not map it. For emulated data
+  /// accesses only: the instruction fetch uses `translate`.
+  public static func translateWithRights(_ linear: UInt64, mode: GuestMode, memory: GuestMemoryMap)
+    -> GuestTranslation?
+  {
+    let paging = pagingMode(of: mode)
+    if paging == .none { return GuestTranslation(physical: linear, rights: .unrestricted) }
+    let entrySize: UInt64
+    if case .protected32 = paging { entrySize = 4 } else { entrySize = 8 }
+    return GuestPageWalker.translateWithRights(linear: linear, cr3: mode.cr3, mode: paging) {
+      address in
+      entrySize == 4 ? memory.read32(address).map { UInt64($0) } : memory.read64(address)
+    }
+  }
+
   /// The linear address of RIP: 16-bit code wraps IP at 64 KiB.
   public static func linearInstructionPointer(rip: UInt64, mode: GuestMode) -> UInt64 {
     switch mode.width {

@@ -1,3 +1,5 @@
+import Memory
+
 /// A guest-physical access nested paging refused: MMIO to a device model (the instruction
 /// is fetched, decoded, checked against the fault and emulated), or an access to nothing,
 /// which stops the VM or gets the architectural answer, as the VM's profile says.
@@ -16,15 +18,18 @@ public enum NestedPageFaultHandler {
       return .stop(.eventDeliveryFailed(vector: vector, guestPhysical: address))
     }
     let entry = vcpu.localDevices.entry(for: address) ?? vm.mmio.entry(for: address)
-    if entry == nil && vm.profile.unmapped == .stop || fault.access == .instructionFetch {
-      return .stop(
-        .unmappedAccess(
-          guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end))
-    }
-    let rip = vcpu.registers.rip
+    let unmapped = StopReason.unmappedAccess(
+      guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end)
+    if fault.access == .instructionFetch { return .stop(unmapped) }
     let mode = guest.mode()
+    // Under unmapped=stop an access to nothing ends the VM, unless the guest's own paging
+    // forbids it (below): the processor checks that first, and the answer is the guest's
+    // #PF. With paging off there is nothing to check. Any other way out stops as before.
+    let stopsHere = entry == nil && vm.profile.unmapped == .stop
+    if stopsHere && !mode.pagingEnabled { return .stop(unmapped) }
+    let rip = vcpu.registers.rip
     guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: vm.memory) else {
-      return .stop(.instructionFetchFailed(rip: rip))
+      return .stop(stopsHere ? unmapped : .instructionFetchFailed(rip: rip))
     }
     let decoded: DecodedMemoryAccess
     switch MemoryAccessDecoder.decode(bytes, width: mode.width) {
@@ -32,6 +37,7 @@ public enum NestedPageFaultHandler {
     case .failure(let error):
       let opcode: UInt8
       if case .unsupportedOpcode(let byte) = error { opcode = byte } else { opcode = bytes[0] }
+      if stopsHere { return .stop(unmapped) }
       return .stop(.unsupportedMMIOInstruction(guestPhysical: address, opcode: opcode))
     }
     // The bytes read now must be the instruction that faulted: its operand must be at the
@@ -42,9 +48,30 @@ public enum NestedPageFaultHandler {
       let layout = AccessLayout.locate(
         decoded, fault: fault, registers: vcpu.registers, mode: mode, memory: vm.memory)
     else {
+      if stopsHere { return .stop(unmapped) }
       vcpu.statistics.decodeMismatches &+= 1
       return .resume
     }
+    // The guest's own paging protection comes first (SDM 3A §4.6): an access its tables
+    // forbid is its #PF, with nothing emulated and RIP unchanged, even when the exit came
+    // before the processor's check (QEMU's SVM, for CPL 3 and a supervisor page).
+    if mode.pagingEnabled, let rights = layout.firstRights {
+      let write = decoded.instruction.isStore
+      if LinearAccessCheck.raise(
+        rights: rights, linear: layout.linear, write: write, vcpu: vcpu, mode: mode,
+        guest: &guest)
+      {
+        return .resume
+      }
+      if let second = layout.secondRights,
+        LinearAccessCheck.raise(
+          rights: second, linear: layout.linear &+ UInt64(layout.first.count), write: write,
+          vcpu: vcpu, mode: mode, guest: &guest)
+      {
+        return .resume
+      }
+    }
+    if stopsHere { return .stop(unmapped) }
     if entry == nil { vcpu.statistics.unmappedMMIOAccesses &+= 1 }
 
     if case .storeString = decoded.instruction {
@@ -146,6 +173,12 @@ struct AccessLayout {
   var linear: UInt64
   var first: (address: UInt64, count: UInt8)
   var second: (address: UInt64, count: UInt8)?
+  /// The rights the guest's tables grant the first and second linear page. nil when VMX
+  /// reported the linear address of an access within one page and no walk was made: the
+  /// processor completed that translation, access rights included, before the EPT
+  /// violation (SDM 3A §4.6, SDM 3C §28.2.1), so there is nothing left to check.
+  var firstRights: GuestPageRights? = nil
+  var secondRights: GuestPageRights? = nil
 
   /// The decoded operand's linear address, translated through the guest's page tables;
   /// nil when that is not where the processor faulted (SDM 3C §28.2.1: VMX reports the
@@ -169,16 +202,24 @@ struct AccessLayout {
         return AccessLayout(linear: linear, first: (physical, UInt8(size)), second: nil)
       }
     }
-    guard let physical = InstructionFetcher.translate(linear, mode: mode, memory: memory) else {
+    guard
+      let translation = InstructionFetcher.translateWithRights(linear, mode: mode, memory: memory)
+    else {
       return nil
     }
+    let physical = translation.physical
     var layout = AccessLayout(
-      linear: linear, first: (physical, UInt8(inFirstPage)), second: nil)
+      linear: linear, first: (physical, UInt8(inFirstPage)), second: nil,
+      firstRights: translation.rights)
     var faultIsHere = covers(fault.guestPhysical, physical, inFirstPage)
     if inFirstPage < size {
       let nextLinear = linear &+ inFirstPage
-      guard let next = InstructionFetcher.translate(nextLinear, mode: mode, memory: memory)
+      guard
+        let nextTranslation = InstructionFetcher.translateWithRights(
+          nextLinear, mode: mode, memory: memory)
       else { return nil }
+      let next = nextTranslation.physical
+      layout.secondRights = nextTranslation.rights
       layout.second = (next, UInt8(size - inFirstPage))
       faultIsHere = faultIsHere || covers(fault.guestPhysical, next, size - inFirstPage)
     }

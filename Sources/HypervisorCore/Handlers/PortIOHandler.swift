@@ -6,7 +6,7 @@ public enum PortIOHandler {
     _ access: PortAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
   ) -> ExitOutcome {
     if access.isString {
-      return StringPortIO.handle(access, exit, vcpu: vcpu, vm: vm, guest: guest)
+      return StringPortIO.handle(access, exit, vcpu: vcpu, vm: vm, guest: &guest)
     }
     let mask: UInt64 = access.size >= 4 ? 0xFFFF_FFFF : (1 << (UInt64(access.size) * 8)) - 1
     let device = vm.ports.device(for: access.port)

@@ -1,3 +1,5 @@
+import Memory
+
 /// INS and OUTS, with or without REP, in bounded chunks: at most
 /// `MemoryAccessEmulator.maximumIterationsPerExit` elements per exit and never past the
 /// current page of the memory operand. An unfinished REP leaves (E/R)CX, (E/R)SI or (E/R)DI
@@ -5,14 +7,16 @@
 /// REP), so the guest executes it again and interrupts are taken in between.
 ///
 /// The memory operand is ES:(E/R)DI for INS and DS:(E/R)SI, or the segment a prefix names,
-/// for OUTS (SDM Vol 2 INS/OUTS), read through the guest's paging. It must be guest RAM:
-/// MMIO, unmapped memory, or a page the guest's tables do not map (where the processor
-/// would raise #PF) stop the VM with `stringIOOperandNotRAM` (docs/hardening.md).
+/// for OUTS (SDM Vol 2 INS/OUTS), read through the guest's paging. A page the guest's tables
+/// do not map, or whose rights forbid the access, is the guest's #PF (LinearAccessCheck);
+/// otherwise it must be guest RAM: MMIO or unmapped memory stops the VM with
+/// `stringIOOperandNotRAM` (docs/hardening.md).
 enum StringPortIO {
   /// Kept out of line: the exit path of plain IN/OUT must not carry its code.
   @inline(never)
   static func handle<Guest: GuestStateAccess>(
-    _ access: PortAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: Guest
+    _ access: PortAccess, _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
+    guest: inout Guest
   ) -> ExitOutcome {
     let rip = vcpu.registers.rip
     let mode = guest.mode()
@@ -52,11 +56,23 @@ enum StringPortIO {
         // One element that straddles a page (or wraps): byte by byte.
         (done, outcome) = transferStraddling(
           access, linear: linear, offset: offset, segmentBase: mode.base(of: segment),
-          addressSize: addressSize, vcpu: vcpu, vm: vm, mode: mode)
+          addressSize: addressSize, vcpu: vcpu, vm: vm, mode: mode, guest: &guest)
       } else {
         let n = min(wanted, fits)
         let first = down ? linear - (n - 1) * size : linear
-        guard let physical = InstructionFetcher.translate(first, mode: mode, memory: vm.memory),
+        // The memory operand is accessed after the exit, so the guest's paging protection is
+        // checked here (SDM 3A §4.6): INS writes memory, OUTS reads it. A violation or a
+        // not-present page is the guest's #PF on the first element, at its address.
+        let translation = InstructionFetcher.translateWithRights(
+          first, mode: mode, memory: vm.memory)
+        if mode.pagingEnabled,
+          LinearAccessCheck.raise(
+            rights: translation?.rights, linear: linear, write: isInput, vcpu: vcpu, mode: mode,
+            guest: &guest)
+        {
+          return .resume
+        }
+        guard let physical = translation?.physical,
           let span = vm.memory.pointer(to: physical, length: n * size)
         else {
           return .stop(.stringIOOperandNotRAM(port: access.port, guestLinear: linear))
@@ -109,15 +125,25 @@ enum StringPortIO {
   }
 
   /// One element whose bytes lie in two pages: each byte translated on its own.
-  static func transferStraddling(
+  static func transferStraddling<Guest: GuestStateAccess>(
     _ access: PortAccess, linear: UInt64, offset: UInt64, segmentBase: UInt64, addressSize: UInt8,
-    vcpu: VirtualCPU, vm: VirtualMachine, mode: GuestMode
+    vcpu: VirtualCPU, vm: VirtualMachine, mode: GuestMode, guest: inout Guest
   ) -> (UInt64, ExitOutcome) {
     var pointers: [UnsafeMutableRawPointer] = []
     for byte in 0..<UInt64(access.size) {
       let address = linearAddress(
         segmentBase &+ MemoryOperand.truncate(offset &+ byte, to: addressSize), mode: mode)
-      guard let physical = InstructionFetcher.translate(address, mode: mode, memory: vm.memory),
+      let translation = InstructionFetcher.translateWithRights(
+        address, mode: mode, memory: vm.memory)
+      // Each page's protection, before any byte moves (SDM 3A §4.6): #PF, nothing done.
+      if mode.pagingEnabled,
+        LinearAccessCheck.raise(
+          rights: translation?.rights, linear: address, write: access.direction == .read,
+          vcpu: vcpu, mode: mode, guest: &guest)
+      {
+        return (0, .resume)
+      }
+      guard let physical = translation?.physical,
         let pointer = vm.memory.pointer(to: physical, length: 1)
       else { return (0, .stop(.stringIOOperandNotRAM(port: access.port, guestLinear: address))) }
       pointers.append(pointer)

@@ -7,6 +7,10 @@ public enum PendingEvent: Equatable {
   case nmi
 
   public static let invalidOpcode = PendingEvent.exception(vector: 6, errorCode: nil)
+  /// #PF (vector 14); CR2 is set separately (GuestStateAccess.setFaultAddress).
+  public static func pageFault(_ errorCode: UInt32) -> PendingEvent {
+    .exception(vector: 14, errorCode: errorCode)
+  }
   public static func generalProtection(_ errorCode: UInt32 = 0) -> PendingEvent {
     .exception(vector: 13, errorCode: errorCode)
   }

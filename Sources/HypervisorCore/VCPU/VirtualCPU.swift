@@ -14,6 +14,10 @@ public final class VirtualCPU {
   /// 512-byte FXSAVE image.
   public let registerFile: UnsafeMutableRawPointer
   public static let floatingPointOffset = 160
+  /// The guest's CR2 on VMX, which the VMCS does not hold (SDM 3C §25.4.1): the world switch
+  /// saves it after each exit and loads it before entry (boot/vmx_world_switch.asm). SVM
+  /// keeps CR2 in the VMCB and leaves this slot alone.
+  public static let faultAddressOffset = 144
   public static let registerFileSize = floatingPointOffset + 512
   public var pendingEvent: PendingEvent?
   /// NMI blocking, where the backend tracks it in software (SVM).
@@ -61,6 +65,14 @@ public final class VirtualCPU {
     get { registerFile.assumingMemoryBound(to: GuestRegisters.self).pointee }
     _modify { yield &registerFile.assumingMemoryBound(to: GuestRegisters.self).pointee }
     set { registerFile.assumingMemoryBound(to: GuestRegisters.self).pointee = newValue }
+  }
+
+  /// The VMX guest's CR2 (see `faultAddressOffset`).
+  public var faultAddress: UInt64 {
+    get { registerFile.load(fromByteOffset: Self.faultAddressOffset, as: UInt64.self) }
+    set {
+      registerFile.storeBytes(of: newValue, toByteOffset: Self.faultAddressOffset, as: UInt64.self)
+    }
   }
 
   /// Completes the exiting instruction: RIP moves past it.

@@ -52,7 +52,7 @@ enum VMReport {
       Console.write(hex: UInt64(port))
       Console.write(" with its memory operand at guest-linear ")
       Console.write(hex: linear)
-      Console.write(", which is not guest RAM (MMIO, unmapped or not present)")
+      Console.write(", which is not guest RAM (MMIO or unmapped)")
     case .instructionFetchFailed(let rip):
       Console.write("could not read the instruction at RIP ")
       Console.write(hex: rip)

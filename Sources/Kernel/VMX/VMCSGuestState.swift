@@ -6,6 +6,9 @@ import VMX
 /// when the backend is VMX.
 struct VMCSGuestState: GuestStateAccess {
   let capabilities: VMXCapabilities
+  /// The vCPU whose register file carries the guest's CR2 (not a VMCS field); unretained,
+  /// like SVMGuestState's, so that the exit path pays no reference counting.
+  unowned(unsafe) let vcpu: VirtualCPU
 
   func mode() -> GuestMode {
     let cr0 = VMCS.read(.guestCR0)
@@ -149,5 +152,10 @@ struct VMCSGuestState: GuestStateAccess {
 
   mutating func setGuestTimeStampCounter(_ value: UInt64) {
     VMCS.write(.tscOffset, value &- arch_rdtsc())
+  }
+
+  func setFaultAddress(_ linear: UInt64) {
+    // The world switch loads CR2 from the register file before the next entry.
+    vcpu.faultAddress = linear
   }
 }

@@ -229,4 +229,152 @@ final class NestedPageFaultHardeningTests: MachineTestCase {
     XCTAssertEqual(machine.vcpu.registers.rax, 0xFFFF_FFFF)
     XCTAssertEqual(machine.vcpu.statistics.decodeMismatches, 0)
   }
+
+  // MARK: The guest's own paging protection (SDM 3A §4.6, §4.7)
+
+  /// Long mode with the identity mapping of the device's 2 MiB page given `flags`; the
+  /// PML4 and PDPT entries above it are user and writable, so the leaf decides.
+  private func deviceMapped(
+    flags: UInt64, cpl: UInt8, writeProtect: Bool = false,
+    unmapped: VMProfile.UnmappedAccessPolicy = .ignore
+  ) -> TestMachine {
+    let machine = longMode(unmapped: unmapped)
+    let pml4 = TestMachine.pageTableRoot
+    let pdpt = pml4 + 0x1000
+    let pdDevice = pml4 + 0x4000
+    machine.writeU64(pdpt | 0x7, at: pml4)
+    machine.writeU64(pdDevice | 0x7, at: pdpt + 3 * 8)
+    let devicePage: UInt64 = 0xFEC0_0000
+    machine.writeU64(devicePage | 0x80 | flags, at: pdDevice + ((devicePage >> 21) & 511) * 8)
+    machine.guest.cpl = cpl
+    if writeProtect { machine.guest.guestMode.cr0 |= 1 << 16 }
+    return machine
+  }
+
+  private func assertPageFault(
+    _ machine: TestMachine, code: UInt32, at linear: UInt64, rip: UInt64,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
+    XCTAssertEqual(
+      machine.vcpu.pendingEvent, .exception(vector: 14, errorCode: code), file: file, line: line)
+    XCTAssertEqual(machine.guest.faultAddress, linear, "CR2", file: file, line: line)
+    XCTAssertEqual(machine.vcpu.registers.rip, rip, "RIP stays", file: file, line: line)
+    XCTAssertEqual(machine.testDevice?.accesses, 0, "nothing emulated", file: file, line: line)
+  }
+
+  func testUserReadOfASupervisorPageIsAPageFault() {
+    let machine = deviceMapped(flags: 0x3, cpl: 3)  // P | R/W, supervisor
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = device + 8
+    machine.vcpu.registers.rax = 0x1234
+    // 8B 07: MOV EAX, [RDI].
+    XCTAssertEqual(fault(machine, at: device + 8, .read, instruction: [0x8B, 0x07]), .resume)
+    assertPageFault(machine, code: 0x5, at: device + 8, rip: rip)  // P | U/S
+    XCTAssertEqual(machine.vcpu.registers.rax, 0x1234, "the destination is untouched")
+  }
+
+  func testUserReadOfNothingOnASupervisorPageIsAPageFaultUnderIgnore() {
+    // The fuzzer's case: no device, unmapped=ignore, CPL 3, a supervisor page.
+    let machine = deviceMapped(flags: 0x3, cpl: 3)
+    let rip = machine.vcpu.registers.rip
+    let nothing = device + 0x2_0000
+    machine.vcpu.registers.rdi = nothing
+    XCTAssertEqual(fault(machine, at: nothing, .read, instruction: [0x8B, 0x07]), .resume)
+    assertPageFault(machine, code: 0x5, at: nothing, rip: rip)
+    XCTAssertEqual(machine.vcpu.statistics.unmappedMMIOAccesses, 0)
+  }
+
+  func testUserReadOfNothingOnASupervisorPageIsAPageFaultUnderStop() {
+    // The processor's own check comes before the bus: #PF, not the unmapped-access stop.
+    let machine = deviceMapped(flags: 0x3, cpl: 3, unmapped: .stop)
+    let rip = machine.vcpu.registers.rip
+    let nothing = device + 0x2_0000
+    machine.vcpu.registers.rdi = nothing
+    XCTAssertEqual(fault(machine, at: nothing, .read, instruction: [0x8B, 0x07]), .resume)
+    assertPageFault(machine, code: 0x5, at: nothing, rip: rip)
+    // Allowed (CPL 0), the same access stops the VM as before.
+    machine.vcpu.pendingEvent = nil
+    machine.guest.cpl = 0
+    XCTAssertEqual(
+      fault(machine, at: nothing, .read, instruction: [0x8B, 0x07]),
+      .stop(.unmappedAccess(guestPhysical: nothing, access: .read, beyondMemory: true)))
+  }
+
+  func testUserWriteToAReadOnlyPageIsAPageFault() {
+    let machine = deviceMapped(flags: 0x5, cpl: 3)  // P | U/S, read-only
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = device + 0x10
+    // 89 07: MOV [RDI], EAX.
+    XCTAssertEqual(fault(machine, at: device + 0x10, .write, instruction: [0x89, 0x07]), .resume)
+    assertPageFault(machine, code: 0x7, at: device + 0x10, rip: rip)  // P | W | U/S
+  }
+
+  func testSupervisorWriteToAReadOnlyPageWithWriteProtectIsAPageFault() {
+    let machine = deviceMapped(flags: 0x1, cpl: 0, writeProtect: true)
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = device + 0x10
+    XCTAssertEqual(fault(machine, at: device + 0x10, .write, instruction: [0x89, 0x07]), .resume)
+    assertPageFault(machine, code: 0x3, at: device + 0x10, rip: rip)  // P | W
+  }
+
+  func testSupervisorWriteToAReadOnlyPageWithoutWriteProtectIsEmulated() {
+    let machine = deviceMapped(flags: 0x1, cpl: 0, writeProtect: false)
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = device + 0x10
+    XCTAssertEqual(fault(machine, at: device + 0x10, .write, instruction: [0x89, 0x07]), .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertEqual(machine.testDevice?.accesses, 1)
+    XCTAssertEqual(machine.vcpu.registers.rip, rip + 2)
+  }
+
+  func testUserAccessToAUserWritablePageIsEmulated() {
+    let machine = deviceMapped(flags: 0x7, cpl: 3, writeProtect: true)
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = device + 0x10
+    XCTAssertEqual(fault(machine, at: device + 0x10, .write, instruction: [0x89, 0x07]), .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertNil(machine.guest.faultAddress)
+    XCTAssertEqual(machine.testDevice?.accesses, 1)
+    XCTAssertEqual(machine.vcpu.registers.rip, rip + 2)
+  }
+
+  func testSupervisorReadOfAUserPageUnderSMAPNeedsAlignmentCheck() {
+    let machine = deviceMapped(flags: 0x7, cpl: 0)
+    machine.guest.guestMode.cr4 |= 1 << 21  // CR4.SMAP
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = device + 8
+    XCTAssertEqual(fault(machine, at: device + 8, .read, instruction: [0x8B, 0x07]), .resume)
+    assertPageFault(machine, code: 0x1, at: device + 8, rip: rip)
+    // With RFLAGS.AC = 1 the explicit access is allowed (SDM 3A §4.6.1).
+    machine.vcpu.pendingEvent = nil
+    machine.vcpu.registers.rflags |= 1 << 18
+    XCTAssertEqual(fault(machine, at: device + 8, .read, instruction: [0x8B, 0x07]), .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertEqual(machine.vcpu.registers.rip, rip + 2)
+  }
+
+  func testSecondPageOfAStraddlingAccessIsChecked() {
+    // The device's page is user; the page after it (linear device + 2 MiB) is supervisor.
+    let machine = deviceMapped(flags: 0x7, cpl: 3)
+    let pdDevice = TestMachine.pageTableRoot + 0x4000
+    let next: UInt64 = 0xFEE0_0000
+    machine.writeU64(next | 0x83, at: pdDevice + ((next >> 21) & 511) * 8)
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = next - 2
+    XCTAssertEqual(fault(machine, at: next - 2, .read, instruction: [0x8B, 0x07]), .resume)
+    XCTAssertEqual(machine.vcpu.pendingEvent, .exception(vector: 14, errorCode: 0x5))
+    XCTAssertEqual(machine.guest.faultAddress, next, "CR2: the first byte in the faulting page")
+    XCTAssertEqual(machine.vcpu.registers.rip, rip)
+  }
+
+  func testReportedLinearAddressWithinAPageNeedsNoWalk() {
+    // VMX reports the linear address only after the processor's own checks passed.
+    let machine = deviceMapped(flags: 0x3, cpl: 3)
+    machine.vcpu.registers.rdi = device + 8
+    XCTAssertEqual(
+      fault(machine, at: device + 8, .read, instruction: [0x8B, 0x07], linear: device + 8),
+      .resume)
+    XCTAssertNil(machine.vcpu.pendingEvent)
+    XCTAssertEqual(machine.testDevice?.accesses, 1)
+  }
 }

@@ -210,12 +210,40 @@ final class PortIOHandlerTests: MachineTestCase {
     XCTAssertEqual(vcpu.registers.rcx, 4)
   }
 
-  func testInsIntoAnUnmappedLinearPageStopsTheVM() {
+  func testInsIntoAnUnmappedLinearPageIsAPageFault() {
     machine.enterLongMode()
+    let rip = vcpu.registers.rip
     vcpu.registers.rdi = 0x8000_0000  // not in the guest's page tables
-    XCTAssertEqual(
-      string(.read, port: 0x80, repeated: false, instruction: [0x6C]),
-      .stop(.stringIOOperandNotRAM(port: 0x80, guestLinear: 0x8000_0000)))
+    XCTAssertEqual(string(.read, port: 0x80, repeated: false, instruction: [0x6C]), .resume)
+    // P = 0 (not present), W/R = 1: INS writes memory (SDM 3A Figure 4-12).
+    XCTAssertEqual(vcpu.pendingEvent, .exception(vector: 14, errorCode: 0x2))
+    XCTAssertEqual(machine.guest.faultAddress, 0x8000_0000)
+    XCTAssertEqual(vcpu.registers.rip, rip)
+    XCTAssertEqual(vcpu.registers.rdi, 0x8000_0000)
+  }
+
+  func testUserInsIntoASupervisorPageIsAPageFault() {
+    machine.enterLongMode()  // every page supervisor
+    machine.guest.cpl = 3
+    let rip = vcpu.registers.rip
+    vcpu.registers.rdi = 0x700
+    vcpu.registers.rcx = 4
+    machine.write([0xAA], at: 0x700)
+    XCTAssertEqual(string(.read, port: 0x80, instruction: [0xF3, 0x6C]), .resume)
+    XCTAssertEqual(vcpu.pendingEvent, .exception(vector: 14, errorCode: 0x7))
+    XCTAssertEqual(machine.guest.faultAddress, 0x700)
+    XCTAssertEqual(machine.read(1, at: 0x700), [0xAA], "nothing stored")
+    XCTAssertEqual(vcpu.registers.rcx, 4)
+    XCTAssertEqual(vcpu.registers.rip, rip)
+  }
+
+  func testUserOutsFromASupervisorPageIsAPageFault() {
+    machine.enterLongMode()
+    machine.guest.cpl = 3
+    vcpu.registers.rsi = 0x500
+    XCTAssertEqual(string(.write, port: 0x3F8, repeated: false, instruction: [0x6E]), .resume)
+    XCTAssertEqual(vcpu.pendingEvent, .exception(vector: 14, errorCode: 0x5))
+    XCTAssertEqual(machine.console.writeCount, 0)
   }
 
   func testStringExitOverOtherBytesIsReexecuted() {

@@ -13,6 +13,8 @@ struct FakeGuestState: GuestStateAccess {
   /// The host TSC; the guest's is this plus `tscOffset`.
   var timeStampCounter: UInt64 = 0x1234_5678_9ABC_DEF0
   var tscOffset: UInt64 = 0
+  /// The guest's CR2 as setFaultAddress left it; nil until a #PF was injected.
+  var faultAddress: UInt64?
   /// Every writeStateMSR call, accepted or not, in order.
   var msrWriteLog: [(index: UInt32, value: UInt64)] = []
   /// Every hostCPUID question (leaf, subleaf), in order. A class so that the non-mutating
@@ -130,4 +132,6 @@ struct FakeGuestState: GuestStateAccess {
   var timeStampCounterOffset: UInt64 { tscOffset }
 
   mutating func setGuestTimeStampCounter(_ value: UInt64) { tscOffset = value &- timeStampCounter }
+
+  mutating func setFaultAddress(_ linear: UInt64) { faultAddress = linear }
 }

@@ -28,6 +28,18 @@ final class GuestRegistersLayoutTests: XCTestCase {
     XCTAssertEqual(VirtualCPU.registerFileSize, 160 + 512)
   }
 
+  func testFaultAddressSlotLiesBetweenRegistersAndFloatingPoint() {
+    // boot/guest_register_file.inc: REG_CR2 144 (VMX keeps the guest's CR2 there).
+    XCTAssertEqual(VirtualCPU.faultAddressOffset, 144)
+    XCTAssertGreaterThanOrEqual(VirtualCPU.faultAddressOffset, MemoryLayout<GuestRegisters>.size)
+    XCTAssertLessThanOrEqual(VirtualCPU.faultAddressOffset + 8, VirtualCPU.floatingPointOffset)
+    let vcpu = VirtualCPU(index: 0)
+    XCTAssertEqual(vcpu.faultAddress, 0)
+    vcpu.faultAddress = 0xDEAD_B000
+    XCTAssertEqual(vcpu.registerFile.load(fromByteOffset: 144, as: UInt64.self), 0xDEAD_B000)
+    XCTAssertEqual(vcpu.registers, GuestRegisters(), "the general registers are untouched")
+  }
+
   func testRegisterFileIsSixtyFourByteAligned() {
     for index in 0..<4 {
       let vcpu = VirtualCPU(index: index)
