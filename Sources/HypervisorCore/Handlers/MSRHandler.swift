@@ -29,6 +29,10 @@ public enum MSRHandler {
       apic.setTSCDeadline(clockDeadline(guestDeadline: value, guest: guest))
     case .vendorState:
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor),
+        // An AMD EFER extension the CPU lacks is reserved (APM Vol 2 §3.1.7): in the VMCB
+        // it would fail the next VMRUN.
+        index != MSRPolicy.efer
+          || value & MSRPolicy.amdEFERExtensions & ~vm.msrPolicy.eferExtensions == 0,
         guest.writeStateMSR(index, value)
       else {
         return refuse(vcpu)

@@ -37,6 +37,24 @@ public struct MSRPolicy {
   public let vendor: CPUFeatures.Vendor
   /// Searched in order: the MSRs Linux touches most often come first.
   public var rules: [(indices: ClosedRange<UInt32>, rule: Rule)]
+  /// EFER's AMD extensions the processor offers, of LMSLE (13), FFXSR (14) and TCE (15):
+  /// each is reserved, and a write of it #GP, where the CPU lacks it (APM Vol 2 §3.1.7).
+  /// All three until `eferExtensions(extendedLeaf1:extendedLeaf8:)` says otherwise.
+  public var eferExtensions: UInt64 = MSRPolicy.amdEFERExtensions
+
+  /// LMSLE, FFXSR and TCE.
+  public static let amdEFERExtensions: UInt64 = 0xE000
+
+  /// The EFER extensions a processor with these CPUID leaves offers (APM Vol 3 E.4.2, E.4.7):
+  /// FFXSR with 8000_0001 EDX[25], TCE with 8000_0001 ECX[17], LMSLE unless 8000_0008
+  /// EBX[20] (EferLmsleUnsupported).
+  public static func eferExtensions(extendedLeaf1: CPUIDLeaf, extendedLeaf8: CPUIDLeaf) -> UInt64 {
+    var bits: UInt64 = 0
+    if extendedLeaf8.ebx & 1 << 20 == 0 { bits |= 1 << 13 }
+    if extendedLeaf1.edx & 1 << 25 != 0 { bits |= 1 << 14 }
+    if extendedLeaf1.ecx & 1 << 17 != 0 { bits |= 1 << 15 }
+    return bits
+  }
 
   public init(vendor: CPUFeatures.Vendor = .other) {
     self.vendor = vendor

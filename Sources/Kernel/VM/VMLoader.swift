@@ -74,6 +74,9 @@ enum VMLoader {
     let vm = VirtualMachine(id: id, profile: profile)
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
+    vm.msrPolicy.eferExtensions = MSRPolicy.eferExtensions(
+      extendedLeaf1: RealProcessor.cpuid(leaf: 0x8000_0001, subleaf: 0),
+      extendedLeaf8: RealProcessor.cpuid(leaf: 0x8000_0008, subleaf: 0))
     vm.memory = built.memory
     vm.installStandardDevices(console: console)
     if let message = populate(vm) {

@@ -418,6 +418,28 @@ final class MSRHandlerTests: MachineTestCase {
       wrmsr(MSRPolicy.debugControl, 1 << 6), ripBefore: vcpu.registers.rip, refused: 1)
   }
 
+  func testAMDEFERExtensionsTheCPULacksRaiseGeneralProtection() {
+    use(.amd)
+    machine.vm.msrPolicy.eferExtensions = 1 << 14  // FFXSR only, as QEMU's EPYC
+    assertGeneralProtection(wrmsr(MSRPolicy.efer, 0xD01 | 1 << 15), ripBefore: 0x1000, refused: 1)
+    assertGeneralProtection(wrmsr(MSRPolicy.efer, 0xD01 | 1 << 13), ripBefore: 0x1000, refused: 2)
+    XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0xD01, "unchanged")
+    XCTAssertEqual(wrmsr(MSRPolicy.efer, 0xD01 | 1 << 14), .resume)
+    XCTAssertEqual(machine.guest.readStateMSR(MSRPolicy.efer), 0x4D01)
+  }
+
+  func testEFERExtensionsFollowCPUID() {
+    let none = CPUIDLeaf()
+    XCTAssertEqual(
+      MSRPolicy.eferExtensions(extendedLeaf1: none, extendedLeaf8: none), 1 << 13,
+      "LMSLE unless EferLmsleUnsupported")
+    XCTAssertEqual(
+      MSRPolicy.eferExtensions(
+        extendedLeaf1: CPUIDLeaf(ecx: 1 << 17, edx: 1 << 25), extendedLeaf8: CPUIDLeaf(ebx: 1 << 20)
+      ),
+      1 << 14 | 1 << 15)
+  }
+
   func testIntelEFERHasNoAMDBits() {
     use(.intel)
     for (count, bit) in [13, 14, 15].enumerated() {
