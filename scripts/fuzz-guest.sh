@@ -10,10 +10,10 @@
 #   --seed N        replay one seed (decimal or 0x hex) instead of looping
 #   --bochs         run every seed on Bochs (VT-x) too, after QEMU (AMD-V)
 #   --iterations N  streams per phase (real, protected, long); default 1000
-#   --known-bugs    -DKNOWN_BUGS=1: also the templates of the known bugs and emulator quirks
+#   --known-bugs    -DKNOWN_BUGS=1: every *_BUG and QEMU_* switch (docs/guest-fuzzing.md)
 #   --trace         -DTRACE=1: the guest prints every stream's bytes before running it
 #   --strict        a fuzz VM stopped by an entry failure or an unexpected exit fails too
-#   --nasm-flags F  more assemble-time switches (STRING_IO, MMIO_EXOTIC, HALT_TEMPLATE, ...)
+#   --nasm-flags F  more assemble-time switches (-DPAE_PDPTE_BUG=1, -DMMIO_EXOTIC=1, ...)
 #
 # Exits 0 when every run passed, 1 at the first failing one (printing the replay command).
 set -uo pipefail

@@ -1,7 +1,9 @@
 ; instruction-fuzz.asm -- executes seeded random instruction streams in every mode.
 ;
 ; Build: nasm -f bin -I guests/include/ [-DSEED=0x...] [-DITERATIONS=n] [-DKNOWN_BUGS=1]
-;        [-DHALT_TEMPLATE=1] [-DSTOP_HYPERCALL=1] [-DMMIO_EXOTIC=1] [-DTRACE=1]
+;        [-DREALMODE_ERRCODE_BUG=1] [-DPAE_PDPTE_BUG=1] [-DUSER_MMIO_BUG=1] [-DQEMU_LTR_NULL=1]
+;        [-DQEMU_CR3_RESERVED=1] [-DSTRING_IO=0] [-DHALT_TEMPLATE=1] [-DSTOP_HYPERCALL=1]
+;        [-DMMIO_EXOTIC=1] [-DTRACE=1]
 ; The same SEED and flags give the same streams (docs/guest-fuzzing.md; the generator is in
 ; guests/include/instruction-fuzz.inc). Profile: `vm name=fuzz unmapped=ignore`.
 ;
@@ -505,11 +507,11 @@ pm_main:
     call build_page_tables
     ; paging, CR0.WP (supervisor writes honour read-only), CR0.AM (#AC at CPL 3), CR0.NE,
     ; CR4.OSFXSR / OSXMMEXCPT (SSE usable). 32-bit paging with 4 MiB pages (CR4.PSE); PAE
-    ; paging only with KNOWN_BUGS: on VT-x the hypervisor does not load the VMCS guest
+    ; paging only with PAE_PDPTE_BUG: on VT-x the hypervisor does not load the VMCS guest
     ; PDPTEs when it emulates the MOV CR0 that turns PAE paging on (SDM 3C 26.3.2.4), and
     ; the guest triple-faults at the next fetch
     mov eax, cr4
-%if KNOWN_BUGS
+%if PAE_PDPTE_BUG
     or eax, (1 << 5) | (1 << 9) | (1 << 10)
     mov cr4, eax
     mov eax, PG_PDPT_PAE
