@@ -55,6 +55,13 @@ public enum NestedPageFaultHandler {
     // The guest's own paging protection comes first (SDM 3A §4.6): an access its tables
     // forbid is its #PF, with nothing emulated and RIP unchanged, even when the exit came
     // before the processor's check (QEMU's SVM, for CPL 3 and a supervisor page).
+    if layout.secondNotPresent {
+      // Nothing of a crossing access is performed when its second page faults.
+      _ = LinearAccessCheck.raise(
+        rights: nil, linear: layout.linear &+ UInt64(layout.first.count),
+        write: decoded.instruction.isStore, vcpu: vcpu, mode: mode, guest: &guest)
+      return .resume
+    }
     if mode.pagingEnabled, let rights = layout.firstRights {
       let write = decoded.instruction.isStore
       if LinearAccessCheck.raise(
@@ -179,6 +186,8 @@ struct AccessLayout {
   /// violation (SDM 3A §4.6, SDM 3C §28.2.1), so there is nothing left to check.
   var firstRights: GuestPageRights? = nil
   var secondRights: GuestPageRights? = nil
+  /// The access crosses into a linear page the guest's tables do not map.
+  var secondNotPresent = false
 
   /// The decoded operand's linear address, translated through the guest's page tables;
   /// nil when that is not where the processor faulted (SDM 3C §28.2.1: VMX reports the
@@ -217,7 +226,16 @@ struct AccessLayout {
       guard
         let nextTranslation = InstructionFetcher.translateWithRights(
           nextLinear, mode: mode, memory: memory)
-      else { return nil }
+      else {
+        // The operand runs onto a page the guest's tables do not map: where the fault was
+        // in the first part, that is the guest's #PF on the second (SDM 3A §4.7), not a
+        // stale TLB to re-execute (which would repeat until the storm detector stopped it).
+        guard covers(fault.guestPhysical, physical, inFirstPage),
+          fault.guestLinear.map({ $0 &- linear < inFirstPage }) ?? true
+        else { return nil }
+        layout.secondNotPresent = true
+        return layout
+      }
       let next = nextTranslation.physical
       layout.secondRights = nextTranslation.rights
       layout.second = (next, UInt8(size - inFirstPage))

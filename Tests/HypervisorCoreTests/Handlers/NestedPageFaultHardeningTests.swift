@@ -367,6 +367,22 @@ final class NestedPageFaultHardeningTests: MachineTestCase {
     XCTAssertEqual(machine.vcpu.registers.rip, rip)
   }
 
+  /// The guest fuzzer's STRADDLE_4G case in small: an access that runs from the device's page
+  /// onto a page the guest does not map is the guest's not-present #PF there, with nothing
+  /// done; before, it was re-executed as a stale TLB until the storm detector stopped the VM.
+  func testSecondPageNotMappedByTheGuestIsANotPresentPageFault() {
+    let machine = deviceMapped(flags: 0x7, cpl: 0)
+    let pdDevice = TestMachine.pageTableRoot + 0x4000
+    let next: UInt64 = 0xFEE0_0000
+    machine.writeU64(0, at: pdDevice + ((next >> 21) & 511) * 8)  // not present
+    let rip = machine.vcpu.registers.rip
+    machine.vcpu.registers.rdi = next - 2
+    // 89 07: MOV [RDI], EAX: a write, at CPL 0.
+    XCTAssertEqual(fault(machine, at: next - 2, .write, instruction: [0x89, 0x07]), .resume)
+    assertPageFault(machine, code: 0x2, at: next, rip: rip)  // P = 0, W/R = 1
+    XCTAssertEqual(machine.vcpu.statistics.decodeMismatches, 0)
+  }
+
   func testReportedLinearAddressWithinAPageNeedsNoWalk() {
     // VMX reports the linear address only after the processor's own checks passed.
     let machine = deviceMapped(flags: 0x3, cpl: 3)
