@@ -35,16 +35,7 @@ enum SVMRunLoop {
         deliverInterrupts(
           vmcb, vcpu: vcpu, vm: vm, rip: registers.pointee.rip, rflags: registers.pointee.rflags)
       }
-      if let event = vcpu.pendingEvent,
-        vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
-      {
-        let protectedMode = vmcb.u64(VMCBOffset.cr0) & 1 != 0
-        vmcb.set(
-          VMCBOffset.eventInjection,
-          SVMEventInjection.encode(event.delivered(protectedMode: protectedMode)))
-        vcpu.pendingEvent = nil
-        vcpu.statistics.injectedEvents &+= 1
-      }
+      if vcpu.pendingEvent != nil { injectPendingEvent(vmcb, vcpu: vcpu) }
       vmcb.set(VMCBOffset.rax, registers.pointee.rax)
       vmcb.set(VMCBOffset.rsp, registers.pointee.rsp)
       vmcb.set(VMCBOffset.rip, registers.pointee.rip)
@@ -60,12 +51,11 @@ enum SVMRunLoop {
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
       // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
       let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
-      vmcb.set(
-        VMCBOffset.eventInjection,
-        interrupted & SVMEventInjection.valid == 0
-          ? 0
-          : SVMEventInjection.reinjection(
-            interrupted: interrupted, protectedMode: vmcb.u64(VMCBOffset.cr0) & 1 != 0))
+      if interrupted & SVMEventInjection.valid == 0 {
+        vmcb.set(VMCBOffset.eventInjection, 0)
+      } else {
+        reinject(interrupted, vmcb)
+      }
 
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)
@@ -78,6 +68,32 @@ enum SVMRunLoop {
         return result
       }
     }
+  }
+
+  /// The vCPU's pending event, unless the VMCB already holds one (a re-injection), as the
+  /// guest's mode delivers it. Out of line: the loop stays small enough for the compiler to
+  /// inline the decoder and the dispatcher into it (docs/exit-path.md).
+  @inline(never)
+  static func injectPendingEvent(_ vmcb: VMCB, vcpu: VirtualCPU) {
+    guard let event = vcpu.pendingEvent,
+      vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
+    else { return }
+    let protectedMode = vmcb.u64(VMCBOffset.cr0) & 1 != 0
+    vmcb.set(
+      VMCBOffset.eventInjection,
+      SVMEventInjection.encode(event.delivered(protectedMode: protectedMode)))
+    vcpu.pendingEvent = nil
+    vcpu.statistics.injectedEvents &+= 1
+  }
+
+  /// An event whose delivery the exit interrupted, injected again as the guest's mode
+  /// delivers it (APM §15.7.2). Out of line, as rare.
+  @inline(never)
+  static func reinject(_ interrupted: UInt64, _ vmcb: VMCB) {
+    vmcb.set(
+      VMCBOffset.eventInjection,
+      SVMEventInjection.reinjection(
+        interrupted: interrupted, protectedMode: vmcb.u64(VMCBOffset.cr0) & 1 != 0))
   }
 
   /// Local APIC interrupts (InterruptDelivery): injected when the guest can take one;

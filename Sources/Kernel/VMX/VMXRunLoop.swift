@@ -20,13 +20,7 @@ enum VMXRunLoop {
       if vcpu.localAPIC != nil {
         deliverInterrupts(vcpu: vcpu, vm: vm, rflags: registers.pointee.rflags)
       }
-      if let event = vcpu.pendingEvent,
-        VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
-      {
-        inject(event)
-        vcpu.pendingEvent = nil
-        vcpu.statistics.injectedEvents &+= 1
-      }
+      if vcpu.pendingEvent != nil { injectPendingEvent(vcpu) }
       VMCS.write(.guestRSP, registers.pointee.rsp)
       VMCS.write(.guestRIP, registers.pointee.rip)
       VMCS.write(.guestRFLAGS, registers.pointee.rflags)
@@ -55,7 +49,8 @@ enum VMXRunLoop {
       registers.pointee.rip = VMCS.read(.guestRIP)
       registers.pointee.rflags = VMCS.read(.guestRFLAGS)
       VMCS.write(.entryInterruptionInformation, 0)
-      let vectoring = reinjectInterruptedEvent()
+      let vectoring = VMCS.read(.idtVectoringInformation)
+      if vectoring & (1 << 31) != 0 { reinjectInterruptedEvent(vectoring) }
 
       let info = VMXExitInformation(
         reason: UInt32(truncatingIfNeeded: VMCS.read(.exitReason)),
@@ -128,12 +123,23 @@ enum VMXRunLoop {
     VMCS.write(.entryInterruptionInformation, UInt64(encoded))
   }
 
-  /// An event whose delivery the exit interrupted is delivered again (SDM 3C §28.2.4).
-  /// Returns the IDT-vectoring information, for the exit decoder.
-  @discardableResult
-  static func reinjectInterruptedEvent() -> UInt64 {
-    let vectoring = VMCS.read(.idtVectoringInformation)
-    guard vectoring & (1 << 31) != 0 else { return vectoring }
+  /// The vCPU's pending event, unless the entry already carries one (a re-injection). Out
+  /// of line, with the re-injection: the loop stays small enough for the compiler to inline
+  /// the decoder and the dispatcher into it (docs/exit-path.md).
+  @inline(never)
+  static func injectPendingEvent(_ vcpu: VirtualCPU) {
+    guard let event = vcpu.pendingEvent,
+      VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
+    else { return }
+    inject(event)
+    vcpu.pendingEvent = nil
+    vcpu.statistics.injectedEvents &+= 1
+  }
+
+  /// An event whose delivery the exit interrupted (valid IDT-vectoring information
+  /// `vectoring`) is delivered again (SDM 3C §28.2.4).
+  @inline(never)
+  static func reinjectInterruptedEvent(_ vectoring: UInt64) {
     let entry = VMXEventInjection.reinjection(
       vectoring: UInt32(truncatingIfNeeded: vectoring),
       protectedMode: VMCS.read(.guestCR0) & 1 != 0)
@@ -145,7 +151,6 @@ enum VMXRunLoop {
     if type == 4 || type == 5 || type == 6 {
       VMCS.write(.entryInstructionLength, VMCS.read(.exitInstructionLength))
     }
-    return vectoring
   }
 
   static func loadSyscallMSRs(_ guest: VMXGuest, vcpu: VirtualCPU) {
