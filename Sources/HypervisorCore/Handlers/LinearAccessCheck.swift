@@ -61,7 +61,8 @@ enum LinearAccessCheck {
         rflags: vcpu.registers.rflags, mode: mode)
     else { return false }
     // CR2 holds the faulting linear address (SDM Vol 3A §4.7; APM Vol 2 §8.4.2).
-    guest.setFaultAddress(linear)
+    vcpu.faultAddress = linear  // VMX's world switch loads CR2 from here
+    guest.setFaultAddress(linear)  // SVM's VMCB
     vcpu.pendingEvent = .pageFault(code)
     return true
   }

@@ -34,9 +34,10 @@ public protocol GuestStateAccess {
   /// What the processor adds to the host TSC for this vCPU (VMCB TSC_OFFSET, VMCS TSC
   /// offset), modulo 2^64: 0 until the guest writes its TSC.
   var timeStampCounterOffset: UInt64 { get }
-  /// Sets the guest's CR2 before a #PF is injected: the processor loads CR2 only for faults
-  /// it takes itself (SDM Vol 3A §4.7; APM Vol 2 §8.4.2). SVM: the VMCB's CR2; VMX: CR2 is not
-  /// in the VMCS, the world switch carries it in the register file.
+  /// Sets the guest's CR2 where the vendor's guest state holds it, before a #PF is injected:
+  /// the processor loads CR2 only for faults it takes itself (SDM Vol 3A §4.7; APM Vol 2
+  /// §8.4.2). SVM: the VMCB's CR2. VMX: nothing, since CR2 is not in the VMCS; the world
+  /// switch carries it in the register file (`VirtualCPU.faultAddress`), which the caller sets.
   mutating func setFaultAddress(_ linear: UInt64)
   /// WRMSR IA32_TSC: sets this vCPU's offset so that its TSC reads `value` now.
   mutating func setGuestTimeStampCounter(_ value: UInt64)

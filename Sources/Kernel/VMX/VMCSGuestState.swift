@@ -6,9 +6,6 @@ import VMX
 /// when the backend is VMX.
 struct VMCSGuestState: GuestStateAccess {
   let capabilities: VMXCapabilities
-  /// The vCPU whose register file carries the guest's CR2 (not a VMCS field); unretained,
-  /// like SVMGuestState's, so that the exit path pays no reference counting.
-  unowned(unsafe) let vcpu: VirtualCPU
 
   func mode() -> GuestMode {
     let cr0 = VMCS.read(.guestCR0)
@@ -154,8 +151,8 @@ struct VMCSGuestState: GuestStateAccess {
     VMCS.write(.tscOffset, value &- arch_rdtsc())
   }
 
-  func setFaultAddress(_ linear: UInt64) {
-    // The world switch loads CR2 from the register file before the next entry.
-    vcpu.faultAddress = linear
-  }
+  /// CR2 is not a VMCS field: the world switch loads it from the register file, where
+  /// LinearAccessCheck put it (`VirtualCPU.faultAddress`). Holding the vCPU here instead
+  /// cost 133 emulated instructions on every VT-x exit (docs/exit-path.md, step 4).
+  func setFaultAddress(_ linear: UInt64) {}
 }

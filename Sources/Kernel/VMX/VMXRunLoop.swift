@@ -15,7 +15,7 @@ enum VMXRunLoop {
     defer { saveSyscallMSRs(guest, vcpu: vcpu) }
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
-    var state = VMCSGuestState(capabilities: processor.capabilities, vcpu: vcpu)
+    var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
       if vcpu.localAPIC != nil {
         deliverInterrupts(vcpu: vcpu, vm: vm, rflags: registers.pointee.rflags)

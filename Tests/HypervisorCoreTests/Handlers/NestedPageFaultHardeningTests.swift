@@ -258,6 +258,8 @@ final class NestedPageFaultHardeningTests: MachineTestCase {
     XCTAssertEqual(
       machine.vcpu.pendingEvent, .exception(vector: 14, errorCode: code), file: file, line: line)
     XCTAssertEqual(machine.guest.faultAddress, linear, "CR2", file: file, line: line)
+    XCTAssertEqual(
+      machine.vcpu.faultAddress, linear, "CR2 in the register file (VMX)", file: file, line: line)
     XCTAssertEqual(machine.vcpu.registers.rip, rip, "RIP stays", file: file, line: line)
     XCTAssertEqual(machine.testDevice?.accesses, 0, "nothing emulated", file: file, line: line)
   }
