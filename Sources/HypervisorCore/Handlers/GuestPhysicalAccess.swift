@@ -16,7 +16,6 @@ struct GuestPhysicalAccess {
   private(set) var effect = DeviceEffect.none
   /// Set when a part reached nothing under `unmapped=stop`.
   private(set) var stopReason: StopReason?
-  private(set) var touchedNothing = false
 
   init(
     first: (address: UInt64, count: UInt8), second: (address: UInt64, count: UInt8)?,
@@ -104,7 +103,6 @@ struct GuestPhysicalAccess {
   }
 
   private mutating func nothing(at address: UInt64, access: NestedPageFault.Access) {
-    touchedNothing = true
     if vm.profile.unmapped == .stop && stopReason == nil {
       stopReason = .unmappedAccess(
         guestPhysical: address, access: access, beyondMemory: address >= vm.memory.end)
