@@ -13,6 +13,7 @@ COM1             equ 0x3F8
 
 extern kmain
 extern __stack_top
+global bsp_cpu_local
 
 section .multiboot2 progbits alloc noexec nowrite align=8
 mb2_header:
@@ -139,6 +140,16 @@ long_mode_entry:
     mov rsp, __stack_top
     xor ebp, ebp                     ; ends the frame-pointer chain for backtraces
 
+    ; Per-CPU data through GS (Sources/Kernel/SMP/CPULocal.swift): IA32_GS_BASE, set after
+    ; the selector load above, which clears it. The bootstrap processor is CPU 0.
+    mov ecx, 0xC0000101              ; IA32_GS_BASE
+    mov rax, bsp_cpu_local
+    mov rdx, rax
+    shr rdx, 32
+    wrmsr
+    mov rax, __stack_top
+    mov [bsp_cpu_local + 24], rax
+
     ; SSE for compiled Swift code: CR0.EM = 0, CR0.MP = 1; CR4.OSFXSR, CR4.OSXMMEXCPT (SDM 3A §13.1.3).
     mov rax, cr0
     and rax, ~(1 << 2)
@@ -177,3 +188,5 @@ boot_pdpt: resb 4096
 boot_pd:   resb 4096 * 4
 boot_stack: resb 4096
 boot_stack_top:
+align 64
+bsp_cpu_local: resb 32              ; CPULocalArea (arch.h): object, index 0, APIC ID, stack top

@@ -95,9 +95,9 @@ enum BootSequence {
     PhysicalFrames.allocator = FrameAllocator(usable: usable, reserved: reserved)
     if Log.begin(.info) {
       Console.write("frame allocator: ")
-      Console.write(decimal: UInt64(PhysicalFrames.allocator.freeFrames))
+      Console.write(decimal: UInt64(PhysicalFrames.freeFrames))
       Console.write(" free frames (")
-      Console.write(decimal: (UInt64(PhysicalFrames.allocator.freeFrames) * 4096) >> 20)
+      Console.write(decimal: (UInt64(PhysicalFrames.freeFrames) * 4096) >> 20)
       Console.write(" MiB)")
       Log.end()
     }

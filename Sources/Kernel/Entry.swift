@@ -12,7 +12,7 @@ func kmain(_ magic: UInt32, _ informationAddress: UInt32) -> Never {
   Console.write(BuildInfo.version)
   Console.write(" -- a Type-I hypervisor for high-performance computing\n")
 
-  BootCPU.installDescriptorTables()
+  CPUs.startBootstrapProcessor()
   LegacyPIC.remapAndMask()
   let boot = BootSequence.readBootInformation(at: UInt64(informationAddress))
   BootSequence.applyCommandLine(boot.commandLine)

@@ -137,4 +137,18 @@ ARCH_INLINE bool arch_invvpid(uint64_t type, uint16_t vpid, uint64_t address) {
   return !fail;
 }
 
+
+/* Per-CPU data (Sources/Kernel/SMP/CPULocal.swift). IA32_GS_BASE points at this CPU's
+ * CPULocalArea, so one GS-relative load reaches it from anywhere in the hypervisor. The boot
+ * stub and the AP trampoline set GS base before any Swift code runs. */
+typedef struct CPULocalArea {
+  uint64_t cpu;      /* the PhysicalCPU object, 0 until the CPU's block exists */
+  uint64_t index;    /* dense CPU number: 0 is the bootstrap processor */
+  uint64_t apic_id;
+  uint64_t stack_top;
+} CPULocalArea;
+ARCH_INLINE uint64_t arch_cpu_local_object(void) { uint64_t v; __asm__ volatile("movq %%gs:0, %0" : "=r"(v)); return v; }
+ARCH_INLINE uint64_t arch_cpu_local_index(void) { uint64_t v; __asm__ volatile("movq %%gs:8, %0" : "=r"(v)); return v; }
+extern CPULocalArea bsp_cpu_local;
+
 #endif

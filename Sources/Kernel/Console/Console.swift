@@ -4,9 +4,13 @@
 enum Console {
   static var port = SerialPort.com1
 
+  /// Every write reaches the port here, under the console lock (ConsoleLock): CPUs'
+  /// characters never mix.
   static func write(_ byte: UInt8) {
+    ConsoleLock.acquire()
     if byte == 0x0A { port.write(0x0D) }
     port.write(byte)
+    ConsoleLock.release()
   }
 
   static func write(_ text: StaticString) {

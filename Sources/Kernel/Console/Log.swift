@@ -26,11 +26,15 @@ enum Log {
   @discardableResult
   static func begin(_ level: LogLevel) -> Bool {
     guard enabled(level) else { return false }
+    ConsoleLock.acquire()  // held until `end`: the line stays whole
     Console.write(level.tag)
     return true
   }
 
-  static func end() { Console.write(0x0A) }
+  static func end() {
+    Console.write(0x0A)
+    ConsoleLock.release()
+  }
 
   static func error(_ message: StaticString) { line(.error, message) }
   static func warning(_ message: StaticString) { line(.warning, message) }

@@ -1,3 +1,4 @@
+import HypervisorCore
 import Memory
 
 /// The hypervisor identity maps all physical memory, so a physical address is also the
@@ -11,11 +12,20 @@ struct IdentityMappedMemory: PhysicalMemoryAccess {
 /// The machine's page frames: one allocator for the whole machine, behind which every VM's
 /// memory, page tables and control blocks come.
 enum PhysicalFrames {
+  /// Only through `allocateZeroed` and `free`, which hold `lock`: every CPU allocates.
   static var allocator = FrameAllocator(usable: [], reserved: [])
+  static let lock = TicketLock()
+
+  static var freeFrames: Int { lock.withLock { allocator.freeFrames } }
+
+  static func free(_ address: UInt64, frames count: Int = 1) {
+    lock.withLock { allocator.free(address, frames: count) }
+  }
 
   /// A zeroed 4 KiB frame, or nil when memory is exhausted.
   static func allocateZeroed(frames count: Int = 1, alignment: UInt64 = 4096) -> UInt64? {
-    guard let address = allocator.allocate(frames: count, alignment: alignment) else { return nil }
+    let found = lock.withLock { allocator.allocate(frames: count, alignment: alignment) }
+    guard let address = found else { return nil }
     IdentityMappedMemory().pointer(to: address).initializeMemory(
       as: UInt8.self, repeating: 0, count: count * 4096)
     return address

@@ -7,24 +7,25 @@ enum LocalAPIC {
   static let baseMSR: UInt32 = 0x1B
   static let timerVector: UInt8 = 0x20
   static let spuriousVector: UInt8 = 0xFF
+  /// Sent by one hypervisor CPU to another to make it look at its requests: a vCPU in guest
+  /// mode exits (external-interrupt exiting / the INTR intercept), an idle CPU leaves HLT.
+  static let kickVector: UInt8 = 0xF2
+  /// The same physical address on every CPU: each reaches its own APIC there.
   static var base: UInt64 = 0
-  /// Set by the timer interrupt; the scheduler reads and clears it.
-  static var sliceExpired = false
   /// Timer ticks (divide by 16) per millisecond, measured against the PIT at boot.
   static var ticksPerMillisecond: UInt32 = 0
   /// Time-stamp counter ticks per millisecond, measured the same way.
   static var tscPerMillisecond: UInt64 = 0
-  /// The TSC value at which the current slice ends.
-  static var sliceDeadline: UInt64 = 0
 
-  /// The TSC deadline the host timer is armed for (the slice's end or, earlier, a guest
-  /// timer's): a guest deadline's interrupt only forces an exit, it does not end the slice.
-  static var armedDeadline: UInt64 = 0
+  /// The calling CPU's slice state.
+  @inline(__always)
+  static var sliceDeadline: UInt64 { CPUs.current.timer.sliceDeadline }
 
   /// Arms the host timer for `deadline` (TSC) unless already armed for it.
   static func arm(untilTSC deadline: UInt64) {
-    guard deadline != armedDeadline else { return }
-    armedDeadline = deadline
+    let cpu = CPUs.current
+    guard deadline != cpu.timer.armedDeadline else { return }
+    cpu.timer.armedDeadline = deadline
     let now = arch_rdtsc()
     let tscTicks = deadline > now ? deadline - now : 1
     let ticks = max(tscTicks * UInt64(ticksPerMillisecond) / max(tscPerMillisecond, 1), 1)
@@ -34,19 +35,22 @@ enum LocalAPIC {
 
   /// The host timer interrupt: it ends the slice only when armed for the slice's end.
   static func timerFired() {
-    if armedDeadline >= sliceDeadline { sliceExpired = true }
-    armedDeadline = 0
+    CPUs.current.timer.fired()
   }
 
   /// The slice is over: the timer fired, or its deadline passed (VMX's preemption timer
   /// ends a slice without an interrupt).
   @inline(__always)
-  static var sliceOver: Bool { sliceExpired || arch_rdtsc() >= sliceDeadline }
+  static var sliceOver: Bool {
+    let cpu = CPUs.current
+    return cpu.timer.expired || arch_rdtsc() >= cpu.timer.sliceDeadline
+  }
 
   static func register(_ offset: UInt64) -> UnsafeMutablePointer<UInt32> {
     UnsafeMutablePointer<UInt32>(bitPattern: UInt(base + offset))!
   }
 
+  /// Enables the calling CPU's APIC; every CPU runs this for itself.
   static func initialize() {
     base = arch_rdmsr(baseMSR) & 0xF_FFFF_F000
     arch_wrmsr(baseMSR, arch_rdmsr(baseMSR) | 1 << 11)  // xAPIC global enable
@@ -86,16 +90,12 @@ enum LocalAPIC {
 
   /// Arms a one-shot interrupt after `milliseconds`.
   static func armSlice(milliseconds: UInt32) {
-    sliceDeadline = arch_rdtsc() &+ tscPerMillisecond &* UInt64(milliseconds)
-    armedDeadline = sliceDeadline
-    armSlice(ticks: ticksPerMillisecond &* milliseconds)
-  }
-
-  /// Arms a one-shot interrupt after `ticks` timer ticks.
-  static func armSlice(ticks: UInt32) {
-    sliceExpired = false
+    let cpu = CPUs.current
+    cpu.timer.sliceDeadline = arch_rdtsc() &+ tscPerMillisecond &* UInt64(milliseconds)
+    cpu.timer.armedDeadline = cpu.timer.sliceDeadline
+    cpu.timer.expired = false
     register(0x320).pointee = UInt32(timerVector)  // one-shot, unmasked
-    register(0x380).pointee = ticks
+    register(0x380).pointee = ticksPerMillisecond &* milliseconds
   }
 
   static func disarm() {
@@ -104,4 +104,37 @@ enum LocalAPIC {
   }
 
   static func endOfInterrupt() { register(0xB0).pointee = 0 }
+
+  // MARK: Interprocessor interrupts (SDM 3A §11.6.1)
+
+  /// Sends a fixed interrupt to the CPU with `apicID` (physical destination, edge).
+  static func sendFixed(vector: UInt8, to apicID: UInt32) {
+    send(low: UInt32(vector), to: apicID)
+  }
+
+  /// INIT, level assert (delivery mode 101b, level 1, trigger level): the target resets and
+  /// waits for a start-up IPI (SDM 3A §9.4.4.1).
+  static func sendINIT(to apicID: UInt32) {
+    send(low: 0b101 << 8 | 1 << 14 | 1 << 15, to: apicID)
+  }
+
+  /// Start-up (110b): the target starts in real mode at `page` << 12 (SDM 3A §9.4.4.1).
+  static func sendStartup(page: UInt8, to apicID: UInt32) {
+    send(low: 0b110 << 8 | UInt32(page), to: apicID)
+  }
+
+  /// Writes the ICR (high half first: the low write sends) and waits, bounded, until the
+  /// APIC reports the IPI sent (delivery status, bit 12). Returns false on a timeout.
+  @discardableResult
+  static func send(low: UInt32, to apicID: UInt32) -> Bool {
+    register(0x310).pointee = apicID << 24
+    register(0x300).pointee = low
+    var spins = 0
+    while register(0x300).pointee & (1 << 12) != 0 {
+      spins += 1
+      if spins > 1_000_000 { return false }
+      arch_pause()
+    }
+    return true
+  }
 }

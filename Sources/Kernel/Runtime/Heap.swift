@@ -1,4 +1,5 @@
 import CArch
+import HypervisorCore
 import Memory
 
 /// The kernel heap: the Embedded Swift runtime allocates every class instance and array
@@ -9,6 +10,9 @@ enum KernelHeap {
     arena: UnsafeMutableRawPointer(bitPattern: UInt(linker_heap_start()))!,
     size: Int(linker_heap_end() - linker_heap_start()))
 
+  /// Every CPU allocates (each Swift object, each array buffer): one lock, held briefly.
+  static let lock = TicketLock()
+
   static var range: (start: UInt64, end: UInt64) {
     (linker_heap_start(), linker_heap_end())
   }
@@ -16,10 +20,10 @@ enum KernelHeap {
 
 @_cdecl("peregrine_heap_allocate")
 func heapAllocate(_ size: Int, _ alignment: Int) -> UnsafeMutableRawPointer? {
-  KernelHeap.allocator.allocate(size: size, alignment: alignment)
+  KernelHeap.lock.withLock { KernelHeap.allocator.allocate(size: size, alignment: alignment) }
 }
 
 @_cdecl("peregrine_heap_free")
 func heapFree(_ pointer: UnsafeMutableRawPointer) {
-  KernelHeap.allocator.free(pointer)
+  KernelHeap.lock.withLock { KernelHeap.allocator.free(pointer) }
 }

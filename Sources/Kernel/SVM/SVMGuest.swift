@@ -111,8 +111,8 @@ final class SVMGuest: BackendGuest {
 
   /// ASIDs are not released: the processor's next generation reclaims them.
   func release() {
-    for vmcb in vmcbs { PhysicalFrames.allocator.free(vmcb) }
-    PhysicalFrames.allocator.free(ioPermissionMap, frames: 3)
-    PhysicalFrames.allocator.free(msrPermissionMap, frames: 2)
+    for vmcb in vmcbs { PhysicalFrames.free(vmcb) }
+    PhysicalFrames.free(ioPermissionMap, frames: 3)
+    PhysicalFrames.free(msrPermissionMap, frames: 2)
   }
 }

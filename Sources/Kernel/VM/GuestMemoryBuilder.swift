@@ -63,6 +63,6 @@ enum GuestMemoryBuilder {
   }
 
   static func release(_ owned: [(UInt64, Int)]) {
-    for (address, count) in owned { PhysicalFrames.allocator.free(address, frames: count) }
+    for (address, count) in owned { PhysicalFrames.free(address, frames: count) }
   }
 }

@@ -163,15 +163,16 @@ final class VMXGuest: BackendGuest {
     if processor.vpidEnabled { processor.vpids.release(vpid) }
     for vmcs in vmcss {
       _ = arch_vmclear(vmcs)
-      PhysicalFrames.allocator.free(vmcs)
+      PhysicalFrames.free(vmcs)
     }
-    PhysicalFrames.allocator.free(ioBitmaps, frames: 2)
-    PhysicalFrames.allocator.free(msrBitmap)
+    PhysicalFrames.free(ioBitmaps, frames: 2)
+    PhysicalFrames.free(msrBitmap)
   }
 }
 
 /// The host state a VM exit returns to (SDM 3C §25.5): this CPU's control registers,
-/// descriptor tables and TSS, and the world switch's landing point.
+/// descriptor tables, TSS and per-CPU block, and the world switch's landing point. Written
+/// again whenever a VMCS comes to another CPU.
 enum VMXHostState {
   static func write() {
     VMCS.write(.hostCR0, arch_read_cr0())
@@ -183,12 +184,14 @@ enum VMXHostState {
     }
     VMCS.write(.hostFSSelector, 0)
     VMCS.write(.hostGSSelector, 0)
+    let cpu = CPUs.current
     VMCS.write(.hostTRSelector, UInt64(CPUDescriptorTables.taskSelector))
     VMCS.write(.hostFSBase, 0)
-    VMCS.write(.hostGSBase, 0)
-    VMCS.write(.hostTRBase, BootCPU.descriptors.tssBase)
-    VMCS.write(.hostGDTRBase, BootCPU.descriptors.gdtBase)
-    VMCS.write(.hostIDTRBase, BootCPU.interrupts.base)
+    // GS base: this CPU's per-CPU block (CPULocal), as every exit must find it.
+    VMCS.write(.hostGSBase, UInt64(UInt(bitPattern: cpu.localArea)))
+    VMCS.write(.hostTRBase, cpu.descriptors.tssBase)
+    VMCS.write(.hostGDTRBase, cpu.descriptors.gdtBase)
+    VMCS.write(.hostIDTRBase, cpu.interrupts.base)
     VMCS.write(.hostSysenterCS, 0)
     VMCS.write(.hostSysenterESP, 0)
     VMCS.write(.hostSysenterEIP, 0)
