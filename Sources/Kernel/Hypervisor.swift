@@ -1,5 +1,6 @@
 import BootProtocols
 import HypervisorCore
+import Synchronization
 
 /// The hypervisor proper: picks the backend this CPU offers, creates the VMs the boot
 /// modules describe, runs them until every one has ended, reports, and powers off.
@@ -8,9 +9,10 @@ enum Hypervisor {
     let console = HypervisorConsole()
     if let svm = features.svm, svm.nestedPaging {
       Log.info("virtualization: AMD-V with nested paging")
-      switch SVMProcessor.enable(features: svm, commandLine: boot.commandLine) {
+      switch SVMProcessor.enable(features: svm, commandLine: boot.commandLine, cpuIndex: 0) {
       case .success(let processor):
-        run(SVMBackend(processor: processor, console: console), boot: boot, console: console)
+        CPUs.current.processor = processor
+        run(SVMBackend(console: console), boot: boot, console: console)
       case .failure(let error):
         Log.line(.error, error.message)
         Machine.halt(status: .failure)
@@ -20,7 +22,8 @@ enum Hypervisor {
       Log.info("virtualization: Intel VT-x with EPT")
       switch VMXProcessor.enable() {
       case .success(let processor):
-        run(VMXBackend(processor: processor, console: console), boot: boot, console: console)
+        CPUs.current.processor = processor
+        run(VMXBackend(console: console), boot: boot, console: console)
       case .failure(let error):
         Log.line(.error, error.message)
         Machine.halt(status: .failure)
@@ -58,8 +61,12 @@ enum Hypervisor {
       backend.corruptGuestState(vms[0])
     }
     let scheduler = Scheduler(backend: backend, console: console, vms: vms)
-    scheduler.runUntilAllStop()
-    Summary.print(vms)
-    Machine.halt(status: .success)
+    workLoop = scheduler
+    CPUs.current.online.store(true, ordering: .releasing)
+    scheduler.placeAll()
+    scheduler.run(on: CPUs.current)
   }
+
+  /// What every CPU runs once VMs exist: CPUs that come up first wait for it.
+  nonisolated(unsafe) static var workLoop: (any CPUWorkLoop)?
 }

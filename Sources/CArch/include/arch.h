@@ -57,6 +57,9 @@ ARCH_INLINE uint64_t arch_read_xcr0(void) { uint32_t lo, hi; __asm__ volatile("x
 ARCH_INLINE void arch_cli(void) { __asm__ volatile("cli" ::: "memory"); }
 ARCH_INLINE void arch_sti(void) { __asm__ volatile("sti" ::: "memory"); }
 ARCH_INLINE void arch_hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+/* STI's one-instruction shadow covers the HLT: an interrupt that arrives in between still
+ * wakes it (SDM 2B STI), so a CPU cannot sleep through the kick it just checked for. */
+ARCH_INLINE void arch_sti_hlt_cli(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 ARCH_INLINE void arch_pause(void) { __asm__ volatile("pause"); }
 ARCH_INLINE void arch_invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One virtual processor. Its register file lives in memory the world switch reads and
 /// writes directly (boot/*_world_switch.asm), so entering the guest copies nothing.
 public final class VirtualCPU {
@@ -47,6 +49,30 @@ public final class VirtualCPU {
   /// (SVMGuestState, docs/hardening.md). Part of the vCPU's architectural state: the guest
   /// reads EFER as the vendor state's value with these bits added.
   public var deferredEFER: UInt64 = 0
+
+  /// The physical CPU whose run queue holds this vCPU, -1 while it has none. Kicks go there.
+  public let hostCPU = Atomic<Int>(-1)
+  /// A TLB flush of the VM's guest-physical translations is due before the next entry
+  /// (a `.flushTLB` request was drained). Touched only by the vCPU's own CPU.
+  public var tlbFlushPending = false
+  /// Requests posted by other CPUs (VCPURequest bits), drained before each entry.
+  public let requests = Atomic<UInt32>(0)
+  /// Tells the vCPU's CPU to look at `requests`; nil on the host (tests).
+  public var kicker: (any VCPUKicker)?
+
+  /// Asks the vCPU's CPU for `request` before the next entry, and kicks it.
+  public func post(_ request: VCPURequest) {
+    requests.bitwiseOr(request.rawValue, ordering: .sequentiallyConsistent)
+    kicker?.kick(self)
+  }
+
+  /// Takes every pending request at once.
+  public func takeRequests() -> VCPURequest {
+    VCPURequest(rawValue: requests.exchange(0, ordering: .acquiring))
+  }
+
+  @inline(__always)
+  public var hasRequests: Bool { requests.load(ordering: .relaxed) != 0 }
 
   public init(index: Int) {
     self.index = index

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One guest: its memory, devices, policies and vCPUs. Nothing about a VM is global: the
 /// hypervisor holds a list of these, and every handler receives the VM it serves.
 public final class VirtualMachine {
@@ -24,6 +26,18 @@ public final class VirtualMachine {
   public var hasInterruptSources = false
   /// Where every vCPU starts: the profile's real-mode entry, or what a loader (Linux) set.
   public var initialState: InitialCPUState
+
+  /// The vendor backend's state for this VM (its VMCBs or VMCSs, bitmaps), found without a
+  /// search on every slice.
+  public var backendState: AnyObject?
+  /// Set by the first CPU that stops the VM: exactly one CPU reports and ends it.
+  public let stopClaimed = Atomic<Bool>(false)
+  /// vCPUs still in some CPU's run queue; the CPU that takes the last one out releases the
+  /// VM's resources, once no CPU can touch them.
+  public let attachedVCPUs = Atomic<Int>(0)
+  /// Serializes the VM-wide device models (ports, MMIO) between its vCPUs' CPUs. Per VM:
+  /// no exit waits for another VM, and exits that touch no device never take it.
+  public let deviceLock = TicketLock()
 
   public init(id: Int, profile: VMProfile) {
     self.id = id
@@ -54,6 +68,16 @@ public final class VirtualMachine {
     ports.register(uart, ports: 0x3F8...0x3FF)
     ports.register(DebugExitPort(), ports: 0xF4...0xF7)
     mmio.register(TestMMIODevice(), base: TestMMIODevice.defaultBase, size: 0x1000)
+  }
+
+  /// Runs `body` with the VM's device models to itself. A VM with one vCPU has nobody to
+  /// share them with, and takes no lock.
+  @inline(__always)
+  public func withDevices<Result>(_ body: () -> Result) -> Result {
+    if vcpus.count == 1 { return body() }
+    deviceLock.lock()
+    defer { deviceLock.unlock() }
+    return body()
   }
 
   /// Every vCPU's statistics added together.

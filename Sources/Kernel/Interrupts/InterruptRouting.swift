@@ -1,3 +1,5 @@
+import Synchronization
+
 /// External interrupts that reach the hypervisor itself (vector 32 and up). The hypervisor
 /// runs with interrupts masked outside guests, so any that arrive are logged and counted.
 enum InterruptRouting {
@@ -6,6 +8,14 @@ enum InterruptRouting {
   static func handle(vector: UInt8) {
     if vector == LocalAPIC.timerVector {
       LocalAPIC.timerFired()
+      LocalAPIC.endOfInterrupt()
+      return
+    }
+    if vector == LocalAPIC.kickVector {
+      // Another CPU posted work: the vCPU's requests are drained before its next entry;
+      // inbox mail ends the slice so the scheduler takes it.
+      let cpu = CPUs.current
+      if cpu.hasPosted.load(ordering: .acquiring) { cpu.timer.expired = true }
       LocalAPIC.endOfInterrupt()
       return
     }

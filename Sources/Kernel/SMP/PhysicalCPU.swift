@@ -21,13 +21,22 @@ final class PhysicalCPU {
   let online = Atomic<Bool>(false)
   /// The vendor backend's per-CPU object (SVMProcessor or VMXProcessor).
   var processor: AnyObject?
-  /// The vCPUs placed on this CPU (Placement, Scheduler).
-  var runQueue: [VirtualCPU] = []
-  /// Other CPUs' requests to this one (new work, VMs to stop): the lock guards `posted`.
+  /// The vCPUs placed on this CPU (Scheduler), in round-robin order.
+  var runQueue: [ScheduledVCPU] = []
+  /// vCPUs placed here whose adoption message is still in the inbox (placement's load).
+  var pendingAdoptions = 0
+  /// Where round robin continues.
+  var nextInQueue = 0
+  /// Other CPUs' requests to this one (new work): the lock guards `posted`; `hasPosted`
+  /// lets the kick handler see there is mail without taking it.
   let inboxLock = TicketLock()
   var posted: [CPUMessage] = []
-  /// The vCPU in guest mode here right now, for kicks: its `VirtualCPU.hostCPU` says the same.
-  var running: VirtualCPU?
+  let hasPosted = Atomic<Bool>(false)
+  /// What the CPU does now, for kicks: only a CPU in a guest or asleep needs an IPI.
+  let activity = Atomic<UInt8>(CPUActivity.busy.rawValue)
+  /// Kick IPIs sent to this CPU, and the times it slept in HLT: for the bench.
+  let kicksReceived = Atomic<UInt64>(0)
+  var sleeps: UInt64 = 0
   /// VT-x: the VMCS current on this CPU (VMPTRLD), 0 for none; a VMCS active elsewhere is
   /// VMCLEARed there before it is loaded here (SDM 3C §24.11.1).
   var currentVMCS: UInt64 = 0
@@ -56,22 +65,57 @@ final class PhysicalCPU {
     interrupts.load()
   }
 
+  /// Leaves `message` in this CPU's inbox and wakes it.
   func post(_ message: CPUMessage) {
-    inboxLock.withLock { posted.append(message) }
+    inboxLock.withLock {
+      posted.append(message)
+      hasPosted.store(true, ordering: .sequentiallyConsistent)
+    }
+    HostKicker.wake(self)
   }
 
   func takePosted() -> [CPUMessage] {
-    inboxLock.withLock {
-      defer { posted.removeAll() }
+    guard hasPosted.load(ordering: .acquiring) else { return [] }
+    return inboxLock.withLock {
+      defer {
+        posted.removeAll()
+        hasPosted.store(false, ordering: .releasing)
+      }
       return posted
     }
   }
+
+  var currentActivity: CPUActivity {
+    CPUActivity(rawValue: activity.load(ordering: .sequentiallyConsistent)) ?? .busy
+  }
+
+  func setActivity(_ new: CPUActivity) {
+    activity.store(new.rawValue, ordering: .sequentiallyConsistent)
+  }
+}
+
+/// A CPU's state as kicks see it.
+enum CPUActivity: UInt8 {
+  /// In the hypervisor, between slices: it looks at its inbox and requests before it enters
+  /// a guest or sleeps, so it needs no IPI.
+  case busy
+  /// Running a vCPU's slice: an IPI makes the guest exit.
+  case guest
+  /// Asleep in HLT: an IPI wakes it.
+  case idle
+}
+
+/// A vCPU in a run queue, with its VM.
+struct ScheduledVCPU {
+  let vm: VirtualMachine
+  let vcpu: VirtualCPU
 }
 
 /// What one CPU asks of another through its inbox.
 enum CPUMessage {
-  /// Run this vCPU from now on (placement or a move between CPUs).
-  case adopt(VirtualCPU)
+  /// Run this vCPU from now on (placement or a move between CPUs). On VT-x its VMCS was
+  /// cleared by the CPU that gave it away.
+  case adopt(ScheduledVCPU)
 }
 
 /// Every CPU the hypervisor runs on. `all` is filled by the bootstrap processor before the

@@ -3,18 +3,20 @@ import HypervisorCore
 import Memory
 import SVM
 
-/// AMD-V behind the scheduler's backend contract.
+/// AMD-V behind the scheduler's backend contract. Each CPU's SVMProcessor (host save area,
+/// host VMCB, ASIDs) is in its PhysicalCPU; each VM's SVMGuest in `vm.backendState`.
 final class SVMBackend: VirtualizationBackend {
   typealias NestedFormat = NestedPagingFormat
   static var name: StaticString { "AMD-V" }
 
-  let processor: SVMProcessor
   let console: HypervisorConsole
-  private var guests = BackendGuests<SVMGuest>()
 
-  init(processor: SVMProcessor, console: HypervisorConsole) {
-    self.processor = processor
+  init(console: HypervisorConsole) {
     self.console = console
+  }
+
+  private func guest(_ vm: VirtualMachine) -> SVMGuest? {
+    vm.backendState.map { unsafeDowncast($0, to: SVMGuest.self) }
   }
 
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
@@ -23,26 +25,33 @@ final class SVMBackend: VirtualizationBackend {
       Log.error("out of memory for the VM's VMCBs and I/O and MSR permission maps")
       return false
     }
-    guests.add(guest)
+    vm.backendState = guest
     return true
   }
 
-  func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult {
-    SVMRunLoop.run(guests.guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
+  func run(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU) -> SliceResult {
+    SVMRunLoop.run(
+      guest(vm)!, vcpu: vcpu, processor: unsafeDowncast(cpu.processor!, to: SVMProcessor.self),
+      console: console)
   }
 
+  /// A VMCB holds nothing a processor caches between VMRUNs; the vCPU's ASID record makes
+  /// the next CPU give it one of its own ASIDs.
+  func detach(_ vm: VirtualMachine, vcpu: VirtualCPU, from cpu: PhysicalCPU) {}
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
-    if let guest = guests.guest(for: vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
+    if let guest = guest(vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
   }
 
   /// VMRUN refuses a guest EFER without SVME (APM §15.5.1): VMEXIT_INVALID.
   func corruptGuestState(_ vm: VirtualMachine) {
-    guard let guest = guests.guest(for: vm) else { return }
+    guard let guest = guest(vm) else { return }
     let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: guest.vmcbs[0]))
     vmcb.set(VMCBOffset.efer, vmcb.u64(VMCBOffset.efer) & ~(1 << 12))
   }
 
   func release(_ vm: VirtualMachine) {
-    guests.remove(for: vm)?.release()
+    guest(vm)?.release()
+    vm.backendState = nil
   }
 }

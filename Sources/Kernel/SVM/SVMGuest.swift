@@ -6,7 +6,7 @@ import SVM
 /// One VM under SVM: its nested page-table root, I/O and MSR permission maps, and a VMCB per
 /// vCPU, set up to start every vCPU in real mode at the profile's entry point. Each vCPU's
 /// ASID comes from the processor it runs on (`asidRecords`, ASIDAllocator).
-final class SVMGuest: BackendGuest {
+final class SVMGuest {
   let vm: VirtualMachine
   let nestedRoot: UInt64
   let ioPermissionMap: UInt64

@@ -30,8 +30,8 @@ final class SVMProcessor {
   let hostSaveArea: UInt64
   /// The host's VMSAVE/VMLOAD area around each VMRUN.
   let hostVMCB: UInt64
-  /// This CPU's ASIDs, recycled by generation (ASIDAllocator). The bootstrap processor is
-  /// processor 0; each CPU will have its own SVMProcessor and allocator.
+  /// This CPU's ASIDs, recycled by generation (ASIDAllocator): each CPU has its own
+  /// SVMProcessor and allocator, numbered by its CPU index.
   var asids: ASIDAllocator
 
   private init(
@@ -45,7 +45,7 @@ final class SVMProcessor {
 
   /// `svm_asids=N` on the kernel command line uses only ASIDs 0 ..< N (N >= 2, at most
   /// what CPUID reports): a test can make generations roll over with a few VMs.
-  static func enable(features: SVMFeatures, commandLine: [UInt8] = [])
+  static func enable(features: SVMFeatures, commandLine: [UInt8] = [], cpuIndex: Int)
     -> Result<SVMProcessor, EnableError>
   {
     // VM_CR bit 4 SVMDIS: EFER.SVME cannot be set (APM §15.30.1).
@@ -61,7 +61,7 @@ final class SVMProcessor {
       Console.write(" by svm_asids")
       Log.end()
     }
-    guard let asids = ASIDAllocator(processor: 0, asidCount: asidCount) else {
+    guard let asids = ASIDAllocator(processor: cpuIndex, asidCount: asidCount) else {
       return .failure(.noGuestASIDs)
     }
     arch_wrmsr(efer, arch_rdmsr(efer) | 1 << 12)

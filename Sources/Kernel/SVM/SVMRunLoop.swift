@@ -31,6 +31,11 @@ enum SVMRunLoop {
       }
     }
     while true {
+      if vcpu.hasRequests,
+        let ended = handleRequests(vmcb, vcpu: vcpu, vm: vm, processor: processor)
+      {
+        return ended
+      }
       if vcpu.localAPIC != nil {
         deliverInterrupts(
           vmcb, vcpu: vcpu, vm: vm, rip: registers.pointee.rip, rflags: registers.pointee.rflags)
@@ -68,6 +73,21 @@ enum SVMRunLoop {
         return result
       }
     }
+  }
+
+  /// Requests other CPUs posted (RequestDrain), before the entry: a TLB flush of the VM's
+  /// guest-physical translations is TLB_CONTROL 3, this ASID's entries, where the processor
+  /// can flush by ASID, else 1, every ASID's (APM §15.16.1). Out of line: rare.
+  @inline(never)
+  static func handleRequests(
+    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, processor: SVMProcessor
+  ) -> SliceResult? {
+    let ended = RequestDrain.beforeEntry(vcpu, vm: vm)
+    if vcpu.tlbFlushPending {
+      vcpu.tlbFlushPending = false
+      vmcb[VMCBOffset.tlbControl, as: UInt8.self] = processor.features.flushByASID ? 3 : 1
+    }
+    return ended
   }
 
   /// The vCPU's pending event, unless the VMCB already holds one (a re-injection), as the

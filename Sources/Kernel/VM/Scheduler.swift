@@ -1,16 +1,23 @@
 import CArch
 import HypervisorCore
+import Synchronization
 
-/// Runs every VM on this processor, round robin: each runnable vCPU gets a time slice,
-/// cut short by the LAPIC timer if the guest never exits. A VM that stops is reported and
-/// its resources returned; the others go on.
-final class Scheduler<Backend: VirtualizationBackend> {
-  /// A time slice when VMs share the processor.
+/// Runs the VMs' vCPUs on every CPU. One object serves all CPUs; each CPU runs `run(on:)`
+/// over its own run queue, so no CPU waits for another to schedule. vCPUs arrive in a run
+/// queue through the CPU's inbox (`place`). Per CPU: round robin over its runnable vCPUs,
+/// a time slice only when something else waits for the core (a core with one vCPU runs it
+/// without host ticks), and HLT when every vCPU is halted. A VM that stops is reported by
+/// the CPU that saw it stop; the CPU that detaches its last vCPU releases it; the CPU that
+/// releases the last VM prints the summary and powers off.
+final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
+  /// A time slice when vCPUs share a core.
   static var sliceMilliseconds: UInt32 { 5 }
 
   let backend: Backend
   let console: HypervisorConsole
-  private(set) var vms: [VirtualMachine]
+  let vms: [VirtualMachine]
+  let kicker = HostKicker()
+  private let endedVMs = Atomic<Int>(0)
 
   init(backend: Backend, console: HypervisorConsole, vms: [VirtualMachine]) {
     self.backend = backend
@@ -18,56 +25,151 @@ final class Scheduler<Backend: VirtualizationBackend> {
     self.vms = vms
   }
 
-  func runUntilAllStop() {
-    while vms.contains(where: { !$0.isStopped }) {
-      wakeHaltedVCPUs()
-      var ranAny = false
-      for vm in vms where !vm.isStopped && vm.state != .paused {
-        for vcpu in vm.vcpus where vcpu.state == .runnable && !vm.isStopped {
-          ranAny = true
-          if vm.firstEntryTime == nil { vm.firstEntryTime = arch_rdtsc() }
-          LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
-          let result = backend.run(vm, vcpu: vcpu)
-          LocalAPIC.disarm()
-          if case .stopped(let reason) = result { stop(vm, reason: reason, vcpu: vcpu) }
+  /// Hands every vCPU to its CPU (Placement decides which). Runs on the BSP before any CPU
+  /// schedules.
+  func placeAll() {
+    for vm in vms {
+      let cpus = Placement.cpus(
+        for: vm, among: CPUs.all.filter { $0.online.load(ordering: .acquiring) })
+      vm.attachedVCPUs.store(vm.vcpus.count, ordering: .releasing)
+      for vcpu in vm.vcpus {
+        vcpu.kicker = kicker
+        let cpu = cpus[vcpu.index]
+        vcpu.hostCPU.store(cpu.index, ordering: .releasing)
+        cpu.post(.adopt(ScheduledVCPU(vm: vm, vcpu: vcpu)))
+      }
+    }
+  }
+
+  func run(on cpu: PhysicalCPU) -> Never {
+    while true {
+      for message in cpu.takePosted() {
+        switch message {
+        case .adopt(let entry): cpu.runQueue.append(entry)
         }
       }
-      if !ranAny {
-        // Only halted vCPUs remain: wait for the earliest guest timer, or, with none armed,
-        // nothing can ever wake them.
-        if let due = earliestGuestDeadline() {
-          while arch_rdtsc() < due { arch_pause() }
-        } else {
-          for vm in vms where !vm.isStopped {
-            stop(vm, reason: .haltedWithoutInterruptSource, vcpu: vm.vcpus[0])
-          }
-        }
+      detachEnded(on: cpu)
+      wakeHalted(on: cpu)
+      if let entry = next(on: cpu) {
+        runSlice(entry, on: cpu)
+      } else {
+        idle(cpu)
       }
     }
   }
 
-  private func wakeHaltedVCPUs() {
-    for vm in vms where !vm.isStopped {
-      for vcpu in vm.vcpus where vcpu.state == .halted && InterruptDelivery.shouldWake(vcpu) {
-        vcpu.state = .runnable
+  // MARK: Slices
+
+  private func next(on cpu: PhysicalCPU) -> ScheduledVCPU? {
+    let count = cpu.runQueue.count
+    var tried = 0
+    while tried < count {
+      let index = (cpu.nextInQueue + tried) % count
+      let entry = cpu.runQueue[index]
+      if entry.vcpu.state == .runnable && entry.vm.state == .running
+        && !entry.vm.stopClaimed.load(ordering: .acquiring)
+      {
+        cpu.nextInQueue = (index + 1) % count
+        return entry
+      }
+      tried += 1
+    }
+    return nil
+  }
+
+  private func runSlice(_ entry: ScheduledVCPU, on cpu: PhysicalCPU) {
+    let vm = entry.vm
+    let vcpu = entry.vcpu
+    // Another vCPU waiting for this core, or a halted one with a timer, needs the slice to
+    // end; alone, the vCPU runs until it exits for its own reasons (HPC: no host ticks).
+    if sharesCore(cpu) {
+      LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
+    } else {
+      cpu.timer = SliceTimer(expired: false, sliceDeadline: UInt64.max, armedDeadline: 0)
+    }
+    if vm.firstEntryTime == nil { vm.firstEntryTime = arch_rdtsc() }
+    cpu.setActivity(.guest)
+    let result = backend.run(vm, vcpu: vcpu, on: cpu)
+    cpu.setActivity(.busy)
+    LocalAPIC.disarm()
+    if case .stopped(let reason) = result { stop(vm, reason: reason, vcpu: vcpu) }
+  }
+
+  private func sharesCore(_ cpu: PhysicalCPU) -> Bool {
+    var others = 0
+    for entry in cpu.runQueue where entry.vcpu.state != .stopped && !entry.vm.isStopped {
+      others += 1
+      if others > 1 { return true }
+    }
+    return false
+  }
+
+  /// A halted vCPU wakes when its APIC has an interrupt or NMI to deliver; requests posted to
+  /// it (an IPI) are taken into its APIC first, here, by the CPU that owns it.
+  private func wakeHalted(on cpu: PhysicalCPU) {
+    for entry in cpu.runQueue where entry.vcpu.state == .halted {
+      if entry.vcpu.hasRequests { RequestDrain.drainWhileHalted(entry.vcpu, vm: entry.vm) }
+      if entry.vcpu.state == .halted && InterruptDelivery.shouldWake(entry.vcpu) {
+        entry.vcpu.state = .runnable
       }
     }
   }
 
-  private func earliestGuestDeadline() -> UInt64? {
-    var earliest: UInt64?
-    for vm in vms where !vm.isStopped {
-      for vcpu in vm.vcpus where vcpu.state == .halted {
-        if let due = vcpu.localAPIC?.deadline, due < earliest ?? UInt64.max { earliest = due }
-      }
+  /// Nothing to run: sleep until a kick, new mail, or the earliest guest timer among the
+  /// halted vCPUs here. A VM whose vCPUs are all halted with nothing that could ever wake
+  /// them is stopped instead.
+  private func idle(_ cpu: PhysicalCPU) {
+    cpu.setActivity(.idle)
+    // Look again after announcing sleep: a poster that saw us busy did not send an IPI.
+    if cpu.hasPosted.load(ordering: .sequentiallyConsistent)
+      || cpu.runQueue.contains(where: { $0.vcpu.hasRequests || $0.vcpu.state == .runnable })
+    {
+      cpu.setActivity(.busy)
+      return
     }
-    return earliest
+    var deadline: UInt64?
+    for entry in cpu.runQueue where entry.vcpu.state == .halted && !entry.vm.isStopped {
+      if let due = entry.vcpu.localAPIC?.deadline, due < deadline ?? UInt64.max { deadline = due }
+    }
+    if deadline == nil { stopVMsThatCannotWake(on: cpu) }
+    if let deadline {
+      cpu.timer = SliceTimer(expired: false, sliceDeadline: deadline, armedDeadline: 0)
+      LocalAPIC.arm(untilTSC: deadline)
+    }
+    cpu.sleeps &+= 1
+    arch_sti_hlt_cli()
+    cpu.setActivity(.busy)
+    LocalAPIC.disarm()
   }
 
+  /// Every vCPU of the VM halted or stopped, none with a timer or a request: nothing can
+  /// wake it (the VM has no device that interrupts by itself), so it ends.
+  private func stopVMsThatCannotWake(on cpu: PhysicalCPU) {
+    for entry in cpu.runQueue where !entry.vm.isStopped {
+      let vm = entry.vm
+      let asleep = vm.vcpus.allSatisfy {
+        ($0.state == .halted || $0.state == .stopped) && !$0.hasRequests
+          && $0.localAPIC?.deadline == nil
+      }
+      if asleep && vm.state == .running {
+        stop(vm, reason: .haltedWithoutInterruptSource, vcpu: entry.vcpu)
+      }
+    }
+  }
+
+  // MARK: Ending VMs
+
+  /// Ends `vm` from the CPU that ran `vcpu`: reports once, and asks its other vCPUs' CPUs
+  /// to let go of them (they may be in the guest right now: the request kicks them out).
   func stop(_ vm: VirtualMachine, reason: StopReason, vcpu: VirtualCPU) {
+    guard
+      vm.stopClaimed.compareExchange(
+        expected: false, desired: true, ordering: .acquiringAndReleasing
+      ).exchanged
+    else { return }
     vm.state = .stopped(reason)
     vm.endTime = arch_rdtsc()
-    for each in vm.vcpus { each.state = .stopped }
+    for other in vm.vcpus where other !== vcpu { other.post(.stop) }
     console.flush(vm.name)
     Log.begin(VMReport.isFault(reason) ? .warning : .info)
     VMReport.vmLabel(vm)
@@ -81,6 +183,32 @@ final class Scheduler<Backend: VirtualizationBackend> {
       VMReport.registers(vcpu)
       backend.dump(vm, vcpu: vcpu)
     }
+  }
+
+  /// Takes the vCPUs of ended VMs out of this CPU's queue; the last one out releases the VM.
+  private func detachEnded(on cpu: PhysicalCPU) {
+    guard cpu.runQueue.contains(where: { $0.vm.stopClaimed.load(ordering: .acquiring) }) else {
+      return
+    }
+    var kept: [ScheduledVCPU] = []
+    for entry in cpu.runQueue {
+      guard entry.vm.stopClaimed.load(ordering: .acquiring) else {
+        kept.append(entry)
+        continue
+      }
+      backend.detach(entry.vm, vcpu: entry.vcpu, from: cpu)
+      entry.vcpu.state = .stopped
+      entry.vcpu.hostCPU.store(-1, ordering: .releasing)
+      if entry.vm.attachedVCPUs.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1
+      {
+        release(entry.vm)
+      }
+    }
+    cpu.runQueue = kept
+    cpu.nextInQueue = 0
+  }
+
+  private func release(_ vm: VirtualMachine) {
     if let start = vm.firstEntryTime, let end = vm.endTime {
       Console.write("  lifetime: ")
       Console.write(decimal: end &- start)
@@ -89,5 +217,16 @@ final class Scheduler<Backend: VirtualizationBackend> {
     VMReport.statistics(vm.totalStatistics())
     backend.release(vm)
     GuestFrames.release(vm: vm)
+    if endedVMs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1 == vms.count {
+      Summary.print(vms)
+      SMPReport.print()
+      Machine.halt(status: .success)
+    }
   }
+}
+
+/// The loop every CPU runs once the hypervisor has work: the scheduler, behind a class-bound
+/// protocol so CPUs that start before the backend is chosen can wait for it.
+protocol CPUWorkLoop: AnyObject {
+  func run(on cpu: PhysicalCPU) -> Never
 }

@@ -2,15 +2,24 @@ import HypervisorCore
 import Memory
 
 /// What the scheduler needs of a vendor backend (SVM or VMX). The scheduler is generic over
-/// it, so each backend's calls are direct.
+/// it, so each backend's calls are direct. Per-CPU vendor state (the VMXON region, the SVM
+/// host save area and ASIDs) lives in each `PhysicalCPU.processor`; the backend object holds
+/// only what all CPUs share.
 protocol VirtualizationBackend: AnyObject {
   associatedtype NestedFormat: PageTableFormat
   static var name: StaticString { get }
-  /// Sets up the vendor structures of a VM whose memory is mapped by `nestedRoot`.
+  /// Sets up the vendor structures of a VM whose memory is mapped by `nestedRoot`. Runs on
+  /// any CPU; leaves no vCPU state loaded on it.
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool
-  func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult
+  /// Runs `vcpu` on `cpu` (the calling CPU) until its slice ends.
+  func run(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU) -> SliceResult
+  /// `vcpu` leaves `cpu` (the calling CPU, which ran it last): whatever the processor caches
+  /// of it is written back, so another CPU may load it (VT-x: VMCLEAR, SDM 3C §24.11.1).
+  func detach(_ vm: VirtualMachine, vcpu: VirtualCPU, from cpu: PhysicalCPU)
   /// Prints the vendor's view of a vCPU (exit information, control registers, segments).
+  /// Runs on the CPU that ran it last.
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU)
+  /// Frees the VM's vendor structures once every vCPU is detached.
   func release(_ vm: VirtualMachine)
   /// Fault injection for the self-tests: leaves the VM's first vCPU in a state the vendor's
   /// VM-entry checks refuse, to prove entry failures are explained and contained.

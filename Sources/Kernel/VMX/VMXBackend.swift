@@ -3,50 +3,71 @@ import HypervisorCore
 import Memory
 import VMX
 
-/// Intel VT-x behind the scheduler's backend contract.
+/// Intel VT-x behind the scheduler's backend contract. Each CPU's VMXProcessor (VMXON
+/// region, resolved controls) is in its PhysicalCPU; each VM's VMXGuest in
+/// `vm.backendState`. VPIDs belong to VMs, which may run on any CPU, so the backend hands
+/// them out for the whole machine.
 final class VMXBackend: VirtualizationBackend {
   typealias NestedFormat = ExtendedPageTableFormat
   static var name: StaticString { "VT-x" }
 
-  let processor: VMXProcessor
   let console: HypervisorConsole
-  private var guests = BackendGuests<VMXGuest>()
+  private var vpids = IdentifierPool(first: 1, limit: 0x1_0000)
+  private let vpidLock = TicketLock()
 
-  init(processor: VMXProcessor, console: HypervisorConsole) {
-    self.processor = processor
+  init(console: HypervisorConsole) {
     self.console = console
   }
 
+  private func guest(_ vm: VirtualMachine) -> VMXGuest? {
+    vm.backendState.map { unsafeDowncast($0, to: VMXGuest.self) }
+  }
+
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool {
-    guard let tag = processor.vpids.acquire() else {
+    let processor = unsafeDowncast(CPUs.current.processor!, to: VMXProcessor.self)
+    guard let tag = vpidLock.withLock({ vpids.acquire() }) else {
       Log.error("no free VPID for the VM")
       return false
     }
-    guard let guest = VMXGuest(vm: vm, vpid: tag.tag, nestedRoot: nestedRoot, processor: processor)
+    guard
+      let guest = VMXGuest(
+        vm: vm, vpid: tag.tag, nestedRoot: nestedRoot, processor: processor, cpu: CPUs.current)
     else {
-      processor.vpids.release(tag.tag)
+      vpidLock.withLock { vpids.release(tag.tag) }
       return false
     }
-    guests.add(guest)
+    vm.backendState = guest
     return true
   }
 
-  func run(_ vm: VirtualMachine, vcpu: VirtualCPU) -> SliceResult {
-    VMXRunLoop.run(guests.guest(for: vm)!, vcpu: vcpu, processor: processor, console: console)
+  func run(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU) -> SliceResult {
+    VMXRunLoop.run(
+      guest(vm)!, vcpu: vcpu, processor: unsafeDowncast(cpu.processor!, to: VMXProcessor.self),
+      cpu: cpu, console: console)
+  }
+
+  func detach(_ vm: VirtualMachine, vcpu: VirtualCPU, from cpu: PhysicalCPU) {
+    guest(vm)?.detach(
+      vcpu: vcpu.index, from: cpu, processor: unsafeDowncast(cpu.processor!, to: VMXProcessor.self))
   }
 
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
-    if let guest = guests.guest(for: vm) { VMXRunLoop.dump(guest, vcpu: vcpu) }
+    if let guest = guest(vm) { VMXRunLoop.dump(guest, vcpu: vcpu, cpu: CPUs.current) }
   }
 
   /// VM entry requires a busy TSS in TR (SDM 3C §27.3.1.2): type 9 (available) fails with
   /// exit reason 33, invalid guest state.
   func corruptGuestState(_ vm: VirtualMachine) {
-    guard let guest = guests.guest(for: vm), arch_vmptrld(guest.vmcss[0]) else { return }
+    guard let guest = guest(vm) else { return }
+    let cpu = CPUs.current
+    guard guest.load(vcpu: 0, on: cpu) else { return }
     VMCS.write(.guestTRAccessRights, 0x89)
   }
 
   func release(_ vm: VirtualMachine) {
-    guests.remove(for: vm)?.release(into: processor)
+    guard let guest = guest(vm) else { return }
+    guest.release()
+    if guest.vpidEnabled { vpidLock.withLock { vpids.release(guest.vpid) } }
+    vm.backendState = nil
   }
 }

@@ -5,7 +5,7 @@ import VMX
 
 /// One VM under VMX: its VPID, EPT pointer, I/O and MSR bitmaps, and a VMCS per vCPU with
 /// host state, the processor's resolved controls and a real-mode guest state.
-final class VMXGuest: BackendGuest {
+final class VMXGuest {
   let vm: VirtualMachine
   let vpid: UInt32
   let eptPointer: EPTPointer
@@ -13,6 +13,13 @@ final class VMXGuest: BackendGuest {
   let msrBitmap: UInt64
   var vmcss: [UInt64] = []
   var launched: [Bool] = []
+  /// Per vCPU: the CPU its VMCS is active on, -1 when cleared. A VMCS is active on at most one
+  /// CPU; it moves only cleared (SDM 3C §24.11.1), and its host state is rewritten where
+  /// it lands.
+  var residentCPU: [Int] = []
+  let vpidEnabled: Bool
+  let inveptType: InveptType?
+  let invvpidType: InvvpidType?
   /// The VMX-preemption timer ends time slices for guests that never exit.
   var preemptionTimer = false
   /// The SYSCALL MSRs and KernelGSbase, which no VMCS field holds: the guest uses them
@@ -26,9 +33,15 @@ final class VMXGuest: BackendGuest {
   static let passthroughMSRs: [UInt32] =
     syscallMSRIndices + [0xC000_0100, 0xC000_0101, 0x174, 0x175, 0x176]
 
-  init?(vm: VirtualMachine, vpid: UInt32, nestedRoot: UInt64, processor: VMXProcessor) {
+  init?(
+    vm: VirtualMachine, vpid: UInt32, nestedRoot: UInt64, processor: VMXProcessor,
+    cpu: PhysicalCPU
+  ) {
     self.vm = vm
     self.vpid = vpid
+    vpidEnabled = processor.vpidEnabled
+    inveptType = processor.capabilities.preferredInveptType
+    invvpidType = processor.capabilities.preferredInvvpidType
     vm.controlRegisterRules = processor.guestControlRegisterRules
     eptPointer = EPTPointer(root: nestedRoot, memoryType: .writeBack)
     // I/O bitmaps A and B: one bit per port, all set: every port exits (SDM 3C §25.6.4).
@@ -51,9 +64,13 @@ final class VMXGuest: BackendGuest {
         of: processor.capabilities.revision, as: UInt32.self)
       vmcss.append(vmcs)
       launched.append(false)
+      residentCPU.append(-1)
       syscallMSRs.append([0, 0, 0, 0, 0])
       guard arch_vmclear(vmcs), arch_vmptrld(vmcs) else { return nil }
       initializeVMCS(vcpu: vcpu, processor: processor)
+      // Written back and inactive: whichever CPU runs the vCPU loads it (`load`).
+      _ = arch_vmclear(vmcs)
+      cpu.currentVMCS = 0
     }
     // A recycled VPID or a reused EPT root may still have translations cached.
     if let type = processor.capabilities.preferredInveptType {
@@ -156,13 +173,50 @@ final class VMXGuest: BackendGuest {
     VMCS.write(.guestEFER, start.efer)
   }
 
-  func release(into processor: VMXProcessor) {
-    if let type = processor.capabilities.preferredInveptType {
-      _ = arch_invept(type.rawValue, eptPointer.value)
+  /// Makes vCPU `index`'s VMCS current on `cpu` (the calling CPU). One that arrives from
+  /// another CPU (cleared there by `detach`) gets this CPU's host state.
+  func load(vcpu index: Int, on cpu: PhysicalCPU) -> Bool {
+    let vmcs = vmcss[index]
+    if residentCPU[index] == cpu.index {
+      if cpu.currentVMCS != vmcs {
+        guard arch_vmptrld(vmcs) else { return false }
+        cpu.currentVMCS = vmcs
+      }
+      return true
     }
-    if processor.vpidEnabled { processor.vpids.release(vpid) }
+    guard residentCPU[index] == -1, arch_vmptrld(vmcs) else { return false }
+    cpu.currentVMCS = vmcs
+    residentCPU[index] = cpu.index
+    VMXHostState.write()
+    return true
+  }
+
+  /// vCPU `index` leaves `cpu` (the calling CPU): its VMCS is written back and made inactive
+  /// (VMCLEAR), so the next VM entry anywhere is a VMLAUNCH, and this CPU's cached EPT and
+  /// VPID translations of the VM are dropped, so none outlives the VM or its VPID.
+  func detach(vcpu index: Int, from cpu: PhysicalCPU, processor: VMXProcessor) {
+    guard residentCPU[index] == cpu.index else { return }
+    let vmcs = vmcss[index]
+    _ = arch_vmclear(vmcs)
+    if cpu.currentVMCS == vmcs { cpu.currentVMCS = 0 }
+    residentCPU[index] = -1
+    launched[index] = false
+    flushTranslations()
+  }
+
+  /// INVEPT of this VM's EPT and INVVPID of its VPID on the calling CPU (SDM 3C §29.4.3).
+  func flushTranslations() {
+    if let type = inveptType { _ = arch_invept(type.rawValue, eptPointer.value) }
+    if vpidEnabled, let type = invvpidType {
+      _ = arch_invvpid(
+        type == .individualAddress ? InvvpidType.allContexts.rawValue : type.rawValue,
+        UInt16(vpid), 0)
+    }
+  }
+
+  /// Every vCPU was detached (each CPU that ran one flushed and cleared it there).
+  func release() {
     for vmcs in vmcss {
-      _ = arch_vmclear(vmcs)
       PhysicalFrames.free(vmcs)
     }
     PhysicalFrames.free(ioBitmaps, frames: 2)

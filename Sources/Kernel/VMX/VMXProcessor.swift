@@ -30,7 +30,6 @@ final class VMXProcessor {
   let capabilities: VMXCapabilities
   let controls: VMXControlPlan
   let vmxonRegion: UInt64
-  var vpids = IdentifierPool(first: 1, limit: 0x1_0000)
   let vpidEnabled: Bool
   /// What guests may load into CR0/CR4: the CPUID policy's features, narrowed to VMX's.
   let guestControlRegisterRules: ControlRegisterRules

@@ -8,15 +8,17 @@ enum VMXRunLoop {
   static let lma: UInt64 = 1 << 10
 
   static func run(
-    _ guest: VMXGuest, vcpu: VirtualCPU, processor: VMXProcessor, console: HypervisorConsole
+    _ guest: VMXGuest, vcpu: VirtualCPU, processor: VMXProcessor, cpu: PhysicalCPU,
+    console: HypervisorConsole
   ) -> SliceResult {
-    guard arch_vmptrld(guest.vmcss[vcpu.index]) else { return .stopped(.entryFailure(code: 0)) }
+    guard guest.load(vcpu: vcpu.index, on: cpu) else { return .stopped(.entryFailure(code: 0)) }
     loadSyscallMSRs(guest, vcpu: vcpu)
     defer { saveSyscallMSRs(guest, vcpu: vcpu) }
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
+      if vcpu.hasRequests, let ended = handleRequests(guest, vcpu: vcpu) { return ended }
       if vcpu.localAPIC != nil {
         deliverInterrupts(vcpu: vcpu, vm: vm, rflags: registers.pointee.rflags)
       }
@@ -76,6 +78,18 @@ enum VMXRunLoop {
         return result
       }
     }
+  }
+
+  /// Requests other CPUs posted (RequestDrain), before the entry: a TLB flush of the VM's
+  /// guest-physical translations is an INVEPT here. Out of line: rare.
+  @inline(never)
+  static func handleRequests(_ guest: VMXGuest, vcpu: VirtualCPU) -> SliceResult? {
+    let ended = RequestDrain.beforeEntry(vcpu, vm: guest.vm)
+    if vcpu.tlbFlushPending {
+      vcpu.tlbFlushPending = false
+      guest.flushTranslations()
+    }
+    return ended
   }
 
   /// Local APIC interrupts (InterruptDelivery): injected when the guest can take one;
@@ -167,8 +181,8 @@ enum VMXRunLoop {
 
   /// The VMCS's view of the guest for a stop report: exit information, the VM-instruction
   /// error in words, and the guest-state fields VM-entry checks look at.
-  static func dump(_ guest: VMXGuest, vcpu: VirtualCPU) {
-    guard arch_vmptrld(guest.vmcss[vcpu.index]) else { return }
+  static func dump(_ guest: VMXGuest, vcpu: VirtualCPU, cpu: PhysicalCPU) {
+    guard guest.load(vcpu: vcpu.index, on: cpu) else { return }
     let reason = VMCS.read(.exitReason)
     VMReport.field("exit reason", reason)
     Console.write("    (")
