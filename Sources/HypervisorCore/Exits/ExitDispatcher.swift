@@ -46,9 +46,9 @@ public enum ExitDispatcher {
       if let early = verify(.cpuid, exit, vcpu: vcpu, vm: vm, guest: guest) { return early }
       return CPUIDHandler.handle(exit, vcpu: vcpu, vm: vm, guest: guest)
     case .portIO(let access):
-      return vm.withDevices {
-        PortIOHandler.handle(access, exit, vcpu: vcpu, vm: vm, guest: &guest)
-      }
+      vm.lockDevices()
+      defer { vm.unlockDevices() }
+      return PortIOHandler.handle(access, exit, vcpu: vcpu, vm: vm, guest: &guest)
     case .hypercall:
       if let early = verify(.hypercall, exit, vcpu: vcpu, vm: vm, guest: guest) { return early }
       return HypercallHandler.handle(exit, vcpu: vcpu, vm: vm, guest: &guest, console: console)
@@ -59,9 +59,9 @@ public enum ExitDispatcher {
       if let early = verify(.msrWrite, exit, vcpu: vcpu, vm: vm, guest: guest) { return early }
       return MSRHandler.write(exit, vcpu: vcpu, vm: vm, guest: &guest)
     case .nestedPageFault(let fault):
-      return vm.withDevices {
-        NestedPageFaultHandler.handle(fault, exit, vcpu: vcpu, vm: vm, guest: &guest)
-      }
+      vm.lockDevices()
+      defer { vm.unlockDevices() }
+      return NestedPageFaultHandler.handle(fault, exit, vcpu: vcpu, vm: vm, guest: &guest)
     case .halt:
       if let early = verify(.halt, exit, vcpu: vcpu, vm: vm, guest: guest) { return early }
       return HaltHandler.handle(exit, vcpu: vcpu, vm: vm, guest: &guest)

@@ -38,10 +38,13 @@ public final class VirtualMachine {
   /// Serializes the VM-wide device models (ports, MMIO) between its vCPUs' CPUs. Per VM:
   /// no exit waits for another VM, and exits that touch no device never take it.
   public let deviceLock = TicketLock()
+  /// More than one vCPU: device exits take `deviceLock`.
+  public let sharesDevices: Bool
 
   public init(id: Int, profile: VMProfile) {
     self.id = id
     self.profile = profile
+    sharesDevices = profile.vcpuCount > 1
     initialState = .realMode(segment: profile.entrySegment, offset: profile.entryOffset)
     for index in 0..<profile.vcpuCount {
       let vcpu = VirtualCPU(index: index)
@@ -70,14 +73,16 @@ public final class VirtualMachine {
     mmio.register(TestMMIODevice(), base: TestMMIODevice.defaultBase, size: 0x1000)
   }
 
-  /// Runs `body` with the VM's device models to itself. A VM with one vCPU has nobody to
-  /// share them with, and takes no lock.
+  /// Takes the VM's device models for one exit (`deviceLock`). A VM with one vCPU has
+  /// nobody to share them with, and takes no lock.
   @inline(__always)
-  public func withDevices<Result>(_ body: () -> Result) -> Result {
-    if vcpus.count == 1 { return body() }
-    deviceLock.lock()
-    defer { deviceLock.unlock() }
-    return body()
+  public func lockDevices() {
+    if sharesDevices { deviceLock.lock() }
+  }
+
+  @inline(__always)
+  public func unlockDevices() {
+    if sharesDevices { deviceLock.unlock() }
   }
 
   /// Every vCPU's statistics added together.

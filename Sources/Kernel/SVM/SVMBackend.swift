@@ -32,7 +32,7 @@ final class SVMBackend: VirtualizationBackend {
   func run(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU) -> SliceResult {
     SVMRunLoop.run(
       guest(vm)!, vcpu: vcpu, processor: unsafeDowncast(cpu.processor!, to: SVMProcessor.self),
-      console: console)
+      cpu: cpu, console: console)
   }
 
   /// A VMCB holds nothing a processor caches between VMRUNs; the vCPU's ASID record makes

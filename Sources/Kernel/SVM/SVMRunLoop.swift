@@ -6,7 +6,8 @@ import SVM
 /// path: world switch, copy the four VMCB-held registers, decode, dispatch, count.
 enum SVMRunLoop {
   static func run(
-    _ guest: SVMGuest, vcpu: VirtualCPU, processor: SVMProcessor, console: HypervisorConsole
+    _ guest: SVMGuest, vcpu: VirtualCPU, processor: SVMProcessor, cpu: PhysicalCPU,
+    console: HypervisorConsole
   ) -> SliceResult {
     let vmcbAddress = guest.vmcbs[vcpu.index]
     let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: vmcbAddress))
@@ -38,7 +39,8 @@ enum SVMRunLoop {
       }
       if vcpu.localAPIC != nil {
         deliverInterrupts(
-          vmcb, vcpu: vcpu, vm: vm, rip: registers.pointee.rip, rflags: registers.pointee.rflags)
+          vmcb, vcpu: vcpu, vm: vm, cpu: cpu, rip: registers.pointee.rip,
+          rflags: registers.pointee.rflags)
       }
       if vcpu.pendingEvent != nil { injectPendingEvent(vmcb, vcpu: vcpu) }
       vmcb.set(VMCBOffset.rax, registers.pointee.rax)
@@ -68,7 +70,7 @@ enum SVMRunLoop {
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
       if let result = ExitAccounting.finish(
-        exit, outcome, vcpu: vcpu, exitTime: exitTime, exitRIP: exitRIP)
+        exit, outcome, vcpu: vcpu, cpu: cpu, exitTime: exitTime, exitRIP: exitRIP)
       {
         return result
       }
@@ -123,8 +125,10 @@ enum SVMRunLoop {
   /// NMIs: SVM keeps no NMI blocking for an injected NMI (no V_NMI on QEMU), so the vCPU's
   /// NMIBlocking does, with IRET intercepted while the guest handles one (APM §15.20,
   /// §15.21; SDM 3A §6.7.1); a second NMI waits until the IRET has executed.
+  @inline(never)
   static func deliverInterrupts(
-    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, rip: UInt64, rflags: UInt64
+    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, cpu: PhysicalCPU, rip: UInt64,
+    rflags: UInt64
   ) {
     vcpu.nmiBlocking.exited(rip: rip, iret: vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.iret)
     let open =
@@ -151,7 +155,7 @@ enum SVMRunLoop {
     }
     vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = misc
     if let due = vcpu.localAPIC?.deadline {
-      LocalAPIC.arm(untilTSC: min(due, LocalAPIC.sliceDeadline))
+      LocalAPIC.arm(untilTSC: min(due, cpu.timer.sliceDeadline))
     }
   }
 

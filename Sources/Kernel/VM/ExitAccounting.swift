@@ -8,7 +8,8 @@ enum ExitAccounting {
   @inline(__always)
   /// `exitRIP`: the guest's RIP when it exited, before the handler (ExitStormDetector).
   static func finish(
-    _ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, exitTime: UInt64, exitRIP: UInt64
+    _ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, cpu: PhysicalCPU, exitTime: UInt64,
+    exitRIP: UInt64
   ) -> SliceResult? {
     vcpu.statistics.record(exit.reason.kind, cycles: arch_rdtsc() &- exitTime)
     if exit.reason.isGuestCaused
@@ -17,7 +18,7 @@ enum ExitAccounting {
       return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
     }
     switch outcome {
-    case .resume: return LocalAPIC.sliceOver ? .preempted : nil
+    case .resume: return cpu.timer.expired || exitTime >= cpu.timer.sliceDeadline ? .preempted : nil
     case .halt: return .halted
     case .stop(let reason): return .stopped(reason)
     }

@@ -35,7 +35,7 @@ enum VMXRunLoop {
       if guest.preemptionTimer {
         // The VMX-preemption timer counts TSC >> rate (SDM 3C §26.5.1): the rest of the slice.
         let now = arch_rdtsc()
-        let due = min(LocalAPIC.sliceDeadline, vcpu.localAPIC?.deadline ?? UInt64.max)
+        let due = min(cpu.timer.sliceDeadline, vcpu.localAPIC?.deadline ?? UInt64.max)
         let remaining = due > now ? due - now : 0
         VMCS.write(
           .preemptionTimerValue,
@@ -73,7 +73,7 @@ enum VMXRunLoop {
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
       if let result = ExitAccounting.finish(
-        exit, outcome, vcpu: vcpu, exitTime: exitTime, exitRIP: exitRIP)
+        exit, outcome, vcpu: vcpu, cpu: cpu, exitTime: exitTime, exitRIP: exitRIP)
       {
         return result
       }
@@ -99,6 +99,7 @@ enum VMXRunLoop {
   /// bit 3, SDM 3C §25.4.2); one that waits for that IRET sets NMI-window exiting
   /// (§26.7.6). An NMI is injected only with no STI, MOV SS or NMI blocking (entry checks,
   /// §27.3.1.5).
+  @inline(never)
   static func deliverInterrupts(vcpu: VirtualCPU, vm: VirtualMachine, rflags: UInt64) {
     let interruptibility = VMCS.read(.guestInterruptibility)
     let injecting =
