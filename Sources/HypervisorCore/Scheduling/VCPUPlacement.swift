@@ -76,7 +76,9 @@ public struct VCPUPlacement {
       if let owner = assignment.pinnedOwner[cpu], owner != request.vm {
         return .cpuOwnedByPinnedVM(cpu: cpu, vm: owner)
       }
-      if request.mode == .pinned, let gang = assignment.gangVMs[cpu].first(where: { $0 != request.vm }) {
+      if request.mode == .pinned,
+        let gang = assignment.gangVMs[cpu].first(where: { $0 != request.vm })
+      {
         return .cpuRunsGangVM(cpu: cpu, vm: gang)
       }
     }

@@ -49,19 +49,24 @@ public struct APICIDLayout: Equatable {
   public init(decoding cpuid: CPUIDSnapshot) {
     let caches = APICIDLayout.cacheSharing(cpuid)
     if let levels = APICIDLayout.topologyLevels(cpuid.extendedTopologyV2) {
-      self.init(source: .extendedTopologyV2, smtWidth: levels.smt, packageShift: levels.package,
+      self.init(
+        source: .extendedTopologyV2, smtWidth: levels.smt, packageShift: levels.package,
         cacheShifts: [])
     } else if let levels = APICIDLayout.topologyLevels(cpuid.extendedTopology) {
-      self.init(source: .extendedTopology, smtWidth: levels.smt, packageShift: levels.package,
+      self.init(
+        source: .extendedTopology, smtWidth: levels.smt, packageShift: levels.package,
         cacheShifts: [])
     } else if let amd = APICIDLayout.amdLevels(cpuid) {
-      self.init(source: .amdTopologyExtensions, smtWidth: amd.smt, packageShift: amd.package,
+      self.init(
+        source: .amdTopologyExtensions, smtWidth: amd.smt, packageShift: amd.package,
         cacheShifts: [])
     } else if let legacy = APICIDLayout.legacyLevels(cpuid) {
-      self.init(source: .legacy, smtWidth: legacy.smt, packageShift: legacy.package,
+      self.init(
+        source: .legacy, smtWidth: legacy.smt, packageShift: legacy.package,
         cacheShifts: [])
     } else {
-      self.init(source: .none, smtWidth: 0, packageShift: APICIDLayout.wholeMachine,
+      self.init(
+        source: .none, smtWidth: 0, packageShift: APICIDLayout.wholeMachine,
         cacheShifts: [])
     }
     if source == .none {

@@ -1,5 +1,6 @@
-@testable import HypervisorCore
 import XCTest
+
+@testable import HypervisorCore
 
 final class CPUTopologyTests: XCTestCase {
   private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -25,8 +26,12 @@ final class CPUTopologyTests: XCTestCase {
     XCTAssertEqual(topology.lastLevelCacheGroupCount, 2)
     XCTAssertEqual(topology.numaNodes, [0, 1])
     let cores = Set(topology.cpus.filter { $0.package == 0 }.map { $0.core })
-    XCTAssertEqual(cores, Set([0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13,
-      16, 17, 18, 19, 20, 21, 24, 25, 26, 27, 28, 29]))
+    XCTAssertEqual(
+      cores,
+      Set([
+        0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13,
+        16, 17, 18, 19, 20, 21, 24, 25, 26, 27, 28, 29,
+      ]))
     let cpu13 = topology[13]
     XCTAssertEqual(cpu13.apicID, 0x11)
     XCTAssertEqual(cpu13.core, 8)
@@ -57,7 +62,8 @@ final class CPUTopologyTests: XCTestCase {
   func testMADTOrderDoesNotChangeWhereEachAPICIDSits() {
     // Firmware often lists every core's first thread before any second thread.
     let machine = TopologyFixtures.skylakeSP
-    let order = machine.apicIDs.indices.filter { $0 % 2 == 0 }
+    let order =
+      machine.apicIDs.indices.filter { $0 % 2 == 0 }
       + machine.apicIDs.indices.filter { $0 % 2 == 1 }
     let reordered = CPUTopology(
       apicIDs: order.map { machine.apicIDs[$0] }, snapshots: order.map { machine.snapshots[$0] })

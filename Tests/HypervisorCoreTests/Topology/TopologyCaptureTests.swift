@@ -1,5 +1,6 @@
-@testable import HypervisorCore
 import XCTest
+
+@testable import HypervisorCore
 
 final class TopologyCaptureTests: XCTestCase {
   /// A CPU answering from a table, recording what was asked.

@@ -1,7 +1,8 @@
-@testable import HypervisorCore
 import XCTest
 
-final class VCPUPlacementTests: XCTestCase {
+@testable import HypervisorCore
+
+final class SchedulingPlacementTests: XCTestCase {
   private func place(
     _ topology: CPUTopology, _ assignment: CPUAssignment, vm: Int = 1, vcpus: Int,
     _ mode: SchedulingMode, pin: [Int]? = nil
@@ -174,16 +175,24 @@ final class VCPUPlacementTests: XCTestCase {
     let cases: [([Int], SchedulingMode, PlacementRefusal, String)] = [
       ([0, 9], .gang, .noSuchCPU(9), "pin= names CPU 9, which does not exist"),
       ([2, 2], .shared, .cpuNamedTwice(2), "pin= names CPU 2 twice"),
-      ([0, 1], .gang, .cpuOwnedByPinnedVM(cpu: 1, vm: 7), "pin= names CPU 1, already owned by VM vm7"),
-      ([0, 3], .pinned, .cpuRunsGangVM(cpu: 3, vm: 8), "pin= names CPU 3, which gang VM vm8 runs on"),
+      (
+        [0, 1], .gang, .cpuOwnedByPinnedVM(cpu: 1, vm: 7),
+        "pin= names CPU 1, already owned by VM vm7"
+      ),
+      (
+        [0, 3], .pinned, .cpuRunsGangVM(cpu: 3, vm: 8),
+        "pin= names CPU 3, which gang VM vm8 runs on"
+      ),
       ([0], .pinned, .pinListLength(listed: 1, vcpus: 2), "pin= lists 1 CPUs for 2 vCPUs"),
     ]
     for (pin, mode, refusal, words) in cases {
-      XCTAssertEqual(place(fourCPUs, assignment, vm: 9, vcpus: 2, mode, pin: pin), .failure(refusal))
+      XCTAssertEqual(
+        place(fourCPUs, assignment, vm: 9, vcpus: 2, mode, pin: pin), .failure(refusal))
       XCTAssertEqual(text(refusal), words)
     }
     // A gang VM may name another gang VM's CPU.
-    XCTAssertEqual(try place(fourCPUs, assignment, vm: 9, vcpus: 2, .gang, pin: [0, 3]).get(), [0, 3])
+    XCTAssertEqual(
+      try place(fourCPUs, assignment, vm: 9, vcpus: 2, .gang, pin: [0, 3]).get(), [0, 3])
     XCTAssertEqual(place(fourCPUs, assignment, vm: 9, vcpus: 0, .gang), .failure(.noVCPUs))
   }
 
