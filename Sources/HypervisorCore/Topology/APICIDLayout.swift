@@ -77,6 +77,11 @@ public struct APICIDLayout: Equatable {
     // A cache cannot span packages; a reported sharing count wider than the package (a
     // virtual CPU's inconsistent CPUID) is cut to the package.
     cacheShifts = caches.map { shift in shift.map { min($0, packageShift) } }
+    if cacheShifts.allSatisfy({ $0 == nil }) {
+      // No cache leaves (QEMU TCG's EPYC without TopologyExtensions): assume what every
+      // multi-core x86 since Nehalem and Zen has, L1 and L2 per core, L3 per package.
+      cacheShifts = [smtWidth, smtWidth, packageShift]
+    }
     // APM Vol 3, CPUID Fn8000_001E_ECX[10:8] NodesPerProcessor - 1: a package of several
     // nodes splits its core ID space evenly among them.
     if cpuid.hasTopologyExtensions && cpuid.extendedMaximum.eax >= 0x8000_001E {
