@@ -119,6 +119,12 @@ public struct GangSchedule: Equatable {
     return table[cpu * slotCount + slot]
   }
 
+  /// `cpu`'s entry in every slot, by slot: a copy for the CPU to keep in its own per-CPU
+  /// block, so a slot switch reads nothing that other CPUs share.
+  public func entries(forCPU cpu: Int) -> [Entry?] {
+    (0..<slotCount).map { entry(cpu: cpu, slot: $0) }
+  }
+
   /// The slots in which `vm` runs.
   public func slots(of vm: Int) -> [Int] {
     slots.indices.filter { slots[$0].contains(vm) }

@@ -24,7 +24,8 @@ public struct PlacementRequest: Equatable {
 /// Preferences, in order: a whole idle core before a thread whose SMT sibling is busy, and
 /// two vCPUs of one VM on SMT siblings only when no other core is left; then the fewest
 /// last-level cache groups (a CCX on AMD Zen), best fit first so large groups stay whole
-/// for large VMs; then one package; then the lowest CPU number.
+/// for large VMs; a VM that spills over its first group stays in its NUMA node, then its
+/// package; then the lowest CPU number.
 public struct VCPUPlacement {
   public let topology: CPUTopology
   public let assignment: CPUAssignment
@@ -131,9 +132,9 @@ public struct VCPUPlacement {
   }
 
   /// Adds CPUs from `candidates` to `picks` until it holds `count`, cache group by cache
-  /// group: first the groups `picks` already uses, then groups that hold all that is still
-  /// needed (the smallest such), then the largest groups; ties go to the package of the
-  /// first pick, then the lowest group.
+  /// group: first the groups `picks` already uses, then groups in the first pick's NUMA node,
+  /// then in its package; among those, groups that hold all that is still needed (the
+  /// smallest such), then the largest groups; then the lowest group.
   private func take(_ count: Int, from candidates: [Int], into picks: inout [Int]) {
     var remaining = candidates
     while picks.count < count && !remaining.isEmpty {
@@ -143,17 +144,20 @@ public struct VCPUPlacement {
         groups.append(topology[cpu].lastLevelCacheGroup)
       }
       let usedGroups = picks.map { topology[$0].lastLevelCacheGroup }
-      let firstPackage = picks.first.map { topology[$0].package }
+      let first = picks.first.map { topology[$0] }
       func members(_ group: Int) -> [Int] {
         remaining.filter { topology[$0].lastLevelCacheGroup == group }
       }
-      func rank(_ group: Int) -> (Int, Int, Int, Int, Int) {
-        let size = members(group).count
+      func rank(_ group: Int) -> (Int, Int, Int, Int, Int, Int) {
+        let groupMembers = members(group)
+        let size = groupMembers.count
         let used = usedGroups.contains(group) ? 0 : 1
+        let sample = topology[groupMembers[0]]
+        let sameNode = first == nil || first?.numaNode == sample.numaNode ? 0 : 1
+        let samePackage = first == nil || first?.package == sample.package ? 0 : 1
         let fits = size >= need ? 0 : 1
         let fit = fits == 0 ? size : -size
-        let samePackage = firstPackage == nil || firstPackage == packageOf(group: group) ? 0 : 1
-        return (used, fits, fit, samePackage, group)
+        return (used, sameNode, samePackage, fits, fit, group)
       }
       var best = groups[0]
       for group in groups.dropFirst() where rank(group) < rank(best) { best = group }
@@ -162,10 +166,6 @@ public struct VCPUPlacement {
       for cpu in chosen.prefix(need) { picks.append(cpu) }
       remaining.removeAll { topology[$0].lastLevelCacheGroup == best }
     }
-  }
-
-  private func packageOf(group: Int) -> Int {
-    topology.cpus.first { $0.lastLevelCacheGroup == group }?.package ?? 0
   }
 
   /// Shared: each vCPU in turn to the least-loaded CPU, counting the vCPUs placed so far;

@@ -68,6 +68,15 @@ final class SchedulingGangPlanTests: XCTestCase {
     assertInvariants(schedule, members)
   }
 
+  func testEachCPUGetsItsOwnColumn() throws {
+    let members = [GangMember(vm: 1, cpus: [0, 1]), GangMember(vm: 2, cpus: [1, 2])]
+    let schedule = try plan(members, cpus: 3)
+    XCTAssertEqual(
+      schedule.entries(forCPU: 1),
+      [GangSchedule.Entry(vm: 1, vcpu: 1), GangSchedule.Entry(vm: 2, vcpu: 0)])
+    XCTAssertEqual(schedule.entries(forCPU: 0), [GangSchedule.Entry(vm: 1, vcpu: 0), nil])
+  }
+
   func testTwoFullMachineVMsTakeTurns() throws {
     let members = [GangMember(vm: 1, cpus: [0, 1, 2, 3]), GangMember(vm: 2, cpus: [3, 2, 1, 0])]
     let schedule = try plan(members, cpus: 4)

@@ -65,6 +65,18 @@ final class SchedulingPlacementTests: XCTestCase {
     XCTAssertEqual(try place(rome, assignment, vm: 2, vcpus: 2, .shared).get(), [8, 10])
   }
 
+  // MARK: Naples: a VM that spills over its CCX stays in its NUMA node
+
+  func testNaplesSpillStaysInTheNodeRatherThanTakeTheBestFit() throws {
+    let naples = TopologyFixtures.naples.topology
+    var assignment = CPUAssignment(cpuCount: 64)
+    // CCX 1 (node 0) keeps 3 whole cores; CCX 3 (node 1) keeps exactly 2.
+    assignment.assign(vm: 1, mode: .pinned, cpus: [8, 24, 26])
+    let cpus = try place(naples, assignment, vm: 2, vcpus: 6, .pinned).get()
+    XCTAssertEqual(cpus, [0, 2, 4, 6, 10, 12])
+    XCTAssertEqual(Set(cpus.map { naples[$0].numaNode }), [0])
+  }
+
   // MARK: Skylake-SP
 
   func testSkylakeSPPinnedVMStaysInOnePackageOnWholeCores() throws {
