@@ -2,9 +2,12 @@
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
 ///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux] [apic=on|off]
-///        [-- GUEST COMMAND LINE]
+///        [sched=shared|pinned|gang] [pin=0,2,4,6] [-- GUEST COMMAND LINE]
 ///
 /// `apic=on` gives a flat guest's vCPUs local APICs (Linux guests always have them).
+///
+/// `sched=` says how the vCPUs share host CPUs (`SchedulingMode`; shared by default), and
+/// `pin=` names the host CPU of each vCPU, one per vCPU in vCPU order.
 ///
 /// `kind=linux` makes the module a bzImage booted by the Linux boot protocol, with the words
 /// after ` -- ` as its kernel command line and the module named `initrd vm=NAME` as its
@@ -33,10 +36,15 @@ public struct VMProfile: Equatable {
   public var kind = Kind.flat
   /// The guest kernel's command line (`kind=linux`): everything after " -- ".
   public var guestCommandLine: [UInt8] = []
+  public var scheduling = SchedulingMode.shared
+  /// pin=: the host CPU of each vCPU, as many as `vcpuCount`.
+  public var pinnedCPUs: [Int]? = nil
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30
   public static let maximumVCPUs = 64
+  /// The highest host CPU number pin= accepts.
+  public static let maximumCPUIndex = 4095
 
   public init(name: [UInt8]) { self.name = name }
 
@@ -107,6 +115,16 @@ public struct VMProfile: Equatable {
         case Array("off".utf8): profile.localAPIC = false
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("sched".utf8):
+        switch value {
+        case Array("shared".utf8): profile.scheduling = .shared
+        case Array("pinned".utf8): profile.scheduling = .pinned
+        case Array("gang".utf8): profile.scheduling = .gang
+        default: return .failure(.invalidValue(word.key))
+        }
+      case Array("pin".utf8):
+        guard let cpus = parseCPUList(value) else { return .failure(.invalidValue(word.key)) }
+        profile.pinnedCPUs = cpus
       case Array("storm".utf8):
         switch value {
         case Array("on".utf8): profile.stormDetection = true
@@ -118,6 +136,9 @@ public struct VMProfile: Equatable {
       }
     }
     guard !profile.name.isEmpty else { return .failure(.missingName) }
+    if let pinned = profile.pinnedCPUs, pinned.count != profile.vcpuCount {
+      return .failure(.pinCountMismatch)
+    }
     profile.guestCommandLine = guestCommandLine
     // An operating system probes for hardware it may not have: give it the architectural
     // answer unless the profile says otherwise (docs/guest-abi.md).
@@ -157,6 +178,24 @@ public struct VMProfile: Equatable {
       return true
     default: return false
     }
+  }
+
+  /// "0,2,4,6": CPU numbers separated by commas, none empty, each at most
+  /// `maximumCPUIndex`, at most `maximumVCPUs` of them. Repeats are left to placement,
+  /// which names the CPU in its refusal.
+  static func parseCPUList(_ text: [UInt8]) -> [Int]? {
+    var cpus: [Int] = []
+    var start = 0
+    while start <= text.count {
+      var end = start
+      while end < text.count && text[end] != UInt8(ascii: ",") { end += 1 }
+      guard cpus.count < maximumVCPUs, let cpu = parseNumber(Array(text[start..<end])),
+        cpu <= UInt64(maximumCPUIndex)
+      else { return nil }
+      cpus.append(Int(cpu))
+      start = end + 1
+    }
+    return cpus
   }
 
   /// "16M", "512K", "1G", "4096", "0x100000".
@@ -217,6 +256,8 @@ public enum VMProfileError: Error, Equatable {
   case emptyImage
   case imageDoesNotFit
   case entryOutsideImage
+  /// pin= lists a different number of CPUs than cpus= gives vCPUs.
+  case pinCountMismatch
 
   public var message: StaticString {
     switch self {
@@ -231,6 +272,7 @@ public enum VMProfileError: Error, Equatable {
     case .imageDoesNotFit:
       return "the guest image does not fit in the VM's memory at its load address"
     case .entryOutsideImage: return "the entry point lies outside the loaded image"
+    case .pinCountMismatch: return "pin= must list one CPU per vCPU (as many as cpus=)"
     }
   }
 
@@ -240,6 +282,7 @@ public enum VMProfileError: Error, Equatable {
     case .missingValue(let key), .invalidValue(let key), .unknownKey(let key),
       .repeatedKey(let key):
       return key
+    case .pinCountMismatch: return Array("pin".utf8)
     default: return nil
     }
   }

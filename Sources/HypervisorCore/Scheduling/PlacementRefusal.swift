@@ -1,0 +1,81 @@
+/// Why a VM cannot be placed. The other VMs run regardless.
+public enum PlacementRefusal: Error, Equatable {
+  case noVCPUs
+  /// pin= lists a different number of CPUs than the VM has vCPUs.
+  case pinListLength(listed: Int, vcpus: Int)
+  case noSuchCPU(Int)
+  case cpuNamedTwice(Int)
+  /// pin= names a CPU that a pinned VM owns.
+  case cpuOwnedByPinnedVM(cpu: Int, vm: Int)
+  /// sched=pinned with pin= naming a CPU that a gang VM's vCPU runs on.
+  case cpuRunsGangVM(cpu: Int, vm: Int)
+  /// sched=pinned: too few CPUs carry neither a pinned nor a gang VM.
+  case notEnoughFreeCPUs(needed: Int, free: Int)
+  /// sched=gang or shared: too few CPUs are free of pinned VMs.
+  case notEnoughUnpinnedCPUs(needed: Int, unpinned: Int)
+
+  public var message: StaticString {
+    switch self {
+    case .noVCPUs: return "the VM has no vCPUs"
+    case .pinListLength: return "pin= must list one CPU per vCPU"
+    case .noSuchCPU: return "pin= names a CPU that does not exist"
+    case .cpuNamedTwice: return "pin= names a CPU twice"
+    case .cpuOwnedByPinnedVM: return "pin= names a CPU a pinned VM already owns"
+    case .cpuRunsGangVM: return "pin= names a CPU a gang VM runs on"
+    case .notEnoughFreeCPUs: return "not enough CPUs are free of pinned and gang VMs"
+    case .notEnoughUnpinnedCPUs: return "not enough CPUs are free of pinned VMs"
+    }
+  }
+
+  /// The refusal in words with its numbers, e.g. "needs 4 CPUs of its own but only 2 are
+  /// free of pinned and gang VMs" or "pin= names CPU 1, already owned by VM web".
+  /// `vmName` turns a VM id into its profile name.
+  public func describe(vmName: (Int) -> [UInt8]) -> [UInt8] {
+    var text: [UInt8] = []
+    func add(_ words: StaticString) {
+      words.withUTF8Buffer { text += $0 }
+    }
+    func add(_ number: Int) { appendDecimalNumber(number, to: &text) }
+    switch self {
+    case .noVCPUs: add("the VM has no vCPUs")
+    case .pinListLength(let listed, let vcpus):
+      add("pin= lists ")
+      add(listed)
+      add(" CPUs for ")
+      add(vcpus)
+      add(" vCPUs")
+    case .noSuchCPU(let cpu):
+      add("pin= names CPU ")
+      add(cpu)
+      add(", which does not exist")
+    case .cpuNamedTwice(let cpu):
+      add("pin= names CPU ")
+      add(cpu)
+      add(" twice")
+    case .cpuOwnedByPinnedVM(let cpu, let vm):
+      add("pin= names CPU ")
+      add(cpu)
+      add(", already owned by VM ")
+      text += vmName(vm)
+    case .cpuRunsGangVM(let cpu, let vm):
+      add("pin= names CPU ")
+      add(cpu)
+      add(", which gang VM ")
+      text += vmName(vm)
+      add(" runs on")
+    case .notEnoughFreeCPUs(let needed, let free):
+      add("needs ")
+      add(needed)
+      add(" CPUs of its own but only ")
+      add(free)
+      add(" are free of pinned and gang VMs")
+    case .notEnoughUnpinnedCPUs(let needed, let unpinned):
+      add("needs ")
+      add(needed)
+      add(" distinct CPUs but only ")
+      add(unpinned)
+      add(" are free of pinned VMs")
+    }
+    return text
+  }
+}
