@@ -49,7 +49,17 @@ enum Hypervisor {
   ) -> Never {
     LocalAPIC.initialize()
     LocalAPIC.calibrate()
-    let vms = VMLoader.createVMs(from: boot, backend: backend, console: console)
+    let topology = CPUTopology(
+      apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })
+    let placement = MachinePlacement(topology: topology)
+    Log.begin(.info)
+    Console.write("cpus: ")
+    Console.write(decimal: UInt64(CPUs.all.count))
+    Console.write(" online")
+    Log.end()
+    placement.logTopology()
+    let vms = VMLoader.createVMs(
+      from: boot, backend: backend, console: console, placement: placement)
     if vms.isEmpty {
       Log.warning("no guest to run (no module with a 'vm ...' profile)")
       Machine.halt(status: .success)
@@ -60,7 +70,8 @@ enum Hypervisor {
       Log.warning("selftest: corrupting the first VM's guest state before its first entry")
       backend.corruptGuestState(vms[0])
     }
-    let scheduler = Scheduler(backend: backend, console: console, vms: vms)
+    let scheduler = Scheduler(
+      backend: backend, console: console, vms: vms, placement: placement)
     workLoop = scheduler
     CPUs.current.online.store(true, ordering: .releasing)
     scheduler.placeAll()

@@ -30,6 +30,8 @@ public final class VirtualMachine {
   /// The vendor backend's state for this VM (its VMCBs or VMCSs, bitmaps), found without a
   /// search on every slice.
   public var backendState: AnyObject?
+  /// The host CPU each vCPU was placed on (MachinePlacement), by vCPU index.
+  public var hostCPUs: [Int] = []
   /// Set by the first CPU that stops the VM: exactly one CPU reports and ends it.
   public let stopClaimed = Atomic<Bool>(false)
   /// vCPUs still in some CPU's run queue; the CPU that takes the last one out releases the

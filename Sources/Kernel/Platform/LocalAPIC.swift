@@ -98,6 +98,15 @@ enum LocalAPIC {
     register(0x380).pointee = ticksPerMillisecond &* milliseconds
   }
 
+  /// Arms the slice to end at TSC `deadline` (a gang slot's end, shared by every CPU).
+  static func armSlice(untilTSC deadline: UInt64) {
+    let cpu = CPUs.current
+    cpu.timer.sliceDeadline = deadline
+    cpu.timer.armedDeadline = 0
+    cpu.timer.expired = false
+    arm(untilTSC: deadline)
+  }
+
   static func disarm() {
     register(0x380).pointee = 0
     register(0x320).pointee = 1 << 16

@@ -23,6 +23,8 @@ final class PhysicalCPU {
   var processor: AnyObject?
   /// The vCPUs placed on this CPU (Scheduler), in round-robin order.
   var runQueue: [ScheduledVCPU] = []
+  /// What CPUID says about this CPU's place in the topology, read on the CPU itself.
+  var cpuidSnapshot: CPUIDSnapshot?
   /// vCPUs placed here whose adoption message is still in the inbox (placement's load).
   var pendingAdoptions = 0
   /// Where round robin continues.
@@ -60,6 +62,10 @@ final class PhysicalCPU {
   /// descriptor tables. Runs on the CPU itself.
   func becomeCurrent() {
     localArea.pointee.cpu = UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()))
+    cpuidSnapshot = CPUIDSnapshot.capture { leaf, subleaf in
+      let r = arch_cpuid(leaf, subleaf)
+      return CPUIDLeaf(eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx)
+    }
     descriptors.load()
     interrupts.installStubs(codeSelector: CPUDescriptorTables.codeSelector)
     interrupts.load()

@@ -16,25 +16,28 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   let backend: Backend
   let console: HypervisorConsole
   let vms: [VirtualMachine]
+  let placement: MachinePlacement
   let kicker = HostKicker()
   private let endedVMs = Atomic<Int>(0)
 
-  init(backend: Backend, console: HypervisorConsole, vms: [VirtualMachine]) {
+  init(
+    backend: Backend, console: HypervisorConsole, vms: [VirtualMachine],
+    placement: MachinePlacement
+  ) {
     self.backend = backend
     self.console = console
     self.vms = vms
+    self.placement = placement
   }
 
-  /// Hands every vCPU to its CPU (Placement decides which). Runs on the BSP before any CPU
-  /// schedules.
+  /// Hands every vCPU to the CPU admission placed it on (MachinePlacement). Runs on the
+  /// BSP before any CPU schedules.
   func placeAll() {
     for vm in vms {
-      let cpus = Placement.cpus(
-        for: vm, among: CPUs.all.filter { $0.online.load(ordering: .acquiring) })
       vm.attachedVCPUs.store(vm.vcpus.count, ordering: .releasing)
       for vcpu in vm.vcpus {
         vcpu.kicker = kicker
-        let cpu = cpus[vcpu.index]
+        let cpu = CPUs.all[vm.hostCPUs[vcpu.index]]
         vcpu.hostCPU.store(cpu.index, ordering: .releasing)
         cpu.post(.adopt(ScheduledVCPU(vm: vm, vcpu: vcpu)))
       }
@@ -50,17 +53,30 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       }
       detachEnded(on: cpu)
       wakeHalted(on: cpu)
-      if let entry = next(on: cpu) {
-        runSlice(entry, on: cpu)
+      let gangTurn = placement.gangTurn(cpu: cpu.index, at: arch_rdtsc())
+      if let entry = next(on: cpu, gangTurn: gangTurn?.entry, hasGang: gangTurn != nil) {
+        runSlice(entry, on: cpu, until: gangTurn?.ends)
       } else {
-        idle(cpu)
+        idle(cpu, until: gangTurn?.ends)
       }
     }
   }
 
   // MARK: Slices
 
-  private func next(on cpu: PhysicalCPU) -> ScheduledVCPU? {
+  /// Gang VMs run only in their slot, all vCPUs at once on their CPUs (`gangTurn`: this
+  /// CPU's entry in the current slot). Other vCPUs take turns round robin, in the slots
+  /// where no gang vCPU runs here.
+  private func next(
+    on cpu: PhysicalCPU, gangTurn: GangSchedule.Entry?, hasGang: Bool
+  ) -> ScheduledVCPU? {
+    if let turn = gangTurn,
+      let entry = cpu.runQueue.first(where: { $0.vm.id == turn.vm && $0.vcpu.index == turn.vcpu }),
+      entry.vcpu.state == .runnable, entry.vm.state == .running,
+      !entry.vm.stopClaimed.load(ordering: .acquiring)
+    {
+      return entry
+    }
     let count = cpu.runQueue.count
     var tried = 0
     while tried < count {
@@ -68,6 +84,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       let entry = cpu.runQueue[index]
       if entry.vcpu.state == .runnable && entry.vm.state == .running
         && !entry.vm.stopClaimed.load(ordering: .acquiring)
+        && !(hasGang && entry.vm.profile.scheduling == .gang)
       {
         cpu.nextInQueue = (index + 1) % count
         return entry
@@ -77,12 +94,15 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     return nil
   }
 
-  private func runSlice(_ entry: ScheduledVCPU, on cpu: PhysicalCPU) {
+  private func runSlice(_ entry: ScheduledVCPU, on cpu: PhysicalCPU, until gangSwitch: UInt64?) {
     let vm = entry.vm
     let vcpu = entry.vcpu
-    // Another vCPU waiting for this core, or a halted one with a timer, needs the slice to
-    // end; alone, the vCPU runs until it exits for its own reasons (HPC: no host ticks).
-    if sharesCore(cpu) {
+    // A gang slot ends for every CPU at once. Otherwise: another vCPU waiting for this
+    // core needs the slice to end; alone, the vCPU runs until it exits for its own reasons
+    // (HPC: no host ticks on a core with one vCPU).
+    if let gangSwitch {
+      LocalAPIC.armSlice(untilTSC: gangSwitch)
+    } else if sharesCore(cpu) {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
     } else {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: UInt64.max, armedDeadline: 0)
@@ -118,7 +138,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   /// Nothing to run: sleep until a kick, new mail, or the earliest guest timer among the
   /// halted vCPUs here. A VM whose vCPUs are all halted with nothing that could ever wake
   /// them is stopped instead.
-  private func idle(_ cpu: PhysicalCPU) {
+  private func idle(_ cpu: PhysicalCPU, until gangSwitch: UInt64?) {
     cpu.setActivity(.idle)
     // Look again after announcing sleep: a poster that saw us busy did not send an IPI.
     if cpu.hasPosted.load(ordering: .sequentiallyConsistent)
@@ -131,7 +151,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     for entry in cpu.runQueue where entry.vcpu.state == .halted && !entry.vm.isStopped {
       if let due = entry.vcpu.localAPIC?.deadline, due < deadline ?? UInt64.max { deadline = due }
     }
-    if deadline == nil { stopVMsThatCannotWake(on: cpu) }
+    if deadline == nil && gangSwitch == nil { stopVMsThatCannotWake(on: cpu) }
+    if let gangSwitch, gangSwitch < deadline ?? UInt64.max { deadline = gangSwitch }
     if let deadline {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: deadline, armedDeadline: 0)
       LocalAPIC.arm(untilTSC: deadline)
@@ -217,6 +238,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     VMReport.statistics(vm.totalStatistics())
     backend.release(vm)
     GuestFrames.release(vm: vm)
+    placement.release(vm: vm.id)
     if endedVMs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1 == vms.count {
       Summary.print(vms)
       SMPReport.print()

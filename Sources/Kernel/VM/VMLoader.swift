@@ -11,7 +11,8 @@ enum VMLoader {
   }
 
   static func createVMs<Backend: VirtualizationBackend>(
-    from boot: BootInformation, backend: Backend, console: HypervisorConsole
+    from boot: BootInformation, backend: Backend, console: HypervisorConsole,
+    placement: MachinePlacement
   ) -> [VirtualMachine] {
     var vms: [VirtualMachine] = []
     var moduleNumber = 0
@@ -30,6 +31,20 @@ enum VMLoader {
       }
       if vms.contains(where: { $0.name == profile.name }) {
         refuse(moduleNumber, module.commandLine, "another VM already has this name")
+        continue
+      }
+      // Where its vCPUs run, before any memory is spent on it: a VM the machine cannot
+      // place is refused with the reason (VCPUPlacement).
+      let id = vms.count
+      let cpus: [Int]
+      switch placement.place(profile, vm: id) {
+      case .success(let chosen): cpus = chosen
+      case .failure(let refusal):
+        refuse(moduleNumber, module.commandLine, refusal.message)
+        Log.begin(.error)
+        Console.write("  ")
+        Console.write(bytes: refusal.describe { $0 == id ? profile.name : vms[$0].name })
+        Log.end()
         continue
       }
       let created: VirtualMachine?
@@ -51,7 +66,11 @@ enum VMLoader {
             ? nil : "the image does not fit in the VM's memory"
         }
       }
-      guard let vm = created else { continue }
+      guard let vm = created else {
+        placement.release(vm: id)
+        continue
+      }
+      vm.hostCPUs = cpus
       vms.append(vm)
     }
     return vms
