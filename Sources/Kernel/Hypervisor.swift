@@ -10,7 +10,10 @@ enum Hypervisor {
       Log.info("virtualization: AMD-V with nested paging")
       switch SVMProcessor.enable(features: svm, commandLine: boot.commandLine) {
       case .success(let processor):
-        run(SVMBackend(processor: processor, console: console), boot: boot, console: console)
+        CPUs.all[0].processor = processor
+        run(
+          SVMBackend(processor: processor, console: console), boot: boot, console: console,
+          everyCPU: .amdV(svm, commandLine: boot.commandLine))
       case .failure(let error):
         Log.line(.error, error.message)
         Machine.halt(status: .failure)
@@ -20,7 +23,10 @@ enum Hypervisor {
       Log.info("virtualization: Intel VT-x with EPT")
       switch VMXProcessor.enable() {
       case .success(let processor):
-        run(VMXBackend(processor: processor, console: console), boot: boot, console: console)
+        CPUs.all[0].processor = processor
+        run(
+          VMXBackend(processor: processor, console: console), boot: boot, console: console,
+          everyCPU: .intelVTx)
       case .failure(let error):
         Log.line(.error, error.message)
         Machine.halt(status: .failure)
@@ -41,11 +47,14 @@ enum Hypervisor {
     Machine.halt(status: .failure)
   }
 
+  /// `everyCPU` is how the application processors enable the same backend for themselves.
   static func run<Backend: VirtualizationBackend>(
-    _ backend: Backend, boot: BootInformation, console: HypervisorConsole
+    _ backend: Backend, boot: BootInformation, console: HypervisorConsole,
+    everyCPU: VirtualizationChoice
   ) -> Never {
     LocalAPIC.initialize()
     LocalAPIC.calibrate()
+    ApplicationProcessors.startAll(boot: boot, backend: everyCPU)
     let vms = VMLoader.createVMs(from: boot, backend: backend, console: console)
     if vms.isEmpty {
       Log.warning("no guest to run (no module with a 'vm ...' profile)")

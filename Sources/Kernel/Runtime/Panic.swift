@@ -12,6 +12,8 @@ func panic(_ message: StaticString, value: UInt64? = nil) -> Never {
     Console.write(hex: value)
     Console.write(")")
   }
+  Console.write(" on cpu ")
+  Console.write(decimal: UInt64(CPUs.currentIndex))
   Console.write("\n")
   Backtrace.print(fromFramePointer: arch_read_frame_pointer())
   Machine.halt(status: .panic)
