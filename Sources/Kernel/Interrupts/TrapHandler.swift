@@ -15,6 +15,7 @@ func peregrineTrap(_ frame: UnsafeMutablePointer<TrapFrame>) {
 
 private func reportException(_ frame: TrapFrame) {
   let cr2 = arch_read_cr2()
+  ConsoleLock.acquire()  // held to the end: other CPUs' lines wait (reentrant here)
   Console.write("\n*** PEREGRINE EXCEPTION: ")
   Console.write(ExceptionVector.name(frame.vector))
   Console.write(" (vector ")

@@ -5,6 +5,7 @@ import CArch
 /// a misbehaving guest never reaches here (its VM is stopped instead).
 func panic(_ message: StaticString, value: UInt64? = nil) -> Never {
   arch_cli()
+  ConsoleLock.acquire()  // held to the end: other CPUs' lines wait (reentrant here)
   Console.write("\n*** PEREGRINE PANIC: ")
   Console.write(message)
   if let value {
