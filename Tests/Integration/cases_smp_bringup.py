@@ -84,6 +84,11 @@ def cases():
               r"^backtrace:", r"^  0x[0-9a-f]+ .*SelfTests\.runOnApplicationProcessor",
               r"^  0x[0-9a-f]+ peregrine_ap_main", r"^  0x[0-9a-f]+ ap_long_mode_entry \+"],
              env=qemu(2), timeout=60, status="panic"),
+        # Machine.halt from an AP ends a Bochs run too (its shutdown port, with VMX on).
+        Case("bochs-vmx-smp-panic-on-an-application-processor", "bochs", AP_PANIC_ISO,
+             [r"PEREGRINE PANIC: panic requested by selftest on an application processor on cpu 1$",
+              r"^backtrace:", r"^  0x[0-9a-f]+ peregrine_ap_main"],
+             env=bochs(2), timeout=90, status="panic"),
         Case("qemu-svm-smp-stack-guard-on-an-application-processor", "qemu", AP_OVERFLOW_ISO,
              [r"PEREGRINE EXCEPTION: #DF double fault \(vector 8\) on cpu 1$",
               r"cr2 is in the stack guard page: kernel stack overflow", r"^backtrace:"],
