@@ -71,6 +71,8 @@ enum ApplicationProcessors {
         reportNotStarted(apicID: apicID, because: "maxcpus")
         continue
       }
+      // A parked CPU keeps its stack, so the pool may run dry: a new stack's guard is then
+      // unmapped while other APs run, which is safe because none of them uses that page.
       guard let stack = stacks.popLast() ?? CPUStack.allocate() else {
         reportNotStarted(apicID: apicID, because: "out of memory for its stack")
         continue
