@@ -14,6 +14,7 @@ COM1             equ 0x3F8
 extern kmain
 extern __stack_top
 global bsp_cpu_local
+global boot_pml4
 
 section .multiboot2 progbits alloc noexec nowrite align=8
 mb2_header:
@@ -183,7 +184,7 @@ boot_gdt_pointer:
     dd boot_gdt
 
 section .boot.bss nobits alloc write align=4096
-boot_pml4: resb 4096
+boot_pml4: resb 4096              ; also the APs' first page tables (ap_trampoline.asm)
 boot_pdpt: resb 4096
 boot_pd:   resb 4096 * 4
 boot_stack: resb 4096

@@ -9,10 +9,12 @@ enum Hypervisor {
     let console = HypervisorConsole()
     if let svm = features.svm, svm.nestedPaging {
       Log.info("virtualization: AMD-V with nested paging")
-      switch SVMProcessor.enable(features: svm, commandLine: boot.commandLine, cpuIndex: 0) {
+      switch SVMProcessor.enable(features: svm, commandLine: boot.commandLine, processor: 0) {
       case .success(let processor):
-        CPUs.current.processor = processor
-        run(SVMBackend(console: console), boot: boot, console: console)
+        CPUs.all[0].processor = processor
+        run(
+          SVMBackend(console: console), boot: boot, console: console,
+          everyCPU: .amdV(svm, commandLine: boot.commandLine))
       case .failure(let error):
         Log.line(.error, error.message)
         Machine.halt(status: .failure)
@@ -22,8 +24,8 @@ enum Hypervisor {
       Log.info("virtualization: Intel VT-x with EPT")
       switch VMXProcessor.enable() {
       case .success(let processor):
-        CPUs.current.processor = processor
-        run(VMXBackend(console: console), boot: boot, console: console)
+        CPUs.all[0].processor = processor
+        run(VMXBackend(console: console), boot: boot, console: console, everyCPU: .intelVTx)
       case .failure(let error):
         Log.line(.error, error.message)
         Machine.halt(status: .failure)
@@ -44,20 +46,18 @@ enum Hypervisor {
     Machine.halt(status: .failure)
   }
 
+  /// `everyCPU` is how the application processors enable the same backend for themselves.
   static func run<Backend: VirtualizationBackend>(
-    _ backend: Backend, boot: BootInformation, console: HypervisorConsole
+    _ backend: Backend, boot: BootInformation, console: HypervisorConsole,
+    everyCPU: VirtualizationChoice
   ) -> Never {
     LocalAPIC.initialize()
     LocalAPIC.calibrate()
+    ApplicationProcessors.startAll(boot: boot, backend: everyCPU)
     let topology = CPUTopology(
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })
     let placement = MachinePlacement(topology: topology)
-    Log.begin(.info)
-    Console.write("cpus: ")
-    Console.write(decimal: UInt64(CPUs.all.count))
-    Console.write(" online")
-    Log.end()
-    placement.logTopology()
+    ApplicationProcessors.report(topology)
     let vms = VMLoader.createVMs(
       from: boot, backend: backend, console: console, placement: placement)
     if vms.isEmpty {

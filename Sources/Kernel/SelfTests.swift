@@ -30,12 +30,30 @@ enum SelfTests {
     case Array("null".utf8):
       let pointer = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
       pointer.pointee = 1
+    case Array("ap-panic".utf8), Array("ap-stack-overflow".utf8):
+      return  // CPU 1 runs these (runOnApplicationProcessor)
     default:
       Log.warning("unknown selftest; ignoring it")
       return
     }
     Log.error("selftest did not fault")
     Machine.halt(status: .failure)
+  }
+
+  /// The same faults on an application processor, CPU 1, before it comes online: its own
+  /// stack guard, IST stacks and the panic path must work there too.
+  static func runOnApplicationProcessor(index: Int, commandLine: [UInt8]) {
+    guard index == 1, let name = KernelCommandLine.value(of: "selftest", in: commandLine) else {
+      return
+    }
+    switch name {
+    case Array("ap-panic".utf8):
+      panic("panic requested by selftest on an application processor")
+    case Array("ap-stack-overflow".utf8):
+      _ = recurse(1)
+    default:
+      return
+    }
   }
 
   /// Unoptimized so LLVM cannot turn the recursion into a loop: every call takes a frame.

@@ -15,11 +15,14 @@ func peregrineTrap(_ frame: UnsafeMutablePointer<TrapFrame>) {
 
 private func reportException(_ frame: TrapFrame) {
   let cr2 = arch_read_cr2()
+  ConsoleLock.acquire()  // held to the end: other CPUs' lines wait (reentrant here)
   Console.write("\n*** PEREGRINE EXCEPTION: ")
   Console.write(ExceptionVector.name(frame.vector))
   Console.write(" (vector ")
   Console.write(decimal: frame.vector)
-  Console.write(")\n")
+  Console.write(") on cpu ")
+  Console.write(decimal: UInt64(CPUs.currentIndex))
+  Console.write("\n")
   field("error code", frame.error_code)
   field("rip", frame.rip)
   field("cr2", cr2)
@@ -73,6 +76,10 @@ private func field(_ name: StaticString, _ value: UInt64) {
   Console.write(field: name, value, indent: 2)
 }
 
+/// The bootstrap processor's guard page or, on an application processor, its own.
 private func inStackGuard(_ address: UInt64) -> Bool {
-  address >= KernelLayout.stackGuard && address < KernelLayout.stackGuard + 4096
+  if address >= KernelLayout.stackGuard && address < KernelLayout.stackGuard + 4096 { return true }
+  guard arch_cpu_local_object() != 0 else { return false }  // before the CPU's block exists
+  let guardPage = CPUs.current.stack.bottom &- 4096
+  return address >= guardPage && address < guardPage + 4096
 }

@@ -38,4 +38,27 @@ enum KernelPageTables {
     root = tables.root
     arch_write_cr3(root)
   }
+
+  /// Makes the 4 KiB page at `address` not present (a stack guard page), splitting the large
+  /// page that maps it, and flushes it from this CPU's TLB. Run before the CPUs that would
+  /// use the page start: other CPUs are not flushed.
+  static func unmapPage(_ address: UInt64) throws(PageTableError) {
+    var frames = KernelFrameSource()
+    var tables = PageTableBuilder<HostPagingFormat, IdentityMappedMemory>(
+      memory: IdentityMappedMemory(), existingRoot: root)
+    try tables.splitLargePages(containing: address, frames: &frames)
+    try tables.unmap(virtual: address, length: 4096)
+    arch_invlpg(address)
+  }
+
+  /// Maps the 4 KiB page at `address` again as data (read-write, NX): a guard page given back.
+  static func remapPage(_ address: UInt64) throws(PageTableError) {
+    var frames = KernelFrameSource()
+    var tables = PageTableBuilder<HostPagingFormat, IdentityMappedMemory>(
+      memory: IdentityMappedMemory(), existingRoot: root)
+    try tables.map(
+      virtual: address, physical: address, length: 4096, permissions: [.read, .write],
+      largestPage: .size4K, frames: &frames)
+    arch_invlpg(address)
+  }
 }

@@ -27,6 +27,7 @@ enum AcpiPower {
       let information = try ACPITables.discover(rsdp: rsdp, memory: Tables())
       powerOff = information.powerOff
       enableCommand = information.acpiEnable
+      FirmwareProcessors.listed = information.processors
       if Log.begin(.info) {
         Console.write("acpi: ")
         Console.write(decimal: UInt64(information.tables.count))

@@ -5,6 +5,7 @@ import CArch
 /// a misbehaving guest never reaches here (its VM is stopped instead).
 func panic(_ message: StaticString, value: UInt64? = nil) -> Never {
   arch_cli()
+  ConsoleLock.acquire()  // held to the end: other CPUs' lines wait (reentrant here)
   Console.write("\n*** PEREGRINE PANIC: ")
   Console.write(message)
   if let value {
@@ -12,6 +13,8 @@ func panic(_ message: StaticString, value: UInt64? = nil) -> Never {
     Console.write(hex: value)
     Console.write(")")
   }
+  Console.write(" on cpu ")
+  Console.write(decimal: UInt64(CPUs.currentIndex))
   Console.write("\n")
   Backtrace.print(fromFramePointer: arch_read_frame_pointer())
   Machine.halt(status: .panic)

@@ -45,7 +45,9 @@ final class SVMProcessor {
 
   /// `svm_asids=N` on the kernel command line uses only ASIDs 0 ..< N (N >= 2, at most
   /// what CPUID reports): a test can make generations roll over with a few VMs.
-  static func enable(features: SVMFeatures, commandLine: [UInt8] = [], cpuIndex: Int)
+  /// `processor` is the calling CPU's number (CPUs.currentIndex): each CPU enables SVM for
+  /// itself and gets its own save areas and ASIDs.
+  static func enable(features: SVMFeatures, commandLine: [UInt8] = [], processor: Int = 0)
     -> Result<SVMProcessor, EnableError>
   {
     // VM_CR bit 4 SVMDIS: EFER.SVME cannot be set (APM §15.30.1).
@@ -55,13 +57,14 @@ final class SVMProcessor {
       cap < asidCount
     {
       asidCount = cap
-      Log.begin(.info)
-      Console.write("svm: ASIDs limited to ")
-      Console.write(decimal: UInt64(cap))
-      Console.write(" by svm_asids")
-      Log.end()
+      if processor == 0 && Log.begin(.info) {
+        Console.write("svm: ASIDs limited to ")
+        Console.write(decimal: UInt64(cap))
+        Console.write(" by svm_asids")
+        Log.end()
+      }
     }
-    guard let asids = ASIDAllocator(processor: cpuIndex, asidCount: asidCount) else {
+    guard let asids = ASIDAllocator(processor: processor, asidCount: asidCount) else {
       return .failure(.noGuestASIDs)
     }
     arch_wrmsr(efer, arch_rdmsr(efer) | 1 << 12)

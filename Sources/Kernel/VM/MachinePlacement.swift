@@ -71,16 +71,6 @@ final class MachinePlacement {
       schedule, GangClock(epoch: arch_rdtsc(), sliceLength: length, slotCount: schedule.slotCount)
     )
   }
-
-  /// The boot log's account of the machine: one line per CPU.
-  func logTopology() {
-    for index in 0..<topology.count {
-      Log.begin(.info)
-      Console.write("cpus: ")
-      Console.write(bytes: topology.description(of: index))
-      Log.end()
-    }
-  }
 }
 
 enum GangSlot {

@@ -43,7 +43,9 @@ final class VMXProcessor {
     vpidEnabled = controls.secondary.contains(SecondaryProcessorControl.enableVPID.rawValue)
   }
 
-  static func enable() -> Result<VMXProcessor, EnableError> {
+  /// Runs on every CPU for itself; `reporting` names missing controls (the bootstrap
+  /// processor does, the others have the same ones).
+  static func enable(reporting: Bool = true) -> Result<VMXProcessor, EnableError> {
     // IA32_FEATURE_CONTROL: bit 0 lock, bit 2 VMXON outside SMX (SDM 3C §24.7).
     var control = arch_rdmsr(featureControl)
     if control & 1 == 0 {
@@ -56,7 +58,7 @@ final class VMXProcessor {
     let capabilities = VMXCapabilities.read(using: { arch_rdmsr($0) })
     let controls = VMXControlPlan.peregrineDefault(
       caps: capabilities, offersINVPCID: guestOffersINVPCID())
-    report(controls)
+    if reporting { report(controls) }
     let secondary = controls.secondary
     guard secondary.contains(SecondaryProcessorControl.enableEPT.rawValue),
       secondary.contains(SecondaryProcessorControl.unrestrictedGuest.rawValue)
