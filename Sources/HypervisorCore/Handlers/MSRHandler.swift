@@ -49,10 +49,9 @@ public enum MSRHandler {
         apic.setTSCDeadline(clockDeadline(guestDeadline: armed, guest: guest))
       }
     case .apicBase:
-      guard vcpu.localAPIC != nil, isValidWrite(index: index, value: value, vendor: .other)
-      else {
-        return refuse(vcpu)
-      }
+      guard let apic = vcpu.localAPIC, apic.setBaseMSR(value) else { return refuse(vcpu) }
+    case .x2APIC:
+      guard let apic = vcpu.localAPIC, apic.writeX2APIC(index, value) else { return refuse(vcpu) }
     case .constantIgnoringWrites:
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor) else {
         return refuse(vcpu)
@@ -87,9 +86,9 @@ public enum MSRHandler {
     case .readOnly(let value): return value
     case .constantIgnoringWrites(let value): return value
     case .apicBase:
-      guard vcpu.localAPIC != nil else { return nil }
-      // Bit 8: this is the bootstrap processor (SDM 3A §11.4.4).
-      return vcpu.index == 0 ? 0xFEE0_0900 : 0xFEE0_0800
+      return vcpu.localAPIC?.baseMSR
+    case .x2APIC:
+      return vcpu.localAPIC?.readX2APIC(index)
     case .shadowed(let initial, _):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
     }
@@ -136,9 +135,9 @@ public enum MSRHandler {
       // The default type must be UC, WC, WT, WP or WB (SDM 3A §11.11.2.1, Table 11-8).
       return isMemoryType(value & 0xFF, uncachedMinus: false)
     case MSRPolicy.apicBase:
-      // BSP (8, read-only), enable (11), base (12 and up); EXTD (10) is reserved without
-      // x2APIC, and so are 0-7, 9 and the bits above a 52-bit physical address.
-      return value & 0xFFF0_0000_0000_06FF == 0
+      // BSP (8, read-only), EXTD (10), enable (11), base (12 and up); 0-7, 9 and the bits
+      // above a 52-bit physical address are reserved. LocalAPICModel.setBaseMSR decides.
+      return value & 0xFFF0_0000_0000_02FF == 0
     case MSRPolicy.debugControl:
       // Only LBR (0) and BTF (1), which are dropped; the rest is not virtualized.
       return value & ~0x3 == 0
