@@ -48,10 +48,8 @@ public enum MSRHandler {
       if armed != 0, let apic = vcpu.localAPIC {
         apic.setTSCDeadline(clockDeadline(guestDeadline: armed, guest: guest))
       }
-    case .apicBase:
-      guard let apic = vcpu.localAPIC, apic.setBaseMSR(value) else { return refuse(vcpu) }
-    case .x2APIC:
-      guard let apic = vcpu.localAPIC, apic.writeX2APIC(index, value) else { return refuse(vcpu) }
+    case .apicBase, .x2APIC:
+      guard writeLocalAPIC(index, value, vcpu: vcpu) else { return refuse(vcpu) }
     case .constantIgnoringWrites:
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor) else {
         return refuse(vcpu)
@@ -85,13 +83,27 @@ public enum MSRHandler {
     case .vendorState: return guest.readStateMSR(index)
     case .readOnly(let value): return value
     case .constantIgnoringWrites(let value): return value
-    case .apicBase:
-      return vcpu.localAPIC?.baseMSR
-    case .x2APIC:
-      return vcpu.localAPIC?.readX2APIC(index)
+    case .apicBase, .x2APIC:
+      return readLocalAPIC(index, vcpu: vcpu)
     case .shadowed(let initial, _):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
     }
+  }
+
+  /// IA32_APIC_BASE and the x2APIC registers: nil for #GP (no local APIC model, or the
+  /// model refuses). Out of line, so that the model's register switch does not grow the
+  /// handler every other MSR exit runs through.
+  @inline(never)
+  static func readLocalAPIC(_ index: UInt32, vcpu: VirtualCPU) -> UInt64? {
+    guard let apic = vcpu.localAPIC else { return nil }
+    return index == MSRPolicy.apicBase ? apic.baseMSR : apic.readX2APIC(index)
+  }
+
+  /// WRMSR of IA32_APIC_BASE or an x2APIC register; false for #GP. Out of line (see above).
+  @inline(never)
+  static func writeLocalAPIC(_ index: UInt32, _ value: UInt64, vcpu: VirtualCPU) -> Bool {
+    guard let apic = vcpu.localAPIC else { return false }
+    return index == MSRPolicy.apicBase ? apic.setBaseMSR(value) : apic.writeX2APIC(index, value)
   }
 
   /// The armed TSC-deadline as the guest wrote it (its TSC), or 0 when disarmed.

@@ -62,10 +62,10 @@ public struct MSRPolicy {
 
   static let common: [(indices: ClosedRange<UInt32>, rule: Rule)] = [
     (tscDeadline...tscDeadline, .tscDeadline),  // CPUID.1:ECX[24], with the local APIC
-    // CPUID.1:ECX[21] x2APIC, with the local APIC: EOI and ICR are among the hottest MSRs
-    // of an x2APIC guest, so the range comes early.
-    (x2APICRegisters, .x2APIC),
     (timeStampCounter...timeStampCounter, .timeStampCounter),  // CPUID.1:EDX[4] TSC
+    // CPUID.1:ECX[21] x2APIC, with the local APIC: EOI and ICR are among the hottest MSRs
+    // of an x2APIC guest, so the range comes early (after the TSC, which every guest reads).
+    (x2APICRegisters, .x2APIC),
     (efer...efer, .vendorState),
     (pat...pat, .vendorState),  // CPUID.1:EDX[16] PAT
     (0xC000_0081...0xC000_0084, .vendorState),  // STAR, LSTAR, CSTAR, SFMASK (SYSCALL)
