@@ -85,6 +85,13 @@ public enum CPUIDPolicy {
       let addressable = min(UInt32(1) << topologyShift(vcpuCount), 0xFF)
       result.ebx =
         result.ebx & 0x0000_FFFF | UInt32(truncatingIfNeeded: vcpuIndex) << 24 | addressable << 16
+    case 0x4:
+      // Deterministic cache parameters (SDM 2A): EAX[31:26] is the addressable core IDs of
+      // the package minus 1, as leaf 0xB's core level spans them; the caches are the host's.
+      if result.eax & 0x1F != 0 {
+        let cores = min(UInt32(1) << topologyShift(vcpuCount), 64) - 1
+        result.eax = result.eax & 0x03FF_FFFF | cores << 26
+      }
     case 0xB, 0x1F:
       result = topologyLeaf(subleaf: subleaf, vcpuIndex: vcpuIndex, vcpuCount: vcpuCount)
     case 0x5, 0xA, 0xF, 0x10, 0x12, 0x14, 0x19, 0x1B:
@@ -124,6 +131,16 @@ public enum CPUIDPolicy {
       result = CPUIDLeaf(edx: result.edx & 1 << 8)
     case 0x8000_0008:
       result.ebx &= offeredExtended8EBX
+      // ECX (APM Vol 3 E.4.7): NC (7:0) = cores - 1 and ApicIdSize (15:12), the core ID
+      // bits of the APIC ID, for the VM's vCPUs as cores of one package.
+      result.ecx =
+        result.ecx & ~0xF0FF | topologyShift(vcpuCount) << 12
+        | UInt32(truncatingIfNeeded: max(vcpuCount, 1) - 1) & 0xFF
+    case 0x8000_001E:
+      // TopologyExtensions (APM Vol 3 E.4.15): extended APIC ID, core ID = vCPU index with
+      // one thread per core (EBX[15:8] = 0), one node (ECX: node 0, one node per package).
+      let id = UInt32(truncatingIfNeeded: vcpuIndex)
+      result = CPUIDLeaf(eax: id, ebx: id & 0xFF, ecx: 0, edx: 0)
     case 0x8000_000A, 0x8000_001B, 0x8000_001F, 0x8000_0020, 0x8000_0022:
       // SVM features, IBS, memory encryption (SEV_STATUS), platform QoS, PerfMonV2: none.
       result = CPUIDLeaf()

@@ -49,6 +49,15 @@ final class CPUIDPolicyTests: XCTestCase {
     XCTAssertEqual(leaf(0xB, 1, index: 0, count: 1), CPUIDLeaf(eax: 0, ebx: 1, ecx: 0x201, edx: 0))
     XCTAssertEqual(leaf(0xB, 1, index: 5, count: 64).eax, 6)
     XCTAssertEqual((leaf(1, 0, index: 0, count: 1).ebx >> 16) & 0xFF, 1)
+
+    XCTAssertEqual(leaf(4, 0, index: 2, count: 3).eax >> 26, 3, "leaf 4: 4 core IDs - 1")
+    XCTAssertEqual(leaf(4, 0, index: 2, count: 3).eax & 0x03FF_FFFF, 0x03FF_FFFF, "host cache")
+    let amd = leaf(0x8000_0008, 0, index: 2, count: 3)
+    XCTAssertEqual(amd.ecx & 0xFF, 2, "NC: 3 cores - 1")
+    XCTAssertEqual((amd.ecx >> 12) & 0xF, 2, "ApicIdSize: two core bits")
+    XCTAssertEqual(
+      leaf(0x8000_001E, 0, index: 2, count: 3), CPUIDLeaf(eax: 2, ebx: 2, ecx: 0, edx: 0),
+      "extended APIC ID and core ID = index, one thread per core, one node")
   }
 
   func testPowerAndSpeculationMSRsAreNotOffered() {
