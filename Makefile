@@ -97,9 +97,11 @@ DEFAULT_GUESTS := build/guests/tests/real-mode.bin:vm name=real-mode;build/guest
 # GUEST_KERNEL=bzImage [GUEST_INITRD=initramfs] [GUEST_CMDLINE="..."] [GUEST_MEM=256M]: a
 # Linux guest loaded by the x86 boot protocol (in progress: see docs/linux-guest.md).
 GUEST_MEM ?= 256M
+# GUEST_CPUS=N: the Linux guest's vCPUs (cpus= in its profile).
+GUEST_CPUS ?= 1
 GUEST_CMDLINE ?= console=ttyS0 earlyprintk=serial,ttyS0,115200
 ifdef GUEST_KERNEL
-GUEST_MODULES ?= $(GUEST_KERNEL):vm name=linux kind=linux mem=$(GUEST_MEM) -- $(GUEST_CMDLINE)$(if $(GUEST_INITRD),;$(GUEST_INITRD):initrd vm=linux)
+GUEST_MODULES ?= $(GUEST_KERNEL):vm name=linux kind=linux mem=$(GUEST_MEM) cpus=$(GUEST_CPUS) -- $(GUEST_CMDLINE)$(if $(GUEST_INITRD),;$(GUEST_INITRD):initrd vm=linux)
 endif
 ifdef FLAT_GUEST
 FLAT_NAME ?= $(basename $(notdir $(FLAT_GUEST)))

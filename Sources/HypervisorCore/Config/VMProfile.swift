@@ -8,6 +8,9 @@
 ///
 /// `sched=` says how the vCPUs share host CPUs (`SchedulingMode`; shared by default), and
 /// `pin=` names the host CPU of each vCPU, one per vCPU in vCPU order.
+/// `start=all` (the default) starts every vCPU of a flat guest at its entry; `start=bsp`
+/// starts only vCPU 0, and the others wait for INIT and start-up IPIs as application
+/// processors do (VirtualMachine.holdApplicationProcessors).
 ///
 /// `kind=linux` makes the module a bzImage booted by the Linux boot protocol, with the words
 /// after ` -- ` as its kernel command line and the module named `initrd vm=NAME` as its
@@ -32,6 +35,12 @@ public struct VMProfile: Equatable {
   public var unmapped: UnmappedAccessPolicy = .stop
   public var stormDetection = true
   public var localAPIC = false
+  /// Which vCPUs of a flat guest start at its entry (`start=`).
+  public enum Startup: Equatable {
+    case allVCPUs
+    case bootstrapOnly
+  }
+  public var startup = Startup.allVCPUs
   public enum Kind: Equatable { case flat, linux }
   public var kind = Kind.flat
   /// The guest kernel's command line (`kind=linux`): everything after " -- ".
@@ -125,6 +134,12 @@ public struct VMProfile: Equatable {
       case Array("pin".utf8):
         guard let cpus = parseCPUList(value) else { return .failure(.invalidValue(word.key)) }
         profile.pinnedCPUs = cpus
+      case Array("start".utf8):
+        switch value {
+        case Array("all".utf8): profile.startup = .allVCPUs
+        case Array("bsp".utf8): profile.startup = .bootstrapOnly
+        default: return .failure(.invalidValue(word.key))
+        }
       case Array("storm".utf8):
         switch value {
         case Array("on".utf8): profile.stormDetection = true

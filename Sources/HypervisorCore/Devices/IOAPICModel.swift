@@ -1,8 +1,11 @@
 /// An I/O APIC (82093AA data sheet) on the page at 0xFEC0_0000: IOREGSEL at 0x00, IOWIN at
 /// 0x10, identification, version, and 24 redirection entries. An edge on an input pin is
-/// delivered as the entry's vector to the local APIC(s) it names (physical or logical
-/// destination), unless masked. Level-triggered inputs are delivered once per raise; remote
-/// IRR is not modelled (no device here holds a level line).
+/// delivered to the vCPU(s) whose local APIC the entry names (physical or logical
+/// destination), unless masked: fixed and lowest priority (to one vCPU) as the entry's
+/// vector, NMI as an NMI, each through the vCPU's requests (VirtualCPU.postInterrupt,
+/// post(.nmi)), so it may be raised on any CPU. SMI, INIT and ExtINT entries deliver nothing.
+/// Level-triggered inputs are delivered once per raise; remote IRR is not modelled (no
+/// device here holds a level line).
 public final class IOAPICModel: MMIODevice {
   public static let base: UInt64 = 0xFEC0_0000
   public static let pinCount = 24
@@ -10,11 +13,12 @@ public final class IOAPICModel: MMIODevice {
   public let id: UInt8
   private var select: UInt32 = 0
   private var entries = [UInt64](repeating: 1 << 16, count: IOAPICModel.pinCount)  // masked
-  private let localAPICs: [LocalAPICModel]
+  private let vcpus: [VirtualCPU]
 
-  public init(id: UInt8, localAPICs: [LocalAPICModel]) {
+  /// `vcpus`: the VM's vCPUs; those with a local APIC can be destinations.
+  public init(id: UInt8, vcpus: [VirtualCPU]) {
     self.id = id
-    self.localAPICs = localAPICs
+    self.vcpus = vcpus.filter { $0.localAPIC != nil }
   }
 
   /// An edge on `pin`.
@@ -25,14 +29,30 @@ public final class IOAPICModel: MMIODevice {
     let vector = UInt8(truncatingIfNeeded: entry)
     let destination = UInt8(truncatingIfNeeded: entry >> 56)
     let logical = entry & (1 << 11) != 0
+    let mode = (entry >> 8) & 7
+    guard mode <= 1 || mode == 4 else { return }  // fixed, lowest priority, NMI
     var delivered = false
-    for apic in localAPICs where logical ? apic.acceptsLogical(destination) : apic.id == destination
-    {
-      apic.request(vector)
+    for vcpu in vcpus {
+      guard let apic = vcpu.localAPIC,
+        logical ? apic.acceptsLogical(destination) : destination == 0xFF || apic.id == destination
+      else { continue }
+      deliver(mode: mode, vector: vector, to: vcpu)
       delivered = true
-      if entry & (0x7 << 8) == 1 << 8 { break }  // lowest priority: one APIC takes it
+      if mode == 1 { break }  // lowest priority: one vCPU takes it
     }
-    if !delivered, let first = localAPICs.first, logical { first.request(vector) }
+    // A logical destination no APIC accepts yet (LDR still 0 early in boot) goes to the
+    // first vCPU rather than nowhere.
+    if !delivered, logical, let first = vcpus.first {
+      deliver(mode: mode, vector: vector, to: first)
+    }
+  }
+
+  private func deliver(mode: UInt64, vector: UInt8, to vcpu: VirtualCPU) {
+    if mode == 4 {
+      vcpu.post(.nmi)
+    } else {
+      vcpu.postInterrupt(vector: vector)
+    }
   }
 
   public func read(offset: UInt64, size: UInt8) -> UInt64 {

@@ -1,9 +1,17 @@
-/// One vCPU's local APIC in xAPIC mode, on the 4 KiB page at 0xFEE0_0000 (SDM 3A §11.4,
-/// Table 11-1): identification, task priority, EOI, spurious vector, the in-service,
+import Synchronization
+
+/// One vCPU's local APIC, in xAPIC mode on the 4 KiB page at 0xFEE0_0000 (SDM 3A §11.4,
+/// Table 11-1) or in x2APIC mode through MSRs 0x800-0x8FF (§11.12, LocalAPICModel+x2APIC),
+/// as IA32_APIC_BASE selects: identification, task priority, EOI, spurious vector, the in-service,
 /// request and trigger-mode bitmaps, LVT entries, and the timer in one-shot, periodic and
 /// TSC-deadline modes (§11.5.4) on the guest clock, and the ICR. Interrupts it raises are
 /// taken by the backend's delivery path (`pendingVector`, `acknowledge`, `nmiPending`);
 /// IPIs it is asked to send wait in `outgoing` for the VM to route (IPIRouting).
+///
+/// Owned by the CPU that runs its vCPU: only that CPU calls into it. Other CPUs deliver
+/// through the vCPU's requests (`VirtualCPU.postInterrupt`, `post(.nmi)`); to match IPI
+/// destinations they read only the immutable `id` and `logicalDestinationForRouting`, which
+/// is published atomically.
 ///
 /// The timer never fires more often than every `minimumTimerPeriod` of guest time (200 µs,
 /// as KVM's min_timer_period_us), in one-shot and periodic modes alike: a guest programming
@@ -16,32 +24,70 @@ public final class LocalAPICModel: MMIODevice {
 
   private let clock: any GuestClock
   public let id: UInt8
-  private var taskPriority: UInt32 = 0
-  private var spurious: UInt32 = 0xFF
-  private var logicalDestination: UInt32 = 0
-  private var destinationFormat: UInt32 = 0xFFFF_FFFF
-  private var errorStatus: UInt32 = 0
-  private var interruptCommand: (low: UInt32, high: UInt32) = (0, 0)
+  var taskPriority: UInt32 = 0
+  var spurious: UInt32 = 0xFF
+  private var logicalDestination: UInt32 = 0 {
+    didSet { publishLogicalDestination() }
+  }
+  private var destinationFormat: UInt32 = 0xFFFF_FFFF {
+    didSet { publishLogicalDestination() }
+  }
+  /// LDR[31:24] in bits 31:24 and the DFR model (DFR[31:28]) in bits 3:0, for other CPUs'
+  /// IPI routing (`acceptsLogical`).
+  private let routingLogicalDestination = Atomic<UInt32>(0xF)
+  var errorStatus: UInt32 = 0
+  var interruptCommand: (low: UInt32, high: UInt32) = (0, 0)
   /// Timer, thermal, performance, LINT0, LINT1, error: masked at reset.
-  private var localVectorTable: [UInt32] = [
+  var localVectorTable: [UInt32] = [
     0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000, 0x1_0000,
   ]
-  private var initialCount: UInt32 = 0
-  private var divideConfiguration: UInt32 = 0
+  var initialCount: UInt32 = 0
+  var divideConfiguration: UInt32 = 0
   /// The guest-clock time the timer fires next, if armed.
   public private(set) var deadline: UInt64?
   private var periodStart: UInt64 = 0
-  private var inService = [UInt32](repeating: 0, count: 8)
-  private var requests = [UInt32](repeating: 0, count: 8)
+  var inService = [UInt32](repeating: 0, count: 8)
+  var requests = [UInt32](repeating: 0, count: 8)
   /// An NMI was delivered to this APIC (an IPI with delivery mode NMI) and waits for the
   /// processor: one is latched, as the processor holds one NMI pending (SDM 3A §6.7.1).
   public var nmiPending = false
   /// IPIs written to the ICR that the VM has not routed yet.
-  public private(set) var outgoing: [InterprocessorInterrupt] = []
+  public internal(set) var outgoing: [InterprocessorInterrupt] = []
+  /// IA32_APIC_BASE (MSR 0x1B, SDM 3A §11.4.4, §11.12.1): the default base, EN (bit 11),
+  /// EXTD (bit 10, x2APIC mode) and BSP (bit 8). Changed only by `setBase`.
+  public internal(set) var baseMSR: UInt64
 
+  /// `id` is the vCPU's index; the APIC of vCPU 0 is the bootstrap processor's.
   public init(id: UInt8, clock: any GuestClock) {
     self.id = id
     self.clock = clock
+    baseMSR = Self.base | Self.globalEnable | (id == 0 ? Self.bootstrapProcessor : 0)
+  }
+
+  /// Back to the state INIT leaves (§11.4.7.3): as at power-up, but the APIC ID and
+  /// IA32_APIC_BASE (so the xAPIC or x2APIC mode) are kept.
+  public func resetForINIT() {
+    taskPriority = 0
+    spurious = 0xFF
+    logicalDestination = 0
+    destinationFormat = 0xFFFF_FFFF
+    errorStatus = 0
+    interruptCommand = (0, 0)
+    for entry in localVectorTable.indices { localVectorTable[entry] = 0x1_0000 }
+    initialCount = 0
+    divideConfiguration = 0
+    deadline = nil
+    for word in 0..<8 {
+      inService[word] = 0
+      requests[word] = 0
+    }
+    nmiPending = false
+    outgoing.removeAll()
+  }
+
+  private func publishLogicalDestination() {
+    routingLogicalDestination.store(
+      logicalDestination & 0xFF00_0000 | destinationFormat >> 28, ordering: .relaxed)
   }
 
   // MARK: Timer
@@ -70,7 +116,7 @@ public final class LocalAPICModel: MMIODevice {
     max(guestTicks(busTicks: UInt64(initialCount) * divisor), minimumTimerPeriod)
   }
 
-  private func armCountdown() {
+  func armCountdown() {
     guard initialCount != 0, timerMode != 2 else {
       if timerMode != 2 { deadline = nil }
       return
@@ -118,14 +164,17 @@ public final class LocalAPICModel: MMIODevice {
 
   // MARK: Interrupt state
 
-  var softwareEnabled: Bool { spurious & 0x100 != 0 }
+  /// SVR bit 8 (§11.4.7.2), and the global enable of IA32_APIC_BASE (§11.4.3).
+  var softwareEnabled: Bool { spurious & 0x100 != 0 && baseMSR & Self.globalEnable != 0 }
 
   /// Whether a logical destination (message destination address) selects this APIC: in the
   /// flat model (DFR[31:28] = 1111b) a bit of LDR[31:24]; in the cluster model (0000b) the
   /// same cluster in bits 7:4 and a common member bit in bits 3:0 (§11.6.2.2).
+  /// Reads only the published copy of LDR and DFR: callable from any CPU.
   public func acceptsLogical(_ destination: UInt8) -> Bool {
-    let mine = UInt8(truncatingIfNeeded: logicalDestination >> 24)
-    if destinationFormat >> 28 == 0xF { return mine & destination != 0 }
+    let published = routingLogicalDestination.load(ordering: .relaxed)
+    let mine = UInt8(truncatingIfNeeded: published >> 24)
+    if published & 0xF == 0xF { return mine & destination != 0 }
     if destination == 0xFF { return true }  // broadcast to every cluster
     return mine & 0xF0 == destination & 0xF0 && mine & destination & 0x0F != 0
   }
@@ -167,14 +216,28 @@ public final class LocalAPICModel: MMIODevice {
     inService[Int(vector >> 5)] |= 1 << UInt32(vector & 31)
   }
 
-  private func endOfInterrupt() {
+  func endOfInterrupt() {
     guard let vector = Self.highest(inService) else { return }
     inService[Int(vector >> 5)] &= ~(1 << UInt32(vector & 31))
   }
 
   // MARK: MMIO
 
+  /// In x2APIC mode, or with the APIC globally disabled, the page is not the APIC's
+  /// (§11.12.1.2: MMIO accesses do not reach the x2APIC registers): reads return all ones
+  /// and writes are dropped.
   public func read(offset: UInt64, size: UInt8) -> UInt64 {
+    guard mode == .xAPIC else { return UInt64.max }
+    return readRegister(offset: offset)
+  }
+
+  public func write(offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect {
+    guard mode == .xAPIC else { return .none }
+    writeRegister(offset: offset, value: value)
+    return .none
+  }
+
+  func readRegister(offset: UInt64) -> UInt64 {
     let register = offset & 0xFF0
     let value: UInt32
     switch register {
@@ -200,7 +263,7 @@ public final class LocalAPICModel: MMIODevice {
     return UInt64(value >> UInt32((offset & 3) * 8))
   }
 
-  public func write(offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect {
+  func writeRegister(offset: UInt64, value: UInt64) {
     let data = UInt32(truncatingIfNeeded: value)
     switch offset & 0xFF0 {
     case 0x80: taskPriority = data & 0xFF
@@ -226,6 +289,5 @@ public final class LocalAPICModel: MMIODevice {
     case 0x3E0: divideConfiguration = data & 0xB
     default: break
     }
-    return .none
   }
 }

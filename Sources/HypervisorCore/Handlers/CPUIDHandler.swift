@@ -9,7 +9,8 @@ public enum CPUIDHandler {
     let subleaf = UInt32(truncatingIfNeeded: vcpu.registers.rcx)
     let result = CPUIDPolicy.apply(
       leaf: leaf, subleaf: subleaf, host: guest.hostCPUID(leaf: leaf, subleaf: subleaf),
-      vcpuIndex: vcpu.index, hasLocalAPIC: vcpu.localAPIC != nil)
+      vcpuIndex: vcpu.index, hasLocalAPIC: vcpu.localAPIC != nil,
+      vcpuCount: vm.profile.vcpuCount)
     vcpu.registers.rax = UInt64(result.eax)
     vcpu.registers.rbx = UInt64(result.ebx)
     vcpu.registers.rcx = UInt64(result.ecx)

@@ -16,16 +16,17 @@ public enum CPUIDPolicy {
   /// TM (29), PBE (31).
   static let offeredLeaf1EDX: UInt32 = 0x1F8B_F9FF  // bits 0-8, 11-17, 19, 23-28
   /// Leaf 1 ECX (SDM 2A Table 3-10): SSE3, PCLMULQDQ, SSSE3, CX16, PCID, SSE4.1, SSE4.2,
-  /// MOVBE, POPCNT, (TSC-deadline 24, with a modelled local APIC), AES, RDRAND, and the
+  /// MOVBE, POPCNT, (x2APIC 21 and TSC-deadline 24, with a modelled local APIC), AES,
+  /// RDRAND, and the
   /// hypervisor bit (31, always set). Not: DTES64 (2), MONITOR (3: MWAIT is intercepted),
   /// DS-CPL (4), VMX (5: no nesting), SMX (6), EST (7, IA32_PERF_CTL), TM2 (8), CNXT-ID (10),
   /// SDBG (11, IA32_DEBUG_INTERFACE), FMA (12), xTPR (14), PDCM (15,
-  /// IA32_PERF_CAPABILITIES), DCA (18), x2APIC (21: no x2APIC model), XSAVE, OSXSAVE, AVX,
+  /// IA32_PERF_CAPABILITIES), DCA (18), XSAVE, OSXSAVE, AVX,
   /// F16C (26-29: XSETBV is not emulated).
   static let offeredLeaf1ECX: UInt32 = 0x42DA_2203  // bits 0, 1, 9, 13, 17, 19, 20, 22, 23, 25, 30
   /// Kept for callers that reason about what is hidden: every leaf 1 ECX bit not offered
-  /// (TSC-deadline and the hypervisor bit are decided separately).
-  static let hiddenLeaf1ECX: UInt32 = ~offeredLeaf1ECX & ~(1 << 24 | 1 << 31)
+  /// (x2APIC, TSC-deadline and the hypervisor bit are decided separately).
+  static let hiddenLeaf1ECX: UInt32 = ~offeredLeaf1ECX & ~(1 << 21 | 1 << 24 | 1 << 31)
 
   /// Leaf 7.0 EBX (SDM 2A Table 3-8): FSGSBASE, BMI1, HLE, FDP_EXCPTN_ONLY, SMEP, BMI2,
   /// ERMS, INVPCID, RTM, FPU CS/DS deprecation, RDSEED, ADX, SMAP, CLFLUSHOPT, CLWB, SHA.
@@ -65,7 +66,8 @@ public enum CPUIDPolicy {
 
   @inline(__always)
   public static func apply(
-    leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int, hasLocalAPIC: Bool = false
+    leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int, hasLocalAPIC: Bool = false,
+    vcpuCount: Int = 1
   ) -> CPUIDLeaf {
     var result = host
     // APIC (leaf 1 and 0x8000_0001 EDX bit 9) and TSC-deadline (leaf 1 ECX bit 24) only
@@ -75,10 +77,23 @@ public enum CPUIDPolicy {
     case 0x1:
       // ECX[31] hypervisor present (SDM 2A Table 3-10).
       result.ecx = result.ecx & offeredLeaf1ECX | (1 << 31)
-      if hasLocalAPIC { result.ecx |= 1 << 24 }
+      if hasLocalAPIC { result.ecx |= 1 << 21 | 1 << 24 }
       result.edx &= offeredLeaf1EDX | apic
-      // EBX[31:24] initial APIC ID: the vCPU's index.
-      result.ebx = result.ebx & 0x00FF_FFFF | UInt32(truncatingIfNeeded: vcpuIndex) << 24
+      // EBX[31:24] initial APIC ID: the vCPU's index (the MADT's APIC ID). EBX[23:16]: the
+      // addressable logical processor IDs of the package (meaningful with HTT, EDX 28):
+      // the IDs leaf 0xB's package level spans.
+      let addressable = min(UInt32(1) << topologyShift(vcpuCount), 0xFF)
+      result.ebx =
+        result.ebx & 0x0000_FFFF | UInt32(truncatingIfNeeded: vcpuIndex) << 24 | addressable << 16
+    case 0x4:
+      // Deterministic cache parameters (SDM 2A): EAX[31:26] is the addressable core IDs of
+      // the package minus 1, as leaf 0xB's core level spans them; the caches are the host's.
+      if result.eax & 0x1F != 0 {
+        let cores = min(UInt32(1) << topologyShift(vcpuCount), 64) - 1
+        result.eax = result.eax & 0x03FF_FFFF | cores << 26
+      }
+    case 0xB, 0x1F:
+      result = topologyLeaf(subleaf: subleaf, vcpuIndex: vcpuIndex, vcpuCount: vcpuCount)
     case 0x5, 0xA, 0xF, 0x10, 0x12, 0x14, 0x19, 0x1B:
       // MONITOR/MWAIT (hidden), architectural performance monitoring (no PMU: its MSRs
       // IA32_PMCx, PERFEVTSELx, fixed counters #GP), RDT monitoring and allocation, SGX,
@@ -116,6 +131,16 @@ public enum CPUIDPolicy {
       result = CPUIDLeaf(edx: result.edx & 1 << 8)
     case 0x8000_0008:
       result.ebx &= offeredExtended8EBX
+      // ECX (APM Vol 3 E.4.7): NC (7:0) = cores - 1 and ApicIdSize (15:12), the core ID
+      // bits of the APIC ID, for the VM's vCPUs as cores of one package.
+      result.ecx =
+        result.ecx & ~0xF0FF | topologyShift(vcpuCount) << 12
+        | UInt32(truncatingIfNeeded: max(vcpuCount, 1) - 1) & 0xFF
+    case 0x8000_001E:
+      // TopologyExtensions (APM Vol 3 E.4.15): extended APIC ID, core ID = vCPU index with
+      // one thread per core (EBX[15:8] = 0), one node (ECX: node 0, one node per package).
+      let id = UInt32(truncatingIfNeeded: vcpuIndex)
+      result = CPUIDLeaf(eax: id, ebx: id & 0xFF, ecx: 0, edx: 0)
     case 0x8000_000A, 0x8000_001B, 0x8000_001F, 0x8000_0020, 0x8000_0022:
       // SVM features, IBS, memory encryption (SEV_STATUS), platform QoS, PerfMonV2: none.
       result = CPUIDLeaf()
@@ -123,5 +148,27 @@ public enum CPUIDPolicy {
       break
     }
     return result
+  }
+
+  /// Bits of the x2APIC ID that number the cores of the package: enough for `vcpuCount`.
+  static func topologyShift(_ vcpuCount: Int) -> UInt32 {
+    let count = UInt32(max(vcpuCount, 1))
+    return count <= 1 ? 0 : UInt32(32 - (count - 1).leadingZeroBitCount)
+  }
+
+  /// Leaves 0xB and 0x1F (SDM 2A CPUID, "Extended Topology Enumeration"): every vCPU is one
+  /// core with one thread, all in one package, so guests find the MADT's IDs. Subleaf 0:
+  /// SMT level (type 1), one thread, shift 0; subleaf 1: core level (type 2), `vcpuCount`
+  /// cores, shift wide enough for them; then the invalid level (type 0). EDX: x2APIC ID.
+  static func topologyLeaf(subleaf: UInt32, vcpuIndex: Int, vcpuCount: Int) -> CPUIDLeaf {
+    let id = UInt32(truncatingIfNeeded: vcpuIndex)
+    switch subleaf {
+    case 0: return CPUIDLeaf(eax: 0, ebx: 1, ecx: 1 << 8, edx: id)
+    case 1:
+      return CPUIDLeaf(
+        eax: topologyShift(vcpuCount), ebx: UInt32(truncatingIfNeeded: vcpuCount),
+        ecx: 2 << 8 | 1, edx: id)
+    default: return CPUIDLeaf(eax: 0, ebx: 0, ecx: subleaf & 0xFF, edx: id)
+    }
   }
 }

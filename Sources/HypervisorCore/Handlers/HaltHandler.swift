@@ -1,5 +1,6 @@
 /// HLT. With interrupts disabled (RFLAGS.IF = 0) nothing can wake the vCPU: it has stopped
-/// for good, and when every vCPU of the VM has, the VM ends. With interrupts enabled the
+/// for good, and when every vCPU of the VM has (or waits for a start-up IPI that no
+/// running vCPU is left to send), the VM ends. With interrupts enabled the
 /// vCPU waits, unless the VM has no device that could ever interrupt it.
 public enum HaltHandler {
   public static func handle<Guest: GuestStateAccess>(
@@ -13,7 +14,9 @@ public enum HaltHandler {
       return .halt
     }
     vcpu.state = .stopped
-    if vm.vcpus.allSatisfy({ $0.state == .stopped }) {
+    if vm.vcpus.allSatisfy({
+      $0.state == .stopped || ($0.state == .waitingForStartup && !$0.hasRequests)
+    }) {
       return .stop(
         interruptsEnabled ? .haltedWithoutInterruptSource : .haltedWithInterruptsDisabled)
     }

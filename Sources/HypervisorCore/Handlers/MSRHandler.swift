@@ -48,11 +48,8 @@ public enum MSRHandler {
       if armed != 0, let apic = vcpu.localAPIC {
         apic.setTSCDeadline(clockDeadline(guestDeadline: armed, guest: guest))
       }
-    case .apicBase:
-      guard vcpu.localAPIC != nil, isValidWrite(index: index, value: value, vendor: .other)
-      else {
-        return refuse(vcpu)
-      }
+    case .apicBase, .x2APIC:
+      guard writeLocalAPIC(index, value, vcpu: vcpu) else { return refuse(vcpu) }
     case .constantIgnoringWrites:
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor) else {
         return refuse(vcpu)
@@ -86,13 +83,27 @@ public enum MSRHandler {
     case .vendorState: return guest.readStateMSR(index)
     case .readOnly(let value): return value
     case .constantIgnoringWrites(let value): return value
-    case .apicBase:
-      guard vcpu.localAPIC != nil else { return nil }
-      // Bit 8: this is the bootstrap processor (SDM 3A §11.4.4).
-      return vcpu.index == 0 ? 0xFEE0_0900 : 0xFEE0_0800
+    case .apicBase, .x2APIC:
+      return readLocalAPIC(index, vcpu: vcpu)
     case .shadowed(let initial, _):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
     }
+  }
+
+  /// IA32_APIC_BASE and the x2APIC registers: nil for #GP (no local APIC model, or the
+  /// model refuses). Out of line, so that the model's register switch does not grow the
+  /// handler every other MSR exit runs through.
+  @inline(never)
+  static func readLocalAPIC(_ index: UInt32, vcpu: VirtualCPU) -> UInt64? {
+    guard let apic = vcpu.localAPIC else { return nil }
+    return index == MSRPolicy.apicBase ? apic.baseMSR : apic.readX2APIC(index)
+  }
+
+  /// WRMSR of IA32_APIC_BASE or an x2APIC register; false for #GP. Out of line (see above).
+  @inline(never)
+  static func writeLocalAPIC(_ index: UInt32, _ value: UInt64, vcpu: VirtualCPU) -> Bool {
+    guard let apic = vcpu.localAPIC else { return false }
+    return index == MSRPolicy.apicBase ? apic.setBaseMSR(value) : apic.writeX2APIC(index, value)
   }
 
   /// The armed TSC-deadline as the guest wrote it (its TSC), or 0 when disarmed.
@@ -136,9 +147,9 @@ public enum MSRHandler {
       // The default type must be UC, WC, WT, WP or WB (SDM 3A §11.11.2.1, Table 11-8).
       return isMemoryType(value & 0xFF, uncachedMinus: false)
     case MSRPolicy.apicBase:
-      // BSP (8, read-only), enable (11), base (12 and up); EXTD (10) is reserved without
-      // x2APIC, and so are 0-7, 9 and the bits above a 52-bit physical address.
-      return value & 0xFFF0_0000_0000_06FF == 0
+      // BSP (8, read-only), EXTD (10), enable (11), base (12 and up); 0-7, 9 and the bits
+      // above a 52-bit physical address are reserved. LocalAPICModel.setBaseMSR decides.
+      return value & 0xFFF0_0000_0000_02FF == 0
     case MSRPolicy.debugControl:
       // Only LBR (0) and BTF (1), which are dropped; the rest is not virtualized.
       return value & ~0x3 == 0

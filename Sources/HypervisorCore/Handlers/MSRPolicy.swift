@@ -18,8 +18,12 @@ public struct MSRPolicy {
     case timeStampCounter
     /// IA32_TSC_DEADLINE: the vCPU's local APIC timer in TSC-deadline mode (#GP without one).
     case tscDeadline
-    /// IA32_APIC_BASE: the vCPU's local APIC at its default base (#GP without one).
+    /// IA32_APIC_BASE: the vCPU's local APIC at its default base, with its xAPIC/x2APIC
+    /// mode (#GP without one).
     case apicBase
+    /// The x2APIC registers (0x800-0x8FF): the vCPU's local APIC in x2APIC mode (#GP
+    /// without one, or outside x2APIC mode).
+    case x2APIC
   }
 
   public static let efer: UInt32 = 0xC000_0080
@@ -27,6 +31,7 @@ public struct MSRPolicy {
   public static let timeStampCounter: UInt32 = 0x10
   public static let tscDeadline: UInt32 = 0x6E0
   public static let apicBase: UInt32 = 0x1B
+  public static let x2APICRegisters: ClosedRange<UInt32> = 0x800...0x8FF
   public static let mtrrDefaultType: UInt32 = 0x2FF
   public static let miscEnable: UInt32 = 0x1A0
   public static let debugControl: UInt32 = 0x1D9
@@ -58,12 +63,16 @@ public struct MSRPolicy {
   static let common: [(indices: ClosedRange<UInt32>, rule: Rule)] = [
     (tscDeadline...tscDeadline, .tscDeadline),  // CPUID.1:ECX[24], with the local APIC
     (timeStampCounter...timeStampCounter, .timeStampCounter),  // CPUID.1:EDX[4] TSC
+    // CPUID.1:ECX[21] x2APIC, with the local APIC: EOI and ICR are among the hottest MSRs
+    // of an x2APIC guest, so the range comes early (after the TSC, which every guest reads).
+    (x2APICRegisters, .x2APIC),
     (efer...efer, .vendorState),
     (pat...pat, .vendorState),  // CPUID.1:EDX[16] PAT
     (0xC000_0081...0xC000_0084, .vendorState),  // STAR, LSTAR, CSTAR, SFMASK (SYSCALL)
     (0xC000_0100...0xC000_0102, .vendorState),  // FS.base, GS.base, KernelGSbase (LM)
     (0x174...0x176, .vendorState),  // SYSENTER_CS/ESP/EIP: CPUID.1:EDX[11] SEP
-    // xAPIC at its default base, enabled; bit 8 (BSP) is added for vCPU 0. CPUID.1:EDX[9].
+    // xAPIC at its default base, enabled, then as the guest sets EN and EXTD; bit 8 (BSP)
+    // on vCPU 0. CPUID.1:EDX[9].
     (apicBase...apicBase, .apicBase),
     // CPUID.1:EDX[12] MTRR. MTRRcap: no variable ranges (VCNT 0), no fixed ranges (FIX 0),
     // no WC, no SMRR, so no other MTRR exists (SDM 3A §11.11.1). MTRRdefType: enabled,

@@ -49,5 +49,13 @@ public struct InitialCPUState: Equatable {
       rip: UInt64(offset))
   }
 
+  /// Where a start-up IPI with `vector` starts a processor waiting for SIPI (SDM 3A §9.4.3,
+  /// §8.4.4): real mode at vector:0000, i.e. CS.selector = vector << 8, CS.base =
+  /// vector << 12, RIP = 0, with the rest as after INIT (§9.1.4, Table 9-1), except that
+  /// CR0.CD and NW stay clear, as for every vCPU's reset state here (`realMode`).
+  public static func startup(vector: UInt8) -> InitialCPUState {
+    realMode(segment: UInt16(vector) << 8, offset: 0)
+  }
+
   public var isLongMode: Bool { efer & (1 << 10) != 0 }
 }

@@ -1,5 +1,6 @@
 /// Delivering a vCPU's local APIC interrupts, written once for both vendors. Before each
-/// entry: IPIs the vCPU sent are routed to their targets (IPIRouting); a pending NMI is
+/// entry: IPIs the vCPU sent are routed to their targets (IPIRouting); NMIs and interrupts
+/// posted to this vCPU move into its APIC (VCPURequests.drainInterrupts); a pending NMI is
 /// injected first when the guest is not blocking NMIs (SDM 3A §6.7.1, §6.9: NMI before
 /// maskable interrupts); then the timer is polled and a pending vector is injected when the
 /// guest can take it (RFLAGS.IF set, no interrupt shadow, no other event being injected).
@@ -32,6 +33,7 @@ public enum InterruptDelivery {
   ) -> NMIDecision {
     guard let apic = vcpu.localAPIC else { return .none }
     IPIRouting.routeOutgoing(from: vcpu, in: vm)
+    VCPURequests.drainInterrupts(vcpu)
     guard apic.nmiPending else { return .none }
     guard guestCanTakeNMI, vcpu.pendingEvent == nil else { return .needsWindow }
     apic.nmiPending = false
@@ -50,9 +52,11 @@ public enum InterruptDelivery {
     return .injected(vector: vector)
   }
 
-  /// A halted vCPU wakes when its APIC has something to deliver.
+  /// A halted vCPU wakes when its APIC has something to deliver, posted interrupts and NMIs
+  /// included (taken into the APIC here). Owner CPU only.
   public static func shouldWake(_ vcpu: VirtualCPU) -> Bool {
     guard let apic = vcpu.localAPIC else { return false }
+    VCPURequests.drainInterrupts(vcpu)
     apic.pollTimer()
     return apic.pendingVector != nil || apic.nmiPending
   }

@@ -1,22 +1,97 @@
 import Synchronization
 
-/// Work another CPU (or a device model) asks of a vCPU, handled by the vCPU's own CPU just
-/// before its next entry. (Interim version; the full one comes with the local APIC work.)
-public struct VCPURequest: OptionSet, Sendable {
-  public let rawValue: UInt32
-  public init(rawValue: UInt32) { self.rawValue = rawValue }
+/// Applies a vCPU's posted requests on the CPU that runs it, before each entry (and before
+/// deciding whether a halted or waiting vCPU can run). One relaxed load when nothing is
+/// pending; otherwise every request is taken at once and applied in a fixed order:
+///
+/// 1. flush TLB: reported in the result, for the backend (INVEPT / an ASID flush);
+/// 2. NMI: the APIC's `nmiPending`, or a pending NMI event for a vCPU without an APIC;
+/// 3. interrupts: the posted-interrupt bitmap moves into the APIC's IRR (`request(_:)`);
+/// 4. INIT: wait-for-SIPI, pending events dropped, the APIC reset (SDM 3A §9.4.3,
+///    §11.4.7.3); 5. start-up: a vCPU waiting for SIPI gets `startupState` and runs;
+/// 6. stop: the vCPU stops for good (reported); reschedule is reported.
+///
+/// Exceptions the handlers raised stay in `pendingEvent`; the backend injects in the order
+/// TLB flush, exceptions, NMI, interrupts (InterruptDelivery).
+public enum VCPURequests {
+  /// What the caller (the vCPU's CPU) still has to do after a drain. The vCPU's `state`
+  /// and `startupState` already reflect INIT, SIPI and stop.
+  public struct FollowUp: OptionSet, Equatable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-  public static let flushTLB = VCPURequest(rawValue: 1 << 0)
-  public static let nmi = VCPURequest(rawValue: 1 << 1)
-  public static let interrupt = VCPURequest(rawValue: 1 << 2)
-  public static let initSignal = VCPURequest(rawValue: 1 << 3)
-  public static let startup = VCPURequest(rawValue: 1 << 4)
-  public static let stop = VCPURequest(rawValue: 1 << 5)
-  public static let reschedule = VCPURequest(rawValue: 1 << 6)
-}
+    /// Flush the vCPU's guest TLB before entry.
+    public static let flushTLB = FollowUp(rawValue: VCPURequest.flushTLB.rawValue)
+    /// The vCPU stopped (its VM is stopping): do not enter it again.
+    public static let stop = FollowUp(rawValue: VCPURequest.stop.rawValue)
+    /// Run the scheduler before entering again.
+    public static let reschedule = FollowUp(rawValue: VCPURequest.reschedule.rawValue)
+  }
 
-/// Interrupts a vCPU's CPU so it sees new requests promptly: the kernel's implementation sends
-/// a host IPI when the vCPU is in guest mode (or its CPU idles) elsewhere.
-public protocol VCPUKicker: AnyObject {
-  func kick(_ vcpu: VirtualCPU)
+  /// Applies `vcpu`'s pending requests. Owner CPU only.
+  @inline(__always)
+  public static func drain(_ vcpu: VirtualCPU, vm: VirtualMachine) -> FollowUp {
+    guard vcpu.hasRequests else { return [] }
+    return apply(vcpu.takeRequests(), to: vcpu, vm: vm)
+  }
+
+  /// Applies only the NMI and interrupt requests, leaving the others for `drain`: for the
+  /// delivery path (InterruptDelivery), which runs after this CPU routed its own IPIs, so a
+  /// self-IPI is taken in the same entry. Owner CPU only.
+  @inline(__always)
+  public static func drainInterrupts(_ vcpu: VirtualCPU) {
+    let mask = VCPURequest.nmi.rawValue | VCPURequest.interrupt.rawValue
+    guard vcpu.requests.load(ordering: .relaxed) & mask != 0 else { return }
+    applyInterrupts(vcpu, mask: mask)
+  }
+
+  @inline(never)
+  static func applyInterrupts(_ vcpu: VirtualCPU, mask: UInt32) {
+    let taken = VCPURequest(
+      rawValue: vcpu.requests.bitwiseAnd(~mask, ordering: .acquiring).oldValue & mask)
+    if taken.contains(.nmi) { deliverNMI(to: vcpu) }
+    if taken.contains(.interrupt) { deliverPostedInterrupts(to: vcpu) }
+  }
+
+  /// The slow path, out of line so that the exit path keeps only the load and the branch.
+  @inline(never)
+  static func apply(_ taken: VCPURequest, to vcpu: VirtualCPU, vm: VirtualMachine) -> FollowUp {
+    let followUp = FollowUp(
+      rawValue: taken.rawValue
+        & (VCPURequest.flushTLB.rawValue | VCPURequest.stop.rawValue
+          | VCPURequest.reschedule.rawValue))
+    if taken.contains(.nmi) { deliverNMI(to: vcpu) }
+    if taken.contains(.interrupt) { deliverPostedInterrupts(to: vcpu) }
+    if taken.contains(.initSignal) { vcpu.receiveINIT() }
+    if taken.contains(.startup) { vcpu.receiveStartup(vector: vcpu.startupVector) }
+    if taken.contains(.stop) { vcpu.state = .stopped }
+    return followUp
+  }
+
+  /// An NMI latches in the APIC (one held pending, SDM 3A §6.7.1). Without an APIC it
+  /// becomes the pending event; if an exception holds that slot, the request is put back
+  /// (without a kick: this CPU drains again before the next entry).
+  static func deliverNMI(to vcpu: VirtualCPU) {
+    if let apic = vcpu.localAPIC {
+      apic.nmiPending = true
+    } else if vcpu.pendingEvent == nil {
+      vcpu.pendingEvent = .nmi
+    } else {
+      vcpu.requests.bitwiseOr(VCPURequest.nmi.rawValue, ordering: .relaxed)
+    }
+  }
+
+  /// The posted vectors move into IRR. Without an APIC there is nothing to take them: they
+  /// are dropped.
+  static func deliverPostedInterrupts(to vcpu: VirtualCPU) {
+    for word in 0..<4 {
+      var bits = vcpu.postedInterrupts.take(word: word)
+      guard let apic = vcpu.localAPIC else { continue }
+      while bits != 0 {
+        let bit = bits.trailingZeroBitCount
+        apic.request(UInt8(truncatingIfNeeded: word * 64 + bit))
+        bits &= bits &- 1
+      }
+    }
+  }
 }

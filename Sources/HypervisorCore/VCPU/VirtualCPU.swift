@@ -2,11 +2,21 @@ import Synchronization
 
 /// One virtual processor. Its register file lives in memory the world switch reads and
 /// writes directly (boot/*_world_switch.asm), so entering the guest copies nothing.
+///
+/// Ownership across CPUs: a vCPU's state (`state`, `pendingEvent`, `startupState`, its
+/// registers and its `localAPIC`) is read and written only by the physical CPU that runs
+/// the vCPU. Everything another CPU or another vCPU does to it (an IPI, an I/O APIC
+/// interrupt, a TLB flush, INIT and SIPI, stopping its VM) goes through `post`,
+/// `postInterrupt` or `postStartup`, which set atomic request bits and kick the owning CPU;
+/// that CPU applies them with `VCPURequests.drain` before its next entry.
 public final class VirtualCPU {
   public enum State: Equatable {
     case runnable
     /// HLT with interrupts enabled: waits for an interrupt.
     case halted
+    /// Wait-for-SIPI (SDM 3A §9.4.3): after INIT, or an application processor that has not
+    /// been started; only a start-up IPI makes it runnable.
+    case waitingForStartup
     /// HLT with interrupts disabled, or its VM ended: never runs again.
     case stopped
   }
@@ -55,24 +65,17 @@ public final class VirtualCPU {
   /// A TLB flush of the VM's guest-physical translations is due before the next entry
   /// (a `.flushTLB` request was drained). Touched only by the vCPU's own CPU.
   public var tlbFlushPending = false
-  /// Requests posted by other CPUs (VCPURequest bits), drained before each entry.
+  /// Pending `VCPURequest` bits: set by any CPU (`post`), taken by the owning CPU.
   public let requests = Atomic<UInt32>(0)
-  /// Tells the vCPU's CPU to look at `requests`; nil on the host (tests).
+  /// Vectors posted by other CPUs, moved into the APIC's IRR when drained.
+  public let postedInterrupts = PostedInterrupts()
+  private let postedStartupVector = Atomic<UInt8>(0)
+  /// Kicks the CPU that runs this vCPU after a post; set by the kernel before the vCPU first
+  /// runs and not changed while other CPUs may post (nil: no kick, as in host tests).
   public var kicker: (any VCPUKicker)?
-
-  /// Asks the vCPU's CPU for `request` before the next entry, and kicks it.
-  public func post(_ request: VCPURequest) {
-    requests.bitwiseOr(request.rawValue, ordering: .sequentiallyConsistent)
-    kicker?.kick(self)
-  }
-
-  /// Takes every pending request at once.
-  public func takeRequests() -> VCPURequest {
-    VCPURequest(rawValue: requests.exchange(0, ordering: .acquiring))
-  }
-
-  @inline(__always)
-  public var hasRequests: Bool { requests.load(ordering: .relaxed) != 0 }
+  /// Set when a start-up IPI ended wait-for-SIPI: the backend loads it into the VMCB/VMCS
+  /// before the next entry and clears it. Owner CPU only.
+  public var startupState: InitialCPUState?
 
   public init(index: Int) {
     self.index = index
@@ -100,6 +103,40 @@ public final class VirtualCPU {
       registerFile.storeBytes(of: newValue, toByteOffset: Self.faultAddressOffset, as: UInt64.self)
     }
   }
+
+  // MARK: Requests from other CPUs
+
+  /// Posts `request` (atomic OR) and kicks the vCPU's CPU. Safe from any CPU.
+  public func post(_ request: VCPURequest) {
+    requests.bitwiseOr(request.rawValue, ordering: .sequentiallyConsistent)
+    kicker?.kick(self)
+  }
+
+  /// Posts an interrupt with `vector` (to the APIC's IRR when drained). Safe from any CPU.
+  public func postInterrupt(vector: UInt8) {
+    postedInterrupts.set(vector)
+    post(.interrupt)
+  }
+
+  /// Posts a start-up IPI with `vector`. Safe from any CPU. Of two SIPIs posted before one
+  /// drain the later vector wins, which is harmless: the second is ignored architecturally
+  /// once the first started the vCPU (§9.4.3 sends the same vector twice).
+  public func postStartup(vector: UInt8) {
+    postedStartupVector.store(vector, ordering: .releasing)
+    post(.startup)
+  }
+
+  /// The vector of the last start-up IPI posted.
+  public var startupVector: UInt8 { postedStartupVector.load(ordering: .acquiring) }
+
+  /// Takes every pending request at once (atomic exchange with 0). Owner CPU only.
+  public func takeRequests() -> VCPURequest {
+    VCPURequest(rawValue: requests.exchange(0, ordering: .acquiring))
+  }
+
+  /// Whether any request waits (one relaxed load).
+  @inline(__always)
+  public var hasRequests: Bool { requests.load(ordering: .relaxed) != 0 }
 
   /// Completes the exiting instruction: RIP moves past it.
   @inline(__always)

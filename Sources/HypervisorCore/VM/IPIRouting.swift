@@ -1,9 +1,10 @@
-/// Delivers the IPIs a vCPU's local APIC sent to the APICs of its VM's vCPUs (SDM 3A
-/// §11.6): fixed interrupts set the targets' IRR, NMIs latch their pending NMI, and a halted
-/// target becomes runnable. State stays with its owner: the sender's APIC only describes
-/// the IPI; this VM-level code, which sees every vCPU, writes the targets' state. All vCPUs
-/// of a VM run on one physical CPU (Scheduler), so the targets' state is written directly;
-/// with vCPUs on several CPUs this becomes a per-vCPU request bit plus a kick.
+/// Delivers the IPIs a vCPU's local APIC sent to the vCPUs of its VM (SDM 3A §11.6): each
+/// target receives a request (VirtualCPU.postInterrupt, post(.nmi), post(.initSignal),
+/// postStartup), which its own CPU drains before its next entry (VCPURequests); the post
+/// kicks that CPU, which also wakes a halted target. Routing never writes another vCPU's
+/// state, APIC or pending event: it reads only the targets' immutable APIC IDs and their
+/// published logical destinations, so it runs on the sender's CPU whichever CPUs the
+/// targets run on.
 public enum IPIRouting {
   /// Routes everything `sender`'s APIC sent since the last call.
   @inline(__always)
@@ -12,6 +13,8 @@ public enum IPIRouting {
     for ipi in apic.takeOutgoing() { route(ipi, from: sender, in: vm) }
   }
 
+  /// IPIs with a delivery mode Peregrine does not deliver (SMI, reserved, INIT
+  /// de-assert), and IPIs no vCPU accepted, are counted in the sender's statistics.
   public static func route(
     _ ipi: InterprocessorInterrupt, from sender: VirtualCPU, in vm: VirtualMachine
   ) {
@@ -19,21 +22,26 @@ public enum IPIRouting {
       sender.statistics.ignoredInterprocessorInterrupts &+= 1
       return
     }
-    for target in vm.vcpus
-    where target.state != .stopped && selects(ipi.destination, target, sender) {
-      guard let apic = target.localAPIC else { continue }
+    var delivered = false
+    for target in vm.vcpus where target.localAPIC != nil && selects(ipi.destination, target, sender)
+    {
+      delivered = true
       switch ipi.delivery {
-      case .fixed(let vector, _): apic.request(vector)
-      case .nmi: apic.nmiPending = true
+      case .fixed(let vector, let lowestPriority):
+        target.postInterrupt(vector: vector)
+        // Lowest priority goes to one of the destinations (§11.6.2.4): every vCPU has the
+        // same priority here, so the first one takes it, as the I/O APIC does.
+        if lowestPriority { return }
+      case .nmi: target.post(.nmi)
+      case .initSignal: target.post(.initSignal)
+      case .startup(let vector): target.postStartup(vector: vector)
       case .ignored: break
       }
-      if target.state == .halted { target.state = .runnable }
-      // Lowest priority goes to one of the destinations (§11.6.2.4): every vCPU has the
-      // same priority here, so the first one takes it, as the I/O APIC does.
-      if case .fixed(_, true) = ipi.delivery { return }
     }
+    if !delivered { sender.statistics.ignoredInterprocessorInterrupts &+= 1 }
   }
 
+  /// Whether `destination` selects `target` (§11.6.2; x2APIC §11.12.9, §11.12.10).
   static func selects(
     _ destination: InterprocessorInterrupt.Destination, _ target: VirtualCPU, _ sender: VirtualCPU
   ) -> Bool {
@@ -43,6 +51,10 @@ public enum IPIRouting {
     case .allExcludingSelf: return target !== sender
     case .physical(let id): return id == 0xFF || target.localAPIC?.id == id
     case .logical(let address): return target.localAPIC?.acceptsLogical(address) ?? false
+    case .x2APICPhysical(let id):
+      return id == 0xFFFF_FFFF || target.localAPIC.map { UInt32($0.id) == id } ?? false
+    case .x2APICLogical(let address):
+      return target.localAPIC?.acceptsX2APICLogical(address) ?? false
     }
   }
 }

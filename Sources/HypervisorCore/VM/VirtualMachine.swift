@@ -53,6 +53,7 @@ public final class VirtualMachine {
       vcpu.storm.enabled = profile.stormDetection
       vcpus.append(vcpu)
     }
+    if profile.startup == .bootstrapOnly { holdApplicationProcessors() }
   }
 
   public var name: [UInt8] { profile.name }

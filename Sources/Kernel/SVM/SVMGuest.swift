@@ -43,7 +43,7 @@ final class SVMGuest {
       guard let vmcb = PhysicalFrames.allocateZeroed() else { return nil }
       vmcbs.append(vmcb)
       asidRecords.append(ASIDAllocator.Record())
-      initialize(VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu)
+      initialize(VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu, start: vm.initialState)
     }
   }
 
@@ -63,7 +63,7 @@ final class SVMGuest {
 
   /// Real-mode reset-like state (APM §15.5, emulators.md): CS from the profile, flat 64 KiB
   /// data segments, CR0.ET, EFER.SVME (VMRUN requires it), the PAT's power-on value.
-  private func initialize(_ vmcb: VMCB, vcpu: VirtualCPU) {
+  private func initialize(_ vmcb: VMCB, vcpu: VirtualCPU, start: InitialCPUState) {
     vmcb[VMCBOffset.interceptCR, as: UInt32.self] = SVMIntercept.peregrineCR
     vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = SVMIntercept.peregrineMisc1
     vmcb[VMCBOffset.interceptMisc2, as: UInt32.self] = SVMIntercept.peregrineMisc2
@@ -78,7 +78,6 @@ final class SVMGuest {
     vmcb.set(VMCBOffset.nestedPagingEnable, 1)
     vmcb.set(VMCBOffset.nestedCR3, nestedRoot)
 
-    let start = vm.initialState
     let code = start.code
     vmcb.setSegment(
       VMCBOffset.cs, selector: code.selector, attributes: code.attributes, limit: code.limit,
@@ -107,6 +106,19 @@ final class SVMGuest {
     vcpu.registers.rip = start.rip
     vcpu.registers.rsi = start.rsi
     vcpu.registers.rflags = start.rflags
+  }
+
+  /// A start-up IPI ended the vCPU's wait (VCPURequests): the VMCB takes the real-mode state
+  /// at the vector, with nothing left to inject and every clean bit cleared (APM §15.15.3).
+  func loadStartupState(_ vcpu: VirtualCPU) {
+    guard let start = vcpu.startupState else { return }
+    vcpu.startupState = nil
+    let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: vmcbs[vcpu.index]))
+    initialize(vmcb, vcpu: vcpu, start: start)
+    vmcb.set(VMCBOffset.eventInjection, 0)
+    vmcb.set(VMCBOffset.interruptShadow, 0)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] = 0
+    vcpu.registers.rsp = 0
   }
 
   /// ASIDs are not released: the processor's next generation reclaims them.

@@ -9,6 +9,7 @@ enum SVMRunLoop {
     _ guest: SVMGuest, vcpu: VirtualCPU, processor: SVMProcessor, cpu: PhysicalCPU,
     console: HypervisorConsole
   ) -> SliceResult {
+    if vcpu.startupState != nil { guest.loadStartupState(vcpu) }
     let vmcbAddress = guest.vmcbs[vcpu.index]
     let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: vmcbAddress))
     let hostVMCB = processor.hostVMCB
@@ -33,7 +34,7 @@ enum SVMRunLoop {
     }
     while true {
       if vcpu.hasRequests,
-        let ended = handleRequests(vmcb, vcpu: vcpu, vm: vm, processor: processor)
+        let ended = handleRequests(vmcb, guest: guest, vcpu: vcpu, vm: vm, processor: processor)
       {
         return ended
       }
@@ -82,9 +83,10 @@ enum SVMRunLoop {
   /// can flush by ASID, else 1, every ASID's (APM §15.16.1). Out of line: rare.
   @inline(never)
   static func handleRequests(
-    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, processor: SVMProcessor
+    _ vmcb: VMCB, guest: SVMGuest, vcpu: VirtualCPU, vm: VirtualMachine, processor: SVMProcessor
   ) -> SliceResult? {
     let ended = RequestDrain.beforeEntry(vcpu, vm: vm)
+    if vcpu.startupState != nil { guest.loadStartupState(vcpu) }
     if vcpu.tlbFlushPending {
       vcpu.tlbFlushPending = false
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = processor.features.flushByASID ? 3 : 1

@@ -2,11 +2,17 @@ import HypervisorCore
 
 /// Guest console output on the hypervisor console: each VM's bytes are line-buffered and
 /// printed as whole lines tagged "[name] ", so two VMs' output never interleaves mid-line.
+/// VMs on different CPUs write at once: the lock guards the buffers.
 final class HypervisorConsole: ConsoleSink {
   private var pending: [(name: [UInt8], line: [UInt8])] = []
+  private let lock = TicketLock()
   static let maximumLine = 256
 
   func write(_ byte: UInt8, from vmName: [UInt8]) {
+    lock.withLock { buffer(byte, from: vmName) }
+  }
+
+  private func buffer(_ byte: UInt8, from vmName: [UInt8]) {
     let slot: Int
     if let index = pending.firstIndex(where: { $0.name == vmName }) {
       slot = index
@@ -24,12 +30,16 @@ final class HypervisorConsole: ConsoleSink {
 
   /// Prints what a VM left without a final newline (when it stops).
   func flush(_ vmName: [UInt8]) {
+    lock.lock()
+    defer { lock.unlock() }
     if let index = pending.firstIndex(where: { $0.name == vmName }), !pending[index].line.isEmpty {
       emit(index)
     }
   }
 
   private func emit(_ slot: Int) {
+    ConsoleLock.acquire()
+    defer { ConsoleLock.release() }
     Console.write("[")
     Console.write(bytes: pending[slot].name)
     Console.write("] ")

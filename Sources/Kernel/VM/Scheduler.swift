@@ -127,8 +127,11 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   /// A halted vCPU wakes when its APIC has an interrupt or NMI to deliver; requests posted to
   /// it (an IPI) are taken into its APIC first, here, by the CPU that owns it.
   private func wakeHalted(on cpu: PhysicalCPU) {
-    for entry in cpu.runQueue where entry.vcpu.state == .halted {
-      if entry.vcpu.hasRequests { RequestDrain.drainWhileHalted(entry.vcpu, vm: entry.vm) }
+    for entry in cpu.runQueue
+    where entry.vcpu.state == .halted || entry.vcpu.state == .waitingForStartup {
+      // A start-up IPI makes a waiting vCPU runnable here (its startupState is loaded by
+      // the backend before the entry).
+      if entry.vcpu.hasRequests { RequestDrain.drainWhileAsleep(entry.vcpu, vm: entry.vm) }
       if entry.vcpu.state == .halted && InterruptDelivery.shouldWake(entry.vcpu) {
         entry.vcpu.state = .runnable
       }
@@ -169,7 +172,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     for entry in cpu.runQueue where !entry.vm.isStopped {
       let vm = entry.vm
       let asleep = vm.vcpus.allSatisfy {
-        ($0.state == .halted || $0.state == .stopped) && !$0.hasRequests
+        ($0.state == .halted || $0.state == .stopped || $0.state == .waitingForStartup)
+          && !$0.hasRequests
           && $0.localAPIC?.deadline == nil
       }
       if asleep && vm.state == .running {

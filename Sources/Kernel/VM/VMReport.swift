@@ -150,7 +150,7 @@ enum VMReport {
       Console.write("\n")
     }
     if statistics.ignoredInterprocessorInterrupts > 0 {
-      Console.write("    ignored IPIs (INIT, start-up, SMI, reserved): ")
+      Console.write("    ignored IPIs (SMI, reserved modes, INIT de-assert, no target): ")
       Console.write(decimal: statistics.ignoredInterprocessorInterrupts)
       Console.write("\n")
     }

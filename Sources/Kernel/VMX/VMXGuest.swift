@@ -173,6 +173,24 @@ final class VMXGuest {
     VMCS.write(.guestEFER, start.efer)
   }
 
+  /// A start-up IPI ended the vCPU's wait (VCPURequests): its current VMCS takes the real-mode
+  /// state at the vector (SDM 3A §9.4.3), with nothing left to inject.
+  func loadStartupState(_ vcpu: VirtualCPU, capabilities: VMXCapabilities) {
+    guard let start = vcpu.startupState else { return }
+    vcpu.startupState = nil
+    let state = VMXGuestState.realMode(
+      entrySegment: start.code.selector, entryOffset: UInt16(truncatingIfNeeded: start.rip),
+      capabilities: capabilities)
+    state.forEachField { field, value in VMCS.write(field, value) }
+    VMCS.write(.cr0ReadShadow, 0x10)
+    VMCS.write(.cr4ReadShadow, 0)
+    VMCS.write(.entryInterruptionInformation, 0)
+    VMCS.write(.guestInterruptibility, 0)
+    vcpu.registers.rip = start.rip
+    vcpu.registers.rflags = start.rflags
+    vcpu.registers.rsp = 0
+  }
+
   /// Makes vCPU `index`'s VMCS current on `cpu` (the calling CPU). One that arrives from
   /// another CPU (cleared there by `detach`) gets this CPU's host state.
   func load(vcpu index: Int, on cpu: PhysicalCPU) -> Bool {

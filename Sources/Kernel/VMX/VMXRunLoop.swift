@@ -12,13 +12,16 @@ enum VMXRunLoop {
     console: HypervisorConsole
   ) -> SliceResult {
     guard guest.load(vcpu: vcpu.index, on: cpu) else { return .stopped(.entryFailure(code: 0)) }
+    if vcpu.startupState != nil {
+      guest.loadStartupState(vcpu, capabilities: processor.capabilities)
+    }
     loadSyscallMSRs(guest, vcpu: vcpu)
     defer { saveSyscallMSRs(guest, vcpu: vcpu) }
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
-      if vcpu.hasRequests, let ended = handleRequests(guest, vcpu: vcpu) { return ended }
+      if vcpu.hasRequests, let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities) { return ended }
       if vcpu.localAPIC != nil {
         deliverInterrupts(vcpu: vcpu, vm: vm, rflags: registers.pointee.rflags)
       }
@@ -83,8 +86,11 @@ enum VMXRunLoop {
   /// Requests other CPUs posted (RequestDrain), before the entry: a TLB flush of the VM's
   /// guest-physical translations is an INVEPT here. Out of line: rare.
   @inline(never)
-  static func handleRequests(_ guest: VMXGuest, vcpu: VirtualCPU) -> SliceResult? {
+  static func handleRequests(
+    _ guest: VMXGuest, vcpu: VirtualCPU, capabilities: VMXCapabilities
+  ) -> SliceResult? {
     let ended = RequestDrain.beforeEntry(vcpu, vm: guest.vm)
+    if vcpu.startupState != nil { guest.loadStartupState(vcpu, capabilities: capabilities) }
     if vcpu.tlbFlushPending {
       vcpu.tlbFlushPending = false
       guest.flushTranslations()

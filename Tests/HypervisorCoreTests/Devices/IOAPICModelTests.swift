@@ -1,6 +1,23 @@
 import HypervisorCore
 import XCTest
 
+/// vCPUs with enabled local APICs (ID = index), as a Linux guest's.
+func vcpusWithAPICs(_ count: Int, clock: NanosecondClock) -> [VirtualCPU] {
+  (0..<count).map { index in
+    let vcpu = VirtualCPU(index: index)
+    let apic = LocalAPICModel(id: UInt8(index), clock: clock)
+    _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
+    vcpu.localAPIC = apic
+    return vcpu
+  }
+}
+
+/// Takes the interrupts posted to `vcpu` into its APIC, as its own CPU does before entry.
+func takePosted(_ vcpu: VirtualCPU) -> UInt8? {
+  VCPURequests.drainInterrupts(vcpu)
+  return vcpu.localAPIC?.pendingVector
+}
+
 final class IOAPICModelTests: XCTestCase {
   private let clock = NanosecondClock()
 
@@ -13,30 +30,69 @@ final class IOAPICModelTests: XCTestCase {
   }
 
   func testVersionAndMaskedEntriesAtReset() {
-    let ioapic = IOAPICModel(id: 1, localAPICs: [])
+    let ioapic = IOAPICModel(id: 1, vcpus: [])
     XCTAssertEqual(select(ioapic, 0x01) >> 16, 23, "24 redirection entries")
     XCTAssertEqual(select(ioapic, 0x00) >> 24, 1)
     XCTAssertEqual(select(ioapic, 0x10 + 2 * 4) & (1 << 16), 1 << 16, "masked")
   }
 
-  func testAnUnmaskedPinDeliversItsVectorToTheNamedAPIC() {
-    let apics = [LocalAPICModel(id: 0, clock: clock), LocalAPICModel(id: 1, clock: clock)]
-    for apic in apics { _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF) }
-    let ioapic = IOAPICModel(id: 2, localAPICs: apics)
+  /// The I/O APIC posts: the target's APIC is untouched until its own CPU drains.
+  func testAnUnmaskedPinPostsItsVectorToTheNamedVCPU() {
+    let vcpus = vcpusWithAPICs(2, clock: clock)
+    let ioapic = IOAPICModel(id: 2, vcpus: vcpus)
     _ = select(ioapic, 0x10 + 2 * 4 + 1, write: 1 << 24)  // destination APIC 1
     _ = select(ioapic, 0x10 + 2 * 4, write: 0x24)  // vector 0x24, fixed, physical, edge
     ioapic.raise(pin: 4)
-    XCTAssertNil(apics[0].pendingVector)
-    XCTAssertEqual(apics[1].pendingVector, 0x24)
+    XCTAssertNil(vcpus[1].localAPIC!.pendingVector, "only a request until drained")
+    XCTAssertEqual(VirtualCPU.State.runnable, vcpus[1].state)
+    XCTAssertNil(takePosted(vcpus[0]))
+    XCTAssertEqual(takePosted(vcpus[1]), 0x24)
   }
 
   func testMaskedPinDeliversNothing() {
-    let apic = LocalAPICModel(id: 0, clock: clock)
-    _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
-    let ioapic = IOAPICModel(id: 1, localAPICs: [apic])
+    let vcpus = vcpusWithAPICs(1, clock: clock)
+    let ioapic = IOAPICModel(id: 1, vcpus: vcpus)
     _ = select(ioapic, 0x10 + 2 * 3, write: 1 << 16 | 0x30)
     ioapic.raise(pin: 3)
-    XCTAssertNil(apic.pendingVector)
+    XCTAssertFalse(vcpus[0].hasRequests)
+    XCTAssertNil(takePosted(vcpus[0]))
+  }
+
+  func testLogicalFlatDestinationReachesEveryNamedVCPU() {
+    let vcpus = vcpusWithAPICs(3, clock: clock)
+    for (index, vcpu) in vcpus.enumerated() {  // flat model, LDR bit = index
+      _ = vcpu.localAPIC!.write(offset: 0xD0, size: 4, value: UInt64(1 << index) << 24)
+    }
+    let ioapic = IOAPICModel(id: 3, vcpus: vcpus)
+    _ = select(ioapic, 0x10 + 2 * 5 + 1, write: 0x05 << 24)  // vCPUs 0 and 2
+    _ = select(ioapic, 0x10 + 2 * 5, write: 1 << 11 | 0x35)  // logical, fixed
+    ioapic.raise(pin: 5)
+    XCTAssertEqual(vcpus.map(takePosted), [0x35, nil, 0x35])
+  }
+
+  func testLogicalClusterLowestPriorityGoesToOneVCPU() {
+    let vcpus = vcpusWithAPICs(3, clock: clock)
+    for (index, vcpu) in vcpus.enumerated() {  // cluster model: cluster 1, member bit index
+      _ = vcpu.localAPIC!.write(offset: 0xE0, size: 4, value: 0x0FFF_FFFF)
+      _ = vcpu.localAPIC!.write(offset: 0xD0, size: 4, value: UInt64(0x10 | 1 << index) << 24)
+    }
+    let ioapic = IOAPICModel(id: 3, vcpus: vcpus)
+    _ = select(ioapic, 0x10 + 2 * 6 + 1, write: 0x16 << 24)  // cluster 1, members 1 and 2
+    _ = select(ioapic, 0x10 + 2 * 6, write: 1 << 11 | 1 << 8 | 0x36)  // lowest priority
+    ioapic.raise(pin: 6)
+    XCTAssertEqual(vcpus.map(takePosted), [nil, 0x36, nil])
+  }
+
+  func testPhysicalBroadcastAndNMIDelivery() {
+    let vcpus = vcpusWithAPICs(2, clock: clock)
+    let ioapic = IOAPICModel(id: 2, vcpus: vcpus)
+    _ = select(ioapic, 0x10 + 2 * 7 + 1, write: 0xFF << 24)  // all
+    _ = select(ioapic, 0x10 + 2 * 7, write: 4 << 8)  // NMI
+    ioapic.raise(pin: 7)
+    for vcpu in vcpus {
+      XCTAssertNil(takePosted(vcpu))
+      XCTAssertTrue(vcpu.localAPIC!.nmiPending)
+    }
   }
 }
 
@@ -49,10 +105,8 @@ final class UARTInterruptTests: XCTestCase {
   /// What Linux's 8250 driver checks at startup: enabling the transmitter-empty interrupt
   /// with THR empty makes IIR report it, once.
   func testTransmitterEmptyInterruptAsThe8250DriverSeesIt() {
-    let clock = NanosecondClock()
-    let apic = LocalAPICModel(id: 0, clock: clock)
-    _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
-    let ioapic = IOAPICModel(id: 1, localAPICs: [apic])
+    let vcpus = vcpusWithAPICs(1, clock: NanosecondClock())
+    let ioapic = IOAPICModel(id: 1, vcpus: vcpus)
     _ = ioapic.write(offset: 0, size: 4, value: 0x10 + 8)
     _ = ioapic.write(offset: 0x10, size: 4, value: 0x34)  // pin 4 -> vector 0x34
     let uart = UART16550(sink: Sink(), vmName: Array("vm".utf8))
@@ -62,7 +116,7 @@ final class UARTInterruptTests: XCTestCase {
     _ = uart.write(port: 0x3F9, size: 1, value: 0x02)  // IER: ETBEI
     XCTAssertEqual(uart.read(port: 0x3FA, size: 1) & 0x0F, 0x02, "THR empty pending")
     XCTAssertEqual(uart.read(port: 0x3FA, size: 1) & 0x0F, 0x01, "reading IIR cleared it")
-    XCTAssertEqual(apic.pendingVector, 0x34)
+    XCTAssertEqual(takePosted(vcpus[0]), 0x34)
     _ = uart.write(port: 0x3F8, size: 1, value: 0x41)
     XCTAssertEqual(uart.read(port: 0x3FA, size: 1) & 0x0F, 0x02, "empty again after a byte")
   }

@@ -128,7 +128,10 @@ final class LocalAPICModelTests: XCTestCase {
     write(0x300, 2 << 18 | 0x47)
     write(0x300, 3 << 18 | 4 << 8)
     write(0x300, 1 << 11 | 0x48)
-    write(0x300, 5 << 8)
+    write(0x300, 1 << 14 | 5 << 8)  // INIT, level assert
+    write(0x300, 1 << 15 | 5 << 8)  // INIT level de-assert
+    write(0x300, 3 << 18 | 6 << 8 | 0x9A)  // start-up, vector 0x9A
+    write(0x300, 1 << 11 | 1 << 8 | 0x49)  // lowest priority, logical
     XCTAssertEqual(
       apic.takeOutgoing(),
       [
@@ -141,7 +144,11 @@ final class LocalAPICModelTests: XCTestCase {
         InterprocessorInterrupt(delivery: .nmi, destination: .allExcludingSelf),
         InterprocessorInterrupt(
           delivery: .fixed(vector: 0x48, lowestPriority: false), destination: .logical(5)),
+        InterprocessorInterrupt(delivery: .initSignal, destination: .physical(5)),
         InterprocessorInterrupt(delivery: .ignored(mode: 5), destination: .physical(5)),
+        InterprocessorInterrupt(delivery: .startup(vector: 0x9A), destination: .allExcludingSelf),
+        InterprocessorInterrupt(
+          delivery: .fixed(vector: 0x49, lowestPriority: true), destination: .logical(5)),
       ])
     XCTAssertTrue(apic.outgoing.isEmpty, "taken")
     XCTAssertEqual(read(0x300) & (1 << 12), 0, "delivery status idle")

@@ -20,6 +20,44 @@ final class CPUIDPolicyTests: XCTestCase {
     XCTAssertEqual(leaf.ebx >> 24, 3, "APIC ID is the vCPU index")
     XCTAssertEqual(
       apply(1, apic: true).ecx & (1 << 24), 1 << 24, "TSC-deadline with a modelled APIC")
+    XCTAssertEqual(apply(1, apic: true).ecx & (1 << 21), 1 << 21, "x2APIC with a modelled APIC")
+  }
+
+  /// Leaf 1 EBX and leaf 0xB describe the VM's vCPUs as one core each in one package, with
+  /// the vCPU index as APIC ID (the MADT's).
+  func testTopologyLeavesDescribeTheVCPUs() {
+    func leaf(_ number: UInt32, _ subleaf: UInt32, index: Int, count: Int) -> CPUIDLeaf {
+      CPUIDPolicy.apply(
+        leaf: number, subleaf: subleaf, host: everything, vcpuIndex: index, hasLocalAPIC: true,
+        vcpuCount: count)
+    }
+    let one = leaf(1, 0, index: 2, count: 3)
+    XCTAssertEqual(one.ebx >> 24, 2)
+    XCTAssertEqual((one.ebx >> 16) & 0xFF, 4, "addressable IDs: 3 rounded up to a power of 2")
+    XCTAssertEqual(one.ebx & 0xFFFF, 0xFFFF, "brand index and CLFLUSH size pass through")
+    for number: UInt32 in [0xB, 0x1F] {
+      XCTAssertEqual(
+        leaf(number, 0, index: 2, count: 3), CPUIDLeaf(eax: 0, ebx: 1, ecx: 0x100, edx: 2),
+        "SMT level: one thread per core")
+      XCTAssertEqual(
+        leaf(number, 1, index: 2, count: 3), CPUIDLeaf(eax: 2, ebx: 3, ecx: 0x201, edx: 2),
+        "core level: three cores, two ID bits")
+      XCTAssertEqual(
+        leaf(number, 2, index: 2, count: 3), CPUIDLeaf(eax: 0, ebx: 0, ecx: 2, edx: 2),
+        "no further level")
+    }
+    XCTAssertEqual(leaf(0xB, 1, index: 0, count: 1), CPUIDLeaf(eax: 0, ebx: 1, ecx: 0x201, edx: 0))
+    XCTAssertEqual(leaf(0xB, 1, index: 5, count: 64).eax, 6)
+    XCTAssertEqual((leaf(1, 0, index: 0, count: 1).ebx >> 16) & 0xFF, 1)
+
+    XCTAssertEqual(leaf(4, 0, index: 2, count: 3).eax >> 26, 3, "leaf 4: 4 core IDs - 1")
+    XCTAssertEqual(leaf(4, 0, index: 2, count: 3).eax & 0x03FF_FFFF, 0x03FF_FFFF, "host cache")
+    let amd = leaf(0x8000_0008, 0, index: 2, count: 3)
+    XCTAssertEqual(amd.ecx & 0xFF, 2, "NC: 3 cores - 1")
+    XCTAssertEqual((amd.ecx >> 12) & 0xF, 2, "ApicIdSize: two core bits")
+    XCTAssertEqual(
+      leaf(0x8000_001E, 0, index: 2, count: 3), CPUIDLeaf(eax: 2, ebx: 2, ecx: 0, edx: 0),
+      "extended APIC ID and core ID = index, one thread per core, one node")
   }
 
   func testPowerAndSpeculationMSRsAreNotOffered() {

@@ -37,6 +37,7 @@ final class GuestABIConsistencyTests: XCTestCase {
       Feature(leaf: 1, register: .edx, bit: 14, name: "MCA", msrs: [one(0x179), one(0x17A)]),
       Feature(leaf: 1, register: .edx, bit: 16, name: "PAT", msrs: [one(0x277)]),
       Feature(leaf: 1, register: .ecx, bit: 24, name: "TSC-deadline", msrs: [one(0x6E0)]),
+      Feature(leaf: 1, register: .ecx, bit: 21, name: "x2APIC", msrs: [0x800...0x8FF]),
       Feature(leaf: 0x8000_0001, register: .edx, bit: 9, name: "APIC (AMD)", msrs: [one(0x1B)]),
       Feature(
         leaf: 0x8000_0001, register: .edx, bit: 11, name: "SYSCALL",
@@ -92,7 +93,6 @@ final class GuestABIConsistencyTests: XCTestCase {
     (0xC001_0200...0xC001_020B, "AMD core-extension counters (PerfCtrExtCore hidden)"),
     (0xC001_0240...0xC001_0247, "AMD northbridge counters"),
     (one(0xC000_0103), "TSC_AUX (RDTSCP, RDPID hidden)"),
-    (0x800...0x8FF, "x2APIC"),
     (0x198...0x19C, "EST, thermal (EST, TM, ACPI hidden)"),
     (one(0x1B0), "ENERGY_PERF_BIAS"), (0x770...0x777, "HWP"),
     (one(0x17B), "IA32_MCG_CTL (MCG_CAP.CTL_P = 0)"),
@@ -196,10 +196,10 @@ final class GuestABIConsistencyTests: XCTestCase {
   }
 
   func testLocalAPICFeaturesFollowTheModel() {
-    // APIC, TSC-deadline and ARAT are offered only where the local APIC is modelled; the
+    // APIC, x2APIC, TSC-deadline and ARAT are offered only where the local APIC is modelled; the
     // MSR handler refuses APIC_BASE and TSC_DEADLINE without one (MSRHandlerTests).
     for feature in Self.offered
-    where ["APIC", "APIC (AMD)", "TSC-deadline", "ARAT bit 2"].contains(feature.name) {
+    where ["APIC", "APIC (AMD)", "TSC-deadline", "x2APIC", "ARAT bit 2"].contains(feature.name) {
       XCTAssertFalse(isOffered(feature, apic: false), "\(feature.name) without a local APIC")
     }
   }

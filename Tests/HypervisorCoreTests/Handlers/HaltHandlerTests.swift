@@ -21,6 +21,22 @@ final class HaltHandlerTests: MachineTestCase {
     XCTAssertEqual(machine.vcpu.registers.rip, 0x7C01)
   }
 
+  /// The last running vCPU stops while the others wait for a SIPI that nobody is left to
+  /// send: the VM ends. A SIPI already posted keeps it alive.
+  func testTheVMEndsWhenNoRunningVCPUIsLeftToStartTheOthers() {
+    let machine = makeMachine(cpus: 3)
+    machine.vm.holdApplicationProcessors()
+    XCTAssertEqual(
+      halt(machine, vcpu: machine.vcpu, interrupts: false), .stop(.haltedWithInterruptsDisabled))
+
+    let starting = makeMachine(cpus: 3)
+    starting.vm.holdApplicationProcessors()
+    starting.vm.vcpus[2].postStartup(vector: 1)
+    XCTAssertEqual(halt(starting, vcpu: starting.vcpu, interrupts: false), .halt)
+    _ = VCPURequests.drain(starting.vm.vcpus[2], vm: starting.vm)
+    XCTAssertEqual(starting.vm.vcpus[2].state, .runnable, "started by the SIPI")
+  }
+
   func testHaltWithInterruptsEnabledButNoSourceStopsTheVM() {
     let machine = makeMachine()
     machine.vm.hasInterruptSources = false

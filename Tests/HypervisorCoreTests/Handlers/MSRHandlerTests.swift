@@ -187,8 +187,9 @@ final class MSRHandlerTests: MachineTestCase {
     XCTAssertEqual(vcpu.registers.rip, 0x1002)
     rdmsr(MSRPolicy.apicBase)
     XCTAssertEqual(vcpu.registers.edxEax, 0xFEE0_0900)
-    // EXTD (10) is reserved without x2APIC.
-    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0C00), ripBefore: 0x1004, refused: 1)
+    // EXTD (10) without EN (11) is the invalid state (SDM 3A Table 11-5); bit 9 is reserved.
+    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0400), ripBefore: 0x1004, refused: 1)
+    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0A00), ripBefore: 0x1004, refused: 2)
   }
 
   func testShadowedMSRReadsBackWhatWasWritten() {

@@ -87,12 +87,18 @@ final class InterruptDeliveryTests: XCTestCase {
     InterruptDelivery.prepareNMI(vm.vcpus[index], vm: vm, guestCanTakeNMI: canTake)
   }
 
+  /// The sender takes its own copy before its entry; the others get a request only, which
+  /// their own CPU takes when deciding whether to wake them.
   func testAFixedIPIToAllIncludingSelfReachesEveryVCPUAndWakesThem() {
     let vm = machine(vcpus: 3)
     sendIPI(vm, from: 0, low: 2 << 18 | 0x50)
     XCTAssertEqual(prepareNMI(vm, 0), .none, "routed, no NMI")
+    XCTAssertEqual(vm.vcpus.map { $0.localAPIC!.pendingVector }, [0x50, nil, nil])
+    XCTAssertEqual(vm.vcpus.map(\.state), [.runnable, .halted, .halted], "state not touched")
+    XCTAssertTrue(vm.vcpus[1].hasRequests)
+    XCTAssertTrue(InterruptDelivery.shouldWake(vm.vcpus[1]))
+    XCTAssertTrue(InterruptDelivery.shouldWake(vm.vcpus[2]))
     XCTAssertEqual(vm.vcpus.map { $0.localAPIC!.pendingVector }, [0x50, 0x50, 0x50])
-    XCTAssertEqual(vm.vcpus.map(\.state), [.runnable, .runnable, .runnable])
   }
 
   func testShorthandsAndDestinationModesSelectTheirTargets() {
@@ -104,6 +110,7 @@ final class InterruptDeliveryTests: XCTestCase {
     sendIPI(vm, from: 1, low: 1 << 11 | 0x54, high: 0x04 << 24)  // logical, LDR bit 2
     IPIRouting.routeOutgoing(from: vm.vcpus[1], in: vm)
     func requested(_ index: Int) -> [UInt8] {
+      _ = VCPURequests.drain(vm.vcpus[index], vm: vm)
       let apic = vm.vcpus[index].localAPIC!
       var vectors: [UInt8] = []
       while let vector = apic.pendingVector {
@@ -118,14 +125,14 @@ final class InterruptDeliveryTests: XCTestCase {
     XCTAssertEqual(requested(2), [0x54, 0x51])
   }
 
-  func testINITAndStartUpAreIgnoredAndCounted() {
+  func testSMIAndINITDeassertAreIgnoredAndCounted() {
     let vm = machine(vcpus: 2)
-    sendIPI(vm, from: 0, low: 3 << 18 | 5 << 8)  // INIT to all others
-    sendIPI(vm, from: 0, low: 3 << 18 | 6 << 8 | 0x10)  // SIPI
+    sendIPI(vm, from: 0, low: 3 << 18 | 2 << 8)  // SMI to all others
+    sendIPI(vm, from: 0, low: 2 << 18 | 1 << 15 | 5 << 8)  // INIT level de-assert
     IPIRouting.routeOutgoing(from: vm.vcpus[0], in: vm)
     XCTAssertEqual(vm.vcpus[0].statistics.ignoredInterprocessorInterrupts, 2)
-    XCTAssertNil(vm.vcpus[1].localAPIC!.pendingVector)
-    XCTAssertFalse(vm.vcpus[1].localAPIC!.nmiPending)
+    XCTAssertFalse(vm.vcpus[0].hasRequests)
+    XCTAssertFalse(vm.vcpus[1].hasRequests)
     XCTAssertEqual(vm.vcpus[1].state, .halted)
   }
 
