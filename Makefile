@@ -25,7 +25,7 @@ CFLAGS := -target x86_64-unknown-none-elf -ffreestanding -mno-red-zone -fno-stac
 
 sources = $(shell find Sources/$(1) -name '*.swift' | sort)
 
-.PHONY: all kernel iso run run-test-guests test unit-test integration-test bench deps clean format linux-fixtures
+.PHONY: all kernel iso run run-test-guests test test-slow unit-test integration-test bench deps clean format linux-fixtures
 all: iso
 
 deps:
@@ -134,6 +134,10 @@ run-test-guests: deps
 
 test: deps
 	@scripts/test.sh
+
+# The slow cases (minutes each: a multi-CPU Linux boot under Bochs); CI may skip them.
+test-slow: deps
+	@python3 Tests/Integration/run.py --slow
 
 bench: deps
 	@scripts/bench.sh

@@ -82,7 +82,7 @@ fi
 
 # The initramfs tree. Every file gets owner 0:0 and mtime 0 so the archive is reproducible.
 root=$work/root
-mkdir -p "$root"/{bin,sbin,proc,sys,dev}
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp}
 install -m 0755 "$work/x/bin/busybox" "$root/bin/busybox"
 for applet in sh echo mount poweroff cat uname grep; do ln -s busybox "$root/bin/$applet"; done
 ln -s ../bin/busybox "$root/sbin/poweroff"

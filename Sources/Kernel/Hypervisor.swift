@@ -58,6 +58,7 @@ enum Hypervisor {
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })
     let placement = MachinePlacement(topology: topology)
     ApplicationProcessors.report(topology)
+    let framesBeforeVMs = PhysicalFrames.freeFrames
     let vms = VMLoader.createVMs(
       from: boot, backend: backend, console: console, placement: placement)
     if vms.isEmpty {
@@ -71,7 +72,8 @@ enum Hypervisor {
       backend.corruptGuestState(vms[0])
     }
     let scheduler = Scheduler(
-      backend: backend, console: console, vms: vms, placement: placement)
+      backend: backend, console: console, vms: vms, placement: placement,
+      framesBeforeVMs: framesBeforeVMs)
     workLoop = scheduler
     CPUs.current.online.store(true, ordering: .releasing)
     scheduler.placeAll()

@@ -91,6 +91,11 @@ def foundation_cases():
     ]
 
 
+# The leak check: VMs that ended, however they ended, gave back every frame they used (RAM,
+# nested page tables, VMCBs/VMCSs and permission maps).
+FRAMES_RETURNED = r"^summary: physical frames free: (\d+) before the VMs, \1 after$"
+
+
 def guest_suite_case(name, emulator, timeout):
     # VMs finish in whatever order the scheduler and emulator give; the summary's order is
     # the profiles' order.
@@ -99,7 +104,7 @@ def guest_suite_case(name, emulator, timeout):
     counts = {r"^\[%s\] PASS " % vm: n for vm, n in GUEST_SUITES.items()}
     counts.update({r"^\[%s\] DONE failures=0" % vm: 1 for vm in GUEST_SUITES})
     return Case(name, emulator, "build/test/guests.iso",
-                [BANNER] + expect,
+                [BANNER] + expect + [FRAMES_RETURNED],
                 forbid=[r"^\[[a-z-]+\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"], timeout=timeout,
                 counts=counts)
 
@@ -116,7 +121,8 @@ def svm_cases():
               r"vm outside-memory: read of guest-physical 0x2000000, outside its memory",
               r"summary: vm exit-storm: exit storm: 100000 exits in a row at one instruction without completing it",
               r"summary: vm halt-forever: halted with interrupts disabled",
-              r"summary: vm well-behaved: stopped by the guest, exit code 0"],
+              r"summary: vm well-behaved: stopped by the guest, exit code 0",
+              FRAMES_RETURNED],
              forbid=[r"FAIL still running", r"^\[well-behaved\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"],
              timeout=180),
         Case("qemu-svm-bad-profiles-refused", "qemu", "build/test/bad-profiles.iso",
@@ -188,7 +194,8 @@ def vmx_cases():
               r"summary: vm outside-memory: read of guest-physical 0x2000000, outside its memory",
               r"summary: vm exit-storm: exit storm: 100000 exits in a row at one instruction without completing it",
               r"summary: vm halt-forever: halted with interrupts disabled",
-              r"summary: vm well-behaved: stopped by the guest, exit code 0"],
+              r"summary: vm well-behaved: stopped by the guest, exit code 0",
+              FRAMES_RETURNED],
              forbid=[r"FAIL still running", r"^\[well-behaved\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"],
              timeout=300),
     ]

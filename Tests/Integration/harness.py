@@ -31,6 +31,9 @@ class Case:
     env: dict = dataclasses.field(default_factory=dict)
     # Patterns that must match exactly this many lines: {regex: count}.
     counts: dict = dataclasses.field(default_factory=dict)
+    # Minutes rather than seconds (a multi-CPU Linux boot under Bochs): run by
+    # `make test-slow` (run.py --slow), not by `make test`.
+    slow: bool = False
 
 
 # QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Peregrine's integration tests: boot the real ISO in QEMU (AMD-V) and Bochs (VT-x).
 
-    run.py [--list] [NAME_SUBSTRING ...]
+    run.py [--list] [--slow] [NAME_SUBSTRING ...]
+
+--slow runs the slow cases (minutes each: `make test-slow`) instead of the others.
 
 ISOs are built first (make iso with each case's kernel command line); then every case runs,
 two at a time (the machines have two cores), and the last line reads "N passed, N failed".
@@ -53,8 +55,10 @@ def build_isos(selected):
 
 
 def main(argv):
-    names = [a for a in argv if a != "--list"]
-    selected = [c for c in cases.all_cases() if not names or any(a in c.name for a in names)]
+    names = [a for a in argv if a not in ("--list", "--slow")]
+    slow = "--slow" in argv
+    selected = [c for c in cases.all_cases()
+                if c.slow == slow and (not names or any(a in c.name for a in names))]
     if "--list" in argv:
         for case in selected:
             print(case.name)

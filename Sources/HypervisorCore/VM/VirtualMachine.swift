@@ -27,6 +27,9 @@ public final class VirtualMachine {
   /// Where every vCPU starts: the profile's real-mode entry, or what a loader (Linux) set.
   public var initialState: InitialCPUState
 
+  /// The VM's guest-physical address space (the kernel's GuestAddressSpace: RAM, nested page
+  /// tables and the frames of both), released with the VM.
+  public var addressSpace: AnyObject?
   /// The vendor backend's state for this VM (its VMCBs or VMCSs, bitmaps), found without a
   /// search on every slice.
   public var backendState: AnyObject?

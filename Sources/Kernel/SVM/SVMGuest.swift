@@ -43,7 +43,8 @@ final class SVMGuest {
       guard let vmcb = PhysicalFrames.allocateZeroed() else { return nil }
       vmcbs.append(vmcb)
       asidRecords.append(ASIDAllocator.Record())
-      initialize(VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu, start: vm.initialState)
+      initialize(
+        VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu, start: vm.initialState)
     }
   }
 

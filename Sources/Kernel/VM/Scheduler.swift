@@ -17,13 +17,16 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   let console: HypervisorConsole
   let vms: [VirtualMachine]
   let placement: MachinePlacement
+  /// Free physical frames before any VM existed: every VM's end must give them all back.
+  let framesBeforeVMs: Int
   let kicker = HostKicker()
   private let endedVMs = Atomic<Int>(0)
 
   init(
     backend: Backend, console: HypervisorConsole, vms: [VirtualMachine],
-    placement: MachinePlacement
+    placement: MachinePlacement, framesBeforeVMs: Int
   ) {
+    self.framesBeforeVMs = framesBeforeVMs
     self.backend = backend
     self.console = console
     self.vms = vms
@@ -241,10 +244,14 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     VMReport.statistics(vm.totalStatistics())
     backend.release(vm)
-    GuestFrames.release(vm: vm)
+    if let space = vm.addressSpace {
+      unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
+      vm.addressSpace = nil
+    }
     placement.release(vm: vm.id)
     if endedVMs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1 == vms.count {
       Summary.print(vms)
+      Summary.printFrames(before: framesBeforeVMs)
       SMPReport.print()
       Machine.halt(status: .success)
     }

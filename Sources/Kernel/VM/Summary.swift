@@ -18,4 +18,14 @@ enum Summary {
     Console.write("summary: all VMs together\n")
     VMReport.statistics(total)
   }
+
+  /// The leak check: every frame a VM used (RAM, nested page tables, control blocks and
+  /// bitmaps) is free again once all VMs ended.
+  static func printFrames(before: Int) {
+    Console.write("summary: physical frames free: ")
+    Console.write(decimal: UInt64(before))
+    Console.write(" before the VMs, ")
+    Console.write(decimal: UInt64(PhysicalFrames.freeFrames))
+    Console.write(" after\n")
+  }
 }

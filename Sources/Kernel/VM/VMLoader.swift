@@ -83,9 +83,9 @@ enum VMLoader {
     _ profile: VMProfile, module: BootModule, number: Int, id: Int, backend: Backend,
     console: HypervisorConsole, populate: (VirtualMachine) -> StaticString?
   ) -> VirtualMachine? {
-    let built: (memory: GuestMemoryMap, root: UInt64, frames: [(UInt64, Int)])
-    switch GuestMemoryBuilder.build(size: profile.memorySize, format: Backend.NestedFormat.self) {
-    case .success(let result): built = result
+    let space: GuestAddressSpace<Backend.NestedFormat>
+    switch GuestAddressSpace<Backend.NestedFormat>.build(size: profile.memorySize) {
+    case .success(let built): space = built
     case .failure(let error):
       refuse(number, module.commandLine, error.message)
       return nil
@@ -93,19 +93,19 @@ enum VMLoader {
     let vm = VirtualMachine(id: id, profile: profile)
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
-    vm.memory = built.memory
+    vm.memory = space.memory
+    vm.addressSpace = space
     vm.installStandardDevices(console: console)
     if let message = populate(vm) {
-      GuestMemoryBuilder.release(built.frames)
+      space.release()
       refuse(number, module.commandLine, message)
       return nil
     }
-    guard backend.admit(vm, nestedRoot: built.root) else {
-      GuestMemoryBuilder.release(built.frames)
+    guard backend.admit(vm, nestedRoot: space.root) else {
+      space.release()
       refuse(number, module.commandLine, "could not set up the VM")
       return nil
     }
-    GuestFrames.record(vm: vm, frames: built.frames)
     if Log.begin(.info) {
       VMReport.vmLabel(vm)
       Console.write(": ")
@@ -156,18 +156,5 @@ enum VMLoader {
       Console.write(bytes: key)
     }
     Log.end()
-  }
-}
-
-/// The host frames behind each VM's RAM, returned to the allocator when the VM ends.
-enum GuestFrames {
-  static var owned: [(vm: Int, frames: [(UInt64, Int)])] = []
-
-  static func record(vm: VirtualMachine, frames: [(UInt64, Int)]) { owned.append((vm.id, frames)) }
-
-  static func release(vm: VirtualMachine) {
-    guard let index = owned.firstIndex(where: { $0.vm == vm.id }) else { return }
-    GuestMemoryBuilder.release(owned[index].frames)
-    owned.remove(at: index)
   }
 }

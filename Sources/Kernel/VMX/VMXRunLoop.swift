@@ -21,7 +21,11 @@ enum VMXRunLoop {
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     while true {
-      if vcpu.hasRequests, let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities) { return ended }
+      if vcpu.hasRequests,
+        let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities)
+      {
+        return ended
+      }
       if vcpu.localAPIC != nil {
         deliverInterrupts(vcpu: vcpu, vm: vm, rflags: registers.pointee.rflags)
       }
