@@ -14,6 +14,7 @@ public enum SVMExitCode {
   public static let iret: UInt64 = 0x74
   public static let invd: UInt64 = 0x76
   public static let hlt: UInt64 = 0x78
+  public static let pause: UInt64 = 0x77
   public static let ioio: UInt64 = 0x7B
   public static let msr: UInt64 = 0x7C
   public static let taskSwitch: UInt64 = 0x7D
@@ -50,6 +51,7 @@ public enum SVMExitCode {
     case iret: return "IRET"
     case invd: return "INVD"
     case hlt: return "HLT"
+    case pause: return "PAUSE"
     case ioio: return "IOIO"
     case msr: return "MSR"
     case taskSwitch: return "task switch"

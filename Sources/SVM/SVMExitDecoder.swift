@@ -16,6 +16,7 @@ public enum SVMExitDecoder {
       let isWrite = vmcb.u64(VMCBOffset.exitInfo1) & 1 != 0
       return VMExit(reason: isWrite ? .msrWrite : .msrRead, instructionLength: length)
     case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
+    case SVMExitCode.pause: return VMExit(reason: .pause, instructionLength: length)
     case SVMExitCode.nestedPageFault:
       // Only here does it matter whether the exit interrupted an event's delivery: the
       // access may be the processor's own (IDT, GDT, TSS, stack), not the instruction's.

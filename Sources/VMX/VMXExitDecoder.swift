@@ -29,6 +29,8 @@ public enum VMXExitDecoder {
       return VMExit(reason: .cpuid, instructionLength: length)
     case .hlt:
       return VMExit(reason: .halt, instructionLength: length)
+    case .pause:
+      return VMExit(reason: .pause, instructionLength: length)
     case .invd, .wbinvd:
       return VMExit(reason: .invalidateCaches, instructionLength: length)
     case .vmcall:

@@ -294,4 +294,10 @@ final class SVMExitDecoderTests: VMCBTestCase {
     XCTAssertEqual(outcome, .resume)
     XCTAssertFalse(exit.reason.isGuestCaused, "an SMI must not count toward an exit storm")
   }
+
+  func testPauseExitHasNoLengthWithoutNRIPS() {
+    let page = makePage()
+    page.setExit(code: 0x77)
+    XCTAssertEqual(SVMExitDecoder.decode(page.vmcb, nextRIPSave: false), VMExit(reason: .pause))
+  }
 }

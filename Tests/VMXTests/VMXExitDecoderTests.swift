@@ -20,6 +20,7 @@ final class VMXExitDecoderTests: XCTestCase {
   func testInstructionExitsCarryTheirLength() {
     XCTAssertEqual(decode(10, length: 2), VMExit(reason: .cpuid, instructionLength: 2))
     XCTAssertEqual(decode(12, length: 1), VMExit(reason: .halt, instructionLength: 1))
+    XCTAssertEqual(decode(40, length: 2), VMExit(reason: .pause, instructionLength: 2))
     XCTAssertEqual(decode(18, length: 3), VMExit(reason: .hypercall, instructionLength: 3))
     XCTAssertEqual(decode(31, length: 2), VMExit(reason: .msrRead, instructionLength: 2))
     XCTAssertEqual(decode(32, length: 2), VMExit(reason: .msrWrite, instructionLength: 2))

@@ -16,6 +16,8 @@ public enum ExitingInstruction {
   /// §15.9-15.14 for the intercepts).
   public enum Kind: Equatable {
     case cpuid, msrRead, msrWrite, hypercall, halt, invalidateCaches, xsetbv, controlRegister
+    /// PAUSE: F3 90 (REP NOP).
+    case pause
   }
 
   /// The exit path's check: a couple of compares on the first bytes.
@@ -38,9 +40,10 @@ public enum ExitingInstruction {
         if b1 == 0x20 || b1 == 0x22 { return .length(3) }
         if b1 == 0x06 { return .length(2) }
         return b1 == 0x01 && isMachineStatusWord(b2) ? .undecided : .mismatch
-      case .halt: return .mismatch
+      case .halt, .pause: return .mismatch
       }
     }
+    if b0 == 0xF3 && b1 == 0x90 { return reason == .pause ? .length(2) : .mismatch }
     if b0 == 0xF4 { return reason == .halt ? .length(1) : .mismatch }
     return isPrefix(b0) ? .undecided : .mismatch
   }
@@ -74,6 +77,8 @@ public enum ExitingInstruction {
       _ = try InstructionPrefixes.read(from: &cursor, width: width)
       let b0 = try cursor.next()
       if b0 == 0xF4 { return reason == .halt }
+      // PAUSE: REP (F3) among the prefixes, then 90.
+      if b0 == 0x90 { return reason == .pause }
       guard b0 == 0x0F else { return false }
       let b1 = try cursor.next()
       let b2 = b1 == 0x01 ? try cursor.peek() : 0

@@ -65,6 +65,10 @@ public enum ExitDispatcher {
     case .halt:
       if let early = verify(.halt, exit, vcpu: vcpu, vm: vm, guest: guest) { return early }
       return HaltHandler.handle(exit, vcpu: vcpu, vm: vm, guest: &guest)
+    case .pause:
+      if let early = verify(.pause, exit, vcpu: vcpu, vm: vm, guest: guest) { return early }
+      let completed = InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
+      return completed == .resume ? .yield : completed
     case .externalInterrupt, .nmi, .interruptWindow, .preemptionTimer:
       // The host took the interrupt (or the time slice ended) on the way out: just go back.
       return .resume

@@ -1,7 +1,7 @@
 /// A small dense index for each exit reason, for per-reason statistics arrays: the
 /// counters are indexed by `rawValue`, so counting an exit costs an add, not a lookup.
 public enum ExitKind: UInt8, CaseIterable {
-  case cpuid, msrRead, msrWrite, portIO, halt, hypercall, nestedPageFault
+  case cpuid, msrRead, msrWrite, portIO, halt, pause, hypercall, nestedPageFault
   case externalInterrupt, nmi, interruptWindow, exception, controlRegisterAccess
   case shutdown, initSignal, startupIPI, preemptionTimer, xsetbv, invalidateCaches
   case entryFailure, unknown
@@ -15,6 +15,7 @@ public enum ExitKind: UInt8, CaseIterable {
     case .msrWrite: return "wrmsr"
     case .portIO: return "io"
     case .halt: return "hlt"
+    case .pause: return "pause"
     case .hypercall: return "hypercall"
     case .nestedPageFault: return "npf"
     case .externalInterrupt: return "extint"
@@ -42,6 +43,7 @@ extension ExitReason {
     case .msrWrite: return .msrWrite
     case .portIO: return .portIO
     case .halt: return .halt
+    case .pause: return .pause
     case .hypercall: return .hypercall
     case .nestedPageFault: return .nestedPageFault
     case .externalInterrupt: return .externalInterrupt

@@ -5,6 +5,8 @@ public enum ExitOutcome: Equatable {
   case resume
   /// HLT with interrupts enabled: the vCPU waits for an interrupt.
   case halt
+  /// The vCPU gives up the rest of its time slice (a spin-wait on a shared core).
+  case yield
   /// The VM ends.
   case stop(StopReason)
 }

@@ -33,6 +33,9 @@ public enum ExitReason: Equatable {
   case msrWrite
   case portIO(PortAccess)
   case halt
+  /// PAUSE, intercepted only while the vCPU shares its core: a spin-wait loop gives the
+  /// core to the vCPU it may be waiting for.
+  case pause
   /// VMCALL (VMX) or VMMCALL (SVM): the hypercall ABI in docs/hypercalls.md.
   case hypercall
   case nestedPageFault(NestedPageFault)

@@ -27,6 +27,9 @@ final class PhysicalCPU {
   var cpuidSnapshot: CPUIDSnapshot?
   /// vCPUs placed here whose adoption message is still in the inbox (placement's load).
   var pendingAdoptions = 0
+  /// Set by the scheduler for each slice: another vCPU waits for this core, so a guest's
+  /// spin-wait (PAUSE) gives the core up (the backends intercept PAUSE only then).
+  var coreIsShared = false
   /// Where round robin continues.
   var nextInQueue = 0
   /// Other CPUs' requests to this one (new work): the lock guards `posted`; `hasPosted`

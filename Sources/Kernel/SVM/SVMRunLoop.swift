@@ -32,6 +32,7 @@ enum SVMRunLoop {
         Log.end()
       }
     }
+    interceptPause(vmcb, cpu.coreIsShared)
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(vmcb, guest: guest, vcpu: vcpu, vm: vm, processor: processor)
@@ -76,6 +77,17 @@ enum SVMRunLoop {
         return result
       }
     }
+  }
+
+  /// PAUSE exits only while another vCPU waits for this core (APM §15.14.4; no pause
+  /// filter: QEMU's TCG has none): a spin-wait then yields the slice to the vCPU it waits for.
+  static func interceptPause(_ vmcb: VMCB, _ shared: Bool) {
+    var misc = vmcb[VMCBOffset.interceptMisc1, as: UInt32.self]
+    let wanted = shared ? misc | SVMIntercept.pause : misc & ~SVMIntercept.pause
+    guard wanted != misc else { return }
+    misc = wanted
+    vmcb[VMCBOffset.interceptMisc1, as: UInt32.self] = misc
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~1  // clean bit 0: intercepts
   }
 
   /// Requests other CPUs posted (RequestDrain), before the entry: a TLB flush of the VM's

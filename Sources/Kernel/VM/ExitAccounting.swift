@@ -20,6 +20,7 @@ enum ExitAccounting {
     switch outcome {
     case .resume: return cpu.timer.expired || exitTime >= cpu.timer.sliceDeadline ? .preempted : nil
     case .halt: return .halted
+    case .yield: return .preempted
     case .stop(let reason): return .stopped(reason)
     }
   }

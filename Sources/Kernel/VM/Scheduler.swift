@@ -103,9 +103,10 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // A gang slot ends for every CPU at once. Otherwise: another vCPU waiting for this
     // core needs the slice to end; alone, the vCPU runs until it exits for its own reasons
     // (HPC: no host ticks on a core with one vCPU).
+    cpu.coreIsShared = sharesCore(cpu)
     if let gangSwitch {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
-    } else if sharesCore(cpu) {
+    } else if cpu.coreIsShared {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
     } else {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: UInt64.max, armedDeadline: 0)

@@ -20,6 +20,7 @@ enum VMXRunLoop {
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
+    interceptPause(cpu.coreIsShared, capabilities: processor.capabilities)
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities)
@@ -85,6 +86,17 @@ enum VMXRunLoop {
         return result
       }
     }
+  }
+
+  /// PAUSE exiting only while another vCPU waits for this core (SDM 3C §25.6.2), where the
+  /// processor allows the control (its allowed-1 bit, §A.3.2).
+  static func interceptPause(_ shared: Bool, capabilities: VMXCapabilities) {
+    let bit = UInt64(PrimaryProcessorControl.pauseExiting.rawValue)
+    guard capabilities.trueProcBased >> 32 & bit != 0 || capabilities.procBased >> 32 & bit != 0
+    else { return }
+    let controls = VMCS.read(.primaryProcessorControls)
+    let wanted = shared ? controls | bit : controls & ~bit
+    if wanted != controls { VMCS.write(.primaryProcessorControls, wanted) }
   }
 
   /// Requests other CPUs posted (RequestDrain), before the entry: a TLB flush of the VM's
