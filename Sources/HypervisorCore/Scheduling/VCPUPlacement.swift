@@ -73,7 +73,10 @@ public struct VCPUPlacement {
       guard cpu >= 0 && cpu < topology.count && cpu < assignment.cpuCount else {
         return .noSuchCPU(cpu)
       }
-      if cpus[..<position].contains(cpu) { return .cpuNamedTwice(cpu) }
+      // Shared vCPUs may share a core (they take turns); pinned and gang ones may not.
+      if request.mode != .shared && cpus[..<position].contains(cpu) {
+        return .cpuNamedTwice(cpu)
+      }
       if let owner = assignment.pinnedOwner[cpu], owner != request.vm {
         return .cpuOwnedByPinnedVM(cpu: cpu, vm: owner)
       }

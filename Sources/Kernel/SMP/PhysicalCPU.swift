@@ -39,6 +39,11 @@ final class PhysicalCPU {
   let hasPosted = Atomic<Bool>(false)
   /// What the CPU does now, for kicks: only a CPU in a guest or asleep needs an IPI.
   let activity = Atomic<UInt8>(CPUActivity.busy.rawValue)
+  /// vCPUs in the run queue whose VM has not ended, published for other CPUs deciding
+  /// whether to move a vCPU here.
+  let queueLength = Atomic<Int>(0)
+  /// Shared vCPUs this CPU gave to idle CPUs.
+  var migrationsOut: UInt64 = 0
   /// Kick IPIs sent to this CPU, and the times it slept in HLT: for the bench.
   let kicksReceived = Atomic<UInt64>(0)
   var sleeps: UInt64 = 0

@@ -11,7 +11,9 @@ enum SMPReport {
       Console.write(decimal: cpu.kicksReceived.load(ordering: .relaxed))
       Console.write(" kicks received, ")
       Console.write(decimal: cpu.sleeps)
-      Console.write(" sleeps in HLT\n")
+      Console.write(" sleeps in HLT, ")
+      Console.write(decimal: cpu.migrationsOut)
+      Console.write(" vCPUs moved away\n")
     }
   }
 }

@@ -115,15 +115,7 @@ enum LinuxLoader {
     vm.ports.register(pit, ports: 0x61...0x61)
     vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
     vm.ports.register(ResetDevice(), ports: 0x64...0x64)
-    for vcpu in vm.vcpus {
-      vcpu.localAPIC = LocalAPICModel(
-        id: UInt8(truncatingIfNeeded: vcpu.index), clock: TSCClock.shared)
-    }
-    // The I/O APIC the MADT describes (ID after the vCPUs'), with COM1 on its pin 4.
-    let ioAPIC = IOAPICModel(id: UInt8(truncatingIfNeeded: vm.vcpus.count), vcpus: vm.vcpus)
-    vm.mmio.register(ioAPIC, base: IOAPICModel.base, size: 0x1000)
-    vm.serialPort?.interruptLine = InterruptLine(controller: ioAPIC, pin: 4)
-    vm.hasInterruptSources = true
+    InterruptControllers.install(in: vm)
     vm.initialState = initialState(LinuxEntryState(layout: layout))
     // vCPU 0 enters the kernel; the others wait for INIT and start-up IPIs, as application
     // processors do, and Linux's SMP boot wakes them (SDM 3A §9.4).

@@ -47,6 +47,18 @@ final class MachinePlacement {
     }
   }
 
+  /// A shared vCPU of VM `id` may move from `source` to `destination` if no pinned or gang
+  /// VM uses the destination; the move is recorded.
+  func moveShared(vm id: Int, from source: Int, to destination: Int) -> Bool {
+    lock.withLock {
+      guard destination < assignment.cpuCount, assignment.pinnedOwner[destination] == nil,
+        assignment.gangVMs[destination].isEmpty
+      else { return false }
+      assignment.moveSharedVCPU(of: id, from: source, to: destination)
+      return true
+    }
+  }
+
   /// The gang entry `cpu` runs now and when the slot ends; nil when there is no gang VM.
   func gangTurn(cpu: Int, at now: UInt64) -> (entry: GangSchedule.Entry?, ends: UInt64)? {
     lock.withLock {

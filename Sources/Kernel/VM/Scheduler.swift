@@ -53,6 +53,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         switch message {
         case .adopt(let entry): cpu.runQueue.append(entry)
         }
+        cpu.queueLength.store(cpu.runQueue.count, ordering: .releasing)
       }
       detachEnded(on: cpu)
       wakeHalted(on: cpu)
@@ -116,7 +117,35 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
     cpu.setActivity(.busy)
     LocalAPIC.disarm()
-    if case .stopped(let reason) = result { stop(vm, reason: reason, vcpu: vcpu) }
+    if case .stopped(let reason) = result {
+      stop(vm, reason: reason, vcpu: vcpu)
+    } else if cpu.coreIsShared {
+      giveAwayShared(vcpu, of: vm, from: cpu)
+    }
+  }
+
+  /// `sched=shared` vCPUs may move: a vCPU that waited for a shared core goes to an online
+  /// CPU asleep with an empty queue (that no pinned or gang VM uses). It leaves this CPU
+  /// first (the backend's detach: on VT-x, VMCLEAR here, SDM 3C §24.11.1), then the other
+  /// CPU adopts it from its inbox.
+  private func giveAwayShared(_ vcpu: VirtualCPU, of vm: VirtualMachine, from cpu: PhysicalCPU) {
+    guard vm.profile.scheduling == .shared, vcpu.state == .runnable,
+      !vm.stopClaimed.load(ordering: .acquiring),
+      let target = CPUs.all.first(where: {
+        $0 !== cpu && $0.online.load(ordering: .acquiring) && $0.currentActivity == .idle
+          && $0.queueLength.load(ordering: .acquiring) == 0
+      }),
+      placement.moveShared(vm: vm.id, from: cpu.index, to: target.index),
+      let position = cpu.runQueue.firstIndex(where: { $0.vcpu === vcpu })
+    else { return }
+    backend.detach(vm, vcpu: vcpu, from: cpu)
+    let entry = cpu.runQueue.remove(at: position)
+    cpu.nextInQueue = 0
+    cpu.queueLength.store(cpu.runQueue.count, ordering: .releasing)
+    cpu.migrationsOut &+= 1
+    target.queueLength.wrappingAdd(1, ordering: .acquiringAndReleasing)
+    vcpu.hostCPU.store(target.index, ordering: .sequentiallyConsistent)
+    target.post(.adopt(entry))
   }
 
   private func sharesCore(_ cpu: PhysicalCPU) -> Bool {
@@ -235,6 +264,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     cpu.runQueue = kept
     cpu.nextInQueue = 0
+    cpu.queueLength.store(kept.count, ordering: .releasing)
   }
 
   private func release(_ vm: VirtualMachine) {

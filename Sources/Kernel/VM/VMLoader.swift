@@ -58,7 +58,7 @@ enum VMLoader {
           profile, module: module, number: moduleNumber, id: vms.count, backend: backend,
           console: console
         ) { vm in
-          if profile.localAPIC { installLocalAPICs(vm) }
+          if profile.localAPIC { InterruptControllers.install(in: vm) }
           let source = UnsafeRawBufferPointer(
             start: UnsafeRawPointer(bitPattern: UInt(module.range.start)),
             count: Int(module.range.size))
@@ -127,16 +127,6 @@ enum VMLoader {
       Log.end()
     }
     return vm
-  }
-
-  /// `apic=on`: each vCPU its local APIC (ID = vCPU index) on the guest clock; the timer
-  /// and IPIs can then wake a halted vCPU.
-  static func installLocalAPICs(_ vm: VirtualMachine) {
-    for vcpu in vm.vcpus {
-      vcpu.localAPIC = LocalAPICModel(
-        id: UInt8(truncatingIfNeeded: vcpu.index), clock: TSCClock.shared)
-    }
-    vm.hasInterruptSources = true
   }
 
   /// Logs why a module is refused; `key`, when given, is the profile key the message is

@@ -186,7 +186,7 @@ final class SchedulingPlacementTests: XCTestCase {
     assignment.assign(vm: 8, mode: .gang, cpus: [3])
     let cases: [([Int], SchedulingMode, PlacementRefusal, String)] = [
       ([0, 9], .gang, .noSuchCPU(9), "pin= names CPU 9, which does not exist"),
-      ([2, 2], .shared, .cpuNamedTwice(2), "pin= names CPU 2 twice"),
+      ([2, 2], .gang, .cpuNamedTwice(2), "pin= names CPU 2 twice"),
       (
         [0, 1], .gang, .cpuOwnedByPinnedVM(cpu: 1, vm: 7),
         "pin= names CPU 1, already owned by VM vm7"
@@ -202,6 +202,9 @@ final class SchedulingPlacementTests: XCTestCase {
         place(fourCPUs, assignment, vm: 9, vcpus: 2, mode, pin: pin), .failure(refusal))
       XCTAssertEqual(text(refusal), words)
     }
+    // Shared vCPUs may start on one core: they take turns there, and may move.
+    XCTAssertEqual(
+      try place(fourCPUs, assignment, vm: 9, vcpus: 2, .shared, pin: [2, 2]).get(), [2, 2])
     // A gang VM may name another gang VM's CPU.
     XCTAssertEqual(
       try place(fourCPUs, assignment, vm: 9, vcpus: 2, .gang, pin: [0, 3]).get(), [0, 3])
