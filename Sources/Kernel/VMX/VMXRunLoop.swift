@@ -72,6 +72,9 @@ enum VMXRunLoop {
       let exitRIP = registers.pointee.rip
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      if case .halt = exit.reason {
+        endShadowAfterHLT(exitRIP: exitRIP, rip: registers.pointee.rip)
+      }
       if let result = ExitAccounting.finish(
         exit, outcome, vcpu: vcpu, cpu: cpu, exitTime: exitTime, exitRIP: exitRIP)
       {
@@ -149,6 +152,20 @@ enum VMXRunLoop {
     inject(event)
     vcpu.pendingEvent = nil
     vcpu.statistics.injectedEvents &+= 1
+  }
+
+  /// `STI; HLT`: the HLT exit saves blocking by STI (the HLT was in STI's shadow, SDM 3C
+  /// §27.3.4). Once the hypervisor has completed the HLT the shadow is over (it covers one
+  /// instruction, SDM 3A §6.8.3), so the bit must go, or the wake-up interrupt is held back
+  /// past the next instruction: after `STI; HLT; CLI` it would never be taken. Only on HLT:
+  /// the instruction a guest waits with, and not a hot exit.
+  @inline(never)
+  static func endShadowAfterHLT(exitRIP: UInt64, rip: UInt64) {
+    guard rip != exitRIP else { return }
+    let interruptibility = VMCS.read(.guestInterruptibility)
+    if interruptibility & 0b11 != 0 {
+      VMCS.write(.guestInterruptibility, interruptibility & ~0b11)  // STI, MOV SS blocking
+    }
   }
 
   /// An event whose delivery the exit interrupted (valid IDT-vectoring information
