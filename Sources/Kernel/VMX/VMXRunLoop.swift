@@ -154,11 +154,12 @@ enum VMXRunLoop {
     vcpu.statistics.injectedEvents &+= 1
   }
 
-  /// `STI; HLT`: the HLT exit saves blocking by STI (the HLT was in STI's shadow, SDM 3C
-  /// §27.3.4). Once the hypervisor has completed the HLT the shadow is over (it covers one
-  /// instruction, SDM 3A §6.8.3), so the bit must go, or the wake-up interrupt is held back
-  /// past the next instruction: after `STI; HLT; CLI` it would never be taken. Only on HLT:
-  /// the instruction a guest waits with, and not a hot exit.
+  /// `STI; HLT`: the HLT exit saves blocking by STI (the HLT was in STI's shadow; SDM 3C
+  /// §28.3.4, bits 0-1 of the interruptibility state, Table 25-3). Once the hypervisor has
+  /// completed the HLT the shadow is over (it covers one instruction: SDM 2B, STI), so the
+  /// bits must go, or the wake-up interrupt is held back past the next instruction: after
+  /// `STI; HLT; CLI` it would never be taken. Only on HLT: the instruction a guest waits
+  /// with, and not a hot exit.
   @inline(never)
   static func endShadowAfterHLT(exitRIP: UInt64, rip: UInt64) {
     guard rip != exitRIP else { return }
