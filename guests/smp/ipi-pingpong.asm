@@ -26,7 +26,7 @@
 
 PING_VECTOR equ 0x50
 PONG_VECTOR equ 0x51
-N_HLT       equ 200
+N_HLT       equ 100
 N_SPIN      equ 10
 PHASE_HLT   equ 0
 PHASE_SPIN  equ 1
@@ -49,7 +49,7 @@ main:
     mov ecx, PONG_VECTOR
     call set_gate
     mov dword [APIC_SVR], 0x1FF ; software enable, spurious vector 0xFF
-    PRINT "INFO ipi-pingpong starting: N_HLT=200 N_SPIN=10", 10
+    PRINT "INFO ipi-pingpong starting: N_HLT=100 N_SPIN=10", 10
     mov edi, 2
     call smp_start
     setnc al
