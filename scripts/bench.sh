@@ -63,3 +63,7 @@ tr -d '\r' < build/bench/linux-peregrine.log | awk '
   END { if (life > 0) printf "Peregrine: the VM lived %.3e cycles; %d exits took %.3e cycles, %.2f%% of them\n", life, exits, cycles, 100 * cycles / life }'
 echo "exits taken by the Linux VM, by reason (count, cycles, cycles per exit):"
 tr -d '\r' < build/bench/linux-peregrine.log | awk '/^\[info \] vm linux: powered off/ {on=1; next} on && /^summary/ {exit} on && /per exit|unhandled|refused|unmapped|injected/ {print "  " $0}'
+
+# SMP: IPI round trips, gang against shared, pinned exits per second (guests/smp/).
+echo
+scripts/bench-smp.sh

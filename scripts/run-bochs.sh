@@ -2,7 +2,8 @@
 # Boots a Peregrine ISO under Bochs 2.7 with an Intel Skylake-X CPU (VMX with EPT, VPID and
 # unrestricted guest). COM1 goes to a file, copied to standard output as it grows.
 # `clock: sync=none` makes RDTSC follow the emulated instruction count.
-#   run-bochs.sh ISO [TIMEOUT_SECONDS] [SERIAL_LOG]   (PEREGRINE_BOCHS_CPUS=N: N CPUs, default 1)
+# PEREGRINE_BOCHS_CPUS sets the processor count (`cpu: count=`, default 1).
+#   run-bochs.sh ISO [TIMEOUT_SECONDS] [SERIAL_LOG]
 set -uo pipefail
 iso=$(readlink -f "$1"); limit=${2:-120}; serial=${3:-}
 work=$(mktemp -d)
@@ -10,9 +11,10 @@ trap 'rm -rf "$work"' EXIT
 [ -n "$serial" ] || serial=$work/serial.log
 : > "$serial"
 memory=${PEREGRINE_BOCHS_MEMORY:-512}
+cpus=${PEREGRINE_BOCHS_CPUS:-1}
 cat > "$work/bochsrc" <<RC
 megs: $memory
-cpu: model=corei7_skylake_x, count=${PEREGRINE_BOCHS_CPUS:-1}, ips=100000000, reset_on_triple_fault=0
+cpu: model=corei7_skylake_x, count=$cpus, ips=100000000, reset_on_triple_fault=0
 clock: sync=none, time0=local
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin

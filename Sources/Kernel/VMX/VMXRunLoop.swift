@@ -80,6 +80,9 @@ enum VMXRunLoop {
       let exitRIP = registers.pointee.rip
       let outcome = ExitDispatcher.dispatch(
         exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      if case .halt = exit.reason {
+        endShadowAfterHLT(exitRIP: exitRIP, rip: registers.pointee.rip)
+      }
       if let result = ExitAccounting.finish(
         exit, outcome, vcpu: vcpu, cpu: cpu, exitTime: exitTime, exitRIP: exitRIP)
       {
@@ -171,6 +174,21 @@ enum VMXRunLoop {
     inject(event)
     vcpu.pendingEvent = nil
     vcpu.statistics.injectedEvents &+= 1
+  }
+
+  /// `STI; HLT`: the HLT exit saves blocking by STI (the HLT was in STI's shadow; SDM 3C
+  /// §28.3.4, bits 0-1 of the interruptibility state, Table 25-3). Once the hypervisor has
+  /// completed the HLT the shadow is over (it covers one instruction: SDM 2B, STI), so the
+  /// bits must go, or the wake-up interrupt is held back past the next instruction: after
+  /// `STI; HLT; CLI` it would never be taken. Only on HLT: the instruction a guest waits
+  /// with, and not a hot exit.
+  @inline(never)
+  static func endShadowAfterHLT(exitRIP: UInt64, rip: UInt64) {
+    guard rip != exitRIP else { return }
+    let interruptibility = VMCS.read(.guestInterruptibility)
+    if interruptibility & 0b11 != 0 {
+      VMCS.write(.guestInterruptibility, interruptibility & ~0b11)  // STI, MOV SS blocking
+    }
   }
 
   /// An event whose delivery the exit interrupted (valid IDT-vectoring information
