@@ -109,7 +109,7 @@ PINNED_COUNTS = {
     r"^\[pinned\] BENCH pinned-compute steady-exits=[0-2] cycles=\d+ checksum=0x[0-9A-F]{8}$": 1,
     r"^\[pinned\] PASS pinned-compute-steady-exits$": 1,
     r"^\[pinned\] PASS ": 2,
-    r"refused: not enough CPUs are free of pinned and gang VMs$": 1,
+    r"refused: not enough CPUs are free of other VMs$": 1,
 }
 PINNED_FORBID = FORBID_COMMON + [r"^\[(pinned|noisy)\] FAIL", r"^summary: vm pinned-barrier"]
 

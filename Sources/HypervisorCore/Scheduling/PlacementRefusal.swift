@@ -9,7 +9,9 @@ public enum PlacementRefusal: Error, Equatable {
   case cpuOwnedByPinnedVM(cpu: Int, vm: Int)
   /// sched=pinned with pin= naming a CPU that a gang VM's vCPU runs on.
   case cpuRunsGangVM(cpu: Int, vm: Int)
-  /// sched=pinned: too few CPUs carry neither a pinned nor a gang VM.
+  /// sched=pinned with pin= naming a CPU that a shared vCPU of another VM runs on.
+  case cpuRunsSharedVCPU(cpu: Int, vm: Int)
+  /// sched=pinned: too few CPUs carry no other VM's vCPU (pinned, gang or shared).
   case notEnoughFreeCPUs(needed: Int, free: Int)
   /// sched=gang or shared: too few CPUs are free of pinned VMs.
   case notEnoughUnpinnedCPUs(needed: Int, unpinned: Int)
@@ -22,13 +24,14 @@ public enum PlacementRefusal: Error, Equatable {
     case .cpuNamedTwice: return "pin= names a CPU twice"
     case .cpuOwnedByPinnedVM: return "pin= names a CPU a pinned VM already owns"
     case .cpuRunsGangVM: return "pin= names a CPU a gang VM runs on"
-    case .notEnoughFreeCPUs: return "not enough CPUs are free of pinned and gang VMs"
+    case .cpuRunsSharedVCPU: return "pin= names a CPU another VM's shared vCPU runs on"
+    case .notEnoughFreeCPUs: return "not enough CPUs are free of other VMs"
     case .notEnoughUnpinnedCPUs: return "not enough CPUs are free of pinned VMs"
     }
   }
 
   /// The refusal in words with its numbers, e.g. "needs 4 CPUs of its own but only 2 are
-  /// free of pinned and gang VMs" or "pin= names CPU 1, already owned by VM web".
+  /// free of other VMs" or "pin= names CPU 1, already owned by VM web".
   /// `vmName` turns a VM id into its profile name.
   public func describe(vmName: (Int) -> [UInt8]) -> [UInt8] {
     var text: [UInt8] = []
@@ -63,12 +66,18 @@ public enum PlacementRefusal: Error, Equatable {
       add(", which gang VM ")
       text += vmName(vm)
       add(" runs on")
+    case .cpuRunsSharedVCPU(let cpu, let vm):
+      add("pin= names CPU ")
+      add(cpu)
+      add(", where a shared vCPU of VM ")
+      text += vmName(vm)
+      add(" runs")
     case .notEnoughFreeCPUs(let needed, let free):
       add("needs ")
       add(needed)
       add(" CPUs of its own but only ")
       add(free)
-      add(" are free of pinned and gang VMs")
+      add(" are free of other VMs")
     case .notEnoughUnpinnedCPUs(let needed, let unpinned):
       add("needs ")
       add(needed)

@@ -85,6 +85,12 @@ public struct VCPUPlacement {
       {
         return .cpuRunsGangVM(cpu: cpu, vm: gang)
       }
+      // A pinned VM's CPUs are its alone: no other VM's shared vCPU may take turns there.
+      if request.mode == .pinned,
+        let shared = assignment.sharedVCPUs[cpu].first(where: { $0 != request.vm })
+      {
+        return .cpuRunsSharedVCPU(cpu: cpu, vm: shared)
+      }
     }
     return nil
   }
@@ -95,6 +101,11 @@ public struct VCPUPlacement {
     guard cpu < assignment.cpuCount else { return false }
     if let owner = assignment.pinnedOwner[cpu], owner != request.vm { return false }
     if request.mode == .pinned && assignment.gangVMs[cpu].contains(where: { $0 != request.vm }) {
+      return false
+    }
+    if request.mode == .pinned
+      && assignment.sharedVCPUs[cpu].contains(where: { $0 != request.vm })
+    {
       return false
     }
     return true

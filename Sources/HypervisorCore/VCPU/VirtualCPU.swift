@@ -62,6 +62,8 @@ public final class VirtualCPU {
 
   /// The physical CPU whose run queue holds this vCPU, -1 while it has none. Kicks go there.
   public let hostCPU = Atomic<Int>(-1)
+  /// PAUSE exits on a shared core: a spin-wait longer than its window yields the core.
+  public var pauseLoop = PauseLoopDetector()
   /// A TLB flush of the VM's guest-physical translations is due before the next entry
   /// (a `.flushTLB` request was drained). Touched only by the vCPU's own CPU.
   public var tlbFlushPending = false

@@ -20,7 +20,10 @@ enum ExitAccounting {
     switch outcome {
     case .resume: return cpu.timer.expired || exitTime >= cpu.timer.sliceDeadline ? .preempted : nil
     case .halt: return .halted
-    case .yield: return .preempted
+    case .yield:
+      // A PAUSE: the core is given away only once the spin-wait has lasted its window.
+      return vcpu.pauseLoop.spinsTooLong(at: exitTime)
+        || cpu.timer.expired || exitTime >= cpu.timer.sliceDeadline ? .preempted : nil
     case .stop(let reason): return .stopped(reason)
     }
   }

@@ -40,6 +40,10 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       vm.attachedVCPUs.store(vm.vcpus.count, ordering: .releasing)
       for vcpu in vm.vcpus {
         vcpu.kicker = kicker
+        // PAUSE-loop window: exits within 10 µs of each other are one spin-wait, which
+        // yields after 200 µs (KVM's ple_gap and ple_window are of this order).
+        let perMicrosecond = max(LocalAPIC.tscPerMillisecond / 1000, 1)
+        vcpu.pauseLoop = PauseLoopDetector(gap: 10 * perMicrosecond, window: 200 * perMicrosecond)
         let cpu = CPUs.all[vm.hostCPUs[vcpu.index]]
         vcpu.hostCPU.store(cpu.index, ordering: .releasing)
         cpu.post(.adopt(ScheduledVCPU(vm: vm, vcpu: vcpu)))
@@ -104,7 +108,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // A gang slot ends for every CPU at once. Otherwise: another vCPU waiting for this
     // core needs the slice to end; alone, the vCPU runs until it exits for its own reasons
     // (HPC: no host ticks on a core with one vCPU).
-    cpu.coreIsShared = sharesCore(cpu)
+    // In a gang slot the VM's vCPUs run together by construction: a spin-wait there waits
+    // for a vCPU that is running, so PAUSE is not intercepted.
+    cpu.coreIsShared = gangSwitch == nil && sharesCore(cpu)
     if let gangSwitch {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
     } else if cpu.coreIsShared {
@@ -177,8 +183,13 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   private func idle(_ cpu: PhysicalCPU, until gangSwitch: UInt64?) {
     cpu.setActivity(.idle)
     // Look again after announcing sleep: a poster that saw us busy did not send an IPI.
+    // A VM that ended needs its vCPUs detached here, even if its stop request was already
+    // drained (wakeHalted takes requests of sleeping vCPUs).
     if cpu.hasPosted.load(ordering: .sequentiallyConsistent)
-      || cpu.runQueue.contains(where: { $0.vcpu.hasRequests || $0.vcpu.state == .runnable })
+      || cpu.runQueue.contains(where: {
+        $0.vcpu.hasRequests || $0.vcpu.state == .runnable
+          || $0.vm.stopClaimed.load(ordering: .sequentiallyConsistent)
+      })
     {
       cpu.setActivity(.busy)
       return

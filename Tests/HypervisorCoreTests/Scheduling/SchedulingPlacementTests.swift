@@ -149,7 +149,7 @@ final class SchedulingPlacementTests: XCTestCase {
     XCTAssertEqual(result, .failure(.notEnoughFreeCPUs(needed: 4, free: 2)))
     if case .failure(let refusal) = result {
       XCTAssertEqual(
-        text(refusal), "needs 4 CPUs of its own but only 2 are free of pinned and gang VMs")
+        text(refusal), "needs 4 CPUs of its own but only 2 are free of other VMs")
     }
   }
 
@@ -202,6 +202,18 @@ final class SchedulingPlacementTests: XCTestCase {
         place(fourCPUs, assignment, vm: 9, vcpus: 2, mode, pin: pin), .failure(refusal))
       XCTAssertEqual(text(refusal), words)
     }
+    // A pinned VM never shares a core with another VM's shared vCPU.
+    var withShared = assignment
+    withShared.assign(vm: 5, mode: .shared, cpus: [2])
+    XCTAssertEqual(
+      place(fourCPUs, withShared, vm: 9, vcpus: 1, .pinned, pin: [2]),
+      .failure(.cpuRunsSharedVCPU(cpu: 2, vm: 5)))
+    XCTAssertEqual(
+      text(.cpuRunsSharedVCPU(cpu: 2, vm: 5)),
+      "pin= names CPU 2, where a shared vCPU of VM vm5 runs")
+    XCTAssertEqual(
+      try place(fourCPUs, withShared, vm: 9, vcpus: 1, .pinned).get(), [0],
+      "without pin=, the pinned vCPU goes to a CPU no other VM uses")
     // Shared vCPUs may start on one core: they take turns there, and may move.
     XCTAssertEqual(
       try place(fourCPUs, assignment, vm: 9, vcpus: 2, .shared, pin: [2, 2]).get(), [2, 2])
