@@ -11,11 +11,11 @@ extra=()
 # `make run` does) the hypervisor powers QEMU off through ACPI and QEMU exits with 0.
 [ "${PEREGRINE_DEBUG_EXIT:-1}" = 1 ] && extra+=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 [ "${PEREGRINE_ICOUNT:-0}" = 1 ] && extra+=(-icount shift=0)
-# Multi-threaded TCG with SVM loses the host's page tables after some #VMEXITs under load:
-# the host's next instruction fetch faults "not present" with the guest's TR still loaded,
-# a triple fault (docs/smp.md). One TCG thread for all CPUs avoids it; PEREGRINE_MTTCG=1
-# keeps QEMU's default. -icount needs one thread anyway.
-[ "${PEREGRINE_MTTCG:-0}" = 1 ] || [ "${PEREGRINE_ICOUNT:-0}" = 1 ] || extra+=(-accel tcg,thread=single)
+# PEREGRINE_TCG_SINGLE=1: one TCG thread for all CPUs instead of QEMU's multi-threaded TCG,
+# which under load sometimes triple-faults the host right after a #VMEXIT (docs/smp.md).
+# One thread delivers cross-CPU IPIs only at its round-robin switches, so multi-CPU guests
+# that wait on each other run much slower there.
+[ "${PEREGRINE_TCG_SINGLE:-0}" = 1 ] && [ "${PEREGRINE_ICOUNT:-0}" != 1 ] && extra+=(-accel tcg,thread=single)
 exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
   "${extra[@]}" "$@"

@@ -41,9 +41,7 @@ def cases():
     return [
         Case("qemu-svm-linux-four-vcpus-on-four-cpus", "qemu", LINUX_SMP_ISO, expect(4),
              forbid=FORBID, counts={r"^\[linux\] WORKER \d+ cpu \d$": 4},
-             # QEMU's default multi-threaded TCG: under one TCG thread this boot's guest
-             # kernel took a fatal exception (GS base) in 2 of 3 runs; docs/smp.md.
-             env={"PEREGRINE_CPUS": "4", "PEREGRINE_MTTCG": "1"}, timeout=240),
+             env={"PEREGRINE_CPUS": "4"}, timeout=240),
         # Four vCPUs time-sharing one physical CPU: Linux's spin-waits (TSC sync, stop_machine)
         # progress only because PAUSE yields the slice on a shared core.
         Case("qemu-svm-linux-four-vcpus-on-one-cpu", "qemu", LINUX_SMP_ISO, expect(4),

@@ -1,3 +1,4 @@
+import CArch
 import Synchronization
 
 /// Keeps one CPU's console line together: `Log.begin` takes it and `Log.end` lets it go, and
@@ -16,10 +17,14 @@ enum ConsoleLock {
       depth += 1
       return
     }
+    // A slow console (Bochs: thousands of instructions a character) can hold it for long:
+    // steal only after seconds (or a billion tries before the TSC is calibrated).
+    let patience = LocalAPIC.tscPerMillisecond * 5_000
+    let start = arch_rdtsc()
     var spins = 0
     while !owner.compareExchange(expected: -1, desired: me, ordering: .acquiring).exchanged {
       spins += 1
-      if spins > 50_000_000 {
+      if patience == 0 ? spins > 1_000_000_000 : arch_rdtsc() &- start > patience {
         owner.store(me, ordering: .sequentiallyConsistent)
         break
       }

@@ -27,9 +27,10 @@ final class PhysicalCPU {
   var cpuidSnapshot: CPUIDSnapshot?
   /// vCPUs placed here whose adoption message is still in the inbox (placement's load).
   var pendingAdoptions = 0
-  /// Set by the scheduler for each slice: another vCPU waits for this core, so a guest's
-  /// spin-wait (PAUSE) gives the core up (the backends intercept PAUSE only then).
-  var coreIsShared = false
+  /// Set by the scheduler for each slice: another runnable vCPU of the same VM waits for
+  /// this core, so a spin-wait (PAUSE) may be waiting for it; the backends intercept PAUSE
+  /// only then (PauseLoopDetector decides when to give the core up).
+  var interceptsPause = false
   /// Where round robin continues.
   var nextInQueue = 0
   /// Other CPUs' requests to this one (new work): the lock guards `posted`; `hasPosted`

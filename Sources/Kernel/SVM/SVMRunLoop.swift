@@ -32,7 +32,7 @@ enum SVMRunLoop {
         Log.end()
       }
     }
-    interceptPause(vmcb, cpu.coreIsShared)
+    interceptPause(vmcb, cpu.interceptsPause)
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(vmcb, guest: guest, vcpu: vcpu, vm: vm, processor: processor)

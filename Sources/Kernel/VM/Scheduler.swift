@@ -108,12 +108,13 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // A gang slot ends for every CPU at once. Otherwise: another vCPU waiting for this
     // core needs the slice to end; alone, the vCPU runs until it exits for its own reasons
     // (HPC: no host ticks on a core with one vCPU).
-    // In a gang slot the VM's vCPUs run together by construction: a spin-wait there waits
-    // for a vCPU that is running, so PAUSE is not intercepted.
-    cpu.coreIsShared = gangSwitch == nil && sharesCore(cpu)
+    // PAUSE is intercepted only where a spin-wait may wait for a sibling this core keeps
+    // from running: another runnable vCPU of the same VM here (the lock holder). Never in a
+    // gang slot, where the VM's vCPUs run together by construction.
+    cpu.interceptsPause = gangSwitch == nil && hasRunnableSibling(of: vcpu, in: vm, on: cpu)
     if let gangSwitch {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
-    } else if cpu.coreIsShared {
+    } else if sharesCore(cpu) {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
     } else {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: UInt64.max, armedDeadline: 0)
@@ -125,7 +126,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     LocalAPIC.disarm()
     if case .stopped(let reason) = result {
       stop(vm, reason: reason, vcpu: vcpu)
-    } else if cpu.coreIsShared {
+    } else if sharesCore(cpu) {
       giveAwayShared(vcpu, of: vm, from: cpu)
     }
   }
@@ -152,6 +153,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     target.queueLength.wrappingAdd(1, ordering: .acquiringAndReleasing)
     vcpu.hostCPU.store(target.index, ordering: .sequentiallyConsistent)
     target.post(.adopt(entry))
+  }
+
+  private func hasRunnableSibling(
+    of vcpu: VirtualCPU, in vm: VirtualMachine, on cpu: PhysicalCPU
+  ) -> Bool {
+    cpu.runQueue.contains { $0.vm === vm && $0.vcpu !== vcpu && $0.vcpu.state == .runnable }
   }
 
   private func sharesCore(_ cpu: PhysicalCPU) -> Bool {

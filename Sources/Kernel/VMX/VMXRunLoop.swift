@@ -20,7 +20,7 @@ enum VMXRunLoop {
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
-    interceptPause(cpu.coreIsShared, capabilities: processor.capabilities)
+    interceptPause(cpu.interceptsPause, capabilities: processor.capabilities)
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities)
