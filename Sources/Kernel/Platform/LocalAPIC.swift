@@ -17,10 +17,6 @@ enum LocalAPIC {
   /// Time-stamp counter ticks per millisecond, measured the same way.
   static var tscPerMillisecond: UInt64 = 0
 
-  /// The calling CPU's slice state.
-  @inline(__always)
-  static var sliceDeadline: UInt64 { CPUs.current.timer.sliceDeadline }
-
   /// Arms the host timer for `deadline` (TSC) unless already armed for it.
   static func arm(untilTSC deadline: UInt64) {
     let cpu = CPUs.current
@@ -36,14 +32,6 @@ enum LocalAPIC {
   /// The host timer interrupt: it ends the slice only when armed for the slice's end.
   static func timerFired() {
     CPUs.current.timer.fired()
-  }
-
-  /// The slice is over: the timer fired, or its deadline passed (VMX's preemption timer
-  /// ends a slice without an interrupt).
-  @inline(__always)
-  static var sliceOver: Bool {
-    let cpu = CPUs.current
-    return cpu.timer.expired || arch_rdtsc() >= cpu.timer.sliceDeadline
   }
 
   static func register(_ offset: UInt64) -> UnsafeMutablePointer<UInt32> {

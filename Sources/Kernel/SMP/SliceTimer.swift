@@ -9,6 +9,11 @@ struct SliceTimer {
   /// The TSC deadline the timer is armed for (the slice's end or, earlier, a guest timer's).
   var armedDeadline: UInt64 = 0
 
+  /// The slice is over at `now`: the timer fired, or its deadline passed (VMX's preemption
+  /// timer ends a slice without an interrupt).
+  @inline(__always)
+  func isOver(at now: UInt64) -> Bool { expired || now >= sliceDeadline }
+
   /// The timer interrupt arrived.
   mutating func fired() {
     if armedDeadline >= sliceDeadline { expired = true }

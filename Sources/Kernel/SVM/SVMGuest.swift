@@ -111,6 +111,8 @@ final class SVMGuest {
 
   /// A start-up IPI ended the vCPU's wait (VCPURequests): the VMCB takes the real-mode state
   /// at the vector, with nothing left to inject and every clean bit cleared (APM §15.15.3).
+  /// Out of line: the run loop stays small enough for the exit decoder to inline.
+  @inline(never)
   func loadStartupState(_ vcpu: VirtualCPU) {
     guard let start = vcpu.startupState else { return }
     vcpu.startupState = nil

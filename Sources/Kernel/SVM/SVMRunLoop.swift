@@ -9,7 +9,7 @@ enum SVMRunLoop {
     _ guest: SVMGuest, vcpu: VirtualCPU, processor: SVMProcessor, cpu: PhysicalCPU,
     console: HypervisorConsole
   ) -> SliceResult {
-    if vcpu.startupState != nil { guest.loadStartupState(vcpu) }
+    guest.loadStartupState(vcpu)
     let vmcbAddress = guest.vmcbs[vcpu.index]
     let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: vmcbAddress))
     let hostVMCB = processor.hostVMCB
@@ -98,7 +98,7 @@ enum SVMRunLoop {
     _ vmcb: VMCB, guest: SVMGuest, vcpu: VirtualCPU, vm: VirtualMachine, processor: SVMProcessor
   ) -> SliceResult? {
     let ended = RequestDrain.beforeEntry(vcpu, vm: vm)
-    if vcpu.startupState != nil { guest.loadStartupState(vcpu) }
+    guest.loadStartupState(vcpu)
     if vcpu.tlbFlushPending {
       vcpu.tlbFlushPending = false
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = processor.features.flushByASID ? 3 : 1

@@ -18,12 +18,12 @@ enum ExitAccounting {
       return .stopped(.exitStorm(exits: vcpu.storm.idleRun))
     }
     switch outcome {
-    case .resume: return cpu.timer.expired || exitTime >= cpu.timer.sliceDeadline ? .preempted : nil
+    case .resume: return cpu.timer.isOver(at: exitTime) ? .preempted : nil
     case .halt: return .halted
     case .yield:
       // A PAUSE: the core is given away only once the spin-wait has lasted its window.
-      return vcpu.pauseLoop.spinsTooLong(at: exitTime)
-        || cpu.timer.expired || exitTime >= cpu.timer.sliceDeadline ? .preempted : nil
+      return vcpu.pauseLoop.spinsTooLong(at: exitTime) || cpu.timer.isOver(at: exitTime)
+        ? .preempted : nil
     case .stop(let reason): return .stopped(reason)
     }
   }
