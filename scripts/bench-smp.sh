@@ -34,12 +34,11 @@ refusal() {  # $1 = log, $2 = VM: Peregrine's refusal, if it refused the VM
 }
 cpu_lines() { clean "$1" | grep -aE "^summary: cpu [0-9]+:" | sed 's/^/    /'; }
 tsc_per_ms() { clean "$1" | sed -nE 's/.*TSC at ([0-9]+) per ms.*/\1/p' | head -1; }
-# Exits and lifetime of a VM from its end-of-run report ("vm NAME: ..." then "lifetime:"
-# and "exits:"); prints "EXITS LIFETIME".
+# Exits and lifetime of a VM from the report printed when it is released ("[info ] vm NAME:
+# lifetime N cycles ..." then "  exits: N in ..."); prints "EXITS LIFETIME".
 vm_stats() {
-  clean "$1" | awk -v vm="vm $2: " '
-    index($0, vm) && /^\[(info |warn )\]/ {on=1; next}
-    on && /^  lifetime:/ {life=$2}
+  clean "$1" | awk -v vm="vm $2: lifetime " '
+    index($0, vm) == 9 {life=$6; on=1; next}
     on && /^  exits:/ {print $2, life; exit}'
 }
 exits_per_second() {  # $1 = log, $2 = VM

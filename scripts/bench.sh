@@ -56,13 +56,12 @@ echo "(not like for like: QEMU's pc machine gives the kernel an RTC, HPET, i8042
 echo " probe and set up; Peregrine's VM has a UART, a PIT and APICs. The direct measure of what"
 echo " virtualization costs this boot is the share of the VM's cycles spent in exits, below.)"
 tr -d '\r' < build/bench/linux-peregrine.log | awk '
-  /^\[info \] vm linux: powered off/ {on=1; next}
-  on && /lifetime:/ {life=$2}
+  /^\[info \] vm linux: lifetime / {life=$6; on=1; next}
   on && /^  exits: / {exits=$2; cycles=$4}
   on && /^summary/ {exit}
   END { if (life > 0) printf "Peregrine: the VM lived %.3e cycles; %d exits took %.3e cycles, %.2f%% of them\n", life, exits, cycles, 100 * cycles / life }'
 echo "exits taken by the Linux VM, by reason (count, cycles, cycles per exit):"
-tr -d '\r' < build/bench/linux-peregrine.log | awk '/^\[info \] vm linux: powered off/ {on=1; next} on && /^summary/ {exit} on && /per exit|unhandled|refused|unmapped|injected/ {print "  " $0}'
+tr -d '\r' < build/bench/linux-peregrine.log | awk '/^\[info \] vm linux: lifetime / {on=1; next} on && /^summary/ {exit} on && /per exit|unhandled|refused|unmapped|injected/ {print "  " $0}'
 
 # SMP: IPI round trips, gang against shared, pinned exits per second (guests/smp/).
 echo

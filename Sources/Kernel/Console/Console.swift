@@ -13,6 +13,14 @@ enum Console {
     ConsoleLock.release()
   }
 
+  /// Runs `body` holding the console: a report of several lines stays together while other
+  /// CPUs print (each of their lines waits; ConsoleLock nests on this CPU).
+  static func together(_ body: () -> Void) {
+    ConsoleLock.acquire()
+    body()
+    ConsoleLock.release()
+  }
+
   static func write(_ text: StaticString) {
     text.withUTF8Buffer { for byte in $0 { write(byte) } }
   }

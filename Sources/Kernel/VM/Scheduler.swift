@@ -247,17 +247,19 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     vm.endTime = arch_rdtsc()
     for other in vm.vcpus where other !== vcpu { other.post(.stop) }
     console.flush(vm.name)
-    Log.begin(VMReport.isFault(reason) ? .warning : .info)
-    VMReport.vmLabel(vm)
-    Console.write(": ")
-    VMReport.describe(reason)
-    Log.end()
-    if VMReport.isFault(reason) {
-      Console.write("  vCPU ")
-      Console.write(decimal: UInt64(vcpu.index))
-      Console.write(" state:\n")
-      VMReport.registers(vcpu)
-      backend.dump(vm, vcpu: vcpu)
+    Console.together {
+      Log.begin(VMReport.isFault(reason) ? .warning : .info)
+      VMReport.vmLabel(vm)
+      Console.write(": ")
+      VMReport.describe(reason)
+      Log.end()
+      if VMReport.isFault(reason) {
+        Console.write("  vCPU ")
+        Console.write(decimal: UInt64(vcpu.index))
+        Console.write(" state:\n")
+        VMReport.registers(vcpu)
+        backend.dump(vm, vcpu: vcpu)
+      }
     }
   }
 
@@ -286,12 +288,21 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   }
 
   private func release(_ vm: VirtualMachine) {
-    if let start = vm.firstEntryTime, let end = vm.endTime {
-      Console.write("  lifetime: ")
-      Console.write(decimal: end &- start)
-      Console.write(" cycles from its first entry to its end\n")
+    // Printed by the CPU its last vCPU leaves, maybe long after the stop line and after other
+    // VMs' lines: named again, and kept whole.
+    Console.together {
+      Log.begin(.info)
+      VMReport.vmLabel(vm)
+      if let start = vm.firstEntryTime, let end = vm.endTime {
+        Console.write(": lifetime ")
+        Console.write(decimal: end &- start)
+        Console.write(" cycles from its first entry to its end")
+      } else {
+        Console.write(": never entered")
+      }
+      Log.end()
+      VMReport.statistics(vm.totalStatistics())
     }
-    VMReport.statistics(vm.totalStatistics())
     backend.release(vm)
     if let space = vm.addressSpace {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
@@ -299,9 +310,11 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     placement.release(vm: vm.id)
     if endedVMs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1 == vms.count {
-      Summary.print(vms)
-      Summary.printFrames(before: framesBeforeVMs)
-      SMPReport.print()
+      Console.together {
+        Summary.print(vms)
+        Summary.printFrames(before: framesBeforeVMs)
+        SMPReport.print()
+      }
       Machine.halt(status: .success)
     }
   }
