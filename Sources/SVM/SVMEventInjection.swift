@@ -23,8 +23,18 @@ public enum SVMEventInjection {
   /// EVENTINJ that re-delivers an event whose delivery the exit interrupted (EXITINTINFO,
   /// APM Vol 2 §15.7.2), or 0 when none was: in real mode (CR0.PE = 0) with EV clear,
   /// since real-mode delivery pushes no error code (APM Vol 2 §8.7, §15.20).
+  /// An interrupted external or virtual interrupt is re-injected as type 0 even where the
+  /// processor reported it as an exception (QEMU's TCG does, for vectors 32-255, which
+  /// EVENTINJ refuses as exceptions: APM Vol 2 §15.20, "exception vectors 0-31").
   public static func reinjection(interrupted: UInt64, protectedMode: Bool) -> UInt64 {
     guard interrupted & valid != 0 else { return 0 }
-    return protectedMode ? interrupted : interrupted & ~(1 << 11)
+    var event = protectedMode ? interrupted : interrupted & ~(1 << 11)
+    if event & typeMask == exceptionType && event & 0xFF >= 32 {
+      event &= ~(typeMask | 1 << 11 | 0xFFFF_FFFF << 32)
+    }
+    return event
   }
+
+  static let typeMask: UInt64 = 7 << 8
+  static let exceptionType: UInt64 = 3 << 8
 }

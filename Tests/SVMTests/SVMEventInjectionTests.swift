@@ -66,3 +66,29 @@ final class SVMRealModeInjectionTests: XCTestCase {
     XCTAssertEqual(SVMEventInjection.reinjection(interrupted: 0x0B0D, protectedMode: true), 0)
   }
 }
+
+/// Virtual interrupts (APM Vol 2 §15.21.4): the vector in V_INTR_VECTOR, V_IRQ set, V_TPR
+/// ignored, V_INTR_MASKING always on.
+final class SVMVirtualInterruptTests: XCTestCase {
+  func testOfferingEncodesTheVectorAndRequest() {
+    XCTAssertEqual(SVMVirtualInterrupt.offering(0x51), 0x0000_0051_011F_0100)
+    XCTAssertEqual(SVMVirtualInterrupt.offering(0xFF) >> 32, 0xFF)
+    XCTAssertEqual(SVMVirtualInterrupt.none, 0x0100_0000, "masking only, V_IRQ clear")
+  }
+
+  func testTakenOnceTheProcessorClearsTheRequest() {
+    XCTAssertTrue(SVMVirtualInterrupt.isWaiting(SVMVirtualInterrupt.offering(0x30)))
+    XCTAssertFalse(SVMVirtualInterrupt.isWaiting(SVMVirtualInterrupt.offering(0x30) & ~0x100))
+    XCTAssertFalse(SVMVirtualInterrupt.isWaiting(SVMVirtualInterrupt.none))
+  }
+
+  /// QEMU reports an interrupted virtual interrupt as type 3 (exception) with its vector;
+  /// EVENTINJ refuses exceptions above 31, so it goes back as an external interrupt.
+  func testAnInterruptReportedAsAnExceptionIsReinjectedAsAnInterrupt() {
+    XCTAssertEqual(
+      SVMEventInjection.reinjection(interrupted: 0x8000_0351, protectedMode: true), 0x8000_0051)
+    XCTAssertEqual(
+      SVMEventInjection.reinjection(interrupted: 0x8000_030E, protectedMode: true), 0x8000_030E,
+      "a real exception keeps its type")
+  }
+}

@@ -26,8 +26,10 @@
 
 PING_VECTOR equ 0x50
 PONG_VECTOR equ 0x51
-N_HLT       equ 100
-N_SPIN      equ 10
+%ifndef N_HLT                  ; ipi-storm.asm includes this file with more round trips
+%define N_HLT  100
+%define N_SPIN 10
+%endif
 PHASE_HLT   equ 0
 PHASE_SPIN  equ 1
 PHASE_DONE  equ 2
@@ -49,7 +51,13 @@ main:
     mov ecx, PONG_VECTOR
     call set_gate
     mov dword [APIC_SVR], 0x1FF ; software enable, spurious vector 0xFF
-    PRINT "INFO ipi-pingpong starting: N_HLT=100 N_SPIN=10", 10
+    PRINT "INFO ipi-pingpong starting: N_HLT="
+    mov eax, N_HLT
+    call put_dec
+    PRINT " N_SPIN="
+    mov eax, N_SPIN
+    call put_dec
+    PRINT 10
     mov edi, 2
     call smp_start
     setnc al

@@ -52,6 +52,23 @@ public enum InterruptDelivery {
     return .injected(vector: vector)
   }
 
+  /// The vector to offer the processor as a virtual interrupt (SVM's V_IRQ), which it
+  /// delivers when the guest opens a window: the highest pending one, still unacknowledged.
+  @inline(__always)
+  public static func vectorToOffer(_ vcpu: VirtualCPU) -> UInt8? {
+    guard let apic = vcpu.localAPIC else { return nil }
+    apic.pollTimer()
+    return apic.pendingVector
+  }
+
+  /// The guest took the offered `vector`: it moves to in-service (§11.8.4), as an injected
+  /// one does. Only this vCPU's CPU changes its APIC between the offer and the exit, so
+  /// `vector` is still the one pending.
+  public static func offerTaken(_ vcpu: VirtualCPU, vector: UInt8) {
+    vcpu.localAPIC?.acknowledge(vector)
+    vcpu.statistics.injectedEvents &+= 1
+  }
+
   /// A halted vCPU wakes when its APIC has something to deliver, posted interrupts and NMIs
   /// included (taken into the APIC here). Owner CPU only.
   public static func shouldWake(_ vcpu: VirtualCPU) -> Bool {

@@ -33,6 +33,7 @@ enum SVMRunLoop {
       }
     }
     interceptPause(vmcb, cpu.interceptsPause)
+    var offered: UInt8? = nil
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(vmcb, guest: guest, vcpu: vcpu, vm: vm, processor: processor)
@@ -40,9 +41,7 @@ enum SVMRunLoop {
         return ended
       }
       if vcpu.localAPIC != nil {
-        deliverInterrupts(
-          vmcb, vcpu: vcpu, vm: vm, cpu: cpu, rip: registers.pointee.rip,
-          rflags: registers.pointee.rflags)
+        offered = deliverInterrupts(vmcb, vcpu: vcpu, vm: vm, cpu: cpu, rip: registers.pointee.rip)
       }
       if vcpu.pendingEvent != nil { injectPendingEvent(vmcb, vcpu: vcpu) }
       vmcb.set(VMCBOffset.rax, registers.pointee.rax)
@@ -58,6 +57,12 @@ enum SVMRunLoop {
       registers.pointee.rip = vmcb.u64(VMCBOffset.rip)
       registers.pointee.rflags = vmcb.u64(VMCBOffset.rflags)
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
+      if let vector = offered {
+        offered = nil
+        if !SVMVirtualInterrupt.isWaiting(vmcb.u64(VMCBOffset.virtualInterrupt)) {
+          InterruptDelivery.offerTaken(vcpu, vector: vector)
+        }
+      }
       // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
       let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
       if interrupted & SVMEventInjection.valid == 0 {
@@ -132,18 +137,18 @@ enum SVMRunLoop {
         interrupted: interrupted, protectedMode: vmcb.u64(VMCBOffset.cr0) & 1 != 0))
   }
 
-  /// Local APIC interrupts (InterruptDelivery): injected when the guest can take one;
-  /// otherwise a virtual interrupt request (V_IRQ, highest priority, TPR ignored) with the
-  /// VINTR intercept makes the processor exit as soon as it can (APM §15.21.4). A guest
-  /// timer due before the slice ends re-arms the host timer so the exit comes in time.
+  /// Local APIC interrupts (InterruptDelivery): the highest pending vector is offered as a
+  /// virtual interrupt (SVMVirtualInterrupt), which the processor takes as soon as the guest
+  /// can, and the APIC acknowledges once it was taken (checked after the exit). Returns the
+  /// vector offered. A guest timer due before the slice ends re-arms the host timer so the
+  /// exit comes in time.
   /// NMIs: SVM keeps no NMI blocking for an injected NMI (no V_NMI on QEMU), so the vCPU's
   /// NMIBlocking does, with IRET intercepted while the guest handles one (APM §15.20,
   /// §15.21; SDM 3A §6.7.1); a second NMI waits until the IRET has executed.
   @inline(never)
   static func deliverInterrupts(
-    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, cpu: PhysicalCPU, rip: UInt64,
-    rflags: UInt64
-  ) {
+    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, cpu: PhysicalCPU, rip: UInt64
+  ) -> UInt8? {
     vcpu.nmiBlocking.exited(rip: rip, iret: vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.iret)
     let open =
       vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
@@ -151,17 +156,12 @@ enum SVMRunLoop {
     let nmi = InterruptDelivery.prepareNMI(
       vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked)
     if nmi == .injected { vcpu.nmiBlocking.nmiInjected() }
-    let canTake = rflags & (1 << 9) != 0 && open
-    let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
-    let masking: UInt64 = 1 << 24
+    let offer = InterruptDelivery.vectorToOffer(vcpu)
+    vmcb.set(
+      VMCBOffset.virtualInterrupt,
+      offer.map { SVMVirtualInterrupt.offering($0) } ?? SVMVirtualInterrupt.none)
     var misc = vmcb[VMCBOffset.interceptMisc1, as: UInt32.self]
-    if decision == .needsWindow {
-      vmcb.set(VMCBOffset.virtualInterrupt, masking | 1 << 20 | 0xF << 16 | 1 << 8)
-      misc |= SVMIntercept.vintr
-    } else {
-      vmcb.set(VMCBOffset.virtualInterrupt, masking)
-      misc &= ~SVMIntercept.vintr
-    }
+    misc &= ~SVMIntercept.vintr
     if vcpu.nmiBlocking.wantsIRETIntercept {
       misc |= SVMIntercept.iret
     } else {
@@ -171,6 +171,7 @@ enum SVMRunLoop {
     if let due = vcpu.localAPIC?.deadline {
       LocalAPIC.arm(untilTSC: min(due, cpu.timer.sliceDeadline))
     }
+    return offer
   }
 
   /// The VMCB's view of the guest for a stop report.

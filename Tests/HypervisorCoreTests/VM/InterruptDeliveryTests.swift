@@ -39,6 +39,26 @@ final class InterruptDeliveryTests: XCTestCase {
     XCTAssertEqual(apic.pendingVector, 0x40, "still requested")
   }
 
+  /// SVM offers the vector (V_IRQ); the APIC acknowledges only what the guest took, so an
+  /// offer the guest did not take is offered again, and a taken one never twice.
+  func testAnOfferedVectorIsAcknowledgedOnlyOnceTaken() {
+    let (vcpu, apic) = vcpuWithAPIC()
+    XCTAssertNil(InterruptDelivery.vectorToOffer(vcpu))
+    apic.request(0x40)
+    XCTAssertEqual(InterruptDelivery.vectorToOffer(vcpu), 0x40)
+    XCTAssertEqual(InterruptDelivery.vectorToOffer(vcpu), 0x40, "not taken: offered again")
+    apic.request(0x80)
+    XCTAssertEqual(InterruptDelivery.vectorToOffer(vcpu), 0x80, "a higher class replaces it")
+    InterruptDelivery.offerTaken(vcpu, vector: 0x80)
+    XCTAssertEqual(vcpu.statistics.injectedEvents, 1)
+    XCTAssertNil(InterruptDelivery.vectorToOffer(vcpu), "0x40 waits below 0x80 in service")
+    _ = apic.write(offset: 0xB0, size: 4, value: 0)  // EOI
+    XCTAssertEqual(InterruptDelivery.vectorToOffer(vcpu), 0x40)
+    InterruptDelivery.offerTaken(vcpu, vector: 0x40)
+    _ = apic.write(offset: 0xB0, size: 4, value: 0)
+    XCTAssertNil(InterruptDelivery.vectorToOffer(vcpu), "each vector delivered once")
+  }
+
   func testAnExpiredTimerWakesAHaltedVCPU() {
     let (vcpu, apic) = vcpuWithAPIC()
     _ = apic.write(offset: 0x3E0, size: 4, value: 0xB)  // divide by 1
