@@ -3,20 +3,22 @@ import HypervisorCore
 /// Turns the exit information the VMCB holds (EXITCODE, EXITINFO1/2, next RIP) into the
 /// vendor-neutral `VMExit` (APM Vol 2 §15.6, §15.10.2, §15.25.6).
 public enum SVMExitDecoder {
+  /// The frequent exits, small enough to be inlined into the run loop across modules (the
+  /// optimizer stops carrying a larger body over: docs/exit-path.md); the rest out of line.
   @inline(__always)
   public static func decode(_ vmcb: VMCB, nextRIPSave: Bool) -> VMExit {
     let code = vmcb.u64(VMCBOffset.exitCode)
-    let length = nextRIPSave ? instructionLength(vmcb) : nil
     switch code {
-    case SVMExitCode.cpuid: return VMExit(reason: .cpuid, instructionLength: length)
+    case SVMExitCode.cpuid:
+      return VMExit(reason: .cpuid, instructionLength: length(vmcb, nextRIPSave))
     case SVMExitCode.ioio: return decodeIO(vmcb)
-    case SVMExitCode.vmmcall: return VMExit(reason: .hypercall, instructionLength: length)
+    case SVMExitCode.vmmcall:
+      return VMExit(reason: .hypercall, instructionLength: length(vmcb, nextRIPSave))
     case SVMExitCode.msr:
       // EXITINFO1: 0 for RDMSR, 1 for WRMSR.
       let isWrite = vmcb.u64(VMCBOffset.exitInfo1) & 1 != 0
-      return VMExit(reason: isWrite ? .msrWrite : .msrRead, instructionLength: length)
-    case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
-    case SVMExitCode.pause: return VMExit(reason: .pause, instructionLength: length)
+      return VMExit(
+        reason: isWrite ? .msrWrite : .msrRead, instructionLength: length(vmcb, nextRIPSave))
     case SVMExitCode.nestedPageFault:
       // Only here does it matter whether the exit interrupted an event's delivery: the
       // access may be the processor's own (IDT, GDT, TSS, stack), not the instruction's.
@@ -24,6 +26,22 @@ public enum SVMExitDecoder {
         reason: .nestedPageFault(decodeNestedPageFault(vmcb)),
         interruptedEventVector: interruptedVector(vmcb))
     case SVMExitCode.intr: return VMExit(reason: .externalInterrupt)
+    default: return decodeOther(vmcb, code: code, nextRIPSave: nextRIPSave)
+    }
+  }
+
+  @inline(__always)
+  static func length(_ vmcb: VMCB, _ nextRIPSave: Bool) -> UInt8? {
+    nextRIPSave ? instructionLength(vmcb) : nil
+  }
+
+  /// Every other exit code.
+  @inline(never)
+  static func decodeOther(_ vmcb: VMCB, code: UInt64, nextRIPSave: Bool) -> VMExit {
+    let length = nextRIPSave ? instructionLength(vmcb) : nil
+    switch code {
+    case SVMExitCode.hlt: return VMExit(reason: .halt, instructionLength: length)
+    case SVMExitCode.pause: return VMExit(reason: .pause, instructionLength: length)
     // The SMI stays pending and the host's firmware takes it once GIF is set again.
     case SVMExitCode.smi: return VMExit(reason: .externalInterrupt)
     case SVMExitCode.nmi: return VMExit(reason: .nmi)

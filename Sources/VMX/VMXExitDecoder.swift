@@ -3,7 +3,30 @@ import HypervisorCore
 /// Turns the VMX exit information into HypervisorCore's vendor-neutral `VMExit`
 /// (basic exit reasons: SDM 3C Appendix C).
 public enum VMXExitDecoder {
+  /// The frequent exits inlined into the run loop; the rest out of line, so that the
+  /// inlined part stays small (docs/exit-path.md).
+  @inline(__always)
   public static func decode(_ info: VMXExitInformation) -> VMExit {
+    let length = UInt8(truncatingIfNeeded: info.instructionLength)
+    switch info.reason {
+    case UInt32(VMXBasicExitReason.cpuid.rawValue):
+      return VMExit(reason: .cpuid, instructionLength: length)
+    case UInt32(VMXBasicExitReason.ioInstruction.rawValue):
+      let access = VMXExitQualification.portAccess(info.qualification)
+      return VMExit(reason: .portIO(access), instructionLength: length)
+    case UInt32(VMXBasicExitReason.vmcall.rawValue):
+      return VMExit(reason: .hypercall, instructionLength: length)
+    case UInt32(VMXBasicExitReason.rdmsr.rawValue):
+      return VMExit(reason: .msrRead, instructionLength: length)
+    case UInt32(VMXBasicExitReason.wrmsr.rawValue):
+      return VMExit(reason: .msrWrite, instructionLength: length)
+    default:
+      return decodeOther(info)
+    }
+  }
+
+  @inline(never)
+  static func decodeOther(_ info: VMXExitInformation) -> VMExit {
     if info.isEntryFailure {
       return VMExit(reason: .entryFailure(code: UInt64(info.reason)))
     }

@@ -59,9 +59,7 @@ enum SVMRunLoop {
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
       if let vector = offered {
         offered = nil
-        if !SVMVirtualInterrupt.isWaiting(vmcb.u64(VMCBOffset.virtualInterrupt)) {
-          InterruptDelivery.offerTaken(vcpu, vector: vector)
-        }
+        acknowledgeIfTaken(vector, vmcb, vcpu: vcpu)
       }
       // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
       let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
@@ -135,6 +133,15 @@ enum SVMRunLoop {
       VMCBOffset.eventInjection,
       SVMEventInjection.reinjection(
         interrupted: interrupted, protectedMode: vmcb.u64(VMCBOffset.cr0) & 1 != 0))
+  }
+
+  /// The offered interrupt, acknowledged if the guest took it (V_IRQ cleared). Out of line:
+  /// the loop stays small enough for the decoder to be inlined.
+  @inline(never)
+  static func acknowledgeIfTaken(_ vector: UInt8, _ vmcb: VMCB, vcpu: VirtualCPU) {
+    if !SVMVirtualInterrupt.isWaiting(vmcb.u64(VMCBOffset.virtualInterrupt)) {
+      InterruptDelivery.offerTaken(vcpu, vector: vector)
+    }
   }
 
   /// Local APIC interrupts (InterruptDelivery): the highest pending vector is offered as a

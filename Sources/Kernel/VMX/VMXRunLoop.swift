@@ -53,7 +53,7 @@ enum VMXRunLoop {
       if failed {
         return .stopped(.entryFailure(code: VMCS.read(.instructionError)))
       }
-      guest.launched[vcpu.index] = true
+      if !guest.launched[vcpu.index] { guest.launched[vcpu.index] = true }
       let exitTime = arch_rdtsc()
       registers.pointee.rsp = VMCS.read(.guestRSP)
       registers.pointee.rip = VMCS.read(.guestRIP)
