@@ -20,9 +20,26 @@ public enum VMXExitDecoder {
       return VMExit(reason: .msrRead, instructionLength: length)
     case UInt32(VMXBasicExitReason.wrmsr.rawValue):
       return VMExit(reason: .msrWrite, instructionLength: length)
+    case UInt32(VMXBasicExitReason.eptViolation.rawValue):
+      return eptViolation(info)
     default:
       return decodeOther(info)
     }
+  }
+
+  @inline(__always)
+  static func eptViolation(_ info: VMXExitInformation) -> VMExit {
+    let fault = VMXExitQualification.nestedPageFault(
+      info.qualification, guestPhysical: info.guestPhysicalAddress,
+      guestLinear: info.guestLinearAddress)
+    // IDT-vectoring information (SDM 3C §25.9.3, §28.2.4): the exit interrupted the
+    // delivery of this vector, and the access may be the processor's own, not the
+    // instruction's. Carried for EPT violations, the exits whose handling it decides.
+    let vectoring = info.idtVectoringInfo
+    return VMExit(
+      reason: .nestedPageFault(fault),
+      interruptedEventVector: vectoring & (1 << 31) != 0
+        ? UInt8(truncatingIfNeeded: vectoring) : nil)
   }
 
   @inline(never)
@@ -72,17 +89,7 @@ public enum VMXExitDecoder {
       // These arrive with bit 31 set; decode them as failures even without it.
       return VMExit(reason: .entryFailure(code: UInt64(info.reason)))
     case .eptViolation:
-      let fault = VMXExitQualification.nestedPageFault(
-        info.qualification, guestPhysical: info.guestPhysicalAddress,
-        guestLinear: info.guestLinearAddress)
-      // IDT-vectoring information (SDM 3C §25.9.3, §28.2.4): the exit interrupted the
-      // delivery of this vector, and the access may be the processor's own, not the
-      // instruction's. Carried for EPT violations, the exits whose handling it decides.
-      let vectoring = info.idtVectoringInfo
-      return VMExit(
-        reason: .nestedPageFault(fault),
-        interruptedEventVector: vectoring & (1 << 31) != 0
-          ? UInt8(truncatingIfNeeded: vectoring) : nil)
+      return eptViolation(info)
     case .preemptionTimerExpired:
       return VMExit(reason: .preemptionTimer)
     case .xsetbv:
