@@ -28,7 +28,7 @@ main:
     call detect_vendor
     PRINT "INFO startup starting", 10
 
-    mov ecx, 1000000
+    mov ecx, 100000             ; PAUSE exits on a shared core: enough time for a second SIPI
 .quiet:
     pause
     dec ecx
@@ -57,7 +57,7 @@ main:
     cmp eax, AP_VECTOR << 8
     CHECK e, "sipi-vector-is-cs", "cs=", eax
 
-    mov ecx, 1000000
+    mov ecx, 100000             ; PAUSE exits on a shared core: enough time for a second SIPI
 .settle:
     pause
     dec ecx

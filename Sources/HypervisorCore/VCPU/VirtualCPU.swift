@@ -78,6 +78,11 @@ public final class VirtualCPU {
   /// Set when a start-up IPI ended wait-for-SIPI: the backend loads it into the VMCB/VMCS
   /// before the next entry and clears it. Owner CPU only.
   public var startupState: InitialCPUState?
+  /// The VM's count of vCPUs that can still run (AwakeVCPUs); nil in host tests that need
+  /// none. Set when the VM is built.
+  public var awakeVCPUs: AwakeVCPUs?
+  /// Set by the owner CPU when nothing can wake this vCPU (`noteAsleep`), cleared by a post.
+  let judgedAsleep = Atomic<Bool>(false)
 
   public init(index: Int) {
     self.index = index
@@ -111,6 +116,7 @@ public final class VirtualCPU {
   /// Posts `request` (atomic OR) and kicks the vCPU's CPU. Safe from any CPU.
   public func post(_ request: VCPURequest) {
     requests.bitwiseOr(request.rawValue, ordering: .sequentiallyConsistent)
+    wakeIfJudgedAsleep()
     kicker?.kick(self)
   }
 

@@ -51,9 +51,11 @@ public final class VirtualMachine {
     self.profile = profile
     sharesDevices = profile.vcpuCount > 1
     initialState = .realMode(segment: profile.entrySegment, offset: profile.entryOffset)
+    let awake = AwakeVCPUs(profile.vcpuCount)
     for index in 0..<profile.vcpuCount {
       let vcpu = VirtualCPU(index: index)
       vcpu.storm.enabled = profile.stormDetection
+      vcpu.awakeVCPUs = awake
       vcpus.append(vcpu)
     }
     if profile.startup == .bootstrapOnly { holdApplicationProcessors() }

@@ -205,7 +205,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     for entry in cpu.runQueue where entry.vcpu.state == .halted && !entry.vm.isStopped {
       if let due = entry.vcpu.localAPIC?.deadline, due < deadline ?? UInt64.max { deadline = due }
     }
-    if deadline == nil && gangSwitch == nil { stopVMsThatCannotWake(on: cpu) }
+    stopVMsThatCannotWake(on: cpu)
     if let gangSwitch, gangSwitch < deadline ?? UInt64.max { deadline = gangSwitch }
     if let deadline {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: deadline, armedDeadline: 0)
@@ -217,18 +217,20 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     LocalAPIC.disarm()
   }
 
-  /// Every vCPU of the VM halted or stopped, none with a timer or a request: nothing can
-  /// wake it (the VM has no device that interrupts by itself), so it ends.
+  /// This CPU's vCPUs that nothing can wake (halted, stopped or waiting for SIPI, without a
+  /// request, a pending interrupt or a guest timer) leave their VM's awake count; the one
+  /// that takes it to zero ends the VM: no vCPU is left to send an IPI and the VM has no
+  /// device that interrupts by itself. Each CPU judges only its own vCPUs (AwakeVCPUs).
   private func stopVMsThatCannotWake(on cpu: PhysicalCPU) {
     for entry in cpu.runQueue where !entry.vm.isStopped {
-      let vm = entry.vm
-      let asleep = vm.vcpus.allSatisfy {
-        ($0.state == .halted || $0.state == .stopped || $0.state == .waitingForStartup)
-          && !$0.hasRequests
-          && $0.localAPIC?.deadline == nil
-      }
-      if asleep && vm.state == .running {
-        stop(vm, reason: .haltedWithoutInterruptSource, vcpu: entry.vcpu)
+      let vcpu = entry.vcpu
+      guard
+        vcpu.state == .halted || vcpu.state == .stopped || vcpu.state == .waitingForStartup,
+        !vcpu.hasRequests, vcpu.localAPIC?.deadline == nil,
+        vcpu.localAPIC?.pendingVector == nil, vcpu.localAPIC?.nmiPending != true
+      else { continue }
+      if vcpu.noteAsleep() && entry.vm.state == .running {
+        stop(entry.vm, reason: .haltedWithoutInterruptSource, vcpu: vcpu)
       }
     }
   }
