@@ -45,7 +45,9 @@ public struct ProfileLoader {
         }
       return .failure(ProfileErrors([diagnostic]))
     }
-    return parse(data, file: path, files: checksFiles ? ProfileFiles(besides: path) : nil)
+    return parse(
+      data, file: path, files: checksFiles ? ProfileFiles(besides: path) : nil,
+      referenced: referencedFrom != nil)
   }
 
   /// Parses a profile held in memory. `files` resolves and checks the paths it names (nil:
@@ -53,10 +55,28 @@ public struct ProfileLoader {
   public func parse(_ data: Data, file: String? = nil, files: ProfileFiles? = nil) -> Result<
     ProfileDocument, ProfileErrors
   > {
+    parse(data, file: file, files: files, referenced: false)
+  }
+
+  /// `referenced`: the file is a cluster's `<vm file=>`, which must be a VM profile; its root
+  /// is checked before anything is followed, so a cluster naming itself ends there.
+  func parse(_ data: Data, file: String?, files: ProfileFiles?, referenced: Bool) -> Result<
+    ProfileDocument, ProfileErrors
+  > {
     let root: XMLElementNode
     switch XMLTreeParser.parse(data, file: file) {
     case .success(let tree): root = tree
     case .failure(let diagnostic): return .failure(ProfileErrors([diagnostic]))
+    }
+    if referenced && root.name != "profile" {
+      return .failure(
+        ProfileErrors([
+          ProfileDiagnostic(
+            .unknownElement,
+            "the root element is <\(root.name)>; a cluster's <vm file=> names a VM <profile>",
+            at: root.position,
+            file: file)
+        ]))
     }
     switch root.name {
     case "profile":
