@@ -9,7 +9,7 @@ struct ValidateCommand: ParsableCommand {
     discussion: """
       Prints each problem as FILE:LINE:COLUMN: error: MESSAGE (all of them, not just the \
       first) and exits with 65; a valid profile exits with 0. The files a profile names \
-      (kernel, initrd, images) must exist. --module-line also prints the boot-time form \
+      (kernel, initrd, images) must exist, unless --no-file-check. --module-line also prints the boot-time form \
       (`vm name=...`) of each VM that has one.
       """)
 
@@ -21,9 +21,13 @@ struct ValidateCommand: ParsableCommand {
   @Flag(name: .long, help: "Print each VM's boot-time module line (FILE:vm name=...;...).")
   var moduleLine = false
 
+  @Flag(name: .long, help: "Do not check that the kernel, initrd and image files exist.")
+  var noFileCheck = false
+
   func run() throws {
     let environment = CLIEnvironment.current
-    let document = try ProfileReading.load(profile, json: options.json, environment: environment)
+    let document = try ProfileReading.load(
+      profile, json: options.json, checksFiles: !noFileCheck, environment: environment)
     let members = document.members
     if options.json {
       environment.printJSON(
@@ -131,10 +135,12 @@ struct MachineDescription: Encodable {
 /// Loading a profile for a command: diagnostics printed (text or JSON), then a CLIError
 /// with the profile's exit status.
 enum ProfileReading {
-  static func load(_ path: String, json: Bool, environment: CLIEnvironment) throws
+  static func load(
+    _ path: String, json: Bool, checksFiles: Bool = true, environment: CLIEnvironment
+  ) throws
     -> ProfileDocument
   {
-    switch ProfileLoader().load(path: path) {
+    switch ProfileLoader(checksFiles: checksFiles).load(path: path) {
     case .success(let document): return document
     case .failure(let errors):
       let unreadable = errors.diagnostics.count == 1 && errors.diagnostics[0].line == 0

@@ -22,6 +22,14 @@ public struct ProfileLoader {
 
   public init(checksFiles: Bool = true) { self.checksFiles = checksFiles }
 
+  /// Paths resolve against the profile's folder either way; their files are looked for only
+  /// when `checksFiles`.
+  func files(besides path: String) -> ProfileFiles {
+    var files = ProfileFiles(besides: path)
+    if !checksFiles { files.exists = { _ in true } }
+    return files
+  }
+
   public func load(path: String) -> Result<ProfileDocument, ProfileErrors> {
     load(path: path, referencedFrom: nil)
   }
@@ -46,7 +54,7 @@ public struct ProfileLoader {
       return .failure(ProfileErrors([diagnostic]))
     }
     return parse(
-      data, file: path, files: checksFiles ? ProfileFiles(besides: path) : nil,
+      data, file: path, files: files(besides: path),
       referenced: referencedFrom != nil)
   }
 

@@ -80,6 +80,7 @@ public enum XMLTreeParser {
     case 74: return "a closing tag '</' is expected"
     case 76: return "a closing tag does not match the element it closes"
     case 77: return "an element is not closed"
+    case 80: return "a comment contains '--', which XML does not allow inside comments"
     case 86: return "there is content after the root element"
     default: return "XML parser error \(error.code)"
     }
