@@ -60,12 +60,18 @@ public struct ClusterState {
     return (key, true)
   }
 
+  static var decoder: JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return decoder
+  }
+
   public func readNodes() throws -> NodeTable {
     guard let data = FileManager.default.contents(atPath: nodesFile.path) else {
       return NodeTable(nodes: [])
     }
     do {
-      return try JSONDecoder().decode(NodeTable.self, from: data)
+      return try Self.decoder.decode(NodeTable.self, from: data)
     } catch {
       throw CLIError(
         .noCluster, "\(nodesFile.path) cannot be read as a node table (\(error))",
@@ -76,7 +82,8 @@ public struct ClusterState {
   public func writeNodes(_ table: NodeTable) throws {
     try prepare()
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
     let data = try encoder.encode(table)
     try data.write(to: nodesFile, options: .atomic)
   }

@@ -13,6 +13,7 @@ struct NodesCommand: ParsableCommand {
     let session = try ClusterSession(environment: environment)
     var rows: [NodeRow] = []
     var unreachable: [(NodeRecord, CLIError)] = []
+    var unwired: CLIError?
     for node in session.nodes {
       var row = NodeRow(node: node)
       if !environment.launcher.isRunning(node.pid, node.marker) {
@@ -22,7 +23,7 @@ struct NodesCommand: ParsableCommand {
             node,
             CLIError(
               .unreachable, "node \(node.name) is not running (its log: \(node.log))",
-              hint: "`peregrine node up` starts it again")
+              hint: "`peregrine node up` starts the nodes that stopped")
           ))
       } else {
         do {
@@ -32,6 +33,10 @@ struct NodesCommand: ParsableCommand {
         } catch let error as CLIError where error.status == .unreachable {
           row.health = "unreachable"
           unreachable.append((node, error))
+        } catch let error as CLIError where error.status == .notSupported {
+          // The process table still says something: show it, then say why nothing more.
+          row.health = "running (not asked)"
+          unwired = error
         }
       }
       rows.append(row)
@@ -59,6 +64,7 @@ struct NodesCommand: ParsableCommand {
           }))
     }
     if let error = session.reportUnreachable(unreachable) { throw error }
+    if let unwired { throw unwired }
   }
 }
 
@@ -91,5 +97,6 @@ struct NodeRow: Encodable {
 extension NodeRecord {
   /// What identifies this node's emulator process: its node directory is on its command
   /// line (the ISO for QEMU, the bochsrc for Bochs).
-  var marker: String { URL(fileURLWithPath: iso).deletingLastPathComponent().path }
+  /// With its trailing '/', so node1 does not match node10's emulator.
+  var marker: String { URL(fileURLWithPath: iso).deletingLastPathComponent().path + "/" }
 }

@@ -129,6 +129,15 @@ final class NodeCommandTests: XCTestCase {
     XCTAssertTrue(harness.errors.contains("qemu-system-x86_64 is not installed"))
   }
 
+  func testAPidIsTrustedOnlyForItsOwnNodeFolder() {
+    let record = NodeRecord(
+      name: "node1", backend: .svm, pid: 1, hostPort: 1, address: "",
+      iso: "/s/nodes/node1/boot.iso", log: "", startedAt: Date())
+    XCTAssertEqual(record.marker, "/s/nodes/node1/")
+    XCTAssertFalse("qemu -cdrom /s/nodes/node10/boot.iso".contains(record.marker))
+    XCTAssertTrue("qemu -cdrom /s/nodes/node1/boot.iso".contains(record.marker))
+  }
+
   func testCorruptStateIsReported() throws {
     let harness = try Harness()
     _ = try harness.writeFile("nodes.json", "{not json")
