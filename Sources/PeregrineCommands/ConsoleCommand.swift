@@ -18,14 +18,26 @@ struct ConsoleCommand: ParsableCommand {
     let environment = CLIEnvironment.current
     let session = try ClusterSession(environment: environment)
     let (node, connection, _) = try session.locate(vm)
+    try ConsoleStream.follow(
+      vm, on: node, connection: connection, json: options.json, poll: poll, environment: environment
+    )
+  }
+}
+
+/// Following a VM's console: `console VM`, and `create --console`.
+enum ConsoleStream {
+  static func follow(
+    _ vm: String, on node: NodeRecord, connection: NodeConnection, json: Bool, poll: Double,
+    environment: CLIEnvironment
+  ) throws {
     Interrupts.install()
-    if !options.json && environment.errorsIsTerminal {
+    if !json && environment.errorsIsTerminal {
       environment.errors("[console of \(vm) on \(node.name); Ctrl-C to leave]\n")
     }
     var offset: UInt64 = 0
     while !environment.interrupted() {
       let chunk = try environment.request { try connection.readConsole(of: vm, from: offset) }
-      if options.json {
+      if json {
         if !chunk.bytes.isEmpty || chunk.droppedBytes > 0 {
           environment.printJSONLine(
             ConsoleRecord(
@@ -40,7 +52,7 @@ struct ConsoleCommand: ParsableCommand {
       }
       offset = chunk.nextOffset
       if chunk.ended {
-        if !options.json { environment.errors("\n[\(vm) has ended]\n") }
+        if !json { environment.errors("\n[\(vm) has ended]\n") }
         return
       }
       if chunk.bytes.isEmpty { environment.sleep(poll) }

@@ -17,12 +17,19 @@ struct CreateCommand: ParsableCommand {
   @Argument(help: "The profile (XML): a <profile> or a <cluster>.") var profile: String
   @Option(name: .long, help: "The node for the VMs the profile does not place (e.g. node0).")
   var node: String?
+  @Flag(
+    name: .long, help: "Follow the new VM's console right away, as `console` does (one VM only).")
+  var console = false
 
   func run() throws {
     let environment = CLIEnvironment.current
     let document = try ProfileReading.load(profile, json: options.json, environment: environment)
     let session = try ClusterSession(environment: environment)
     if let node { _ = try session.node(named: node) }
+    if console && document.members.count != 1 {
+      throw CLIError(
+        .usage, "--console follows one VM, and \(profile) describes \(document.members.count)")
+    }
     let plan = try Placement.plan(document.members, defaultNode: node, session: session)
     var created: [CreatedMachine] = []
     for (member, node) in plan {
@@ -60,7 +67,13 @@ struct CreateCommand: ParsableCommand {
         )
       }
     }
-    if options.json { environment.printJSON(CreateReport(created: created)) }
+    if options.json && !console { environment.printJSON(CreateReport(created: created)) }
+    if console, let (_, node) = plan.first {
+      try ConsoleStream.follow(
+        created[0].name, on: node, connection: try session.connection(to: node), json: options.json,
+        poll: 0.1,
+        environment: environment)
+    }
   }
 
   /// The profile with the contents of its files.
@@ -125,26 +138,62 @@ enum Placement {
       if let wanted {
         node = try session.node(named: wanted)
         if let error = unreachable[node.name] { throw error }
+        if let reason = misfit(
+          member.profile, on: node.name, reports[node.name], free: free[node.name] ?? 0)
+        {
+          throw CLIError(
+            .refused, reason,
+            hint: "place it on another node (--node or <vm node=>), or change the profile")
+        }
       } else {
-        let candidates = session.nodes.filter { free[$0.name] != nil }
-        guard let best = candidates.max(by: { free[$0.name]! < free[$1.name]! }) else {
-          throw unreachable.values.first ?? CLIError(.unreachable, "no node answered")
+        let fitting = session.nodes.filter { node in
+          reports[node.name] != nil
+            && misfit(member.profile, on: node.name, reports[node.name], free: free[node.name] ?? 0)
+              == nil
+        }
+        guard let best = fitting.max(by: { free[$0.name]! < free[$1.name]! }) else {
+          if reports.isEmpty {
+            throw unreachable.values.first ?? CLIError(.unreachable, "no node answered")
+          }
+          let reasons = session.nodes.compactMap { node in
+            reports[node.name].flatMap {
+              misfit(member.profile, on: node.name, $0, free: free[node.name] ?? 0)
+            }
+          }
+          throw CLIError(
+            .refused,
+            "no node can take VM '\(member.profile.name)': " + reasons.joined(separator: "; "),
+            hint: "give the VM less <memory> or fewer <vcpus>, or destroy a VM")
         }
         node = best
       }
-      let available = free[node.name] ?? 0
-      guard member.profile.memoryBytes <= available else {
-        throw CLIError(
-          .refused,
-          "VM '\(member.profile.name)' needs \(Formatting.bytes(member.profile.memoryBytes)) and \(node.name) has \(Formatting.bytes(available)) free",
-          hint: wanted == nil
-            ? "no node has room: give the VM less <memory>, or destroy a VM"
-            : "place it on another node (--node or <vm node=>)")
-      }
-      free[node.name] = available - member.profile.memoryBytes
+      free[node.name]! -= member.profile.memoryBytes
       plan.append((member, node))
     }
     return plan
+  }
+
+  /// Why `profile` does not fit the node, or nil: its memory must be free there; pinned and
+  /// gang vCPUs each need a CPU of the node, and pin= may name only CPUs the node has.
+  static func misfit(
+    _ profile: MachineProfile, on node: String, _ report: NodeReport?, free: UInt64
+  ) -> String? {
+    guard let report else { return "\(node) did not answer" }
+    if profile.memoryBytes > free {
+      return
+        "VM '\(profile.name)' needs \(Formatting.bytes(profile.memoryBytes)) and \(node) has \(Formatting.bytes(free)) free"
+    }
+    if profile.scheduling.mode != .shared && profile.vcpus > report.cpuCount {
+      return
+        "VM '\(profile.name)' has \(profile.vcpus) \(profile.scheduling.mode.profileWord) vCPUs, each needing a CPU of its own, and \(node) has \(report.cpuCount) CPUs"
+    }
+    if let pins = profile.scheduling.pinnedCPUs,
+      let cpu = pins.first(where: { $0 >= report.cpuCount })
+    {
+      return
+        "VM '\(profile.name)' pins a vCPU to CPU \(cpu), and \(node) has CPUs 0 to \(report.cpuCount - 1)"
+    }
+    return nil
   }
 }
 

@@ -23,6 +23,17 @@ public enum ExitStatus: Int32, CaseIterable {
   /// No cluster: no nodes are up, or the key is missing (EX_CONFIG).
   case noCluster = 78
 
+  /// The case's name in snake_case ("invalid_profile"), as `--json` errors give it.
+  public var name: String {
+    "\(self)".reduce(into: "") { name, character in
+      if character.isUppercase {
+        name += "_" + character.lowercased()
+      } else {
+        name.append(character)
+      }
+    }
+  }
+
   public var meaning: String {
     switch self {
     case .success: return "success"

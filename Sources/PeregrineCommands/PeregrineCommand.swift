@@ -36,6 +36,8 @@ public struct PeregrineCommand: ParsableCommand {
       if !error.reported {
         environment.errors("peregrine: error: \(error.message)\n")
         if let hint = error.hint { environment.errors("  \(hint)\n") }
+        // A script that asked for JSON gets the error as JSON on standard output too.
+        if arguments.contains("--json") { environment.printJSON(ErrorReport(error)) }
       }
       return error.status.rawValue
     } catch {
@@ -49,6 +51,23 @@ public struct PeregrineCommand: ParsableCommand {
       }
       return code.rawValue
     }
+  }
+}
+
+/// `--json`'s form of a failure: {"error": {"status", "kind", "message", "hint"}}.
+struct ErrorReport: Encodable {
+  struct Body: Encodable {
+    var status: Int32
+    var kind: String
+    var message: String
+    var hint: String?
+  }
+  var error: Body
+
+  init(_ error: CLIError) {
+    self.error = Body(
+      status: error.status.rawValue, kind: error.status.name, message: error.message,
+      hint: error.hint)
   }
 }
 

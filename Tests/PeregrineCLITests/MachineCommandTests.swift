@@ -155,6 +155,75 @@ final class MachineCommandTests: XCTestCase {
     XCTAssertTrue(harness.errors.contains("there is no node 'node9'"))
   }
 
+  func testCreateChecksCPUsAgainstTheNode() throws {
+    let node0 = FakeNode(freeMemory: 900 << 20)
+    let node1 = FakeNode(freeMemory: 100 << 20)
+    node1.report.cpuCount = 4
+    let harness = try Harness(nodes: ["node0": node0, "node1": node1])
+    _ = try harness.writeFile("hello.bin", "flat")
+    let gang = try harness.writeFile(
+      "gang.xml",
+      "<profile><name>g</name><memory>16</memory><vcpus>4</vcpus><flat>hello.bin</flat><sched>gang</sched></profile>"
+    )
+    // node0 has more free memory but only 2 CPUs: the 4-vCPU gang VM goes to node1.
+    XCTAssertEqual(harness.run("create", gang), 0, harness.errors)
+    XCTAssertEqual(node1.machines.map(\.name), ["g"])
+    let gang2 = try harness.writeFile(
+      "gang2.xml",
+      "<profile><name>g2</name><memory>16</memory><vcpus>4</vcpus><flat>hello.bin</flat><sched>gang</sched></profile>"
+    )
+    XCTAssertEqual(harness.run("create", gang2, "--node", "node0"), 77)
+    XCTAssertTrue(
+      harness.errors.contains(
+        "VM 'g2' has 4 gang vCPUs, each needing a CPU of its own, and node0 has 2 CPUs"),
+      harness.errors)
+    let pinned = try harness.writeFile(
+      "pinned.xml",
+      "<profile><name>p</name><memory>16</memory><vcpus>2</vcpus><flat>hello.bin</flat><sched pin=\"0,7\">pinned</sched></profile>"
+    )
+    XCTAssertEqual(harness.run("create", pinned, "--node", "node0"), 77)
+    XCTAssertTrue(
+      harness.errors.contains("pins a vCPU to CPU 7, and node0 has CPUs 0 to 1"), harness.errors)
+    let wide = try harness.writeFile(
+      "wide.xml",
+      "<profile><name>w</name><memory>16</memory><vcpus>8</vcpus><flat>hello.bin</flat><sched>pinned</sched></profile>"
+    )
+    XCTAssertEqual(harness.run("create", wide, "--json"), 77)
+    XCTAssertTrue(
+      harness.errors.contains(
+        "no node can take VM 'w': VM 'w' has 8 pinned vCPUs, each needing a CPU of its own, and node0 has 2 CPUs;"
+      ), harness.errors)
+    let error = try XCTUnwrap(try harness.json()["error"] as? [String: Any])
+    XCTAssertEqual(error["status"] as? Int, 77)
+    XCTAssertEqual(error["kind"] as? String, "refused")
+    // Shared vCPUs may outnumber the CPUs.
+    let shared = try harness.writeFile(
+      "shared.xml",
+      "<profile><name>s</name><memory>16</memory><vcpus>8</vcpus><flat>hello.bin</flat></profile>")
+    XCTAssertEqual(harness.run("create", shared, "--node", "node0"), 0, harness.errors)
+  }
+
+  func testCreateThenFollowTheConsole() throws {
+    let node = FakeNode()
+    node.console = Array("Linux version\n".utf8)
+    node.consoleEndsAt = node.console.count
+    let harness = try Harness(nodes: ["node0": node])
+    _ = try harness.writeFile("vmlinuz", "k")
+    let path = try harness.writeFile(
+      "web.xml", "<profile><name>web</name><memory>16</memory><kernel>vmlinuz</kernel></profile>")
+    XCTAssertEqual(harness.run("create", path, "--console"), 0, harness.errors)
+    XCTAssertTrue(harness.output.hasPrefix("created web on node0"))
+    XCTAssertEqual(String(decoding: harness.consoleBytes, as: UTF8.self), "Linux version\n")
+  }
+
+  func testJSONErrorsForScripts() throws {
+    let harness = try Harness(nodes: ["node0": FakeNode()])
+    XCTAssertEqual(harness.run("pause", "ghost", "--json"), 67)
+    let error = try XCTUnwrap(try harness.json()["error"] as? [String: Any])
+    XCTAssertEqual(error["kind"] as? String, "no_such_machine")
+    XCTAssertEqual(error["message"] as? String, "no VM named 'ghost' on any node")
+  }
+
   func testCreateWithAnInvalidProfileSendsNothing() throws {
     let node = FakeNode()
     let harness = try Harness(nodes: ["node0": node])
