@@ -37,23 +37,18 @@ extension MachineProfile {
     "\"", "'", "$", ";", "\\", "{", "}", "|", "&", "<", ">", "#", "`",
   ]
 
-  /// The profile as boot-time GRUB modules: the guest (`vm name=... -- cmdline`), then for a
-  /// Linux guest with an initramfs, `initrd vm=NAME`. `VMProfile.parse` reads the line back
-  /// to the same VM (tested).
-  public func moduleLines() -> Result<[BootModule], ModuleLineError> {
-    guard nics.isEmpty else { return .failure(.hasNICs) }
-    guard disk == nil else { return .failure(.hasDisk) }
+  /// The VM as the node's own `VMProfile.parse` reads it: `vm name=... mem=... cpus=...
+  /// [kind=linux | load=... entry=...] [sched=...] [pin=...] [-- cmdline]`. NICs and disks
+  /// are not in it (the module line has neither). This is the form a create request can
+  /// carry, so the node checks a VM created at run time exactly as one from its ISO.
+  public var vmProfileLine: String {
     var words = ["vm", "name=\(name)", "mem=\(Self.sizeWord(memoryBytes))", "cpus=\(vcpus)"]
-    var modules: [BootModule] = []
-    let file: String
     var commandLine = ""
     switch boot {
-    case .linux(let kernel, _, let line):
-      file = kernel
+    case .linux(_, _, let line):
       words.append("kind=linux")
       commandLine = line
-    case .flat(let image, let load, let segment, let offset):
-      file = image
+    case .flat(_, let load, let segment, let offset):
       words.append("load=0x\(String(load, radix: 16))")
       words.append("entry=\(Self.hex4(segment)):\(Self.hex4(offset))")
     }
@@ -63,9 +58,27 @@ extension MachineProfile {
     }
     var line = words.joined(separator: " ")
     if !commandLine.isEmpty { line += " -- " + commandLine }
-    if let bad = Self.unsafe(in: commandLine) {
-      return .failure(.unsafeCharacters(what: "command line", characters: bad))
+    return line
+  }
+
+  /// The profile as boot-time GRUB modules: the guest (`vmProfileLine`), then for a Linux
+  /// guest with an initramfs, `initrd vm=NAME`. `VMProfile.parse` reads the line back to the
+  /// same VM (tested).
+  public func moduleLines() -> Result<[BootModule], ModuleLineError> {
+    guard nics.isEmpty else { return .failure(.hasNICs) }
+    guard disk == nil else { return .failure(.hasDisk) }
+    var modules: [BootModule] = []
+    let file: String
+    switch boot {
+    case .linux(let kernel, _, let commandLine):
+      file = kernel
+      if let bad = Self.unsafe(in: commandLine) {
+        return .failure(.unsafeCharacters(what: "command line", characters: bad))
+      }
+    case .flat(let image, _, _, _):
+      file = image
     }
+    let line = vmProfileLine
     modules.append(BootModule(file: file, commandLine: line))
     if case .linux(_, let initrd?, _) = boot {
       modules.append(BootModule(file: initrd, commandLine: "initrd vm=\(name)"))

@@ -59,6 +59,17 @@ final class ModuleLineTests: XCTestCase {
     XCTAssertTrue(try profile.moduleLines().get()[0].commandLine.contains(" mem=2G "))
   }
 
+  func testTheProfileLineOfAVMWithANICStillParses() throws {
+    let profile = try XCTUnwrap(
+      machine(
+        linuxProfile(
+          "  <nic1><mac>52:54:00:00:00:01</mac></nic1>\n  <cmdline>init=\"/bin/sh\"</cmdline>")))
+    XCTAssertEqual(
+      profile.vmProfileLine, "vm name=linux mem=256M cpus=1 kind=linux -- init=\"/bin/sh\"")
+    let node = try parsedByTheNode(profile.vmProfileLine)
+    XCTAssertEqual(node.guestCommandLine, Array("init=\"/bin/sh\"".utf8))
+  }
+
   func testWhatTheModuleLineCannotCarry() throws {
     let withNIC = try XCTUnwrap(
       machine(linuxProfile("  <nic1><mac>52:54:00:00:00:01</mac></nic1>")))
