@@ -48,7 +48,8 @@ struct ElementReader {
   /// repeated children are reported (the first of a repeated name is kept), as is text
   /// outside the children.
   mutating func children(
-    of element: XMLElementNode, allowed: [String], alsoAllowed: (String) -> Bool = { _ in false }
+    of element: XMLElementNode, allowed: [String], alsoAllowed: (String) -> Bool = { _ in false },
+    alsoAllowedDescription: String? = nil
   ) -> [String: XMLElementNode] {
     var found: [String: XMLElementNode] = [:]
     for child in element.children {
@@ -56,7 +57,8 @@ struct ElementReader {
         report(
           .unknownElement,
           "unknown element <\(child.name)> in <\(element.name)>; expected one of "
-            + allowed.map { "<\($0)>" }.joined(separator: ", "),
+            + (allowed.map { "<\($0)>" } + (alsoAllowedDescription.map { [$0] } ?? [])).joined(
+              separator: ", "),
           at: child)
         continue
       }

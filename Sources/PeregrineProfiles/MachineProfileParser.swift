@@ -36,7 +36,8 @@ public enum MachineProfileParser {
     }
     reader.checkAttributes(of: root, allowed: [])
     let children = reader.children(
-      of: root, allowed: elements, alsoAllowed: { nicIndex($0) != nil })
+      of: root, allowed: elements, alsoAllowed: { nicIndex($0) != nil },
+      alsoAllowedDescription: "<nic1> ... <nic\(maximumNICs)>")
     let name = reader.requiredText("name", in: root, from: children)
     if let name, let element = children["name"] {
       if name.utf8.count > VMProfile.maximumNameLength || !name.utf8.allSatisfy(isNameCharacter) {

@@ -127,7 +127,9 @@ final class MachineProfileTests: XCTestCase {
   func testUnknownElementIsReportedAtItsStartTag() {
     assertRefused(
       linuxProfile("  <disk>x</disk>"), .unknownElement, atLine: 7, column: 3,
-      containing: "unknown element <disk>")
+      containing:
+        "unknown element <disk> in <profile>; expected one of <name>, <type>, <memory>, <vcpus>, <kernel>, <initrd>, <cmdline>, <flat>, <sched>, <image>, <nic1> ... <nic8>"
+    )
   }
 
   func testUnknownAttribute() {
