@@ -31,8 +31,12 @@ struct NodeUpCommand: ParsableCommand {
   var kernel: String?
   @Option(name: .long, help: "Memory per node (e.g. 1G, 512M).") var memory = "1G"
   @Option(name: .long, help: "CPUs per node.") var cpus = 2
-  @Option(name: .long, help: "Seconds to wait for each new node to answer (0: do not wait).")
-  var wait: Double = 120
+  @Option(
+    name: .long,
+    help:
+      "Seconds to wait for the new nodes to answer (0: do not wait; default 120 for svm, 600 for vmx, Bochs being slower)."
+  )
+  var wait: Double?
 
   func validate() throws {
     guard count >= 1 && count <= 64 else { throw ValidationError("--count must be from 1 to 64") }
@@ -49,7 +53,8 @@ struct NodeUpCommand: ParsableCommand {
     let result = try manager.up(
       count: count, backend: backend, kernel: elf, memoryMiB: NodeManager.mebibytes(memory)!,
       cpus: cpus)
-    let waitOutcome = try manager.waitForAnswers(result.started, seconds: wait)
+    let waitOutcome = try manager.waitForAnswers(
+      result.started, seconds: wait ?? (backend == .svm ? 120 : 600))
     if options.json {
       environment.printJSON(
         NodeUpReport(

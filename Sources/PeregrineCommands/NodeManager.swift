@@ -225,7 +225,9 @@ struct NodeManager {
               "\(node.name) did not answer within \(Formatting.seconds(seconds)) of starting",
               hint:
                 "read its serial log, \(node.log); it keeps booting in the background (`peregrine nodes` asks again)"
-            )
+                + (node.backend == .vmx
+                  ? "; a VT-x node has Bochs' e1000 NIC and answers only if the node kernel drives it (docs/cli.md)"
+                  : ""))
           }
           environment.sleep(1)
         } catch let error as NodeError {

@@ -111,6 +111,12 @@ final class NodeCommandTests: XCTestCase {
     XCTAssertTrue(
       harness.errors.contains("node0 did not answer within 5.0 s of starting"), harness.errors)
     XCTAssertTrue(harness.errors.contains("serial.log"))
+    XCTAssertFalse(harness.errors.contains("e1000"))
+    XCTAssertEqual(harness.run("node", "down"), 0)
+    XCTAssertEqual(harness.run("node", "up", "--kernel", elf, "--backend", "vmx"), 69)
+    XCTAssertTrue(
+      harness.errors.contains("node0 did not answer within 10m0s of starting"), harness.errors)
+    XCTAssertTrue(harness.errors.contains("Bochs' e1000 NIC"))
 
     // Without a protocol client, it says it cannot wait.
     XCTAssertEqual(harness.run("node", "down"), 0)
