@@ -9,8 +9,9 @@ struct CreateCommand: ParsableCommand {
     discussion: """
       The profile is validated first (as `validate` does); then its files are sent to the \
       node, with a progress bar on a terminal. A VM the profile does not place goes to \
-      --node, else to the node with the most free memory. A name already in use anywhere \
-      in the cluster is refused before anything is sent.
+      --node, else to the node with the most free memory among those it fits (its memory \
+      free there, a CPU for each pinned or gang vCPU). A name already in use anywhere in \
+      the cluster is refused before anything is sent.
       """)
 
   @OptionGroup var options: GlobalOptions
