@@ -160,6 +160,14 @@ fuzz-merge:
 linux-fixtures: deps
 	@scripts/fetch-linux-fixtures.sh
 
+# `make cli`: the management CLI, build/bin/peregrine, a host program (docs/cli.md).
+.PHONY: cli
+cli:
+	@swift build -c release --product peregrine
+	@mkdir -p $(BUILD)/bin
+	@cp "$$(swift build -c release --show-bin-path)/peregrine" $(BUILD)/bin/peregrine
+	@echo "  CLI     $(BUILD)/bin/peregrine"
+
 format:
 	$(SWIFT_BIN)/swift-format format -i -r Sources Tests Package.swift
 

@@ -7,7 +7,12 @@ import PackageDescription
 let package = Package(
   name: "Peregrine",
   products: [
-    .library(name: "HypervisorCore", targets: ["HypervisorCore"])
+    .library(name: "HypervisorCore", targets: ["HypervisorCore"]),
+    .executable(name: "peregrine", targets: ["PeregrineCLI"]),
+  ],
+  dependencies: [
+    // Host-only: the `peregrine` CLI's argument parsing.
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
     .target(name: "BootProtocols"),
@@ -15,11 +20,21 @@ let package = Package(
     .target(name: "HypervisorCore", dependencies: ["Memory"]),
     .target(name: "SVM", dependencies: ["HypervisorCore"]),
     .target(name: "VMX", dependencies: ["HypervisorCore"]),
+    // Host-only: XML VM and virtual-cluster profiles, and the CLI (docs/profiles.md, docs/cli.md).
+    .target(name: "PeregrineProfiles", dependencies: ["HypervisorCore"]),
+    .target(
+      name: "PeregrineCommands",
+      dependencies: [
+        "PeregrineProfiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "PeregrineCLI", dependencies: ["PeregrineCommands"]),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
     .testTarget(name: "SVMTests", dependencies: ["SVM"]),
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
+    .testTarget(name: "PeregrineProfilesTests", dependencies: ["PeregrineProfiles", "HypervisorCore"]),
+    .testTarget(name: "PeregrineCLITests", dependencies: ["PeregrineCommands"]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.

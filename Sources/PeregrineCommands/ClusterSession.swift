@@ -1,0 +1,77 @@
+import Foundation
+
+/// The nodes of the cluster and a connection to each, opened as they are needed.
+final class ClusterSession {
+  let environment: CLIEnvironment
+  let key: ClusterKey
+  let nodes: [NodeRecord]
+  private var connections: [String: NodeConnection] = [:]
+
+  init(environment: CLIEnvironment) throws {
+    self.environment = environment
+    (key, nodes) = try environment.state.requireNodes()
+  }
+
+  func connection(to node: NodeRecord) throws -> NodeConnection {
+    if let open = connections[node.name] { return open }
+    let connection = try environment.connect(node, key: key)
+    connections[node.name] = connection
+    return connection
+  }
+
+  func node(named name: String) throws -> NodeRecord {
+    guard let node = nodes.first(where: { $0.name == name }) else {
+      throw CLIError(
+        .usage,
+        "there is no node '\(name)'; the nodes are \(nodes.map(\.name).joined(separator: ", "))")
+    }
+    return node
+  }
+
+  /// Every node's VMs; nodes that do not answer are listed apart (`notWired` and protocol
+  /// mismatches are not a node's fault and end the command).
+  func machinesByNode() throws -> (
+    found: [(node: NodeRecord, machines: [MachineSummary])], unreachable: [(NodeRecord, CLIError)]
+  ) {
+    var found: [(node: NodeRecord, machines: [MachineSummary])] = []
+    var unreachable: [(NodeRecord, CLIError)] = []
+    for node in nodes {
+      do {
+        let connection = try connection(to: node)
+        found.append((node, try environment.request { try connection.listMachines() }))
+      } catch let error as CLIError where error.status == .unreachable {
+        unreachable.append((node, error))
+      }
+    }
+    return (found, unreachable)
+  }
+
+  /// The node that runs VM `name`.
+  func locate(_ name: String) throws -> (
+    node: NodeRecord, connection: NodeConnection, machine: MachineSummary
+  ) {
+    let (found, unreachable) = try machinesByNode()
+    for (node, machines) in found {
+      if let machine = machines.first(where: { $0.name == name }) {
+        return (node, try connection(to: node), machine)
+      }
+    }
+    if let (node, error) = unreachable.first {
+      throw CLIError(
+        .unreachable,
+        "no reachable node runs a VM named '\(name)', and node \(node.name) did not answer (\(error.message))",
+        hint: error.hint)
+    }
+    throw CLIError(NodeError.noSuchMachine(name), stateDirectory: environment.state.directory.path)
+  }
+
+  /// Warns on standard error about nodes that did not answer; the status to end with.
+  func reportUnreachable(_ unreachable: [(NodeRecord, CLIError)]) -> CLIError? {
+    guard !unreachable.isEmpty else { return nil }
+    for (_, error) in unreachable { environment.errors("peregrine: warning: \(error.message)\n") }
+    let names = unreachable.map { $0.0.name }.joined(separator: ", ")
+    return CLIError(
+      .unreachable, "\(unreachable.count) node(s) did not answer: \(names)",
+      hint: unreachable[0].1.hint)
+  }
+}

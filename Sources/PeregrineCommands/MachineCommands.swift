@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+
+struct ListCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "List the VMs of every node: state, vCPUs, memory, uptime.")
+
+  @OptionGroup var options: GlobalOptions
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let session = try ClusterSession(environment: environment)
+    let (found, unreachable) = try session.machinesByNode()
+    let rows = found.flatMap { node, machines in
+      machines.map { MachineRow(node: node.name, machine: $0) }
+    }
+    if options.json {
+      environment.printJSON(
+        MachineList(machines: rows, unreachableNodes: unreachable.map { $0.0.name }))
+    } else if rows.isEmpty {
+      environment.output("no VMs\n")
+    } else {
+      environment.output(
+        Formatting.table(
+          ["NAME", "NODE", "STATE", "VCPUS", "MEMORY", "UPTIME"],
+          rows.map {
+            [
+              $0.name, $0.node, $0.state.rawValue, "\($0.vcpus)", Formatting.bytes($0.memory),
+              Formatting.seconds($0.uptimeSeconds),
+            ]
+          }))
+    }
+    if let error = session.reportUnreachable(unreachable) { throw error }
+  }
+}
+
+struct MachineList: Encodable {
+  var machines: [MachineRow]
+  var unreachableNodes: [String]
+}
+
+struct MachineRow: Encodable {
+  var name: String
+  var node: String
+  var state: MachineState
+  var vcpus: Int
+  var memory: UInt64
+  var uptimeSeconds: Double
+
+  init(node: String, machine: MachineSummary) {
+    name = machine.name
+    self.node = node
+    state = machine.state
+    vcpus = machine.vcpus
+    memory = machine.memory
+    uptimeSeconds = machine.uptimeSeconds
+  }
+}
+
+/// pause, unpause and destroy: one request to the node that runs the VM.
+enum MachineAction: String {
+  case pause, unpause, destroy
+
+  var pastTense: String {
+    switch self {
+    case .pause: return "paused"
+    case .unpause: return "unpaused"
+    case .destroy: return "destroyed"
+    }
+  }
+
+  func perform(on name: String, json: Bool) throws {
+    let environment = CLIEnvironment.current
+    let session = try ClusterSession(environment: environment)
+    let (node, connection, _) = try session.locate(name)
+    try environment.request {
+      switch self {
+      case .pause: try connection.pauseMachine(named: name)
+      case .unpause: try connection.unpauseMachine(named: name)
+      case .destroy: try connection.destroyMachine(named: name)
+      }
+    }
+    if json {
+      environment.printJSON(ActionReport(machine: name, node: node.name, action: pastTense))
+    } else {
+      environment.output("\(pastTense) \(name) on \(node.name)\n")
+    }
+  }
+}
+
+struct ActionReport: Encodable {
+  var machine: String
+  var node: String
+  var action: String
+}
+
+struct PauseCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "pause",
+    abstract: "Stop all of a VM's vCPUs, on whatever cores they run; a paused VM costs no CPU time."
+  )
+  @OptionGroup var options: GlobalOptions
+  @Argument(help: "The VM's name.") var vm: String
+  func run() throws { try MachineAction.pause.perform(on: vm, json: options.json) }
+}
+
+struct UnpauseCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "unpause", abstract: "Resume a paused VM's vCPUs.")
+  @OptionGroup var options: GlobalOptions
+  @Argument(help: "The VM's name.") var vm: String
+  func run() throws { try MachineAction.unpause.perform(on: vm, json: options.json) }
+}
+
+struct DestroyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "destroy",
+    abstract: "Stop a VM and give all its memory back to the node; its name is free again.")
+  @OptionGroup var options: GlobalOptions
+  @Argument(help: "The VM's name.") var vm: String
+  func run() throws { try MachineAction.destroy.perform(on: vm, json: options.json) }
+}

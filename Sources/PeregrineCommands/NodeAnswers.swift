@@ -1,0 +1,175 @@
+import Foundation
+import PeregrineProfiles
+
+// What nodes answer and what the CLI sends them, in the CLI's terms (NodeConnection).
+
+/// The node's own description (`peregrine nodes`).
+public struct NodeReport: Equatable, Codable {
+  public var cpuCount: Int
+  /// e.g. "1 package, 2 cores, 1 thread per core".
+  public var topology: String
+  public var totalMemory: UInt64
+  public var freeMemory: UInt64
+  public var machines: [String]
+  public var health: String
+  public var uptimeSeconds: Double
+  public var version: String
+  /// Requests refused for bad authentication, malformed or replayed, since boot.
+  public var refusedRequests: UInt64
+
+  public init(
+    cpuCount: Int, topology: String, totalMemory: UInt64, freeMemory: UInt64, machines: [String],
+    health: String,
+    uptimeSeconds: Double, version: String, refusedRequests: UInt64
+  ) {
+    self.cpuCount = cpuCount
+    self.topology = topology
+    self.totalMemory = totalMemory
+    self.freeMemory = freeMemory
+    self.machines = machines
+    self.health = health
+    self.uptimeSeconds = uptimeSeconds
+    self.version = version
+    self.refusedRequests = refusedRequests
+  }
+}
+
+public enum MachineState: String, Codable, Equatable {
+  case starting, running, paused, stopping, ended
+}
+
+public struct MachineSummary: Equatable, Codable {
+  public var name: String
+  public var state: MachineState
+  public var vcpus: Int
+  public var memory: UInt64
+  public var uptimeSeconds: Double
+
+  public init(name: String, state: MachineState, vcpus: Int, memory: UInt64, uptimeSeconds: Double)
+  {
+    self.name = name
+    self.state = state
+    self.vcpus = vcpus
+    self.memory = memory
+    self.uptimeSeconds = uptimeSeconds
+  }
+}
+
+/// `peregrine status VM`: state, vCPUs and their cores, memory, uptime, exits per reason,
+/// refused MSRs, and with `--state` the saved state.
+public struct MachineStatus: Equatable, Codable {
+  public var summary: MachineSummary
+  public var vcpus: [VCPUStatus]
+  public var exits: [ExitCount]
+  public var refusedMSRs: [RefusedMSR]
+  /// `--state`: the vCPUs' vendor-neutral architectural records and each device model's
+  /// saved value, as named fields (nil unless asked for).
+  public var savedState: [StateSection]?
+
+  public init(
+    summary: MachineSummary, vcpus: [VCPUStatus], exits: [ExitCount], refusedMSRs: [RefusedMSR],
+    savedState: [StateSection]? = nil
+  ) {
+    self.summary = summary
+    self.vcpus = vcpus
+    self.exits = exits
+    self.refusedMSRs = refusedMSRs
+    self.savedState = savedState
+  }
+}
+
+public struct VCPUStatus: Equatable, Codable {
+  public var index: Int
+  /// The host CPU it runs on (or last ran on).
+  public var cpu: Int
+  public var state: String
+  public init(index: Int, cpu: Int, state: String) {
+    self.index = index
+    self.cpu = cpu
+    self.state = state
+  }
+}
+
+public struct ExitCount: Equatable, Codable {
+  public var reason: String
+  public var count: UInt64
+  public init(reason: String, count: UInt64) {
+    self.reason = reason
+    self.count = count
+  }
+}
+
+public struct RefusedMSR: Equatable, Codable {
+  public var msr: UInt32
+  public var write: Bool
+  public var count: UInt64
+  public init(msr: UInt32, write: Bool, count: UInt64) {
+    self.msr = msr
+    self.write = write
+    self.count = count
+  }
+}
+
+/// One titled group of saved state ("vcpu 0", "serial", "pit"), fields in the node's order.
+public struct StateSection: Equatable, Codable {
+  public var title: String
+  public var fields: [StateField]
+  public init(title: String, fields: [StateField]) {
+    self.title = title
+    self.fields = fields
+  }
+}
+
+public struct StateField: Equatable, Codable {
+  public var name: String
+  public var value: UInt64
+  /// Bits of `value` that matter (8, 16, 32, 64), for printing.
+  public var width: Int
+  public init(name: String, value: UInt64, width: Int = 64) {
+    self.name = name
+    self.value = value
+    self.width = width
+  }
+}
+
+/// What `create` sends: the validated profile and the contents of the files it names.
+public struct CreateRequest {
+  public var profile: MachineProfile
+  public var files: [Upload]
+
+  public struct Upload: Equatable {
+    /// "kernel", "initrd", "image", "disk".
+    public var role: String
+    public var path: String
+    public var contents: Data
+  }
+
+  public var totalBytes: UInt64 { files.reduce(0) { $0 + UInt64($1.contents.count) } }
+}
+
+public struct TransferProgress: Equatable {
+  public var file: String
+  public var sentBytes: UInt64
+  public var totalBytes: UInt64
+  public init(file: String, sentBytes: UInt64, totalBytes: UInt64) {
+    self.file = file
+    self.sentBytes = sentBytes
+    self.totalBytes = totalBytes
+  }
+}
+
+public struct ConsoleChunk: Equatable {
+  public var bytes: [UInt8]
+  /// Where the next read starts.
+  public var nextOffset: UInt64
+  /// Bytes the node's console buffer dropped before `bytes` (the reader fell behind).
+  public var droppedBytes: UInt64
+  /// The VM has ended: nothing more will come.
+  public var ended: Bool
+  public init(bytes: [UInt8], nextOffset: UInt64, droppedBytes: UInt64 = 0, ended: Bool = false) {
+    self.bytes = bytes
+    self.nextOffset = nextOffset
+    self.droppedBytes = droppedBytes
+    self.ended = ended
+  }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// How a node boots and is reached: its kernel command line, its GRUB configuration, and
+/// the emulator command that runs it with a forwarded UDP port (docs/cli.md).
+public enum NodeBoot {
+  /// The node's control service port (UDP) on its management address. One constant for the
+  /// node's network stack and the CLI's forwarding.
+  public static let controlPort: UInt16 = 7100
+  /// QEMU's user-mode network (slirp) is 10.0.2.0/24 with the host side at 10.0.2.2; each
+  /// node has its own slirp network, so each is 10.0.2.15 and is told apart by host port.
+  public static let address = "10.0.2.15/24"
+  public static let gateway = "10.0.2.2"
+  /// Host UDP ports tried for forwarding: node N gets the first free one from base + N on.
+  public static let firstHostPort: UInt16 = 47100
+
+  /// `cluster_key=<64 hex> ip=10.0.2.15/24 gw=10.0.2.2 loglevel=info`.
+  public static func commandLine(
+    key: ClusterKey, address: String = address, gateway: String = gateway
+  ) -> String {
+    "loglevel=info cluster_key=\(key.hex) ip=\(address) gw=\(gateway)"
+  }
+
+  /// The node's grub.cfg: the kernel with `commandLine` and its symbols; no guest modules
+  /// (the node starts empty and waits for commands).
+  public static func grubConfiguration(commandLine: String, hasSymbols: Bool) -> String {
+    var lines = [
+      "serial --unit=0 --speed=115200",
+      "terminal_input serial",
+      "terminal_output serial",
+      "set timeout=0",
+      "menuentry \"Peregrine node\" {",
+      "  multiboot2 /boot/peregrine.elf \(commandLine)",
+    ]
+    if hasSymbols { lines.append("  module2 /boot/peregrine.sym symbols") }
+    lines += ["  boot", "}"]
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// A locally administered unicast MAC for node `index` (52:54:00 is QEMU's prefix; bit 1
+  /// of the first octet set, bit 0 clear: IEEE 802 clause 8.2).
+  public static func mac(forNode index: Int) -> String {
+    let low = String(format: "%02x:%02x", (index >> 8) & 0xFF, index & 0xFF)
+    return "52:54:00:50:\(low)"
+  }
+
+  /// QEMU under TCG with an EPYC CPU (AMD-V), the serial console to `log`, and a modern
+  /// (virtio 1.x, `disable-legacy=on`) virtio-net NIC on slirp forwarding `hostPort` to the
+  /// node's control port.
+  public static func qemuArguments(
+    iso: String, log: String, hostPort: UInt16, nodeIndex: Int, memory: String, cpus: Int
+  ) -> [String] {
+    let guestAddress = address.split(separator: "/")[0]
+    return [
+      "-machine", "pc", "-cpu", "EPYC", "-smp", "\(cpus)", "-m", memory,
+      "-cdrom", iso, "-boot", "d", "-display", "none", "-monitor", "none", "-no-reboot",
+      "-serial", "file:\(log)",
+      "-netdev",
+      "user,id=mgmt,net=10.0.2.0/24,hostfwd=udp:127.0.0.1:\(hostPort)-\(guestAddress):\(controlPort)",
+      "-device", "virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=\(mac(forNode: nodeIndex))",
+    ]
+  }
+
+  /// Bochs with a Skylake-X CPU (VT-x), COM1 to `log`, and an e1000 on Bochs' slirp with
+  /// the same forwarding (slirp's config file, `slirpConfiguration`).
+  public static func bochsConfiguration(
+    iso: String, log: String, slirpConfiguration: String, nodeIndex: Int, memoryMiB: Int, cpus: Int
+  ) -> String {
+    """
+    megs: \(memoryMiB)
+    cpu: model=corei7_skylake_x, count=\(cpus), ips=100000000, reset_on_triple_fault=0
+    clock: sync=none, time0=local
+    romimage: file=/usr/share/bochs/BIOS-bochs-latest
+    vgaromimage: file=/usr/share/vgabios/vgabios.bin
+    ata0-master: type=cdrom, path=\(iso), status=inserted
+    boot: cdrom
+    com1: enabled=1, mode=file, dev=\(log)
+    pci: enabled=1, chipset=i440fx
+    e1000: enabled=1, mac=\(mac(forNode: nodeIndex)), ethmod=slirp, script=\(slirpConfiguration)
+    display_library: term
+    sound: driver=dummy
+    speaker: enabled=0
+    panic: action=fatal
+    error: action=report
+    info: action=ignore
+    debug: action=ignore
+
+    """
+  }
+
+  public static func slirpConfiguration(hostPort: UInt16) -> String {
+    let guestAddress = address.split(separator: "/")[0]
+    return """
+      # slirp config
+      hostfwd = udp:127.0.0.1:\(hostPort)-\(guestAddress):\(controlPort)
+
+      """
+  }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+
+struct NodeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "node",
+    abstract: "Start and stop local nodes under the emulators (a laptop cluster).",
+    subcommands: [NodeUpCommand.self, NodeDownCommand.self])
+}
+
+struct NodeUpCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "up",
+    abstract: "Boot N local nodes in the background, with a cluster key made and stored for you.",
+    discussion: """
+      Each node boots its own ISO (the kernel with cluster_key=... ip=10.0.2.15/24 \
+      gw=10.0.2.2 on its command line) under QEMU (svm: AMD-V, -cpu EPYC) or Bochs (vmx: \
+      VT-x, corei7_skylake_x), on user-mode networking with its own host UDP port \
+      forwarded to the node's control port. Nodes already up are kept; nodes that died are \
+      started again. The key is in $PEREGRINE_HOME/cluster.key (0600), the node table in \
+      nodes.json, each node's serial log in nodes/NAME/serial.log.
+      """)
+
+  @OptionGroup var options: GlobalOptions
+  @Option(name: .long, help: "How many nodes (node0 ... nodeN-1).") var count = 1
+  @Option(name: .long, help: "svm (QEMU, AMD-V) or vmx (Bochs, VT-x).") var backend: Backend = .svm
+  @Option(
+    name: .long,
+    help: "The hypervisor ELF (default: beside this program's build/bin, or ./build/peregrine.elf)."
+  )
+  var kernel: String?
+  @Option(name: .long, help: "Memory per node (e.g. 1G, 512M).") var memory = "1G"
+  @Option(name: .long, help: "CPUs per node.") var cpus = 2
+  @Option(
+    name: .long,
+    help:
+      "Seconds to wait for the new nodes to answer (0: do not wait; default 120 for svm, 600 for vmx, Bochs being slower)."
+  )
+  var wait: Double?
+
+  func validate() throws {
+    guard count >= 1 && count <= 64 else { throw ValidationError("--count must be from 1 to 64") }
+    guard cpus >= 1 && cpus <= 64 else { throw ValidationError("--cpus must be from 1 to 64") }
+    guard NodeManager.mebibytes(memory) != nil else {
+      throw ValidationError("--memory must be like 512M or 1G (at least 64M)")
+    }
+  }
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let manager = NodeManager(environment: environment)
+    let elf = try kernel ?? NodeManager.defaultKernel()
+    let result = try manager.up(
+      count: count, backend: backend, kernel: elf, memoryMiB: NodeManager.mebibytes(memory)!,
+      cpus: cpus)
+    let waitOutcome = try manager.waitForAnswers(
+      result.started, seconds: wait ?? (backend == .svm ? 120 : 600))
+    if options.json {
+      environment.printJSON(
+        NodeUpReport(
+          keyFile: environment.state.keyFile.path, keyCreated: result.keyCreated,
+          started: result.started.map(\.name), kept: result.kept.map(\.name),
+          restarted: result.restarted, nodes: result.nodes, answered: waitOutcome.answered,
+          waited: waitOutcome.waited))
+      return
+    }
+    if result.keyCreated {
+      environment.output("made a cluster key: \(environment.state.keyFile.path) (mode 0600)\n")
+    }
+    for node in result.kept {
+      environment.output("\(node.name) is already up (pid \(node.pid), port \(node.hostPort))\n")
+    }
+    for name in result.restarted { environment.output("\(name) had stopped; starting it again\n") }
+    for node in result.started {
+      environment.output(
+        "started \(node.name): \(node.backend == .svm ? "QEMU" : "Bochs") pid \(node.pid), UDP 127.0.0.1:\(node.hostPort) -> \(node.address) port \(NodeBoot.controlPort), log \(node.log)\n"
+      )
+    }
+    if let note = waitOutcome.note { environment.errors("peregrine: note: \(note)\n") }
+    if result.nodes.count > count {
+      environment.output(
+        "\(result.nodes.count) nodes are up (more than --count \(count)); `peregrine node down` stops them all\n"
+      )
+    }
+  }
+}
+
+struct NodeUpReport: Encodable {
+  var keyFile: String
+  var keyCreated: Bool
+  var started: [String]
+  var kept: [String]
+  var restarted: [String]
+  var nodes: [NodeRecord]
+  var answered: [String]
+  var waited: Bool
+}
+
+struct NodeDownCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "down",
+    abstract: "Stop every local node (their VMs end with them). The cluster key stays.")
+
+  @OptionGroup var options: GlobalOptions
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let outcome = try NodeManager(environment: environment).down()
+    if options.json {
+      environment.printJSON(
+        NodeDownReport(stopped: outcome.stopped, notRunning: outcome.notRunning))
+      return
+    }
+    if outcome.stopped.isEmpty && outcome.notRunning.isEmpty {
+      environment.output("no nodes are up\n")
+    }
+    for name in outcome.stopped { environment.output("stopped \(name)\n") }
+    for name in outcome.notRunning { environment.output("\(name) was not running; forgotten\n") }
+  }
+}
+
+struct NodeDownReport: Encodable {
+  var stopped: [String]
+  var notRunning: [String]
+}
+
+extension Backend: ExpressibleByArgument {}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+
+struct NodesCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "nodes",
+    abstract: "Each node's address, CPUs and topology, free memory, VMs and health.")
+
+  @OptionGroup var options: GlobalOptions
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let session = try ClusterSession(environment: environment)
+    var rows: [NodeRow] = []
+    var unreachable: [(NodeRecord, CLIError)] = []
+    var unwired: CLIError?
+    for node in session.nodes {
+      var row = NodeRow(node: node)
+      if !environment.launcher.isRunning(node.pid, node.marker) {
+        row.health = "not running"
+        unreachable.append(
+          (
+            node,
+            CLIError(
+              .unreachable, "node \(node.name) is not running (its log: \(node.log))",
+              hint: "`peregrine node up` starts the nodes that stopped")
+          ))
+      } else {
+        do {
+          let connection = try session.connection(to: node)
+          row.report = try environment.request { try connection.describeNode() }
+          row.health = row.report?.health ?? "ok"
+        } catch let error as CLIError where error.status == .unreachable {
+          row.health = "unreachable"
+          unreachable.append((node, error))
+        } catch let error as CLIError where error.status == .notSupported {
+          // The process table still says something: show it, then say why nothing more.
+          row.health = "running (not asked)"
+          unwired = error
+        }
+      }
+      rows.append(row)
+    }
+    if options.json {
+      environment.printJSON(NodeList(nodes: rows))
+    } else {
+      environment.output(
+        Formatting.table(
+          ["NODE", "ADDRESS", "BACKEND", "CPUS", "TOPOLOGY", "FREE MEMORY", "VMS", "HEALTH"],
+          rows.map { row in
+            let report = row.report
+            return [
+              row.name, "\(row.host):\(row.port) (\(row.address))", row.backend.rawValue,
+              report.map { "\($0.cpuCount)" } ?? "-", report?.topology ?? "-",
+              report.map {
+                "\(Formatting.bytes($0.freeMemory)) of \(Formatting.bytes($0.totalMemory))"
+              } ?? "-",
+              report.map {
+                $0.machines.isEmpty
+                  ? "0" : "\($0.machines.count) (\($0.machines.joined(separator: ", ")))"
+              } ?? "-",
+              row.health,
+            ]
+          }))
+    }
+    if let error = session.reportUnreachable(unreachable) { throw error }
+    if let unwired { throw unwired }
+  }
+}
+
+struct NodeList: Encodable {
+  var nodes: [NodeRow]
+}
+
+struct NodeRow: Encodable {
+  var name: String
+  var host: String
+  var port: UInt16
+  var address: String
+  var backend: Backend
+  var pid: Int32
+  var log: String
+  var health: String = "unknown"
+  var report: NodeReport?
+
+  init(node: NodeRecord) {
+    name = node.name
+    host = node.endpoint.host
+    port = node.hostPort
+    address = node.address
+    backend = node.backend
+    pid = node.pid
+    log = node.log
+  }
+}
+
+extension NodeRecord {
+  /// What identifies this node's emulator process: its node directory is on its command
+  /// line (the ISO for QEMU, the bochsrc for Bochs).
+  /// With its trailing '/', so node1 does not match node10's emulator.
+  var marker: String { URL(fileURLWithPath: iso).deletingLastPathComponent().path + "/" }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+
+struct StatusCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status",
+    abstract:
+      "A VM's state, vCPUs and the cores they run on, memory, uptime, exits per reason, refused MSRs.",
+    discussion:
+      "Without VM, every VM of every node. --state adds the saved state: each vCPU's architectural record and each device model's value."
+  )
+
+  @OptionGroup var options: GlobalOptions
+  @Argument(help: "The VM's name (all VMs when left out).") var vm: String?
+  @Flag(
+    name: .long,
+    help: "Also print the vCPUs' architectural state and the device models' saved state.")
+  var state = false
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let session = try ClusterSession(environment: environment)
+    var reports: [StatusReport] = []
+    var unreachable: [(NodeRecord, CLIError)] = []
+    if let vm {
+      let (node, connection, _) = try session.locate(vm)
+      reports.append(
+        StatusReport(
+          node: node.name,
+          status: try environment.request {
+            try connection.machineStatus(named: vm, includingState: state)
+          }))
+    } else {
+      let listing = try session.machinesByNode()
+      unreachable = listing.unreachable
+      for (node, machines) in listing.found {
+        let connection = try session.connection(to: node)
+        for machine in machines {
+          let status = try environment.request {
+            try connection.machineStatus(named: machine.name, includingState: state)
+          }
+          reports.append(StatusReport(node: node.name, status: status))
+        }
+      }
+    }
+    if options.json {
+      environment.printJSON(vm == nil ? AnyStatus.all(reports) : AnyStatus.one(reports[0]))
+    } else if reports.isEmpty {
+      environment.output("no VMs\n")
+    } else {
+      environment.output(reports.map { StatusText.render($0) }.joined(separator: "\n"))
+    }
+    if let error = session.reportUnreachable(unreachable) { throw error }
+  }
+}
+
+struct StatusReport: Encodable {
+  var node: String
+  var status: MachineStatus
+}
+
+/// `status VM --json` is one object; `status --json` is {"machines": [...]}.
+enum AnyStatus: Encodable {
+  case one(StatusReport)
+  case all([StatusReport])
+
+  func encode(to encoder: Encoder) throws {
+    switch self {
+    case .one(let report): try report.encode(to: encoder)
+    case .all(let reports):
+      var container = encoder.container(keyedBy: Key.self)
+      try container.encode(reports, forKey: .machines)
+    }
+  }
+
+  enum Key: String, CodingKey { case machines }
+}
+
+enum StatusText {
+  static func render(_ report: StatusReport) -> String {
+    let status = report.status
+    let summary = status.summary
+    var text =
+      "\(summary.name) on \(report.node): \(summary.state.rawValue), up \(Formatting.seconds(summary.uptimeSeconds))\n"
+    text += "  memory  \(Formatting.bytes(summary.memory))\n"
+    text += "  vcpus   \(summary.vcpus)\n"
+    for vcpu in status.vcpus {
+      text += "    vcpu \(vcpu.index)  cpu \(vcpu.cpu)  \(vcpu.state)\n"
+    }
+    let total = status.exits.reduce(0) { $0 + $1.count }
+    text += "  exits   \(total)\n"
+    let width = status.exits.map(\.reason.count).max() ?? 0
+    for exit in status.exits.sorted(by: { $0.count > $1.count }) {
+      text +=
+        "    \(exit.reason.padding(toLength: width, withPad: " ", startingAt: 0))  \(exit.count)\n"
+    }
+    if status.refusedMSRs.isEmpty {
+      text += "  refused MSRs  none\n"
+    } else {
+      text += "  refused MSRs\n"
+      for msr in status.refusedMSRs {
+        text +=
+          "    \(Formatting.hex(UInt64(msr.msr), width: 32)) \(msr.write ? "write" : "read ")  \(msr.count)\n"
+      }
+    }
+    for section in status.savedState ?? [] {
+      text += "  \(section.title)\n"
+      let nameWidth = section.fields.map(\.name.count).max() ?? 0
+      for field in section.fields {
+        text +=
+          "    \(field.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(Formatting.hex(field.value, width: field.width))\n"
+      }
+    }
+    return text
+  }
+}

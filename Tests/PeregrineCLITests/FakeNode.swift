@@ -1,0 +1,245 @@
+import Foundation
+
+@testable import PeregrineCommands
+
+/// A node in memory: VMs by name, answers as the real node would, and a log of requests.
+final class FakeNode: NodeConnection {
+  var report: NodeReport
+  var machines: [MachineSummary] = []
+  var statuses: [String: MachineStatus] = [:]
+  var console: [UInt8] = []
+  var consoleEndsAt: Int? = nil
+  var requests: [String] = []
+  var receivedFiles: [String: Int] = [:]
+  /// Thrown by every request when set.
+  var failure: NodeError?
+  /// Thrown by createMachine after half of the bytes.
+  var cutTransfer = false
+
+  init(freeMemory: UInt64 = 512 << 20, machines: [MachineSummary] = []) {
+    report = NodeReport(
+      cpuCount: 2, topology: "1 package, 2 cores, 1 thread per core", totalMemory: 1 << 30,
+      freeMemory: freeMemory,
+      machines: machines.map(\.name), health: "ok", uptimeSeconds: 75, version: "0.11+test",
+      refusedRequests: 3)
+    self.machines = machines
+  }
+
+  func check(_ request: String) throws {
+    requests.append(request)
+    if let failure { throw failure }
+  }
+
+  func describeNode() throws -> NodeReport {
+    try check("describe")
+    report.machines = machines.map(\.name)
+    return report
+  }
+
+  func listMachines() throws -> [MachineSummary] {
+    try check("list")
+    return machines
+  }
+
+  func machineStatus(named name: String, includingState: Bool) throws -> MachineStatus {
+    try check("status \(name)\(includingState ? " state" : "")")
+    guard let machine = machines.first(where: { $0.name == name }) else {
+      throw NodeError.noSuchMachine(name)
+    }
+    var status =
+      statuses[name]
+      ?? MachineStatus(
+        summary: machine, vcpus: [VCPUStatus(index: 0, cpu: 1, state: "running")],
+        exits: [ExitCount(reason: "io", count: 1200), ExitCount(reason: "cpuid", count: 34)],
+        refusedMSRs: [RefusedMSR(msr: 0xC001_0114, write: true, count: 2)])
+    status.summary = machine
+    if includingState {
+      status.savedState = [
+        StateSection(
+          title: "vcpu 0",
+          fields: [
+            StateField(name: "rip", value: 0xFFFF_FFFF_8100_0000),
+            StateField(name: "cs", value: 0x10, width: 16),
+          ]),
+        StateSection(title: "serial", fields: [StateField(name: "ier", value: 1, width: 8)]),
+      ]
+    }
+    return status
+  }
+
+  func createMachine(_ request: CreateRequest, progress: (TransferProgress) -> Void) throws
+    -> MachineSummary
+  {
+    try check("create \(request.profile.name)")
+    guard !machines.contains(where: { $0.name == request.profile.name }) else {
+      throw NodeError.refused(node: "fake", reason: "name in use")
+    }
+    let total = request.totalBytes
+    var sent: UInt64 = 0
+    for file in request.files {
+      for chunk in stride(from: 0, to: file.contents.count, by: 1024) {
+        let size = min(1024, file.contents.count - chunk)
+        sent += UInt64(size)
+        progress(
+          TransferProgress(
+            file: URL(fileURLWithPath: file.path).lastPathComponent, sentBytes: sent,
+            totalBytes: total))
+        if cutTransfer && sent * 2 >= total {
+          throw NodeError.transferCutOff(
+            node: "fake", file: file.path, sentBytes: sent, totalBytes: total)
+        }
+      }
+      receivedFiles[file.role] = file.contents.count
+    }
+    let machine = MachineSummary(
+      name: request.profile.name, state: .running, vcpus: request.profile.vcpus,
+      memory: request.profile.memoryBytes, uptimeSeconds: 0)
+    machines.append(machine)
+    report.freeMemory -= request.profile.memoryBytes
+    return machine
+  }
+
+  func setState(_ name: String, _ state: MachineState) throws {
+    guard let index = machines.firstIndex(where: { $0.name == name }) else {
+      throw NodeError.noSuchMachine(name)
+    }
+    machines[index].state = state
+  }
+
+  func pauseMachine(named name: String) throws {
+    try check("pause \(name)")
+    try setState(name, .paused)
+  }
+
+  func unpauseMachine(named name: String) throws {
+    try check("unpause \(name)")
+    try setState(name, .running)
+  }
+
+  func destroyMachine(named name: String) throws {
+    try check("destroy \(name)")
+    guard let index = machines.firstIndex(where: { $0.name == name }) else {
+      throw NodeError.noSuchMachine(name)
+    }
+    report.freeMemory += machines[index].memory
+    machines.remove(at: index)
+  }
+
+  func readConsole(of name: String, from offset: UInt64) throws -> ConsoleChunk {
+    try check("console \(name) \(offset)")
+    // Hands out at most 5 bytes a call, so the command has to loop.
+    let start = Int(offset)
+    let end = min(console.count, start + 5)
+    let ended = consoleEndsAt.map { end >= $0 } ?? false
+    return ConsoleChunk(bytes: Array(console[start..<end]), nextOffset: UInt64(end), ended: ended)
+  }
+}
+
+struct FakeConnector: NodeConnector {
+  var nodes: [String: FakeNode]
+  func connect(to node: NodeEndpoint, key: ClusterKey) throws -> NodeConnection {
+    guard let fake = nodes[node.name] else {
+      throw NodeError.unreachable(node: node.name, waitedSeconds: 2)
+    }
+    return fake
+  }
+}
+
+/// A CLI run: the environment with captured output, a state directory of its own and fake
+/// nodes (recorded as running emulators).
+final class Harness {
+  var environment: CLIEnvironment
+  var output = ""
+  var errors = ""
+  var consoleBytes: [UInt8] = []
+  let directory: URL
+  var nodes: [String: FakeNode]
+  /// pids the fake launcher treats as running.
+  var running: Set<Int32> = []
+  var spawned: [(program: String, arguments: [String])] = []
+  var stopped: [Int32] = []
+  var grubConfigurations: [String] = []
+  var interruptAfterSleeps: Int? = nil
+  var sleeps = 0
+  var clock = Date(timeIntervalSince1970: 1_000_000)
+
+  init(nodes: [String: FakeNode] = [:], recordNodes: Bool = true) throws {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "peregrine-cli-\(UUID().uuidString)")
+    self.nodes = nodes
+    environment = CLIEnvironment.standard()
+    environment.state = ClusterState(directory: directory)
+    environment.connector = FakeConnector(nodes: nodes)
+    environment.errorsIsTerminal = false
+    environment.output = { [unowned self] in self.output += $0 }
+    environment.errors = { [unowned self] in self.errors += $0 }
+    environment.console = { [unowned self] in self.consoleBytes += $0 }
+    environment.now = { [unowned self] in self.clock }
+    environment.sleep = { [unowned self] seconds in
+      self.sleeps += 1
+      self.clock = self.clock.addingTimeInterval(seconds)
+    }
+    environment.interrupted = { [unowned self] in
+      self.interruptAfterSleeps.map { self.sleeps >= $0 } ?? false
+    }
+    environment.launcher = NodeLauncher(
+      spawn: { [unowned self] program, arguments, _ in
+        self.spawned.append((program, arguments))
+        let pid = Int32(1000 + self.spawned.count)
+        self.running.insert(pid)
+        return pid
+      },
+      isRunning: { [unowned self] pid, _ in self.running.contains(pid) },
+      stop: { [unowned self] pid, _, _ in
+        self.stopped.append(pid)
+        self.running.remove(pid)
+      },
+      makeISO: { [unowned self] root, output in
+        self.grubConfigurations.append(
+          try String(contentsOfFile: root + "/boot/grub/grub.cfg", encoding: .utf8))
+        _ = FileManager.default.createFile(atPath: output, contents: Data("iso".utf8))
+      },
+      portIsFree: { $0 != NodeBoot.firstHostPort + 1 },
+      findProgram: { "/usr/bin/" + $0 })
+    if recordNodes && !nodes.isEmpty {
+      _ = try environment.state.keyCreatingIfNeeded()
+      var records: [NodeRecord] = []
+      for (index, name) in nodes.keys.sorted().enumerated() {
+        let pid = Int32(500 + index)
+        running.insert(pid)
+        records.append(
+          NodeRecord(
+            name: name, backend: .svm, pid: pid, hostPort: NodeBoot.firstHostPort + UInt16(index),
+            address: NodeBoot.address,
+            iso: directory.path + "/nodes/\(name)/boot.iso",
+            log: directory.path + "/nodes/\(name)/serial.log", startedAt: clock))
+      }
+      try environment.state.writeNodes(NodeTable(nodes: records))
+    }
+  }
+
+  deinit { try? FileManager.default.removeItem(at: directory) }
+
+  /// Runs `peregrine ARGUMENTS`; the exit status.
+  @discardableResult
+  func run(_ arguments: String...) -> Int32 {
+    output = ""
+    errors = ""
+    let saved = CLIEnvironment.current
+    CLIEnvironment.current = environment
+    defer { CLIEnvironment.current = saved }
+    return PeregrineCommand.execute(arguments)
+  }
+
+  /// The last output as JSON.
+  func json() throws -> [String: Any] {
+    try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
+  }
+
+  func writeFile(_ name: String, _ text: String) throws -> String {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent(name).path
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+}

@@ -1,0 +1,52 @@
+import XCTest
+
+@testable import PeregrineCommands
+
+final class FormattingTests: XCTestCase {
+  func testBytesAndSeconds() {
+    XCTAssertEqual(Formatting.bytes(512), "512 B")
+    XCTAssertEqual(Formatting.bytes(1536), "1.5 KiB")
+    XCTAssertEqual(Formatting.bytes(256 << 20), "256 MiB")
+    XCTAssertEqual(Formatting.bytes(3 << 30), "3 GiB")
+    XCTAssertEqual(Formatting.seconds(0.25), "0.25 s")
+    XCTAssertEqual(Formatting.seconds(75), "1m15s")
+    XCTAssertEqual(Formatting.seconds(90061), "1d1h1m")
+  }
+
+  func testProgressBar() {
+    let bar = ProgressBar(width: 10)
+    XCTAssertEqual(
+      bar.render(
+        TransferProgress(file: "vmlinuz", sentBytes: 5 << 20, totalBytes: 10 << 20),
+        elapsedSeconds: 2),
+      "vmlinuz  [=====>    ]   50%  5 MiB/10 MiB  2.5 MiB/s")
+    XCTAssertEqual(
+      bar.render(TransferProgress(file: "x", sentBytes: 10, totalBytes: 10), elapsedSeconds: 0),
+      "x  [==========]  100%  10 B/10 B  0 B/s")
+    XCTAssertEqual(
+      bar.render(TransferProgress(file: "x", sentBytes: 0, totalBytes: 0), elapsedSeconds: 1)
+        .contains("100%"), true)
+  }
+
+  func testClusterKeyHex() throws {
+    let key = ClusterKey.generate()
+    XCTAssertEqual(key.hex.count, 64)
+    XCTAssertEqual(ClusterKey(hex: key.hex + "\n"), key)
+    XCTAssertNil(ClusterKey(hex: String(repeating: "g", count: 64)))
+    XCTAssertNil(ClusterKey(hex: "00"))
+    XCTAssertNotEqual(ClusterKey.generate(), key)
+  }
+
+  func testNodeBootForms() {
+    let arguments = NodeBoot.qemuArguments(
+      iso: "/s/n/boot.iso", log: "/s/n/serial.log", hostPort: 47100, nodeIndex: 3, memory: "1024M",
+      cpus: 2)
+    XCTAssertTrue(
+      arguments.contains("virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=52:54:00:50:00:03"))
+    XCTAssertTrue(arguments.contains("file:/s/n/serial.log"))
+    XCTAssertEqual(NodeBoot.mac(forNode: 258), "52:54:00:50:01:02")
+    XCTAssertEqual(NodeManager.mebibytes("1G"), 1024)
+    XCTAssertEqual(NodeManager.mebibytes("512m"), 512)
+    XCTAssertNil(NodeManager.mebibytes("32M"))
+  }
+}
