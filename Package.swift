@@ -9,17 +9,28 @@ let package = Package(
   products: [
     .library(name: "HypervisorCore", targets: ["HypervisorCore"])
   ],
+  dependencies: [
+    // Test-only: the reference SHA-256/HMAC that ControlProtocol's own code is checked against.
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3")
+  ],
   targets: [
     .target(name: "BootProtocols"),
     .target(name: "Memory"),
     .target(name: "HypervisorCore", dependencies: ["Memory"]),
     .target(name: "SVM", dependencies: ["HypervisorCore"]),
     .target(name: "VMX", dependencies: ["HypervisorCore"]),
+    .target(name: "ControlProtocol"),
+    .target(name: "ControlClient", dependencies: ["ControlProtocol"]),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
     .testTarget(name: "SVMTests", dependencies: ["SVM"]),
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
+    .testTarget(
+      name: "ControlProtocolTests",
+      dependencies: [
+        "ControlProtocol", "ControlClient", .product(name: "Crypto", package: "swift-crypto"),
+      ]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.
