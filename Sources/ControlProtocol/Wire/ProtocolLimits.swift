@@ -19,13 +19,13 @@ public enum ProtocolLimits {
   /// Bytes of console output in one response.
   public static let maximumConsoleBytes = 1200
   /// Bytes of VM state (the saved device and vCPU records) in one status response.
-  public static let maximumStateBytes = 1024
+  public static let maximumStateBytes = 256
   /// VMs in one list response (a node with more answers in pages: `listVMs(from:)`).
   public static let maximumListedVMs = 24
   /// Per-reason exit counts and refused MSRs in one status response.
   public static let maximumExitReasons = 24
   public static let maximumExitReasonNameLength = 23
-  public static let maximumRefusedMSRs = 16
+  public static let maximumRefusedMSRs = 12
   /// The text a node adds to an error code.
   public static let maximumErrorDetail = 200
   /// The node's software version string.
