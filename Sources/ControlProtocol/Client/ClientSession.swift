@@ -89,4 +89,10 @@ public struct OutgoingRequest: Equatable {
   public let kind: MessageKind
   public let sequence: UInt64
   public let bytes: [UInt8]
+
+  public init(kind: MessageKind, sequence: UInt64, bytes: [UInt8]) {
+    self.kind = kind
+    self.sequence = sequence
+    self.bytes = bytes
+  }
 }

@@ -24,6 +24,11 @@ public struct NoAnswer: Error, Equatable {
   public var attempts: Int
   public var waitedMilliseconds: UInt64
 
+  public init(attempts: Int, waitedMilliseconds: UInt64) {
+    self.attempts = attempts
+    self.waitedMilliseconds = waitedMilliseconds
+  }
+
   public var message: StaticString {
     "the node did not answer (is it up, is the address and port right, is the cluster key the node's?)"
   }

@@ -94,6 +94,7 @@ public struct ControlReceiver {
 
   /// The datagram answering `request`, kept in the cache for its retransmissions. A response
   /// that does not fit the protocol's limits is replaced by an `internalError` failure.
+  @discardableResult
   public mutating func respond(to request: AcceptedRequest, with response: Response) -> [UInt8] {
     seal(response, kind: request.kind, for: request)
   }
