@@ -32,39 +32,49 @@ public struct ClientSession {
 
   /// What `bytes` (a datagram that arrived) mean for `outgoing`.
   public mutating func interpret(_ bytes: [UInt8], for outgoing: OutgoingRequest) -> Answer {
+    interpret(bytes, among: [outgoing]).answer
+  }
+
+  /// What `bytes` mean for whichever of `outgoing` (requests in flight at once) they answer:
+  /// its index, or nil for `.unrelated` and `.ignored`. The datagram is authenticated once.
+  public mutating func interpret(_ bytes: [UInt8], among outgoing: [OutgoingRequest]) -> (
+    index: Int?, answer: Answer
+  ) {
     let datagram: Datagram
     do throws(DatagramRefusal) {
       datagram = try Datagram.open(bytes, with: key)
     } catch {
-      return .ignored(error)
+      return (nil, .ignored(error))
     }
     let header = datagram.header
-    guard header.isResponse, header.clientID == clientID, header.sequence == outgoing.sequence,
-      header.kind == outgoing.kind
+    guard header.isResponse, header.clientID == clientID,
+      let index = outgoing.firstIndex(where: {
+        $0.sequence == header.sequence && $0.kind == header.kind
+      })
     else {
-      return .unrelated
+      return (nil, .unrelated)
     }
     let response: Response
     do throws(WireError) {
       response = try Response.decode(kind: header.kind, payload: datagram.payload)
     } catch {
-      return .ignored(.malformed(error))
+      return (nil, .ignored(.malformed(error)))
     }
     if case .failure(let failure) = response {
       switch failure.code {
       case .staleEpoch:
         epoch = header.epoch
         nextSequence = max(nextSequence, failure.nextSequence)
-        return .resend
+        return (index, .resend)
       case .replayed:
         nextSequence = max(nextSequence, failure.nextSequence)
-        return .sequenceRefused(failure)
+        return (index, .sequenceRefused(failure))
       default:
         break
       }
     }
     epoch = header.epoch
-    return .response(response)
+    return (index, .response(response))
   }
 
   public enum Answer: Equatable {
