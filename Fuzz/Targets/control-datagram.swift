@@ -23,21 +23,26 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let input = Array(UnsafeBufferPointer(start: data, count: size))
 
   if let datagram = try? Datagram.open(input, with: hmac) {
-    precondition(datagram.payload == Array(input[DatagramHeader.size..<(input.count - HMACSHA256.tagSize)]))
+    precondition(
+      datagram.payload == Array(input[DatagramHeader.size..<(input.count - HMACSHA256.tagSize)]))
   }
 
   for kind in MessageKind.allCases {
     if let request = try? Request.decode(kind: kind, payload: input) {
       precondition(request.kind == kind)
-      precondition((try? request.encodedPayload()) == input, "a request does not re-encode as it came")
+      precondition(
+        (try? request.encodedPayload()) == input, "a request does not re-encode as it came")
     }
     if let response = try? Response.decode(kind: kind, payload: input) {
       precondition(response.answers(kind))
-      precondition((try? response.encodedPayload(for: kind)) == input, "a response does not re-encode as it came")
+      precondition(
+        (try? response.encodedPayload(for: kind)) == input,
+        "a response does not re-encode as it came")
     }
   }
 
-  guard input.count >= DatagramHeader.size, input.count - DatagramHeader.size <= ProtocolLimits.maximumPayload
+  guard input.count >= DatagramHeader.size,
+    input.count - DatagramHeader.size <= ProtocolLimits.maximumPayload
   else { return 0 }
   var sealed = input
   let payloadLength = input.count - DatagramHeader.size
@@ -45,7 +50,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   sealed[13] = UInt8(payloadLength & 0xff)
   // Half the time the node's epoch, so that the checks after it are reached.
   if input[5] & 1 == 0 {
-    for index in 0..<8 { sealed[16 + index] = UInt8(truncatingIfNeeded: epoch >> UInt64(56 - 8 * index)) }
+    for index in 0..<8 {
+      sealed[16 + index] = UInt8(truncatingIfNeeded: epoch >> UInt64(56 - 8 * index))
+    }
   }
   sealed += hmac.authenticationCode(for: sealed)
   var receiver = ControlReceiver(key: key, epoch: epoch)
@@ -53,19 +60,24 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   case .execute(let accepted):
     precondition(receiver.counters.accepted == 1)
     let payload = try? accepted.request.encodedPayload()
-    precondition(payload == Array(input[DatagramHeader.size...]), "an executed request is not what came")
+    precondition(
+      payload == Array(input[DatagramHeader.size...]), "an executed request is not what came")
     let answer = receiver.respond(to: accepted, with: .done)
     precondition((try? Datagram.open(answer, with: hmac)) != nil)
-    precondition(receiver.receive(sealed) == .send(answer), "a retransmission is not answered from the cache")
+    precondition(
+      receiver.receive(sealed) == .send(answer), "a retransmission is not answered from the cache")
   case .send(let answer):
-    precondition((try? Datagram.open(answer, with: hmac)) != nil, "an answer that does not authenticate")
+    precondition(
+      (try? Datagram.open(answer, with: hmac)) != nil, "an answer that does not authenticate")
   case .drop:
     break
   }
   let counters = receiver.counters
   let total =
-    counters.accepted + counters.duplicates + counters.refusedUnauthenticated + counters.refusedMalformed
+    counters.accepted + counters.duplicates + counters.refusedUnauthenticated
+    + counters.refusedMalformed
     + counters.refusedReplayed + counters.refusedStaleEpoch
-  precondition(total == 1 || (total == 2 && counters.duplicates == 1), "a datagram not counted exactly once")
+  precondition(
+    total == 1 || (total == 2 && counters.duplicates == 1), "a datagram not counted exactly once")
   return 0
 }

@@ -5,7 +5,9 @@ final class ControlReceiverTests: XCTestCase {
   var receiver = ControlReceiver(key: clusterKey, epoch: nodeEpoch)
   var client = ClientSession(key: clusterKey, clientID: 7, firstSequence: 1000, epoch: nodeEpoch)
 
-  private func execute(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> AcceptedRequest? {
+  private func execute(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line)
+    -> AcceptedRequest?
+  {
     guard case .execute(let accepted) = receiver.receive(bytes) else {
       XCTFail("not executed", file: file, line: line)
       return nil
@@ -16,7 +18,8 @@ final class ControlReceiverTests: XCTestCase {
   private func failure(in bytes: [UInt8], for outgoing: OutgoingRequest) -> ControlFailure? {
     let key = HMACSHA256(key: clusterKey)
     guard let datagram = try? Datagram.open(bytes, with: key),
-      case .failure(let failure)? = try? Response.decode(kind: outgoing.kind, payload: datagram.payload)
+      case .failure(let failure)? = try? Response.decode(
+        kind: outgoing.kind, payload: datagram.payload)
     else { return nil }
     return failure
   }
@@ -43,7 +46,8 @@ final class ControlReceiverTests: XCTestCase {
     badTag[badTag.count - 1] ^= 1
     var badPayload = genuine.bytes
     badPayload[DatagramHeader.size] ^= 0x80
-    var wrongKey = ClientSession(key: bytes("another cluster's key"), clientID: 7, firstSequence: 1000, epoch: nodeEpoch)
+    var wrongKey = ClientSession(
+      key: bytes("another cluster's key"), clientID: 7, firstSequence: 1000, epoch: nodeEpoch)
     var wrongVersion = genuine.bytes
     wrongVersion[4] = 2
     var longer = genuine.bytes
@@ -51,19 +55,29 @@ final class ControlReceiverTests: XCTestCase {
     var huge = genuine.bytes
     huge[12] = 0xff
     huge[13] = 0xff
-    let oversize = [UInt8](genuine.bytes[..<DatagramHeader.size]) + [UInt8](repeating: 0, count: 1500)
+    let oversize =
+      [UInt8](genuine.bytes[..<DatagramHeader.size]) + [UInt8](repeating: 0, count: 1500)
 
     XCTAssertEqual(receiver.receive(badTag), .drop(.unauthenticated))
     XCTAssertEqual(receiver.receive(badPayload), .drop(.unauthenticated))
-    XCTAssertEqual(receiver.receive(try wrongKey.seal(.destroy(name: bytes("vm"))).bytes), .drop(.unauthenticated))
-    XCTAssertEqual(receiver.receive(Array(genuine.bytes.dropLast())), .drop(.malformed(.lengthMismatch(declared: 3, actual: 2))))
-    XCTAssertEqual(receiver.receive(Array(genuine.bytes[..<40])), .drop(.malformed(.truncated(at: 40))))
+    XCTAssertEqual(
+      receiver.receive(try wrongKey.seal(.destroy(name: bytes("vm"))).bytes),
+      .drop(.unauthenticated))
+    XCTAssertEqual(
+      receiver.receive(Array(genuine.bytes.dropLast())),
+      .drop(.malformed(.lengthMismatch(declared: 3, actual: 2))))
+    XCTAssertEqual(
+      receiver.receive(Array(genuine.bytes[..<40])), .drop(.malformed(.truncated(at: 40))))
     XCTAssertEqual(receiver.receive(wrongVersion), .drop(.malformed(.unsupportedVersion(2))))
-    XCTAssertEqual(receiver.receive(longer), .drop(.malformed(.lengthMismatch(declared: 3, actual: 4))))
-    XCTAssertEqual(receiver.receive(huge), .drop(.malformed(.lengthMismatch(declared: 65535, actual: 3))))
+    XCTAssertEqual(
+      receiver.receive(longer), .drop(.malformed(.lengthMismatch(declared: 3, actual: 4))))
+    XCTAssertEqual(
+      receiver.receive(huge), .drop(.malformed(.lengthMismatch(declared: 65535, actual: 3))))
     XCTAssertEqual(
       receiver.receive(oversize),
-      .drop(.malformed(.lengthOutOfRange(at: 0, length: 1532, maximum: ProtocolLimits.maximumDatagram))))
+      .drop(
+        .malformed(.lengthOutOfRange(at: 0, length: 1532, maximum: ProtocolLimits.maximumDatagram)))
+    )
     XCTAssertEqual(receiver.receive([]), .drop(.malformed(.truncated(at: 0))))
     XCTAssertEqual(receiver.counters.refusedUnauthenticated, 3)
     XCTAssertEqual(receiver.counters.refusedMalformed, 7)
@@ -80,7 +94,8 @@ final class ControlReceiverTests: XCTestCase {
     // 16 other requests push the answer out of the cache.
     for _ in 0..<16 {
       let other = try client.seal(.nodeInfo)
-      receiver.respond(to: try XCTUnwrap(execute(other.bytes)), with: .failure(ControlFailure(.busy)))
+      receiver.respond(
+        to: try XCTUnwrap(execute(other.bytes)), with: .failure(ControlFailure(.busy)))
     }
     let decision = receiver.receive(first.bytes)
     guard case .send(let refusal) = decision else { return XCTFail("\(decision)") }
@@ -94,13 +109,16 @@ final class ControlReceiverTests: XCTestCase {
   func testASequenceNumberBelowTheWindowIsRefused() throws {
     var late = ClientSession(key: clusterKey, clientID: 7, firstSequence: 1000, epoch: nodeEpoch)
     let old = try late.seal(.pause(name: bytes("vm")))  // 1000, never sent
-    var ahead = ClientSession(key: clusterKey, clientID: 7, firstSequence: 1000 + 64, epoch: nodeEpoch)
+    var ahead = ClientSession(
+      key: clusterKey, clientID: 7, firstSequence: 1000 + 64, epoch: nodeEpoch)
     _ = execute(try ahead.seal(.nodeInfo).bytes)
     guard case .send(let refusal) = receiver.receive(old.bytes) else { return XCTFail() }
     XCTAssertEqual(failure(in: refusal, for: old)?.code, .replayed)
     XCTAssertEqual(receiver.counters.refusedReplayed, 1)
     // The client learns where to continue, and its next request goes through.
-    XCTAssertEqual(late.interpret(refusal, for: old), .sequenceRefused(ControlFailure(.replayed, nextSequence: 1065)))
+    XCTAssertEqual(
+      late.interpret(refusal, for: old),
+      .sequenceRefused(ControlFailure(.replayed, nextSequence: 1065)))
     XCTAssertNotNil(execute(try late.seal(.pause(name: bytes("vm"))).bytes))
   }
 
@@ -147,11 +165,13 @@ final class ControlReceiverTests: XCTestCase {
 
   func testAnAuthenticRequestWithAMalformedPayloadIsAnsweredNotExecuted() throws {
     let key = HMACSHA256(key: clusterKey)
-    let header = DatagramHeader(kind: .pause, isResponse: false, clientID: 7, epoch: nodeEpoch, sequence: 77)
+    let header = DatagramHeader(
+      kind: .pause, isResponse: false, clientID: 7, epoch: nodeEpoch, sequence: 77)
     let bytes = try Datagram(header: header, payload: [40]).sealed(with: key)
     guard case .send(let answer) = receiver.receive(bytes) else { return XCTFail() }
     XCTAssertEqual(
-      failure(in: answer, for: OutgoingRequest(kind: .pause, sequence: 77, bytes: bytes))?.code, .malformed)
+      failure(in: answer, for: OutgoingRequest(kind: .pause, sequence: 77, bytes: bytes))?.code,
+      .malformed)
     XCTAssertEqual(receiver.counters.refusedMalformed, 1)
     XCTAssertEqual(receiver.counters.accepted, 0)
     XCTAssertEqual(receiver.receive(bytes), .send(answer), "its retransmission: the same answer")
@@ -171,11 +191,13 @@ final class ControlReceiverTests: XCTestCase {
   func testTheClientIgnoresForeignAndUnrelatedDatagrams() throws {
     let first = try client.seal(.nodeInfo)
     let second = try client.seal(.nodeInfo)
-    let late = receiver.respond(to: try XCTUnwrap(execute(first.bytes)), with: .failure(ControlFailure(.busy)))
+    let late = receiver.respond(
+      to: try XCTUnwrap(execute(first.bytes)), with: .failure(ControlFailure(.busy)))
     XCTAssertEqual(client.interpret(late, for: second), .unrelated)
     var forged = late
     forged[40] ^= 1
     XCTAssertEqual(client.interpret(forged, for: first), .ignored(.unauthenticated))
-    XCTAssertEqual(client.interpret(first.bytes, for: first), .unrelated, "its own request echoed back")
+    XCTAssertEqual(
+      client.interpret(first.bytes, for: first), .unrelated, "its own request echoed back")
   }
 }

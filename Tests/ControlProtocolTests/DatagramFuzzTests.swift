@@ -12,16 +12,21 @@ final class DatagramFuzzTests: XCTestCase {
     for _ in 0..<Int.random(in: 1...4, using: &random) {
       switch Int.random(in: 0..<6, using: &random) {
       case 0 where !bytes.isEmpty:
-        bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= UInt8(1 << Int.random(in: 0..<8, using: &random))
+        bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= UInt8(
+          1 << Int.random(in: 0..<8, using: &random))
       case 1 where !bytes.isEmpty:
-        bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+        bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(
+          in: 0...255, using: &random)
       case 2 where !bytes.isEmpty:
         bytes.removeLast(Int.random(in: 1...bytes.count, using: &random))
       case 3:
-        bytes.insert(UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
+        bytes.insert(
+          UInt8.random(in: 0...255, using: &random),
+          at: Int.random(in: 0...bytes.count, using: &random))
       case 4 where !bytes.isEmpty:
         // A length-like byte set to an extreme.
-        bytes[Int.random(in: 0..<bytes.count, using: &random)] = [0, 1, 0x7f, 0x80, 0xff].randomElement(using: &random)!
+        bytes[Int.random(in: 0..<bytes.count, using: &random)] = [0, 1, 0x7f, 0x80, 0xff]
+          .randomElement(using: &random)!
       default:
         bytes += random.bytes(Int.random(in: 0...8, using: &random))
       }
@@ -48,11 +53,13 @@ final class DatagramFuzzTests: XCTestCase {
       }
       if let request = try? Request.decode(kind: kind, payload: payload) {
         decoded += 1
-        XCTAssertEqual(try request.encodedPayload(), payload, "request \(kind) re-encodes as it came")
+        XCTAssertEqual(
+          try request.encodedPayload(), payload, "request \(kind) re-encodes as it came")
       }
       if let response = try? Response.decode(kind: kind, payload: payload) {
         decoded += 1
-        XCTAssertEqual(try response.encodedPayload(for: kind), payload, "response \(kind) re-encodes as it came")
+        XCTAssertEqual(
+          try response.encodedPayload(for: kind), payload, "response \(kind) re-encodes as it came")
       }
     }
     XCTAssertGreaterThan(decoded, 1000, "the mutations reach the decoders' success paths too")
@@ -96,7 +103,8 @@ final class DatagramFuzzTests: XCTestCase {
       switch receiver.receive(bytes) {
       case .execute(let accepted):
         executed += 1
-        XCTAssertLessThanOrEqual(try accepted.request.encodedPayload().count, ProtocolLimits.maximumPayload)
+        XCTAssertLessThanOrEqual(
+          try accepted.request.encodedPayload().count, ProtocolLimits.maximumPayload)
         receiver.respond(to: accepted, with: .failure(ControlFailure(.notSupported)))
       case .send(let answer):
         sent += 1
@@ -109,7 +117,8 @@ final class DatagramFuzzTests: XCTestCase {
     XCTAssertEqual(executed + sent + dropped, UInt64(count))
     XCTAssertEqual(counters.accepted, executed)
     XCTAssertEqual(
-      counters.accepted + counters.duplicates + counters.refusedUnauthenticated + counters.refusedMalformed
+      counters.accepted + counters.duplicates + counters.refusedUnauthenticated
+        + counters.refusedMalformed
         + counters.refusedReplayed + counters.refusedStaleEpoch,
       UInt64(count), "every datagram counted once")
     XCTAssertGreaterThan(counters.refusedUnauthenticated, 0)

@@ -23,9 +23,13 @@ final class HMACSHA256Tests: XCTestCase {
         "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"
       ),
       // Case 5: the RFC gives the tag truncated to 128 bits.
-      ([UInt8](repeating: 0x0c, count: 20), bytes("Test With Truncation"), "a3b6167473100ee06e0c796c2955552b"),
       (
-        [UInt8](repeating: 0xaa, count: 131), bytes("Test Using Larger Than Block-Size Key - Hash Key First"),
+        [UInt8](repeating: 0x0c, count: 20), bytes("Test With Truncation"),
+        "a3b6167473100ee06e0c796c2955552b"
+      ),
+      (
+        [UInt8](repeating: 0xaa, count: 131),
+        bytes("Test Using Larger Than Block-Size Key - Hash Key First"),
         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
       ),
       (
@@ -47,7 +51,8 @@ final class HMACSHA256Tests: XCTestCase {
     for _ in 0..<400 {
       let key = random.bytes(Int.random(in: 0...200, using: &random))
       let message = random.bytes(Int.random(in: 0...3000, using: &random))
-      let expected = Array(HMAC<Crypto.SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+      let expected = Array(
+        HMAC<Crypto.SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
       XCTAssertEqual(HMACSHA256(key: key).authenticationCode(for: message), expected)
     }
   }

@@ -39,7 +39,8 @@ final class MessageRoundTripTests: XCTestCase {
       Array(bytes[0..<34]),
       [
         0x50, 0x47, 0x43, 0x50, 1, 5, 1, 0, 1, 2, 3, 4, 0, 2, 0, 0,
-        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
+        0x28,
         0xaa, 0xbb,
       ])
     XCTAssertEqual(Array(bytes[34...]), key.authenticationCode(for: Array(bytes[0..<34])))
@@ -52,7 +53,8 @@ final class MessageRoundTripTests: XCTestCase {
     var badMAC = SampleMessages.specification
     badMAC.nics = [[1, 2, 3]]
     XCTAssertThrowsError(try Request.createVM(badMAC).encodedPayload())
-    XCTAssertThrowsError(try Response.done.encodedPayload(for: .nodeInfo), "a body of the wrong kind")
+    XCTAssertThrowsError(
+      try Response.done.encodedPayload(for: .nodeInfo), "a body of the wrong kind")
     XCTAssertThrowsError(try Response.failure(ControlFailure(.ok)).encodedPayload(for: .pause))
   }
 
@@ -64,9 +66,12 @@ final class MessageRoundTripTests: XCTestCase {
     XCTAssertThrowsError(try Request.decode(kind: .pause, payload: Array(payload.dropLast()))) {
       XCTAssertEqual($0 as? WireError, .truncated(at: 1))
     }
-    XCTAssertThrowsError(try Request.decode(kind: .pause, payload: [200] + [UInt8](repeating: 0x61, count: 200))) {
+    XCTAssertThrowsError(
+      try Request.decode(kind: .pause, payload: [200] + [UInt8](repeating: 0x61, count: 200))
+    ) {
       XCTAssertEqual(
-        $0 as? WireError, .lengthOutOfRange(at: 0, length: 200, maximum: ProtocolLimits.maximumNameLength))
+        $0 as? WireError,
+        .lengthOutOfRange(at: 0, length: 200, maximum: ProtocolLimits.maximumNameLength))
     }
     XCTAssertThrowsError(try Request.decode(kind: .status, payload: [1, 0x61, 2, 0, 0, 0, 0])) {
       XCTAssertEqual($0 as? WireError, .invalidValue(at: 2), "a boolean of 2")

@@ -30,7 +30,8 @@ final class ReplayWindowTests: XCTestCase {
     windows.record(clientID: 3, sequence: 700)
     XCTAssertEqual(windows.count, 2)
     XCTAssertEqual(windows.floor, 500, "client 1's window was dropped")
-    XCTAssertEqual(windows.verdict(clientID: 1, sequence: 450), .duplicate, "a forgotten client's old number")
+    XCTAssertEqual(
+      windows.verdict(clientID: 1, sequence: 450), .duplicate, "a forgotten client's old number")
     XCTAssertEqual(windows.verdict(clientID: 1, sequence: 500), .duplicate)
     XCTAssertEqual(windows.verdict(clientID: 1, sequence: 501), .new)
     XCTAssertEqual(windows.verdict(clientID: 2, sequence: 601), .duplicate)

@@ -12,7 +12,8 @@ final class RetransmissionTests: XCTestCase {
     XCTAssertEqual(machine.timeout(now: 4750), .send(deadline: 6750), "capped at 2 s")
     XCTAssertEqual(machine.timeout(now: 6750), .send(deadline: 8750))
     XCTAssertEqual(machine.attempts, 6)
-    XCTAssertEqual(machine.timeout(now: 8750), .giveUp(NoAnswer(attempts: 6, waitedMilliseconds: 7750)))
+    XCTAssertEqual(
+      machine.timeout(now: 8750), .giveUp(NoAnswer(attempts: 6, waitedMilliseconds: 7750)))
     XCTAssertEqual(machine.state, .gaveUp)
   }
 

@@ -9,12 +9,16 @@ final class TransferAssemblerTests: XCTestCase {
   private func image(_ size: Int) -> (bytes: [UInt8], description: TransferDescription) {
     let content = random.bytes(size)
     let name = bytes("image-\(size)")
-    return (content, TransferDescription(name: name, size: UInt64(size), digest: SHA256Hasher.hash(content)))
+    return (
+      content,
+      TransferDescription(name: name, size: UInt64(size), digest: SHA256Hasher.hash(content))
+    )
   }
 
   private func chunks(of bytes: [UInt8], id: UInt32, size: Int = 1024) -> [TransferChunk] {
     stride(from: 0, to: bytes.count, by: size).map {
-      TransferChunk(transferID: id, offset: UInt64($0), bytes: Array(bytes[$0..<min(bytes.count, $0 + size)]))
+      TransferChunk(
+        transferID: id, offset: UInt64($0), bytes: Array(bytes[$0..<min(bytes.count, $0 + size)]))
     }
   }
 
@@ -30,7 +34,8 @@ final class TransferAssemblerTests: XCTestCase {
     parts.shuffle(using: &random)
     var progress = TransferProgress(receivedBytes: 0, size: 0)
     for part in parts { progress = try assembler.accept(part, now: 1) }
-    XCTAssertEqual(progress, TransferProgress(receivedBytes: UInt64(bytes.count), size: UInt64(bytes.count)))
+    XCTAssertEqual(
+      progress, TransferProgress(receivedBytes: UInt64(bytes.count), size: UInt64(bytes.count)))
     let completed = try assembler.commit(transferID: ticket.transferID)
     XCTAssertEqual(completed.storage.bytes, bytes)
     XCTAssertEqual(completed.digest, description.digest)
@@ -42,7 +47,9 @@ final class TransferAssemblerTests: XCTestCase {
     let (bytes, description) = image(5000)
     let id = try assembler.begin(description, now: 0).transferID
     XCTAssertEqual(CountingStorage.live, 1)
-    for part in chunks(of: bytes, id: id) where part.offset != 2048 { _ = try assembler.accept(part, now: 0) }
+    for part in chunks(of: bytes, id: id) where part.offset != 2048 {
+      _ = try assembler.accept(part, now: 0)
+    }
     XCTAssertThrowsError(try assembler.commit(transferID: id)) {
       XCTAssertEqual(($0 as? ControlFailure)?.code, .transferIncomplete)
     }
@@ -70,7 +77,8 @@ final class TransferAssemblerTests: XCTestCase {
     parts[1].bytes[5] ^= 0x10
     for part in parts { _ = try assembler.accept(part, now: 0) }
     XCTAssertEqual(
-      assembler.handle(.transferEnd(transferID: again), now: 0)?.0, .failure(ControlFailure(.digestMismatch)))
+      assembler.handle(.transferEnd(transferID: again), now: 0)?.0,
+      .failure(ControlFailure(.digestMismatch)))
     XCTAssertEqual(CountingStorage.live, 0)
   }
 
@@ -100,15 +108,19 @@ final class TransferAssemblerTests: XCTestCase {
       TransferChunk(transferID: id, offset: 100, bytes: Array(bytes[100..<1124])),  // not aligned
       TransferChunk(transferID: id, offset: 1024, bytes: Array(bytes[1024..<2000])),  // short, not the tail
       TransferChunk(transferID: id, offset: 3072, bytes: []),  // outside
-      TransferChunk(transferID: id, offset: UInt64.max - 1023, bytes: [UInt8](repeating: 0, count: 1024)),
+      TransferChunk(
+        transferID: id, offset: UInt64.max - 1023, bytes: [UInt8](repeating: 0, count: 1024)),
     ]
     for chunk in refused {
       XCTAssertThrowsError(try assembler.accept(chunk, now: 0)) {
         XCTAssertEqual(($0 as? ControlFailure)?.code, .chunkOutOfBounds, "\(chunk.offset)")
       }
     }
-    XCTAssertEqual(try assembler.accept(chunks(of: bytes, id: id)[2], now: 0).receivedBytes, 452, "the tail")
-    XCTAssertThrowsError(try assembler.accept(TransferChunk(transferID: id + 1, offset: 0, bytes: []), now: 0)) {
+    XCTAssertEqual(
+      try assembler.accept(chunks(of: bytes, id: id)[2], now: 0).receivedBytes, 452, "the tail")
+    XCTAssertThrowsError(
+      try assembler.accept(TransferChunk(transferID: id + 1, offset: 0, bytes: []), now: 0)
+    ) {
       XCTAssertEqual(($0 as? ControlFailure)?.code, .unknownTransfer)
     }
   }
@@ -120,13 +132,16 @@ final class TransferAssemblerTests: XCTestCase {
     var assembler = Assembler(limits: limits)
     let digest = SHA256Hasher.hash([])
     XCTAssertThrowsError(
-      try assembler.begin(TransferDescription(name: bytes("big"), size: (1 << 20) + 1, digest: digest), now: 0)
+      try assembler.begin(
+        TransferDescription(name: bytes("big"), size: (1 << 20) + 1, digest: digest), now: 0)
     ) { XCTAssertEqual(($0 as? ControlFailure)?.code, .transferTooLarge) }
     XCTAssertThrowsError(
-      try assembler.begin(TransferDescription(name: bytes("huge"), size: UInt64.max, digest: digest), now: 0)
+      try assembler.begin(
+        TransferDescription(name: bytes("huge"), size: UInt64.max, digest: digest), now: 0)
     ) { XCTAssertEqual(($0 as? ControlFailure)?.code, .transferTooLarge) }
     XCTAssertEqual(CountingStorage.live, 0, "nothing allocated for a refused transfer")
-    let a = try assembler.begin(TransferDescription(name: bytes("a"), size: 10, digest: digest), now: 0)
+    let a = try assembler.begin(
+      TransferDescription(name: bytes("a"), size: 10, digest: digest), now: 0)
     XCTAssertThrowsError(
       try assembler.begin(TransferDescription(name: bytes("a"), size: 10, digest: digest), now: 0)
     ) { XCTAssertEqual(($0 as? ControlFailure)?.code, .nameInUse) }
@@ -137,7 +152,8 @@ final class TransferAssemblerTests: XCTestCase {
     XCTAssertEqual(assembler.bufferedBytes, 20)
     XCTAssertEqual(assembler.handle(.transferAbort(transferID: a.transferID), now: 0)?.0, .done)
     XCTAssertEqual(CountingStorage.live, 1)
-    XCTAssertNotNil(try? assembler.begin(TransferDescription(name: bytes("c"), size: 10, digest: digest), now: 0))
+    XCTAssertNotNil(
+      try? assembler.begin(TransferDescription(name: bytes("c"), size: 10, digest: digest), now: 0))
   }
 
   func testAnEmptyImage() throws {

@@ -16,8 +16,10 @@ enum SampleMessages {
     .createVM(specification),
     .createVM(
       VMSpecification(
-        name: [UInt8](repeating: UInt8(ascii: "n"), count: ProtocolLimits.maximumNameLength), kind: .flat,
-        memorySize: 1 << 20, kernelImage: [UInt8](repeating: 1, count: ProtocolLimits.maximumImageNameLength),
+        name: [UInt8](repeating: UInt8(ascii: "n"), count: ProtocolLimits.maximumNameLength),
+        kind: .flat,
+        memorySize: 1 << 20,
+        kernelImage: [UInt8](repeating: 1, count: ProtocolLimits.maximumImageNameLength),
         commandLine: [UInt8](repeating: 0x41, count: ProtocolLimits.maximumCommandLineLength),
         nics: Array(repeating: [2, 0, 0, 0, 0, 9], count: ProtocolLimits.maximumNICs))),
     .listVMs(startIndex: 24),
@@ -62,22 +64,31 @@ enum SampleMessages {
             count: ProtocolLimits.maximumListedVMs), total: 300))
     ),
     (.status, .vmStatus(fullStatus)),
-    (.status, .vmStatus(VMStatus(summary: summary, uptimeMilliseconds: 0, vcpuCPUs: [VMStatus.notOnACPU]))),
+    (
+      .status,
+      .vmStatus(VMStatus(summary: summary, uptimeMilliseconds: 0, vcpuCPUs: [VMStatus.notOnACPU]))
+    ),
     (
       .consoleRead,
       .console(
         ConsoleOutput(
-          offset: 99, bytes: [UInt8](repeating: 0x2e, count: ProtocolLimits.maximumConsoleBytes), written: 5000,
+          offset: 99, bytes: [UInt8](repeating: 0x2e, count: ProtocolLimits.maximumConsoleBytes),
+          written: 5000,
           ended: true))
     ),
     (.transferBegin, .transferBegun(TransferTicket(transferID: 1, chunkSize: 1024))),
     (.transferChunk, .chunkAccepted(TransferProgress(receivedBytes: 2048, size: 8 << 20))),
-    (.transferEnd, .transferCommitted(TransferReceipt(name: bytes("vmlinuz"), size: 8 << 20, digest: digest))),
-    (.pause, .done), (.unpause, .done), (.destroy, .done), (.powerOff, .done), (.transferAbort, .done),
+    (
+      .transferEnd,
+      .transferCommitted(TransferReceipt(name: bytes("vmlinuz"), size: 8 << 20, digest: digest))
+    ),
+    (.pause, .done), (.unpause, .done), (.destroy, .done), (.powerOff, .done),
+    (.transferAbort, .done),
     (
       .createVM,
       .failure(
-        ControlFailure(.nameInUse, detail: [UInt8](repeating: 0x78, count: ProtocolLimits.maximumErrorDetail)))
+        ControlFailure(
+          .nameInUse, detail: [UInt8](repeating: 0x78, count: ProtocolLimits.maximumErrorDetail)))
     ),
     (.pause, .failure(ControlFailure(.replayed, nextSequence: 1 << 50))),
   ]
@@ -96,15 +107,19 @@ enum SampleMessages {
   /// A status at every limit at once: it must still fit one datagram.
   static let fullStatus = VMStatus(
     summary: VMSummary(
-      id: 1, name: [UInt8](repeating: 0x62, count: ProtocolLimits.maximumNameLength), state: .running,
+      id: 1, name: [UInt8](repeating: 0x62, count: ProtocolLimits.maximumNameLength),
+      state: .running,
       vcpuCount: 64, memorySize: 1 << 30),
     uptimeMilliseconds: 1 << 33,
     vcpuCPUs: Array(repeating: 3, count: ProtocolLimits.maximumVCPUs),
     exits: Array(
       repeating: ExitCount(
-        reason: [UInt8](repeating: 0x63, count: ProtocolLimits.maximumExitReasonNameLength), count: 1 << 60),
+        reason: [UInt8](repeating: 0x63, count: ProtocolLimits.maximumExitReasonNameLength),
+        count: 1 << 60),
       count: ProtocolLimits.maximumExitReasons),
-    refusedMSRs: Array(repeating: RefusedMSR(msr: 0xc001_0114, count: 7), count: ProtocolLimits.maximumRefusedMSRs),
+    refusedMSRs: Array(
+      repeating: RefusedMSR(msr: 0xc001_0114, count: 7), count: ProtocolLimits.maximumRefusedMSRs),
     state: StateExcerpt(
-      totalSize: 5000, offset: 1024, bytes: [UInt8](repeating: 0x5a, count: ProtocolLimits.maximumStateBytes)))
+      totalSize: 5000, offset: 1024,
+      bytes: [UInt8](repeating: 0x5a, count: ProtocolLimits.maximumStateBytes)))
 }
