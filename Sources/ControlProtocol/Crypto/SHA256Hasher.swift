@@ -106,10 +106,20 @@ public struct SHA256Hasher {
     compress(words)
   }
 
-  /// FIPS 180-4 §6.2.2: one 512-bit block, with the message schedule kept as a rolling
-  /// window of 16 words (W[t] depends only on W[t-2], W[t-7], W[t-15], W[t-16]).
+  /// FIPS 180-4 §6.2.2: one 512-bit block. The message schedule is expanded first (step 1);
+  /// the 64 rounds (step 3) run eight at a time with the working variables renamed instead
+  /// of shifted (a round changes only d and h; the next one sees them one place along).
   private mutating func compress(_ message: InlineArray<16, UInt32>) {
-    var w = message
+    var w: InlineArray<64, UInt32> = .init(repeating: 0)
+    for t in 0..<16 { w[t] = message[t] }
+    for t in 16..<64 {
+      // §6.2.2 step 1: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16] (§4.1.2 (4.6), (4.7)).
+      let w2 = w[t - 2]
+      let w15 = w[t - 15]
+      let sigma1 = w2.rotatedRight(17) ^ w2.rotatedRight(19) ^ (w2 >> 10)
+      let sigma0 = w15.rotatedRight(7) ^ w15.rotatedRight(18) ^ (w15 >> 3)
+      w[t] = sigma1 &+ w[t - 7] &+ sigma0 &+ w[t - 16]
+    }
     var a = state[0]
     var b = state[1]
     var c = state[2]
@@ -118,31 +128,16 @@ public struct SHA256Hasher {
     var f = state[5]
     var g = state[6]
     var h = state[7]
-    for t in 0..<64 {
-      let slot = t & 15
-      if t >= 16 {
-        // §6.2.2 step 1: W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16].
-        let w2 = w[(t - 2) & 15]
-        let w15 = w[(t - 15) & 15]
-        let sigma1 = w2.rotatedRight(17) ^ w2.rotatedRight(19) ^ (w2 >> 10)
-        let sigma0 = w15.rotatedRight(7) ^ w15.rotatedRight(18) ^ (w15 >> 3)
-        w[slot] = sigma1 &+ w[(t - 7) & 15] &+ sigma0 &+ w[slot]
-      }
-      // §4.1.2: Σ1, Ch, Σ0, Maj.
-      let bigSigma1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
-      let choose = (e & f) ^ (~e & g)
-      let t1 = h &+ bigSigma1 &+ choose &+ SHA256Hasher.roundConstants[t] &+ w[slot]
-      let bigSigma0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
-      let majority = (a & b) ^ (a & c) ^ (b & c)
-      let t2 = bigSigma0 &+ majority
-      h = g
-      g = f
-      f = e
-      e = d &+ t1
-      d = c
-      c = b
-      b = a
-      a = t1 &+ t2
+    let k = SHA256Hasher.roundConstants
+    for t in stride(from: 0, to: 64, by: 8) {
+      SHA256Hasher.round(a, b, c, &d, e, f, g, &h, k[t] &+ w[t])
+      SHA256Hasher.round(h, a, b, &c, d, e, f, &g, k[t + 1] &+ w[t + 1])
+      SHA256Hasher.round(g, h, a, &b, c, d, e, &f, k[t + 2] &+ w[t + 2])
+      SHA256Hasher.round(f, g, h, &a, b, c, d, &e, k[t + 3] &+ w[t + 3])
+      SHA256Hasher.round(e, f, g, &h, a, b, c, &d, k[t + 4] &+ w[t + 4])
+      SHA256Hasher.round(d, e, f, &g, h, a, b, &c, k[t + 5] &+ w[t + 5])
+      SHA256Hasher.round(c, d, e, &f, g, h, a, &b, k[t + 6] &+ w[t + 6])
+      SHA256Hasher.round(b, c, d, &e, f, g, h, &a, k[t + 7] &+ w[t + 7])
     }
     state[0] &+= a
     state[1] &+= b
@@ -152,6 +147,24 @@ public struct SHA256Hasher {
     state[5] &+= f
     state[6] &+= g
     state[7] &+= h
+  }
+
+  /// One round of §6.2.2 step 3: T1 = h + Σ1(e) + Ch(e,f,g) + K[t] + W[t],
+  /// T2 = Σ0(a) + Maj(a,b,c); e becomes d + T1 and a becomes T1 + T2, which here land in
+  /// `d` and `h` (the caller renames the rest).
+  @inline(__always)
+  private static func round(
+    _ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32,
+    _ h: inout UInt32, _ constantPlusWord: UInt32
+  ) {
+    // §4.1.2 (4.2)-(4.5); Ch and Maj in equivalent forms with fewer operations.
+    let bigSigma1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
+    let choose = g ^ (e & (f ^ g))
+    let t1 = h &+ bigSigma1 &+ choose &+ constantPlusWord
+    let bigSigma0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
+    let majority = (a & (b | c)) | (b & c)
+    d = d &+ t1
+    h = t1 &+ bigSigma0 &+ majority
   }
 
   /// FIPS 180-4 §4.2.2: K0..K63, the first 32 bits of the fractional parts of the cube roots
