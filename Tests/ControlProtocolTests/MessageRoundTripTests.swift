@@ -92,6 +92,9 @@ final class MessageRoundTripTests: XCTestCase {
     spec.nics[1] = spec.nics[0]
     XCTAssertEqual(spec.problem()?.code, .invalidProfile, "two NICs, one MAC")
     spec = SampleMessages.specification
+    spec.nics[0] = []
+    XCTAssertNotNil(spec.problem(), "a MAC of no bytes")
+    spec = SampleMessages.specification
     spec.vcpuCount = 0
     XCTAssertNotNil(spec.problem())
     spec = SampleMessages.specification

@@ -104,6 +104,7 @@ public struct VMSpecification: Equatable {
     }
     if kernelImage.isEmpty { return refuse("no kernel image") }
     for mac in nics {
+      if mac.count != 6 { return refuse("a NIC's MAC address is not 6 bytes") }
       // IEEE 802-2014 §8.2.2: bit 0 of the first octet set is a group (multicast) address.
       if mac[0] & 1 != 0 { return refuse("a NIC's MAC address is multicast (first octet odd)") }
       if mac.allSatisfy({ $0 == 0 }) { return refuse("a NIC's MAC address is all zeros") }
