@@ -101,6 +101,27 @@ final class ControlClientTests: XCTestCase {
     XCTAssertEqual(reports.last, UInt64(image.count))
   }
 
+  /// The node stops answering midway: the client says so, and the node, at its next check,
+  /// closes the transfer and frees its buffer.
+  func testATransferCutOffMidwayEndsWithClearErrorsOnBothSides() throws {
+    node.loseRequest = { $0 > 12 }
+    node.start()
+    let client = try ControlClient(
+      host: "127.0.0.1", port: node.port, key: clusterKey,
+      policy: RetransmissionPolicy(initialTimeout: 20, maximumTimeout: 40, maximumAttempts: 3))
+    var random = SeededGenerator(seed: 7)
+    XCTAssertThrowsError(try client.transfer(random.bytes(100_000), as: bytes("cut"), window: 4)) {
+      error in
+      guard case .noAnswer = error as? ControlClientError else { return XCTFail("\(error)") }
+    }
+    XCTAssertEqual(
+      node.openTransfers, 1, "the abort was lost too: the node still holds the transfer")
+    XCTAssertEqual(node.expireTransfers(at: 29_999), [])
+    XCTAssertEqual(node.expireTransfers(at: 30_000).count, 1)
+    XCTAssertEqual(node.openTransfers, 0)
+    XCTAssertNil(node.images[bytes("cut")])
+  }
+
   func testTransferErrorsAreReported() throws {
     node.start()
     let client = try ControlClient(

@@ -17,6 +17,8 @@ final class LoopbackNode: @unchecked Sendable {
 
   /// Decides, per datagram received (numbered from 1), whether its answer is lost.
   var loseAnswer: (Int) -> Bool = { _ in false }
+  /// Decides, per datagram received, whether it is lost before the node sees it.
+  var loseRequest: (Int) -> Bool = { _ in false }
   private(set) var executed: [Request] = []
   private(set) var images: [[UInt8]: [UInt8]] = [:]
   private var paused: Set<[UInt8]> = []
@@ -27,6 +29,10 @@ final class LoopbackNode: @unchecked Sendable {
   }
 
   var counters: ReceiverCounters { lock.withLock { receiver.counters } }
+  var openTransfers: Int { lock.withLock { assembler.openTransfers } }
+
+  /// The node's periodic check for cut-off transfers, at `now` ms (chunks arrive at 0).
+  func expireTransfers(at now: UInt64) -> [UInt32] { lock.withLock { assembler.expire(now: now) } }
   var executedCount: Int { lock.withLock { executed.count } }
 
   func start() {
@@ -45,6 +51,7 @@ final class LoopbackNode: @unchecked Sendable {
       guard let (bytes, sender) = try? socket.receiveFrom(timeout: 20) else { continue }
       let reply: [UInt8]? = lock.withLock {
         received += 1
+        if loseRequest(received) { return nil }
         let lose = loseAnswer(received)
         var answer: [UInt8]?
         switch receiver.receive(bytes) {
