@@ -79,12 +79,10 @@ public struct ControlReceiver {
       // Authentic and new, but not a request this version knows: answered (and cached),
       // so that the client learns why rather than timing out.
       counters.refusedMalformed += 1
-      let accepted = AcceptedRequest(
-        clientID: header.clientID, sequence: header.sequence, request: .nodeInfo, requestTag: tag)
       return .send(
-        seal(
+        sealAndCache(
           .failure(ControlFailure(.malformed, detail: error.message.bytes)), kind: header.kind,
-          for: accepted))
+          clientID: header.clientID, sequence: header.sequence))
     }
     counters.accepted += 1
     return .execute(
@@ -96,17 +94,17 @@ public struct ControlReceiver {
   /// that does not fit the protocol's limits is replaced by an `internalError` failure.
   @discardableResult
   public mutating func respond(to request: AcceptedRequest, with response: Response) -> [UInt8] {
-    seal(response, kind: request.kind, for: request)
+    sealAndCache(
+      response, kind: request.kind, clientID: request.clientID, sequence: request.sequence)
   }
 
-  private mutating func seal(_ response: Response, kind: MessageKind, for request: AcceptedRequest)
-    -> [UInt8]
-  {
+  private mutating func sealAndCache(
+    _ response: Response, kind: MessageKind, clientID: UInt32, sequence: UInt64
+  ) -> [UInt8] {
     let header = DatagramHeader(
-      kind: kind, isResponse: true, clientID: request.clientID, epoch: epoch,
-      sequence: request.sequence)
+      kind: kind, isResponse: true, clientID: clientID, epoch: epoch, sequence: sequence)
     let bytes = sealed(response, header: header)
-    cache.store(bytes, clientID: request.clientID, sequence: request.sequence)
+    cache.store(bytes, clientID: clientID, sequence: sequence)
     return bytes
   }
 
@@ -124,7 +122,10 @@ public struct ControlReceiver {
     do throws(WireError) {
       payload = try response.encodedPayload(for: header.kind)
     } catch {
-      payload = [StatusCode.internalError.rawValue, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+      // A failure with a short detail always encodes.
+      let failure = ControlFailure(
+        .internalError, text: "the node's answer broke the protocol's limits")
+      payload = (try? Response.failure(failure).encodedPayload(for: header.kind)) ?? []
     }
     do throws(WireError) {
       return try Datagram(header: header, payload: payload).sealed(with: key)
