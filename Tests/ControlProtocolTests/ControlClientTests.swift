@@ -98,7 +98,7 @@ final class ControlClientTests: XCTestCase {
     )
     XCTAssertEqual(receipt.size, UInt64(image.count))
     XCTAssertEqual(receipt.digest, SHA256Hasher.hash(image))
-    XCTAssertEqual(node.images[bytes("disk.img")], image)
+    XCTAssertEqual(node.image(named: bytes("disk.img")), image)
     XCTAssertEqual(reports, reports.sorted(), "progress only grows")
     XCTAssertEqual(reports.last, UInt64(image.count))
   }
@@ -121,7 +121,20 @@ final class ControlClientTests: XCTestCase {
     XCTAssertEqual(node.expireTransfers(at: 29_999), [])
     XCTAssertEqual(node.expireTransfers(at: 30_000).count, 1)
     XCTAssertEqual(node.openTransfers, 0)
-    XCTAssertNil(node.images[bytes("cut")])
+    XCTAssertNil(node.image(named: bytes("cut")))
+  }
+
+  func testListsAndStatesLongerThanADatagramAreReadInPages() throws {
+    node.start()
+    let client = try ControlClient(
+      host: "127.0.0.1", port: node.port, key: clusterKey, policy: fast)
+    let vms = try client.listAllVMs()
+    XCTAssertEqual(vms.map(\.id), (0..<30).map(UInt16.init))
+    let (status, state) = try client.statusWithState(of: bytes("vm-3"))
+    XCTAssertEqual(status.summary.name, bytes("vm-3"))
+    XCTAssertEqual(state, LoopbackNode.state)
+    XCTAssertEqual(
+      node.executedRequests.filter { if case .status = $0 { return true } else { return false } }.count, 3)
   }
 
   func testTransferErrorsAreReported() throws {

@@ -20,7 +20,7 @@ final class LoopbackNode: @unchecked Sendable {
   /// Decides, per datagram received, whether it is lost before the node sees it.
   var loseRequest: (Int) -> Bool = { _ in false }
   private(set) var executed: [Request] = []
-  private(set) var images: [[UInt8]: [UInt8]] = [:]
+  private var images: [[UInt8]: [UInt8]] = [:]
   private var paused: Set<[UInt8]> = []
 
   init(key: [UInt8], epoch: UInt64) throws {
@@ -34,6 +34,8 @@ final class LoopbackNode: @unchecked Sendable {
   /// The node's periodic check for cut-off transfers, at `now` ms (chunks arrive at 0).
   func expireTransfers(at now: UInt64) -> [UInt32] { lock.withLock { assembler.expire(now: now) } }
   var executedCount: Int { lock.withLock { executed.count } }
+  var executedRequests: [Request] { lock.withLock { executed } }
+  func image(named name: [UInt8]) -> [UInt8]? { lock.withLock { images[name] } }
 
   func start() {
     let thread = Thread { [self] in run() }
@@ -67,6 +69,9 @@ final class LoopbackNode: @unchecked Sendable {
     }
   }
 
+  /// The saved state every VM of this node reports: 700 bytes, three status answers' worth.
+  static let state: [UInt8] = (0..<700).map { UInt8(truncatingIfNeeded: $0 * 7) }
+
   private func execute(_ request: Request) -> Response {
     if let (response, completed) = assembler.handle(request, now: 0) {
       if let completed { images[completed.name] = completed.storage.bytes }
@@ -79,6 +84,26 @@ final class LoopbackNode: @unchecked Sendable {
           version: Array("loopback".utf8), backend: .svm, cpuCount: 2, coresPerPackage: 2,
           totalMemory: 1 << 30, freeMemory: 1 << 29, vmCount: 1, uptimeMilliseconds: 1,
           counters: receiver.counters))
+    case .listVMs(let start):
+      let all = (0..<30).map {
+        VMSummary(
+          id: UInt16($0), name: Array("vm-\($0)".utf8), state: .running, vcpuCount: 1,
+          memorySize: 1 << 24)
+      }
+      let first = min(Int(start), all.count)
+      let page = Array(all[first..<min(all.count, first + ProtocolLimits.maximumListedVMs)])
+      return .vmList(VMList(vms: page, total: UInt16(all.count)))
+    case .status(let name, let includeState, let offset):
+      let summary = VMSummary(id: 1, name: name, state: .running, vcpuCount: 1, memorySize: 1 << 24)
+      let start = min(Int(offset), LoopbackNode.state.count)
+      let end = min(LoopbackNode.state.count, start + ProtocolLimits.maximumStateBytes)
+      let excerpt = StateExcerpt(
+        totalSize: UInt32(LoopbackNode.state.count), offset: UInt32(start),
+        bytes: Array(LoopbackNode.state[start..<end]))
+      return .vmStatus(
+        VMStatus(
+          summary: summary, uptimeMilliseconds: 5, vcpuCPUs: [0],
+          state: includeState ? excerpt : nil))
     case .pause(let name):
       guard !paused.contains(name) else {
         return .failure(ControlFailure(.invalidState, text: "already paused"))
