@@ -12,7 +12,9 @@ let package = Package(
   ],
   dependencies: [
     // Host-only: the `peregrine` CLI's argument parsing.
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // Test-only: the reference SHA-256/HMAC that ControlProtocol's own code is checked against.
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     .target(name: "BootProtocols"),
@@ -28,6 +30,9 @@ let package = Package(
         "PeregrineProfiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "PeregrineCLI", dependencies: ["PeregrineCommands"]),
+    // The control protocol (docs/control-protocol.md): the kernel builds it too.
+    .target(name: "ControlProtocol"),
+    .target(name: "ControlClient", dependencies: ["ControlProtocol"]),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
@@ -35,6 +40,11 @@ let package = Package(
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
     .testTarget(name: "PeregrineProfilesTests", dependencies: ["PeregrineProfiles", "HypervisorCore"]),
     .testTarget(name: "PeregrineCLITests", dependencies: ["PeregrineCommands"]),
+    .testTarget(
+      name: "ControlProtocolTests",
+      dependencies: [
+        "ControlProtocol", "ControlClient", .product(name: "Crypto", package: "swift-crypto"),
+      ]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.

@@ -316,7 +316,50 @@ def instructions():
         write("mmio-emulator", "insn-%04d" % index, bytes([width, len(code)]) + code + rest)
 
 
+# ---- Control protocol datagrams (docs/control-protocol.md): payloads of every request kind
+# and of typical responses, and whole datagrams sealed with the fuzz target's key.
+def control_datagrams():
+    import hashlib
+    import hmac
+
+    be16 = lambda v: struct.pack(">H", v)
+    be32 = lambda v: struct.pack(">I", v)
+    be64 = lambda v: struct.pack(">Q", v)
+    name = lambda text: bytes([len(text)]) + text
+    digest = hashlib.sha256(b"image").digest()
+    spec = (name(b"linux-0") + b"\x01" + be64(256 << 20) + be16(2) + b"\x01" + b"\x02" + be16(0) + be16(1)
+            + name(b"vmlinuz") + name(b"initramfs") + be16(13) + b"console=ttyS0"
+            + b"\x01" + bytes([2, 0, 0, 0, 0, 1]))
+    requests = [
+        (1, b""), (2, spec), (3, be16(0)), (4, name(b"vm") + b"\x01" + be32(0)), (5, name(b"vm")),
+        (6, name(b"vm")), (7, name(b"vm")), (8, name(b"vm") + be64(0) + be16(1200)), (9, b""),
+        (10, name(b"vmlinuz") + be64(8 << 20) + digest), (11, be32(1) + be64(1024) + be16(4) + b"data"),
+        (12, be32(1)), (13, be32(1)),
+    ]
+    responses = [
+        b"\x00",
+        b"\x00" + be32(1) + be16(1024),
+        b"\x00" + be64(2048) + be64(8 << 20),
+        b"\x00" + be16(3) + name(b"linux-0") + b"\x01" + be16(2) + be64(256 << 20),
+        b"\x03" + name(b"replayed") + be64(1 << 40),
+        b"\x00" + be64(0) + be16(5) + b"hello" + be64(5) + b"\x00",
+    ]
+    key = b"fuzzing cluster key"
+    epoch = 0x0102030405060708
+    for index, (kind, payload) in enumerate(requests):
+        write("control-datagram", "request-payload-%02d" % index, payload)
+        header = (b"PGCP\x01" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
+                  + be64(epoch) + be64(1000 + index))
+        write("control-datagram", "request-%02d" % index, header + payload)
+        sealed = header + payload
+        write("control-datagram", "sealed-%02d" % index, sealed + hmac.new(key, sealed, hashlib.sha256).digest())
+    for index, payload in enumerate(responses):
+        write("control-datagram", "response-payload-%02d" % index, payload)
+
+
+
 profiles()
+control_datagrams()
 multiboot2()
 acpi()
 bzimages()

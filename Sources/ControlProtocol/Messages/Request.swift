@@ -1,0 +1,110 @@
+/// What a client asks of a node: one case per `MessageKind`.
+public enum Request: Equatable {
+  case nodeInfo
+  case createVM(VMSpecification)
+  /// A page of the node's VMs, from the `startIndex`-th on.
+  case listVMs(startIndex: UInt16)
+  /// A VM's status; with `includeState`, also `ProtocolLimits.maximumStateBytes` of its
+  /// saved state (device models and vCPU records) from `stateOffset` on.
+  case status(name: [UInt8], includeState: Bool, stateOffset: UInt32)
+  case pause(name: [UInt8])
+  case unpause(name: [UInt8])
+  case destroy(name: [UInt8])
+  /// Up to `maximumLength` bytes of the VM's serial output from `offset` (bytes since the
+  /// VM started).
+  case consoleRead(name: [UInt8], offset: UInt64, maximumLength: UInt16)
+  case powerOff
+  case transferBegin(TransferDescription)
+  case transferChunk(TransferChunk)
+  /// Commit: the node checks that every byte came and the SHA-256.
+  case transferEnd(transferID: UInt32)
+  case transferAbort(transferID: UInt32)
+
+  public var kind: MessageKind {
+    switch self {
+    case .nodeInfo: return .nodeInfo
+    case .createVM: return .createVM
+    case .listVMs: return .listVMs
+    case .status: return .status
+    case .pause: return .pause
+    case .unpause: return .unpause
+    case .destroy: return .destroy
+    case .consoleRead: return .consoleRead
+    case .powerOff: return .powerOff
+    case .transferBegin: return .transferBegin
+    case .transferChunk: return .transferChunk
+    case .transferEnd: return .transferEnd
+    case .transferAbort: return .transferAbort
+    }
+  }
+
+  public func encodedPayload() throws(WireError) -> [UInt8] {
+    var writer = WireWriter(capacity: 64)
+    switch self {
+    case .nodeInfo, .powerOff:
+      break
+    case .createVM(let specification):
+      try specification.encode(into: &writer)
+    case .listVMs(let startIndex):
+      writer.u16(startIndex)
+    case .status(let name, let includeState, let stateOffset):
+      try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
+      writer.bool(includeState)
+      writer.u32(stateOffset)
+    case .pause(let name), .unpause(let name), .destroy(let name):
+      try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
+    case .consoleRead(let name, let offset, let maximumLength):
+      try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
+      writer.u64(offset)
+      writer.u16(maximumLength)
+    case .transferBegin(let description):
+      try description.encode(into: &writer)
+    case .transferChunk(let chunk):
+      try chunk.encode(into: &writer)
+    case .transferEnd(let transferID), .transferAbort(let transferID):
+      writer.u32(transferID)
+    }
+    guard writer.bytes.count <= ProtocolLimits.maximumPayload else { throw .tooLarge }
+    return writer.bytes
+  }
+
+  /// The request a payload of `kind` holds; every byte must belong to it.
+  public static func decode(kind: MessageKind, payload: [UInt8]) throws(WireError) -> Request {
+    var reader = WireReader(payload)
+    let request: Request
+    switch kind {
+    case .nodeInfo:
+      request = .nodeInfo
+    case .powerOff:
+      request = .powerOff
+    case .createVM:
+      request = .createVM(try VMSpecification.decode(from: &reader))
+    case .listVMs:
+      request = .listVMs(startIndex: try reader.u16())
+    case .status:
+      let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
+      let includeState = try reader.bool()
+      request = .status(name: name, includeState: includeState, stateOffset: try reader.u32())
+    case .pause:
+      request = .pause(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
+    case .unpause:
+      request = .unpause(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
+    case .destroy:
+      request = .destroy(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
+    case .consoleRead:
+      let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
+      let offset = try reader.u64()
+      request = .consoleRead(name: name, offset: offset, maximumLength: try reader.u16())
+    case .transferBegin:
+      request = .transferBegin(try TransferDescription.decode(from: &reader))
+    case .transferChunk:
+      request = .transferChunk(try TransferChunk.decode(from: &reader))
+    case .transferEnd:
+      request = .transferEnd(transferID: try reader.u32())
+    case .transferAbort:
+      request = .transferAbort(transferID: try reader.u32())
+    }
+    try reader.finish()
+    return request
+  }
+}

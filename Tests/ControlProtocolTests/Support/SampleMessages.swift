@@ -1,0 +1,125 @@
+import ControlProtocol
+
+/// One request of every kind, with every field set (at its limit where it has one).
+enum SampleMessages {
+  static let specification = VMSpecification(
+    name: bytes("linux-0"), kind: .linux, memorySize: 256 << 20, vcpuCount: 2,
+    scheduling: .pinned, pinnedCPUs: [0, 1], kernelImage: bytes("vmlinuz"),
+    initrdImage: bytes("initramfs.cpio.gz"),
+    commandLine: bytes("console=ttyS0 earlyprintk=serial,ttyS0,115200"),
+    nics: [[0x02, 0x00, 0x00, 0x00, 0x00, 0x01], [0x02, 0, 0, 0, 0, 2]])
+
+  static let digest = SHA256Hasher.hash(bytes("image"))
+
+  static let requests: [Request] = [
+    .nodeInfo,
+    .createVM(specification),
+    .createVM(
+      VMSpecification(
+        name: [UInt8](repeating: UInt8(ascii: "n"), count: ProtocolLimits.maximumNameLength),
+        kind: .flat,
+        memorySize: 1 << 20,
+        kernelImage: [UInt8](repeating: 1, count: ProtocolLimits.maximumImageNameLength),
+        commandLine: [UInt8](repeating: 0x41, count: ProtocolLimits.maximumCommandLineLength),
+        nics: Array(repeating: [2, 0, 0, 0, 0, 9], count: ProtocolLimits.maximumNICs))),
+    .listVMs(startIndex: 24),
+    .status(name: bytes("linux-0"), includeState: true, stateOffset: 256),
+    .status(name: bytes("linux-0"), includeState: false, stateOffset: 0),
+    .pause(name: bytes("linux-0")),
+    .unpause(name: bytes("linux-0")),
+    .destroy(name: bytes("linux-0")),
+    .consoleRead(name: bytes("linux-0"), offset: 1 << 40, maximumLength: 1200),
+    .powerOff,
+    .transferBegin(TransferDescription(name: bytes("vmlinuz"), size: 8 << 20, digest: digest)),
+    .transferChunk(
+      TransferChunk(
+        transferID: 7, offset: 1024 * 5,
+        bytes: [UInt8](repeating: 0xee, count: ProtocolLimits.maximumChunkSize))),
+    .transferEnd(transferID: 7),
+    .transferAbort(transferID: 7),
+  ]
+
+  static let summary = VMSummary(
+    id: 3, name: bytes("linux-0"), state: .running, vcpuCount: 2, memorySize: 256 << 20)
+
+  /// Each response with the kind of request it answers.
+  static let responses: [(MessageKind, Response)] = [
+    (
+      .nodeInfo,
+      .nodeInfo(
+        NodeInfo(
+          version: bytes("0.11+abcdef0"), backend: .svm, health: .healthy, cpuCount: 4, packages: 1,
+          coresPerPackage: 4, threadsPerCore: 1, totalMemory: 2 << 30, freeMemory: 1 << 30,
+          vmCount: 1, uptimeMilliseconds: 123_456, counters: counters))
+    ),
+    (.createVM, .created(summary)),
+    (
+      .listVMs,
+      .vmList(
+        VMList(
+          vms: Array(
+            repeating: VMSummary(
+              id: 65535, name: [UInt8](repeating: 0x61, count: ProtocolLimits.maximumNameLength),
+              state: .paused, vcpuCount: 64, memorySize: 64 << 30),
+            count: ProtocolLimits.maximumListedVMs), total: 300))
+    ),
+    (.status, .vmStatus(fullStatus)),
+    (
+      .status,
+      .vmStatus(VMStatus(summary: summary, uptimeMilliseconds: 0, vcpuCPUs: [VMStatus.notOnACPU]))
+    ),
+    (
+      .consoleRead,
+      .console(
+        ConsoleOutput(
+          offset: 99, bytes: [UInt8](repeating: 0x2e, count: ProtocolLimits.maximumConsoleBytes),
+          written: 5000,
+          ended: true))
+    ),
+    (.transferBegin, .transferBegun(TransferTicket(transferID: 1, chunkSize: 1024))),
+    (.transferChunk, .chunkAccepted(TransferProgress(receivedBytes: 2048, size: 8 << 20))),
+    (
+      .transferEnd,
+      .transferCommitted(TransferReceipt(name: bytes("vmlinuz"), size: 8 << 20, digest: digest))
+    ),
+    (.pause, .done), (.unpause, .done), (.destroy, .done), (.powerOff, .done),
+    (.transferAbort, .done),
+    (
+      .createVM,
+      .failure(
+        ControlFailure(
+          .nameInUse, detail: [UInt8](repeating: 0x78, count: ProtocolLimits.maximumErrorDetail)))
+    ),
+    (.pause, .failure(ControlFailure(.replayed, nextSequence: 1 << 50))),
+  ]
+
+  static var counters: ReceiverCounters {
+    var counters = ReceiverCounters()
+    counters.accepted = 10
+    counters.duplicates = 2
+    counters.refusedUnauthenticated = 3
+    counters.refusedMalformed = 4
+    counters.refusedReplayed = 5
+    counters.refusedStaleEpoch = 6
+    return counters
+  }
+
+  /// A status at every limit at once: it must still fit one datagram.
+  static let fullStatus = VMStatus(
+    summary: VMSummary(
+      id: 1, name: [UInt8](repeating: 0x62, count: ProtocolLimits.maximumNameLength),
+      state: .running,
+      vcpuCount: 64, memorySize: 1 << 30),
+    uptimeMilliseconds: 1 << 33,
+    vcpuCPUs: Array(repeating: 3, count: ProtocolLimits.maximumVCPUs),
+    exits: Array(
+      repeating: ExitCount(
+        reason: [UInt8](repeating: 0x63, count: ProtocolLimits.maximumExitReasonNameLength),
+        count: 1 << 60),
+      count: ProtocolLimits.maximumExitReasons),
+    refusedMSRs: Array(
+      repeating: RefusedMSR(msr: 0xc001_0114, count: 7), count: ProtocolLimits.maximumRefusedMSRs),
+    state: StateExcerpt(
+      totalSize: 5000, offset: 1024,
+      bytes: [UInt8](repeating: 0x5a, count: ProtocolLimits.maximumStateBytes)))
+}
