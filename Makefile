@@ -163,10 +163,12 @@ linux-fixtures: deps
 
 # `make cli`: the management CLI, build/bin/peregrine, a host program (docs/cli.md).
 .PHONY: cli
+# CLI_CONFIGURATION=debug reuses what `swift test` built (scripts/test-cli.sh does).
+CLI_CONFIGURATION ?= release
 cli:
-	@swift build -c release --product peregrine
+	@swift build -c $(CLI_CONFIGURATION) --product peregrine
 	@mkdir -p $(BUILD)/bin
-	@cp "$$(swift build -c release --show-bin-path)/peregrine" $(BUILD)/bin/peregrine
+	@cp "$$(swift build -c $(CLI_CONFIGURATION) --show-bin-path)/peregrine" $(BUILD)/bin/peregrine
 	@echo "  CLI     $(BUILD)/bin/peregrine"
 
 format:

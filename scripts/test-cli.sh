@@ -4,7 +4,8 @@
 # FAIL; exits non-zero on failure. Needs no node and no emulator.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if ! make --no-print-directory cli >build/cli-build.log 2>&1; then
+# The debug build: `swift test` has just built its modules (a release build would take minutes).
+if ! make --no-print-directory cli CLI_CONFIGURATION=debug >build/cli-build.log 2>&1; then
   echo "FAIL  make cli (see build/cli-build.log)"; exit 1
 fi
 cli=build/bin/peregrine
