@@ -121,6 +121,14 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     if vm.firstEntryTime == nil { vm.firstEntryTime = arch_rdtsc() }
     cpu.setActivity(.guest)
+    // A CPU that posted to this one while it was busy sent no kick: look at the inbox after
+    // announcing the guest (the poster stores, then reads the activity; seq_cst both ways),
+    // or a lone vCPU with no slice timer would keep the core and the mail would wait.
+    if cpu.hasPosted.load(ordering: .sequentiallyConsistent) {
+      cpu.setActivity(.busy)
+      LocalAPIC.disarm()
+      return
+    }
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
     cpu.setActivity(.busy)
     LocalAPIC.disarm()
