@@ -15,11 +15,15 @@ let package = Package(
     .target(name: "HypervisorCore", dependencies: ["Memory"]),
     .target(name: "SVM", dependencies: ["HypervisorCore"]),
     .target(name: "VMX", dependencies: ["HypervisorCore"]),
+    .target(name: "NetworkProtocols"),
+    .target(name: "PCI", dependencies: ["Memory"]),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
     .testTarget(name: "SVMTests", dependencies: ["SVM"]),
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
+    .testTarget(name: "NetworkProtocolsTests", dependencies: ["NetworkProtocols"]),
+    .testTarget(name: "PCITests", dependencies: ["PCI", "Memory"]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.
