@@ -42,7 +42,9 @@ public struct MSIXCapability: Equatable, Sendable {
   public var pendingBAR: Int
   public var pendingOffset: UInt32
 
-  public init<Space: PCIConfigurationSpace>(_ space: Space, at offset: UInt8) {
+  /// Nil when the 12-byte structure would run past the configuration space's end.
+  public init?<Space: PCIConfigurationSpace>(_ space: Space, at offset: UInt8) {
+    guard offset <= 0xFF - 12 else { return nil }
     self.offset = offset
     let control = space.read16(offset + 2)
     tableSize = Int(control & 0x7FF) + 1
@@ -56,6 +58,7 @@ public struct MSIXCapability: Equatable, Sendable {
 
   /// Message control bit 15 (MSI-X enable) set, bit 14 (function mask) clear.
   public static func enable<Space: PCIConfigurationSpace>(_ space: Space, at offset: UInt8) {
+    guard offset <= 0xFF - 12 else { return }
     let control = space.read16(offset + 2)
     space.write16(offset + 2, (control | 1 << 15) & ~(1 << 14))
   }
