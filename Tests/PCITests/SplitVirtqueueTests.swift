@@ -67,11 +67,14 @@ final class SplitVirtqueueTests: XCTestCase {
     for round in 0..<10 {
       var tokens: [UInt16] = []
       for i in 0..<4 {
+        let expected = queue.nextToken
         tokens.append(
           try XCTUnwrap(
             queue.offer(physical: 0x20_0000 + UInt64(i) * 0x800, length: 1526, deviceWritable: true)
           ))
+        XCTAssertEqual(tokens.last, expected)
       }
+      XCTAssertNil(queue.nextToken)
       XCTAssertNil(queue.offer(physical: 0, length: 1, deviceWritable: true))
       XCTAssertNil(queue.takeUsed())
       for i in 0..<4 {

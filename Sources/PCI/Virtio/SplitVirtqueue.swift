@@ -43,6 +43,10 @@ public struct SplitVirtqueue<Memory: PhysicalMemoryAccess> {
 
   public var freeCount: Int { freeDescriptors.count }
 
+  /// The token the next `offer` will return, so the caller can fill the buffer it keeps
+  /// for that descriptor first; nil when every descriptor is in use.
+  public var nextToken: UInt16? { freeDescriptors.last }
+
   /// Offers the buffer at `physical` (`length` bytes) to the device, device-writable for
   /// receive buffers. Returns its token, or nil when every descriptor is in use. The ring
   /// index is published after the entry, with a fence between (§2.6.13).
@@ -83,6 +87,13 @@ public struct SplitVirtqueue<Memory: PhysicalMemoryAccess> {
     }
     freeDescriptors.append(UInt16(id))
     return (UInt16(id), length)
+  }
+
+  /// Whether the device has used a buffer `takeUsed` has not returned yet.
+  public var hasUsed: Bool {
+    atomicMemoryFence(ordering: .sequentiallyConsistent)
+    let ring = memory.pointer(to: deviceArea)
+    return UInt16(littleEndian: ring.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) != lastUsed
   }
 
   /// The device asked not to be notified (used ring flags bit 0, VIRTQ_USED_F_NO_NOTIFY,
