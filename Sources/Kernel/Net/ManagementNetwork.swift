@@ -32,21 +32,27 @@ enum ManagementNetwork {
     let configured = NetworkConfiguration.parse(
       ip: KernelCommandLine.value(of: "ip", in: line),
       gateway: KernelCommandLine.value(of: "gw", in: line))
+    guard case .success(let wanted) = configured, wanted != nil else {
+      // No network wanted (or a refused ip=, reported below): the bus is walked only for
+      // a debug log, so a node without ip= boots exactly as before.
+      if Log.enabled(.debug) { PCIBus.log(PCIBus.enumerate(), level: .debug) }
+      if case .failure(let problem) = configured {
+        Log.begin(.error)
+        Console.write("net: ip=/gw= refused: ")
+        Console.write(describe(problem))
+        Log.end()
+      }
+      return
+    }
     let functions = PCIBus.enumerate()
-    PCIBus.log(functions)
+    PCIBus.log(functions, level: nil)
     let interface: InterfaceAddress
-    switch configured {
-    case .success(nil): return
-    case .success(.dhcp):
+    switch wanted {
+    case nil: return
+    case .dhcp:
       Log.error("net: ip=dhcp is not supported yet: give ip=A.B.C.D/N [gw=A.B.C.D]")
       return
-    case .success(.staticAddress(let address)): interface = address
-    case .failure(let problem):
-      Log.begin(.error)
-      Console.write("net: ip=/gw= refused: ")
-      Console.write(describe(problem))
-      Log.end()
-      return
+    case .staticAddress(let address): interface = address
     }
     guard
       let nic = functions.first(where: {

@@ -73,6 +73,11 @@ enum NetworkReport {
     Console.write(" unresolved, ")
     Console.write(decimal: node.device.transmitFull)
     Console.write(" not sent (transmit queue full)\n")
+    Console.write("net: ")
+    Console.write(decimal: node.serviceCycles)
+    Console.write(" TSC cycles on cpu 0 in ")
+    Console.write(decimal: node.busyServices)
+    Console.write(" service passes that found frames\n")
     for reason in DropReason.allCases where counters.dropped(reason) > 0 {
       Console.write("net: dropped ")
       Console.write(reason.name)

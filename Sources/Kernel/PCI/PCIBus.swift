@@ -43,11 +43,12 @@ enum PCIBus {
   }
 
   /// One line per function: "pci 00:03.0 1af4:1041 class 02.00 bar1 mem 0xfebd1000+0x1000
-  /// bar4 mem64 pf 0xfe000000+0x4000 caps 11,09,...". At info level when the machine has a
-  /// network controller (the management NIC's neighbours are worth seeing), else at debug,
-  /// so a machine without a NIC logs as before.
-  static func log(_ functions: [PCIFunction]) {
-    let level: LogLevel = functions.contains { $0.header.isNetworkController } ? .info : .debug
+  /// bar4 mem64 pf 0xfe000000+0x4000 caps 11,09,...". At `level`, or when nil at info
+  /// level if the machine has a network controller (the management NIC's neighbours are
+  /// worth seeing) and at debug otherwise.
+  static func log(_ functions: [PCIFunction], level chosen: LogLevel?) {
+    let level =
+      chosen ?? (functions.contains { $0.header.isNetworkController } ? LogLevel.info : .debug)
     for function in functions {
       guard Log.begin(level) else { return }
       Console.write("pci ")

@@ -1,0 +1,304 @@
+"""The management network (docs/management-network.md): a node with a modern virtio-net NIC
+and `ip=` on its command line, reached from the host while it runs.
+
+- Through QEMU's user-mode network, as an operator's host reaches a node: UDP datagrams to
+  a forwarded port come back from the node's echo service (`netecho`, port 7), one at a
+  time and in a window of 16 in flight; datagrams of random bytes go to the echo port and
+  to ports without a service.
+- Through a `-netdev socket` link carrying raw Ethernet frames, as another node would: the
+  test is the peer. ARP for the node's address, ICMP echo, UDP echo, all built here with
+  this file's own checksums; then floods of random frames, random IPv4 packets and UDP
+  datagrams with bad checksums or to unbound ports, which must all be counted as dropped,
+  after which the node still answers.
+
+A pinned guest spins on CPU 1 throughout: its exits must be its console line's 22
+characters and nothing else, so the network adds no exit to a core running a guest. The
+run ends through the `nettest` hook (port 9), which prints the network's counters.
+"""
+
+import os
+import random
+import re
+import socket
+import struct
+import time
+
+from harness import Case, DriverFailure
+
+ISO = "build/test/net.iso"
+NODE_IP = "10.0.2.15"
+NODE_MAC = bytes.fromhex("525400123456")
+PEER_MAC = bytes.fromhex("5254000000aa")
+PEER_IP = "10.0.2.77"
+
+HELLO = "build/guests/examples/hello.bin:vm name=hello load=0x7c00 entry=0000:7c00"
+ISOS = {
+    "build/test/net-no-virtio.iso": {"cmdline": "loglevel=info ip=10.0.2.15/24", "modules": [HELLO]},
+    "build/test/net-bad-address.iso": {"cmdline": "loglevel=info ip=10.0.2.300/24 netecho",
+                                       "modules": [HELLO]},
+    ISO: {"cmdline": "loglevel=info ip=10.0.2.15/24 gw=10.0.2.2 netecho nettest", "modules": [
+        "build/guests/net/net-spinner.bin:vm name=spinner load=0x7c00 entry=0000:7c00 mem=8M"
+        " sched=pinned pin=1",
+    ]},
+}
+
+UP = r"^\[info \] net: virtio-net 52:54:00:12:34:56 up, address 10\.0\.2\.15/24 gateway" \
+     r" 10\.0\.2\.2, MSI-X vector 64 on cpu 0, udp 7, udp 9"
+PCI_LINE = r"^\[info \] pci 00:03\.0 1af4:1041 class 02\.00 bar1 mem 0x\w+\+0x1000 bar4 mem64 pf" \
+           r" 0x\w+\+0x4000 caps 11,09,09,09,09,09"
+SPINNER = r"^net: vm spinner exits so far: 22$"
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def end_run(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"peregrine-nettest-end", ("127.0.0.1", port))
+
+
+class HostForwardDriver:
+    """The host reaches the node through slirp's forwarded ports (hostfwd)."""
+
+    SINGLE = 200
+    WINDOWED = 1000
+    WINDOW = 16
+
+    def __init__(self):
+        self.echo_port = free_udp_port()
+        self.test_port = free_udp_port()
+
+    def qemu_args(self):
+        return []
+
+    def env(self):
+        return {"PEREGRINE_NET": "user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:9"
+                % (self.echo_port, self.test_port)}
+
+    def run(self, console):
+        console.wait_for(UP, 90)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5.0)
+        target = ("127.0.0.1", self.echo_port)
+        # One at a time: every datagram answered with its own payload.
+        for i in range(self.SINGLE):
+            payload = b"peregrine echo %d" % i
+            s.sendto(payload, target)
+            try:
+                data, _ = s.recvfrom(2048)
+            except socket.timeout:
+                raise DriverFailure("no echo for datagram %d" % i)
+            if data != payload:
+                raise DriverFailure("datagram %d came back as %r" % (i, data))
+        # A window of 16 in flight: the count echoed out of a fixed number.
+        rng = random.Random(11)
+        sent = received = 0
+        outstanding = set()
+        s.settimeout(2.0)
+        while sent < self.WINDOWED or outstanding:
+            while sent < self.WINDOWED and len(outstanding) < self.WINDOW:
+                payload = b"w%06d" % sent + bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 1000)))
+                s.sendto(payload, target)
+                outstanding.add(payload)
+                sent += 1
+            try:
+                data, _ = s.recvfrom(2048)
+            except socket.timeout:
+                break
+            if data in outstanding:
+                outstanding.discard(data)
+                received += 1
+        if received != self.WINDOWED:
+            raise DriverFailure("%d of %d windowed datagrams echoed" % (received, self.WINDOWED))
+        # Random bytes: to the echo port (answered unchanged), to port 9 (no command: no
+        # answer) and to a port the node does not forward.
+        for i in range(200):
+            payload = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 1400)))
+            s.sendto(payload, target)
+            data, _ = s.recvfrom(2048)
+            if data != payload:
+                raise DriverFailure("random datagram %d not echoed unchanged" % i)
+            s.sendto(payload, ("127.0.0.1", self.test_port))
+        s.close()
+        time.sleep(1)
+        end_run(self.test_port)
+        total = self.SINGLE + self.WINDOWED + 200
+        return [r"^net: \d+ frames received, \d+ sent, %d datagrams delivered, %d answered"
+                % (total + 200 + 1, total),  # + 1: the datagram that ends the run
+                r"^net: \d+ TSC cycles on cpu 0 in \d+ service passes", SPINNER]
+
+
+def checksum(data):
+    """RFC 1071, written here independently of the node's Swift."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ipv4(src, dst, proto, payload, ident=1):
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0x4000, 64, proto, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+    header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+    return header + payload
+
+
+def udp(src, dst, sport, dport, payload, good=True):
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, 8 + len(payload))
+    header = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+    value = checksum(pseudo + header + payload) or 0xFFFF
+    if not good:
+        value ^= 0x5A5A
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), value) + payload
+
+
+def ethernet(dst, src, ethertype, payload):
+    return dst + src + struct.pack("!H", ethertype) + payload
+
+
+class RawFrameDriver:
+    """The test is the node's Ethernet peer, over a QEMU socket netdev (each frame one UDP
+    datagram between QEMU and this process)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.qemu_port = free_udp_port()
+
+    def qemu_args(self):
+        return []
+
+    def env(self):
+        return {"PEREGRINE_NET": "socket,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
+                % (self.sock.getsockname()[1], self.qemu_port)}
+
+    def send(self, frame):
+        self.sock.sendto(frame, ("127.0.0.1", self.qemu_port))
+
+    def expect(self, what, predicate, timeout=5.0):
+        """The first frame from the node that `predicate` accepts (others are ignored)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.sock.settimeout(max(deadline - time.time(), 0.01))
+            try:
+                frame, _ = self.sock.recvfrom(4096)
+            except socket.timeout:
+                break
+            if predicate(frame):
+                return frame
+        raise DriverFailure("no %s from the node" % what)
+
+    def udp_echo(self, payload, sport=40000):
+        self.send(ethernet(NODE_MAC, PEER_MAC, 0x0800,
+                           ipv4(PEER_IP, NODE_IP, 17, udp(PEER_IP, NODE_IP, sport, 7, payload))))
+        frame = self.expect("UDP echo of %r" % payload[:16],
+                            lambda f: f[12:14] == b"\x08\x00" and f[23] == 17 and f[42:42 + len(payload)] == payload)
+        if frame[0:6] != PEER_MAC:
+            raise DriverFailure("echo sent to MAC %s" % frame[0:6].hex())
+        ip = frame[14:34]
+        if checksum(ip) != 0:
+            raise DriverFailure("echo's IPv4 header checksum is wrong")
+        segment = frame[34:34 + struct.unpack("!H", frame[38:40])[0]]
+        pseudo = ip[12:16] + ip[16:20] + struct.pack("!BBH", 0, 17, len(segment))
+        if checksum(pseudo + segment) != 0:
+            raise DriverFailure("echo's UDP checksum is wrong")
+        if struct.unpack("!HH", segment[0:4]) != (7, sport):
+            raise DriverFailure("echo's ports are %r" % (struct.unpack("!HH", segment[0:4]),))
+
+    def counters(self):
+        self.send(ethernet(NODE_MAC, PEER_MAC, 0x0800, ipv4(
+            PEER_IP, NODE_IP, 17, udp(PEER_IP, NODE_IP, 40009, 9, b"peregrine-nettest-counters"))))
+        frame = self.expect("counters", lambda f: b"received=" in f)
+        text = frame[42:].split(b"\0")[0].decode()
+        return {k: int(v) for k, v in (word.split("=") for word in text.split())}
+
+    def run(self, console):
+        console.wait_for(UP, 90)
+        # ARP: the node answers for its address with its MAC.
+        arp_request = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, PEER_MAC,
+                                  socket.inet_aton(PEER_IP), bytes(6), socket.inet_aton(NODE_IP))
+        self.send(ethernet(b"\xff" * 6, PEER_MAC, 0x0806, arp_request))
+        reply = self.expect("ARP reply", lambda f: f[12:14] == b"\x08\x06")
+        op, sender_mac, sender_ip, target_mac, target_ip = struct.unpack("!6xH6s4s6s4s", reply[14:42])
+        if (op, sender_mac, sender_ip, target_mac, target_ip) != (
+                2, NODE_MAC, socket.inet_aton(NODE_IP), PEER_MAC, socket.inet_aton(PEER_IP)):
+            raise DriverFailure("bad ARP reply %s" % reply[14:42].hex())
+        # ICMP echo: same identifier, sequence and data, checksum right.
+        data = b"peregrine ping data 0123456789"
+        icmp = struct.pack("!BBHHH", 8, 0, 0, 0x4242, 1) + data
+        icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
+        self.send(ethernet(NODE_MAC, PEER_MAC, 0x0800, ipv4(PEER_IP, NODE_IP, 1, icmp)))
+        pong = self.expect("ICMP echo reply", lambda f: f[12:14] == b"\x08\x00" and f[23] == 1)
+        message = pong[34:34 + 8 + len(data)]
+        if message[0] != 0 or struct.unpack("!HH", message[4:8]) != (0x4242, 1) or message[8:] != data \
+                or checksum(message) != 0:
+            raise DriverFailure("bad ICMP echo reply %s" % message.hex())
+        self.udp_echo(b"first datagram over a raw link")
+        before = self.counters()
+        # Floods, paced so the link loses nothing: every frame must reach the node.
+        rng = random.Random(2026)
+        garbage = []
+        for _ in range(600):  # random bytes, any length an Ethernet link carries
+            garbage.append(bytes(rng.getrandbits(8) for _ in range(rng.randrange(14, 1515))))
+        for _ in range(300):  # to the node's MAC, IPv4, random contents
+            garbage.append(ethernet(NODE_MAC, PEER_MAC, 0x0800,
+                                    bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 1500)))))
+        for _ in range(100):  # UDP with a bad checksum to the echo port
+            garbage.append(ethernet(NODE_MAC, PEER_MAC, 0x0800, ipv4(
+                PEER_IP, NODE_IP, 17, udp(PEER_IP, NODE_IP, 40001, 7, b"x" * rng.randrange(1, 500), good=False))))
+        for _ in range(100):  # UDP to ports without a service
+            garbage.append(ethernet(NODE_MAC, PEER_MAC, 0x0800, ipv4(
+                PEER_IP, NODE_IP, 17, udp(PEER_IP, NODE_IP, 40001, rng.choice([1, 8, 10, 4000, 65535]), b"y"))))
+        for _ in range(100):  # IPv4 fragments and options
+            body = ipv4(PEER_IP, NODE_IP, 17, udp(PEER_IP, NODE_IP, 40001, 7, b"frag"))
+            if rng.random() < 0.5:
+                body = body[:6] + b"\x20\x00" + body[8:10] + b"\0\0" + body[12:]
+            else:
+                body = b"\x46" + body[1:10] + b"\0\0" + body[12:20] + b"\x01\x01\x01\x00" + body[20:]
+            body = body[:10] + struct.pack("!H", checksum(body[:(body[0] & 0xF) * 4])) + body[12:]
+            garbage.append(ethernet(NODE_MAC, PEER_MAC, 0x0800, body))
+        rng.shuffle(garbage)
+        for index, frame in enumerate(garbage):
+            self.send(frame)
+            if index % 16 == 15:
+                time.sleep(0.01)
+        time.sleep(1)
+        self.udp_echo(b"still answering after the flood")
+        after = self.counters()
+        # The counters datagram itself and the echo are the two frames that were not dropped.
+        received = after["received"] - before["received"]
+        dropped = after["dropped"] - before["dropped"]
+        if received != len(garbage) + 2 or dropped != len(garbage):
+            raise DriverFailure("flood of %d: node received %d frames, dropped %d"
+                                % (len(garbage), received, dropped))
+        end_run_raw = ethernet(NODE_MAC, PEER_MAC, 0x0800, ipv4(
+            PEER_IP, NODE_IP, 17, udp(PEER_IP, NODE_IP, 40009, 9, b"peregrine-nettest-end")))
+        self.send(end_run_raw)
+        # The counters, then one line per reason in DropReason's order.
+        return [r"^net: \d+ frames received, \d+ sent, \d+ datagrams delivered, \d+ answered, 1 ARP"
+                r" replies, \d+ ARP requests, 1 ICMP echo replies, %d dropped" % len(garbage),
+                r"^net: dropped ipv4-options: \d+$", r"^net: dropped ipv4-fragment: \d+$",
+                r"^net: dropped udp-checksum: 100$", r"^net: dropped udp-no-listener: 100$", SPINNER]
+
+
+def cases():
+    hello_ends = [r"^\[hello\] Hello from a flat guest", r"summary: vm hello: stopped by the guest, exit code 0"]
+    return [
+        # QEMU's default NIC is an e1000: listed, but the node has no driver for it.
+        Case("qemu-svm-net-no-virtio-nic", "qemu", "build/test/net-no-virtio.iso",
+             [r"^\[info \] pci 00:03\.0 8086:100e class 02\.00",
+              r"^\[error\] net: ip= given, but no virtio-net PCI function \(1af4:1041\) found"]
+             + hello_ends, forbid=[r"net: virtio-net"]),
+        Case("qemu-svm-net-bad-address-refused", "qemu", "build/test/net-bad-address.iso",
+             [r"^\[error\] net: ip=/gw= refused: ip= is not a usable A\.B\.C\.D address"] + hello_ends,
+             forbid=[r"^\[info \] pci ", r"net: virtio-net"], env={"PEREGRINE_NET": "user"}),
+        Case("qemu-svm-net-host-udp-echo", "qemu", ISO, [PCI_LINE, UP], timeout=240,
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=HostForwardDriver()),
+        Case("qemu-svm-net-raw-frames-and-garbage", "qemu", ISO, [PCI_LINE, UP], timeout=240,
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=RawFrameDriver()),
+    ]
