@@ -7,7 +7,9 @@
 # (docs/management-network.md), e.g. PEREGRINE_NET=user,hostfwd=udp:127.0.0.1:17007-:7
 # (the host reaches the node's UDP port 7 at 127.0.0.1:17007) or
 # PEREGRINE_NET=socket,udp=127.0.0.1:A,localaddr=127.0.0.1:B (raw Ethernet frames as UDP
-# datagrams: another node or a test). PEREGRINE_NET_MAC sets its MAC. Unset: no NIC.
+# datagrams: another node or a test). PEREGRINE_NET_MAC sets its MAC; PEREGRINE_NET_MODEL=e1000
+# gives an Intel 82540EM instead (the NIC Bochs offers). Unset: no NIC of ours (QEMU's
+# default e1000 on its user network stays, as before).
 set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
@@ -23,7 +25,7 @@ extra=()
 [ "${PEREGRINE_TCG_SINGLE:-0}" = 1 ] && [ "${PEREGRINE_ICOUNT:-0}" != 1 ] && extra+=(-accel tcg,thread=single)
 if [ -n "${PEREGRINE_NET:-}" ]; then
   extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"
-    -device "virtio-net-pci,netdev=peregrine-net0,disable-legacy=on${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")
+    -device "${PEREGRINE_NET_MODEL:-virtio-net-pci,disable-legacy=on},netdev=peregrine-net0${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")
 fi
 exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \

@@ -26,6 +26,7 @@ import time
 from harness import Case, DriverFailure
 
 ISO = "build/test/net.iso"
+BOCHS_ISO = "build/test/net-bochs.iso"
 NODE_IP = "10.0.2.15"
 NODE_MAC = bytes.fromhex("525400123456")
 PEER_MAC = bytes.fromhex("5254000000aa")
@@ -33,7 +34,11 @@ PEER_IP = "10.0.2.77"
 
 HELLO = "build/guests/examples/hello.bin:vm name=hello load=0x7c00 entry=0000:7c00"
 ISOS = {
-    "build/test/net-no-virtio.iso": {"cmdline": "loglevel=info ip=10.0.2.15/24", "modules": [HELLO]},
+    "build/test/net-no-nic.iso": {"cmdline": "loglevel=info ip=10.0.2.15/24", "modules": [HELLO]},
+    # One CPU under Bochs (two take minutes): the spinner shares CPU 0 with the polled NIC.
+    BOCHS_ISO: {"cmdline": "loglevel=info ip=10.0.2.15/24 gw=10.0.2.2 netecho nettest", "modules": [
+        "build/guests/net/net-spinner.bin:vm name=spinner load=0x7c00 entry=0000:7c00 mem=8M",
+    ]},
     "build/test/net-bad-address.iso": {"cmdline": "loglevel=info ip=10.0.2.300/24 netecho",
                                        "modules": [HELLO]},
     ISO: {"cmdline": "loglevel=info ip=10.0.2.15/24 gw=10.0.2.2 netecho nettest", "modules": [
@@ -61,27 +66,37 @@ def end_run(port):
 
 
 class HostForwardDriver:
-    """The host reaches the node through slirp's forwarded ports (hostfwd)."""
+    """The host reaches the node through the emulator's user-mode network (slirp) and its
+    forwarded ports: QEMU's hostfwd, or Bochs's slirp configuration."""
 
-    SINGLE = 200
-    WINDOWED = 1000
     WINDOW = 16
 
-    def __init__(self):
+    def __init__(self, model=None, bochs=False, single=200, windowed=1000, random_count=200,
+                 spinner=SPINNER):
         self.echo_port = free_udp_port()
         self.test_port = free_udp_port()
+        self.model = model
+        self.bochs = bochs
+        self.SINGLE, self.WINDOWED, self.RANDOM = single, windowed, random_count
+        self.spinner = spinner
 
     def qemu_args(self):
         return []
 
     def env(self):
-        return {"PEREGRINE_NET": "user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:9"
-                % (self.echo_port, self.test_port)}
+        if self.bochs:
+            return {"PEREGRINE_BOCHS_NET": "hostfwd = udp:127.0.0.1:%d-:7\nhostfwd = udp:127.0.0.1:%d-:9"
+                    % (self.echo_port, self.test_port)}
+        env = {"PEREGRINE_NET": "user,hostfwd=udp:127.0.0.1:%d-:7,hostfwd=udp:127.0.0.1:%d-:9"
+               % (self.echo_port, self.test_port)}
+        if self.model:
+            env["PEREGRINE_NET_MODEL"] = self.model
+        return env
 
     def run(self, console):
-        console.wait_for(UP, 90)
+        console.wait_for(r"^\[info \] net: (virtio-net|e1000) 52:54:00:12:34:56 up", 120)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(5.0)
+        s.settimeout(30.0)
         target = ("127.0.0.1", self.echo_port)
         # One at a time: every datagram answered with its own payload.
         for i in range(self.SINGLE):
@@ -97,7 +112,7 @@ class HostForwardDriver:
         rng = random.Random(11)
         sent = received = 0
         outstanding = set()
-        s.settimeout(2.0)
+        s.settimeout(30.0)
         while sent < self.WINDOWED or outstanding:
             while sent < self.WINDOWED and len(outstanding) < self.WINDOW:
                 payload = b"w%06d" % sent + bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 1000)))
@@ -115,7 +130,7 @@ class HostForwardDriver:
             raise DriverFailure("%d of %d windowed datagrams echoed" % (received, self.WINDOWED))
         # Random bytes: to the echo port (answered unchanged), to port 9 (no command: no
         # answer) and to a port the node does not forward.
-        for i in range(200):
+        for i in range(self.RANDOM):
             payload = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 1400)))
             s.sendto(payload, target)
             data, _ = s.recvfrom(2048)
@@ -125,10 +140,10 @@ class HostForwardDriver:
         s.close()
         time.sleep(1)
         end_run(self.test_port)
-        total = self.SINGLE + self.WINDOWED + 200
+        total = self.SINGLE + self.WINDOWED + self.RANDOM
         return [r"^net: \d+ frames received, \d+ sent, %d datagrams delivered, %d answered"
-                % (total + 200 + 1, total),  # + 1: the datagram that ends the run
-                r"^net: \d+ TSC cycles on cpu 0 in \d+ service passes", SPINNER]
+                % (total + self.RANDOM + 1, total),  # + 1: the datagram that ends the run
+                r"^net: \d+ TSC cycles on cpu 0 in \d+ service passes", self.spinner]
 
 
 def checksum(data):
@@ -180,7 +195,7 @@ class RawFrameDriver:
     def send(self, frame):
         self.sock.sendto(frame, ("127.0.0.1", self.qemu_port))
 
-    def expect(self, what, predicate, timeout=5.0):
+    def expect(self, what, predicate, timeout=30.0):
         """The first frame from the node that `predicate` accepts (others are ignored)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -263,17 +278,20 @@ class RawFrameDriver:
             body = body[:10] + struct.pack("!H", checksum(body[:(body[0] & 0xF) * 4])) + body[12:]
             garbage.append(ethernet(NODE_MAC, PEER_MAC, 0x0800, body))
         rng.shuffle(garbage)
+        # Paced by the node itself: after every 32 frames, a counters request whose answer
+        # comes once the node has taken everything before it, so no queue overflows.
+        queries = 0
         for index, frame in enumerate(garbage):
             self.send(frame)
-            if index % 16 == 15:
-                time.sleep(0.01)
-        time.sleep(1)
+            if index % 32 == 31:
+                self.counters()
+                queries += 1
         self.udp_echo(b"still answering after the flood")
         after = self.counters()
-        # The counters datagram itself and the echo are the two frames that were not dropped.
+        # The counters requests and the echo are the frames that were not dropped.
         received = after["received"] - before["received"]
         dropped = after["dropped"] - before["dropped"]
-        if received != len(garbage) + 2 or dropped != len(garbage):
+        if received != len(garbage) + queries + 2 or dropped != len(garbage):
             raise DriverFailure("flood of %d: node received %d frames, dropped %d"
                                 % (len(garbage), received, dropped))
         end_run_raw = ethernet(NODE_MAC, PEER_MAC, 0x0800, ipv4(
@@ -289,16 +307,29 @@ class RawFrameDriver:
 def cases():
     hello_ends = [r"^\[hello\] Hello from a flat guest", r"summary: vm hello: stopped by the guest, exit code 0"]
     return [
-        # QEMU's default NIC is an e1000: listed, but the node has no driver for it.
-        Case("qemu-svm-net-no-virtio-nic", "qemu", "build/test/net-no-virtio.iso",
-             [r"^\[info \] pci 00:03\.0 8086:100e class 02\.00",
-              r"^\[error\] net: ip= given, but no virtio-net PCI function \(1af4:1041\) found"]
-             + hello_ends, forbid=[r"net: virtio-net"]),
+        Case("qemu-svm-net-no-nic", "qemu", "build/test/net-no-nic.iso",
+             [r"^\[error\] net: ip= given, but no NIC with a driver"] + hello_ends,
+             forbid=[r"net: (virtio-net|e1000)", r"^\[info \] pci 00:03"], qemu_args=["-nic", "none"]),
         Case("qemu-svm-net-bad-address-refused", "qemu", "build/test/net-bad-address.iso",
              [r"^\[error\] net: ip=/gw= refused: ip= is not a usable A\.B\.C\.D address"] + hello_ends,
              forbid=[r"^\[info \] pci ", r"net: virtio-net"], env={"PEREGRINE_NET": "user"}),
         Case("qemu-svm-net-host-udp-echo", "qemu", ISO, [PCI_LINE, UP], timeout=240,
              forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=HostForwardDriver()),
+        # The Intel 8254x driver (polled) under QEMU, then under Bochs: a VT-x node reached
+        # from the host through Bochs's slirp.
+        Case("qemu-svm-net-e1000-host-udp-echo", "qemu", ISO,
+             [r"^\[info \] pci 00:03\.0 8086:100e class 02\.00 bar0 mem 0x\w+\+0x20000",
+              r"^\[info \] net: e1000 52:54:00:12:34:56 up, address 10\.0\.2\.15/24 gateway 10\.0\.2\.2,"
+              r" polled on cpu 0, udp 7, udp 9"],
+             timeout=240, forbid=[r"PEREGRINE (PANIC|EXCEPTION)"],
+             driver=HostForwardDriver(model="e1000", single=100, windowed=300, random_count=100)),
+        Case("bochs-vmx-net-e1000-host-udp-echo", "bochs", BOCHS_ISO,
+             [r"^\[info \] pci 00:02\.0 8086:100e class 02\.00 bar0 mem 0x\w+\+0x20000",
+              r"^\[info \] net: e1000 52:54:00:12:34:56 up, address 10\.0\.2\.15/24 gateway 10\.0\.2\.2,"
+              r" polled on cpu 0, udp 7, udp 9"],
+             timeout=240, forbid=[r"PEREGRINE (PANIC|EXCEPTION)"],
+             driver=HostForwardDriver(bochs=True, single=50, windowed=200, random_count=50,
+                                      spinner=r"^net: vm spinner exits so far: \d+$")),
         Case("qemu-svm-net-raw-frames-and-garbage", "qemu", ISO, [PCI_LINE, UP], timeout=240,
              forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=RawFrameDriver()),
     ]

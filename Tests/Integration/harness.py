@@ -34,8 +34,9 @@ class Case:
     # Minutes rather than seconds (a multi-CPU Linux boot under Bochs): run by
     # `make test-slow` (run.py --slow), not by `make test`.
     slow: bool = False
-    # A host-side step that runs while the emulator runs (QEMU only), e.g. sending network
-    # traffic to the node: an object with qemu_args() and env() (added to the run) and
+    # A host-side step that runs while the emulator runs, e.g. sending network
+    # traffic to the node: an object with qemu_args() and env() (added to the run; Bochs
+    # takes only env()) and
     # run(console), which may return more regexes to expect after `expect` and raises
     # DriverFailure when what it saw is wrong. None for the usual boot-and-read cases.
     driver: object = None
@@ -133,24 +134,34 @@ def run_driven_case(case, iso, env, log_path, start):
     """QEMU with the case's driver running beside it; the console goes to the log file as
     it comes, so the driver can watch it."""
     env = dict(env, **case.driver.env())
-    cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args + case.driver.qemu_args()
+    if case.emulator == "bochs":  # its console is the serial file, written as it comes
+        console_path = log_path + ".serial"
+        open(console_path, "w").close()
+        cmd = [os.path.join(ROOT, "scripts", "run-bochs.sh"), iso, str(case.timeout), console_path]
+    else:
+        console_path = log_path
+        cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args + case.driver.qemu_args()
     extra = []
     failure = None
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL)
         try:
-            extra = case.driver.run(LiveConsole(log_path)) or []
+            extra = case.driver.run(LiveConsole(console_path)) or []
         except DriverFailure as error:
             failure = str(error)
+            proc.kill()  # the verdict is in: no need to wait for the timeout
         try:
             code = proc.wait(timeout=max(case.timeout - (time.time() - start), 5))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             code = None
-    with open(log_path, encoding="utf-8", errors="replace") as f:
+    with open(console_path, encoding="utf-8", errors="replace") as f:
         output = f.read()
+    if console_path != log_path:
+        with open(log_path, "w") as f:
+            f.write(output)
     seconds = time.time() - start
     if failure is not None:
         return False, "driver: " + failure, seconds

@@ -15,3 +15,5 @@ static inline __attribute__((always_inline)) void mmio_write64_halves(uint64_t a
   *(volatile uint32_t *)a = (uint32_t)v;
   *(volatile uint32_t *)(a + 4) = (uint32_t)(v >> 32);
 }
+/* Orders the CPU's accesses to descriptor memory and device registers (SDM 3A §9.2.5). */
+static inline __attribute__((always_inline)) void mmio_barrier(void) { __asm__ volatile("mfence" ::: "memory"); }

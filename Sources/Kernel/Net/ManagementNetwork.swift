@@ -54,28 +54,7 @@ enum ManagementNetwork {
       return
     case .staticAddress(let address): interface = address
     }
-    guard
-      let nic = functions.first(where: {
-        VirtioPCIIdentity.isNetwork(vendor: $0.header.vendorID, device: $0.header.deviceID)
-      })
-    else {
-      Log.error("net: ip= given, but no virtio-net PCI function (1af4:1041) found")
-      return
-    }
-    let device: VirtioNetDevice
-    switch VirtioNetDevice.start(nic, apicID: CPUs.all[0].apicID) {
-    case .success(let started): device = started
-    case .failure(let problem):
-      Log.begin(.error)
-      Console.write("net: virtio-net at pci ")
-      NetLog.hex(UInt64(nic.address.bus), digits: 2)
-      Console.write(":")
-      NetLog.hex(UInt64(nic.address.device), digits: 2)
-      Console.write(" not started: ")
-      Console.write(describe(problem))
-      Log.end()
-      return
-    }
+    guard let device = startNIC(functions) else { return }
     let node = NetworkNode(device: device, interface: interface)
     if KernelCommandLine.contains(flag: "netecho", in: line) {
       node.bind(port: UDPEchoService.port, UDPEchoService())
@@ -85,7 +64,9 @@ enum ManagementNetwork {
     }
     self.node = node
     if Log.begin(.info) {
-      Console.write("net: virtio-net ")
+      Console.write("net: ")
+      Console.write(device.model)
+      Console.write(" ")
       NetLog.mac(device.mac)
       Console.write(" up, address ")
       NetLog.ipv4(interface.address)
@@ -95,7 +76,7 @@ enum ManagementNetwork {
         Console.write(" gateway ")
         NetLog.ipv4(gateway)
       }
-      Console.write(device.usesInterrupts ? ", MSI-X vector " : ", polled (no MSI-X)")
+      Console.write(device.usesInterrupts ? ", MSI-X vector " : ", polled")
       if device.usesInterrupts { Console.write(decimal: UInt64(vector)) }
       Console.write(" on cpu 0")
       for port in node.stack.boundPorts {
@@ -104,6 +85,52 @@ enum ManagementNetwork {
       }
       Log.end()
     }
+  }
+
+  /// The first NIC with a driver: modern virtio-net, else an Intel 8254x (Bochs).
+  private static func startNIC(_ functions: [PCIFunction]) -> (any NetworkInterfaceCard)? {
+    if let nic = functions.first(where: {
+      VirtioPCIIdentity.isNetwork(vendor: $0.header.vendorID, device: $0.header.deviceID)
+    }) {
+      switch VirtioNetDevice.start(nic, apicID: CPUs.all[0].apicID) {
+      case .success(let device): return device
+      case .failure(let problem):
+        refused(nic, "virtio-net", describe(problem))
+        return nil
+      }
+    }
+    if let nic = functions.first(where: {
+      E1000Identity.matches(vendor: $0.header.vendorID, device: $0.header.deviceID)
+    }) {
+      switch E1000Device.start(nic) {
+      case .success(let device): return device
+      case .failure(let problem):
+        refused(nic, "e1000", describe(problem))
+        return nil
+      }
+    }
+    Log.error("net: ip= given, but no NIC with a driver (virtio-net 1af4:1041, e1000 8086:100e)")
+    return nil
+  }
+
+  private static func refused(_ nic: PCIFunction, _ model: StaticString, _ why: StaticString) {
+    Log.begin(.error)
+    Console.write("net: ")
+    Console.write(model)
+    Console.write(" at pci ")
+    NetLog.hex(UInt64(nic.address.bus), digits: 2)
+    Console.write(":")
+    NetLog.hex(UInt64(nic.address.device), digits: 2)
+    Console.write(" not started: ")
+    Console.write(why)
+    Log.end()
+  }
+
+  /// Whether CPU 0 must keep a host tick while it runs a guest: a polled NIC is looked at
+  /// only between slices.
+  static var needsPollTicks: Bool {
+    guard let node else { return false }
+    return !node.device.usesInterrupts
   }
 
   /// The NIC's interrupt (on CPU 0): note it, and end the slice of a guest CPU 0 may be
@@ -158,6 +185,15 @@ enum ManagementNetwork {
     case .featuresRefused: "the device refused the features (FEATURES_OK cleared)"
     case .queueUnavailable: "a queue is unavailable, too small, or refused its MSI-X vector"
     case .outOfMemory: "no memory for the queues"
+    }
+  }
+
+  private static func describe(_ problem: E1000Device.Problem) -> StaticString {
+    switch problem {
+    case .noRegisterWindow: "BAR0 is not a memory window"
+    case .cannotMap: "BAR0 could not be mapped"
+    case .noMAC: "no valid MAC in RAL0/RAH0 or the EEPROM"
+    case .outOfMemory: "no memory for the rings"
     }
   }
 }

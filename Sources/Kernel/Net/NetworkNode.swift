@@ -5,7 +5,7 @@ import Synchronization
 /// The NIC, the stack on it, and the services bound to its ports: the node's network
 /// state, owned by CPU 0 (`ManagementNetwork.node`).
 final class NetworkNode {
-  let device: VirtioNetDevice
+  let device: any NetworkInterfaceCard
   private(set) var stack: NetworkStack
   private var services: [(port: UInt16, service: any UDPService)] = []
   /// Datagrams a service answered.
@@ -14,7 +14,7 @@ final class NetworkNode {
   private(set) var serviceCycles: UInt64 = 0
   private(set) var busyServices: UInt64 = 0
 
-  init(device: VirtioNetDevice, interface: InterfaceAddress) {
+  init(device: any NetworkInterfaceCard, interface: InterfaceAddress) {
     self.device = device
     stack = NetworkStack(mac: device.mac, interface: interface)
   }

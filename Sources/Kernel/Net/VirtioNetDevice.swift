@@ -8,7 +8,7 @@ import PCI
 /// buffer is a 12-byte header and one whole frame. Receive interrupts arrive as MSI-X
 /// vector `ManagementNetwork.vector` on the bootstrap processor; transmit buffers are
 /// reclaimed when the next frame is sent. Used only by CPU 0.
-final class VirtioNetDevice {
+final class VirtioNetDevice: NetworkInterfaceCard {
   enum Problem: Error {
     case missingStructure
     case barNotMemory
@@ -26,6 +26,7 @@ final class VirtioNetDevice {
   static let transmitQueue: UInt16 = 1
 
   let function: PCIFunction
+  let model: StaticString = "virtio-net"
   let mac: MACAddress
   let usesInterrupts: Bool
   private let common: UInt64

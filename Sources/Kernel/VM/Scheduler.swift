@@ -118,6 +118,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
     } else if sharesCore(cpu) {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
+    } else if cpu.index == 0 && ManagementNetwork.needsPollTicks {
+      LocalAPIC.armSlice(milliseconds: UInt32(ManagementNetwork.pollMilliseconds))
     } else {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: UInt64.max, armedDeadline: 0)
     }
