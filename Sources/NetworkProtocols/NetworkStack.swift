@@ -143,7 +143,12 @@ public struct NetworkStack {
     case .success(let parsed): packet = parsed
     case .failure(let reason): return .failure(reason)
     }
-    guard let interface else { return .failure(.notConfigured) }
+    // Without an address (DHCP still asking) only UDP to a bound port gets through,
+    // whatever its destination: the server's answer goes to the offered address.
+    guard let interface else {
+      guard packet.protocolNumber == IPProtocol.udp else { return .failure(.notConfigured) }
+      return deliverUDP(packet, into: &result)
+    }
     let unicast = packet.destination == interface.address
     guard
       unicast || packet.destination.isBroadcast
@@ -163,22 +168,50 @@ public struct NetworkStack {
       counters.echoRepliesSent &+= 1
       return .success(())
     case IPProtocol.udp:
-      let datagram: UDPDatagram
-      switch UDPDatagram.parse(
-        packet.payload, source: packet.source, destination: packet.destination)
-      {
-      case .success(let parsed): datagram = parsed
-      case .failure(let reason): return .failure(reason)
-      }
-      guard boundPorts.contains(datagram.destinationPort) else { return .failure(.noListener) }
-      counters.datagramsDelivered &+= 1
-      result.datagram = ReceivedDatagram(
-        source: packet.source, sourcePort: datagram.sourcePort,
-        destinationPort: datagram.destinationPort, payload: datagram.payload)
-      return .success(())
+      return deliverUDP(packet, into: &result)
     default:
       return .failure(.unsupportedIPProtocol)
     }
+  }
+
+  private mutating func deliverUDP(
+    _ packet: IPv4Packet, into result: inout Reception
+  ) -> Result<Void, DropReason> {
+    let datagram: UDPDatagram
+    switch UDPDatagram.parse(packet.payload, source: packet.source, destination: packet.destination)
+    {
+    case .success(let parsed): datagram = parsed
+    case .failure(let reason): return .failure(reason)
+    }
+    guard boundPorts.contains(datagram.destinationPort) else { return .failure(.noListener) }
+    counters.datagramsDelivered &+= 1
+    result.datagram = ReceivedDatagram(
+      source: packet.source, sourcePort: datagram.sourcePort,
+      destinationPort: datagram.destinationPort, payload: datagram.payload)
+    return .success(())
+  }
+
+  /// One datagram to 255.255.255.255 (the broadcast MAC), from the node's address or, with
+  /// none yet, from 0.0.0.0 (RFC 2131 §4.1): DHCP's DISCOVER and REQUEST.
+  public mutating func broadcastUDP(
+    _ payload: [UInt8], from sourcePort: UInt16, port destinationPort: UInt16
+  ) -> [UInt8]? {
+    guard payload.count <= Self.maximumUDPPayload else {
+      counters.count(.oversized)
+      return nil
+    }
+    let source = interface?.address ?? .any
+    let datagram = UDPDatagram(
+      sourcePort: sourcePort, destinationPort: destinationPort, payload: payload)
+    let packet = IPv4Packet(
+      source: source, destination: .broadcast, protocolNumber: IPProtocol.udp,
+      payload: datagram.bytes(source: source, destination: .broadcast),
+      identification: identification
+    ).bytes
+    identification &+= 1
+    counters.datagramsSent &+= 1
+    counters.framesSent &+= 1
+    return frame(to: .broadcast, packet)
   }
 
   // MARK: Sending

@@ -27,6 +27,8 @@ from harness import Case, DriverFailure
 
 ISO = "build/test/net.iso"
 BOCHS_ISO = "build/test/net-bochs.iso"
+DHCP_ISO = "build/test/net-dhcp.iso"
+LEASE = r"^\[info \] net: DHCP lease 10\.0\.2\.15/24 gateway 10\.0\.2\.2 from 10\.0\.2\.2 for 86400 s"
 NODE_IP = "10.0.2.15"
 NODE_MAC = bytes.fromhex("525400123456")
 PEER_MAC = bytes.fromhex("5254000000aa")
@@ -34,6 +36,10 @@ PEER_IP = "10.0.2.77"
 
 HELLO = "build/guests/examples/hello.bin:vm name=hello load=0x7c00 entry=0000:7c00"
 ISOS = {
+    DHCP_ISO: {"cmdline": "loglevel=info ip=dhcp netecho nettest", "modules": [
+        "build/guests/net/net-spinner.bin:vm name=spinner load=0x7c00 entry=0000:7c00 mem=8M"
+        " sched=pinned pin=1",
+    ]},
     "build/test/net-no-nic.iso": {"cmdline": "loglevel=info ip=10.0.2.15/24", "modules": [HELLO]},
     # One CPU under Bochs (two take minutes): the spinner shares CPU 0 with the polled NIC.
     BOCHS_ISO: {"cmdline": "loglevel=info ip=10.0.2.15/24 gw=10.0.2.2 netecho nettest", "modules": [
@@ -72,13 +78,19 @@ class HostForwardDriver:
     WINDOW = 16
 
     def __init__(self, model=None, bochs=False, single=200, windowed=1000, random_count=200,
-                 spinner=SPINNER):
+                 spinner=SPINNER, ready=r"^\[info \] net: (virtio-net|e1000) 52:54:00:12:34:56 up",
+                 other_datagrams=0, counters_tail=""):
         self.echo_port = free_udp_port()
         self.test_port = free_udp_port()
         self.model = model
         self.bochs = bochs
         self.SINGLE, self.WINDOWED, self.RANDOM = single, windowed, random_count
         self.spinner = spinner
+        self.ready = ready
+        # Datagrams the node takes besides the test's (DHCP's offer and ack), and what the
+        # counters line must say after "answered".
+        self.other_datagrams = other_datagrams
+        self.counters_tail = counters_tail
 
     def qemu_args(self):
         return []
@@ -94,7 +106,7 @@ class HostForwardDriver:
         return env
 
     def run(self, console):
-        console.wait_for(r"^\[info \] net: (virtio-net|e1000) 52:54:00:12:34:56 up", 120)
+        console.wait_for(self.ready, 120)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(30.0)
         target = ("127.0.0.1", self.echo_port)
@@ -141,8 +153,9 @@ class HostForwardDriver:
         time.sleep(1)
         end_run(self.test_port)
         total = self.SINGLE + self.WINDOWED + self.RANDOM
-        return [r"^net: \d+ frames received, \d+ sent, %d datagrams delivered, %d answered"
-                % (total + self.RANDOM + 1, total),  # + 1: the datagram that ends the run
+        return [r"^net: \d+ frames received, \d+ sent, %d datagrams delivered, %d answered%s"
+                % (total + self.RANDOM + 1 + self.other_datagrams, total,  # + 1: the end
+                   self.counters_tail),
                 r"^net: \d+ TSC cycles on cpu 0 in \d+ service passes", self.spinner]
 
 
@@ -315,6 +328,14 @@ def cases():
              forbid=[r"^\[info \] pci ", r"net: virtio-net"], env={"PEREGRINE_NET": "user"}),
         Case("qemu-svm-net-host-udp-echo", "qemu", ISO, [PCI_LINE, UP], timeout=240,
              forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=HostForwardDriver()),
+        # ip=dhcp: slirp's DHCP server gives the address; the node then ARPs for 10.0.2.2
+        # itself (slirp answers) before its first echo.
+        Case("qemu-svm-net-dhcp-host-udp-echo", "qemu", DHCP_ISO,
+             [r"^\[info \] net: virtio-net 52:54:00:12:34:56 up, address by DHCP, MSI-X vector 64 on cpu 0,"
+              r" udp 68, udp 7, udp 9", LEASE],
+             timeout=240, forbid=[r"PEREGRINE (PANIC|EXCEPTION)"],
+             driver=HostForwardDriver(single=50, windowed=100, random_count=50, ready=LEASE,
+                                      other_datagrams=2, counters_tail=", 0 ARP replies, 1 ARP requests")),
         # The Intel 8254x driver (polled) under QEMU, then under Bochs: a VT-x node reached
         # from the host through Bochs's slirp.
         Case("qemu-svm-net-e1000-host-udp-echo", "qemu", ISO,

@@ -26,8 +26,8 @@ enum ManagementNetwork {
   static let interruptPending = Atomic<Bool>(false)
 
   /// Finds the NIC and brings the network up as the command line says:
-  /// `ip=A.B.C.D/N [gw=A.B.C.D]` (DHCP is not implemented: `ip=dhcp` is refused with a
-  /// message), `netecho` binds the UDP echo service, `nettest` the test service.
+  /// `ip=A.B.C.D/N [gw=A.B.C.D]` or `ip=dhcp` (RFC 2131), `netecho` binds the UDP echo
+  /// service, `nettest` the test service.
   static func start(commandLine line: [UInt8]) {
     let configured = NetworkConfiguration.parse(
       ip: KernelCommandLine.value(of: "ip", in: line),
@@ -46,12 +46,10 @@ enum ManagementNetwork {
     }
     let functions = PCIBus.enumerate()
     PCIBus.log(functions, level: nil)
-    let interface: InterfaceAddress
+    let interface: InterfaceAddress?
     switch wanted {
     case nil: return
-    case .dhcp:
-      Log.error("net: ip=dhcp is not supported yet: give ip=A.B.C.D/N [gw=A.B.C.D]")
-      return
+    case .dhcp: interface = nil
     case .staticAddress(let address): interface = address
     }
     guard let device = startNIC(functions) else { return }
@@ -69,12 +67,16 @@ enum ManagementNetwork {
       Console.write(" ")
       NetLog.mac(device.mac)
       Console.write(" up, address ")
-      NetLog.ipv4(interface.address)
-      Console.write("/")
-      Console.write(decimal: UInt64(interface.prefix))
-      if let gateway = interface.gateway {
-        Console.write(" gateway ")
-        NetLog.ipv4(gateway)
+      if let interface {
+        NetLog.ipv4(interface.address)
+        Console.write("/")
+        Console.write(decimal: UInt64(interface.prefix))
+        if let gateway = interface.gateway {
+          Console.write(" gateway ")
+          NetLog.ipv4(gateway)
+        }
+      } else {
+        Console.write("by DHCP")
       }
       Console.write(device.usesInterrupts ? ", MSI-X vector " : ", polled")
       if device.usesInterrupts { Console.write(decimal: UInt64(vector)) }
@@ -85,6 +87,7 @@ enum ManagementNetwork {
       }
       Log.end()
     }
+    node.startDHCP(now: milliseconds())
   }
 
   /// The first NIC with a driver: modern virtio-net, else an Intel 8254x (Bochs).
@@ -151,8 +154,12 @@ enum ManagementNetwork {
   /// (no MSI-X) or ARP retry; nil when only an interrupt can bring work.
   static func wakeDeadline() -> UInt64? {
     guard let node else { return nil }
-    if node.device.usesInterrupts && !node.stack.awaitsARP { return nil }
-    return arch_rdtsc() &+ pollMilliseconds &* LocalAPIC.tscPerMillisecond
+    if !node.device.usesInterrupts || node.stack.awaitsARP {
+      return arch_rdtsc() &+ pollMilliseconds &* LocalAPIC.tscPerMillisecond
+    }
+    // DHCP's retransmissions and renewal need a clock: once a second is enough.
+    if node.dhcp != nil { return arch_rdtsc() &+ 1000 &* LocalAPIC.tscPerMillisecond }
+    return nil
   }
 
   /// Whether CPU 0 has network work now (checked before it sleeps).
