@@ -28,6 +28,7 @@ from harness import Case, DriverFailure
 ISO = "build/test/net.iso"
 BOCHS_ISO = "build/test/net-bochs.iso"
 DHCP_ISO = "build/test/net-dhcp.iso"
+PEER_NODE_ISO = "build/test/net-peer-node.iso"
 LEASE = r"^\[info \] net: DHCP lease 10\.0\.2\.15/24 gateway 10\.0\.2\.2 from 10\.0\.2\.2 for 86400 s"
 NODE_IP = "10.0.2.15"
 NODE_MAC = bytes.fromhex("525400123456")
@@ -38,6 +39,10 @@ HELLO = "build/guests/examples/hello.bin:vm name=hello load=0x7c00 entry=0000:7c
 ISOS = {
     DHCP_ISO: {"cmdline": "loglevel=info ip=dhcp netecho nettest", "modules": [
         "build/guests/net/net-spinner.bin:vm name=spinner load=0x7c00 entry=0000:7c00 mem=8M"
+        " sched=pinned pin=1",
+    ]},
+    PEER_NODE_ISO: {"cmdline": "loglevel=info ip=10.0.2.16/24 netecho nettest", "modules": [
+        "build/guests/net/net-spinner.bin:vm name=spinner-b load=0x7c00 entry=0000:7c00 mem=8M"
         " sched=pinned pin=1",
     ]},
     "build/test/net-no-nic.iso": {"cmdline": "loglevel=info ip=10.0.2.15/24", "modules": [HELLO]},
@@ -317,6 +322,106 @@ class RawFrameDriver:
                 r"^net: dropped udp-checksum: 100$", r"^net: dropped udp-no-listener: 100$", SPINNER]
 
 
+class NodeToNodeDriver:
+    """Two nodes and the test on one Ethernet segment: a QEMU multicast socket netdev, the
+    hub every frame reaches. The harness runs node A (10.0.2.15); this driver starts node B
+    (10.0.2.16, its own MAC). Asked by the test, A sends a datagram to B's echo port (its
+    ARP finds B), B echoes it to A, and A passes the echo back to the test."""
+
+    GROUP = "230.0.0.1"
+
+    def __init__(self):
+        self.port = free_udp_port()
+        self.peer_log = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                     "build", "test-logs", "qemu-svm-net-node-to-node.peer.log")
+
+    def qemu_args(self):
+        return []
+
+    def netdev(self):
+        return "socket,mcast=%s:%d,localaddr=127.0.0.1" % (self.GROUP, self.port)
+
+    def env(self):
+        return {"PEREGRINE_NET": self.netdev()}
+
+    def hub(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("", self.port))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                        socket.inet_aton(self.GROUP) + socket.inet_aton("127.0.0.1"))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        return sock
+
+    def run(self, console):
+        import subprocess
+        from harness import ROOT, LiveConsole
+        # Node B's ISO is not a case's, so run.py does not build it: built here (the kernel
+        # is already built by then, so this only packs an ISO).
+        spec = ISOS[PEER_NODE_ISO]
+        built = subprocess.run(["make", "--no-print-directory", "-s", "iso", "ISO=" + PEER_NODE_ISO,
+                                "CMDLINE=" + spec["cmdline"], "GUEST_MODULES=" + ";".join(spec["modules"])],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if built.returncode != 0:
+            raise DriverFailure("could not build %s: %s" % (PEER_NODE_ISO, built.stdout[-500:]))
+        env = dict(os.environ, PEREGRINE_NET=self.netdev(), PEREGRINE_NET_MAC="52:54:00:12:34:57")
+        os.makedirs(os.path.dirname(self.peer_log), exist_ok=True)
+        with open(self.peer_log, "w") as log:
+            peer = subprocess.Popen([os.path.join(ROOT, "scripts", "run-qemu.sh"),
+                                     os.path.join(ROOT, PEER_NODE_ISO)],
+                                    stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        try:
+            return self.converse(console, LiveConsole(self.peer_log))
+        finally:
+            try:
+                peer.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                peer.kill()
+                peer.wait()
+
+    def converse(self, console, peer_console):
+        console.wait_for(r"^\[info \] net: virtio-net 52:54:00:12:34:56 up, address 10\.0\.2\.15", 120)
+        peer_console.wait_for(r"^\[info \] net: virtio-net 52:54:00:12:34:57 up, address 10\.0\.2\.16", 120)
+        hub = self.hub()
+        group = (self.GROUP, self.port)
+
+        def to_node(ip, mac, payload):
+            hub.sendto(ethernet(mac, PEER_MAC, 0x0800, ipv4(
+                PEER_IP, ip, 17, udp(PEER_IP, ip, 40009, 9, payload))), group)
+
+        # The test's own MAC is learned by A from its ARP request when A answers.
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, PEER_MAC,
+                          socket.inet_aton(PEER_IP), bytes(6), socket.inet_aton(NODE_IP))
+        hub.sendto(ethernet(b"\xff" * 6, PEER_MAC, 0x0806, arp), group)
+        to_node(NODE_IP, NODE_MAC, b"peregrine-nettest-relay 10.0.2.16")
+        deadline = time.time() + 60
+        relayed = None
+        while time.time() < deadline and relayed is None:
+            hub.settimeout(max(deadline - time.time(), 0.1))
+            try:
+                frame, _ = hub.recvfrom(4096)
+            except socket.timeout:
+                break
+            if frame[0:6] == PEER_MAC and frame[12:14] == b"\x08\x00" and frame[23] == 17 \
+                    and b"relayed: " in frame:
+                relayed = frame[42:].split(b"\0")[0]
+        if relayed != b"relayed: node to node":
+            raise DriverFailure("node A relayed %r from node B" % (relayed,))
+        to_node("10.0.2.16", bytes.fromhex("525400123457"), b"peregrine-nettest-end")
+        peer_console.wait_for(r"^peregrine: halted, status success", 60)
+        peer_text = peer_console.text()
+        for pattern in (r"^net: \d+ frames received, \d+ sent, \d+ datagrams delivered, 1 answered, \d+ ARP replies, 0 ARP requests",
+                        r"^net: vm spinner-b exits so far: 22$"):
+            if not re.search(pattern, peer_text, re.MULTILINE):
+                raise DriverFailure("node B's console lacks %r" % pattern)
+        to_node(NODE_IP, NODE_MAC, b"peregrine-nettest-end")
+        hub.close()
+        # A asked for B's MAC (1 ARP request) and answered the test's ARP (1 reply).
+        return [r"^net: \d+ frames received, \d+ sent, \d+ datagrams delivered, \d+ answered,"
+                r" 1 ARP replies, 1 ARP requests", SPINNER]
+
+
 def cases():
     hello_ends = [r"^\[hello\] Hello from a flat guest", r"summary: vm hello: stopped by the guest, exit code 0"]
     return [
@@ -328,6 +433,8 @@ def cases():
              forbid=[r"^\[info \] pci ", r"net: virtio-net"], env={"PEREGRINE_NET": "user"}),
         Case("qemu-svm-net-host-udp-echo", "qemu", ISO, [PCI_LINE, UP], timeout=240,
              forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=HostForwardDriver()),
+        Case("qemu-svm-net-node-to-node", "qemu", ISO, [UP], timeout=240,
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], driver=NodeToNodeDriver()),
         # ip=dhcp: slirp's DHCP server gives the address; the node then ARPs for 10.0.2.2
         # itself (slirp answers) before its first echo.
         Case("qemu-svm-net-dhcp-host-udp-echo", "qemu", DHCP_ISO,

@@ -8,9 +8,30 @@ import NetworkProtocols
 /// counters" answers with "received=N dropped=N replies=N".
 final class NetTestService: UDPService {
   static let port: UInt16 = 9
+  static let relayCommand = Array("peregrine-nettest-relay ".utf8)
+  /// Node-to-node: "peregrine-nettest-relay A.B.C.D" makes this node send a datagram to
+  /// A.B.C.D's echo port (resolving its MAC by ARP); what comes back from there is passed
+  /// to whoever asked, prefixed "relayed: ".
+  private var relay: (asker: IPv4Address, askerPort: UInt16, target: IPv4Address)?
 
   func received(_ datagram: ReceivedDatagram) -> [UInt8]? {
     guard let node = ManagementNetwork.node else { return nil }
+    if let relay, datagram.source == relay.target, datagram.sourcePort == UDPEchoService.port {
+      node.send(
+        Array("relayed: ".utf8) + datagram.payload, from: Self.port, to: relay.asker,
+        port: relay.askerPort)
+      return nil
+    }
+    if datagram.payload.starts(with: Self.relayCommand) {
+      guard
+        let target = IPv4Address(
+          dotted: datagram.payload[Self.relayCommand.count...])
+      else { return Array("relay: bad address".utf8) }
+      relay = (datagram.source, datagram.sourcePort, target)
+      node.send(
+        Array("node to node".utf8), from: Self.port, to: target, port: UDPEchoService.port)
+      return nil
+    }
     if datagram.payload == Array("peregrine-nettest-counters".utf8) {
       let counters = node.stack.counters
       return Array(
