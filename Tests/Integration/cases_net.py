@@ -63,6 +63,8 @@ UP = r"^\[info \] net: virtio-net 52:54:00:12:34:56 up, address 10\.0\.2\.15/24 
 PCI_LINE = r"^\[info \] pci 00:03\.0 1af4:1041 class 02\.00 bar1 mem 0x\w+\+0x1000 bar4 mem64 pf" \
            r" 0x\w+\+0x4000 caps 11,09,09,09,09,09"
 SPINNER = r"^net: vm spinner exits so far: 22$"
+# The spinner has printed its line (22 exits) and spins: counting its exits means something.
+SPINNING = r"^\[spinner\] net-spinner: spinning"
 
 
 def free_udp_port():
@@ -112,6 +114,7 @@ class HostForwardDriver:
 
     def run(self, console):
         console.wait_for(self.ready, 120)
+        console.wait_for(SPINNING, 120)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(30.0)
         target = ("127.0.0.1", self.echo_port)
@@ -252,6 +255,7 @@ class RawFrameDriver:
 
     def run(self, console):
         console.wait_for(UP, 90)
+        console.wait_for(SPINNING, 120)
         # ARP: the node answers for its address with its MAC.
         arp_request = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, PEER_MAC,
                                   socket.inet_aton(PEER_IP), bytes(6), socket.inet_aton(NODE_IP))
@@ -383,6 +387,8 @@ class NodeToNodeDriver:
     def converse(self, console, peer_console):
         console.wait_for(r"^\[info \] net: virtio-net 52:54:00:12:34:56 up, address 10\.0\.2\.15", 120)
         peer_console.wait_for(r"^\[info \] net: virtio-net 52:54:00:12:34:57 up, address 10\.0\.2\.16", 120)
+        console.wait_for(SPINNING, 120)
+        peer_console.wait_for(r"^\[spinner-b\] net-spinner: spinning", 120)
         hub = self.hub()
         group = (self.GROUP, self.port)
 
@@ -418,8 +424,9 @@ class NodeToNodeDriver:
         to_node(NODE_IP, NODE_MAC, b"peregrine-nettest-end")
         hub.close()
         # A asked for B's MAC (1 ARP request) and answered the test's ARP (1 reply).
+        # (more than one request only when an answer took over a second: a loaded machine)
         return [r"^net: \d+ frames received, \d+ sent, \d+ datagrams delivered, \d+ answered,"
-                r" 1 ARP replies, 1 ARP requests", SPINNER]
+                r" 1 ARP replies, [1-9]\d* ARP requests", SPINNER]
 
 
 def cases():
@@ -442,7 +449,7 @@ def cases():
               r" udp 68, udp 7, udp 9", LEASE],
              timeout=240, forbid=[r"PEREGRINE (PANIC|EXCEPTION)"],
              driver=HostForwardDriver(single=50, windowed=100, random_count=50, ready=LEASE,
-                                      other_datagrams=2, counters_tail=", 0 ARP replies, 1 ARP requests")),
+                                      other_datagrams=2, counters_tail=", 0 ARP replies, [1-9]\\d* ARP requests")),
         # The Intel 8254x driver (polled) under QEMU, then under Bochs: a VT-x node reached
         # from the host through Bochs's slirp.
         Case("qemu-svm-net-e1000-host-udp-echo", "qemu", ISO,
