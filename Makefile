@@ -52,8 +52,10 @@ $(eval $(call swift_module,HypervisorCore,Memory))
 $(eval $(call swift_module,SVM,HypervisorCore))
 $(eval $(call swift_module,VMX,HypervisorCore))
 $(eval $(call swift_module,ControlProtocol,))
+$(eval $(call swift_module,NetworkProtocols,))
+$(eval $(call swift_module,PCI,Memory))
 
-KERNEL_DEPS := BootProtocols Memory HypervisorCore SVM VMX ControlProtocol
+KERNEL_DEPS := BootProtocols Memory HypervisorCore SVM VMX ControlProtocol NetworkProtocols PCI
 $(OBJ)/Kernel.o: $(call sources,Kernel) $(OBJ)/BuildInfo.swift $(foreach d,$(KERNEL_DEPS),$(OBJ)/$(d).o) $(wildcard Sources/CArch/include/*.h)
 	@echo "  SWIFT   Kernel"
 	@$(SWIFTC) $(EMBEDDED_FLAGS) -module-name Kernel -c $(call sources,Kernel) $(OBJ)/BuildInfo.swift -o $@

@@ -33,6 +33,8 @@ let package = Package(
     // The control protocol (docs/control-protocol.md): the kernel builds it too.
     .target(name: "ControlProtocol"),
     .target(name: "ControlClient", dependencies: ["ControlProtocol"]),
+    .target(name: "NetworkProtocols"),
+    .target(name: "PCI", dependencies: ["Memory"]),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
@@ -45,6 +47,8 @@ let package = Package(
       dependencies: [
         "ControlProtocol", "ControlClient", .product(name: "Crypto", package: "swift-crypto"),
       ]),
+    .testTarget(name: "NetworkProtocolsTests", dependencies: ["NetworkProtocols"]),
+    .testTarget(name: "PCITests", dependencies: ["PCI", "Memory"]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.

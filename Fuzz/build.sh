@@ -28,8 +28,8 @@ fi
 # Modules a target imports, from its `// fuzz-modules:` line.
 modules_of() { sed -n 's|^// fuzz-modules: *||p' "Fuzz/Targets/$1.swift" | head -1; }
 
-# HypervisorCore imports Memory; the others import nothing.
-dependencies_of() { case "$1" in HypervisorCore) echo Memory ;; *) ;; esac; }
+# HypervisorCore and PCI import Memory; the others import nothing.
+dependencies_of() { case "$1" in HypervisorCore | PCI) echo Memory ;; *) ;; esac; }
 
 build_module() {
   local module=$1 sources inputs

@@ -357,6 +357,34 @@ def control_datagrams():
         write("control-datagram", "response-payload-%02d" % index, payload)
 
 
+def network():
+    """Frames captured from QEMU's slirp (Tests/NetworkProtocolsTests/CapturedFramesTests),
+    for the configured stack (first byte 0) and the one waiting for DHCP (1); and QEMU's
+    modern virtio-net configuration space with BAR masks."""
+    frames = [
+        "ffffffffffff52550a0002020806000108000604000152550a0002020a0002020000000000000a00020f",
+        "52540012345652550a00020208004500002e00000000401162af0a0002020a00020fd8660007001a47c3"
+        "706572656772696e65206361707475726564",
+        "52540012345652550a00020208004500001d00010000401162bf0a0002020a00020fd86600070009975d78",
+    ]
+    for index, frame in enumerate(frames):
+        for which in (0, 1):
+            write("network-frame", "slirp-%d-%d" % (index, which), bytes([which]) + bytes.fromhex(frame))
+    space = bytearray(256)
+    def put(offset, value):
+        space[offset:offset + 4] = value.to_bytes(4, "little")
+    put(0x00, 0x10411AF4); put(0x04, 0x00100007); put(0x08, 0x02000001)
+    put(0x14, 0xFEBD1000); put(0x20, 0xFE00000C); put(0x34, 0x98)
+    put(0x98, 0x00028411 | 0x84 << 8); put(0x9C, 1); put(0xA0, 0x801)
+    for at, nxt, length, kind, offset in ((0x84, 0x70, 0x14, 2, 0x3000), (0x70, 0x60, 0x10, 4, 0x2000),
+                                          (0x60, 0x50, 0x10, 3, 0x1000), (0x50, 0x40, 0x10, 1, 0),
+                                          (0x40, 0, 0x14, 5, 0)):
+        put(at, 0x09 | nxt << 8 | length << 16 | kind << 24); put(at + 4, 4)
+        put(at + 8, offset); put(at + 12, 0x1000)
+    put(0x84 + 16, 4)
+    masks = [0, 0xFFFFF000, 0, 0, 0xFFFFC000, 0xFFFFFFFF]
+    write("pci-config", "virtio-net", bytes(space) + b"".join(m.to_bytes(4, "little") for m in masks))
+
 
 profiles()
 control_datagrams()
@@ -364,5 +392,6 @@ multiboot2()
 acpi()
 bzimages()
 instructions()
+network()
 for target in sorted(os.listdir(OUT)):
     print("%-20s %d seeds" % (target, len(os.listdir(os.path.join(OUT, target)))))

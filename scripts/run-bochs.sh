@@ -3,6 +3,9 @@
 # unrestricted guest). COM1 goes to a file, copied to standard output as it grows.
 # `clock: sync=none` makes RDTSC follow the emulated instruction count.
 # PEREGRINE_BOCHS_CPUS sets the processor count (`cpu: count=`, default 1).
+# PEREGRINE_BOCHS_NET="hostfwd = udp:127.0.0.1:HOSTPORT-:PORT" (lines of a Bochs slirp
+# configuration) adds an Intel e1000 NIC (PCI slot 1, MAC 52:54:00:12:34:56) on Bochs's
+# slirp network with those forwards (docs/management-network.md). Unset: no NIC.
 #   run-bochs.sh ISO [TIMEOUT_SECONDS] [SERIAL_LOG]
 set -uo pipefail
 iso=$(readlink -f "$1"); limit=${2:-120}; serial=${3:-}
@@ -26,6 +29,11 @@ sound: driver=dummy
 speaker: enabled=0
 port_e9_hack: enabled=1
 log: $work/bochs.log
+$(if [ -n "${PEREGRINE_BOCHS_NET:-}" ]; then
+  printf '# slirp config\n%s\n' "$PEREGRINE_BOCHS_NET" > "$work/slirp.conf"
+  echo "pci: enabled=1, chipset=i440fx, slot1=e1000"
+  echo "e1000: enabled=1, mac=52:54:00:12:34:56, ethmod=slirp, script=$work/slirp.conf"
+fi)
 panic: action=fatal
 error: action=report
 info: action=ignore

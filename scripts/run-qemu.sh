@@ -3,6 +3,13 @@
 # serial console on this terminal, and the isa-debug-exit device at 0xF4 so the hypervisor
 # can end the run with a status: QEMU then exits with (status << 1) | 1.
 #   run-qemu.sh ISO [extra qemu args...]      (PEREGRINE_ICOUNT=1 adds -icount shift=0)
+# PEREGRINE_NET=NETDEV gives the node a modern virtio-net NIC on that QEMU network back end
+# (docs/management-network.md), e.g. PEREGRINE_NET=user,hostfwd=udp:127.0.0.1:17007-:7
+# (the host reaches the node's UDP port 7 at 127.0.0.1:17007) or
+# PEREGRINE_NET=socket,udp=127.0.0.1:A,localaddr=127.0.0.1:B (raw Ethernet frames as UDP
+# datagrams: another node or a test). PEREGRINE_NET_MAC sets its MAC; PEREGRINE_NET_MODEL=e1000
+# gives an Intel 82540EM instead (the NIC Bochs offers). Unset: no NIC of ours (QEMU's
+# default e1000 on its user network stays, as before).
 set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
@@ -16,6 +23,10 @@ extra=()
 # One thread delivers cross-CPU IPIs only at its round-robin switches, so multi-CPU guests
 # that wait on each other run much slower there.
 [ "${PEREGRINE_TCG_SINGLE:-0}" = 1 ] && [ "${PEREGRINE_ICOUNT:-0}" != 1 ] && extra+=(-accel tcg,thread=single)
+if [ -n "${PEREGRINE_NET:-}" ]; then
+  extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"
+    -device "${PEREGRINE_NET_MODEL:-virtio-net-pci,disable-legacy=on},netdev=peregrine-net0${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")
+fi
 exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
   "${extra[@]}" "$@"

@@ -34,6 +34,38 @@ class Case:
     # Minutes rather than seconds (a multi-CPU Linux boot under Bochs): run by
     # `make test-slow` (run.py --slow), not by `make test`.
     slow: bool = False
+    # A host-side step that runs while the emulator runs, e.g. sending network
+    # traffic to the node: an object with qemu_args() and env() (added to the run; Bochs
+    # takes only env()) and
+    # run(console), which may return more regexes to expect after `expect` and raises
+    # DriverFailure when what it saw is wrong. None for the usual boot-and-read cases.
+    driver: object = None
+
+
+class DriverFailure(Exception):
+    """A driver's verdict: the case fails with this message."""
+
+
+class LiveConsole:
+    """The serial console of a running emulator, as far as it has been written."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def text(self):
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            return f.read().replace("\r", "")
+
+    def wait_for(self, pattern, timeout):
+        """The first match of `pattern` within `timeout` seconds, or DriverFailure."""
+        deadline = time.time() + timeout
+        regex = re.compile(pattern, re.MULTILINE)
+        while time.time() < deadline:
+            match = regex.search(self.text())
+            if match:
+                return match
+            time.sleep(0.2)
+        raise DriverFailure("console never showed %r within %ds" % (pattern, timeout))
 
 
 # QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.
@@ -75,6 +107,8 @@ def run_case(case):
     iso = os.path.join(ROOT, case.iso)
     env = dict(os.environ, **case.env)
     start = time.time()
+    if case.driver is not None:
+        return run_driven_case(case, iso, env, log_path, start)
     if case.emulator in ("qemu", "kvm"):
         cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args
     else:
@@ -96,10 +130,48 @@ def run_case(case):
     return judge(case, output, code) + (seconds,)
 
 
-def judge(case, output, code):
+def run_driven_case(case, iso, env, log_path, start):
+    """QEMU with the case's driver running beside it; the console goes to the log file as
+    it comes, so the driver can watch it."""
+    env = dict(env, **case.driver.env())
+    if case.emulator == "bochs":  # its console is the serial file, written as it comes
+        console_path = log_path + ".serial"
+        open(console_path, "w").close()
+        cmd = [os.path.join(ROOT, "scripts", "run-bochs.sh"), iso, str(case.timeout), console_path]
+    else:
+        console_path = log_path
+        cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args + case.driver.qemu_args()
+    extra = []
+    failure = None
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                stdin=subprocess.DEVNULL)
+        try:
+            extra = case.driver.run(LiveConsole(console_path)) or []
+        except DriverFailure as error:
+            failure = str(error)
+            proc.kill()  # the verdict is in: no need to wait for the timeout
+        try:
+            code = proc.wait(timeout=max(case.timeout - (time.time() - start), 5))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = None
+    with open(console_path, encoding="utf-8", errors="replace") as f:
+        output = f.read()
+    if console_path != log_path:
+        with open(log_path, "w") as f:
+            f.write(output)
+    seconds = time.time() - start
+    if failure is not None:
+        return False, "driver: " + failure, seconds
+    return judge(case, output, code, extra) + (seconds,)
+
+
+def judge(case, output, code, extra=()):
     output = output.replace("\r", "")  # the serial console ends lines with CR LF
     position = 0
-    for pattern in case.expect:
+    for pattern in list(case.expect) + list(extra):
         match = re.compile(pattern, re.MULTILINE).search(output, position)
         if not match:
             return False, "missing: %r" % pattern

@@ -60,6 +60,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         cpu.queueLength.store(cpu.runQueue.count, ordering: .releasing)
       }
       detachEnded(on: cpu)
+      // The node's network is CPU 0's (docs/management-network.md).
+      if cpu.index == 0 { ManagementNetwork.service() }
       wakeHalted(on: cpu)
       let gangTurn = placement.gangTurn(cpu: cpu.index, at: arch_rdtsc())
       if let entry = next(on: cpu, gangTurn: gangTurn?.entry, hasGang: gangTurn != nil) {
@@ -116,6 +118,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
     } else if sharesCore(cpu) {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
+    } else if cpu.index == 0 && ManagementNetwork.needsPollTicks {
+      LocalAPIC.armSlice(milliseconds: UInt32(ManagementNetwork.pollMilliseconds))
     } else {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: UInt64.max, armedDeadline: 0)
     }
@@ -201,6 +205,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // A VM that ended needs its vCPUs detached here, even if its stop request was already
     // drained (wakeHalted takes requests of sleeping vCPUs).
     if cpu.hasPosted.load(ordering: .sequentiallyConsistent)
+      || (cpu.index == 0 && ManagementNetwork.hasWork)
       || cpu.runQueue.contains(where: {
         $0.vcpu.hasRequests || $0.vcpu.state == .runnable
           || $0.vm.stopClaimed.load(ordering: .sequentiallyConsistent)
@@ -215,6 +220,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     stopVMsThatCannotWake(on: cpu)
     if let gangSwitch, gangSwitch < deadline ?? UInt64.max { deadline = gangSwitch }
+    if cpu.index == 0, let due = ManagementNetwork.wakeDeadline(), due < deadline ?? UInt64.max {
+      deadline = due
+    }
     if let deadline {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: deadline, armedDeadline: 0)
       LocalAPIC.arm(untilTSC: deadline)
