@@ -36,6 +36,16 @@ class Case:
     slow: bool = False
 
 
+def iso_cmdline(spec):
+    """The kernel command line of a test ISO: its spec's, plus `batch` (power off once every
+    VM has ended, and with no VM at all, instead of waiting for commands) unless the spec
+    says `"stay_up": True`."""
+    cmdline = spec["cmdline"]
+    if not spec.get("stay_up") and "batch" not in cmdline.split():
+        cmdline = (cmdline + " batch").strip()
+    return cmdline
+
+
 # QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.
 QEMU_EXIT = {"success": 1, "failure": 3, "panic": 5}
 

@@ -41,7 +41,8 @@ def build_isos(selected):
     for iso, spec in sorted(cases.ISOS.items()):
         if not any(case.iso == iso for case in selected):
             continue
-        command = ["make", "--no-print-directory", "-s", "iso", "ISO=" + iso, "CMDLINE=" + spec["cmdline"]]
+        command = ["make", "--no-print-directory", "-s", "iso", "ISO=" + iso,
+                   "CMDLINE=" + harness.iso_cmdline(spec)]
         if spec.get("flat"):
             # The README's bring-your-own-guest path, exactly as a user types it.
             guest, args = spec["flat"]
