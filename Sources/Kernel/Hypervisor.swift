@@ -81,7 +81,7 @@ enum Hypervisor {
       backend.corruptGuestState(vm)
     }
     manager.service = script?.service
-    if vms.isEmpty && script == nil {
+    if vms.isEmpty && !(script?.service.holdsNode ?? false) {
       Log.warning("no guest to run (no module with a 'vm ...' profile)")
       if manager.batch { Machine.halt(status: .success) }
       Log.info("node: no VM is running; waiting for commands")

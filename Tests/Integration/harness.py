@@ -34,6 +34,8 @@ class Case:
     # Minutes rather than seconds (a multi-CPU Linux boot under Bochs): run by
     # `make test-slow` (run.py --slow), not by `make test`.
     slow: bool = False
+    # A last check of the whole output: returns None, or why the run failed.
+    verify: object = None
 
 
 def iso_cmdline(spec):
@@ -117,6 +119,10 @@ def judge(case, output, code):
     for pattern in case.forbid:
         if re.search(pattern, output, re.MULTILINE):
             return False, "forbidden line present: %r" % pattern
+    if case.verify is not None:
+        problem = case.verify(output)
+        if problem:
+            return False, problem
     for pattern, expected in case.counts.items():
         found = len(re.findall(pattern, output, re.MULTILINE))
         if found != expected:

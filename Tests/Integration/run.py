@@ -47,7 +47,7 @@ def build_isos(selected):
             # The README's bring-your-own-guest path, exactly as a user types it.
             guest, args = spec["flat"]
             command += ["FLAT_GUEST=" + guest, "FLAT_ARGS=" + args]
-        elif spec.get("modules"):
+        elif "modules" in spec:  # an empty list: no guest at all
             command.append("GUEST_MODULES=" + ";".join(spec["modules"]))
         result = subprocess.run(command, cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if result.returncode != 0:

@@ -14,6 +14,8 @@ import Synchronization
 /// - `manage_test=NAME,AFTER_MS,PAUSE_MS[,TEXT]`: AFTER_MS after VM NAME first ran (or
 ///   after its console printed a line containing TEXT, `_` for a space), pauses it, checks
 ///   that it runs no slice and makes no exit for PAUSE_MS, and unpauses it.
+/// - `power_off_test=MS`: MS after boot, the control plane's power off: every VM still
+///   running is ended, then the node powers off (a node that stays up, without `batch`).
 enum ManagementScripts {
   struct Setup {
     let service: any NodeService
@@ -35,6 +37,10 @@ enum ManagementScripts {
       return Setup(
         service: LifecycleTest(manager: manager, profile: profile, images: images, count: count),
         heldModule: name)
+    }
+    if let after = KernelCommandLine.value(of: "power_off_test", in: line).flatMap(decimal) {
+      return Setup(
+        service: PowerOffTest(manager: manager, after: UInt64(after)), heldModule: nil)
     }
     if let spec = KernelCommandLine.value(of: "manage_test", in: line) {
       let fields = spec.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
@@ -103,6 +109,7 @@ final class LifecycleTest<Backend: VirtualizationBackend>: NodeService {
   private var step = Step.create
   private var cycle = 0
   private var framesBefore = 0
+  private var pauseResult: Result<Void, ManagementRefusal>?
   private var entryCycles: (minimum: UInt64, maximum: UInt64, total: UInt64) = (.max, 0, 0)
 
   init(manager: VMManager<Backend>, profile: VMProfile, images: VMImages, count: Int) {
@@ -142,7 +149,7 @@ final class LifecycleTest<Backend: VirtualizationBackend>: NodeService {
       )
       if cycle == 0 {
         refuseWhileRunning(id)
-        ManagementScripts.printRefusal("lifecycle: ", "pause", manager.pause(id))
+        pauseResult = manager.pause(id)
         step = .waitForPause(id)
       } else {
         _ = manager.destroy(id)
@@ -152,6 +159,7 @@ final class LifecycleTest<Backend: VirtualizationBackend>: NodeService {
       guard case .success(let status) = manager.status(id), status.lifecycle == .paused else {
         return soon
       }
+      if let pauseResult { ManagementScripts.printRefusal("lifecycle: ", "pause", pauseResult) }
       Log.begin(.info)
       Console.write("lifecycle: status: ")
       status.write()
@@ -203,7 +211,7 @@ final class LifecycleTest<Backend: VirtualizationBackend>: NodeService {
     var unplaceable = profile
     unplaceable.name = Array("unplaceable".utf8)
     unplaceable.scheduling = .pinned
-    unplaceable.pinnedCPUs = [99]
+    unplaceable.pinnedCPUs = (0..<profile.vcpuCount).map { 99 + $0 }
     printCreate("create pinned to CPU 99", manager.create(unplaceable, images: images))
     var huge = profile
     huge.name = Array("huge".utf8)
@@ -260,6 +268,7 @@ final class ManageTest<Backend: VirtualizationBackend>: NodeService {
   let waitsForText: Bool
   private var step = Step.waitForStart
   private var startedAt: UInt64?
+  private var pauseResults: (Result<Void, ManagementRefusal>, Result<Void, ManagementRefusal>)?
 
   init(
     manager: VMManager<Backend>, name: [UInt8], afterMilliseconds: UInt64,
@@ -289,8 +298,9 @@ final class ManageTest<Backend: VirtualizationBackend>: NodeService {
       }
       guard let start = startedAt, now &- start >= ManagementScripts.milliseconds(afterMilliseconds)
       else { return soon }
-      ManagementScripts.printRefusal("manage: ", "pause", manager.pause(id))
-      ManagementScripts.printRefusal("manage: ", "pause again", manager.pause(id))
+      // Printed once the VM is paused: a console line takes longer than parking a vCPU,
+      // and would be counted in the pause latency.
+      pauseResults = (manager.pause(id), manager.pause(id))
       step = .waitForPause(id)
     case .waitForPause(let id):
       guard case .success(let status) = manager.status(id) else {
@@ -298,6 +308,10 @@ final class ManageTest<Backend: VirtualizationBackend>: NodeService {
         return nil
       }
       guard status.lifecycle == .paused else { return soon }
+      if let (first, second) = pauseResults {
+        ManagementScripts.printRefusal("manage: ", "pause", first)
+        ManagementScripts.printRefusal("manage: ", "pause again", second)
+      }
       Log.begin(.info)
       Console.write("manage: status: ")
       status.write()
@@ -335,4 +349,32 @@ final class ManageTest<Backend: VirtualizationBackend>: NodeService {
     Log.end()
     manager.serviceFinished()
   }
+}
+
+/// Powers the node off a while after boot, as the control plane's `node down` will
+/// (ManagementScripts). The node counts as idle meanwhile: the summary and "waiting for
+/// commands" come as they would without it.
+final class PowerOffTest<Backend: VirtualizationBackend>: NodeService {
+  let manager: VMManager<Backend>
+  let after: UInt64
+  private var deadline: UInt64?
+
+  init(manager: VMManager<Backend>, after: UInt64) {
+    self.manager = manager
+    self.after = after
+  }
+
+  private var done = false
+
+  func poll(now: UInt64) -> UInt64? {
+    guard !done else { return nil }
+    let due = deadline ?? now &+ ManagementScripts.milliseconds(after)
+    deadline = due
+    guard now >= due else { return due }
+    done = true
+    manager.powerOff()
+    return nil
+  }
+
+  var holdsNode: Bool { false }
 }

@@ -56,6 +56,11 @@ final class VMManager<Backend: VirtualizationBackend> {
     if let error = profile.validate(imageSize: UInt64(images.kernel.count)) {
       return .failure(.invalid(error.message))
     }
+    // Memory the node does not have is refused before any frame is taken (building the
+    // address space would find out only after allocating all there is).
+    guard profile.memorySize / 4096 < UInt64(PhysicalFrames.freeFrames) else {
+      return .failure(.invalid("not enough free memory for the VM"))
+    }
     let id: Int
     switch lock.withLock({ registry.reserve(name: profile.name) }) {
     case .success(let reserved): id = reserved
@@ -236,7 +241,7 @@ final class VMManager<Backend: VirtualizationBackend> {
   /// the last one; then, in batch mode or when asked to, power off, else wait for commands.
   private func checkIdle() {
     let report: (vms: [VirtualMachine], quiet: Int, powerOff: Bool)? = lock.withLock {
-      guard registry.entries.isEmpty, service == nil else { return nil }
+      guard registry.entries.isEmpty, !(service?.holdsNode ?? false) else { return nil }
       let off = batch || powerOffRequested
       guard !ended.isEmpty || quietEnded > 0 || off else { return nil }
       defer {
@@ -280,4 +285,11 @@ protocol NodeService: AnyObject {
   /// Does what is due; returns the host TSC at which it wants to run again (nil: only when
   /// CPU 0 wakes for other work).
   func poll(now: UInt64) -> UInt64?
+  /// While true, the node is not idle even with no VM: no summary, and no power off in
+  /// batch mode (a test script between two VMs). The control server never holds it.
+  var holdsNode: Bool { get }
+}
+
+extension NodeService {
+  var holdsNode: Bool { true }
 }
