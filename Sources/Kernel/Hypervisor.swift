@@ -87,10 +87,15 @@ enum Hypervisor {
       Log.info("node: no VM is running; waiting for commands")
     }
     workLoop = scheduler
+    workLoopReady.store(true, ordering: .releasing)
     CPUs.current.online.store(true, ordering: .releasing)
     scheduler.run(on: CPUs.current)
   }
 
   /// What every CPU runs once VMs exist: CPUs that come up first wait for it.
   nonisolated(unsafe) static var workLoop: (any CPUWorkLoop)?
+  /// Set (releasing) once `workLoop` is written: an existential is two words, and an AP
+  /// that read it while the bootstrap processor wrote it took half of it (a #PF at address
+  /// 8). APs woken by the boot VMs' placement spin on this before reading `workLoop`.
+  static let workLoopReady = Atomic<Bool>(false)
 }

@@ -29,8 +29,10 @@ ISOS = {
         TICKER + ":vm name=ticker mem=1M sched=pinned pin=1 " + FLAT,
         HELLO + ":vm name=hello mem=8M " + FLAT,
     ]},
+    # Bochs with one CPU (docs/lifecycle.md: a kick to a Bochs CPU in a VT-x guest that
+    # makes no exits of its own did not make it exit).
     PAUSE_BOCHS_ISO: {"cmdline": "loglevel=info manage_test=ticker,100,2000", "modules": [
-        TICKER_BOCHS + ":vm name=ticker mem=1M sched=pinned pin=1 " + FLAT,
+        TICKER_BOCHS + ":vm name=ticker mem=1M " + FLAT,
         HELLO + ":vm name=hello mem=8M " + FLAT,
     ]},
     # No `batch`: the node stays up after its VMs ended, until power_off_test= says.
@@ -164,10 +166,11 @@ def linux_clock_stood_still(output):
 
 def cases():
     cases = []
-    # Bochs with two CPUs: the ticker is pinned to CPU 1, so the pause crosses CPUs.
+    # QEMU with two CPUs (the ticker pinned to CPU 1: pause and unpause cross CPUs);
+    # Bochs with one.
     for emulator, backend, timeout, env, pause_iso in (
             ("qemu", "svm", 120, {}, PAUSE_ISO),
-            ("bochs", "vmx", 300, {"PEREGRINE_BOCHS_CPUS": "2"}, PAUSE_BOCHS_ISO)):
+            ("bochs", "vmx", 400, {}, PAUSE_BOCHS_ISO)):
         cases += [
             Case("%s-%s-lifecycle-200-create-destroy" % (emulator, backend), emulator, LIFECYCLE_ISO,
                  LIFECYCLE, forbid=FORBID + [r"create refused in cycle"], timeout=timeout, env=env),
