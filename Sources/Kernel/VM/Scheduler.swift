@@ -49,6 +49,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       for message in cpu.takePosted() {
         switch message {
         case .adopt(let entry): cpu.runQueue.append(entry)
+        case .reschedule: break
         }
         cpu.queueLength.store(cpu.runQueue.count, ordering: .releasing)
       }
