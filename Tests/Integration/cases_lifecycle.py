@@ -25,7 +25,7 @@ ISOS = {
         SPIN + ":vm name=cycler mem=1M cpus=2 " + FLAT,
     ]},
     # The ticker pinned to CPU 1: the pause and the unpause cross CPUs.
-    PAUSE_ISO: {"cmdline": "loglevel=info manage_test=ticker,100,2000", "modules": [
+    PAUSE_ISO: {"cmdline": "loglevel=info manage_test=ticker,100,4000", "modules": [
         TICKER + ":vm name=ticker mem=1M sched=pinned pin=1 " + FLAT,
         HELLO + ":vm name=hello mem=8M " + FLAT,
     ]},
@@ -47,7 +47,7 @@ ISOS = {
     # tsc=reliable keeps the TSC Linux's clocksource under TCG (its watchdog would mark it
     # unstable and fall back to jiffies, which a jump in the TSC cannot show): a clock that
     # ran on through the pause would show in the printk timestamps.
-    LINUX_PAUSE_ISO: {"cmdline": "loglevel=info manage_test=linux,300,2000,clocksource_tsc",
+    LINUX_PAUSE_ISO: {"cmdline": "loglevel=info manage_test=linux,300,5000,clocksource_tsc",
                       "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 tsc=reliable",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
@@ -88,7 +88,7 @@ PAUSE = [
     r"manage: pause accepted",
     r"manage: pause again refused: the VM is already paused",
     r"manage: status: vm ticker \(id 0\): paused",
-    r"manage: while paused for 2000 ms: exits \+0, slice cycles \+0$",
+    r"manage: while paused for \d+ ms: exits \+0, slice cycles \+0$",
     r"manage: unpause accepted",
     r"manage: unpause again refused: the VM is not paused",
     r"^\[ticker\] tick 11$",
@@ -124,7 +124,7 @@ LINUX_PAUSE = [
     r"^\[linux\] \[ *[\d.]+\] clocksource: Switched to clocksource tsc",
     r"vm linux: paused, 1 vCPU parked \d+ cycles after the request",
     r"manage: pause accepted",
-    r"manage: while paused for 2000 ms: exits \+0, slice cycles \+0$",
+    r"manage: while paused for 5000 ms: exits \+0, slice cycles \+0$",
     r"manage: unpause accepted",
     r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
     r"summary: vm linux: powered off by the guest \(ACPI S5\)",
@@ -143,10 +143,11 @@ def printk_times(lines):
 
 
 def linux_clock_stood_still(output):
-    """Linux's printk clock never goes backwards, and the pause (2 s) does not show in it:
-    from the switch to the TSC clocksource on, no two consecutive timestamps are 1 s or more
-    apart (lines come every few hundred ms there; a clock that ran on through the pause
-    leaves a 2 s gap just after it, once the lines logged before the pause are out)."""
+    """Linux's printk clock never goes backwards, and the pause (5 s) does not show in it:
+    from the switch to the TSC clocksource on, no two consecutive timestamps are 3 s or more
+    apart (lines come every few hundred ms there, up to ~1.7 s apart on a loaded host, whose
+    scheduling TCG's TSC shows; a clock that ran on through the pause leaves a 5 s gap just
+    after it, once the lines logged before the pause are out)."""
     lines = output.replace("\r", "").splitlines()
     if not any("manage: unpause accepted" in line for line in lines):
         return "no pause in the log"
@@ -159,7 +160,7 @@ def linux_clock_stood_still(output):
                   if "Switched to clocksource tsc" in line), 0)
     times = printk_times(lines[start:])
     for earlier, later in zip(times, times[1:]):
-        if later - earlier >= 1.0:
+        if later - earlier >= 3.0:
             return "guest clock ran on through the pause: %.6f then %.6f" % (earlier, later)
     return None
 

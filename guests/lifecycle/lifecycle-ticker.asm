@@ -2,13 +2,14 @@
 ; "tick N" each time INTERVAL more TSC cycles have passed, TICKS times, then stops its VM
 ; with exit code 0 through the debug-exit port. A paused VM's guest time stands still
 ; (docs/lifecycle.md): a tick that finds its deadline passed by more than JUMP saw its
-; clock jump (the pause, 2 s, showing in its TSC), and the guest stops with exit code 1
+; clock jump (the pause, 4 s, showing in its TSC), and the guest stops with exit code 1
 ; ("clock jumped"). Flat, real mode: load=0x7c00 entry=0000:7c00.
-; These figures suit QEMU's TSC (2.1 GHz, host time: the host's own scheduling shows as
-; jumps of tens of ms); lifecycle-ticker-bochs.asm sets Bochs's (100 MHz, emulated time).
+; These figures suit QEMU's TSC (2.1 GHz, host time: on a loaded host, its own scheduling
+; shows as jumps of up to ~1.7 s); lifecycle-ticker-bochs.asm sets Bochs's (100 MHz,
+; emulated time, no noise; paused 2 s).
 %ifndef INTERVAL
 %define INTERVAL 0x4000000          ; 67M cycles: 32 ms at 2.1 GHz
-%define JUMP     0x40000000         ; 1.07G cycles: 510 ms
+%define JUMP     0xC0000000         ; 3.2G cycles: 1.53 s
 %endif
 TICKS    equ 12
     org 0x7C00

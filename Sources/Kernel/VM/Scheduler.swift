@@ -60,7 +60,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       let serviceDue = cpu.index == 0 ? manager.serviceTick() : nil
       let gangTurn = placement.gangTurn(cpu: cpu.index, at: arch_rdtsc())
       if let entry = next(on: cpu, gangTurn: gangTurn?.entry, hasGang: gangTurn != nil) {
-        runSlice(entry, on: cpu, until: gangTurn?.ends, service: serviceDue != nil)
+        runSlice(
+          entry, on: cpu, until: gangTurn?.ends, service: cpu.index == 0 && manager.service != nil)
       } else {
         idle(cpu, until: gangTurn?.ends, service: serviceDue)
       }
