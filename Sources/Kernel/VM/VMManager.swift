@@ -216,7 +216,8 @@ final class VMManager<Backend: VirtualizationBackend> {
 
   /// The last vCPU of a pausing VM parked.
   func allParked(_ vm: VirtualMachine) {
-    lock.withLock { _ = registry.apply(.allParked, to: vm.id) }
+    // Reported before the state changes: whoever sees it paused sees this line first.
+    defer { lock.withLock { _ = registry.apply(.allParked, to: vm.id) } }
     guard !vm.quietReports, Log.begin(.info) else { return }
     VMReport.vmLabel(vm)
     Console.write(": paused, ")
