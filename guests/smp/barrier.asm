@@ -91,15 +91,7 @@ main:
 .round:
     mov ecx, CHUNK
 .step:
-    mov eax, edx                ; xorshift32 (Marsaglia 2003): 13, 17, 5
-    shl eax, 13
-    xor edx, eax
-    mov eax, edx
-    shr eax, 17
-    xor edx, eax
-    mov eax, edx
-    shl eax, 5
-    xor edx, eax
+    XORSHIFT32 edx, eax
     dec ecx
     jnz .step
     lea eax, [ebx + 1]
@@ -219,19 +211,14 @@ barrier:
 exits_so_far:
     push ebx
     push ecx
-    push edx
-    mov eax, HC_STATS
     mov ebx, esi
     shl ebx, 10
     add ebx, STATS_AREA
     mov ecx, STATS_SIZE
-    call hypercall
-    test eax, eax
-    jz .ok
+    call smp_exits_so_far
+    jnc .ok
     lock inc dword [stats_errors]
 .ok:
-    mov eax, edx
-    pop edx
     pop ecx
     pop ebx
     ret
