@@ -121,6 +121,16 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     if vm.firstEntryTime == nil { vm.firstEntryTime = arch_rdtsc() }
     cpu.setActivity(.guest)
+    // Look again after announcing the guest, as `idle` does after announcing sleep: a
+    // poster that saw this CPU busy sent no kick, and a vCPU alone here (no slice timer, no
+    // PAUSE exits) might never leave the guest to let the scheduler take the mail, such as
+    // a sibling vCPU adopted just after this one (which it then spins waiting for). A kick
+    // sent after this load is pending at the entry and ends the slice (InterruptRouting).
+    if cpu.hasPosted.load(ordering: .sequentiallyConsistent) {
+      cpu.setActivity(.busy)
+      LocalAPIC.disarm()
+      return
+    }
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
     cpu.setActivity(.busy)
     LocalAPIC.disarm()
