@@ -33,8 +33,6 @@ ITERATIONS  equ 30
 CHUNK       equ 20000
 %endif
 SEED        equ 0x2545F491
-STATS_AREA  equ 0x30000                 ; one 1 KiB buffer per vCPU for hypercall 2
-STATS_SIZE  equ 0x400
 
 %if VCPUS > SMP_MAX_VCPUS
 %error "VCPUS exceeds SMP_MAX_VCPUS"
@@ -211,11 +209,7 @@ barrier:
 exits_so_far:
     push ebx
     push ecx
-    mov ebx, esi
-    shl ebx, 10
-    add ebx, STATS_AREA
-    mov ecx, STATS_SIZE
-    call smp_exits_so_far
+    call smp_own_exits
     jnc .ok
     lock inc dword [stats_errors]
 .ok:
