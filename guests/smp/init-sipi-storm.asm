@@ -18,7 +18,7 @@
 ; Prints (vCPU 0):
 ;   MISBEHAVING init-sipi-storm: <STORM_ROUNDS> rounds of INIT+SIPI to vCPU 1
 ;   PASS smp-vcpus-started
-;   INFO init-sipi-storm progress rounds=<n>     every 1,024 rounds
+;   INFO init-sipi-storm progress rounds=<n>     every 256 rounds
 ;   INFO init-sipi-storm rounds=<n> icr-writes=<n> vcpu1-boots=<n> chunks=<n>
 ;   PASS init-sipi-storm-rounds          vCPU 0 completed every round
 ;   PASS init-sipi-storm-resets          vCPU 1 booted at least twice (INIT reset it)
@@ -36,6 +36,7 @@ STORM_ROUNDS equ 2000
 %endif
 WORK_AFTER   equ 20
 CHUNK        equ 2000                   ; xorshift steps per chunk
+WORK_WAIT    equ 1000000000             ; TSC cycles vCPU 0 waits for the work after the storm
 ICR_ASSERT   equ 1 << 14
 ICR_LEVEL    equ 1 << 15
 ABSENT_ID    equ 7
@@ -71,7 +72,7 @@ main:
     add dword [icr_writes], 6
 .next:
     inc ebx
-    test ebx, 0x3FF
+    test ebx, 0xFF
     jnz .more
     PRINT "INFO init-sipi-storm progress rounds="
     mov eax, ebx
@@ -88,14 +89,17 @@ main:
     mov byte [storm_over], 1
     call reset_vcpu1
     call tsc_now
-    mov ebp, edx
+    mov ebp, eax
+    mov edi, edx
 .wait_work:
     pause
     cmp byte [work_done], 0
     jne .reported
     call tsc_now
-    sub edx, ebp
-    cmp edx, SMP_LAST_WAIT >> 32
+    sub eax, ebp
+    sbb edx, edi
+    jnz .reported               ; more than 2^32 cycles: give up
+    cmp eax, WORK_WAIT
     jb .wait_work
 .reported:
     PRINT "INFO init-sipi-storm rounds="
