@@ -14,26 +14,30 @@ extension GuestClock {
   public func nanoseconds(since start: UInt64) -> UInt64 {
     let now = self.now
     guard now > start else { return 0 }
-    return Self.nanoseconds(ticks: now - start, rate: ticksPerSecond)
+    return GuestTime.nanoseconds(ticks: now - start, rate: ticksPerSecond)
   }
 
   /// Nanoseconds from now until `instant` (0 if it has passed).
   public func nanoseconds(until instant: UInt64) -> UInt64 {
     let now = self.now
     guard instant > now else { return 0 }
-    return Self.nanoseconds(ticks: instant - now, rate: ticksPerSecond)
+    return GuestTime.nanoseconds(ticks: instant - now, rate: ticksPerSecond)
   }
 
   /// The clock value `nanoseconds` before now.
   public func instant(nanosecondsAgo nanoseconds: UInt64) -> UInt64 {
-    now &- Self.ticks(nanoseconds: nanoseconds, rate: ticksPerSecond)
+    now &- GuestTime.ticks(nanoseconds: nanoseconds, rate: ticksPerSecond)
   }
 
   /// The clock value `nanoseconds` from now.
   public func instant(nanosecondsFromNow nanoseconds: UInt64) -> UInt64 {
-    now &+ Self.ticks(nanoseconds: nanoseconds, rate: ticksPerSecond)
+    now &+ GuestTime.ticks(nanoseconds: nanoseconds, rate: ticksPerSecond)
   }
+}
 
+/// Conversions between a clock's ticks and guest nanoseconds, without overflow for any
+/// realistic rate (up to 18 GHz) and saturating past 2^64 - 1 nanoseconds.
+enum GuestTime {
   static func nanoseconds(ticks: UInt64, rate: UInt64) -> UInt64 {
     let rate = max(rate, 1)
     let (whole, overflow) = (ticks / rate).multipliedReportingOverflow(by: 1_000_000_000)
