@@ -212,10 +212,16 @@ extension StateEncodingTests {
     let entries = try StateRecord.entries(in: records.flatMap { $0 })
     XCTAssertEqual(entries.map(\.bytes), records)
     XCTAssertEqual(entries.map(\.kind.rawValue), Array(1...9))
-    XCTAssertThrowsError(try StateRecord.entries(in: records.flatMap { $0 }.dropLast())) { error in
-      guard case .lengthMismatch = error as? StateDecodingError else {
-        return XCTFail("\(error)")
-      }
+    // A payload cut short; a header cut short.
+    let cut = Array((records + [records[0]]).flatMap { $0 }.dropLast())
+    XCTAssertThrowsError(try StateRecord.entries(in: cut)) { error in
+      XCTAssertEqual(
+        error as? StateDecodingError,
+        .lengthMismatch(declared: records[0].count - 11, actual: records[0].count - 12))
+    }
+    XCTAssertThrowsError(try StateRecord.entries(in: Array(records.flatMap { $0 }.dropLast()))) {
+      error in
+      guard case .truncated = error as? StateDecodingError else { return XCTFail("\(error)") }
     }
     var unknown = records[0]
     unknown[6] = 0x42
