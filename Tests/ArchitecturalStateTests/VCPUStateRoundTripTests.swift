@@ -92,12 +92,12 @@ final class VCPUStateRoundTripTests: XCTestCase {
     let vmcs = FakeVMCS(capabilities: skylakeCapabilities)
     let vcpu = VirtualCPU(index: 0)
     vmcs.write(.guestCR0, 0x8005_0033)
-    vmcs.write(.cr0ReadShadow, 0x8005_0013)  // the guest wrote ET = 0; NE is forced
+    vmcs.write(.cr0ReadShadow, 0x8005_0013)  // the guest wrote NE = 0; VMX forces it
     vmcs.write(.guestCR4, 0x26A0)
     vmcs.write(.cr4ReadShadow, 0x06A0)
     let state = VMXArchitecturalState.capture(vmcs: vmcs, vcpu: vcpu, unheld: VMXUnheldState())
     XCTAssertEqual(state.cr4, 0x06A0, "VMXE is the host's")
-    XCTAssertEqual(state.cr0 & 0x20, 0x20 & 0x8005_0013)
+    XCTAssertEqual(state.cr0, 0x8005_0013, "NE (forced, host-owned) as the guest wrote it")
   }
 
   func testVMXUnusableSegmentComesBackNotPresent() {
