@@ -49,6 +49,8 @@ let package = Package(
       ]),
     .testTarget(name: "NetworkProtocolsTests", dependencies: ["NetworkProtocols"]),
     .testTarget(name: "PCITests", dependencies: ["PCI", "Memory"]),
+    // A vCPU's architectural state across both backends (docs/vm-state.md).
+    .testTarget(name: "ArchitecturalStateTests", dependencies: ["HypervisorCore", "SVM", "VMX"]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.

@@ -38,3 +38,21 @@ public enum SVMEventInjection {
   static let typeMask: UInt64 = 7 << 8
   static let exceptionType: UInt64 = 3 << 8
 }
+
+extension SVMEventInjection {
+  /// The event an EVENTINJ value holds, if it is valid and of a type PendingEvent has: an
+  /// external interrupt (0), an NMI (2) or an exception (3). A software interrupt (type 4)
+  /// is nil: its length and return address are the caller's (APM Vol 2 §15.20).
+  public static func decode(_ value: UInt64) -> PendingEvent? {
+    guard value & valid != 0 else { return nil }
+    let vector = UInt8(truncatingIfNeeded: value)
+    switch value & typeMask {
+    case 0: return .externalInterrupt(vector: vector)
+    case 2 << 8: return .nmi
+    case exceptionType:
+      let errorCode = value & (1 << 11) != 0 ? UInt32(truncatingIfNeeded: value >> 32) : nil
+      return .exception(vector: vector, errorCode: errorCode)
+    default: return nil
+    }
+  }
+}

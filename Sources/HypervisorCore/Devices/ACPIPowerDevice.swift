@@ -60,3 +60,36 @@ public final class ResetDevice: PortDevice {
     }
   }
 }
+
+extension ACPIPowerDevice: StatefulDevice {
+  /// PM1a status, enable and control (ACPI 6.4 §4.8.3.1, §4.8.3.2).
+  public struct State: Equatable {
+    public var status: UInt16 = 0
+    public var enable: UInt16 = 0
+    public var control: UInt16 = 1
+
+    public init() {}
+  }
+
+  public func save() -> State {
+    var state = State()
+    state.status = status
+    state.enable = enable
+    state.control = control
+    return state
+  }
+
+  public func restore(_ state: State) {
+    status = state.status
+    enable = state.enable
+    control = state.control & ~(1 << 13) | 1  // SLP_EN reads 0, SCI_EN 1
+  }
+}
+
+extension ResetDevice: StatefulDevice {
+  /// The reset paths hold nothing.
+  public struct State: Equatable { public init() {} }
+
+  public func save() -> State { State() }
+  public func restore(_ state: State) {}
+}

@@ -9,3 +9,11 @@ public final class DebugExitPort: PortDevice {
     .stopVM(code: UInt64(value))
   }
 }
+
+extension DebugExitPort: StatefulDevice {
+  /// The port holds nothing: a write ends the VM.
+  public struct State: Equatable { public init() {} }
+
+  public func save() -> State { State() }
+  public func restore(_ state: State) {}
+}

@@ -110,3 +110,28 @@ public final class InterruptLine {
 
   public func pulse() { controller.raise(pin: pin) }
 }
+
+extension IOAPICModel: StatefulDevice {
+  /// IOREGSEL and the redirection table (24 entries, 82093AA §3.2.4).
+  public struct State: Equatable {
+    public var select: UInt32 = 0
+    public var entries = [UInt64](repeating: 1 << 16, count: IOAPICModel.pinCount)
+
+    public init() {}
+  }
+
+  public func save() -> State {
+    var state = State()
+    state.select = select
+    state.entries = entries
+    return state
+  }
+
+  /// Entries past the 24th are ignored; missing ones are left as they are.
+  public func restore(_ state: State) {
+    select = state.select & 0xFF
+    for (pin, entry) in state.entries.prefix(Self.pinCount).enumerated() {
+      entries[pin] = entry & ~0x5000  // delivery status and remote IRR: never set here
+    }
+  }
+}

@@ -299,3 +299,77 @@ public final class LocalAPICModel: MMIODevice {
     }
   }
 }
+
+extension LocalAPICModel: StatefulDevice {
+  /// Everything the guest can read back or that decides what it is delivered: IA32_APIC_BASE
+  /// (so xAPIC or x2APIC mode), TPR, LDR, DFR, SVR, ESR, ICR, the LVT, the timer's
+  /// programming and how long until it fires (guest nanoseconds), IRR, ISR and a latched NMI
+  /// (SDM 3A §11.4, Table 11-1). TMR reads 0 here (every interrupt is edge-triggered), so it
+  /// holds nothing. IPIs waiting for routing are not state: the VM routes them before the
+  /// next entry, so a safe point finds none.
+  public struct State: Equatable {
+    public var baseMSR: UInt64 = LocalAPICModel.base | LocalAPICModel.globalEnable
+    public var taskPriority: UInt32 = 0
+    public var spurious: UInt32 = 0xFF
+    public var logicalDestination: UInt32 = 0
+    public var destinationFormat: UInt32 = 0xFFFF_FFFF
+    public var errorStatus: UInt32 = 0
+    public var interruptCommandLow: UInt32 = 0
+    public var interruptCommandHigh: UInt32 = 0
+    /// Timer, thermal, performance, LINT0, LINT1, error.
+    public var localVectorTable = [UInt32](repeating: 0x1_0000, count: 6)
+    public var initialCount: UInt32 = 0
+    public var divideConfiguration: UInt32 = 0
+    /// Guest nanoseconds until the timer fires; nil when it is not armed.
+    public var timerRemainingNanoseconds: UInt64?
+    public var inService = [UInt32](repeating: 0, count: 8)
+    public var requests = [UInt32](repeating: 0, count: 8)
+    public var nmiPending = false
+
+    public init() {}
+  }
+
+  public func save() -> State {
+    var state = State()
+    state.baseMSR = baseMSR
+    state.taskPriority = taskPriority
+    state.spurious = spurious
+    state.logicalDestination = logicalDestination
+    state.destinationFormat = destinationFormat
+    state.errorStatus = errorStatus
+    state.interruptCommandLow = interruptCommand.low
+    state.interruptCommandHigh = interruptCommand.high
+    state.localVectorTable = localVectorTable
+    state.initialCount = initialCount
+    state.divideConfiguration = divideConfiguration
+    state.timerRemainingNanoseconds = deadline.map { clock.nanoseconds(until: $0) }
+    state.inService = inService
+    state.requests = requests
+    state.nmiPending = nmiPending
+    return state
+  }
+
+  /// Restores into an APIC built with the same ID. Values are masked to what the registers
+  /// hold; tables of the wrong length restore the entries they have.
+  public func restore(_ state: State) {
+    var base = Self.base | state.baseMSR & (Self.globalEnable | Self.x2APICEnable)
+    if base & Self.globalEnable == 0 { base &= ~Self.x2APICEnable }  // EN = 0, EXTD = 1: invalid
+    baseMSR = base | baseMSR & Self.bootstrapProcessor
+    taskPriority = state.taskPriority & 0xFF
+    spurious = state.spurious & 0x13FF
+    logicalDestination = state.logicalDestination & 0xFF00_0000
+    destinationFormat = state.destinationFormat | 0x0FFF_FFFF
+    errorStatus = state.errorStatus
+    interruptCommand = (state.interruptCommandLow & 0x000C_CFFF, state.interruptCommandHigh)
+    for (entry, value) in state.localVectorTable.prefix(6).enumerated() {
+      localVectorTable[entry] = value & (entry == 0 ? 0x7_10FF : 0x1_17FF)
+    }
+    initialCount = state.initialCount
+    divideConfiguration = state.divideConfiguration & 0xB
+    deadline = state.timerRemainingNanoseconds.map { clock.instant(nanosecondsFromNow: $0) }
+    for (word, bits) in state.inService.prefix(8).enumerated() { inService[word] = bits }
+    for (word, bits) in state.requests.prefix(8).enumerated() { requests[word] = bits }
+    nmiPending = state.nmiPending
+    outgoing.removeAll()
+  }
+}

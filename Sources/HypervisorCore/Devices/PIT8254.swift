@@ -166,3 +166,67 @@ public final class PIT8254: PortDevice, GuestTimedDevice {
     channels[index] = channel
   }
 }
+
+extension PIT8254: StatefulDevice {
+  /// One counter: its programming, the read/write flip-flops and latch, and how long it has
+  /// counted since it was loaded (guest nanoseconds), from which its count and output follow.
+  public struct ChannelState: Equatable {
+    public var mode: UInt8 = 0
+    public var access: UInt8 = 3
+    public var reload: UInt32 = 0x1_0000
+    public var counting = false
+    public var elapsedNanoseconds: UInt64 = 0
+    public var writeHigh = false
+    public var readHigh = false
+    public var latched: UInt16?
+    public var pendingLow: UInt8 = 0
+
+    public init() {}
+  }
+
+  public struct State: Equatable {
+    /// Channels 0, 1 and 2.
+    public var channels = [ChannelState(), ChannelState(), ChannelState()]
+    /// Port 61h bits 3:0 (gate 2, speaker data and the two enables).
+    public var portB: UInt8 = 0
+
+    public init() {}
+  }
+
+  public func save() -> State {
+    var state = State()
+    state.channels = channels.map { channel in
+      var saved = ChannelState()
+      saved.mode = channel.mode
+      saved.access = channel.access
+      saved.reload = channel.reload
+      saved.counting = channel.counting
+      saved.elapsedNanoseconds = channel.counting ? clock.nanoseconds(since: channel.loadedAt) : 0
+      saved.writeHigh = channel.writeHigh
+      saved.readHigh = channel.readHigh
+      saved.latched = channel.latched
+      saved.pendingLow = channel.pendingLow
+      return saved
+    }
+    state.portB = portB
+    return state
+  }
+
+  /// A state with other than three channels restores the ones it has.
+  public func restore(_ state: State) {
+    for (index, saved) in state.channels.prefix(3).enumerated() {
+      var channel = Channel()
+      channel.mode = saved.mode & 7
+      channel.access = (1...3).contains(saved.access) ? saved.access : 3
+      channel.reload = saved.reload == 0 || saved.reload > 0x1_0000 ? 0x1_0000 : saved.reload
+      channel.counting = saved.counting
+      channel.loadedAt = clock.instant(nanosecondsAgo: saved.elapsedNanoseconds)
+      channel.writeHigh = saved.writeHigh
+      channel.readHigh = saved.readHigh
+      channel.latched = saved.latched
+      channel.pendingLow = saved.pendingLow
+      channels[index] = channel
+    }
+    portB = state.portB & 0x0F
+  }
+}

@@ -32,3 +32,24 @@ public final class TestMMIODevice: MMIODevice {
 
   static func mask(_ size: UInt8) -> UInt64 { size >= 8 ? ~0 : (1 << (UInt64(size) * 8)) - 1 }
 }
+
+extension TestMMIODevice: StatefulDevice {
+  public struct State: Equatable {
+    public var scratch: UInt64 = 0
+    public var accesses: UInt64 = 0
+
+    public init() {}
+  }
+
+  public func save() -> State {
+    var state = State()
+    state.scratch = scratch
+    state.accesses = accesses
+    return state
+  }
+
+  public func restore(_ state: State) {
+    scratch = state.scratch
+    accesses = state.accesses
+  }
+}

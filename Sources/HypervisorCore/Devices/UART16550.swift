@@ -82,3 +82,44 @@ public final class UART16550: PortDevice {
     return .none
   }
 }
+
+extension UART16550: StatefulDevice {
+  /// The registers a driver wrote, the count of bytes sent and a pending THR-empty
+  /// interrupt. Nothing is ever received and bytes leave at once, so the FIFOs hold nothing.
+  public struct State: Equatable {
+    public var interruptEnable: UInt8 = 0
+    public var lineControl: UInt8 = 0x03
+    public var modemControl: UInt8 = 0
+    public var scratch: UInt8 = 0
+    public var divisor: UInt16 = 1
+    public var fifoControl: UInt8 = 0
+    public var transmitted: UInt64 = 0
+    public var transmitterEmptyPending = false
+
+    public init() {}
+  }
+
+  public func save() -> State {
+    var state = State()
+    state.interruptEnable = interruptEnable
+    state.lineControl = lineControl
+    state.modemControl = modemControl
+    state.scratch = scratch
+    state.divisor = divisor
+    state.fifoControl = fifoControl
+    state.transmitted = transmitted
+    state.transmitterEmptyPending = transmitterEmptyPending
+    return state
+  }
+
+  public func restore(_ state: State) {
+    interruptEnable = state.interruptEnable & 0x0F
+    lineControl = state.lineControl
+    modemControl = state.modemControl & 0x1F
+    scratch = state.scratch
+    divisor = state.divisor
+    fifoControl = state.fifoControl
+    transmitted = state.transmitted
+    transmitterEmptyPending = state.transmitterEmptyPending
+  }
+}

@@ -1,0 +1,33 @@
+/// The part of the architectural state the vCPU object holds on both vendors: the register
+/// file and FXSAVE image the world switch uses, the event to inject, the activity state and
+/// the shadow MSRs. The backends' capture and apply call these around their own fields.
+extension VirtualCPU {
+  /// Copies what the vCPU holds into `state`.
+  public func captureHeldState(into state: inout VCPUArchitecturalState) {
+    state.registers = registers
+    let image = registerFile + Self.floatingPointOffset
+    state.floatingPoint = (0..<VCPUArchitecturalState.floatingPointSize).map {
+      image.load(fromByteOffset: $0, as: UInt8.self)
+    }
+    state.pendingEvent = pendingEvent
+    state.activity = self.state
+    state.shadowMSRs = shadowMSRs.map { ShadowMSR(index: $0.index, value: $0.value) }
+  }
+
+  /// Loads what the vCPU holds from `state`. A floating-point image of another size than
+  /// 512 bytes leaves the vCPU's own (decoding refuses one).
+  public func applyHeldState(_ state: VCPUArchitecturalState) {
+    registers = state.registers
+    if state.floatingPoint.count == VCPUArchitecturalState.floatingPointSize {
+      let image = registerFile + Self.floatingPointOffset
+      for (offset, byte) in state.floatingPoint.enumerated() {
+        image.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+      }
+    }
+    pendingEvent = state.pendingEvent
+    self.state = state.activity
+    shadowMSRs = state.shadowMSRs.map { (index: $0.index, value: $0.value) }
+    startupState = nil
+    checkedInstructionLength = 0
+  }
+}

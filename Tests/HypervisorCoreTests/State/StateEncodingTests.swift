@@ -1,0 +1,232 @@
+import HypervisorCore
+import XCTest
+
+/// SplitMix64: the same bytes on every run.
+struct SeededGenerator: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+final class StateEncodingTests: XCTestCase {
+  private func sampleVCPU() -> VCPUArchitecturalState {
+    var state = VCPUArchitecturalState()
+    for number in 0..<16 { state.registers[number] = UInt64(number) << 56 | 0xABCD }
+    state.registers.rip = 0xFFFF_FFFF_8100_0000
+    state.registers.rflags = 0x246
+    state.cr0 = 0x8005_0033
+    state.cr3 = 0x1000
+    state.cr4 = 0x6A0
+    state.cr8 = 0xF
+    state.efer = 0xD01
+    state.cs = SegmentState(
+      selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attributes: SegmentAttributes(rawValue: 0xA9B))
+    state.gs.base = 0xFFFF_8880_0000_0000
+    state.gdtr = DescriptorTableState(base: 0xFFFF_FE00_0000_1000, limit: 0x7F)
+    state.lstar = 0xFFFF_FFFF_8160_0040
+    state.tscOffset = UInt64.max - 5
+    state.pendingEvent = .exception(vector: 13, errorCode: 0x18)
+    state.nmiBlocked = true
+    state.interruptShadow = .movSS
+    state.activity = .waitingForStartup
+    state.floatingPoint = (0..<512).map { UInt8(truncatingIfNeeded: $0) }
+    state.shadowMSRs = [ShadowMSR(index: 0x1A0, value: 1), ShadowMSR(index: 0xC001_0015, value: 2)]
+    return state
+  }
+
+  private func sampleLocalAPIC() -> LocalAPICModel.State {
+    var state = LocalAPICModel.State()
+    state.baseMSR |= LocalAPICModel.x2APICEnable | LocalAPICModel.bootstrapProcessor
+    state.taskPriority = 0x20
+    state.spurious = 0x1FF
+    state.localVectorTable[0] = 0x2_0040
+    state.initialCount = 1000
+    state.timerRemainingNanoseconds = 123_456
+    state.requests[2] = 1 << 17
+    state.inService[3] = 1
+    state.nmiPending = true
+    return state
+  }
+
+  private func sampleRecords() -> [[UInt8]] {
+    var pit = PIT8254.State()
+    pit.channels[0].mode = 2
+    pit.channels[0].reload = 0x3000
+    pit.channels[0].counting = true
+    pit.channels[0].elapsedNanoseconds = 4_321_000
+    pit.channels[1].latched = 0x1234
+    pit.portB = 1
+    var uart = UART16550.State()
+    uart.divisor = 12
+    uart.transmitted = 99
+    uart.transmitterEmptyPending = true
+    var ioapic = IOAPICModel.State()
+    ioapic.entries[3] = 0x0100_0000_0000_A031
+    ioapic.select = 0x17
+    var power = ACPIPowerDevice.State()
+    power.enable = 0x121
+    var device = TestMMIODevice.State()
+    device.scratch = 7
+    return [
+      sampleVCPU().encoded(), uart.encoded(), pit.encoded(), sampleLocalAPIC().encoded(),
+      ioapic.encoded(), power.encoded(), device.encoded(), ResetDevice.State().encoded(),
+      DebugExitPort.State().encoded(),
+    ]
+  }
+
+  /// Decodes `bytes` as the record its kind byte names (or as a vCPU) and encodes it again.
+  private func roundTrip(_ bytes: [UInt8]) -> Result<[UInt8], StateDecodingError> {
+    let kind = bytes.count > 6 ? bytes[6] : 1
+    do throws(StateDecodingError) {
+      switch StateRecordKind(rawValue: kind) {
+      case .uart: return .success(try UART16550.State.decoded(bytes).encoded())
+      case .pit: return .success(try PIT8254.State.decoded(bytes).encoded())
+      case .localAPIC: return .success(try LocalAPICModel.State.decoded(bytes).encoded())
+      case .ioAPIC: return .success(try IOAPICModel.State.decoded(bytes).encoded())
+      case .acpiPower: return .success(try ACPIPowerDevice.State.decoded(bytes).encoded())
+      case .testMMIO: return .success(try TestMMIODevice.State.decoded(bytes).encoded())
+      case .reset: return .success(try ResetDevice.State.decoded(bytes).encoded())
+      case .debugExit: return .success(try DebugExitPort.State.decoded(bytes).encoded())
+      default: return .success(try VCPUArchitecturalState.decoded(bytes).encoded())
+      }
+    } catch {
+      return .failure(error)
+    }
+  }
+
+  func testEveryRecordRoundTrips() throws {
+    XCTAssertEqual(try VCPUArchitecturalState.decoded(sampleVCPU().encoded()), sampleVCPU())
+    XCTAssertEqual(try LocalAPICModel.State.decoded(sampleLocalAPIC().encoded()), sampleLocalAPIC())
+    for record in sampleRecords() {
+      XCTAssertEqual(try roundTrip(record).get(), record, "kind \(record[6])")
+    }
+  }
+
+  func testTheHeaderIsLittleEndianAndVersioned() {
+    let bytes = sampleVCPU().encoded()
+    XCTAssertEqual(Array(bytes[0..<4]), Array("PGST".utf8))
+    XCTAssertEqual(Array(bytes[4..<7]), [1, 0, 1], "version 1, kind vCPU")
+    let length = Int(bytes[7]) | Int(bytes[8]) << 8 | Int(bytes[9]) << 16 | Int(bytes[10]) << 24
+    XCTAssertEqual(length, bytes.count - StateRecord.headerSize)
+    XCTAssertEqual(Array(bytes[11..<13]), [0xCD, 0xAB], "RAX, low byte first")
+  }
+
+  func testMalformedRecordsAreRefusedPrecisely() {
+    let good = sampleVCPU().encoded()
+    var bytes = good
+    bytes[0] = 0
+    XCTAssertEqual(roundTrip(bytes), .failure(.badMagic))
+    bytes = good
+    bytes[4] = 2
+    XCTAssertEqual(roundTrip(bytes), .failure(.unsupportedVersion(2)))
+    XCTAssertThrowsError(try UART16550.State.decoded(good)) { error in
+      XCTAssertEqual(error as? StateDecodingError, .wrongKind(expected: 2, found: 1))
+    }
+    XCTAssertEqual(roundTrip(good + [0]), .failure(.trailingBytes(at: good.count)))
+    bytes = good
+    bytes[7] &+= 1  // the length claims a byte more than there is
+    XCTAssertEqual(
+      roundTrip(bytes),
+      .failure(.lengthMismatch(declared: good.count - 10, actual: good.count - 11)))
+    // CS attributes (the second segment) above 12 bits.
+    let csAttributes = StateRecord.headerSize + 18 * 8 + 6 * 8 + 16 + 2
+    bytes = good
+    bytes[csAttributes + 1] = 0x10
+    XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: csAttributes)))
+    // The pending event's tag, after the eight segments, two tables and twelve MSRs.
+    let eventTag = StateRecord.headerSize + 24 * 8 + 8 * 16 + 2 * 10 + 12 * 8
+    XCTAssertEqual(good[eventTag], 2, "exception with an error code")
+    bytes = good
+    bytes[eventTag] = 9
+    XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: eventTag)))
+    // The shadow MSR count, last before the MSRs.
+    let count = good.count - 2 * 12 - 2
+    bytes = good
+    bytes[count] = 0x01
+    bytes[count + 1] = 0x01  // 257
+    XCTAssertEqual(
+      roundTrip(bytes), .failure(.countOutOfRange(at: count, count: 257, maximum: 256)))
+  }
+
+  func testEveryTruncationIsRefused() {
+    for record in sampleRecords() {
+      for length in 0..<record.count {
+        let cut = Array(record.prefix(length))
+        guard case .failure = roundTrip(cut) else {
+          return XCTFail("kind \(record[6]) decoded from \(length) of \(record.count) bytes")
+        }
+      }
+    }
+  }
+
+  /// Random bytes, and valid records with random bytes changed: decoding never traps, and
+  /// whatever it accepts encodes back to exactly the same bytes.
+  func testSeededRandomBytesNeverTrap() {
+    var generator = SeededGenerator(state: 0x5045_5245_4752_494E)
+    let records = sampleRecords()
+    var accepted = 0
+    var refused = 0
+    for round in 0..<20_000 {
+      var bytes: [UInt8]
+      if round % 2 == 0 {
+        let length = Int.random(in: 0..<700, using: &generator)
+        bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        if round % 4 == 0 && bytes.count >= 11 {
+          bytes.replaceSubrange(0..<4, with: StateRecord.magic)
+          bytes[4] = 1
+          bytes[5] = 0
+          bytes[6] = UInt8.random(in: 1...9, using: &generator)
+          let payload = UInt32(bytes.count - 11)
+          for index in 0..<4 {
+            bytes[7 + index] = UInt8(truncatingIfNeeded: payload >> (8 * index))
+          }
+        }
+      } else {
+        bytes = records[Int.random(in: 0..<records.count, using: &generator)]
+        for _ in 0..<Int.random(in: 1...4, using: &generator) {
+          let at = Int.random(in: 0..<bytes.count, using: &generator)
+          bytes[at] = UInt8.random(in: 0...255, using: &generator)
+        }
+      }
+      switch roundTrip(bytes) {
+      case .success(let again):
+        accepted += 1
+        XCTAssertEqual(again, bytes, "round \(round)")
+      case .failure:
+        refused += 1
+      }
+    }
+    XCTAssertGreaterThan(accepted, 100, "mutated records whose changes stay valid decode")
+    XCTAssertGreaterThan(refused, 10_000)
+  }
+}
+
+extension StateEncodingTests {
+  func testRecordsThatFollowOneAnotherSplitByKind() throws {
+    let records = sampleRecords()
+    let entries = try StateRecord.entries(in: records.flatMap { $0 })
+    XCTAssertEqual(entries.map(\.bytes), records)
+    XCTAssertEqual(entries.map(\.kind.rawValue), Array(1...9))
+    // A payload cut short; a header cut short.
+    let cut = Array((records + [records[0]]).flatMap { $0 }.dropLast())
+    XCTAssertThrowsError(try StateRecord.entries(in: cut)) { error in
+      XCTAssertEqual(
+        error as? StateDecodingError,
+        .lengthMismatch(declared: records[0].count - 11, actual: records[0].count - 12))
+    }
+    XCTAssertThrowsError(try StateRecord.entries(in: Array(records.flatMap { $0 }.dropLast()))) {
+      error in
+      guard case .truncated = error as? StateDecodingError else { return XCTFail("\(error)") }
+    }
+    var unknown = records[0]
+    unknown[6] = 0x42
+    XCTAssertThrowsError(try StateRecord.entries(in: unknown)) { error in
+      XCTAssertEqual(error as? StateDecodingError, .invalidValue(at: 6))
+    }
+  }
+}
