@@ -1,4 +1,5 @@
 import BootProtocols
+import ControlProtocol
 import HypervisorCore
 import Synchronization
 
@@ -60,6 +61,8 @@ enum Hypervisor {
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })
     let placement = MachinePlacement(topology: topology)
     ApplicationProcessors.report(topology)
+    _ = ControlService.start(
+      commandLine: boot.commandLine, backend: ControlService.kind(of: Backend.self), topology: topology)
     let framesBeforeVMs = PhysicalFrames.freeFrames
     let vms = VMLoader.createVMs(
       from: boot, backend: backend, console: console, placement: placement)

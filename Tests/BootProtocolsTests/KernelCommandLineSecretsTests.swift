@@ -7,7 +7,8 @@ final class KernelCommandLineSecretsTests: XCTestCase {
 
   func testRedactingHidesEveryValueOfTheKeyAndKeepsTheRest() {
     let line = Array("ip=10.0.2.15/24 cluster_key=\(key)  batch cluster_key=xyz".utf8)
-    let redacted = String(decoding: KernelCommandLine.redacting("cluster_key", in: line), as: UTF8.self)
+    let redacted = String(
+      decoding: KernelCommandLine.redacting("cluster_key", in: line), as: UTF8.self)
     XCTAssertEqual(
       redacted, "ip=10.0.2.15/24 cluster_key=<redacted>  batch cluster_key=<redacted>")
     XCTAssertFalse(redacted.contains("0123"))
