@@ -16,7 +16,7 @@ mkdir -p build/bench
 out=build/bench
 
 iso() {  # $1 = ISO, $2 = modules
-  make --no-print-directory -s iso ISO="$1" CMDLINE="loglevel=info" GUEST_MODULES="$2" || exit 1
+  make --no-print-directory -s iso ISO="$1" CMDLINE="loglevel=info batch" GUEST_MODULES="$2" || exit 1
 }
 iso $out/smp-ipi.iso "build/guests/smp/ipi-pingpong.bin:vm name=pingpong cpus=2 apic=on"
 iso $out/smp-gang.iso "build/guests/smp/barrier.bin:vm name=bsp-a cpus=4 sched=gang;build/guests/smp/barrier.bin:vm name=bsp-b cpus=4 sched=gang"

@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
-make --no-print-directory -s iso ISO=build/bench/exit-cost.iso CMDLINE="loglevel=info" \
+make --no-print-directory -s iso ISO=build/bench/exit-cost.iso CMDLINE="loglevel=info batch" \
   GUEST_MODULES="build/guests/bench/exit-cost.bin:vm name=bench" || exit 1
 
 report() {  # $1 = emulator label, $2 = log
@@ -39,7 +39,7 @@ echo "a bare VMRUN loop < 30; a minimal C hypervisor 71 (CPUID)."
 echo
 echo "== Linux boot to userspace, qemu -cpu EPYC -icount shift=0"
 scripts/fetch-linux-fixtures.sh > /dev/null || { echo "could not fetch the Linux fixtures"; exit 1; }
-make --no-print-directory -s iso ISO=build/bench/linux.iso CMDLINE="loglevel=info" \
+make --no-print-directory -s iso ISO=build/bench/linux.iso CMDLINE="loglevel=info batch" \
   GUEST_KERNEL=build/linux/vmlinuz GUEST_INITRD=build/linux/initramfs.cpio.gz \
   GUEST_CMDLINE="console=ttyS0 panic=-1 quiet" || exit 1
 PEREGRINE_ICOUNT=1 timeout 900 scripts/run-qemu.sh build/bench/linux.iso > build/bench/linux-peregrine.log 2>/dev/null

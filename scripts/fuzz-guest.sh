@@ -84,7 +84,7 @@ run_seed() {
   if [ "$(stat -c %s "$bin")" -ge $((0x6000)) ]; then
     echo "fuzz-guest: $bin is over 24 KiB: it would reach the stream buffer at 0x7000" >&2; return 2
   fi
-  make -s iso ISO="$iso" CMDLINE=loglevel=info \
+  make -s iso ISO="$iso" CMDLINE="loglevel=info batch" \
     GUEST_MODULES="$bin:vm name=fuzz unmapped=ignore;build/guests/tests/real-mode.bin:vm name=well-behaved" \
     >/dev/null || return 2
   for emu in qemu $([ "$bochs" = 1 ] && echo bochs); do

@@ -4,7 +4,8 @@ import HypervisorCore
 import Synchronization
 
 /// The hypervisor proper: picks the backend this CPU offers, creates the VMs the boot
-/// modules describe, runs them until every one has ended, reports, and powers off.
+/// modules describe and runs them; once every one has ended it reports, then waits for
+/// commands (or powers off, with `batch` on the command line).
 enum Hypervisor {
   static func start(boot: BootInformation, features: CPUFeatures) -> Never {
     let console = HypervisorConsole()
@@ -64,27 +65,42 @@ enum Hypervisor {
     _ = ControlService.start(
       commandLine: boot.commandLine, backend: ControlService.kind(of: Backend.self), topology: topology)
     let framesBeforeVMs = PhysicalFrames.freeFrames
-    let vms = VMLoader.createVMs(
-      from: boot, backend: backend, console: console, placement: placement)
-    if vms.isEmpty {
-      Log.warning("no guest to run (no module with a 'vm ...' profile)")
-      Machine.halt(status: .success)
-    }
+    let scheduler = Scheduler(backend: backend, console: console, placement: placement)
+    // `batch`: today's test runs: run the boot VMs, print the summary, power off. Without
+    // it the node stays up after the summary (and with no VM at all), waiting for commands.
+    let manager = VMManager(
+      backend: backend, console: console, placement: placement, scheduler: scheduler,
+      framesBeforeVMs: framesBeforeVMs,
+      batch: KernelCommandLine.contains(flag: "batch", in: boot.commandLine))
+    scheduler.manager = manager
+    // Test hooks (lifecycle_test=, manage_test=) drive the manager from the command line;
+    // a lifecycle test keeps its VM's module back from the boot VMs.
+    let script = ManagementScripts.make(boot: boot, manager: manager)
+    VMLoader.createBootVMs(from: boot, manager: manager, held: script?.heldModule)
+    let vms = manager.list()
     if KernelCommandLine.value(of: "selftest", in: boot.commandLine)
-      == Array("bad-guest-state".utf8)
+      == Array("bad-guest-state".utf8), let first = vms.first,
+      let vm = manager.virtualMachine(first.id)
     {
       Log.warning("selftest: corrupting the first VM's guest state before its first entry")
-      backend.corruptGuestState(vms[0])
+      backend.corruptGuestState(vm)
     }
-    let scheduler = Scheduler(
-      backend: backend, console: console, vms: vms, placement: placement,
-      framesBeforeVMs: framesBeforeVMs)
+    manager.service = script?.service
+    if vms.isEmpty && !(script?.service.holdsNode ?? false) {
+      Log.warning("no guest to run (no module with a 'vm ...' profile)")
+      if manager.batch { Machine.halt(status: .success) }
+      Log.info("node: no VM is running; waiting for commands")
+    }
     workLoop = scheduler
+    workLoopReady.store(true, ordering: .releasing)
     CPUs.current.online.store(true, ordering: .releasing)
-    scheduler.placeAll()
     scheduler.run(on: CPUs.current)
   }
 
   /// What every CPU runs once VMs exist: CPUs that come up first wait for it.
   nonisolated(unsafe) static var workLoop: (any CPUWorkLoop)?
+  /// Set (releasing) once `workLoop` is written: an existential is two words, and an AP
+  /// that read it while the bootstrap processor wrote it took half of it (a #PF at address
+  /// 8). APs woken by the boot VMs' placement spin on this before reading `workLoop`.
+  static let workLoopReady = Atomic<Bool>(false)
 }

@@ -40,6 +40,8 @@ class Case:
     # run(console), which may return more regexes to expect after `expect` and raises
     # DriverFailure when what it saw is wrong. None for the usual boot-and-read cases.
     driver: object = None
+    # A last check of the whole output: returns None, or why the run failed.
+    verify: object = None
 
 
 class DriverFailure(Exception):
@@ -66,6 +68,16 @@ class LiveConsole:
                 return match
             time.sleep(0.2)
         raise DriverFailure("console never showed %r within %ds" % (pattern, timeout))
+
+
+def iso_cmdline(spec):
+    """The kernel command line of a test ISO: its spec's, plus `batch` (power off once every
+    VM has ended, and with no VM at all, instead of waiting for commands) unless the spec
+    says `"stay_up": True`."""
+    cmdline = spec["cmdline"]
+    if not spec.get("stay_up") and "batch" not in cmdline.split():
+        cmdline = (cmdline + " batch").strip()
+    return cmdline
 
 
 # QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.
@@ -179,6 +191,10 @@ def judge(case, output, code, extra=()):
     for pattern in case.forbid:
         if re.search(pattern, output, re.MULTILINE):
             return False, "forbidden line present: %r" % pattern
+    if case.verify is not None:
+        problem = case.verify(output)
+        if problem:
+            return False, problem
     for pattern, expected in case.counts.items():
         found = len(re.findall(pattern, output, re.MULTILINE))
         if found != expected:

@@ -41,12 +41,13 @@ def build_isos(selected):
     for iso, spec in sorted(cases.ISOS.items()):
         if not any(case.iso == iso for case in selected):
             continue
-        command = ["make", "--no-print-directory", "-s", "iso", "ISO=" + iso, "CMDLINE=" + spec["cmdline"]]
+        command = ["make", "--no-print-directory", "-s", "iso", "ISO=" + iso,
+                   "CMDLINE=" + harness.iso_cmdline(spec)]
         if spec.get("flat"):
             # The README's bring-your-own-guest path, exactly as a user types it.
             guest, args = spec["flat"]
             command += ["FLAT_GUEST=" + guest, "FLAT_ARGS=" + args]
-        elif spec.get("modules"):
+        elif "modules" in spec:  # an empty list: no guest at all
             command.append("GUEST_MODULES=" + ";".join(spec["modules"]))
         result = subprocess.run(command, cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if result.returncode != 0:

@@ -133,6 +133,14 @@ public final class LocalAPICModel: MMIODevice {
 
   public var tscDeadline: UInt64 { timerMode == 2 ? deadline ?? 0 : 0 }
 
+  /// Its VM was paused for `cycles` of the clock: the timer fires as much later, with the
+  /// same time left as when the VM stopped (a TSC deadline follows the vCPU's TSC offset,
+  /// which the pause moved back by as much).
+  public func shiftTime(by cycles: UInt64) {
+    periodStart &+= cycles
+    if let due = deadline { deadline = due &+ cycles }
+  }
+
   /// Raises the timer interrupt when its deadline has passed. Call on every exit and before
   /// every entry; returns true when it raised one.
   @discardableResult

@@ -3,7 +3,7 @@
 /// use to calibrate the TSC and the local APIC timer. Counters run at 1.193182 MHz, derived
 /// from the guest clock when read, so the model costs nothing between accesses. Channel 0's
 /// interrupt (IRQ 0) is not delivered: guests tick from their local APIC timer.
-public final class PIT8254: PortDevice {
+public final class PIT8254: PortDevice, GuestTimedDevice {
   public static let frequency: UInt64 = 1_193_182
 
   struct Channel {
@@ -24,6 +24,13 @@ public final class PIT8254: PortDevice {
   private var portB: UInt8 = 0
 
   public init(clock: any GuestClock) { self.clock = clock }
+
+  /// Guest time stood still for `cycles` (a pause): every counter resumes where it stopped.
+  public func shiftTime(by cycles: UInt64) {
+    for index in channels.indices where channels[index].counting {
+      channels[index].loadedAt &+= cycles
+    }
+  }
 
   /// Ticks since the counter was loaded, when it counts (channel 2 only while gated on).
   private func elapsed(_ channel: Channel) -> UInt64 {

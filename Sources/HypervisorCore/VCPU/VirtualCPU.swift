@@ -83,6 +83,15 @@ public final class VirtualCPU {
   public var awakeVCPUs: AwakeVCPUs?
   /// Set by the owner CPU when nothing can wake this vCPU (`noteAsleep`), cleared by a post.
   let judgedAsleep = Atomic<Bool>(false)
+  /// Its VM is paused and this vCPU has left the guest for it: the scheduler does not run
+  /// it (VM manager, pause). Owner CPU only.
+  public var parked = false
+  /// How much of the VM's paused time (`VirtualMachine.pausedCycles`) this vCPU's clock
+  /// has already been set back by (TSC offset, APIC timer). Owner CPU only.
+  public var appliedPauseShift: UInt64 = 0
+  /// Host cycles spent in this vCPU's slices (guest time and its exits): a paused vCPU adds
+  /// none. Written by the owner CPU, read by reports.
+  public var sliceCycles: UInt64 = 0
 
   public init(index: Int) {
     self.index = index

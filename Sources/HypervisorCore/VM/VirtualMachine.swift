@@ -46,6 +46,27 @@ public final class VirtualMachine {
   /// More than one vCPU: device exits take `deviceLock`.
   public let sharesDevices: Bool
 
+  // MARK: Pause (the VM manager asks; each vCPU's own CPU parks it)
+
+  /// Set by the VM manager to pause the VM, cleared to resume it. Each vCPU's CPU parks the
+  /// vCPU between slices (never in the middle of an exit) when it sees it set.
+  public let pauseRequested = Atomic<Bool>(false)
+  /// vCPUs parked for the current pause; the CPU that parks the last one stamps `allParkedAt`.
+  public let parkedVCPUs = Atomic<Int>(0)
+  /// Host TSC when the pause was requested and when its last vCPU parked.
+  public let pauseRequestedAt = Atomic<UInt64>(0)
+  public let allParkedAt = Atomic<UInt64>(0)
+  /// Host cycles the VM spent paused, all pauses together: guest time does not advance
+  /// while paused, so every vCPU's clock is set back by this (written by the manager before
+  /// it clears `pauseRequested`; read by the owner CPUs after they see it clear).
+  public var pausedCycles: UInt64 = 0
+  /// VM-wide device models that keep time on the guest clock (the PIT): shifted on resume.
+  public var timedDevices: [any GuestTimedDevice] = []
+  /// Host TSC when the VM was created (uptime in reports).
+  public var createdAt: UInt64 = 0
+  /// No creation, stop and release reports (a test that creates hundreds of VMs).
+  public var quietReports = false
+
   public init(id: Int, profile: VMProfile) {
     self.id = id
     self.profile = profile

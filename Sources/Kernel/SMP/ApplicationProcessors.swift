@@ -211,9 +211,13 @@ enum ApplicationProcessors {
   /// scheduler's idle does, so the kick that follows the work is never missed.
   static func idle(_ cpu: PhysicalCPU) -> Never {
     while true {
-      if let loop = Hypervisor.workLoop { loop.run(on: cpu) }
+      if Hypervisor.workLoopReady.load(ordering: .acquiring), let loop = Hypervisor.workLoop {
+        loop.run(on: cpu)
+      }
       cpu.setActivity(.idle)
-      if Hypervisor.workLoop == nil && !cpu.hasPosted.load(ordering: .sequentiallyConsistent) {
+      if !Hypervisor.workLoopReady.load(ordering: .acquiring)
+        && !cpu.hasPosted.load(ordering: .sequentiallyConsistent)
+      {
         arch_sti_hlt_cli()
       }
       cpu.setActivity(.busy)

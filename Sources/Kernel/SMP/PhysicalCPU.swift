@@ -131,6 +131,9 @@ enum CPUMessage {
   /// Run this vCPU from now on (placement or a move between CPUs). On VT-x its VMCS was
   /// cleared by the CPU that gave it away.
   case adopt(ScheduledVCPU)
+  /// Look at the run queue again now: a parked vCPU here may run again (unpause), even if
+  /// the vCPU in the guest would not give the core up by itself.
+  case reschedule
 }
 
 /// Every CPU the hypervisor runs on. `all` is filled by the bootstrap processor before the

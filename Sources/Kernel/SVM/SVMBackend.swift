@@ -39,6 +39,18 @@ final class SVMBackend: VirtualizationBackend {
   /// the next CPU give it one of its own ASIDs.
   func detach(_ vm: VirtualMachine, vcpu: VirtualCPU, from cpu: PhysicalCPU) {}
 
+  /// TSC_OFFSET (VMCB 050h) is added to the host TSC for the guest's RDTSC (APM Vol 2
+  /// §15.30.5); it lives under clean bit 0 with the intercepts (APM Table 15-9), so that
+  /// bit is cleared for the processor to reload it.
+  func shiftGuestTime(
+    _ vm: VirtualMachine, vcpu: VirtualCPU, by cycles: UInt64, on cpu: PhysicalCPU
+  ) {
+    guard let guest = guest(vm) else { return }
+    let vmcb = VMCB(base: IdentityMappedMemory().pointer(to: guest.vmcbs[vcpu.index]))
+    vmcb.set(VMCBOffset.tscOffset, vmcb.u64(VMCBOffset.tscOffset) &- cycles)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~1
+  }
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
   }

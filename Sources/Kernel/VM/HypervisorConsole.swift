@@ -1,4 +1,5 @@
 import HypervisorCore
+import Synchronization
 
 /// Guest console output on the hypervisor console: each VM's bytes are line-buffered and
 /// printed as whole lines tagged "[name] ", so two VMs' output never interleaves mid-line.
@@ -7,6 +8,14 @@ final class HypervisorConsole: ConsoleSink {
   private var pending: [(name: [UInt8], line: [UInt8])] = []
   private let lock = TicketLock()
   static let maximumLine = 256
+  /// Test hook (manage_test): set once VM `watched.vm` printed a line containing
+  /// `watched.text`.
+  let watchMatched = Atomic<Bool>(false)
+  private var watched: (vm: [UInt8], text: [UInt8])?
+
+  func watch(for text: [UInt8], from vmName: [UInt8]) {
+    lock.withLock { watched = (vmName, text) }
+  }
 
   func write(_ byte: UInt8, from vmName: [UInt8]) {
     lock.withLock { buffer(byte, from: vmName) }
@@ -37,6 +46,14 @@ final class HypervisorConsole: ConsoleSink {
     }
   }
 
+  private func contains(_ line: [UInt8], _ text: [UInt8]) -> Bool {
+    guard !text.isEmpty, line.count >= text.count else { return false }
+    for start in 0...(line.count - text.count) where line[start] == text[0] {
+      if line[start..<(start + text.count)].elementsEqual(text) { return true }
+    }
+    return false
+  }
+
   private func emit(_ slot: Int) {
     ConsoleLock.acquire()
     defer { ConsoleLock.release() }
@@ -47,6 +64,9 @@ final class HypervisorConsole: ConsoleSink {
       Console.write(byte)
     }
     Console.write("\n")
+    if let watched, pending[slot].name == watched.vm, contains(pending[slot].line, watched.text) {
+      watchMatched.store(true, ordering: .releasing)
+    }
     pending[slot].line.removeAll(keepingCapacity: true)
   }
 }

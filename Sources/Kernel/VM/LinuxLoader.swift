@@ -14,35 +14,30 @@ enum LinuxLoader {
   static let pm1aControl: UInt16 = 0x604
   static let softOffType: UInt8 = 5
 
-  static func create<Backend: VirtualizationBackend>(
-    _ profile: VMProfile, module: BootModule, number: Int, boot: BootInformation, id: Int,
-    backend: Backend, console: HypervisorConsole
-  ) -> VirtualMachine? {
-    let image = module.range
-    let bytes = UnsafeRawBufferPointer(
-      start: UnsafeRawPointer(bitPattern: UInt(image.start)), count: Int(image.size))
+  /// Builds the Linux VM from its bzImage (`images.kernel`) and initramfs; a malformed
+  /// image is refused with what is wrong.
+  static func build<Backend: VirtualizationBackend>(
+    _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
+    console: HypervisorConsole, quiet: Bool
+  ) -> Result<VirtualMachine, ManagementRefusal> {
+    let bytes = images.kernel
     let kernel: LinuxKernelImage
     do {
       kernel = try LinuxKernelImage(parsing: bytes)
     } catch {
-      VMLoader.refuse(number, module.commandLine, error.message)
-      return nil
+      return .failure(.invalid(error.message))
     }
-    let initrd = boot.modules.first { $0.commandLine == Array("initrd vm=".utf8) + profile.name }?
-      .range
     let layout: LinuxGuestLayout
     do {
       layout = try LinuxGuestLayout(
-        ramSize: profile.memorySize, image: kernel, initrdSize: initrd?.size ?? 0,
+        ramSize: profile.memorySize, image: kernel, initrdSize: UInt64(images.initrd?.count ?? 0),
         commandLine: commandLine(profile.guestCommandLine))
     } catch {
-      VMLoader.refuse(number, module.commandLine, error.message)
-      return nil
+      return .failure(.invalid(error.message))
     }
-    return VMLoader.create(
-      profile, module: module, number: number, id: id, backend: backend, console: console
-    ) { vm in
-      populate(vm, kernel: kernel, bytes: bytes, layout: layout, initrd: initrd)
+    return VMLoader.create(profile, id: id, backend: backend, console: console, quiet: quiet) {
+      vm in
+      populate(vm, kernel: kernel, bytes: bytes, layout: layout, initrd: images.initrd)
     }
   }
 
@@ -68,7 +63,7 @@ enum LinuxLoader {
   static func populate(
     _ vm: VirtualMachine, kernel: LinuxKernelImage, bytes: UnsafeRawBufferPointer,
     layout: LinuxGuestLayout,
-    initrd: PhysicalRange?
+    initrd: UnsafeRawBufferPointer?
   ) -> StaticString? {
     let memory = vm.memory
     let payload = UnsafeRawBufferPointer(rebasing: bytes[kernel.kernelPayload])
@@ -76,9 +71,7 @@ enum LinuxLoader {
       return "the kernel does not fit in the VM's memory"
     }
     if let initrd, let range = layout.initrd {
-      let source = UnsafeRawBufferPointer(
-        start: UnsafeRawPointer(bitPattern: UInt(initrd.start)), count: Int(initrd.size))
-      guard memory.write(source, to: range.start) else {
+      guard memory.write(initrd, to: range.start) else {
         return "the initramfs does not fit in the VM's memory"
       }
     }
@@ -113,6 +106,7 @@ enum LinuxLoader {
     let pit = PIT8254(clock: TSCClock.shared)
     vm.ports.register(pit, ports: 0x40...0x43)
     vm.ports.register(pit, ports: 0x61...0x61)
+    vm.timedDevices.append(pit)
     vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
     vm.ports.register(ResetDevice(), ports: 0x64...0x64)
     InterruptControllers.install(in: vm)

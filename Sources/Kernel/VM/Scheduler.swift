@@ -7,47 +7,40 @@ import Synchronization
 /// queue through the CPU's inbox (`place`). Per CPU: round robin over its runnable vCPUs,
 /// a time slice only when something else waits for the core (a core with one vCPU runs it
 /// without host ticks), and HLT when every vCPU is halted. A VM that stops is reported by
-/// the CPU that saw it stop; the CPU that detaches its last vCPU releases it; the CPU that
-/// releases the last VM prints the summary and powers off.
+/// the CPU that saw it stop; the CPU that detaches its last vCPU releases it and tells the
+/// VM manager (which prints the summary once no VM is left, and powers off in batch mode).
+/// A paused VM's vCPUs park on their CPUs between slices and cost no CPU time.
 final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   /// A time slice when vCPUs share a core.
   static var sliceMilliseconds: UInt32 { 5 }
 
   let backend: Backend
   let console: HypervisorConsole
-  let vms: [VirtualMachine]
   let placement: MachinePlacement
-  /// Free physical frames before any VM existed: every VM's end must give them all back.
-  let framesBeforeVMs: Int
   let kicker = HostKicker()
-  private let endedVMs = Atomic<Int>(0)
+  /// Told when a VM starts ending and when it is released; runs CPU 0's node service.
+  /// Set once, before any CPU schedules.
+  var manager: VMManager<Backend>!
 
-  init(
-    backend: Backend, console: HypervisorConsole, vms: [VirtualMachine],
-    placement: MachinePlacement, framesBeforeVMs: Int
-  ) {
-    self.framesBeforeVMs = framesBeforeVMs
+  init(backend: Backend, console: HypervisorConsole, placement: MachinePlacement) {
     self.backend = backend
     self.console = console
-    self.vms = vms
     self.placement = placement
   }
 
-  /// Hands every vCPU to the CPU admission placed it on (MachinePlacement). Runs on the
-  /// BSP before any CPU schedules.
-  func placeAll() {
-    for vm in vms {
-      vm.attachedVCPUs.store(vm.vcpus.count, ordering: .releasing)
-      for vcpu in vm.vcpus {
-        vcpu.kicker = kicker
-        // PAUSE-loop window: exits within 10 µs of each other are one spin-wait, which
-        // yields after 200 µs (KVM's ple_gap and ple_window are of this order).
-        let perMicrosecond = max(LocalAPIC.tscPerMillisecond / 1000, 1)
-        vcpu.pauseLoop = PauseLoopDetector(gap: 10 * perMicrosecond, window: 200 * perMicrosecond)
-        let cpu = CPUs.all[vm.hostCPUs[vcpu.index]]
-        vcpu.hostCPU.store(cpu.index, ordering: .releasing)
-        cpu.post(.adopt(ScheduledVCPU(vm: vm, vcpu: vcpu)))
-      }
+  /// Hands every vCPU of a new VM to the CPU admission placed it on (MachinePlacement).
+  /// Runs on the CPU that created the VM, at boot or at run time.
+  func place(_ vm: VirtualMachine) {
+    vm.attachedVCPUs.store(vm.vcpus.count, ordering: .releasing)
+    for vcpu in vm.vcpus {
+      vcpu.kicker = kicker
+      // PAUSE-loop window: exits within 10 µs of each other are one spin-wait, which
+      // yields after 200 µs (KVM's ple_gap and ple_window are of this order).
+      let perMicrosecond = max(LocalAPIC.tscPerMillisecond / 1000, 1)
+      vcpu.pauseLoop = PauseLoopDetector(gap: 10 * perMicrosecond, window: 200 * perMicrosecond)
+      let cpu = CPUs.all[vm.hostCPUs[vcpu.index]]
+      vcpu.hostCPU.store(cpu.index, ordering: .releasing)
+      cpu.post(.adopt(ScheduledVCPU(vm: vm, vcpu: vcpu)))
     }
   }
 
@@ -56,19 +49,60 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       for message in cpu.takePosted() {
         switch message {
         case .adopt(let entry): cpu.runQueue.append(entry)
+        case .reschedule: break
         }
         cpu.queueLength.store(cpu.runQueue.count, ordering: .releasing)
       }
       detachEnded(on: cpu)
       // The node's network is CPU 0's (docs/management-network.md).
       if cpu.index == 0 { ManagementNetwork.service() }
+      applyPause(on: cpu)
       wakeHalted(on: cpu)
+      // The node's own work (control requests, test scripts) runs on CPU 0 between slices.
+      let serviceDue = cpu.index == 0 ? manager.serviceTick() : nil
       let gangTurn = placement.gangTurn(cpu: cpu.index, at: arch_rdtsc())
       if let entry = next(on: cpu, gangTurn: gangTurn?.entry, hasGang: gangTurn != nil) {
-        runSlice(entry, on: cpu, until: gangTurn?.ends)
+        runSlice(
+          entry, on: cpu, until: gangTurn?.ends, service: cpu.index == 0 && manager.service != nil)
       } else {
-        idle(cpu, until: gangTurn?.ends)
+        idle(cpu, until: gangTurn?.ends, service: serviceDue)
       }
+    }
+  }
+
+  // MARK: Pause
+
+  /// Parks the vCPUs here whose VM is pausing, and lets those of a resumed VM go, with
+  /// their clocks set back by the time the VM stood still: guest time does not advance
+  /// while a VM is paused (docs/lifecycle.md). Between slices only: a vCPU in the guest
+  /// was made to exit by the `reschedule` request the pause posted.
+  private func applyPause(on cpu: PhysicalCPU) {
+    for entry in cpu.runQueue {
+      let vm = entry.vm
+      let vcpu = entry.vcpu
+      if vm.stopClaimed.load(ordering: .acquiring) { continue }
+      let wanted = vm.pauseRequested.load(ordering: .acquiring)
+      if wanted && !vcpu.parked {
+        vcpu.parked = true
+        if vm.parkedVCPUs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1
+          == vm.vcpus.count
+        {
+          vm.allParkedAt.store(arch_rdtsc(), ordering: .releasing)
+          manager.allParked(vm)
+        }
+      } else if !wanted && vcpu.parked {
+        let shift = vm.pausedCycles &- vcpu.appliedPauseShift
+        if shift != 0 {
+          backend.shiftGuestTime(vm, vcpu: vcpu, by: shift, on: cpu)
+          vcpu.localAPIC?.shiftTime(by: shift)
+          vcpu.appliedPauseShift = vm.pausedCycles
+        }
+        vcpu.parked = false
+        vm.parkedVCPUs.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+      }
+      // A parked vCPU's requests (the pause's reschedule, interrupts) are taken here, so
+      // that they do not keep this CPU from sleeping.
+      if vcpu.parked && vcpu.hasRequests { RequestDrain.drainWhileAsleep(vcpu, vm: vm) }
     }
   }
 
@@ -82,7 +116,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   ) -> ScheduledVCPU? {
     if let turn = gangTurn,
       let entry = cpu.runQueue.first(where: { $0.vm.id == turn.vm && $0.vcpu.index == turn.vcpu }),
-      entry.vcpu.state == .runnable, entry.vm.state == .running,
+      entry.vcpu.state == .runnable, entry.vm.state == .running, !entry.vcpu.parked,
       !entry.vm.stopClaimed.load(ordering: .acquiring)
     {
       return entry
@@ -92,7 +126,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     while tried < count {
       let index = (cpu.nextInQueue + tried) % count
       let entry = cpu.runQueue[index]
-      if entry.vcpu.state == .runnable && entry.vm.state == .running
+      if entry.vcpu.state == .runnable && entry.vm.state == .running && !entry.vcpu.parked
         && !entry.vm.stopClaimed.load(ordering: .acquiring)
         && !(hasGang && entry.vm.profile.scheduling == .gang)
       {
@@ -104,7 +138,11 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     return nil
   }
 
-  private func runSlice(_ entry: ScheduledVCPU, on cpu: PhysicalCPU, until gangSwitch: UInt64?) {
+  /// `service`: CPU 0 has node work (control requests, a test script) that needs the
+  /// core back now and then, so the slice ends even for a vCPU alone on it.
+  private func runSlice(
+    _ entry: ScheduledVCPU, on cpu: PhysicalCPU, until gangSwitch: UInt64?, service: Bool
+  ) {
     let vm = entry.vm
     let vcpu = entry.vcpu
     // A gang slot ends for every CPU at once. Otherwise: another vCPU waiting for this
@@ -116,7 +154,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     cpu.interceptsPause = gangSwitch == nil && hasRunnableSibling(of: vcpu, in: vm, on: cpu)
     if let gangSwitch {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
-    } else if sharesCore(cpu) {
+    } else if service || sharesCore(cpu) {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
     } else if cpu.index == 0 && ManagementNetwork.needsPollTicks {
       LocalAPIC.armSlice(milliseconds: UInt32(ManagementNetwork.pollMilliseconds))
@@ -133,7 +171,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       LocalAPIC.disarm()
       return
     }
+    let sliceStart = arch_rdtsc()
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
+    vcpu.sliceCycles &+= arch_rdtsc() &- sliceStart
     cpu.setActivity(.busy)
     LocalAPIC.disarm()
     if case .stopped(let reason) = result {
@@ -149,7 +189,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   /// CPU adopts it from its inbox.
   private func giveAwayShared(_ vcpu: VirtualCPU, of vm: VirtualMachine, from cpu: PhysicalCPU) {
     guard vm.profile.scheduling == .shared, vcpu.state == .runnable,
-      !vm.stopClaimed.load(ordering: .acquiring),
+      !vm.stopClaimed.load(ordering: .acquiring), !vm.pauseRequested.load(ordering: .acquiring),
       let target = CPUs.all.first(where: {
         $0 !== cpu && $0.online.load(ordering: .acquiring) && $0.currentActivity == .idle
           && $0.queueLength.load(ordering: .acquiring) == 0
@@ -175,7 +215,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
 
   private func sharesCore(_ cpu: PhysicalCPU) -> Bool {
     var others = 0
-    for entry in cpu.runQueue where entry.vcpu.state != .stopped && !entry.vm.isStopped {
+    for entry in cpu.runQueue
+    where entry.vcpu.state != .stopped && !entry.vm.isStopped && !entry.vcpu.parked {
       others += 1
       if others > 1 { return true }
     }
@@ -199,7 +240,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   /// Nothing to run: sleep until a kick, new mail, or the earliest guest timer among the
   /// halted vCPUs here. A VM whose vCPUs are all halted with nothing that could ever wake
   /// them is stopped instead.
-  private func idle(_ cpu: PhysicalCPU, until gangSwitch: UInt64?) {
+  /// `service`: when CPU 0's node service wants to run again.
+  private func idle(_ cpu: PhysicalCPU, until gangSwitch: UInt64?, service: UInt64?) {
     cpu.setActivity(.idle)
     // Look again after announcing sleep: a poster that saw us busy did not send an IPI.
     // A VM that ended needs its vCPUs detached here, even if its stop request was already
@@ -207,15 +249,17 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     if cpu.hasPosted.load(ordering: .sequentiallyConsistent)
       || (cpu.index == 0 && ManagementNetwork.hasWork)
       || cpu.runQueue.contains(where: {
-        $0.vcpu.hasRequests || $0.vcpu.state == .runnable
+        $0.vcpu.hasRequests || ($0.vcpu.state == .runnable && !$0.vcpu.parked)
           || $0.vm.stopClaimed.load(ordering: .sequentiallyConsistent)
+          || $0.vm.pauseRequested.load(ordering: .sequentiallyConsistent) == !$0.vcpu.parked
       })
     {
       cpu.setActivity(.busy)
       return
     }
     var deadline: UInt64?
-    for entry in cpu.runQueue where entry.vcpu.state == .halted && !entry.vm.isStopped {
+    for entry in cpu.runQueue
+    where entry.vcpu.state == .halted && !entry.vm.isStopped && !entry.vcpu.parked {
       if let due = entry.vcpu.localAPIC?.deadline, due < deadline ?? UInt64.max { deadline = due }
     }
     stopVMsThatCannotWake(on: cpu)
@@ -223,6 +267,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     if cpu.index == 0, let due = ManagementNetwork.wakeDeadline(), due < deadline ?? UInt64.max {
       deadline = due
     }
+    if let service, service < deadline ?? UInt64.max { deadline = service }
     if let deadline {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: deadline, armedDeadline: 0)
       LocalAPIC.arm(untilTSC: deadline)
@@ -238,8 +283,10 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   /// that takes it to zero ends the VM: no vCPU is left to send an IPI and the VM has no
   /// device that interrupts by itself. Each CPU judges only its own vCPUs (AwakeVCPUs).
   private func stopVMsThatCannotWake(on cpu: PhysicalCPU) {
-    for entry in cpu.runQueue where !entry.vm.isStopped {
+    for entry in cpu.runQueue
+    where !entry.vm.isStopped && !entry.vm.pauseRequested.load(ordering: .acquiring) {
       let vcpu = entry.vcpu
+      if vcpu.parked { continue }
       guard
         vcpu.state == .halted || vcpu.state == .stopped || vcpu.state == .waitingForStartup,
         !vcpu.hasRequests, vcpu.localAPIC?.deadline == nil,
@@ -253,25 +300,29 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
 
   // MARK: Ending VMs
 
-  /// Ends `vm` from the CPU that ran `vcpu`: reports once, and asks its other vCPUs' CPUs
-  /// to let go of them (they may be in the guest right now: the request kicks them out).
-  func stop(_ vm: VirtualMachine, reason: StopReason, vcpu: VirtualCPU) {
+  /// Ends `vm` from the CPU that ran `vcpu` (nil: the VM manager's destroy, from any CPU):
+  /// reports once, and asks its other vCPUs' CPUs to let go of them (they may be in the
+  /// guest right now: the request kicks them out). Returns false if it was already ending.
+  @discardableResult
+  func stop(_ vm: VirtualMachine, reason: StopReason, vcpu: VirtualCPU?) -> Bool {
     guard
       vm.stopClaimed.compareExchange(
         expected: false, desired: true, ordering: .acquiringAndReleasing
       ).exchanged
-    else { return }
+    else { return false }
     vm.state = .stopped(reason)
     vm.endTime = arch_rdtsc()
+    manager.stopping(vm)
     for other in vm.vcpus where other !== vcpu { other.post(.stop) }
     console.flush(vm.name)
+    if vm.quietReports { return true }
     Console.together {
       Log.begin(VMReport.isFault(reason) ? .warning : .info)
       VMReport.vmLabel(vm)
       Console.write(": ")
       VMReport.describe(reason)
       Log.end()
-      if VMReport.isFault(reason) {
+      if VMReport.isFault(reason), let vcpu {
         Console.write("  vCPU ")
         Console.write(decimal: UInt64(vcpu.index))
         Console.write(" state:\n")
@@ -279,6 +330,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         backend.dump(vm, vcpu: vcpu)
       }
     }
+    return true
   }
 
   /// Takes the vCPUs of ended VMs out of this CPU's queue; the last one out releases the VM.
@@ -294,6 +346,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       }
       backend.detach(entry.vm, vcpu: entry.vcpu, from: cpu)
       entry.vcpu.state = .stopped
+      entry.vcpu.parked = false
       entry.vcpu.hostCPU.store(-1, ordering: .releasing)
       if entry.vm.attachedVCPUs.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1
       {
@@ -308,6 +361,17 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   private func release(_ vm: VirtualMachine) {
     // Printed by the CPU its last vCPU leaves, maybe long after the stop line and after other
     // VMs' lines: named again, and kept whole.
+    if !vm.quietReports { report(released: vm) }
+    backend.release(vm)
+    if let space = vm.addressSpace {
+      unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
+      vm.addressSpace = nil
+    }
+    placement.release(vm: vm.id)
+    manager.released(vm)
+  }
+
+  private func report(released vm: VirtualMachine) {
     Console.together {
       Log.begin(.info)
       VMReport.vmLabel(vm)
@@ -320,20 +384,6 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       }
       Log.end()
       VMReport.statistics(vm.totalStatistics())
-    }
-    backend.release(vm)
-    if let space = vm.addressSpace {
-      unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
-      vm.addressSpace = nil
-    }
-    placement.release(vm: vm.id)
-    if endedVMs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1 == vms.count {
-      Console.together {
-        Summary.print(vms)
-        Summary.printFrames(before: framesBeforeVMs)
-        SMPReport.print()
-      }
-      Machine.halt(status: .success)
     }
   }
 }

@@ -2,11 +2,17 @@ import HypervisorCore
 
 /// The last words of a run: how every VM ended and the machine's exit totals.
 enum Summary {
-  static func print(_ vms: [VirtualMachine]) {
+  /// `vms` are listed one by one; `quietCount` more ran quietly (a test creating hundreds),
+  /// counted and added to the totals (`quietTotal`) but not listed.
+  static func print(
+    _ vms: [VirtualMachine], quietCount: Int = 0, quietTotal: ExitStatistics? = nil
+  ) {
     let total = ExitStatistics()
+    if let quietTotal { total.add(quietTotal) }
+    let count = vms.count + quietCount
     Console.write("summary: ")
-    Console.write(decimal: UInt64(vms.count))
-    Console.write(vms.count == 1 ? " VM ran\n" : " VMs ran\n")
+    Console.write(decimal: UInt64(count))
+    Console.write(count == 1 ? " VM ran\n" : " VMs ran\n")
     for vm in vms {
       total.add(vm.totalStatistics())
       Console.write("summary: ")

@@ -10,11 +10,12 @@ enum VMLoader {
     commandLine == Array("vm".utf8) || commandLine.starts(with: Array("vm ".utf8))
   }
 
-  static func createVMs<Backend: VirtualizationBackend>(
-    from boot: BootInformation, backend: Backend, console: HypervisorConsole,
-    placement: MachinePlacement
-  ) -> [VirtualMachine] {
-    var vms: [VirtualMachine] = []
+  /// Creates the VM of every boot module with a profile through the VM manager, as the
+  /// control plane creates one at run time. A module whose profile is named `held` is not
+  /// started: a test script uses its image (`ManagementScripts`).
+  static func createBootVMs<Backend: VirtualizationBackend>(
+    from boot: BootInformation, manager: VMManager<Backend>, held: [UInt8]? = nil
+  ) {
     var moduleNumber = 0
     for module in boot.modules where isProfile(module.commandLine) {
       moduleNumber += 1
@@ -25,70 +26,83 @@ enum VMLoader {
         refuse(moduleNumber, module.commandLine, error.message, key: error.key)
         continue
       }
-      if let error = profile.validate(imageSize: module.range.size) {
-        refuse(moduleNumber, module.commandLine, error.message)
-        continue
-      }
-      if vms.contains(where: { $0.name == profile.name }) {
-        refuse(moduleNumber, module.commandLine, "another VM already has this name")
-        continue
-      }
-      // Where its vCPUs run, before any memory is spent on it: a VM the machine cannot
-      // place is refused with the reason (VCPUPlacement).
-      let id = vms.count
-      let cpus: [Int]
-      switch placement.place(profile, vm: id) {
-      case .success(let chosen): cpus = chosen
+      if let held, profile.name == held { continue }
+      switch manager.create(profile, images: images(of: module, profile: profile, boot: boot)) {
+      case .success: break
       case .failure(let refusal):
         refuse(moduleNumber, module.commandLine, refusal.message)
-        Log.begin(.error)
-        Console.write("  ")
-        Console.write(bytes: refusal.describe { $0 == id ? profile.name : vms[$0].name })
-        Log.end()
-        continue
-      }
-      let created: VirtualMachine?
-      if profile.kind == .linux {
-        created = LinuxLoader.create(
-          profile, module: module, number: moduleNumber, boot: boot, id: vms.count,
-          backend: backend,
-          console: console)
-      } else {
-        created = create(
-          profile, module: module, number: moduleNumber, id: vms.count, backend: backend,
-          console: console
-        ) { vm in
-          if profile.localAPIC { InterruptControllers.install(in: vm) }
-          let source = UnsafeRawBufferPointer(
-            start: UnsafeRawPointer(bitPattern: UInt(module.range.start)),
-            count: Int(module.range.size))
-          return vm.memory.write(source, to: profile.loadAddress)
-            ? nil : "the image does not fit in the VM's memory"
+        if case .placement(let placementRefusal) = refusal {
+          Log.begin(.error)
+          Console.write("  ")
+          Console.write(
+            bytes: placementRefusal.describe { manager.name(of: $0) ?? profile.name })
+          Log.end()
         }
       }
-      guard let vm = created else {
-        placement.release(vm: id)
-        continue
-      }
-      vm.hostCPUs = cpus
-      vms.append(vm)
     }
-    return vms
+  }
+
+  /// The module's bytes, and for a Linux guest the module named "initrd vm=NAME".
+  static func images(of module: BootModule, profile: VMProfile, boot: BootInformation)
+    -> VMImages
+  {
+    var images = VMImages(kernel: bytes(of: module.range), initrd: nil)
+    if profile.kind == .linux,
+      let initrd = boot.modules.first(where: {
+        $0.commandLine == Array("initrd vm=".utf8) + profile.name
+      })
+    {
+      images.initrd = bytes(of: initrd.range)
+    }
+    return images
+  }
+
+  static func bytes(of range: PhysicalRange) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(
+      start: UnsafeRawPointer(bitPattern: UInt(range.start)), count: Int(range.size))
+  }
+
+  /// The profile and the first boot module it names: for test scripts that create a VM
+  /// from a module held back at boot.
+  static func heldModule(named name: [UInt8], in boot: BootInformation)
+    -> (VMProfile, VMImages)?
+  {
+    for module in boot.modules where isProfile(module.commandLine) {
+      guard case .success(let profile) = VMProfile.parse(module.commandLine),
+        profile.name == name
+      else { continue }
+      return (profile, images(of: module, profile: profile, boot: boot))
+    }
+    return nil
+  }
+
+  /// Builds VM `id` from `profile` and `images` (no placement: the manager did that).
+  static func build<Backend: VirtualizationBackend>(
+    _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
+    console: HypervisorConsole, quiet: Bool
+  ) -> Result<VirtualMachine, ManagementRefusal> {
+    if profile.kind == .linux {
+      return LinuxLoader.build(
+        profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
+    }
+    return create(profile, id: id, backend: backend, console: console, quiet: quiet) { vm in
+      if profile.localAPIC { InterruptControllers.install(in: vm) }
+      return vm.memory.write(images.kernel, to: profile.loadAddress)
+        ? nil : "the image does not fit in the VM's memory"
+    }
   }
 
   /// Gives a VM its memory and standard devices, lets `populate` load its contents (and
   /// set its initial vCPU state), then hands it to the backend. `populate` returns an error
-  /// message to refuse the VM.
+  /// message to refuse the VM. A refused VM leaves nothing behind.
   static func create<Backend: VirtualizationBackend>(
-    _ profile: VMProfile, module: BootModule, number: Int, id: Int, backend: Backend,
-    console: HypervisorConsole, populate: (VirtualMachine) -> StaticString?
-  ) -> VirtualMachine? {
+    _ profile: VMProfile, id: Int, backend: Backend, console: HypervisorConsole, quiet: Bool,
+    populate: (VirtualMachine) -> StaticString?
+  ) -> Result<VirtualMachine, ManagementRefusal> {
     let space: GuestAddressSpace<Backend.NestedFormat>
     switch GuestAddressSpace<Backend.NestedFormat>.build(size: profile.memorySize) {
     case .success(let built): space = built
-    case .failure(let error):
-      refuse(number, module.commandLine, error.message)
-      return nil
+    case .failure(let error): return .failure(.invalid(error.message))
     }
     let vm = VirtualMachine(id: id, profile: profile)
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
@@ -98,15 +112,13 @@ enum VMLoader {
     vm.installStandardDevices(console: console)
     if let message = populate(vm) {
       space.release()
-      refuse(number, module.commandLine, message)
-      return nil
+      return .failure(.invalid(message))
     }
     guard backend.admit(vm, nestedRoot: space.root) else {
       space.release()
-      refuse(number, module.commandLine, "could not set up the VM")
-      return nil
+      return .failure(.invalid("could not set up the VM"))
     }
-    if Log.begin(.info) {
+    if !quiet && Log.begin(.info) {
       VMReport.vmLabel(vm)
       Console.write(": ")
       Console.write(size: profile.memorySize)
@@ -126,7 +138,7 @@ enum VMLoader {
       }
       Log.end()
     }
-    return vm
+    return .success(vm)
   }
 
   /// Logs why a module is refused; `key`, when given, is the profile key the message is

@@ -19,6 +19,10 @@ protocol VirtualizationBackend: AnyObject {
   /// Prints the vendor's view of a vCPU (exit information, control registers, segments).
   /// Runs on the CPU that ran it last.
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU)
+  /// Sets `vcpu`'s TSC back by `cycles` (its TSC offset), after its VM was paused that long.
+  /// Runs on `cpu`, the vCPU's own CPU, while the vCPU is parked (not in the guest).
+  func shiftGuestTime(
+    _ vm: VirtualMachine, vcpu: VirtualCPU, by cycles: UInt64, on cpu: PhysicalCPU)
   /// Frees the VM's vendor structures once every vCPU is detached.
   func release(_ vm: VirtualMachine)
   /// Fault injection for the self-tests: leaves the VM's first vCPU in a state the vendor's

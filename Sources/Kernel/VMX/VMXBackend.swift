@@ -51,6 +51,16 @@ final class VMXBackend: VirtualizationBackend {
       vcpu: vcpu.index, from: cpu, processor: unsafeDowncast(cpu.processor!, to: VMXProcessor.self))
   }
 
+  /// The TSC-offset field (SDM 3C §25.6.5, used with "use TSC offsetting") of the vCPU's
+  /// VMCS, made current here first: VMCS fields are read and written only through the
+  /// current VMCS of this processor (SDM 3C §24.11.1).
+  func shiftGuestTime(
+    _ vm: VirtualMachine, vcpu: VirtualCPU, by cycles: UInt64, on cpu: PhysicalCPU
+  ) {
+    guard let guest = guest(vm), guest.load(vcpu: vcpu.index, on: cpu) else { return }
+    VMCS.write(.tscOffset, VMCS.read(.tscOffset) &- cycles)
+  }
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(vm) { VMXRunLoop.dump(guest, vcpu: vcpu, cpu: CPUs.current) }
   }
