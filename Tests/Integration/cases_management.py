@@ -1,0 +1,340 @@
+"""The control plane end to end (docs/control-protocol.md, docs/cli.md): a node booted under
+QEMU with a modern virtio-net NIC on user-mode networking, UDP forwarded to its control port
+7100, and a cluster key on its command line, driven from the host by the `peregrine` CLI
+(build/bin/peregrine, `make cli`) with a state directory of the test's own, and by this
+file's own implementation of the datagram format (HMAC-SHA-256 from Python's hmac) for the
+refusals the CLI cannot make and for the round-trip time.
+
+The cycle: nodes; create a flat guest from an XML profile (its image sent by chunked
+transfer); status; pause (its console stops), unpause (it goes on); console; destroy;
+create another in its place; then refusals, each changing nothing: a wrong key (no
+answer: the CLI says the node did not answer), a replayed request (refused `replayed`,
+and a captured destroy sent again is answered from the cache, not executed), a malformed
+profile (refused by the CLI before anything is sent), a name in use (refused by the node);
+the node's free memory after the last destroy equals what it was before the first create;
+power off through the protocol. The key never appears on the console.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+from harness import Case, DriverFailure
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ISO = "build/test/management.iso"
+KEY = "5eed" * 16
+CLI = os.path.join(ROOT, "build", "bin", "peregrine")
+TICKER = os.path.join(ROOT, "build", "guests", "management", "management-ticker.bin")
+
+ISOS = {
+    ISO: {"cmdline": "loglevel=info ip=10.0.2.15/24 gw=10.0.2.2 cluster_key=" + KEY,
+          "stay_up": True, "modules": []},
+}
+
+LISTENING = r"^\[info \] control: listening on udp 7100, boot epoch from the TSC"
+
+PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>%s</name>
+  <type>peregrine</type>
+  <memory unit="MiB">16</memory>
+  <flat load="0x1000" entry="0000:1000">%s</flat>
+</profile>
+"""
+
+BAD_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>broken</name>
+  <memory unit="MiB">16</memory>
+  <colour>blue</colour>
+  <flat load="0x1000" entry="0000:1000">%s</flat>
+</profile>
+"""
+
+# Message kinds and the header (docs/control-protocol.md, "Datagrams").
+NODE_INFO, DESTROY, POWER_OFF = 1, 7, 9
+HEADER = struct.Struct(">4sBBBBIHHQQ")
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RawClient:
+    """Requests sealed here, byte for byte as the protocol says."""
+
+    def __init__(self, port, key):
+        self.port = port
+        self.key = key
+        self.client_id = 0x7E570001
+        self.sequence = int(time.time() * 1e6)
+        self.epoch = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(1.0)
+
+    def seal(self, kind, payload=b"", sequence=None):
+        if sequence is None:
+            self.sequence += 1
+            sequence = self.sequence
+        header = HEADER.pack(b"PGCP", 1, kind, 0, 0, self.client_id, len(payload), 0, self.epoch,
+                             sequence)
+        body = header + payload
+        return body + hmac.new(self.key, body, hashlib.sha256).digest()
+
+    def exchange(self, datagram, attempts=3):
+        """The response's (status, payload after the status byte), or None."""
+        for _ in range(attempts):
+            self.sock.sendto(datagram, ("127.0.0.1", self.port))
+            try:
+                data = self.sock.recv(2048)
+            except socket.timeout:
+                continue
+            fields = HEADER.unpack(data[:32])
+            length = fields[6]
+            body, tag = data[:32 + length], data[32 + length:]
+            if not hmac.compare_digest(tag, hmac.new(self.key, body, hashlib.sha256).digest()):
+                raise DriverFailure("a response with a bad tag")
+            if fields[3] & 1 == 0:
+                raise DriverFailure("a response without the response flag")
+            self.epoch = fields[8]
+            payload = body[32:]
+            return payload[0], payload[1:]
+        return None
+
+    def request(self, kind, payload=b""):
+        answer = self.exchange(self.seal(kind, payload))
+        if answer and answer[0] == 2:  # stale epoch: sealed again with the node's
+            answer = self.exchange(self.seal(kind, payload))
+        return answer
+
+
+def name_payload(name):
+    return bytes([len(name)]) + name.encode()
+
+
+class ManagementDriver:
+    def __init__(self):
+        self.port = free_udp_port()
+        self.home = None
+        self.notes = []
+
+    def qemu_args(self):
+        return []
+
+    def env(self):
+        return {"PEREGRINE_NET": "user,hostfwd=udp:127.0.0.1:%d-:7100" % self.port,
+                "PEREGRINE_CPUS": "2"}
+
+    def cli(self, *args, home=None, check=True, timeout=60):
+        env = dict(os.environ, PEREGRINE_HOME=home or self.home)
+        proc = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+        out, err = proc.stdout.decode(), proc.stderr.decode()
+        if check and proc.returncode != 0:
+            raise DriverFailure("peregrine %s: exit %d: %s%s" % (" ".join(args), proc.returncode,
+                                                                 out, err))
+        return proc.returncode, out, err
+
+    def json(self, *args):
+        return json.loads(self.cli(*args, "--json")[1])
+
+    def make_home(self, key):
+        home = tempfile.mkdtemp(prefix="peregrine-mgmt-")
+        with open(os.path.join(home, "cluster.key"), "w") as f:
+            f.write(key + "\n")
+        os.chmod(os.path.join(home, "cluster.key"), 0o600)
+        table = {"version": 1, "nodes": [{
+            "name": "node0", "backend": "svm", "pid": os.getpid(), "hostPort": self.port,
+            "address": "10.0.2.15/24", "iso": ISO, "log": "", "startedAt": "2026-01-01T00:00:00Z"}]}
+        with open(os.path.join(home, "nodes.json"), "w") as f:
+            json.dump(table, f)
+        return home
+
+    def node_row(self):
+        rows = self.json("nodes")["nodes"]
+        if len(rows) != 1:
+            raise DriverFailure("nodes listed %r" % rows)
+        return rows[0]
+
+    def status(self, vm):
+        return self.json("status", vm)
+
+    def wait_state(self, vm, state, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = self.status(vm)
+            if json.dumps(found).find('"state": "%s"' % state) >= 0:
+                return found
+            time.sleep(0.2)
+        raise DriverFailure("%s never reached state %s: %r" % (vm, state, found))
+
+    def ticks(self, console, vm):
+        return len(re.findall(r"^\[%s\] tick \d+$" % vm, console.text(), re.MULTILINE))
+
+    def wait_gone(self, vm, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            code, out, _ = self.cli("list", "--json", check=False)
+            if code == 0 and vm not in out:
+                return
+            time.sleep(0.2)
+        raise DriverFailure("%s is still listed after destroy" % vm)
+
+    def run(self, console):
+        try:
+            return self.drive(console)
+        finally:
+            if self.home:
+                shutil.rmtree(self.home, ignore_errors=True)
+
+    def drive(self, console):
+        if not os.path.exists(CLI):
+            raise DriverFailure("%s is missing: make cli CLI_CONFIGURATION=debug" % CLI)
+        console.wait_for(LISTENING, 90)
+        self.home = self.make_home(KEY)
+        profiles = tempfile.mkdtemp(prefix="peregrine-profiles-", dir=self.home)
+        for name in ("ticker", "ticker2"):
+            with open(os.path.join(profiles, name + ".xml"), "w") as f:
+                f.write(PROFILE % (name, TICKER))
+        with open(os.path.join(profiles, "bad.xml"), "w") as f:
+            f.write(BAD_PROFILE % TICKER)
+
+        # nodes: the node's CPUs, memory, no VM.
+        row = self.node_row()
+        text = json.dumps(row)
+        if '"cpu_count": 2' not in text:
+            raise DriverFailure("nodes: %s" % text)
+        free_before = re.search(r'"free_memory": (\d+)', text)
+        if not free_before:
+            raise DriverFailure("nodes gave no free memory: %s" % text)
+        free_before = int(free_before.group(1))
+
+        # Round trip: node info through the raw client (sealed, sent, answered, checked).
+        raw = RawClient(self.port, bytes.fromhex(KEY))
+        if raw.request(NODE_INFO) is None:
+            raise DriverFailure("no answer to node info")
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            answer = raw.request(NODE_INFO)
+            times.append(time.perf_counter() - start)
+            if answer is None or answer[0] != 0:
+                raise DriverFailure("node info: %r" % (answer,))
+        times.sort()
+        self.notes.append("control round trip: median %.2f ms, best %.2f ms" %
+                          (times[len(times) // 2] * 1e3, times[0] * 1e3))
+
+        # create, status, console output.
+        self.cli("create", os.path.join(profiles, "ticker.xml"))
+        self.wait_state("ticker", "running")
+        console.wait_for(r"^\[ticker\] tick 3$", 30)
+
+        # pause: the ticks stop; unpause: they go on.
+        self.cli("pause", "ticker")
+        self.wait_state("ticker", "paused")
+        time.sleep(0.3)
+        paused_at = self.ticks(console, "ticker")
+        time.sleep(1.5)
+        if self.ticks(console, "ticker") != paused_at:
+            raise DriverFailure("the paused VM went on ticking")
+        self.cli("unpause", "ticker")
+        self.wait_state("ticker", "running")
+        console.wait_for(r"^\[ticker\] tick %d$" % (paused_at + 2), 20)
+
+        # console: what the VM printed, through the protocol (until Ctrl-C).
+        env = dict(os.environ, PEREGRINE_HOME=self.home)
+        proc = subprocess.Popen([CLI, "console", "ticker"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, stdin=subprocess.DEVNULL)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        if not re.search(rb"tick 1\ntick 2\n", out) or proc.returncode != 0:
+            raise DriverFailure("console: exit %r, %r %r" % (proc.returncode, out[-200:], err))
+
+        # destroy, then another VM in its place.
+        self.cli("destroy", "ticker")
+        self.wait_gone("ticker")
+        self.cli("create", os.path.join(profiles, "ticker2.xml"))
+        self.wait_state("ticker2", "running")
+        console.wait_for(r"^\[ticker2\] tick 2$", 30)
+
+        # Refusals. A name in use: refused by the CLI (it asks the node first).
+        code, out, err = self.cli("create", os.path.join(profiles, "ticker2.xml"), check=False)
+        if code == 0 or "ticker2" not in err:
+            raise DriverFailure("a second ticker2 was not refused: %d %s" % (code, err))
+        # A malformed profile: refused before anything is sent.
+        code, out, err = self.cli("create", os.path.join(profiles, "bad.xml"), check=False)
+        if code != 65 or "colour" not in err:
+            raise DriverFailure("the malformed profile: exit %d: %s" % (code, err))
+        # A wrong key: the node drops it; the CLI says the node did not answer.
+        wrong = self.make_home("0bad" * 16)
+        try:
+            start = time.time()
+            code, out, err = self.cli("list", home=wrong, check=False)
+        finally:
+            shutil.rmtree(wrong, ignore_errors=True)
+        if code != 69 or "did not answer" not in err:
+            raise DriverFailure("a wrong key: exit %d: %s" % (code, err))
+        self.notes.append("wrong key: the CLI gave up after %.1f s" % (time.time() - start))
+        # A replay: a destroy of an unknown VM, captured, then the same sequence number with
+        # another request: refused as replayed; the captured one again: its cached answer.
+        captured = raw.seal(DESTROY, name_payload("nobody"))
+        first = raw.exchange(captured)
+        if first is None or first[0] != 4:
+            raise DriverFailure("destroy nobody: %r" % (first,))
+        replay = raw.seal(DESTROY, name_payload("ticker2"), sequence=raw.sequence)
+        answer = raw.exchange(replay)
+        if answer is None or answer[0] != 3:
+            raise DriverFailure("a replayed sequence number was not refused: %r" % (answer,))
+        again = raw.exchange(captured)
+        if again != first:
+            raise DriverFailure("a retransmission was not answered from the cache: %r" % (again,))
+        self.wait_state("ticker2", "running")
+        info = self.node_row()
+        refused = json.dumps(info)
+        if '"refused_requests": 0' in refused:
+            raise DriverFailure("the node counted no refusal: %s" % refused)
+
+        # The last destroy gives back every frame.
+        self.cli("destroy", "ticker2")
+        self.wait_gone("ticker2")
+        free_after = int(re.search(r'"free_memory": (\d+)', json.dumps(self.node_row())).group(1))
+        if free_after != free_before:
+            raise DriverFailure("free memory %d before, %d after" % (free_before, free_after))
+
+        # Power off through the protocol: answered, then the node goes.
+        answer = raw.request(POWER_OFF)
+        if answer is None or answer[0] != 0:
+            raise DriverFailure("power off: %r" % (answer,))
+        for note in self.notes:
+            print("management: " + note)
+        return [r"^\[info \] control: power off requested$"]
+
+
+def no_key_on_console(output):
+    if KEY in output:
+        return "the cluster key appeared on the console"
+    return None
+
+
+def cases():
+    return [
+        Case("qemu-svm-management-cli-cycle", "qemu", ISO,
+             [r"^\[info \] command line: loglevel=info ip=10\.0\.2\.15/24 gw=10\.0\.2\.2"
+              r" cluster_key=<redacted>$", LISTENING,
+              r"^\[info \] node: no VM is running; waiting for commands$"],
+             forbid=[r"PANIC", r"refused"], timeout=150, driver=ManagementDriver(),
+             verify=no_key_on_console),
+    ]
