@@ -155,12 +155,30 @@ class ManagementDriver:
         with open(os.path.join(home, "cluster.key"), "w") as f:
             f.write(key + "\n")
         os.chmod(os.path.join(home, "cluster.key"), 0o600)
+        # As `node up` records a node: the emulator's pid and ISO (the CLI checks that this
+        # process still runs that ISO before it asks the node).
         table = {"version": 1, "nodes": [{
-            "name": "node0", "backend": "svm", "pid": os.getpid(), "hostPort": self.port,
-            "address": "10.0.2.15/24", "iso": ISO, "log": "", "startedAt": "2026-01-01T00:00:00Z"}]}
+            "name": "node0", "backend": "svm", "pid": self.emulator_pid(), "hostPort": self.port,
+            "address": "10.0.2.15/24", "iso": os.path.join(ROOT, ISO), "log": "",
+            "startedAt": "2026-01-01T00:00:00Z"}]}
         with open(os.path.join(home, "nodes.json"), "w") as f:
             json.dump(table, f)
         return home
+
+    def emulator_pid(self):
+        """The QEMU process forwarding this driver's port."""
+        marker = ("hostfwd=udp:127.0.0.1:%d-" % self.port).encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if b"qemu-system" in cmdline and marker in cmdline:
+                return int(entry)
+        raise DriverFailure("no QEMU process forwards port %d" % self.port)
 
     def node_row(self):
         rows = self.json("nodes")["nodes"]
