@@ -167,13 +167,9 @@ final class ControlConnection: NodeConnection {
       specification.kind = .linux
       specification.commandLine = Array(commandLine.utf8)
     case .flat(_, let loadAddress, let segment, let offset):
-      guard loadAddress == 0x1000, segment == 0, offset == 0x1000 else {
-        throw NodeError.refused(
-          node: node,
-          reason:
-            "the node loads flat images at 0x1000 and enters them at 0000:1000 only (the boot-time form's defaults)"
-        )
-      }
+      // Where it loads and starts, in the boot-time profile's words (the node checks them).
+      specification.commandLine = Array(
+        "load=0x\(String(loadAddress, radix: 16)) entry=\(hex4(segment)):\(hex4(offset))".utf8)
     }
     switch profile.scheduling.mode {
     case .shared: specification.scheduling = .shared
@@ -186,6 +182,11 @@ final class ControlConnection: NodeConnection {
     }
     specification.nics = profile.nics.map { $0.mac.octets }
     return specification
+  }
+
+  static func hex4(_ value: UInt16) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 4 - digits.count) + digits
   }
 
   static func summary(_ summary: VMSummary, uptime: Double) -> MachineSummary {

@@ -35,6 +35,9 @@ ISO = "build/test/management.iso"
 KEY = "5eed" * 16
 CLI = os.path.join(ROOT, "build", "bin", "peregrine")
 TICKER = os.path.join(ROOT, "build", "guests", "management", "management-ticker.bin")
+HELLO = os.path.join(ROOT, "build", "guests", "examples", "hello.bin")
+# ticker2's image: the ticker padded with zeros to this size, to time a bulk transfer.
+PADDED_SIZE = 512 * 1024
 
 ISOS = {
     ISO: {"cmdline": "loglevel=info ip=10.0.2.15/24 gw=10.0.2.2 cluster_key=" + KEY,
@@ -52,6 +55,14 @@ PROFILE = """<?xml version="1.0"?>
 </profile>
 """
 
+HELLO_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>hello</name>
+  <memory unit="MiB">8</memory>
+  <flat load="0x7c00" entry="0000:7c00">%s</flat>
+</profile>
+"""
+
 BAD_PROFILE = """<?xml version="1.0"?>
 <profile>
   <name>broken</name>
@@ -62,7 +73,7 @@ BAD_PROFILE = """<?xml version="1.0"?>
 """
 
 # Message kinds and the header (docs/control-protocol.md, "Datagrams").
-NODE_INFO, DESTROY, POWER_OFF = 1, 7, 9
+NODE_INFO, DESTROY, CONSOLE_READ, POWER_OFF = 1, 7, 8, 9
 HEADER = struct.Struct(">4sBBBBIHHQQ")
 
 
@@ -223,9 +234,16 @@ class ManagementDriver:
         console.wait_for(LISTENING, 90)
         self.home = self.make_home(KEY)
         profiles = tempfile.mkdtemp(prefix="peregrine-profiles-", dir=self.home)
-        for name in ("ticker", "ticker2"):
+        padded = os.path.join(profiles, "ticker-padded.bin")
+        with open(TICKER, "rb") as f:
+            image = f.read()
+        with open(padded, "wb") as f:
+            f.write(image + bytes(PADDED_SIZE - len(image)))
+        for name, path in (("ticker", TICKER), ("ticker2", padded)):
             with open(os.path.join(profiles, name + ".xml"), "w") as f:
-                f.write(PROFILE % (name, TICKER))
+                f.write(PROFILE % (name, path))
+        with open(os.path.join(profiles, "hello.xml"), "w") as f:
+            f.write(HELLO_PROFILE % HELLO)
         with open(os.path.join(profiles, "bad.xml"), "w") as f:
             f.write(BAD_PROFILE % TICKER)
 
@@ -284,7 +302,11 @@ class ManagementDriver:
         # destroy, then another VM in its place.
         self.cli("destroy", "ticker")
         self.wait_gone("ticker")
-        self.cli("create", os.path.join(profiles, "ticker2.xml"))
+        start = time.time()
+        out = self.cli("create", os.path.join(profiles, "ticker2.xml"))[1]
+        seconds = time.time() - start
+        self.notes.append("create with a %d KiB image: %.2f s (%.0f KiB/s, the CLI: %s)" % (
+            PADDED_SIZE // 1024, seconds, PADDED_SIZE / 1024 / seconds, out.strip()))
         self.wait_state("ticker2", "running")
         console.wait_for(r"^\[ticker2\] tick 2$", 30)
 
@@ -325,9 +347,23 @@ class ManagementDriver:
         if '"refused_requests": 0' in refused:
             raise DriverFailure("the node counted no refusal: %s" % refused)
 
-        # The last destroy gives back every frame.
         self.cli("destroy", "ticker2")
         self.wait_gone("ticker2")
+        # A guest loaded elsewhere (0x7c00) that ends on its own: its console says so.
+        self.cli("create", os.path.join(profiles, "hello.xml"))
+        console.wait_for(r"^\[hello\] Hello from a flat guest at 0x7c00$", 20)
+        self.wait_gone("hello")
+        # Its console is still there to read (the CLI finds only listed VMs: the protocol).
+        answer = raw.request(CONSOLE_READ, name_payload("hello") + struct.pack(">QH", 0, 1200))
+        if answer is None or answer[0] != 0:
+            raise DriverFailure("console read of the ended VM: %r" % (answer,))
+        offset, length = struct.unpack(">QH", answer[1][:10])
+        text = answer[1][10:10 + length]
+        written, ended = struct.unpack(">QB", answer[1][10 + length:])
+        if offset != 0 or b"Hello from a flat guest" not in text or written != length or ended != 1:
+            raise DriverFailure("console read of the ended VM: %r" % (answer,))
+
+        # The last VM gone, every frame is back.
         free_after = int(re.search(r'"free_memory": (\d+)', json.dumps(self.node_row())).group(1))
         if free_after != free_before:
             raise DriverFailure("free memory %d before, %d after" % (free_before, free_after))

@@ -85,7 +85,21 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     profile.memorySize = specification.memorySize
     profile.vcpuCount = Int(specification.vcpuCount)
     profile.kind = specification.kind == .linux ? .linux : .flat
-    profile.guestCommandLine = specification.commandLine
+    if specification.kind == .linux {
+      profile.guestCommandLine = specification.commandLine
+    } else if !specification.commandLine.isEmpty {
+      // A flat guest's command line carries where it loads and starts, in the boot-time
+      // profile's words (docs/control-protocol.md): `load=0x7c00 entry=0000:7c00`.
+      guard let placed = flatPlacement(specification.commandLine, name: specification.name) else {
+        return .failure(
+          ControlFailure(
+            .invalidProfile,
+            text: "a flat guest's command line takes only load=0xADDRESS and entry=SEGMENT:OFFSET"))
+      }
+      profile.loadAddress = placed.loadAddress
+      profile.entrySegment = placed.entrySegment
+      profile.entryOffset = placed.entryOffset
+    }
     switch specification.scheduling {
     case .shared: profile.scheduling = .shared
     case .pinned:
@@ -108,6 +122,27 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       }
       return .created(summary(status))
     }
+  }
+
+  /// `load=` and `entry=` (and nothing else), checked as the boot-time profile checks them.
+  private func flatPlacement(_ words: [UInt8], name: [UInt8]) -> VMProfile? {
+    var start = 0
+    while start < words.count {
+      var end = start
+      while end < words.count && words[end] != UInt8(ascii: " ") { end += 1 }
+      let word = words[start..<end]
+      if !word.isEmpty && !word.starts(with: Array("load=".utf8))
+        && !word.starts(with: Array("entry=".utf8))
+      {
+        return nil
+      }
+      start = end + 1
+    }
+    guard
+      case .success(let parsed) = VMProfile.parse(
+        Array("vm name=".utf8) + name + [UInt8(ascii: " ")] + words)
+    else { return nil }
+    return parsed
   }
 
   private func command(_ name: [UInt8], _ body: (Int) -> Result<Void, ManagementRefusal>)
