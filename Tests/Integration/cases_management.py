@@ -427,6 +427,90 @@ class ManagementDriver:
         return [r"^\[info \] control: power off requested$"]
 
 
+LINUX_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>linux</name>
+  <type>peregrine</type>
+  <memory unit="MiB">256</memory>
+  <vcpus>1</vcpus>
+  <kernel>%s</kernel>
+  <initrd>%s</initrd>
+  <cmdline>console=ttyS0 no_timer_check</cmdline>
+</profile>
+"""
+
+
+class LinuxManagementDriver(ManagementDriver):
+    """The issue's cycle with Debian's kernel: create it from an XML profile (kernel and
+    initramfs sent by the CLI), status, pause (its console stops) and unpause, console,
+    destroy, and another VM in its place."""
+
+    def drive(self, console):
+        if not os.path.exists(CLI):
+            raise DriverFailure("%s is missing: make cli CLI_CONFIGURATION=debug" % CLI)
+        console.wait_for(LISTENING, 90)
+        self.home = self.make_home(KEY)
+        profiles = tempfile.mkdtemp(prefix="peregrine-profiles-", dir=self.home)
+        linux = os.path.join(profiles, "linux.xml")
+        with open(linux, "w") as f:
+            f.write(LINUX_PROFILE % (os.path.join(ROOT, "build", "linux", "vmlinuz"),
+                                     os.path.join(ROOT, "build", "linux", "initramfs.cpio.gz")))
+        ticker = os.path.join(profiles, "ticker.xml")
+        with open(ticker, "w") as f:
+            f.write(PROFILE % ("ticker", TICKER))
+        free_before = int(re.search(r'"free_memory": (\d+)', json.dumps(self.node_row())).group(1))
+
+        start = time.time()
+        out = self.cli("create", linux, timeout=120)[1]
+        created = time.time()
+        console.wait_for(r"^\[linux\] .*Linux version 6\.1\.", 60)
+        first_line = time.time()
+        self.notes.append("create (%s) then the first console line %.1f s later; %.1f s in all" % (
+            out.strip(), first_line - created, first_line - start))
+        self.wait_state("linux", "running")
+
+        self.cli("pause", "linux")
+        self.wait_state("linux", "paused")
+        time.sleep(0.3)
+        lines = len(re.findall(r"^\[linux\]", console.text(), re.MULTILINE))
+        time.sleep(1.5)
+        if len(re.findall(r"^\[linux\]", console.text(), re.MULTILINE)) != lines:
+            raise DriverFailure("the paused Linux VM went on printing")
+        self.cli("unpause", "linux")
+        self.wait_state("linux", "running")
+        console.wait_for(r"^\[linux\] .*Run /init as init process", 60)
+
+        env = dict(os.environ, PEREGRINE_HOME=self.home)
+        proc = subprocess.Popen([CLI, "console", "linux"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, stdin=subprocess.DEVNULL)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        if b"Run /init as init process" not in out:
+            raise DriverFailure("console: exit %r, %r %r" % (proc.returncode, out[-300:], err))
+
+        # It may have reached its init's power-off by now: destroy, or find it gone.
+        code, out, err = self.cli("destroy", "linux", check=False)
+        if code not in (0, 67):
+            raise DriverFailure("destroy linux: exit %d: %s" % (code, err))
+        self.wait_gone("linux", timeout=20)
+        self.cli("create", ticker)
+        self.wait_state("ticker", "running")
+        console.wait_for(r"^\[ticker\] tick 2$", 30)
+        self.cli("destroy", "ticker")
+        self.wait_gone("ticker")
+        free_after = int(re.search(r'"free_memory": (\d+)', json.dumps(self.node_row())).group(1))
+        if free_after != free_before:
+            raise DriverFailure("free memory %d before, %d after" % (free_before, free_after))
+        raw = RawClient(self.port, bytes.fromhex(KEY))
+        answer = raw.request(POWER_OFF)
+        if answer is None or answer[0] != 0:
+            raise DriverFailure("power off: %r" % (answer,))
+        for note in self.notes:
+            print("management: " + note)
+        return [r"^\[info \] control: power off requested$"]
+
+
 def no_key_on_console(output):
     if KEY in output:
         return "the cluster key appeared on the console"
@@ -440,5 +524,9 @@ def cases():
               r" cluster_key=<redacted>$", LISTENING,
               r"^\[info \] node: no VM is running; waiting for commands$"],
              forbid=[r"PANIC", r"refused"], timeout=150, driver=ManagementDriver(),
+             verify=no_key_on_console),
+        Case("qemu-svm-management-cli-linux", "qemu", ISO,
+             [LISTENING, r"^\[linux\] .*Linux version 6\.1\."],
+             forbid=[r"PANIC", r"Kernel panic"], timeout=200, driver=LinuxManagementDriver(),
              verify=no_key_on_console),
     ]
