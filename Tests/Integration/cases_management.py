@@ -418,13 +418,18 @@ class ManagementDriver:
         if free_after != free_before:
             raise DriverFailure("free memory %d before, %d after" % (free_before, free_after))
 
-        # Power off through the protocol: answered, then the node goes.
+        # Power off through the protocol with a VM running: answered, then the VM ends and
+        # the node goes.
+        self.cli("create", os.path.join(profiles, "ticker.xml"))
+        self.wait_state("ticker", "running")
         answer = raw.request(POWER_OFF)
         if answer is None or answer[0] != 0:
             raise DriverFailure("power off: %r" % (answer,))
         for note in self.notes:
             print("management: " + note)
-        return [r"^\[info \] control: power off requested$"]
+        return [r"^\[info \] control: power off requested$",
+                r"^\[info \] node: power off requested: ending every VM$",
+                r"^summary: 1 VM ran$"]
 
 
 LINUX_PROFILE = """<?xml version="1.0"?>

@@ -41,6 +41,7 @@ final class ControlServer: UDPService {
     case .execute(let accepted):
       if case .powerOff = accepted.request {
         powerOff(answering: accepted, to: datagram)
+        return nil
       }
       return receiver.respond(to: accepted, with: execute(accepted.request, now: now))
     }
@@ -67,11 +68,10 @@ final class ControlServer: UDPService {
     }
   }
 
-  /// Answers first (the answer must leave before the machine goes), then ends the VMs and
-  /// powers off.
-  private func powerOff(answering accepted: AcceptedRequest, to datagram: ReceivedDatagram)
-    -> Never
-  {
+  /// Answers first (the answer must leave before the machine goes), then has the VM
+  /// manager end every VM; it powers the node off once the last one is released (at once
+  /// when there is none).
+  private func powerOff(answering accepted: AcceptedRequest, to datagram: ReceivedDatagram) {
     let answer = receiver.respond(to: accepted, with: .done)
     _ = ManagementNetwork.node?.send(
       answer, from: Self.port, to: datagram.source, port: datagram.sourcePort)
@@ -79,8 +79,8 @@ final class ControlServer: UDPService {
     // Let the NIC put the answer on the wire (QEMU transmits from its own thread).
     let until = arch_rdtsc() &+ 50 &* max(LocalAPIC.tscPerMillisecond, 1)
     while arch_rdtsc() < until { arch_pause() }
-    if let vms { vms.powerOff() }
-    Machine.halt(status: .success)
+    guard let vms else { Machine.halt(status: .success) }
+    vms.powerOff()
   }
 
   private func nodeInfo() -> NodeInfo {
