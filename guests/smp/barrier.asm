@@ -33,8 +33,6 @@ ITERATIONS  equ 30
 CHUNK       equ 20000
 %endif
 SEED        equ 0x2545F491
-STATS_AREA  equ 0x30000                 ; one 1 KiB buffer per vCPU for hypercall 2
-STATS_SIZE  equ 0x400
 
 %if VCPUS > SMP_MAX_VCPUS
 %error "VCPUS exceeds SMP_MAX_VCPUS"
@@ -91,15 +89,7 @@ main:
 .round:
     mov ecx, CHUNK
 .step:
-    mov eax, edx                ; xorshift32 (Marsaglia 2003): 13, 17, 5
-    shl eax, 13
-    xor edx, eax
-    mov eax, edx
-    shr eax, 17
-    xor edx, eax
-    mov eax, edx
-    shl eax, 5
-    xor edx, eax
+    XORSHIFT32 edx, eax
     dec ecx
     jnz .step
     lea eax, [ebx + 1]
@@ -219,19 +209,10 @@ barrier:
 exits_so_far:
     push ebx
     push ecx
-    push edx
-    mov eax, HC_STATS
-    mov ebx, esi
-    shl ebx, 10
-    add ebx, STATS_AREA
-    mov ecx, STATS_SIZE
-    call hypercall
-    test eax, eax
-    jz .ok
+    call smp_own_exits
+    jnc .ok
     lock inc dword [stats_errors]
 .ok:
-    mov eax, edx
-    pop edx
     pop ecx
     pop ebx
     ret

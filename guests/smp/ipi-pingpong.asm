@@ -59,12 +59,7 @@ main:
     call put_dec
     PRINT 10
     mov edi, 2
-    call smp_start
-    setnc al
-    cmp al, 1
-    CHECK e, "smp-vcpus-started"
-    cmp al, 1
-    jne finish
+    SMP_START_CHECKED
     ; vCPU 1 sets its own APIC up after "go": wait until it can take interrupts.
 .wait_ready:
     pause

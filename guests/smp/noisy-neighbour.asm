@@ -37,12 +37,7 @@ main:
     mov eax, NOISE_ROUNDS
     call put_dec
     PRINT 10
-    call smp_start
-    setnc al
-    cmp al, 1
-    CHECK e, "smp-vcpus-started"
-    cmp al, 1
-    jne finish
+    SMP_START_CHECKED
     jmp .noise
 .second:
     call smp_start

@@ -45,15 +45,7 @@ main:
 .round:
     mov ecx, CHUNK
 .step:
-    mov eax, edx                ; xorshift32
-    shl eax, 13
-    xor edx, eax
-    mov eax, edx
-    shr eax, 17
-    xor edx, eax
-    mov eax, edx
-    shl eax, 5
-    xor edx, eax
+    XORSHIFT32 edx, eax
     dec ecx
     jnz .step
     dec ebx
@@ -94,17 +86,12 @@ main:
 exits_so_far:
     push ebx
     push ecx
-    push edx
-    mov eax, HC_STATS
     mov ebx, STATS_BUF
     mov ecx, STATS_BUF_SIZE
-    call hypercall
-    test eax, eax
-    jz .ok
+    call smp_exits_so_far
+    jnc .ok
     inc dword [stats_errors]
 .ok:
-    mov eax, edx
-    pop edx
     pop ecx
     pop ebx
     ret

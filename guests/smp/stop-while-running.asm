@@ -31,12 +31,7 @@ main:
     jnz compute
     call detect_vendor
     PRINT "INFO stop-while-running starting", 10
-    call smp_start
-    setnc al
-    cmp al, 1
-    CHECK e, "smp-vcpus-started"
-    cmp al, 1
-    jne finish
+    SMP_START_CHECKED
     ; Wait until every other vCPU has made progress of its own.
     mov ecx, 1
 .wait:
@@ -63,15 +58,7 @@ compute:
     mov edx, 0x2545F491
     xor ebx, ebx
 .step:
-    mov eax, edx                ; xorshift32
-    shl eax, 13
-    xor edx, eax
-    mov eax, edx
-    shr eax, 17
-    xor edx, eax
-    mov eax, edx
-    shl eax, 5
-    xor edx, eax
+    XORSHIFT32 edx, eax
     inc ebx
     test ebx, 0x3FF
     jnz .step

@@ -38,52 +38,36 @@ public enum PlacementRefusal: Error, Equatable {
     func add(_ words: StaticString) {
       words.withUTF8Buffer { text += $0 }
     }
-    func add(_ number: Int) { appendDecimalNumber(number, to: &text) }
+    // "<a><x><b><y><c>": the counts, pin= list lengths.
+    func numbers(_ a: StaticString, _ x: Int, _ b: StaticString, _ y: Int, _ c: StaticString) {
+      add(a)
+      appendDecimalNumber(x, to: &text)
+      add(b)
+      appendDecimalNumber(y, to: &text)
+      add(c)
+    }
+    // "pin= names CPU <cpu><words>", with "<vm name><after>" when another VM is in the way.
+    func pinNames(_ cpu: Int, _ words: StaticString, vm: Int? = nil, _ after: StaticString = "") {
+      add("pin= names CPU ")
+      appendDecimalNumber(cpu, to: &text)
+      add(words)
+      if let vm { text += vmName(vm) }
+      add(after)
+    }
     switch self {
     case .noVCPUs: add("the VM has no vCPUs")
     case .pinListLength(let listed, let vcpus):
-      add("pin= lists ")
-      add(listed)
-      add(" CPUs for ")
-      add(vcpus)
-      add(" vCPUs")
-    case .noSuchCPU(let cpu):
-      add("pin= names CPU ")
-      add(cpu)
-      add(", which does not exist")
-    case .cpuNamedTwice(let cpu):
-      add("pin= names CPU ")
-      add(cpu)
-      add(" twice")
-    case .cpuOwnedByPinnedVM(let cpu, let vm):
-      add("pin= names CPU ")
-      add(cpu)
-      add(", already owned by VM ")
-      text += vmName(vm)
-    case .cpuRunsGangVM(let cpu, let vm):
-      add("pin= names CPU ")
-      add(cpu)
-      add(", which gang VM ")
-      text += vmName(vm)
-      add(" runs on")
+      numbers("pin= lists ", listed, " CPUs for ", vcpus, " vCPUs")
+    case .noSuchCPU(let cpu): pinNames(cpu, ", which does not exist")
+    case .cpuNamedTwice(let cpu): pinNames(cpu, " twice")
+    case .cpuOwnedByPinnedVM(let cpu, let vm): pinNames(cpu, ", already owned by VM ", vm: vm)
+    case .cpuRunsGangVM(let cpu, let vm): pinNames(cpu, ", which gang VM ", vm: vm, " runs on")
     case .cpuRunsSharedVCPU(let cpu, let vm):
-      add("pin= names CPU ")
-      add(cpu)
-      add(", where a shared vCPU of VM ")
-      text += vmName(vm)
-      add(" runs")
+      pinNames(cpu, ", where a shared vCPU of VM ", vm: vm, " runs")
     case .notEnoughFreeCPUs(let needed, let free):
-      add("needs ")
-      add(needed)
-      add(" CPUs of its own but only ")
-      add(free)
-      add(" are free of other VMs")
+      numbers("needs ", needed, " CPUs of its own but only ", free, " are free of other VMs")
     case .notEnoughUnpinnedCPUs(let needed, let unpinned):
-      add("needs ")
-      add(needed)
-      add(" distinct CPUs but only ")
-      add(unpinned)
-      add(" are free of pinned VMs")
+      numbers("needs ", needed, " distinct CPUs but only ", unpinned, " are free of pinned VMs")
     }
     return text
   }

@@ -8,6 +8,7 @@ extension VirtualCPU {
   /// which the hypervisor treats as final) stays stopped.
   func receiveINIT() {
     guard state != .stopped else { return }
+    statistics.initSignalsTaken &+= 1
     state = .waitingForStartup
     pendingEvent = nil
     startupState = nil
@@ -21,7 +22,11 @@ extension VirtualCPU {
   /// (CS.selector = vector << 8, CS.base = vector << 12, §9.1.4, §8.4.4), with its general
   /// registers cleared (x87/SSE state is not changed by INIT, Table 9-1).
   func receiveStartup(vector: UInt8) {
-    guard state == .waitingForStartup else { return }
+    guard state == .waitingForStartup else {
+      statistics.startupIPIsIgnored &+= 1
+      return
+    }
+    statistics.startupIPIsTaken &+= 1
     registers = GuestRegisters()
     startupState = .startup(vector: vector)
     state = .runnable

@@ -16,8 +16,15 @@ public final class ExitStatistics {
   /// re-executed the instruction.
   public var decodeMismatches: UInt64 = 0
   public var injectedEvents: UInt64 = 0
-  /// IPIs sent with a delivery mode Peregrine does not deliver (INIT, start-up, SMI, reserved).
+  /// IPIs sent with a delivery mode Peregrine does not deliver (SMI, reserved, INIT
+  /// de-assert), or that selected no vCPU.
   public var ignoredInterprocessorInterrupts: UInt64 = 0
+  /// INIT signals this vCPU took (each a reset to wait-for-SIPI; several posted before one
+  /// drain count once), and start-up IPIs that started it or that it ignored because it was
+  /// not waiting for one (SDM 3A §9.4.3): what an INIT/SIPI storm costs the target.
+  public var initSignalsTaken: UInt64 = 0
+  public var startupIPIsTaken: UInt64 = 0
+  public var startupIPIsIgnored: UInt64 = 0
 
   public init() {
     counts = .allocate(capacity: ExitKind.count)
@@ -66,5 +73,8 @@ public final class ExitStatistics {
     decodeMismatches &+= other.decodeMismatches
     injectedEvents &+= other.injectedEvents
     ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
+    initSignalsTaken &+= other.initSignalsTaken
+    startupIPIsTaken &+= other.startupIPIsTaken
+    startupIPIsIgnored &+= other.startupIPIsIgnored
   }
 }

@@ -225,9 +225,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
 
   /// A halted vCPU wakes when its APIC has an interrupt or NMI to deliver; requests posted to
   /// it (an IPI) are taken into its APIC first, here, by the CPU that owns it.
+  /// A stopped vCPU's requests are taken too, and come to nothing (INIT and SIPI leave it
+  /// stopped): left pending, they kept `idle` from ever sleeping, so the CPU spun with
+  /// interrupts masked and other CPUs' kicks to it waited for delivery (the INIT/SIPI
+  /// storm, whose target had parked with HLT and IF = 0, stalled its sender under Bochs).
   private func wakeHalted(on cpu: PhysicalCPU) {
-    for entry in cpu.runQueue
-    where entry.vcpu.state == .halted || entry.vcpu.state == .waitingForStartup {
+    for entry in cpu.runQueue where entry.vcpu.state != .runnable {
       // A start-up IPI makes a waiting vCPU runnable here (its startupState is loaded by
       // the backend before the entry).
       if entry.vcpu.hasRequests { RequestDrain.drainWhileAsleep(entry.vcpu, vm: entry.vm) }

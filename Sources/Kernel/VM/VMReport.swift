@@ -101,6 +101,15 @@ enum VMReport {
     field("r15", r.r15)
   }
 
+  /// "    <label><value>" on a line of its own, when the value is not zero.
+  static func count(_ label: StaticString, _ value: UInt64) {
+    guard value > 0 else { return }
+    Console.write("    ")
+    Console.write(label)
+    Console.write(decimal: value)
+    Console.write("\n")
+  }
+
   static func statistics(_ statistics: ExitStatistics) {
     Console.write("  exits: ")
     Console.write(decimal: statistics.totalExits)
@@ -134,25 +143,21 @@ enum VMReport {
       Console.write(hex: UInt64(statistics.lastRefusedMSR))
       Console.write("\n")
     }
-    if statistics.unmappedMMIOAccesses > 0 {
-      Console.write("    unmapped MMIO accesses (all ones): ")
-      Console.write(decimal: statistics.unmappedMMIOAccesses)
-      Console.write("\n")
-    }
-    if statistics.decodeMismatches > 0 {
-      Console.write("    decoded instruction did not match the exit (re-executed): ")
-      Console.write(decimal: statistics.decodeMismatches)
-      Console.write("\n")
-    }
-    if statistics.injectedEvents > 0 {
-      Console.write("    injected events: ")
-      Console.write(decimal: statistics.injectedEvents)
-      Console.write("\n")
-    }
-    if statistics.ignoredInterprocessorInterrupts > 0 {
-      Console.write("    ignored IPIs (SMI, reserved modes, INIT de-assert, no target): ")
-      Console.write(decimal: statistics.ignoredInterprocessorInterrupts)
-      Console.write("\n")
+    count("unmapped MMIO accesses (all ones): ", statistics.unmappedMMIOAccesses)
+    count("decoded instruction did not match the exit (re-executed): ", statistics.decodeMismatches)
+    count("injected events: ", statistics.injectedEvents)
+    count(
+      "ignored IPIs (SMI, reserved modes, INIT de-assert, no target): ",
+      statistics.ignoredInterprocessorInterrupts)
+    if statistics.initSignalsTaken + statistics.startupIPIsTaken + statistics.startupIPIsIgnored > 0
+    {
+      Console.write("    INIT signals taken: ")
+      Console.write(decimal: statistics.initSignalsTaken)
+      Console.write(", start-up IPIs taken: ")
+      Console.write(decimal: statistics.startupIPIsTaken)
+      Console.write(" (ignored: ")
+      Console.write(decimal: statistics.startupIPIsIgnored)
+      Console.write(")\n")
     }
   }
 }

