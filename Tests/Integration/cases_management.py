@@ -516,6 +516,71 @@ class LinuxManagementDriver(ManagementDriver):
         return [r"^\[info \] control: power off requested$"]
 
 
+class BochsManagementDriver(ManagementDriver):
+    """Under Bochs (VT-x), through its e1000 on slirp: nodes, create a flat guest that ends
+    on its own and read its console, create one that runs, status, pause, unpause,
+    destroy, a wrong key, and power off."""
+
+    def env(self):
+        return {"PEREGRINE_BOCHS_NET": "hostfwd = udp:127.0.0.1:%d-:7100" % self.port}
+
+    def emulator_pid(self):
+        """run-bochs.sh, whose command line names the ISO (as the CLI checks)."""
+        iso = os.path.join(ROOT, ISO).encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if b"run-bochs.sh" in cmdline and iso in cmdline:
+                return int(entry)
+        raise DriverFailure("no run-bochs.sh process runs %s" % ISO)
+
+    def drive(self, console):
+        if not os.path.exists(CLI):
+            raise DriverFailure("%s is missing: make cli CLI_CONFIGURATION=debug" % CLI)
+        console.wait_for(LISTENING, 300)
+        self.home = self.make_home(KEY)
+        profiles = tempfile.mkdtemp(prefix="peregrine-profiles-", dir=self.home)
+        with open(os.path.join(profiles, "hello.xml"), "w") as f:
+            f.write(HELLO_PROFILE % HELLO)
+        with open(os.path.join(profiles, "ticker.xml"), "w") as f:
+            f.write(PROFILE % ("ticker", TICKER))
+        free_before = int(re.search(r'"free_memory": (\d+)', json.dumps(self.node_row())).group(1))
+        self.cli("create", os.path.join(profiles, "hello.xml"))
+        console.wait_for(r"^\[hello\] Hello from a flat guest at 0x7c00$", 60)
+        self.wait_gone("hello", timeout=30)
+        raw = RawClient(self.port, bytes.fromhex(KEY))
+        answer = raw.request(CONSOLE_READ, name_payload("hello") + struct.pack(">QH", 0, 1200))
+        if answer is None or answer[0] != 0 or b"Hello from a flat guest" not in answer[1]:
+            raise DriverFailure("console read of the ended VM: %r" % (answer,))
+        self.cli("create", os.path.join(profiles, "ticker.xml"))
+        self.wait_state("ticker", "running", timeout=30)
+        self.cli("pause", "ticker")
+        self.wait_state("ticker", "paused", timeout=30)
+        self.cli("unpause", "ticker")
+        self.wait_state("ticker", "running", timeout=30)
+        wrong = self.make_home("0bad" * 16)
+        try:
+            code, out, err = self.cli("list", home=wrong, check=False)
+        finally:
+            shutil.rmtree(wrong, ignore_errors=True)
+        if code != 69:
+            raise DriverFailure("a wrong key: exit %d: %s" % (code, err))
+        self.cli("destroy", "ticker")
+        self.wait_gone("ticker", timeout=30)
+        free_after = int(re.search(r'"free_memory": (\d+)', json.dumps(self.node_row())).group(1))
+        if free_after != free_before:
+            raise DriverFailure("free memory %d before, %d after" % (free_before, free_after))
+        answer = raw.request(POWER_OFF)
+        if answer is None or answer[0] != 0:
+            raise DriverFailure("power off: %r" % (answer,))
+        return [r"^\[info \] control: power off requested$"]
+
+
 def no_key_on_console(output):
     if KEY in output:
         return "the cluster key appeared on the console"
@@ -533,5 +598,9 @@ def cases():
         Case("qemu-svm-management-cli-linux", "qemu", ISO,
              [LISTENING, r"^\[linux\] .*Linux version 6\.1\."],
              forbid=[r"PANIC", r"Kernel panic"], timeout=200, driver=LinuxManagementDriver(),
+             verify=no_key_on_console),
+        Case("bochs-vmx-management-cli-cycle", "bochs", ISO,
+             [r"^\[info \] net: e1000 .* up, address 10\.0\.2\.15/24", LISTENING],
+             forbid=[r"PANIC"], timeout=400, driver=BochsManagementDriver(),
              verify=no_key_on_console),
     ]
