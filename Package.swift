@@ -27,7 +27,8 @@ let package = Package(
     .target(
       name: "PeregrineCommands",
       dependencies: [
-        "PeregrineProfiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "PeregrineProfiles", "ControlClient",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "PeregrineCLI", dependencies: ["PeregrineCommands"]),
     // The control protocol (docs/control-protocol.md): the kernel builds it too.

@@ -32,7 +32,8 @@ enum BootSequence {
     }
     if Log.begin(.info) {
       Console.write("command line: ")
-      Console.write(bytes: line)
+      // The cluster key authenticates control requests: never on the console.
+      Console.write(bytes: KernelCommandLine.redacting("cluster_key", in: line))
       Log.end()
     }
   }

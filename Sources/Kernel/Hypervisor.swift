@@ -1,4 +1,5 @@
 import BootProtocols
+import ControlProtocol
 import HypervisorCore
 import Synchronization
 
@@ -61,6 +62,9 @@ enum Hypervisor {
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })
     let placement = MachinePlacement(topology: topology)
     ApplicationProcessors.report(topology)
+    let control = ControlService.start(
+      commandLine: boot.commandLine, backend: ControlService.kind(of: Backend.self),
+      topology: topology)
     let framesBeforeVMs = PhysicalFrames.freeFrames
     let scheduler = Scheduler(backend: backend, console: console, placement: placement)
     // `batch`: today's test runs: run the boot VMs, print the summary, power off. Without
@@ -70,6 +74,7 @@ enum Hypervisor {
       framesBeforeVMs: framesBeforeVMs,
       batch: KernelCommandLine.contains(flag: "batch", in: boot.commandLine))
     scheduler.manager = manager
+    control?.vms = ManagerControl(manager: manager)
     // Test hooks (lifecycle_test=, manage_test=) drive the manager from the command line;
     // a lifecycle test keeps its VM's module back from the boot VMs.
     let script = ManagementScripts.make(boot: boot, manager: manager)

@@ -25,7 +25,7 @@ public struct CLIEnvironment {
 
   public static func standard() -> CLIEnvironment {
     CLIEnvironment(
-      connector: UnwiredConnector(),
+      connector: ControlConnector(),
       state: ClusterState(directory: ClusterState.defaultDirectory()),
       output: { text in FileHandle.standardOutput.write(Data(text.utf8)) },
       errors: { text in FileHandle.standardError.write(Data(text.utf8)) },

@@ -23,6 +23,16 @@ ARCH_INLINE uint64_t arch_rdmsr(uint32_t msr) {
   __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
   return ((uint64_t)hi << 32) | lo;
 }
+
+/* RDRAND (Intel SDM Vol. 2B "RDRAND"; CPUID.1:ECX[30]): CF=1 when a random value was
+   delivered. Returns 1 and stores it, or 0 when the DRNG had none (the caller retries). */
+ARCH_INLINE int arch_rdrand64(uint64_t *value) {
+  unsigned char ok;
+  uint64_t v;
+  __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) : : "cc");
+  *value = v;
+  return ok;
+}
 ARCH_INLINE void arch_wrmsr(uint32_t msr, uint64_t v) {
   __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }

@@ -17,8 +17,44 @@ final class HypervisorConsole: ConsoleSink {
     lock.withLock { watched = (vmName, text) }
   }
 
+  /// Each VM's recent output, for the control protocol's console read (`keepsHistory`,
+  /// set when the node has a control server): kept from the VM's creation until another VM
+  /// of that name is created, so a reader sees the end of a VM that has just gone.
+  private var histories: [(name: [UInt8], history: ConsoleHistory)] = []
+  private var keepsHistory = false
+  /// Bytes kept per VM.
+  static let historyBytes = 16 * 1024
+
   func write(_ byte: UInt8, from vmName: [UInt8]) {
-    lock.withLock { buffer(byte, from: vmName) }
+    lock.withLock {
+      buffer(byte, from: vmName)
+      if keepsHistory, let index = histories.firstIndex(where: { $0.name == vmName }) {
+        histories[index].history.append(byte)
+      }
+    }
+  }
+
+  /// Starts an empty history for a new VM named `vmName` (dropping the previous VM's of
+  /// that name), and those of names no longer in `live`.
+  func startHistory(for vmName: [UInt8], keeping live: [[UInt8]]) {
+    lock.withLock {
+      keepsHistory = true
+      histories.removeAll { $0.name == vmName || !live.contains($0.name) }
+      histories.append((vmName, ConsoleHistory(capacity: Self.historyBytes)))
+    }
+  }
+
+  /// Up to `maximum` bytes of `vmName`'s output from `offset` on (or from the oldest kept),
+  /// the offset they start at, and how many bytes it wrote in all; nil without a history.
+  func history(of vmName: [UInt8], from offset: UInt64, maximum: Int)
+    -> (offset: UInt64, bytes: [UInt8], written: UInt64)?
+  {
+    lock.withLock {
+      guard let index = histories.firstIndex(where: { $0.name == vmName }) else { return nil }
+      let history = histories[index].history
+      let (start, bytes) = history.read(from: offset, maximum: maximum)
+      return (start, bytes, history.written)
+    }
   }
 
   private func buffer(_ byte: UInt8, from vmName: [UInt8]) {

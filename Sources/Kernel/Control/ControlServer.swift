@@ -1,0 +1,106 @@
+import BootProtocols
+import CArch
+import ControlProtocol
+import HypervisorCore
+import Memory
+import NetworkProtocols
+
+/// The node's side of the control protocol (docs/control-protocol.md) on UDP port 7100:
+/// every datagram goes through `ControlReceiver` (authenticate, epoch, replay window,
+/// response cache) and only a new, authentic request is executed; refusals are counted in
+/// the receiver's counters and change nothing. Runs on CPU 0, between slices.
+final class ControlServer: UDPService {
+  /// NodeBoot.controlPort on the CLI's side.
+  static let port: UInt16 = 7100
+
+  private var receiver: ControlReceiver
+  private var assembler = TransferAssembler<FrameTransferStorage>()
+  private var images = ImageStore()
+  private let backend: NodeInfo.Backend
+  private let topology: CPUTopology
+  /// The node's VMs; nil until the VM manager exists.
+  var vms: (any VMControl)?
+
+  init(key: [UInt8], epoch: UInt64, backend: NodeInfo.Backend, topology: CPUTopology) {
+    receiver = ControlReceiver(key: key, epoch: epoch)
+    self.backend = backend
+    self.topology = topology
+  }
+
+  var counters: ReceiverCounters { receiver.counters }
+
+  func received(_ datagram: ReceivedDatagram) -> [UInt8]? {
+    let now = ManagementNetwork.milliseconds()
+    // Transfers without a chunk for 30 s are cut off here, their frames freed.
+    _ = assembler.expire(now: now)
+    switch receiver.receive(datagram.payload) {
+    case .drop:
+      return nil
+    case .send(let bytes):
+      return bytes
+    case .execute(let accepted):
+      if case .powerOff = accepted.request {
+        powerOff(answering: accepted, to: datagram)
+        return nil
+      }
+      return receiver.respond(to: accepted, with: execute(accepted.request, now: now))
+    }
+  }
+
+  private func execute(_ request: Request, now: UInt64) -> Response {
+    switch request {
+    case .nodeInfo:
+      return .nodeInfo(nodeInfo())
+    case .transferBegin, .transferChunk, .transferEnd, .transferAbort:
+      guard let (response, completed) = assembler.handle(request, now: now) else {
+        return .failure(ControlFailure(.internalError))
+      }
+      // The store owns a completed image's frames from here on.
+      if let completed { images.keep(completed.name, completed.storage) }
+      return response
+    case .powerOff:
+      return .done
+    case .createVM, .listVMs, .status, .pause, .unpause, .destroy, .consoleRead:
+      guard let vms else {
+        return .failure(ControlFailure(.busy, text: "the node's VM manager is not up yet"))
+      }
+      return vms.execute(request, images: &images)
+    }
+  }
+
+  /// Answers first (the answer must leave before the machine goes), then has the VM
+  /// manager end every VM; it powers the node off once the last one is released (at once
+  /// when there is none).
+  private func powerOff(answering accepted: AcceptedRequest, to datagram: ReceivedDatagram) {
+    let answer = receiver.respond(to: accepted, with: .done)
+    _ = ManagementNetwork.node?.send(
+      answer, from: Self.port, to: datagram.source, port: datagram.sourcePort)
+    Log.info("control: power off requested")
+    // Let the NIC put the answer on the wire (QEMU transmits from its own thread).
+    let until = arch_rdtsc() &+ 50 &* max(LocalAPIC.tscPerMillisecond, 1)
+    while arch_rdtsc() < until { arch_pause() }
+    guard let vms else { Machine.halt(status: .success) }
+    vms.powerOff()
+  }
+
+  private func nodeInfo() -> NodeInfo {
+    let cores = max(topology.coreCount, 1)
+    let packages = max(topology.packages.count, 1)
+    let (total, free) = PhysicalFrames.lock.withLock {
+      (PhysicalFrames.allocator.totalFrames, PhysicalFrames.allocator.freeFrames)
+    }
+    var version = BuildInfo.version.bytes
+    if version.count > ProtocolLimits.maximumVersionLength {
+      version = Array(version.prefix(ProtocolLimits.maximumVersionLength))
+    }
+    return NodeInfo(
+      version: version, backend: backend, health: .healthy,
+      cpuCount: UInt16(clamping: topology.count), packages: UInt16(clamping: packages),
+      coresPerPackage: UInt16(clamping: cores / packages),
+      threadsPerCore: UInt16(clamping: max(topology.count / cores, 1)),
+      totalMemory: UInt64(total) * 4096, freeMemory: UInt64(free) * 4096,
+      vmCount: UInt16(clamping: vms?.vmCount ?? 0),
+      uptimeMilliseconds: arch_rdtsc() / max(LocalAPIC.tscPerMillisecond, 1),
+      counters: receiver.counters)
+  }
+}

@@ -1,0 +1,215 @@
+import CArch
+import ControlProtocol
+import HypervisorCore
+
+/// The control protocol's VM requests carried out by the VM manager: the wire's fields
+/// become a `VMProfile` and images from completed transfers, the manager's refusals become
+/// status codes with its own words. Every check that can refuse runs before anything
+/// changes, so a refused request changes nothing.
+final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
+  let manager: VMManager<Backend>
+
+  init(manager: VMManager<Backend>) { self.manager = manager }
+
+  var vmCount: Int { manager.list().count }
+
+  func powerOff() { manager.powerOff() }
+
+  func execute(_ request: Request, images: inout ImageStore) -> Response {
+    switch request {
+    case .createVM(let specification):
+      return create(specification, images: &images)
+    case .listVMs(let startIndex):
+      let all = manager.list()
+      let start = min(Int(startIndex), all.count)
+      let page = all[start..<min(all.count, start + ProtocolLimits.maximumListedVMs)]
+      return .vmList(VMList(vms: page.map(summary), total: UInt16(clamping: all.count)))
+    case .status(let name, let includeState, let stateOffset):
+      guard let id = manager.id(named: name) else { return unknown(name) }
+      switch manager.status(id) {
+      case .failure(let refusal): return .failure(failure(refusal))
+      case .success(let status):
+        return .vmStatus(
+          report(
+            status,
+            state: includeState ? StateExcerpt(totalSize: 0, offset: stateOffset, bytes: []) : nil))
+      }
+    case .pause(let name):
+      return command(name) { self.manager.pause($0) }
+    case .unpause(let name):
+      return command(name) { self.manager.unpause($0) }
+    case .destroy(let name):
+      return command(name) { self.manager.destroy($0) }
+    case .consoleRead(let name, let offset, let maximumLength):
+      let maximum = min(Int(maximumLength), ProtocolLimits.maximumConsoleBytes)
+      guard let read = manager.console.history(of: name, from: offset, maximum: maximum) else {
+        return unknown(name)
+      }
+      var ended = true
+      if let id = manager.id(named: name), case .success(let status) = manager.status(id) {
+        ended = status.lifecycle == .stopping || status.lifecycle == .gone
+      }
+      return .console(
+        ConsoleOutput(offset: read.offset, bytes: read.bytes, written: read.written, ended: ended))
+    case .nodeInfo, .powerOff, .transferBegin, .transferChunk, .transferEnd, .transferAbort:
+      return .failure(ControlFailure(.internalError, text: "not a VM request"))
+    }
+  }
+
+  private func create(_ specification: VMSpecification, images: inout ImageStore) -> Response {
+    if let problem = specification.problem() { return .failure(problem) }
+    guard specification.nics.isEmpty else {
+      return .failure(
+        ControlFailure(
+          .notSupported, text: "the node has no guest NIC model yet: remove the profile's <nic>"))
+    }
+    guard manager.id(named: specification.name) == nil else {
+      return .failure(ControlFailure(.nameInUse, text: "a VM of that name runs on the node"))
+    }
+    guard let kernel = images.contents(of: specification.kernelImage) else {
+      return .failure(ControlFailure(.unknownImage, detail: specification.kernelImage))
+    }
+    var initrd: UnsafeRawBufferPointer? = nil
+    if !specification.initrdImage.isEmpty {
+      guard let found = images.contents(of: specification.initrdImage) else {
+        return .failure(ControlFailure(.unknownImage, detail: specification.initrdImage))
+      }
+      initrd = found
+    }
+    // Its memory and the page tables mapping it, before any frame is taken.
+    let pages = specification.memorySize / 4096
+    guard pages + pages / 256 + 64 < UInt64(PhysicalFrames.freeFrames) else {
+      return .failure(ControlFailure(.insufficientMemory))
+    }
+    var profile = VMProfile(name: specification.name)
+    profile.memorySize = specification.memorySize
+    profile.vcpuCount = Int(specification.vcpuCount)
+    profile.kind = specification.kind == .linux ? .linux : .flat
+    if specification.kind == .linux {
+      profile.guestCommandLine = specification.commandLine
+    } else if !specification.commandLine.isEmpty {
+      // A flat guest's command line carries where it loads and starts, in the boot-time
+      // profile's words (docs/control-protocol.md): `load=0x7c00 entry=0000:7c00`.
+      guard let placed = flatPlacement(specification.commandLine, name: specification.name) else {
+        return .failure(
+          ControlFailure(
+            .invalidProfile,
+            text: "a flat guest's command line takes only load=0xADDRESS and entry=SEGMENT:OFFSET"))
+      }
+      profile.loadAddress = placed.loadAddress
+      profile.entrySegment = placed.entrySegment
+      profile.entryOffset = placed.entryOffset
+    }
+    switch specification.scheduling {
+    case .shared: profile.scheduling = .shared
+    case .pinned:
+      profile.scheduling = .pinned
+      profile.pinnedCPUs = specification.pinnedCPUs.map { Int($0) }
+    case .gang: profile.scheduling = .gang
+    }
+    // From its first byte: the history starts before its vCPUs can run.
+    manager.console.startHistory(
+      for: specification.name, keeping: manager.list().map { $0.name })
+    switch manager.create(profile, images: VMImages(kernel: kernel, initrd: initrd)) {
+    case .failure(let refusal):
+      return .failure(failure(refusal))
+    case .success(let id):
+      // The loader copied them into the VM's memory.
+      images.remove(specification.kernelImage)
+      if !specification.initrdImage.isEmpty { images.remove(specification.initrdImage) }
+      guard case .success(let status) = manager.status(id) else {
+        return .failure(ControlFailure(.internalError, text: "the VM ended as it started"))
+      }
+      return .created(summary(status))
+    }
+  }
+
+  /// `load=` and `entry=` (and nothing else), checked as the boot-time profile checks them.
+  private func flatPlacement(_ words: [UInt8], name: [UInt8]) -> VMProfile? {
+    var start = 0
+    while start < words.count {
+      var end = start
+      while end < words.count && words[end] != UInt8(ascii: " ") { end += 1 }
+      let word = words[start..<end]
+      if !word.isEmpty && !word.starts(with: Array("load=".utf8))
+        && !word.starts(with: Array("entry=".utf8))
+      {
+        return nil
+      }
+      start = end + 1
+    }
+    guard
+      case .success(let parsed) = VMProfile.parse(
+        Array("vm name=".utf8) + name + [UInt8(ascii: " ")] + words)
+    else { return nil }
+    return parsed
+  }
+
+  private func command(_ name: [UInt8], _ body: (Int) -> Result<Void, ManagementRefusal>)
+    -> Response
+  {
+    guard let id = manager.id(named: name) else { return unknown(name) }
+    switch body(id) {
+    case .success: return .done
+    case .failure(let refusal): return .failure(failure(refusal))
+    }
+  }
+
+  private func unknown(_ name: [UInt8]) -> Response {
+    .failure(ControlFailure(.unknownVM, detail: name))
+  }
+
+  private func failure(_ refusal: ManagementRefusal) -> ControlFailure {
+    let code: StatusCode
+    switch refusal {
+    case .unknownVM: code = .unknownVM
+    case .nameInUse: code = .nameInUse
+    case .noFreeIdentity: code = .busy
+    case .alreadyPaused, .notPaused, .stopping, .stillCreating, .illegalTransition:
+      code = .invalidState
+    case .placement: code = .insufficientCPUs
+    case .invalid: code = .invalidProfile
+    }
+    return ControlFailure(code, detail: refusal.message.bytes)
+  }
+
+  private func state(_ lifecycle: VMLifecycle) -> VMState {
+    switch lifecycle {
+    case .creating: .starting
+    case .running: .running
+    case .pausing: .pausing
+    case .paused: .paused
+    case .stopping, .gone: .ended
+    }
+  }
+
+  private func summary(_ status: VMStatus) -> VMSummary {
+    VMSummary(
+      id: UInt16(clamping: status.id), name: status.name, state: state(status.lifecycle),
+      vcpuCount: UInt16(clamping: status.vcpus.count), memorySize: status.memoryBytes)
+  }
+
+  private func report(_ status: VMStatus, state excerpt: StateExcerpt?) -> ControlProtocol.VMStatus
+  {
+    var exits: [ControlProtocol.ExitCount] = []
+    for kind in ExitKind.allCases where status.exits.count(kind) > 0 {
+      guard exits.count < ProtocolLimits.maximumExitReasons else { break }
+      exits.append(
+        ControlProtocol.ExitCount(reason: kind.name.bytes, count: status.exits.count(kind)))
+    }
+    var refused: [ControlProtocol.RefusedMSR] = []
+    if status.exits.refusedMSRAccesses > 0 {
+      // The statistics keep the count and the last MSR refused, not one count per MSR.
+      refused.append(
+        ControlProtocol.RefusedMSR(
+          msr: status.exits.lastRefusedMSR, count: status.exits.refusedMSRAccesses))
+    }
+    return ControlProtocol.VMStatus(
+      summary: summary(status),
+      uptimeMilliseconds: status.uptimeCycles / max(LocalAPIC.tscPerMillisecond, 1),
+      vcpuCPUs: status.vcpus.map {
+        $0.hostCPU < 0 ? ControlProtocol.VMStatus.notOnACPU : UInt16(clamping: $0.hostCPU)
+      },
+      exits: exits, refusedMSRs: refused, state: excerpt)
+  }
+}

@@ -1,0 +1,256 @@
+import ControlClient
+import ControlProtocol
+import Foundation
+import PeregrineProfiles
+
+/// The real connector: the control protocol over UDP (ControlClient), authenticated with
+/// the cluster key (docs/control-protocol.md).
+public struct ControlConnector: NodeConnector {
+  public init() {}
+
+  public func connect(to node: NodeEndpoint, key: ClusterKey) throws -> NodeConnection {
+    do {
+      return ControlConnection(
+        node: node.name, client: try ControlClient(host: node.host, port: node.port, key: key.bytes)
+      )
+    } catch {
+      throw NodeError.unreachable(node: node.name, waitedSeconds: 0)
+    }
+  }
+}
+
+/// One node through a `ControlClient`: each call is one request (or a few, for paged
+/// answers and transfers), its failure mapped to a `NodeError`.
+final class ControlConnection: NodeConnection {
+  let node: String
+  let client: ControlClient
+
+  init(node: String, client: ControlClient) {
+    self.node = node
+    self.client = client
+  }
+
+  func describeNode() throws -> NodeReport {
+    guard case .nodeInfo(let info) = try perform(.nodeInfo) else { throw unexpected("node info") }
+    let names = try call { try client.listAllVMs() }.map {
+      String(decoding: $0.name, as: UTF8.self)
+    }
+    let counters = info.counters
+    func plural(_ count: UInt16, _ word: String) -> String {
+      "\(count) \(word)\(count == 1 ? "" : "s")"
+    }
+    return NodeReport(
+      cpuCount: Int(info.cpuCount),
+      topology:
+        "\(plural(info.packages, "package")), \(plural(info.coresPerPackage, "core")) per package, \(plural(info.threadsPerCore, "thread")) per core",
+      totalMemory: info.totalMemory, freeMemory: info.freeMemory, machines: names,
+      health: info.health == .healthy ? "healthy" : "degraded",
+      uptimeSeconds: Double(info.uptimeMilliseconds) / 1000,
+      version: String(decoding: info.version, as: UTF8.self)
+        + (info.backend == .svm ? " (AMD-V)" : " (VT-x)"),
+      refusedRequests: counters.refusedUnauthenticated + counters.refusedMalformed
+        + counters.refusedReplayed + counters.refusedStaleEpoch)
+  }
+
+  func listMachines() throws -> [MachineSummary] {
+    try call { try client.listAllVMs() }.map { Self.summary($0, uptime: 0) }
+  }
+
+  func machineStatus(named name: String, includingState: Bool) throws -> MachineStatus {
+    let status: ControlProtocol.VMStatus
+    var stateBytes: [UInt8]? = nil
+    if includingState {
+      let (answer, state) = try call(vm: name) { try client.statusWithState(of: Array(name.utf8)) }
+      status = answer
+      stateBytes = state
+    } else {
+      guard
+        case .vmStatus(let answer) = try perform(
+          .status(name: Array(name.utf8), includeState: false, stateOffset: 0), vm: name)
+      else { throw unexpected("status") }
+      status = answer
+    }
+    let vcpus = status.vcpuCPUs.enumerated().map { index, cpu in
+      VCPUStatus(
+        index: index, cpu: cpu == ControlProtocol.VMStatus.notOnACPU ? -1 : Int(cpu),
+        state: cpu == ControlProtocol.VMStatus.notOnACPU ? "detached" : "on cpu \(cpu)")
+    }
+    return MachineStatus(
+      summary: Self.summary(
+        status.summary, uptime: Double(status.uptimeMilliseconds) / 1000),
+      vcpus: vcpus,
+      exits: status.exits.map {
+        PeregrineCommands.ExitCount(
+          reason: String(decoding: $0.reason, as: UTF8.self), count: $0.count)
+      },
+      refusedMSRs: status.refusedMSRs.map {
+        PeregrineCommands.RefusedMSR(msr: $0.msr, write: false, count: $0.count)
+      },
+      savedState: stateBytes.map { Self.sections(of: $0) })
+  }
+
+  func createMachine(_ request: CreateRequest, progress: (TransferProgress) -> Void) throws
+    -> MachineSummary
+  {
+    let profile = request.profile
+    var specification = try Self.specification(of: profile, node: node)
+    let total = request.totalBytes
+    var before: UInt64 = 0
+    for upload in request.files {
+      guard upload.role != "disk" else {
+        throw NodeError.refused(
+          node: node, reason: "disk images are not supported by the node yet (remove <image>)")
+      }
+      // Named after the VM: a second create of the same VM replaces the node's copy.
+      let imageName = Array("\(profile.name).\(upload.role)".utf8)
+      let bytes = [UInt8](upload.contents)
+      let sentBefore = before
+      do {
+        _ = try client.transfer(bytes, as: imageName) { sent, _ in
+          progress(
+            TransferProgress(file: upload.path, sentBytes: sentBefore + sent, totalBytes: total))
+        }
+      } catch {
+        if case .noAnswer = error {
+          throw NodeError.transferCutOff(
+            node: node, file: upload.path, sentBytes: before, totalBytes: total)
+        }
+        throw map(error, vm: nil)
+      }
+      before += UInt64(bytes.count)
+      switch upload.role {
+      case "initrd": specification.initrdImage = imageName
+      default: specification.kernelImage = imageName
+      }
+    }
+    guard case .created(let summary) = try perform(.createVM(specification), vm: nil) else {
+      throw unexpected("create")
+    }
+    return Self.summary(summary, uptime: 0)
+  }
+
+  func pauseMachine(named name: String) throws {
+    _ = try perform(.pause(name: Array(name.utf8)), vm: name)
+  }
+
+  func unpauseMachine(named name: String) throws {
+    _ = try perform(.unpause(name: Array(name.utf8)), vm: name)
+  }
+
+  func destroyMachine(named name: String) throws {
+    _ = try perform(.destroy(name: Array(name.utf8)), vm: name)
+  }
+
+  func readConsole(of name: String, from offset: UInt64) throws -> ConsoleChunk {
+    let request = Request.consoleRead(
+      name: Array(name.utf8), offset: offset,
+      maximumLength: UInt16(ProtocolLimits.maximumConsoleBytes))
+    guard case .console(let output) = try perform(request, vm: name) else {
+      throw unexpected("console read")
+    }
+    return ConsoleChunk(
+      bytes: output.bytes, nextOffset: output.offset + UInt64(output.bytes.count),
+      droppedBytes: output.offset > offset ? output.offset - offset : 0,
+      ended: output.ended && output.offset + UInt64(output.bytes.count) >= output.written)
+  }
+
+  // MARK: Mapping
+
+  /// The protocol's VM fields from a validated profile; what the node cannot run yet is
+  /// refused here, before anything is sent.
+  static func specification(of profile: MachineProfile, node: String) throws -> VMSpecification {
+    var specification = VMSpecification(
+      name: Array(profile.name.utf8), kind: .flat, memorySize: profile.memoryBytes,
+      vcpuCount: UInt16(clamping: profile.vcpus), kernelImage: [])
+    switch profile.boot {
+    case .linux(_, _, let commandLine):
+      specification.kind = .linux
+      specification.commandLine = Array(commandLine.utf8)
+    case .flat(_, let loadAddress, let segment, let offset):
+      // Where it loads and starts, in the boot-time profile's words (the node checks them).
+      specification.commandLine = Array(
+        "load=0x\(String(loadAddress, radix: 16)) entry=\(hex4(segment)):\(hex4(offset))".utf8)
+    }
+    switch profile.scheduling.mode {
+    case .shared: specification.scheduling = .shared
+    case .pinned:
+      specification.scheduling = .pinned
+      specification.pinnedCPUs = (profile.scheduling.pinnedCPUs ?? []).map {
+        UInt16(clamping: $0)
+      }
+    case .gang: specification.scheduling = .gang
+    }
+    specification.nics = profile.nics.map { $0.mac.octets }
+    return specification
+  }
+
+  static func hex4(_ value: UInt16) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 4 - digits.count) + digits
+  }
+
+  static func summary(_ summary: VMSummary, uptime: Double) -> MachineSummary {
+    let state: MachineState
+    switch summary.state {
+    case .starting: state = .starting
+    case .running: state = .running
+    case .pausing, .paused: state = .paused
+    case .ended, .failed: state = .ended
+    }
+    return MachineSummary(
+      name: String(decoding: summary.name, as: UTF8.self), state: state,
+      vcpus: Int(summary.vcpuCount), memory: summary.memorySize, uptimeSeconds: uptime)
+  }
+
+  /// The saved state as the node sends it, shown as 64-bit words until its record layout
+  /// is decoded here.
+  static func sections(of bytes: [UInt8]) -> [StateSection] {
+    var fields: [StateField] = []
+    var offset = 0
+    while offset < bytes.count {
+      var value: UInt64 = 0
+      for byte in bytes[offset..<min(offset + 8, bytes.count)] { value = value << 8 | UInt64(byte) }
+      fields.append(StateField(name: "bytes \(offset)", value: value))
+      offset += 8
+    }
+    return [StateSection(title: "saved state (\(bytes.count) bytes)", fields: fields)]
+  }
+
+  private func perform(_ request: Request, vm: String? = nil) throws -> Response {
+    try call(vm: vm) { try client.perform(request) }
+  }
+
+  private func call<T>(vm: String? = nil, _ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as ControlClientError {
+      throw map(error, vm: vm)
+    }
+  }
+
+  private func map(_ error: ControlClientError, vm: String?) -> NodeError {
+    switch error {
+    case .noAnswer(let noAnswer, _, _):
+      return .unreachable(node: node, waitedSeconds: Double(noAnswer.waitedMilliseconds) / 1000)
+    case .unresolvedHost, .socket:
+      return .unreachable(node: node, waitedSeconds: 0)
+    case .refused(let failure):
+      switch failure.code {
+      case .unknownVM: return .noSuchMachine(vm ?? String(decoding: failure.detail, as: UTF8.self))
+      case .replayed, .staleEpoch: return .authenticationRefused(node: node)
+      case .malformed: return .protocolMismatch(node: node, detail: error.description)
+      default: return .refused(node: node, reason: error.description)
+      }
+    case .answerLost, .resynchronizationFailed:
+      return .refused(node: node, reason: error.description)
+    case .encoding:
+      return .refused(node: node, reason: error.description)
+    case .unreadableFile(let path):
+      return .refused(node: node, reason: "cannot read \(path)")
+    }
+  }
+
+  private func unexpected(_ what: String) -> NodeError {
+    .protocolMismatch(node: node, detail: "an answer that does not fit a \(what) request")
+  }
+}

@@ -1,0 +1,71 @@
+; A guest that runs until it is destroyed, for the control-plane test (cases_management.py):
+; it prints "tick N" on COM1 every INTERVAL TSC cycles, forever, so `console` has output to
+; read, a paused VM's console visibly stops, and destroy has something to stop.
+; Flat, real mode, loaded where the control protocol loads flat guests: load=0x1000
+; entry=0000:1000.
+INTERVAL equ 0x10000000             ; 268M cycles: about 0.13 s at QEMU's 2.1 GHz TSC
+    org 0x1000
+bits 16
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x1000
+    xor bp, bp                      ; ticks printed
+.tick:
+    rdtsc
+    add eax, INTERVAL
+    adc edx, 0
+    mov [deadline], eax
+    mov [deadline + 4], edx
+.wait:
+    rdtsc
+    cmp edx, [deadline + 4]
+    jb .wait
+    ja .print
+    cmp eax, [deadline]
+    jb .wait
+.print:
+    mov si, label
+    call print
+    inc bp
+    mov ax, bp
+    call decimal
+    mov al, 10
+    out dx, al
+    jmp .tick
+
+; Prints the NUL-terminated string at SI on COM1 (leaves DX = 0x3F8).
+print:
+    mov dx, 0x3F8
+.next:
+    lodsb
+    test al, al
+    jz .done
+    out dx, al
+    jmp .next
+.done:
+    ret
+
+; Prints AX in decimal on COM1.
+decimal:
+    mov dx, 0x3F8
+    xor cx, cx
+    mov bx, 10
+.divide:
+    xor dx, dx
+    div bx
+    push dx
+    inc cx
+    test ax, ax
+    jnz .divide
+    mov dx, 0x3F8
+.digit:
+    pop ax
+    add al, '0'
+    out dx, al
+    loop .digit
+    ret
+
+label db "tick ", 0
+deadline dd 0, 0
