@@ -122,7 +122,9 @@ def run_case(case):
     if case.driver is not None:
         return run_driven_case(case, iso, env, log_path, start)
     if case.emulator in ("qemu", "kvm"):
-        cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args
+        # -d cpu_reset: QEMU logs "Triple fault" when the host (Peregrine) triple-faults.
+        cmd = [os.path.join(ROOT, "scripts", "run-qemu.sh"), iso] + case.qemu_args + [
+            "-d", "cpu_reset", "-D", log_path + ".qemu"]
     else:
         cmd = [os.path.join(ROOT, "scripts", "run-bochs.sh"), iso, str(case.timeout), log_path + ".serial"]
     try:
@@ -139,7 +141,26 @@ def run_case(case):
     seconds = time.time() - start
     with open(log_path, "w") as f:
         f.write(output)
-    return judge(case, output, code) + (seconds,)
+    verdict = judge(case, output, code)
+    if not verdict[0] and case.emulator == "qemu" and not getattr(case, "_retried", False) \
+            and host_triple_fault(log_path + ".qemu"):
+        # QEMU 7.2's multi-threaded TCG sometimes faults the host right after a #VMEXIT
+        # (docs/smp.md, "Emulator defects"): run once more, and say so on the case's line.
+        case._retried = True
+        passed, reason, again = run_case(case)
+        note = "retried once after a host triple fault in QEMU (docs/smp.md)"
+        return passed, (reason + "; " + note) if reason else note, seconds + again
+    return verdict + (seconds,)
+
+
+def host_triple_fault(qemu_log):
+    """Whether QEMU logged a triple fault of the hypervisor itself (a guest's becomes a
+    #VMEXIT, which QEMU does not log as one)."""
+    try:
+        with open(qemu_log, errors="replace") as f:
+            return "Triple fault" in f.read()
+    except OSError:
+        return False
 
 
 def run_driven_case(case, iso, env, log_path, start):
@@ -208,7 +229,7 @@ def judge(case, output, code, extra=()):
         return False, "QEMU exit code %s, expected %s" % (code, QEMU_EXIT[case.status])
     if case.emulator == "bochs" and code not in (0, 1):
         return False, "Bochs exit code %s (timeout or crash)" % code
-    return True, "ok"
+    return True, ""
 
 
 def run_all(cases, jobs=2):
@@ -225,7 +246,7 @@ def run_all(cases, jobs=2):
                 skipped += 1
                 continue
             label = "PASS" if ok else "FAIL"
-            print("%s  %-40s %5.1fs  %s" % (label, case.name, seconds, "" if ok else reason))
+            print("%s  %-40s %5.1fs  %s" % (label, case.name, seconds, reason or ""))
             if not ok:
                 print("      log: build/test-logs/%s.log" % case.name)
             sys.stdout.flush()

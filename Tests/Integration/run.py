@@ -37,6 +37,18 @@ def prepare_linux_fixtures(selected):
         f.write(bytes(64 * 1024))
 
 
+def build_cli(selected):
+    """The management cases drive build/bin/peregrine: built here (debug, what `swift test`
+    already compiled) so that it matches the tree."""
+    if not any("management" in case.name for case in selected):
+        return
+    result = subprocess.run(["make", "--no-print-directory", "-s", "cli", "CLI_CONFIGURATION=debug"],
+                            cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        sys.stdout.write(result.stdout.decode("utf-8", "replace"))
+        raise SystemExit("could not build the peregrine CLI")
+
+
 def build_isos(selected):
     for iso, spec in sorted(cases.ISOS.items()):
         if not any(case.iso == iso for case in selected):
@@ -66,6 +78,7 @@ def main(argv):
         return 0
     prepare_linux_fixtures(selected)
     build_isos(selected)
+    build_cli(selected)
     passed, failed, skipped = harness.run_all(selected)
     print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 0 if failed == 0 else 1
