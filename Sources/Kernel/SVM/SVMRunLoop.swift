@@ -168,7 +168,6 @@ enum SVMRunLoop {
       VMCBOffset.virtualInterrupt,
       offer.map { SVMVirtualInterrupt.offering($0) } ?? SVMVirtualInterrupt.none)
     var misc = vmcb[VMCBOffset.interceptMisc1, as: UInt32.self]
-    misc &= ~SVMIntercept.vintr
     if vcpu.nmiBlocking.wantsIRETIntercept {
       misc |= SVMIntercept.iret
     } else {
