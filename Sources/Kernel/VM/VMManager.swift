@@ -31,6 +31,9 @@ final class VMManager<Backend: VirtualizationBackend> {
   private var quietEnded = 0
   private var quietTotal = ExitStatistics()
   private var powerOffRequested = false
+  /// One CPU prints the last summary and powers off; another CPU releasing its VM at the
+  /// same moment must not halt the machine under that summary.
+  private var haltClaimed = false
 
   init(
     backend: Backend, console: HypervisorConsole, placement: MachinePlacement,
@@ -249,9 +252,12 @@ final class VMManager<Backend: VirtualizationBackend> {
   /// the last one; then, in batch mode or when asked to, power off, else wait for commands.
   private func checkIdle() {
     let report: (vms: [VirtualMachine], quiet: Int, powerOff: Bool)? = lock.withLock {
-      guard registry.entries.isEmpty, !(service?.holdsNode ?? false) else { return nil }
+      guard registry.entries.isEmpty, !(service?.holdsNode ?? false), !haltClaimed else {
+        return nil
+      }
       let off = batch || powerOffRequested
       guard !ended.isEmpty || quietEnded > 0 || off else { return nil }
+      if off { haltClaimed = true }
       defer {
         ended = []
         quietEnded = 0
