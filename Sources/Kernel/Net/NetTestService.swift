@@ -73,27 +73,20 @@ final class NetTestService: UDPService {
 enum NetworkReport {
   static func print(_ node: NetworkNode) {
     let counters = node.stack.counters
+    // Each count followed by what it counts, on one line.
+    let counts: [(UInt64, StaticString)] = [
+      (counters.framesReceived, " frames received, "), (counters.framesSent, " sent, "),
+      (counters.datagramsDelivered, " datagrams delivered, "), (node.replies, " answered, "),
+      (counters.arpRepliesSent, " ARP replies, "), (counters.arpRequestsSent, " ARP requests, "),
+      (counters.echoRepliesSent, " ICMP echo replies, "), (counters.totalDropped, " dropped, "),
+      (counters.unresolvedDrops, " unresolved, "),
+      (node.device.transmitFull, " not sent (transmit queue full)\n"),
+    ]
     Console.write("net: ")
-    Console.write(decimal: counters.framesReceived)
-    Console.write(" frames received, ")
-    Console.write(decimal: counters.framesSent)
-    Console.write(" sent, ")
-    Console.write(decimal: counters.datagramsDelivered)
-    Console.write(" datagrams delivered, ")
-    Console.write(decimal: node.replies)
-    Console.write(" answered, ")
-    Console.write(decimal: counters.arpRepliesSent)
-    Console.write(" ARP replies, ")
-    Console.write(decimal: counters.arpRequestsSent)
-    Console.write(" ARP requests, ")
-    Console.write(decimal: counters.echoRepliesSent)
-    Console.write(" ICMP echo replies, ")
-    Console.write(decimal: counters.totalDropped)
-    Console.write(" dropped, ")
-    Console.write(decimal: counters.unresolvedDrops)
-    Console.write(" unresolved, ")
-    Console.write(decimal: node.device.transmitFull)
-    Console.write(" not sent (transmit queue full)\n")
+    for (value, label) in counts {
+      Console.write(decimal: value)
+      Console.write(label)
+    }
     Console.write("net: ")
     Console.write(decimal: node.serviceCycles)
     Console.write(" TSC cycles on cpu 0 in ")
