@@ -386,6 +386,35 @@ def network():
     write("pci-config", "virtio-net", bytes(space) + b"".join(m.to_bytes(4, "little") for m in masks))
 
 
+def virtqueues():
+    """Rings as a Linux virtio driver leaves them (Tests/HypervisorCoreTests/Virtio): an
+    8-entry queue with a three-buffer chain, an indirect table, and two chains in flight."""
+    def ring(chains, indirect=None, event_index=0):
+        ram = bytearray(0x4000)
+        def descriptor(table, index, address, length, flags, nxt):
+            at = table + 16 * index
+            ram[at:at + 16] = le64(address) + le32(length) + le16(flags) + le16(nxt)
+        heads = []
+        for head, buffers in chains:
+            for position, (index, address, length, flags) in enumerate(buffers):
+                nxt = buffers[position + 1][0] if position + 1 < len(buffers) else 0
+                descriptor(0, index, address, length, flags | (1 if position + 1 < len(buffers) else 0), nxt)
+            heads.append(head)
+        if indirect:
+            table, entries = indirect
+            for index, (address, length, flags) in enumerate(entries):
+                last = index + 1 == len(entries)
+                descriptor(table, index, address, length, flags | (0 if last else 1), 0 if last else index + 1)
+        for slot, head in enumerate(heads):
+            ram[0x1004 + 2 * slot:0x1006 + 2 * slot] = le16(head)
+        ram[0x1002:0x1004] = le16(len(heads))
+        return bytes([3, event_index]) + bytes(ram)
+    write("virtqueue", "chain-of-three", ring([(3, [(3, 0x3000, 16, 0), (5, 0x3100, 512, 0), (0, 0x3400, 1, 2)])]))
+    write("virtqueue", "two-in-flight", ring([(1, [(1, 0x3000, 64, 2)]), (2, [(2, 0x3100, 64, 2)])], event_index=1))
+    write("virtqueue", "indirect", ring([(4, [(4, 0x2800, 48, 4)])],
+                                        indirect=(0x2800, [(0x3000, 16, 0), (0x3100, 100, 2), (0x3200, 1, 2)])))
+
+
 profiles()
 control_datagrams()
 multiboot2()
@@ -393,5 +422,6 @@ acpi()
 bzimages()
 instructions()
 network()
+virtqueues()
 for target in sorted(os.listdir(OUT)):
     print("%-20s %d seeds" % (target, len(os.listdir(os.path.join(OUT, target)))))
