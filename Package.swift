@@ -49,7 +49,7 @@ let package = Package(
         "ControlProtocol", "ControlClient", .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .testTarget(name: "NetworkProtocolsTests", dependencies: ["NetworkProtocols"]),
-    .testTarget(name: "PCITests", dependencies: ["PCI", "Memory"]),
+    .testTarget(name: "PCITests", dependencies: ["PCI", "Memory", "HypervisorCore"]),
     // A vCPU's architectural state across both backends (docs/vm-state.md).
     .testTarget(name: "ArchitecturalStateTests", dependencies: ["HypervisorCore", "SVM", "VMX"]),
   ],
