@@ -25,16 +25,16 @@ struct CreateCommand: ParsableCommand {
   func run() throws {
     let environment = CLIEnvironment.current
     let document = try ProfileReading.load(profile, json: options.json, environment: environment)
+    for member in document.members {
+      if let refusal = NodeSupport.refusal(for: member.profile) {
+        throw CLIError(.notSupported, refusal.message + "; nothing was sent", hint: refusal.hint)
+      }
+    }
     let session = try ClusterSession(environment: environment)
     if let node { _ = try session.node(named: node) }
     if console && document.members.count != 1 {
       throw CLIError(
         .usage, "--console follows one VM, and \(profile) describes \(document.members.count)")
-    }
-    for member in document.members {
-      if let refusal = NodeSupport.refusal(for: member.profile) {
-        throw CLIError(.notSupported, refusal.message, hint: refusal.hint)
-      }
     }
     let plan = try Placement.plan(document.members, defaultNode: node, session: session)
     var created: [CreatedMachine] = []

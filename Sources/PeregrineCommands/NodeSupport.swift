@@ -30,6 +30,6 @@ enum NodeSupport {
       message:
         "VM '\(profile.name)'\(file) has \(parts.joined(separator: " and ")); nodes have no guest \(models) model until issue 13",
       hint:
-        "remove \(remove.joined(separator: ", ")) from the profile to run it now; nothing was sent")
+        "remove \(remove.joined(separator: ", ")) from the profile to run it now")
   }
 }

@@ -230,5 +230,15 @@ final class ClusterCreateTests: XCTestCase {
     XCTAssertTrue(harness.errors.contains("has a disk image"), harness.errors)
     XCTAssertTrue(harness.errors.contains("remove <image>, <nic1>"), harness.errors)
     XCTAssertTrue(node.requests.isEmpty, "\(node.requests)")
+    XCTAssertTrue(harness.errors.contains("nothing was sent"), harness.errors)
+    // Said before anything else: the same answer with no nodes up at all.
+    let alone = try Harness()
+    _ = try alone.writeFile("hello.bin", "flat guest")
+    let seed = try alone.writeFile(
+      "seed.xml",
+      "<profile><name>test</name><memory>16</memory><flat>hello.bin</flat><nic1><mac>02:00:00:00:00:01</mac></nic1></profile>"
+    )
+    XCTAssertEqual(alone.run("create", seed), 70, alone.errors)
+    XCTAssertTrue(alone.errors.contains("guest NIC (<nic1>)"), alone.errors)
   }
 }
