@@ -1,6 +1,7 @@
 """A virtual cluster over two nodes, driven only by the `peregrine` CLI (docs/cli.md,
 "Placing a cluster"): `node up --count 2` boots two AMD-V nodes under QEMU (one CPU each),
-`create` places a two-VM cluster profile of flat ticker guests, `list --json` shows them on
+`create` refuses a cluster whose third VM fits no node without creating anything, then
+places a two-VM cluster profile of flat ticker guests, `list --json` shows them on
 different nodes, each node's console shows its VM ticking, `destroy CLUSTER` ends both, and
 `nodes --json` shows each node's free memory back where it was; then `node down`.
 
@@ -99,6 +100,17 @@ class ClusterDriver:
         cluster = os.path.join(self.home, "pair.xml")
         with open(cluster, "w") as f:
             f.write(CLUSTER)
+
+        # A cluster whose last VM fits no node: refused before anything is created.
+        big = os.path.join(self.home, "big.xml")
+        with open(big, "w") as f:
+            f.write(CLUSTER.replace('name="tick-b"/>', 'name="tick-b"/>\n  <vm><profile><name>huge</name>'
+                                    '<memory unit="MiB">250</memory><flat>%s</flat></profile></vm>' % TICKER))
+        code, _, err = self.cli("create", big, check=False)
+        if code != 77 or "no node can take VM 'huge'" not in err or "nothing was created" not in err:
+            raise DriverFailure("a cluster that does not fit: exit %d: %s" % (code, err))
+        if self.json("list")["machines"] or self.free_memory() != before:
+            raise DriverFailure("the refused cluster changed something")
 
         start = time.time()
         created = self.json("create", cluster)["created"]
