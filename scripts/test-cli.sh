@@ -65,6 +65,18 @@ printf '<profile>\n  <name>x</name>\n  <memory>1</memry>\n</profile>\n' >"$work/
 expect 65 "validate malformed XML" "$cli" validate "$work/broken.xml"
 contains "$work/err" "$work/broken.xml:3:" "malformed XML's line"
 expect 66 "validate a missing file" "$cli" validate "$work/none.xml"
+cat >"$work/seed.xml" <<XML
+<profile>
+  <name>seed</name>
+  <memory unit="MiB">64</memory>
+  <kernel>vmlinuz</kernel>
+  <image size="500">vmlinuz</image>
+  <nic1><mac>00:02:03:04:05:06</mac></nic1>
+</profile>
+XML
+expect 0 "validate the seed's disk and NIC (a warning)" "$cli" validate "$work/seed.xml"
+contains "$work/err" "no guest disk or NIC model until issue 13" "the warning about <image> and <nic1>"
+contains "$work/err" "remove <image>, <nic1>" "what to remove"
 expect 64 "a usage error" "$cli" pause
 expect 78 "list without nodes" "$cli" list
 contains "$work/err" "peregrine node up" "the hint without nodes"

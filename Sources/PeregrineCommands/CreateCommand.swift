@@ -25,6 +25,11 @@ struct CreateCommand: ParsableCommand {
   func run() throws {
     let environment = CLIEnvironment.current
     let document = try ProfileReading.load(profile, json: options.json, environment: environment)
+    for member in document.members {
+      if let refusal = NodeSupport.refusal(for: member.profile) {
+        throw CLIError(.notSupported, refusal.message + "; nothing was sent", hint: refusal.hint)
+      }
+    }
     let session = try ClusterSession(environment: environment)
     if let node { _ = try session.node(named: node) }
     if console && document.members.count != 1 {
@@ -46,10 +51,16 @@ struct CreateCommand: ParsableCommand {
         }
       } catch {
         reporter.finish()
-        if !created.isEmpty {
-          environment.errors(
-            "peregrine: created before the failure: \(created.map { "\($0.name) on \($0.node)" }.joined(separator: ", "))\n"
-          )
+        environment.errors(
+          "peregrine: creating VM '\(member.profile.name)' on \(node.name) failed\n")
+        // A cluster is created whole or not at all: what this create made goes again.
+        let left = Rollback.destroy(
+          created.map { PlacedMachine(name: $0.name, node: $0.node) }, session: session)
+        if !left.isEmpty {
+          throw CLIError(
+            .failure,
+            "creating VM '\(member.profile.name)' failed (\((error as? CLIError)?.message ?? "\(error)")), and \(left.map { "\($0.name) on \($0.node)" }.joined(separator: ", ")) could not be destroyed",
+            hint: left.map { "peregrine destroy \($0.name)" }.joined(separator: "; "))
         }
         throw error
       }
@@ -67,6 +78,13 @@ struct CreateCommand: ParsableCommand {
           "created \(summary.name) on \(node.name): \(summary.state.rawValue), \(Formatting.bytes(summary.memory)), \(summary.vcpus) vCPU\(summary.vcpus == 1 ? "" : "s"); sent \(Formatting.bytes(request.totalBytes)) in \(Formatting.seconds(seconds))\(rate)\n"
         )
       }
+    }
+    if case .cluster(let cluster) = document {
+      try environment.state.record(
+        ClusterRecord(
+          name: cluster.name, profile: profile,
+          machines: created.map { PlacedMachine(name: $0.name, node: $0.node) },
+          createdAt: environment.now()))
     }
     if options.json && !console { environment.printJSON(CreateReport(created: created)) }
     if console, let (_, node) = plan.first {
@@ -102,100 +120,6 @@ struct CreatedMachine: Encodable {
   var memory: UInt64
   var sentBytes: UInt64
   var seconds: Double
-}
-
-/// Where each VM goes, decided before anything is sent: names must be free on every node,
-/// placed VMs go where the profile says, the others to `defaultNode` or the node with the
-/// most free memory (counting what this plan already puts there).
-enum Placement {
-  static func plan(
-    _ members: [ClusterProfile.Member], defaultNode: String?, session: ClusterSession
-  ) throws -> [(ClusterProfile.Member, NodeRecord)] {
-    let environment = session.environment
-    var reports: [String: NodeReport] = [:]
-    var unreachable: [String: CLIError] = [:]
-    for node in session.nodes {
-      do {
-        let connection = try session.connection(to: node)
-        reports[node.name] = try environment.request { try connection.describeNode() }
-      } catch let error as CLIError where error.status == .unreachable {
-        unreachable[node.name] = error
-      }
-    }
-    // Names: refused before any transfer, as the node would refuse them after it.
-    for member in members {
-      for node in session.nodes
-      where reports[node.name]?.machines.contains(member.profile.name) == true {
-        throw CLIError(
-          .refused, "a VM named '\(member.profile.name)' already runs on \(node.name)",
-          hint: "pick another <name>, or `peregrine destroy \(member.profile.name)` first")
-      }
-    }
-    var free = reports.mapValues(\.freeMemory)
-    var plan: [(ClusterProfile.Member, NodeRecord)] = []
-    for member in members {
-      let wanted = member.node ?? defaultNode
-      let node: NodeRecord
-      if let wanted {
-        node = try session.node(named: wanted)
-        if let error = unreachable[node.name] { throw error }
-        if let reason = misfit(
-          member.profile, on: node.name, reports[node.name], free: free[node.name] ?? 0)
-        {
-          throw CLIError(
-            .refused, reason,
-            hint: "place it on another node (--node or <vm node=>), or change the profile")
-        }
-      } else {
-        let fitting = session.nodes.filter { node in
-          reports[node.name] != nil
-            && misfit(member.profile, on: node.name, reports[node.name], free: free[node.name] ?? 0)
-              == nil
-        }
-        guard let best = fitting.max(by: { free[$0.name]! < free[$1.name]! }) else {
-          if reports.isEmpty {
-            throw unreachable.values.first ?? CLIError(.unreachable, "no node answered")
-          }
-          let reasons = session.nodes.compactMap { node in
-            reports[node.name].flatMap {
-              misfit(member.profile, on: node.name, $0, free: free[node.name] ?? 0)
-            }
-          }
-          throw CLIError(
-            .refused,
-            "no node can take VM '\(member.profile.name)': " + reasons.joined(separator: "; "),
-            hint: "give the VM less <memory> or fewer <vcpus>, or destroy a VM")
-        }
-        node = best
-      }
-      free[node.name]! -= member.profile.memoryBytes
-      plan.append((member, node))
-    }
-    return plan
-  }
-
-  /// Why `profile` does not fit the node, or nil: its memory must be free there; pinned and
-  /// gang vCPUs each need a CPU of the node, and pin= may name only CPUs the node has.
-  static func misfit(
-    _ profile: MachineProfile, on node: String, _ report: NodeReport?, free: UInt64
-  ) -> String? {
-    guard let report else { return "\(node) did not answer" }
-    if profile.memoryBytes > free {
-      return
-        "VM '\(profile.name)' needs \(Formatting.bytes(profile.memoryBytes)) and \(node) has \(Formatting.bytes(free)) free"
-    }
-    if profile.scheduling.mode != .shared && profile.vcpus > report.cpuCount {
-      return
-        "VM '\(profile.name)' has \(profile.vcpus) \(profile.scheduling.mode.profileWord) vCPUs, each needing a CPU of its own, and \(node) has \(report.cpuCount) CPUs"
-    }
-    if let pins = profile.scheduling.pinnedCPUs,
-      let cpu = pins.first(where: { $0 >= report.cpuCount })
-    {
-      return
-        "VM '\(profile.name)' pins a vCPU to CPU \(cpu), and \(node) has CPUs 0 to \(report.cpuCount - 1)"
-    }
-    return nil
-  }
 }
 
 /// Draws the progress bar on standard error while a transfer runs (at most every 0.1 s).

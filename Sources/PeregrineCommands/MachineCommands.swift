@@ -115,8 +115,99 @@ struct UnpauseCommand: ParsableCommand {
 struct DestroyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "destroy",
-    abstract: "Stop a VM and give all its memory back to the node; its name is free again.")
+    abstract: "Stop a VM and give all its memory back to the node; its name is free again.",
+    discussion: """
+      NAME may also be a virtual cluster's <name>: every VM that `create CLUSTER.xml` made \
+      is destroyed, on whichever node runs it. A VM of the same name comes first, unless \
+      --cluster.
+      """)
   @OptionGroup var options: GlobalOptions
-  @Argument(help: "The VM's name.") var vm: String
-  func run() throws { try MachineAction.destroy.perform(on: vm, json: options.json) }
+  @Argument(help: "The VM's name, or a cluster's.") var vm: String
+  @Flag(name: .long, help: "NAME is a cluster, even if a VM has that name too.") var cluster = false
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let recorded = try environment.state.readClusters().clusters.first { $0.name == vm }
+    guard let recorded else {
+      if cluster {
+        throw CLIError(
+          .noSuchMachine, "no cluster named '\(vm)' was created here",
+          hint: "`peregrine list` shows the VMs; destroy them by name")
+      }
+      return try MachineAction.destroy.perform(on: vm, json: options.json)
+    }
+    if !cluster {
+      do {
+        return try MachineAction.destroy.perform(on: vm, json: options.json)
+      } catch let error as CLIError where error.status == .noSuchMachine {}
+    }
+    try ClusterDestruction.destroy(recorded, json: options.json, environment: environment)
+  }
+}
+
+/// `destroy CLUSTER`: each of its VMs where it runs now; the record goes once none is left.
+enum ClusterDestruction {
+  static func destroy(_ cluster: ClusterRecord, json: Bool, environment: CLIEnvironment) throws {
+    let session = try ClusterSession(environment: environment)
+    let (found, unreachable) = try session.machinesByNode()
+    var destroyed: [PlacedMachine] = []
+    var gone: [String] = []
+    var left: [PlacedMachine] = []
+    var failure: CLIError?
+    for machine in cluster.machines {
+      guard let (node, _) = found.first(where: { $0.machines.contains { $0.name == machine.name } })
+      else {
+        if unreachable.contains(where: { $0.0.name == machine.node }) {
+          left.append(machine)
+        } else {
+          gone.append(machine.name)
+        }
+        continue
+      }
+      do {
+        let connection = try session.connection(to: node)
+        try environment.request { try connection.destroyMachine(named: machine.name) }
+        destroyed.append(PlacedMachine(name: machine.name, node: node.name))
+        if !json { environment.output("destroyed \(machine.name) on \(node.name)\n") }
+      } catch let error as CLIError where error.status == .noSuchMachine {
+        gone.append(machine.name)
+      } catch let error as CLIError {
+        left.append(machine)
+        failure = failure ?? error
+      }
+    }
+    var remaining = cluster
+    remaining.machines = left
+    if left.isEmpty {
+      try environment.state.forgetCluster(named: cluster.name)
+    } else {
+      try environment.state.record(remaining)
+    }
+    if json {
+      environment.printJSON(
+        ClusterDestroyReport(
+          cluster: cluster.name, destroyed: destroyed, alreadyGone: gone, left: left))
+    } else {
+      if !gone.isEmpty {
+        environment.output("already gone: \(gone.joined(separator: ", "))\n")
+      }
+      environment.output(
+        "cluster \(cluster.name): \(destroyed.count) of \(cluster.machines.count) VM(s) destroyed\n"
+      )
+    }
+    guard left.isEmpty else {
+      throw failure
+        ?? CLIError(
+          .unreachable,
+          "\(left.map { "\($0.name) on \($0.node)" }.joined(separator: ", ")) not destroyed: the node did not answer",
+          hint: "run `peregrine destroy \(cluster.name)` again once the node answers")
+    }
+  }
+}
+
+struct ClusterDestroyReport: Encodable {
+  var cluster: String
+  var destroyed: [PlacedMachine]
+  var alreadyGone: [String]
+  var left: [PlacedMachine]
 }

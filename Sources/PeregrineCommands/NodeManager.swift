@@ -251,6 +251,8 @@ struct NodeManager {
       }
     }
     if !table.nodes.isEmpty { try state.writeNodes(NodeTable(nodes: [])) }
+    // The nodes took their VMs with them: no cluster is left to destroy.
+    try state.writeClusters(ClusterTable(clusters: []))
     return (stopped, notRunning)
   }
 }

@@ -15,6 +15,10 @@ final class FakeNode: NodeConnection {
   var failure: NodeError?
   /// Thrown by createMachine after half of the bytes.
   var cutTransfer = false
+  /// Thrown by createMachine only (the node refuses the VM; other requests work).
+  var createFailure: NodeError?
+  /// Thrown by destroyMachine only.
+  var destroyFailure: NodeError?
 
   init(freeMemory: UInt64 = 512 << 20, machines: [MachineSummary] = []) {
     report = NodeReport(
@@ -71,6 +75,7 @@ final class FakeNode: NodeConnection {
     -> MachineSummary
   {
     try check("create \(request.profile.name)")
+    if let createFailure { throw createFailure }
     guard !machines.contains(where: { $0.name == request.profile.name }) else {
       throw NodeError.refused(node: "fake", reason: "name in use")
     }
@@ -118,6 +123,7 @@ final class FakeNode: NodeConnection {
 
   func destroyMachine(named name: String) throws {
     try check("destroy \(name)")
+    if let destroyFailure { throw destroyFailure }
     guard let index = machines.firstIndex(where: { $0.name == name }) else {
       throw NodeError.noSuchMachine(name)
     }
