@@ -276,6 +276,19 @@ final class MachineCommandTests: XCTestCase {
     XCTAssertEqual(node.requests.filter { $0.hasPrefix("console") }.count, 5, "5 bytes a read")
   }
 
+  func testTheConsoleOfAnEndedVMIsStillRead() throws {
+    let node = FakeNode(machines: [machine("web")])
+    node.console = Array("bye\n".utf8)
+    node.consoleEndsAt = node.console.count
+    node.endedMachines = ["hello"]
+    let harness = try Harness(nodes: ["node0": node])
+    XCTAssertEqual(harness.run("console", "hello"), 0, harness.errors)
+    XCTAssertEqual(String(decoding: harness.consoleBytes, as: UTF8.self), "bye\n")
+    XCTAssertTrue(harness.errors.contains("[hello has ended]"), harness.errors)
+    XCTAssertEqual(harness.run("console", "ghost"), 67, "neither listed nor kept")
+    XCTAssertTrue(harness.errors.contains("no VM named 'ghost'"), harness.errors)
+  }
+
   func testConsoleStopsOnCtrlC() throws {
     let node = FakeNode(machines: [machine("linux")])
     node.console = Array("boot\n".utf8)
