@@ -81,10 +81,6 @@ NIC_PROFILE = """<?xml version="1.0"?>
 </profile>
 """
 
-# The ticker's code: its image loaded at 0x1000 (real mode, CS = 0).
-TICKER_CODE = (0x1000, 0x1000 + os.path.getsize(TICKER) if os.path.exists(TICKER) else 0x1100)
-
-
 def saved_state(status):
     """`status VM --state --json`'s sections, by title."""
     sections = status["status"].get("saved_state")
@@ -100,23 +96,26 @@ def field(section, name):
     raise DriverFailure("no field %s in %r" % (name, section))
 
 
-def check_ticker_state(driver, vm):
+def check_ticker_state(driver, vm, ticks):
     """A paused ticker's state: RIP in its code, real mode (CR0.PE clear), the UART having
-    sent its ticks, the debug-exit port and the test MMIO device there; and the text form."""
+    sent at least the `ticks` lines the console showed before the pause, the debug-exit port
+    and the test MMIO device there; and the text form."""
     sections = saved_state(driver.json("status", vm, "--state"))
     vcpu = sections.get("vcpu 0")
     if vcpu is None or "uart (COM1)" not in sections or "debug exit port" not in sections \
             or "test mmio" not in sections:
         raise DriverFailure("state sections: %r" % sorted(sections))
+    # Its code: the image loaded at 0x1000 (real mode, CS = 0).
+    code = (0x1000, 0x1000 + os.path.getsize(TICKER))
     rip, cs_base = field(vcpu, "rip"), field(vcpu, "cs.base")
-    if not TICKER_CODE[0] <= cs_base + rip < TICKER_CODE[1]:
+    if not code[0] <= cs_base + rip < code[1]:
         raise DriverFailure("the paused ticker's RIP %#x (CS base %#x) is outside its code %r"
-                            % (rip, cs_base, TICKER_CODE))
+                            % (rip, cs_base, code))
     if field(vcpu, "cr0") & 1 or "mode: real mode" not in vcpu["notes"]:
         raise DriverFailure("the ticker is not in real mode: %r" % (vcpu,))
     if field(sections["vcpu 0"], "rflags") & 2 != 2:
         raise DriverFailure("RFLAGS bit 1 is clear: %r" % (vcpu,))
-    if field(sections["uart (COM1)"], "transmitted") < len("tick 1\n"):
+    if field(sections["uart (COM1)"], "transmitted") < len("tick 1\n") * ticks:
         raise DriverFailure("the UART sent nothing: %r" % (sections["uart (COM1)"],))
     text = driver.cli("status", vm, "--state")[1]
     if not re.search(r"^  vcpu 0\n    rip +0x[0-9a-f]{16}\n", text, re.MULTILINE) \
@@ -397,7 +396,7 @@ class ManagementDriver:
         self.wait_state("ticker", "paused")
         time.sleep(0.3)
         paused_at = self.ticks(console, "ticker")
-        check_ticker_state(self, "ticker")
+        check_ticker_state(self, "ticker", paused_at)
         time.sleep(1.5)
         if self.ticks(console, "ticker") != paused_at:
             raise DriverFailure("the paused VM went on ticking")
@@ -661,7 +660,7 @@ class BochsManagementDriver(ManagementDriver):
         self.wait_state("ticker", "running", timeout=30)
         self.cli("pause", "ticker")
         self.wait_state("ticker", "paused", timeout=30)
-        check_ticker_state(self, "ticker")
+        check_ticker_state(self, "ticker", self.ticks(console, "ticker"))
         self.cli("unpause", "ticker")
         self.wait_state("ticker", "running", timeout=30)
         check_state_refused_while_running(self, "ticker")

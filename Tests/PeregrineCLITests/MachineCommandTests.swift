@@ -58,6 +58,23 @@ final class MachineCommandTests: XCTestCase {
     XCTAssertTrue(harness.output.contains("not running"))
   }
 
+  func testADegradedNodeShowsItsReasons() throws {
+    let node = FakeNode()
+    node.report.health = "degraded"
+    node.report.healthProblems = ["only 12 MiB of memory free", "1 VM ended in failure since boot"]
+    let harness = try Harness(nodes: ["node0": node])
+    XCTAssertEqual(harness.run("nodes"), 0)
+    XCTAssertTrue(
+      harness.output.contains(
+        "degraded: only 12 MiB of memory free; 1 VM ended in failure since boot"),
+      harness.output)
+    XCTAssertEqual(harness.run("nodes", "--json"), 0)
+    let row = try XCTUnwrap((try harness.json()["nodes"] as? [[String: Any]])?.first)
+    XCTAssertEqual(
+      (row["report"] as? [String: Any])?["health_problems"] as? [String],
+      ["only 12 MiB of memory free", "1 VM ended in failure since boot"])
+  }
+
   func testStatusWithAndWithoutState() throws {
     let harness = try Harness(nodes: ["node0": FakeNode(machines: [machine("linux")])])
     XCTAssertEqual(harness.run("status", "linux"), 0)

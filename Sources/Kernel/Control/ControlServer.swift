@@ -111,11 +111,14 @@ final class ControlServer: UDPService {
   private func healthProblems(freeBytes: UInt64, totalBytes: UInt64) -> [NodeInfo.HealthProblem] {
     let now = arch_rdtsc()
     let perMillisecond = max(LocalAPIC.tscPerMillisecond, 1)
+    let here = CPUs.current.index
     let beats = CPUs.all.map { cpu in
-      // 0: not in its scheduler loop yet (still starting): not judged.
+      // 0: not in its scheduler loop yet (still starting): not judged. Nor is this CPU,
+      // which is answering (one loop pass may have run a long create before this request).
       let beat = cpu.heartbeat.load(ordering: .relaxed)
+      let judged = beat != 0 && beat <= now && cpu.index != here
       return CPUHeartbeat(
-        ageMilliseconds: beat == 0 || beat > now ? 0 : (now - beat) / perMillisecond,
+        ageMilliseconds: judged ? (now - beat) / perMillisecond : 0,
         busyElsewhere: cpu.currentActivity != .busy)
     }
     let found = NodeHealth.problems(
