@@ -357,6 +357,10 @@ class ManagementDriver:
         text = json.dumps(row)
         if '"cpu_count": 2' not in text:
             raise DriverFailure("nodes: %s" % text)
+        # Healthy by the kernel's rule: both CPUs came round their loops, memory is free, no
+        # VM has failed (docs/lifecycle.md, "Node health").
+        if row.get("health") != "healthy" or row["report"].get("health_problems") != []:
+            raise DriverFailure("a fresh node is not healthy: %s" % text)
         free_before = re.search(r'"free_memory": (\d+)', text)
         if not free_before:
             raise DriverFailure("nodes gave no free memory: %s" % text)
@@ -388,6 +392,12 @@ class ManagementDriver:
         self.cli("create", os.path.join(profiles, "ticker.xml"))
         self.wait_state("ticker", "running")
         console.wait_for(r"^\[ticker\] tick 3$", 30)
+        # list carries the uptime (3 ticks of about 0.13 s each have gone by).
+        listed = self.json("list")
+        uptimes = re.findall(r'"uptime_seconds": ([0-9.]+)', json.dumps(listed))
+        if len(uptimes) != 1 or float(uptimes[0]) < 0.2:
+            raise DriverFailure("list gave no uptime: %s" % json.dumps(listed))
+        self.notes.append("list: ticker up %s s after 3 ticks" % uptimes[0])
 
         # pause: the ticks stop, and its state can be read; unpause: they go on, and the
         # state is gone with the pause.
