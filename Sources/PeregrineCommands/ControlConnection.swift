@@ -137,7 +137,18 @@ final class ControlConnection: NodeConnection {
       default: specification.kernelImage = imageName
       }
     }
-    guard case .created(let summary) = try perform(.createVM(specification), vm: nil) else {
+    // The node builds the VM (its memory zeroed, the images copied) before it answers: a
+    // 256 MiB Linux VM took more than the default 7.8 s of retransmissions on a loaded host.
+    let building = RetransmissionPolicy(
+      initialTimeout: client.policy.initialTimeout, maximumTimeout: 4000,
+      maximumAttempts: client.policy.maximumAttempts + 6)
+    guard
+      case .created(let summary) = try call(
+        vm: nil,
+        {
+          try client.perform(.createVM(specification), patience: building)
+        })
+    else {
       throw unexpected("create")
     }
     return Self.summary(summary, uptime: Double(summary.uptimeMilliseconds) / 1000)
