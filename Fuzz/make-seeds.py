@@ -317,7 +317,8 @@ def instructions():
 
 
 # ---- Control protocol datagrams (docs/control-protocol.md): payloads of every request kind
-# and of typical responses, and whole datagrams sealed with the fuzz target's key.
+# and of typical responses, and whole datagrams sealed with the fuzz target's key (protocol
+# version 2: VM summaries carry uptime, node info health problems).
 def control_datagrams():
     import hashlib
     import hmac
@@ -340,7 +341,7 @@ def control_datagrams():
         b"\x00",
         b"\x00" + be32(1) + be16(1024),
         b"\x00" + be64(2048) + be64(8 << 20),
-        b"\x00" + be16(3) + name(b"linux-0") + b"\x01" + be16(2) + be64(256 << 20),
+        b"\x00" + be16(3) + name(b"linux-0") + b"\x01" + be16(2) + be64(256 << 20) + be64(1500),
         b"\x03" + name(b"replayed") + be64(1 << 40),
         b"\x00" + be64(0) + be16(5) + b"hello" + be64(5) + b"\x00",
     ]
@@ -348,7 +349,7 @@ def control_datagrams():
     epoch = 0x0102030405060708
     for index, (kind, payload) in enumerate(requests):
         write("control-datagram", "request-payload-%02d" % index, payload)
-        header = (b"PGCP\x01" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
+        header = (b"PGCP\x02" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
                   + be64(epoch) + be64(1000 + index))
         write("control-datagram", "request-%02d" % index, header + payload)
         sealed = header + payload

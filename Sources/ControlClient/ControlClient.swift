@@ -25,7 +25,10 @@ public final class ControlClient {
 
   /// The node's answer to `request` (a `.failure` response is an answer too: the caller
   /// says what it means). Throws when the node does not answer or the exchange fails.
-  public func send(_ request: Request) throws(ControlClientError) -> Response {
+  /// `patience` replaces the client's policy for a request the node takes long over.
+  public func send(_ request: Request, patience: RetransmissionPolicy? = nil)
+    throws(ControlClientError) -> Response
+  {
     // A stale epoch or a refused sequence number on the first send: nothing was executed,
     // so the request is sealed again with what the node said (at most twice).
     for _ in 0..<3 {
@@ -35,7 +38,7 @@ public final class ControlClient {
       } catch {
         throw .encoding(error)
       }
-      var machine = Retransmission(policy: policy)
+      var machine = Retransmission(policy: patience ?? policy)
       var action = machine.start(now: Clock.milliseconds())
       exchange: while true {
         switch action {
@@ -69,8 +72,10 @@ public final class ControlClient {
   }
 
   /// `send`, with a failure response thrown as `.refused`.
-  public func perform(_ request: Request) throws(ControlClientError) -> Response {
-    let response = try send(request)
+  public func perform(_ request: Request, patience: RetransmissionPolicy? = nil)
+    throws(ControlClientError) -> Response
+  {
+    let response = try send(request, patience: patience)
     if case .failure(let failure) = response { throw .refused(failure) }
     return response
   }

@@ -16,9 +16,12 @@ extension ControlClient {
   }
 
   /// A VM's status and its whole saved state (the device models' and vCPUs' records),
-  /// asking for the state piece after piece.
+  /// asking for the state piece after piece. An answer that stops short of the size the
+  /// node announced, or whose size changes midway (the VM resumed and paused again), is an
+  /// error that says so.
   public func statusWithState(of name: [UInt8]) throws(ControlClientError) -> (VMStatus, [UInt8]) {
     var state: [UInt8] = []
+    var announced: UInt32? = nil
     while true {
       let request = Request.status(
         name: name, includeState: true, stateOffset: UInt32(clamping: state.count))
@@ -28,8 +31,24 @@ extension ControlClient {
         throw .refused(
           ControlFailure(.internalError, text: "unexpected answer to status with state"))
       }
+      if let announced, announced != piece.totalSize {
+        throw .refused(
+          ControlFailure(
+            .invalidState, text: "the VM's state changed while it was read: read it again"))
+      }
+      announced = piece.totalSize
       state += piece.bytes
-      if piece.bytes.isEmpty || state.count >= Int(piece.totalSize) { return (status, state) }
+      if state.count >= Int(piece.totalSize) {
+        guard state.count == Int(piece.totalSize) else {
+          throw .refused(
+            ControlFailure(.malformed, text: "the node sent more state bytes than it announced"))
+        }
+        return (status, state)
+      }
+      if piece.bytes.isEmpty {
+        throw .refused(
+          ControlFailure(.malformed, text: "the node's state answer stopped short of its size"))
+      }
     }
   }
 }

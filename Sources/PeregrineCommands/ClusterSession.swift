@@ -65,6 +65,23 @@ final class ClusterSession {
     throw CLIError(NodeError.noSuchMachine(name), stateDirectory: environment.state.directory.path)
   }
 
+  /// The node that still holds the console of an ended VM named `name` (nodes keep the
+  /// last few, docs/control-protocol.md), or nil.
+  func locateEndedConsole(of name: String) throws -> (NodeRecord, NodeConnection)? {
+    for (node, _) in try machinesByNode().found {
+      let connection = try connection(to: node)
+      do {
+        _ = try connection.readConsole(of: name, from: 0)
+        return (node, connection)
+      } catch NodeError.noSuchMachine {
+        continue
+      } catch let error as NodeError {
+        throw CLIError(error, stateDirectory: environment.state.directory.path)
+      }
+    }
+    return nil
+  }
+
   /// Warns on standard error about nodes that did not answer; the status to end with.
   func reportUnreachable(_ unreachable: [(NodeRecord, CLIError)]) -> CLIError? {
     guard !unreachable.isEmpty else { return nil }

@@ -17,7 +17,15 @@ struct ConsoleCommand: ParsableCommand {
   func run() throws {
     let environment = CLIEnvironment.current
     let session = try ClusterSession(environment: environment)
-    let (node, connection, _) = try session.locate(vm)
+    let node: NodeRecord
+    let connection: NodeConnection
+    do {
+      (node, connection, _) = try session.locate(vm)
+    } catch let error as CLIError where error.status == .noSuchMachine {
+      // Not listed: it may have ended, and a node keeps the last few ended VMs' consoles.
+      guard let found = try session.locateEndedConsole(of: vm) else { throw error }
+      (node, connection) = found
+    }
     try ConsoleStream.follow(
       vm, on: node, connection: connection, json: options.json, poll: poll, environment: environment
     )

@@ -45,6 +45,7 @@ final class ControlConnection: NodeConnection {
         "\(plural(info.packages, "package")), \(plural(info.coresPerPackage, "core")) per package, \(plural(info.threadsPerCore, "thread")) per core",
       totalMemory: info.totalMemory, freeMemory: info.freeMemory, machines: names,
       health: info.health == .healthy ? "healthy" : "degraded",
+      healthProblems: info.problems.map(Self.describe),
       uptimeSeconds: Double(info.uptimeMilliseconds) / 1000,
       version: String(decoding: info.version, as: UTF8.self)
         + (info.backend == .svm ? " (AMD-V)" : " (VT-x)"),
@@ -53,7 +54,20 @@ final class ControlConnection: NodeConnection {
   }
 
   func listMachines() throws -> [MachineSummary] {
-    try call { try client.listAllVMs() }.map { Self.summary($0, uptime: 0) }
+    try call { try client.listAllVMs() }.map {
+      Self.summary($0, uptime: Double($0.uptimeMilliseconds) / 1000)
+    }
+  }
+
+  /// A node's reason for being degraded, in words.
+  static func describe(_ problem: NodeInfo.HealthProblem) -> String {
+    switch problem.kind {
+    case .cpuStalled:
+      "CPU \(problem.subject) has not passed its scheduler loop for \(problem.value) ms"
+    case .lowMemory: "only \(Formatting.bytes(problem.value)) of memory free"
+    case .failedVMs:
+      "\(problem.value) VM\(problem.value == 1 ? "" : "s") ended in failure since boot"
+    }
   }
 
   func machineStatus(named name: String, includingState: Bool) throws -> MachineStatus {
@@ -86,7 +100,7 @@ final class ControlConnection: NodeConnection {
       refusedMSRs: status.refusedMSRs.map {
         PeregrineCommands.RefusedMSR(msr: $0.msr, write: false, count: $0.count)
       },
-      savedState: stateBytes.map { Self.sections(of: $0) })
+      savedState: try stateBytes.map { try savedState(of: $0, vm: name) })
   }
 
   func createMachine(_ request: CreateRequest, progress: (TransferProgress) -> Void) throws
@@ -123,10 +137,21 @@ final class ControlConnection: NodeConnection {
       default: specification.kernelImage = imageName
       }
     }
-    guard case .created(let summary) = try perform(.createVM(specification), vm: nil) else {
+    // The node builds the VM (its memory zeroed, the images copied) before it answers: a
+    // 256 MiB Linux VM took more than the default 7.8 s of retransmissions on a loaded host.
+    let building = RetransmissionPolicy(
+      initialTimeout: client.policy.initialTimeout, maximumTimeout: 4000,
+      maximumAttempts: client.policy.maximumAttempts + 6)
+    guard
+      case .created(let summary) = try call(
+        vm: nil,
+        {
+          try client.perform(.createVM(specification), patience: building)
+        })
+    else {
       throw unexpected("create")
     }
-    return Self.summary(summary, uptime: 0)
+    return Self.summary(summary, uptime: Double(summary.uptimeMilliseconds) / 1000)
   }
 
   func pauseMachine(named name: String) throws {
@@ -202,18 +227,18 @@ final class ControlConnection: NodeConnection {
       vcpus: Int(summary.vcpuCount), memory: summary.memorySize, uptimeSeconds: uptime)
   }
 
-  /// The saved state as the node sends it, shown as 64-bit words until its record layout
-  /// is decoded here.
-  static func sections(of bytes: [UInt8]) -> [StateSection] {
-    var fields: [StateField] = []
-    var offset = 0
-    while offset < bytes.count {
-      var value: UInt64 = 0
-      for byte in bytes[offset..<min(offset + 8, bytes.count)] { value = value << 8 | UInt64(byte) }
-      fields.append(StateField(name: "bytes \(offset)", value: value))
-      offset += 8
+  /// The saved state as the node sends it, decoded with the kernel's decoder: bytes that
+  /// are not a VM's saved state are an error that says so.
+  private func savedState(of bytes: [UInt8], vm: String) throws -> [StateSection] {
+    do {
+      return try SavedStateSections.sections(of: bytes)
+    } catch {
+      throw NodeError.protocolMismatch(
+        node: node,
+        detail:
+          "the saved state of VM \(vm) (\(bytes.count) bytes) is corrupt: \(SavedStateSections.describe(error))"
+      )
     }
-    return [StateSection(title: "saved state (\(bytes.count) bytes)", fields: fields)]
   }
 
   private func perform(_ request: Request, vm: String? = nil) throws -> Response {

@@ -12,6 +12,8 @@ public struct NodeReport: Equatable, Codable {
   public var freeMemory: UInt64
   public var machines: [String]
   public var health: String
+  /// Why it is degraded, in words (empty when healthy).
+  public var healthProblems: [String]
   public var uptimeSeconds: Double
   public var version: String
   /// Requests refused for bad authentication, malformed or replayed, since boot.
@@ -19,7 +21,7 @@ public struct NodeReport: Equatable, Codable {
 
   public init(
     cpuCount: Int, topology: String, totalMemory: UInt64, freeMemory: UInt64, machines: [String],
-    health: String,
+    health: String, healthProblems: [String] = [],
     uptimeSeconds: Double, version: String, refusedRequests: UInt64
   ) {
     self.cpuCount = cpuCount
@@ -28,6 +30,7 @@ public struct NodeReport: Equatable, Codable {
     self.freeMemory = freeMemory
     self.machines = machines
     self.health = health
+    self.healthProblems = healthProblems
     self.uptimeSeconds = uptimeSeconds
     self.version = version
     self.refusedRequests = refusedRequests
@@ -114,9 +117,13 @@ public struct RefusedMSR: Equatable, Codable {
 public struct StateSection: Equatable, Codable {
   public var title: String
   public var fields: [StateField]
-  public init(title: String, fields: [StateField]) {
+  /// What the fields mean together, in words ("mode: 64-bit long mode", "pending event:
+  /// none").
+  public var notes: [String]
+  public init(title: String, fields: [StateField], notes: [String] = []) {
     self.title = title
     self.fields = fields
+    self.notes = notes
   }
 }
 

@@ -29,7 +29,12 @@ struct NodesCommand: ParsableCommand {
         do {
           let connection = try session.connection(to: node)
           row.report = try environment.request { try connection.describeNode() }
-          row.health = row.report?.health ?? "ok"
+          row.health =
+            row.report.map { report in
+              report.healthProblems.isEmpty
+                ? report.health
+                : "\(report.health): \(report.healthProblems.joined(separator: "; "))"
+            } ?? "ok"
         } catch let error as CLIError where error.status == .unreachable {
           row.health = "unreachable"
           unreachable.append((node, error))

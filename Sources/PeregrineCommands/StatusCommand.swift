@@ -103,14 +103,36 @@ enum StatusText {
           "    \(Formatting.hex(UInt64(msr.msr), width: 32)) \(msr.write ? "write" : "read ")  \(msr.count)\n"
       }
     }
-    for section in status.savedState ?? [] {
-      text += "  \(section.title)\n"
-      let nameWidth = section.fields.map(\.name.count).max() ?? 0
-      for field in section.fields {
-        text +=
-          "    \(field.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(Formatting.hex(field.value, width: field.width))\n"
+    for section in status.savedState ?? [] { text += render(section) }
+    return text
+  }
+
+  /// One saved-state section: a field per line, except that fields named `group.part`
+  /// (a segment's selector, base, limit, attributes) share their group's line; then the
+  /// notes.
+  static func render(_ section: StateSection) -> String {
+    var lines: [(label: String, value: String)] = []
+    for field in section.fields {
+      let value = Formatting.hex(field.value, width: field.width)
+      if let dot = field.name.firstIndex(of: ".") {
+        let group = String(field.name[..<dot])
+        let part = "\(field.name[field.name.index(after: dot)...])=\(value)"
+        if let last = lines.indices.last, lines[last].label == group {
+          lines[last].value += " " + part
+        } else {
+          lines.append((group, part))
+        }
+      } else {
+        lines.append((field.name, value))
       }
     }
+    let width = lines.map(\.label.count).max() ?? 0
+    var text = "  \(section.title)\n"
+    for line in lines {
+      text +=
+        "    \(line.label.padding(toLength: width, withPad: " ", startingAt: 0))  \(line.value)\n"
+    }
+    for note in section.notes { text += "    \(note)\n" }
     return text
   }
 }

@@ -49,7 +49,7 @@ final class ControlReceiverTests: XCTestCase {
     var wrongKey = ClientSession(
       key: bytes("another cluster's key"), clientID: 7, firstSequence: 1000, epoch: nodeEpoch)
     var wrongVersion = genuine.bytes
-    wrongVersion[4] = 2
+    wrongVersion[4] = 1  // the version before this one
     var longer = genuine.bytes
     longer.insert(0, at: DatagramHeader.size)
     var huge = genuine.bytes
@@ -68,7 +68,7 @@ final class ControlReceiverTests: XCTestCase {
       .drop(.malformed(.lengthMismatch(declared: 3, actual: 2))))
     XCTAssertEqual(
       receiver.receive(Array(genuine.bytes[..<40])), .drop(.malformed(.truncated(at: 40))))
-    XCTAssertEqual(receiver.receive(wrongVersion), .drop(.malformed(.unsupportedVersion(2))))
+    XCTAssertEqual(receiver.receive(wrongVersion), .drop(.malformed(.unsupportedVersion(1))))
     XCTAssertEqual(
       receiver.receive(longer), .drop(.malformed(.lengthMismatch(declared: 3, actual: 4))))
     XCTAssertEqual(

@@ -38,7 +38,7 @@ final class MessageRoundTripTests: XCTestCase {
     XCTAssertEqual(
       Array(bytes[0..<34]),
       [
-        0x50, 0x47, 0x43, 0x50, 1, 5, 1, 0, 1, 2, 3, 4, 0, 2, 0, 0,
+        0x50, 0x47, 0x43, 0x50, 2, 5, 1, 0, 1, 2, 3, 4, 0, 2, 0, 0,
         0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
         0x28,
         0xaa, 0xbb,
@@ -81,6 +81,23 @@ final class MessageRoundTripTests: XCTestCase {
     XCTAssertThrowsError(try Response.decode(kind: .listVMs, payload: [0, 20, 0, 0])) {
       XCTAssertEqual($0 as? WireError, .truncated(at: 2))
     }
+  }
+
+  /// Version 2's fields: a summary's uptime, and a node's health problems with an unknown
+  /// kind or a count over the limit refused.
+  func testVersion2FieldsAreWhereTheDocsSay() throws {
+    let payload = try Response.created(SampleMessages.summary).encodedPayload(for: .createVM)
+    XCTAssertEqual(Array(payload.suffix(8)), [0, 0, 0, 0, 0, 1, 0x81, 0xCD], "uptime 98 765 ms")
+    let degraded = SampleMessages.responses[1].1
+    var bytes = try degraded.encodedPayload(for: .nodeInfo)
+    let problemsAt = bytes.count - 1 - ProtocolLimits.maximumHealthProblems * 11
+    XCTAssertEqual(
+      Array(bytes[problemsAt..<problemsAt + 4]), [8, 1, 0, 1], "8 problems; CPU 1 stalled")
+    bytes[problemsAt + 1] = 9
+    XCTAssertThrowsError(try Response.decode(kind: .nodeInfo, payload: bytes))
+    bytes[problemsAt + 1] = 1
+    bytes[problemsAt] = 9
+    XCTAssertThrowsError(try Response.decode(kind: .nodeInfo, payload: bytes))
   }
 
   func testSpecificationProblems() {

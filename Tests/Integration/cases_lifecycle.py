@@ -15,6 +15,7 @@ FLAT = "load=0x7c00 entry=0000:7c00"
 LIFECYCLE_ISO = "build/test/lifecycle.iso"
 PAUSE_ISO = "build/test/lifecycle-pause.iso"
 PAUSE_BOCHS_ISO = "build/test/lifecycle-pause-bochs.iso"
+PAUSE_BOCHS_SMP_ISO = "build/test/lifecycle-pause-bochs-smp.iso"
 STAY_UP_ISO = "build/test/lifecycle-stay-up.iso"
 IDLE_NODE_ISO = "build/test/lifecycle-idle-node.iso"
 POWER_OFF_ISO = "build/test/lifecycle-power-off.iso"
@@ -33,6 +34,12 @@ ISOS = {
     # makes no exits of its own did not make it exit).
     PAUSE_BOCHS_ISO: {"cmdline": "loglevel=info manage_test=ticker,100,2000", "modules": [
         TICKER_BOCHS + ":vm name=ticker mem=1M " + FLAT,
+        HELLO + ":vm name=hello mem=8M " + FLAT,
+    ]},
+    # Bochs with two CPUs, the ticker pinned to CPU 1 (docs/lifecycle.md, "Open": re-checked
+    # since the inbox race was fixed).
+    PAUSE_BOCHS_SMP_ISO: {"cmdline": "loglevel=info manage_test=ticker,100,2000", "modules": [
+        TICKER_BOCHS + ":vm name=ticker mem=1M sched=pinned pin=1 " + FLAT,
         HELLO + ":vm name=hello mem=8M " + FLAT,
     ]},
     # No `batch`: the node stays up after its VMs ended, until power_off_test= says.
@@ -184,6 +191,9 @@ def cases():
                  POWER_OFF_ISO, POWER_OFF, forbid=FORBID, timeout=timeout),
         ]
     cases += [
+        Case("bochs-vmx-lifecycle-pause-unpause-2cpus", "bochs", PAUSE_BOCHS_SMP_ISO, PAUSE,
+             forbid=FORBID, timeout=400, env={"PEREGRINE_BOCHS_CPUS": "2"},
+             counts={r"^\[ticker\] tick \d+$": 12}),
         Case("qemu-svm-lifecycle-idle-node-waits", "qemu", IDLE_NODE_ISO, IDLE_NODE, forbid=FORBID),
         Case("qemu-svm-linux-paused-and-resumed", "qemu", LINUX_PAUSE_ISO, LINUX_PAUSE,
              forbid=FORBID + [r"(?i)soft lockup|rcu_sched self-detected stall|Kernel panic"],

@@ -72,10 +72,70 @@ BAD_PROFILE = """<?xml version="1.0"?>
 </profile>
 """
 
+NIC_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>nicvm</name>
+  <memory unit="MiB">16</memory>
+  <nic1><mac>00:02:03:04:05:06</mac></nic1>
+  <flat load="0x1000" entry="0000:1000">%s</flat>
+</profile>
+"""
+
+def saved_state(status):
+    """`status VM --state --json`'s sections, by title."""
+    sections = status["status"].get("saved_state")
+    if not sections:
+        raise DriverFailure("no saved state in %r" % (status,))
+    return {section["title"]: section for section in sections}
+
+
+def field(section, name):
+    for entry in section["fields"]:
+        if entry["name"] == name:
+            return entry["value"]
+    raise DriverFailure("no field %s in %r" % (name, section))
+
+
+def check_ticker_state(driver, vm, ticks):
+    """A paused ticker's state: RIP in its code, real mode (CR0.PE clear), the UART having
+    sent at least the `ticks` lines the console showed before the pause, the debug-exit port
+    and the test MMIO device there; and the text form."""
+    sections = saved_state(driver.json("status", vm, "--state"))
+    vcpu = sections.get("vcpu 0")
+    if vcpu is None or "uart (COM1)" not in sections or "debug exit port" not in sections \
+            or "test mmio" not in sections:
+        raise DriverFailure("state sections: %r" % sorted(sections))
+    # Its code: the image loaded at 0x1000 (real mode, CS = 0).
+    code = (0x1000, 0x1000 + os.path.getsize(TICKER))
+    rip, cs_base = field(vcpu, "rip"), field(vcpu, "cs.base")
+    if not code[0] <= cs_base + rip < code[1]:
+        raise DriverFailure("the paused ticker's RIP %#x (CS base %#x) is outside its code %r"
+                            % (rip, cs_base, code))
+    if field(vcpu, "cr0") & 1 or "mode: real mode" not in vcpu["notes"]:
+        raise DriverFailure("the ticker is not in real mode: %r" % (vcpu,))
+    if field(sections["vcpu 0"], "rflags") & 2 != 2:
+        raise DriverFailure("RFLAGS bit 1 is clear: %r" % (vcpu,))
+    if field(sections["uart (COM1)"], "transmitted") < len("tick 1\n") * ticks:
+        raise DriverFailure("the UART sent nothing: %r" % (sections["uart (COM1)"],))
+    text = driver.cli("status", vm, "--state")[1]
+    if not re.search(r"^  vcpu 0\n    rip +0x[0-9a-f]{16}\n", text, re.MULTILINE) \
+            or "    mode: real mode" not in text:
+        raise DriverFailure("status --state text: %s" % text)
+    driver.notes.append("state of paused %s: rip %#x, %d bytes sent by its UART" % (
+        vm, rip, field(sections["uart (COM1)"], "transmitted")))
+
+
+def check_state_refused_while_running(driver, vm):
+    code, out, err = driver.cli("status", vm, "--state", check=False)
+    if code != 77 or "pause the VM first" not in err:
+        raise DriverFailure("status --state of a running VM: exit %d: %s%s" % (code, out, err))
+
+
 # Message kinds and the header (docs/control-protocol.md, "Datagrams").
 NODE_INFO, DESTROY, CONSOLE_READ, POWER_OFF = 1, 7, 8, 9
 TRANSFER_BEGIN, TRANSFER_CHUNK, TRANSFER_END = 10, 11, 12
 HEADER = struct.Struct(">4sBBBBIHHQQ")
+PROTOCOL_VERSION = 2  # DatagramHeader.currentVersion
 
 
 def free_udp_port():
@@ -100,7 +160,7 @@ class RawClient:
         if sequence is None:
             self.sequence += 1
             sequence = self.sequence
-        header = HEADER.pack(b"PGCP", 1, kind, 0, 0, self.client_id, len(payload), 0, self.epoch,
+        header = HEADER.pack(b"PGCP", PROTOCOL_VERSION, kind, 0, 0, self.client_id, len(payload), 0, self.epoch,
                              sequence)
         body = header + payload
         return body + hmac.new(self.key, body, hashlib.sha256).digest()
@@ -289,12 +349,18 @@ class ManagementDriver:
             f.write(HELLO_PROFILE % HELLO)
         with open(os.path.join(profiles, "bad.xml"), "w") as f:
             f.write(BAD_PROFILE % TICKER)
+        with open(os.path.join(profiles, "nicvm.xml"), "w") as f:
+            f.write(NIC_PROFILE % TICKER)
 
         # nodes: the node's CPUs, memory, no VM.
         row = self.node_row()
         text = json.dumps(row)
         if '"cpu_count": 2' not in text:
             raise DriverFailure("nodes: %s" % text)
+        # Healthy by the kernel's rule: both CPUs came round their loops, memory is free, no
+        # VM has failed (docs/lifecycle.md, "Node health").
+        if row.get("health") != "healthy" or row["report"].get("health_problems") != []:
+            raise DriverFailure("a fresh node is not healthy: %s" % text)
         free_before = re.search(r'"free_memory": (\d+)', text)
         if not free_before:
             raise DriverFailure("nodes gave no free memory: %s" % text)
@@ -326,17 +392,27 @@ class ManagementDriver:
         self.cli("create", os.path.join(profiles, "ticker.xml"))
         self.wait_state("ticker", "running")
         console.wait_for(r"^\[ticker\] tick 3$", 30)
+        # list carries the uptime (3 ticks of about 0.13 s each have gone by).
+        listed = self.json("list")
+        uptimes = re.findall(r'"uptime_seconds": ([0-9.]+)', json.dumps(listed))
+        if len(uptimes) != 1 or float(uptimes[0]) < 0.2:
+            raise DriverFailure("list gave no uptime: %s" % json.dumps(listed))
+        self.notes.append("list: ticker up %s s after 3 ticks" % uptimes[0])
 
-        # pause: the ticks stop; unpause: they go on.
+        # pause: the ticks stop, and its state can be read; unpause: they go on, and the
+        # state is gone with the pause.
+        check_state_refused_while_running(self, "ticker")
         self.cli("pause", "ticker")
         self.wait_state("ticker", "paused")
         time.sleep(0.3)
         paused_at = self.ticks(console, "ticker")
+        check_ticker_state(self, "ticker", paused_at)
         time.sleep(1.5)
         if self.ticks(console, "ticker") != paused_at:
             raise DriverFailure("the paused VM went on ticking")
         self.cli("unpause", "ticker")
         self.wait_state("ticker", "running")
+        check_state_refused_while_running(self, "ticker")
         console.wait_for(r"^\[ticker\] tick %d$" % (paused_at + 2), 20)
 
         # console: what the VM printed, through the protocol (until Ctrl-C).
@@ -359,6 +435,11 @@ class ManagementDriver:
             PADDED_SIZE // 1024, seconds, PADDED_SIZE / 1024 / seconds, out.strip()))
         self.wait_state("ticker2", "running")
         console.wait_for(r"^\[ticker2\] tick 2$", 30)
+        # The destroyed ticker's console, kept past the next create (the last 4 ended VMs').
+        code, out, err = self.cli("console", "ticker", timeout=30)
+        if code != 0 or "tick 1\ntick 2\n" not in out or "[ticker has ended]" not in err:
+            raise DriverFailure("console of the destroyed ticker: exit %d: %r %r" % (
+                code, out[-200:], err))
 
         # Refusals. A name in use: refused by the CLI (it asks the node first).
         code, out, err = self.cli("create", os.path.join(profiles, "ticker2.xml"), check=False)
@@ -368,6 +449,11 @@ class ManagementDriver:
         code, out, err = self.cli("create", os.path.join(profiles, "bad.xml"), check=False)
         if code != 65 or "colour" not in err:
             raise DriverFailure("the malformed profile: exit %d: %s" % (code, err))
+        # Refused by the node after its image was sent (no guest NIC model): the image's
+        # frames go back (free memory is compared once every VM is gone, below).
+        code, out, err = self.cli("create", os.path.join(profiles, "nicvm.xml"), check=False)
+        if code != 77 or "NIC" not in err:
+            raise DriverFailure("the create with a NIC: exit %d: %s" % (code, err))
         # A wrong key: the node drops it; the CLI says the node did not answer.
         wrong = self.make_home("0bad" * 16)
         try:
@@ -478,6 +564,7 @@ class LinuxManagementDriver(ManagementDriver):
         self.wait_state("linux", "paused")
         time.sleep(0.3)
         lines = len(re.findall(r"^\[linux\]", console.text(), re.MULTILINE))
+        self.check_linux_state()
         time.sleep(1.5)
         if len(re.findall(r"^\[linux\]", console.text(), re.MULTILINE)) != lines:
             raise DriverFailure("the paused Linux VM went on printing")
@@ -514,6 +601,28 @@ class LinuxManagementDriver(ManagementDriver):
         for note in self.notes:
             print("management: " + note)
         return [r"^\[info \] control: power off requested$"]
+
+
+    def check_linux_state(self):
+        """The paused kernel's state: 64-bit long mode (EFER.LME and LMA, CR0.PE and PG,
+        CR4.PAE), RIP in the kernel's upper half; its devices all there."""
+        sections = saved_state(self.json("status", "linux", "--state"))
+        vcpu = sections.get("vcpu 0")
+        wanted = ["vm", "vcpu 0", "local apic 0", "uart (COM1)", "pit (8254)",
+                  "acpi power (PM1a)", "io apic"]
+        if vcpu is None or any(title not in sections for title in wanted):
+            raise DriverFailure("state sections: %r" % sorted(sections))
+        efer, cr0, cr4 = field(vcpu, "efer"), field(vcpu, "cr0"), field(vcpu, "cr4")
+        rip = field(vcpu, "rip")
+        if efer & 0x500 != 0x500 or cr0 & 0x80000001 != 0x80000001 or not cr4 & 0x20:
+            raise DriverFailure("Linux is not in long mode: EFER %#x CR0 %#x CR4 %#x" % (
+                efer, cr0, cr4))
+        if rip < 0xffff800000000000 or "mode: 64-bit long mode (EFER.LMA)" not in vcpu["notes"]:
+            raise DriverFailure("the paused kernel's RIP %#x, notes %r" % (rip, vcpu["notes"]))
+        if field(sections["vm"], "memory") != 256 << 20:
+            raise DriverFailure("the VM record's memory: %r" % (sections["vm"],))
+        self.notes.append("state of paused linux: rip %#x, cr3 %#x, efer %#x, %s" % (
+            rip, field(vcpu, "cr3"), efer, [n for n in vcpu["notes"] if "activity" in n][0]))
 
 
 class BochsManagementDriver(ManagementDriver):
@@ -561,8 +670,10 @@ class BochsManagementDriver(ManagementDriver):
         self.wait_state("ticker", "running", timeout=30)
         self.cli("pause", "ticker")
         self.wait_state("ticker", "paused", timeout=30)
+        check_ticker_state(self, "ticker", self.ticks(console, "ticker"))
         self.cli("unpause", "ticker")
         self.wait_state("ticker", "running", timeout=30)
+        check_state_refused_while_running(self, "ticker")
         wrong = self.make_home("0bad" * 16)
         try:
             code, out, err = self.cli("list", home=wrong, check=False)

@@ -11,67 +11,7 @@ import XCTest
 final class ControlConnectionTests: XCTestCase {
   private let key = [UInt8](repeating: 0x5e, count: 32)
 
-  /// Answers up to `count` datagrams on a loopback port, until 2 s pass without one.
-  private final class LoopbackNode: @unchecked Sendable {
-    let descriptor: Int32
-    let port: UInt16
-    var receiver: ControlReceiver
-    let done = DispatchSemaphore(value: 0)
-
-    init(key: [UInt8]) {
-      let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-      self.descriptor = descriptor
-      var address = sockaddr_in()
-      address.sin_family = sa_family_t(AF_INET)
-      address.sin_addr.s_addr = inet_addr("127.0.0.1")
-      var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-      withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          _ = bind(descriptor, $0, length)
-          _ = getsockname(descriptor, $0, &length)
-        }
-      }
-      port = UInt16(bigEndian: address.sin_port)
-      receiver = ControlReceiver(key: key, epoch: 42)
-      var timeout = timeval(tv_sec: 2, tv_usec: 0)
-      setsockopt(
-        descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    func serve(_ count: Int, answer: @escaping (Request) -> Response) {
-      Thread {
-        defer { self.done.signal() }
-        for _ in 0..<count {
-          var buffer = [UInt8](repeating: 0, count: 2048)
-          var peer = sockaddr_storage()
-          var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-          let received = withUnsafeMutablePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-              recvfrom(self.descriptor, &buffer, buffer.count, 0, $0, &peerLength)
-            }
-          }
-          guard received > 0 else { return }
-          let reply: [UInt8]
-          switch self.receiver.receive(Array(buffer[0..<received])) {
-          case .drop: continue
-          case .send(let bytes): reply = bytes
-          case .execute(let accepted):
-            reply = self.receiver.respond(to: accepted, with: answer(accepted.request))
-          }
-          let sent = withUnsafeMutablePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-              sendto(self.descriptor, reply, reply.count, 0, $0, peerLength)
-            }
-          }
-          XCTAssertEqual(sent, reply.count)
-        }
-      }.start()
-    }
-
-    deinit { close(descriptor) }
-  }
-
-  private func connection(to node: LoopbackNode, key: [UInt8]) throws -> ControlConnection {
+  private func connection(to node: LoopbackControlNode, key: [UInt8]) throws -> ControlConnection {
     let policy = RetransmissionPolicy(initialTimeout: 50, maximumTimeout: 100, maximumAttempts: 3)
     return ControlConnection(
       node: "node0",
@@ -79,7 +19,7 @@ final class ControlConnectionTests: XCTestCase {
   }
 
   func testDescribeNodeAsksForInfoAndTheVMsAndWordsTheTopology() throws {
-    let node = LoopbackNode(key: key)
+    let node = LoopbackControlNode(key: key)
     var counters = ReceiverCounters()
     counters.refusedUnauthenticated = 2
     counters.refusedReplayed = 1
@@ -108,8 +48,41 @@ final class ControlConnectionTests: XCTestCase {
     XCTAssertEqual(machines.map(\.state), [.paused])
   }
 
+  func testADegradedNodeSaysWhyAndListsCarryUptime() throws {
+    let node = LoopbackControlNode(key: key)
+    let info = NodeInfo(
+      version: Array("0.11".utf8), backend: .vmx, health: .degraded, cpuCount: 2,
+      coresPerPackage: 2, totalMemory: 1 << 30, freeMemory: 12 << 20, vmCount: 1,
+      uptimeMilliseconds: 1500,
+      problems: [
+        NodeInfo.HealthProblem(.cpuStalled, subject: 1, value: 2500),
+        NodeInfo.HealthProblem(.lowMemory, value: 12 << 20),
+        NodeInfo.HealthProblem(.failedVMs, value: 1),
+      ])
+    let vm = VMSummary(
+      id: 0, name: Array("ticker".utf8), state: .running, vcpuCount: 1, memorySize: 16 << 20,
+      uptimeMilliseconds: 75_250)
+    node.serve(100) { request in
+      switch request {
+      case .nodeInfo: return .nodeInfo(info)
+      case .listVMs: return .vmList(VMList(vms: [vm], total: 1))
+      default: return .failure(ControlFailure(.notSupported))
+      }
+    }
+    let report = try connection(to: node, key: key).describeNode()
+    XCTAssertEqual(report.health, "degraded")
+    XCTAssertEqual(
+      report.healthProblems,
+      [
+        "CPU 1 has not passed its scheduler loop for 2500 ms", "only 12 MiB of memory free",
+        "1 VM ended in failure since boot",
+      ])
+    let machines = try connection(to: node, key: key).listMachines()
+    XCTAssertEqual(machines.map(\.uptimeSeconds), [75.25])
+  }
+
   func testRefusalsBecomeTheCLIsErrors() throws {
-    let node = LoopbackNode(key: key)
+    let node = LoopbackControlNode(key: key)
     node.serve(100) { request in
       switch request {
       case .pause: return .failure(ControlFailure(.unknownVM, detail: Array("ghost".utf8)))
@@ -130,7 +103,7 @@ final class ControlConnectionTests: XCTestCase {
   }
 
   func testAWrongKeyGetsNoAnswerAndSaysSo() throws {
-    let node = LoopbackNode(key: key)
+    let node = LoopbackControlNode(key: key)
     node.serve(3) { _ in .done }
     let wrong = [UInt8](repeating: 0x0b, count: 32)
     XCTAssertThrowsError(try connection(to: node, key: wrong).describeNode()) { error in

@@ -9,6 +9,8 @@ final class FakeNode: NodeConnection {
   var statuses: [String: MachineStatus] = [:]
   var console: [UInt8] = []
   var consoleEndsAt: Int? = nil
+  /// VMs gone from the list whose console the node still keeps.
+  var endedMachines: Set<String> = []
   var requests: [String] = []
   var receivedFiles: [String: Int] = [:]
   /// Thrown by every request when set.
@@ -133,6 +135,9 @@ final class FakeNode: NodeConnection {
 
   func readConsole(of name: String, from offset: UInt64) throws -> ConsoleChunk {
     try check("console \(name) \(offset)")
+    guard machines.contains(where: { $0.name == name }) || endedMachines.contains(name) else {
+      throw NodeError.noSuchMachine(name)
+    }
     // Hands out at most 5 bytes a call, so the command has to loop.
     let start = Int(offset)
     let end = min(console.count, start + 5)

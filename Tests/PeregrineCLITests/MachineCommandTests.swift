@@ -58,6 +58,23 @@ final class MachineCommandTests: XCTestCase {
     XCTAssertTrue(harness.output.contains("not running"))
   }
 
+  func testADegradedNodeShowsItsReasons() throws {
+    let node = FakeNode()
+    node.report.health = "degraded"
+    node.report.healthProblems = ["only 12 MiB of memory free", "1 VM ended in failure since boot"]
+    let harness = try Harness(nodes: ["node0": node])
+    XCTAssertEqual(harness.run("nodes"), 0)
+    XCTAssertTrue(
+      harness.output.contains(
+        "degraded: only 12 MiB of memory free; 1 VM ended in failure since boot"),
+      harness.output)
+    XCTAssertEqual(harness.run("nodes", "--json"), 0)
+    let row = try XCTUnwrap((try harness.json()["nodes"] as? [[String: Any]])?.first)
+    XCTAssertEqual(
+      (row["report"] as? [String: Any])?["health_problems"] as? [String],
+      ["only 12 MiB of memory free", "1 VM ended in failure since boot"])
+  }
+
   func testStatusWithAndWithoutState() throws {
     let harness = try Harness(nodes: ["node0": FakeNode(machines: [machine("linux")])])
     XCTAssertEqual(harness.run("status", "linux"), 0)
@@ -274,6 +291,19 @@ final class MachineCommandTests: XCTestCase {
       String(decoding: harness.consoleBytes, as: UTF8.self), "Linux version 6.1\nhello\n")
     XCTAssertTrue(harness.errors.contains("[linux has ended]"))
     XCTAssertEqual(node.requests.filter { $0.hasPrefix("console") }.count, 5, "5 bytes a read")
+  }
+
+  func testTheConsoleOfAnEndedVMIsStillRead() throws {
+    let node = FakeNode(machines: [machine("web")])
+    node.console = Array("bye\n".utf8)
+    node.consoleEndsAt = node.console.count
+    node.endedMachines = ["hello"]
+    let harness = try Harness(nodes: ["node0": node])
+    XCTAssertEqual(harness.run("console", "hello"), 0, harness.errors)
+    XCTAssertEqual(String(decoding: harness.consoleBytes, as: UTF8.self), "bye\n")
+    XCTAssertTrue(harness.errors.contains("[hello has ended]"), harness.errors)
+    XCTAssertEqual(harness.run("console", "ghost"), 67, "neither listed nor kept")
+    XCTAssertTrue(harness.errors.contains("no VM named 'ghost'"), harness.errors)
   }
 
   func testConsoleStopsOnCtrlC() throws {

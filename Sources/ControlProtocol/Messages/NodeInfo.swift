@@ -7,8 +7,30 @@ public struct NodeInfo: Equatable {
 
   public enum Health: UInt8, Equatable, CaseIterable {
     case healthy = 0
-    /// Up, but something failed (a CPU did not start, a VM faulted the hypervisor).
+    /// Up, but something is wrong: `problems` says what (docs/lifecycle.md, "Node health").
     case degraded = 1
+  }
+
+  /// Why a node is degraded: what, about which CPU (0 otherwise), and the measure.
+  public struct HealthProblem: Equatable {
+    public enum Kind: UInt8, Equatable, CaseIterable {
+      /// CPU `subject` has not passed its scheduler loop for `value` ms.
+      case cpuStalled = 1
+      /// `value` bytes free, under the node's threshold.
+      case lowMemory = 2
+      /// `value` VMs ended in failure since boot.
+      case failedVMs = 3
+    }
+
+    public var kind: Kind
+    public var subject: UInt16
+    public var value: UInt64
+
+    public init(_ kind: Kind, subject: UInt16 = 0, value: UInt64) {
+      self.kind = kind
+      self.subject = subject
+      self.value = value
+    }
   }
 
   public var version: [UInt8]
@@ -23,12 +45,14 @@ public struct NodeInfo: Equatable {
   public var vmCount: UInt16
   public var uptimeMilliseconds: UInt64
   public var counters: ReceiverCounters
+  /// Empty when healthy (protocol version 2).
+  public var problems: [HealthProblem]
 
   public init(
     version: [UInt8], backend: Backend, health: Health = .healthy, cpuCount: UInt16,
     packages: UInt16 = 1, coresPerPackage: UInt16, threadsPerCore: UInt16 = 1,
     totalMemory: UInt64, freeMemory: UInt64, vmCount: UInt16, uptimeMilliseconds: UInt64,
-    counters: ReceiverCounters = ReceiverCounters()
+    counters: ReceiverCounters = ReceiverCounters(), problems: [HealthProblem] = []
   ) {
     self.version = version
     self.backend = backend
@@ -42,6 +66,7 @@ public struct NodeInfo: Equatable {
     self.vmCount = vmCount
     self.uptimeMilliseconds = uptimeMilliseconds
     self.counters = counters
+    self.problems = problems
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
@@ -57,6 +82,12 @@ public struct NodeInfo: Equatable {
     writer.u16(vmCount)
     writer.u64(uptimeMilliseconds)
     counters.encode(into: &writer)
+    try writer.count8(problems.count, maximum: ProtocolLimits.maximumHealthProblems)
+    for problem in problems {
+      writer.u8(problem.kind.rawValue)
+      writer.u16(problem.subject)
+      writer.u64(problem.value)
+    }
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> NodeInfo {
@@ -71,10 +102,19 @@ public struct NodeInfo: Equatable {
     let freeMemory = try reader.u64()
     let vmCount = try reader.u16()
     let uptime = try reader.u64()
+    let counters = try ReceiverCounters.decode(from: &reader)
+    let count = try reader.count8(
+      maximum: ProtocolLimits.maximumHealthProblems, minimumElementSize: 11)
+    var problems: [HealthProblem] = []
+    for _ in 0..<count {
+      let kind = try reader.enumeration(HealthProblem.Kind.self)
+      let subject = try reader.u16()
+      problems.append(HealthProblem(kind, subject: subject, value: try reader.u64()))
+    }
     return NodeInfo(
       version: version, backend: backend, health: health, cpuCount: cpuCount,
       packages: packages, coresPerPackage: coresPerPackage, threadsPerCore: threadsPerCore,
       totalMemory: totalMemory, freeMemory: freeMemory, vmCount: vmCount,
-      uptimeMilliseconds: uptime, counters: try ReceiverCounters.decode(from: &reader))
+      uptimeMilliseconds: uptime, counters: counters, problems: problems)
   }
 }

@@ -33,6 +33,16 @@ public struct StateExcerpt: Equatable {
     self.offset = offset
     self.bytes = bytes
   }
+
+  /// The piece of `state` from `offset` that one answer carries (at most
+  /// `ProtocolLimits.maximumStateBytes`); an offset past the end gets no bytes, at the end.
+  public static func window(of state: [UInt8], from offset: UInt32) -> StateExcerpt {
+    let start = min(Int(offset), state.count)
+    let end = min(state.count, start + ProtocolLimits.maximumStateBytes)
+    return StateExcerpt(
+      totalSize: UInt32(clamping: state.count), offset: UInt32(clamping: start),
+      bytes: Array(state[start..<end]))
+  }
 }
 
 /// The answer to `status`: what `peregrine status VM` shows.

@@ -19,17 +19,23 @@ public struct VMSummary: Equatable {
   public var state: VMState
   public var vcpuCount: UInt16
   public var memorySize: UInt64
+  /// Since it was created, paused time included (protocol version 2).
+  public var uptimeMilliseconds: UInt64
 
-  public init(id: UInt16, name: [UInt8], state: VMState, vcpuCount: UInt16, memorySize: UInt64) {
+  public init(
+    id: UInt16, name: [UInt8], state: VMState, vcpuCount: UInt16, memorySize: UInt64,
+    uptimeMilliseconds: UInt64 = 0
+  ) {
     self.id = id
     self.name = name
     self.state = state
     self.vcpuCount = vcpuCount
     self.memorySize = memorySize
+    self.uptimeMilliseconds = uptimeMilliseconds
   }
 
   /// The encoded size with an empty name: what a list's count is checked against.
-  static let minimumEncodedSize = 14
+  static let minimumEncodedSize = 22
 
   func encode(into writer: inout WireWriter) throws(WireError) {
     writer.u16(id)
@@ -37,6 +43,7 @@ public struct VMSummary: Equatable {
     writer.u8(state.rawValue)
     writer.u16(vcpuCount)
     writer.u64(memorySize)
+    writer.u64(uptimeMilliseconds)
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> VMSummary {
@@ -44,8 +51,10 @@ public struct VMSummary: Equatable {
     let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
     let state = try reader.enumeration(VMState.self)
     let vcpuCount = try reader.u16()
+    let memorySize = try reader.u64()
     return VMSummary(
-      id: id, name: name, state: state, vcpuCount: vcpuCount, memorySize: try reader.u64())
+      id: id, name: name, state: state, vcpuCount: vcpuCount, memorySize: memorySize,
+      uptimeMilliseconds: try reader.u64())
   }
 }
 

@@ -28,6 +28,8 @@ public enum ProtocolLimits {
   public static let maximumRefusedMSRs = 12
   /// The text a node adds to an error code.
   public static let maximumErrorDetail = 200
+  /// Reasons a node gives for being degraded, in one node-info answer.
+  public static let maximumHealthProblems = 8
   /// The node's software version string.
   public static let maximumVersionLength = 47
 }

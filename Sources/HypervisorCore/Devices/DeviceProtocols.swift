@@ -30,10 +30,23 @@ public enum DeviceEffect: Equatable {
 public protocol PortDevice: AnyObject {
   func read(port: UInt16, size: UInt8) -> UInt32
   func write(port: UInt16, size: UInt8, value: UInt32) -> DeviceEffect
+  /// Its state as a value (StatefulDevice), for a VM's saved state; nil for a model
+  /// without one. Called under the VM's device lock.
+  func savedDevice() -> SavedDevice?
+}
+
+extension PortDevice {
+  public func savedDevice() -> SavedDevice? { nil }
 }
 
 /// A device model in guest-physical MMIO space. Offsets are relative to its region's base.
 public protocol MMIODevice: AnyObject {
   func read(offset: UInt64, size: UInt8) -> UInt64
   func write(offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect
+  /// As `PortDevice.savedDevice()`.
+  func savedDevice() -> SavedDevice?
+}
+
+extension MMIODevice {
+  public func savedDevice() -> SavedDevice? { nil }
 }

@@ -89,6 +89,9 @@ public final class VirtualCPU {
   /// How much of the VM's paused time (`VirtualMachine.pausedCycles`) this vCPU's clock
   /// has already been set back by (TSC offset, APIC timer). Owner CPU only.
   public var appliedPauseShift: UInt64 = 0
+  /// Its state as its own CPU captured it when it parked (from the VMCB or the VMCS, which
+  /// on VT-x is current only there); nil while it is not parked, or when capture failed.
+  public var pausedState: SavedVMState.VCPU?
   /// Host cycles spent in this vCPU's slices (guest time and its exits): a paused vCPU adds
   /// none. Written by the owner CPU, read by reports.
   public var sliceCycles: UInt64 = 0

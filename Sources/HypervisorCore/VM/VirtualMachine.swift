@@ -62,6 +62,10 @@ public final class VirtualMachine {
   public var pausedCycles: UInt64 = 0
   /// VM-wide device models that keep time on the guest clock (the PIT): shifted on resume.
   public var timedDevices: [any GuestTimedDevice] = []
+  /// The VM's saved state (`SavedVMState`, encoded), set by the CPU that parked its last
+  /// vCPU for a pause, before the manager sees it paused; cleared by the manager before it
+  /// resumes the VM. nil while it runs, or when a vCPU's state could not be captured.
+  public var savedState: [UInt8]?
   /// Host TSC when the VM was created (uptime in reports).
   public var createdAt: UInt64 = 0
   /// No creation, stop and release reports (a test that creates hundreds of VMs).

@@ -4,6 +4,7 @@ import ControlProtocol
 import HypervisorCore
 import Memory
 import NetworkProtocols
+import Synchronization
 
 /// The node's side of the control protocol (docs/control-protocol.md) on UDP port 7100:
 /// every datagram goes through `ControlReceiver` (authenticate, epoch, replay window,
@@ -93,14 +94,43 @@ final class ControlServer: UDPService {
     if version.count > ProtocolLimits.maximumVersionLength {
       version = Array(version.prefix(ProtocolLimits.maximumVersionLength))
     }
+    let problems = healthProblems(freeBytes: UInt64(free) * 4096, totalBytes: UInt64(total) * 4096)
     return NodeInfo(
-      version: version, backend: backend, health: .healthy,
+      version: version, backend: backend, health: problems.isEmpty ? .healthy : .degraded,
       cpuCount: UInt16(clamping: topology.count), packages: UInt16(clamping: packages),
       coresPerPackage: UInt16(clamping: cores / packages),
       threadsPerCore: UInt16(clamping: max(topology.count / cores, 1)),
       totalMemory: UInt64(total) * 4096, freeMemory: UInt64(free) * 4096,
       vmCount: UInt16(clamping: vms?.vmCount ?? 0),
       uptimeMilliseconds: arch_rdtsc() / max(LocalAPIC.tscPerMillisecond, 1),
-      counters: receiver.counters)
+      counters: receiver.counters, problems: problems)
+  }
+
+  /// The node's health by the rule of NodeHealth (docs/lifecycle.md, "Node health"): each
+  /// CPU's heartbeat, free memory, VMs ended by a fault.
+  private func healthProblems(freeBytes: UInt64, totalBytes: UInt64) -> [NodeInfo.HealthProblem] {
+    let now = arch_rdtsc()
+    let perMillisecond = max(LocalAPIC.tscPerMillisecond, 1)
+    let here = CPUs.current.index
+    let beats = CPUs.all.map { cpu in
+      // 0: not in its scheduler loop yet (still starting): not judged. Nor is this CPU,
+      // which is answering (one loop pass may have run a long create before this request).
+      let beat = cpu.heartbeat.load(ordering: .relaxed)
+      let judged = beat != 0 && beat <= now && cpu.index != here
+      return CPUHeartbeat(
+        ageMilliseconds: judged ? (now - beat) / perMillisecond : 0,
+        busyElsewhere: cpu.currentActivity != .busy)
+    }
+    let found = NodeHealth.problems(
+      heartbeats: beats, freeBytes: freeBytes, totalBytes: totalBytes,
+      failedVMs: vms?.failedVMCount ?? 0)
+    return found.prefix(ProtocolLimits.maximumHealthProblems).map { problem in
+      switch problem {
+      case .cpuStalled(let cpu, let milliseconds):
+        NodeInfo.HealthProblem(.cpuStalled, subject: UInt16(clamping: cpu), value: milliseconds)
+      case .lowMemory(let free): NodeInfo.HealthProblem(.lowMemory, value: free)
+      case .failedVMs(let count): NodeInfo.HealthProblem(.failedVMs, value: UInt64(count))
+      }
+    }
   }
 }

@@ -13,12 +13,20 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
 
   var vmCount: Int { manager.list().count }
 
+  var failedVMCount: Int { manager.failedVMCount }
+
   func powerOff() { manager.powerOff() }
 
   func execute(_ request: Request, images: inout ImageStore) -> Response {
     switch request {
     case .createVM(let specification):
-      return create(specification, images: &images)
+      let answer = create(specification, images: images)
+      // Created or refused, the images it named are done with: the loader copied them into
+      // the VM's memory, or nothing will (a new create sends them again). Their frames go
+      // back now, so a refused create leaves the node's free memory as it found it.
+      images.remove(specification.kernelImage)
+      if !specification.initrdImage.isEmpty { images.remove(specification.initrdImage) }
+      return answer
     case .listVMs(let startIndex):
       let all = manager.list()
       let start = min(Int(startIndex), all.count)
@@ -29,10 +37,12 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       switch manager.status(id) {
       case .failure(let refusal): return .failure(failure(refusal))
       case .success(let status):
-        return .vmStatus(
-          report(
-            status,
-            state: includeState ? StateExcerpt(totalSize: 0, offset: stateOffset, bytes: []) : nil))
+        guard includeState else { return .vmStatus(report(status, state: nil)) }
+        switch savedState(of: id, lifecycle: status.lifecycle) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let state):
+          return .vmStatus(report(status, state: StateExcerpt.window(of: state, from: stateOffset)))
+        }
       }
     case .pause(let name):
       return command(name) { self.manager.pause($0) }
@@ -56,7 +66,7 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     }
   }
 
-  private func create(_ specification: VMSpecification, images: inout ImageStore) -> Response {
+  private func create(_ specification: VMSpecification, images: ImageStore) -> Response {
     if let problem = specification.problem() { return .failure(problem) }
     guard specification.nics.isEmpty else {
       return .failure(
@@ -114,9 +124,6 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     case .failure(let refusal):
       return .failure(failure(refusal))
     case .success(let id):
-      // The loader copied them into the VM's memory.
-      images.remove(specification.kernelImage)
-      if !specification.initrdImage.isEmpty { images.remove(specification.initrdImage) }
       guard case .success(let status) = manager.status(id) else {
         return .failure(ControlFailure(.internalError, text: "the VM ended as it started"))
       }
@@ -143,6 +150,22 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
         Array("vm name=".utf8) + name + [UInt8(ascii: " ")] + words)
     else { return nil }
     return parsed
+  }
+
+  /// The state its vCPUs' CPUs captured when it paused (docs/vm-state.md): only a paused VM
+  /// has one, as a running VM's state changes with every exit.
+  private func savedState(of id: Int, lifecycle: VMLifecycle) -> Result<[UInt8], ControlFailure> {
+    guard lifecycle == .paused else {
+      return .failure(
+        ControlFailure(
+          .invalidState, text: "pause the VM first: its state is captured when it is paused"))
+    }
+    guard let state = manager.virtualMachine(id)?.savedState else {
+      return .failure(
+        ControlFailure(
+          .internalError, text: "a vCPU's state could not be captured when the VM paused"))
+    }
+    return .success(state)
   }
 
   private func command(_ name: [UInt8], _ body: (Int) -> Result<Void, ManagementRefusal>)
@@ -186,7 +209,8 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
   private func summary(_ status: VMStatus) -> VMSummary {
     VMSummary(
       id: UInt16(clamping: status.id), name: status.name, state: state(status.lifecycle),
-      vcpuCount: UInt16(clamping: status.vcpus.count), memorySize: status.memoryBytes)
+      vcpuCount: UInt16(clamping: status.vcpus.count), memorySize: status.memoryBytes,
+      uptimeMilliseconds: status.uptimeCycles / max(LocalAPIC.tscPerMillisecond, 1))
   }
 
   private func report(_ status: VMStatus, state excerpt: StateExcerpt?) -> ControlProtocol.VMStatus

@@ -5,6 +5,8 @@ import ControlProtocol
 /// a safe point (the manager posts requests that each vCPU's CPU acts on between exits).
 protocol VMControl: AnyObject {
   var vmCount: Int { get }
+  /// VMs ended by a fault since boot (`StopReason.isFailure`), for the node's health.
+  var failedVMCount: Int { get }
   /// The answer to a VM request (create, list, status, pause, unpause, destroy, console
   /// read); images named by a create come from `images`, and are consumed when it succeeds.
   func execute(_ request: Request, images: inout ImageStore) -> Response

@@ -43,6 +43,8 @@ final class PhysicalCPU {
   /// vCPUs in the run queue whose VM has not ended, published for other CPUs deciding
   /// whether to move a vCPU here.
   let queueLength = Atomic<Int>(0)
+  /// Host TSC when it last passed the top of its scheduler loop (node health).
+  let heartbeat = Atomic<UInt64>(0)
   /// Shared vCPUs this CPU gave to idle CPUs.
   var migrationsOut: UInt64 = 0
   /// Kick IPIs sent to this CPU, and the times it slept in HLT: for the bench.

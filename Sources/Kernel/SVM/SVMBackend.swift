@@ -51,6 +51,12 @@ final class SVMBackend: VirtualizationBackend {
     vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~1
   }
 
+  func captureState(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU)
+    -> VCPUArchitecturalState?
+  {
+    guest(vm)?.captureState(of: vcpu)
+  }
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
   }

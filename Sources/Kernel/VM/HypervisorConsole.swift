@@ -24,6 +24,9 @@ final class HypervisorConsole: ConsoleSink {
   private var keepsHistory = false
   /// Bytes kept per VM.
   static let historyBytes = 16 * 1024
+  /// Ended VMs whose histories are kept for `console` (docs/control-protocol.md): at most
+  /// 4 × 16 KiB beyond the live VMs'.
+  static let endedHistories = 4
 
   func write(_ byte: UInt8, from vmName: [UInt8]) {
     lock.withLock {
@@ -34,12 +37,17 @@ final class HypervisorConsole: ConsoleSink {
     }
   }
 
-  /// Starts an empty history for a new VM named `vmName` (dropping the previous VM's of
-  /// that name), and those of names no longer in `live`.
+  /// Starts an empty history for a new VM named `vmName`, dropping the previous VM's of
+  /// that name, and of the VMs no longer in `live`, all but the last `endedHistories`.
   func startHistory(for vmName: [UInt8], keeping live: [[UInt8]]) {
     lock.withLock {
       keepsHistory = true
-      histories.removeAll { $0.name == vmName || !live.contains($0.name) }
+      histories.removeAll { $0.name == vmName }
+      // The oldest ended VMs' histories go first (histories are in creation order).
+      while histories.filter({ !live.contains($0.name) }).count > Self.endedHistories {
+        guard let oldest = histories.firstIndex(where: { !live.contains($0.name) }) else { break }
+        histories.remove(at: oldest)
+      }
       histories.append((vmName, ConsoleHistory(capacity: Self.historyBytes)))
     }
   }

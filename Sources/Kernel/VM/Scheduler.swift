@@ -46,6 +46,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
 
   func run(on cpu: PhysicalCPU) -> Never {
     while true {
+      cpu.heartbeat.store(arch_rdtsc(), ordering: .relaxed)
       for message in cpu.takePosted() {
         switch message {
         case .adopt(let entry): cpu.runQueue.append(entry)
@@ -83,11 +84,17 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       if vm.stopClaimed.load(ordering: .acquiring) { continue }
       let wanted = vm.pauseRequested.load(ordering: .acquiring)
       if wanted && !vcpu.parked {
+        // Captured here, at the safe point, by the vCPU's own CPU (docs/vm-state.md); the
+        // count below publishes it to the CPU that parks the last vCPU.
+        vcpu.pausedState = backend.captureState(vm, vcpu: vcpu, on: cpu).map {
+          SavedVMState.VCPU(architectural: $0, localAPIC: vcpu.localAPIC?.save())
+        }
         vcpu.parked = true
         if vm.parkedVCPUs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1
           == vm.vcpus.count
         {
           vm.allParkedAt.store(arch_rdtsc(), ordering: .releasing)
+          vm.savedState = vm.encodePausedState()
           manager.allParked(vm)
         }
       } else if !wanted && vcpu.parked {
@@ -98,6 +105,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
           vcpu.appliedPauseShift = vm.pausedCycles
         }
         vcpu.parked = false
+        vcpu.pausedState = nil
         vm.parkedVCPUs.wrappingSubtract(1, ordering: .acquiringAndReleasing)
       }
       // A parked vCPU's requests (the pause's reschedule, interrupts) are taken here, so

@@ -31,6 +31,7 @@ final class VMManager<Backend: VirtualizationBackend> {
   private var quietEnded = 0
   private var quietTotal = ExitStatistics()
   private var powerOffRequested = false
+  private var failedVMs = 0
   /// One CPU prints the last summary and powers off; another CPU releasing its VM at the
   /// same moment must not halt the machine under that summary.
   private var haltClaimed = false
@@ -128,6 +129,8 @@ final class VMManager<Backend: VirtualizationBackend> {
       for device in vm.timedDevices { device.shiftTime(by: span) }
       vm.unlockDevices()
       vm.pausedCycles &+= span
+      // A resumed VM shows no state: what was captured goes stale with its first exit.
+      vm.savedState = nil
       // Sequentially consistent: a CPU that sees the VM resumed sees `pausedCycles`.
       vm.pauseRequested.store(false, ordering: .sequentiallyConsistent)
       return vm
@@ -180,6 +183,9 @@ final class VMManager<Backend: VirtualizationBackend> {
   func virtualMachine(_ id: Int) -> VirtualMachine? {
     lock.withLock { live.indices.contains(id) ? live[id] : nil }
   }
+
+  /// VMs ended by a fault since boot (node health).
+  var failedVMCount: Int { lock.withLock { failedVMs } }
 
   func id(named name: [UInt8]) -> Int? { lock.withLock { registry.id(named: name) } }
 
@@ -238,6 +244,7 @@ final class VMManager<Backend: VirtualizationBackend> {
     lock.withLock {
       _ = registry.apply(.released, to: vm.id)
       live[vm.id] = nil
+      if case .stopped(let reason) = vm.state, reason.isFailure { failedVMs += 1 }
       if vm.quietReports {
         quietEnded += 1
         quietTotal.add(vm.totalStatistics())

@@ -23,6 +23,11 @@ protocol VirtualizationBackend: AnyObject {
   /// Runs on `cpu`, the vCPU's own CPU, while the vCPU is parked (not in the guest).
   func shiftGuestTime(
     _ vm: VirtualMachine, vcpu: VirtualCPU, by cycles: UInt64, on cpu: PhysicalCPU)
+  /// `vcpu`'s architectural state out of its VMCB or VMCS (docs/vm-state.md). Runs on `cpu`,
+  /// the vCPU's own CPU, between slices (on VT-x the VMCS is current only there). nil when
+  /// it cannot be read (a VMCS that does not load).
+  func captureState(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU)
+    -> VCPUArchitecturalState?
   /// Frees the VM's vendor structures once every vCPU is detached.
   func release(_ vm: VirtualMachine)
   /// Fault injection for the self-tests: leaves the VM's first vCPU in a state the vendor's

@@ -61,6 +61,12 @@ final class VMXBackend: VirtualizationBackend {
     VMCS.write(.tscOffset, VMCS.read(.tscOffset) &- cycles)
   }
 
+  func captureState(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU)
+    -> VCPUArchitecturalState?
+  {
+    guest(vm)?.captureState(of: vcpu, on: cpu)
+  }
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(vm) { VMXRunLoop.dump(guest, vcpu: vcpu, cpu: CPUs.current) }
   }

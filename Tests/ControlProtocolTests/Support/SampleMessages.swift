@@ -40,7 +40,8 @@ enum SampleMessages {
   ]
 
   static let summary = VMSummary(
-    id: 3, name: bytes("linux-0"), state: .running, vcpuCount: 2, memorySize: 256 << 20)
+    id: 3, name: bytes("linux-0"), state: .running, vcpuCount: 2, memorySize: 256 << 20,
+    uptimeMilliseconds: 98_765)
 
   /// Each response with the kind of request it answers.
   static let responses: [(MessageKind, Response)] = [
@@ -52,6 +53,22 @@ enum SampleMessages {
           coresPerPackage: 4, threadsPerCore: 1, totalMemory: 2 << 30, freeMemory: 1 << 30,
           vmCount: 1, uptimeMilliseconds: 123_456, counters: counters))
     ),
+    (
+      .nodeInfo,
+      .nodeInfo(
+        NodeInfo(
+          version: [UInt8](repeating: 0x76, count: ProtocolLimits.maximumVersionLength),
+          backend: .vmx, health: .degraded, cpuCount: 2, coresPerPackage: 2,
+          totalMemory: 1 << 30, freeMemory: 1 << 20, vmCount: 0, uptimeMilliseconds: 1,
+          counters: counters,
+          problems: [
+            NodeInfo.HealthProblem(.cpuStalled, subject: 1, value: 2500),
+            NodeInfo.HealthProblem(.lowMemory, value: 1 << 20),
+          ]
+            + Array(
+              repeating: NodeInfo.HealthProblem(.failedVMs, value: 3),
+              count: ProtocolLimits.maximumHealthProblems - 2)))
+    ),
     (.createVM, .created(summary)),
     (
       .listVMs,
@@ -60,7 +77,7 @@ enum SampleMessages {
           vms: Array(
             repeating: VMSummary(
               id: 65535, name: [UInt8](repeating: 0x61, count: ProtocolLimits.maximumNameLength),
-              state: .paused, vcpuCount: 64, memorySize: 64 << 30),
+              state: .paused, vcpuCount: 64, memorySize: 64 << 30, uptimeMilliseconds: .max),
             count: ProtocolLimits.maximumListedVMs), total: 300))
     ),
     (.status, .vmStatus(fullStatus)),
@@ -109,7 +126,7 @@ enum SampleMessages {
     summary: VMSummary(
       id: 1, name: [UInt8](repeating: 0x62, count: ProtocolLimits.maximumNameLength),
       state: .running,
-      vcpuCount: 64, memorySize: 1 << 30),
+      vcpuCount: 64, memorySize: 1 << 30, uptimeMilliseconds: .max),
     uptimeMilliseconds: 1 << 33,
     vcpuCPUs: Array(repeating: 3, count: ProtocolLimits.maximumVCPUs),
     exits: Array(

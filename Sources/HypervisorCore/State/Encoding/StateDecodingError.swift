@@ -16,4 +16,7 @@ public enum StateDecodingError: Error, Equatable {
   case countOutOfRange(at: Int, count: Int, maximum: Int)
   /// The payload ends at `at` but its record's fields ended earlier.
   case trailingBytes(at: Int)
+  /// A VM's saved state whose header announces `expected` records of a kind (vCPUs or
+  /// devices) where `found` follow.
+  case recordCount(expected: Int, found: Int)
 }

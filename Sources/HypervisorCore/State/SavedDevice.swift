@@ -1,0 +1,52 @@
+/// One device model's saved value, of whichever model it is: what a VM's saved state holds
+/// per device (`VirtualMachine.saveDevices()`), and what a decoder reads back by kind.
+public enum SavedDevice: Equatable {
+  case uart(UART16550.State)
+  case pit(PIT8254.State)
+  case localAPIC(LocalAPICModel.State)
+  case ioAPIC(IOAPICModel.State)
+  case acpiPower(ACPIPowerDevice.State)
+  case testMMIO(TestMMIODevice.State)
+  case reset(ResetDevice.State)
+  case debugExit(DebugExitPort.State)
+
+  /// The whole record, header included.
+  public func encoded() -> [UInt8] {
+    switch self {
+    case .uart(let state): state.encoded()
+    case .pit(let state): state.encoded()
+    case .localAPIC(let state): state.encoded()
+    case .ioAPIC(let state): state.encoded()
+    case .acpiPower(let state): state.encoded()
+    case .testMMIO(let state): state.encoded()
+    case .reset(let state): state.encoded()
+    case .debugExit(let state): state.encoded()
+    }
+  }
+
+  /// A device record (`entry` from `StateRecord.entries(in:)`), decoded as its kind says.
+  public static func decoded(_ entry: StateRecord.Entry) throws(StateDecodingError) -> SavedDevice {
+    let bytes = entry.bytes
+    switch entry.kind {
+    case .uart: return .uart(try UART16550.State.decoded(bytes))
+    case .pit: return .pit(try PIT8254.State.decoded(bytes))
+    case .localAPIC: return .localAPIC(try LocalAPICModel.State.decoded(bytes))
+    case .ioAPIC: return .ioAPIC(try IOAPICModel.State.decoded(bytes))
+    case .acpiPower: return .acpiPower(try ACPIPowerDevice.State.decoded(bytes))
+    case .testMMIO: return .testMMIO(try TestMMIODevice.State.decoded(bytes))
+    case .reset: return .reset(try ResetDevice.State.decoded(bytes))
+    case .debugExit: return .debugExit(try DebugExitPort.State.decoded(bytes))
+    case .vcpu, .vm:
+      throw .wrongKind(expected: StateRecordKind.uart.rawValue, found: entry.kind.rawValue)
+    }
+  }
+}
+
+// Each model's saved value as a `SavedDevice`, for a VM's device tables (DeviceProtocols).
+extension UART16550 { public func savedDevice() -> SavedDevice? { .uart(save()) } }
+extension PIT8254 { public func savedDevice() -> SavedDevice? { .pit(save()) } }
+extension IOAPICModel { public func savedDevice() -> SavedDevice? { .ioAPIC(save()) } }
+extension ACPIPowerDevice { public func savedDevice() -> SavedDevice? { .acpiPower(save()) } }
+extension TestMMIODevice { public func savedDevice() -> SavedDevice? { .testMMIO(save()) } }
+extension ResetDevice { public func savedDevice() -> SavedDevice? { .reset(save()) } }
+extension DebugExitPort { public func savedDevice() -> SavedDevice? { .debugExit(save()) } }

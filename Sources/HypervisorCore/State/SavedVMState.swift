@@ -1,0 +1,102 @@
+/// A whole VM's saved state as the control protocol's `status --state` carries it: the VM
+/// header record, then per vCPU its architectural record followed by its local APIC's
+/// record when it has one, then the VM-wide device models' records in table order (ports,
+/// then MMIO). docs/vm-state.md, "A VM's saved state".
+public struct SavedVMState: Equatable {
+  public struct VCPU: Equatable {
+    public var architectural: VCPUArchitecturalState
+    public var localAPIC: LocalAPICModel.State?
+
+    public init(architectural: VCPUArchitecturalState, localAPIC: LocalAPICModel.State? = nil) {
+      self.architectural = architectural
+      self.localAPIC = localAPIC
+    }
+  }
+
+  public var memorySize: UInt64
+  public var vcpus: [VCPU]
+  public var devices: [SavedDevice]
+
+  public init(memorySize: UInt64, vcpus: [VCPU], devices: [SavedDevice]) {
+    self.memorySize = memorySize
+    self.vcpus = vcpus
+    self.devices = devices
+  }
+
+  public func encoded() -> [UInt8] {
+    var bytes = VMStateHeader(
+      memorySize: memorySize, vcpuCount: vcpus.count, deviceCount: devices.count
+    ).encoded()
+    for vcpu in vcpus {
+      bytes += vcpu.architectural.encoded()
+      if let apic = vcpu.localAPIC { bytes += apic.encoded() }
+    }
+    for device in devices { bytes += device.encoded() }
+    return bytes
+  }
+
+  /// Exactly the records the header announces, each valid for its kind, nothing after.
+  public static func decoded(_ bytes: [UInt8]) throws(StateDecodingError) -> SavedVMState {
+    let entries = try StateRecord.entries(in: bytes)
+    guard let first = entries.first else { throw .truncated(at: 0, needed: StateRecord.headerSize) }
+    let header = try VMStateHeader.decoded(first.bytes)
+    var next = 1
+    var vcpus: [VCPU] = []
+    while vcpus.count < header.vcpuCount {
+      guard next < entries.count, entries[next].kind == .vcpu else {
+        throw .recordCount(expected: header.vcpuCount, found: vcpus.count)
+      }
+      var vcpu = VCPU(architectural: try VCPUArchitecturalState.decoded(entries[next].bytes))
+      next += 1
+      if next < entries.count, entries[next].kind == .localAPIC {
+        vcpu.localAPIC = try LocalAPICModel.State.decoded(entries[next].bytes)
+        next += 1
+      }
+      vcpus.append(vcpu)
+    }
+    let devices = entries[next...]
+    guard devices.count == header.deviceCount else {
+      throw .recordCount(expected: header.deviceCount, found: devices.count)
+    }
+    var saved: [SavedDevice] = []
+    for entry in devices { saved.append(try SavedDevice.decoded(entry)) }
+    return SavedVMState(memorySize: header.memorySize, vcpus: vcpus, devices: saved)
+  }
+}
+
+extension VirtualMachine {
+  /// The VM-wide device models' values, in table order (ports, then MMIO), each model once
+  /// (the PIT sits at two port ranges), taken under the device lock so that no exit on
+  /// another vCPU changes one halfway. The local APICs belong to the vCPUs (their own CPU
+  /// saves each).
+  public func saveDevices() -> [SavedDevice] {
+    var seen: [AnyObject] = []
+    var saved: [SavedDevice] = []
+    lockDevices()
+    for entry in ports.entries where !seen.contains(where: { $0 === entry.device }) {
+      seen.append(entry.device)
+      if let value = entry.device.savedDevice() { saved.append(value) }
+    }
+    for entry in mmio.entries where !seen.contains(where: { $0 === entry.device }) {
+      seen.append(entry.device)
+      if let value = entry.device.savedDevice() { saved.append(value) }
+    }
+    unlockDevices()
+    return saved
+  }
+}
+
+extension VirtualMachine {
+  /// The paused VM's state: every vCPU's record as its CPU captured it when it parked, and
+  /// the device models' values now. nil when a vCPU's capture failed. Call once every vCPU
+  /// parked (the CPU that parked the last one).
+  public func encodePausedState() -> [UInt8]? {
+    var captured: [SavedVMState.VCPU] = []
+    for vcpu in vcpus {
+      guard let state = vcpu.pausedState else { return nil }
+      captured.append(state)
+    }
+    return SavedVMState(memorySize: profile.memorySize, vcpus: captured, devices: saveDevices())
+      .encoded()
+  }
+}
