@@ -21,11 +21,11 @@ make --no-print-directory -s iso ISO="$out/linux.iso" CMDLINE="loglevel=info bat
 
 echo "== Linux boot to /init, -icount shift=0 (kernel clock at /init, emulated instructions)"
 PEREGRINE_ICOUNT=1 timeout 900 scripts/run-qemu.sh "$out/linux.iso" > "$out/linux-svm.log" 2>/dev/null
-timeout 900 qemu-system-x86_64 -M microvm,acpi=on,rtc=off,x-option-roms=off,auto-kernel-cmdline=off \
+timeout 1200 qemu-system-x86_64 -M microvm,acpi=on,rtc=off,x-option-roms=off,auto-kernel-cmdline=off \
   -cpu EPYC -icount shift=0 -m 256M -nographic -no-reboot \
   -kernel build/linux/vmlinuz -initrd build/linux/initramfs.cpio.gz -append "$cmdline" \
   < /dev/null > "$out/linux-microvm.log" 2>&1
-timeout 900 qemu-system-x86_64 -M pc -cpu EPYC -icount shift=0 -m 256M -nographic -no-reboot \
+timeout 1200 qemu-system-x86_64 -M pc -cpu EPYC -icount shift=0 -m 256M -nographic -no-reboot \
   -kernel build/linux/vmlinuz -initrd build/linux/initramfs.cpio.gz -append "$cmdline" \
   < /dev/null > "$out/linux-pc.log" 2>&1
 if [ "${BENCH_LINUX_VMX:-0}" = 1 ]; then
