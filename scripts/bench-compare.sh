@@ -2,7 +2,8 @@
 # `make bench-compare BASE=<git rev>`: the deterministic part of the bench on revision BASE
 # and on this working tree (uncommitted changes included), and each metric's change.
 # BASE is checked out as a detached git worktree in build/compare/base (the user's tree is
-# not touched) and built there; both sides run this tree's bench scripts:
+# not touched; the worktree stays for the next run) and built there; both sides run this
+# tree's bench scripts:
 #   - exit round trips per reason, AMD-V (QEMU -icount shift=0) and VT-x (Bochs, minutes;
 #     BENCH_COMPARE_BACKENDS=svm skips it): emulated instructions, deterministic;
 #   - the hypervisor's ELF sections and the bench VM's memory beyond its RAM.
@@ -17,9 +18,15 @@ root=$(pwd)
 compare=$root/build/compare
 tree=$compare/base
 mkdir -p "$compare"
-if [ -e "$tree" ]; then git worktree remove --force "$tree" 2>/dev/null || rm -rf "$tree"; git worktree prune; fi
-git worktree add --quiet --detach "$tree" "$rev" > /dev/null || exit 1
-trap 'git worktree remove --force "$tree" > /dev/null 2>&1' EXIT
+# The worktree is kept for the next comparison (its build is incremental); remove it with
+# `git worktree remove --force build/compare/base`.
+# (Only a worktree whose top is $tree itself: a plain directory there would be inside this one.)
+if [ "$(git -C "$tree" rev-parse --show-toplevel 2>/dev/null)" = "$tree" ]; then
+  git -C "$tree" checkout --quiet --force --detach "$rev" || exit 1
+else
+  rm -rf "$tree"; git worktree prune
+  git worktree add --quiet --detach "$tree" "$rev" > /dev/null || exit 1
+fi
 echo "bench-compare: BASE $base ($(git rev-parse --short "$rev")) against this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', with uncommitted changes'))"
 
 # $1 side name, $2 tree: its metrics, "name value" per line, into $compare/results-$1/metrics.
