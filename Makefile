@@ -164,6 +164,13 @@ fuzz-merge:
 linux-fixtures: deps
 	@scripts/fetch-linux-fixtures.sh
 
+# `make bench-compare BASE=<git rev>`: the deterministic bench figures (exit costs under
+# -icount and Bochs, ELF sections, memory per VM) of BASE, built in a git worktree under
+# build/compare, against this tree, with each metric's change (scripts/bench-compare.sh).
+.PHONY: bench-compare
+bench-compare: deps
+	@scripts/bench-compare.sh "$(BASE)"
+
 # `make cli`: the management CLI, build/bin/peregrine, a host program (docs/cli.md).
 .PHONY: cli
 # CLI_CONFIGURATION=debug reuses what `swift test` built (scripts/test-cli.sh does).

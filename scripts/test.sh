@@ -45,6 +45,7 @@ else
 fi
 if scripts/test-make-iso.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 if scripts/test-cli.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
+if scripts/test-bench.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 
 if [ $build_failed -eq 0 ]; then
   echo "== integration tests (QEMU -cpu EPYC, Bochs corei7_skylake_x)"

@@ -70,6 +70,9 @@ public final class VirtualMachine {
   public var createdAt: UInt64 = 0
   /// No creation, stop and release reports (a test that creates hundreds of VMs).
   public var quietReports = false
+  /// Frames the hypervisor took to build the VM beyond its RAM (nested page tables, VMCBs or
+  /// VMCSs, permission bitmaps): the machine's free frames before and after, minus the RAM.
+  public var framesBeyondRAM = 0
 
   public init(id: Int, profile: VMProfile) {
     self.id = id

@@ -394,6 +394,11 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         Console.write(": never entered")
       }
       Log.end()
+      let tableFrames =
+        vm.addressSpace.map {
+          unsafeDowncast($0, to: GuestAddressSpace<Backend.NestedFormat>.self).tableFrameCount
+        } ?? 0
+      VMReport.footprint(vm, tableFrames: tableFrames)
       VMReport.statistics(vm.totalStatistics())
     }
   }

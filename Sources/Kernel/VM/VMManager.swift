@@ -77,6 +77,7 @@ final class VMManager<Backend: VirtualizationBackend> {
       lock.withLock { _ = registry.apply(.failed, to: id) }
       return .failure(.placement(refusal))
     }
+    let framesBefore = PhysicalFrames.freeFrames
     let vm: VirtualMachine
     switch VMLoader.build(
       profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
@@ -89,6 +90,10 @@ final class VMManager<Backend: VirtualizationBackend> {
     }
     vm.hostCPUs = cpus
     vm.createdAt = started
+    // Another CPU allocating meanwhile (a NIC ring, another VM) would count here too; boot
+    // VMs are built one after another before the other CPUs allocate.
+    let ramFrames = Int((profile.memorySize + 4095) / 4096)
+    vm.framesBeyondRAM = max(0, framesBefore - PhysicalFrames.freeFrames - ramFrames)
     vm.quietReports = quiet
     lock.withLock {
       live[id] = vm

@@ -101,6 +101,19 @@ enum VMReport {
     field("r15", r.r15)
   }
 
+  /// The memory the VM held beyond its RAM, in KiB: all of it (counted when it was built)
+  /// and the nested page tables' share now (MMIO mappings may have added tables since).
+  /// vCPUs run on their host CPU's stack: no per-VM stacks.
+  static func footprint(_ vm: VirtualMachine, tableFrames: Int) {
+    Console.write("  memory: guest RAM ")
+    Console.write(decimal: vm.profile.memorySize >> 10)
+    Console.write(" KiB; beyond it ")
+    Console.write(decimal: UInt64(vm.framesBeyondRAM) * 4)
+    Console.write(" KiB at creation, nested page tables ")
+    Console.write(decimal: UInt64(tableFrames) * 4)
+    Console.write(" KiB now\n")
+  }
+
   /// "    <label><value>" on a line of its own, when the value is not zero.
   static func count(_ label: StaticString, _ value: UInt64) {
     guard value > 0 else { return }
