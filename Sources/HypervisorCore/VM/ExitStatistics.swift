@@ -16,6 +16,9 @@ public final class ExitStatistics {
   /// re-executed the instruction.
   public var decodeMismatches: UInt64 = 0
   public var injectedEvents: UInt64 = 0
+  /// Exits the world switch served itself (exit_fast_path.h): also counted under their kind,
+  /// with no cycles (the fast path takes no timestamps; docs/exit-path.md).
+  public var fastExits: UInt64 = 0
   /// IPIs sent with a delivery mode Peregrine does not deliver (SMI, reserved, INIT
   /// de-assert), or that selected no vCPU.
   public var ignoredInterprocessorInterrupts: UInt64 = 0
@@ -42,6 +45,12 @@ public final class ExitStatistics {
   public func record(_ kind: ExitKind, cycles spent: UInt64) {
     counts[Int(kind.rawValue)] &+= 1
     cycles[Int(kind.rawValue)] &+= spent
+  }
+
+  /// `count` exits of `kind` the world switch served without returning to the run loop.
+  public func recordFast(_ kind: ExitKind, count: UInt64) {
+    counts[Int(kind.rawValue)] &+= count
+    fastExits &+= count
   }
 
   public func count(_ kind: ExitKind) -> UInt64 { counts[Int(kind.rawValue)] }
@@ -72,6 +81,7 @@ public final class ExitStatistics {
     unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
     decodeMismatches &+= other.decodeMismatches
     injectedEvents &+= other.injectedEvents
+    fastExits &+= other.fastExits
     ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
     initSignalsTaken &+= other.initSignalsTaken
     startupIPIsTaken &+= other.startupIPIsTaken

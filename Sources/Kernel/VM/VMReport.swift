@@ -147,6 +147,9 @@ enum VMReport {
     count("decoded instruction did not match the exit (re-executed): ", statistics.decodeMismatches)
     count("injected events: ", statistics.injectedEvents)
     count(
+      "exits served by the world switch's fast path (counted above, no cycles): ",
+      statistics.fastExits)
+    count(
       "ignored IPIs (SMI, reserved modes, INIT de-assert, no target): ",
       statistics.ignoredInterprocessorInterrupts)
     if statistics.initSignalsTaken + statistics.startupIPIsTaken + statistics.startupIPIsIgnored > 0
