@@ -1,5 +1,7 @@
 #ifndef PEREGRINE_EXIT_FAST_PATH_H
 #define PEREGRINE_EXIT_FAST_PATH_H
+/* Three frames per vCPU: this block, then the 8 KiB port bitmap. */
+#define EXIT_FAST_PATH_FRAMES 3
 /* The per-vCPU table the world switch serves hot exits from without returning to Swift
  * (boot/svm_world_switch.asm; docs/exit-path.md). Filled by the kernel (SVMFastPath.swift)
  * from the handlers' own policy; the offsets are pinned below and in boot/exit_fast_path.inc. */
@@ -29,10 +31,21 @@ struct exit_fast_path {
   uint64_t path_host[4];
   uint64_t path_value[4];
   uint64_t unused;         /* always 0 */
-  uint64_t cpuid_served;   /* CPUID exits served here since the run loop last counted */
+  uint64_t cpuid_served;   /* exits served here since the run loop last counted them */
   uint64_t proof_generation; /* the CodePageCache generation copied, for the run loop */
   uint64_t reserved;
   struct exit_fast_cpuid_entry cpuid[EXIT_FAST_CPUID_ENTRIES];
+  /* IN/OUT: the 8 KiB bitmap of ports a device claims (set: the slow path), host address
+   * (0: none served), and the device-table size it was filled for. */
+  uint64_t port_bitmap;
+  uint64_t ports_filled_for;
+  uint64_t port_reads_served;
+  uint64_t port_writes_served;
+  /* VMMCALL "identify" (RAX = 0 at CPL 0): HypercallHandler's answer in RBX, RCX. */
+  uint64_t hypercalls_served;
+  uint64_t identify_rbx;
+  uint64_t identify_rcx;
+  uint64_t served;         /* every exit served here, for one test in the run loop */
 };
 
 _Static_assert(offsetof(struct exit_fast_path, linear_page) == 8, "fast path layout");
@@ -44,5 +57,12 @@ _Static_assert(offsetof(struct exit_fast_path, unused) == 96, "fast path layout"
 _Static_assert(offsetof(struct exit_fast_path, cpuid_served) == 104, "fast path layout");
 _Static_assert(offsetof(struct exit_fast_path, cpuid) == 128, "fast path layout");
 _Static_assert(sizeof(struct exit_fast_cpuid_entry) == 32, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, port_bitmap) == 3200, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, port_reads_served) == 3216, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, port_writes_served) == 3224, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, hypercalls_served) == 3232, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, identify_rbx) == 3240, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, identify_rcx) == 3248, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, served) == 3256, "fast path layout");
 _Static_assert(sizeof(struct exit_fast_path) <= 4096, "one frame");
 #endif

@@ -94,7 +94,6 @@ public enum InstructionCompletion {
     _ linearPage: UInt64, key: InstructionFetchKey, vcpu: VirtualCPU, vm: VirtualMachine,
     guest: Guest
   ) -> UInt64? {
-    let generation = vcpu.codeCache.generation &+ 1
     vcpu.codeCache.invalidate()
     let mode = guest.mode()
     let paging = InstructionFetcher.pagingMode(of: mode)
@@ -120,8 +119,8 @@ public enum InstructionCompletion {
     cache.linearPage = linearPage
     cache.addressSpace = key.addressSpace
     cache.hostPage = UInt64(UInt(bitPattern: host))
-    cache.generation = generation
     vcpu.codeCache = cache
+    vcpu.codeCacheGeneration &+= 1
     return cache.hostPage
   }
 

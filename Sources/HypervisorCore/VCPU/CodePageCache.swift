@@ -11,9 +11,6 @@ public struct CodePageCache {
   /// The entries the walk read, at most four levels: where each is, and its value.
   public var entries: (PathEntry, PathEntry, PathEntry, PathEntry) = (.none, .none, .none, .none)
   public var entryCount = 0
-  /// Counts the walks that filled the cache, so a copy of it (the world switch's fast path,
-  /// exit_fast_path.h) knows when to take the new one.
-  public var generation: UInt64 = 0
 
   public struct PathEntry {
     public var host: UInt64

@@ -131,7 +131,7 @@ final class SVMGuest {
   /// ASIDs are not released: the processor's next generation reclaims them.
   func release() {
     for vmcb in vmcbs { PhysicalFrames.free(vmcb) }
-    for fast in fastPaths { PhysicalFrames.free(fast) }
+    for fast in fastPaths { ExitFastPath.free(fast) }
     PhysicalFrames.free(ioPermissionMap, frames: 3)
     PhysicalFrames.free(msrPermissionMap, frames: 2)
   }

@@ -36,7 +36,7 @@ enum SVMRunLoop {
     // The world switch's fast path (ExitFastPath): on unless an interrupt is offered or NMI
     // blocking is tracked (deliverInterrupts decides per entry where there is an APIC).
     let fast = ExitFastPath.block(guest.fastPaths[vcpu.index])
-    ExitFastPath.fillCPUIDIfNeeded(fast, vcpu: vcpu, vm: vm)
+    ExitFastPath.prepare(fast, vcpu: vcpu, vm: vm)
     fast.pointee.enabled = 1
     var offered: UInt8? = nil
     while true {
@@ -49,8 +49,8 @@ enum SVMRunLoop {
         offered = deliverInterrupts(
           vmcb, vcpu: vcpu, vm: vm, cpu: cpu, rip: registers.pointee.rip, fast: fast)
       }
-      if vcpu.codeCache.generation != fast.pointee.proof_generation {
-        ExitFastPath.copyProof(fast, from: vcpu.codeCache)
+      if vcpu.codeCacheGeneration != fast.pointee.proof_generation {
+        ExitFastPath.copyProof(fast, vcpu: vcpu)
       }
       if vcpu.pendingEvent != nil { injectPendingEvent(vmcb, vcpu: vcpu) }
       vmcb.set(VMCBOffset.rax, registers.pointee.rax)
@@ -66,7 +66,7 @@ enum SVMRunLoop {
       registers.pointee.rip = vmcb.u64(VMCBOffset.rip)
       registers.pointee.rflags = vmcb.u64(VMCBOffset.rflags)
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
-      if fast.pointee.cpuid_served != 0 { ExitFastPath.countServed(fast, vcpu: vcpu) }
+      if fast.pointee.served != 0 { ExitFastPath.countServed(fast, vcpu: vcpu) }
       if let vector = offered {
         offered = nil
         acknowledgeIfTaken(vector, vmcb, vcpu: vcpu)

@@ -7,20 +7,54 @@ import HypervisorCore
 enum ExitFastPath {
   typealias Block = UnsafeMutablePointer<exit_fast_path>
 
-  /// One zeroed frame (disabled, no proof, empty table), or nil when memory ran out.
-  static func allocate() -> UInt64? { PhysicalFrames.allocateZeroed() }
+  /// The block and its port bitmap, zeroed (disabled, no proof, empty tables), or nil when
+  /// memory ran out.
+  static func allocate() -> UInt64? {
+    PhysicalFrames.allocateZeroed(frames: Int(EXIT_FAST_PATH_FRAMES))
+  }
+
+  static func free(_ address: UInt64) {
+    PhysicalFrames.free(address, frames: Int(EXIT_FAST_PATH_FRAMES))
+  }
 
   static func block(_ address: UInt64) -> Block {
     IdentityMappedMemory().pointer(to: address).assumingMemoryBound(to: exit_fast_path.self)
   }
 
-  /// The CPUID table for `vcpu`, from CPUIDPolicy on this processor's answers: the same
-  /// code CPUIDHandler runs. `reserved` records what it was filled for (1 + local APIC).
-  static func fillCPUIDIfNeeded(_ fast: Block, vcpu: VirtualCPU, vm: VirtualMachine) {
+  /// Brings the tables up to date at the start of a slice: the CPUID answers (`reserved`
+  /// records what they were filled for: 1 + local APIC), the ports devices claim (device
+  /// tables only grow, so their size says whether it changed), the hypercall answer.
+  static func prepare(_ fast: Block, vcpu: VirtualCPU, vm: VirtualMachine) {
     let filledFor: UInt64 = vcpu.localAPIC != nil ? 2 : 1
-    guard fast.pointee.reserved != filledFor else { return }
-    fillCPUID(fast, vcpu: vcpu, vm: vm)
-    fast.pointee.reserved = filledFor
+    if fast.pointee.reserved != filledFor {
+      fillCPUID(fast, vcpu: vcpu, vm: vm)
+      fast.pointee.reserved = filledFor
+    }
+    if fast.pointee.ports_filled_for != UInt64(vm.ports.entries.count)
+      || fast.pointee.port_bitmap == 0
+    {
+      fillPorts(fast, vm: vm)
+    }
+    fast.pointee.identify_rbx = HypercallHandler.identifyAnswer.rbx
+    fast.pointee.identify_rcx = HypercallHandler.identifyAnswer.rcx
+  }
+
+  /// The ports some device claims, one bit each (the frames after the block): IN/OUT on any
+  /// other port is what PortIOHandler does for no device, which the world switch can do.
+  @inline(never)
+  static func fillPorts(_ fast: Block, vm: VirtualMachine) {
+    let bitmapAddress = UInt64(UInt(bitPattern: fast)) &+ 4096
+    let bitmap = IdentityMappedMemory().pointer(to: bitmapAddress).assumingMemoryBound(
+      to: UInt8.self)
+    for entry in vm.ports.entries {
+      var port = Int(entry.first)
+      while port <= Int(entry.last) {
+        bitmap[port >> 3] |= 1 << UInt8(port & 7)
+        port += 1
+      }
+    }
+    fast.pointee.ports_filled_for = UInt64(vm.ports.entries.count)
+    fast.pointee.port_bitmap = bitmapAddress
   }
 
   @inline(never)
@@ -53,8 +87,9 @@ enum ExitFastPath {
   /// The code-page cache's page and walk, for the assembly to verify on each CPUID exit.
   /// Entries of 32-bit paging (4 bytes) are not copied: no proof, the slow path serves.
   @inline(never)
-  static func copyProof(_ fast: Block, from cache: CodePageCache) {
-    fast.pointee.proof_generation = cache.generation
+  static func copyProof(_ fast: Block, vcpu: VirtualCPU) {
+    let cache = vcpu.codeCache
+    fast.pointee.proof_generation = vcpu.codeCacheGeneration
     fast.pointee.linear_page = 1  // matches no page unless the whole proof is copied
     // Unused levels read `unused` (offset 96, pinned in exit_fast_path.h), always 0.
     let unused = UInt64(UInt(bitPattern: fast)) &+ 96
@@ -77,7 +112,18 @@ enum ExitFastPath {
   /// timestamps). Out of line: the run loop stays small (docs/exit-path.md).
   @inline(never)
   static func countServed(_ fast: Block, vcpu: VirtualCPU) {
-    vcpu.statistics.recordFast(.cpuid, count: fast.pointee.cpuid_served)
+    let statistics = vcpu.statistics
+    statistics.recordFast(.cpuid, count: fast.pointee.cpuid_served)
+    let reads = fast.pointee.port_reads_served
+    let writes = fast.pointee.port_writes_served
+    statistics.recordFast(.portIO, count: reads &+ writes)
+    statistics.unhandledPortReads &+= reads
+    statistics.unhandledPortWrites &+= writes
+    statistics.recordFast(.hypercall, count: fast.pointee.hypercalls_served)
     fast.pointee.cpuid_served = 0
+    fast.pointee.port_reads_served = 0
+    fast.pointee.port_writes_served = 0
+    fast.pointee.hypercalls_served = 0
+    fast.pointee.served = 0
   }
 }
