@@ -4,6 +4,8 @@
 public final class ExitStatistics {
   private let counts: UnsafeMutablePointer<UInt64>
   private let cycles: UnsafeMutablePointer<UInt64>
+  /// Of `counts`, the exits the world switch served itself (exit_fast_path.h): no cycles.
+  private let fastCounts: UnsafeMutablePointer<UInt64>
   public var unhandledPortReads: UInt64 = 0
   public var unhandledPortWrites: UInt64 = 0
   public var refusedMSRAccesses: UInt64 = 0
@@ -16,9 +18,6 @@ public final class ExitStatistics {
   /// re-executed the instruction.
   public var decodeMismatches: UInt64 = 0
   public var injectedEvents: UInt64 = 0
-  /// Exits the world switch served itself (exit_fast_path.h): also counted under their kind,
-  /// with no cycles (the fast path takes no timestamps; docs/exit-path.md).
-  public var fastExits: UInt64 = 0
   /// IPIs sent with a delivery mode Peregrine does not deliver (SMI, reserved, INIT
   /// de-assert), or that selected no vCPU.
   public var ignoredInterprocessorInterrupts: UInt64 = 0
@@ -34,11 +33,14 @@ public final class ExitStatistics {
     counts.initialize(repeating: 0, count: ExitKind.count)
     cycles = .allocate(capacity: ExitKind.count)
     cycles.initialize(repeating: 0, count: ExitKind.count)
+    fastCounts = .allocate(capacity: ExitKind.count)
+    fastCounts.initialize(repeating: 0, count: ExitKind.count)
   }
 
   deinit {
     counts.deallocate()
     cycles.deallocate()
+    fastCounts.deallocate()
   }
 
   @inline(__always)
@@ -47,10 +49,20 @@ public final class ExitStatistics {
     cycles[Int(kind.rawValue)] &+= spent
   }
 
-  /// `count` exits of `kind` the world switch served without returning to the run loop.
+  /// `count` exits of `kind` the world switch served without returning to the run loop:
+  /// counted under their kind, with no cycles (the fast path takes no timestamps).
   public func recordFast(_ kind: ExitKind, count: UInt64) {
     counts[Int(kind.rawValue)] &+= count
-    fastExits &+= count
+    fastCounts[Int(kind.rawValue)] &+= count
+  }
+
+  /// Of `count(kind)`, the exits served by the world switch's fast path.
+  public func fastCount(_ kind: ExitKind) -> UInt64 { fastCounts[Int(kind.rawValue)] }
+
+  public var fastExits: UInt64 {
+    var total: UInt64 = 0
+    for index in 0..<ExitKind.count { total &+= fastCounts[index] }
+    return total
   }
 
   public func count(_ kind: ExitKind) -> UInt64 { counts[Int(kind.rawValue)] }
@@ -73,6 +85,7 @@ public final class ExitStatistics {
     for index in 0..<ExitKind.count {
       counts[index] &+= other.counts[index]
       cycles[index] &+= other.cycles[index]
+      fastCounts[index] &+= other.fastCounts[index]
     }
     unhandledPortReads &+= other.unhandledPortReads
     unhandledPortWrites &+= other.unhandledPortWrites
@@ -81,7 +94,6 @@ public final class ExitStatistics {
     unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
     decodeMismatches &+= other.decodeMismatches
     injectedEvents &+= other.injectedEvents
-    fastExits &+= other.fastExits
     ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
     initSignalsTaken &+= other.initSignalsTaken
     startupIPIsTaken &+= other.startupIPIsTaken
