@@ -4,11 +4,24 @@
 ; and the way back: the VMCS's HOST_RIP is vmx_exit_landing, HOST_RSP the stack pointer
 ; this function wrote just before entering. RSP, RIP and RFLAGS travel in the VMCS.
 ;
-; int vmx_world_switch(void *register_file, int launched)
+; int vmx_world_switch(void *register_file, int launched, struct exit_fast_path *fast)
+;
+; The fast path (docs/exit-path.md): a CPUID exit whose leaf is in the vCPU's answer table
+; (exit_fast_path.h) is answered at vmx_exit_landing and the guest resumed with VMRESUME,
+; without the register file, FXSAVE/FXRSTOR or the run loop. The length is
+; VM_EXIT_INSTRUCTION_LEN. Anything else returns to the run loop. The VMX-preemption timer
+; restarts from its field at each VMRESUME, so the fast path ends at the block's TSC
+; deadline, which the run loop writes with the timer.
 ;   returns 0 after a VM exit, 1 when VMLAUNCH/VMRESUME itself failed (VMfailValid or
 ;   VMfailInvalid: the VM-instruction error field says why, SDM 3C §31.4).
 
 %include "guest_register_file.inc"
+%include "exit_fast_path.inc"
+%define VMCS_EXIT_REASON        0x4402
+%define VMCS_IDT_VECTORING_INFO 0x4408
+%define VMCS_EXIT_INSTR_LEN     0x440C
+%define VMCS_GUEST_RIP          0x681E
+%define VMX_EXIT_CPUID          10
 %define VMCS_HOST_RSP 0x6C14
 
 section .text
@@ -23,6 +36,7 @@ vmx_world_switch:
     push r13
     push r14
     push r15
+    push rdx                         ; [rsp + 8] the fast-path block
     push rdi                         ; [rsp] register file, found again after the exit
 
     mov rax, VMCS_HOST_RSP
@@ -60,12 +74,13 @@ vmx_world_switch:
     vmresume
 .failed:
     ; Still the host: the guest never ran. Report failure.
-    pop rdi
+    add rsp, 16
     mov eax, 1
     jmp vmx_switch_return
 
-vmx_exit_landing:
-    push rdi                         ; the guest's RDI; [rsp + 8] is the register file
+; The guest's registers into the register file ([rsp] after the macro's push: the guest's
+; RDI; the register file above it).
+%macro SAVE_GUEST 0
     mov rdi, [rsp + 8]
     mov [rdi + REG_RAX], rax
     mov [rdi + REG_RCX], rcx
@@ -86,8 +101,81 @@ vmx_exit_landing:
     mov rax, cr2
     mov [rdi + REG_CR2], rax
     fxsave64 [rdi + FXSAVE_AREA]
-    add rsp, 8
+%endmacro
+
+vmx_exit_landing:
+    push rdi                         ; the guest's RDI and RSI; [rsp + 16] the register
+    push rsi                         ; file, [rsp + 24] the fast-path block
+    mov rsi, VMCS_EXIT_REASON
+    vmread rsi, rsi
+    cmp esi, VMX_EXIT_CPUID          ; bit 31 (entry failure) set: no match
+    je .cpuid
+.slow:
+    pop rsi
+    SAVE_GUEST
+    add rsp, 16
     xor eax, eax
+    jmp vmx_switch_return
+
+; CPUID from the table: enabled, no event whose delivery the exit interrupted, before the
+; deadline, a tabled leaf (slot (leaf >> 30) * 32 + (leaf & 0x1F)) and subleaf.
+.cpuid:
+    mov rsi, [rsp + 24]
+    cmp qword [rsi + FP_ENABLED], 0
+    je .slow
+    mov rdi, VMCS_IDT_VECTORING_INFO
+    vmread rdi, rdi
+    test edi, 0x80000000
+    jnz .slow
+    push rax
+    push rdx
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    cmp rax, [rsi + FP_DEADLINE]
+    pop rdx
+    pop rax
+    jae .slow
+    test eax, 0x3FFFFFE0
+    jnz .slow
+    cmp eax, 0xC0000000
+    jae .slow
+    mov edi, eax
+    shr edi, 25                      ; bits 30-31 to 5-6 (bits 25-29 are clear)
+    or edi, eax
+    and edi, 0x7F
+    shl edi, 5
+    lea rdi, [rsi + FP_CPUID + rdi]
+    test byte [rdi + FPC_FLAGS], 1
+    jz .slow
+    test byte [rdi + FPC_FLAGS], 2
+    jz .cpuid_served
+    cmp ecx, [rdi + FPC_SUBLEAF]
+    jne .slow
+.cpuid_served:
+    mov eax, [rdi + FPC_EAX]         ; 32-bit results zero-extend, as CPUID does
+    mov ebx, [rdi + FPC_EBX]
+    mov ecx, [rdi + FPC_ECX]
+    mov edx, [rdi + FPC_EDX]
+    add qword [rsi + FP_CPUID_SERVED], 1
+    add qword [rsi + FP_SERVED], 1
+    mov rsi, VMCS_EXIT_INSTR_LEN
+    vmread rdi, rsi
+    mov rsi, VMCS_GUEST_RIP
+    vmread rsi, rsi
+    add rdi, rsi
+    mov rsi, VMCS_GUEST_RIP
+    vmwrite rsi, rdi
+    pop rsi
+    pop rdi
+    vmresume
+    ; VMRESUME failed: the guest's registers are not the register file's any more.
+    push rdi
+    SAVE_GUEST
+    add rsp, 16
+    mov eax, 1
+    jmp vmx_switch_return
+
 vmx_switch_return:
     pop r15
     pop r14

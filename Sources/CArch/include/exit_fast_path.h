@@ -46,6 +46,9 @@ struct exit_fast_path {
   uint64_t identify_rbx;
   uint64_t identify_rcx;
   uint64_t served;         /* every exit served here, for one test in the run loop */
+  /* VT-x: the TSC at which the slice or a guest timer ends (the VMX-preemption timer
+   * restarts at each VMRESUME): later exits go to the run loop. */
+  uint64_t deadline;
 };
 
 _Static_assert(offsetof(struct exit_fast_path, linear_page) == 8, "fast path layout");
@@ -64,5 +67,6 @@ _Static_assert(offsetof(struct exit_fast_path, hypercalls_served) == 3232, "fast
 _Static_assert(offsetof(struct exit_fast_path, identify_rbx) == 3240, "fast path layout");
 _Static_assert(offsetof(struct exit_fast_path, identify_rcx) == 3248, "fast path layout");
 _Static_assert(offsetof(struct exit_fast_path, served) == 3256, "fast path layout");
+_Static_assert(offsetof(struct exit_fast_path, deadline) == 3264, "fast path layout");
 _Static_assert(sizeof(struct exit_fast_path) <= 4096, "one frame");
 #endif
