@@ -21,7 +21,11 @@
 %define VMCS_IDT_VECTORING_INFO 0x4408
 %define VMCS_EXIT_INSTR_LEN     0x440C
 %define VMCS_GUEST_RIP          0x681E
+%define VMCS_EXIT_QUALIFICATION 0x6400
+%define VMCS_GUEST_SS_AR        0x4818
 %define VMX_EXIT_CPUID          10
+%define VMX_EXIT_VMCALL         18
+%define VMX_EXIT_IO             30
 %define VMCS_HOST_RSP 0x6C14
 
 section .text
@@ -110,6 +114,10 @@ vmx_exit_landing:
     vmread rsi, rsi
     cmp esi, VMX_EXIT_CPUID          ; bit 31 (entry failure) set: no match
     je .cpuid
+    cmp esi, VMX_EXIT_IO
+    je .io
+    cmp esi, VMX_EXIT_VMCALL
+    je .vmcall
 .slow:
     pop rsi
     SAVE_GUEST
@@ -117,9 +125,9 @@ vmx_exit_landing:
     xor eax, eax
     jmp vmx_switch_return
 
-; CPUID from the table: enabled, no event whose delivery the exit interrupted, before the
-; deadline, a tabled leaf (slot (leaf >> 30) * 32 + (leaf & 0x1F)) and subleaf.
-.cpuid:
+; Common to the fast exits: RSI = the block; the slow path unless enabled, no event whose
+; delivery the exit interrupted, and before the deadline.
+%macro VMX_FAST_ENTRY 0
     mov rsi, [rsp + 24]
     cmp qword [rsi + FP_ENABLED], 0
     je .slow
@@ -136,6 +144,27 @@ vmx_exit_landing:
     pop rdx
     pop rax
     jae .slow
+%endmacro
+
+; RIP past the instruction (VM_EXIT_INSTRUCTION_LEN), the served count, back into the guest.
+%macro VMX_FAST_RESUME 0
+    add qword [rsi + FP_SERVED], 1
+    mov rsi, VMCS_EXIT_INSTR_LEN
+    vmread rdi, rsi
+    mov rsi, VMCS_GUEST_RIP
+    vmread rsi, rsi
+    add rdi, rsi
+    mov rsi, VMCS_GUEST_RIP
+    vmwrite rsi, rdi
+    pop rsi
+    pop rdi
+    vmresume
+    jmp .resume_failed
+%endmacro
+
+; CPUID from the table: a tabled leaf (slot (leaf >> 30) * 32 + (leaf & 0x1F)) and subleaf.
+.cpuid:
+    VMX_FAST_ENTRY
     test eax, 0x3FFFFFE0
     jnz .slow
     cmp eax, 0xC0000000
@@ -158,23 +187,77 @@ vmx_exit_landing:
     mov ecx, [rdi + FPC_ECX]
     mov edx, [rdi + FPC_EDX]
     add qword [rsi + FP_CPUID_SERVED], 1
-    add qword [rsi + FP_SERVED], 1
-    mov rsi, VMCS_EXIT_INSTR_LEN
-    vmread rdi, rsi
-    mov rsi, VMCS_GUEST_RIP
-    vmread rsi, rsi
-    add rdi, rsi
-    mov rsi, VMCS_GUEST_RIP
-    vmwrite rsi, rdi
-    pop rsi
-    pop rdi
-    vmresume
-    ; VMRESUME failed: the guest's registers are not the register file's any more.
+    VMX_FAST_RESUME
+
+; IN/OUT (not string, not REP) on a port no device claims: a write is dropped, a read gives
+; all ones in AL/AX, or EAX zero-extended (PortIOHandler). Exit qualification (SDM 3C
+; Table 28-5): bits 2:0 size - 1, bit 3 IN, bit 4 string, bit 5 REP, bits 31:16 port.
+.io:
+    VMX_FAST_ENTRY
+    mov rdi, [rsi + FP_PORT_BITMAP]
+    test rdi, rdi
+    jz .slow
+    push rcx
+    push rdx
+    mov rdx, VMCS_EXIT_QUALIFICATION
+    vmread rdx, rdx
+    test edx, 0x30
+    jnz .io_slow
+    mov ecx, edx
+    shr ecx, 16
+    bt [rdi], ecx                    ; a claimed port: its device model
+    jc .io_slow
+    test edx, 8
+    jz .io_write
+    and edx, 7
+    cmp edx, 3
+    je .io_in32
+    mov ecx, 0xFF
+    cmp edx, 1
+    jne .io_in
+    mov ecx, 0xFFFF
+.io_in:
+    or rax, rcx                      ; AL/AX all ones, the rest of RAX kept
+    jmp .io_read_done
+.io_in32:
+    mov eax, 0xFFFFFFFF              ; EAX, zero-extended (SDM 1 §3.4.1.1)
+.io_read_done:
+    add qword [rsi + FP_PORT_READS_SERVED], 1
+    jmp .io_done
+.io_write:
+    add qword [rsi + FP_PORT_WRITES_SERVED], 1
+.io_done:
+    pop rdx
+    pop rcx
+    VMX_FAST_RESUME
+.io_slow:
+    pop rdx
+    pop rcx
+    jmp .slow
+
+; VMCALL "identify" (RAX = 0) at CPL 0 (SS.DPL, SDM 3C §24.4.1): RAX stays 0 (success), RBX
+; and RCX HypercallHandler's answer, copied into the block.
+.vmcall:
+    VMX_FAST_ENTRY
+    test rax, rax
+    jnz .slow
+    mov rdi, VMCS_GUEST_SS_AR
+    vmread rdi, rdi
+    test edi, 0x60
+    jnz .slow
+    mov rbx, [rsi + FP_IDENTIFY_RBX]
+    mov rcx, [rsi + FP_IDENTIFY_RCX]
+    add qword [rsi + FP_HYPERCALLS_SERVED], 1
+    VMX_FAST_RESUME
+
+; VMRESUME failed: the guest's registers are not the register file's any more.
+.resume_failed:
     push rdi
     SAVE_GUEST
     add rsp, 16
     mov eax, 1
     jmp vmx_switch_return
+
 
 vmx_switch_return:
     pop r15
