@@ -18,6 +18,9 @@ public enum HypercallHandler {
   }
 
   public static let signature: UInt64 = 0x4E47_5250  // "PRGN"
+  /// "identify" (RAX = 0): RBX the signature, RCX the ABI version. The world switch's fast
+  /// path gives the same answer from a copy (exit_fast_path.h).
+  public static let identifyAnswer = (rbx: signature, rcx: UInt64(CPUIDPolicy.abiVersion))
   public static let maximumConsoleWrite: UInt64 = 4096
   public static let statisticsRecordSize: UInt64 = 24
 
@@ -34,8 +37,8 @@ public enum HypercallHandler {
     }
     switch call {
     case .identify:
-      vcpu.registers.rbx = signature
-      vcpu.registers.rcx = UInt64(CPUIDPolicy.abiVersion)
+      vcpu.registers.rbx = identifyAnswer.rbx
+      vcpu.registers.rcx = identifyAnswer.rcx
       return finish(.success, exit, vcpu, vm, guest)
     case .consoleWrite:
       let address = vcpu.registers.rbx

@@ -120,6 +120,7 @@ public enum InstructionCompletion {
     cache.addressSpace = key.addressSpace
     cache.hostPage = UInt64(UInt(bitPattern: host))
     vcpu.codeCache = cache
+    vcpu.codeCacheGeneration &+= 1
     return cache.hostPage
   }
 

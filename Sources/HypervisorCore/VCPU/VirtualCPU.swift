@@ -38,6 +38,10 @@ public final class VirtualCPU {
   public let statistics = ExitStatistics()
   public var storm = ExitStormDetector()
   public var codeCache = CodePageCache()
+  /// Counts the walks that filled `codeCache`, so its copy in the world switch's fast path
+  /// (exit_fast_path.h) is renewed with one compare. Kept outside the cache: reading a field
+  /// of the cache from the run loop copied the whole struct (a memcpy per exit).
+  public var codeCacheGeneration: UInt64 = 0
   /// The length the dispatcher found for the current instruction exit when the hardware
   /// reported none (SVM without NRIPS); 0 when none is pending. InstructionCompletion
   /// consumes it.

@@ -4,6 +4,8 @@
 public final class ExitStatistics {
   private let counts: UnsafeMutablePointer<UInt64>
   private let cycles: UnsafeMutablePointer<UInt64>
+  /// Of `counts`, the exits the world switch served itself (exit_fast_path.h): no cycles.
+  private let fastCounts: UnsafeMutablePointer<UInt64>
   public var unhandledPortReads: UInt64 = 0
   public var unhandledPortWrites: UInt64 = 0
   public var refusedMSRAccesses: UInt64 = 0
@@ -31,17 +33,36 @@ public final class ExitStatistics {
     counts.initialize(repeating: 0, count: ExitKind.count)
     cycles = .allocate(capacity: ExitKind.count)
     cycles.initialize(repeating: 0, count: ExitKind.count)
+    fastCounts = .allocate(capacity: ExitKind.count)
+    fastCounts.initialize(repeating: 0, count: ExitKind.count)
   }
 
   deinit {
     counts.deallocate()
     cycles.deallocate()
+    fastCounts.deallocate()
   }
 
   @inline(__always)
   public func record(_ kind: ExitKind, cycles spent: UInt64) {
     counts[Int(kind.rawValue)] &+= 1
     cycles[Int(kind.rawValue)] &+= spent
+  }
+
+  /// `count` exits of `kind` the world switch served without returning to the run loop:
+  /// counted under their kind, with no cycles (the fast path takes no timestamps).
+  public func recordFast(_ kind: ExitKind, count: UInt64) {
+    counts[Int(kind.rawValue)] &+= count
+    fastCounts[Int(kind.rawValue)] &+= count
+  }
+
+  /// Of `count(kind)`, the exits served by the world switch's fast path.
+  public func fastCount(_ kind: ExitKind) -> UInt64 { fastCounts[Int(kind.rawValue)] }
+
+  public var fastExits: UInt64 {
+    var total: UInt64 = 0
+    for index in 0..<ExitKind.count { total &+= fastCounts[index] }
+    return total
   }
 
   public func count(_ kind: ExitKind) -> UInt64 { counts[Int(kind.rawValue)] }
@@ -64,6 +85,7 @@ public final class ExitStatistics {
     for index in 0..<ExitKind.count {
       counts[index] &+= other.counts[index]
       cycles[index] &+= other.cycles[index]
+      fastCounts[index] &+= other.fastCounts[index]
     }
     unhandledPortReads &+= other.unhandledPortReads
     unhandledPortWrites &+= other.unhandledPortWrites

@@ -12,6 +12,8 @@ final class SVMGuest {
   let ioPermissionMap: UInt64
   let msrPermissionMap: UInt64
   var vmcbs: [UInt64] = []
+  /// Per vCPU: the block the world switch serves hot exits from (ExitFastPath).
+  var fastPaths: [UInt64] = []
   /// Per vCPU: which processor's ASID its VMCB holds, from which generation.
   var asidRecords: [ASIDAllocator.Record] = []
 
@@ -42,6 +44,8 @@ final class SVMGuest {
     for vcpu in vm.vcpus {
       guard let vmcb = PhysicalFrames.allocateZeroed() else { return nil }
       vmcbs.append(vmcb)
+      guard let fast = ExitFastPath.allocate() else { return nil }
+      fastPaths.append(fast)
       asidRecords.append(ASIDAllocator.Record())
       initialize(
         VMCB(base: IdentityMappedMemory().pointer(to: vmcb)), vcpu: vcpu, start: vm.initialState)
@@ -127,6 +131,7 @@ final class SVMGuest {
   /// ASIDs are not released: the processor's next generation reclaims them.
   func release() {
     for vmcb in vmcbs { PhysicalFrames.free(vmcb) }
+    for fast in fastPaths { ExitFastPath.free(fast) }
     PhysicalFrames.free(ioPermissionMap, frames: 3)
     PhysicalFrames.free(msrPermissionMap, frames: 2)
   }

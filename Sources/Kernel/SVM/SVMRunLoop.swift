@@ -33,6 +33,11 @@ enum SVMRunLoop {
       }
     }
     interceptPause(vmcb, cpu.interceptsPause)
+    // The world switch's fast path (ExitFastPath): on unless an interrupt is offered or NMI
+    // blocking is tracked (deliverInterrupts decides per entry where there is an APIC).
+    let fast = ExitFastPath.block(guest.fastPaths[vcpu.index])
+    ExitFastPath.prepare(fast, vcpu: vcpu, vm: vm)
+    fast.pointee.enabled = 1
     var offered: UInt8? = nil
     while true {
       if vcpu.hasRequests,
@@ -41,7 +46,11 @@ enum SVMRunLoop {
         return ended
       }
       if vcpu.localAPIC != nil {
-        offered = deliverInterrupts(vmcb, vcpu: vcpu, vm: vm, cpu: cpu, rip: registers.pointee.rip)
+        offered = deliverInterrupts(
+          vmcb, vcpu: vcpu, vm: vm, cpu: cpu, rip: registers.pointee.rip, fast: fast)
+      }
+      if vcpu.codeCacheGeneration != fast.pointee.proof_generation {
+        ExitFastPath.copyProof(fast, vcpu: vcpu)
       }
       if vcpu.pendingEvent != nil { injectPendingEvent(vmcb, vcpu: vcpu) }
       vmcb.set(VMCBOffset.rax, registers.pointee.rax)
@@ -49,7 +58,7 @@ enum SVMRunLoop {
       vmcb.set(VMCBOffset.rip, registers.pointee.rip)
       vmcb.set(VMCBOffset.rflags, registers.pointee.rflags)
 
-      svm_world_switch(vmcbAddress, hostVMCB, vcpu.registerFile)
+      svm_world_switch(vmcbAddress, hostVMCB, vcpu.registerFile, fast)
 
       let exitTime = arch_rdtsc()
       registers.pointee.rax = vmcb.u64(VMCBOffset.rax)
@@ -57,6 +66,7 @@ enum SVMRunLoop {
       registers.pointee.rip = vmcb.u64(VMCBOffset.rip)
       registers.pointee.rflags = vmcb.u64(VMCBOffset.rflags)
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
+      if fast.pointee.served != 0 { ExitFastPath.countServed(fast, vcpu: vcpu) }
       if let vector = offered {
         offered = nil
         acknowledgeIfTaken(vector, vmcb, vcpu: vcpu)
@@ -154,7 +164,8 @@ enum SVMRunLoop {
   /// §15.21; SDM 3A §6.7.1); a second NMI waits until the IRET has executed.
   @inline(never)
   static func deliverInterrupts(
-    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, cpu: PhysicalCPU, rip: UInt64
+    _ vmcb: VMCB, vcpu: VirtualCPU, vm: VirtualMachine, cpu: PhysicalCPU, rip: UInt64,
+    fast: ExitFastPath.Block
   ) -> UInt8? {
     vcpu.nmiBlocking.exited(rip: rip, iret: vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.iret)
     let open =
@@ -177,6 +188,9 @@ enum SVMRunLoop {
     if let due = vcpu.localAPIC?.deadline {
       LocalAPIC.arm(untilTSC: min(due, cpu.timer.sliceDeadline))
     }
+    // The fast path skips this function: only while nothing is offered (its acknowledgement
+    // follows each exit) and no NMI blocking is tracked (it follows each exit's RIP).
+    fast.pointee.enabled = offer == nil && !vcpu.nmiBlocking.isBlocked ? 1 : 0
     return offer
   }
 

@@ -136,10 +136,18 @@ enum VMReport {
       Console.write(kind.name)
       Console.write(": ")
       Console.write(decimal: count)
-      Console.write(" exits, ")
+      // Exits the world switch served take no cycles here: "per exit" is per slow exit.
+      let fast = statistics.fastCount(kind)
+      if fast > 0 {
+        Console.write(" exits (")
+        Console.write(decimal: fast)
+        Console.write(" in the fast path), ")
+      } else {
+        Console.write(" exits, ")
+      }
       Console.write(decimal: cycles)
       Console.write(" cycles, ")
-      Console.write(decimal: cycles / count)
+      Console.write(decimal: count > fast ? cycles / (count - fast) : 0)
       Console.write(" per exit\n")
     }
     if statistics.unhandledPortReads + statistics.unhandledPortWrites > 0 {
@@ -159,6 +167,9 @@ enum VMReport {
     count("unmapped MMIO accesses (all ones): ", statistics.unmappedMMIOAccesses)
     count("decoded instruction did not match the exit (re-executed): ", statistics.decodeMismatches)
     count("injected events: ", statistics.injectedEvents)
+    count(
+      "exits served by the world switch's fast path (counted above, not in per exit): ",
+      statistics.fastExits)
     count(
       "ignored IPIs (SMI, reserved modes, INIT de-assert, no target): ",
       statistics.ignoredInterprocessorInterrupts)

@@ -13,6 +13,8 @@ final class VMXGuest {
   let msrBitmap: UInt64
   var vmcss: [UInt64] = []
   var launched: [Bool] = []
+  /// Per vCPU: the block the world switch serves hot exits from (ExitFastPath).
+  var fastPaths: [UInt64] = []
   /// Per vCPU: the CPU its VMCS is active on, -1 when cleared. A VMCS is active on at most one
   /// CPU; it moves only cleared (SDM 3C §24.11.1), and its host state is rewritten where
   /// it lands.
@@ -63,6 +65,8 @@ final class VMXGuest {
       IdentityMappedMemory().pointer(to: vmcs).storeBytes(
         of: processor.capabilities.revision, as: UInt32.self)
       vmcss.append(vmcs)
+      guard let fast = ExitFastPath.allocate() else { return nil }
+      fastPaths.append(fast)
       launched.append(false)
       residentCPU.append(-1)
       syscallMSRs.append([0, 0, 0, 0, 0])
@@ -237,6 +241,7 @@ final class VMXGuest {
     for vmcs in vmcss {
       PhysicalFrames.free(vmcs)
     }
+    for fast in fastPaths { ExitFastPath.free(fast) }
     PhysicalFrames.free(ioBitmaps, frames: 2)
     PhysicalFrames.free(msrBitmap)
   }

@@ -21,6 +21,13 @@ enum VMXRunLoop {
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
     interceptPause(cpu.interceptsPause, capabilities: processor.capabilities)
+    // The world switch's fast path (ExitFastPath): CPUID only, and only without a local
+    // APIC model (its interrupt windows are decided before each entry). Its deadline is the
+    // preemption timer's, written below, since VMRESUME restarts the timer from its field.
+    let fast = ExitFastPath.block(guest.fastPaths[vcpu.index])
+    ExitFastPath.prepare(fast, vcpu: vcpu, vm: vm)
+    fast.pointee.enabled = vcpu.localAPIC == nil ? 1 : 0
+    fast.pointee.deadline = UInt64.max
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities)
@@ -45,16 +52,19 @@ enum VMXRunLoop {
         let now = arch_rdtsc()
         let due = min(cpu.timer.sliceDeadline, vcpu.localAPIC?.deadline ?? UInt64.max)
         let remaining = due > now ? due - now : 0
+        fast.pointee.deadline = due
         VMCS.write(
           .preemptionTimerValue,
           min(remaining >> processor.capabilities.preemptionTimerRate, 0xFFFF_FFFF))
       }
-      let failed = vmx_world_switch(vcpu.registerFile, guest.launched[vcpu.index] ? 1 : 0) != 0
+      let failed =
+        vmx_world_switch(vcpu.registerFile, guest.launched[vcpu.index] ? 1 : 0, fast) != 0
       if failed {
         return .stopped(.entryFailure(code: VMCS.read(.instructionError)))
       }
       if !guest.launched[vcpu.index] { guest.launched[vcpu.index] = true }
       let exitTime = arch_rdtsc()
+      if fast.pointee.served != 0 { ExitFastPath.countServed(fast, vcpu: vcpu) }
       registers.pointee.rsp = VMCS.read(.guestRSP)
       registers.pointee.rip = VMCS.read(.guestRIP)
       registers.pointee.rflags = VMCS.read(.guestRFLAGS)

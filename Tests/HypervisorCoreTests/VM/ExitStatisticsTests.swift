@@ -64,4 +64,23 @@ final class ExitStatisticsTests: XCTestCase {
     XCTAssertEqual(total.refusedMSRAccesses, 9)
     XCTAssertEqual(vm.vcpus[0].statistics.count(.halt), 1, "the vCPU's own figures are untouched")
   }
+
+  /// Exits the world switch served count under their kind and separately, with no cycles,
+  /// and add up across vCPUs like the others.
+  func testFastExitsCountUnderTheirKindAndApart() {
+    let first = ExitStatistics()
+    first.record(.cpuid, cycles: 300)
+    first.recordFast(.cpuid, count: 5)
+    first.recordFast(.portIO, count: 2)
+    XCTAssertEqual(first.count(.cpuid), 6)
+    XCTAssertEqual(first.fastCount(.cpuid), 5)
+    XCTAssertEqual(first.cycles(.cpuid), 300, "fast exits add no cycles")
+    XCTAssertEqual(first.fastExits, 7)
+    XCTAssertEqual(first.totalExits, 8)
+    let second = ExitStatistics()
+    second.recordFast(.cpuid, count: 1)
+    second.add(first)
+    XCTAssertEqual(second.fastCount(.cpuid), 6)
+    XCTAssertEqual(second.fastExits, 8)
+  }
 }
