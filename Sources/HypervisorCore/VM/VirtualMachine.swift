@@ -62,6 +62,8 @@ public final class VirtualMachine {
   public var pausedCycles: UInt64 = 0
   /// VM-wide device models that keep time on the guest clock (the PIT): shifted on resume.
   public var timedDevices: [any GuestTimedDevice] = []
+  /// The exit tracer (`trace=N`, docs/exit-trace.md); nil for an untraced VM.
+  public var exitTrace: ExitTraceRecorder?
   /// Host TSC when the VM was created (uptime in reports).
   public var createdAt: UInt64 = 0
   /// No creation, stop and release reports (a test that creates hundreds of VMs).

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Turns the exit trace a VM printed on Peregrine's console back into a trace file.
+
+    scripts/extract-trace.py LOG OUT [--vm NAME]
+
+LOG is a console log holding "PGXT BEGIN vm=NAME ... bytes=N crc32=0x..." then base64
+lines "PGXT <data>" and "PGXT END vm=NAME" (docs/exit-trace.md). The bytes are checked
+against the BEGIN line's length and CRC-32 and against the file's own header (magic,
+version, payload length, payload CRC-32) before OUT is written. With several traces in the
+log, --vm picks one; OUT is then that VM's file. Exit status 1 with the reason otherwise.
+"""
+import argparse
+import base64
+import binascii
+import re
+import struct
+import sys
+import zlib
+
+BEGIN = re.compile(
+    r"PGXT BEGIN vm=(\S+) format=(\d+) records=(\d+) bytes=(\d+) crc32=0x([0-9a-fA-F]+)")
+
+
+def traces(lines):
+    """Yields (name, records, data, declared length, declared crc) for each complete trace."""
+    current = None
+    for line in lines:
+        start = line.find("PGXT ")
+        if start < 0:
+            continue
+        text = line[start:].strip()
+        match = BEGIN.match(text)
+        if match:
+            current = (match.group(1), int(match.group(3)), [], int(match.group(4)),
+                       int(match.group(5), 16))
+            continue
+        if current is None:
+            continue
+        if text.startswith("PGXT END"):
+            name, records, chunks, length, crc = current
+            yield name, records, b"".join(chunks), length, crc
+            current = None
+            continue
+        try:
+            current[2].append(base64.b64decode(text[5:], validate=True))
+        except binascii.Error as error:
+            raise SystemExit(f"extract-trace: a damaged line in {current[0]}'s trace: {error}")
+    if current is not None:
+        raise SystemExit(f"extract-trace: {current[0]}'s trace has no END line (log cut short?)")
+
+
+def check(name, data, length, crc):
+    if len(data) != length:
+        return f"{len(data)} bytes, the BEGIN line says {length}"
+    if zlib.crc32(data) != crc:
+        return f"CRC-32 {zlib.crc32(data):08x}, the BEGIN line says {crc:08x}"
+    if len(data) < 14 or data[:4] != b"PGXT":
+        return "not a trace file (magic)"
+    version, payload_length, payload_crc = struct.unpack_from("<HII", data, 4)
+    if version != 1:
+        return f"format version {version}, this script reads 1"
+    if payload_length != len(data) - 14 or zlib.crc32(data[14:]) != payload_crc:
+        return "the file's own length or CRC-32 does not match its payload"
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log")
+    parser.add_argument("out")
+    parser.add_argument("--vm", help="the VM whose trace to extract")
+    arguments = parser.parse_args()
+    with open(arguments.log, errors="replace") as log:
+        found = [t for t in traces(log) if arguments.vm is None or t[0] == arguments.vm]
+    if not found:
+        sys.exit("extract-trace: no complete trace in " + arguments.log)
+    if len(found) > 1:
+        names = ", ".join(t[0] for t in found)
+        sys.exit(f"extract-trace: several traces ({names}): choose one with --vm")
+    name, records, data, length, crc = found[0]
+    problem = check(name, data, length, crc)
+    if problem:
+        sys.exit(f"extract-trace: {name}'s trace is damaged: {problem}")
+    with open(arguments.out, "wb") as out:
+        out.write(data)
+    print(f"extract-trace: {name}: {records} records, {len(data)} bytes -> {arguments.out}")
+
+
+if __name__ == "__main__":
+    main()
