@@ -9,23 +9,23 @@ import tempfile
 
 from harness import Case, ROOT
 
-TRACED = {"traced-pm": "protected-mode", "traced-msr": "msr-answers"}
+TRACED = {"traced-pm": "protected-mode", "traced-cpuid": "cpuid-loop"}
 
 ISOS = {
     "build/test/trace.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/tests/protected-mode.bin:vm name=traced-pm trace=3000",
-        "build/guests/hardening/msr-answers.bin:vm name=traced-msr trace=3000",
+        "build/guests/hardening/cpuid-loop.bin:vm name=traced-cpuid trace=1000",
     ]},
 }
 
 EXPECT = [
-    r"^PGXT BEGIN vm=traced-(pm|msr) format=1 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
-    r"^PGXT BEGIN vm=traced-(pm|msr) format=1 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
+    r"^PGXT BEGIN vm=traced-(pm|cpuid) format=1 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
+    r"^PGXT BEGIN vm=traced-(pm|cpuid) format=1 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
     r"summary: vm traced-pm: stopped by the guest, exit code 0",
-    r"summary: vm traced-msr: stopped by the guest, exit code 0",
+    r"summary: vm traced-cpuid: stopped by the guest, exit code 0",
 ]
-FORBID = [r"^\[traced-(pm|msr)\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"]
-COUNTS = {r"^PGXT END vm=traced-(pm|msr)$": 2}
+FORBID = [r"^\[traced-(pm|cpuid)\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)"]
+COUNTS = {r"^PGXT END vm=traced-(pm|cpuid)$": 2}
 
 
 def replay_extracted(output):

@@ -80,8 +80,8 @@ enum TraceDecoding {
       reason = .exception(vector: vector, errorCode: hasCode ? code : nil)
     case .controlRegisterAccess:
       let register = try reader.u8()
+      // Any value: SVM without decode assists leaves it unknown (0xFF) for the handler.
       let general = try reader.u8()
-      try reader.check(general < 16, fieldSize: 1)
       let kindTag = try reader.u8()
       let accessKind: ControlRegisterAccess.Kind
       switch kindTag {
