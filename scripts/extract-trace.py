@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Turns the exit trace a VM printed on Peregrine's console back into a trace file.
 
-    scripts/extract-trace.py LOG OUT [--vm NAME]
+    scripts/extract-trace.py LOG OUT [--vm NAME] [--first N]
 
 LOG is a console log holding "PGXT BEGIN vm=NAME ... bytes=N crc32=0x..." then base64
 lines "PGXT <data>" and "PGXT END vm=NAME" (docs/exit-trace.md). The bytes are checked
 against the BEGIN line's length and CRC-32 and against the file's own header (magic,
 version, payload length, payload CRC-32) before OUT is written. With several traces in the
-log, --vm picks one; OUT is then that VM's file. Exit status 1 with the reason otherwise.
+log, --vm picks one; OUT is then that VM's file. --first N keeps only the first N records
+(a prefix of a trace is a trace: the count, length and CRC-32 are rewritten). Exit status 1
+with the reason otherwise.
 """
 import argparse
 import base64
@@ -64,11 +66,26 @@ def check(name, data, length, crc):
     return None
 
 
+def first_records(data, count):
+    """The file with only its first `count` records (format 1, docs/exit-trace.md)."""
+    position = 14 + 1 + 1 + 8 + 8
+    position += 1 + data[position] + 8 + 2 + 4  # name, memory size, vCPUs, four flags
+    total, = struct.unpack_from("<I", data, position)
+    end = position + 4
+    for _ in range(min(count, total)):
+        length, = struct.unpack_from("<I", data, end)
+        end += 4 + length
+    payload = bytearray(data[14:end])
+    struct.pack_into("<I", payload, position - 14, min(count, total))
+    return data[:4] + struct.pack("<HII", 1, len(payload), zlib.crc32(payload)) + bytes(payload)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("log")
     parser.add_argument("out")
     parser.add_argument("--vm", help="the VM whose trace to extract")
+    parser.add_argument("--first", type=int, help="keep only the first N records")
     arguments = parser.parse_args()
     with open(arguments.log, errors="replace") as log:
         found = [t for t in traces(log) if arguments.vm is None or t[0] == arguments.vm]
@@ -81,6 +98,9 @@ def main():
     problem = check(name, data, length, crc)
     if problem:
         sys.exit(f"extract-trace: {name}'s trace is damaged: {problem}")
+    if arguments.first is not None:
+        data = first_records(data, arguments.first)
+        records = min(records, arguments.first)
     with open(arguments.out, "wb") as out:
         out.write(data)
     print(f"extract-trace: {name}: {records} records, {len(data)} bytes -> {arguments.out}")

@@ -37,6 +37,18 @@ final class ExitTraceReplay {
       GuestMemoryRegion(
         guestPhysical: 0, hostAddress: UInt64(UInt(bitPattern: ram)), size: header.memorySize))
     vm.installStandardDevices(console: console)
+    if header.hasInterruptSources {
+      // The interrupt controllers the kernel gives such a VM (InterruptControllers): the
+      // CPUID and MSR policies answer by their presence. Their clock stands still, so a
+      // record that reads time from them diverges and says so.
+      let clock = StillClock()
+      for vcpu in vm.vcpus {
+        vcpu.localAPIC = LocalAPICModel(id: UInt8(truncatingIfNeeded: vcpu.index), clock: clock)
+      }
+      let ioAPIC = IOAPICModel(id: UInt8(truncatingIfNeeded: vm.vcpus.count), vcpus: vm.vcpus)
+      vm.mmio.register(ioAPIC, base: IOAPICModel.base, size: 0x1000)
+      vm.serialPort?.interruptLine = InterruptLine(controller: ioAPIC, pin: 4)
+    }
   }
 
   deinit { free(ram) }
@@ -100,6 +112,12 @@ final class ExitTraceReplay {
     }
     return parts.joined(separator: ", ")
   }
+}
+
+/// Time for the replay's device models: it does not pass.
+final class StillClock: GuestClock {
+  var now: UInt64 { 0 }
+  var ticksPerSecond: UInt64 { 1_000_000_000 }
 }
 
 func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
