@@ -39,14 +39,18 @@ def traces(lines):
         if current is None:
             continue
         if text.startswith("PGXT END"):
-            name, records, chunks, length, crc = current
+            name, records, lines_of_trace, length, crc = current
+            chunks = []
+            for number, data in lines_of_trace:
+                try:
+                    chunks.append(base64.b64decode(data, validate=True))
+                except binascii.Error as error:
+                    raise SystemExit(
+                        f"extract-trace: {name}'s trace line {number} is damaged: {error}")
             yield name, records, b"".join(chunks), length, crc
             current = None
             continue
-        try:
-            current[2].append(base64.b64decode(text[5:], validate=True))
-        except binascii.Error as error:
-            raise SystemExit(f"extract-trace: a damaged line in {current[0]}'s trace: {error}")
+        current[2].append((len(current[2]) + 1, text[5:]))
     if current is not None:
         raise SystemExit(f"extract-trace: {current[0]}'s trace has no END line (log cut short?)")
 
