@@ -52,6 +52,9 @@ let package = Package(
     .testTarget(name: "PCITests", dependencies: ["PCI", "Memory", "HypervisorCore"]),
     // A vCPU's architectural state across both backends (docs/vm-state.md).
     .testTarget(name: "ArchitecturalStateTests", dependencies: ["HypervisorCore", "SVM", "VMX"]),
+    // Exit traces (docs/exit-trace.md): the format, recording, and the replay of every
+    // committed trace in Traces/ through the real handlers.
+    .testTarget(name: "ExitTraceTests", dependencies: ["HypervisorCore"], exclude: ["Traces"]),
   ],
   // The kernel's swiftc builds in language mode 5; the host build judges the same sources
   // the same way. The hypervisor's concurrency is per-CPU ownership, not Swift tasks.

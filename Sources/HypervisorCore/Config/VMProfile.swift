@@ -2,7 +2,10 @@
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
 ///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux] [apic=on|off]
-///        [sched=shared|pinned|gang] [pin=0,2,4,6] [-- GUEST COMMAND LINE]
+///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [-- GUEST COMMAND LINE]
+///
+/// `trace=N` records the first N exits of each vCPU and prints them on the console when the
+/// VM ends (ExitTraceRecorder, docs/exit-trace.md).
 ///
 /// `apic=on` gives a flat guest's vCPUs local APICs (Linux guests always have them).
 ///
@@ -48,10 +51,14 @@ public struct VMProfile: Equatable {
   public var scheduling = SchedulingMode.shared
   /// pin=: the host CPU of each vCPU, as many as `vcpuCount`.
   public var pinnedCPUs: [Int]? = nil
+  /// trace=: exits to record per vCPU; 0, the default, records none.
+  public var traceExits = 0
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30
   public static let maximumVCPUs = 64
+  /// trace= at most (ExitTraceRecorder bounds the bytes as well).
+  public static let maximumTracedExits = 100_000
   /// The highest host CPU number pin= accepts.
   public static let maximumCPUIndex = 4095
 
@@ -140,6 +147,10 @@ public struct VMProfile: Equatable {
         case Array("bsp".utf8): profile.startup = .bootstrapOnly
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("trace".utf8):
+        guard let count = parseNumber(value), count >= 1, count <= UInt64(maximumTracedExits)
+        else { return .failure(.invalidValue(word.key)) }
+        profile.traceExits = Int(count)
       case Array("storm".utf8):
         switch value {
         case Array("on".utf8): profile.stormDetection = true

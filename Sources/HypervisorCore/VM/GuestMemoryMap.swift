@@ -17,6 +17,10 @@ public struct GuestMemoryRegion: Equatable {
 
 public struct GuestMemoryMap {
   public private(set) var regions: [GuestMemoryRegion] = []
+  /// The exit tracer recording the current exit (ExitTraceRecorder), which copies what
+  /// `pointer` hands out; nil whenever no exit is being recorded. A raw pointer: a class
+  /// reference here would be retained with every copy of the map.
+  public var readLog: UnsafeMutableRawPointer?
 
   public init() {}
 
@@ -45,8 +49,12 @@ public struct GuestMemoryMap {
     where guestPhysical >= region.guestPhysical && length <= region.size
       && guestPhysical - region.guestPhysical <= region.size - length
     {
-      return UnsafeMutableRawPointer(
+      let host = UnsafeMutableRawPointer(
         bitPattern: UInt(region.hostAddress + (guestPhysical - region.guestPhysical)))
+      if let readLog, let host {
+        ExitTraceRecorder.noteMemory(readLog, guestPhysical, host, length: length)
+      }
+      return host
     }
     return nil
   }

@@ -66,6 +66,8 @@ public final class VirtualMachine {
   /// vCPU for a pause, before the manager sees it paused; cleared by the manager before it
   /// resumes the VM. nil while it runs, or when a vCPU's state could not be captured.
   public var savedState: [UInt8]?
+  /// The exit tracer (`trace=N`, docs/exit-trace.md); nil for an untraced VM.
+  public var exitTrace: ExitTraceRecorder?
   /// Host TSC when the VM was created (uptime in reports).
   public var createdAt: UInt64 = 0
   /// No creation, stop and release reports (a test that creates hundreds of VMs).

@@ -8,6 +8,7 @@ import SVM
 final class SVMBackend: VirtualizationBackend {
   typealias NestedFormat = NestedPagingFormat
   static var name: StaticString { "AMD-V" }
+  static var traceBackend: ExitTraceHeader.Backend { .amdV }
 
   let console: HypervisorConsole
 

@@ -82,14 +82,26 @@ enum SVMRunLoop {
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)
       let exitRIP = registers.pointee.rip
-      let outcome = ExitDispatcher.dispatch(
-        exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      // A traced VM (trace=N) goes through its recorder, out of line: one test otherwise.
+      let outcome =
+        vm.exitTrace == nil
+        ? ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+        : tracedDispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
       if let result = ExitAccounting.finish(
         exit, outcome, vcpu: vcpu, cpu: cpu, exitTime: exitTime, exitRIP: exitRIP)
       {
         return result
       }
     }
+  }
+
+  /// The exit through the VM's exit tracer (ExitTraceRecorder, docs/exit-trace.md).
+  @inline(never)
+  static func tracedDispatch(
+    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
+    guest: inout SVMGuestState<RealProcessor>, console: HypervisorConsole
+  ) -> ExitOutcome {
+    vm.exitTrace!.dispatch(exit, vcpu: vcpu, vm: vm, guest: &guest, console: console)
   }
 
   /// PAUSE exits only while another vCPU waits for this core (APM §15.14.4; no pause

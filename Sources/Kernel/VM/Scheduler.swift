@@ -373,6 +373,10 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // Printed by the CPU its last vCPU leaves, maybe long after the stop line and after other
     // VMs' lines: named again, and kept whole.
     if !vm.quietReports { report(released: vm) }
+    if let trace = vm.exitTrace {
+      ExitTraceReadout.print(trace, vm: vm)
+      vm.exitTrace = nil
+    }
     backend.release(vm)
     if let space = vm.addressSpace {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()

@@ -118,6 +118,14 @@ enum VMLoader {
       space.release()
       return .failure(.invalid("could not set up the VM"))
     }
+    if profile.traceExits > 0 {
+      // After admit: the backend has set the VM's control-register rules the trace records.
+      var header = ExitTraceHeader(
+        backend: Backend.traceBackend, msrVendor: vm.msrPolicy.vendor,
+        controlRegisterRules: vm.controlRegisterRules, profile: profile)
+      header.hasInterruptSources = vm.hasInterruptSources
+      vm.exitTrace = ExitTraceRecorder(limit: profile.traceExits, header: header)
+    }
     if !quiet && Log.begin(.info) {
       VMReport.vmLabel(vm)
       Console.write(": ")

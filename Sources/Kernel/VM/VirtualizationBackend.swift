@@ -8,6 +8,8 @@ import Memory
 protocol VirtualizationBackend: AnyObject {
   associatedtype NestedFormat: PageTableFormat
   static var name: StaticString { get }
+  /// How an exit trace names this backend (docs/exit-trace.md).
+  static var traceBackend: ExitTraceHeader.Backend { get }
   /// Sets up the vendor structures of a VM whose memory is mapped by `nestedRoot`. Runs on
   /// any CPU; leaves no vCPU state loaded on it.
   func admit(_ vm: VirtualMachine, nestedRoot: UInt64) -> Bool

@@ -10,6 +10,7 @@ import VMX
 final class VMXBackend: VirtualizationBackend {
   typealias NestedFormat = ExtendedPageTableFormat
   static var name: StaticString { "VT-x" }
+  static var traceBackend: ExitTraceHeader.Backend { .vtX }
 
   let console: HypervisorConsole
   private var vpids = IdentifierPool(first: 1, limit: 0x1_0000)

@@ -88,8 +88,11 @@ enum VMXRunLoop {
         InterruptRouting.handle(vector: UInt8(truncatingIfNeeded: info.interruptionInfo))
       }
       let exitRIP = registers.pointee.rip
-      let outcome = ExitDispatcher.dispatch(
-        exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+      // A traced VM (trace=N) goes through its recorder, out of line: one test otherwise.
+      let outcome =
+        vm.exitTrace == nil
+        ? ExitDispatcher.dispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
+        : tracedDispatch(exit, vcpu: vcpu, vm: vm, guest: &state, console: console)
       if case .halt = exit.reason {
         endShadowAfterHLT(exitRIP: exitRIP, rip: registers.pointee.rip)
       }
@@ -99,6 +102,15 @@ enum VMXRunLoop {
         return result
       }
     }
+  }
+
+  /// The exit through the VM's exit tracer (ExitTraceRecorder, docs/exit-trace.md).
+  @inline(never)
+  static func tracedDispatch(
+    _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine, guest: inout VMCSGuestState,
+    console: HypervisorConsole
+  ) -> ExitOutcome {
+    vm.exitTrace!.dispatch(exit, vcpu: vcpu, vm: vm, guest: &guest, console: console)
   }
 
   /// PAUSE exiting only while another vCPU waits for this core (SDM 3C §25.6.2), where the
