@@ -9,6 +9,8 @@ public enum StateRecordKind: UInt8, Equatable {
   case testMMIO = 7
   case reset = 8
   case debugExit = 9
+  case pmTimer = 10
+  case firmwareConfig = 11
 }
 
 /// A value that travels as one state record: the header "PGST", the format version (u16),
