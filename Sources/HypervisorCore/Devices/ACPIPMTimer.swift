@@ -23,7 +23,7 @@ public final class ACPIPMTimer: PortDevice, GuestTimedDevice {
 
   /// A read of `size` bytes at `port` in the 4-byte block: the counter's bytes from there.
   public func read(port: UInt16, size: UInt8) -> UInt32 {
-    let shift = UInt32(port &- base & 3) * 8
+    let shift = UInt32((port &- base) & 3) * 8
     let value = count >> shift
     return size >= 4 ? value : value & ((1 << (UInt32(size) * 8)) - 1)
   }
