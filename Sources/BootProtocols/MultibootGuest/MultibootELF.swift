@@ -47,7 +47,8 @@ enum MultibootELF {
     for index in 0..<Int(count) {
       let header = Int(tableOffset) + index * Int(entrySize)
       guard let segment = try programHeader(image, at: header, is64: is64) else { continue }
-      if entry >= segment.virtualAddress && entry - segment.virtualAddress < segment.load.memorySize {
+      if entry >= segment.virtualAddress && entry - segment.virtualAddress < segment.load.memorySize
+      {
         physicalEntry = entry - segment.virtualAddress + segment.load.address
       }
       segments.append(segment.load)

@@ -52,7 +52,8 @@ public enum MultibootGuestError: Error, Equatable, Sendable {
     case .noHeader:
       return "no multiboot header (v1 in the first 8 KiB, v2 in the first 32 KiB)"
     case .badChecksum: return "the multiboot header's checksum is wrong"
-    case .unknownRequiredFlags: return "the multiboot header requires flags this loader does not know"
+    case .unknownRequiredFlags:
+      return "the multiboot header requires flags this loader does not know"
     case .unsupportedArchitecture:
       return "the multiboot2 header is not for i386 protected mode"
     case .malformedHeader: return "the multiboot2 header's length or tags are malformed"

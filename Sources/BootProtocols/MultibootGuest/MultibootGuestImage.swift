@@ -10,7 +10,9 @@ public struct MultibootGuestImage: Equatable, Sendable {
     header = try MultibootGuestHeader(parsing: bytes)
     let image = ImageBytes(bytes: bytes)
     if let fields = header.addressFields {
-      segments = [try Self.kludgeSegment(fields, headerOffset: header.offset, fileSize: image.count)]
+      segments = [
+        try Self.kludgeSegment(fields, headerOffset: header.offset, fileSize: image.count)
+      ]
       guard let entry = header.entryAddress else { throw .missingEntryAddress }
       self.entry = UInt64(entry)
     } else {

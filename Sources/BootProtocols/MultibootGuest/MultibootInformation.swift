@@ -21,8 +21,7 @@ public enum MultibootInformation {
     /// the new-RSDP tag.
     public var rsdp: [UInt8]
 
-    public init(commandLine: [UInt8], loaderName: [UInt8], modules: [PlacedModule], rsdp: [UInt8])
-    {
+    public init(commandLine: [UInt8], loaderName: [UInt8], modules: [PlacedModule], rsdp: [UInt8]) {
       self.commandLine = commandLine
       self.loaderName = loaderName
       self.modules = modules

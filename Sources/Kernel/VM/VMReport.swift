@@ -80,7 +80,8 @@ enum VMReport {
   /// Stops by the guest's own request are routine; anything else gets the state dump.
   static func isFault(_ reason: StopReason) -> Bool {
     switch reason {
-    case .guestRequested, .debugExit, .poweredOff, .haltedWithInterruptsDisabled, .operatorRequest: return false
+    case .guestRequested, .debugExit, .poweredOff, .haltedWithInterruptsDisabled, .operatorRequest:
+      return false
     default: return true
     }
   }
