@@ -4,9 +4,11 @@ column, and the table (test, bare QEMU, Peregrine AMD-V, Peregrine VT-x).
 Bare QEMU runs the test as kvm-unit-tests' x86/run would with ACCEL=tcg (its devices:
 pc-testdev, pci-testdev, isa-debug-exit at 0xF4; the test's -smp and extra_params). Peregrine runs it as a
 multiboot guest on an ISO of its own: `vm name=T kind=multiboot mem=M cpus=N -- ARGS`, with
-M the test's -m (default 128M, QEMU's), N its smp and ARGS its -append; the other QEMU options
+M the test's -m (default 128M, QEMU's), N its smp and ARGS its test_args (or -append); the other QEMU options
 (-cpu, devices) have no Peregrine equivalent and are left out. The verdict is the status the
-debug-exit port gives, as QEMU's: 1 PASS, 155 (exit 77) SKIP, else FAIL."""
+debug-exit port gives, as QEMU's: 1 PASS, 77 SKIP (the test exits with 77 >> 1), else
+FAIL; QEMU's exit 0 means the guest ended without the debug exit (a triple fault under
+--no-reboot)."""
 
 import os
 import re
@@ -50,10 +52,15 @@ def selected(tests, kut):
         yield test
 
 
+def test_arguments(test):
+    """The test's own arguments: `test_args` (newer unittests.cfg), given as -append."""
+    return " ".join(shlex.split(test.get("test_args", "")))
+
+
 def guest_options(test):
     """(cmdline, memory, cpus) for Peregrine from the test's extra_params and smp."""
     args = shlex.split(test.get("extra_params", ""))
-    cmdline, memory, cpus = "", "128M", test.get("smp", "1")
+    cmdline, memory, cpus = test_arguments(test), "128M", test.get("smp", "1")
     index = 0
     while index < len(args):
         if args[index] == "-append" and index + 1 < len(args):
@@ -75,7 +82,7 @@ def verdict(status):
         return "FAIL (no status)"
     if status == 1:
         return "PASS"
-    if status == 155:
+    if status == 77:  # lib/report.c: a skipped test exits with 77 >> 1, which QEMU makes 77
         return "SKIP (77)"
     return "FAIL (%d)" % status
 
@@ -89,6 +96,8 @@ def run_bare(test, kut, log):
                "-serial", "stdio", "-device", "pci-testdev", "-machine", "accel=tcg",
                "-kernel", os.path.join(kut, "x86", test["file"]),
                "-smp", test.get("smp", "1")] + args
+    if test_arguments(test):
+        command += ["-append", test_arguments(test)]
     try:
         result = subprocess.run(command, cwd=kut, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
