@@ -110,6 +110,16 @@ ifdef FLAT_GUEST
 FLAT_NAME ?= $(basename $(notdir $(FLAT_GUEST)))
 GUEST_MODULES ?= $(FLAT_GUEST):vm name=$(FLAT_NAME) $(FLAT_ARGS)
 endif
+# MULTIBOOT_GUEST=kernel.elf [MULTIBOOT_CMDLINE="..."] [MULTIBOOT_MEM=64M] [MULTIBOOT_CPUS=1]
+# [MULTIBOOT_MODULES="a.bin b.bin"] [MULTIBOOT_NAME=name]: a multiboot (v1 or v2) kernel,
+# entered in 32-bit protected mode with each of MULTIBOOT_MODULES as a multiboot module whose
+# string is its file name (docs/multiboot-guest.md).
+MULTIBOOT_MEM ?= 64M
+MULTIBOOT_CPUS ?= 1
+ifdef MULTIBOOT_GUEST
+MULTIBOOT_NAME ?= $(basename $(notdir $(MULTIBOOT_GUEST)))
+GUEST_MODULES ?= $(MULTIBOOT_GUEST):vm name=$(MULTIBOOT_NAME) kind=multiboot mem=$(MULTIBOOT_MEM) cpus=$(MULTIBOOT_CPUS)$(if $(strip $(MULTIBOOT_CMDLINE)), -- $(MULTIBOOT_CMDLINE))$(foreach m,$(MULTIBOOT_MODULES),;$(m):module vm=$(MULTIBOOT_NAME) $(notdir $(m)))
+endif
 GUEST_MODULES ?= $(DEFAULT_GUESTS)
 iso: $(ISO)
 $(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh guests FORCE
@@ -118,9 +128,9 @@ $(ISO): $(ELF) $(BUILD)/peregrine.sym scripts/make-iso.sh guests FORCE
 FORCE:
 
 # `make run` boots Debian's Linux kernel by default (fetched into build/linux); any guest
-# named on the command line (FLAT_GUEST, GUEST_KERNEL, GUEST_MODULES) replaces it, and
+# named on the command line (FLAT_GUEST, GUEST_KERNEL, MULTIBOOT_GUEST, GUEST_MODULES) replaces it, and
 # `make run GUEST_MODULES="$(DEFAULT_GUESTS)"`-style calls boot the built-in test guests.
-LINUX_BY_DEFAULT := $(if $(filter command line environment,$(origin GUEST_MODULES) $(origin FLAT_GUEST) $(origin GUEST_KERNEL)),,yes)
+LINUX_BY_DEFAULT := $(if $(filter command line environment,$(origin GUEST_MODULES) $(origin FLAT_GUEST) $(origin GUEST_KERNEL) $(origin MULTIBOOT_GUEST)),,yes)
 run: deps
 ifeq ($(LINUX_BY_DEFAULT),yes)
 	@scripts/fetch-linux-fixtures.sh

@@ -1,7 +1,7 @@
 /// A VM's description, as the ISO carries it on a guest module's command line:
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
-///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux] [apic=on|off]
+///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux|multiboot] [apic=on|off]
 ///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [-- GUEST COMMAND LINE]
 ///
 /// `trace=N` records the first N exits of each vCPU and prints them on the console when the
@@ -18,6 +18,10 @@
 /// `kind=linux` makes the module a bzImage booted by the Linux boot protocol, with the words
 /// after ` -- ` as its kernel command line and the module named `initrd vm=NAME` as its
 /// initramfs.
+///
+/// `kind=multiboot` makes the module a multiboot (v1 or v2) kernel entered in 32-bit
+/// protected mode, with the VM's name and the words after ` -- ` as its command line and
+/// the modules named `module vm=NAME [STRING]` as its multiboot modules, in order.
 ///
 /// Validated before any memory is given to the VM; a bad profile is refused with a
 /// message and the other VMs boot regardless.
@@ -44,9 +48,9 @@ public struct VMProfile: Equatable {
     case bootstrapOnly
   }
   public var startup = Startup.allVCPUs
-  public enum Kind: Equatable { case flat, linux }
+  public enum Kind: Equatable { case flat, linux, multiboot }
   public var kind = Kind.flat
-  /// The guest kernel's command line (`kind=linux`): everything after " -- ".
+  /// The guest kernel's command line (`kind=linux`, `kind=multiboot`): everything after " -- ".
   public var guestCommandLine: [UInt8] = []
   public var scheduling = SchedulingMode.shared
   /// pin=: the host CPU of each vCPU, as many as `vcpuCount`.
@@ -123,6 +127,7 @@ public struct VMProfile: Equatable {
         switch value {
         case Array("flat".utf8): profile.kind = .flat
         case Array("linux".utf8): profile.kind = .linux
+        case Array("multiboot".utf8): profile.kind = .multiboot
         default: return .failure(.invalidValue(word.key))
         }
       case Array("apic".utf8):
@@ -168,7 +173,7 @@ public struct VMProfile: Equatable {
     profile.guestCommandLine = guestCommandLine
     // An operating system probes for hardware it may not have: give it the architectural
     // answer unless the profile says otherwise (docs/guest-abi.md).
-    if profile.kind == .linux && !unmappedGiven { profile.unmapped = .ignore }
+    if profile.kind != .flat && !unmappedGiven { profile.unmapped = .ignore }
     return .success(profile)
   }
 
@@ -176,7 +181,7 @@ public struct VMProfile: Equatable {
   /// memory at the load address, and the real-mode entry point must lie inside it.
   public func validate(imageSize: UInt64) -> VMProfileError? {
     guard imageSize > 0 else { return .emptyImage }
-    if kind == .linux { return nil }  // the Linux loader checks the bzImage itself
+    if kind != .flat { return nil }  // the Linux and multiboot loaders check their images
     guard loadAddress < memorySize, imageSize <= memorySize - loadAddress else {
       return .imageDoesNotFit
     }

@@ -18,7 +18,7 @@ public enum DeviceEffect: Equatable {
   public var stopReason: StopReason? {
     switch self {
     case .none: return nil
-    case .stopVM(let code): return .guestRequested(code: code)
+    case .stopVM(let code): return .debugExit(value: code)
     case .powerOff: return .poweredOff
     case .reset: return .reset
     }

@@ -13,8 +13,12 @@ public enum ExitOutcome: Equatable {
 
 /// Why a VM ended. The report names it in words; the hypervisor and the other VMs go on.
 public enum StopReason: Equatable {
-  /// Hypercall 3 or the debug-exit port, with the guest's exit code.
+  /// Hypercall 3, with the guest's exit code.
   case guestRequested(code: UInt64)
+  /// A write of `value` to the debug-exit port (0xF4): the exit code is `value`, and the
+  /// status QEMU's isa-debug-exit would give, `(value << 1) | 1`, is reported too, so a test
+  /// harness reads kvm-unit-tests' results as it does under QEMU.
+  case debugExit(value: UInt64)
   /// The guest powered itself off through ACPI (S5).
   case poweredOff
   /// The guest asked for a reset (0xCF9, the 8042): the VM ends.
@@ -47,4 +51,13 @@ public enum StopReason: Equatable {
   case exitStorm(exits: UInt64)
   /// The operator (control channel) stopped it.
   case operatorRequest
+}
+
+extension StopReason {
+  /// QEMU isa-debug-exit's process exit status for a debug-exit write (`(value << 1) | 1`),
+  /// nil for every other end.
+  public var debugExitStatus: UInt64? {
+    if case .debugExit(let value) = self { return value << 1 | 1 }
+    return nil
+  }
 }

@@ -55,7 +55,7 @@ extension StopReason {
   /// or the operator asked for, nor a guest that halted for good.
   public var isFailure: Bool {
     switch self {
-    case .guestRequested, .poweredOff, .reset, .haltedWithInterruptsDisabled,
+    case .guestRequested, .debugExit, .poweredOff, .reset, .haltedWithInterruptsDisabled,
       .haltedWithoutInterruptSource, .operatorRequest:
       return false
     case .shutdown, .unmappedAccess, .unsupportedMMIOInstruction, .eventDeliveryFailed,

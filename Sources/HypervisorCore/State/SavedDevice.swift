@@ -9,6 +9,8 @@ public enum SavedDevice: Equatable {
   case testMMIO(TestMMIODevice.State)
   case reset(ResetDevice.State)
   case debugExit(DebugExitPort.State)
+  case pmTimer(ACPIPMTimer.State)
+  case firmwareConfig(FirmwareConfig.State)
 
   /// The whole record, header included.
   public func encoded() -> [UInt8] {
@@ -21,6 +23,8 @@ public enum SavedDevice: Equatable {
     case .testMMIO(let state): state.encoded()
     case .reset(let state): state.encoded()
     case .debugExit(let state): state.encoded()
+    case .pmTimer(let state): state.encoded()
+    case .firmwareConfig(let state): state.encoded()
     }
   }
 
@@ -36,6 +40,8 @@ public enum SavedDevice: Equatable {
     case .testMMIO: return .testMMIO(try TestMMIODevice.State.decoded(bytes))
     case .reset: return .reset(try ResetDevice.State.decoded(bytes))
     case .debugExit: return .debugExit(try DebugExitPort.State.decoded(bytes))
+    case .pmTimer: return .pmTimer(try ACPIPMTimer.State.decoded(bytes))
+    case .firmwareConfig: return .firmwareConfig(try FirmwareConfig.State.decoded(bytes))
     case .vcpu, .vm:
       throw .wrongKind(expected: StateRecordKind.uart.rawValue, found: entry.kind.rawValue)
     }
@@ -50,3 +56,5 @@ extension ACPIPowerDevice { public func savedDevice() -> SavedDevice? { .acpiPow
 extension TestMMIODevice { public func savedDevice() -> SavedDevice? { .testMMIO(save()) } }
 extension ResetDevice { public func savedDevice() -> SavedDevice? { .reset(save()) } }
 extension DebugExitPort { public func savedDevice() -> SavedDevice? { .debugExit(save()) } }
+extension ACPIPMTimer { public func savedDevice() -> SavedDevice? { .pmTimer(save()) } }
+extension FirmwareConfig { public func savedDevice() -> SavedDevice? { .firmwareConfig(save()) } }

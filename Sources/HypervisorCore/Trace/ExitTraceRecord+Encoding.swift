@@ -266,6 +266,9 @@ enum TraceEncoding {
       writer.u8(13)
       writer.u64(exits)
     case .operatorRequest: writer.u8(14)
+    case .debugExit(let value):
+      writer.u8(15)
+      writer.u64(value)
     }
   }
 

@@ -220,6 +220,7 @@ enum TraceDecoding {
     case 12: return .entryFailure(code: try reader.u64())
     case 13: return .exitStorm(exits: try reader.u64())
     case 14: return .operatorRequest
+    case 15: return .debugExit(value: try reader.u64())
     default: throw .invalidValue(at: reader.position - 1)
     }
   }

@@ -32,6 +32,9 @@ public struct InitialCPUState: Equatable {
   public var efer: UInt64 = 0
   public var rip: UInt64
   public var rsi: UInt64 = 0
+  /// EAX and EBX at a multiboot entry: the loader's magic and the information's address.
+  public var rax: UInt64 = 0
+  public var rbx: UInt64 = 0
   public var rflags: UInt64 = 0x2
 
   public init(code: Segment, data: Segment, cr0: UInt64, rip: UInt64) {
@@ -56,6 +59,27 @@ public struct InitialCPUState: Equatable {
   public static func startup(vector: UInt8) -> InitialCPUState {
     realMode(segment: UInt16(vector) << 8, offset: 0)
   }
+
+  /// 32-bit protected mode at a multiboot entry (Multiboot 0.6.96 §3.2, Multiboot2 2.0
+  /// §3.3): CS a flat 4 GiB 32-bit code segment, the data segments flat 4 GiB, CR0.PE set and
+  /// PG clear, interrupts off (EFLAGS.IF clear), EAX the magic, EBX the information's address.
+  /// Selectors 0x08 and 0x10 match the GDT at `gdtBase` the loader writes.
+  public static func multiboot(entry: UInt64, magic: UInt32, information: UInt64, gdtBase: UInt64)
+    -> InitialCPUState
+  {
+    var state = InitialCPUState(
+      code: Segment(selector: 0x08, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC9B),
+      data: Segment(selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC93),
+      cr0: 0x11, rip: entry)
+    state.rax = UInt64(magic)
+    state.rbx = information
+    state.gdtBase = gdtBase
+    state.gdtLimit = 23
+    return state
+  }
+
+  /// CR0.PE: the vCPU starts in protected mode (a multiboot or Linux entry).
+  public var isProtectedMode: Bool { cr0 & 1 != 0 }
 
   public var isLongMode: Bool { efer & (1 << 10) != 0 }
 }

@@ -110,6 +110,8 @@ final class SVMGuest {
     vmcb.set(VMCBOffset.guestPAT, 0x0007_0406_0007_0406)
     vcpu.registers.rip = start.rip
     vcpu.registers.rsi = start.rsi
+    vcpu.registers.rax = start.rax
+    vcpu.registers.rbx = start.rbx
     vcpu.registers.rflags = start.rflags
   }
 

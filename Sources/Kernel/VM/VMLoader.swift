@@ -42,11 +42,22 @@ enum VMLoader {
     }
   }
 
-  /// The module's bytes, and for a Linux guest the module named "initrd vm=NAME".
+  /// The module's bytes, for a Linux guest the module named "initrd vm=NAME", and for a
+  /// multiboot guest every module named "module vm=NAME [STRING]", in order, with STRING.
   static func images(of module: BootModule, profile: VMProfile, boot: BootInformation)
     -> VMImages
   {
     var images = VMImages(kernel: bytes(of: module.range), initrd: nil)
+    if profile.kind == .multiboot {
+      let prefix = Array("module vm=".utf8) + profile.name
+      for candidate in boot.modules {
+        let line = candidate.commandLine
+        guard line.starts(with: prefix) else { continue }
+        let rest = line[prefix.count...]
+        guard rest.isEmpty || rest.first == UInt8(ascii: " ") else { continue }
+        images.modules.append((bytes(of: candidate.range), Array(rest.dropFirst())))
+      }
+    }
     if profile.kind == .linux,
       let initrd = boot.modules.first(where: {
         $0.commandLine == Array("initrd vm=".utf8) + profile.name
@@ -83,6 +94,10 @@ enum VMLoader {
   ) -> Result<VirtualMachine, ManagementRefusal> {
     if profile.kind == .linux {
       return LinuxLoader.build(
+        profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
+    }
+    if profile.kind == .multiboot {
+      return MultibootLoader.build(
         profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
     }
     return create(profile, id: id, backend: backend, console: console, quiet: quiet) { vm in
@@ -140,6 +155,10 @@ enum VMLoader {
         Console.write(hex: UInt64(profile.entrySegment), digits: 4)
         Console.write(":")
         Console.write(hex: UInt64(profile.entryOffset), digits: 4)
+      } else if profile.kind == .multiboot {
+        Console.write(vm.initialState.rax == 0x2BAD_B002 ? ", multiboot v1" : ", multiboot2")
+        Console.write(" kernel entered in 32-bit protected mode at ")
+        Console.write(hex: vm.initialState.rip)
       } else {
         Console.write(", Linux entered in 64-bit mode at ")
         Console.write(hex: vm.initialState.rip)

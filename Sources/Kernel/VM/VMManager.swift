@@ -303,6 +303,8 @@ final class VMManager<Backend: VirtualizationBackend> {
 struct VMImages {
   var kernel: UnsafeRawBufferPointer
   var initrd: UnsafeRawBufferPointer?
+  /// A multiboot guest's modules, in order, with the string the guest sees with each.
+  var modules: [(bytes: UnsafeRawBufferPointer, string: [UInt8])] = []
 }
 
 /// Work the node does on CPU 0 between slices (the control server, a test script). While

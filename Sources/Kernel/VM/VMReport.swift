@@ -17,6 +17,12 @@ enum VMReport {
     case .guestRequested(let code):
       Console.write("stopped by the guest, exit code ")
       Console.write(decimal: code)
+    case .debugExit(let value):
+      Console.write("stopped by the guest, exit code ")
+      Console.write(decimal: value)
+      Console.write(" (debug-exit status ")
+      Console.write(decimal: value << 1 | 1)
+      Console.write(")")
     case .poweredOff:
       Console.write("powered off by the guest (ACPI S5)")
     case .reset:
@@ -74,7 +80,8 @@ enum VMReport {
   /// Stops by the guest's own request are routine; anything else gets the state dump.
   static func isFault(_ reason: StopReason) -> Bool {
     switch reason {
-    case .guestRequested, .poweredOff, .haltedWithInterruptsDisabled, .operatorRequest: return false
+    case .guestRequested, .debugExit, .poweredOff, .haltedWithInterruptsDisabled, .operatorRequest:
+      return false
     default: return true
     }
   }

@@ -140,16 +140,19 @@ final class VMXGuest {
       entrySegment: start.code.selector, entryOffset: UInt16(truncatingIfNeeded: start.rip),
       capabilities: caps)
     state.forEachField { field, value in VMCS.write(field, value) }
-    if start.isLongMode { writeLongModeState(start, caps: caps) }
+    if start.isProtectedMode { writeProtectedModeState(start, caps: caps) }
     vcpu.registers.rip = start.rip
     vcpu.registers.rsi = start.rsi
+    vcpu.registers.rax = start.rax
+    vcpu.registers.rbx = start.rbx
     vcpu.registers.rflags = start.rflags
     vcpu.registers.rsp = 0
   }
 
-  /// A vCPU that starts in 64-bit mode (the Linux boot protocol's entry): the loader's
-  /// segments, paging registers and EFER over the real-mode defaults.
-  private func writeLongModeState(_ start: InitialCPUState, caps: VMXCapabilities) {
+  /// A vCPU that starts in protected mode (a multiboot guest's 32-bit entry, with PG clear as
+  /// unrestricted guest allows) or in 64-bit mode (the Linux boot protocol's entry): the
+  /// loader's segments, paging registers and EFER over the real-mode defaults.
+  private func writeProtectedModeState(_ start: InitialCPUState, caps: VMXCapabilities) {
     VMCS.write(.guestCSSelector, UInt64(start.code.selector))
     VMCS.write(.guestCSBase, start.code.base)
     VMCS.write(.guestCSLimit, UInt64(start.code.limit))

@@ -108,17 +108,24 @@ final class PortIOHandlerTests: MachineTestCase {
   // MARK: Debug exit
 
   func testDebugExitPortStopsTheVMWithTheValue() {
-    XCTAssertEqual(write(0xF4, size: 1, value: 0xFFFF_FF03), .stop(.guestRequested(code: 3)))
+    XCTAssertEqual(write(0xF4, size: 1, value: 0xFFFF_FF03), .stop(.debugExit(value: 3)))
     XCTAssertEqual(vcpu.registers.rip, 0x20, "the VM ends; RIP does not matter, but is not moved")
   }
 
   func testDebugExitPortThirtyTwoBitValue() {
     XCTAssertEqual(
-      write(0xF4, size: 4, value: 0xFFFF_FFFF_0001_0002), .stop(.guestRequested(code: 0x1_0002)))
+      write(0xF4, size: 4, value: 0xFFFF_FFFF_0001_0002), .stop(.debugExit(value: 0x1_0002)))
+  }
+
+  func testDebugExitPortReportsQEMUStatus() {
+    // QEMU's isa-debug-exit ends with (value << 1) | 1: kvm-unit-tests' PASS is value 0 → 1.
+    XCTAssertEqual(StopReason.debugExit(value: 0).debugExitStatus, 1)
+    XCTAssertEqual(StopReason.debugExit(value: 0x3F).debugExitStatus, 0x7F)
+    XCTAssertNil(StopReason.guestRequested(code: 0).debugExitStatus)
   }
 
   func testDebugExitPortZeroMeansSuccess() {
-    XCTAssertEqual(write(0xF4, size: 1, value: 0), .stop(.guestRequested(code: 0)))
+    XCTAssertEqual(write(0xF4, size: 1, value: 0), .stop(.debugExit(value: 0)))
   }
 
   // MARK: String I/O and decoding

@@ -76,6 +76,8 @@ final class StateEncodingTests: XCTestCase {
       sampleVCPU().encoded(), uart.encoded(), pit.encoded(), sampleLocalAPIC().encoded(),
       ioapic.encoded(), power.encoded(), device.encoded(), ResetDevice.State().encoded(),
       DebugExitPort.State().encoded(),
+      ACPIPMTimer.State(elapsedNanoseconds: 987_654_321).encoded(),
+      FirmwareConfig.State(selector: 5, offset: 1).encoded(),
     ]
   }
 
@@ -92,6 +94,8 @@ final class StateEncodingTests: XCTestCase {
       case .testMMIO: return .success(try TestMMIODevice.State.decoded(bytes).encoded())
       case .reset: return .success(try ResetDevice.State.decoded(bytes).encoded())
       case .debugExit: return .success(try DebugExitPort.State.decoded(bytes).encoded())
+      case .pmTimer: return .success(try ACPIPMTimer.State.decoded(bytes).encoded())
+      case .firmwareConfig: return .success(try FirmwareConfig.State.decoded(bytes).encoded())
       default: return .success(try VCPUArchitecturalState.decoded(bytes).encoded())
       }
     } catch {
@@ -211,7 +215,7 @@ extension StateEncodingTests {
     let records = sampleRecords()
     let entries = try StateRecord.entries(in: records.flatMap { $0 })
     XCTAssertEqual(entries.map(\.bytes), records)
-    XCTAssertEqual(entries.map(\.kind.rawValue), Array(1...9))
+    XCTAssertEqual(entries.map(\.kind.rawValue), Array(1...11))
     // A payload cut short; a header cut short.
     let cut = Array((records + [records[0]]).flatMap { $0 }.dropLast())
     XCTAssertThrowsError(try StateRecord.entries(in: cut)) { error in
@@ -219,7 +223,11 @@ extension StateEncodingTests {
         error as? StateDecodingError,
         .lengthMismatch(declared: records[0].count - 11, actual: records[0].count - 12))
     }
-    XCTAssertThrowsError(try StateRecord.entries(in: Array(records.flatMap { $0 }.dropLast()))) {
+    // The last record (fw_cfg) has a 6-byte payload: 7 bytes off cut into its 11-byte header.
+    let lastPayload = records[records.count - 1].count - 11
+    XCTAssertThrowsError(
+      try StateRecord.entries(in: Array(records.flatMap { $0 }.dropLast(lastPayload + 1)))
+    ) {
       error in
       guard case .truncated = error as? StateDecodingError else { return XCTFail("\(error)") }
     }

@@ -144,6 +144,16 @@ final class VMProfileTests: XCTestCase {
     XCTAssertEqual(profile.guestCommandLine, key("mem=1 mem=2 vm name=x"))
   }
 
+  func testMultibootKind() {
+    guard case .success(let profile) = parse("vm name=kut kind=multiboot mem=64M -- -smp 1 x")
+    else { return XCTFail("kind=multiboot was refused") }
+    XCTAssertEqual(profile.kind, .multiboot)
+    XCTAssertEqual(profile.guestCommandLine, key("-smp 1 x"))
+    XCTAssertEqual(profile.unmapped, .ignore, "an OS probes: the architectural answer")
+    XCTAssertNil(profile.validate(imageSize: 10), "the multiboot loader checks the image")
+    assertError("vm name=a kind=elf", .invalidValue(key("kind")))
+  }
+
   func testBadUnmappedAndStormValues() {
     assertError("vm name=a unmapped=drop", .invalidValue(key("unmapped")))
     assertError("vm name=a unmapped=STOP", .invalidValue(key("unmapped")))

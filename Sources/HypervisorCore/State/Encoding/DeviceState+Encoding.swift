@@ -222,3 +222,27 @@ extension DebugExitPort.State: StateRecordEncodable {
     -> Self
   { Self() }
 }
+
+extension ACPIPMTimer.State: StateRecordEncodable {
+  public static var recordKind: StateRecordKind { .pmTimer }
+  public func encodePayload(into writer: inout StateWriter) { writer.u64(elapsedNanoseconds) }
+  public static func decodePayload(from reader: inout StateReader) throws(StateDecodingError)
+    -> Self
+  { Self(elapsedNanoseconds: try reader.u64()) }
+}
+
+extension FirmwareConfig.State: StateRecordEncodable {
+  public static var recordKind: StateRecordKind { .firmwareConfig }
+
+  public func encodePayload(into writer: inout StateWriter) {
+    writer.u16(selector)
+    writer.u32(offset)
+  }
+
+  public static func decodePayload(from reader: inout StateReader) throws(StateDecodingError)
+    -> Self
+  {
+    let selector = try reader.u16()
+    return Self(selector: selector, offset: try reader.u32())
+  }
+}

@@ -11,6 +11,8 @@ public enum StateRecordKind: UInt8, Equatable {
   case debugExit = 9
   /// A whole VM's saved state starts with one (VMStateHeader): what follows it.
   case vm = 10
+  case pmTimer = 11
+  case firmwareConfig = 12
 }
 
 /// A value that travels as one state record: the header "PGST", the format version (u16),
