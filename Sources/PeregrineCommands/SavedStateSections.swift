@@ -228,6 +228,18 @@ enum SavedStateSections {
     case .localAPIC(let apic): return section(apic, title: "local apic")
     case .reset: return StateSection(title: "reset port", fields: [])
     case .debugExit: return StateSection(title: "debug exit port", fields: [])
+    case .pmTimer(let timer):
+      return StateSection(
+        title: "acpi pm timer",
+        fields: [StateField(name: "elapsed_ns", value: timer.elapsedNanoseconds)],
+        notes: ["counting for \(timer.elapsedNanoseconds) ns of guest time"])
+    case .firmwareConfig(let config):
+      return StateSection(
+        title: "fw_cfg",
+        fields: [
+          StateField(name: "selector", value: UInt64(config.selector), width: 16),
+          StateField(name: "offset", value: UInt64(config.offset), width: 32),
+        ])
     }
   }
 }
