@@ -34,10 +34,11 @@ enum SVMRunLoop {
     }
     interceptPause(vmcb, cpu.interceptsPause)
     // The world switch's fast path (ExitFastPath): on unless an interrupt is offered or NMI
-    // blocking is tracked (deliverInterrupts decides per entry where there is an APIC).
+    // blocking is tracked (deliverInterrupts decides per entry where there is an APIC), and
+    // off for a traced VM, whose every exit must reach its recorder.
     let fast = ExitFastPath.block(guest.fastPaths[vcpu.index])
     ExitFastPath.prepare(fast, vcpu: vcpu, vm: vm)
-    fast.pointee.enabled = 1
+    fast.pointee.enabled = vm.exitTrace == nil ? 1 : 0
     var offered: UInt8? = nil
     while true {
       if vcpu.hasRequests,
@@ -202,7 +203,8 @@ enum SVMRunLoop {
     }
     // The fast path skips this function: only while nothing is offered (its acknowledgement
     // follows each exit) and no NMI blocking is tracked (it follows each exit's RIP).
-    fast.pointee.enabled = offer == nil && !vcpu.nmiBlocking.isBlocked ? 1 : 0
+    fast.pointee.enabled =
+      offer == nil && !vcpu.nmiBlocking.isBlocked && vm.exitTrace == nil ? 1 : 0
     return offer
   }
 

@@ -26,7 +26,8 @@ enum VMXRunLoop {
     // preemption timer's, written below, since VMRESUME restarts the timer from its field.
     let fast = ExitFastPath.block(guest.fastPaths[vcpu.index])
     ExitFastPath.prepare(fast, vcpu: vcpu, vm: vm)
-    fast.pointee.enabled = vcpu.localAPIC == nil ? 1 : 0
+    // Off for a traced VM too: its every exit must reach the recorder.
+    fast.pointee.enabled = vcpu.localAPIC == nil && vm.exitTrace == nil ? 1 : 0
     fast.pointee.deadline = UInt64.max
     while true {
       if vcpu.hasRequests,
