@@ -13,21 +13,13 @@ import time
 
 from harness import Case, DriverFailure
 from cases_management import (ISO, KEY, LISTENING, TICKER, ManagementDriver, RawClient,
-                              name_payload, no_key_on_console, raw_transfer)
+                              create_payload, name_payload, no_key_on_console, raw_transfer)
 
 CYCLES = 200
 CREATE, STATUS, DESTROY, POWER_OFF = 2, 4, 7, 9
 UNKNOWN_VM = 4
 
 ISOS = {}
-
-
-def create_payload(name, image, memory):
-    """A flat guest loaded at 0x1000 (docs/control-protocol.md, kind 2)."""
-    command_line = b"load=0x1000 entry=0000:1000"
-    return (name_payload(name) + bytes([0]) + struct.pack(">QHB", memory, 1, 0) + bytes([0])
-            + name_payload(image) + bytes([0]) + struct.pack(">H", len(command_line))
-            + command_line + bytes([0]))
 
 
 class ChurnDriver(ManagementDriver):
