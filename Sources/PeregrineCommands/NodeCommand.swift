@@ -85,7 +85,9 @@ struct NodeUpCommand: ParsableCommand {
       environment.output("made a cluster key: \(environment.state.keyFile.path) (mode 0600)\n")
     }
     for node in result.kept {
-      environment.output("\(node.name) is already up (pid \(node.pid), port \(node.hostPort))\n")
+      environment.output(
+        "\(node.name) is already up (pid \(node.pid), UDP \(node.endpoint.host):\(node.endpoint.port))\n"
+      )
     }
     for name in result.restarted { environment.output("\(name) had stopped; starting it again\n") }
     if let bridge = result.bridgeCreated {

@@ -92,6 +92,12 @@ final class BridgeNetworkTests: XCTestCase {
     XCTAssertEqual(table.nodes.map(\.tapMade), ["pgtap0", "pgtap1"])
     XCTAssertEqual(table.nodes.map(\.network), [.bridge, .bridge])
 
+    XCTAssertEqual(
+      harness.run(
+        "node", "up", "--count", "2", "--network", "bridge", "--kernel", elf, "--wait", "0"), 0)
+    XCTAssertTrue(
+      harness.output.contains("node1 is already up (pid 1002, UDP 10.0.3.3:7100)"), harness.output)
+    XCTAssertEqual(harness.spawned.count, 2)
     // Mixing modes in one cluster is refused.
     XCTAssertEqual(harness.run("node", "up", "--count", "3", "--kernel", elf, "--wait", "0"), 64)
     XCTAssertTrue(harness.errors.contains("node0 is up on the bridge network"), harness.errors)
