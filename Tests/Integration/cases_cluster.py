@@ -219,6 +219,12 @@ class BridgeClusterDriver(ClusterDriver):
             raise DriverFailure("pgtap0 and pgtap1 are not both on pgbr0: %s" % ports)
         if re.search(r"pgtap[01]:.*state (?!UP)", ports):
             raise DriverFailure("a tap on pgbr0 is not up: %s" % ports)
+        if shutil.which("bridge"):  # iproute2's bridge: each port's STP state
+            links = subprocess.run(["bridge", "link", "show"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=10).stdout.decode()
+            for tap in ("pgtap0", "pgtap1"):
+                if not re.search(r"%s:.*master pgbr0 state forwarding" % tap, links):
+                    raise DriverFailure("%s is not forwarding on pgbr0: %s" % (tap, links))
 
         # Node to node, both ways: A resolves B by ARP on the bridge and B's echo answers A.
         for via, target in (("10.0.3.2", "10.0.3.3"), ("10.0.3.3", "10.0.3.2")):
