@@ -109,7 +109,13 @@ public struct ClusterState {
 public struct NodeTable: Codable, Equatable {
   public var version = 1
   public var nodes: [NodeRecord]
-  public init(nodes: [NodeRecord]) { self.nodes = nodes }
+  /// The bridge `node up --network bridge` created (nil: none, or it was already there);
+  /// `node down` deletes it once no port is left on it.
+  public var bridgeMade: String?
+  public init(nodes: [NodeRecord], bridgeMade: String? = nil) {
+    self.nodes = nodes
+    self.bridgeMade = bridgeMade
+  }
 }
 
 /// One node started by `node up`.
@@ -118,19 +124,30 @@ public struct NodeRecord: Codable, Equatable {
   public var backend: Backend
   /// The emulator's process ID (its own session, so it outlives the CLI).
   public var pid: Int32
-  /// The host's UDP port forwarded to the node's control port.
+  /// The UDP port the host sends to: forwarded to the node's control port (user mode), or
+  /// the control port itself at `host` (bridge mode).
   public var hostPort: UInt16
   /// The node's address on its management network, as its command line gives it.
   public var address: String
   public var iso: String
   public var log: String
   public var startedAt: Date
+  /// nil in tables written before the bridge mode: user.
+  public var network: NodeNetwork?
+  /// Where the host sends to: the node's own address on the bridge; nil: 127.0.0.1 (slirp).
+  public var host: String?
+  /// The tap this CLI made for the node (bridge mode), deleted by `node down`; nil when it
+  /// has none or used one that was already there.
+  public var tapMade: String?
 
-  public var endpoint: NodeEndpoint { NodeEndpoint(name: name, host: "127.0.0.1", port: hostPort) }
+  public var endpoint: NodeEndpoint {
+    NodeEndpoint(name: name, host: host ?? "127.0.0.1", port: hostPort)
+  }
 
   public init(
     name: String, backend: Backend, pid: Int32, hostPort: UInt16, address: String, iso: String,
-    log: String, startedAt: Date
+    log: String, startedAt: Date, network: NodeNetwork? = nil, host: String? = nil,
+    tapMade: String? = nil
   ) {
     self.name = name
     self.backend = backend
@@ -140,6 +157,9 @@ public struct NodeRecord: Codable, Equatable {
     self.iso = iso
     self.log = log
     self.startedAt = startedAt
+    self.network = network
+    self.host = host
+    self.tapMade = tapMade
   }
 }
 

@@ -13,11 +13,29 @@ public enum NodeBoot {
   /// Host UDP ports tried for forwarding: node N gets the first free one from base + N on.
   public static let firstHostPort: UInt16 = 47100
 
-  /// `cluster_key=<64 hex> ip=10.0.2.15/24 gw=10.0.2.2 loglevel=info`.
+  /// `loglevel=info cluster_key=<64 hex> ip=10.0.2.15/24 gw=10.0.2.2`, then any extra words
+  /// (`node up --kernel-args`, e.g. the tests' `netecho nettest`).
   public static func commandLine(
-    key: ClusterKey, address: String = address, gateway: String = gateway
+    key: ClusterKey, address: String = address, gateway: String = gateway, extra: String = ""
   ) -> String {
     "loglevel=info cluster_key=\(key.hex) ip=\(address) gw=\(gateway)"
+      + (extra.isEmpty ? "" : " \(extra)")
+  }
+
+  /// Why `--kernel-args` cannot go on a node's command line, or nil when it can: it must
+  /// stay one grub.cfg line of plain words, and must not set what `node up` sets itself.
+  public static func refusalOfExtraWords(_ words: String) -> String? {
+    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=._,:/- ")
+    if let bad = words.first(where: { !allowed.contains($0) }) {
+      return
+        "--kernel-args may hold only letters, digits, spaces and = . _ , : / - (not \(bad.debugDescription))"
+    }
+    for word in words.split(separator: " ") {
+      for owned in ["cluster_key=", "ip=", "gw="] where word.hasPrefix(owned) {
+        return "--kernel-args cannot set \(owned) (node up sets it)"
+      }
+    }
+    return nil
   }
 
   /// The node's grub.cfg: the kernel with `commandLine` and its symbols; no guest modules
@@ -49,13 +67,31 @@ public enum NodeBoot {
   public static func qemuArguments(
     iso: String, log: String, hostPort: UInt16, nodeIndex: Int, memory: String, cpus: Int
   ) -> [String] {
-    let guestAddress = address.split(separator: "/")[0]
+    qemuArguments(
+      iso: iso, log: log, attachment: .user(hostPort: hostPort), nodeIndex: nodeIndex,
+      memory: memory, cpus: cpus)
+  }
+
+  /// The same with the NIC on `attachment`: slirp as above, or a tap the CLI put on the
+  /// bridge (`script=no,downscript=no`: QEMU runs no scripts; `node down` deletes the tap).
+  public static func qemuArguments(
+    iso: String, log: String, attachment: NodeAttachment, nodeIndex: Int, memory: String,
+    cpus: Int
+  ) -> [String] {
+    let netdev: String
+    switch attachment {
+    case .user(let hostPort):
+      let guestAddress = address.split(separator: "/")[0]
+      netdev =
+        "user,id=mgmt,net=10.0.2.0/24,hostfwd=udp:127.0.0.1:\(hostPort)-\(guestAddress):\(controlPort)"
+    case .tap(let name):
+      netdev = "tap,id=mgmt,ifname=\(name),script=no,downscript=no"
+    }
     return [
       "-machine", "pc", "-cpu", "EPYC", "-smp", "\(cpus)", "-m", memory,
       "-cdrom", iso, "-boot", "d", "-display", "none", "-monitor", "none", "-no-reboot",
       "-serial", "file:\(log)",
-      "-netdev",
-      "user,id=mgmt,net=10.0.2.0/24,hostfwd=udp:127.0.0.1:\(hostPort)-\(guestAddress):\(controlPort)",
+      "-netdev", netdev,
       "-device", "virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=\(mac(forNode: nodeIndex))",
     ]
   }

@@ -19,6 +19,11 @@ struct NodeUpCommand: ParsableCommand {
       forwarded to the node's control port. Nodes already up are kept; nodes that died are \
       started again. The key is in $PEREGRINE_HOME/cluster.key (0600), the node table in \
       nodes.json, each node's serial log in nodes/NAME/serial.log.
+
+      --network bridge (svm only; needs CAP_NET_ADMIN, i.e. root) puts every node on one \
+      Linux bridge, pgbr0 (10.0.3.1/24 on the host side, created if absent), through a tap \
+      each (pgtapK): node K is 10.0.3.(K+2), reached at its control port directly, and the \
+      nodes reach each other. `node down` deletes the taps and the bridge it made.
       """)
 
   @OptionGroup var options: GlobalOptions
@@ -34,6 +39,17 @@ struct NodeUpCommand: ParsableCommand {
   @Option(
     name: .long,
     help:
+      "user (slirp per node, forwarded host ports; nodes cannot reach each other) or bridge (one Linux bridge, a tap per node; needs CAP_NET_ADMIN)."
+  )
+  var network: NodeNetwork = .user
+  @Option(
+    name: .long,
+    help:
+      "Extra words for each node's kernel command line (e.g. the tests' `netecho nettest`).")
+  var kernelArgs = ""
+  @Option(
+    name: .long,
+    help:
       "Seconds to wait for the new nodes to answer (0: do not wait; default 120 for svm, 600 for vmx, Bochs being slower)."
   )
   var wait: Double?
@@ -44,6 +60,7 @@ struct NodeUpCommand: ParsableCommand {
     guard NodeManager.mebibytes(memory) != nil else {
       throw ValidationError("--memory must be like 512M or 1G (at least 64M)")
     }
+    if let refusal = NodeBoot.refusalOfExtraWords(kernelArgs) { throw ValidationError(refusal) }
   }
 
   func run() throws {
@@ -52,7 +69,7 @@ struct NodeUpCommand: ParsableCommand {
     let elf = try kernel ?? NodeManager.defaultKernel()
     let result = try manager.up(
       count: count, backend: backend, kernel: elf, memoryMiB: NodeManager.mebibytes(memory)!,
-      cpus: cpus)
+      cpus: cpus, network: network, kernelArgs: kernelArgs)
     let waitOutcome = try manager.waitForAnswers(
       result.started, seconds: wait ?? (backend == .svm ? 120 : 600))
     if options.json {
@@ -61,19 +78,32 @@ struct NodeUpCommand: ParsableCommand {
           keyFile: environment.state.keyFile.path, keyCreated: result.keyCreated,
           started: result.started.map(\.name), kept: result.kept.map(\.name),
           restarted: result.restarted, nodes: result.nodes, answered: waitOutcome.answered,
-          waited: waitOutcome.waited))
+          waited: waitOutcome.waited, bridgeCreated: result.bridgeCreated))
       return
     }
     if result.keyCreated {
       environment.output("made a cluster key: \(environment.state.keyFile.path) (mode 0600)\n")
     }
     for node in result.kept {
-      environment.output("\(node.name) is already up (pid \(node.pid), port \(node.hostPort))\n")
+      environment.output(
+        "\(node.name) is already up (pid \(node.pid), UDP \(node.endpoint.host):\(node.endpoint.port))\n"
+      )
     }
     for name in result.restarted { environment.output("\(name) had stopped; starting it again\n") }
-    for node in result.started {
+    if let bridge = result.bridgeCreated {
       environment.output(
-        "started \(node.name): \(node.backend == .svm ? "QEMU" : "Bochs") pid \(node.pid), UDP 127.0.0.1:\(node.hostPort) -> \(node.address) port \(NodeBoot.controlPort), log \(node.log)\n"
+        "made bridge \(bridge) (\(BridgeNetwork.hostAddress)/\(BridgeNetwork.prefixLength) on the host side)\n"
+      )
+    }
+    for node in result.started {
+      let route =
+        node.host.map {
+          "UDP \($0) port \(node.hostPort) on bridge \(BridgeNetwork.bridgeName)"
+            + (node.tapMade.map { " (tap \($0))" } ?? "")
+        }
+        ?? "UDP 127.0.0.1:\(node.hostPort) -> \(node.address) port \(NodeBoot.controlPort)"
+      environment.output(
+        "started \(node.name): \(node.backend == .svm ? "QEMU" : "Bochs") pid \(node.pid), \(route), log \(node.log)\n"
       )
     }
     if let note = waitOutcome.note { environment.errors("peregrine: note: \(note)\n") }
@@ -94,6 +124,7 @@ struct NodeUpReport: Encodable {
   var nodes: [NodeRecord]
   var answered: [String]
   var waited: Bool
+  var bridgeCreated: String?
 }
 
 struct NodeDownCommand: ParsableCommand {
@@ -108,7 +139,9 @@ struct NodeDownCommand: ParsableCommand {
     let outcome = try NodeManager(environment: environment).down()
     if options.json {
       environment.printJSON(
-        NodeDownReport(stopped: outcome.stopped, notRunning: outcome.notRunning))
+        NodeDownReport(
+          stopped: outcome.stopped, notRunning: outcome.notRunning,
+          removedLinks: outcome.removedLinks))
       return
     }
     if outcome.stopped.isEmpty && outcome.notRunning.isEmpty {
@@ -116,12 +149,14 @@ struct NodeDownCommand: ParsableCommand {
     }
     for name in outcome.stopped { environment.output("stopped \(name)\n") }
     for name in outcome.notRunning { environment.output("\(name) was not running; forgotten\n") }
+    for link in outcome.removedLinks { environment.output("removed \(link)\n") }
   }
 }
 
 struct NodeDownReport: Encodable {
   var stopped: [String]
   var notRunning: [String]
+  var removedLinks: [String]
 }
 
 extension Backend: ExpressibleByArgument {}

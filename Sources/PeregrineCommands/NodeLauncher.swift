@@ -17,6 +17,10 @@ public struct NodeLauncher {
   public var portIsFree: (UInt16) -> Bool
   /// The full path of a program on PATH, or nil.
   public var findProgram: (String) -> String?
+  /// Runs `ip ARGUMENTS` (iproute2) to its end: its exit status and its output and errors.
+  public var runIP: (_ arguments: [String]) throws -> (status: Int32, output: String)
+  /// Whether this process holds CAP_NET_ADMIN (the bridge mode needs it).
+  public var hasNetAdmin: () -> Bool
 
   public init(
     spawn: @escaping (String, [String], String) throws -> Int32 = Processes.spawn,
@@ -24,7 +28,9 @@ public struct NodeLauncher {
     stop: @escaping (Int32, String, Double) -> Void = Processes.stop,
     makeISO: @escaping (String, String) throws -> Void = Processes.makeISO,
     portIsFree: @escaping (UInt16) -> Bool = Processes.udpPortIsFree,
-    findProgram: @escaping (String) -> String? = Processes.find
+    findProgram: @escaping (String) -> String? = Processes.find,
+    runIP: @escaping ([String]) throws -> (status: Int32, output: String) = Processes.runIP,
+    hasNetAdmin: @escaping () -> Bool = Processes.hasNetAdmin
   ) {
     self.spawn = spawn
     self.isRunning = isRunning
@@ -32,6 +38,8 @@ public struct NodeLauncher {
     self.makeISO = makeISO
     self.portIsFree = portIsFree
     self.findProgram = findProgram
+    self.runIP = runIP
+    self.hasNetAdmin = hasNetAdmin
   }
 }
 
@@ -110,6 +118,36 @@ public enum Processes {
       throw CLIError(
         .failure, "grub-mkrescue failed: \(String(decoding: message, as: UTF8.self).suffix(400))")
     }
+  }
+
+  public static func runIP(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    // /usr/sbin is not on every user's PATH.
+    let fallback = ["/usr/sbin/ip", "/sbin/ip"].first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }
+    guard let program = find("ip") ?? fallback else {
+      throw CLIError(
+        .failure, "`ip` (iproute2) is not installed, so the bridge cannot be set up",
+        hint: "install iproute2, or use `--network user`")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  public static func hasNetAdmin() -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+      return false
+    }
+    return BridgeNetwork.hasNetAdmin(procStatus: status)
   }
 
   /// Whether a UDP socket can bind 127.0.0.1:`port` now.

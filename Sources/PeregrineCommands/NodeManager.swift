@@ -16,6 +16,8 @@ struct NodeManager {
     var restarted: [String]
     /// The table afterwards.
     var nodes: [NodeRecord]
+    /// The bridge this run created (bridge mode), if it did.
+    var bridgeCreated: String? = nil
   }
 
   /// "512M", "1G", "2048" (MiB) -> MiB; at least 64 MiB.
@@ -50,9 +52,19 @@ struct NodeManager {
     return found
   }
 
-  func up(count: Int, backend: Backend, kernel: String, memoryMiB: Int, cpus: Int) throws
-    -> UpResult
-  {
+  func up(
+    count: Int, backend: Backend, kernel: String, memoryMiB: Int, cpus: Int,
+    network: NodeNetwork = .user, kernelArgs: String = ""
+  ) throws -> UpResult {
+    let bridge = HostBridge(launcher: launcher)
+    if network == .bridge {
+      guard backend == .svm else {
+        throw CLIError(
+          .usage, "--network bridge is for svm nodes (QEMU taps); vmx nodes run Bochs on slirp",
+          hint: "use `--network user` with --backend vmx")
+      }
+      try bridge.checkPrivileges()
+    }
     let emulator = backend == .svm ? "qemu-system-x86_64" : "bochs"
     guard let program = launcher.findProgram(emulator) else {
       throw CLIError(
@@ -73,28 +85,67 @@ struct NodeManager {
         "\(other.name) is up as a \(other.backend.rawValue) node; one cluster runs one backend",
         hint: "`peregrine node down` first, then `peregrine node up --backend \(backend.rawValue)`")
     }
+    if let other = table.nodes.first(where: {
+      ($0.network ?? .user) != network && launcher.isRunning($0.pid, $0.marker)
+    }) {
+      throw CLIError(
+        .usage,
+        "\(other.name) is up on the \((other.network ?? .user).rawValue) network; one cluster uses one network mode",
+        hint: "`peregrine node down` first, then `peregrine node up --network \(network.rawValue)`")
+    }
     var kept: [NodeRecord] = []
     var restarted: [String] = []
     var remaining: [NodeRecord] = []
+    var staleTaps: [String] = []
     for node in table.nodes {
       if launcher.isRunning(node.pid, node.marker) {
         kept.append(node)
         remaining.append(node)
-      } else if Self.index(of: node.name).map({ $0 < count }) == true {
+        continue
+      }
+      if Self.index(of: node.name).map({ $0 < count }) == true {
         restarted.append(node.name)
       }
+      if let tap = node.tapMade { staleTaps.append(tap) }
     }
+    // A dead node's tap goes with it (made again if the node starts again).
+    if !staleTaps.isEmpty { _ = try bridge.tearDown(taps: staleTaps, bridgeMade: false) }
     table.nodes = remaining
     try state.writeNodes(table)
 
+    var bridgeCreated: String?
+    let toStart = (0..<count).filter { index in !kept.contains { $0.name == "node\(index)" } }
+    if network == .bridge, !toStart.isEmpty, try bridge.ensureBridge() {
+      bridgeCreated = BridgeNetwork.bridgeName
+      table.bridgeMade = BridgeNetwork.bridgeName
+      try state.writeNodes(table)  // recorded at once, so `node down` deletes it
+    }
+
     var started: [NodeRecord] = []
     var usedPorts = Set(kept.map(\.hostPort))
-    for index in 0..<count where !kept.contains(where: { $0.name == "node\(index)" }) {
-      let port = try freePort(from: NodeBoot.firstHostPort + UInt16(index), excluding: usedPorts)
-      usedPorts.insert(port)
-      let node = try start(
-        index: index, backend: backend, program: program, kernel: kernel, key: key, port: port,
-        memoryMiB: memoryMiB, cpus: cpus)
+    for index in toStart {
+      let node: NodeRecord
+      switch network {
+      case .user:
+        let port = try freePort(from: NodeBoot.firstHostPort + UInt16(index), excluding: usedPorts)
+        usedPorts.insert(port)
+        node = try start(
+          index: index, backend: backend, program: program, kernel: kernel, key: key,
+          attachment: .user(hostPort: port), memoryMiB: memoryMiB, cpus: cpus,
+          kernelArgs: kernelArgs)
+      case .bridge:
+        let tap = BridgeNetwork.tapName(forNode: index)
+        let made = try bridge.ensureTap(tap)
+        do {
+          node = try start(
+            index: index, backend: backend, program: program, kernel: kernel, key: key,
+            attachment: .tap(name: tap), memoryMiB: memoryMiB, cpus: cpus,
+            kernelArgs: kernelArgs, tapMade: made ? tap : nil)
+        } catch {
+          if made { _ = try? bridge.tearDown(taps: [tap], bridgeMade: false) }
+          throw error
+        }
+      }
       started.append(node)
       table.nodes.append(node)
       table.nodes.sort { (Self.index(of: $0.name) ?? 0) < (Self.index(of: $1.name) ?? 0) }
@@ -112,8 +163,8 @@ struct NodeManager {
         hint: "`peregrine node down` clears the table")
     }
     return UpResult(
-      keyCreated: keyCreated, started: started, kept: kept, restarted: restarted, nodes: table.nodes
-    )
+      keyCreated: keyCreated, started: started, kept: kept, restarted: restarted,
+      nodes: table.nodes, bridgeCreated: bridgeCreated)
   }
 
   static func index(of name: String) -> Int? {
@@ -130,9 +181,24 @@ struct NodeManager {
   }
 
   func start(
-    index: Int, backend: Backend, program: String, kernel: String, key: ClusterKey, port: UInt16,
-    memoryMiB: Int, cpus: Int
+    index: Int, backend: Backend, program: String, kernel: String, key: ClusterKey,
+    attachment: NodeAttachment, memoryMiB: Int, cpus: Int, kernelArgs: String = "",
+    tapMade: String? = nil
   ) throws -> NodeRecord {
+    // Slirp: every node is 10.0.2.15 behind its forwarded port. Bridge: node K is
+    // 10.0.3.(K+2), reached at its control port, the host (10.0.3.1) its gateway.
+    let (network, address, gateway, host, port): (NodeNetwork, String, String, String?, UInt16)
+    switch attachment {
+    case .user(let hostPort):
+      (network, address, gateway, host, port) = (
+        .user, NodeBoot.address, NodeBoot.gateway, nil, hostPort
+      )
+    case .tap:
+      (network, address, gateway, host, port) = (
+        .bridge, BridgeNetwork.nodeAddress(forNode: index), BridgeNetwork.hostAddress,
+        BridgeNetwork.nodeHost(forNode: index), NodeBoot.controlPort
+      )
+    }
     let name = "node\(index)"
     let directory = state.nodeDirectory(name)
     let files = FileManager.default
@@ -157,7 +223,9 @@ struct NodeManager {
       try files.copyItem(atPath: symbols, toPath: boot.appendingPathComponent("peregrine.sym").path)
     }
     let configuration = NodeBoot.grubConfiguration(
-      commandLine: NodeBoot.commandLine(key: key), hasSymbols: hasSymbols)
+      commandLine: NodeBoot.commandLine(
+        key: key, address: address, gateway: gateway, extra: kernelArgs),
+      hasSymbols: hasSymbols)
     try Data(configuration.utf8).write(to: boot.appendingPathComponent("grub/grub.cfg"))
     try? files.removeItem(atPath: iso)
     try launcher.makeISO(root.path, iso)
@@ -169,7 +237,8 @@ struct NodeManager {
     switch backend {
     case .svm:
       arguments = NodeBoot.qemuArguments(
-        iso: iso, log: log, hostPort: port, nodeIndex: index, memory: "\(memoryMiB)M", cpus: cpus)
+        iso: iso, log: log, attachment: attachment, nodeIndex: index, memory: "\(memoryMiB)M",
+        cpus: cpus)
     case .vmx:
       let slirp = directory.appendingPathComponent("slirp.conf").path
       let rc = directory.appendingPathComponent("bochsrc").path
@@ -187,8 +256,9 @@ struct NodeManager {
     }
     let pid = try launcher.spawn(program, arguments, emulatorLog)
     return NodeRecord(
-      name: name, backend: backend, pid: pid, hostPort: port, address: NodeBoot.address, iso: iso,
-      log: log, startedAt: environment.now())
+      name: name, backend: backend, pid: pid, hostPort: port, address: address, iso: iso,
+      log: log, startedAt: environment.now(), network: network,
+      host: host, tapMade: tapMade)
   }
 
   struct WaitOutcome {
@@ -238,7 +308,7 @@ struct NodeManager {
     return outcome
   }
 
-  func down() throws -> (stopped: [String], notRunning: [String]) {
+  func down() throws -> (stopped: [String], notRunning: [String], removedLinks: [String]) {
     let table = try state.readNodes()
     var stopped: [String] = []
     var notRunning: [String] = []
@@ -250,9 +320,26 @@ struct NodeManager {
         notRunning.append(node.name)
       }
     }
-    if !table.nodes.isEmpty { try state.writeNodes(NodeTable(nodes: [])) }
+    // The taps, then the bridge, before the table forgets them: if `ip` fails here, the next
+    // `node down` tries again.
+    let taps = table.nodes.compactMap(\.tapMade)
+    var removed: [String] = []
+    var bridgeLeft: String?
+    if !taps.isEmpty || table.bridgeMade != nil {
+      removed = try HostBridge(launcher: launcher).tearDown(
+        taps: taps, bridgeMade: table.bridgeMade != nil)
+      // A bridge other ports still use stays, and stays ours to delete later.
+      if let made = table.bridgeMade, !removed.contains(made),
+        (try? HostBridge(launcher: launcher).exists(made)) == true
+      {
+        bridgeLeft = made
+      }
+    }
+    if !table.nodes.isEmpty || table.bridgeMade != bridgeLeft {
+      try state.writeNodes(NodeTable(nodes: [], bridgeMade: bridgeLeft))
+    }
     // The nodes took their VMs with them: no cluster is left to destroy.
     try state.writeClusters(ClusterTable(clusters: []))
-    return (stopped, notRunning)
+    return (stopped, notRunning, removed)
   }
 }

@@ -42,6 +42,9 @@ class Case:
     driver: object = None
     # A last check of the whole output: returns None, or why the run failed.
     verify: object = None
+    # Whether the case cannot run here: a function returning None, or why it is skipped
+    # (e.g. bridge networking without CAP_NET_ADMIN). Skipped cases never fail.
+    skip: object = None
 
 
 class DriverFailure(Exception):
@@ -114,6 +117,10 @@ def run_case(case):
         usable, why = kvm_usable()
         if not usable:
             return None, "skipped: no usable KVM here (%s)" % why, 0.0
+    if case.skip is not None:
+        why = case.skip()
+        if why:
+            return None, "skipped: " + why, 0.0
     os.makedirs(LOGS, exist_ok=True)
     log_path = os.path.join(LOGS, case.name + ".log")
     iso = os.path.join(ROOT, case.iso)

@@ -173,6 +173,11 @@ final class Harness {
   var interruptAfterSleeps: Int? = nil
   var sleeps = 0
   var clock = Date(timeIntervalSince1970: 1_000_000)
+  /// The fake host's network links (`ip` as the fake launcher runs it), each with its bridge
+  /// ("" when on none).
+  var links: [String: String] = [:]
+  var ipCalls: [[String]] = []
+  var netAdmin = true
 
   init(nodes: [String: FakeNode] = [:], recordNodes: Bool = true) throws {
     directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -211,7 +216,9 @@ final class Harness {
         _ = FileManager.default.createFile(atPath: output, contents: Data("iso".utf8))
       },
       portIsFree: { $0 != NodeBoot.firstHostPort + 1 },
-      findProgram: { "/usr/bin/" + $0 })
+      findProgram: { "/usr/bin/" + $0 },
+      runIP: { [unowned self] arguments in self.fakeIP(arguments) },
+      hasNetAdmin: { [unowned self] in self.netAdmin })
     if recordNodes && !nodes.isEmpty {
       _ = try environment.state.keyCreatingIfNeeded()
       var records: [NodeRecord] = []
@@ -230,6 +237,30 @@ final class Harness {
   }
 
   deinit { try? FileManager.default.removeItem(at: directory) }
+
+  /// The few `ip` commands the bridge mode runs, on `links`.
+  func fakeIP(_ arguments: [String]) -> (status: Int32, output: String) {
+    ipCalls.append(arguments)
+    switch arguments.prefix(3) {
+    case ["link", "show", "dev"]:
+      return (links[arguments[3]] != nil ? 0 : 1, "")
+    case ["link", "add", "name"], ["tuntap", "add", "dev"]:
+      links[arguments[3]] = ""
+      return (0, "")
+    case ["link", "del", "dev"]:
+      return (links.removeValue(forKey: arguments[3]) != nil ? 0 : 1, "")
+    case ["link", "set", "dev"] where arguments.count > 5 && arguments[4] == "master":
+      links[arguments[3]] = arguments[5]
+      return (0, "")
+    case ["-o", "link", "show"]:
+      let ports = links.filter { $0.value == arguments[4] }.keys.sorted()
+      return (
+        0, ports.enumerated().map { "\($0.offset + 7): \($0.element): <UP> mtu 1500\n" }.joined()
+      )
+    default:
+      return (0, "")
+    }
+  }
 
   /// Runs `peregrine ARGUMENTS`; the exit status.
   @discardableResult
