@@ -132,8 +132,9 @@ def check_state_refused_while_running(driver, vm):
 
 
 # Message kinds and the header (docs/control-protocol.md, "Datagrams").
-NODE_INFO, CREATE, DESTROY, CONSOLE_READ, POWER_OFF = 1, 2, 7, 8, 9
-NOT_SUPPORTED = 19
+NODE_INFO, CREATE, STATUS, PAUSE, UNPAUSE, DESTROY, CONSOLE_READ, POWER_OFF = 1, 2, 4, 5, 6, 7, 8, 9
+INVALID_STATE, NOT_SUPPORTED = 9, 19
+PAUSED_STATE = 3  # VMState.paused
 TRANSFER_BEGIN, TRANSFER_CHUNK, TRANSFER_END = 10, 11, 12
 HEADER = struct.Struct(">4sBBBBIHHQQ")
 PROTOCOL_VERSION = 2  # DatagramHeader.currentVersion
@@ -312,6 +313,42 @@ class ManagementDriver:
     def status(self, vm):
         return self.json("status", vm)
 
+    def raw_state(self, raw, vm):
+        """The VM's state byte from a status answer (summary: id u16, name, state u8)."""
+        answer = raw.request(STATUS, name_payload(vm) + bytes([0]) + struct.pack(">I", 0))
+        if answer is None or answer[0] != 0:
+            raise DriverFailure("status %s: %r" % (vm, answer))
+        return answer[1][2 + 1 + len(vm)]
+
+    def pause_right_after_unpause(self, raw, vm, rounds=20):
+        """Pause, unpause, and pause again at once, before the vCPUs' CPUs have looked: the
+        second pause is taken or refused as "still resuming", and never leaves the VM
+        pausing for good (a vCPU still parked from the first pause parks no more)."""
+        refused = 0
+        for _ in range(rounds):
+            for command in (PAUSE, UNPAUSE, PAUSE):
+                while True:
+                    answer = raw.request(command, name_payload(vm))
+                    if answer is not None and answer[0] == INVALID_STATE and b"resuming" in answer[1]:
+                        refused += 1
+                        time.sleep(0.005)
+                        continue
+                    if answer is None or answer[0] != 0:
+                        raise DriverFailure("%d on %s: %r" % (command, vm, answer))
+                    break
+                if command == PAUSE:
+                    deadline = time.time() + 10
+                    while self.raw_state(raw, vm) != PAUSED_STATE:
+                        if time.time() > deadline:
+                            raise DriverFailure("%s stayed pausing after a pause right after "
+                                                "an unpause" % vm)
+                        time.sleep(0.01)
+            answer = raw.request(UNPAUSE, name_payload(vm))
+            if answer is None or answer[0] != 0:
+                raise DriverFailure("unpause %s: %r" % (vm, answer))
+        self.notes.append("pause right after unpause: %d rounds, %d refused as still resuming"
+                          % (rounds, refused))
+
     def wait_state(self, vm, state, timeout=10):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -423,6 +460,7 @@ class ManagementDriver:
         self.wait_state("ticker", "running")
         check_state_refused_while_running(self, "ticker")
         console.wait_for(r"^\[ticker\] tick %d$" % (paused_at + 2), 20)
+        self.pause_right_after_unpause(raw, "ticker")
 
         # console: what the VM printed, through the protocol (until Ctrl-C).
         env = dict(os.environ, PEREGRINE_HOME=self.home)

@@ -8,7 +8,8 @@ public enum ManagementRefusal: Error, Equatable {
       return a.utf8CodeUnitCount == b.utf8CodeUnitCount && a.utf8Start == b.utf8Start
     case (.unknownVM, .unknownVM), (.nameInUse, .nameInUse), (.noFreeIdentity, .noFreeIdentity),
       (.alreadyPaused, .alreadyPaused), (.notPaused, .notPaused), (.stopping, .stopping),
-      (.stillCreating, .stillCreating), (.illegalTransition, .illegalTransition):
+      (.stillCreating, .stillCreating), (.stillResuming, .stillResuming),
+      (.illegalTransition, .illegalTransition):
       return true
     default: return false
     }
@@ -24,6 +25,9 @@ public enum ManagementRefusal: Error, Equatable {
   /// The VM is ending or gone: destroying twice, pausing a stopped VM.
   case stopping
   case stillCreating
+  /// Some vCPU has not yet left its last pause (its CPU has not looked since the unpause):
+  /// a new pause now would wait for a park that already happened.
+  case stillResuming
   case illegalTransition
   /// Admission found no CPUs for it (the placement's refusal says why).
   case placement(PlacementRefusal)
@@ -39,6 +43,7 @@ public enum ManagementRefusal: Error, Equatable {
     case .notPaused: return "the VM is not paused"
     case .stopping: return "the VM is stopping or gone"
     case .stillCreating: return "the VM is still being created"
+    case .stillResuming: return "the VM is still resuming from its last pause: try again"
     case .illegalTransition: return "the command does not apply to the VM in its state"
     case .placement(let refusal): return refusal.message
     case .invalid(let message): return message

@@ -188,7 +188,8 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     case .unknownVM: code = .unknownVM
     case .nameInUse: code = .nameInUse
     case .noFreeIdentity: code = .busy
-    case .alreadyPaused, .notPaused, .stopping, .stillCreating, .illegalTransition:
+    case .alreadyPaused, .notPaused, .stopping, .stillCreating, .stillResuming,
+      .illegalTransition:
       code = .invalidState
     case .placement: code = .insufficientCPUs
     case .invalid: code = .invalidProfile

@@ -107,15 +107,24 @@ final class VMManager<Backend: VirtualizationBackend> {
   /// after its current exit (the posted `reschedule` makes a vCPU in the guest exit). The
   /// VM is `pausing` until the last vCPU parked, then `paused`.
   func pause(_ id: Int) -> Result<Void, ManagementRefusal> {
+    var resuming = false
     let found: VirtualMachine? = lock.withLock {
       guard registry.check(.pauseRequested, for: id) == nil, let vm = live[id] else { return nil }
+      // A vCPU still parked from the last pause would never park again, so the VM would
+      // stay `pausing`: the pause waits until every vCPU has left the last one.
+      guard vm.parkedVCPUs.load(ordering: .acquiring) == 0 else {
+        resuming = true
+        return nil
+      }
       _ = registry.apply(.pauseRequested, to: id)
       vm.allParkedAt.store(0, ordering: .relaxed)
       vm.pauseRequestedAt.store(arch_rdtsc(), ordering: .relaxed)
       vm.pauseRequested.store(true, ordering: .sequentiallyConsistent)
       return vm
     }
-    guard let vm = found else { return .failure(refusal(.pauseRequested, id)) }
+    guard let vm = found else {
+      return .failure(resuming ? .stillResuming : refusal(.pauseRequested, id))
+    }
     for vcpu in vm.vcpus { vcpu.post(.reschedule) }
     return .success(())
   }
