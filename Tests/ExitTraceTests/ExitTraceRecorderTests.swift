@@ -116,4 +116,15 @@ final class ExitTraceRecorderTests: XCTestCase {
     divergences = ExitTraceReplay(file).run()
     XCTAssertEqual(divergences.first?.record, 0, "\(divergences)")
   }
+
+  func testTheByteBudgetIsAnEighthOfTheFreeHeapPerVCPUAndAtMostFourMiB() {
+    // The kernel's 8 MiB heap with 7 MiB free: one vCPU may record 896 KiB, four 224 KiB.
+    XCTAssertEqual(
+      ExitTraceRecorder.byteLimit(largestFreeHeapBlock: 7 << 20, vcpuCount: 1), 896 << 10)
+    XCTAssertEqual(
+      ExitTraceRecorder.byteLimit(largestFreeHeapBlock: 7 << 20, vcpuCount: 4), 224 << 10)
+    XCTAssertEqual(
+      ExitTraceRecorder.byteLimit(largestFreeHeapBlock: 1 << 30, vcpuCount: 1), 4 << 20)
+    XCTAssertEqual(ExitTraceRecorder.byteLimit(largestFreeHeapBlock: 0, vcpuCount: 0), 0)
+  }
 }

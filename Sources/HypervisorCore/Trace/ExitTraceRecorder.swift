@@ -28,6 +28,15 @@ public final class ExitTraceRecorder {
   public static let maximumExits = 100_000
   public static let defaultByteLimit = 4 << 20
 
+  /// Bytes each vCPU may record, from the kernel heap's largest free block when the VM is
+  /// built: a vCPU's buffer grows by doubling (2x) and the readout copies every vCPU's bytes
+  /// twice more, so a trace peaks near 4x what it recorded; an eighth of the free block per
+  /// vCPU leaves half the heap to everything else. A profile's trace= thus never exhausts
+  /// the heap, which would stop the hypervisor.
+  public static func byteLimit(largestFreeHeapBlock: Int, vcpuCount: Int) -> Int {
+    min(defaultByteLimit, largestFreeHeapBlock / (8 * max(vcpuCount, 1)))
+  }
+
   public init(limit: Int, header: ExitTraceHeader, byteLimit: Int = defaultByteLimit) {
     self.limit = limit
     self.byteLimit = byteLimit

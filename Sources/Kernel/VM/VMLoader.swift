@@ -139,7 +139,11 @@ enum VMLoader {
         backend: Backend.traceBackend, msrVendor: vm.msrPolicy.vendor,
         controlRegisterRules: vm.controlRegisterRules, profile: profile)
       header.hasInterruptSources = vm.hasInterruptSources
-      vm.exitTrace = ExitTraceRecorder(limit: profile.traceExits, header: header)
+      let free = KernelHeap.lock.withLock { KernelHeap.allocator.statistics.largestFreeBlock }
+      vm.exitTrace = ExitTraceRecorder(
+        limit: profile.traceExits, header: header,
+        byteLimit: ExitTraceRecorder.byteLimit(
+          largestFreeHeapBlock: free, vcpuCount: profile.vcpuCount))
     }
     if !quiet && Log.begin(.info) {
       VMReport.vmLabel(vm)
