@@ -57,6 +57,11 @@ public struct VMProfile: Equatable {
   public var pinnedCPUs: [Int]? = nil
   /// trace=: exits to record per vCPU; 0, the default, records none.
   public var traceExits = 0
+  /// The name of the image (a transferred image or a boot module) that backs the VM's
+  /// virtio-blk disk; empty for none.
+  public var diskImage: [UInt8] = []
+  /// One MAC address (6 bytes) per guest NIC (virtio-net), in `<nicN>` order.
+  public var nicMACs: [[UInt8]] = []
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30

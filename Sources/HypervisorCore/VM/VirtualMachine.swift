@@ -75,6 +75,10 @@ public final class VirtualMachine {
   /// Frames the hypervisor took to build the VM beyond its RAM (nested page tables, VMCBs or
   /// VMCSs, permission bitmaps): the machine's free frames before and after, minus the RAM.
   public var framesBeyondRAM = 0
+  /// The VM's virtual PCI bus (guest I/O: docs/guest-io.md); nil for a VM without one.
+  public var pciBus: VirtualPCIBus?
+  /// The VM's virtual disk, behind its virtio-blk function; nil without one.
+  public var disk: DiskImage?
 
   public init(id: Int, profile: VMProfile) {
     self.id = id
