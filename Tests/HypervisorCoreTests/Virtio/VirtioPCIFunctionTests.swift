@@ -345,3 +345,53 @@ final class VirtioPCIFunctionTests: XCTestCase {
     XCTAssertEqual(driver.function.readBAR(4, offset: 0x1000, size: 1), 0)
   }
 }
+
+final class VirtioPCIFunctionStateTests: XCTestCase {
+  func testASavedFunctionRestoredIntoAFreshOneServesTheSameQueue() {
+    let driver = FakeVirtioPCIDriver()
+    _ = driver.probe()
+    driver.request(head: 0, address: 0x8000, length: 4)
+    driver.notify(0)
+    let saved = driver.function.save()
+    XCTAssertEqual(saved.queues[0].usedIndex, 1)
+    XCTAssertEqual(saved.queues[0].vector, 1)
+    XCTAssertEqual(saved.vectors[1].data, 0x41)
+
+    // A second function over the same RAM (as after migration) continues where it was.
+    let sink = RecordingSink()
+    let model = VirtioEntropyDevice(source: PatternSource())
+    let restored = VirtioPCIFunction(model: model, memory: driver.memory, interrupts: sink)
+    restored.restore(saved)
+    XCTAssertEqual(restored.save(), saved)
+    driver.request(head: 1, address: 0x9000, length: 4)
+    _ = restored.writeBAR(4, offset: 0x3000, size: 2, value: 0)
+    XCTAssertEqual(driver.usedIndex, 2)
+    XCTAssertEqual(model.requestsServed, 1)
+    XCTAssertEqual(sink.messages.map(\.data), [0x41])
+  }
+}
+
+final class VirtioPCIFunctionOnTheBusTests: XCTestCase {
+  /// What the platform does: attach, assign BAR 4 as firmware would, enable memory decoding
+  /// and MSI-X through ECAM; then the guest's MMIO reaches the common configuration.
+  func testTheBusRoutesConfigurationAndBARAccessesToTheFunction() {
+    let driver = FakeVirtioPCIDriver()
+    let bus = VirtualPCIBus()
+    bus.attach(driver.function, device: 3)
+    let slot = UInt64(3) << 15
+    _ = bus.writeECAM(offset: slot | 0x20, size: 4, value: 0xE000_0000)  // BAR 4 low
+    _ = bus.writeECAM(offset: slot | 0x24, size: 4, value: 0x1)  // BAR 4 high
+    _ = bus.writeECAM(offset: slot | 0x04, size: 2, value: 0x6)  // memory + bus master
+    XCTAssertEqual(driver.function.configuration.address(ofBAR: 4), 0x1_E000_0000)
+    XCTAssertEqual(bus.readMemory(address: 0x1_E000_0012, size: 2), 1, "num_queues")
+
+    let capability = UInt64(driver.capabilities().msix!)
+    _ = bus.writeECAM(offset: slot | (capability + 2), size: 2, value: 0x8000)
+    XCTAssertEqual(bus.readECAM(offset: slot | (capability + 2), size: 2), 0x8001)
+    // MSI-X on: a config interrupt now goes to the (masked) vector's pending bit, not ISR.
+    driver.setCommon(0x10, UInt16(0))
+    driver.function.configurationChanged()
+    XCTAssertEqual(driver.function.readBAR(1, offset: 0x800, size: 4), 1)
+    XCTAssertEqual(driver.function.readBAR(4, offset: 0x1000, size: 1), 0)
+  }
+}

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The common configuration structure (virtio 1.1 §4.1.4.3), little-endian at offset 0 of the
 /// virtio BAR. Any access the guest makes inside one register reads or merges its bytes, so
 /// 64-bit addresses work as one 8-byte or two 4-byte accesses.

@@ -39,7 +39,7 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
   private let generation = Atomic<UInt8>(0)
   private let interruptStatus = Atomic<UInt8>(0)
   let queueStates: [VirtioPCIQueue]
-  private let vectors: [MSIXVector]
+  let msixVectors: [MSIXVector]
   /// The MSI-X message control bits (enable, function mask), cached from configuration space
   /// so the receive side reads them without touching the configuration value.
   private let msixEnabled = Atomic<Bool>(false)
@@ -51,6 +51,14 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
   public var notificationsReceived: Int { notifications.load(ordering: .relaxed) }
   /// MSI-X messages sent plus INTx pulses.
   public var interruptsSent: Int { interrupts.load(ordering: .relaxed) }
+  var pendingInterruptStatus: UInt8 { interruptStatus.load(ordering: .acquiring) }
+
+  func restoreCounters(status: UInt8, generation: UInt8, isr: UInt8) {
+    self.status.store(status, ordering: .releasing)
+    self.generation.store(generation, ordering: .releasing)
+    interruptStatus.store(isr, ordering: .releasing)
+  }
+
   /// The last fault that set DEVICE_NEEDS_RESET, for the VM's report.
   public private(set) var lastFault: VirtqueueFault? = nil
 
@@ -71,7 +79,7 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
     queueStates = (0..<model.queueCount).map { _ in
       VirtioPCIQueue(maximumSize: model.maximumQueueSize)
     }
-    vectors = (0...model.queueCount).map { _ in MSIXVector() }
+    msixVectors = (0...model.queueCount).map { _ in MSIXVector() }
     let (classCode, subclass) = VirtioPCILayout.classCode(deviceType: model.deviceType)
     var configuration = VirtualPCIConfiguration(
       vendorID: VirtioPCILayout.vendorID,
@@ -312,8 +320,8 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
   /// Sends `vector`'s message, or leaves it pending while it or the function is masked
   /// (§6.8.2.9); the unmask that races with setting the pending bit is re-checked.
   private func send(vector index: Int) {
-    guard index < vectors.count else { return }
-    let vector = vectors[index]
+    guard index < msixVectors.count else { return }
+    let vector = msixVectors[index]
     if functionMasked.load(ordering: .acquiring) || vector.isMasked {
       vector.pending.store(true, ordering: .releasing)
       guard !functionMasked.load(ordering: .acquiring), !vector.isMasked,
@@ -328,8 +336,8 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
   private func deliverPending() {
     guard msixEnabled.load(ordering: .acquiring), !functionMasked.load(ordering: .acquiring)
     else { return }
-    for index in vectors.indices where !vectors[index].isMasked {
-      if vectors[index].pending.exchange(false, ordering: .acquiringAndReleasing) {
+    for index in msixVectors.indices where !msixVectors[index].isMasked {
+      if msixVectors[index].pending.exchange(false, ordering: .acquiringAndReleasing) {
         send(vector: index)
       }
     }
@@ -351,17 +359,17 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
       // One bit per vector; fewer than 64 vectors fit the first quadword.
       guard offset == VirtioPCILayout.pendingBitsOffset else { return 0 }
       var bits: UInt64 = 0
-      for index in vectors.indices
-      where vectors[index].pending.load(ordering: .acquiring) {
+      for index in msixVectors.indices
+      where msixVectors[index].pending.load(ordering: .acquiring) {
         bits |= 1 << UInt64(index)
       }
       return size == 8 ? bits : bits & 0xFFFF_FFFF
     }
     let entry = Int(offset / 16)
-    guard entry < vectors.count else { return 0 }
+    guard entry < msixVectors.count else { return 0 }
     let word = Int(offset % 16) / 4
-    let low = UInt64(vectors[entry].read(word: word))
-    return size == 8 ? low | UInt64(vectors[entry].read(word: word + 1)) << 32 : low
+    let low = UInt64(msixVectors[entry].read(word: word))
+    return size == 8 ? low | UInt64(msixVectors[entry].read(word: word + 1)) << 32 : low
   }
 
   private func writeMSIX(offset: UInt64, size: UInt8, value: UInt64) {
@@ -369,11 +377,11 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
       offset < VirtioPCILayout.pendingBitsOffset
     else { return }
     let entry = Int(offset / 16)
-    guard entry < vectors.count else { return }
+    guard entry < msixVectors.count else { return }
     let word = Int(offset % 16) / 4
-    vectors[entry].write(word: word, value: UInt32(truncatingIfNeeded: value))
+    msixVectors[entry].write(word: word, value: UInt32(truncatingIfNeeded: value))
     if size == 8 {
-      vectors[entry].write(word: word + 1, value: UInt32(truncatingIfNeeded: value >> 32))
+      msixVectors[entry].write(word: word + 1, value: UInt32(truncatingIfNeeded: value >> 32))
     }
     if word + (size == 8 ? 1 : 0) == 3 { deliverPending() }
   }
