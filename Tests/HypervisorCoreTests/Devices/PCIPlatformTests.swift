@@ -100,6 +100,21 @@ final class PCIPlatformTests: XCTestCase {
     XCTAssertNotNil(pinless.messages)
   }
 
+  /// A function that takes its routes at init gets those of the slot it then lands in.
+  func testAttachMakingHandsTheRoutesOfTheNextSlotToTheInitializer() throws {
+    let (vm, platform) = machine()
+    _ = try PCIPlatform.attach(Function(bars: []), to: vm).get()
+    var givenLine: InterruptLine? = nil
+    let attachment = try PCIPlatform.attach(to: vm) { messages, intx in
+      XCTAssertTrue(messages === platform.messageSignaledInterrupts)
+      givenLine = intx
+      return Function(bars: [(0, VirtualBAR(.memory32, size: 0x100))], pin: 1)
+    }.get()
+    XCTAssertEqual(attachment.slot, 2)
+    XCTAssertEqual(givenLine?.pin, attachment.gsi)
+    XCTAssertEqual(attachment.gsi, 18)
+  }
+
   func testAttachRefusesWhenSlotsOrTheWindowRunOut() {
     let (vm, _) = machine()
     let huge = Function(bars: [(0, VirtualBAR(.memory64, size: 1 << 30))])

@@ -104,10 +104,25 @@ public final class PCIPlatform {
     return platform.attach(function)
   }
 
+  /// The same, for a function that takes its interrupt routes when it is made
+  /// (VirtioPCIFunction): `make` gets the VM's MSI receiver and the line INTA of the slot it
+  /// will have (nil without an I/O APIC), and what it returns is attached there.
+  public static func attach(
+    to vm: VirtualMachine,
+    making make: (_ messages: any MessageSignaledInterruptSink, _ intx: InterruptLine?) ->
+      any VirtualPCIFunction
+  ) -> Result<Attachment, Refusal> {
+    guard let platform = vm.pciPlatform else { return .failure(.noPCIBus) }
+    guard let slot = platform.freeSlot else { return .failure(.noFreeSlot) }
+    let line = platform.ioAPIC.map { InterruptLine(controller: $0, pin: gsi(slot: slot, pin: 1)) }
+    return platform.attach(make(platform.messageSignaledInterrupts, line))
+  }
+
+  /// The slot the next function goes to.
+  public var freeSlot: Int? { (1..<32).first(where: { bus.function(at: $0) == nil }) }
+
   public func attach(_ function: any VirtualPCIFunction) -> Result<Attachment, Refusal> {
-    guard let slot = (1..<32).first(where: { bus.function(at: $0) == nil }) else {
-      return .failure(.noFreeSlot)
-    }
+    guard let slot = freeSlot else { return .failure(.noFreeSlot) }
     guard let placement = Self.placeBARs(function.configuration.bars, from: nextBARAddress)
     else { return .failure(.memoryWindowExhausted) }
     var configuration = function.configuration
