@@ -79,6 +79,8 @@ public final class VirtualMachine {
   public var pciBus: VirtualPCIBus?
   /// The VM's virtual disk, behind its virtio-blk function; nil without one.
   public var disk: DiskImage?
+  /// The PCI platform around `pciBus` (PCIPlatform: its windows, MSI receiver, attach).
+  public var pciPlatform: PCIPlatform?
 
   public init(id: Int, profile: VMProfile) {
     self.id = id

@@ -404,6 +404,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         } ?? 0
       VMReport.footprint(vm, tableFrames: tableFrames)
       VMReport.statistics(vm.totalStatistics())
+      VMReport.pci(vm)
     }
   }
 }
