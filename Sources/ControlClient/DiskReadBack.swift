@@ -59,7 +59,7 @@ extension ControlClient {
     else {
       throw .refused(ControlFailure(.internalError, text: "unexpected answer to a disk digest"))
     }
-    guard digest.size == UInt64(image.count), digest.digest == SHA256Hasher.hash(image) else {
+    guard digest.size == UInt64(image.count), digest.digest == ImageDigest.sha256(image) else {
       throw .refused(
         ControlFailure(
           .digestMismatch, text: "the disk read back does not match the node's SHA-256"))

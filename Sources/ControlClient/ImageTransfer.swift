@@ -18,7 +18,7 @@ extension ControlClient {
     _ image: [UInt8], as name: [UInt8], window: Int = 16, sparse: Bool = false,
     progress: (UInt64, UInt64) -> Void = { _, _ in }
   ) throws(ControlClientError) -> TransferReceipt {
-    let digest = SHA256Hasher.hash(image)
+    let digest = ImageDigest.sha256(image)
     let description = TransferDescription(
       name: name, size: UInt64(image.count), digest: digest, sparse: sparse)
     lastTransferCounts = TransferCounts()

@@ -132,7 +132,9 @@ struct CreateCommand: ParsableCommand {
         throw CLIError(
           .noInput,
           "VM '\(profile.name)' names the disk \(disk.storeName ?? disk.path): \(store)no file \(disk.path)",
-          hint: "`peregrine image list` shows the store; `peregrine image create NAME --size \(disk.sizeMiB)M` makes one")
+          hint:
+            "`peregrine image list` shows the store; `peregrine image create NAME --size \(disk.sizeMiB)M` makes one"
+        )
       }
       guard var contents = FileManager.default.contents(atPath: path) else {
         throw CLIError(.noInput, "cannot read \(path), the disk of VM '\(profile.name)'")

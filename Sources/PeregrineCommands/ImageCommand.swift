@@ -81,7 +81,8 @@ enum Ext4Formatter {
       let text = String(
         decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       throw CLIError(
-        .failure, "mkfs.ext4 failed on \(path): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        .failure,
+        "mkfs.ext4 failed on \(path): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
   }
 }

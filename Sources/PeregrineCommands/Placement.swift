@@ -119,7 +119,9 @@ enum Placement {
     guard let capacity else { return "\(node) did not answer" }
     if neededMemory(profile) > capacity.freeMemory {
       let disk =
-        profile.disk.map { " (\(Formatting.bytes(profile.memoryBytes)) of memory and a \($0.sizeMiB) MiB disk image, held in the node's memory)" } ?? ""
+        profile.disk.map {
+          " (\(Formatting.bytes(profile.memoryBytes)) of memory and a \($0.sizeMiB) MiB disk image, held in the node's memory)"
+        } ?? ""
       return
         "VM '\(profile.name)' needs \(Formatting.bytes(neededMemory(profile)))\(disk) and \(node) has \(Formatting.bytes(capacity.freeMemory)) free"
     }

@@ -112,7 +112,9 @@ final class DiskTransferTests: XCTestCase {
     let key = [UInt8](repeating: 0x44, count: 32)
     let node = LoopbackDiskNode(key: key)
     var image = [UInt8](repeating: 0, count: 256 << 10)
-    for index in stride(from: 0, to: 4096, by: 1) { image[100 << 10 + index] = UInt8(index % 253) | 1 }
+    for index in stride(from: 0, to: 4096, by: 1) {
+      image[100 << 10 + index] = UInt8(index % 253) | 1
+    }
     image[200 << 10] = 1
     node.serve()
     let policy = RetransmissionPolicy(initialTimeout: 50, maximumTimeout: 200, maximumAttempts: 5)

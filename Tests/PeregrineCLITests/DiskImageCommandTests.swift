@@ -40,7 +40,8 @@ final class DiskImageCommandTests: XCTestCase {
     let harness = try Harness()
     XCTAssertEqual(harness.run("image", "create", "blank", "--size", "64M"), 0, harness.errors)
     let file = store(harness).file("blank").path
-    XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: file)[.size] as? UInt64, 64 << 20)
+    XCTAssertEqual(
+      try FileManager.default.attributesOfItem(atPath: file)[.size] as? UInt64, 64 << 20)
     XCTAssertLessThan(allocated(file), 64 << 10, "a new image is a hole")
     XCTAssertEqual(harness.run("image", "list", "--json"), 0)
     let images = try XCTUnwrap(try harness.json()["images"] as? [[String: Any]])
@@ -81,8 +82,9 @@ final class DiskImageCommandTests: XCTestCase {
   }
 
   func testCreateExt4MakesAFilesystem() throws {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4")
-      || FileManager.default.isExecutableFile(atPath: "/sbin/mkfs.ext4")
+    guard
+      FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4")
+        || FileManager.default.isExecutableFile(atPath: "/sbin/mkfs.ext4")
     else { throw XCTSkip("mkfs.ext4 is not installed (scripts/install-deps.sh)") }
     let harness = try Harness()
     XCTAssertEqual(
@@ -148,7 +150,8 @@ final class DiskImageCommandTests: XCTestCase {
     XCTAssertFalse(node.requests.contains { $0.hasPrefix("create") }, "\(node.requests)")
     // A file next to the profile of that name is used when the store has none.
     _ = try harness.writeFile("nosuch", "disk bytes")
-    XCTAssertEqual(harness.run("create", try diskProfile(harness, disk: "nosuch")), 0, harness.errors)
+    XCTAssertEqual(
+      harness.run("create", try diskProfile(harness, disk: "nosuch")), 0, harness.errors)
     XCTAssertEqual(
       DiskRecords.entry(of: "vm", in: harness.environment.state)?.source,
       .file(harness.directory.appendingPathComponent("nosuch").path))
@@ -172,7 +175,8 @@ final class DiskImageCommandTests: XCTestCase {
     let node = FakeNode()
     let harness = try Harness(nodes: ["node0": node])
     XCTAssertEqual(harness.run("image", "create", "disk0", "--size", "2M"), 0)
-    XCTAssertEqual(harness.run("create", try diskProfile(harness, disk: "disk0")), 0, harness.errors)
+    XCTAssertEqual(
+      harness.run("create", try diskProfile(harness, disk: "disk0")), 0, harness.errors)
     node.disks["vm"] = pattern()  // what the guest wrote
     node.requests = []
     return (harness, node)
@@ -182,9 +186,11 @@ final class DiskImageCommandTests: XCTestCase {
     let (harness, node) = try createdWithDisk()
     XCTAssertEqual(harness.run("image", "save", "vm"), 0, harness.errors)
     XCTAssertEqual(try store(harness).read("disk0"), pattern())
-    XCTAssertEqual(node.requests.filter { !$0.hasPrefix("list") }, ["pause vm", "read disk vm", "unpause vm"])
+    XCTAssertEqual(
+      node.requests.filter { !$0.hasPrefix("list") }, ["pause vm", "read disk vm", "unpause vm"])
     XCTAssertEqual(node.machines.first?.state, .running)
-    XCTAssertTrue(harness.output.contains("saved the disk of vm on node0 to image 'disk0'"), harness.output)
+    XCTAssertTrue(
+      harness.output.contains("saved the disk of vm on node0 to image 'disk0'"), harness.output)
 
     XCTAssertEqual(harness.run("image", "save", "vm", "--as", "copy", "--json"), 0, harness.errors)
     XCTAssertEqual(try store(harness).read("copy"), pattern())

@@ -169,7 +169,8 @@ final class FakeNode: NodeConnection {
       }
       throw NodeError.noSuchMachine(name)
     }
-    progress(TransferProgress(file: name, sentBytes: UInt64(disk.count), totalBytes: UInt64(disk.count)))
+    progress(
+      TransferProgress(file: name, sentBytes: UInt64(disk.count), totalBytes: UInt64(disk.count)))
     return DiskContents(image: disk, requests: 1, dataChunks: 1)
   }
 

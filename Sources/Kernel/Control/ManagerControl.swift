@@ -70,7 +70,8 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     case .diskDigest(let name):
       switch readableDisk(of: name) {
       case .failure(let failure): return .failure(failure)
-      case .success(let disk): return .diskDigest(DiskDigest(size: disk.size, digest: digest(of: disk)))
+      case .success(let disk):
+        return .diskDigest(DiskDigest(size: disk.size, digest: digest(of: disk)))
       }
     case .consoleRead(let name, let offset, let maximumLength):
       let maximum = min(Int(maximumLength), ProtocolLimits.maximumConsoleBytes)
@@ -187,11 +188,11 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     if !specification.diskImage.isEmpty, let storage = images.take(specification.diskImage) {
       // The transfer's frames become the VM's disk: no copy (docs/guest-io.md).
       profile.diskImage = specification.diskImage
-      vmImages.disk = TransferredDisks.disk(from: storage, name: specification.diskImage)
+      vmImages.transferredDisk = TransferredDisks.disk(from: storage, name: specification.diskImage)
     }
     switch manager.create(profile, images: vmImages) {
     case .failure(let refusal):
-      if let disk = vmImages.disk { TransferredDisks.free(disk) }
+      if let disk = vmImages.transferredDisk { TransferredDisks.free(disk) }
       return .failure(failure(refusal))
     case .success(let id):
       guard case .success(let status) = manager.status(id) else {

@@ -31,9 +31,12 @@ enum TransferredDisks {
     return disk
   }
 
-  /// `vm` was released (any CPU): its disk is freed, or kept when the VM ended by itself.
+  /// `vm` was released (any CPU): its disk, if made here, is freed, or kept when the VM
+  /// ended by itself. A disk made otherwise (a boot module's copy) is left to its maker.
   static func released(_ vm: VirtualMachine) {
-    guard let disk = vm.disk else { return }
+    guard let disk = vm.disk, lock.withLock({ owned.contains { $0.disk === disk } }) else {
+      return
+    }
     vm.disk = nil
     // Destroyed (or the node powered off): `operatorRequest`. Anything else the guest did.
     var destroyed = true

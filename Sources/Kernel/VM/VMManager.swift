@@ -91,7 +91,7 @@ final class VMManager<Backend: VirtualizationBackend> {
     vm.hostCPUs = cpus
     vm.createdAt = started
     // Its disk before its vCPUs run (the virtio-blk function reads `vm.disk`).
-    if let disk = images.disk { vm.disk = disk }
+    if let disk = images.transferredDisk { vm.disk = disk }
     // Another CPU allocating meanwhile (a NIC ring, another VM) would count here too; boot
     // VMs are built one after another before the other CPUs allocate.
     let ramFrames = Int((profile.memorySize + 4095) / 4096)
@@ -257,7 +257,6 @@ final class VMManager<Backend: VirtualizationBackend> {
 
   /// `vm`'s last vCPU was detached and its memory returned: its identity and name are free.
   func released(_ vm: VirtualMachine) {
-    TransferredDisks.released(vm)
     lock.withLock {
       _ = registry.apply(.released, to: vm.id)
       live[vm.id] = nil
@@ -313,12 +312,13 @@ final class VMManager<Backend: VirtualizationBackend> {
 /// Images a VM is built from, already in memory: a flat guest's binary or a bzImage, and
 /// an initramfs for Linux. Boot modules today; bytes the control protocol received later.
 struct VMImages {
+  /// A disk made from a transferred image (`TransferredDisks`): its frames become the VM's
+  /// as they are, no copy; nil for none.
+  var transferredDisk: DiskImage? = nil
   var kernel: UnsafeRawBufferPointer
   var initrd: UnsafeRawBufferPointer?
   /// A multiboot guest's modules, in order, with the string the guest sees with each.
   var modules: [(bytes: UnsafeRawBufferPointer, string: [UInt8])] = []
-  /// The VM's disk (virtio-blk), owned by the VM once it is created; nil for none.
-  var disk: DiskImage? = nil
 }
 
 /// Work the node does on CPU 0 between slices (the control server, a test script). While
