@@ -82,7 +82,7 @@ extension ControlClient {
       // Fill the window (leaving out chunks of zeros when sparse).
       while inFlight.count < window && nextOffset < image.count {
         let end = min(image.count, nextOffset + chunkSize)
-        if sparse && image[nextOffset..<end].allSatisfy({ $0 == 0 }) {
+        if sparse && ZeroDetection.isZero(image, nextOffset..<end) {
           lastTransferCounts.skippedChunks += 1
           done += UInt64(end - nextOffset)
           nextOffset = end

@@ -1,3 +1,4 @@
+import ControlClient
 import Foundation
 
 /// The CLI's disk images (docs/cli.md, "Disk images"): sparse files in
@@ -173,8 +174,7 @@ enum SparseFile {
     var offset = 0
     while offset < image.count {
       let end = min(image.count, offset + DiskImageStore.blockSize)
-      let block = image[offset..<end]
-      if block.contains(where: { $0 != 0 }) { blocks.append((offset, block)) }
+      if !ZeroDetection.isZero(image, offset..<end) { blocks.append((offset, image[offset..<end])) }
       offset = end
     }
     try write(to: url, size: UInt64(image.count), blocks: blocks)
