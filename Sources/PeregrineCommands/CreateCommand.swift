@@ -70,6 +70,9 @@ struct CreateCommand: ParsableCommand {
         try DiskRecords.record(
           DiskRecords.Entry(machine: summary.name, node: node.name, source: source),
           in: environment.state)
+      } else {
+        // A VM of that name that had a disk is gone (its node said so by taking the name).
+        try DiskRecords.forget(summary.name, in: environment.state)
       }
       if let counts = summary.diskTransfer, !options.json {
         environment.errors(

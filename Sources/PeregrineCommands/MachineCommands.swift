@@ -149,13 +149,16 @@ struct DestroyCommand: ParsableCommand {
         return try MachineAction.destroy.perform(on: vm, json: options.json)
       } catch let error as CLIError where error.status == .noSuchMachine {}
     }
-    try ClusterDestruction.destroy(recorded, json: options.json, environment: environment)
+    try ClusterDestruction.destroy(
+      recorded, keepingDisks: !discardDisk, json: options.json, environment: environment)
   }
 }
 
 /// `destroy CLUSTER`: each of its VMs where it runs now; the record goes once none is left.
 enum ClusterDestruction {
-  static func destroy(_ cluster: ClusterRecord, json: Bool, environment: CLIEnvironment) throws {
+  static func destroy(
+    _ cluster: ClusterRecord, keepingDisks: Bool = true, json: Bool, environment: CLIEnvironment
+  ) throws {
     let session = try ClusterSession(environment: environment)
     let (found, unreachable) = try session.machinesByNode()
     var destroyed: [PlacedMachine] = []
@@ -174,7 +177,12 @@ enum ClusterDestruction {
       }
       do {
         let connection = try session.connection(to: node)
+        // A VM with a disk brings it back first, as `destroy VM` does.
+        if keepingDisks && DiskRecords.entry(of: machine.name, in: environment.state) != nil {
+          try DiskSaving.save(machine.name, as: nil, session: session, json: json, resume: false)
+        }
         try environment.request { try connection.destroyMachine(named: machine.name) }
+        try? DiskRecords.forget(machine.name, in: environment.state)
         destroyed.append(PlacedMachine(name: machine.name, node: node.name))
         if !json { environment.output("destroyed \(machine.name) on \(node.name)\n") }
       } catch let error as CLIError where error.status == .noSuchMachine {

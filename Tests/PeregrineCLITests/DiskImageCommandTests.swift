@@ -248,4 +248,38 @@ final class DiskImageCommandTests: XCTestCase {
     XCTAssertEqual(node.machines.map(\.name), ["vm"])
     XCTAssertEqual(try store(harness).read("disk0"), [UInt8](repeating: 0, count: 2 << 20))
   }
+
+  func testDestroyingAClusterBringsEachDiskBack() throws {
+    let node = FakeNode()
+    let harness = try Harness(nodes: ["node0": node])
+    XCTAssertEqual(harness.run("image", "create", "disk0", "--size", "2M"), 0)
+    _ = try diskProfile(harness, disk: "disk0")
+    let cluster = try harness.writeFile(
+      "pair.xml",
+      "<cluster><name>pair</name><vm file=\"vm.xml\" name=\"a\"/></cluster>")
+    XCTAssertEqual(harness.run("create", cluster), 0, harness.errors)
+    node.disks["a"] = pattern()
+    XCTAssertEqual(harness.run("destroy", "pair"), 0, harness.errors)
+    XCTAssertEqual(try store(harness).read("disk0"), pattern())
+    XCTAssertTrue(node.machines.isEmpty)
+    XCTAssertNil(DiskRecords.entry(of: "a", in: harness.environment.state))
+  }
+
+  func testARolledBackCreateForgetsItsDisks() throws {
+    let node0 = FakeNode()
+    let node1 = FakeNode()
+    node1.createFailure = .refused(node: "node1", reason: "no")
+    let harness = try Harness(nodes: ["node0": node0, "node1": node1])
+    XCTAssertEqual(harness.run("image", "create", "disk0", "--size", "2M"), 0)
+    _ = try diskProfile(harness, disk: "disk0")
+    let cluster = try harness.writeFile(
+      "pair.xml",
+      """
+      <cluster><name>pair</name><vm node="node0" file="vm.xml" name="a"/>\
+      <vm node="node1" file="vm.xml" name="b"/></cluster>
+      """)
+    XCTAssertEqual(harness.run("create", cluster), 77, harness.errors)
+    XCTAssertTrue(node0.machines.isEmpty)
+    XCTAssertNil(DiskRecords.entry(of: "a", in: harness.environment.state))
+  }
 }
