@@ -299,10 +299,9 @@ enum DiskSaving {
     while true {
       do {
         return try connection.readDisk(of: vm, progress: progress)
-      } catch NodeError.refused(let node, let reason)
+      } catch NodeError.refused(_, let reason)
         where reason.contains("pause the VM first") && attempts < 100
       {
-        _ = node
         attempts += 1
         environment.sleep(0.1)
       }

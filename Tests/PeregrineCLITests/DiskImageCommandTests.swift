@@ -199,6 +199,20 @@ final class DiskImageCommandTests: XCTestCase {
     XCTAssertEqual(harness.run("image", "save", "nosuch"), 67)
   }
 
+  func testASaveWaitsForThePauseToTakeEffect() throws {
+    let (harness, node) = try createdWithDisk()
+    node.readsBeforePaused = 3
+    XCTAssertEqual(harness.run("image", "save", "vm"), 0, harness.errors)
+    XCTAssertEqual(node.requests.filter { $0 == "read disk vm" }.count, 4)
+    XCTAssertEqual(harness.sleeps, 3)
+    XCTAssertEqual(try store(harness).read("disk0"), pattern())
+    // A pause that never takes effect: given up after 100 tries, the VM resumed.
+    node.readsBeforePaused = 1000
+    XCTAssertEqual(harness.run("image", "save", "vm"), 77)
+    XCTAssertTrue(harness.errors.contains("pause the VM first"), harness.errors)
+    XCTAssertEqual(node.machines.first?.state, .running)
+  }
+
   func testAPausedVMIsSavedAndStaysPaused() throws {
     let (harness, node) = try createdWithDisk()
     try node.setState("vm", .paused)

@@ -23,6 +23,9 @@ final class FakeNode: NodeConnection {
   var destroyFailure: NodeError?
   /// VMs' disks as the node holds them (a VM that ended keeps its disk here until destroyed).
   var disks: [String: [UInt8]] = [:]
+  /// Disk reads refused as "pause the VM first" before one is served (a pause still in
+  /// progress: vCPUs not yet parked).
+  var readsBeforePaused = 0
 
   init(freeMemory: UInt64 = 512 << 20, machines: [MachineSummary] = []) {
     report = NodeReport(
@@ -159,6 +162,11 @@ final class FakeNode: NodeConnection {
 
   func readDisk(of name: String, progress: (TransferProgress) -> Void) throws -> DiskContents {
     try check("read disk \(name)")
+    if readsBeforePaused > 0 {
+      readsBeforePaused -= 1
+      throw NodeError.refused(
+        node: "fake", reason: "pause the VM first: its disk is read only while no vCPU runs")
+    }
     if let machine = machines.first(where: { $0.name == name }), machine.state != .paused {
       throw NodeError.refused(
         node: "fake", reason: "pause the VM first: its disk is read only while no vCPU runs")
