@@ -378,6 +378,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       vm.exitTrace = nil
     }
     backend.release(vm)
+    // A transferred disk is freed, or kept for reading back when the VM ended by itself.
+    TransferredDisks.released(vm)
     if let space = vm.addressSpace {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
       vm.addressSpace = nil
