@@ -68,7 +68,8 @@ public enum InstructionCompletion {
   ) -> Check {
     let mode = guest.mode()
     guard
-      let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory),
+      let bytes = InstructionFetcher.fetch(
+        rip: vcpu.registers.rip, mode: mode, memory: guest.memoryView(vm.memory)),
       let length = InstructionLength.decode(bytes, width: mode.width)
     else { return .unreadable }
     return ExitingInstruction.matches(reason, bytes, width: mode.width)
@@ -104,7 +105,7 @@ public enum InstructionCompletion {
     } else {
       let isWide: Bool
       if case .protected32 = paging { isWide = false } else { isWide = true }
-      let memory = vm.memory
+      let memory = guest.memoryView(vm.memory)
       physical = GuestPageWalker.translate(linear: linearPage, cr3: mode.cr3, mode: paging) {
         address in
         guard let pointer = memory.pointer(to: address, length: isWide ? 8 : 4) else { return nil }
@@ -113,7 +114,9 @@ public enum InstructionCompletion {
         return value
       }
     }
-    guard let physical, let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096) else {
+    guard let physical,
+      let host = guest.memoryView(vm.memory).pointer(to: physical & ~0xFFF, length: 4096)
+    else {
       return nil
     }
     cache.linearPage = linearPage
@@ -130,7 +133,9 @@ public enum InstructionCompletion {
   ) -> ExitOutcome {
     let rip = vcpu.registers.rip
     let mode = guest.mode()
-    guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: vm.memory),
+    guard
+      let bytes = InstructionFetcher.fetch(
+        rip: rip, mode: mode, memory: guest.memoryView(vm.memory)),
       let length = InstructionLength.decode(bytes, width: mode.width)
     else {
       return .stop(.instructionFetchFailed(rip: rip))

@@ -5,7 +5,7 @@
 /// A traced exit goes through `dispatch` instead of the dispatcher directly; a VM without
 /// a tracer costs the run loop one test of `VirtualMachine.exitTrace`. The exits of a traced
 /// VM with several vCPUs are serialized (`lock`), so that the guest-memory log (one per VM,
-/// fed by GuestMemoryMap) belongs to one exit at a time.
+/// fed by RecordingMemory) belongs to one exit at a time.
 public final class ExitTraceRecorder {
   /// Records per vCPU.
   public let limit: Int
@@ -21,7 +21,11 @@ public final class ExitTraceRecorder {
   private var calls: [TraceGuestCall] = []
   private var memory: [TraceMemoryChunk] = []
   private var recording = false
+  /// The vCPU whose exit is being recorded (meaningful while `recording`).
+  private var recordingVCPU = 0
   private var chain = RegisterChain()
+  /// Each vCPU's local APIC after its previous recorded exit (TraceInterruptState).
+  private var interruptsAfter: [TraceInterruptState?]
   private let lock = TicketLock()
   private let serialized: Bool
 
@@ -45,6 +49,7 @@ public final class ExitTraceRecorder {
     encoded = Array(repeating: [], count: vcpus)
     counts = Array(repeating: 0, count: vcpus)
     dropped = Array(repeating: 0, count: vcpus)
+    interruptsAfter = Array(repeating: nil, count: vcpus)
     serialized = vcpus > 1
   }
 
@@ -68,19 +73,16 @@ public final class ExitTraceRecorder {
     if recording && calls.count < ExitTraceRecord.maximumCalls { calls.append(call) }
   }
 
-  /// GuestMemoryMap's hook while an exit is recorded (`GuestMemoryMap.readLog`). Only
-  /// handlers use guest memory while the VM runs (the loaders write it before), and a traced
-  /// VM's exits are serialized, so the log belongs to the exit being recorded.
-  @inline(never)
-  static func noteMemory(
-    _ log: UnsafeMutableRawPointer, _ guestPhysical: UInt64, _ pointer: UnsafeMutableRawPointer,
-    length: UInt64
-  ) {
-    Unmanaged<ExitTraceRecorder>.fromOpaque(log).takeUnretainedValue().noteMemory(
-      guestPhysical, pointer, length: length)
+  /// A device read the guest clock (RecordingClock): part of the exit being recorded when
+  /// the clock is VM-wide (devices only exits touch) or belongs to the recorded vCPU.
+  func noteClock(_ value: UInt64, vcpu: Int?) {
+    guard recording, vcpu == nil || vcpu == recordingVCPU else { return }
+    note(.clockRead(value))
   }
 
-  /// `length` bytes at `guestPhysical` were handed to a handler. Copied as they are now,
+  /// `length` bytes at `guestPhysical` were handed to a handler (RecordingMemory). Only
+  /// handlers use guest memory while the VM runs (the loaders write it before), and a traced
+  /// VM's exits are serialized, so the log belongs to the exit being recorded. Copied as they are now,
   /// before the handler may change them; page-sized requests (the code-page cache taking a
   /// whole page) are left to the instruction capture before dispatch.
   func noteMemory(_ guestPhysical: UInt64, _ pointer: UnsafeMutableRawPointer, length: UInt64) {
@@ -111,25 +113,28 @@ public final class ExitTraceRecorder {
     }
     calls.removeAll(keepingCapacity: true)
     memory.removeAll(keepingCapacity: true)
+    recordingVCPU = vcpu.index
     recording = true
-    vm.memory.readLog = Unmanaged.passUnretained(self).toOpaque()
     let before = vcpu.registers
+    let interrupts = vcpu.localAPIC?.traceInterruptState
+    let interruptsBefore = interrupts == interruptsAfter[vcpu.index] ? nil : interrupts
     if exit.instructionLength == nil && exit.reason.isGuestCaused {
       // The bytes at RIP and the page-table entries mapping them, read the way the handlers
       // would: the code-page cache, which finds a length the hardware did not report, reads
       // them through host pointers the log does not see.
-      _ = InstructionFetcher.fetch(rip: before.rip, mode: guest.mode(), memory: vm.memory)
+      _ = InstructionFetcher.fetch(
+        rip: before.rip, mode: guest.mode(), memory: RecordingMemory(map: vm.memory, trace: self))
     }
     var recorder = RecordingGuest(inner: guest, trace: self)
     let outcome = ExitDispatcher.dispatch(
       exit, vcpu: vcpu, vm: vm, guest: &recorder, console: console)
     guest = recorder.inner
-    vm.memory.readLog = nil
     recording = false
     let record = ExitTraceRecord(
       vcpu: UInt16(truncatingIfNeeded: vcpu.index), exit: exit, before: before,
       after: vcpu.registers, guestCalls: calls, memory: memory, outcome: outcome,
-      pendingEvent: vcpu.pendingEvent)
+      pendingEvent: vcpu.pendingEvent, interruptsBefore: interruptsBefore)
+    interruptsAfter[vcpu.index] = vcpu.localAPIC?.traceInterruptState
     ExitTraceFile.appendRecord(
       record, previous: chain.previous(record.vcpu), to: &encoded[vcpu.index])
     chain.update(record.vcpu, record.after)
