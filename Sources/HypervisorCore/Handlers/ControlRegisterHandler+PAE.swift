@@ -29,7 +29,7 @@ extension ControlRegisterHandler {
     let width = UInt8(truncatingIfNeeded: guest.hostCPUID(leaf: 0x8000_0008, subleaf: 0).eax)
     guard
       let pointers = PAEDirectoryPointers.read(
-        cr3: cr3, memory: guest.memoryView(vm.memory), physicalAddressBits: width == 0 ? 36 : width)
+        cr3: cr3, memory: vm.memory, physicalAddressBits: width == 0 ? 36 : width)
     else { return .generalProtection }
     return .load(pointers)
   }

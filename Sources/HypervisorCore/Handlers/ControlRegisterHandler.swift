@@ -22,8 +22,7 @@ public enum ControlRegisterHandler {
       // SVM without decode assists names no register (APM §15.8.1): read the instruction.
       let mode = guest.mode()
       guard
-        let bytes = InstructionFetcher.fetch(
-          rip: vcpu.registers.rip, mode: mode, memory: guest.memoryView(vm.memory))
+        let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory)
       else { return .stop(.instructionFetchFailed(rip: vcpu.registers.rip)) }
       guard let write = MoveToControlRegister.decode(bytes, width: mode.width),
         write.controlRegister == number

@@ -4,7 +4,7 @@
 /// elsewhere) is split as the processor splits it: each part goes to its own region, and a
 /// part that reaches nothing reads as all ones and drops writes, as an empty bus does, or
 /// stops the VM under `unmapped=stop` (docs/hardening.md).
-struct GuestPhysicalAccess<Memory: GuestMemoryView> {
+struct GuestPhysicalAccess {
   /// Up to two physically contiguous parts: the bytes in the first linear page and those in
   /// the next (a page crossing), in the access's byte order.
   var first: (address: UInt64, count: UInt8)
@@ -12,8 +12,6 @@ struct GuestPhysicalAccess<Memory: GuestMemoryView> {
 
   let vcpu: VirtualCPU
   let vm: VirtualMachine
-  /// Guest RAM as this exit sees it (GuestStateAccess.memoryView).
-  let memory: Memory
   /// The first device effect a write asked for.
   private(set) var effect = DeviceEffect.none
   /// Set when a part reached nothing under `unmapped=stop`.
@@ -21,13 +19,12 @@ struct GuestPhysicalAccess<Memory: GuestMemoryView> {
 
   init(
     first: (address: UInt64, count: UInt8), second: (address: UInt64, count: UInt8)?,
-    vcpu: VirtualCPU, vm: VirtualMachine, memory: Memory
+    vcpu: VirtualCPU, vm: VirtualMachine
   ) {
     self.first = first
     self.second = second
     self.vcpu = vcpu
     self.vm = vm
-    self.memory = memory
   }
 
   private func device(at address: UInt64) -> MMIODeviceTable.Entry? {
@@ -61,7 +58,7 @@ struct GuestPhysicalAccess<Memory: GuestMemoryView> {
         let run = deviceRun(entry, address, remaining: count - done)
         value |= entry.device.read(offset: address - entry.base, size: run) << shift
         done += run
-      } else if let byte = memory.pointer(to: address, length: 1) {
+      } else if let byte = vm.memory.pointer(to: address, length: 1) {
         value |= UInt64(byte.load(as: UInt8.self)) << shift
         done += 1
       } else {
@@ -84,7 +81,7 @@ struct GuestPhysicalAccess<Memory: GuestMemoryView> {
           offset: address - entry.base, size: run, value: part & MemoryAccessEmulator.mask(run))
         if effect == .none { effect = result }
         done += run
-      } else if let byte = memory.pointer(to: address, length: 1) {
+      } else if let byte = vm.memory.pointer(to: address, length: 1) {
         byte.storeBytes(of: UInt8(truncatingIfNeeded: part), as: UInt8.self)
         done += 1
       } else {

@@ -44,7 +44,7 @@ public enum HypercallHandler {
       let address = vcpu.registers.rbx
       let length = vcpu.registers.rcx
       guard length <= maximumConsoleWrite else { return finish(.badLength, exit, vcpu, vm, guest) }
-      guard let bytes = guest.memoryView(vm.memory).pointer(to: address, length: length) else {
+      guard let bytes = vm.memory.pointer(to: address, length: length) else {
         return finish(.badAddress, exit, vcpu, vm, guest)
       }
       for index in 0..<Int(length) {
@@ -65,9 +65,7 @@ public enum HypercallHandler {
     let address = vcpu.registers.rbx
     let capacity = vcpu.registers.rcx / statisticsRecordSize
     guard capacity > 0 else { return finish(.badLength, exit, vcpu, vm, guest) }
-    guard
-      let buffer = guest.memoryView(vm.memory).pointer(
-        to: address, length: capacity * statisticsRecordSize)
+    guard let buffer = vm.memory.pointer(to: address, length: capacity * statisticsRecordSize)
     else {
       return finish(.badAddress, exit, vcpu, vm, guest)
     }

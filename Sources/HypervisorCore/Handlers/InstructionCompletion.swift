@@ -68,8 +68,7 @@ public enum InstructionCompletion {
   ) -> Check {
     let mode = guest.mode()
     guard
-      let bytes = InstructionFetcher.fetch(
-        rip: vcpu.registers.rip, mode: mode, memory: guest.memoryView(vm.memory)),
+      let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory),
       let length = InstructionLength.decode(bytes, width: mode.width)
     else { return .unreadable }
     return ExitingInstruction.matches(reason, bytes, width: mode.width)
@@ -105,7 +104,7 @@ public enum InstructionCompletion {
     } else {
       let isWide: Bool
       if case .protected32 = paging { isWide = false } else { isWide = true }
-      let memory = guest.memoryView(vm.memory)
+      let memory = vm.memory
       physical = GuestPageWalker.translate(linear: linearPage, cr3: mode.cr3, mode: paging) {
         address in
         guard let pointer = memory.pointer(to: address, length: isWide ? 8 : 4) else { return nil }
@@ -114,9 +113,7 @@ public enum InstructionCompletion {
         return value
       }
     }
-    guard let physical,
-      let host = guest.memoryView(vm.memory).pointer(to: physical & ~0xFFF, length: 4096)
-    else {
+    guard let physical, let host = vm.memory.pointer(to: physical & ~0xFFF, length: 4096) else {
       return nil
     }
     cache.linearPage = linearPage
@@ -133,9 +130,7 @@ public enum InstructionCompletion {
   ) -> ExitOutcome {
     let rip = vcpu.registers.rip
     let mode = guest.mode()
-    guard
-      let bytes = InstructionFetcher.fetch(
-        rip: rip, mode: mode, memory: guest.memoryView(vm.memory)),
+    guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: vm.memory),
       let length = InstructionLength.decode(bytes, width: mode.width)
     else {
       return .stop(.instructionFetchFailed(rip: rip))

@@ -12,8 +12,7 @@ public enum InstructionFetcher {
   }
 
   /// Guest-linear to guest-physical, or nil when the guest's tables do not map it.
-  public static func translate(_ linear: UInt64, mode: GuestMode, memory: some GuestMemoryView)
-    -> UInt64?
+  public static func translate(_ linear: UInt64, mode: GuestMode, memory: GuestMemoryMap) -> UInt64?
   {
     let paging = pagingMode(of: mode)
     if paging == .none { return linear }
@@ -27,9 +26,7 @@ public enum InstructionFetcher {
   /// Guest-linear to guest-physical with the translation's U/S and R/W rights (unrestricted
   /// with paging off), or nil when the guest's tables do not map it. For emulated data
   /// accesses only: the instruction fetch uses `translate`.
-  public static func translateWithRights(
-    _ linear: UInt64, mode: GuestMode, memory: some GuestMemoryView
-  )
+  public static func translateWithRights(_ linear: UInt64, mode: GuestMode, memory: GuestMemoryMap)
     -> GuestTranslation?
   {
     let paging = pagingMode(of: mode)
@@ -53,7 +50,7 @@ public enum InstructionFetcher {
 
   /// Up to 15 bytes at RIP; fewer when the instruction may end at the edge of mapped
   /// memory; nil when not even the first byte can be read.
-  public static func fetch(rip: UInt64, mode: GuestMode, memory: some GuestMemoryView)
+  public static func fetch(rip: UInt64, mode: GuestMode, memory: GuestMemoryMap)
     -> InstructionBytes?
   {
     let linear = linearInstructionPointer(rip: rip, mode: mode)

@@ -40,7 +40,7 @@ enum LinearAccessCheck {
   /// Walks the guest's tables for `linear` and checks the access; on a violation leaves #PF
   /// pending with CR2 set and returns true. Paging off: nothing to check.
   static func faults<Guest: GuestStateAccess>(
-    _ linear: UInt64, write: Bool, vcpu: VirtualCPU, mode: GuestMode, memory: some GuestMemoryView,
+    _ linear: UInt64, write: Bool, vcpu: VirtualCPU, mode: GuestMode, memory: GuestMemoryMap,
     guest: inout Guest
   ) -> Bool {
     guard mode.pagingEnabled else { return false }

@@ -22,14 +22,13 @@ public enum NestedPageFaultHandler {
       guestPhysical: address, access: fault.access, beyondMemory: address >= vm.memory.end)
     if fault.access == .instructionFetch { return .stop(unmapped) }
     let mode = guest.mode()
-    let memory = guest.memoryView(vm.memory)
     // Under unmapped=stop an access to nothing ends the VM, unless the guest's own paging
     // forbids it (below): the processor checks that first, and the answer is the guest's
     // #PF. With paging off there is nothing to check. Any other way out stops as before.
     let stopsHere = entry == nil && vm.profile.unmapped == .stop
     if stopsHere && !mode.pagingEnabled { return .stop(unmapped) }
     let rip = vcpu.registers.rip
-    guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: memory) else {
+    guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: vm.memory) else {
       return .stop(stopsHere ? unmapped : .instructionFetchFailed(rip: rip))
     }
     let decoded: DecodedMemoryAccess
@@ -47,7 +46,7 @@ public enum NestedPageFaultHandler {
     // no progress is recorded, so a guest that keeps this up ends as an exit storm.
     guard
       let layout = AccessLayout.locate(
-        decoded, fault: fault, registers: vcpu.registers, mode: mode, memory: memory)
+        decoded, fault: fault, registers: vcpu.registers, mode: mode, memory: vm.memory)
     else {
       if stopsHere { return .stop(unmapped) }
       vcpu.statistics.decodeMismatches &+= 1
@@ -83,8 +82,7 @@ public enum NestedPageFaultHandler {
     if entry == nil { vcpu.statistics.unmappedMMIOAccesses &+= 1 }
 
     if case .storeString = decoded.instruction {
-      return storeString(
-        decoded, layout: layout, entry: entry, vcpu: vcpu, vm: vm, memory: memory)
+      return storeString(decoded, layout: layout, entry: entry, vcpu: vcpu, vm: vm)
     }
     if let entry, layout.second == nil, layout.first.address >= entry.base,
       layout.first.address &+ UInt64(layout.first.count) <= entry.base &+ entry.size
@@ -102,7 +100,7 @@ public enum NestedPageFaultHandler {
       return .resume
     }
     var access = GuestPhysicalAccess(
-      first: layout.first, second: layout.second, vcpu: vcpu, vm: vm, memory: memory)
+      first: layout.first, second: layout.second, vcpu: vcpu, vm: vm)
     MemoryAccessEmulator.execute(
       decoded, registers: &vcpu.registers,
       read: { _ in access.read() },
@@ -118,7 +116,7 @@ public enum NestedPageFaultHandler {
   /// access the processor performs or faults on by itself.
   static func storeString(
     _ decoded: DecodedMemoryAccess, layout: AccessLayout, entry: MMIODeviceTable.Entry?,
-    vcpu: VirtualCPU, vm: VirtualMachine, memory: some GuestMemoryView
+    vcpu: VirtualCPU, vm: VirtualMachine
   ) -> ExitOutcome {
     let size = UInt64(decoded.accessSize)
     let down = vcpu.registers.rflags & (1 << 10) != 0
@@ -128,7 +126,7 @@ public enum NestedPageFaultHandler {
     else {
       // The element itself straddles a device end or a page: split it, one repetition.
       var access = GuestPhysicalAccess(
-        first: layout.first, second: layout.second, vcpu: vcpu, vm: vm, memory: memory)
+        first: layout.first, second: layout.second, vcpu: vcpu, vm: vm)
       MemoryAccessEmulator.execute(
         decoded, registers: &vcpu.registers, iterations: 1, read: { _ in 0 },
         write: { _, value in access.write(value) })
@@ -197,7 +195,7 @@ struct AccessLayout {
   /// tables do not map it.
   static func locate(
     _ decoded: DecodedMemoryAccess, fault: NestedPageFault, registers: GuestRegisters,
-    mode: GuestMode, memory: some GuestMemoryView
+    mode: GuestMode, memory: GuestMemoryMap
   ) -> AccessLayout? {
     guard let operand = decoded.operand else { return nil }
     let nextRIP = registers.rip &+ UInt64(decoded.length)

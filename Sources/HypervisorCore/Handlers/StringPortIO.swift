@@ -20,10 +20,7 @@ enum StringPortIO {
   ) -> ExitOutcome {
     let rip = vcpu.registers.rip
     let mode = guest.mode()
-    guard
-      let bytes = InstructionFetcher.fetch(
-        rip: rip, mode: mode, memory: guest.memoryView(vm.memory))
-    else {
+    guard let bytes = InstructionFetcher.fetch(rip: rip, mode: mode, memory: vm.memory) else {
       return .stop(.instructionFetchFailed(rip: rip))
     }
     // The instruction must be the INS/OUTS the exit describes (the processor may have run
@@ -67,7 +64,7 @@ enum StringPortIO {
         // checked here (SDM 3A §4.6): INS writes memory, OUTS reads it. A violation or a
         // not-present page is the guest's #PF on the first element, at its address.
         let translation = InstructionFetcher.translateWithRights(
-          first, mode: mode, memory: guest.memoryView(vm.memory))
+          first, mode: mode, memory: vm.memory)
         if mode.pagingEnabled,
           LinearAccessCheck.raise(
             rights: translation?.rights, linear: linear, write: isInput, vcpu: vcpu, mode: mode,
@@ -76,7 +73,7 @@ enum StringPortIO {
           return .resume
         }
         guard let physical = translation?.physical,
-          let span = guest.memoryView(vm.memory).pointer(to: physical, length: n * size)
+          let span = vm.memory.pointer(to: physical, length: n * size)
         else {
           return .stop(.stringIOOperandNotRAM(port: access.port, guestLinear: linear))
         }
@@ -137,7 +134,7 @@ enum StringPortIO {
       let address = linearAddress(
         segmentBase &+ MemoryOperand.truncate(offset &+ byte, to: addressSize), mode: mode)
       let translation = InstructionFetcher.translateWithRights(
-        address, mode: mode, memory: guest.memoryView(vm.memory))
+        address, mode: mode, memory: vm.memory)
       // Each page's protection, before any byte moves (SDM 3A §4.6): #PF, nothing done.
       if mode.pagingEnabled,
         LinearAccessCheck.raise(
@@ -147,7 +144,7 @@ enum StringPortIO {
         return (0, .resume)
       }
       guard let physical = translation?.physical,
-        let pointer = guest.memoryView(vm.memory).pointer(to: physical, length: 1)
+        let pointer = vm.memory.pointer(to: physical, length: 1)
       else { return (0, .stop(.stringIOOperandNotRAM(port: access.port, guestLinear: address))) }
       pointers.append(pointer)
     }

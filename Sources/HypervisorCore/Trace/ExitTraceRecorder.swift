@@ -5,7 +5,7 @@
 /// A traced exit goes through `dispatch` instead of the dispatcher directly; a VM without
 /// a tracer costs the run loop one test of `VirtualMachine.exitTrace`. The exits of a traced
 /// VM with several vCPUs are serialized (`lock`), so that the guest-memory log (one per VM,
-/// fed by RecordingMemory) belongs to one exit at a time.
+/// fed by GuestMemoryMap) belongs to one exit at a time.
 public final class ExitTraceRecorder {
   /// Records per vCPU.
   public let limit: Int
@@ -80,9 +80,19 @@ public final class ExitTraceRecorder {
     note(.clockRead(value))
   }
 
-  /// `length` bytes at `guestPhysical` were handed to a handler (RecordingMemory). Only
+  /// GuestMemoryMap's hook while an exit is recorded (`GuestMemoryMap.readLog`). Only
   /// handlers use guest memory while the VM runs (the loaders write it before), and a traced
-  /// VM's exits are serialized, so the log belongs to the exit being recorded. Copied as they are now,
+  /// VM's exits are serialized, so the log belongs to the exit being recorded.
+  @inline(never)
+  static func noteMemory(
+    _ log: UnsafeMutableRawPointer, _ guestPhysical: UInt64, _ pointer: UnsafeMutableRawPointer,
+    length: UInt64
+  ) {
+    Unmanaged<ExitTraceRecorder>.fromOpaque(log).takeUnretainedValue().noteMemory(
+      guestPhysical, pointer, length: length)
+  }
+
+  /// `length` bytes at `guestPhysical` were handed to a handler. Copied as they are now,
   /// before the handler may change them; page-sized requests (the code-page cache taking a
   /// whole page) are left to the instruction capture before dispatch.
   func noteMemory(_ guestPhysical: UInt64, _ pointer: UnsafeMutableRawPointer, length: UInt64) {
@@ -115,6 +125,7 @@ public final class ExitTraceRecorder {
     memory.removeAll(keepingCapacity: true)
     recordingVCPU = vcpu.index
     recording = true
+    vm.memory.readLog = Unmanaged.passUnretained(self).toOpaque()
     let before = vcpu.registers
     let interrupts = vcpu.localAPIC?.traceInterruptState
     let interruptsBefore = interrupts == interruptsAfter[vcpu.index] ? nil : interrupts
@@ -122,13 +133,13 @@ public final class ExitTraceRecorder {
       // The bytes at RIP and the page-table entries mapping them, read the way the handlers
       // would: the code-page cache, which finds a length the hardware did not report, reads
       // them through host pointers the log does not see.
-      _ = InstructionFetcher.fetch(
-        rip: before.rip, mode: guest.mode(), memory: RecordingMemory(map: vm.memory, trace: self))
+      _ = InstructionFetcher.fetch(rip: before.rip, mode: guest.mode(), memory: vm.memory)
     }
     var recorder = RecordingGuest(inner: guest, trace: self)
     let outcome = ExitDispatcher.dispatch(
       exit, vcpu: vcpu, vm: vm, guest: &recorder, console: console)
     guest = recorder.inner
+    vm.memory.readLog = nil
     recording = false
     let record = ExitTraceRecord(
       vcpu: UInt16(truncatingIfNeeded: vcpu.index), exit: exit, before: before,

@@ -93,8 +93,4 @@ struct RecordingGuest<Inner: GuestStateAccess>: GuestStateAccess {
     trace.note(.exitStatistics(TraceExitCount.of(statistics)))
     return statistics
   }
-
-  func memoryView(_ memory: GuestMemoryMap) -> RecordingMemory {
-    RecordingMemory(map: memory, trace: trace)
-  }
 }

@@ -41,11 +41,6 @@ public protocol GuestStateAccess {
   mutating func setFaultAddress(_ linear: UInt64)
   /// WRMSR IA32_TSC: sets this vCPU's offset so that its TSC reads `value` now.
   mutating func setGuestTimeStampCounter(_ value: UInt64)
-  /// Guest RAM as this exit's handlers see it: the VM's map itself for the backends (the
-  /// default below), a recording view for a traced exit (RecordingGuest), so that only
-  /// traced exits pay for copying what handlers read.
-  associatedtype Memory: GuestMemoryView = GuestMemoryMap
-  func memoryView(_ memory: GuestMemoryMap) -> Memory
   /// The vCPU's exit statistics, as hypercall 2 reports them: the vCPU's own (default
   /// below); a traced exit records them, a replay answers with the recorded ones.
   func exitStatistics(of vcpu: VirtualCPU) -> ExitStatistics
@@ -54,9 +49,4 @@ public protocol GuestStateAccess {
 extension GuestStateAccess {
   @inline(__always)
   public func exitStatistics(of vcpu: VirtualCPU) -> ExitStatistics { vcpu.statistics }
-}
-
-extension GuestStateAccess where Memory == GuestMemoryMap {
-  @inline(__always)
-  public func memoryView(_ memory: GuestMemoryMap) -> GuestMemoryMap { memory }
 }

@@ -57,7 +57,7 @@ public struct PAEDirectoryPointers: Equatable {
   /// present (bit 0) with a reserved bit set (SDM 3A §4.4.1, SDM 2B MOV CR). A table that
   /// is not in RAM reads as all ones, as an empty bus does: present and reserved.
   public static func read(
-    cr3: UInt64, memory: some GuestMemoryView, physicalAddressBits: UInt8
+    cr3: UInt64, memory: GuestMemoryMap, physicalAddressBits: UInt8
   ) -> PAEDirectoryPointers? {
     let table = cr3 & 0xFFFF_FFE0
     let bits = physicalAddressBits == 0 || physicalAddressBits > 52 ? 52 : physicalAddressBits

@@ -15,10 +15,13 @@ public struct GuestMemoryRegion: Equatable {
   public var guestEnd: UInt64 { guestPhysical + size }
 }
 
-/// The reads and writes handlers make go through `GuestMemoryView` (its read64, read32 and
-/// write serve this map too).
 public struct GuestMemoryMap {
   public private(set) var regions: [GuestMemoryRegion] = []
+  /// The exit tracer recording the current exit (ExitTraceRecorder), which copies what
+  /// `pointer` hands out; nil whenever no exit is being recorded. A raw pointer: a class
+  /// reference here would be retained with every copy of the map.
+  public var readLog: UnsafeMutableRawPointer?
+
   public init() {}
 
   public mutating func add(_ region: GuestMemoryRegion) { regions.append(region) }
@@ -46,9 +49,31 @@ public struct GuestMemoryMap {
     where guestPhysical >= region.guestPhysical && length <= region.size
       && guestPhysical - region.guestPhysical <= region.size - length
     {
-      return UnsafeMutableRawPointer(
+      let host = UnsafeMutableRawPointer(
         bitPattern: UInt(region.hostAddress + (guestPhysical - region.guestPhysical)))
+      if let readLog, let host {
+        ExitTraceRecorder.noteMemory(readLog, guestPhysical, host, length: length)
+      }
+      return host
     }
     return nil
+  }
+
+  public func read64(_ guestPhysical: UInt64) -> UInt64? {
+    pointer(to: guestPhysical, length: 8).map { $0.loadUnaligned(as: UInt64.self) }
+  }
+
+  public func read32(_ guestPhysical: UInt64) -> UInt32? {
+    pointer(to: guestPhysical, length: 4).map { $0.loadUnaligned(as: UInt32.self) }
+  }
+
+  /// Copies `bytes` into guest memory; false if they do not fit inside the guest's RAM.
+  @discardableResult
+  public func write(_ bytes: UnsafeRawBufferPointer, to guestPhysical: UInt64) -> Bool {
+    guard let destination = pointer(to: guestPhysical, length: UInt64(bytes.count)) else {
+      return false
+    }
+    if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
+    return true
   }
 }
