@@ -375,6 +375,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     if !vm.quietReports { report(released: vm) }
     if let trace = vm.exitTrace {
       ExitTraceReadout.print(trace, vm: vm)
+      vm.recordingClock?.detach()
       vm.exitTrace = nil
     }
     backend.release(vm)

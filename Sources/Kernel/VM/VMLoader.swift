@@ -130,6 +130,8 @@ enum VMLoader {
     vm.memory = space.memory
     vm.addressSpace = space
     vm.installStandardDevices(console: console)
+    // A traced VM's devices read a clock the trace records (before populate builds them).
+    if profile.traceExits > 0 { vm.recordingClock = RecordingClock(inner: TSCClock.shared) }
     if let message = populate(vm) {
       space.release()
       return .failure(.invalid(message))
@@ -144,11 +146,16 @@ enum VMLoader {
         backend: Backend.traceBackend, msrVendor: vm.msrPolicy.vendor,
         controlRegisterRules: vm.controlRegisterRules, profile: profile)
       header.hasInterruptSources = vm.hasInterruptSources
+      if let clock = vm.recordingClock {
+        header.clockRate = clock.ticksPerSecond
+        header.clockAtBuild = clock.buildTime
+      }
       let free = KernelHeap.lock.withLock { KernelHeap.allocator.statistics.largestFreeBlock }
       vm.exitTrace = ExitTraceRecorder(
         limit: profile.traceExits, header: header,
         byteLimit: ExitTraceRecorder.byteLimit(
           largestFreeHeapBlock: free, vcpuCount: profile.vcpuCount))
+      if let recorder = vm.exitTrace { vm.recordingClock?.attach(recorder) }
     }
     if !quiet && Log.begin(.info) {
       VMReport.vmLabel(vm)
