@@ -130,7 +130,7 @@ enum VMLoader {
     vm.memory = space.memory
     vm.addressSpace = space
     vm.installStandardDevices(console: console)
-    if let message = populate(vm) {
+    if let message = populate(vm) ?? GuestIODevices.attach(in: vm) {
       space.release()
       return .failure(.invalid(message))
     }
