@@ -1,6 +1,7 @@
 """The VM's PCI platform (docs/guest-io.md): a flat guest with apic=on reads the host bridge
 through ports 0xCF8/0xCFC and ECAM on both backends; a Linux guest finds bus 0 through the
-MCFG and \\_SB.PCI0 and lists the host bridge."""
+MCFG and \\_SB.PCI0 and lists the host bridge; with rng=on it binds virtio_rng to 00:01.0 and
+reads /dev/hwrng through MSI-X, on both backends."""
 
 from harness import Case
 
@@ -75,4 +76,6 @@ def cases():
              forbid=LINUX_FORBID, timeout=240),
         Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,
              forbid=RNG_FORBID, timeout=120),
+        Case("bochs-vmx-linux-virtio-rng", "bochs", "build/test/linux-rng.iso", RNG_EXPECT,
+             forbid=RNG_FORBID, timeout=500),
     ]
