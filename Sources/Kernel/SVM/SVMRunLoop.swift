@@ -144,6 +144,7 @@ enum SVMRunLoop {
     vmcb.set(
       VMCBOffset.eventInjection,
       SVMEventInjection.encode(event.delivered(protectedMode: protectedMode)))
+    vcpu.registers.rflags = event.enteringFlags(vcpu.registers.rflags)  // RF for a fault
     vcpu.pendingEvent = nil
     vcpu.statistics.injectedEvents &+= 1
   }
