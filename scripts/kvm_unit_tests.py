@@ -155,6 +155,8 @@ def run_peregrine(test, kut, column, log):
         result = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, timeout=limit, stdin=subprocess.DEVNULL)
         output = result.stdout.decode("utf-8", "replace")
+        if result.returncode in (124, 137):  # timeout(1) ended Bochs
+            output += "\n(timeout)\n"
     except subprocess.TimeoutExpired as expired:
         output = (expired.stdout or b"").decode("utf-8", "replace") + "\n(timeout)\n"
     with open(log, "w") as f:
