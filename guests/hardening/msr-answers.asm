@@ -18,11 +18,11 @@
 ;   perf-capabilities-matches-pdcm  RDMSR 0x345 faults exactly when CPUID.1:ECX[15] is clear
 ;   mcg-cap-with-mca           with CPUID.1:EDX[14] (MCA): RDMSR MCG_CAP does not fault
 ;   mtrr-def-type              with CPUID.1:EDX[12] (MTRR): MTRRdefType reads and writes back
-; Intel only:
 ;   misc-enable-read           RDMSR IA32_MISC_ENABLE (0x1A0): no #GP, fast strings (bit 0) set
 ;   misc-enable-write-same     WRMSR of the value read: accepted
 ;   misc-enable-fast-strings   WRMSR with bit 0 clear: accepted, reads back clear (restored)
-;   misc-enable-reserved-gp    WRMSR with bit 22 (limit CPUID) set: #GP
+;   misc-enable-reserved-gp    WRMSR with bit 1 (reserved) set: #GP
+; Intel only:
 ;   feature-control-locked     RDMSR IA32_FEATURE_CONTROL (0x3A): lock (0) set, VMX (1, 2) off
 ;   feature-control-write-gp   WRMSR to it: #GP (locked)
 ;   amd-perf-absent-on-intel   RDMSR 0xC0010000: #GP
@@ -31,7 +31,6 @@
 ;   amd-perf-read-zero         RDMSR of each: 0
 ;   amd-perfctr-core-hidden    CPUID 0x80000001 ECX[23] (PerfCtrExtCore) clear ...
 ;   amd-perfctr-core-gp        ... and RDMSR 0xC0010200 #GPs
-;   misc-enable-absent-on-amd  RDMSR 0x1A0: #GP
 ; Expected under Peregrine: every line PASS, "DONE failures=0", exit code 0.
 
 %include "lib.inc"
@@ -179,10 +178,7 @@ main:
     CHECK e, "mtrr-def-type", "read back=", edi
 .no_mtrr:
 
-    cmp byte [hv_is_intel], 0
-    je amd_checks
-
-    ; ---- Intel ----------------------------------------------------------------------------
+    ; ---- IA32_MISC_ENABLE, on both vendors (as KVM and QEMU give it) -----------------------
     mov ecx, MSR_MISC_ENABLE
     call rdmsr_probe
     mov ebx, eax
@@ -220,11 +216,16 @@ main:
     CHECK e, "misc-enable-fast-strings", "faults+bit=", esi
     mov ecx, MSR_MISC_ENABLE
     mov eax, ebx
-    or eax, 1 << 22
+    or eax, 1 << 1                      ; reserved (SDM Vol 4 Table 2-2)
     mov edx, edi
     call wrmsr_probe
     cmp ebp, 1
     CHECK e, "misc-enable-reserved-gp", "gp=", ebp
+
+    cmp byte [hv_is_intel], 0
+    je amd_checks
+
+    ; ---- Intel ----------------------------------------------------------------------------
 
     mov ecx, MSR_FEATURE_CTL
     call rdmsr_probe
@@ -279,10 +280,6 @@ amd_checks:
     call rdmsr_probe
     cmp ebp, 1
     CHECK e, "amd-perfctr-core-gp", "gp=", ebp
-    mov ecx, MSR_MISC_ENABLE
-    call rdmsr_probe
-    cmp ebp, 1
-    CHECK e, "misc-enable-absent-on-amd", "gp=", ebp
     jmp finish
 
 ; rdmsr_probe / wrmsr_probe: RDMSR or WRMSR of ECX (EDX:EAX), a #GP allowed. EBP = the

@@ -32,7 +32,7 @@ public enum MSRHandler {
       if index == MSRPolicy.efer && value & ~vm.controlRegisterRules.allowedEFER != 0 {
         return refuse(vcpu)
       }
-      guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor),
+      guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor, vm: vm),
         guest.writeStateMSR(index, value)
       else {
         return refuse(vcpu)
@@ -51,14 +51,14 @@ public enum MSRHandler {
     case .apicBase, .x2APIC:
       guard writeLocalAPIC(index, value, vcpu: vcpu) else { return refuse(vcpu) }
     case .constantIgnoringWrites:
-      guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor) else {
+      guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor, vm: vm) else {
         return refuse(vcpu)
       }
     case .shadowed(let initial, let writable):
       let slot = vcpu.shadowMSRs.firstIndex(where: { $0.index == index })
       let current = slot.map { vcpu.shadowMSRs[$0].value } ?? initial
       guard (current ^ value) & ~writable == 0,
-        isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor)
+        isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor, vm: vm)
       else {
         return refuse(vcpu)
       }
@@ -128,8 +128,20 @@ public enum MSRHandler {
     return onClock == 0 ? 1 : onClock
   }
 
-  /// Values the processor itself would refuse with #GP (reserved bits, invalid encodings).
-  static func isValidWrite(index: UInt32, value: UInt64, vendor: CPUFeatures.Vendor) -> Bool {
+  /// Values the processor itself would refuse with #GP (reserved bits, invalid encodings),
+  /// for the VM's guest-visible features.
+  static func isValidWrite(
+    index: UInt32, value: UInt64, vendor: CPUFeatures.Vendor, vm: VirtualMachine
+  ) -> Bool {
+    let offersLA57 = vm.controlRegisterRules.allowedCR4 & ControlRegisterRules.la57 != 0
+    return isValidWrite(
+      index: index, value: value, vendor: vendor, linearAddressBits: offersLA57 ? 57 : 48)
+  }
+
+  /// As above, for a processor with `linearAddressBits` (48, or 57 where CPUID offers LA57).
+  static func isValidWrite(
+    index: UInt32, value: UInt64, vendor: CPUFeatures.Vendor, linearAddressBits: UInt64
+  ) -> Bool {
     switch index {
     case MSRPolicy.efer:
       // SCE (0), LME (8), LMA (10), NXE (11); on AMD also LMSLE (13), FFXSR (14), TCE (15)
@@ -157,9 +169,11 @@ public enum MSRHandler {
       // Only LOCK (3) and SVMDIS (4), which LOCK makes read-only.
       return value & ~0x18 == 0
     case 0xC000_0100, 0xC000_0101, 0xC000_0102, 0xC000_0082, 0xC000_0083, 0x175, 0x176:
-      // Addresses must be canonical (48-bit).
-      let upper = value >> 47
-      return upper == 0 || upper == 0x1_FFFF
+      // Addresses must be canonical: bits 63 down to the top implemented bit equal. The
+      // width is the processor's, 57 bits where it supports LA57 whatever CR4.LA57 says
+      // (SDM 3A §4.1.1 and Vol 4 Table 2-2; kvm-unit-tests' la57 test).
+      let upper = value >> (linearAddressBits - 1)
+      return upper == 0 || upper == (1 << (65 - linearAddressBits)) - 1
     default:
       return true
     }

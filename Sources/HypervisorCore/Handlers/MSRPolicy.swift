@@ -34,6 +34,8 @@ public struct MSRPolicy {
   public static let x2APICRegisters: ClosedRange<UInt32> = 0x800...0x8FF
   public static let mtrrDefaultType: UInt32 = 0x2FF
   public static let miscEnable: UInt32 = 0x1A0
+  /// Bits 0, 3, 16, 18, 22, 23 and 34 of IA32_MISC_ENABLE (SDM Vol 4 Table 2-2).
+  public static let miscEnableWritable: UInt64 = 0x4_00C5_0009
   public static let debugControl: UInt32 = 0x1D9
   public static let virtualMachineControl: UInt32 = 0xC001_0114
 
@@ -90,17 +92,19 @@ public struct MSRPolicy {
     // vendors: reads 0. LBR and BTF are not virtualized: writes of them are dropped (as KVM
     // does without an LBR), other bits #GP.
     (debugControl...debugControl, .constantIgnoringWrites(0)),
+    // IA32_MISC_ENABLE (SDM Vol 4 Table 2-2), on both vendors as KVM and QEMU give it (Linux
+    // and kvm-unit-tests' msr test read and write it whatever the vendor): fast strings (0)
+    // on; BTS (11) and PEBS (12) unavailable and no performance monitoring (7), all three
+    // read-only. The other architecturally writable bits, thermal control (3), EIST (16),
+    // MONITOR FSM (18), limit CPUID (22), xTPR disable (23) and XD disable (34), are stored
+    // per vCPU and have no effect (as in KVM): CPUID does not follow them. Reserved bits #GP.
+    (miscEnable...miscEnable, .shadowed(initial: 0x1801, writable: miscEnableWritable)),
   ]
 
   static let intel: [(indices: ClosedRange<UInt32>, rule: Rule)] = [
     // IA32_FEATURE_CONTROL (SDM Vol 4 Table 2-2): locked (bit 0) with VMX off inside and
     // outside SMX: CPUID hides VMX and SMX. Linux reads it on every Intel CPU.
-    (0x3A...0x3A, .readOnly(1)),
-    // IA32_MISC_ENABLE (SDM Vol 4 Table 2-2): fast strings (0) on and writable; BTS (11) and
-    // PEBS (12) unavailable; no performance monitoring (7), EIST (16), MONITOR (18) or xTPR
-    // (23), matching CPUID. Only fast strings may change: any other bit #GPs (the guest's
-    // value is stored; it does not reach the processor).
-    (miscEnable...miscEnable, .shadowed(initial: 0x1801, writable: 0x1)),
+    (0x3A...0x3A, .readOnly(1))
   ]
 
   static let amd: [(indices: ClosedRange<UInt32>, rule: Rule)] = [

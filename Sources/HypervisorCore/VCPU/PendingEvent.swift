@@ -27,6 +27,28 @@ public enum PendingEvent: Equatable {
     return self
   }
 
+  /// RFLAGS.RF (bit 16).
+  public static let resumeFlag: UInt64 = 1 << 16
+
+  /// Whether this is a fault-class exception (SDM 3A Table 6-1), whose delivery pushes
+  /// RFLAGS with RF set, so that the handler's IRET back to the faulting instruction does
+  /// not trap on an instruction breakpoint there again (SDM 3A §6.12.1, §18.3.1.1). An
+  /// injected event is delivered by the VM entry, which pushes the guest's RFLAGS as they
+  /// are, so the backend sets RF first, as KVM does. #DB is left out: its instruction
+  /// breakpoints are faults, its other conditions traps; Peregrine injects none.
+  public var isFault: Bool {
+    guard case .exception(let vector, _) = self else { return false }
+    switch vector {
+    case 0, 5, 6, 7, 9, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21: return true
+    default: return false  // #DB, #BP and #OF traps, #DF and #MC aborts, reserved
+    }
+  }
+
+  /// The RFLAGS the guest must enter with for this event's delivery: RF added for a fault.
+  public func enteringFlags(_ rflags: UInt64) -> UInt64 {
+    isFault ? rflags | Self.resumeFlag : rflags
+  }
+
   /// Whether the architecture pushes an error code for this exception vector
   /// (SDM 3A Table 6-1): #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP.
   public static func exceptionHasErrorCode(_ vector: UInt8) -> Bool {

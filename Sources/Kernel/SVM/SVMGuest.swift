@@ -18,9 +18,14 @@ final class SVMGuest {
   var asidRecords: [ASIDAllocator.Record] = []
 
   /// MSRs the VMCB holds and VMLOAD/VMSAVE switch: the guest may use them without exits.
-  static let passthroughMSRs: [UInt32] = [
-    0xC000_0081, 0xC000_0082, 0xC000_0083, 0xC000_0084, 0xC000_0100, 0xC000_0101, 0xC000_0102,
-    0x174, 0x175, 0x176,
+  static let passthroughMSRs: [UInt32] = [0xC000_0081, 0xC000_0084, 0x174, 0x175, 0x176]
+  /// MSRs the VMCB holds whose writes must be canonical addresses (APM Vol 2 §4.5.3, WRMSR
+  /// #GP): reads pass through, writes exit so that MSRHandler checks them. A processor
+  /// checks these itself, but QEMU's TCG emulation of SVM does not (kvm-unit-tests' msr
+  /// and la57 tests); Linux writes FS/GS base with WRFSBASE/WRGSBASE where FSGSBASE is
+  /// offered, so the exits are rare.
+  static let readPassthroughMSRs: [UInt32] = [
+    0xC000_0082, 0xC000_0083, 0xC000_0100, 0xC000_0101, 0xC000_0102,
   ]
 
   init?(vm: VirtualMachine, nestedRoot: UInt64) {
@@ -41,6 +46,7 @@ final class SVMGuest {
     let msrMap = IdentityMappedMemory().pointer(to: msr)
     msrMap.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 2 * 4096)
     for index in Self.passthroughMSRs { Self.allow(index, in: msrMap) }
+    for index in Self.readPassthroughMSRs { Self.allow(index, in: msrMap, writes: false) }
     for vcpu in vm.vcpus {
       guard let vmcb = PhysicalFrames.allocateZeroed() else { return nil }
       vmcbs.append(vmcb)
@@ -52,8 +58,8 @@ final class SVMGuest {
     }
   }
 
-  /// Clears the read and write intercept bits of one MSR.
-  static func allow(_ index: UInt32, in map: UnsafeMutableRawPointer) {
+  /// Clears the read and (unless `writes` is false) write intercept bits of one MSR.
+  static func allow(_ index: UInt32, in map: UnsafeMutableRawPointer, writes: Bool = true) {
     let base: Int
     switch index {
     case 0..<0x2000: base = 0
@@ -63,7 +69,9 @@ final class SVMGuest {
     }
     let bit = Int(index & 0x1FFF) * 2
     let byte = map.advanced(by: base + bit / 8)
-    byte.storeBytes(of: byte.load(as: UInt8.self) & ~(UInt8(3) << UInt8(bit % 8)), as: UInt8.self)
+    let cleared: UInt8 = writes ? 3 : 1  // read bit, then write bit (APM §15.11)
+    byte.storeBytes(
+      of: byte.load(as: UInt8.self) & ~(cleared << UInt8(bit % 8)), as: UInt8.self)
   }
 
   /// Real-mode reset-like state (APM §15.5, emulators.md): CS from the profile, flat 64 KiB

@@ -80,6 +80,7 @@ enum SVMRunLoop {
         reinject(interrupted, vmcb)
       }
 
+      if vcpu.nmiBlocking.steppingOverIRET, endStepOverIRET(vmcb, vcpu: vcpu) { continue }
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)
       let exitRIP = registers.pointee.rip
@@ -144,6 +145,7 @@ enum SVMRunLoop {
     vmcb.set(
       VMCBOffset.eventInjection,
       SVMEventInjection.encode(event.delivered(protectedMode: protectedMode)))
+    vcpu.registers.rflags = event.enteringFlags(vcpu.registers.rflags)  // RF for a fault
     vcpu.pendingEvent = nil
     vcpu.statistics.injectedEvents &+= 1
   }
@@ -187,6 +189,13 @@ enum SVMRunLoop {
     let nmi = InterruptDelivery.prepareNMI(
       vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked)
     if nmi == .injected { vcpu.nmiBlocking.nmiInjected() }
+    if nmi == .needsWindow
+      && vcpu.nmiBlocking.startStepOverIRET(
+        nmiHeld: true, guestTrapFlag: vcpu.registers.rflags & trapFlag != 0)
+    {
+      vcpu.registers.rflags |= trapFlag  // written to the VMCB before the entry
+      interceptDebugExceptions(vmcb, true)
+    }
     let offer = InterruptDelivery.vectorToOffer(vcpu)
     vmcb.set(
       VMCBOffset.virtualInterrupt,
@@ -206,6 +215,31 @@ enum SVMRunLoop {
     fast.pointee.enabled =
       offer == nil && !vcpu.nmiBlocking.isBlocked && vm.exitTrace == nil ? 1 : 0
     return offer
+  }
+
+  static let trapFlag: UInt64 = 1 << 8
+
+  /// #DB (exception intercept bit 1) exits only while the IRET that ends an NMI handler is
+  /// single-stepped (NMIBlocking.startStepOverIRET).
+  static func interceptDebugExceptions(_ vmcb: VMCB, _ on: Bool) {
+    let exceptions = vmcb[VMCBOffset.interceptExceptions, as: UInt32.self]
+    vmcb[VMCBOffset.interceptExceptions, as: UInt32.self] =
+      on ? exceptions | 1 << 1 : exceptions & ~(1 << 1)
+    vmcb[VMCBOffset.vmcbClean, as: UInt32.self] &= ~1  // clean bit 0: intercepts
+  }
+
+  /// The single-step trap after the IRET (the #DB intercept): the step ends, the trap is
+  /// the hypervisor's and is not delivered (DR6.BS, bit 14, which it set, is cleared), and
+  /// the next entry finds NMI blocking over and injects the held NMI. TF is the guest's
+  /// again: the IRET loaded RFLAGS from its stack. True if the exit was that trap.
+  @inline(never)
+  static func endStepOverIRET(_ vmcb: VMCB, vcpu: VirtualCPU) -> Bool {
+    guard vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.exceptionBase + 1,
+      vcpu.nmiBlocking.debugTrapEndsStep()
+    else { return false }
+    interceptDebugExceptions(vmcb, false)
+    vmcb.set(VMCBOffset.dr6, vmcb.u64(VMCBOffset.dr6) & ~(1 << 14))
+    return true
   }
 
   /// The VMCB's view of the guest for a stop report.

@@ -195,6 +195,7 @@ enum VMXRunLoop {
       VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) == 0
     else { return }
     inject(event)
+    vcpu.registers.rflags = event.enteringFlags(vcpu.registers.rflags)  // RF for a fault
     vcpu.pendingEvent = nil
     vcpu.statistics.injectedEvents &+= 1
   }

@@ -67,9 +67,9 @@ final class GuestABIConsistencyTests: XCTestCase {
 
   /// MSRs that exist without a CPUID bit, on every processor of a vendor.
   static func baseline(_ vendor: CPUFeatures.Vendor) -> [ClosedRange<UInt32>] {
-    let common = [one(0x8B), one(0x1D9)]  // microcode revision, IA32_DEBUGCTL
+    let common = [one(0x8B), one(0x1D9), one(0x1A0)]  // microcode revision, DEBUGCTL, MISC_ENABLE
     switch vendor {
-    case .intel: return common + [one(0x3A), one(0x1A0)]  // FEATURE_CONTROL, MISC_ENABLE
+    case .intel: return common + [one(0x3A)]  // FEATURE_CONTROL
     case .amd:
       // PERF_CTL/CTR 0-3, SYSCFG, NB_CFG, HWCR, VM_CR
       return common + [

@@ -180,6 +180,21 @@ final class MSRHandlerTests: MachineTestCase {
     XCTAssertNil(vcpu.pendingEvent)
   }
 
+  func testCanonicalWidthFollowsTheOfferedLA57() {
+    // kvm-unit-tests' la57 and msr tests: 0xaaaa... never canonical; a 57-bit canonical
+    // value only where CPUID offers LA57, whatever CR4.LA57 says.
+    let canonical57: UInt64 = 0xFF45_4545_4545_4545
+    assertGeneralProtection(wrmsr(0xC000_0100, canonical57), ripBefore: 0x1000, refused: 1)
+    machine.vm.controlRegisterRules.allowedCR4 |= ControlRegisterRules.la57
+    XCTAssertEqual(wrmsr(0xC000_0100, canonical57), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    XCTAssertEqual(machine.guest.readStateMSR(0xC000_0100), canonical57)
+    assertGeneralProtection(
+      wrmsr(0xC000_0100, 0xAAAA_AAAA_AAAA_AAAA), ripBefore: vcpu.registers.rip, refused: 2)
+    assertGeneralProtection(
+      wrmsr(0xC000_0102, 0x0100_0000_0000_0000), ripBefore: vcpu.registers.rip, refused: 3)
+  }
+
   func testConstantIgnoringWritesDropsTheValue() {
     vcpu.localAPIC = LocalAPICModel(id: 0, clock: NanosecondClock())
     XCTAssertEqual(wrmsr(MSRPolicy.apicBase, 0xFEC0_0800), .resume)
@@ -307,19 +322,25 @@ final class MSRHandlerTests: MachineTestCase {
     machine.vm.msrPolicy = MSRPolicy(vendor: vendor)
   }
 
-  func testMiscEnableOnIntelAcceptsFastStringsOnly() {
-    use(.intel)
-    rdmsr(MSRPolicy.miscEnable)
-    XCTAssertEqual(vcpu.registers.edxEax, 0x1801, "fast strings; BTS and PEBS unavailable")
-    XCTAssertEqual(wrmsr(MSRPolicy.miscEnable, 0x1800), .resume)
-    XCTAssertNil(vcpu.pendingEvent, "fast strings may be turned off")
-    rdmsr(MSRPolicy.miscEnable)
-    XCTAssertEqual(vcpu.registers.edxEax, 0x1800)
-    XCTAssertEqual(wrmsr(MSRPolicy.miscEnable, 0x1801), .resume)
-    XCTAssertNil(vcpu.pendingEvent)
-    // MONITOR FSM (18), limit CPUID (22), XD disable (34), clearing BTS unavailable (11).
-    var refused: UInt64 = 0
-    for value: UInt64 in [0x1801 | 1 << 18, 0x1801 | 1 << 22, 0x1801 | 1 << 34, 0x1001] {
+  func testMiscEnableOnBothVendorsStoresItsWritableBits() {
+    for vendor: CPUFeatures.Vendor in [.intel, .amd] {
+      use(vendor)
+      vcpu.shadowMSRs = []
+      rdmsr(MSRPolicy.miscEnable)
+      XCTAssertEqual(vcpu.registers.edxEax, 0x1801, "fast strings; BTS and PEBS unavailable")
+      // kvm-unit-tests' msr test: 0x400c50809 with bits 7, 11 and 12 kept from the read.
+      let written: UInt64 = 0x4_00C5_0009 | 0x1800
+      XCTAssertEqual(wrmsr(MSRPolicy.miscEnable, written), .resume)
+      XCTAssertNil(vcpu.pendingEvent, "\(vendor): the SDM's writable bits are stored")
+      rdmsr(MSRPolicy.miscEnable)
+      XCTAssertEqual(vcpu.registers.edxEax, written)
+      XCTAssertEqual(wrmsr(MSRPolicy.miscEnable, 0x1800), .resume)
+      XCTAssertNil(vcpu.pendingEvent, "fast strings may be turned off")
+    }
+    // Reserved (1, 35) and read-only (7, 11) bits.
+    let refusedBefore = vcpu.statistics.refusedMSRAccesses
+    var refused = refusedBefore
+    for value: UInt64 in [0x1802, 0x1800 | 1 << 35, 0x1880, 0x1000] {
       refused += 1
       assertGeneralProtection(
         wrmsr(MSRPolicy.miscEnable, value), ripBefore: vcpu.registers.rip, refused: refused)
@@ -328,14 +349,13 @@ final class MSRHandlerTests: MachineTestCase {
 
   func testIntelOnlyAndAMDOnlyMSRs() {
     use(.amd)
-    assertGeneralProtection(rdmsr(MSRPolicy.miscEnable), ripBefore: 0x1000, refused: 1)
-    assertGeneralProtection(rdmsr(0x3A), ripBefore: 0x1000, refused: 2)
+    assertGeneralProtection(rdmsr(0x3A), ripBefore: 0x1000, refused: 1)
     use(.intel)
     rdmsr(0x3A)
     XCTAssertEqual(vcpu.registers.edxEax, 1, "FEATURE_CONTROL locked, VMX off")
-    assertGeneralProtection(wrmsr(0x3A, 5), ripBefore: 0x1002, refused: 3)
-    assertGeneralProtection(rdmsr(0xC001_0000), ripBefore: 0x1002, refused: 4)
-    assertGeneralProtection(rdmsr(0xC001_0015), ripBefore: 0x1002, refused: 5)
+    assertGeneralProtection(wrmsr(0x3A, 5), ripBefore: 0x1002, refused: 2)
+    assertGeneralProtection(rdmsr(0xC001_0000), ripBefore: 0x1002, refused: 3)
+    assertGeneralProtection(rdmsr(0xC001_0015), ripBefore: 0x1002, refused: 4)
   }
 
   func testAMDPerformanceCountersReadZeroAndDropWrites() {

@@ -23,4 +23,22 @@ final class PendingEventDeliveryTests: XCTestCase {
       XCTAssertEqual(event.delivered(protectedMode: false), event)
     }
   }
+
+  /// kvm-unit-tests' idt_test: the RFLAGS a fault pushes has RF (SDM 3A §6.12.1).
+  func testFaultsEnterWithResumeFlagAndOtherEventsDoNot() {
+    let flags: UInt64 = 0x202
+    for event in [PendingEvent.generalProtection(0), .invalidOpcode, .pageFault(2)] {
+      XCTAssertTrue(event.isFault)
+      XCTAssertEqual(event.enteringFlags(flags), 0x1_0202, "\(event)")
+    }
+    let others: [PendingEvent] = [
+      .exception(vector: 1, errorCode: nil), .exception(vector: 3, errorCode: nil),
+      .exception(vector: 8, errorCode: 0), .exception(vector: 18, errorCode: nil), .nmi,
+      .externalInterrupt(vector: 0x30),
+    ]
+    for event in others {
+      XCTAssertFalse(event.isFault)
+      XCTAssertEqual(event.enteringFlags(flags), flags, "\(event)")
+    }
+  }
 }
