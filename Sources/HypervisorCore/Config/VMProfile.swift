@@ -23,6 +23,9 @@
 /// protected mode, with the VM's name and the words after ` -- ` as its command line and
 /// the modules named `module vm=NAME [STRING]` as its multiboot modules, in order.
 ///
+/// `disk=NAME` gives the VM a virtio-blk disk: a private, writable copy of the image NAME
+/// (at boot, the module named `disk vm=NAME`; docs/guest-io.md).
+///
 /// Validated before any memory is given to the VM; a bad profile is refused with a
 /// message and the other VMs boot regardless.
 public struct VMProfile: Equatable {
@@ -167,6 +170,11 @@ public struct VMProfile: Equatable {
         case Array("off".utf8): profile.stormDetection = false
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("disk".utf8):
+        guard value.count <= maximumNameLength, value.allSatisfy(isNameCharacter) else {
+          return .failure(.invalidValue(word.key))
+        }
+        profile.diskImage = value
       default:
         return .failure(.unknownKey(word.key))
       }

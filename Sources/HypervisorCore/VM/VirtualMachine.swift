@@ -79,6 +79,8 @@ public final class VirtualMachine {
   public var pciBus: VirtualPCIBus?
   /// The VM's virtual disk, behind its virtio-blk function; nil without one.
   public var disk: DiskImage?
+  /// The virtio-blk model serving `disk`, for its counters (`status`, the end report).
+  public var diskDevice: VirtioBlockDevice?
 
   public init(id: Int, profile: VMProfile) {
     self.id = id

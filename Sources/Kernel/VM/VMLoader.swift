@@ -16,6 +16,7 @@ enum VMLoader {
   static func createBootVMs<Backend: VirtualizationBackend>(
     from boot: BootInformation, manager: VMManager<Backend>, held: [UInt8]? = nil
   ) {
+    VMDiskReport.hashOnRelease = KernelCommandLine.contains(flag: "disk_hash", in: boot.commandLine)
     var moduleNumber = 0
     for module in boot.modules where isProfile(module.commandLine) {
       moduleNumber += 1
@@ -65,6 +66,13 @@ enum VMLoader {
     {
       images.initrd = bytes(of: initrd.range)
     }
+    if !profile.diskImage.isEmpty,
+      let disk = boot.modules.first(where: {
+        $0.commandLine == Array("disk vm=".utf8) + profile.diskImage
+      })
+    {
+      images.disk = bytes(of: disk.range)
+    }
     return images
   }
 
@@ -87,8 +95,34 @@ enum VMLoader {
     return nil
   }
 
-  /// Builds VM `id` from `profile` and `images` (no placement: the manager did that).
+  /// Builds VM `id` from `profile` and `images` (no placement: the manager did that), with
+  /// its disk when the profile names one: copied first, so that an image the node cannot
+  /// hold is refused before the VM's RAM is taken, and released if the VM is refused.
   static func build<Backend: VirtualizationBackend>(
+    _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
+    console: HypervisorConsole, quiet: Bool
+  ) -> Result<VirtualMachine, ManagementRefusal> {
+    var disk: DiskImage? = nil
+    if !profile.diskImage.isEmpty {
+      guard let source = images.disk else {
+        return .failure(.invalid("the profile's disk= image is not on the node"))
+      }
+      switch VMDisk.make(from: source, name: profile.diskImage, reservedBytes: profile.memorySize)
+      {
+      case .success(let made): disk = made
+      case .failure(let refusal): return .failure(.invalid(refusal.message))
+      }
+    }
+    let built = buildMachine(
+      profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
+    switch built {
+    case .success(let vm): vm.disk = disk
+    case .failure: if let disk { VMDisk.release(disk) }
+    }
+    return built
+  }
+
+  private static func buildMachine<Backend: VirtualizationBackend>(
     _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
     console: HypervisorConsole, quiet: Bool
   ) -> Result<VirtualMachine, ManagementRefusal> {

@@ -314,6 +314,9 @@ struct VMImages {
   var initrd: UnsafeRawBufferPointer?
   /// A multiboot guest's modules, in order, with the string the guest sees with each.
   var modules: [(bytes: UnsafeRawBufferPointer, string: [UInt8])] = []
+  /// The image behind the profile's `disk=`: a boot module `disk vm=NAME`, or an image the
+  /// control protocol brought. The VM gets its own copy (`VMDisk.make`).
+  var disk: UnsafeRawBufferPointer? = nil
 }
 
 /// Work the node does on CPU 0 between slices (the control server, a test script). While
