@@ -38,6 +38,10 @@ final class FuzzQueueService: VirtioQueueService {
     _ = try queue.complete(head: head, written: written, memory: memory)
   }
 
+  func requestNotification(queue index: Int) throws(VirtqueueFault) {
+    try queue.requestNotification(memory: memory)
+  }
+
   func signalUsed(queue: Int) {}
   func deviceNeedsReset(_ fault: VirtqueueFault) { faults += 1 }
   func configurationChanged() {}

@@ -81,9 +81,15 @@ public final class VirtioBlockDevice: VirtioDeviceModel {
     var served = 0
     var fault: VirtqueueFault?
     while served < Int(Self.queueSize) {
-      let next: DescriptorChain?
+      var next: DescriptorChain?
       do {
         next = try service.nextRequest(queue: 0, maximumLength: Self.maximumRequestLength)
+        if next == nil {
+          // Empty: ask for the next notification, then look once more for a request made
+          // available before the driver could see that (§2.6.10).
+          try service.requestNotification(queue: 0)
+          next = try service.nextRequest(queue: 0, maximumLength: Self.maximumRequestLength)
+        }
       } catch {
         fault = error
         break

@@ -43,6 +43,10 @@ final class FakeQueueService: VirtioQueueService {
   var signals = 0
   var faults: [VirtqueueFault] = []
   var requestedLengths: [UInt64] = []
+  var notificationRequests = 0
+  /// Runs once, as the driver making a request available just as the device asks for the
+  /// next notification.
+  var onRequestNotification: (() -> Void)?
 
   init(memory: GuestMemoryMap, queue: DeviceVirtqueue) {
     self.memory = memory
@@ -59,6 +63,14 @@ final class FakeQueueService: VirtioQueueService {
   func complete(queue index: Int, head: UInt16, written: UInt32) throws(VirtqueueFault) {
     completions.append((head, written))
     _ = try queue.complete(head: head, written: written, memory: memory)
+  }
+
+  func requestNotification(queue index: Int) throws(VirtqueueFault) {
+    notificationRequests += 1
+    try queue.requestNotification(memory: memory)
+    let hook = onRequestNotification
+    onRequestNotification = nil
+    hook?()
   }
 
   func signalUsed(queue: Int) { signals += 1 }
@@ -87,8 +99,10 @@ final class BlockTestDriver {
   let size: UInt16
   var availableIndex: UInt16 = 0
 
-  init(diskSize: Int = 64 * 512, name: String = "disk0", readOnly: Bool = false, size: UInt16 = 16)
-  {
+  init(
+    diskSize: Int = 64 * 512, name: String = "disk0", readOnly: Bool = false, size: UInt16 = 16,
+    eventIndex: Bool = false
+  ) {
     self.size = size
     diskBuffer = GuardedBuffer(size: diskSize)
     for index in 0..<diskSize {
@@ -103,7 +117,7 @@ final class BlockTestDriver {
         size: UInt64(Self.ramSize)))
     let state = VirtqueueState(
       size: size, descriptorTable: Self.descriptors, driverArea: Self.driverArea,
-      deviceArea: Self.deviceArea)
+      deviceArea: Self.deviceArea, eventIndex: eventIndex)
     service = FakeQueueService(memory: map, queue: try! DeviceVirtqueue(state, memory: map))
     device.activate(features: device.deviceFeatures, service: service)
   }

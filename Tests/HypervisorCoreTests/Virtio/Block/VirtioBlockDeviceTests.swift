@@ -174,3 +174,32 @@ final class VirtioBlockDeviceTests: XCTestCase {
     XCTAssertEqual(driver.service.completions.count, 1)
   }
 }
+
+/// Notifications with VIRTIO_F_EVENT_IDX (§2.6.10): a drained queue asks for the next one.
+final class VirtioBlockNotificationTests: XCTestCase {
+  typealias T = VirtioBlockRequestType
+
+  func testADrainedQueueSetsAvailEventToTheNextRequest() {
+    let driver = BlockTestDriver(size: 8, eventIndex: true)
+    let availEvent = BlockTestDriver.deviceArea + 4 + 8 * 8
+    XCTAssertEqual(driver.request(type: T.flush, sector: 0).status, 0)
+    XCTAssertEqual(driver.load(UInt16.self, at: availEvent), 1)
+    for _ in 0..<10 {
+      XCTAssertEqual(driver.request(type: T.getID, sector: 0, inData: 20).status, 0)
+    }
+    XCTAssertEqual(driver.load(UInt16.self, at: availEvent), 11)
+    XCTAssertEqual(driver.service.notificationRequests, 11)
+  }
+
+  func testARequestMadeAvailableWhileAskingIsServedAtOnce() {
+    let driver = BlockTestDriver(size: 8, eventIndex: true)
+    driver.service.onRequestNotification = {
+      driver.header(type: T.flush, sector: 0, at: 0x9000)
+      driver.post([(0x9000, 16, false), (BlockTestDriver.statusAddress + 1, 1, true)])
+    }
+    driver.request(type: T.flush, sector: 0)
+    XCTAssertEqual(driver.service.completions.count, 2)
+    XCTAssertEqual(driver.device.statistics.flushes, 2)
+    XCTAssertEqual(driver.load(UInt16.self, at: BlockTestDriver.deviceArea + 4 + 8 * 8), 2)
+  }
+}
