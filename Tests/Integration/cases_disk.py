@@ -5,8 +5,9 @@ mounts /dev/vda, checksums the known file, writes a new one, reads it back after
 and checksums the whole device; with `disk_hash` on its command line the hypervisor prints
 the SHA-256 of the image it holds when the VM is released, which must be the guest's.
 
-Also: a profile naming an image the node does not have, and an image larger than the node
-can hold beside its VM, are refused with the reason while the other VMs run."""
+Also: a profile naming an image the node does not have, an image larger than the node can
+hold beside its VM, and a disk for a VM without a PCI bus are refused with the reason while
+the other VMs run."""
 
 import hashlib
 import os
@@ -34,8 +35,9 @@ ISOS = {
         DISK + ":disk vm=test.ext4",
     ]},
     REFUSED_ISO: {"cmdline": "loglevel=info", "modules": [
-        HELLO_GUEST + ":vm name=nodisk load=0x7c00 entry=0000:7c00 disk=nosuch.img",
-        HELLO_GUEST + ":vm name=toobig load=0x7c00 entry=0000:7c00 disk=big.img",
+        HELLO_GUEST + ":vm name=nodisk load=0x7c00 entry=0000:7c00 apic=on disk=nosuch.img",
+        HELLO_GUEST + ":vm name=toobig load=0x7c00 entry=0000:7c00 apic=on disk=big.img",
+        HELLO_GUEST + ":vm name=nobus load=0x7c00 entry=0000:7c00 disk=big.img",
         HELLO_GUEST + ":vm name=fine load=0x7c00 entry=0000:7c00",
         BIG_DISK + ":disk vm=big.img",
     ]},
@@ -95,6 +97,8 @@ def cases():
             r"the node",
             r"guest module 2 \(vm name=toobig .*\) refused: the disk image is larger than the "
             r"node's free memory",
+            r"guest module 3 \(vm name=nobus .*\) refused: a disk is a PCI function: the VM "
+            r"needs kind=linux, kind=multiboot or apic=on",
             r"summary: vm fine: stopped by the guest",
             r"^summary: physical frames free: (\d+) before the VMs, \1 after$"],
             forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], env={"PEREGRINE_MEMORY": "512M"},

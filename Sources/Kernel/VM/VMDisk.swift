@@ -57,4 +57,10 @@ enum VMDisk {
   }
 
   static func frameCount(_ bytes: UInt64) -> UInt64 { (bytes + 4095) / 4096 }
+
+  /// Whether a VM of `profile` can have a disk: the disk is a PCI function, and only VMs
+  /// with interrupt controllers (Linux, multiboot, flat with apic=on) have a PCI bus.
+  static func canAttach(_ profile: VMProfile) -> Bool {
+    profile.kind != .flat || profile.localAPIC
+  }
 }

@@ -104,6 +104,10 @@ enum VMLoader {
   ) -> Result<VirtualMachine, ManagementRefusal> {
     var disk: DiskImage? = nil
     if !profile.diskImage.isEmpty {
+      guard VMDisk.canAttach(profile) else {
+        return .failure(
+          .invalid("a disk is a PCI function: the VM needs kind=linux, kind=multiboot or apic=on"))
+      }
       guard let source = images.disk else {
         return .failure(.invalid("the profile's disk= image is not on the node"))
       }
