@@ -81,6 +81,8 @@ public final class VirtualMachine {
   public var disk: DiskImage?
   /// The virtio-blk model serving `disk`, for its counters (`status`, the end report).
   public var diskDevice: VirtioBlockDevice?
+  /// The PCI platform around `pciBus` (PCIPlatform: its windows, MSI receiver, attach).
+  public var pciPlatform: PCIPlatform?
 
   public init(id: Int, profile: VMProfile) {
     self.id = id

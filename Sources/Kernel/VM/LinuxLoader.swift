@@ -77,12 +77,13 @@ enum LinuxLoader {
     }
     let acpi = GuestACPITables.build(
       base: LinuxGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count, pm1aEvent: pm1aEvent,
-      pm1aControl: pm1aControl, sleepTypeS5: softOffType)
+      pm1aControl: pm1aControl, sleepTypeS5: softOffType,
+      pciHostBridge: GuestPCIDescription.hostBridge)
     let zeroPage: [UInt8]
     do {
       zeroPage = try LinuxBootParameters.build(
         image: kernel, layout: layout, acpiRSDPAddress: acpi.rsdpAddress,
-        devices: [localAPICPage, ioAPICPage])
+        devices: [localAPICPage, ioAPICPage, GuestPCIDescription.ecamRange])
     } catch {
       return error.message
     }

@@ -65,7 +65,8 @@ enum MultibootLoader {
     let acpi = GuestACPITables.build(
       base: MultibootGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count,
       pm1aEvent: LinuxLoader.pm1aEvent, pm1aControl: LinuxLoader.pm1aControl,
-      sleepTypeS5: LinuxLoader.softOffType, pmTimer: pmTimer)
+      sleepTypeS5: LinuxLoader.softOffType, pmTimer: pmTimer,
+      pciHostBridge: GuestPCIDescription.hostBridge)
     let version = image.header.version
     let information = MultibootInformation.build(
       version, layout: layout,

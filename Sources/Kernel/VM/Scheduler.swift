@@ -410,6 +410,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       VMReport.footprint(vm, tableFrames: tableFrames)
       VMReport.statistics(vm.totalStatistics())
       VMDiskReport.print(vm)
+      VMReport.pci(vm)
     }
   }
 }

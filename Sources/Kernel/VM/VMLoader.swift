@@ -102,6 +102,11 @@ enum VMLoader {
     _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
     console: HypervisorConsole, quiet: Bool
   ) -> Result<VirtualMachine, ManagementRefusal> {
+    // A VM with interrupt controllers has the PCI platform, whose windows start where RAM
+    // would pass 3 GiB: such RAM is refused rather than remapped above 4 GiB.
+    if profile.kind != .flat || profile.localAPIC, profile.memorySize > PCIPlatform.ramCeiling {
+      return .failure(.invalid("a VM with a PCI bus has at most 3 GiB of RAM (the PCI hole)"))
+    }
     var disk: DiskImage? = nil
     if !profile.diskImage.isEmpty {
       guard VMDisk.canAttach(profile) else {
