@@ -71,7 +71,7 @@ def hashes_agree(output):
 
 
 FORBID = [r"PEREGRINE (PANIC|EXCEPTION)", r"(?i)Kernel panic", r"DISK-TEST-FAILED",
-          r"I/O error", r"EXT4-fs error"]
+          r"^\[linux\] .*I/O error", r"EXT4-fs error"]
 
 
 def cases():

@@ -25,7 +25,11 @@ enum VMDiskReport {
       Console.write("  disk ")
       Console.write(bytes: disk.name)
       Console.write(": sha256 ")
-      for byte in hash(disk) { Console.write(hex: UInt64(byte), digits: 2) }
+      let digits = Array("0123456789abcdef".utf8)
+      for byte in hash(disk) {
+        Console.write(digits[Int(byte >> 4)])
+        Console.write(digits[Int(byte & 15)])
+      }
       Console.write("\n")
     }
   }

@@ -125,7 +125,18 @@ enum VMLoader {
     let built = buildMachine(
       profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
     switch built {
-    case .success(let vm): vm.disk = disk
+    case .success(let vm):
+      guard let disk else { break }
+      // Admitted but not yet placed: no vCPU runs, as attaching wants.
+      if let message = VMDisk.attach(disk, to: vm) {
+        backend.release(vm)
+        if let space = vm.addressSpace {
+          unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
+          vm.addressSpace = nil
+        }
+        VMDisk.release(disk)
+        return .failure(.invalid(message))
+      }
     case .failure: if let disk { VMDisk.release(disk) }
     }
     return built
