@@ -74,24 +74,31 @@ FORBID = [r"PEREGRINE (PANIC|EXCEPTION)", r"(?i)Kernel panic", r"DISK-TEST-FAILE
           r"^\[linux\] .*I/O error", r"EXT4-fs error"]
 
 
+def disk_expect():
+    return [
+        r"vm linux: 256 MiB at guest-physical 0, 1 vCPU, Linux entered in 64-bit mode",
+        r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+        r"^\[linux\] DISK-SECTORS 65536$",
+        r"^\[linux\] DISK-SERIAL test\.ext4$",
+        r"^\[linux\] DISK-HELLO %s$" % HELLO_SHA256,
+        r"^\[linux\] DISK-WRITTEN %s$" % WRITTEN_SHA256,
+        r"^\[linux\] DISK-SHA256 [0-9a-f]{64}$",
+        r"^\[linux\] DISK-TEST-OK$",
+        r"disk test\.ext4: 33554432 bytes, [1-9]\d* requests \([1-9]\d* reads, [1-9]\d* writes, "
+        r"[1-9]\d* flushes, 1 get-id, .* 0 I/O errors \(0 out of range, 0 short headers\), "
+        r"0 unanswerable, 0 queue faults",
+        r"disk test\.ext4: sha256 [0-9a-f]{64}",
+        r"summary: vm linux: powered off by the guest \(ACPI S5\)",
+        r"^summary: physical frames free: (\d+) before the VMs, \1 after$"]
+
+
 def cases():
     return [
-        Case("qemu-svm-linux-virtio-blk-ext4", "qemu", DISK_ISO, [
-            r"vm linux: 256 MiB at guest-physical 0, 1 vCPU, Linux entered in 64-bit mode",
-            r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
-            r"^\[linux\] DISK-SECTORS 65536$",
-            r"^\[linux\] DISK-SERIAL test\.ext4$",
-            r"^\[linux\] DISK-HELLO %s$" % HELLO_SHA256,
-            r"^\[linux\] DISK-WRITTEN %s$" % WRITTEN_SHA256,
-            r"^\[linux\] DISK-SHA256 [0-9a-f]{64}$",
-            r"^\[linux\] DISK-TEST-OK$",
-            r"disk test\.ext4: 33554432 bytes, [1-9]\d* requests \([1-9]\d* reads, [1-9]\d* writes, "
-            r"[1-9]\d* flushes, 1 get-id, .* 0 I/O errors \(0 out of range, 0 short headers\), "
-            r"0 unanswerable, 0 queue faults",
-            r"disk test\.ext4: sha256 [0-9a-f]{64}",
-            r"summary: vm linux: powered off by the guest \(ACPI S5\)",
-            r"^summary: physical frames free: (\d+) before the VMs, \1 after$"],
-            forbid=FORBID, verify=hashes_agree, timeout=300),
+        Case("qemu-svm-linux-virtio-blk-ext4", "qemu", DISK_ISO, disk_expect(), forbid=FORBID,
+             verify=hashes_agree, timeout=300),
+        # The same ISO on VT-x: Bochs boots Linux in minutes.
+        Case("bochs-vmx-linux-virtio-blk-ext4", "bochs", DISK_ISO, disk_expect(), forbid=FORBID,
+             verify=hashes_agree, timeout=900, env={"PEREGRINE_BOCHS_MEMORY": "512"}),
         Case("qemu-svm-disk-images-refused-with-the-reason", "qemu", REFUSED_ISO, [
             r"guest module 1 \(vm name=nodisk .*\) refused: the profile's disk= image is not on "
             r"the node",
