@@ -85,7 +85,7 @@ fi
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp}
 install -m 0755 "$work/x/bin/busybox" "$root/bin/busybox"
-for applet in sh echo mount poweroff cat uname grep insmod head od tr; do ln -s busybox "$root/bin/$applet"; done
+for applet in sh echo mount poweroff cat uname grep insmod head od tr sleep; do ln -s busybox "$root/bin/$applet"; done
 ln -s ../bin/busybox "$root/sbin/poweroff"
 install -m 0755 "$init_src" "$root/init"
 

@@ -1,8 +1,8 @@
 import PeregrineProfiles
 
-/// What a profile may describe but a node cannot run yet: the seed's `<image>` disk and
-/// `<nicN>` NICs need guest disk and NIC models, which come with issue 13. `validate`
-/// warns about them; `create` refuses them before anything is sent (docs/profiles.md).
+/// What a profile may describe but a node cannot run yet: the seed's `<nicN>` NICs need the
+/// guest NIC model of issue 13. `validate` warns about them; `create` refuses them before
+/// anything is sent (docs/profiles.md). (`<image>` disks are sent from the image store.)
 enum NodeSupport {
   struct Refusal: Equatable {
     var message: String
@@ -10,26 +10,12 @@ enum NodeSupport {
   }
 
   static func refusal(for profile: MachineProfile) -> Refusal? {
-    var parts: [String] = []
-    var remove: [String] = []
-    if let disk = profile.disk {
-      parts.append("a disk image (<image size=\"\(disk.sizeMiB)\">\(disk.path)</image>)")
-      remove.append("<image>")
-    }
-    if !profile.nics.isEmpty {
-      let elements = profile.nics.map { "<nic\($0.index)>" }
-      parts.append(
-        "guest NIC\(elements.count == 1 ? "" : "s") (\(elements.joined(separator: ", ")))")
-      remove += elements
-    }
-    guard !parts.isEmpty else { return nil }
+    guard !profile.nics.isEmpty else { return nil }
+    let elements = profile.nics.map { "<nic\($0.index)>" }
     let file = profile.sourceFile.map { " in \($0)" } ?? ""
-    let models = [profile.disk != nil ? "disk" : nil, profile.nics.isEmpty ? nil : "NIC"]
-      .compactMap { $0 }.joined(separator: " or ")
     return Refusal(
       message:
-        "VM '\(profile.name)'\(file) has \(parts.joined(separator: " and ")); nodes have no guest \(models) model until issue 13",
-      hint:
-        "remove \(remove.joined(separator: ", ")) from the profile to run it now")
+        "VM '\(profile.name)'\(file) has guest NIC\(elements.count == 1 ? "" : "s") (\(elements.joined(separator: ", "))); nodes have no guest NIC model until issue 13",
+      hint: "remove \(elements.joined(separator: ", ")) from the profile to run it now")
   }
 }

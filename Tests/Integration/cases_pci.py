@@ -1,6 +1,7 @@
 """The VM's PCI platform (docs/guest-io.md): a flat guest with apic=on reads the host bridge
 through ports 0xCF8/0xCFC and ECAM on both backends; a Linux guest finds bus 0 through the
-MCFG and \\_SB.PCI0 and lists the host bridge."""
+MCFG and \\_SB.PCI0 and lists the host bridge; with rng=on it binds virtio_rng to 00:01.0 and
+reads /dev/hwrng through MSI-X, on both backends."""
 
 from harness import Case
 
@@ -11,6 +12,10 @@ ISOS = {
     ]},
     "build/test/linux-pci.iso": {"cmdline": "loglevel=info", "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 lspci=1",
+        "build/linux/initramfs.cpio.gz:initrd vm=linux",
+    ]},
+    "build/test/linux-rng.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M rng=on -- console=ttyS0 lspci=1 hwrng=32",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
 }
@@ -46,6 +51,20 @@ LINUX_FORBID = [
 ]
 
 
+RNG_EXPECT = [
+    r"^\[linux\] .*pci 0000:00:01.0: \[1af4:1044\] type 00 class 0x",
+    r"^\[linux\] .*pci 0000:00:01.0: BAR 4 \[mem 0xc0000000-0xc0003fff 64bit\]",
+    r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+    r"^\[linux\] PCI 0000:00:01.0 vendor=0x1af4 device=0x1044 class=0x",
+    r"^\[linux\] HWRNG current=virtio_rng.0$",
+    r"^\[linux\] HWRNG read=32 [0-9a-f]{64}$",
+    r"^\[linux\] IRQ +\d+: +[1-9]\d* .*PCI-MSI.*virtio0-",
+    r"pci: \d+ accesses to ports 0xCF8-0xCFF, \d+ to ECAM, [1-9]\d* to BARs; MSIs [1-9]\d* delivered, 0 undelivered, 0 dropped",
+    r"summary: vm linux: powered off by the guest \(ACPI S5\)",
+]
+RNG_FORBID = LINUX_FORBID + [r"^\[linux\] MODULE-FAILED", r"virtio_rng.*(probe|fail|error)"]
+
+
 def cases():
     return [
         Case("qemu-svm-pci-config-space", "qemu", "build/test/pci-config.iso", FLAT_EXPECT,
@@ -55,4 +74,8 @@ def cases():
              forbid=FLAT_FORBID, counts=FLAT_COUNTS, timeout=300),
         Case("qemu-svm-linux-pci-bus", "qemu", "build/test/linux-pci.iso", LINUX_EXPECT,
              forbid=LINUX_FORBID, timeout=240),
+        Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,
+             forbid=RNG_FORBID, timeout=120),
+        Case("bochs-vmx-linux-virtio-rng", "bochs", "build/test/linux-rng.iso", RNG_EXPECT,
+             forbid=RNG_FORBID, timeout=500),
     ]

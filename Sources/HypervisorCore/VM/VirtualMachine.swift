@@ -83,6 +83,9 @@ public final class VirtualMachine {
   public var diskDevice: VirtioBlockDevice?
   /// The PCI platform around `pciBus` (PCIPlatform: its windows, MSI receiver, attach).
   public var pciPlatform: PCIPlatform?
+  /// A traced VM's device clock (RecordingClock, docs/exit-trace.md); nil for every other VM,
+  /// whose devices read the kernel's clock directly.
+  public var recordingClock: RecordingClock?
 
   public init(id: Int, profile: VMProfile) {
     self.id = id

@@ -108,18 +108,28 @@ enum VMLoader {
       return .failure(.invalid("a VM with a PCI bus has at most 3 GiB of RAM (the PCI hole)"))
     }
     var disk: DiskImage? = nil
+    // A copy made here is freed here when the VM is refused; a transferred disk is its
+    // caller's (ManagerControl frees it on a refusal, TransferredDisks at release).
+    var copied = false
     if !profile.diskImage.isEmpty {
       guard VMDisk.canAttach(profile) else {
         return .failure(
           .invalid("a disk is a PCI function: the VM needs kind=linux, kind=multiboot or apic=on"))
       }
-      guard let source = images.disk else {
-        return .failure(.invalid("the profile's disk= image is not on the node"))
-      }
-      switch VMDisk.make(from: source, name: profile.diskImage, reservedBytes: profile.memorySize)
-      {
-      case .success(let made): disk = made
-      case .failure(let refusal): return .failure(.invalid(refusal.message))
+      if let transferred = images.transferredDisk {
+        disk = transferred
+      } else {
+        guard let source = images.disk else {
+          return .failure(.invalid("the profile's disk= image is not on the node"))
+        }
+        switch VMDisk.make(
+          from: source, name: profile.diskImage, reservedBytes: profile.memorySize)
+        {
+        case .success(let made):
+          disk = made
+          copied = true
+        case .failure(let refusal): return .failure(.invalid(refusal.message))
+        }
       }
     }
     let built = buildMachine(
@@ -134,10 +144,11 @@ enum VMLoader {
           unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
           vm.addressSpace = nil
         }
-        VMDisk.release(disk)
+        vm.disk = nil
+        if copied { VMDisk.release(disk) }
         return .failure(.invalid(message))
       }
-    case .failure: if let disk { VMDisk.release(disk) }
+    case .failure: if copied, let disk { VMDisk.release(disk) }
     }
     return built
   }
@@ -179,7 +190,9 @@ enum VMLoader {
     vm.memory = space.memory
     vm.addressSpace = space
     vm.installStandardDevices(console: console)
-    if let message = populate(vm) {
+    // A traced VM's devices read a clock the trace records (before populate builds them).
+    if profile.traceExits > 0 { vm.recordingClock = RecordingClock(inner: TSCClock.shared) }
+    if let message = populate(vm) ?? GuestIODevices.attach(in: vm) {
       space.release()
       return .failure(.invalid(message))
     }
@@ -193,11 +206,16 @@ enum VMLoader {
         backend: Backend.traceBackend, msrVendor: vm.msrPolicy.vendor,
         controlRegisterRules: vm.controlRegisterRules, profile: profile)
       header.hasInterruptSources = vm.hasInterruptSources
+      if let clock = vm.recordingClock {
+        header.clockRate = clock.ticksPerSecond
+        header.clockAtBuild = clock.buildTime
+      }
       let free = KernelHeap.lock.withLock { KernelHeap.allocator.statistics.largestFreeBlock }
       vm.exitTrace = ExitTraceRecorder(
         limit: profile.traceExits, header: header,
         byteLimit: ExitTraceRecorder.byteLimit(
           largestFreeHeapBlock: free, vcpuCount: profile.vcpuCount))
+      if let recorder = vm.exitTrace { vm.recordingClock?.attach(recorder) }
     }
     if !quiet && Log.begin(.info) {
       VMReport.vmLabel(vm)

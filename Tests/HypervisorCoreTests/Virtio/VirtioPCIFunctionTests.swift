@@ -220,6 +220,21 @@ final class VirtioPCIFunctionTests: XCTestCase {
     XCTAssertEqual(driver.model.bytesProvided, 16)
   }
 
+  /// With VIRTIO_F_EVENT_IDX the driver notifies only when avail_event says so: after
+  /// draining, the device must publish the index it waits for, or Linux's second request
+  /// (virtio-rng's refill) comes with no notification and waits for ever.
+  func testADrainedQueuePublishesAvailEventForTheNextRequest() {
+    let driver = FakeVirtioPCIDriver()
+    _ = driver.probe()
+    let availEvent = FakeVirtioPCIDriver.deviceArea + 4 + 8 * UInt64(driver.queueSize)
+    for round in 1...3 {
+      driver.request(head: 0, address: 0x8000, length: 8)
+      driver.notify(0)
+      XCTAssertEqual(driver.usedIndex, UInt16(round))
+      XCTAssertEqual(driver.load(UInt16.self, at: availEvent), UInt16(round))
+    }
+  }
+
   func testAQueueWithItsRingOutsideRAMNeedsAReset() {
     let driver = FakeVirtioPCIDriver()
     XCTAssertTrue(driver.negotiate(VirtioFeature.version1))

@@ -261,6 +261,15 @@ public final class VirtioPCIFunction: VirtualPCIFunction, VirtioQueueService {
     guard isLive, queue >= 0, queue < queueStates.count else { return nil }
     let slot = queueStates[queue]
     guard slot.enabled, slot.ring != nil else { return nil }
+    if let chain = try slot.ring!.nextChain(memory: memory, maximumLength: maximumLength) {
+      return chain
+    }
+    // Empty: ask for a notification of the next request (avail_event under
+    // VIRTIO_F_EVENT_IDX, §2.6.10; without it the driver stops notifying after the first),
+    // then look once more: a request made available before the driver could see the new
+    // avail_event came without one.
+    try slot.ring!.requestNotification(memory: memory)
+    atomicMemoryFence(ordering: .sequentiallyConsistent)
     return try slot.ring!.nextChain(memory: memory, maximumLength: maximumLength)
   }
 
