@@ -112,13 +112,15 @@ enum VMLoader {
     // caller's (ManagerControl frees it on a refusal, TransferredDisks at release).
     var copied = false
     if !profile.diskImage.isEmpty {
-      guard VMDisk.canAttach(profile) else {
-        return .failure(
-          .invalid("a disk is a PCI function: the VM needs kind=linux, kind=multiboot or apic=on"))
-      }
       if let transferred = images.transferredDisk {
+        // Held for the VM's life (and `image save`) even where no PCI bus shows it.
         disk = transferred
       } else {
+        guard VMDisk.canAttach(profile) else {
+          return .failure(
+            .invalid(
+              "a disk is a PCI function: the VM needs kind=linux, kind=multiboot or apic=on"))
+        }
         guard let source = images.disk else {
           return .failure(.invalid("the profile's disk= image is not on the node"))
         }
@@ -137,6 +139,10 @@ enum VMLoader {
     switch built {
     case .success(let vm):
       guard let disk else { break }
+      guard VMDisk.canAttach(profile) else {
+        vm.disk = disk
+        break
+      }
       // Admitted but not yet placed: no vCPU runs, as attaching wants.
       if let message = VMDisk.attach(disk, to: vm) {
         backend.release(vm)
