@@ -103,8 +103,11 @@ GUEST_MEM ?= 256M
 # GUEST_CPUS=N: the Linux guest's vCPUs (cpus= in its profile).
 GUEST_CPUS ?= 1
 GUEST_CMDLINE ?= console=ttyS0 earlyprintk=serial,ttyS0,115200
+# GUEST_DISK=FILE [GUEST_DISK_NAME=name]: the Linux guest's virtio-blk disk, a private copy of
+# FILE (whole 512-byte sectors; the name, FILE's by default, is 1-31 of A-Z a-z 0-9 - _ .).
+GUEST_DISK_NAME ?= $(notdir $(GUEST_DISK))
 ifdef GUEST_KERNEL
-GUEST_MODULES ?= $(GUEST_KERNEL):vm name=linux kind=linux mem=$(GUEST_MEM) cpus=$(GUEST_CPUS) -- $(GUEST_CMDLINE)$(if $(GUEST_INITRD),;$(GUEST_INITRD):initrd vm=linux)
+GUEST_MODULES ?= $(GUEST_KERNEL):vm name=linux kind=linux mem=$(GUEST_MEM) cpus=$(GUEST_CPUS)$(if $(GUEST_DISK), disk=$(GUEST_DISK_NAME)) -- $(GUEST_CMDLINE)$(if $(GUEST_INITRD),;$(GUEST_INITRD):initrd vm=linux)$(if $(GUEST_DISK),;$(GUEST_DISK):disk vm=$(GUEST_DISK_NAME))
 endif
 ifdef FLAT_GUEST
 FLAT_NAME ?= $(basename $(notdir $(FLAT_GUEST)))

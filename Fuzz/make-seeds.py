@@ -420,6 +420,38 @@ def virtqueues():
                                         indirect=(0x2800, [(0x3000, 16, 0), (0x3100, 100, 2), (0x3200, 1, 2)])))
 
 
+def virtio_blk():
+    """virtio-blk requests as Linux's driver makes them (Tests/HypervisorCoreTests/Virtio/
+    Block): a write of two sectors, a read of one, a flush, GET_ID and a write-zeroes range,
+    each header / data / status chain in its own descriptors of a 16-entry queue."""
+    ram = bytearray(0x8000)
+    requests = [  # (type, sector, readable data, writable data length)
+        (1, 3, bytes(range(256)) * 4, 0), (0, 15, b"", 512), (4, 0, b"", 0), (8, 0, b"", 20),
+        (13, 0, le64(4) + le32(2) + le32(1), 0),
+    ]
+    index = 0
+    for number, (kind, sector, out, inward) in enumerate(requests):
+        base = 0x3000 + number * 0x1000
+        ram[base:base + 16] = le32(kind) + le32(0) + le64(sector)
+        buffers = [(base, 16, 0)]
+        if out:
+            ram[base + 0x100:base + 0x100 + len(out)] = out
+            buffers.append((base + 0x100, len(out), 0))
+        if inward:
+            buffers.append((base + 0x100, inward, 2))
+        buffers.append((base + 0xFFF, 1, 2))
+        head = index
+        for position, (address, length, flags) in enumerate(buffers):
+            last = position + 1 == len(buffers)
+            at = 16 * index
+            ram[at:at + 16] = le64(address) + le32(length) + le16(flags | (0 if last else 1)) + le16(0 if last else index + 1)
+            index += 1
+        ram[0x1004 + 2 * number:0x1006 + 2 * number] = le16(head)
+    ram[0x1002:0x1004] = le16(len(requests))
+    write("virtio-blk", "five-requests", bytes([4, 0]) + bytes(ram))
+    write("virtio-blk", "five-requests-read-only", bytes([4 | 0x80, 1]) + bytes(ram))
+
+
 profiles()
 control_datagrams()
 multiboot2()
@@ -428,5 +460,6 @@ bzimages()
 instructions()
 network()
 virtqueues()
+virtio_blk()
 for target in sorted(os.listdir(OUT)):
     print("%-20s %d seeds" % (target, len(os.listdir(os.path.join(OUT, target)))))

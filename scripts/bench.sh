@@ -6,6 +6,7 @@
 #   linux-exits.csv        the Linux VM's exits per reason (scripts/bench/linux-boot.sh)
 #   os-noise.csv, os-noise-histogram.csv   selfish detour inside and bare (scripts/bench/os-noise.sh)
 #   footprint.csv          hypervisor sections, memory per VM beyond RAM (scripts/bench/footprint.sh)
+#   disk.csv               virtio-blk throughput and exits per request (scripts/bench/disk.sh)
 #   report.md, *.png       scripts/bench/plots.py (matplotlib from Debian's python3-matplotlib)
 # Every figure is an emulated-instruction count (QEMU -icount shift=0, Bochs sync=none), not
 # wall time. A part that fails is reported and the others still run; the exit status says.
@@ -25,5 +26,7 @@ part scripts/bench/os-noise.sh
 part scripts/bench/footprint.sh
 # SMP: IPI round trips, gang against shared, pinned exits per second (guests/smp/).
 part scripts/bench-smp.sh
+# Guest I/O: virtio-blk throughput and exits per request (docs/guest-io.md).
+part scripts/bench/disk.sh
 part /usr/bin/python3 scripts/bench/plots.py "$BENCH_OUT"
 exit $status

@@ -27,6 +27,18 @@ for index in "${!specs[@]}"; do
   check_words "guest module $((index + 1)) (${spec%%:*})" "${spec#*:}"
 done
 set +f
+# A disk image (`FILE:disk vm=NAME`, docs/guest-io.md) must be whole 512-byte sectors, or the
+# hypervisor refuses its VM at boot: say so now.
+for spec in "${specs[@]}"; do
+  spec=$(echo "$spec" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//')
+  case "${spec#*:}" in disk\ *) ;; *) continue ;; esac
+  file=${spec%%:*}
+  size=$(stat -c %s "$file" 2> /dev/null || echo 0)
+  if [ "$size" -eq 0 ] || [ $((size % 512)) -ne 0 ]; then
+    echo "make-iso: disk image $file is $size bytes, not a whole number of 512-byte sectors" >&2
+    exit 1
+  fi
+done
 [ "${MAKE_ISO_CHECK_ONLY:-0}" = 1 ] && exit 0  # scripts/test-make-iso.sh: the checks alone
 mkdir -p "$(dirname "$out")"
 root=$(mktemp -d)

@@ -34,6 +34,7 @@ func canonicalLine(_ profile: VMProfile) -> [UInt8] {
   line += text(profile.unmapped == .stop ? " unmapped=stop" : " unmapped=ignore")
   line += text(profile.stormDetection ? " storm=on" : " storm=off")
   line += text(profile.kind == .flat ? " kind=flat" : " kind=linux")
+  if !profile.diskImage.isEmpty { line += text(" disk=") + profile.diskImage }
   if !profile.guestCommandLine.isEmpty {
     line += text(" -- ") + profile.guestCommandLine
   }

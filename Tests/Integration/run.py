@@ -49,6 +49,14 @@ def build_cli(selected):
         raise SystemExit("could not build the peregrine CLI")
 
 
+def prepare_topics(selected):
+    """A topic module's own inputs its ISOs carry (e.g. a disk image): its prepare(selected),
+    when it has one, before any ISO is built."""
+    for module in cases.topic_modules():
+        if hasattr(module, "prepare"):
+            module.prepare(selected)
+
+
 def build_isos(selected):
     for iso, spec in sorted(cases.ISOS.items()):
         if not any(case.iso == iso for case in selected):
@@ -77,6 +85,7 @@ def main(argv):
             print(case.name)
         return 0
     prepare_linux_fixtures(selected)
+    prepare_topics(selected)
     build_isos(selected)
     build_cli(selected)
     passed, failed, skipped = harness.run_all(selected)

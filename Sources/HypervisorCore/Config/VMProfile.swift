@@ -24,6 +24,8 @@
 /// protected mode, with the VM's name and the words after ` -- ` as its command line and
 /// the modules named `module vm=NAME [STRING]` as its multiboot modules, in order.
 ///
+/// `disk=NAME` gives the VM a virtio-blk disk: a private, writable copy of the image NAME
+/// (at boot, the module named `disk vm=NAME`; docs/guest-io.md).
 /// `rng=on` puts a virtio-rng device (virtio-pci, VirtioEntropyDevice) on the VM's PCI bus,
 /// for VMs that have one (interrupt controllers: Linux, multiboot, flat with `apic=on`;
 /// docs/guest-io.md). Off by default.
@@ -174,6 +176,11 @@ public struct VMProfile: Equatable {
         case Array("off".utf8): profile.stormDetection = false
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("disk".utf8):
+        guard value.count <= maximumNameLength, value.allSatisfy(isNameCharacter) else {
+          return .failure(.invalidValue(word.key))
+        }
+        profile.diskImage = value
       case Array("rng".utf8):
         switch value {
         case Array("on".utf8): profile.entropyDevice = true

@@ -79,6 +79,8 @@ public final class VirtualMachine {
   public var pciBus: VirtualPCIBus?
   /// The VM's virtual disk, behind its virtio-blk function; nil without one.
   public var disk: DiskImage?
+  /// The virtio-blk model serving `disk`, for its counters (`status`, the end report).
+  public var diskDevice: VirtioBlockDevice?
   /// The PCI platform around `pciBus` (PCIPlatform: its windows, MSI receiver, attach).
   public var pciPlatform: PCIPlatform?
   /// A traced VM's device clock (RecordingClock, docs/exit-trace.md); nil for every other VM,

@@ -49,4 +49,14 @@ public protocol VirtioQueueService: AnyObject {
   func deviceNeedsReset(_ fault: VirtqueueFault)
   /// The device configuration changed (a NIC's link status): the configuration interrupt.
   func configurationChanged()
+  /// Asks the driver to notify once it makes the next request available on `queue`
+  /// (§2.6.10): with VIRTIO_F_EVENT_IDX, avail_event = the next index the device takes. A
+  /// model calls it when it found the queue empty, then looks once more (a request made
+  /// available before avail_event was written brought no notification). Without it, a
+  /// driver that negotiated EVENT_IDX stops notifying after its first request.
+  func requestNotification(queue: Int) throws(VirtqueueFault)
+}
+
+extension VirtioQueueService {
+  public func requestNotification(queue: Int) throws(VirtqueueFault) {}
 }

@@ -385,6 +385,11 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
       vm.addressSpace = nil
     }
+    // Before `released`: the node's summary counts every frame back once no VM is left.
+    if let disk = vm.disk {
+      vm.disk = nil
+      VMDisk.release(disk)
+    }
     placement.release(vm: vm.id)
     manager.released(vm)
   }
@@ -407,6 +412,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         } ?? 0
       VMReport.footprint(vm, tableFrames: tableFrames)
       VMReport.statistics(vm.totalStatistics())
+      VMDiskReport.print(vm)
       VMReport.pci(vm)
     }
   }

@@ -16,6 +16,7 @@ enum VMLoader {
   static func createBootVMs<Backend: VirtualizationBackend>(
     from boot: BootInformation, manager: VMManager<Backend>, held: [UInt8]? = nil
   ) {
+    VMDiskReport.hashOnRelease = KernelCommandLine.contains(flag: "disk_hash", in: boot.commandLine)
     var moduleNumber = 0
     for module in boot.modules where isProfile(module.commandLine) {
       moduleNumber += 1
@@ -65,6 +66,13 @@ enum VMLoader {
     {
       images.initrd = bytes(of: initrd.range)
     }
+    if !profile.diskImage.isEmpty,
+      let disk = boot.modules.first(where: {
+        $0.commandLine == Array("disk vm=".utf8) + profile.diskImage
+      })
+    {
+      images.disk = bytes(of: disk.range)
+    }
     return images
   }
 
@@ -87,7 +95,9 @@ enum VMLoader {
     return nil
   }
 
-  /// Builds VM `id` from `profile` and `images` (no placement: the manager did that).
+  /// Builds VM `id` from `profile` and `images` (no placement: the manager did that), with
+  /// its disk when the profile names one: copied first, so that an image the node cannot
+  /// hold is refused before the VM's RAM is taken, and released if the VM is refused.
   static func build<Backend: VirtualizationBackend>(
     _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
     console: HypervisorConsole, quiet: Bool
@@ -97,6 +107,62 @@ enum VMLoader {
     if profile.kind != .flat || profile.localAPIC, profile.memorySize > PCIPlatform.ramCeiling {
       return .failure(.invalid("a VM with a PCI bus has at most 3 GiB of RAM (the PCI hole)"))
     }
+    var disk: DiskImage? = nil
+    // A copy made here is freed here when the VM is refused; a transferred disk is its
+    // caller's (ManagerControl frees it on a refusal, TransferredDisks at release).
+    var copied = false
+    if !profile.diskImage.isEmpty {
+      if let transferred = images.transferredDisk {
+        // Held for the VM's life (and `image save`) even where no PCI bus shows it.
+        disk = transferred
+      } else {
+        guard VMDisk.canAttach(profile) else {
+          return .failure(
+            .invalid(
+              "a disk is a PCI function: the VM needs kind=linux, kind=multiboot or apic=on"))
+        }
+        guard let source = images.disk else {
+          return .failure(.invalid("the profile's disk= image is not on the node"))
+        }
+        switch VMDisk.make(
+          from: source, name: profile.diskImage, reservedBytes: profile.memorySize)
+        {
+        case .success(let made):
+          disk = made
+          copied = true
+        case .failure(let refusal): return .failure(.invalid(refusal.message))
+        }
+      }
+    }
+    let built = buildMachine(
+      profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
+    switch built {
+    case .success(let vm):
+      guard let disk else { break }
+      guard VMDisk.canAttach(profile) else {
+        vm.disk = disk
+        break
+      }
+      // Admitted but not yet placed: no vCPU runs, as attaching wants.
+      if let message = VMDisk.attach(disk, to: vm) {
+        backend.release(vm)
+        if let space = vm.addressSpace {
+          unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
+          vm.addressSpace = nil
+        }
+        vm.disk = nil
+        if copied { VMDisk.release(disk) }
+        return .failure(.invalid(message))
+      }
+    case .failure: if copied, let disk { VMDisk.release(disk) }
+    }
+    return built
+  }
+
+  private static func buildMachine<Backend: VirtualizationBackend>(
+    _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
+    console: HypervisorConsole, quiet: Bool
+  ) -> Result<VirtualMachine, ManagementRefusal> {
     if profile.kind == .linux {
       return LinuxLoader.build(
         profile, images: images, id: id, backend: backend, console: console, quiet: quiet)

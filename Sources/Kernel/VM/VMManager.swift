@@ -319,6 +319,9 @@ struct VMImages {
   var initrd: UnsafeRawBufferPointer?
   /// A multiboot guest's modules, in order, with the string the guest sees with each.
   var modules: [(bytes: UnsafeRawBufferPointer, string: [UInt8])] = []
+  /// The image behind a boot profile's `disk=`: the module `disk vm=NAME`, of which the VM
+  /// gets its own copy (`VMDisk.make`). A transferred image comes as `transferredDisk`.
+  var disk: UnsafeRawBufferPointer? = nil
 }
 
 /// Work the node does on CPU 0 between slices (the control server, a test script). While

@@ -128,7 +128,7 @@ final class VMProfileTests: XCTestCase {
   }
 
   func testUnknownKey() {
-    assertError("vm name=a disk=hd0", .unknownKey(key("disk")))
+    assertError("vm name=a disks=hd0", .unknownKey(key("disks")))
     assertError("vm name=a Name=b", .unknownKey(key("Name")))
   }
 
