@@ -167,6 +167,9 @@ public struct VMProfile: Equatable {
         case Array("off".utf8): profile.stormDetection = false
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("nic".utf8):
+        guard let macs = parseMACList(value) else { return .failure(.invalidValue(word.key)) }
+        profile.nicMACs = macs
       default:
         return .failure(.unknownKey(word.key))
       }
