@@ -8,8 +8,9 @@
 public struct DatagramHeader: Equatable {
   public static let size = 32
   public static let magic: [UInt8] = [0x50, 0x47, 0x43, 0x50]  // "PGCP"
-  /// 2: VM summaries carry uptime, node info carries health problems.
-  public static let currentVersion: UInt8 = 2
+  /// 2: VM summaries carry uptime, node info carries health problems. 3: status answers
+  /// carry the VM's guest NIC counters.
+  public static let currentVersion: UInt8 = 3
 
   public var kind: MessageKind
   public var isResponse: Bool
