@@ -16,16 +16,10 @@ enum NodeSupport {
       parts.append("a disk image (<image size=\"\(disk.sizeMiB)\">\(disk.path)</image>)")
       remove.append("<image>")
     }
-    if !profile.nics.isEmpty {
-      let elements = profile.nics.map { "<nic\($0.index)>" }
-      parts.append(
-        "guest NIC\(elements.count == 1 ? "" : "s") (\(elements.joined(separator: ", ")))")
-      remove += elements
-    }
+    // Guest NICs (<nicN>) run: virtio-net on the node's switch (docs/guest-io.md).
     guard !parts.isEmpty else { return nil }
     let file = profile.sourceFile.map { " in \($0)" } ?? ""
-    let models = [profile.disk != nil ? "disk" : nil, profile.nics.isEmpty ? nil : "NIC"]
-      .compactMap { $0 }.joined(separator: " or ")
+    let models = [profile.disk != nil ? "disk" : nil].compactMap { $0 }.joined(separator: " or ")
     return Refusal(
       message:
         "VM '\(profile.name)'\(file) has \(parts.joined(separator: " and ")); nodes have no guest \(models) model until issue 13",

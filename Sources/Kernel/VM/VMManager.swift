@@ -77,6 +77,15 @@ final class VMManager<Backend: VirtualizationBackend> {
       lock.withLock { _ = registry.apply(.failed, to: id) }
       return .failure(.placement(refusal))
     }
+    // Guest NICs: on the node's switch before anything is built (docs/guest-io.md).
+    let nics: [HypervisorCore.VirtioNetDevice]
+    switch GuestNICs.create(for: profile) {
+    case .success(let made): nics = made
+    case .failure(let reason):
+      placement.release(vm: id)
+      lock.withLock { _ = registry.apply(.failed, to: id) }
+      return .failure(.invalid(reason))
+    }
     let framesBefore = PhysicalFrames.freeFrames
     let vm: VirtualMachine
     switch VMLoader.build(
@@ -84,12 +93,14 @@ final class VMManager<Backend: VirtualizationBackend> {
     {
     case .success(let built): vm = built
     case .failure(let refusal):
+      GuestNICs.abandon(nics)
       placement.release(vm: id)
       lock.withLock { _ = registry.apply(.failed, to: id) }
       return .failure(refusal)
     }
     vm.hostCPUs = cpus
     vm.createdAt = started
+    GuestNICs.adopt(nics, by: vm)
     // Another CPU allocating meanwhile (a NIC ring, another VM) would count here too; boot
     // VMs are built one after another before the other CPUs allocate.
     let ramFrames = Int((profile.memorySize + 4095) / 4096)
