@@ -39,21 +39,21 @@ enum GuestNICs {
   /// Makes the NICs of `profile` and puts them on the switch (before the VM is built: a
   /// refusal takes nothing); on a refusal none stays on it. Creates are serialized on CPU 0,
   /// so `refusal(for:)` and this agree.
-  static func create(for profile: VMProfile) -> Result<
-    [HypervisorCore.VirtioNetDevice], StaticString
-  > {
-    if let refusal = refusal(for: profile) { return .failure(refusal) }
+  static func create(for profile: VMProfile) -> (
+    nics: [HypervisorCore.VirtioNetDevice], refusal: StaticString?
+  ) {
+    if let refusal = refusal(for: profile) { return ([], refusal) }
     let now = ManagementNetwork.milliseconds()
     var made: [HypervisorCore.VirtioNetDevice] = []
     for mac in profile.nicMACs {
       let nic = HypervisorCore.VirtioNetDevice(mac: EthernetFrame.address(mac) ?? 0)
       if let refusal = nic.connect(to: DataNetwork.virtualSwitch, now: now) {
         for connected in made { connected.disconnect() }
-        return .failure(describe(refusal))
+        return ([], describe(refusal))
       }
       made.append(nic)
     }
-    return .success(made)
+    return (made, nil)
   }
 
   /// `nics` (from `create`) belong to `vm` from now on; `release` takes them off the switch.
@@ -72,8 +72,8 @@ enum GuestNICs {
     lock.withLock { table.first { $0.vm == id }?.nics ?? [] }
   }
 
-  /// One line per NIC of `vm` (when it ends): frames and bytes each way, bytes copied, and
-  /// drops by reason when there were any.
+  /// One line per NIC of `vm` (when it ends): frames and bytes each way, bytes copied, the
+  /// VM's exits (for exits per packet), and drops by reason when there were any.
   static func report(_ vm: VirtualMachine) {
     for (index, nic) in nics(of: vm.id).enumerated() {
       let counters = nic.counters
@@ -94,7 +94,9 @@ enum GuestNICs {
         Console.write(decimal: counters.receivedBytes)
         Console.write(" bytes, copied ")
         Console.write(decimal: counters.copiedBytes)
-        Console.write(" bytes, dropped ")
+        Console.write(" bytes, vm exits ")
+        Console.write(decimal: vm.totalStatistics().totalExits)
+        Console.write(", dropped ")
         Console.write(decimal: counters.totalDrops)
         for reason in VirtioNetDrop.allCases where counters.dropped(reason) > 0 {
           Console.write(" ")

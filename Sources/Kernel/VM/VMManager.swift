@@ -78,13 +78,11 @@ final class VMManager<Backend: VirtualizationBackend> {
       return .failure(.placement(refusal))
     }
     // Guest NICs: on the node's switch before anything is built (docs/guest-io.md).
-    let nics: [HypervisorCore.VirtioNetDevice]
-    switch GuestNICs.create(for: profile) {
-    case .success(let made): nics = made
-    case .failure(let reason):
+    let (nics, nicRefusal) = GuestNICs.create(for: profile)
+    if let nicRefusal {
       placement.release(vm: id)
       lock.withLock { _ = registry.apply(.failed, to: id) }
-      return .failure(.invalid(reason))
+      return .failure(.invalid(nicRefusal))
     }
     let framesBefore = PhysicalFrames.freeFrames
     let vm: VirtualMachine
