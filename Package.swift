@@ -13,7 +13,9 @@ let package = Package(
   dependencies: [
     // Host-only: the `peregrine` CLI's argument parsing.
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    // Test-only: the reference SHA-256/HMAC that ControlProtocol's own code is checked against.
+    // Tests: the reference SHA-256/HMAC that ControlProtocol's own code is checked against.
+    // ControlClient (host-only): SHA-256 of whole disk images, which ControlProtocol's
+    // portable code takes minutes over in a debug build of the CLI.
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
@@ -33,7 +35,9 @@ let package = Package(
     .executableTarget(name: "PeregrineCLI", dependencies: ["PeregrineCommands"]),
     // The control protocol (docs/control-protocol.md): the kernel builds it too.
     .target(name: "ControlProtocol"),
-    .target(name: "ControlClient", dependencies: ["ControlProtocol"]),
+    .target(
+      name: "ControlClient",
+      dependencies: ["ControlProtocol", .product(name: "Crypto", package: "swift-crypto")]),
     .target(name: "NetworkProtocols"),
     .target(name: "PCI", dependencies: ["Memory"]),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
@@ -41,7 +45,8 @@ let package = Package(
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
     .testTarget(name: "SVMTests", dependencies: ["SVM"]),
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
-    .testTarget(name: "PeregrineProfilesTests", dependencies: ["PeregrineProfiles", "HypervisorCore"]),
+    .testTarget(
+      name: "PeregrineProfilesTests", dependencies: ["PeregrineProfiles", "HypervisorCore"]),
     .testTarget(name: "PeregrineCLITests", dependencies: ["PeregrineCommands"]),
     .testTarget(
       name: "ControlProtocolTests",

@@ -318,7 +318,8 @@ def instructions():
 
 # ---- Control protocol datagrams (docs/control-protocol.md): payloads of every request kind
 # and of typical responses, and whole datagrams sealed with the fuzz target's key (protocol
-# version 2: VM summaries carry uptime, node info health problems).
+# version 3: VM specifications end with a disk image name, transfer begin with the sparse
+# flag; disk read and disk digest, kinds 14 and 15).
 def control_datagrams():
     import hashlib
     import hmac
@@ -330,12 +331,13 @@ def control_datagrams():
     digest = hashlib.sha256(b"image").digest()
     spec = (name(b"linux-0") + b"\x01" + be64(256 << 20) + be16(2) + b"\x01" + b"\x02" + be16(0) + be16(1)
             + name(b"vmlinuz") + name(b"initramfs") + be16(13) + b"console=ttyS0"
-            + b"\x01" + bytes([2, 0, 0, 0, 0, 1]))
+            + b"\x01" + bytes([2, 0, 0, 0, 0, 1]) + name(b"linux-0.disk"))
     requests = [
         (1, b""), (2, spec), (3, be16(0)), (4, name(b"vm") + b"\x01" + be32(0)), (5, name(b"vm")),
         (6, name(b"vm")), (7, name(b"vm")), (8, name(b"vm") + be64(0) + be16(1200)), (9, b""),
-        (10, name(b"vmlinuz") + be64(8 << 20) + digest), (11, be32(1) + be64(1024) + be16(4) + b"data"),
-        (12, be32(1)), (13, be32(1)),
+        (10, name(b"vmlinuz") + be64(8 << 20) + digest + b"\x00"), (11, be32(1) + be64(1024) + be16(4) + b"data"),
+        (12, be32(1)), (13, be32(1)), (10, name(b"vm.disk") + be64(64 << 20) + digest + b"\x01"),
+        (14, name(b"vm") + be64(1 << 20) + be16(1024)), (15, name(b"vm")),
     ]
     responses = [
         b"\x00",
@@ -344,12 +346,14 @@ def control_datagrams():
         b"\x00" + be16(3) + name(b"linux-0") + b"\x01" + be16(2) + be64(256 << 20) + be64(1500),
         b"\x03" + name(b"replayed") + be64(1 << 40),
         b"\x00" + be64(0) + be16(5) + b"hello" + be64(5) + b"\x00",
+        b"\x00" + be64(64 << 20) + be64(1 << 20) + be16(4) + b"disk",
+        b"\x00" + be64(64 << 20) + digest,
     ]
     key = b"fuzzing cluster key"
     epoch = 0x0102030405060708
     for index, (kind, payload) in enumerate(requests):
         write("control-datagram", "request-payload-%02d" % index, payload)
-        header = (b"PGCP\x02" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
+        header = (b"PGCP\x03" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
                   + be64(epoch) + be64(1000 + index))
         write("control-datagram", "request-%02d" % index, header + payload)
         sealed = header + payload

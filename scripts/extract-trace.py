@@ -63,17 +63,18 @@ def check(name, data, length, crc):
     if len(data) < 14 or data[:4] != b"PGXT":
         return "not a trace file (magic)"
     version, payload_length, payload_crc = struct.unpack_from("<HII", data, 4)
-    if version != 1:
-        return f"format version {version}, this script reads 1"
+    if version != 2:
+        return f"format version {version}, this script reads 2"
     if payload_length != len(data) - 14 or zlib.crc32(data[14:]) != payload_crc:
         return "the file's own length or CRC-32 does not match its payload"
     return None
 
 
 def first_records(data, count):
-    """The file with only its first `count` records (format 1, docs/exit-trace.md)."""
+    """The file with only its first `count` records (format 2, docs/exit-trace.md)."""
     position = 14 + 1 + 1 + 8 + 8
-    position += 1 + data[position] + 8 + 2 + 4  # name, memory size, vCPUs, four flags
+    # name, memory size, vCPUs, two flags, kind, a flag, clock rate, clock at build
+    position += 1 + data[position] + 8 + 2 + 4 + 8 + 8
     total, = struct.unpack_from("<I", data, position)
     end = position + 4
     for _ in range(min(count, total)):
@@ -81,7 +82,7 @@ def first_records(data, count):
         end += 4 + length
     payload = bytearray(data[14:end])
     struct.pack_into("<I", payload, position - 14, min(count, total))
-    return data[:4] + struct.pack("<HII", 1, len(payload), zlib.crc32(payload)) + bytes(payload)
+    return data[:4] + struct.pack("<HII", 2, len(payload), zlib.crc32(payload)) + bytes(payload)
 
 
 def main():

@@ -3,7 +3,8 @@
 # OUTDIR (default build/linux, which is git-ignored; nothing here is ever committed):
 #   OUTDIR/vmlinuz             the stock kernel of Debian's linux-image-cloud-amd64
 #   OUTDIR/VERSION             its release (`uname -r`) on line 1, the .deb it came from on line 2
-#   OUTDIR/initramfs.cpio.gz   newc + gzip: busybox-static and /init from guests/linux/init
+#   OUTDIR/initramfs.cpio.gz   newc + gzip: busybox-static, /init from guests/linux/init, and
+#                              the kernel's virtio modules in /lib/modules with load-order
 # Idempotent: does nothing when all three outputs exist and are newer than this script and
 # guests/linux/init. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
 set -euo pipefail
@@ -84,9 +85,39 @@ fi
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp}
 install -m 0755 "$work/x/bin/busybox" "$root/bin/busybox"
-for applet in sh echo mount poweroff cat uname grep; do ln -s busybox "$root/bin/$applet"; done
+for applet in sh echo mount poweroff cat uname grep insmod head od tr sleep; do ln -s busybox "$root/bin/$applet"; done
 ln -s ../bin/busybox "$root/sbin/poweroff"
 install -m 0755 "$init_src" "$root/init"
+
+# The virtio modules (CONFIG_VIRTIO*=m in Debian's cloud kernel), in dependency order:
+# modules.dep (made by the package's own busybox depmod: the .deb ships none) lists a
+# module's dependencies so that the last is loaded first.
+modules_dir="$work/x/lib/modules/$release"
+"$work/x/bin/busybox" depmod -b "$work/x" "$release"
+mkdir -p "$root/lib/modules"
+wanted="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
+  failover net_failover virtio_net virtio-rng"
+order=()
+add_module() {  # add_module kernel/.../name.ko: its dependencies first, then itself
+  local path=$1 dep deps
+  for done_path in "${order[@]}"; do [ "$done_path" = "$path" ] && return; done
+  deps=$(awk -v m="$path:" '$1 == m { for (i = NF; i > 1; i--) print $i }' "$modules_dir/modules.dep")
+  for dep in $deps; do add_module "$dep"; done
+  order+=("$path")
+}
+for name in $wanted; do
+  path=$(awk -v n="/$name.ko:" 'index($1, n) && !found { print substr($1, 1, length($1) - 1); found = 1 }' \
+    "$modules_dir/modules.dep")
+  if [ -z "$path" ]; then
+    echo "fetch-linux-fixtures: $image has no module $name" >&2
+    exit 1
+  fi
+  add_module "$path"
+done
+for path in "${order[@]}"; do
+  install -m 0644 "$modules_dir/$path" "$root/lib/modules/${path##*/}"
+  echo "${path##*/}" >> "$root/lib/modules/load-order"
+done
 # The kernel's built-in initramfs normally provides /dev/console; have it here as well so
 # /init's output never depends on that.
 mknod -m 0600 "$root/dev/console" c 5 1 2> /dev/null || true

@@ -11,6 +11,7 @@ packages=(
   bochs bochs-term bochsbios vgabios  # Intel VT-x (corei7_skylake_x)
   cpio                       # initramfs for the Linux guest
   python3-matplotlib         # `make bench` plots (scripts/bench/plots.py)
+  e2fsprogs                  # mkfs.ext4 for `peregrine image create --format ext4`
 )
 
 missing=()

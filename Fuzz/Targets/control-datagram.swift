@@ -9,7 +9,10 @@
 //   to exactly the input (the encoding is canonical), within the payload limit;
 // - the input taken as header and payload, its length fixed and sealed with the key (so it
 //   passes authentication), into a receiver: each datagram is counted exactly once, an
-//   executed request is within the limits, and every answer is an authentic datagram.
+//   executed request is within the limits, and every answer is an authentic datagram;
+// - a disk read's offset and length against a small disk of the input's own bytes
+//   (`DiskScan`, the node's side): refused when unaligned or beyond the end, otherwise an
+//   answer inside the disk that starts at or after the offset, on a chunk boundary.
 //
 // Input: the datagram (or payload) bytes.
 import ControlProtocol
@@ -30,6 +33,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   for kind in MessageKind.allCases {
     if let request = try? Request.decode(kind: kind, payload: input) {
       precondition(request.kind == kind)
+      if case .diskRead(_, let offset, let maximumLength) = request {
+        scanDisk(offset, maximumLength, input)
+      }
       precondition(
         (try? request.encodedPayload()) == input, "a request does not re-encode as it came")
     }
@@ -80,4 +86,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   precondition(
     total == 1 || (total == 2 && counters.duplicates == 1), "a datagram not counted exactly once")
   return 0
+}
+
+/// The node's zero-skipping scan over a disk of 4 KiB with the input's bytes at its start.
+func scanDisk(_ offset: UInt64, _ maximumLength: UInt16, _ input: [UInt8]) {
+  var disk = [UInt8](repeating: 0, count: 4096)
+  disk.replaceSubrange(0..<min(input.count, disk.count), with: input.prefix(disk.count))
+  disk.withUnsafeBytes { bytes in
+    guard let data = DiskScan.read(bytes, from: offset, maximumLength: Int(maximumLength)) else {
+      precondition(offset % UInt64(DiskScan.chunkSize) != 0 || offset > 4096)
+      return
+    }
+    precondition(data.size == 4096 && data.offset >= offset && data.offset <= 4096)
+    precondition(data.offset % UInt64(DiskScan.chunkSize) == 0 || data.offset == 4096)
+    precondition(data.offset + UInt64(data.bytes.count) <= 4096)
+    precondition(data.bytes.count <= min(Int(maximumLength), DiskScan.chunkSize))
+    precondition(data.bytes == Array(disk[Int(data.offset)..<Int(data.offset) + data.bytes.count]))
+  }
 }

@@ -8,6 +8,8 @@ public final class ControlClient {
   public let policy: RetransmissionPolicy
   var session: ClientSession
   let socket: UDPSocket
+  /// Chunks the last `transfer` sent and left out.
+  public internal(set) var lastTransferCounts = TransferCounts()
 
   /// `clientID`: nil picks one at random (each run of the CLI is a client of its own).
   public init(

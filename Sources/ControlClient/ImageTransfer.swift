@@ -1,24 +1,41 @@
 import ControlProtocol
 
+/// What the last transfer sent: chunks sent, and chunks of zeros a sparse transfer left out.
+public struct TransferCounts: Equatable {
+  public var sentChunks = 0
+  public var skippedChunks = 0
+  public init() {}
+}
+
 extension ControlClient {
   /// Sends `image` to the node as `name` in chunks, `window` of them in flight at once, each
-  /// with its own retransmission; `progress` gets the bytes the node has acknowledged and the
-  /// total after each chunk. Returns the node's receipt once it has checked the SHA-256. On
+  /// with its own retransmission; `progress` gets the bytes the node has acknowledged (and,
+  /// when `sparse`, the chunks of zeros left out) and the total after each chunk. Returns
+  /// the node's receipt once it has checked the SHA-256. `sparse`: chunks of zeros are not
+  /// sent (the node's storage starts zeroed; the digest still covers the whole image). On
   /// any error the transfer is aborted on the node (its buffer freed) and the error thrown.
   public func transfer(
-    _ image: [UInt8], as name: [UInt8], window: Int = 16,
+    _ image: [UInt8], as name: [UInt8], window: Int = 16, sparse: Bool = false,
     progress: (UInt64, UInt64) -> Void = { _, _ in }
   ) throws(ControlClientError) -> TransferReceipt {
-    let digest = SHA256Hasher.hash(image)
-    let description = TransferDescription(name: name, size: UInt64(image.count), digest: digest)
+    let digest = ImageDigest.sha256(image)
+    let description = TransferDescription(
+      name: name, size: UInt64(image.count), digest: digest, sparse: sparse)
+    lastTransferCounts = TransferCounts()
     guard case .transferBegun(let ticket) = try perform(.transferBegin(description)) else {
       throw .refused(ControlFailure(.internalError, text: "unexpected answer to transferBegin"))
     }
     do throws(ControlClientError) {
-      try sendChunks(of: image, ticket: ticket, window: max(1, window), progress: progress)
+      try sendChunks(
+        of: image, ticket: ticket, window: max(1, window), sparse: sparse, progress: progress)
+      // The node hashes the whole image before it answers: longer for a large one (a 64 MiB
+      // disk under emulation takes seconds).
+      let hashing = RetransmissionPolicy(
+        initialTimeout: policy.initialTimeout, maximumTimeout: 4000,
+        maximumAttempts: policy.maximumAttempts + 6 + image.count / (16 << 20))
       guard
         case .transferCommitted(let receipt) = try perform(
-          .transferEnd(transferID: ticket.transferID)),
+          .transferEnd(transferID: ticket.transferID), patience: hashing),
         receipt.digest == digest, receipt.size == UInt64(image.count)
       else {
         throw .refused(ControlFailure(.digestMismatch))
@@ -46,25 +63,38 @@ extension ControlClient {
   }
 
   private func sendChunks(
-    of image: [UInt8], ticket: TransferTicket, window: Int, progress: (UInt64, UInt64) -> Void
+    of image: [UInt8], ticket: TransferTicket, window: Int, sparse: Bool,
+    progress: (UInt64, UInt64) -> Void
   ) throws(ControlClientError) {
     let chunkSize = Int(ticket.chunkSize)
     guard chunkSize > 0 else {
       throw .refused(ControlFailure(.internalError, text: "chunk size 0"))
     }
+    func chunk(at offset: Int) -> TransferChunk {
+      let end = min(image.count, offset + chunkSize)
+      return TransferChunk(
+        transferID: ticket.transferID, offset: UInt64(offset), bytes: Array(image[offset..<end]))
+    }
     var nextOffset = 0
     var inFlight: [InFlight] = []
-    var acknowledged: UInt64 = 0
+    var done: UInt64 = 0
     while nextOffset < image.count || !inFlight.isEmpty {
-      // Fill the window.
+      // Fill the window (leaving out chunks of zeros when sparse).
       while inFlight.count < window && nextOffset < image.count {
         let end = min(image.count, nextOffset + chunkSize)
-        let chunk = TransferChunk(
-          transferID: ticket.transferID, offset: UInt64(nextOffset),
-          bytes: Array(image[nextOffset..<end]))
-        let entry = try start(.transferChunk(chunk), offset: nextOffset)
-        inFlight.append(entry)
+        if sparse && ZeroDetection.isZero(image, nextOffset..<end) {
+          lastTransferCounts.skippedChunks += 1
+          done += UInt64(end - nextOffset)
+          nextOffset = end
+          continue
+        }
+        inFlight.append(try start(.transferChunk(chunk(at: nextOffset)), offset: nextOffset))
+        lastTransferCounts.sentChunks += 1
         nextOffset = end
+      }
+      if inFlight.isEmpty {
+        progress(done, UInt64(image.count))
+        continue
       }
       // Wait for an answer or the earliest deadline.
       let deadline = inFlight.map(\.machine.deadline).min()!
@@ -73,21 +103,18 @@ extension ControlClient {
         let (index, answer) = session.interpret(bytes, among: inFlight.map(\.outgoing))
         guard let index else { continue }
         switch answer {
-        case .response(.chunkAccepted(let state)):
+        case .response(.chunkAccepted):
+          let offset = inFlight[index].offset
           inFlight.remove(at: index)
-          acknowledged = max(acknowledged, state.receivedBytes)
-          progress(acknowledged, UInt64(image.count))
+          done += UInt64(min(image.count, offset + chunkSize) - offset)
+          progress(done, UInt64(image.count))
         case .response(.failure(let failure)):
           throw .refused(failure)
         case .resend, .sequenceRefused:
           // Sealed again with a new sequence number: the node executed nothing, or the
           // chunk was stored already (chunks are idempotent).
           let offset = inFlight[index].offset
-          let end = min(image.count, offset + chunkSize)
-          let chunk = TransferChunk(
-            transferID: ticket.transferID, offset: UInt64(offset), bytes: Array(image[offset..<end])
-          )
-          inFlight[index] = try start(.transferChunk(chunk), offset: offset)
+          inFlight[index] = try start(.transferChunk(chunk(at: offset)), offset: offset)
         default:
           throw .refused(ControlFailure(.internalError, text: "unexpected answer to a chunk"))
         }

@@ -117,17 +117,17 @@ final class ControlConnection: NodeConnection {
     var specification = try Self.specification(of: profile, node: node)
     let total = request.totalBytes
     var before: UInt64 = 0
+    var diskTransfer: DiskTransferCounts? = nil
     for upload in request.files {
-      guard upload.role != "disk" else {
-        throw NodeError.refused(
-          node: node, reason: "disk images are not supported by the node yet (remove <image>)")
-      }
       // Named after the VM: a second create of the same VM replaces the node's copy.
       let imageName = Array("\(profile.name).\(upload.role)".utf8)
       let bytes = [UInt8](upload.contents)
       let sentBefore = before
+      // A disk is mostly zeros: its chunks of zeros stay home (the node's storage starts
+      // zeroed; the SHA-256 still covers the whole image).
+      let sparse = upload.role == "disk"
       do {
-        _ = try client.transfer(bytes, as: imageName) { sent, _ in
+        _ = try client.transfer(bytes, as: imageName, sparse: sparse) { sent, _ in
           progress(
             TransferProgress(file: upload.path, sentBytes: sentBefore + sent, totalBytes: total))
         }
@@ -141,6 +141,11 @@ final class ControlConnection: NodeConnection {
       before += UInt64(bytes.count)
       switch upload.role {
       case "initrd": specification.initrdImage = imageName
+      case "disk":
+        specification.diskImage = imageName
+        diskTransfer = DiskTransferCounts(
+          sentChunks: client.lastTransferCounts.sentChunks,
+          skippedChunks: client.lastTransferCounts.skippedChunks)
       default: specification.kernelImage = imageName
       }
     }
@@ -158,7 +163,18 @@ final class ControlConnection: NodeConnection {
     else {
       throw unexpected("create")
     }
-    return Self.summary(summary, uptime: Double(summary.uptimeMilliseconds) / 1000)
+    var created = Self.summary(summary, uptime: Double(summary.uptimeMilliseconds) / 1000)
+    created.diskTransfer = diskTransfer
+    return created
+  }
+
+  func readDisk(of name: String, progress: (TransferProgress) -> Void) throws -> DiskContents {
+    let read = try call(vm: name) {
+      try client.readDisk(of: Array(name.utf8)) { done, total in
+        progress(TransferProgress(file: "\(name) disk", sentBytes: done, totalBytes: total))
+      }
+    }
+    return DiskContents(image: read.image, requests: read.requests, dataChunks: read.dataChunks)
   }
 
   func pauseMachine(named name: String) throws {

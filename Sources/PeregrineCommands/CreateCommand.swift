@@ -39,7 +39,7 @@ struct CreateCommand: ParsableCommand {
     let plan = try Placement.plan(document.members, defaultNode: node, session: session)
     var created: [CreatedMachine] = []
     for (member, node) in plan {
-      let request = try Self.request(for: member.profile)
+      let request = try Self.request(for: member.profile, images: environment.state.images)
       let connection = try session.connection(to: node)
       let reporter = TransferReporter(
         environment: environment, draw: environment.errorsIsTerminal && !options.json)
@@ -66,10 +66,24 @@ struct CreateCommand: ParsableCommand {
       }
       reporter.finish()
       let seconds = environment.now().timeIntervalSince(started)
+      if let source = request.diskSource {
+        try DiskRecords.record(
+          DiskRecords.Entry(machine: summary.name, node: node.name, source: source),
+          in: environment.state)
+      } else {
+        // A VM of that name that had a disk is gone (its node said so by taking the name).
+        try DiskRecords.forget(summary.name, in: environment.state)
+      }
+      if let counts = summary.diskTransfer, !options.json {
+        environment.errors(
+          "disk of \(summary.name): \(counts.sentChunks) chunks sent, \(counts.skippedChunks) chunks of zeros skipped\n"
+        )
+      }
       created.append(
         CreatedMachine(
           name: summary.name, node: node.name, state: summary.state, vcpus: summary.vcpus,
-          memory: summary.memory, sentBytes: request.totalBytes, seconds: seconds))
+          memory: summary.memory, sentBytes: request.totalBytes, seconds: seconds,
+          disk: summary.diskTransfer))
       if !options.json {
         let rate =
           seconds > 0
@@ -95,16 +109,50 @@ struct CreateCommand: ParsableCommand {
     }
   }
 
-  /// The profile with the contents of its files.
-  static func request(for profile: MachineProfile) throws -> CreateRequest {
+  /// The profile with the contents of its files; its disk from the image store (by name)
+  /// or its file, at the profile's size (a smaller image grows by zeros, as `qemu-img
+  /// resize` would; a larger one is refused).
+  static func request(for profile: MachineProfile, images: DiskImageStore) throws
+    -> CreateRequest
+  {
     var uploads: [CreateRequest.Upload] = []
-    for (role, path) in profile.files {
+    var diskSource: DiskSource? = nil
+    for (role, path) in profile.files where role != "disk" {
       guard let contents = FileManager.default.contents(atPath: path) else {
         throw CLIError(.noInput, "cannot read \(path), the \(role) of VM '\(profile.name)'")
       }
       uploads.append(CreateRequest.Upload(role: role, path: path, contents: contents))
     }
-    return CreateRequest(profile: profile, files: uploads)
+    if let disk = profile.disk {
+      var path = disk.path
+      if let name = disk.storeName, images.exists(name) {
+        path = images.file(name).path
+        diskSource = .store(name)
+      } else if FileManager.default.fileExists(atPath: disk.path) {
+        diskSource = .file(disk.path)
+      } else {
+        let store = disk.storeName.map { "no image '\($0)' in the store and " } ?? ""
+        throw CLIError(
+          .noInput,
+          "VM '\(profile.name)' names the disk \(disk.storeName ?? disk.path): \(store)no file \(disk.path)",
+          hint:
+            "`peregrine image list` shows the store; `peregrine image create NAME --size \(disk.sizeMiB)M` makes one"
+        )
+      }
+      guard var contents = FileManager.default.contents(atPath: path) else {
+        throw CLIError(.noInput, "cannot read \(path), the disk of VM '\(profile.name)'")
+      }
+      let size = Int(disk.sizeMiB << 20)
+      guard contents.count <= size else {
+        throw CLIError(
+          .invalidProfile,
+          "the disk of VM '\(profile.name)' (\(diskSource!.description)) holds \(Formatting.bytes(UInt64(contents.count))), more than its <image size=\"\(disk.sizeMiB)\"> MiB",
+          hint: "set size= to at least \((contents.count + (1 << 20) - 1) >> 20)")
+      }
+      if contents.count < size { contents.append(Data(count: size - contents.count)) }
+      uploads.append(CreateRequest.Upload(role: "disk", path: path, contents: contents))
+    }
+    return CreateRequest(profile: profile, files: uploads, diskSource: diskSource)
   }
 }
 
@@ -120,6 +168,8 @@ struct CreatedMachine: Encodable {
   var memory: UInt64
   var sentBytes: UInt64
   var seconds: Double
+  /// Chunks of the disk sent and left out (zeros); nil without a disk.
+  var disk: DiskTransferCounts? = nil
 }
 
 /// Draws the progress bar on standard error while a transfer runs (at most every 0.1 s).

@@ -22,6 +22,8 @@ public enum ExitStatus: Int32, CaseIterable {
   case refused = 77
   /// No cluster: no nodes are up, or the key is missing (EX_CONFIG).
   case noCluster = 78
+  /// An image of that name is already in the store (EX_CANTCREAT).
+  case cannotCreate = 73
 
   /// The case's name in snake_case ("invalid_profile"), as `--json` errors give it.
   public var name: String {
@@ -47,6 +49,7 @@ public enum ExitStatus: Int32, CaseIterable {
     case .protocolMismatch: return "a node's answer could not be understood"
     case .refused: return "refused by the node (nothing changed)"
     case .noCluster: return "no cluster: run `peregrine node up`"
+    case .cannotCreate: return "an image of that name is already in the store"
     }
   }
 }

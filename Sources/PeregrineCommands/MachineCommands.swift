@@ -92,6 +92,8 @@ struct ActionReport: Encodable {
   var machine: String
   var node: String
   var action: String
+  /// `destroy` of a VM with a disk: where the disk went (nil: no disk, or --discard-disk).
+  var disk: SavedDisk? = nil
 }
 
 struct PauseCommand: ParsableCommand {
@@ -124,9 +126,15 @@ struct DestroyCommand: ParsableCommand {
   @OptionGroup var options: GlobalOptions
   @Argument(help: "The VM's name, or a cluster's.") var vm: String
   @Flag(name: .long, help: "NAME is a cluster, even if a VM has that name too.") var cluster = false
+  @Flag(name: .long, help: "Do not bring the VM's disk back to the store first.")
+  var discardDisk = false
 
   func run() throws {
     let environment = CLIEnvironment.current
+    if !cluster, DiskRecords.entry(of: vm, in: environment.state) != nil {
+      return try DiskDestruction.destroy(
+        vm, keepingDisk: !discardDisk, json: options.json, environment: environment)
+    }
     let recorded = try environment.state.readClusters().clusters.first { $0.name == vm }
     guard let recorded else {
       if cluster {
@@ -141,13 +149,16 @@ struct DestroyCommand: ParsableCommand {
         return try MachineAction.destroy.perform(on: vm, json: options.json)
       } catch let error as CLIError where error.status == .noSuchMachine {}
     }
-    try ClusterDestruction.destroy(recorded, json: options.json, environment: environment)
+    try ClusterDestruction.destroy(
+      recorded, keepingDisks: !discardDisk, json: options.json, environment: environment)
   }
 }
 
 /// `destroy CLUSTER`: each of its VMs where it runs now; the record goes once none is left.
 enum ClusterDestruction {
-  static func destroy(_ cluster: ClusterRecord, json: Bool, environment: CLIEnvironment) throws {
+  static func destroy(
+    _ cluster: ClusterRecord, keepingDisks: Bool = true, json: Bool, environment: CLIEnvironment
+  ) throws {
     let session = try ClusterSession(environment: environment)
     let (found, unreachable) = try session.machinesByNode()
     var destroyed: [PlacedMachine] = []
@@ -166,7 +177,12 @@ enum ClusterDestruction {
       }
       do {
         let connection = try session.connection(to: node)
+        // A VM with a disk brings it back first, as `destroy VM` does.
+        if keepingDisks && DiskRecords.entry(of: machine.name, in: environment.state) != nil {
+          try DiskSaving.save(machine.name, as: nil, session: session, json: json, resume: false)
+        }
         try environment.request { try connection.destroyMachine(named: machine.name) }
+        try? DiskRecords.forget(machine.name, in: environment.state)
         destroyed.append(PlacedMachine(name: machine.name, node: node.name))
         if !json { environment.output("destroyed \(machine.name) on \(node.name)\n") }
       } catch let error as CLIError where error.status == .noSuchMachine {
@@ -210,4 +226,41 @@ struct ClusterDestroyReport: Encodable {
   var destroyed: [PlacedMachine]
   var alreadyGone: [String]
   var left: [PlacedMachine]
+}
+
+/// `destroy VM` of a VM created with a disk: the disk comes back to where it came from
+/// (`image save`), then the VM goes; a VM that ended by itself is destroyed on the node
+/// that keeps its disk. With `--discard-disk` the disk is not read.
+enum DiskDestruction {
+  static func destroy(
+    _ vm: String, keepingDisk: Bool, json: Bool, environment: CLIEnvironment
+  ) throws {
+    let session = try ClusterSession(environment: environment)
+    var saved: SavedDisk? = nil
+    if keepingDisk {
+      do {
+        saved = try DiskSaving.save(vm, as: nil, session: session, json: json, resume: false)
+      } catch let error as CLIError where error.status != .noSuchMachine {
+        throw CLIError(
+          error.status, "\(error.message); VM \(vm) was not destroyed",
+          hint: "`peregrine destroy \(vm) --discard-disk` destroys it without its disk")
+      }
+    }
+    let (node, connection, _) = try DiskSaving.locateDisk(of: vm, session: session)
+    do {
+      try environment.request { try connection.destroyMachine(named: vm) }
+    } catch let error as CLIError where error.status == .noSuchMachine {
+      // The node no longer has it (rebooted): nothing is left to bring back.
+      try DiskRecords.forget(vm, in: environment.state)
+      throw error
+    }
+    try DiskRecords.forget(vm, in: environment.state)
+    if json {
+      environment.printJSON(
+        ActionReport(machine: vm, node: node.name, action: "destroyed", disk: saved))
+    } else {
+      environment.output(
+        "destroyed \(vm) on \(node.name)\(keepingDisk ? "" : " (its disk discarded)")\n")
+    }
+  }
 }

@@ -47,6 +47,8 @@ public struct MachineSummary: Equatable, Codable {
   public var vcpus: Int
   public var memory: UInt64
   public var uptimeSeconds: Double
+  /// How `create` sent the VM's disk (nil without one).
+  public var diskTransfer: DiskTransferCounts? = nil
 
   public init(name: String, state: MachineState, vcpus: Int, memory: UInt64, uptimeSeconds: Double)
   {
@@ -146,6 +148,9 @@ public struct StateField: Equatable, Codable {
 public struct CreateRequest {
   public var profile: MachineProfile
   public var files: [Upload]
+  /// Where the disk (the "disk" upload) came from, so that `image save` and `destroy` bring
+  /// it back there.
+  public var diskSource: DiskSource? = nil
 
   public struct Upload: Equatable {
     /// "kernel", "initrd", "image", "disk".

@@ -21,6 +21,17 @@ public protocol NodeConnection: AnyObject {
   func destroyMachine(named name: String) throws
   /// The VM's serial output from `offset` on (what is there now, maybe nothing).
   func readConsole(of name: String, from offset: UInt64) throws -> ConsoleChunk
+  /// VM `name`'s disk, read back whole (the VM paused, or ended by itself and not yet
+  /// destroyed) and checked against the SHA-256 the node computes.
+  func readDisk(of name: String, progress: (TransferProgress) -> Void) throws -> DiskContents
+}
+
+extension NodeConnection {
+  public func readDisk(of name: String, progress: (TransferProgress) -> Void) throws
+    -> DiskContents
+  {
+    throw NodeError.refused(node: "node", reason: "this connection cannot read disks")
+  }
 }
 
 /// Opens connections to nodes. The CLI holds one (`CLIEnvironment.connector`).

@@ -340,6 +340,8 @@ struct NodeManager {
     }
     // The nodes took their VMs with them: no cluster is left to destroy.
     try state.writeClusters(ClusterTable(clusters: []))
+    // Nor any VM's disk (the store keeps what was saved).
+    try DiskRecords().write(state)
     return (stopped, notRunning, removed)
   }
 }

@@ -24,7 +24,7 @@ enum Placement {
     }
 
     mutating func take(_ profile: MachineProfile) {
-      freeMemory -= profile.memoryBytes
+      freeMemory -= Placement.neededMemory(profile)
       freeCPUs -= profile.vcpus
     }
   }
@@ -117,9 +117,13 @@ enum Placement {
   /// gang vCPUs each need a CPU of the node, and pin= may name only CPUs the node has.
   static func misfit(_ profile: MachineProfile, on node: String, _ capacity: Capacity?) -> String? {
     guard let capacity else { return "\(node) did not answer" }
-    if profile.memoryBytes > capacity.freeMemory {
+    if neededMemory(profile) > capacity.freeMemory {
+      let disk =
+        profile.disk.map {
+          " (\(Formatting.bytes(profile.memoryBytes)) of memory and a \($0.sizeMiB) MiB disk image, held in the node's memory)"
+        } ?? ""
       return
-        "VM '\(profile.name)' needs \(Formatting.bytes(profile.memoryBytes)) and \(node) has \(Formatting.bytes(capacity.freeMemory)) free"
+        "VM '\(profile.name)' needs \(Formatting.bytes(neededMemory(profile)))\(disk) and \(node) has \(Formatting.bytes(capacity.freeMemory)) free"
     }
     if profile.scheduling.mode != .shared && profile.vcpus > capacity.cpuCount {
       return
@@ -132,5 +136,10 @@ enum Placement {
         "VM '\(profile.name)' pins a vCPU to CPU \(cpu), and \(node) has CPUs 0 to \(capacity.cpuCount - 1)"
     }
     return nil
+  }
+
+  /// A VM's memory and its disk: the node holds the disk image in its memory too.
+  static func neededMemory(_ profile: MachineProfile) -> UInt64 {
+    profile.memoryBytes + (profile.disk.map { $0.sizeMiB << 20 } ?? 0)
   }
 }

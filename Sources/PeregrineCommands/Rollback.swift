@@ -13,6 +13,8 @@ enum Rollback {
         let node = try session.node(named: machine.node)
         let connection = try session.connection(to: node)
         try environment.request { try connection.destroyMachine(named: machine.name) }
+        // Its disk is not brought back: the VM never ran as asked.
+        try? DiskRecords.forget(machine.name, in: environment.state)
         environment.errors("peregrine: destroyed \(machine.name) on \(machine.node)\n")
       } catch let error as CLIError where error.status == .noSuchMachine {
         environment.errors("peregrine: \(machine.name) on \(machine.node) had already ended\n")

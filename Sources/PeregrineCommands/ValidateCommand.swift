@@ -186,7 +186,9 @@ enum ProfileReading {
     }
     parts.append(profile.scheduling.mode.profileWord)
     if !profile.nics.isEmpty { parts.append("\(profile.nics.count) NIC(s)") }
-    if let disk = profile.disk { parts.append("disk \(disk.path) (\(disk.sizeMiB) MiB)") }
+    if let disk = profile.disk {
+      parts.append("disk \(disk.storeName ?? disk.path) (\(disk.sizeMiB) MiB)")
+    }
     return parts.joined(separator: ", ")
   }
 }

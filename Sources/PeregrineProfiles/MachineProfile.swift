@@ -10,8 +10,8 @@ public struct MachineProfile: Equatable {
   public var vcpus: Int = 1
   public var boot: Boot
   public var scheduling: Scheduling = Scheduling(mode: .shared, pinnedCPUs: nil)
-  /// `<image size="MiB">`: the seed's disk image. The node has no virtual disk yet, so a
-  /// profile with one validates but does not convert to the module line.
+  /// `<image size="MiB">`: the VM's disk (virtio-blk): an image of the CLI's store by name,
+  /// or a file by path.
   public var disk: Disk?
   public var nics: [NIC] = []
   /// The profile's own file, if it was read from one (relative paths resolve against it).
@@ -36,8 +36,12 @@ public struct MachineProfile: Equatable {
   }
 
   public struct Disk: Equatable {
+    /// The file, resolved against the profile's folder (for a bare name, where it would be).
     public var path: String
     public var sizeMiB: UInt64
+    /// A bare name (no '/'): an image of the CLI's store (`peregrine image list`) if it has
+    /// one of that name, else the file at `path`. Nil for a path.
+    public var storeName: String? = nil
   }
 
   public struct NIC: Equatable {

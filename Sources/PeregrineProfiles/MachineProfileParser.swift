@@ -199,8 +199,14 @@ public enum MachineProfileParser {
         at: element)
       return nil
     }
-    return path.isEmpty
-      ? nil : MachineProfile.Disk(path: reader.resolvedPath(path, for: element), sizeMiB: size)
+    guard !path.isEmpty else { return nil }
+    // A bare name may be an image of the CLI's store, which the profile parser does not
+    // know: `create` looks there first, then for the file (docs/profiles.md).
+    if !path.contains("/") && !path.hasPrefix("~") {
+      return MachineProfile.Disk(
+        path: reader.files?.resolve(path) ?? path, sizeMiB: size, storeName: path)
+    }
+    return MachineProfile.Disk(path: reader.resolvedPath(path, for: element), sizeMiB: size)
   }
 
   /// Decimal, or hexadecimal with 0x.

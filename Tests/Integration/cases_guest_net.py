@@ -44,7 +44,7 @@ ISOS = {
 }
 
 FORBID = [r"PEREGRINE (PANIC|EXCEPTION)", r"Kernel panic", r"NET-FAIL",
-          r"tx-spoofed=", r"queue-fault=", r"refused"]
+          r"tx-spoofed=", r"queue-fault=", r"\) refused: "]
 
 
 def vm_lines(name, mac, address, peer):
@@ -75,10 +75,10 @@ class SecondNodeDriver:
                 "PEREGRINE_MEMORY": "512M"}
 
     def run(self, console):
-        from harness import ROOT, LiveConsole
+        from harness import ROOT, LiveConsole, iso_cmdline
         spec = ISOS[NODE_B_ISO]
         built = subprocess.run(["make", "--no-print-directory", "-s", "iso", "ISO=" + NODE_B_ISO,
-                                "CMDLINE=" + spec["cmdline"], "GUEST_MODULES=" + ";".join(spec["modules"])],
+                                "CMDLINE=" + iso_cmdline(spec), "GUEST_MODULES=" + ";".join(spec["modules"])],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if built.returncode != 0:
             raise DriverFailure("could not build %s: %s" % (NODE_B_ISO, built.stdout[-500:]))

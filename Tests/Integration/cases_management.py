@@ -137,7 +137,7 @@ INVALID_STATE, NOT_SUPPORTED, INVALID_PROFILE = 9, 19, 6
 PAUSED_STATE = 3  # VMState.paused
 TRANSFER_BEGIN, TRANSFER_CHUNK, TRANSFER_END = 10, 11, 12
 HEADER = struct.Struct(">4sBBBBIHHQQ")
-PROTOCOL_VERSION = 3  # DatagramHeader.currentVersion
+PROTOCOL_VERSION = 4  # DatagramHeader.currentVersion
 
 
 def free_udp_port():
@@ -199,7 +199,8 @@ def raw_transfer(raw, name, image, window=16):
     the seconds it took from begin to the checked commit."""
     start = time.perf_counter()
     digest = hashlib.sha256(image).digest()
-    answer = raw.request(TRANSFER_BEGIN, name_payload(name) + struct.pack(">Q", len(image)) + digest)
+    # Name, size, SHA-256, sparse (0: every chunk is sent).
+    answer = raw.request(TRANSFER_BEGIN, name_payload(name) + struct.pack(">Q", len(image)) + digest + b"\x00")
     if answer is None or answer[0] != 0:
         raise DriverFailure("transfer begin: %r" % (answer,))
     transfer_id, chunk_size = struct.unpack(">IH", answer[1])
@@ -240,12 +241,12 @@ def name_payload(name):
     return bytes([len(name)]) + name.encode()
 
 
-def create_payload(name, image, memory, nics=()):
+def create_payload(name, image, memory, nics=(), disk=""):
     """A flat guest loaded at 0x1000 (docs/control-protocol.md, kind 2)."""
     command_line = b"load=0x1000 entry=0000:1000"
     return (name_payload(name) + bytes([0]) + struct.pack(">QHB", memory, 1, 0) + bytes([0])
             + name_payload(image) + bytes([0]) + struct.pack(">H", len(command_line))
-            + command_line + bytes([len(nics)]) + b"".join(nics))
+            + command_line + bytes([len(nics)]) + b"".join(nics) + name_payload(disk))
 
 
 class ManagementDriver:

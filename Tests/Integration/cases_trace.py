@@ -19,8 +19,8 @@ ISOS = {
 }
 
 EXPECT = [
-    r"^PGXT BEGIN vm=traced-(pm|cpuid) format=1 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
-    r"^PGXT BEGIN vm=traced-(pm|cpuid) format=1 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
+    r"^PGXT BEGIN vm=traced-(pm|cpuid) format=2 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
+    r"^PGXT BEGIN vm=traced-(pm|cpuid) format=2 records=\d+ bytes=\d+ crc32=0x[0-9a-f]{8} dropped=0",
     r"summary: vm traced-pm: stopped by the guest, exit code 0",
     r"summary: vm traced-cpuid: stopped by the guest, exit code 0",
 ]

@@ -21,6 +21,11 @@ final class FakeNode: NodeConnection {
   var createFailure: NodeError?
   /// Thrown by destroyMachine only.
   var destroyFailure: NodeError?
+  /// VMs' disks as the node holds them (a VM that ended keeps its disk here until destroyed).
+  var disks: [String: [UInt8]] = [:]
+  /// Disk reads refused as "pause the VM first" before one is served (a pause still in
+  /// progress: vCPUs not yet parked).
+  var readsBeforePaused = 0
 
   init(freeMemory: UInt64 = 512 << 20, machines: [MachineSummary] = []) {
     report = NodeReport(
@@ -98,9 +103,23 @@ final class FakeNode: NodeConnection {
       }
       receivedFiles[file.role] = file.contents.count
     }
-    let machine = MachineSummary(
+    var machine = MachineSummary(
       name: request.profile.name, state: .running, vcpus: request.profile.vcpus,
       memory: request.profile.memoryBytes, uptimeSeconds: 0)
+    if let disk = request.files.first(where: { $0.role == "disk" }) {
+      // As the real connection counts: 1 KiB chunks, those of zeros left out.
+      let bytes = [UInt8](disk.contents)
+      var counts = DiskTransferCounts(sentChunks: 0, skippedChunks: 0)
+      for chunk in stride(from: 0, to: bytes.count, by: 1024) {
+        if bytes[chunk..<min(bytes.count, chunk + 1024)].allSatisfy({ $0 == 0 }) {
+          counts.skippedChunks += 1
+        } else {
+          counts.sentChunks += 1
+        }
+      }
+      machine.diskTransfer = counts
+      disks[request.profile.name] = bytes
+    }
     machines.append(machine)
     report.freeMemory -= request.profile.memoryBytes
     return machine
@@ -127,10 +146,40 @@ final class FakeNode: NodeConnection {
     try check("destroy \(name)")
     if let destroyFailure { throw destroyFailure }
     guard let index = machines.firstIndex(where: { $0.name == name }) else {
+      // An ended VM's kept disk goes with its destroy.
+      if disks.removeValue(forKey: name) != nil { return }
       throw NodeError.noSuchMachine(name)
     }
     report.freeMemory += machines[index].memory
     machines.remove(at: index)
+    disks[name] = nil
+  }
+
+  /// The VM ends by itself: gone from the list, its disk kept.
+  func end(_ name: String) {
+    machines.removeAll { $0.name == name }
+  }
+
+  func readDisk(of name: String, progress: (TransferProgress) -> Void) throws -> DiskContents {
+    try check("read disk \(name)")
+    if readsBeforePaused > 0 {
+      readsBeforePaused -= 1
+      throw NodeError.refused(
+        node: "fake", reason: "pause the VM first: its disk is read only while no vCPU runs")
+    }
+    if let machine = machines.first(where: { $0.name == name }), machine.state != .paused {
+      throw NodeError.refused(
+        node: "fake", reason: "pause the VM first: its disk is read only while no vCPU runs")
+    }
+    guard let disk = disks[name] else {
+      if machines.contains(where: { $0.name == name }) {
+        throw NodeError.refused(node: "fake", reason: "the VM has no disk")
+      }
+      throw NodeError.noSuchMachine(name)
+    }
+    progress(
+      TransferProgress(file: name, sentBytes: UInt64(disk.count), totalBytes: UInt64(disk.count)))
+    return DiskContents(image: disk, requests: 1, dataChunks: 1)
   }
 
   func readConsole(of name: String, from offset: UInt64) throws -> ConsoleChunk {

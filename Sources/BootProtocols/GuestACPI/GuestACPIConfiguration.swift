@@ -31,13 +31,15 @@ public struct GuestACPIConfiguration: Equatable, Sendable {
   public var hasCMOSClock: Bool
   public var localAPICAddress: UInt32
   public var ioAPICAddress: UInt32
+  /// The PCI host bridge (MCFG and `\_SB.PCI0`), nil for a machine without PCI.
+  public var pciHostBridge: GuestPCIHostBridge?
 
   public init(
     vcpuCount: Int, pm1aEvent: UInt16, pm1aControl: UInt16, sleepTypeS5: UInt8,
     pmTimer: UInt16? = nil, sciInterrupt: UInt16 = 9,
     resetRegister: ACPIResetRegister = GuestACPIConfiguration.resetControlRegister,
     hasCMOSClock: Bool = false, localAPICAddress: UInt32 = 0xFEE0_0000,
-    ioAPICAddress: UInt32 = 0xFEC0_0000
+    ioAPICAddress: UInt32 = 0xFEC0_0000, pciHostBridge: GuestPCIHostBridge? = nil
   ) {
     self.vcpuCount = vcpuCount
     self.pm1aEvent = pm1aEvent
@@ -49,5 +51,6 @@ public struct GuestACPIConfiguration: Equatable, Sendable {
     self.hasCMOSClock = hasCMOSClock
     self.localAPICAddress = localAPICAddress
     self.ioAPICAddress = ioAPICAddress
+    self.pciHostBridge = pciHostBridge
   }
 }

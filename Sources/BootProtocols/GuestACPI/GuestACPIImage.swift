@@ -12,6 +12,8 @@ public struct GuestACPIImage: Equatable, Sendable {
   public var fadtAddress: UInt64
   public var madtAddress: UInt64
   public var dsdtAddress: UInt64
+  /// The MCFG, where the machine has a PCI host bridge.
+  public var mcfgAddress: UInt64? = nil
 
   /// The guest-physical range `bytes` occupies.
   public var range: PhysicalRange {

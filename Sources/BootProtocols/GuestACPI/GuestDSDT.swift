@@ -1,12 +1,14 @@
 /// The guest's Differentiated System Description Table: a minimal AML body declaring only
-/// `Name(_S5, Package(2) {SLP_TYPa, SLP_TYPb})`, so the OS can power off (ACPI 6.4 §7.4.2).
+/// `Name(_S5, Package(2) {SLP_TYPa, SLP_TYPb})`, so the OS can power off (ACPI 6.4 §7.4.2),
+/// and the PCI root bridge where the machine has one (GuestPCIRootAML).
 enum GuestDSDT {
   /// Revision 2: AML integers are 64 bits wide (§5.2.11.1).
   static let revision: UInt8 = 2
 
-  static func make(sleepTypeS5: UInt8) -> [UInt8] {
+  static func make(sleepTypeS5: UInt8, pciHostBridge: GuestPCIHostBridge? = nil) -> [UInt8] {
     GuestACPITable.make(
-      signature: ACPISignature.dsdt, revision: revision, body: s5Declaration(sleepTypeS5))
+      signature: ACPISignature.dsdt, revision: revision,
+      body: s5Declaration(sleepTypeS5) + (pciHostBridge.map(GuestPCIRootAML.make) ?? []))
   }
 
   /// NameOp '_S5_' PackageOp PkgLength NumElements SLP_TYPa SLP_TYPb (§20.2.5.1 DefName,

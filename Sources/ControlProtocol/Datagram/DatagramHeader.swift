@@ -8,9 +8,11 @@
 public struct DatagramHeader: Equatable {
   public static let size = 32
   public static let magic: [UInt8] = [0x50, 0x47, 0x43, 0x50]  // "PGCP"
-  /// 2: VM summaries carry uptime, node info carries health problems. 3: status answers
-  /// carry the VM's guest NIC counters.
-  public static let currentVersion: UInt8 = 3
+  /// 2: VM summaries carry uptime, node info carries health problems.
+  /// 3: VM specifications name a disk image, transfers may be sparse, disks are read back
+  /// (`diskRead`, `diskDigest`).
+  /// 4: status answers carry the VM's guest NIC counters.
+  public static let currentVersion: UInt8 = 4
 
   public var kind: MessageKind
   public var isResponse: Bool

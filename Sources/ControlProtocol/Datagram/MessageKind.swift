@@ -14,6 +14,8 @@ public enum MessageKind: UInt8, Equatable, CaseIterable {
   case transferChunk = 11
   case transferEnd = 12
   case transferAbort = 13
+  case diskRead = 14
+  case diskDigest = 15
 }
 
 /// The header's flag bits; the others are reserved and must be zero.

@@ -19,6 +19,11 @@ public enum Request: Equatable {
   /// Commit: the node checks that every byte came and the SHA-256.
   case transferEnd(transferID: UInt32)
   case transferAbort(transferID: UInt32)
+  /// Up to `maximumLength` bytes of the VM's disk from the first chunk at or after `offset`
+  /// that is not all zeros (docs/control-protocol.md, "Disks"); paused or ended VMs only.
+  case diskRead(name: [UInt8], offset: UInt64, maximumLength: UInt16)
+  /// The SHA-256 of the VM's whole disk; paused or ended VMs only.
+  case diskDigest(name: [UInt8])
 
   public var kind: MessageKind {
     switch self {
@@ -35,6 +40,8 @@ public enum Request: Equatable {
     case .transferChunk: return .transferChunk
     case .transferEnd: return .transferEnd
     case .transferAbort: return .transferAbort
+    case .diskRead: return .diskRead
+    case .diskDigest: return .diskDigest
     }
   }
 
@@ -51,9 +58,10 @@ public enum Request: Equatable {
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
       writer.bool(includeState)
       writer.u32(stateOffset)
-    case .pause(let name), .unpause(let name), .destroy(let name):
+    case .pause(let name), .unpause(let name), .destroy(let name), .diskDigest(let name):
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
-    case .consoleRead(let name, let offset, let maximumLength):
+    case .consoleRead(let name, let offset, let maximumLength),
+      .diskRead(let name, let offset, let maximumLength):
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
       writer.u64(offset)
       writer.u16(maximumLength)
@@ -103,6 +111,12 @@ public enum Request: Equatable {
       request = .transferEnd(transferID: try reader.u32())
     case .transferAbort:
       request = .transferAbort(transferID: try reader.u32())
+    case .diskRead:
+      let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
+      let offset = try reader.u64()
+      request = .diskRead(name: name, offset: offset, maximumLength: try reader.u16())
+    case .diskDigest:
+      request = .diskDigest(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
     }
     try reader.finish()
     return request

@@ -11,6 +11,8 @@ public enum Response: Equatable {
   case transferBegun(TransferTicket)
   case chunkAccepted(TransferProgress)
   case transferCommitted(TransferReceipt)
+  case diskData(DiskData)
+  case diskDigest(DiskDigest)
 
   /// Whether this body answers a request of `kind` (a failure answers any).
   public func answers(_ kind: MessageKind) -> Bool {
@@ -21,7 +23,7 @@ public enum Response: Equatable {
       return true
     case (.nodeInfo, .nodeInfo), (.created, .createVM), (.vmList, .listVMs), (.vmStatus, .status),
       (.console, .consoleRead), (.transferBegun, .transferBegin), (.chunkAccepted, .transferChunk),
-      (.transferCommitted, .transferEnd):
+      (.transferCommitted, .transferEnd), (.diskData, .diskRead), (.diskDigest, .diskDigest):
       return true
     default: return false
     }
@@ -62,6 +64,11 @@ public enum Response: Equatable {
       try writer.bytes8(receipt.name, maximum: ProtocolLimits.maximumImageNameLength)
       writer.u64(receipt.size)
       try writer.fixed(receipt.digest, count: SHA256Hasher.digestSize)
+    case .diskData(let data):
+      try data.encode(into: &writer)
+    case .diskDigest(let digest):
+      writer.u64(digest.size)
+      try writer.fixed(digest.digest, count: SHA256Hasher.digestSize)
     }
     guard writer.bytes.count <= ProtocolLimits.maximumPayload else { throw .tooLarge }
     return writer.bytes
@@ -106,6 +113,12 @@ public enum Response: Equatable {
         response = .transferCommitted(
           TransferReceipt(
             name: name, size: size, digest: try reader.fixed(count: SHA256Hasher.digestSize)))
+      case .diskRead:
+        response = .diskData(try DiskData.decode(from: &reader))
+      case .diskDigest:
+        let size = try reader.u64()
+        response = .diskDigest(
+          DiskDigest(size: size, digest: try reader.fixed(count: SHA256Hasher.digestSize)))
       }
     }
     try reader.finish()

@@ -5,24 +5,29 @@ public struct TransferDescription: Equatable {
   public var size: UInt64
   /// SHA-256 of the whole image (FIPS 180-4), checked at `transferEnd`.
   public var digest: [UInt8]
+  /// Chunks of zeros are not sent: the node's storage starts zeroed, and `transferEnd`
+  /// checks the digest of the whole image instead of every chunk's arrival.
+  public var sparse: Bool
 
-  public init(name: [UInt8], size: UInt64, digest: [UInt8]) {
+  public init(name: [UInt8], size: UInt64, digest: [UInt8], sparse: Bool = false) {
     self.name = name
     self.size = size
     self.digest = digest
+    self.sparse = sparse
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
     try writer.bytes8(name, maximum: ProtocolLimits.maximumImageNameLength)
     writer.u64(size)
     try writer.fixed(digest, count: SHA256Hasher.digestSize)
+    writer.bool(sparse)
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> TransferDescription {
     let name = try reader.bytes8(maximum: ProtocolLimits.maximumImageNameLength)
     let size = try reader.u64()
-    return TransferDescription(
-      name: name, size: size, digest: try reader.fixed(count: SHA256Hasher.digestSize))
+    let digest = try reader.fixed(count: SHA256Hasher.digestSize)
+    return TransferDescription(name: name, size: size, digest: digest, sparse: try reader.bool())
   }
 }
 

@@ -29,11 +29,14 @@ public struct VMSpecification: Equatable {
   public var commandLine: [UInt8]
   /// One MAC address (6 bytes) per NIC.
   public var nics: [[UInt8]]
+  /// The name of a transferred image that becomes the VM's disk (virtio-blk); empty for none.
+  public var diskImage: [UInt8]
 
   public init(
     name: [UInt8], kind: Kind = .linux, memorySize: UInt64, vcpuCount: UInt16 = 1,
     scheduling: Scheduling = .shared, pinnedCPUs: [UInt16] = [], kernelImage: [UInt8],
-    initrdImage: [UInt8] = [], commandLine: [UInt8] = [], nics: [[UInt8]] = []
+    initrdImage: [UInt8] = [], commandLine: [UInt8] = [], nics: [[UInt8]] = [],
+    diskImage: [UInt8] = []
   ) {
     self.name = name
     self.kind = kind
@@ -45,6 +48,7 @@ public struct VMSpecification: Equatable {
     self.initrdImage = initrdImage
     self.commandLine = commandLine
     self.nics = nics
+    self.diskImage = diskImage
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
@@ -60,6 +64,7 @@ public struct VMSpecification: Equatable {
     try writer.bytes16(commandLine, maximum: ProtocolLimits.maximumCommandLineLength)
     try writer.count8(nics.count, maximum: ProtocolLimits.maximumNICs)
     for mac in nics { try writer.fixed(mac, count: 6) }
+    try writer.bytes8(diskImage, maximum: ProtocolLimits.maximumImageNameLength)
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> VMSpecification {
@@ -77,10 +82,11 @@ public struct VMSpecification: Equatable {
     let nicCount = try reader.count8(maximum: ProtocolLimits.maximumNICs, minimumElementSize: 6)
     var nics: [[UInt8]] = []
     for _ in 0..<nicCount { nics.append(try reader.fixed(count: 6)) }
+    let diskImage = try reader.bytes8(maximum: ProtocolLimits.maximumImageNameLength)
     return VMSpecification(
       name: name, kind: kind, memorySize: memorySize, vcpuCount: vcpuCount,
       scheduling: scheduling, pinnedCPUs: pinnedCPUs, kernelImage: kernelImage,
-      initrdImage: initrdImage, commandLine: commandLine, nics: nics)
+      initrdImage: initrdImage, commandLine: commandLine, nics: nics, diskImage: diskImage)
   }
 
   /// What is wrong with the specification on any node (whether it fits this node is the
@@ -103,6 +109,9 @@ public struct VMSpecification: Equatable {
       return refuse("sched=pinned needs one host CPU per vCPU, other modes none")
     }
     if kernelImage.isEmpty { return refuse("no kernel image") }
+    if !diskImage.isEmpty && (diskImage == kernelImage || diskImage == initrdImage) {
+      return refuse("the disk image is also the kernel or initrd image")
+    }
     for mac in nics {
       if mac.count != 6 { return refuse("a NIC's MAC address is not 6 bytes") }
       // IEEE 802-2014 §8.2.2: bit 0 of the first octet set is a group (multicast) address.

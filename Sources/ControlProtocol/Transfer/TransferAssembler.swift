@@ -1,4 +1,5 @@
 /// The node's side of chunked bulk transfer: chunks in any order, duplicates tolerated,
+/// chunks of zeros left out of sparse transfers (storage starts zeroed),
 /// every offset and length checked, the SHA-256 (FIPS 180-4) verified at commit. A transfer
 /// that fails, is aborted or stops receiving chunks for `idleTimeout` is dropped and its
 /// storage released at once; at most `maximumTransfers` are open, each at most `maximumSize`.
@@ -128,7 +129,10 @@ public struct TransferAssembler<Storage: TransferStorage> {
     let index = try openIndex(transferID)
     var transfer = open.remove(at: index)
     let size = Int(transfer.description.size)
-    guard transfer.receivedBytes == transfer.description.size else {
+    // A sparse transfer leaves its chunks of zeros out (the storage starts zeroed): the
+    // digest of the whole image, below, is what says nothing is missing.
+    guard transfer.description.sparse || transfer.receivedBytes == transfer.description.size
+    else {
       transfer.storage.release()
       throw ControlFailure(.transferIncomplete)
     }

@@ -2,7 +2,8 @@
 /// kernel may keep them in frames of its own. A storage is released exactly once, when its
 /// transfer fails, is aborted or expires, or by whoever takes a completed one.
 public protocol TransferStorage {
-  /// Room for `size` bytes, or nil when there is not that much memory.
+  /// Room for `size` bytes, all zeros (a sparse transfer relies on it), or nil when there is
+  /// not that much memory.
   init?(size: Int)
   /// Copies `bytes` to `offset` (within the size: the assembler checks).
   mutating func write(_ bytes: [UInt8], at offset: Int)

@@ -19,6 +19,8 @@ public enum ProtocolLimits {
   public static let maximumStatusNICs = 4
   /// Bytes of data in one transfer chunk.
   public static let maximumChunkSize = 1024
+  /// Bytes of a VM's disk in one `diskRead` answer (one transfer chunk).
+  public static let maximumDiskReadBytes = 1024
   /// Bytes of console output in one response.
   public static let maximumConsoleBytes = 1200
   /// Bytes of VM state (the saved device and vCPU records) in one status response.

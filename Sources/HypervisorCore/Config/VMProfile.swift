@@ -2,7 +2,8 @@
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
 ///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux|multiboot] [apic=on|off]
-///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [-- GUEST COMMAND LINE]
+///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [rng=on|off]
+///        [-- GUEST COMMAND LINE]
 ///
 /// `trace=N` records the first N exits of each vCPU and prints them on the console when the
 /// VM ends (ExitTraceRecorder, docs/exit-trace.md).
@@ -22,6 +23,10 @@
 /// `kind=multiboot` makes the module a multiboot (v1 or v2) kernel entered in 32-bit
 /// protected mode, with the VM's name and the words after ` -- ` as its command line and
 /// the modules named `module vm=NAME [STRING]` as its multiboot modules, in order.
+///
+/// `rng=on` puts a virtio-rng device (virtio-pci, VirtioEntropyDevice) on the VM's PCI bus,
+/// for VMs that have one (interrupt controllers: Linux, multiboot, flat with `apic=on`;
+/// docs/guest-io.md). Off by default.
 ///
 /// Validated before any memory is given to the VM; a bad profile is refused with a
 /// message and the other VMs boot regardless.
@@ -62,6 +67,8 @@ public struct VMProfile: Equatable {
   public var diskImage: [UInt8] = []
   /// One MAC address (6 bytes) per guest NIC (virtio-net), in `<nicN>` order.
   public var nicMACs: [[UInt8]] = []
+  /// rng=on: a virtio-rng function on the VM's PCI bus.
+  public var entropyDevice = false
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30
@@ -165,6 +172,12 @@ public struct VMProfile: Equatable {
         switch value {
         case Array("on".utf8): profile.stormDetection = true
         case Array("off".utf8): profile.stormDetection = false
+        default: return .failure(.invalidValue(word.key))
+        }
+      case Array("rng".utf8):
+        switch value {
+        case Array("on".utf8): profile.entropyDevice = true
+        case Array("off".utf8): profile.entropyDevice = false
         default: return .failure(.invalidValue(word.key))
         }
       case Array("nic".utf8):

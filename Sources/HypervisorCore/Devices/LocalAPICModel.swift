@@ -44,8 +44,8 @@ public final class LocalAPICModel: MMIODevice {
   var initialCount: UInt32 = 0
   var divideConfiguration: UInt32 = 0
   /// The guest-clock time the timer fires next, if armed.
-  public private(set) var deadline: UInt64?
-  private var periodStart: UInt64 = 0
+  public internal(set) var deadline: UInt64?
+  var periodStart: UInt64 = 0
   var inService = [UInt32](repeating: 0, count: 8)
   var requests = [UInt32](repeating: 0, count: 8)
   /// An NMI was delivered to this APIC (an IPI with delivery mode NMI) and waits for the

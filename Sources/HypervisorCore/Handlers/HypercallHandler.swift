@@ -70,7 +70,7 @@ public enum HypercallHandler {
       return finish(.badAddress, exit, vcpu, vm, guest)
     }
     // This call counts itself, so the guest sees its own hypercall in the figures.
-    let statistics = vcpu.statistics
+    let statistics = guest.exitStatistics(of: vcpu)
     var written: UInt64 = 0
     for kind in ExitKind.allCases where statistics.count(kind) > 0 && written < capacity {
       let offset = Int(written * statisticsRecordSize)

@@ -7,7 +7,7 @@
 /// decoded: a corrupt or truncated file is an error that says where, never a partial replay.
 public struct ExitTraceFile: Equatable {
   public static let magic: [UInt8] = Array("PGXT".utf8)
-  public static let version: UInt16 = 1
+  public static let version: UInt16 = 2
   /// Magic, version, length, checksum.
   public static let prefixSize = 14
   /// The most records one file may declare (a bound for the decoder, not for recording).

@@ -17,6 +17,10 @@ public struct ExitTraceHeader: Equatable {
   public var kind: VMProfile.Kind
   /// Whether the VM has interrupt controllers (HLT with none stops it).
   public var hasInterruptSources = false
+  /// The guest clock's rate, and what it read while the VM was built (RecordingClock):
+  /// the replay's device models start from the same time.
+  public var clockRate: UInt64 = 0
+  public var clockAtBuild: UInt64 = 0
 
   public init(
     backend: Backend, msrVendor: CPUFeatures.Vendor, controlRegisterRules: ControlRegisterRules,
@@ -59,8 +63,14 @@ public struct ExitTraceHeader: Equatable {
     writer.u16(vcpuCount)
     writer.bool(unmapped == .ignore)
     writer.bool(localAPIC)
-    writer.bool(kind == .linux)
+    switch kind {
+    case .flat: writer.u8(0)
+    case .linux: writer.u8(1)
+    case .multiboot: writer.u8(2)
+    }
     writer.bool(hasInterruptSources)
+    writer.u64(clockRate)
+    writer.u64(clockAtBuild)
   }
 
   static func decode(_ reader: inout StateReader) throws(StateDecodingError) -> ExitTraceHeader {
@@ -86,12 +96,19 @@ public struct ExitTraceHeader: Equatable {
     profile.vcpuCount = Int(vcpus)
     profile.unmapped = try reader.bool() ? .ignore : .stop
     profile.localAPIC = try reader.bool()
-    profile.kind = try reader.bool() ? .linux : .flat
+    switch try reader.u8() {
+    case 0: profile.kind = .flat
+    case 1: profile.kind = .linux
+    case 2: profile.kind = .multiboot
+    default: throw .invalidValue(at: reader.position - 1)
+    }
     var header = ExitTraceHeader(
       backend: backend, msrVendor: vendor,
       controlRegisterRules: ControlRegisterRules(allowedCR4: cr4, allowedEFER: efer),
       profile: profile)
     header.hasInterruptSources = try reader.bool()
+    header.clockRate = try reader.u64()
+    header.clockAtBuild = try reader.u64()
     return header
   }
 }

@@ -19,6 +19,8 @@ extension ExitTraceRecord {
     }
     TraceEncoding.outcome(outcome, into: &writer)
     TraceEncoding.pendingEvent(pendingEvent, into: &writer)
+    writer.bool(interruptsBefore != nil)
+    interruptsBefore?.encode(into: &writer)
   }
 
   /// `previous(vcpu)`: the registers after that vCPU's previous record, as in `encode`.
@@ -42,9 +44,10 @@ extension ExitTraceRecord {
     }
     let outcome = try TraceDecoding.outcome(&reader)
     let pending = try TraceDecoding.pendingEvent(&reader)
+    let interrupts = try reader.bool() ? try TraceInterruptState.decode(&reader) : nil
     return ExitTraceRecord(
       vcpu: vcpu, exit: exit, before: before, after: after, guestCalls: calls, memory: memory,
-      outcome: outcome, pendingEvent: pending)
+      outcome: outcome, pendingEvent: pending, interruptsBefore: interrupts)
   }
 
   /// Bounds a record's lists: one exit asks a handful of questions and reads a few chunks.
@@ -212,6 +215,17 @@ enum TraceEncoding {
     case .setGuestTimeStampCounter(let value):
       writer.u8(13)
       writer.u64(value)
+    case .clockRead(let value):
+      writer.u8(14)
+      writer.u64(value)
+    case .exitStatistics(let counts):
+      writer.u8(15)
+      writer.u8(UInt8(truncatingIfNeeded: counts.count))
+      for entry in counts {
+        writer.u8(entry.kind)
+        writer.u64(entry.count)
+        writer.u64(entry.cycles)
+      }
     }
   }
 

@@ -16,11 +16,15 @@ public struct ExitTraceRecord: Equatable {
   public var outcome: ExitOutcome
   /// The event the handler left for the next entry (an exception to deliver), if any.
   public var pendingEvent: PendingEvent?
+  /// The vCPU's local APIC as the exit found it, when it changed since the vCPU's previous
+  /// record (a timer fired, an interrupt was delivered, an IPI arrived); nil otherwise.
+  public var interruptsBefore: TraceInterruptState?
 
   public init(
     vcpu: UInt16, exit: VMExit, before: GuestRegisters, after: GuestRegisters,
     guestCalls: [TraceGuestCall] = [], memory: [TraceMemoryChunk] = [],
-    outcome: ExitOutcome = .resume, pendingEvent: PendingEvent? = nil
+    outcome: ExitOutcome = .resume, pendingEvent: PendingEvent? = nil,
+    interruptsBefore: TraceInterruptState? = nil
   ) {
     self.vcpu = vcpu
     self.exit = exit
@@ -30,6 +34,7 @@ public struct ExitTraceRecord: Equatable {
     self.memory = memory
     self.outcome = outcome
     self.pendingEvent = pendingEvent
+    self.interruptsBefore = interruptsBefore
   }
 }
 
@@ -64,6 +69,46 @@ public enum TraceGuestCall: Equatable {
   case timeStampCounterOffset(UInt64)
   case setFaultAddress(UInt64)
   case setGuestTimeStampCounter(UInt64)
+  /// A device model read the guest clock (a PIT count, the PM timer, an APIC timer's
+  /// current count or deadline) while the handler ran: RecordingClock.
+  case clockRead(UInt64)
+  /// Hypercall 2 asked for the vCPU's exit statistics: the kinds it had taken, with their
+  /// counts and cycles, as the hypervisor had them then.
+  case exitStatistics([TraceExitCount])
+}
+
+/// One exit kind's figures in the answer to hypercall 2.
+public struct TraceExitCount: Equatable {
+  public var kind: UInt8
+  public var count: UInt64
+  public var cycles: UInt64
+
+  public init(kind: UInt8, count: UInt64, cycles: UInt64) {
+    self.kind = kind
+    self.count = count
+    self.cycles = cycles
+  }
+
+  /// The kinds `statistics` holds, in ExitKind order.
+  public static func of(_ statistics: ExitStatistics) -> [TraceExitCount] {
+    var counts: [TraceExitCount] = []
+    for kind in ExitKind.allCases where statistics.count(kind) > 0 {
+      counts.append(
+        TraceExitCount(
+          kind: kind.rawValue, count: statistics.count(kind), cycles: statistics.cycles(kind)))
+    }
+    return counts
+  }
+
+  /// Statistics holding exactly `counts` (the replay's answer to hypercall 2).
+  public static func statistics(_ counts: [TraceExitCount]) -> ExitStatistics {
+    let statistics = ExitStatistics()
+    for entry in counts {
+      guard let kind = ExitKind(rawValue: entry.kind) else { continue }
+      statistics.set(kind, count: entry.count, cycles: entry.cycles)
+    }
+    return statistics
+  }
 }
 
 /// `InstructionFetchKey` as a value the trace can compare.

@@ -21,7 +21,11 @@ public final class ExitTraceRecorder {
   private var calls: [TraceGuestCall] = []
   private var memory: [TraceMemoryChunk] = []
   private var recording = false
+  /// The vCPU whose exit is being recorded (meaningful while `recording`).
+  private var recordingVCPU = 0
   private var chain = RegisterChain()
+  /// Each vCPU's local APIC after its previous recorded exit (TraceInterruptState).
+  private var interruptsAfter: [TraceInterruptState?]
   private let lock = TicketLock()
   private let serialized: Bool
 
@@ -45,6 +49,7 @@ public final class ExitTraceRecorder {
     encoded = Array(repeating: [], count: vcpus)
     counts = Array(repeating: 0, count: vcpus)
     dropped = Array(repeating: 0, count: vcpus)
+    interruptsAfter = Array(repeating: nil, count: vcpus)
     serialized = vcpus > 1
   }
 
@@ -66,6 +71,13 @@ public final class ExitTraceRecorder {
 
   func note(_ call: TraceGuestCall) {
     if recording && calls.count < ExitTraceRecord.maximumCalls { calls.append(call) }
+  }
+
+  /// A device read the guest clock (RecordingClock): part of the exit being recorded when
+  /// the clock is VM-wide (devices only exits touch) or belongs to the recorded vCPU.
+  func noteClock(_ value: UInt64, vcpu: Int?) {
+    guard recording, vcpu == nil || vcpu == recordingVCPU else { return }
+    note(.clockRead(value))
   }
 
   /// GuestMemoryMap's hook while an exit is recorded (`GuestMemoryMap.readLog`). Only
@@ -111,9 +123,12 @@ public final class ExitTraceRecorder {
     }
     calls.removeAll(keepingCapacity: true)
     memory.removeAll(keepingCapacity: true)
+    recordingVCPU = vcpu.index
     recording = true
     vm.memory.readLog = Unmanaged.passUnretained(self).toOpaque()
     let before = vcpu.registers
+    let interrupts = vcpu.localAPIC?.traceInterruptState
+    let interruptsBefore = interrupts == interruptsAfter[vcpu.index] ? nil : interrupts
     if exit.instructionLength == nil && exit.reason.isGuestCaused {
       // The bytes at RIP and the page-table entries mapping them, read the way the handlers
       // would: the code-page cache, which finds a length the hardware did not report, reads
@@ -129,7 +144,8 @@ public final class ExitTraceRecorder {
     let record = ExitTraceRecord(
       vcpu: UInt16(truncatingIfNeeded: vcpu.index), exit: exit, before: before,
       after: vcpu.registers, guestCalls: calls, memory: memory, outcome: outcome,
-      pendingEvent: vcpu.pendingEvent)
+      pendingEvent: vcpu.pendingEvent, interruptsBefore: interruptsBefore)
+    interruptsAfter[vcpu.index] = vcpu.localAPIC?.traceInterruptState
     ExitTraceFile.appendRecord(
       record, previous: chain.previous(record.vcpu), to: &encoded[vcpu.index])
     chain.update(record.vcpu, record.after)

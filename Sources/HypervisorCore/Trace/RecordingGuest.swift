@@ -87,4 +87,10 @@ struct RecordingGuest<Inner: GuestStateAccess>: GuestStateAccess {
     inner.setGuestTimeStampCounter(value)
     trace.note(.setGuestTimeStampCounter(value))
   }
+
+  func exitStatistics(of vcpu: VirtualCPU) -> ExitStatistics {
+    let statistics = inner.exitStatistics(of: vcpu)
+    trace.note(.exitStatistics(TraceExitCount.of(statistics)))
+    return statistics
+  }
 }

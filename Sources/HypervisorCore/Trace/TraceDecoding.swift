@@ -179,6 +179,18 @@ enum TraceDecoding {
     case 11: return .timeStampCounterOffset(try reader.u64())
     case 12: return .setFaultAddress(try reader.u64())
     case 13: return .setGuestTimeStampCounter(try reader.u64())
+    case 14: return .clockRead(try reader.u64())
+    case 15:
+      let count = Int(try reader.u8())
+      try reader.check(count <= ExitKind.count, fieldSize: 1)
+      var counts: [TraceExitCount] = []
+      for _ in 0..<count {
+        let kind = try reader.u8()
+        guard ExitKind(rawValue: kind) != nil else { throw .invalidValue(at: reader.position - 1) }
+        let number = try reader.u64()
+        counts.append(TraceExitCount(kind: kind, count: number, cycles: try reader.u64()))
+      }
+      return .exitStatistics(counts)
     default: throw .invalidValue(at: reader.position - 1)
     }
   }

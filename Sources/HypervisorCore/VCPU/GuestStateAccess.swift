@@ -41,4 +41,12 @@ public protocol GuestStateAccess {
   mutating func setFaultAddress(_ linear: UInt64)
   /// WRMSR IA32_TSC: sets this vCPU's offset so that its TSC reads `value` now.
   mutating func setGuestTimeStampCounter(_ value: UInt64)
+  /// The vCPU's exit statistics, as hypercall 2 reports them: the vCPU's own (default
+  /// below); a traced exit records them, a replay answers with the recorded ones.
+  func exitStatistics(of vcpu: VirtualCPU) -> ExitStatistics
+}
+
+extension GuestStateAccess {
+  @inline(__always)
+  public func exitStatistics(of vcpu: VirtualCPU) -> ExitStatistics { vcpu.statistics }
 }

@@ -66,6 +66,12 @@ public final class ExitStatistics {
   }
 
   public func count(_ kind: ExitKind) -> UInt64 { counts[Int(kind.rawValue)] }
+
+  /// Sets one kind's figures (an exit trace's replay of hypercall 2).
+  public func set(_ kind: ExitKind, count: UInt64, cycles spent: UInt64) {
+    counts[Int(kind.rawValue)] = count
+    cycles[Int(kind.rawValue)] = spent
+  }
   public func cycles(_ kind: ExitKind) -> UInt64 { cycles[Int(kind.rawValue)] }
 
   public var totalExits: UInt64 {

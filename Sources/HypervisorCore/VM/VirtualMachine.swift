@@ -79,6 +79,11 @@ public final class VirtualMachine {
   public var pciBus: VirtualPCIBus?
   /// The VM's virtual disk, behind its virtio-blk function; nil without one.
   public var disk: DiskImage?
+  /// The PCI platform around `pciBus` (PCIPlatform: its windows, MSI receiver, attach).
+  public var pciPlatform: PCIPlatform?
+  /// A traced VM's device clock (RecordingClock, docs/exit-trace.md); nil for every other VM,
+  /// whose devices read the kernel's clock directly.
+  public var recordingClock: RecordingClock?
 
   public init(id: Int, profile: VMProfile) {
     self.id = id

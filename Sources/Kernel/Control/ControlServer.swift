@@ -15,7 +15,14 @@ final class ControlServer: UDPService {
   static let port: UInt16 = 7100
 
   private var receiver: ControlReceiver
-  private var assembler = TransferAssembler<FrameTransferStorage>()
+  /// Images up to the node's free memory (a VM's disk may be larger than a kernel's 128
+  /// MiB); `TransferCapacity` refuses what does not fit, with the numbers.
+  private var assembler = TransferAssembler<FrameTransferStorage>(limits: ControlServer.limits)
+  private static var limits: TransferAssembler<FrameTransferStorage>.Limits {
+    var limits = TransferAssembler<FrameTransferStorage>.Limits()
+    limits.maximumSize = 4 << 30
+    return limits
+  }
   private var images = ImageStore()
   private let backend: NodeInfo.Backend
   private let topology: CPUTopology
@@ -53,6 +60,12 @@ final class ControlServer: UDPService {
     case .nodeInfo:
       return .nodeInfo(nodeInfo())
     case .transferBegin, .transferChunk, .transferEnd, .transferAbort:
+      if case .transferBegin(let description) = request,
+        let refusal = TransferCapacity.refusal(
+          imageBytes: description.size, freeBytes: UInt64(PhysicalFrames.freeFrames) * 4096)
+      {
+        return .failure(refusal)
+      }
       guard let (response, completed) = assembler.handle(request, now: now) else {
         return .failure(ControlFailure(.internalError))
       }
@@ -61,7 +74,8 @@ final class ControlServer: UDPService {
       return response
     case .powerOff:
       return .done
-    case .createVM, .listVMs, .status, .pause, .unpause, .destroy, .consoleRead:
+    case .createVM, .listVMs, .status, .pause, .unpause, .destroy, .consoleRead, .diskRead,
+      .diskDigest:
       guard let vms else {
         return .failure(ControlFailure(.busy, text: "the node's VM manager is not up yet"))
       }

@@ -40,7 +40,8 @@ struct FrameTransferStorage: TransferStorage {
 }
 
 /// Images whose transfer completed, by name, until a VM is created from them (or one of
-/// the same name replaces them).
+/// the same name replaces them). A disk image leaves the store with `take`: its frames then
+/// belong to the VM (`TransferredDisks`).
 struct ImageStore {
   private(set) var images: [(name: [UInt8], storage: FrameTransferStorage)] = []
 
@@ -51,6 +52,12 @@ struct ImageStore {
 
   func contents(of name: [UInt8]) -> UnsafeRawBufferPointer? {
     images.first(where: { $0.name == name })?.storage.contents
+  }
+
+  /// Removes the image without freeing its frames: the caller owns them from now on.
+  mutating func take(_ name: [UInt8]) -> FrameTransferStorage? {
+    guard let index = images.firstIndex(where: { $0.name == name }) else { return nil }
+    return images.remove(at: index).storage
   }
 
   mutating func remove(_ name: [UInt8]) {

@@ -20,12 +20,14 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
   func execute(_ request: Request, images: inout ImageStore) -> Response {
     switch request {
     case .createVM(let specification):
-      let answer = create(specification, images: images)
+      let answer = create(specification, images: &images)
       // Created or refused, the images it named are done with: the loader copied them into
       // the VM's memory, or nothing will (a new create sends them again). Their frames go
-      // back now, so a refused create leaves the node's free memory as it found it.
+      // back now, so a refused create leaves the node's free memory as it found it. (A
+      // created VM's disk left the store: its frames are the VM's.)
       images.remove(specification.kernelImage)
       if !specification.initrdImage.isEmpty { images.remove(specification.initrdImage) }
+      if !specification.diskImage.isEmpty { images.remove(specification.diskImage) }
       return answer
     case .listVMs(let startIndex):
       let all = manager.list()
@@ -49,7 +51,28 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     case .unpause(let name):
       return command(name) { self.manager.unpause($0) }
     case .destroy(let name):
+      // A VM that ended by itself is gone from the manager, but its disk was kept for
+      // reading back until it is destroyed.
+      if manager.id(named: name) == nil && TransferredDisks.discardEnded(name) { return .done }
       return command(name) { self.manager.destroy($0) }
+    case .diskRead(let name, let offset, let maximumLength):
+      switch readableDisk(of: name) {
+      case .failure(let failure): return .failure(failure)
+      case .success(let disk):
+        guard
+          let data = DiskScan.read(
+            UnsafeRawBufferPointer(disk.bytes), from: offset, maximumLength: Int(maximumLength))
+        else {
+          return .failure(ControlFailure(.chunkOutOfBounds, text: "outside the disk or unaligned"))
+        }
+        return .diskData(data)
+      }
+    case .diskDigest(let name):
+      switch readableDisk(of: name) {
+      case .failure(let failure): return .failure(failure)
+      case .success(let disk):
+        return .diskDigest(DiskDigest(size: disk.size, digest: digest(of: disk)))
+      }
     case .consoleRead(let name, let offset, let maximumLength):
       let maximum = min(Int(maximumLength), ProtocolLimits.maximumConsoleBytes)
       guard let read = manager.console.history(of: name, from: offset, maximum: maximum) else {
@@ -66,10 +89,51 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     }
   }
 
-  private func create(_ specification: VMSpecification, images: ImageStore) -> Response {
+  /// A disk that reads the same from one request to the next: a paused VM's (no vCPU runs,
+  /// so the device model writes nothing), or the kept disk of a VM that ended by itself.
+  private func readableDisk(of name: [UInt8]) -> Result<DiskImage, ControlFailure> {
+    guard let id = manager.id(named: name) else {
+      if let disk = TransferredDisks.endedDisk(of: name) { return .success(disk) }
+      return .failure(ControlFailure(.unknownVM, detail: name))
+    }
+    guard case .success(let status) = manager.status(id), status.lifecycle == .paused else {
+      return .failure(
+        ControlFailure(
+          .invalidState,
+          text: "pause the VM first: its disk is read only while no vCPU runs (or once it ended)"))
+    }
+    guard let disk = manager.virtualMachine(id)?.disk else {
+      return .failure(ControlFailure(.unknownImage, text: "the VM has no disk"))
+    }
+    return .success(disk)
+  }
+
+  /// SHA-256 of the whole disk, 64 KiB at a time.
+  private func digest(of disk: DiskImage) -> [UInt8] {
+    var hasher = SHA256Hasher()
+    var offset = 0
+    let count = disk.bytes.count
+    while offset < count {
+      let end = min(count, offset + 65536)
+      hasher.update(Array(UnsafeRawBufferPointer(rebasing: disk.bytes[offset..<end])))
+      offset = end
+    }
+    return hasher.finalize()
+  }
+
+  private func create(_ specification: VMSpecification, images: inout ImageStore) -> Response {
     if let problem = specification.problem() { return .failure(problem) }
     guard manager.id(named: specification.name) == nil else {
       return .failure(ControlFailure(.nameInUse, text: "a VM of that name runs on the node"))
+    }
+    guard TransferredDisks.endedDisk(of: specification.name) == nil else {
+      return .failure(
+        ControlFailure(
+          .nameInUse,
+          text: "a VM of that name ended and its disk is kept until it is destroyed (destroy it)"))
+    }
+    if !specification.diskImage.isEmpty && images.contents(of: specification.diskImage) == nil {
+      return .failure(ControlFailure(.unknownImage, detail: specification.diskImage))
     }
     guard let kernel = images.contents(of: specification.kernelImage) else {
       return .failure(ControlFailure(.unknownImage, detail: specification.kernelImage))
@@ -117,8 +181,15 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     // From its first byte: the history starts before its vCPUs can run.
     manager.console.startHistory(
       for: specification.name, keeping: manager.list().map { $0.name })
-    switch manager.create(profile, images: VMImages(kernel: kernel, initrd: initrd)) {
+    var vmImages = VMImages(kernel: kernel, initrd: initrd)
+    if !specification.diskImage.isEmpty, let storage = images.take(specification.diskImage) {
+      // The transfer's frames become the VM's disk: no copy (docs/guest-io.md).
+      profile.diskImage = specification.diskImage
+      vmImages.transferredDisk = TransferredDisks.disk(from: storage, name: specification.diskImage)
+    }
+    switch manager.create(profile, images: vmImages) {
     case .failure(let refusal):
+      if let disk = vmImages.transferredDisk { TransferredDisks.free(disk) }
       return .failure(failure(refusal))
     case .success(let id):
       guard case .success(let status) = manager.status(id) else {

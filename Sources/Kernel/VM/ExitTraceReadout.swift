@@ -16,7 +16,9 @@ enum ExitTraceReadout {
     Console.together {
       Console.write("PGXT BEGIN vm=")
       Console.write(bytes: vm.name)
-      Console.write(" format=1 records=")
+      Console.write(" format=")
+      Console.write(decimal: UInt64(ExitTraceFile.version))
+      Console.write(" records=")
       Console.write(decimal: UInt64(records))
       Console.write(" bytes=")
       Console.write(decimal: UInt64(file.count))

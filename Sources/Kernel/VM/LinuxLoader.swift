@@ -10,9 +10,9 @@ import HypervisorCore
 enum LinuxLoader {
   static let localAPICPage = PhysicalRange(start: 0xFEE0_0000, end: 0xFEE0_1000)
   static let ioAPICPage = PhysicalRange(start: 0xFEC0_0000, end: 0xFEC0_1000)
-  static let pm1aEvent: UInt16 = 0x600
-  static let pm1aControl: UInt16 = 0x604
-  static let softOffType: UInt8 = 5
+  static let pm1aEvent = GuestPlatformDevices.pm1aEvent
+  static let pm1aControl = GuestPlatformDevices.pm1aControl
+  static let softOffType = GuestPlatformDevices.softOffType
 
   /// Builds the Linux VM from its bzImage (`images.kernel`) and initramfs; a malformed
   /// image is refused with what is wrong.
@@ -77,12 +77,13 @@ enum LinuxLoader {
     }
     let acpi = GuestACPITables.build(
       base: LinuxGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count, pm1aEvent: pm1aEvent,
-      pm1aControl: pm1aControl, sleepTypeS5: softOffType)
+      pm1aControl: pm1aControl, sleepTypeS5: softOffType,
+      pciHostBridge: GuestPCIDescription.hostBridge)
     let zeroPage: [UInt8]
     do {
       zeroPage = try LinuxBootParameters.build(
         image: kernel, layout: layout, acpiRSDPAddress: acpi.rsdpAddress,
-        devices: [localAPICPage, ioAPICPage])
+        devices: [localAPICPage, ioAPICPage, GuestPCIDescription.ecamRange])
     } catch {
       return error.message
     }
@@ -100,16 +101,7 @@ enum LinuxLoader {
       let written = piece.withUnsafeBytes { memory.write($0, to: address) }
       guard written else { return "the boot structures do not fit in the VM's memory" }
     }
-    vm.ports.register(
-      ACPIPowerDevice(eventBlock: pm1aEvent, controlBlock: pm1aControl, softOffType: softOffType),
-      ports: pm1aEvent...(pm1aControl + 1))
-    let pit = PIT8254(clock: TSCClock.shared)
-    vm.ports.register(pit, ports: 0x40...0x43)
-    vm.ports.register(pit, ports: 0x61...0x61)
-    vm.timedDevices.append(pit)
-    vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
-    vm.ports.register(ResetDevice(), ports: 0x64...0x64)
-    InterruptControllers.install(in: vm)
+    GuestPlatformDevices.installLinux(in: vm, clock: vm.deviceClock)
     vm.initialState = initialState(LinuxEntryState(layout: layout))
     // vCPU 0 enters the kernel; the others wait for INIT and start-up IPIs, as application
     // processors do, and Linux's SMP boot wakes them (SDM 3A §9.4).

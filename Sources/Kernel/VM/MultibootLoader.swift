@@ -10,7 +10,7 @@ import HypervisorCore
 /// reset) plus the ACPI PM timer and fw_cfg that test kernels read. A malformed image is
 /// refused with the reason; the other VMs boot regardless.
 enum MultibootLoader {
-  static let pmTimer: UInt16 = 0x608
+  static let pmTimer = GuestPlatformDevices.pmTimer
   static let loaderName = Array("Peregrine".utf8)
 
   static func build<Backend: VirtualizationBackend>(
@@ -65,7 +65,8 @@ enum MultibootLoader {
     let acpi = GuestACPITables.build(
       base: MultibootGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count,
       pm1aEvent: LinuxLoader.pm1aEvent, pm1aControl: LinuxLoader.pm1aControl,
-      sleepTypeS5: LinuxLoader.softOffType, pmTimer: pmTimer)
+      sleepTypeS5: LinuxLoader.softOffType, pmTimer: pmTimer,
+      pciHostBridge: GuestPCIDescription.hostBridge)
     let version = image.header.version
     let information = MultibootInformation.build(
       version, layout: layout,
@@ -99,23 +100,6 @@ enum MultibootLoader {
 
   /// Linux's platform, plus the PM timer the FADT names and fw_cfg.
   static func installPlatform(in vm: VirtualMachine) {
-    vm.ports.register(
-      ACPIPowerDevice(
-        eventBlock: LinuxLoader.pm1aEvent, controlBlock: LinuxLoader.pm1aControl,
-        softOffType: LinuxLoader.softOffType),
-      ports: LinuxLoader.pm1aEvent...(LinuxLoader.pm1aControl + 1))
-    let timer = ACPIPMTimer(clock: TSCClock.shared, port: pmTimer)
-    vm.ports.register(timer, ports: pmTimer...(pmTimer + 3))
-    vm.timedDevices.append(timer)
-    vm.ports.register(
-      FirmwareConfig(cpuCount: vm.vcpus.count, ramSize: vm.profile.memorySize),
-      ports: FirmwareConfig.selectorPort...FirmwareConfig.dataPort)
-    let pit = PIT8254(clock: TSCClock.shared)
-    vm.ports.register(pit, ports: 0x40...0x43)
-    vm.ports.register(pit, ports: 0x61...0x61)
-    vm.timedDevices.append(pit)
-    vm.ports.register(ResetDevice(), ports: 0xCF9...0xCF9)
-    vm.ports.register(ResetDevice(), ports: 0x64...0x64)
-    InterruptControllers.install(in: vm)
+    GuestPlatformDevices.installMultiboot(in: vm, clock: vm.deviceClock)
   }
 }

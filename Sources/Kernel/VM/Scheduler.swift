@@ -378,9 +378,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     GuestNICs.release(vm)
     if let trace = vm.exitTrace {
       ExitTraceReadout.print(trace, vm: vm)
+      vm.recordingClock?.detach()
       vm.exitTrace = nil
     }
     backend.release(vm)
+    // A transferred disk is freed, or kept for reading back when the VM ended by itself.
+    TransferredDisks.released(vm)
     if let space = vm.addressSpace {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
       vm.addressSpace = nil
@@ -407,6 +410,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         } ?? 0
       VMReport.footprint(vm, tableFrames: tableFrames)
       VMReport.statistics(vm.totalStatistics())
+      VMReport.pci(vm)
     }
   }
 }

@@ -92,6 +92,11 @@ enum VMLoader {
     _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
     console: HypervisorConsole, quiet: Bool
   ) -> Result<VirtualMachine, ManagementRefusal> {
+    // A VM with interrupt controllers has the PCI platform, whose windows start where RAM
+    // would pass 3 GiB: such RAM is refused rather than remapped above 4 GiB.
+    if profile.kind != .flat || profile.localAPIC, profile.memorySize > PCIPlatform.ramCeiling {
+      return .failure(.invalid("a VM with a PCI bus has at most 3 GiB of RAM (the PCI hole)"))
+    }
     if profile.kind == .linux {
       return LinuxLoader.build(
         profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
@@ -125,7 +130,9 @@ enum VMLoader {
     vm.memory = space.memory
     vm.addressSpace = space
     vm.installStandardDevices(console: console)
-    if let message = populate(vm) {
+    // A traced VM's devices read a clock the trace records (before populate builds them).
+    if profile.traceExits > 0 { vm.recordingClock = RecordingClock(inner: TSCClock.shared) }
+    if let message = populate(vm) ?? GuestIODevices.attach(in: vm) {
       space.release()
       return .failure(.invalid(message))
     }
@@ -139,11 +146,16 @@ enum VMLoader {
         backend: Backend.traceBackend, msrVendor: vm.msrPolicy.vendor,
         controlRegisterRules: vm.controlRegisterRules, profile: profile)
       header.hasInterruptSources = vm.hasInterruptSources
+      if let clock = vm.recordingClock {
+        header.clockRate = clock.ticksPerSecond
+        header.clockAtBuild = clock.buildTime
+      }
       let free = KernelHeap.lock.withLock { KernelHeap.allocator.statistics.largestFreeBlock }
       vm.exitTrace = ExitTraceRecorder(
         limit: profile.traceExits, header: header,
         byteLimit: ExitTraceRecorder.byteLimit(
           largestFreeHeapBlock: free, vcpuCount: profile.vcpuCount))
+      if let recorder = vm.exitTrace { vm.recordingClock?.attach(recorder) }
     }
     if !quiet && Log.begin(.info) {
       VMReport.vmLabel(vm)

@@ -98,7 +98,10 @@ final class VMManager<Backend: VirtualizationBackend> {
     }
     vm.hostCPUs = cpus
     vm.createdAt = started
+    // Its disk before its vCPUs run (the virtio-blk function reads `vm.disk`).
+    if let disk = images.transferredDisk { vm.disk = disk }
     GuestNICs.adopt(nics, by: vm)
+    GuestNICs.attach(nics, to: vm)
     // Another CPU allocating meanwhile (a NIC ring, another VM) would count here too; boot
     // VMs are built one after another before the other CPUs allocate.
     let ramFrames = Int((profile.memorySize + 4095) / 4096)
@@ -319,6 +322,9 @@ final class VMManager<Backend: VirtualizationBackend> {
 /// Images a VM is built from, already in memory: a flat guest's binary or a bzImage, and
 /// an initramfs for Linux. Boot modules today; bytes the control protocol received later.
 struct VMImages {
+  /// A disk made from a transferred image (`TransferredDisks`): its frames become the VM's
+  /// as they are, no copy; nil for none.
+  var transferredDisk: DiskImage? = nil
   var kernel: UnsafeRawBufferPointer
   var initrd: UnsafeRawBufferPointer?
   /// A multiboot guest's modules, in order, with the string the guest sees with each.

@@ -7,7 +7,8 @@ enum SampleMessages {
     scheduling: .pinned, pinnedCPUs: [0, 1], kernelImage: bytes("vmlinuz"),
     initrdImage: bytes("initramfs.cpio.gz"),
     commandLine: bytes("console=ttyS0 earlyprintk=serial,ttyS0,115200"),
-    nics: [[0x02, 0x00, 0x00, 0x00, 0x00, 0x01], [0x02, 0, 0, 0, 0, 2]])
+    nics: [[0x02, 0x00, 0x00, 0x00, 0x00, 0x01], [0x02, 0, 0, 0, 0, 2]],
+    diskImage: bytes("linux-0.disk"))
 
   static let digest = SHA256Hasher.hash(bytes("image"))
 
@@ -21,7 +22,8 @@ enum SampleMessages {
         memorySize: 1 << 20,
         kernelImage: [UInt8](repeating: 1, count: ProtocolLimits.maximumImageNameLength),
         commandLine: [UInt8](repeating: 0x41, count: ProtocolLimits.maximumCommandLineLength),
-        nics: Array(repeating: [2, 0, 0, 0, 0, 9], count: ProtocolLimits.maximumNICs))),
+        nics: Array(repeating: [2, 0, 0, 0, 0, 9], count: ProtocolLimits.maximumNICs),
+        diskImage: [UInt8](repeating: 2, count: ProtocolLimits.maximumImageNameLength))),
     .listVMs(startIndex: 24),
     .status(name: bytes("linux-0"), includeState: true, stateOffset: 256),
     .status(name: bytes("linux-0"), includeState: false, stateOffset: 0),
@@ -37,6 +39,10 @@ enum SampleMessages {
         bytes: [UInt8](repeating: 0xee, count: ProtocolLimits.maximumChunkSize))),
     .transferEnd(transferID: 7),
     .transferAbort(transferID: 7),
+    .transferBegin(
+      TransferDescription(name: bytes("vm.disk"), size: 64 << 20, digest: digest, sparse: true)),
+    .diskRead(name: bytes("linux-0"), offset: 1 << 33, maximumLength: 1024),
+    .diskDigest(name: bytes("linux-0")),
   ]
 
   static let summary = VMSummary(
@@ -102,6 +108,15 @@ enum SampleMessages {
     ),
     (.pause, .done), (.unpause, .done), (.destroy, .done), (.powerOff, .done),
     (.transferAbort, .done),
+    (
+      .diskRead,
+      .diskData(
+        DiskData(
+          size: 64 << 20, offset: 1 << 20,
+          bytes: [UInt8](repeating: 0x3c, count: ProtocolLimits.maximumDiskReadBytes)))
+    ),
+    (.diskRead, .diskData(DiskData(size: 64 << 20, offset: 8 << 20, bytes: []))),
+    (.diskDigest, .diskDigest(DiskDigest(size: 64 << 20, digest: digest))),
     (
       .createVM,
       .failure(

@@ -5,7 +5,8 @@ import HypervisorCore
 /// against the record: the outcome, the registers after, the event left pending and every
 /// question asked of the backend (ReplayGuest). Guest memory is a zeroed allocation of the
 /// VM's size into which each record's bytes are written before its exit is replayed; the
-/// VM's devices are the standard ones, fresh, as at the VM's start (where the trace begins).
+/// VM's devices are the ones its kind's loader installs (GuestPlatformDevices), fresh, as at
+/// the VM's start (where the trace begins), on the recorded clock (ReplayClock).
 final class ExitTraceReplay {
   struct Divergence: CustomStringConvertible {
     var record: Int
@@ -22,6 +23,7 @@ final class ExitTraceReplay {
   let file: ExitTraceFile
   let vm: VirtualMachine
   let console = Console()
+  let clock: ReplayClock
   private let ram: UnsafeMutableRawPointer
 
   init(_ file: ExitTraceFile) {
@@ -37,17 +39,16 @@ final class ExitTraceReplay {
       GuestMemoryRegion(
         guestPhysical: 0, hostAddress: UInt64(UInt(bitPattern: ram)), size: header.memorySize))
     vm.installStandardDevices(console: console)
-    if header.hasInterruptSources {
-      // The interrupt controllers the kernel gives such a VM (InterruptControllers): the
-      // CPUID and MSR policies answer by their presence. Their clock stands still, so a
-      // record that reads time from them diverges and says so.
-      let clock = StillClock()
-      for vcpu in vm.vcpus {
-        vcpu.localAPIC = LocalAPICModel(id: UInt8(truncatingIfNeeded: vcpu.index), clock: clock)
+    // The platform devices the kernel's loader gave the VM (GuestPlatformDevices), on a
+    // clock that answers each read with the one recorded (ReplayClock).
+    clock = ReplayClock(buildTime: header.clockAtBuild, ticksPerSecond: header.clockRate)
+    switch header.kind {
+    case .linux: GuestPlatformDevices.installLinux(in: vm, clock: clock)
+    case .multiboot: GuestPlatformDevices.installMultiboot(in: vm, clock: clock)
+    case .flat:
+      if header.hasInterruptSources {
+        GuestPlatformDevices.installInterruptControllers(in: vm, clock: clock)
       }
-      let ioAPIC = IOAPICModel(id: UInt8(truncatingIfNeeded: vm.vcpus.count), vcpus: vm.vcpus)
-      vm.mmio.register(ioAPIC, base: IOAPICModel.base, size: 0x1000)
-      vm.serialPort?.interruptLine = InterruptLine(controller: ioAPIC, pin: 4)
     }
   }
 
@@ -76,10 +77,16 @@ final class ExitTraceReplay {
       chunk.bytes.withUnsafeBytes { _ = vm.memory.write($0, to: chunk.guestPhysical) }
     }
     vcpu.registers = record.before
+    if let interrupts = record.interruptsBefore {
+      guard let apic = vcpu.localAPIC else { return "the record holds a local APIC the VM lacks" }
+      apic.traceInterruptState = interrupts
+    }
     vcpu.pendingEvent = nil
     var guest = ReplayGuest(record.guestCalls)
+    clock.script = guest.script
     let outcome = ExitDispatcher.dispatch(
       record.exit, vcpu: vcpu, vm: vm, guest: &guest, console: console)
+    clock.script = nil
     if let divergence = guest.script.divergence { return divergence }
     if outcome != record.outcome {
       return "outcome \(outcome), recorded \(record.outcome)"
@@ -112,12 +119,6 @@ final class ExitTraceReplay {
     }
     return parts.joined(separator: ", ")
   }
-}
-
-/// Time for the replay's device models: it does not pass.
-final class StillClock: GuestClock {
-  var now: UInt64 { 0 }
-  var ticksPerSecond: UInt64 { 1_000_000_000 }
 }
 
 func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

@@ -141,4 +141,37 @@ struct ReplayGuest: GuestStateAccess {
       if case .setGuestTimeStampCounter(value) = $0 { true } else { false }
     }
   }
+
+  func exitStatistics(of vcpu: VirtualCPU) -> ExitStatistics {
+    let call = script.take("exitStatistics") {
+      if case .exitStatistics = $0 { true } else { false }
+    }
+    if case .exitStatistics(let counts)? = call { return TraceExitCount.statistics(counts) }
+    return ExitStatistics()
+  }
+}
+
+/// The guest clock as the trace recorded it: while a record is replayed, each read a device
+/// model makes is answered with the next recorded `clockRead` (another question there is a
+/// divergence); before the first record, while the VM is built, it reads the clock value
+/// the header holds, as the recording VM's devices did (RecordingClock).
+final class ReplayClock: GuestClock {
+  let ticksPerSecond: UInt64
+  private var last: UInt64
+  /// The record being replayed; nil between records.
+  var script: ReplayGuest.Script?
+
+  init(buildTime: UInt64, ticksPerSecond: UInt64) {
+    last = buildTime
+    self.ticksPerSecond = ticksPerSecond
+  }
+
+  var now: UInt64 {
+    guard let script else { return last }
+    let call = script.take("the guest clock") {
+      if case .clockRead = $0 { true } else { false }
+    }
+    if case .clockRead(let value)? = call { last = value }
+    return last
+  }
 }

@@ -4,6 +4,15 @@ public protocol VirtualPCIFunction: AnyObject {
   /// A guest read of `size` bytes at `offset` inside memory BAR `index`.
   func readBAR(_ index: Int, offset: UInt64, size: UInt8) -> UInt64
   func writeBAR(_ index: Int, offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect
+  /// Called once when the function is attached to a VM (PCIPlatform.attach): where its MSI
+  /// and MSI-X messages go, and the I/O APIC input its INTx pin drives (nil without a pin).
+  /// The default ignores both.
+  func connectInterrupts(_ messages: any MessageSignaledInterruptSink, intx: InterruptLine?)
+}
+
+extension VirtualPCIFunction {
+  public func connectInterrupts(_ messages: any MessageSignaledInterruptSink, intx: InterruptLine?)
+  {}
 }
 
 /// A VM's PCI segment 0, bus 0: configuration space through the legacy mechanism on ports

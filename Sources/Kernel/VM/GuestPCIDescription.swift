@@ -1,0 +1,14 @@
+import BootProtocols
+import HypervisorCore
+
+/// The VM's PCI platform (PCIPlatform) as the guest's firmware tables describe it: the MCFG
+/// and `\_SB.PCI0` (GuestPCIHostBridge), and the ECAM window the e820 map reserves (Linux
+/// uses MMCONFIG only where the map reserves it, arch/x86/pci/mmconfig-shared.c).
+enum GuestPCIDescription {
+  static let hostBridge = GuestPCIHostBridge(
+    ecamBase: PCIPlatform.ecamBase, memoryBase: UInt32(PCIPlatform.memoryWindowBase),
+    memorySize: UInt32(PCIPlatform.memoryWindowSize),
+    firstGSI: UInt32(PCIPlatform.firstINTxGSI), gsiCount: UInt32(PCIPlatform.intxGSICount))
+
+  static var ecamRange: PhysicalRange { hostBridge.ecamRange }
+}

@@ -1,0 +1,81 @@
+"""The VM's PCI platform (docs/guest-io.md): a flat guest with apic=on reads the host bridge
+through ports 0xCF8/0xCFC and ECAM on both backends; a Linux guest finds bus 0 through the
+MCFG and \\_SB.PCI0 and lists the host bridge; with rng=on it binds virtio_rng to 00:01.0 and
+reads /dev/hwrng through MSI-X, on both backends."""
+
+from harness import Case
+
+ISOS = {
+    "build/test/pci-config.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/pci/config-space.bin:vm name=pci-config apic=on",
+        "build/guests/tests/real-mode.bin:vm name=no-pci",
+    ]},
+    "build/test/linux-pci.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 lspci=1",
+        "build/linux/initramfs.cpio.gz:initrd vm=linux",
+    ]},
+    "build/test/linux-rng.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M rng=on -- console=ttyS0 lspci=1 hwrng=32",
+        "build/linux/initramfs.cpio.gz:initrd vm=linux",
+    ]},
+}
+
+FLAT_EXPECT = [
+    r"^\[pci-config\] DONE failures=0",
+    # 12 port accesses, 7 ECAM accesses (5 reads, 2 writes), 1 BAR-window read: per VM.
+    r"pci: 12 accesses to ports 0xCF8-0xCFF, 7 to ECAM, 1 to BARs; MSIs 0 delivered",
+    r"summary: vm pci-config: stopped by the guest, exit code 0",
+    r"summary: vm no-pci: stopped by the guest, exit code 0",
+]
+FLAT_FORBID = [r"^\[pci-config\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
+FLAT_COUNTS = {r"^\[pci-config\] PASS ": 11}
+
+LINUX_EXPECT = [
+    r"^\[linux\] .*BIOS-e820: \[mem 0x00000000e0000000-0x00000000e00fffff\] reserved",
+    r"^\[linux\] .*ACPI: MCFG 0x[0-9A-F]+ 00003C \(v01 PRGRN  PEREGRIN",
+    r"^\[linux\] .*PCI: MMCONFIG for domain 0000 \[bus 00-00\] at \[mem 0xe0000000-0xe00fffff\] \(base 0xe0000000\)",
+    r"^\[linux\] .*PCI: MMCONFIG at \[mem 0xe0000000-0xe00fffff\] reserved in E820",
+    r"^\[linux\] .*PCI: Using configuration type 1 for base access",
+    r"^\[linux\] .*ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00\]\)",
+    r"^\[linux\] .*pci_bus 0000:00: root bus resource \[mem 0xc0000000-0xdfffffff window\]",
+    r"^\[linux\] .*pci 0000:00:00.0: \[1b36:0008\] type 00 class 0x060000",
+    r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+    r"^\[linux\] PCI 0000:00:00.0 vendor=0x1b36 device=0x0008 class=0x060000$",
+    r"pci: \d+ accesses to ports 0xCF8-0xCFF, \d+ to ECAM",
+    r"summary: vm linux: powered off by the guest \(ACPI S5\)",
+]
+LINUX_FORBID = [
+    r"PEREGRINE (PANIC|EXCEPTION)",
+    r"^\[linux\] .*(MMCONFIG.*not reserved|not using MMCONFIG|No IRQ known|_OSC failed|PCI: System does not support PCI)",
+    r"^\[linux\] .*ACPI (Error|BIOS Error|Warning)",
+]
+
+
+RNG_EXPECT = [
+    r"^\[linux\] .*pci 0000:00:01.0: \[1af4:1044\] type 00 class 0x",
+    r"^\[linux\] .*pci 0000:00:01.0: BAR 4 \[mem 0xc0000000-0xc0003fff 64bit\]",
+    r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+    r"^\[linux\] PCI 0000:00:01.0 vendor=0x1af4 device=0x1044 class=0x",
+    r"^\[linux\] HWRNG current=virtio_rng.0$",
+    r"^\[linux\] HWRNG read=32 [0-9a-f]{64}$",
+    r"^\[linux\] IRQ +\d+: +[1-9]\d* .*PCI-MSI.*virtio0-",
+    r"pci: \d+ accesses to ports 0xCF8-0xCFF, \d+ to ECAM, [1-9]\d* to BARs; MSIs [1-9]\d* delivered, 0 undelivered, 0 dropped",
+    r"summary: vm linux: powered off by the guest \(ACPI S5\)",
+]
+RNG_FORBID = LINUX_FORBID + [r"^\[linux\] MODULE-FAILED", r"virtio_rng.*(probe|fail|error)"]
+
+
+def cases():
+    return [
+        Case("qemu-svm-pci-config-space", "qemu", "build/test/pci-config.iso", FLAT_EXPECT,
+             forbid=FLAT_FORBID, counts=FLAT_COUNTS, timeout=120),
+        Case("bochs-vmx-pci-config-space", "bochs", "build/test/pci-config.iso",
+             [r"vmx: every requested VMX control is available"] + FLAT_EXPECT,
+             forbid=FLAT_FORBID, counts=FLAT_COUNTS, timeout=300),
+        Case("qemu-svm-linux-pci-bus", "qemu", "build/test/linux-pci.iso", LINUX_EXPECT,
+             forbid=LINUX_FORBID, timeout=240),
+        Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,
+             forbid=RNG_FORBID, timeout=120),
+        Case("bochs-vmx-linux-virtio-rng", "bochs", "build/test/linux-rng.iso", RNG_EXPECT,
+             forbid=RNG_FORBID, timeout=500),
+    ]
