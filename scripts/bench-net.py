@@ -47,7 +47,7 @@ def peregrine_local(pings):
         modules += ["%s:vm name=%s kind=linux mem=192M nic=%s -- %s"
                     % (KERNEL, name, mac, guest_words(address, peer, pings)),
                     "%s:initrd vm=%s" % (INITRD, name)]
-    subprocess.run(["make", "--no-print-directory", "-s", "iso", "ISO=" + iso, "CMDLINE=loglevel=info",
+    subprocess.run(["make", "--no-print-directory", "-s", "iso", "ISO=" + iso, "CMDLINE=loglevel=info batch",
                     "GUEST_MODULES=" + ";".join(modules)], cwd=ROOT, check=True)
     env = dict(os.environ, PEREGRINE_ICOUNT="1" if ICOUNT else "0", PEREGRINE_MEMORY="1G")
     run = subprocess.run(["timeout", "900", os.path.join(ROOT, "scripts", "run-qemu.sh"),
