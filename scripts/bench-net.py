@@ -28,7 +28,7 @@ FEW, MANY = 5, 25
 # and bytes are the same, but the round trip is then not in emulated instructions.
 ICOUNT = os.environ.get("BENCH_NET_ICOUNT", "1") == "1"
 KERNEL, INITRD = "build/linux/vmlinuz", "build/linux/initramfs.cpio.gz"
-PING = re.compile(r"^\[?(\w+)\]? ?PING peer=\S+ sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
+PING = re.compile(r"^(?:\[(\w+)\] )?PING peer=\S+ sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
                   re.MULTILINE)
 NIC = re.compile(r"^net: vm (\w+) nic0 \S+ tx (\d+) frames (\d+) bytes, rx (\d+) frames (\d+) bytes,"
                  r" copied (\d+) bytes, vm exits (\d+), dropped (\d+)", re.MULTILINE)
@@ -36,7 +36,7 @@ NIC = re.compile(r"^net: vm (\w+) nic0 \S+ tx (\d+) frames (\d+) bytes, rx (\d+)
 
 def guest_words(address, peer, pings):
     return ("console=ttyS0 quiet no_timer_check ipaddr=%s/24 ping=%s pings=%d linger=%d"
-            % (address, peer, pings, 3))
+            % (address, peer, pings, 20))
 
 
 def peregrine_local(pings):
