@@ -27,6 +27,14 @@ if [ -n "${PEREGRINE_NET:-}" ]; then
   extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"
     -device "${PEREGRINE_NET_MODEL:-virtio-net-pci,disable-legacy=on},netdev=peregrine-net0${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")
 fi
+# PEREGRINE_DATA_NET=PORT gives the node a data NIC, the uplink of its guest switch
+# (docs/guest-io.md): a second modern virtio-net in PCI slot 0x10 on QEMU's multicast socket
+# segment 230.0.0.1:PORT, which every node started with the same PORT shares without
+# privileges. PEREGRINE_DATA_MAC sets its MAC (default 52:54:00:51:00:00).
+if [ -n "${PEREGRINE_DATA_NET:-}" ]; then
+  extra+=(-netdev "socket,id=peregrine-data0,mcast=230.0.0.1:${PEREGRINE_DATA_NET},localaddr=127.0.0.1"
+    -device "virtio-net-pci,disable-legacy=on,netdev=peregrine-data0,addr=0x10,mac=${PEREGRINE_DATA_MAC:-52:54:00:51:00:00}")
+fi
 exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
   "${extra[@]}" "$@"

@@ -100,7 +100,14 @@ final class ControlConnection: NodeConnection {
       refusedMSRs: status.refusedMSRs.map {
         PeregrineCommands.RefusedMSR(msr: $0.msr, write: false, count: $0.count)
       },
-      savedState: try stateBytes.map { try savedState(of: $0, vm: name) })
+      savedState: try stateBytes.map { try savedState(of: $0, vm: name) },
+      nics: status.nics.map {
+        NICStatus(
+          mac: $0.mac.map { String(format: "%02x", $0) }.joined(separator: ":"),
+          sentFrames: $0.transmittedFrames, sentBytes: $0.transmittedBytes,
+          receivedFrames: $0.receivedFrames, receivedBytes: $0.receivedBytes,
+          copiedBytes: $0.copiedBytes, droppedFrames: $0.droppedFrames)
+      })
   }
 
   func createMachine(_ request: CreateRequest, progress: (TransferProgress) -> Void) throws

@@ -70,11 +70,14 @@ public struct MachineStatus: Equatable, Codable {
   /// `--state`: the vCPUs' vendor-neutral architectural records and each device model's
   /// saved value, as named fields (nil unless asked for).
   public var savedState: [StateSection]?
+  /// The guest NICs' counters (docs/guest-io.md); empty for a VM without NICs.
+  public var nics: [NICStatus] = []
 
   public init(
     summary: MachineSummary, vcpus: [VCPUStatus], exits: [ExitCount], refusedMSRs: [RefusedMSR],
-    savedState: [StateSection]? = nil
+    savedState: [StateSection]? = nil, nics: [NICStatus] = []
   ) {
+    self.nics = nics
     self.summary = summary
     self.vcpus = vcpus
     self.exits = exits
@@ -183,5 +186,30 @@ public struct ConsoleChunk: Equatable {
     self.nextOffset = nextOffset
     self.droppedBytes = droppedBytes
     self.ended = ended
+  }
+}
+
+/// One guest NIC in `status VM`: frames and bytes each way, the bytes the hypervisor copied
+/// into or out of guest memory (per frame: `copiedBytes / (sent + received)`), and drops.
+public struct NICStatus: Equatable, Codable {
+  public var mac: String
+  public var sentFrames: UInt64
+  public var sentBytes: UInt64
+  public var receivedFrames: UInt64
+  public var receivedBytes: UInt64
+  public var copiedBytes: UInt64
+  public var droppedFrames: UInt64
+
+  public init(
+    mac: String, sentFrames: UInt64, sentBytes: UInt64, receivedFrames: UInt64,
+    receivedBytes: UInt64, copiedBytes: UInt64, droppedFrames: UInt64
+  ) {
+    self.mac = mac
+    self.sentFrames = sentFrames
+    self.sentBytes = sentBytes
+    self.receivedFrames = receivedFrames
+    self.receivedBytes = receivedBytes
+    self.copiedBytes = copiedBytes
+    self.droppedFrames = droppedFrames
   }
 }

@@ -74,9 +74,10 @@ public enum NodeBoot {
 
   /// The same with the NIC on `attachment`: slirp as above, or a tap the CLI put on the
   /// bridge (`script=no,downscript=no`: QEMU runs no scripts; `node down` deletes the tap).
+  /// With `dataPort`, a second NIC, the node's data NIC (`dataArguments`).
   public static func qemuArguments(
     iso: String, log: String, attachment: NodeAttachment, nodeIndex: Int, memory: String,
-    cpus: Int
+    cpus: Int, dataPort: UInt16? = nil
   ) -> [String] {
     let netdev: String
     switch attachment {
@@ -93,7 +94,26 @@ public enum NodeBoot {
       "-serial", "file:\(log)",
       "-netdev", netdev,
       "-device", "virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=\(mac(forNode: nodeIndex))",
+    ] + (dataPort.map { dataArguments(port: $0, nodeIndex: nodeIndex) } ?? [])
+  }
+
+  /// The data NIC: the uplink of the node's guest switch (docs/guest-io.md), a modern
+  /// virtio-net in PCI slot 0x10 (where the kernel looks for it) on QEMU's multicast socket
+  /// segment 230.0.0.1:`port`, a hub every node of the cluster joins without privileges
+  /// (docs/management-network.md). MAC 52:54:00:51:HH:LL.
+  public static func dataArguments(port: UInt16, nodeIndex: Int) -> [String] {
+    let low = String(format: "%02x:%02x", (nodeIndex >> 8) & 0xFF, nodeIndex & 0xFF)
+    return [
+      "-netdev", "socket,id=data,mcast=230.0.0.1:\(port),localaddr=127.0.0.1",
+      "-device", "virtio-net-pci,netdev=data,disable-legacy=on,addr=0x10,mac=52:54:00:51:\(low)",
     ]
+  }
+
+  /// The cluster's data segment port, from its key: the nodes of one cluster share it, and
+  /// two clusters on one host (two state directories) are on different segments but for a
+  /// 1 in 2,000 chance.
+  public static func dataPort(for key: ClusterKey) -> UInt16 {
+    48_000 + UInt16((Int(key.bytes[0]) << 8 | Int(key.bytes[1])) % 2000)
   }
 
   /// Bochs with a Skylake-X CPU (VT-x), COM1 to `log`, and an e1000 on Bochs' slirp with

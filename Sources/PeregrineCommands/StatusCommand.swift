@@ -103,6 +103,11 @@ enum StatusText {
           "    \(Formatting.hex(UInt64(msr.msr), width: 32)) \(msr.write ? "write" : "read ")  \(msr.count)\n"
       }
     }
+    for (index, nic) in status.nics.enumerated() {
+      let frames = nic.sentFrames + nic.receivedFrames
+      text +=
+        "  nic\(index)    \(nic.mac)  sent \(nic.sentFrames) frames \(nic.sentBytes) bytes, received \(nic.receivedFrames) frames \(nic.receivedBytes) bytes, copied \(nic.copiedBytes) bytes\(frames > 0 ? " (\(nic.copiedBytes / frames) per frame)" : ""), dropped \(nic.droppedFrames)\n"
+    }
     for section in status.savedState ?? [] { text += render(section) }
     return text
   }

@@ -10,6 +10,7 @@ public struct BootModule: Equatable {
 /// Why a profile has no boot-time form: the module line describes memory, vCPUs,
 /// scheduling and the boot image, nothing more.
 public enum ModuleLineError: Error, Equatable, CustomStringConvertible {
+  /// No longer refused (NICs are `nic=` words); kept so the enum's users stay exhaustive.
   case hasNICs
   case hasDisk
   /// GRUB's grub.cfg lexer treats these specially, and make-iso.sh's FILE:LINE;... list
@@ -38,8 +39,8 @@ extension MachineProfile {
   ]
 
   /// The VM as the node's own `VMProfile.parse` reads it: `vm name=... mem=... cpus=...
-  /// [kind=linux | load=... entry=...] [sched=...] [pin=...] [-- cmdline]`. NICs and disks
-  /// are not in it (the module line has neither). This is the form a create request can
+  /// [kind=linux | load=... entry=...] [sched=...] [pin=...] [nic=MAC,...] [-- cmdline]`.
+  /// Disks are not in it (the module line has none). This is the form a create request can
   /// carry, so the node checks a VM created at run time exactly as one from its ISO.
   public var vmProfileLine: String {
     var words = ["vm", "name=\(name)", "mem=\(Self.sizeWord(memoryBytes))", "cpus=\(vcpus)"]
@@ -56,6 +57,9 @@ extension MachineProfile {
     if let pins = scheduling.pinnedCPUs {
       words.append("pin=" + pins.map(String.init).joined(separator: ","))
     }
+    if !nics.isEmpty {
+      words.append("nic=" + nics.map { $0.mac.description }.joined(separator: ","))
+    }
     var line = words.joined(separator: " ")
     if !commandLine.isEmpty { line += " -- " + commandLine }
     return line
@@ -65,7 +69,6 @@ extension MachineProfile {
   /// guest with an initramfs, `initrd vm=NAME`. `VMProfile.parse` reads the line back to the
   /// same VM (tested).
   public func moduleLines() -> Result<[BootModule], ModuleLineError> {
-    guard nics.isEmpty else { return .failure(.hasNICs) }
     guard disk == nil else { return .failure(.hasDisk) }
     var modules: [BootModule] = []
     let file: String

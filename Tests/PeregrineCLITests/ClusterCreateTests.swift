@@ -206,9 +206,8 @@ final class ClusterCreateTests: XCTestCase {
 
   // MARK: what nodes cannot run yet
 
-  func testNICsValidateWithAWarningAndCreateRefusesThemDisksAreNoLongerRefused() throws {
-    let node = FakeNode()
-    let harness = try Harness(nodes: ["node0": node])
+  func testDisksAndNICsValidateWithoutAWarning() throws {
+    let harness = try Harness(nodes: ["node0": FakeNode()])
     _ = try harness.writeFile("hello.bin", "flat guest")
     _ = try harness.writeFile("disk.img", "disk")
     let path = try harness.writeFile(
@@ -218,26 +217,8 @@ final class ClusterCreateTests: XCTestCase {
       <image size="500">disk.img</image><nic1><mac>00:02:03:04:05:06</mac></nic1></profile>
       """)
     XCTAssertEqual(harness.run("validate", path), 0, harness.errors)
-    XCTAssertTrue(harness.errors.contains("warning: VM 'test'"), harness.errors)
-    XCTAssertTrue(harness.errors.contains("no guest NIC model until issue 13"), harness.errors)
-    XCTAssertFalse(harness.errors.contains("disk"), harness.errors)
-    XCTAssertTrue(harness.errors.contains("remove <nic1> from the profile"), harness.errors)
+    XCTAssertFalse(harness.errors.contains("warning"), harness.errors)
     XCTAssertEqual(harness.run("validate", path, "--json"), 0)
-    XCTAssertEqual((try harness.json()["warnings"] as? [String])?.count, 1)
-
-    XCTAssertEqual(harness.run("create", path), 70)
-    XCTAssertTrue(harness.errors.contains("has guest NIC (<nic1>)"), harness.errors)
-    XCTAssertTrue(harness.errors.contains("remove <nic1>"), harness.errors)
-    XCTAssertTrue(node.requests.isEmpty, "\(node.requests)")
-    XCTAssertTrue(harness.errors.contains("nothing was sent"), harness.errors)
-    // Said before anything else: the same answer with no nodes up at all.
-    let alone = try Harness()
-    _ = try alone.writeFile("hello.bin", "flat guest")
-    let seed = try alone.writeFile(
-      "seed.xml",
-      "<profile><name>test</name><memory>16</memory><flat>hello.bin</flat><nic1><mac>02:00:00:00:00:01</mac></nic1></profile>"
-    )
-    XCTAssertEqual(alone.run("create", seed), 70, alone.errors)
-    XCTAssertTrue(alone.errors.contains("guest NIC (<nic1>)"), alone.errors)
+    XCTAssertEqual((try harness.json()["warnings"] as? [String])?.count, 0)
   }
 }

@@ -45,6 +45,16 @@ final class FormattingTests: XCTestCase {
       arguments.contains("virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=52:54:00:50:00:03"))
     XCTAssertTrue(arguments.contains("file:/s/n/serial.log"))
     XCTAssertEqual(NodeBoot.mac(forNode: 258), "52:54:00:50:01:02")
+    let key = ClusterKey(bytes: [0x12, 0x34] + Array(repeating: 0, count: 30))!
+    let withData = NodeBoot.qemuArguments(
+      iso: "/s/n/boot.iso", log: "/s/n/serial.log", attachment: .user(hostPort: 47100),
+      nodeIndex: 3, memory: "1024M", cpus: 2, dataPort: NodeBoot.dataPort(for: key))
+    XCTAssertEqual(NodeBoot.dataPort(for: key), 48_000 + 0x1234 % 2000)
+    XCTAssertTrue(withData.contains("socket,id=data,mcast=230.0.0.1:48660,localaddr=127.0.0.1"))
+    XCTAssertTrue(
+      withData.contains(
+        "virtio-net-pci,netdev=data,disable-legacy=on,addr=0x10,mac=52:54:00:51:00:03"))
+    XCTAssertFalse(arguments.contains("-netdev") && arguments.contains { $0.hasPrefix("socket") })
     XCTAssertEqual(NodeManager.mebibytes("1G"), 1024)
     XCTAssertEqual(NodeManager.mebibytes("512m"), 512)
     XCTAssertNil(NodeManager.mebibytes("32M"))

@@ -59,21 +59,24 @@ final class ModuleLineTests: XCTestCase {
     XCTAssertTrue(try profile.moduleLines().get()[0].commandLine.contains(" mem=2G "))
   }
 
-  func testTheProfileLineOfAVMWithANICStillParses() throws {
+  func testTheProfileLineOfAVMWithANICCarriesItsMAC() throws {
     let profile = try XCTUnwrap(
       machine(
         linuxProfile(
           "  <nic1><mac>52:54:00:00:00:01</mac></nic1>\n  <cmdline>init=\"/bin/sh\"</cmdline>")))
     XCTAssertEqual(
-      profile.vmProfileLine, "vm name=linux mem=256M cpus=1 kind=linux -- init=\"/bin/sh\"")
+      profile.vmProfileLine,
+      "vm name=linux mem=256M cpus=1 kind=linux nic=52:54:00:00:00:01 -- init=\"/bin/sh\"")
     let node = try parsedByTheNode(profile.vmProfileLine)
     XCTAssertEqual(node.guestCommandLine, Array("init=\"/bin/sh\"".utf8))
+    XCTAssertEqual(node.nicMACs, [[0x52, 0x54, 0, 0, 0, 1]])
   }
 
   func testWhatTheModuleLineCannotCarry() throws {
     let withNIC = try XCTUnwrap(
       machine(linuxProfile("  <nic1><mac>52:54:00:00:00:01</mac></nic1>")))
-    XCTAssertEqual(withNIC.moduleLines(), .failure(.hasNICs))
+    XCTAssertEqual(
+      try withNIC.moduleLines().get().first?.commandLine.contains("nic=52:54:00:00:00:01"), true)
     let withDisk = try XCTUnwrap(machine(linuxProfile("  <image size=\"8\">d.img</image>")))
     XCTAssertEqual(withDisk.moduleLines(), .failure(.hasDisk))
     let quoted = try XCTUnwrap(machine(linuxProfile("  <cmdline>init=\"/bin/sh\"; x</cmdline>")))

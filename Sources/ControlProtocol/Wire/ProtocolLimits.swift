@@ -14,6 +14,9 @@ public enum ProtocolLimits {
   public static let maximumCommandLineLength = 1024
   public static let maximumVCPUs = 64
   public static let maximumNICs = 8
+  /// Guest NICs whose counters one status answer carries; an answer with the state
+  /// window carries none (both would not fit one datagram).
+  public static let maximumStatusNICs = 4
   /// Bytes of data in one transfer chunk.
   public static let maximumChunkSize = 1024
   /// Bytes of a VM's disk in one `diskRead` answer (one transfer chunk).

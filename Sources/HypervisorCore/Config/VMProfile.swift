@@ -187,6 +187,9 @@ public struct VMProfile: Equatable {
         case Array("off".utf8): profile.entropyDevice = false
         default: return .failure(.invalidValue(word.key))
         }
+      case Array("nic".utf8):
+        guard let macs = parseMACList(value) else { return .failure(.invalidValue(word.key)) }
+        profile.nicMACs = macs
       default:
         return .failure(.unknownKey(word.key))
       }

@@ -123,11 +123,6 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
 
   private func create(_ specification: VMSpecification, images: inout ImageStore) -> Response {
     if let problem = specification.problem() { return .failure(problem) }
-    guard specification.nics.isEmpty else {
-      return .failure(
-        ControlFailure(
-          .notSupported, text: "the node has no guest NIC model yet: remove the profile's <nic>"))
-    }
     guard manager.id(named: specification.name) == nil else {
       return .failure(ControlFailure(.nameInUse, text: "a VM of that name runs on the node"))
     }
@@ -158,6 +153,8 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     var profile = VMProfile(name: specification.name)
     profile.memorySize = specification.memorySize
     profile.vcpuCount = Int(specification.vcpuCount)
+    // One virtio-net NIC per MAC on the node's switch (docs/guest-io.md).
+    profile.nicMACs = specification.nics
     profile.kind = specification.kind == .linux ? .linux : .flat
     if specification.kind == .linux {
       profile.guestCommandLine = specification.commandLine
@@ -306,6 +303,14 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       vcpuCPUs: status.vcpus.map {
         $0.hostCPU < 0 ? ControlProtocol.VMStatus.notOnACPU : UInt16(clamping: $0.hostCPU)
       },
-      exits: exits, refusedMSRs: refused, state: excerpt)
+      exits: exits, refusedMSRs: refused, state: excerpt,
+      nics: GuestNICs.nics(of: status.id).prefix(ProtocolLimits.maximumStatusNICs).map {
+        let counters = $0.counters
+        return NICCounters(
+          mac: EthernetFrame.bytes($0.mac), transmittedFrames: counters.transmittedFrames,
+          transmittedBytes: counters.transmittedBytes, receivedFrames: counters.receivedFrames,
+          receivedBytes: counters.receivedBytes, copiedBytes: counters.copiedBytes,
+          droppedFrames: counters.totalDrops)
+      })
   }
 }

@@ -92,8 +92,10 @@ enum ManagementNetwork {
 
   /// The first NIC with a driver: modern virtio-net, else an Intel 8254x (Bochs).
   private static func startNIC(_ functions: [PCIFunction]) -> (any NetworkInterfaceCard)? {
+    // The data NIC's slot is the guest switch's uplink (DataNetwork), never the node's own.
     if let nic = functions.first(where: {
       VirtioPCIIdentity.isNetwork(vendor: $0.header.vendorID, device: $0.header.deviceID)
+        && !DataNetwork.isDataSlot($0)
     }) {
       switch VirtioNetDevice.start(nic, apicID: CPUs.all[0].apicID) {
       case .success(let device): return device
@@ -132,6 +134,7 @@ enum ManagementNetwork {
   /// Whether CPU 0 must keep a host tick while it runs a guest: a polled NIC is looked at
   /// only between slices.
   static var needsPollTicks: Bool {
+    if DataNetwork.needsPollTicks { return true }
     guard let node else { return false }
     return !node.device.usesInterrupts
   }
@@ -146,6 +149,7 @@ enum ManagementNetwork {
   /// CPU 0's scheduler calls this on every pass: one relaxed load when there is no network.
   @inline(__always)
   static func service() {
+    DataNetwork.service()
     guard let node else { return }
     node.service(now: milliseconds())
   }
@@ -153,6 +157,7 @@ enum ManagementNetwork {
   /// When CPU 0 must wake up for the network though nothing interrupts: the next poll
   /// (no MSI-X) or ARP retry; nil when only an interrupt can bring work.
   static func wakeDeadline() -> UInt64? {
+    if let due = DataNetwork.wakeDeadline() { return due }
     guard let node else { return nil }
     if !node.device.usesInterrupts || node.stack.awaitsARP {
       return arch_rdtsc() &+ pollMilliseconds &* LocalAPIC.tscPerMillisecond
@@ -164,6 +169,7 @@ enum ManagementNetwork {
 
   /// Whether CPU 0 has network work now (checked before it sleeps).
   static var hasWork: Bool {
+    if DataNetwork.hasWork { return true }
     guard let node else { return false }
     return interruptPending.load(ordering: .acquiring) || node.device.hasReceived
   }

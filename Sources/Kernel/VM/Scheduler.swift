@@ -373,6 +373,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // Printed by the CPU its last vCPU leaves, maybe long after the stop line and after other
     // VMs' lines: named again, and kept whole.
     if !vm.quietReports { report(released: vm) }
+    // Off the switch before its memory goes (docs/guest-io.md).
+    if !vm.quietReports { GuestNICs.report(vm) }
+    GuestNICs.release(vm)
     if let trace = vm.exitTrace {
       ExitTraceReadout.print(trace, vm: vm)
       vm.recordingClock?.detach()

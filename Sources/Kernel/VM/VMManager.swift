@@ -77,6 +77,13 @@ final class VMManager<Backend: VirtualizationBackend> {
       lock.withLock { _ = registry.apply(.failed, to: id) }
       return .failure(.placement(refusal))
     }
+    // Guest NICs: on the node's switch before anything is built (docs/guest-io.md).
+    let (nics, nicRefusal) = GuestNICs.create(for: profile)
+    if let nicRefusal {
+      placement.release(vm: id)
+      lock.withLock { _ = registry.apply(.failed, to: id) }
+      return .failure(.invalid(nicRefusal))
+    }
     let framesBefore = PhysicalFrames.freeFrames
     let vm: VirtualMachine
     switch VMLoader.build(
@@ -84,6 +91,7 @@ final class VMManager<Backend: VirtualizationBackend> {
     {
     case .success(let built): vm = built
     case .failure(let refusal):
+      GuestNICs.abandon(nics)
       placement.release(vm: id)
       lock.withLock { _ = registry.apply(.failed, to: id) }
       return .failure(refusal)
@@ -92,6 +100,8 @@ final class VMManager<Backend: VirtualizationBackend> {
     vm.createdAt = started
     // Its disk before its vCPUs run (the virtio-blk function reads `vm.disk`).
     if let disk = images.transferredDisk { vm.disk = disk }
+    GuestNICs.adopt(nics, by: vm)
+    GuestNICs.attach(nics, to: vm)
     // Another CPU allocating meanwhile (a NIC ring, another VM) would count here too; boot
     // VMs are built one after another before the other CPUs allocate.
     let ramFrames = Int((profile.memorySize + 4095) / 4096)

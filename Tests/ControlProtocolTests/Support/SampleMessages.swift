@@ -87,6 +87,7 @@ enum SampleMessages {
             count: ProtocolLimits.maximumListedVMs), total: 300))
     ),
     (.status, .vmStatus(fullStatus)),
+    (.status, .vmStatus(fullNICStatus)),
     (
       .status,
       .vmStatus(VMStatus(summary: summary, uptimeMilliseconds: 0, vcpuCPUs: [VMStatus.notOnACPU]))
@@ -135,6 +136,19 @@ enum SampleMessages {
     counters.refusedStaleEpoch = 6
     return counters
   }
+
+  /// A status with every guest NIC it can carry (an answer without the state window).
+  static let fullNICStatus: VMStatus = {
+    var status = fullStatus
+    status.state = nil
+    status.nics = (0..<ProtocolLimits.maximumStatusNICs).map {
+      NICCounters(
+        mac: [0x52, 0x54, 0, 0x12, 0x34, UInt8($0)], transmittedFrames: 1 << 40,
+        transmittedBytes: 1 << 50, receivedFrames: 3, receivedBytes: 4, copiedBytes: .max,
+        droppedFrames: 6)
+    }
+    return status
+  }()
 
   /// A status at every limit at once: it must still fit one datagram.
   static let fullStatus = VMStatus(

@@ -1,0 +1,184 @@
+/// The node's software switch (the copying "bridge" path of docs/guest-io.md): one port per
+/// guest NIC, whose MAC it knows from the profile, and at most one uplink (the node's data
+/// NIC). Frames are forwarded by destination MAC: a local guest's MAC to that guest, a group
+/// address (broadcast, multicast) to every port but the source, any other unicast out of
+/// the uplink. A guest may send only from its NIC's own MAC. Stations beyond the uplink are
+/// learned from the frames it brings, in a bounded table, so that `create` can refuse a MAC
+/// already in use on the network.
+///
+/// Locks: one `TicketLock` covers the ports, the learned table and the counters, and is held
+/// while a frame is handed to its receivers, so that after `unregister` returns no CPU is
+/// still writing into that port's guest. Lock order, on every path: a VM's device lock (a
+/// guest's transmit runs in its vCPU's exit) → the switch's lock → a receiver's own lock
+/// (a guest NIC's receive lock, the uplink driver's lock). Never the reverse, and no
+/// receiver takes a VM's device lock.
+public final class VirtualSwitch {
+  public static let maximumPorts = 64
+  /// Stations beyond the uplink remembered; the least recently seen is forgotten first.
+  public static let learnedCapacity = 256
+  /// A learned station older than this (milliseconds) no longer holds its MAC: IEEE
+  /// 802.1D's default ageing time, 300 s, so a VM destroyed on one node can be created on
+  /// another a few minutes later.
+  public static let ageingMilliseconds: UInt64 = 300_000
+
+  private struct Port {
+    var id: Int
+    var mac: UInt64
+    var receiver: any SwitchPortReceiver
+  }
+
+  private struct Station {
+    var mac: UInt64
+    var lastSeen: UInt64
+  }
+
+  private let lock = TicketLock()
+  private var ports: [Port] = []
+  private var nextPortID = 1
+  private var uplink: (any SwitchPortReceiver)?
+  private var learned: [Station] = []
+  private var counters = SwitchCounters()
+
+  public init() {}
+
+  // MARK: Ports
+
+  /// Adds a guest NIC with `mac`, refused when the MAC is already a port's, was seen
+  /// beyond the uplink within the ageing time before `now` (milliseconds), or is not a
+  /// unicast address.
+  public func register(mac: UInt64, receiver: any SwitchPortReceiver, now: UInt64 = 0)
+    -> Result<SwitchPortID, SwitchRefusal>
+  {
+    lock.withLock {
+      if let refusal = refusalLocked(mac, now: now) { return .failure(refusal) }
+      guard ports.count < Self.maximumPorts else { return .failure(.tooManyPorts) }
+      let id = nextPortID
+      nextPortID += 1
+      ports.append(Port(id: id, mac: mac, receiver: receiver))
+      return .success(SwitchPortID(value: id))
+    }
+  }
+
+  /// Whether `mac` could be registered now (the check `create` makes for every NIC of a
+  /// profile before it builds the VM).
+  public func refusal(for mac: UInt64, now: UInt64 = 0) -> SwitchRefusal? {
+    lock.withLock { refusalLocked(mac, now: now) }
+  }
+
+  private func refusalLocked(_ mac: UInt64, now: UInt64) -> SwitchRefusal? {
+    guard mac != 0, !EthernetFrame.isGroup(mac) else { return .notUnicast(mac) }
+    if ports.contains(where: { $0.mac == mac }) { return .duplicateMAC(mac) }
+    if learned.contains(where: { $0.mac == mac && now &- $0.lastSeen < Self.ageingMilliseconds }) {
+      return .seenOnNetwork(mac)
+    }
+    return nil
+  }
+
+  /// Removes a guest NIC. When it returns, no frame is being delivered to it.
+  public func unregister(_ port: SwitchPortID) {
+    lock.withLock { ports.removeAll { $0.id == port.value } }
+  }
+
+  public func attachUplink(_ receiver: any SwitchPortReceiver) {
+    lock.withLock { uplink = receiver }
+  }
+
+  public var hasUplink: Bool { lock.withLock { uplink != nil } }
+  public var portCount: Int { lock.withLock { ports.count } }
+  public var learnedCount: Int { lock.withLock { learned.count } }
+  public var statistics: SwitchCounters { lock.withLock { counters } }
+
+  // MARK: Forwarding
+
+  /// A frame a guest NIC sent (its vCPU's exit, the VM's device lock held).
+  @discardableResult
+  public func send(_ frame: [UInt8], from port: SwitchPortID) -> SwitchOutcome {
+    lock.withLock {
+      counters.fromGuests &+= 1
+      guard frame.count >= EthernetFrame.headerLength else { return dropLocked(.runt) }
+      guard let source = ports.firstIndex(where: { $0.id == port.value }),
+        EthernetFrame.source(frame) == ports[source].mac
+      else { return dropLocked(.spoofedSource) }
+      let destination = EthernetFrame.destination(frame)
+      if EthernetFrame.isGroup(destination) {
+        var reached = 0
+        for index in ports.indices where index != source {
+          if ports[index].receiver.receiveFrame(frame) { reached += 1 }
+        }
+        if let uplink, uplink.receiveFrame(frame) { reached += 1 }
+        counters.flooded &+= 1
+        return .flooded(ports: reached)
+      }
+      if let target = ports.firstIndex(where: { $0.mac == destination }) {
+        guard target != source else { return dropLocked(.noRoute) }
+        return deliverLocked(frame, to: ports[target].receiver)
+      }
+      guard let uplink else { return dropLocked(.noRoute) }
+      guard uplink.receiveFrame(frame) else { return dropLocked(.receiverRefused) }
+      counters.toUplink &+= 1
+      return .toUplink
+    }
+  }
+
+  /// A frame the node's data NIC received (CPU 0, no VM's lock held) at `now`
+  /// (milliseconds, for the learned table's ageing).
+  @discardableResult
+  public func receiveFromUplink(_ frame: [UInt8], now: UInt64 = 0) -> SwitchOutcome {
+    lock.withLock {
+      counters.fromUplink &+= 1
+      guard frame.count >= EthernetFrame.headerLength else { return dropLocked(.runt) }
+      let source = EthernetFrame.source(frame)
+      guard !EthernetFrame.isGroup(source), !ports.contains(where: { $0.mac == source }) else {
+        return dropLocked(.badSourceFromUplink)
+      }
+      learnLocked(source, now: now)
+      let destination = EthernetFrame.destination(frame)
+      if EthernetFrame.isGroup(destination) {
+        var reached = 0
+        for port in ports where port.receiver.receiveFrame(frame) { reached += 1 }
+        counters.flooded &+= 1
+        return .flooded(ports: reached)
+      }
+      guard let target = ports.first(where: { $0.mac == destination }) else {
+        return dropLocked(.noRoute)
+      }
+      return deliverLocked(frame, to: target.receiver)
+    }
+  }
+
+  private func deliverLocked(_ frame: [UInt8], to receiver: any SwitchPortReceiver)
+    -> SwitchOutcome
+  {
+    guard receiver.receiveFrame(frame) else { return dropLocked(.receiverRefused) }
+    counters.delivered &+= 1
+    return .delivered
+  }
+
+  private func dropLocked(_ reason: SwitchDrop) -> SwitchOutcome {
+    counters.drops[reason.rawValue] &+= 1
+    return .dropped(reason)
+  }
+
+  /// Remembers `mac` as a station beyond the uplink; when the table is full the least
+  /// recently seen station is forgotten (the table stays bounded whatever the hub brings).
+  private func learnLocked(_ mac: UInt64, now: UInt64) {
+    if let index = learned.firstIndex(where: { $0.mac == mac }) {
+      learned[index].lastSeen = now
+      return
+    }
+    if learned.count < Self.learnedCapacity {
+      learned.append(Station(mac: mac, lastSeen: now))
+      return
+    }
+    var oldest = 0
+    for index in learned.indices where learned[index].lastSeen < learned[oldest].lastSeen {
+      oldest = index
+    }
+    learned[oldest] = Station(mac: mac, lastSeen: now)
+  }
+
+  /// Whether `mac` is a learned station beyond the uplink.
+  public func hasLearned(_ mac: UInt64) -> Bool {
+    lock.withLock { learned.contains { $0.mac == mac } }
+  }
+}

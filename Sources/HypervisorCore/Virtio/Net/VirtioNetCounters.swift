@@ -1,0 +1,54 @@
+/// Why a guest NIC dropped a frame. Each is counted (`VirtioNetCounters.drops`).
+public enum VirtioNetDrop: Int, Equatable, CaseIterable {
+  /// Transmit: fewer than a virtio-net header and an Ethernet header (12 + 14 bytes).
+  case transmitTooShort
+  /// Transmit: a frame longer than 1514 bytes (the device offers no segmentation offload).
+  case transmitTooLong
+  /// Transmit: a source MAC other than the NIC's own (the switch's anti-spoofing).
+  case transmitSpoofed
+  /// Transmit: no port for its destination (no uplink, or the NIC's own MAC).
+  case transmitNoRoute
+  /// Transmit: the receiving NIC or uplink had no room (its counters say why).
+  case transmitPeerRefused
+  /// Receive: the driver has not set DRIVER_OK, or the queue faulted.
+  case receiveNotReady
+  /// Receive: no receive buffer was available.
+  case receiveNoBuffer
+  /// Receive: the buffer was smaller than header and frame, or device-readable.
+  case receiveBufferTooSmall
+  /// The driver broke a virtqueue rule; the device needs a reset (virtio 1.1 §2.1.2).
+  case queueFault
+}
+
+/// A guest NIC's counters. The transmit half is written under the VM's device lock, the
+/// receive half under the NIC's receive lock; `VirtioNetDevice.counters` adds the two.
+public struct VirtioNetCounters: Equatable {
+  public var transmittedFrames: UInt64 = 0
+  public var transmittedBytes: UInt64 = 0
+  public var receivedFrames: UInt64 = 0
+  public var receivedBytes: UInt64 = 0
+  /// Bytes the hypervisor copied out of or into guest memory: each transmitted frame once,
+  /// each received frame and its virtio-net header once.
+  public var copiedBytes: UInt64 = 0
+  /// Indexed by `VirtioNetDrop.rawValue`.
+  public var drops = [UInt64](repeating: 0, count: VirtioNetDrop.allCases.count)
+
+  public init() {}
+
+  public func dropped(_ reason: VirtioNetDrop) -> UInt64 { drops[reason.rawValue] }
+
+  public var totalDrops: UInt64 { drops.reduce(0, &+) }
+
+  mutating func count(_ reason: VirtioNetDrop) { drops[reason.rawValue] &+= 1 }
+
+  static func + (left: VirtioNetCounters, right: VirtioNetCounters) -> VirtioNetCounters {
+    var sum = left
+    sum.transmittedFrames &+= right.transmittedFrames
+    sum.transmittedBytes &+= right.transmittedBytes
+    sum.receivedFrames &+= right.receivedFrames
+    sum.receivedBytes &+= right.receivedBytes
+    sum.copiedBytes &+= right.copiedBytes
+    for index in sum.drops.indices { sum.drops[index] &+= right.drops[index] }
+    return sum
+  }
+}
