@@ -76,6 +76,8 @@ def cases():
              forbid=LINUX_FORBID, timeout=240),
         Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,
              forbid=RNG_FORBID, timeout=120),
+        # Slow (make test-slow): a second Bochs Linux boot; VT-x's virtio-pci transport and
+        # MSI-X are already covered by bochs-vmx-linux-virtio-blk-ext4 in every make test.
         Case("bochs-vmx-linux-virtio-rng", "bochs", "build/test/linux-rng.iso", RNG_EXPECT,
-             forbid=RNG_FORBID, timeout=500),
+             forbid=RNG_FORBID, timeout=500, slow=True),
     ]
