@@ -10,6 +10,9 @@
 # datagrams: another node or a test). PEREGRINE_NET_MAC sets its MAC; PEREGRINE_NET_MODEL=e1000
 # gives an Intel 82540EM instead (the NIC Bochs offers). Unset: no NIC of ours (QEMU's
 # default e1000 on its user network stays, as before).
+# PEREGRINE_MACHINE picks QEMU's machine (default pc); PEREGRINE_IOMMU=intel adds a VT-d unit
+# (`-device intel-iommu,intremap=on`, before any NIC: QEMU wants the IOMMU first) and needs
+# PEREGRINE_MACHINE=q35,kernel-irqchip=split (docs/iommu.md).
 set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
@@ -23,10 +26,11 @@ extra=()
 # One thread delivers cross-CPU IPIs only at its round-robin switches, so multi-CPU guests
 # that wait on each other run much slower there.
 [ "${PEREGRINE_TCG_SINGLE:-0}" = 1 ] && [ "${PEREGRINE_ICOUNT:-0}" != 1 ] && extra+=(-accel tcg,thread=single)
+[ "${PEREGRINE_IOMMU:-}" = intel ] && extra+=(-device intel-iommu,intremap=on)
 if [ -n "${PEREGRINE_NET:-}" ]; then
   extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"
     -device "${PEREGRINE_NET_MODEL:-virtio-net-pci,disable-legacy=on},netdev=peregrine-net0${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")
 fi
-exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
+exec qemu-system-x86_64 -machine "${PEREGRINE_MACHINE:-pc}" -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
   "${extra[@]}" "$@"
