@@ -16,6 +16,12 @@ enum IOMMU {
   nonisolated(unsafe) static var domains: [RemappingDomain] = []
   nonisolated(unsafe) static var nextDomainID: UInt16 = 1
   nonisolated(unsafe) static var unattributedFaults = 0
+  /// Attach and detach may run on any CPU (a VM is released by the CPU its last vCPU
+  /// leaves); fault polling runs on CPU 0. Taken before the console lock, never inside it.
+  static let lock = TicketLock()
+  /// `domains.count`, readable without the lock (an aligned word: a stale value only
+  /// delays a poll by one pass).
+  nonisolated(unsafe) static var liveDomains = 0
 
   /// From the ACPI walk: where the DMAR table is, if any.
   static func tablesFound(_ tables: [ACPITableEntry]) {
@@ -110,6 +116,12 @@ enum IOMMU {
   static func attach(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
     -> RemappingDomain?
   {
+    lock.withLock { attachLocked(vmName: vmName, memory: memory, devices: devices) }
+  }
+
+  private static func attachLocked(
+    vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID]
+  ) -> RemappingDomain? {
     guard var unit, let levels = unit.capability.pagingLevels else { return nil }
     var frames = RecordingFrameSource()
     let built = RemappingDomainTables.build(
@@ -129,7 +141,7 @@ enum IOMMU {
           domain: domain.id)
       else {
         IOMMU.unit = unit
-        detach(domain)
+        detachLocked(domain)
         return nil
       }
     }
@@ -138,18 +150,32 @@ enum IOMMU {
     }
     IOMMU.unit = unit
     domains.append(domain)
+    liveDomains = domains.count
     return domain
   }
 
   /// Removes the domain's context entries, invalidates, and frees its tables; translation
   /// goes off again with the last domain, so the node's devices DMA untranslated as before.
   static func detach(_ domain: RemappingDomain) {
+    lock.withLock { detachLocked(domain) }
+  }
+
+  /// The VM `name` is being released (its vCPUs are gone, its RAM is about to be freed):
+  /// its domains go first, so no device can reach the RAM once it is reused.
+  static func vmReleased(name: [UInt8]) {
+    lock.withLock {
+      for domain in domains where domain.vmName == name { detachLocked(domain) }
+    }
+  }
+
+  private static func detachLocked(_ domain: RemappingDomain) {
     guard var unit else { return }
     for device in domain.devices {
       _ = unit.setContext(device, .notPresent, domain: domain.id)
     }
     _ = unit.invalidate(domain: domain.id)
     domains.removeAll { $0 === domain }
+    liveDomains = domains.count
     if domains.isEmpty, unit.translating {
       _ = unit.command(RemappingGlobalBit.translationEnable, set: false)
     }
@@ -159,6 +185,12 @@ enum IOMMU {
 
   /// Reports and clears recorded faults (CPU 0, with the node's management work).
   static func pollFaults() {
+    // No domain, no translation, no fault: one load per pass, no register read.
+    guard liveDomains > 0 else { return }
+    lock.withLock { pollFaultsLocked() }
+  }
+
+  private static func pollFaultsLocked() {
     guard let unit else { return }
     let (faults, overflowed) = unit.drainFaults()
     for fault in faults {
