@@ -11,7 +11,8 @@
 # gives an Intel 82540EM instead (the NIC Bochs offers). Unset: no NIC of ours (QEMU's
 # default e1000 on its user network stays, as before).
 # PEREGRINE_MACHINE picks QEMU's machine (default pc); PEREGRINE_IOMMU=intel adds a VT-d unit
-# (`-device intel-iommu,intremap=on`, before any NIC: QEMU wants the IOMMU first) and needs
+# (`-device intel-iommu,intremap=on`, before any NIC: QEMU wants the IOMMU first; intel-48
+# adds aw-bits=48, so SAGAW offers 4-level tables) and needs
 # PEREGRINE_MACHINE=q35,kernel-irqchip=split (docs/iommu.md).
 set -uo pipefail
 iso=$1; shift
@@ -26,7 +27,10 @@ extra=()
 # One thread delivers cross-CPU IPIs only at its round-robin switches, so multi-CPU guests
 # that wait on each other run much slower there.
 [ "${PEREGRINE_TCG_SINGLE:-0}" = 1 ] && [ "${PEREGRINE_ICOUNT:-0}" != 1 ] && extra+=(-accel tcg,thread=single)
-[ "${PEREGRINE_IOMMU:-}" = intel ] && extra+=(-device intel-iommu,intremap=on)
+case "${PEREGRINE_IOMMU:-}" in
+  intel) extra+=(-device intel-iommu,intremap=on) ;;
+  intel-48) extra+=(-device intel-iommu,intremap=on,aw-bits=48) ;;  # 4-level tables offered
+esac
 if [ -n "${PEREGRINE_NET:-}" ]; then
   extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"
     -device "${PEREGRINE_NET_MODEL:-virtio-net-pci,disable-legacy=on},netdev=peregrine-net0${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")

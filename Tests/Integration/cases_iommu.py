@@ -42,6 +42,20 @@ def cases():
             r" translation off, table frames back: all",
         ] + HELLO_ENDS, forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"IOMMU fault: VM \(none\)"],
              env=Q35_E1000, qemu_args=["-nic", "none"]),
+        # aw-bits=48: SAGAW 0x6 offers 4 levels, which the domain then uses.
+        Case("qemu-svm-iommu-vtd-fault-4-level", "qemu", ISO, [
+            r"^\[info \] iommu: VT-d 1\.0 at 0xfed90000, segment 0, scopes 7, host width 48,"
+            r" RMRRs 0; cap 0xd2008c222f0606 \(domains 65536, SAGAW 0x6, MGAW 48,",
+            r"^\[info \] iommu selftest: domain 1 for selftest-vm, 4 table frames, translation on",
+            # Reason 6, not 3 (context invalid): the unit accepted AW = 2 and walked 4 levels.
+            r"^\[warn \] IOMMU fault: VM selftest-vm, device 00:02\.0, read of 0x[0-9a-f]+000,"
+            r" read of a page not mapped readable",
+            r"^\[info \] iommu selftest: 1 fault\(s\) for selftest-vm; domain torn down,"
+            r" translation off, table frames back: all",
+        ] + HELLO_ENDS, forbid=[r"PEREGRINE (PANIC|EXCEPTION)"],
+             env=dict(Q35_E1000, PEREGRINE_IOMMU="intel-48",
+                      PEREGRINE_NET="socket,udp=127.0.0.1:27435,localaddr=127.0.0.1:27436"),
+             qemu_args=["-nic", "none"]),
         Case("qemu-svm-iommu-absent-on-pc", "qemu", ISO,
              [r"^\[info \] iommu: no DMAR table"] + HELLO_ENDS,
              forbid=[r"iommu selftest", r"IOMMU fault"], qemu_args=["-nic", "none"]),
