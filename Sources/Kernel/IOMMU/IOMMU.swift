@@ -123,6 +123,11 @@ enum IOMMU {
     vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID]
   ) -> RemappingDomain? {
     guard var unit, let levels = unit.capability.pagingLevels else { return nil }
+    // A device is in one domain at most: a second attach would overwrite its context entry.
+    for device in devices where domains.contains(where: { $0.devices.contains(device) }) {
+      Log.warning("iommu: device already in a domain; attach refused")
+      return nil
+    }
     var frames = RecordingFrameSource()
     let built = RemappingDomainTables.build(
       map: memory, levels: levels, largestPage: unit.capability.supports2MPages ? .size2M : .size4K,
