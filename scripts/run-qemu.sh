@@ -10,6 +10,10 @@
 # datagrams: another node or a test). PEREGRINE_NET_MAC sets its MAC; PEREGRINE_NET_MODEL=e1000
 # gives an Intel 82540EM instead (the NIC Bochs offers). Unset: no NIC of ours (QEMU's
 # default e1000 on its user network stays, as before).
+# PEREGRINE_MACHINE picks QEMU's machine (default pc); PEREGRINE_IOMMU=intel adds a VT-d unit
+# (`-device intel-iommu,intremap=on`, before any NIC: QEMU wants the IOMMU first; intel-48
+# adds aw-bits=48, so SAGAW offers 4-level tables) and needs
+# PEREGRINE_MACHINE=q35,kernel-irqchip=split (docs/iommu.md).
 set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
@@ -23,6 +27,10 @@ extra=()
 # One thread delivers cross-CPU IPIs only at its round-robin switches, so multi-CPU guests
 # that wait on each other run much slower there.
 [ "${PEREGRINE_TCG_SINGLE:-0}" = 1 ] && [ "${PEREGRINE_ICOUNT:-0}" != 1 ] && extra+=(-accel tcg,thread=single)
+case "${PEREGRINE_IOMMU:-}" in
+  intel) extra+=(-device intel-iommu,intremap=on) ;;
+  intel-48) extra+=(-device intel-iommu,intremap=on,aw-bits=48) ;;  # 4-level tables offered
+esac
 if [ -n "${PEREGRINE_NET:-}" ]; then
   extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"
     -device "${PEREGRINE_NET_MODEL:-virtio-net-pci,disable-legacy=on},netdev=peregrine-net0${PEREGRINE_NET_MAC:+,mac=$PEREGRINE_NET_MAC}")
@@ -35,6 +43,6 @@ if [ -n "${PEREGRINE_DATA_NET:-}" ]; then
   extra+=(-netdev "socket,id=peregrine-data0,mcast=230.0.0.1:${PEREGRINE_DATA_NET},localaddr=127.0.0.1"
     -device "virtio-net-pci,disable-legacy=on,netdev=peregrine-data0,addr=0x10,mac=${PEREGRINE_DATA_MAC:-52:54:00:51:00:00}")
 fi
-exec qemu-system-x86_64 -machine pc -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
+exec qemu-system-x86_64 -machine "${PEREGRINE_MACHINE:-pc}" -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
   "${extra[@]}" "$@"

@@ -58,6 +58,7 @@ enum Hypervisor {
     // Before the other CPUs start: it may map the NIC's BARs in the kernel's page tables.
     ManagementNetwork.start(commandLine: boot.commandLine)
     DataNetwork.start()
+    IOMMU.start(commandLine: boot.commandLine)
     ApplicationProcessors.startAll(boot: boot, backend: everyCPU)
     let topology = CPUTopology(
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })

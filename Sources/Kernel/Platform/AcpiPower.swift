@@ -28,6 +28,7 @@ enum AcpiPower {
       powerOff = information.powerOff
       enableCommand = information.acpiEnable
       FirmwareProcessors.listed = information.processors
+      IOMMU.tablesFound(information.tables)
       if Log.begin(.info) {
         Console.write("acpi: ")
         Console.write(decimal: UInt64(information.tables.count))

@@ -384,6 +384,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     backend.release(vm)
     // A transferred disk is freed, or kept for reading back when the VM ended by itself.
     TransferredDisks.released(vm)
+    IOMMU.vmReleased(name: vm.name)  // before the RAM its domain maps is freed
     if let space = vm.addressSpace {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()
       vm.addressSpace = nil

@@ -240,6 +240,7 @@ final class VMManager<Backend: VirtualizationBackend> {
 
   /// CPU 0, between slices: the node service's turn. Returns when it wants to run again.
   func serviceTick() -> UInt64? {
+    IOMMU.pollFaults()
     guard let service else { return nil }
     return service.poll(now: arch_rdtsc())
   }

@@ -1,0 +1,251 @@
+import BootProtocols
+import CArch
+import HypervisorCore
+import Memory
+
+/// The node's DMA remapping (docs/iommu.md): the first VT-d unit the DMAR table names, one
+/// domain per VM that owns a device, and fault reporting.
+///
+/// Translation stays off until a domain is attached: with TE clear every device DMAs
+/// untranslated (VT-d §10.4.4), so the management NIC keeps working with no identity domain.
+/// Turning TE on blocks every device without a context entry; passthrough (issue 14 part 2)
+/// must then give the node's own devices pass-through entries (ECAP.PT) first.
+enum IOMMU {
+  nonisolated(unsafe) static var dmarAddress: UInt64 = 0
+  nonisolated(unsafe) static var unit: RemappingUnit?
+  nonisolated(unsafe) static var domains: [RemappingDomain] = []
+  nonisolated(unsafe) static var nextDomainID: UInt16 = 1
+  nonisolated(unsafe) static var unattributedFaults = 0
+  /// Attach and detach may run on any CPU (a VM is released by the CPU its last vCPU
+  /// leaves); fault polling runs on CPU 0. Taken before the console lock, never inside it.
+  static let lock = TicketLock()
+  /// `domains.count`, readable without the lock (an aligned word: a stale value only
+  /// delays a poll by one pass).
+  nonisolated(unsafe) static var liveDomains = 0
+
+  /// From the ACPI walk: where the DMAR table is, if any.
+  static func tablesFound(_ tables: [ACPITableEntry]) {
+    if let dmar = tables.first(where: {
+      $0.header.signature == [0x44, 0x4D, 0x41, 0x52] && $0.header.checksumValid
+    }) {
+      dmarAddress = dmar.address
+    }
+  }
+
+  /// Parses the DMAR table, maps the first DRHD's registers, reports CAP/ECAP decoded and
+  /// installs an empty root table (translation still off).
+  static func start(commandLine: [UInt8]) {
+    guard dmarAddress != 0 else {
+      Log.info("iommu: no DMAR table (no VT-d unit; AMD-Vi's IVRS is not read)")
+      return
+    }
+    let length = UnsafeRawPointer(bitPattern: UInt(dmarAddress + 4))!.loadUnaligned(
+      as: UInt32.self)
+    let bytes = UnsafeRawBufferPointer(
+      start: UnsafeRawPointer(bitPattern: UInt(dmarAddress)), count: Int(length))
+    let table: DMARTable
+    do throws(DMARError) {
+      table = try DMARTable.parse(bytes)
+    } catch {
+      Log.line(.warning, error.message)
+      return
+    }
+    let drhd = table.remappingUnits[0]
+    guard let found = RemappingUnit(registerBase: drhd.registerBase) else {
+      Log.error("iommu: could not map the DRHD registers")
+      return
+    }
+    report(table, drhd, found)
+    guard found.capability.pagingLevels != nil else {
+      Log.warning("iommu: no 3- or 4-level AGAW offered; not used")
+      return
+    }
+    guard found.setRootTable(), found.invalidateAll() else {
+      Log.error("iommu: root table pointer or invalidation not acknowledged")
+      return
+    }
+    unit = found
+    Log.info("iommu: root table set (legacy mode), translation off until a device is assigned")
+    if KernelCommandLine.value(of: "iommu", in: commandLine) == Array("selftest".utf8) {
+      IOMMUSelfTest.run()
+    }
+  }
+
+  static func report(_ table: DMARTable, _ drhd: DMARRemappingUnit, _ unit: RemappingUnit) {
+    guard Log.begin(.info) else { return }
+    let cap = unit.capability
+    let ecap = unit.extendedCapability
+    Console.write("iommu: VT-d ")
+    Console.write(decimal: UInt64(unit.version >> 4 & 0xF))
+    Console.write(".")
+    Console.write(decimal: UInt64(unit.version & 0xF))
+    Console.write(" at ")
+    Console.write(hex: drhd.registerBase)
+    Console.write(", segment ")
+    Console.write(decimal: UInt64(drhd.segment))
+    Console.write(drhd.includesAllDevices ? ", all devices" : ", scopes ")
+    if !drhd.includesAllDevices { Console.write(decimal: UInt64(drhd.scopes.count)) }
+    Console.write(", host width ")
+    Console.write(decimal: UInt64(table.hostAddressWidth))
+    Console.write(", RMRRs ")
+    Console.write(decimal: UInt64(table.reservedRegions.count))
+    Console.write("; cap ")
+    Console.write(hex: cap.raw)
+    Console.write(" (domains ")
+    Console.write(decimal: UInt64(cap.domainCount))
+    Console.write(", SAGAW ")
+    Console.write(hex: UInt64(cap.supportedAddressWidths))
+    Console.write(", MGAW ")
+    Console.write(decimal: UInt64(cap.maximumGuestAddressWidth))
+    Console.write(cap.cachingMode ? ", CM=1" : ", CM=0")
+    Console.write(cap.supports2MPages ? ", 2M pages" : "")
+    Console.write(", fault records ")
+    Console.write(decimal: UInt64(cap.faultRecordCount))
+    Console.write(") ecap ")
+    Console.write(hex: ecap.raw)
+    Console.write(" (")
+    Console.write(ecap.queuedInvalidation ? "QI " : "")
+    Console.write(ecap.interruptRemapping ? "IR " : "")
+    Console.write(ecap.extendedInterruptMode ? "EIM " : "")
+    Console.write(ecap.passThrough ? "PT " : "")
+    Console.write(ecap.coherentWalks ? "coherent)" : "non-coherent)")
+    Log.end()
+  }
+
+  /// A domain for a VM's RAM, holding `devices`. Translation is turned on with the first.
+  static func attach(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
+    -> RemappingDomain?
+  {
+    lock.withLock { attachLocked(vmName: vmName, memory: memory, devices: devices) }
+  }
+
+  private static func attachLocked(
+    vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID]
+  ) -> RemappingDomain? {
+    guard var unit, let levels = unit.capability.pagingLevels else { return nil }
+    // A device is in one domain at most: a second attach would overwrite its context entry.
+    for device in devices where domains.contains(where: { $0.devices.contains(device) }) {
+      Log.warning("iommu: device already in a domain; attach refused")
+      return nil
+    }
+    var frames = RecordingFrameSource()
+    let built = RemappingDomainTables.build(
+      map: memory, levels: levels, largestPage: unit.capability.supports2MPages ? .size2M : .size4K,
+      memory: IdentityMappedMemory(), frames: &frames)
+    guard case .success(let tables) = built else {
+      frames.releaseAll()
+      return nil
+    }
+    let domain = RemappingDomain(
+      id: nextDomainID, vmName: vmName, devices: devices, frames: frames)
+    nextDomainID &+= 1
+    for device in devices {
+      guard
+        unit.setContext(
+          device, .context(tables: tables.top, levels: levels, domain: domain.id),
+          domain: domain.id)
+      else {
+        IOMMU.unit = unit
+        detachLocked(domain)
+        return nil
+      }
+    }
+    if !unit.translating, !unit.command(RemappingGlobalBit.translationEnable, set: true) {
+      Log.error("iommu: translation enable not acknowledged (GSTS.TES)")
+    }
+    IOMMU.unit = unit
+    domains.append(domain)
+    liveDomains = domains.count
+    return domain
+  }
+
+  /// Removes the domain's context entries, invalidates, and frees its tables; translation
+  /// goes off again with the last domain, so the node's devices DMA untranslated as before.
+  static func detach(_ domain: RemappingDomain) {
+    lock.withLock { detachLocked(domain) }
+  }
+
+  /// The VM `name` is being released (its vCPUs are gone, its RAM is about to be freed):
+  /// its domains go first, so no device can reach the RAM once it is reused.
+  static func vmReleased(name: [UInt8]) {
+    lock.withLock {
+      for domain in domains where domain.vmName == name { detachLocked(domain) }
+    }
+  }
+
+  private static func detachLocked(_ domain: RemappingDomain) {
+    guard var unit else { return }
+    for device in domain.devices {
+      _ = unit.setContext(device, .notPresent, domain: domain.id)
+    }
+    _ = unit.invalidate(domain: domain.id)
+    domains.removeAll { $0 === domain }
+    liveDomains = domains.count
+    if domains.isEmpty, unit.translating {
+      _ = unit.command(RemappingGlobalBit.translationEnable, set: false)
+    }
+    IOMMU.unit = unit
+    domain.frames.releaseAll()
+  }
+
+  /// Reports and clears recorded faults (CPU 0, with the node's management work).
+  static func pollFaults() {
+    // No domain, no translation, no fault: one load per pass, no register read.
+    guard liveDomains > 0 else { return }
+    lock.withLock { pollFaultsLocked() }
+  }
+
+  private static func pollFaultsLocked() {
+    guard let unit else { return }
+    let (faults, overflowed) = unit.drainFaults()
+    for fault in faults {
+      let owner = domains.first { $0.devices.contains(fault.requester) }
+      owner?.faults += 1
+      if owner == nil { unattributedFaults += 1 }
+      guard Log.begin(.warning) else { continue }
+      Console.write("IOMMU fault: VM ")
+      if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
+      Console.write(", device ")
+      writeHex2(fault.requester.bus)
+      Console.write(":")
+      writeHex2(fault.requester.device)
+      Console.write(".")
+      Console.write(decimal: UInt64(fault.requester.function))
+      Console.write(fault.isRead ? ", read of " : ", write to ")
+      Console.write(hex: fault.address)
+      Console.write(", ")
+      Console.write(fault.reason.message)
+      if let owner {
+        Console.write(" (")
+        Console.write(decimal: UInt64(owner.faults))
+        Console.write(" for this VM)")
+      }
+      Log.end()
+    }
+    if overflowed { Log.warning("iommu: fault records overflowed; some faults were lost") }
+  }
+}
+
+extension IOMMU {
+  static func writeHex2(_ value: UInt8) {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    Console.write(digits[Int(value >> 4)])
+    Console.write(digits[Int(value & 0xF)])
+  }
+}
+
+/// One DMA-remapping domain: a VM's devices and the second-level tables of its RAM.
+final class RemappingDomain {
+  let id: UInt16
+  let vmName: [UInt8]
+  let devices: [RequesterID]
+  var frames: RecordingFrameSource
+  var faults = 0
+
+  init(id: UInt16, vmName: [UInt8], devices: [RequesterID], frames: RecordingFrameSource) {
+    self.id = id
+    self.vmName = vmName
+    self.devices = devices
+    self.frames = frames
+  }
+}
