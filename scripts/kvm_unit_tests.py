@@ -115,10 +115,11 @@ def vm_name(test):
 
 
 def environment():
-    """kvm-unit-tests' environment (its initrd, the one multiboot module): TEST_DEVICE=0,
-    because Peregrine has no pc-testdev (ports 0xE0-0xE7, the IRQ lines at 0x2000). Tests
-    then skip what needs it (x2apic/xapic's KVM PV-IPI hypercall, eventinj's page flush)
-    as under kvm-unit-tests' own runner for a QEMU without the device."""
+    """kvm-unit-tests' environment (its initrd, the one multiboot module): TEST_DEVICE=0.
+    Peregrine's `testdev=on` gives the pc-testdev's data port, IRQ lines and I/O RAM, but
+    not its page-flush port (0xE4) nor KVM's PV-IPI hypercall, which TEST_DEVICE=1 would
+    make x2apic/xapic and eventinj use; with 0 they leave those out, as kvm-unit-tests'
+    own runner does for a QEMU without the device."""
     path = os.path.join(OUT, "environ")
     with open(path, "w") as f:
         f.write("TEST_DEVICE=0\n")
