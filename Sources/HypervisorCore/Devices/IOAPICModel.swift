@@ -15,7 +15,9 @@ public final class IOAPICModel: MMIODevice {
   public static let base: UInt64 = 0xFEC0_0000
   public static let pinCount = 24
 
-  public let id: UInt8
+  /// IOAPICID bits 27:24, the only writable bits of register 0; the arbitration ID
+  /// (register 2, read-only) follows it (82093AA §3.2.1, §3.2.3).
+  public private(set) var id: UInt8
   private var select: UInt32 = 0
   private var entries = [UInt64](repeating: 1 << 16, count: IOAPICModel.pinCount)  // masked
   private let vcpus: [VirtualCPU]
@@ -138,6 +140,7 @@ public final class IOAPICModel: MMIODevice {
   }
 
   private func setWindow(_ register: UInt32, _ data: UInt32) {
+    if register == 0x00 { id = UInt8(truncatingIfNeeded: data >> 24) & 0x0F }
     guard register >= 0x10 && register < 0x10 + 2 * UInt32(Self.pinCount) else { return }
     let pin = Int((register - 0x10) / 2)
     if register & 1 == 0 {

@@ -80,3 +80,16 @@ final class IOAPICRemoteIRRTests: XCTestCase {
     XCTAssertEqual(takePosted(vcpus[0]), 0x24)
   }
 }
+
+/// IOAPICID bits 27:24 writable, the arbitration ID following (kvm-unit-tests ioapic).
+final class IOAPICIdentificationTests: XCTestCase {
+  func testOnlyIDBitsAreWritableAndArbitrationFollows() {
+    let ioapic = IOAPICModel(id: 1, vcpus: [])
+    _ = ioapic.write(offset: 0, size: 4, value: 0)
+    _ = ioapic.write(offset: 0x10, size: 4, value: 0xFEFF_FFFF)
+    XCTAssertEqual(ioapic.read(offset: 0x10, size: 4), 0x0E00_0000)
+    _ = ioapic.write(offset: 0, size: 4, value: 2)
+    _ = ioapic.write(offset: 0x10, size: 4, value: 0)
+    XCTAssertEqual(ioapic.read(offset: 0x10, size: 4), 0x0E00_0000, "arbitration: read-only")
+  }
+}
