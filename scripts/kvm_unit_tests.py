@@ -3,7 +3,7 @@ column, and the table (test, bare QEMU, Peregrine AMD-V, Peregrine VT-x).
 
 Bare QEMU runs the test as kvm-unit-tests' x86/run would with ACCEL=tcg (its devices:
 pc-testdev, pci-testdev, isa-debug-exit at 0xF4; the test's -smp and extra_params). Peregrine runs it as a
-multiboot guest on an ISO of its own: `vm name=T kind=multiboot mem=M cpus=N -- ARGS`, with
+multiboot guest on an ISO of its own: `vm name=T kind=multiboot mem=M cpus=N testdev=on -- ARGS`, with
 M the test's -m (default 128M, QEMU's), N its smp and ARGS its test_args (or -append); the other QEMU options
 (-cpu, devices) have no Peregrine equivalent and are left out. The verdict is the status the
 debug-exit port gives, as QEMU's: 1 PASS, 77 SKIP (the test exits with 77 >> 1), else
@@ -115,10 +115,11 @@ def vm_name(test):
 
 
 def environment():
-    """kvm-unit-tests' environment (its initrd, the one multiboot module): TEST_DEVICE=0,
-    because Peregrine has no pc-testdev (ports 0xE0-0xE7, the IRQ lines at 0x2000). Tests
-    then skip what needs it (x2apic/xapic's KVM PV-IPI hypercall, eventinj's page flush)
-    as under kvm-unit-tests' own runner for a QEMU without the device."""
+    """kvm-unit-tests' environment (its initrd, the one multiboot module): TEST_DEVICE=0.
+    Peregrine's `testdev=on` gives the pc-testdev's data port, IRQ lines and I/O RAM, but
+    not its page-flush port (0xE4) nor KVM's PV-IPI hypercall, which TEST_DEVICE=1 would
+    make x2apic/xapic and eventinj use; with 0 they leave those out, as kvm-unit-tests'
+    own runner does for a QEMU without the device."""
     path = os.path.join(OUT, "environ")
     with open(path, "w") as f:
         f.write("TEST_DEVICE=0\n")
@@ -129,7 +130,7 @@ def run_peregrine(test, kut, column, log):
     cmdline, memory, cpus = guest_options(test)
     name = vm_name(test)
     iso = os.path.join(OUT, "iso", "%s.iso" % test["name"])
-    profile = "vm name=%s kind=multiboot mem=%s cpus=%s" % (name, memory, cpus)
+    profile = "vm name=%s kind=multiboot mem=%s cpus=%s testdev=on" % (name, memory, cpus)
     if cmdline.strip():
         profile += " -- " + cmdline
     build = subprocess.run(

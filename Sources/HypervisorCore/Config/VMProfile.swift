@@ -2,7 +2,7 @@
 ///
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
 ///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux|multiboot] [apic=on|off]
-///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [rng=on|off]
+///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [rng=on|off] [testdev=on|off]
 ///        [-- GUEST COMMAND LINE]
 ///
 /// `trace=N` records the first N exits of each vCPU and prints them on the console when the
@@ -29,6 +29,11 @@
 /// `rng=on` puts a virtio-rng device (virtio-pci, VirtioEntropyDevice) on the VM's PCI bus,
 /// for VMs that have one (interrupt controllers: Linux, multiboot, flat with `apic=on`;
 /// docs/guest-io.md). Off by default.
+///
+/// `testdev=on` gives a multiboot guest QEMU's pc-testdev as kvm-unit-tests uses it
+/// (PCTestDevice: ports 0xE0 and 0x2000–0x2017, I/O RAM at 0xFF00_0000) and the 8259 pair
+/// it raises lines on (PIC8259Pair, ExtINT through vCPU 0's LINT0). Off by default; the KUT
+/// runner (scripts/kvm_unit_tests.py) turns it on for every test.
 ///
 /// Validated before any memory is given to the VM; a bad profile is refused with a
 /// message and the other VMs boot regardless.
@@ -71,6 +76,8 @@ public struct VMProfile: Equatable {
   public var nicMACs: [[UInt8]] = []
   /// rng=on: a virtio-rng function on the VM's PCI bus.
   public var entropyDevice = false
+  /// testdev=on: the pc-testdev and the 8259 pair (multiboot guests).
+  public var testDevice = false
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30
@@ -190,6 +197,12 @@ public struct VMProfile: Equatable {
       case Array("nic".utf8):
         guard let macs = parseMACList(value) else { return .failure(.invalidValue(word.key)) }
         profile.nicMACs = macs
+      case Array("testdev".utf8):
+        switch value {
+        case Array("on".utf8): profile.testDevice = true
+        case Array("off".utf8): profile.testDevice = false
+        default: return .failure(.invalidValue(word.key))
+        }
       default:
         return .failure(.unknownKey(word.key))
       }

@@ -94,6 +94,10 @@ public enum MemoryAccessDecoder {
       if size == 8 { value = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: value))) }
       return .success(.store(size: size, source: .immediate(value)))
 
+    case 0x00...0x3F where opcode & 7 <= 3, 0x80...0x85, 0xF6, 0xF7:
+      return try decodeArithmetic(
+        opcode, &cursor, prefixes: prefixes, width: width, operand: &operand)
+
     case 0x0F:
       let second = try cursor.next()
       switch second {
@@ -119,7 +123,7 @@ public enum MemoryAccessDecoder {
 
   /// Maps a byte-register number to its register and half: without REX, 4-7 are AH, CH,
   /// DH, BH; with any REX they are SPL, BPL, SIL, DIL (SDM Vol 2 §2.2.1.2, Table 3-1 Vol 1).
-  private static func byteRegister(
+  static func byteRegister(
     _ number: Int, prefixes: InstructionPrefixes
   ) -> (number: Int, highByte: Bool) {
     if !prefixes.hasREX, number >= 4, number < 8 { return (number - 4, true) }

@@ -43,6 +43,32 @@ public enum MemoryAccessEmulator {
       }
       write(size, value & mask(size))
 
+    case .arithmetic(let operation, let size, let source, let registerDestination):
+      let memory = read(size) & mask(size)
+      if registerDestination, case .register(let number, let highByte) = source {
+        // op Gv, Ev: the register is the left operand and the destination.
+        let old = registers[number]
+        let left = highByte ? old >> 8 : old
+        let (result, flags) = operation.apply(
+          destination: left, source: memory, size: size, flags: registers.rflags)
+        registers.rflags = flags
+        if operation.writesResult {
+          registers[number] =
+            highByte ? old & ~0xFF00 | (result & 0xFF) << 8 : merge(result, into: old, size: size)
+        }
+      } else {
+        let right: UInt64
+        switch source {
+        case .register(let number, let highByte):
+          right = highByte ? registers[number] >> 8 : registers[number]
+        case .immediate(let immediate): right = immediate
+        }
+        let (result, flags) = operation.apply(
+          destination: memory, source: right, size: size, flags: registers.rflags)
+        registers.rflags = flags
+        if operation.writesResult { write(size, result) }
+      }
+
     case .storeString(let size, let repeated, let addressSize):
       // SDM Vol 2 STOS and REP: the count and index registers are as wide as the address.
       let count = repeated ? registers.rcx & mask(addressSize) : 1

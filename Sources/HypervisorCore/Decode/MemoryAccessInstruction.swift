@@ -34,12 +34,20 @@ public enum MemoryAccessInstruction: Equatable {
   /// (E/R)DI by `size` per RFLAGS.DF and, when repeated, counts (E/R)CX down to zero.
   /// `addressSize` picks DI, EDI or RDI and CX, ECX or RCX.
   case storeString(size: UInt8, repeated: Bool, addressSize: UInt8)
+  /// The ALU forms (00-3D columns 0-3, 80-83, TEST 84/85, F6/F7 /0) on a memory operand:
+  /// `operation` of the memory value and `source`. With `registerDestination` (02, 03,
+  /// 0A, ...: op Gv, Ev) the register is the destination and memory only read; otherwise
+  /// the result is written back to memory unless the operation is CMP or TEST.
+  case arithmetic(
+    operation: ArithmeticOperation, size: UInt8, source: StoreSource, registerDestination: Bool)
 
   /// Whether the access writes memory: the W/R bit of a #PF it causes (SDM 3A Figure 4-12).
   public var isStore: Bool {
     switch self {
     case .load: return false
     case .store, .storeString: return true
+    case .arithmetic(let operation, _, _, let registerDestination):
+      return !registerDestination && operation.writesResult
     }
   }
 }
@@ -73,7 +81,8 @@ public struct DecodedMemoryAccess: Equatable {
   /// Bytes one access (one repetition for STOS) touches.
   public var accessSize: UInt8 {
     switch instruction {
-    case .load(let size, _, _, _, _), .store(let size, _), .storeString(let size, _, _):
+    case .load(let size, _, _, _, _), .store(let size, _), .storeString(let size, _, _),
+      .arithmetic(_, let size, _, _):
       return size
     }
   }

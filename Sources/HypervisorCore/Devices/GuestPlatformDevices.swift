@@ -34,13 +34,33 @@ public enum GuestPlatformDevices {
       FirmwareConfig(cpuCount: vm.vcpus.count, ramSize: vm.profile.memorySize),
       ports: FirmwareConfig.selectorPort...FirmwareConfig.dataPort)
     installTimerAndReset(in: vm, clock: clock)
-    installInterruptControllers(in: vm, clock: clock)
+    let ioAPIC = installInterruptControllers(in: vm, clock: clock)
+    if vm.profile.testDevice { installTestDevice(in: vm, ioAPIC: ioAPIC) }
+  }
+
+  /// `testdev=on`: the pc-testdev (ports 0xE0–0xE3, 0x2000–0x2017, I/O RAM) and an 8259
+  /// pair in the state a BIOS leaves it, whose INTR reaches vCPU 0's LINT0.
+  public static func installTestDevice(in vm: VirtualMachine, ioAPIC: IOAPICModel) {
+    let pic = PIC8259Pair.afterFirmware()
+    for ports: ClosedRange<UInt16> in [0x20...0x21, 0xA0...0xA1, 0x4D0...0x4D1] {
+      vm.ports.register(pic, ports: ports)
+    }
+    vm.vcpus.first?.localAPIC?.externalInterrupts = pic
+    for vcpu in vm.vcpus { vcpu.localAPIC?.endOfInterruptListener = ioAPIC }
+    let testDevice = PCTestDevice(inputs: PlatformInterruptInputs(ioAPIC: ioAPIC, pic: pic))
+    vm.ports.register(testDevice, ports: PCTestDevice.dataPorts)
+    vm.ports.register(testDevice, ports: PCTestDevice.linePorts)
+    vm.mmio.register(
+      testDevice.ioRAM, base: PCTestDevice.ioRAMBase, size: PCTestDevice.ioRAMSize)
   }
 
   /// A local APIC per vCPU (APIC ID = vCPU index) on the guest clock, and the I/O APIC the
   /// MADT describes (ID after the vCPUs') with COM1 on its pin 4. Timers, IPIs and the UART
   /// can then wake a halted vCPU.
-  public static func installInterruptControllers(in vm: VirtualMachine, clock: any GuestClock) {
+  @discardableResult
+  public static func installInterruptControllers(in vm: VirtualMachine, clock: any GuestClock)
+    -> IOAPICModel
+  {
     for vcpu in vm.vcpus {
       var apicClock = clock
       if let recording = vm.recordingClock { apicClock = recording.forVCPU(vcpu.index) }
@@ -53,6 +73,7 @@ public enum GuestPlatformDevices {
     // Bus 0 comes with the interrupt controllers: INTx needs the I/O APIC, MSI the local
     // APICs. Installed here so a replayed VM decodes configuration space as the recorded one.
     _ = PCIPlatform.install(in: vm, ioAPIC: ioAPIC)
+    return ioAPIC
   }
 
   private static func installTimerAndReset(in vm: VirtualMachine, clock: any GuestClock) {

@@ -4,16 +4,25 @@
 /// destination), unless masked: fixed and lowest priority (to one vCPU) as the entry's
 /// vector, NMI as an NMI, each through the vCPU's requests (VirtualCPU.postInterrupt,
 /// post(.nmi)), so it may be raised on any CPU. SMI, INIT and ExtINT entries deliver nothing.
-/// Level-triggered inputs are delivered once per raise; remote IRR is not modelled (no
-/// device here holds a level line).
+/// A pulse (`raise`, the UART and virtio INTx) is delivered once per pulse whatever the
+/// entry's trigger mode. Lines driven by level (`setLevel`, the pc-testdev's) follow the
+/// entry: edge entries deliver on a rising edge; level entries (bit 15) deliver while the
+/// line is high and remote IRR (bit 14) is clear, set remote IRR, and deliver again after
+/// the EOI that clears it if the line is still high (82093AA §3.2.4). Remote IRR is
+/// cleared by the EOI register (offset 0x40, version 0x20) and by the local APICs' EOI
+/// broadcast (SDM 3A §11.8.5; `endOfInterrupt(vector:)`).
 public final class IOAPICModel: MMIODevice {
   public static let base: UInt64 = 0xFEC0_0000
   public static let pinCount = 24
 
-  public let id: UInt8
+  /// IOAPICID bits 27:24, the only writable bits of register 0; the arbitration ID
+  /// (register 2, read-only) follows it (82093AA §3.2.1, §3.2.3).
+  public private(set) var id: UInt8
   private var select: UInt32 = 0
   private var entries = [UInt64](repeating: 1 << 16, count: IOAPICModel.pinCount)  // masked
   private let vcpus: [VirtualCPU]
+  /// The levels of the lines driven by `setLevel`, bit per pin.
+  private var lineLevels: UInt32 = 0
 
   /// `vcpus`: the VM's vCPUs; those with a local APIC can be destinations.
   public init(id: UInt8, vcpus: [VirtualCPU]) {
@@ -24,13 +33,54 @@ public final class IOAPICModel: MMIODevice {
   /// An edge on `pin`.
   public func raise(pin: Int) {
     guard pin >= 0 && pin < Self.pinCount else { return }
+    _ = deliver(pin: pin)
+  }
+
+  static let levelTriggered: UInt64 = 1 << 15
+  static let remoteIRR: UInt64 = 1 << 14
+
+  /// A line's new level: an edge entry delivers on the rising edge, a level entry while
+  /// high and not awaiting its EOI.
+  public func setLevel(pin: Int, high: Bool) {
+    guard pin >= 0 && pin < Self.pinCount else { return }
+    let bit: UInt32 = 1 << UInt32(pin)
+    let wasHigh = lineLevels & bit != 0
+    lineLevels = high ? lineLevels | bit : lineLevels & ~bit
+    guard high else { return }
+    if entries[pin] & Self.levelTriggered != 0 {
+      serviceLevel(pin: pin)
+    } else if !wasHigh {
+      _ = deliver(pin: pin)
+    }
+  }
+
+  /// A level entry whose line is high and not awaiting an EOI delivers and sets remote IRR.
+  private func serviceLevel(pin: Int) {
+    guard entries[pin] & (Self.levelTriggered | Self.remoteIRR) == Self.levelTriggered,
+      lineLevels & (1 << UInt32(pin)) != 0, deliver(pin: pin)
+    else { return }
+    entries[pin] |= Self.remoteIRR
+  }
+
+  /// An EOI for `vector` (the EOI register, or a local APIC's broadcast): every level entry
+  /// with that vector and remote IRR set has it cleared, and delivers again if still high.
+  public func endOfInterrupt(vector: UInt8) {
+    for pin in 0..<Self.pinCount
+    where entries[pin] & Self.remoteIRR != 0 && UInt8(truncatingIfNeeded: entries[pin]) == vector {
+      entries[pin] &= ~Self.remoteIRR
+      serviceLevel(pin: pin)
+    }
+  }
+
+  /// Delivers `pin`'s entry unless masked; false if nothing was delivered.
+  private func deliver(pin: Int) -> Bool {
     let entry = entries[pin]
-    guard entry & (1 << 16) == 0 else { return }  // masked
+    guard entry & (1 << 16) == 0 else { return false }  // masked
     let vector = UInt8(truncatingIfNeeded: entry)
     let destination = UInt8(truncatingIfNeeded: entry >> 56)
     let logical = entry & (1 << 11) != 0
     let mode = (entry >> 8) & 7
-    guard mode <= 1 || mode == 4 else { return }  // fixed, lowest priority, NMI
+    guard mode <= 1 || mode == 4 else { return false }  // fixed, lowest priority, NMI
     var delivered = false
     for vcpu in vcpus {
       guard let apic = vcpu.localAPIC,
@@ -44,7 +94,9 @@ public final class IOAPICModel: MMIODevice {
     // first vCPU rather than nowhere.
     if !delivered, logical, let first = vcpus.first {
       deliver(mode: mode, vector: vector, to: first)
+      delivered = true
     }
+    return delivered
   }
 
   private func deliver(mode: UInt64, vector: UInt8, to vcpu: VirtualCPU) {
@@ -68,6 +120,7 @@ public final class IOAPICModel: MMIODevice {
     switch offset {
     case 0x00: select = data & 0xFF
     case 0x10: setWindow(select, data)
+    case 0x40: endOfInterrupt(vector: UInt8(truncatingIfNeeded: data))
     default: break
     }
     return .none
@@ -87,11 +140,14 @@ public final class IOAPICModel: MMIODevice {
   }
 
   private func setWindow(_ register: UInt32, _ data: UInt32) {
+    if register == 0x00 { id = UInt8(truncatingIfNeeded: data >> 24) & 0x0F }
     guard register >= 0x10 && register < 0x10 + 2 * UInt32(Self.pinCount) else { return }
     let pin = Int((register - 0x10) / 2)
     if register & 1 == 0 {
       // Delivery status (12) and remote IRR (14) are read-only.
       entries[pin] = entries[pin] & 0xFFFF_FFFF_0000_5000 | UInt64(data & ~0x5000)
+      // Unmasked (or made level) with its line still high: delivered now.
+      serviceLevel(pin: pin)
     } else {
       entries[pin] = entries[pin] & 0xFFFF_FFFF | UInt64(data) << 32
     }

@@ -56,6 +56,14 @@ public final class LocalAPICModel: MMIODevice {
   /// IA32_APIC_BASE (MSR 0x1B, SDM 3A §11.4.4, §11.12.1): the default base, EN (bit 11),
   /// EXTD (bit 10, x2APIC mode) and BSP (bit 8). Changed only by `setBase`.
   public internal(set) var baseMSR: UInt64
+  /// The 8259 pair whose INTR reaches LINT0 (vCPU 0 of a VM with `testdev=on`; nil
+  /// otherwise), LocalAPICModel+ExtINT.
+  public var externalInterrupts: PIC8259Pair?
+  /// Told of every EOI's vector (SDM 3A §11.8.5 EOI broadcast; without a TMR every EOI
+  /// is broadcast, and the I/O APIC ignores vectors of no level entry awaiting one).
+  public var endOfInterruptListener: IOAPICModel?
+  /// The vector offered to the processor (SVM V_IRQ) came from `externalInterrupts`.
+  var offeredExternalVector: UInt8?
 
   /// `id` is the vCPU's index; the APIC of vCPU 0 is the bootstrap processor's.
   public init(id: UInt8, clock: any GuestClock) {
@@ -227,6 +235,7 @@ public final class LocalAPICModel: MMIODevice {
   func endOfInterrupt() {
     guard let vector = Self.highest(inService) else { return }
     inService[Int(vector >> 5)] &= ~(1 << UInt32(vector & 31))
+    endOfInterruptListener?.endOfInterrupt(vector: vector)
   }
 
   // MARK: MMIO

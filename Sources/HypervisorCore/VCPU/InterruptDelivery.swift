@@ -45,9 +45,22 @@ public enum InterruptDelivery {
   public static func prepare(_ vcpu: VirtualCPU, guestCanTakeInterrupt: Bool) -> Decision {
     guard let apic = vcpu.localAPIC else { return .none }
     apic.pollTimer()
-    guard let vector = apic.pendingVector else { return .none }
+    guard let vector = apic.pendingVector else {
+      return prepareExternal(vcpu, apic, guestCanTakeInterrupt)
+    }
     guard guestCanTakeInterrupt, vcpu.pendingEvent == nil else { return .needsWindow }
     apic.acknowledge(vector)
+    vcpu.pendingEvent = .externalInterrupt(vector: vector)
+    return .injected(vector: vector)
+  }
+
+  /// The 8259 pair's interrupt through LINT0 (ExtINT): its vector is taken at INTA.
+  private static func prepareExternal(
+    _ vcpu: VirtualCPU, _ apic: LocalAPICModel, _ guestCanTakeInterrupt: Bool
+  ) -> Decision {
+    guard apic.pendingExternalVector != nil else { return .none }
+    guard guestCanTakeInterrupt, vcpu.pendingEvent == nil else { return .needsWindow }
+    guard let vector = apic.acknowledgeExternal() else { return .none }
     vcpu.pendingEvent = .externalInterrupt(vector: vector)
     return .injected(vector: vector)
   }
@@ -58,14 +71,14 @@ public enum InterruptDelivery {
   public static func vectorToOffer(_ vcpu: VirtualCPU) -> UInt8? {
     guard let apic = vcpu.localAPIC else { return nil }
     apic.pollTimer()
-    return apic.pendingVector
+    return apic.vectorToOffer()
   }
 
   /// The guest took the offered `vector`: it moves to in-service (§11.8.4), as an injected
   /// one does. Only this vCPU's CPU changes its APIC between the offer and the exit, so
   /// `vector` is still the one pending.
   public static func offerTaken(_ vcpu: VirtualCPU, vector: UInt8) {
-    vcpu.localAPIC?.acknowledge(vector)
+    vcpu.localAPIC?.offeredVectorTaken(vector)
     vcpu.statistics.injectedEvents &+= 1
   }
 
@@ -75,6 +88,6 @@ public enum InterruptDelivery {
     guard let apic = vcpu.localAPIC else { return false }
     VCPURequests.drainInterrupts(vcpu)
     apic.pollTimer()
-    return apic.pendingVector != nil || apic.nmiPending
+    return apic.hasDeliverableInterrupt || apic.nmiPending
   }
 }

@@ -301,7 +301,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       guard
         vcpu.state == .halted || vcpu.state == .stopped || vcpu.state == .waitingForStartup,
         !vcpu.hasRequests, vcpu.localAPIC?.deadline == nil,
-        vcpu.localAPIC?.pendingVector == nil, vcpu.localAPIC?.nmiPending != true
+        vcpu.localAPIC?.hasDeliverableInterrupt != true, vcpu.localAPIC?.nmiPending != true
       else { continue }
       if vcpu.noteAsleep() && entry.vm.state == .running {
         stop(entry.vm, reason: .haltedWithoutInterruptSource, vcpu: vcpu)

@@ -222,10 +222,10 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
 
   func testUnsupportedInstructionStops() {
     let machine = realModeMachine()
-    // 01 07: ADD [BX], AX.
+    // D1 27: SHL WORD [BX], 1.
     XCTAssertEqual(
-      fault(machine, at: device + 8, .write, instruction: [0x01, 0x07]),
-      .stop(.unsupportedMMIOInstruction(guestPhysical: device + 8, opcode: 0x01)))
+      fault(machine, at: device + 8, .write, instruction: [0xD1, 0x27]),
+      .stop(.unsupportedMMIOInstruction(guestPhysical: device + 8, opcode: 0xD1)))
     XCTAssertEqual(machine.testDevice?.accesses, 0)
     XCTAssertEqual(machine.vcpu.registers.rip, 0x10)
   }
@@ -242,8 +242,8 @@ final class NestedPageFaultHandlerTests: MachineTestCase {
   func testUnsupportedInstructionUnderIgnoreStillStops() {
     let machine = realModeMachine(unmapped: .ignore)
     XCTAssertEqual(
-      fault(machine, at: 0xE000_0000, .read, instruction: [0x03, 0x07]),
-      .stop(.unsupportedMMIOInstruction(guestPhysical: 0xE000_0000, opcode: 0x03)))
+      fault(machine, at: 0xE000_0000, .read, instruction: [0xD1, 0x07]),
+      .stop(.unsupportedMMIOInstruction(guestPhysical: 0xE000_0000, opcode: 0xD1)))
   }
 
   func testInstructionThatCannotBeFetchedStops() {
