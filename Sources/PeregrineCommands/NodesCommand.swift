@@ -80,6 +80,15 @@ struct NodesCommand: ParsableCommand {
               row.health,
             ]
           }))
+      // Each node's recent health events under the table, newest last.
+      for row in rows {
+        guard let history = row.report?.healthHistory, !history.isEmpty else { continue }
+        environment.output("\n\(row.name) health history:\n")
+        for entry in history {
+          environment.output(
+            "  \(String(format: "%10.1f", entry.secondsSinceBoot)) s  \(entry.detail)\n")
+        }
+      }
     }
     // Dead nodes are rows of the table, not a failure of the command: it fails only when
     // no node answered (the warnings on standard error still name each one).

@@ -52,6 +52,11 @@ final class NodeHealthCommandTests: XCTestCase {
     let history = try XCTUnwrap(report["health_history"] as? [[String: Any]])
     XCTAssertEqual(history.first?["kind"] as? String, "correctedMachineCheck")
     XCTAssertEqual(history.first?["seconds_since_boot"] as? Double, 3.5)
+    XCTAssertEqual(harness.run("nodes"), 0)
+    XCTAssertTrue(
+      harness.output.contains(
+        "node0 health history:\n         3.5 s  1 corrected machine-check error on CPU 0 bank 1\n"),
+      harness.output)
   }
 
   func testInjectMCESendsQEMUsCommandCountTimes() throws {
