@@ -318,7 +318,7 @@ def instructions():
 
 # ---- Control protocol datagrams (docs/control-protocol.md): payloads of every request kind
 # and of typical responses, and whole datagrams sealed with the fuzz target's key (protocol
-# version 3: VM specifications end with a disk image name, transfer begin with the sparse
+# version 4, node info with machine checks and health history; version 3: VM specifications end with a disk image name, transfer begin with the sparse
 # flag; disk read and disk digest, kinds 14 and 15).
 def control_datagrams():
     import hashlib
@@ -348,12 +348,17 @@ def control_datagrams():
         b"\x00" + be64(0) + be16(5) + b"hello" + be64(5) + b"\x00",
         b"\x00" + be64(64 << 20) + be64(1 << 20) + be16(4) + b"disk",
         b"\x00" + be64(64 << 20) + digest,
+        # Node info (version 4): machine-check counts and a two-entry health history.
+        b"\x00" + name(b"0.1") + b"\x01\x01" + be16(2) + be16(1) + be16(2) + be16(1)
+        + be64(1 << 30) + be64(1 << 29) + be16(0) + be64(5000) + b"".join(be64(i) for i in range(6))
+        + b"\x01" + b"\x04" + be16(1) + be64(5) + be64(5) + be64(0) + b"\x02"
+        + be64(4000) + b"\x01" + be16(1) + be64(5) + be64(4100) + b"\x03" + be16(0) + be64(1),
     ]
     key = b"fuzzing cluster key"
     epoch = 0x0102030405060708
     for index, (kind, payload) in enumerate(requests):
         write("control-datagram", "request-payload-%02d" % index, payload)
-        header = (b"PGCP\x03" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
+        header = (b"PGCP\x04" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
                   + be64(epoch) + be64(1000 + index))
         write("control-datagram", "request-%02d" % index, header + payload)
         sealed = header + payload

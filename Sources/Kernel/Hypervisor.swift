@@ -97,6 +97,11 @@ enum Hypervisor {
     }
     workLoop = scheduler
     workLoopReady.store(true, ordering: .releasing)
+    // Wake the APs into the scheduler now, not at their first vCPU: each polls its own
+    // machine-check banks from there (docs/node-health.md).
+    for cpu in CPUs.all where cpu.index != CPUs.current.index {
+      if cpu.online.load(ordering: .acquiring) { cpu.post(.reschedule) }
+    }
     CPUs.current.online.store(true, ordering: .releasing)
     scheduler.run(on: CPUs.current)
   }

@@ -139,6 +139,9 @@ public struct NodeRecord: Codable, Equatable {
   /// The tap this CLI made for the node (bridge mode), deleted by `node down`; nil when it
   /// has none or used one that was already there.
   public var tapMade: String?
+  /// When the node last answered `peregrine nodes`: shown when it is dead. nil: never (or a
+  /// table written before node health).
+  public var lastAnswerAt: Date?
 
   public var endpoint: NodeEndpoint {
     NodeEndpoint(name: name, host: host ?? "127.0.0.1", port: hostPort)

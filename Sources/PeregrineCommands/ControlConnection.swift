@@ -46,6 +46,9 @@ final class ControlConnection: NodeConnection {
       totalMemory: info.totalMemory, freeMemory: info.freeMemory, machines: names,
       health: info.health == .healthy ? "healthy" : "degraded",
       healthProblems: info.problems.map(Self.describe),
+      correctedMachineChecks: info.correctedMachineChecks,
+      uncorrectedMachineChecks: info.uncorrectedMachineChecks,
+      healthHistory: info.history.map(Self.describe),
       uptimeSeconds: Double(info.uptimeMilliseconds) / 1000,
       version: String(decoding: info.version, as: UTF8.self)
         + (info.backend == .svm ? " (AMD-V)" : " (VT-x)"),
@@ -67,7 +70,32 @@ final class ControlConnection: NodeConnection {
     case .lowMemory: "only \(Formatting.bytes(problem.value)) of memory free"
     case .failedVMs:
       "\(problem.value) VM\(problem.value == 1 ? "" : "s") ended in failure since boot"
+    case .correctedMachineChecks:
+      "\(problem.value) corrected machine-check error\(problem.value == 1 ? "" : "s") in the last \(NodeInfo.HealthProblem.machineCheckWindowSeconds) s (bank \(problem.subject))"
+    case .uncorrectedMachineChecks:
+      "\(problem.value) uncorrected machine-check error\(problem.value == 1 ? "" : "s") since boot"
     }
+  }
+
+  /// One entry of a node's health history, in words.
+  static func describe(_ entry: NodeInfo.HistoryEntry) -> HealthHistoryEntry {
+    let cpu = entry.subject >> 8
+    let bank = entry.subject & 0xFF
+    let detail: String
+    switch entry.kind {
+    case .correctedMachineCheck:
+      detail =
+        "\(entry.value) corrected machine-check error\(entry.value == 1 ? "" : "s") on CPU \(cpu) bank \(bank)"
+    case .uncorrectedMachineCheck:
+      detail =
+        "uncorrected machine-check error on CPU \(cpu) bank \(bank), status 0x\(String(entry.value, radix: 16))"
+    case .becameDegraded:
+      detail = "degraded (\(entry.value) problem\(entry.value == 1 ? "" : "s"))"
+    case .becameHealthy: detail = "healthy again"
+    }
+    return HealthHistoryEntry(
+      secondsSinceBoot: Double(entry.millisecondsSinceBoot) / 1000, kind: "\(entry.kind)",
+      detail: detail)
   }
 
   func machineStatus(named name: String, includingState: Bool) throws -> MachineStatus {

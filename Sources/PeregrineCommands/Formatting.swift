@@ -73,3 +73,12 @@ public struct ProgressBar {
       "\(progress.file)  [\(bar)]  \(percentText)  \(Formatting.bytes(progress.sentBytes))/\(Formatting.bytes(progress.totalBytes))  \(Formatting.bytes(UInt64(rate)))/s"
   }
 }
+
+extension Formatting {
+  /// A moment as ISO 8601 in UTC (e.g. a dead node's last answer).
+  static func timestamp(_ date: Date) -> String {
+    let format = ISO8601DateFormatter()
+    format.timeZone = TimeZone(identifier: "UTC")
+    return format.string(from: date)
+  }
+}

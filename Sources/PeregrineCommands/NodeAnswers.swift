@@ -18,12 +18,22 @@ public struct NodeReport: Equatable, Codable {
   public var version: String
   /// Requests refused for bad authentication, malformed or replayed, since boot.
   public var refusedRequests: UInt64
+  /// Machine-check errors since boot, all CPUs (docs/node-health.md).
+  public var correctedMachineChecks: UInt64
+  public var uncorrectedMachineChecks: UInt64
+  /// The node's recent health events, oldest first.
+  public var healthHistory: [HealthHistoryEntry]
 
   public init(
     cpuCount: Int, topology: String, totalMemory: UInt64, freeMemory: UInt64, machines: [String],
     health: String, healthProblems: [String] = [],
+    correctedMachineChecks: UInt64 = 0, uncorrectedMachineChecks: UInt64 = 0,
+    healthHistory: [HealthHistoryEntry] = [],
     uptimeSeconds: Double, version: String, refusedRequests: UInt64
   ) {
+    self.correctedMachineChecks = correctedMachineChecks
+    self.uncorrectedMachineChecks = uncorrectedMachineChecks
+    self.healthHistory = healthHistory
     self.cpuCount = cpuCount
     self.topology = topology
     self.totalMemory = totalMemory
@@ -34,6 +44,20 @@ public struct NodeReport: Equatable, Codable {
     self.uptimeSeconds = uptimeSeconds
     self.version = version
     self.refusedRequests = refusedRequests
+  }
+}
+
+/// One event of a node's health history (`peregrine nodes --json`).
+public struct HealthHistoryEntry: Equatable, Codable {
+  public var secondsSinceBoot: Double
+  /// correctedMachineCheck, uncorrectedMachineCheck, becameDegraded, becameHealthy.
+  public var kind: String
+  public var detail: String
+
+  public init(secondsSinceBoot: Double, kind: String, detail: String) {
+    self.secondsSinceBoot = secondsSinceBoot
+    self.kind = kind
+    self.detail = detail
   }
 }
 

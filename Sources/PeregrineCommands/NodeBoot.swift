@@ -65,11 +65,19 @@ public enum NodeBoot {
   /// (virtio 1.x, `disable-legacy=on`) virtio-net NIC on slirp forwarding `hostPort` to the
   /// node's control port.
   public static func qemuArguments(
-    iso: String, log: String, hostPort: UInt16, nodeIndex: Int, memory: String, cpus: Int
+    iso: String, log: String, hostPort: UInt16, nodeIndex: Int, memory: String, cpus: Int,
+    monitor: String? = nil
   ) -> [String] {
     qemuArguments(
       iso: iso, log: log, attachment: .user(hostPort: hostPort), nodeIndex: nodeIndex,
-      memory: memory, cpus: cpus)
+      memory: memory, cpus: cpus, monitor: monitor)
+  }
+
+  /// The QEMU monitor's socket in a node's directory (`node inject-mce`), or nil when the
+  /// path is too long for a unix socket (sun_path holds 108 bytes with its NUL).
+  public static func monitorSocket(nodeDirectory: String) -> String? {
+    let path = URL(fileURLWithPath: nodeDirectory).appendingPathComponent("monitor.sock").path
+    return path.utf8.count < 104 ? path : nil
   }
 
   /// The same with the NIC on `attachment`: slirp as above, or a tap the CLI put on the
@@ -77,7 +85,7 @@ public enum NodeBoot {
   /// With `dataPort`, a second NIC, the node's data NIC (`dataArguments`).
   public static func qemuArguments(
     iso: String, log: String, attachment: NodeAttachment, nodeIndex: Int, memory: String,
-    cpus: Int, dataPort: UInt16? = nil
+    cpus: Int, dataPort: UInt16? = nil, monitor: String? = nil
   ) -> [String] {
     let netdev: String
     switch attachment {
@@ -90,7 +98,9 @@ public enum NodeBoot {
     }
     return [
       "-machine", "pc", "-cpu", "EPYC", "-smp", "\(cpus)", "-m", memory,
-      "-cdrom", iso, "-boot", "d", "-display", "none", "-monitor", "none", "-no-reboot",
+      // The human monitor on a unix socket when asked (fault injection: `mce`), else none.
+      "-cdrom", iso, "-boot", "d", "-display", "none", "-monitor",
+      monitor.map { "unix:\($0),server=on,wait=off" } ?? "none", "-no-reboot",
       "-serial", "file:\(log)",
       "-netdev", netdev,
       "-device", "virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=\(mac(forNode: nodeIndex))",

@@ -5,7 +5,7 @@ struct NodeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "node",
     abstract: "Start and stop local nodes under the emulators (a laptop cluster).",
-    subcommands: [NodeUpCommand.self, NodeDownCommand.self])
+    subcommands: [NodeUpCommand.self, NodeDownCommand.self, NodeInjectMCECommand.self])
 }
 
 struct NodeUpCommand: ParsableCommand {

@@ -21,6 +21,8 @@ public struct NodeLauncher {
   public var runIP: (_ arguments: [String]) throws -> (status: Int32, output: String)
   /// Whether this process holds CAP_NET_ADMIN (the bridge mode needs it).
   public var hasNetAdmin: () -> Bool
+  /// Runs commands on a QEMU monitor socket (QEMUMonitor.run): what each printed.
+  public var monitor: (_ socket: String, _ commands: [String]) throws -> [String]
 
   public init(
     spawn: @escaping (String, [String], String) throws -> Int32 = Processes.spawn,
@@ -30,8 +32,12 @@ public struct NodeLauncher {
     portIsFree: @escaping (UInt16) -> Bool = Processes.udpPortIsFree,
     findProgram: @escaping (String) -> String? = Processes.find,
     runIP: @escaping ([String]) throws -> (status: Int32, output: String) = Processes.runIP,
-    hasNetAdmin: @escaping () -> Bool = Processes.hasNetAdmin
+    hasNetAdmin: @escaping () -> Bool = Processes.hasNetAdmin,
+    monitor: @escaping (String, [String]) throws -> [String] = {
+      try QEMUMonitor.run(socket: $0, commands: $1)
+    }
   ) {
+    self.monitor = monitor
     self.spawn = spawn
     self.isRunning = isRunning
     self.stop = stop

@@ -238,7 +238,8 @@ struct NodeManager {
     case .svm:
       arguments = NodeBoot.qemuArguments(
         iso: iso, log: log, attachment: attachment, nodeIndex: index, memory: "\(memoryMiB)M",
-        cpus: cpus, dataPort: NodeBoot.dataPort(for: key))
+        cpus: cpus, dataPort: NodeBoot.dataPort(for: key),
+        monitor: NodeBoot.monitorSocket(nodeDirectory: directory.path))
     case .vmx:
       let slirp = directory.appendingPathComponent("slirp.conf").path
       let rc = directory.appendingPathComponent("bochsrc").path

@@ -4,7 +4,12 @@ import Foundation
 struct NodesCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nodes",
-    abstract: "Each node's address, CPUs and topology, free memory, VMs and health.")
+    abstract: "Each node's address, CPUs and topology, free memory, VMs and health.",
+    discussion: """
+      A node that does not answer within its retry budget, or whose emulator has gone, is \
+      shown as dead with the time of its last good answer; the command fails only when no \
+      node answers (docs/node-health.md).
+      """)
 
   @OptionGroup var options: GlobalOptions
 
@@ -14,10 +19,12 @@ struct NodesCommand: ParsableCommand {
     var rows: [NodeRow] = []
     var unreachable: [(NodeRecord, CLIError)] = []
     var unwired: CLIError?
+    var answered: [String] = []
     for node in session.nodes {
       var row = NodeRow(node: node)
+      row.lastAnswer = node.lastAnswerAt.map(Formatting.timestamp)
       if !environment.launcher.isRunning(node.pid, node.marker) {
-        row.health = "not running"
+        row.health = "dead (not running)"
         unreachable.append(
           (
             node,
@@ -35,8 +42,9 @@ struct NodesCommand: ParsableCommand {
                 ? report.health
                 : "\(report.health): \(report.healthProblems.joined(separator: "; "))"
             } ?? "ok"
+          answered.append(node.name)
         } catch let error as CLIError where error.status == .unreachable {
-          row.health = "unreachable"
+          row.health = "dead (no answer)"
           unreachable.append((node, error))
         } catch let error as CLIError where error.status == .notSupported {
           // The process table still says something: show it, then say why nothing more.
@@ -44,8 +52,13 @@ struct NodesCommand: ParsableCommand {
           unwired = error
         }
       }
+      if row.health.hasPrefix("dead") {
+        row.dead = true
+        row.health += row.lastAnswer.map { ", last answer \($0)" } ?? ", never answered"
+      }
       rows.append(row)
     }
+    Self.recordAnswers(from: answered, at: environment.now(), in: environment.state)
     if options.json {
       environment.printJSON(NodeList(nodes: rows))
     } else {
@@ -67,9 +80,31 @@ struct NodesCommand: ParsableCommand {
               row.health,
             ]
           }))
+      // Each node's recent health events under the table, newest last.
+      for row in rows {
+        guard let history = row.report?.healthHistory, !history.isEmpty else { continue }
+        environment.output("\n\(row.name) health history:\n")
+        for entry in history {
+          environment.output(
+            "  \(String(format: "%10.1f", entry.secondsSinceBoot)) s  \(entry.detail)\n")
+        }
+      }
     }
-    if let error = session.reportUnreachable(unreachable) { throw error }
+    // Dead nodes are rows of the table, not a failure of the command: it fails only when
+    // no node answered (the warnings on standard error still name each one).
+    let failure = session.reportUnreachable(unreachable)
     if let unwired { throw unwired }
+    if let failure, answered.isEmpty { throw failure }
+  }
+
+  /// Keeps each answering node's time in the node table, for the day it stops answering.
+  /// Best effort: a table another command rewrote meanwhile keeps its own records.
+  static func recordAnswers(from names: [String], at now: Date, in state: ClusterState) {
+    guard !names.isEmpty, var table = try? state.readNodes() else { return }
+    for index in table.nodes.indices where names.contains(table.nodes[index].name) {
+      table.nodes[index].lastAnswerAt = now
+    }
+    try? state.writeNodes(table)
   }
 }
 
@@ -86,6 +121,10 @@ struct NodeRow: Encodable {
   var pid: Int32
   var log: String
   var health: String = "unknown"
+  /// No answer within the retry budget, or no emulator (docs/node-health.md).
+  var dead = false
+  /// When it last answered `peregrine nodes` (the node table's record), if ever.
+  var lastAnswer: String?
   var report: NodeReport?
 
   init(node: NodeRecord) {

@@ -90,7 +90,8 @@ final class MessageRoundTripTests: XCTestCase {
     XCTAssertEqual(Array(payload.suffix(8)), [0, 0, 0, 0, 0, 1, 0x81, 0xCD], "uptime 98 765 ms")
     let degraded = SampleMessages.responses[1].1
     var bytes = try degraded.encodedPayload(for: .nodeInfo)
-    let problemsAt = bytes.count - 1 - ProtocolLimits.maximumHealthProblems * 11
+    // After the problems: version 4's machine-check counts and an empty history (17 bytes).
+    let problemsAt = bytes.count - 1 - ProtocolLimits.maximumHealthProblems * 11 - 17
     XCTAssertEqual(
       Array(bytes[problemsAt..<problemsAt + 4]), [8, 1, 0, 1], "8 problems; CPU 1 stalled")
     bytes[problemsAt + 1] = 9
@@ -98,6 +99,29 @@ final class MessageRoundTripTests: XCTestCase {
     bytes[problemsAt + 1] = 1
     bytes[problemsAt] = 9
     XCTAssertThrowsError(try Response.decode(kind: .nodeInfo, payload: bytes))
+  }
+
+  /// Version 4's fields: machine-check counts, then the health history; a history over the
+  /// limit or with an unknown kind is refused.
+  func testVersion4HealthHistoryIsWhereTheDocsSay() throws {
+    let sick = SampleMessages.responses[2].1
+    guard case .nodeInfo(let info) = sick else { return XCTFail("sample 2 is node info") }
+    XCTAssertEqual(info.history.count, ProtocolLimits.maximumHealthHistory)
+    var bytes = try sick.encodedPayload(for: .nodeInfo)
+    XCTAssertLessThanOrEqual(bytes.count, ProtocolLimits.maximumPayload)
+    let historyAt = bytes.count - 1 - ProtocolLimits.maximumHealthHistory * 19
+    XCTAssertEqual(bytes[historyAt], UInt8(ProtocolLimits.maximumHealthHistory))
+    XCTAssertEqual(Array(bytes[historyAt - 16..<historyAt - 8]), [0, 0, 0, 0, 0, 0, 0, 7])
+    XCTAssertEqual(bytes[historyAt + 9], 1, "the first entry: a corrected machine check")
+    XCTAssertEqual(try Response.decode(kind: .nodeInfo, payload: bytes), sick)
+    bytes[historyAt + 9] = 9
+    XCTAssertThrowsError(try Response.decode(kind: .nodeInfo, payload: bytes))
+    bytes[historyAt + 9] = 1
+    bytes[historyAt] = UInt8(ProtocolLimits.maximumHealthHistory + 1)
+    XCTAssertThrowsError(try Response.decode(kind: .nodeInfo, payload: bytes))
+    var tooLong = info
+    tooLong.history.append(tooLong.history[0])
+    XCTAssertThrowsError(try Response.nodeInfo(tooLong).encodedPayload(for: .nodeInfo))
   }
 
   func testSpecificationProblems() {

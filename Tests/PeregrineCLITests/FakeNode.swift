@@ -227,6 +227,9 @@ final class Harness {
   var links: [String: String] = [:]
   var ipCalls: [[String]] = []
   var netAdmin = true
+  /// Commands sent to QEMU monitors (`node inject-mce`), and what the fake monitor answers.
+  var monitorCalls: [(socket: String, commands: [String])] = []
+  var monitorAnswer = ""
 
   init(nodes: [String: FakeNode] = [:], recordNodes: Bool = true) throws {
     directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -267,7 +270,11 @@ final class Harness {
       portIsFree: { $0 != NodeBoot.firstHostPort + 1 },
       findProgram: { "/usr/bin/" + $0 },
       runIP: { [unowned self] arguments in self.fakeIP(arguments) },
-      hasNetAdmin: { [unowned self] in self.netAdmin })
+      hasNetAdmin: { [unowned self] in self.netAdmin },
+      monitor: { [unowned self] socket, commands in
+        self.monitorCalls.append((socket, commands))
+        return commands.map { _ in self.monitorAnswer }
+      })
     if recordNodes && !nodes.isEmpty {
       _ = try environment.state.keyCreatingIfNeeded()
       var records: [NodeRecord] = []

@@ -11,7 +11,8 @@ public struct DatagramHeader: Equatable {
   /// 2: VM summaries carry uptime, node info carries health problems.
   /// 3: VM specifications name a disk image, transfers may be sparse, disks are read back
   /// (`diskRead`, `diskDigest`).
-  /// 4: status answers carry the VM's guest NIC counters.
+  /// 4: status answers carry the VM's guest NIC counters; node info carries machine-check
+  /// counts and the health history.
   public static let currentVersion: UInt8 = 4
 
   public var kind: MessageKind

@@ -35,6 +35,8 @@ public enum ProtocolLimits {
   public static let maximumErrorDetail = 200
   /// Reasons a node gives for being degraded, in one node-info answer.
   public static let maximumHealthProblems = 8
+  /// Health-history entries in one node-info answer (19 bytes each).
+  public static let maximumHealthHistory = 16
   /// The node's software version string.
   public static let maximumVersionLength = 47
 }

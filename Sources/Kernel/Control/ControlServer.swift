@@ -28,6 +28,8 @@ final class ControlServer: UDPService {
   private let topology: CPUTopology
   /// The node's VMs; nil until the VM manager exists.
   var vms: (any VMControl)?
+  /// Health transitions seen by node-info requests (docs/node-health.md).
+  private var history = HealthHistory(capacity: ProtocolLimits.maximumHealthHistory)
 
   init(key: [UInt8], epoch: UInt64, backend: NodeInfo.Backend, topology: CPUTopology) {
     receiver = ControlReceiver(key: key, epoch: epoch)
@@ -108,7 +110,21 @@ final class ControlServer: UDPService {
     if version.count > ProtocolLimits.maximumVersionLength {
       version = Array(version.prefix(ProtocolLimits.maximumVersionLength))
     }
-    let problems = healthProblems(freeBytes: UInt64(free) * 4096, totalBytes: UInt64(total) * 4096)
+    let machineChecks = MachineCheckSummary.collect()
+    let problems = healthProblems(
+      freeBytes: UInt64(free) * 4096, totalBytes: UInt64(total) * 4096,
+      machineChecks: machineChecks)
+    let now = MachineCheckPolling.millisecondsSinceBoot()
+    history.observe(problemCount: problems.count, at: now)
+    let entries = history.merged(
+      with: machineChecks.recent, limit: ProtocolLimits.maximumHealthHistory
+    ).compactMap { event in
+      NodeInfo.HistoryEntry.Kind(rawValue: event.kind.rawValue).map {
+        NodeInfo.HistoryEntry(
+          millisecondsSinceBoot: event.millisecondsSinceBoot, kind: $0, subject: event.subject,
+          value: event.value)
+      }
+    }
     return NodeInfo(
       version: version, backend: backend, health: problems.isEmpty ? .healthy : .degraded,
       cpuCount: UInt16(clamping: topology.count), packages: UInt16(clamping: packages),
@@ -117,12 +133,16 @@ final class ControlServer: UDPService {
       totalMemory: UInt64(total) * 4096, freeMemory: UInt64(free) * 4096,
       vmCount: UInt16(clamping: vms?.vmCount ?? 0),
       uptimeMilliseconds: arch_rdtsc() / max(LocalAPIC.tscPerMillisecond, 1),
-      counters: receiver.counters, problems: problems)
+      counters: receiver.counters, problems: problems,
+      correctedMachineChecks: machineChecks.corrected,
+      uncorrectedMachineChecks: machineChecks.uncorrected, history: entries)
   }
 
   /// The node's health by the rule of NodeHealth (docs/lifecycle.md, "Node health"): each
   /// CPU's heartbeat, free memory, VMs ended by a fault.
-  private func healthProblems(freeBytes: UInt64, totalBytes: UInt64) -> [NodeInfo.HealthProblem] {
+  private func healthProblems(
+    freeBytes: UInt64, totalBytes: UInt64, machineChecks: MachineCheckSummary
+  ) -> [NodeInfo.HealthProblem] {
     let now = arch_rdtsc()
     let perMillisecond = max(LocalAPIC.tscPerMillisecond, 1)
     let here = CPUs.current.index
@@ -137,13 +157,20 @@ final class ControlServer: UDPService {
     }
     let found = NodeHealth.problems(
       heartbeats: beats, freeBytes: freeBytes, totalBytes: totalBytes,
-      failedVMs: vms?.failedVMCount ?? 0)
+      failedVMs: vms?.failedVMCount ?? 0, machineChecks: machineChecks.recent,
+      uncorrectedMachineChecks: machineChecks.uncorrected,
+      now: MachineCheckPolling.millisecondsSinceBoot())
     return found.prefix(ProtocolLimits.maximumHealthProblems).map { problem in
       switch problem {
       case .cpuStalled(let cpu, let milliseconds):
         NodeInfo.HealthProblem(.cpuStalled, subject: UInt16(clamping: cpu), value: milliseconds)
       case .lowMemory(let free): NodeInfo.HealthProblem(.lowMemory, value: free)
       case .failedVMs(let count): NodeInfo.HealthProblem(.failedVMs, value: UInt64(count))
+      case .correctedMachineChecks(let bank, let count):
+        NodeInfo.HealthProblem(
+          .correctedMachineChecks, subject: UInt16(clamping: bank), value: count)
+      case .uncorrectedMachineChecks(let count):
+        NodeInfo.HealthProblem(.uncorrectedMachineChecks, value: count)
       }
     }
   }

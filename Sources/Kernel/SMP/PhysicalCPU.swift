@@ -53,6 +53,12 @@ final class PhysicalCPU {
   /// VT-x: the VMCS current on this CPU (VMPTRLD), 0 for none; a VMCS active elsewhere is
   /// VMCLEARed there before it is loaded here (SDM 3C §24.11.1).
   var currentVMCS: UInt64 = 0
+  /// This CPU's machine-check banks (MachineCheckPolling): written by this CPU, read by
+  /// CPU 0 for node-info, both under the lock. nil: no MCA.
+  let machineCheckLock = TicketLock()
+  var machineChecks: MachineCheckMonitor?
+  /// Host TSC of the next poll of its banks.
+  var machineCheckPollDue: UInt64?
 
   init(
     index: Int, apicID: UInt32, localArea: UnsafeMutablePointer<CPULocalArea>,

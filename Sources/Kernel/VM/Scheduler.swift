@@ -45,8 +45,10 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
   }
 
   func run(on cpu: PhysicalCPU) -> Never {
+    MachineCheckPolling.start(on: cpu)
     while true {
       cpu.heartbeat.store(arch_rdtsc(), ordering: .relaxed)
+      MachineCheckPolling.pollIfDue(on: cpu)
       for message in cpu.takePosted() {
         switch message {
         case .adopt(let entry): cpu.runQueue.append(entry)
@@ -279,6 +281,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       deadline = due
     }
     if let service, service < deadline ?? UInt64.max { deadline = service }
+    if let poll = cpu.machineCheckPollDue, poll < deadline ?? UInt64.max { deadline = poll }
     if let deadline {
       cpu.timer = SliceTimer(expired: false, sliceDeadline: deadline, armedDeadline: 0)
       LocalAPIC.arm(untilTSC: deadline)

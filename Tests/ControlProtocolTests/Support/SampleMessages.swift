@@ -75,6 +75,22 @@ enum SampleMessages {
               repeating: NodeInfo.HealthProblem(.failedVMs, value: 3),
               count: ProtocolLimits.maximumHealthProblems - 2)))
     ),
+    (
+      .nodeInfo,
+      .nodeInfo(
+        NodeInfo(
+          version: bytes("0.12"), backend: .svm, health: .degraded, cpuCount: 2,
+          coresPerPackage: 2, totalMemory: 1 << 30, freeMemory: 1 << 29, vmCount: 0,
+          uptimeMilliseconds: 9000, counters: counters,
+          problems: [NodeInfo.HealthProblem(.correctedMachineChecks, subject: 1, value: 5)],
+          correctedMachineChecks: 7, uncorrectedMachineChecks: 1,
+          history: (0..<ProtocolLimits.maximumHealthHistory).map { index in
+            NodeInfo.HistoryEntry(
+              millisecondsSinceBoot: UInt64(1000 + index),
+              kind: NodeInfo.HistoryEntry.Kind.allCases[index % 4],
+              subject: UInt16(index), value: UInt64(index))
+          }))
+    ),
     (.createVM, .created(summary)),
     (
       .listVMs,
