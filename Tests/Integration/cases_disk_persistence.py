@@ -82,10 +82,16 @@ class DiskPersistenceDriver(DiskImageDriver):
         log = self.serial()[offset:]
         self.times.append(time.time() - start)
         lines = re.findall(r"^\[%s\] (PERSIST-.*)$" % re.escape(vm), log, re.MULTILINE)
-        report = [line.strip() for line in log.splitlines()
-                  if re.search(r"^\s*(exits: |disk \S+: \d+ bytes|summary: vm %s)" % re.escape(vm), line)]
-        self.notes.append("%s (%s %s): %s; report: %s" % (vm, mode, token, lines, report))
-        if re.search(r"(?i)kernel panic|EXT4-fs error|I/O error|PERSIST-FAILED", log):
+        # The VM's end report: its own exits (the first total), its disk's requests, its end.
+        report = [re.search(pattern, log, re.MULTILINE) for pattern in (
+            r"^\s*exits: (\d+) in", r"^\s*disk %s\.disk: \d+ bytes, (.*)$" % re.escape(vm),
+            r"^summary: vm %s: (.*)$" % re.escape(vm))]
+        if None in report:
+            raise DriverFailure("%s: no end report in the node's log: %s" % (vm, log[-1500:]))
+        self.notes.append("%s (%s %s): %s; %s exits; disk %s; %s" % (
+            vm, mode, token, lines, report[0].group(1), report[1].group(1), report[2].group(1)))
+        if re.search(r"(?i)^\[%s\] .*(kernel panic|EXT4-fs error|I/O error|PERSIST-FAILED)"
+                     % re.escape(vm), log, re.MULTILINE):
             raise DriverFailure("%s: %s" % (vm, log[-1500:]))
         return lines, log
 
