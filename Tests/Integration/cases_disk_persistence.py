@@ -1,8 +1,8 @@
 """A Linux guest's disk outlives the VM (issue 13; docs/guest-io.md, "A disk that outlives
 its VM"): one AMD-V node by `peregrine node up`, a store image made by `image create data
 --size 64M --format ext4`, and Debian's kernel with the test initramfs whose /init (from
-guests/linux/init, appended to build/linux's initramfs as a second cpio archive so the case
-runs the /init of this tree) mounts /dev/vda as ext4.
+guests/linux/init, appended to build/linux's initramfs as a second cpio archive in the same
+gzip stream, so the case runs the /init of this tree) mounts /dev/vda as ext4.
 
 1. `persist=write persist_token=T1`: the guest writes /persist.txt, syncs, unmounts and
    powers off; `destroy` brings the disk back (`image list` shows it modified) and
@@ -56,10 +56,11 @@ def initramfs_with_this_init():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     os.makedirs(os.path.dirname(INITRAMFS), exist_ok=True)
+    # One gzip stream of both archives: GRUB's gunzip (a boot module) reads only the first.
     with open(os.path.join(ROOT, "build", "linux", "initramfs.cpio.gz"), "rb") as base:
-        data = base.read()
+        data = gzip.decompress(base.read())
     with open(INITRAMFS, "wb") as f:
-        f.write(data + gzip.compress(archive))
+        f.write(gzip.compress(data + archive, 6))
 
 
 class DiskPersistenceDriver(DiskImageDriver):
