@@ -74,9 +74,8 @@ cat >"$work/seed.xml" <<XML
   <nic1><mac>00:02:03:04:05:06</mac></nic1>
 </profile>
 XML
-expect 0 "validate the seed's disk and NIC (a warning)" "$cli" validate "$work/seed.xml"
-contains "$work/err" "no guest disk or NIC model until issue 13" "the warning about <image> and <nic1>"
-contains "$work/err" "remove <image>, <nic1>" "what to remove"
+expect 0 "validate the seed's disk and NIC" "$cli" validate "$work/seed.xml"
+contains "$work/out" "1 NIC(s), disk vmlinuz (500 MiB)" "the disk and NIC in the summary"
 expect 64 "a usage error" "$cli" pause
 expect 78 "list without nodes" "$cli" list
 contains "$work/err" "peregrine node up" "the hint without nodes"

@@ -43,6 +43,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
   case .storeString(let size, _, let addressSize):
     precondition(sizes.contains(size) && [2, 4, 8].contains(addressSize), "STOS sizes")
+  case .arithmetic(_, let size, let source, let registerDestination):
+    precondition(sizes.contains(size), "ALU operand size")
+    if case .register(let number, let highByte) = source {
+      precondition((0..<16).contains(number), "ALU register number")
+      precondition(!highByte || (number < 4 && size == 1), "AH-BH only for byte operands")
+    }
+    // op Gv, Ev names its register in `source`: it must be a register, not an immediate.
+    if registerDestination, case .immediate = source {
+      preconditionFailure("a register destination without a register")
+    }
   }
   return 0
 }

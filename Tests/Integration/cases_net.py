@@ -62,8 +62,10 @@ UP = r"^\[info \] net: virtio-net 52:54:00:12:34:56 up, address 10\.0\.2\.15/24 
      r" 10\.0\.2\.2, MSI-X vector 64 on cpu 0, udp 7, udp 9"
 PCI_LINE = r"^\[info \] pci 00:03\.0 1af4:1041 class 02\.00 bar1 mem 0x\w+\+0x1000 bar4 mem64 pf" \
            r" 0x\w+\+0x4000 caps 11,09,09,09,09,09"
-SPINNER = r"^net: vm spinner exits so far: 22$"
 # The spinner has printed its line (22 exits) and spins: counting its exits means something.
+# One more is allowed: the idle timer its CPU armed for the next machine-check poll before it
+# adopted the vCPU may fire once inside the guest (docs/node-health.md); no later one does.
+SPINNER = r"^net: vm spinner exits so far: 2[23]$"
 SPINNING = r"^\[spinner\] net-spinner: spinning"
 
 
@@ -418,7 +420,7 @@ class NodeToNodeDriver:
         peer_console.wait_for(r"^peregrine: halted, status success", 60)
         peer_text = peer_console.text()
         for pattern in (r"^net: \d+ frames received, \d+ sent, \d+ datagrams delivered, 1 answered, \d+ ARP replies, 0 ARP requests",
-                        r"^net: vm spinner-b exits so far: 22$"):
+                        r"^net: vm spinner-b exits so far: 2[23]$"):
             if not re.search(pattern, peer_text, re.MULTILINE):
                 raise DriverFailure("node B's console lacks %r" % pattern)
         to_node(NODE_IP, NODE_MAC, b"peregrine-nettest-end")
