@@ -85,6 +85,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   case .store:
     precondition(reads == 0 && writes == 1, "a store is one write")
     precondition(advanced, "a store completes")
+  case .arithmetic(_, _, let source, let registerDestination):
+    // Read-modify-write at most: CMP and TEST, and op Gv, Ev, write no memory.
+    precondition(reads == 1 && writes <= 1, "an ALU instruction reads its operand once")
+    precondition(advanced, "an ALU instruction completes")
+    if registerDestination {
+      precondition(writes == 0, "op Gv, Ev writes its register, not memory")
+      if case .register(let number, _) = source { changeable.insert(number) }
+    }
   case .storeString(let size, let repeated, let addressSize):
     precondition(reads == 0, "STOS does not read the device")
     changeable = [1, 7]  // RCX, RDI
@@ -110,6 +118,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   for number in 0..<16 where !changeable.contains(number) {
     precondition(registers[number] == before[number], "an unrelated register changed")
   }
-  precondition(registers.rflags == before.rflags, "RFLAGS changed")
+  // Only an ALU instruction sets flags, and only the six status flags (SDM Vol 1 §3.4.3.1:
+  // CF, PF, AF, ZF, SF, OF); everything else in RFLAGS is kept.
+  var flagsSet: UInt64 = 0
+  if case .arithmetic = access.instruction { flagsSet = 0x8D5 }
+  precondition(registers.rflags & ~flagsSet == before.rflags & ~flagsSet, "RFLAGS changed")
   return 0
 }
