@@ -33,10 +33,14 @@ public protocol PortDevice: AnyObject {
   /// Its state as a value (StatefulDevice), for a VM's saved state; nil for a model
   /// without one. Called under the VM's device lock.
   func savedDevice() -> SavedDevice?
+  /// Puts back a value `savedDevice()` gave (on this node or another): false when `saved`
+  /// is not this model's kind. Called under the VM's device lock, while no vCPU runs.
+  func restore(savedDevice saved: SavedDevice) -> Bool
 }
 
 extension PortDevice {
   public func savedDevice() -> SavedDevice? { nil }
+  public func restore(savedDevice saved: SavedDevice) -> Bool { false }
 }
 
 /// A device model in guest-physical MMIO space. Offsets are relative to its region's base.
@@ -45,8 +49,11 @@ public protocol MMIODevice: AnyObject {
   func write(offset: UInt64, size: UInt8, value: UInt64) -> DeviceEffect
   /// As `PortDevice.savedDevice()`.
   func savedDevice() -> SavedDevice?
+  /// As `PortDevice.restore(savedDevice:)`.
+  func restore(savedDevice saved: SavedDevice) -> Bool
 }
 
 extension MMIODevice {
   public func savedDevice() -> SavedDevice? { nil }
+  public func restore(savedDevice saved: SavedDevice) -> Bool { false }
 }

@@ -12,6 +12,22 @@ public enum SavedDevice: Equatable {
   case pmTimer(ACPIPMTimer.State)
   case firmwareConfig(FirmwareConfig.State)
 
+  /// The record kind it travels as.
+  public var kind: StateRecordKind {
+    switch self {
+    case .uart: .uart
+    case .pit: .pit
+    case .localAPIC: .localAPIC
+    case .ioAPIC: .ioAPIC
+    case .acpiPower: .acpiPower
+    case .testMMIO: .testMMIO
+    case .reset: .reset
+    case .debugExit: .debugExit
+    case .pmTimer: .pmTimer
+    case .firmwareConfig: .firmwareConfig
+    }
+  }
+
   /// The whole record, header included.
   public func encoded() -> [UInt8] {
     switch self {
@@ -58,3 +74,68 @@ extension ResetDevice { public func savedDevice() -> SavedDevice? { .reset(save(
 extension DebugExitPort { public func savedDevice() -> SavedDevice? { .debugExit(save()) } }
 extension ACPIPMTimer { public func savedDevice() -> SavedDevice? { .pmTimer(save()) } }
 extension FirmwareConfig { public func savedDevice() -> SavedDevice? { .firmwareConfig(save()) } }
+
+// Each model takes back its own kind (DeviceProtocols' `restore(savedDevice:)`).
+extension UART16550 {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .uart(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension PIT8254 {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .pit(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension IOAPICModel {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .ioAPIC(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension ACPIPowerDevice {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .acpiPower(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension TestMMIODevice {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .testMMIO(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension ResetDevice {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .reset(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension DebugExitPort {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .debugExit(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension ACPIPMTimer {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .pmTimer(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}
+extension FirmwareConfig {
+  public func restore(savedDevice saved: SavedDevice) -> Bool {
+    guard case .firmwareConfig(let state) = saved else { return false }
+    restore(state)
+    return true
+  }
+}

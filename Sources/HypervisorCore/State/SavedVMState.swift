@@ -86,6 +86,58 @@ extension VirtualMachine {
   }
 }
 
+/// Why a VM's device models could not take a saved state back.
+public enum DeviceRestoreError: Error, Equatable {
+  /// The saved state has `found` device records where this VM's tables hold `expected`
+  /// models with state: it was taken from a VM built otherwise.
+  case deviceCount(expected: Int, found: Int)
+  /// Record `index` is not the kind of the model at that place in the tables.
+  case kindMismatch(index: Int)
+}
+
+extension VirtualMachine {
+  /// Puts `saved` (as `saveDevices()` gave it, here or on another node) back into this VM's
+  /// device models, in the same table order, under the device lock. The VM must be built
+  /// from the same profile and must not run. Every record is checked against its model's
+  /// kind before any model changes, so a refused state leaves the devices as they were.
+  public func restoreDevices(_ saved: [SavedDevice]) throws(DeviceRestoreError) {
+    enum Model {
+      case port(PortDevice)
+      case mmio(MMIODevice)
+    }
+    var seen: [AnyObject] = []
+    var models: [(model: Model, kind: StateRecordKind)] = []
+    lockDevices()
+    defer { unlockDevices() }
+    for entry in ports.entries where !seen.contains(where: { $0 === entry.device }) {
+      seen.append(entry.device)
+      if let current = entry.device.savedDevice() {
+        models.append((.port(entry.device), current.kind))
+      }
+    }
+    for entry in mmio.entries where !seen.contains(where: { $0 === entry.device }) {
+      seen.append(entry.device)
+      if let current = entry.device.savedDevice() {
+        models.append((.mmio(entry.device), current.kind))
+      }
+    }
+    guard models.count == saved.count else {
+      throw .deviceCount(expected: models.count, found: saved.count)
+    }
+    for index in saved.indices where models[index].kind != saved[index].kind {
+      throw .kindMismatch(index: index)
+    }
+    for index in saved.indices {
+      let applied: Bool
+      switch models[index].model {
+      case .port(let device): applied = device.restore(savedDevice: saved[index])
+      case .mmio(let device): applied = device.restore(savedDevice: saved[index])
+      }
+      if !applied { throw .kindMismatch(index: index) }
+    }
+  }
+}
+
 extension VirtualMachine {
   /// The paused VM's state: every vCPU's record as its CPU captured it when it parked, and
   /// the device models' values now. nil when a vCPU's capture failed. Call once every vCPU

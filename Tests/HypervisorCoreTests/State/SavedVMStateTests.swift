@@ -50,6 +50,36 @@ final class SavedVMStateTests: XCTestCase {
     XCTAssertEqual(state.encoded(), bytes, "a decoded state encodes to the same bytes")
   }
 
+  func testDevicesRestoreIntoAVMBuiltTheSameWay() throws {
+    machine = pausedMachine()
+    let saved = machine.vm.saveDevices()
+    let target = TestMachine(cpus: 2)
+    defer { target.release() }
+    let pit = PIT8254(clock: FixedClock())
+    target.vm.ports.register(pit, ports: 0x40...0x43)
+    target.vm.ports.register(pit, ports: 0x61...0x61)
+    XCTAssertNotEqual(target.vm.saveDevices(), saved)
+    try target.vm.restoreDevices(saved)
+    XCTAssertEqual(target.vm.saveDevices(), saved)
+  }
+
+  func testDevicesFromAVMBuiltOtherwiseAreRefusedAndNothingChanges() throws {
+    machine = pausedMachine()
+    let saved = machine.vm.saveDevices()
+    let target = TestMachine(cpus: 2)
+    defer { target.release() }
+    let before = target.vm.saveDevices()
+    XCTAssertThrowsError(try target.vm.restoreDevices(saved)) { error in
+      XCTAssertEqual(error as? DeviceRestoreError, .deviceCount(expected: 3, found: 4))
+    }
+    var swapped = before
+    swapped.swapAt(0, 1)
+    XCTAssertThrowsError(try target.vm.restoreDevices(swapped)) { error in
+      XCTAssertEqual(error as? DeviceRestoreError, .kindMismatch(index: 0))
+    }
+    XCTAssertEqual(target.vm.saveDevices(), before)
+  }
+
   func testNoStateWhileAVCPUHasNoCapture() {
     machine = pausedMachine()
     machine.vm.vcpus[1].pausedState = nil
