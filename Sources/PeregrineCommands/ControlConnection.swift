@@ -272,6 +272,7 @@ final class ControlConnection: NodeConnection {
     case .running: state = .running
     case .pausing, .paused: state = .paused
     case .ended, .failed: state = .ended
+    case .incoming: state = .incoming
     }
     return MachineSummary(
       name: String(decoding: summary.name, as: UTF8.self), state: state,

@@ -63,6 +63,8 @@ public struct HealthHistoryEntry: Equatable, Codable {
 
 public enum MachineState: String, Codable, Equatable {
   case starting, running, paused, stopping, ended
+  /// Built on its node and waiting for a restored or migrated state (`VMState.incoming`).
+  case incoming
 }
 
 public struct MachineSummary: Equatable, Codable {

@@ -16,6 +16,10 @@ public enum MessageKind: UInt8, Equatable, CaseIterable {
   case transferAbort = 13
   case diskRead = 14
   case diskDigest = 15
+  case memoryRead = 16
+  case memoryWrite = 17
+  case dirtyLog = 18
+  case restoreState = 19
 }
 
 /// The header's flag bits; the others are reserved and must be zero.

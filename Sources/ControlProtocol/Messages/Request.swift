@@ -24,6 +24,17 @@ public enum Request: Equatable {
   case diskRead(name: [UInt8], offset: UInt64, maximumLength: UInt16)
   /// The SHA-256 of the VM's whole disk; paused or ended VMs only.
   case diskDigest(name: [UInt8])
+  /// Up to `maximumLength` bytes of the VM's guest memory from the first chunk at or after
+  /// `offset` that is not all zeros, as `diskRead` reads a disk: paused or ended VMs, or
+  /// running ones whose dirty log is on (the pages a write changes after the read are in
+  /// the next snapshot).
+  case memoryRead(name: [UInt8], offset: UInt64, maximumLength: UInt16)
+  /// Guest memory for a VM created `incoming`.
+  case memoryWrite(MemoryWrite)
+  case dirtyLog(name: [UInt8], operation: DirtyLogOperation, startPage: UInt64)
+  /// Puts the saved state in the transferred image `stateImage` (`SavedVMState`'s records)
+  /// into the VM created `incoming`, and starts it.
+  case restoreState(name: [UInt8], stateImage: [UInt8])
 
   public var kind: MessageKind {
     switch self {
@@ -42,6 +53,10 @@ public enum Request: Equatable {
     case .transferAbort: return .transferAbort
     case .diskRead: return .diskRead
     case .diskDigest: return .diskDigest
+    case .memoryRead: return .memoryRead
+    case .memoryWrite: return .memoryWrite
+    case .dirtyLog: return .dirtyLog
+    case .restoreState: return .restoreState
     }
   }
 
@@ -61,7 +76,8 @@ public enum Request: Equatable {
     case .pause(let name), .unpause(let name), .destroy(let name), .diskDigest(let name):
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
     case .consoleRead(let name, let offset, let maximumLength),
-      .diskRead(let name, let offset, let maximumLength):
+      .diskRead(let name, let offset, let maximumLength),
+      .memoryRead(let name, let offset, let maximumLength):
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
       writer.u64(offset)
       writer.u16(maximumLength)
@@ -71,6 +87,15 @@ public enum Request: Equatable {
       try chunk.encode(into: &writer)
     case .transferEnd(let transferID), .transferAbort(let transferID):
       writer.u32(transferID)
+    case .memoryWrite(let write):
+      try write.encode(into: &writer)
+    case .dirtyLog(let name, let operation, let startPage):
+      try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
+      writer.u8(operation.rawValue)
+      writer.u64(startPage)
+    case .restoreState(let name, let stateImage):
+      try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
+      try writer.bytes8(stateImage, maximum: ProtocolLimits.maximumImageNameLength)
     }
     guard writer.bytes.count <= ProtocolLimits.maximumPayload else { throw .tooLarge }
     return writer.bytes
@@ -117,6 +142,20 @@ public enum Request: Equatable {
       request = .diskRead(name: name, offset: offset, maximumLength: try reader.u16())
     case .diskDigest:
       request = .diskDigest(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
+    case .memoryRead:
+      let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
+      let offset = try reader.u64()
+      request = .memoryRead(name: name, offset: offset, maximumLength: try reader.u16())
+    case .memoryWrite:
+      request = .memoryWrite(try MemoryWrite.decode(from: &reader))
+    case .dirtyLog:
+      let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
+      let operation = try reader.enumeration(DirtyLogOperation.self)
+      request = .dirtyLog(name: name, operation: operation, startPage: try reader.u64())
+    case .restoreState:
+      let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
+      request = .restoreState(
+        name: name, stateImage: try reader.bytes8(maximum: ProtocolLimits.maximumImageNameLength))
     }
     try reader.finish()
     return request

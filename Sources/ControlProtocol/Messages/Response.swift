@@ -13,17 +13,21 @@ public enum Response: Equatable {
   case transferCommitted(TransferReceipt)
   case diskData(DiskData)
   case diskDigest(DiskDigest)
+  /// Guest memory, as `diskData` carries a disk (`size` is the VM's memory size).
+  case memoryData(DiskData)
+  case dirtyLog(DirtyLogWindow)
 
   /// Whether this body answers a request of `kind` (a failure answers any).
   public func answers(_ kind: MessageKind) -> Bool {
     switch (self, kind) {
     case (.failure, _): return true
     case (.done, .pause), (.done, .unpause), (.done, .destroy), (.done, .powerOff),
-      (.done, .transferAbort):
+      (.done, .transferAbort), (.done, .memoryWrite), (.done, .restoreState):
       return true
     case (.nodeInfo, .nodeInfo), (.created, .createVM), (.vmList, .listVMs), (.vmStatus, .status),
       (.console, .consoleRead), (.transferBegun, .transferBegin), (.chunkAccepted, .transferChunk),
-      (.transferCommitted, .transferEnd), (.diskData, .diskRead), (.diskDigest, .diskDigest):
+      (.transferCommitted, .transferEnd), (.diskData, .diskRead), (.diskDigest, .diskDigest),
+      (.memoryData, .memoryRead), (.dirtyLog, .dirtyLog):
       return true
     default: return false
     }
@@ -64,8 +68,10 @@ public enum Response: Equatable {
       try writer.bytes8(receipt.name, maximum: ProtocolLimits.maximumImageNameLength)
       writer.u64(receipt.size)
       try writer.fixed(receipt.digest, count: SHA256Hasher.digestSize)
-    case .diskData(let data):
+    case .diskData(let data), .memoryData(let data):
       try data.encode(into: &writer)
+    case .dirtyLog(let window):
+      try window.encode(into: &writer)
     case .diskDigest(let digest):
       writer.u64(digest.size)
       try writer.fixed(digest.digest, count: SHA256Hasher.digestSize)
@@ -83,7 +89,7 @@ public enum Response: Equatable {
       response = .failure(try ControlFailure.decode(code: code, from: &reader))
     } else {
       switch kind {
-      case .pause, .unpause, .destroy, .powerOff, .transferAbort:
+      case .pause, .unpause, .destroy, .powerOff, .transferAbort, .memoryWrite, .restoreState:
         response = .done
       case .nodeInfo:
         response = .nodeInfo(try NodeInfo.decode(from: &reader))
@@ -115,6 +121,10 @@ public enum Response: Equatable {
             name: name, size: size, digest: try reader.fixed(count: SHA256Hasher.digestSize)))
       case .diskRead:
         response = .diskData(try DiskData.decode(from: &reader))
+      case .memoryRead:
+        response = .memoryData(try DiskData.decode(from: &reader))
+      case .dirtyLog:
+        response = .dirtyLog(try DirtyLogWindow.decode(from: &reader))
       case .diskDigest:
         let size = try reader.u64()
         response = .diskDigest(

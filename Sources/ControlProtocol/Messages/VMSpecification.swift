@@ -31,12 +31,16 @@ public struct VMSpecification: Equatable {
   public var nics: [[UInt8]]
   /// The name of a transferred image that becomes the VM's disk (virtio-blk); empty for none.
   public var diskImage: [UInt8]
+  /// Build the VM but do not load a guest or start it: it is the target of a restore or a
+  /// migration (`VMState.incoming`). The kernel image is still named (the boot-time
+  /// profile's), but not loaded.
+  public var incoming: Bool
 
   public init(
     name: [UInt8], kind: Kind = .linux, memorySize: UInt64, vcpuCount: UInt16 = 1,
     scheduling: Scheduling = .shared, pinnedCPUs: [UInt16] = [], kernelImage: [UInt8],
     initrdImage: [UInt8] = [], commandLine: [UInt8] = [], nics: [[UInt8]] = [],
-    diskImage: [UInt8] = []
+    diskImage: [UInt8] = [], incoming: Bool = false
   ) {
     self.name = name
     self.kind = kind
@@ -49,6 +53,7 @@ public struct VMSpecification: Equatable {
     self.commandLine = commandLine
     self.nics = nics
     self.diskImage = diskImage
+    self.incoming = incoming
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
@@ -65,6 +70,7 @@ public struct VMSpecification: Equatable {
     try writer.count8(nics.count, maximum: ProtocolLimits.maximumNICs)
     for mac in nics { try writer.fixed(mac, count: 6) }
     try writer.bytes8(diskImage, maximum: ProtocolLimits.maximumImageNameLength)
+    writer.bool(incoming)
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> VMSpecification {
@@ -83,10 +89,12 @@ public struct VMSpecification: Equatable {
     var nics: [[UInt8]] = []
     for _ in 0..<nicCount { nics.append(try reader.fixed(count: 6)) }
     let diskImage = try reader.bytes8(maximum: ProtocolLimits.maximumImageNameLength)
+    let incoming = try reader.bool()
     return VMSpecification(
       name: name, kind: kind, memorySize: memorySize, vcpuCount: vcpuCount,
       scheduling: scheduling, pinnedCPUs: pinnedCPUs, kernelImage: kernelImage,
-      initrdImage: initrdImage, commandLine: commandLine, nics: nics, diskImage: diskImage)
+      initrdImage: initrdImage, commandLine: commandLine, nics: nics, diskImage: diskImage,
+      incoming: incoming)
   }
 
   /// What is wrong with the specification on any node (whether it fits this node is the

@@ -9,6 +9,9 @@ public enum VMState: UInt8, Equatable, CaseIterable {
   case ended = 4
   /// Stopped by a fault the hypervisor reported.
   case failed = 5
+  /// Created `incoming`: built, not started; waits for its memory (`memoryWrite`) and its
+  /// saved state (`restoreState`), which starts it.
+  case incoming = 6
 }
 
 /// One VM in `listVMs` (and the answer to `createVM`).

@@ -21,6 +21,10 @@ public enum ProtocolLimits {
   public static let maximumChunkSize = 1024
   /// Bytes of a VM's disk in one `diskRead` answer (one transfer chunk).
   public static let maximumDiskReadBytes = 1024
+  /// Bytes of guest memory in one `memoryRead` answer or `memoryWrite` request.
+  public static let maximumMemoryBytes = 1024
+  /// Bytes of a dirty-page bitmap in one `dirtyLog` answer: 8192 pages, 32 MiB of guest.
+  public static let maximumDirtyBitmapBytes = 1024
   /// Bytes of console output in one response.
   public static let maximumConsoleBytes = 1200
   /// Bytes of VM state (the saved device and vCPU records) in one status response.

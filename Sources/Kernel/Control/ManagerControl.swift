@@ -84,6 +84,11 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       }
       return .console(
         ConsoleOutput(offset: read.offset, bytes: read.bytes, written: read.written, ended: ended))
+    case .memoryRead, .memoryWrite, .dirtyLog, .restoreState:
+      // Issue 15's memory and migration requests: the wire format is settled
+      // (docs/control-protocol.md, "Memory and migration"); the node's side is being built.
+      return .failure(
+        ControlFailure(.notSupported, text: "memory transfer and restore are not built yet"))
     case .nodeInfo, .powerOff, .transferBegin, .transferChunk, .transferEnd, .transferAbort:
       return .failure(ControlFailure(.internalError, text: "not a VM request"))
     }
@@ -123,6 +128,9 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
 
   private func create(_ specification: VMSpecification, images: inout ImageStore) -> Response {
     if let problem = specification.problem() { return .failure(problem) }
+    if specification.incoming {
+      return .failure(ControlFailure(.notSupported, text: "incoming VMs are not built yet"))
+    }
     guard manager.id(named: specification.name) == nil else {
       return .failure(ControlFailure(.nameInUse, text: "a VM of that name runs on the node"))
     }

@@ -23,7 +23,8 @@ enum SampleMessages {
         kernelImage: [UInt8](repeating: 1, count: ProtocolLimits.maximumImageNameLength),
         commandLine: [UInt8](repeating: 0x41, count: ProtocolLimits.maximumCommandLineLength),
         nics: Array(repeating: [2, 0, 0, 0, 0, 9], count: ProtocolLimits.maximumNICs),
-        diskImage: [UInt8](repeating: 2, count: ProtocolLimits.maximumImageNameLength))),
+        diskImage: [UInt8](repeating: 2, count: ProtocolLimits.maximumImageNameLength),
+        incoming: true)),
     .listVMs(startIndex: 24),
     .status(name: bytes("linux-0"), includeState: true, stateOffset: 256),
     .status(name: bytes("linux-0"), includeState: false, stateOffset: 0),
@@ -43,6 +44,15 @@ enum SampleMessages {
       TransferDescription(name: bytes("vm.disk"), size: 64 << 20, digest: digest, sparse: true)),
     .diskRead(name: bytes("linux-0"), offset: 1 << 33, maximumLength: 1024),
     .diskDigest(name: bytes("linux-0")),
+    .memoryRead(name: bytes("linux-0"), offset: 255 << 20, maximumLength: 1024),
+    .memoryWrite(
+      MemoryWrite(
+        name: [UInt8](repeating: UInt8(ascii: "m"), count: ProtocolLimits.maximumNameLength),
+        offset: 1 << 36,
+        bytes: [UInt8](repeating: 0x5a, count: ProtocolLimits.maximumMemoryBytes))),
+    .dirtyLog(name: bytes("linux-0"), operation: .start, startPage: 0),
+    .dirtyLog(name: bytes("linux-0"), operation: .read, startPage: 8192),
+    .restoreState(name: bytes("linux-0"), stateImage: bytes("linux-0.state")),
   ]
 
   static let summary = VMSummary(
@@ -133,6 +143,21 @@ enum SampleMessages {
     ),
     (.diskRead, .diskData(DiskData(size: 64 << 20, offset: 8 << 20, bytes: []))),
     (.diskDigest, .diskDigest(DiskDigest(size: 64 << 20, digest: digest))),
+    (
+      .memoryRead,
+      .memoryData(
+        DiskData(
+          size: 256 << 20, offset: 1 << 20,
+          bytes: [UInt8](repeating: 0x3d, count: ProtocolLimits.maximumMemoryBytes)))
+    ),
+    (.memoryWrite, .done), (.restoreState, .done),
+    (
+      .dirtyLog,
+      .dirtyLog(
+        DirtyLogWindow(
+          pageCount: 1 << 26, dirtyCount: 12_345, startPage: 8192,
+          bitmap: [UInt8](repeating: 0xa5, count: ProtocolLimits.maximumDirtyBitmapBytes)))
+    ),
     (
       .createVM,
       .failure(
