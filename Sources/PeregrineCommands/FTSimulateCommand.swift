@@ -206,8 +206,15 @@ struct FTSimulateCommand: ParsableCommand {
     try? csv.write(to: input, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: input) }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, input.path, output]
+    // Debian's python3 first: python3-matplotlib is installed for it (as `make bench` does),
+    // and a python3 earlier on PATH (pyenv, a venv) may not have it.
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+      process.arguments = [script, input.path, output]
+    } else {
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      process.arguments = ["python3", script, input.path, output]
+    }
     let errors = Pipe()
     process.standardError = errors
     do {
