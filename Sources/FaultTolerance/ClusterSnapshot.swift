@@ -73,7 +73,8 @@ public struct NodeSnapshot: Equatable {
 
   public var correctedErrors: UInt64 { correctedErrorsByBank.values.reduce(0, +) }
 
-  /// vCPUs not yet given to a VM: one vCPU per core is the placement rule the nodes use
-  /// (docs/topology-and-placement.md), so a target needs this many free.
+  /// CPUs not yet given to a VM's vCPUs. A target needs one free per vCPU of the VM it
+  /// takes: stricter than `create` (Placement.swift), which lets shared vCPUs share CPUs,
+  /// so that an evacuated VM does not slow the VMs already on its new node.
   public var freeCPUs: Int { cpuCount - vms.reduce(0) { $0 + $1.vcpus } }
 }
