@@ -18,7 +18,14 @@ final class ClusterNodeSource: NodeSource {
         let report = try environment.request { try connection.describeNode() }
         let machines = try environment.request { try connection.listMachines() }
         return Self.reading(node.name, report, machines)
+      } catch let error as CLIError where error.status == .unreachable {
+        return .dead(node.name)
       } catch {
+        // Not the node's silence (a protocol mismatch, a refusal): say so, and count it
+        // as dead for this poll, since nothing it says can be used.
+        let message = (error as? CLIError)?.message ?? "\(error)"
+        environment.errors(
+          "peregrine: warning: node \(node.name): \(message); counted as dead for this poll\n")
         return .dead(node.name)
       }
     }

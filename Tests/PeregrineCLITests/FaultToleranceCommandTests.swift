@@ -55,6 +55,16 @@ final class FaultToleranceCommandTests: XCTestCase {
     XCTAssertTrue(harness.output.contains("node1 dead"), harness.output)
   }
 
+  func testANodeWhoseAnswerCannotBeUsedIsDeadWithAWarning() throws {
+    let harness = try sickCluster()
+    harness.nodes["node1"]!.failure = .protocolMismatch(node: "node1", detail: "version 9")
+    XCTAssertEqual(harness.run("ft", "run", "--policy", "none", "--once"), 0)
+    XCTAssertTrue(harness.output.contains("node1 dead"), harness.output)
+    XCTAssertTrue(
+      harness.errors.contains("node node1: ") && harness.errors.contains("counted as dead"),
+      harness.errors)
+  }
+
   func testRunRefusesAnUnknownPolicyAsAUsageError() throws {
     let harness = try sickCluster()
     XCTAssertEqual(harness.run("ft", "run", "--policy", "oracle", "--once"), 64)
