@@ -33,6 +33,12 @@ public struct SimulationSetup: Equatable {
     guard pollSeconds.isFinite, pollSeconds >= 1 else {
       throw FaultToleranceError("--interval must be at least 1 second")
     }
+    // Each poll builds a snapshot of every node: bound the work before it starts.
+    guard jobSeconds / pollSeconds * Double(nodes) <= 1e9 else {
+      throw FaultToleranceError(
+        "a \(jobSeconds / 3600) h job polled every \(pollSeconds) s on \(nodes) nodes is too much to simulate; raise --interval or shorten the job"
+      )
+    }
     guard vmMemoryBytes > 0, vmVCPUs >= 1 else {
       throw FaultToleranceError("a VM needs memory and at least one vCPU")
     }

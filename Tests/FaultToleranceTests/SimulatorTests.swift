@@ -151,6 +151,19 @@ final class SimulatorTests: XCTestCase {
     XCTAssertEqual(row.csvRow, "rate,yes,2.5,0.5,3,1,0,1,1,0.9")
   }
 
+  func testSetupsThatCannotRunAreRefused() {
+    XCTAssertThrowsError(try SimulationSetup(nodes: 0, jobSeconds: hour, vms: 1))
+    XCTAssertThrowsError(try SimulationSetup(nodes: 1, jobSeconds: 0, vms: 1))
+    XCTAssertThrowsError(try SimulationSetup(nodes: 1, jobSeconds: hour, vms: 0))
+    XCTAssertThrowsError(try SimulationSetup(nodes: 1, jobSeconds: hour, vms: 1, pollSeconds: 0))
+    XCTAssertThrowsError(try SimulationSetup(nodes: 100_000, jobSeconds: 1e9, vms: 1)) {
+      XCTAssertTrue("\($0)".contains("raise --interval"), "\($0)")
+    }
+    XCTAssertThrowsError(
+      try SimulationSetup(nodes: 2, jobSeconds: hour, vms: 4, nodeMemoryBytes: 512 << 20)
+    ) { XCTAssertTrue("\($0)".contains("4 VMs do not fit on 2 nodes"), "\($0)") }
+  }
+
   func testTraceNodesOutsideTheClusterAreRefused() throws {
     let setup = try SimulationSetup(nodes: 2, jobSeconds: hour, vms: 2)
     XCTAssertThrowsError(
