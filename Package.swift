@@ -29,7 +29,7 @@ let package = Package(
     .target(
       name: "PeregrineCommands",
       dependencies: [
-        "PeregrineProfiles", "ControlClient",
+        "PeregrineProfiles", "ControlClient", "FaultTolerance",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "PeregrineCLI", dependencies: ["PeregrineCommands"]),
@@ -40,6 +40,9 @@ let package = Package(
       dependencies: ["ControlProtocol", .product(name: "Crypto", package: "swift-crypto")]),
     .target(name: "NetworkProtocols"),
     .target(name: "PCI", dependencies: ["Memory"]),
+    // Host-only: fault-tolerance policies, their daemon loop, failure traces and the
+    // policy simulator (docs/fault-tolerance.md).
+    .target(name: "FaultTolerance"),
     .testTarget(name: "BootProtocolsTests", dependencies: ["BootProtocols"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "HypervisorCoreTests", dependencies: ["HypervisorCore"]),
@@ -47,7 +50,7 @@ let package = Package(
     .testTarget(name: "VMXTests", dependencies: ["VMX"]),
     .testTarget(
       name: "PeregrineProfilesTests", dependencies: ["PeregrineProfiles", "HypervisorCore"]),
-    .testTarget(name: "PeregrineCLITests", dependencies: ["PeregrineCommands"]),
+    .testTarget(name: "PeregrineCLITests", dependencies: ["PeregrineCommands", "FaultTolerance"]),
     .testTarget(
       name: "ControlProtocolTests",
       dependencies: [
@@ -55,6 +58,7 @@ let package = Package(
       ]),
     .testTarget(name: "NetworkProtocolsTests", dependencies: ["NetworkProtocols"]),
     .testTarget(name: "PCITests", dependencies: ["PCI", "Memory", "HypervisorCore"]),
+    .testTarget(name: "FaultToleranceTests", dependencies: ["FaultTolerance"]),
     // A vCPU's architectural state across both backends (docs/vm-state.md).
     .testTarget(name: "ArchitecturalStateTests", dependencies: ["HypervisorCore", "SVM", "VMX"]),
     // Exit traces (docs/exit-trace.md): the format, recording, and the replay of every

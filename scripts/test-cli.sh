@@ -80,5 +80,29 @@ expect 64 "a usage error" "$cli" pause
 expect 78 "list without nodes" "$cli" list
 contains "$work/err" "peregrine node up" "the hint without nodes"
 
-if [ $failures -eq 0 ]; then echo "PASS  peregrine CLI: help, exit codes, validate"; else echo "FAIL  peregrine CLI ($failures)"; fi
+# Fault tolerance (docs/fault-tolerance.md): traces, the simulator, the daemon without nodes.
+expect 0 "ft trace generate" "$cli" ft trace generate --shape 0.7 --scale 60 --nodes 8 \
+  --duration 200 --seed 3 --output "$work/trace.txt"
+expect 0 "ft trace check" "$cli" ft trace check "$work/trace.txt"
+contains "$work/out" "on 8 nodes" "trace check's summary"
+expect 0 "ft simulate --policy all" "$cli" ft simulate --trace "$work/trace.txt" --nodes 8 \
+  --job-hours 24 --vms 8 --precision 0.8 --recall 0.9 --csv "$work/results.csv"
+contains "$work/err" "placeholders" "the placeholder-costs warning"
+head -1 "$work/results.csv" | grep -qx 'policy,completed,completion_hours,work_lost_hours,migrations,failed_migrations,checkpoints,failures_hit,restarts,migration_downtime_seconds' \
+  || fail "ft simulate --csv: not the documented columns"
+[ "$(wc -l <"$work/results.csv")" -eq 6 ] || fail "ft simulate --csv: not one row per policy"
+expect 0 "ft simulate with the committed costs" "$cli" ft simulate --trace traces/weibull-k0.7-16nodes-30d.trace \
+  --nodes 16 --job-hours 48 --vms 16 --policy rate --costs traces/costs.txt --csv -
+printf '0.5 node0 burst count=3\n1 node0 explode\n' >"$work/bad.trace"
+expect 1 "ft simulate a malformed trace" "$cli" ft simulate --trace "$work/bad.trace" --nodes 2 --job-hours 1 --vms 2
+contains "$work/err" "$work/bad.trace: line 2: unknown event kind 'explode'" "the bad trace line"
+expect 64 "ft simulate an unknown policy" "$cli" ft simulate --trace "$work/trace.txt" --nodes 8 --job-hours 1 --vms 8 --policy psychic
+expect 78 "ft run without nodes" "$cli" ft run --policy rate --once
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+  expect 0 "ft simulate --plot" "$cli" ft simulate --trace "$work/trace.txt" --nodes 8 \
+    --job-hours 24 --vms 8 --plot "$work/plot.png"
+  [ -s "$work/plot.png" ] || fail "ft simulate --plot wrote no PNG"
+fi
+
+if [ $failures -eq 0 ]; then echo "PASS  peregrine CLI: help, exit codes, validate, ft"; else echo "FAIL  peregrine CLI ($failures)"; fi
 [ $failures -eq 0 ]

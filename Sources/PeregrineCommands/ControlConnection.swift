@@ -93,9 +93,12 @@ final class ControlConnection: NodeConnection {
       detail = "degraded (\(entry.value) problem\(entry.value == 1 ? "" : "s"))"
     case .becameHealthy: detail = "healthy again"
     }
+    let machineCheck =
+      entry.kind == .correctedMachineCheck || entry.kind == .uncorrectedMachineCheck
     return HealthHistoryEntry(
       secondsSinceBoot: Double(entry.millisecondsSinceBoot) / 1000, kind: "\(entry.kind)",
-      detail: detail)
+      detail: detail, cpu: machineCheck ? Int(cpu) : nil, bank: machineCheck ? Int(bank) : nil,
+      count: entry.kind == .correctedMachineCheck ? entry.value : nil)
   }
 
   func machineStatus(named name: String, includingState: Bool) throws -> MachineStatus {

@@ -53,11 +53,22 @@ public struct HealthHistoryEntry: Equatable, Codable {
   /// correctedMachineCheck, uncorrectedMachineCheck, becameDegraded, becameHealthy.
   public var kind: String
   public var detail: String
+  /// A machine-check event's CPU and bank, and a corrected one's error count: what the
+  /// fault-tolerance daemon counts per bank (docs/fault-tolerance.md). Nil otherwise.
+  public var cpu: Int?
+  public var bank: Int?
+  public var count: UInt64?
 
-  public init(secondsSinceBoot: Double, kind: String, detail: String) {
+  public init(
+    secondsSinceBoot: Double, kind: String, detail: String, cpu: Int? = nil, bank: Int? = nil,
+    count: UInt64? = nil
+  ) {
     self.secondsSinceBoot = secondsSinceBoot
     self.kind = kind
     self.detail = detail
+    self.cpu = cpu
+    self.bank = bank
+    self.count = count
   }
 }
 

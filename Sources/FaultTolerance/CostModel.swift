@@ -1,0 +1,136 @@
+import Foundation
+
+/// What fault tolerance costs, by VM memory size (docs/fault-tolerance.md, "Costs file"):
+///
+///     # comment
+///     placeholder                 # the values are guesses, not measurements
+///     migration   512MiB  6.0     # total time of a live migration, seconds
+///     downtime    512MiB  0.3     # the stop-and-copy pause within it
+///     checkpoint  512MiB  5.0     # writing a checkpoint (the VM paused meanwhile)
+///     restore     512MiB  5.0     # reading one back on another node
+///     restart     60              # noticing a failure and relaunching the job, per restart
+///
+/// Several sizes per kind are joined by straight lines (and extended past the ends by the
+/// nearest segment's slope, never below 0); one size scales in proportion to memory.
+public struct CostModel: Equatable {
+  public enum Kind: String, CaseIterable {
+    case migration, downtime, checkpoint, restore
+  }
+
+  /// Per kind: (bytes, seconds), by size.
+  public var points: [Kind: [(bytes: UInt64, seconds: Double)]]
+  public var restartSeconds: Double
+  /// True until the values come from `make bench`: reports say so.
+  public var isPlaceholder: Bool
+
+  public static func == (a: CostModel, b: CostModel) -> Bool {
+    a.restartSeconds == b.restartSeconds && a.isPlaceholder == b.isPlaceholder
+      && Kind.allCases.allSatisfy { kind in
+        (a.points[kind] ?? []).map(\.bytes) == (b.points[kind] ?? []).map(\.bytes)
+          && (a.points[kind] ?? []).map(\.seconds) == (b.points[kind] ?? []).map(\.seconds)
+      }
+  }
+
+  /// PLACEHOLDERS, not measurements: rough guesses for QEMU-emulated nodes on one host
+  /// (about 85 MB/s of migration and checkpoint traffic), to be replaced by the numbers
+  /// `make bench` measures for issue 15 parts 1 and 2 (traces/costs.txt holds the same).
+  public static let placeholder = try! CostModel.parse(
+    """
+    placeholder
+    migration   512MiB  6.0
+    migration   2GiB    24.0
+    downtime    512MiB  0.3
+    downtime    2GiB    0.6
+    checkpoint  512MiB  5.0
+    checkpoint  2GiB    20.0
+    restore     512MiB  5.0
+    restore     2GiB    20.0
+    restart     60
+    """)
+
+  public func seconds(_ kind: Kind, memoryBytes: UInt64) -> Double {
+    let table = points[kind] ?? []
+    guard let first = table.first else { return 0 }
+    let x = Double(memoryBytes)
+    if table.count == 1 { return first.seconds * x / Double(first.bytes) }
+    var lower = table[0]
+    var upper = table[1]
+    for index in 1..<table.count {
+      lower = table[index - 1]
+      upper = table[index]
+      if x <= Double(upper.bytes) { break }
+    }
+    let slope = (upper.seconds - lower.seconds) / (Double(upper.bytes) - Double(lower.bytes))
+    return max(0, lower.seconds + slope * (x - Double(lower.bytes)))
+  }
+
+  public static func parse(_ text: String) throws(FaultToleranceError) -> CostModel {
+    var points: [Kind: [(bytes: UInt64, seconds: Double)]] = [:]
+    var restart: Double?
+    var placeholder = false
+    for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+      let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+      let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(
+        String.init)
+      guard let key = fields.first else { continue }
+      func fail(_ message: String) -> FaultToleranceError {
+        FaultToleranceError("line \(index + 1): \(message)")
+      }
+      switch key {
+      case "placeholder":
+        guard fields.count == 1 else { throw fail("'placeholder' takes nothing after it") }
+        placeholder = true
+      case "restart":
+        guard fields.count == 2, let value = seconds(fields[1]) else {
+          throw fail("expected 'restart SECONDS'")
+        }
+        guard restart == nil else { throw fail("a second 'restart' line") }
+        restart = value
+      default:
+        guard let kind = Kind(rawValue: key) else {
+          throw fail(
+            "unknown cost '\(key)' (migration, downtime, checkpoint, restore, restart, placeholder)"
+          )
+        }
+        guard fields.count == 3 else { throw fail("expected '\(key) SIZE SECONDS'") }
+        guard let bytes = size(fields[1]), bytes > 0 else {
+          throw fail("'\(fields[1])' is not a memory size (e.g. 512MiB, 2GiB)")
+        }
+        guard let value = seconds(fields[2]) else {
+          throw fail("'\(fields[2])' is not a number of seconds")
+        }
+        if points[kind, default: []].contains(where: { $0.bytes == bytes }) {
+          throw fail("a second '\(key)' for \(fields[1])")
+        }
+        points[kind, default: []].append((bytes, value))
+      }
+    }
+    for kind in Kind.allCases where points[kind] == nil {
+      throw FaultToleranceError("no '\(kind.rawValue) SIZE SECONDS' line")
+    }
+    guard let restart else { throw FaultToleranceError("no 'restart SECONDS' line") }
+    for kind in Kind.allCases { points[kind]?.sort { $0.bytes < $1.bytes } }
+    return CostModel(points: points, restartSeconds: restart, isPlaceholder: placeholder)
+  }
+
+  private static func seconds(_ text: String) -> Double? {
+    let number = text.hasSuffix("s") ? String(text.dropLast()) : text
+    guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+    return value
+  }
+
+  /// Bytes, or a number with KiB, MiB, GiB (K, M, G too).
+  public static func size(_ text: String) -> UInt64? {
+    let units: [(String, UInt64)] = [
+      ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20),
+      ("G", 1 << 30),
+    ]
+    for (suffix, factor) in units where text.hasSuffix(suffix) {
+      guard let value = Double(text.dropLast(suffix.count)), value.isFinite, value > 0,
+        value * Double(factor) < 1e18
+      else { return nil }
+      return UInt64(value * Double(factor))
+    }
+    return UInt64(text)
+  }
+}
