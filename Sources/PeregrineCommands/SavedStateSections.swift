@@ -29,7 +29,8 @@ enum SavedStateSections {
     switch error {
     case .truncated(let at, let needed): "cut off at byte \(at) (\(needed) more bytes needed)"
     case .badMagic: "a record without the PGST magic"
-    case .unsupportedVersion(let version): "record format version \(version), not 1"
+    case .unsupportedVersion(let version):
+      "record format version \(version), not \(StateRecord.version)"
     case .wrongKind(let expected, let found): "a record of kind \(found) where \(expected) belongs"
     case .lengthMismatch(let declared, let actual):
       "a record declaring \(declared) payload bytes where \(actual) remain"
@@ -240,6 +241,98 @@ enum SavedStateSections {
           StateField(name: "selector", value: UInt64(config.selector), width: 16),
           StateField(name: "offset", value: UInt64(config.offset), width: 32),
         ])
+    case .pciBus(let bus):
+      return StateSection(
+        title: "pci bus 0",
+        fields: [
+          StateField(name: "cf8", value: UInt64(bus.addressLatch), width: 32),
+          StateField(name: "slots", value: UInt64(bus.occupiedSlots), width: 32),
+        ])
+    case .pciFunction(let function):
+      return StateSection(
+        title: "pci function \(identity(function.configuration))",
+        fields: configurationFields(function.configuration))
+    case .virtioPCI(let virtio):
+      var fields = configurationFields(virtio.configuration)
+      fields += [
+        StateField(name: "status", value: UInt64(virtio.status), width: 8),
+        StateField(name: "driver_features", value: virtio.driverFeatures),
+        StateField(name: "msix_config", value: UInt64(virtio.configurationVector), width: 16),
+        StateField(name: "isr", value: UInt64(virtio.interruptStatus), width: 8),
+      ]
+      var notes: [String] = []
+      for (index, queue) in virtio.queues.enumerated() {
+        fields += [
+          StateField(name: "q\(index).desc", value: queue.descriptorTable),
+          StateField(name: "q\(index).last_avail", value: UInt64(queue.lastAvailable), width: 16),
+          StateField(name: "q\(index).used", value: UInt64(queue.usedIndex), width: 16),
+        ]
+        notes.append(
+          "queue \(index): \(queue.enabled ? "enabled" : "off"), size \(queue.size), vector \(queue.vector)"
+        )
+      }
+      return StateSection(
+        title: "virtio pci \(identity(virtio.configuration))", fields: fields, notes: notes)
+    case .virtioBlock(let block):
+      return StateSection(
+        title: "virtio-blk",
+        fields: [
+          StateField(name: "capacity", value: block.capacity),
+          StateField(name: "features", value: block.negotiatedFeatures),
+        ],
+        notes: [
+          "\(block.readOnly ? "read-only" : "read-write")\(block.needsReset ? ", needs reset" : "")"
+        ])
+    case .virtioNet(let net):
+      return StateSection(
+        title: "virtio-net", fields: [StateField(name: "mac", value: net.mac)],
+        notes: net.receiveFault.map { ["receive fault: \($0)"] } ?? [])
+    case .virtioEntropy: return StateSection(title: "virtio-rng", fields: [])
+    case .pic(let pic):
+      var fields: [StateField] = []
+      for (name, chip) in [("master", pic.master), ("slave", pic.slave)] {
+        fields += [
+          StateField(name: "\(name).irr", value: UInt64(chip.requests), width: 8),
+          StateField(name: "\(name).isr", value: UInt64(chip.inService), width: 8),
+          StateField(name: "\(name).imr", value: UInt64(chip.mask), width: 8),
+          StateField(name: "\(name).base", value: UInt64(chip.vectorBase), width: 8),
+        ]
+      }
+      return StateSection(title: "pic (8259 pair)", fields: fields)
+    case .pcTestDevice(let device):
+      return StateSection(
+        title: "pc-testdev",
+        fields: [
+          StateField(name: "data", value: UInt64(device.data), width: 32),
+          StateField(name: "lines", value: UInt64(device.lineLevels), width: 32),
+        ])
+    case .pcTestIORAM(let ram):
+      let used = ram.bytes.filter { $0 != 0 }.count
+      return StateSection(
+        title: "pc-testdev io ram", fields: [],
+        notes: ["\(used) of \(ram.bytes.count) bytes non-zero"])
     }
+  }
+
+  /// "vendor:device" of a saved configuration space.
+  static func identity(_ image: [UInt8]) -> String {
+    guard image.count >= 4 else { return "?" }
+    let vendor = UInt64(image[0]) | UInt64(image[1]) << 8
+    let device = UInt64(image[2]) | UInt64(image[3]) << 8
+    return "\(Formatting.hex(vendor, width: 16)):\(Formatting.hex(device, width: 16))"
+  }
+
+  /// The command register, BARs and interrupt line of a saved configuration space.
+  static func configurationFields(_ image: [UInt8]) -> [StateField] {
+    func u32(_ offset: Int) -> UInt64 {
+      guard offset + 4 <= image.count else { return 0 }
+      return (0..<4).reduce(UInt64(0)) { $0 | UInt64(image[offset + $1]) << (8 * UInt64($1)) }
+    }
+    var fields = [StateField(name: "command", value: u32(0x04) & 0xFFFF, width: 16)]
+    for bar in 0..<6 where u32(0x10 + 4 * bar) != 0 {
+      fields.append(StateField(name: "bar\(bar)", value: u32(0x10 + 4 * bar), width: 32))
+    }
+    fields.append(StateField(name: "interrupt_line", value: u32(0x3C) & 0xFF, width: 8))
+    return fields
   }
 }

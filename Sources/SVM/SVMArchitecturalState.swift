@@ -11,6 +11,10 @@ public enum SVMArchitecturalState {
   /// RFLAGS.IF (bit 9) and RFLAGS.VM (bit 17).
   static let interruptFlag: UInt64 = 1 << 9
   static let virtual8086: UInt64 = 1 << 17
+  /// RFLAGS.TF (bit 8), which the run loop sets to single-step an IRET.
+  static let trapFlag: UInt64 = 1 << 8
+  /// Exception intercept bit 1 (#DB), on only during that step (APM Vol 2 §15.12).
+  static let debugExceptionIntercept: UInt32 = 1 << 1
 
   public static func capture(vmcb: VMCB, vcpu: VirtualCPU) -> VCPUArchitecturalState {
     var state = VCPUArchitecturalState()
@@ -51,6 +55,12 @@ public enum SVMArchitecturalState {
       state.pendingEvent = SVMEventInjection.decode(vmcb.u64(VMCBOffset.eventInjection))
     }
     state.nmiBlocked = vcpu.nmiBlocking.isBlocked
+    // The hypervisor's single step over the IRET that ends an NMI handler (NMIBlocking,
+    // SVMRunLoop) is settled here, not carried: RFLAGS.TF is the hypervisor's (the step
+    // starts only when the guest's own TF is clear), so the record has it clear, and NMIs
+    // stay blocked. After apply the IRET is intercepted again and the held NMI (the local
+    // APIC's, or the pending event) is delivered at the first exit after it.
+    if vcpu.nmiBlocking.steppingOverIRET { state.registers.rflags &= ~trapFlag }
     if vmcb.u64(VMCBOffset.interruptShadow) & interruptShadowBit != 0 {
       state.interruptShadow = state.registers.rflags & interruptFlag != 0 ? .sti : .movSS
     }
@@ -112,6 +122,8 @@ public enum SVMArchitecturalState {
     var blocking = NMIBlocking()
     if state.nmiBlocked { blocking.nmiInjected() }
     vcpu.nmiBlocking = blocking
+    // No step over an IRET is under way (capture settles it): #DB is the guest's again.
+    vmcb[VMCBOffset.interceptExceptions, as: UInt32.self] &= ~debugExceptionIntercept
     let shadow = vmcb.u64(VMCBOffset.interruptShadow) & ~interruptShadowBit
     vmcb.set(
       VMCBOffset.interruptShadow,

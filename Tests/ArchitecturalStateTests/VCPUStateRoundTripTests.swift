@@ -48,6 +48,39 @@ final class VCPUStateRoundTripTests: XCTestCase {
       .exception(vector: 13, errorCode: 0x18))
   }
 
+  /// The run loop single-steps the IRET that ends an NMI handler while a second NMI is held
+  /// (RFLAGS.TF and the #DB intercept are the hypervisor's then): capture settles it, so
+  /// the record has the guest's RFLAGS and NMIs blocked, and apply leaves #DB the guest's.
+  func testSVMCaptureSettlesTheStepOverAnNMIHandlersIRET() {
+    let page = FakeVMCB()
+    let vcpu = VirtualCPU(index: 0)
+    var state = longModeState()
+    state.nmiBlocked = false
+    state.registers.rflags = 0x246
+    SVMArchitecturalState.apply(state, to: page.vmcb, vcpu: vcpu)
+    vcpu.nmiBlocking.nmiInjected()
+    vcpu.nmiBlocking.exited(rip: state.registers.rip, iret: true)
+    XCTAssertTrue(vcpu.nmiBlocking.startStepOverIRET(nmiHeld: true, guestTrapFlag: false))
+    vcpu.registers.rflags |= 1 << 8
+    page.vmcb[VMCBOffset.interceptExceptions, as: UInt32.self] |= 1 << 1
+    let captured = SVMArchitecturalState.capture(vmcb: page.vmcb, vcpu: vcpu)
+    XCTAssertEqual(captured.registers.rflags, 0x246, "TF was the hypervisor's")
+    XCTAssertTrue(captured.nmiBlocked)
+
+    let other = VirtualCPU(index: 0)
+    SVMArchitecturalState.apply(captured, to: page.vmcb, vcpu: other)
+    XCTAssertEqual(page.vmcb[VMCBOffset.interceptExceptions, as: UInt32.self] & 1 << 1, 0)
+    XCTAssertFalse(other.nmiBlocking.steppingOverIRET)
+    XCTAssertTrue(other.nmiBlocking.wantsIRETIntercept, "the IRET exits again")
+
+    // The guest's own TF (no step of the hypervisor's) is its state and stays.
+    let guest = VirtualCPU(index: 0)
+    state.registers.rflags = 0x346
+    SVMArchitecturalState.apply(state, to: page.vmcb, vcpu: guest)
+    XCTAssertEqual(
+      SVMArchitecturalState.capture(vmcb: page.vmcb, vcpu: guest).registers.rflags, 0x346)
+  }
+
   // MARK: VMX
 
   private func throughVMX(_ state: VCPUArchitecturalState) -> VCPUArchitecturalState {

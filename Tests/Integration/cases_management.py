@@ -666,8 +666,9 @@ class LinuxManagementDriver(ManagementDriver):
         sections = saved_state(self.json("status", "linux", "--state"))
         vcpu = sections.get("vcpu 0")
         wanted = ["vm", "vcpu 0", "local apic 0", "uart (COM1)", "pit (8254)",
-                  "acpi power (PM1a)", "io apic"]
-        if vcpu is None or any(title not in sections for title in wanted):
+                  "acpi power (PM1a)", "io apic", "pci bus 0"]
+        if vcpu is None or any(title not in sections for title in wanted) \
+                or not any(title.startswith("pci function") for title in sections):
             raise DriverFailure("state sections: %r" % sorted(sections))
         efer, cr0, cr4 = field(vcpu, "efer"), field(vcpu, "cr0"), field(vcpu, "cr4")
         rip = field(vcpu, "rip")

@@ -141,4 +141,30 @@ final class SavedStateTests: XCTestCase {
       ), json)
     XCTAssertTrue(json.hasSuffix(#""title":"pit (8254)"}"#), json)
   }
+
+  /// The PCI platform's and a virtio function's records print as named sections.
+  func testPCIAndVirtioRecordsPrintWithTheirIdentity() throws {
+    var image = [UInt8](repeating: 0, count: 256)
+    image[0...3] = [0xF4, 0x1A, 0x41, 0x10]  // 1AF4:1041, virtio-net
+    image[0x04] = 0x06
+    image[0x20] = 0x0C
+    image[0x23] = 0xD0
+    image[0x3C] = 18
+    var state = Self.sampleState()
+    var net = VirtioNetDevice.State(mac: 0x5254_0012_3456)
+    net.receiveFault = .descriptorLoop
+    state.devices = [
+      .pciBus(VirtualPCIBus.State(addressLatch: 0x8000_1010, occupiedSlots: 0b101)),
+      .pciFunction(PCIFunctionState(configuration: image)), .virtioNet(net),
+    ]
+    let sections = try SavedStateSections.sections(of: state.encoded())
+    let titles = sections.map(\.title)
+    XCTAssertEqual(
+      Array(titles.suffix(3)), ["pci bus 0", "pci function 0x1af4:0x1041", "virtio-net"],
+      "\(titles)")
+    let function = sections[sections.count - 2]
+    XCTAssertEqual(function.fields.first { $0.name == "bar4" }?.value, 0xD000_000C)
+    XCTAssertEqual(function.fields.first { $0.name == "interrupt_line" }?.value, 18)
+    XCTAssertEqual(sections.last?.notes, ["receive fault: descriptorLoop"])
+  }
 }

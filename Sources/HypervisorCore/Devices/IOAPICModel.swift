@@ -168,10 +168,15 @@ public final class InterruptLine {
 }
 
 extension IOAPICModel: StatefulDevice {
-  /// IOREGSEL and the redirection table (24 entries, 82093AA §3.2.4).
+  /// IOREGSEL, the redirection table (24 entries, 82093AA §3.2.4) with each level entry's
+  /// remote IRR (set between a delivery and its EOI), the IOAPICID the guest may write
+  /// (§3.2.1), and the levels of the lines driven by level (the pc-testdev's), which decide
+  /// whether an EOI delivers again.
   public struct State: Equatable {
     public var select: UInt32 = 0
     public var entries = [UInt64](repeating: 1 << 16, count: IOAPICModel.pinCount)
+    public var id: UInt8 = 0
+    public var lineLevels: UInt32 = 0
 
     public init() {}
   }
@@ -180,14 +185,19 @@ extension IOAPICModel: StatefulDevice {
     var state = State()
     state.select = select
     state.entries = entries
+    state.id = id
+    state.lineLevels = lineLevels
     return state
   }
 
-  /// Entries past the 24th are ignored; missing ones are left as they are.
+  /// Entries past the 24th are ignored; missing ones are left as they are. Nothing is
+  /// delivered: a line high with remote IRR set waits for its EOI, as it did when saved.
   public func restore(_ state: State) {
     select = state.select & 0xFF
     for (pin, entry) in state.entries.prefix(Self.pinCount).enumerated() {
-      entries[pin] = entry & ~0x5000  // delivery status and remote IRR: never set here
+      entries[pin] = entry & ~0x1000  // delivery status: never set here
     }
+    id = state.id & 0x0F
+    lineLevels = state.lineLevels & (1 << UInt32(Self.pinCount) - 1)
   }
 }

@@ -15,8 +15,8 @@ public final class PCTestDevice: PortDevice {
   public static let ioRAMBase: UInt64 = 0xFF00_0000
   public static let ioRAMSize: UInt64 = 0x1_0000
 
-  public private(set) var data: UInt32 = 0
-  public private(set) var lineLevels: UInt32 = 0
+  public internal(set) var data: UInt32 = 0
+  public internal(set) var lineLevels: UInt32 = 0
   public let ioRAM = PCTestIORAM()
   private let inputs: (any InterruptInputs)?
 
@@ -51,7 +51,7 @@ public final class PCTestDevice: PortDevice {
 /// The I/O RAM window of the pc-testdev: 64 KiB of bytes read and written at any width and
 /// alignment (accesses that run past its end are cut at the end; reads there give zeros).
 public final class PCTestIORAM: MMIODevice {
-  private var bytes = [UInt8](repeating: 0, count: Int(PCTestDevice.ioRAMSize))
+  var bytes = [UInt8](repeating: 0, count: Int(PCTestDevice.ioRAMSize))
 
   public init() {}
 

@@ -151,8 +151,8 @@ public struct PIC8259: Equatable {
 /// output (`interruptRequested`) reaches a vCPU through the local APIC's LINT0 in ExtINT
 /// mode; `acknowledge()` is the INTA cycle that yields the vector.
 public final class PIC8259Pair: PortDevice {
-  public private(set) var master = PIC8259()
-  public private(set) var slave = PIC8259()
+  public internal(set) var master = PIC8259()
+  public internal(set) var slave = PIC8259()
   /// Called when INTR may have risen, so a halted vCPU can be woken.
   public var onRequest: (() -> Void)?
 

@@ -11,6 +11,15 @@ public enum SavedDevice: Equatable {
   case debugExit(DebugExitPort.State)
   case pmTimer(ACPIPMTimer.State)
   case firmwareConfig(FirmwareConfig.State)
+  case pciBus(VirtualPCIBus.State)
+  case pciFunction(PCIFunctionState)
+  case virtioPCI(VirtioPCIFunction.State)
+  case virtioBlock(VirtioBlockDevice.State)
+  case virtioNet(VirtioNetDevice.State)
+  case virtioEntropy(VirtioEntropyDevice.State)
+  case pic(PIC8259Pair.State)
+  case pcTestDevice(PCTestDevice.State)
+  case pcTestIORAM(PCTestIORAM.State)
 
   /// The record kind it travels as.
   public var kind: StateRecordKind {
@@ -25,6 +34,15 @@ public enum SavedDevice: Equatable {
     case .debugExit: .debugExit
     case .pmTimer: .pmTimer
     case .firmwareConfig: .firmwareConfig
+    case .pciBus: .pciBus
+    case .pciFunction: .pciFunction
+    case .virtioPCI: .virtioPCI
+    case .virtioBlock: .virtioBlock
+    case .virtioNet: .virtioNet
+    case .virtioEntropy: .virtioEntropy
+    case .pic: .pic
+    case .pcTestDevice: .pcTestDevice
+    case .pcTestIORAM: .pcTestIORAM
     }
   }
 
@@ -41,6 +59,15 @@ public enum SavedDevice: Equatable {
     case .debugExit(let state): state.encoded()
     case .pmTimer(let state): state.encoded()
     case .firmwareConfig(let state): state.encoded()
+    case .pciBus(let state): state.encoded()
+    case .pciFunction(let state): state.encoded()
+    case .virtioPCI(let state): state.encoded()
+    case .virtioBlock(let state): state.encoded()
+    case .virtioNet(let state): state.encoded()
+    case .virtioEntropy(let state): state.encoded()
+    case .pic(let state): state.encoded()
+    case .pcTestDevice(let state): state.encoded()
+    case .pcTestIORAM(let state): state.encoded()
     }
   }
 
@@ -58,8 +85,38 @@ public enum SavedDevice: Equatable {
     case .debugExit: return .debugExit(try DebugExitPort.State.decoded(bytes))
     case .pmTimer: return .pmTimer(try ACPIPMTimer.State.decoded(bytes))
     case .firmwareConfig: return .firmwareConfig(try FirmwareConfig.State.decoded(bytes))
+    case .pciBus: return .pciBus(try VirtualPCIBus.State.decoded(bytes))
+    case .pciFunction: return .pciFunction(try PCIFunctionState.decoded(bytes))
+    case .virtioPCI: return .virtioPCI(try VirtioPCIFunction.State.decoded(bytes))
+    case .virtioBlock: return .virtioBlock(try VirtioBlockDevice.State.decoded(bytes))
+    case .virtioNet: return .virtioNet(try VirtioNetDevice.State.decoded(bytes))
+    case .virtioEntropy: return .virtioEntropy(try VirtioEntropyDevice.State.decoded(bytes))
+    case .pic: return .pic(try PIC8259Pair.State.decoded(bytes))
+    case .pcTestDevice: return .pcTestDevice(try PCTestDevice.State.decoded(bytes))
+    case .pcTestIORAM: return .pcTestIORAM(try PCTestIORAM.State.decoded(bytes))
     case .vcpu, .vm:
       throw .wrongKind(expected: StateRecordKind.uart.rawValue, found: entry.kind.rawValue)
+    }
+  }
+}
+
+extension SavedDevice {
+  /// Whether this saved value can go into the model whose value is now `current`: the same
+  /// kind, and what the value records of how the model was built (a PCI function's IDs and
+  /// class, a virtio function's queue and vector counts, the bus's occupied slots, a NIC's
+  /// MAC, a disk's capacity and read-only flag) the same.
+  public func fits(_ current: SavedDevice) -> Bool {
+    switch (self, current) {
+    case (.pciBus(let saved), .pciBus(let now)): return saved.occupiedSlots == now.occupiedSlots
+    case (.pciFunction(let saved), .pciFunction(let now)):
+      return VirtualPCIConfiguration.sameFunction(saved.configuration, now.configuration)
+    case (.virtioPCI(let saved), .virtioPCI(let now)):
+      return VirtualPCIConfiguration.sameFunction(saved.configuration, now.configuration)
+        && saved.queues.count == now.queues.count && saved.vectors.count == now.vectors.count
+    case (.virtioBlock(let saved), .virtioBlock(let now)):
+      return saved.capacity == now.capacity && saved.readOnly == now.readOnly
+    case (.virtioNet(let saved), .virtioNet(let now)): return saved.mac == now.mac
+    default: return kind == current.kind
     }
   }
 }

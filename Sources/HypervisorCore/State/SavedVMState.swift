@@ -66,9 +66,10 @@ public struct SavedVMState: Equatable {
 
 extension VirtualMachine {
   /// The VM-wide device models' values, in table order (ports, then MMIO), each model once
-  /// (the PIT sits at two port ranges), taken under the device lock so that no exit on
-  /// another vCPU changes one halfway. The local APICs belong to the vCPUs (their own CPU
-  /// saves each).
+  /// (the PIT sits at two port ranges), then the PCI functions' records slot by slot (a
+  /// virtio function's transport, then its model), taken under the device lock so that no
+  /// exit on another vCPU changes one halfway. The local APICs belong to the vCPUs (their
+  /// own CPU saves each).
   public func saveDevices() -> [SavedDevice] {
     var seen: [AnyObject] = []
     var saved: [SavedDevice] = []
@@ -81,6 +82,7 @@ extension VirtualMachine {
       seen.append(entry.device)
       if let value = entry.device.savedDevice() { saved.append(value) }
     }
+    if let bus = pciBus { saved += bus.savedFunctions() }
     unlockDevices()
     return saved
   }
@@ -93,45 +95,67 @@ public enum DeviceRestoreError: Error, Equatable {
   case deviceCount(expected: Int, found: Int)
   /// Record `index` is not the kind of the model at that place in the tables.
   case kindMismatch(index: Int)
+  /// Record `index` is of the right kind but from a model built otherwise
+  /// (`SavedDevice.fits`): another PCI function, slot layout, MAC or disk size.
+  case builtOtherwise(index: Int)
 }
 
 extension VirtualMachine {
   /// Puts `saved` (as `saveDevices()` gave it, here or on another node) back into this VM's
-  /// device models, in the same table order, under the device lock. The VM must be built
-  /// from the same profile and must not run. Every record is checked against its model's
-  /// kind before any model changes, so a refused state leaves the devices as they were.
+  /// device models, in the same order, under the device lock. The VM must be built from the
+  /// same profile and must not run. Every record is checked against its model's kind and
+  /// build (`SavedDevice.fits`) before any model changes, so a refused state leaves the
+  /// devices as they were. A PCI function takes its records together (a virtio function's
+  /// transport and model); its BARs decode where its restored configuration puts them.
   public func restoreDevices(_ saved: [SavedDevice]) throws(DeviceRestoreError) {
     enum Model {
       case port(PortDevice)
       case mmio(MMIODevice)
+      case pci(any VirtualPCIFunction)
     }
     var seen: [AnyObject] = []
-    var models: [(model: Model, kind: StateRecordKind)] = []
+    /// Each model with the records it gives now, in `saveDevices()` order.
+    var models: [(model: Model, current: [SavedDevice])] = []
     lockDevices()
     defer { unlockDevices() }
     for entry in ports.entries where !seen.contains(where: { $0 === entry.device }) {
       seen.append(entry.device)
       if let current = entry.device.savedDevice() {
-        models.append((.port(entry.device), current.kind))
+        models.append((.port(entry.device), [current]))
       }
     }
     for entry in mmio.entries where !seen.contains(where: { $0 === entry.device }) {
       seen.append(entry.device)
       if let current = entry.device.savedDevice() {
-        models.append((.mmio(entry.device), current.kind))
+        models.append((.mmio(entry.device), [current]))
       }
     }
-    guard models.count == saved.count else {
-      throw .deviceCount(expected: models.count, found: saved.count)
+    if let bus = pciBus {
+      for slot in 0..<32 {
+        if let function = bus.function(at: slot) {
+          models.append((.pci(function), function.savedDevices()))
+        }
+      }
     }
-    for index in saved.indices where models[index].kind != saved[index].kind {
+    let current = models.flatMap { $0.current }
+    guard current.count == saved.count else {
+      throw .deviceCount(expected: current.count, found: saved.count)
+    }
+    for index in saved.indices where current[index].kind != saved[index].kind {
       throw .kindMismatch(index: index)
     }
-    for index in saved.indices {
+    for index in saved.indices where !saved[index].fits(current[index]) {
+      throw .builtOtherwise(index: index)
+    }
+    var next = 0
+    for (model, records) in models {
+      let index = next
+      next += records.count
       let applied: Bool
-      switch models[index].model {
+      switch model {
       case .port(let device): applied = device.restore(savedDevice: saved[index])
       case .mmio(let device): applied = device.restore(savedDevice: saved[index])
+      case .pci(let function): applied = function.restore(savedDevices: saved[index..<next])
       }
       if !applied { throw .kindMismatch(index: index) }
     }

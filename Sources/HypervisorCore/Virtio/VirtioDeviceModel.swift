@@ -29,6 +29,17 @@ public protocol VirtioDeviceModel: AnyObject {
   /// The driver wrote 0 to the device status, or the VM ends: forget the queues and
   /// `service`.
   func reset()
+  /// Its own state as a value for a VM's saved state (docs/vm-state.md), or nil when it has
+  /// none beyond the transport's; called under the VM's device lock.
+  func savedDevice() -> SavedDevice?
+  /// Puts back a value `savedDevice()` gave, after the transport restored (and, for a live
+  /// device, activated) it: false when `saved` is not this model's kind.
+  func restore(savedDevice saved: SavedDevice) -> Bool
+}
+
+extension VirtioDeviceModel {
+  public func savedDevice() -> SavedDevice? { nil }
+  public func restore(savedDevice saved: SavedDevice) -> Bool { false }
 }
 
 /// What a transport gives an active device model: its queues in guest memory, and the way to

@@ -114,7 +114,7 @@ final class StateEncodingTests: XCTestCase {
   func testTheHeaderIsLittleEndianAndVersioned() {
     let bytes = sampleVCPU().encoded()
     XCTAssertEqual(Array(bytes[0..<4]), Array("PGST".utf8))
-    XCTAssertEqual(Array(bytes[4..<7]), [1, 0, 1], "version 1, kind vCPU")
+    XCTAssertEqual(Array(bytes[4..<7]), [2, 0, 1], "version 2, kind vCPU")
     let length = Int(bytes[7]) | Int(bytes[8]) << 8 | Int(bytes[9]) << 16 | Int(bytes[10]) << 24
     XCTAssertEqual(length, bytes.count - StateRecord.headerSize)
     XCTAssertEqual(Array(bytes[11..<13]), [0xCD, 0xAB], "RAX, low byte first")
@@ -126,8 +126,8 @@ final class StateEncodingTests: XCTestCase {
     bytes[0] = 0
     XCTAssertEqual(roundTrip(bytes), .failure(.badMagic))
     bytes = good
-    bytes[4] = 2
-    XCTAssertEqual(roundTrip(bytes), .failure(.unsupportedVersion(2)))
+    bytes[4] = 1  // version 1: the I/O APIC record was shorter
+    XCTAssertEqual(roundTrip(bytes), .failure(.unsupportedVersion(1)))
     XCTAssertThrowsError(try UART16550.State.decoded(good)) { error in
       XCTAssertEqual(error as? StateDecodingError, .wrongKind(expected: 2, found: 1))
     }
@@ -182,7 +182,7 @@ final class StateEncodingTests: XCTestCase {
         bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
         if round % 4 == 0 && bytes.count >= 11 {
           bytes.replaceSubrange(0..<4, with: StateRecord.magic)
-          bytes[4] = 1
+          bytes[4] = UInt8(StateRecord.version)
           bytes[5] = 0
           bytes[6] = UInt8.random(in: 1...9, using: &generator)
           let payload = UInt32(bytes.count - 11)

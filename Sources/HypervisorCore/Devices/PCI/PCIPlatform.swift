@@ -183,7 +183,7 @@ public final class PCIPlatform {
 
 /// Ports 0xCF8-0xCFF to the bus, counted (docs/guest-io.md's exit counts).
 public final class PCIConfigurationPorts: PortDevice {
-  private let bus: VirtualPCIBus
+  let bus: VirtualPCIBus
   public private(set) var accesses: UInt64 = 0
 
   init(bus: VirtualPCIBus) { self.bus = bus }

@@ -8,11 +8,31 @@ public protocol VirtualPCIFunction: AnyObject {
   /// and MSI-X messages go, and the I/O APIC input its INTx pin drives (nil without a pin).
   /// The default ignores both.
   func connectInterrupts(_ messages: any MessageSignaledInterruptSink, intx: InterruptLine?)
+  /// Its records in a VM's saved state (docs/vm-state.md), under the VM's device lock. The
+  /// default: its configuration space alone (`SavedDevice.pciFunction`).
+  func savedDevices() -> [SavedDevice]
+  /// Takes back what `savedDevices()` gave (on this node or another), while no vCPU runs:
+  /// false when the records are not its kinds, and then nothing changed.
+  func restore(savedDevices saved: ArraySlice<SavedDevice>) -> Bool
 }
 
 extension VirtualPCIFunction {
   public func connectInterrupts(_ messages: any MessageSignaledInterruptSink, intx: InterruptLine?)
   {}
+
+  public func savedDevices() -> [SavedDevice] {
+    [.pciFunction(PCIFunctionState(configuration: configuration.savedImage))]
+  }
+
+  public func restore(savedDevices saved: ArraySlice<SavedDevice>) -> Bool {
+    guard saved.count == 1, let only = saved.first, case .pciFunction(let state) = only else {
+      return false
+    }
+    var restored = configuration
+    restored.restore(image: state.configuration)
+    configuration = restored
+    return true
+  }
 }
 
 /// A VM's PCI segment 0, bus 0: configuration space through the legacy mechanism on ports
@@ -29,7 +49,7 @@ public final class VirtualPCIBus: PortDevice {
     repeating: nil, count: 32)
   /// The legacy mechanism's address register (bit 31 enable, 23:16 bus, 15:11 device, 10:8
   /// function, 7:2 register).
-  public private(set) var addressLatch: UInt32 = 0
+  public internal(set) var addressLatch: UInt32 = 0
 
   public init() {}
 

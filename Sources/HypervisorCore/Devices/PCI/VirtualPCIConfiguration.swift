@@ -102,6 +102,36 @@ public struct VirtualPCIConfiguration: Equatable {
     }
   }
 
+  // MARK: Saved state (docs/vm-state.md)
+
+  /// Bytes of the space a saved state holds: the type 0 header and the capabilities, the
+  /// only bytes with writable bits (`addCapability` keeps capabilities below 256).
+  public static let savedSize = 256
+
+  /// The first `savedSize` bytes as the guest reads them: command, BARs as assigned, the
+  /// interrupt line, MSI/MSI-X control, with the read-only bytes around them.
+  public var savedImage: [UInt8] { Array(bytes[0..<Self.savedSize]) }
+
+  /// The identity a saved image must share with this space to be restored into it: IDs,
+  /// revision, class code, subsystem IDs and the interrupt pin (offsets 0-3, 8-11, 0x2C-0x2F,
+  /// 0x3D), all read-only.
+  public static func sameFunction(_ image: [UInt8], _ other: [UInt8]) -> Bool {
+    guard image.count == savedSize, other.count == savedSize else { return false }
+    for range in [0..<4, 8..<12, 0x2C..<0x30, 0x3D..<0x3E] where image[range] != other[range] {
+      return false
+    }
+    return true
+  }
+
+  /// Takes back the writable bits of a saved image (`savedImage` of a function built the
+  /// same way); read-only bits stay this space's. A BAR keeps only the address bits its size
+  /// decodes, as after a guest write. Not a guest write: nothing is reported.
+  public mutating func restore(image: [UInt8]) {
+    for index in 0..<min(image.count, Self.savedSize) {
+      bytes[index] = bytes[index] & ~writable[index] | image[index] & writable[index]
+    }
+  }
+
   // MARK: Building the function (at VM build, before the guest runs)
 
   /// Declares BAR `index` (a 64-bit BAR takes `index + 1` too) of `size` bytes, a power of

@@ -148,9 +148,13 @@ extension LocalAPICModel.State: StateRecordEncodable {
 extension IOAPICModel.State: StateRecordEncodable {
   public static var recordKind: StateRecordKind { .ioAPIC }
 
+  /// Version 2: IOREGSEL, the 24 entries (remote IRR, bit 14, included), IOAPICID bits
+  /// 27:24 as a u8, the line levels as a u32 (bit per pin).
   public func encodePayload(into writer: inout StateWriter) {
     writer.u32(select)
     for pin in 0..<IOAPICModel.pinCount { writer.u64(pin < entries.count ? entries[pin] : 1 << 16) }
+    writer.u8(id)
+    writer.u32(lineLevels)
   }
 
   public static func decodePayload(from reader: inout StateReader) throws(StateDecodingError)
@@ -161,9 +165,13 @@ extension IOAPICModel.State: StateRecordEncodable {
     try reader.check(state.select <= 0xFF, fieldSize: 4)
     for pin in 0..<IOAPICModel.pinCount {
       let entry = try reader.u64()
-      try reader.check(entry & 0x5000 == 0, fieldSize: 8)  // delivery status, remote IRR
+      try reader.check(entry & 0x1000 == 0, fieldSize: 8)  // delivery status: never kept
       state.entries[pin] = entry
     }
+    state.id = try reader.u8()
+    try reader.check(state.id <= 0x0F, fieldSize: 1)
+    state.lineLevels = try reader.u32()
+    try reader.check(state.lineLevels >> UInt32(IOAPICModel.pinCount) == 0, fieldSize: 4)
     return state
   }
 }

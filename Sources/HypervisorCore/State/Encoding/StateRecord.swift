@@ -13,6 +13,21 @@ public enum StateRecordKind: UInt8, Equatable {
   case vm = 10
   case pmTimer = 11
   case firmwareConfig = 12
+  /// The PCI bus: the CF8 address latch and which slots hold a function.
+  case pciBus = 13
+  /// A PCI function without a model of its own (the host bridge): its configuration space.
+  case pciFunction = 14
+  /// A virtio PCI function's transport: configuration space, common configuration, queues,
+  /// MSI-X table.
+  case virtioPCI = 15
+  case virtioBlock = 16
+  case virtioNet = 17
+  case virtioEntropy = 18
+  /// The 8259 pair (master, slave).
+  case pic = 19
+  case pcTestDevice = 20
+  /// The pc-testdev's 64 KiB of I/O RAM.
+  case pcTestIORAM = 21
 }
 
 /// A value that travels as one state record: the header "PGST", the format version (u16),
@@ -26,9 +41,12 @@ public protocol StateRecordEncodable {
 
 public enum StateRecord {
   public static let magic: [UInt8] = [0x50, 0x47, 0x53, 0x54]  // "PGST"
-  public static let version: UInt16 = 1
+  /// 2: the I/O APIC record gained its ID, line levels and remote IRR bits (version 1
+  /// records are refused: nothing was stored in version 1 beyond a paused VM's report).
+  public static let version: UInt16 = 2
   public static let headerSize = 11
-  /// No record is larger: a vCPU with the most shadow MSRs is under 4 KiB.
+  /// No record is larger: a vCPU with the most shadow MSRs is under 4 KiB; the largest is
+  /// the pc-testdev's I/O RAM, exactly 64 KiB.
   public static let maximumPayload = 64 * 1024
 }
 

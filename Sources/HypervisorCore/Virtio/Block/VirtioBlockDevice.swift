@@ -21,10 +21,10 @@ public final class VirtioBlockDevice: VirtioDeviceModel {
   /// Read on other CPUs for `status` while the VM runs: a snapshot may be a request behind.
   public internal(set) var statistics = VirtioBlockStatistics()
   /// The features the driver accepted, while active.
-  public private(set) var negotiatedFeatures: UInt64 = 0
+  public internal(set) var negotiatedFeatures: UInt64 = 0
   private var service: (any VirtioQueueService)?
   /// The driver broke a queue rule: nothing more is served until `reset`.
-  public private(set) var needsReset = false
+  public internal(set) var needsReset = false
 
   public init(disk: DiskImage, readOnly: Bool = false) {
     self.disk = disk

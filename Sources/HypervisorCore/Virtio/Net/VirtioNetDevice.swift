@@ -45,10 +45,10 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   private var port: (switch: VirtualSwitch, id: SwitchPortID)?
 
   // Receive side: `receiveLock`.
-  private let receiveLock = TicketLock()
+  let receiveLock = TicketLock()
   private var receiveService: (any VirtioQueueService)?
   private var receiveCounters = VirtioNetCounters()
-  private var receiveFault: VirtqueueFault?
+  var receiveFault: VirtqueueFault?
 
   public init(mac: UInt64) { self.mac = mac }
 

@@ -139,7 +139,7 @@ extension VirtioPCIFunction {
 
   /// A vector the table has, else VIRTIO_MSI_NO_VECTOR: the driver reads back what stuck and
   /// learns the mapping failed (§4.1.5.1.2).
-  private func acceptedVector(_ value: UInt64) -> UInt16 {
+  func acceptedVector(_ value: UInt64) -> UInt16 {
     let vector = UInt16(truncatingIfNeeded: value)
     return Int(vector) < queueStates.count + 1 ? vector : Self.noVector
   }

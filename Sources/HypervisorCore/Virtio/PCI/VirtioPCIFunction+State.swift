@@ -3,7 +3,9 @@ import Synchronization
 /// The transport's saved state (docs/vm-state.md): configuration space, the common
 /// configuration's registers, each queue's registers and ring indices, and the MSI-X table
 /// with its pending bits. The rings and buffers are guest RAM and move with it; the model's
-/// own state is the model's to save. Not yet a `SavedDevice` record (no encoding).
+/// own state is the model's to save (its record follows the transport's, `savedDevices`).
+/// The event-index mode of each ring follows from the driver's features; the fault kept for
+/// the VM's report (`lastFault`) and the counters are not state.
 extension VirtioPCIFunction: StatefulDevice {
   public struct QueueState: Equatable {
     public var size: UInt16
@@ -25,7 +27,9 @@ extension VirtioPCIFunction: StatefulDevice {
   }
 
   public struct State: Equatable {
-    public var configuration: VirtualPCIConfiguration
+    /// The first 256 bytes of configuration space (`VirtualPCIConfiguration.savedImage`):
+    /// command, BARs as assigned, interrupt line, MSI-X message control.
+    public var configuration: [UInt8]
     public var status: UInt8
     public var deviceFeatureSelect: UInt32
     public var driverFeatureSelect: UInt32
@@ -40,7 +44,7 @@ extension VirtioPCIFunction: StatefulDevice {
 
   public func save() -> State {
     State(
-      configuration: configuration, status: deviceStatus,
+      configuration: configuration.savedImage, status: deviceStatus,
       deviceFeatureSelect: deviceFeatureSelectValue,
       driverFeatureSelect: driverFeatureSelectValue, driverFeatures: driverFeatures,
       configurationVector: configurationVectorValue, queueSelect: queueSelectValue,
@@ -61,14 +65,16 @@ extension VirtioPCIFunction: StatefulDevice {
   }
 
   /// Restores a state saved from a function of the same model type; a queue whose saved
-  /// ring no longer validates sets DEVICE_NEEDS_RESET. A live device is activated again so
-  /// the model gets its service back.
+  /// ring no longer validates (or is larger than this function's queues) sets
+  /// DEVICE_NEEDS_RESET. A live device is activated again so the model gets its service
+  /// back. Vectors the MSI-X table lacks read back as VIRTIO_MSI_NO_VECTOR, as after a guest
+  /// write; configuration space takes back only its writable bits.
   public func restore(_ state: State) {
     model.reset()
     deviceFeatureSelectValue = state.deviceFeatureSelect
     driverFeatureSelectValue = state.driverFeatureSelect
     setDriverFeatures(state.driverFeatures)
-    configurationVectorValue = state.configurationVector
+    configurationVectorValue = acceptedVector(UInt64(state.configurationVector))
     queueSelectValue = state.queueSelect
     restoreCounters(status: state.status, generation: state.generation, isr: state.interruptStatus)
     for (vector, saved) in zip(msixVectors, state.vectors) {
@@ -79,16 +85,22 @@ extension VirtioPCIFunction: StatefulDevice {
       vector.pending.store(saved.pending, ordering: .releasing)
     }
     // After the table: the message control word it brings may deliver what is pending.
-    configuration = state.configuration
+    var restored = configuration
+    restored.restore(image: state.configuration)
+    configuration = restored
     for (queue, saved) in zip(queueStates, state.queues) {
       queue.reset()
       queue.size = saved.size
       queue.descriptorTable = saved.descriptorTable
       queue.driverArea = saved.driverArea
       queue.deviceArea = saved.deviceArea
-      queue.vector.store(saved.vector, ordering: .releasing)
+      queue.vector.store(acceptedVector(UInt64(saved.vector)), ordering: .releasing)
       queue.interruptWanted = saved.interruptWanted
       guard saved.enabled else { continue }
+      guard saved.size <= queue.maximumSize else {
+        deviceNeedsReset(.invalidSize(Int(saved.size)))
+        continue
+      }
       var ringState = VirtqueueState(
         size: saved.size, descriptorTable: saved.descriptorTable, driverArea: saved.driverArea,
         deviceArea: saved.deviceArea, eventIndex: driverFeatures & VirtioFeature.eventIndex != 0)
@@ -102,5 +114,25 @@ extension VirtioPCIFunction: StatefulDevice {
       }
     }
     if isLive { model.activate(features: driverFeatures, service: self) }
+  }
+}
+
+// The function's records in a VM's saved state: the transport's, then its model's.
+extension VirtioPCIFunction {
+  public func savedDevices() -> [SavedDevice] {
+    var saved: [SavedDevice] = [.virtioPCI(save())]
+    if let own = model.savedDevice() { saved.append(own) }
+    return saved
+  }
+
+  /// The model's record after the transport's restore: activation (a live device) resets
+  /// what the model keeps per activation, which its record then puts back.
+  public func restore(savedDevices saved: ArraySlice<SavedDevice>) -> Bool {
+    guard let first = saved.first, case .virtioPCI(let transport) = first else { return false }
+    let own = saved.dropFirst()
+    guard own.count == (model.savedDevice() == nil ? 0 : 1) else { return false }
+    restore(transport)
+    if let record = own.first { return model.restore(savedDevice: record) }
+    return true
   }
 }
