@@ -13,7 +13,7 @@ public struct DatagramHeader: Equatable {
   /// (`diskRead`, `diskDigest`).
   /// 4: status answers carry the VM's guest NIC counters; node info carries machine-check
   /// counts and the health history.
-  public static let currentVersion: UInt8 = 4
+  public static let currentVersion: UInt8 = 5
 
   public var kind: MessageKind
   public var isResponse: Bool

@@ -1,0 +1,149 @@
+import CArch
+import HypervisorCore
+import PCI
+import Synchronization
+
+/// Host PCI functions passed through to VMs (docs/passthrough.md): the node's claims table
+/// (PassthroughClaims), the functions the node keeps for itself (its management and data
+/// NICs), and each function's quiescing when its VM ends. Configuration space is reached
+/// through ports 0xCF8/0xCFC, which only CPU 0 uses (PortConfigurationSpace): claims are
+/// made by the control service there and resets run from its service tick, while
+/// `released` (on whichever CPU the VM's last vCPU leaves) only marks the claims.
+enum PassthroughDevices {
+  nonisolated(unsafe) private static var claims = PassthroughClaims()
+  nonisolated(unsafe) private static var reserved: [PassthroughClaims.Reserved] = []
+  /// Function-level resets under way: the function and the TSC before which it must not be
+  /// touched (PCIe 3.0 §6.6.2: 100 ms after an FLR is initiated).
+  nonisolated(unsafe) private static var resetting:
+    [(function: PassthroughFunction, until: UInt64)] = []
+  private static let lock = TicketLock()
+  /// Set by `released`, cleared by `service` once no reset is left: the tick's only cost
+  /// while nothing ends.
+  private static let work = Atomic<Bool>(false)
+
+  /// The node drives `address` itself (boot, before any VM): never given to a VM.
+  static func reserve(_ address: PCIAddress, role: StaticString) {
+    guard
+      let function = PassthroughFunction(
+        bus: address.bus, device: address.device, function: address.function)
+    else { return }
+    lock.withLock { reserved.append(PassthroughClaims.Reserved(address: function, role: role)) }
+  }
+
+  /// Records `functions` as `vm`'s, or says why not (CPU 0). The headers are read here, so a
+  /// function that is not on the bus is refused by name.
+  static func claim(_ functions: [PassthroughFunction], for vm: [UInt8]) -> [UInt8]? {
+    var host: [PassthroughClaims.HostFunction] = []
+    for function in functions where function.segment == 0 {
+      let space = PortConfigurationSpace(
+        address: PCIAddress(bus: function.bus, device: function.device, function: function.function)
+      )
+      guard let header = PCIHeader(space) else { continue }
+      // Class 06 subclass 00/01: the host bridge and the ISA (LPC) bridge are the platform.
+      let platform = header.classCode == 0x06 && header.subclass <= 0x01
+      host.append(
+        PassthroughClaims.HostFunction(
+          address: function, isBridge: header.layout != 0, isPlatform: platform))
+    }
+    return lock.withLock {
+      claims.claim(functions, for: vm, host: host, reserved: reserved)
+    }
+  }
+
+  /// The functions `vm` owns (for its status).
+  static func functions(of vm: [UInt8]) -> [PassthroughFunction] {
+    lock.withLock { claims.functions(of: vm) }
+  }
+
+  /// `vm` was released or never built (any CPU): its functions wait for CPU 0 to reset
+  /// them. Its IOMMU domain is detached right after by the caller, so until the reset the
+  /// device's DMA finds no context entry.
+  static func released(vm: [UInt8]) {
+    let ended = lock.withLock { claims.release(vm: vm) }
+    if !ended.isEmpty { work.store(true, ordering: .releasing) }
+  }
+
+  /// CPU 0, every service tick: quiesces the functions of ended VMs and completes resets
+  /// whose wait is over; a function is claimable again only after this.
+  static func service() {
+    guard work.load(ordering: .acquiring) else { return }
+    let now = arch_rdtsc()
+    let pending = lock.withLock { claims.pendingResets }
+    for function in pending {
+      let started = lock.withLock { resetting.first { $0.function == function } }
+      if let started {
+        guard now >= started.until else { continue }
+        finish(function)
+        continue
+      }
+      if let wait = quiesce(function) {
+        lock.withLock {
+          resetting.append((function, now &+ wait &* LocalAPIC.tscPerMillisecond))
+        }
+      } else {
+        finish(function)
+      }
+    }
+    lock.withLock {
+      if claims.pendingResets.isEmpty { work.store(false, ordering: .releasing) }
+    }
+  }
+
+  private static func finish(_ function: PassthroughFunction) {
+    lock.withLock {
+      resetting.removeAll { $0.function == function }
+      claims.resetDone(function)
+    }
+    guard Log.begin(.info) else { return }
+    Console.write("passthrough: pci ")
+    Console.write(bytes: function.text)
+    Console.write(" quiet and free (bus mastering off")
+    Console.write(resetKind(function))
+    Log.end()
+  }
+
+  /// Stops the function's DMA and interrupts and starts its reset; the milliseconds to wait
+  /// before it may be used again, or nil when it is already done.
+  private static func quiesce(_ function: PassthroughFunction) -> UInt64? {
+    let space = PortConfigurationSpace(
+      address: PCIAddress(bus: function.bus, device: function.device, function: function.function))
+    guard let header = PCIHeader(space) else { return nil }
+    // PCI Local Bus 3.0 §6.2.2: bus master off stops its DMA, memory and I/O decode off stop
+    // doorbells, INTx disabled; MSI (§6.8.1.3 bit 0) and MSI-X (§6.8.2.3 bit 15) enables off.
+    let command = space.read16(0x04)
+    space.write16(
+      0x04,
+      command & ~(PCICommand.busMaster | PCICommand.memorySpace | PCICommand.ioSpace)
+        | PCICommand.interruptDisable)
+    var flr: UInt8? = nil
+    for capability in PCICapability.list(space, header: header) {
+      switch capability.id {
+      case PCICapability.msi:
+        space.write16(capability.offset + 2, space.read16(capability.offset + 2) & ~1)
+      case PCICapability.msiX:
+        space.write16(capability.offset + 2, space.read16(capability.offset + 2) & ~(1 << 15))
+      case PCICapability.pciExpress:
+        // PCIe 3.0 §7.8.3: Device Capabilities bit 28, Function Level Reset Capability.
+        if space.read32(capability.offset + 4) & (1 << 28) != 0 { flr = capability.offset }
+      default: break
+      }
+    }
+    guard let flr else { return nil }
+    // §7.8.4: Device Control bit 15, Initiate Function Level Reset; §6.6.2: wait 100 ms.
+    space.write16(flr + 8, space.read16(flr + 8) | 1 << 15)
+    return 100
+  }
+
+  private static func resetKind(_ function: PassthroughFunction) -> StaticString {
+    let space = PortConfigurationSpace(
+      address: PCIAddress(bus: function.bus, device: function.device, function: function.function))
+    guard let header = PCIHeader(space) else { return ", gone from the bus)" }
+    for capability in PCICapability.list(space, header: header)
+    where capability.id == PCICapability.pciExpress {
+      if space.read32(capability.offset + 4) & (1 << 28) != 0 {
+        return ", function-level reset)"
+      }
+    }
+    return "; no function-level reset: the next owner's driver resets the device)"
+  }
+}
