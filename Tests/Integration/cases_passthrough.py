@@ -8,8 +8,9 @@ on a multicast segment of its own (`PEREGRINE_NODE_QEMU_ARGS`), driven by the CL
   (owned by the first), a function the node doesn't have (00:1e.0), the node's management
   NIC (00:03.0), its data NIC (00:10.0), the host bridge (00:00.0), a bad address (the CLI's
   validation, before anything is sent).
-- Destroying the owner quiesces the function on the node (bus mastering off; QEMU's
-  virtio-net on the root bus has no FLR) and it can be given to a new VM.
+- Destroying the owner quiesces the function on the node (bus mastering off, then, as QEMU's
+  virtio-net on the root bus has no FLR, a virtio reset through its common configuration
+  that reads back 0) and it can be given to a new VM.
 """
 
 import os
@@ -127,7 +128,7 @@ class PassthroughClaimDriver:
 
         self.ok("destroy", "owner")
         self.wait_serial(r"^\[info \] passthrough: pci 0000:00:11\.0 quiet and free \(bus mastering"
-                         r" off; no function-level reset: the next owner's driver resets the device\)")
+                         r" off, virtio device reset\)")
         deadline = time.time() + 30
         while True:
             code, out, err = self.cli("create", self.profile("next", "0000:00:11.0"))

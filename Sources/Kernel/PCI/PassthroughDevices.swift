@@ -102,21 +102,29 @@ enum PassthroughDevices {
     Log.end()
   }
 
+  /// How each function was reset, for the line that frees it.
+  nonisolated(unsafe) private static var resets:
+    [(function: PassthroughFunction, how: StaticString)] = []
+
   /// Stops the function's DMA and interrupts and starts its reset; the milliseconds to wait
   /// before it may be used again, or nil when it is already done.
   private static func quiesce(_ function: PassthroughFunction) -> UInt64? {
-    let space = PortConfigurationSpace(
-      address: PCIAddress(bus: function.bus, device: function.device, function: function.function))
-    guard let header = PCIHeader(space) else { return nil }
-    // PCI Local Bus 3.0 §6.2.2: bus master off stops its DMA, memory and I/O decode off stop
-    // doorbells, INTx disabled; MSI (§6.8.1.3 bit 0) and MSI-X (§6.8.2.3 bit 15) enables off.
+    let address = PCIAddress(
+      bus: function.bus, device: function.device, function: function.function)
+    let space = PortConfigurationSpace(address: address)
+    guard let found = PCIBus.function(at: address) else {
+      record(function, ", gone from the bus)")
+      return nil
+    }
+    // PCI Local Bus 3.0 §6.2.2: bus master off stops its DMA, I/O decode off, INTx disabled;
+    // MSI (§6.8.1.3 bit 0) and MSI-X (§6.8.2.3 bit 15) enables off. Memory decoding stays
+    // on only as long as a virtio reset below needs it.
     let command = space.read16(0x04)
     space.write16(
       0x04,
-      command & ~(PCICommand.busMaster | PCICommand.memorySpace | PCICommand.ioSpace)
-        | PCICommand.interruptDisable)
+      command & ~(PCICommand.busMaster | PCICommand.ioSpace) | PCICommand.interruptDisable)
     var flr: UInt8? = nil
-    for capability in PCICapability.list(space, header: header) {
+    for capability in found.capabilities {
       switch capability.id {
       case PCICapability.msi:
         space.write16(capability.offset + 2, space.read16(capability.offset + 2) & ~1)
@@ -128,22 +136,60 @@ enum PassthroughDevices {
       default: break
       }
     }
-    guard let flr else { return nil }
-    // §7.8.4: Device Control bit 15, Initiate Function Level Reset; §6.6.2: wait 100 ms.
-    space.write16(flr + 8, space.read16(flr + 8) | 1 << 15)
-    return 100
+    if let flr {
+      space.write16(0x04, space.read16(0x04) & ~PCICommand.memorySpace)
+      // §7.8.4: Device Control bit 15, Initiate Function Level Reset; §6.6.2: wait 100 ms.
+      space.write16(flr + 8, space.read16(flr + 8) | 1 << 15)
+      record(function, ", function-level reset)")
+      return 100
+    }
+    // No FLR (QEMU's virtio-pci on the root bus has no PCI Express capability): a virtio
+    // function is reset through its own common configuration (virtio 1.1 §4.1.4.3: writing
+    // 0 to device_status), so it forgets its queues, their addresses and its MSI-X vectors.
+    let reset = virtioReset(found)
+    space.write16(0x04, space.read16(0x04) & ~PCICommand.memorySpace)
+    record(
+      function,
+      reset
+        ? ", virtio device reset)"
+        : "; no function-level or virtio reset: the next owner's driver resets the device)")
+    return nil
+  }
+
+  /// Writes 0 to a modern virtio function's device_status and waits (bounded) until it
+  /// reads back 0. False for a function that is not virtio or whose structure is unusable.
+  private static func virtioReset(_ function: PCIFunction) -> Bool {
+    guard function.header.vendorID == VirtioPCIIdentity.vendor,
+      let common = VirtioPCICapability.all(function.space, capabilities: function.capabilities)
+        .first(where: { $0.kind == .common }),
+      common.bar < function.bars.count,
+      let base = function.bars[common.bar].memoryBase,
+      let size = function.bars[common.bar].memorySize,
+      UInt64(common.offset) + UInt64(VirtioCommonConfiguration.deviceStatus) < size,
+      KernelPageTables.mapDevice(physical: base, length: size)
+    else { return false }
+    function.space.write16(0x04, function.space.read16(0x04) | PCICommand.memorySpace)
+    let status = base + UInt64(common.offset) + UInt64(VirtioCommonConfiguration.deviceStatus)
+    mmio_write8(status, 0)
+    for _ in 0..<1_000_000 {
+      if mmio_read8(status) == 0 { return true }
+      arch_pause()
+    }
+    return false
+  }
+
+  private static func record(_ function: PassthroughFunction, _ how: StaticString) {
+    lock.withLock {
+      resets.removeAll { $0.function == function }
+      resets.append((function, how))
+    }
   }
 
   private static func resetKind(_ function: PassthroughFunction) -> StaticString {
-    let space = PortConfigurationSpace(
-      address: PCIAddress(bus: function.bus, device: function.device, function: function.function))
-    guard let header = PCIHeader(space) else { return ", gone from the bus)" }
-    for capability in PCICapability.list(space, header: header)
-    where capability.id == PCICapability.pciExpress {
-      if space.read32(capability.offset + 4) & (1 << 28) != 0 {
-        return ", function-level reset)"
-      }
+    lock.withLock {
+      let how = resets.first { $0.function == function }?.how ?? ")"
+      resets.removeAll { $0.function == function }
+      return how
     }
-    return "; no function-level reset: the next owner's driver resets the device)"
   }
 }
