@@ -28,6 +28,43 @@ enum PassthroughDevices {
         bus: address.bus, device: address.device, function: address.function)
     else { return }
     lock.withLock { reserved.append(PassthroughClaims.Reserved(address: function, role: role)) }
+    IOMMU.lock.withLock {
+      IOMMU.nodeDevices.append(
+        RequesterID(bus: address.bus, device: address.device, function: address.function))
+    }
+  }
+
+  /// Gives the VM being built (no vCPU runs yet) its DMA-remapping domain over its RAM with
+  /// every function it owns (VT-d context entries by requester id), so their DMA reaches
+  /// that RAM and nothing else; nil when done, else why the VM can't have them. Detached by
+  /// `IOMMU.vmReleased` when the VM is released, before its RAM is freed.
+  static func attachDomain(_ vm: VirtualMachine) -> StaticString? {
+    let devices = vm.profile.passthrough.map {
+      RequesterID(bus: $0.bus, device: $0.device, function: $0.function)
+    }
+    guard IOMMU.unit != nil else {
+      return
+        "the node has no VT-d unit: a passed-through function's DMA could not be confined to the VM"
+    }
+    guard let domain = IOMMU.attach(vmName: vm.name, memory: vm.memory, devices: devices) else {
+      return "no DMA-remapping domain could be made for the VM's PCI functions"
+    }
+    if Log.begin(.info) {
+      Console.write("passthrough: vm ")
+      Console.write(bytes: vm.name)
+      Console.write(": IOMMU domain ")
+      Console.write(decimal: UInt64(domain.id))
+      Console.write(" over its RAM for")
+      for function in vm.profile.passthrough {
+        Console.write(" pci ")
+        Console.write(bytes: function.text)
+      }
+      Console.write(", ")
+      Console.write(decimal: UInt64(domain.frames.recorded.count))
+      Console.write(" table frames, translation on")
+      Log.end()
+    }
+    return nil
   }
 
   /// Records `functions` as `vm`'s, or says why not (CPU 0). The headers are read here, so a
