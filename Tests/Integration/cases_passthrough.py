@@ -1,12 +1,17 @@
-"""PCI passthrough, the node's side (docs/passthrough.md): one AMD-V node under QEMU, started
-by `peregrine node up` with an extra modern virtio-net (`iommu_platform=on`) in PCI slot 0x11
-on a multicast segment of its own (`PEREGRINE_NODE_QEMU_ARGS`), driven by the CLI.
+"""PCI passthrough, the node's side (docs/passthrough.md): one AMD-V node under QEMU q35 with
+an Intel VT-d unit, started by `peregrine node up` with, through `PEREGRINE_NODE_QEMU_ARGS`,
+the machine switched to q35, `-device intel-iommu,intremap=on`, and after it an extra modern
+virtio-net (`iommu_platform=on`) in PCI slot 0x11 on a multicast segment of its own; driven by
+the CLI. (The management NIC at 00:02.0 and the data NIC are realized before the IOMMU; their
+pass-through context entries are written before translation goes on, and the node keeps
+answering with translation on.)
 
-- A flat VM whose profile has `<passthrough pci="0000:00:11.0"/>` is created; `status`
-  shows the function as its own.
+- A flat VM whose profile has `<passthrough pci="0000:00:11.0"/>` is created: the node gives
+  it an IOMMU domain over its RAM with the function's context entry and turns translation
+  on; `status` shows the function as its own, and the node still answers.
 - Refused, each with its reason, and nothing created: a second VM naming the same function
   (owned by the first), a function the node doesn't have (00:1e.0), the node's management
-  NIC (00:03.0), its data NIC (00:10.0), the host bridge (00:00.0), a bad address (the CLI's
+  NIC (00:02.0), its data NIC (00:10.0), the host bridge (00:00.0), a bad address (the CLI's
   validation, before anything is sent).
 - Destroying the owner quiesces the function on the node (bus mastering off, then, as QEMU's
   virtio-net on the root bus has no FLR, a virtio reset through its common configuration
@@ -102,14 +107,18 @@ class PassthroughClaimDriver:
 
     def drive(self):
         port = free_udp_port()
-        extra = ("-netdev socket,id=pt0,mcast=230.0.0.1:%d,localaddr=127.0.0.1 -device "
+        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
+                 "-netdev socket,id=pt0,mcast=230.0.0.1:%d,localaddr=127.0.0.1 -device "
                  "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=pt0,addr=0x11,"
                  "mac=52:54:00:77:00:11" % port)
         self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
         self.wait_serial(r"^\[info \] pci 00:11\.0 1af4:1041 class 02\.00")
+        self.wait_serial(r"^\[info \] iommu: root table set")
 
         self.ok("create", self.profile("owner", "0000:00:11.0"))
+        self.wait_serial(r"^\[info \] passthrough: vm owner: IOMMU domain \d+ over its RAM for pci"
+                         r" 0000:00:11\.0, \d+ table frames, translation on")
         status = self.ok("status", "owner")
         if "passthrough  pci 0000:00:11.0 (owned by this VM)" not in status:
             raise DriverFailure("status of the owner lacks its function: %s" % status)
@@ -117,7 +126,7 @@ class PassthroughClaimDriver:
 
         self.refused("second", "0000:00:11.0", "0000:00:11.0: already owned by VM owner")
         self.refused("second", "0000:00:1e.0", "0000:00:1e.0: no such PCI function on this node")
-        self.refused("second", "0000:00:03.0", "0000:00:03.0: is the node's management NIC")
+        self.refused("second", "0000:00:02.0", "0000:00:02.0: is the node's management NIC")
         self.refused("second", "0000:00:10.0",
                      "0000:00:10.0: is the node's data NIC (the guest switch's uplink)")
         self.refused("second", "0000:00:00.0", "0000:00:00.0: is the platform's host or ISA bridge")
@@ -142,7 +151,9 @@ class PassthroughClaimDriver:
         self.notes.append("after destroy: quiesced and given to a new VM")
         self.ok("destroy", "next")
         text = self.serial()
-        for pattern in [r"PEREGRINE (PANIC|EXCEPTION)"]:
+        for line in re.findall(r"^\[info \] (?:passthrough|iommu): .*$", text, re.MULTILINE):
+            self.notes.append(line)
+        for pattern in [r"PEREGRINE (PANIC|EXCEPTION)", r"IOMMU fault"]:
             if re.search(pattern, text, re.MULTILINE):
                 raise DriverFailure("the node's console has %r" % pattern)
         return self.notes
