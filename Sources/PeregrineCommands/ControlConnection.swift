@@ -138,6 +138,9 @@ final class ControlConnection: NodeConnection {
           sentFrames: $0.transmittedFrames, sentBytes: $0.transmittedBytes,
           receivedFrames: $0.receivedFrames, receivedBytes: $0.receivedBytes,
           copiedBytes: $0.copiedBytes, droppedFrames: $0.droppedFrames)
+      },
+      passthrough: status.passthrough.map {
+        String(format: "%04x:%02x:%02x.%x", $0.segment, $0.bus, $0.device, $0.function)
       })
   }
 
@@ -260,6 +263,9 @@ final class ControlConnection: NodeConnection {
     case .gang: specification.scheduling = .gang
     }
     specification.nics = profile.nics.map { $0.mac.octets }
+    specification.passthrough = profile.passthrough.map {
+      PCIFunctionID(segment: $0.segment, bus: $0.bus, device: $0.device, function: $0.function)
+    }
     return specification
   }
 

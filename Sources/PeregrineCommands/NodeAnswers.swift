@@ -109,12 +109,16 @@ public struct MachineStatus: Equatable, Codable {
   public var savedState: [StateSection]?
   /// The guest NICs' counters (docs/guest-io.md); empty for a VM without NICs.
   public var nics: [NICStatus] = []
+  /// The host PCI functions the VM owns (`<passthrough>`, docs/passthrough.md), as
+  /// `0000:00:05.0`.
+  public var passthrough: [String] = []
 
   public init(
     summary: MachineSummary, vcpus: [VCPUStatus], exits: [ExitCount], refusedMSRs: [RefusedMSR],
-    savedState: [StateSection]? = nil, nics: [NICStatus] = []
+    savedState: [StateSection]? = nil, nics: [NICStatus] = [], passthrough: [String] = []
   ) {
     self.nics = nics
+    self.passthrough = passthrough
     self.summary = summary
     self.vcpus = vcpus
     self.exits = exits

@@ -107,6 +107,13 @@ public enum NodeBoot {
     ] + (dataPort.map { dataArguments(port: $0, nodeIndex: nodeIndex) } ?? [])
   }
 
+  /// `PEREGRINE_NODE_QEMU_ARGS`: more QEMU arguments for every node, split at spaces, e.g. a
+  /// PCI function to pass through to a VM (docs/passthrough.md: `-device
+  /// virtio-net-pci,...,addr=0x11`). Unset or empty: none.
+  public static func extraQEMUArguments(_ environment: [String: String]) -> [String] {
+    (environment["PEREGRINE_NODE_QEMU_ARGS"] ?? "").split(separator: " ").map(String.init)
+  }
+
   /// The data NIC: the uplink of the node's guest switch (docs/guest-io.md), a modern
   /// virtio-net in PCI slot 0x10 (where the kernel looks for it) on QEMU's multicast socket
   /// segment 230.0.0.1:`port`, a hub every node of the cluster joins without privileges

@@ -236,10 +236,12 @@ struct NodeManager {
     let arguments: [String]
     switch backend {
     case .svm:
-      arguments = NodeBoot.qemuArguments(
-        iso: iso, log: log, attachment: attachment, nodeIndex: index, memory: "\(memoryMiB)M",
-        cpus: cpus, dataPort: NodeBoot.dataPort(for: key),
-        monitor: NodeBoot.monitorSocket(nodeDirectory: directory.path))
+      arguments =
+        NodeBoot.qemuArguments(
+          iso: iso, log: log, attachment: attachment, nodeIndex: index, memory: "\(memoryMiB)M",
+          cpus: cpus, dataPort: NodeBoot.dataPort(for: key),
+          monitor: NodeBoot.monitorSocket(nodeDirectory: directory.path))
+        + NodeBoot.extraQEMUArguments(ProcessInfo.processInfo.environment)
     case .vmx:
       let slirp = directory.appendingPathComponent("slirp.conf").path
       let rc = directory.appendingPathComponent("bochsrc").path

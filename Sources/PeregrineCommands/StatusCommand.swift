@@ -108,6 +108,9 @@ enum StatusText {
       text +=
         "  nic\(index)    \(nic.mac)  sent \(nic.sentFrames) frames \(nic.sentBytes) bytes, received \(nic.receivedFrames) frames \(nic.receivedBytes) bytes, copied \(nic.copiedBytes) bytes\(frames > 0 ? " (\(nic.copiedBytes / frames) per frame)" : ""), dropped \(nic.droppedFrames)\n"
     }
+    for function in status.passthrough {
+      text += "  passthrough  pci \(function) (owned by this VM)\n"
+    }
     for section in status.savedState ?? [] { text += render(section) }
     return text
   }

@@ -186,6 +186,9 @@ enum ProfileReading {
     }
     parts.append(profile.scheduling.mode.profileWord)
     if !profile.nics.isEmpty { parts.append("\(profile.nics.count) NIC(s)") }
+    for function in profile.passthrough {
+      parts.append("passthrough pci \(String(decoding: function.text, as: UTF8.self))")
+    }
     if let disk = profile.disk {
       parts.append("disk \(disk.storeName ?? disk.path) (\(disk.sizeMiB) MiB)")
     }

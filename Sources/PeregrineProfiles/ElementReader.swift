@@ -49,7 +49,7 @@ struct ElementReader {
   /// outside the children.
   mutating func children(
     of element: XMLElementNode, allowed: [String], alsoAllowed: (String) -> Bool = { _ in false },
-    alsoAllowedDescription: String? = nil
+    alsoAllowedDescription: String? = nil, repeatable: [String] = []
   ) -> [String: XMLElementNode] {
     var found: [String: XMLElementNode] = [:]
     for child in element.children {
@@ -62,7 +62,7 @@ struct ElementReader {
           at: child)
         continue
       }
-      if let first = found[child.name] {
+      if let first = found[child.name], !repeatable.contains(child.name) {
         report(
           .duplicate,
           "<\(child.name)> is given twice in <\(element.name)> (first on line \(first.position.line))",

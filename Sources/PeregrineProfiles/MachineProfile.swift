@@ -14,6 +14,9 @@ public struct MachineProfile: Equatable {
   /// or a file by path.
   public var disk: Disk?
   public var nics: [NIC] = []
+  /// `<passthrough pci="0000:00:05.0"/>`: host PCI functions the node hands to the guest
+  /// (docs/passthrough.md), in profile order.
+  public var passthrough: [PassthroughFunction] = []
   /// The profile's own file, if it was read from one (relative paths resolve against it).
   public var sourceFile: String?
 

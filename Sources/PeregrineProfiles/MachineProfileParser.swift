@@ -6,6 +6,7 @@ import HypervisorCore
 public enum MachineProfileParser {
   public static let elements = [
     "name", "type", "memory", "vcpus", "kernel", "initrd", "cmdline", "flat", "sched", "image",
+    "passthrough",
   ]
   /// `<nic1>` ... `<nic8>`.
   public static let maximumNICs = 8
@@ -37,7 +38,7 @@ public enum MachineProfileParser {
     reader.checkAttributes(of: root, allowed: [])
     let children = reader.children(
       of: root, allowed: elements, alsoAllowed: { nicIndex($0) != nil },
-      alsoAllowedDescription: "<nic1> ... <nic\(maximumNICs)>")
+      alsoAllowedDescription: "<nic1> ... <nic\(maximumNICs)>", repeatable: ["passthrough"])
     let name = reader.requiredText("name", in: root, from: children)
     if let name, let element = children["name"] {
       if name.utf8.count > VMProfile.maximumNameLength || !name.utf8.allSatisfy(isNameCharacter) {
@@ -86,6 +87,7 @@ public enum MachineProfileParser {
     }
     let disk = children["image"].flatMap { parseDisk($0, reader: &reader) }
     let nics = parseNICs(root, reader: &reader)
+    let passthrough = parsePassthrough(root, reader: &reader)
 
     guard let name, let memory, let boot else { return nil }
     var profile = MachineProfile(name: name, boot: boot)
@@ -95,6 +97,7 @@ public enum MachineProfileParser {
     if let scheduling { profile.scheduling = scheduling }
     profile.disk = disk
     profile.nics = nics
+    profile.passthrough = passthrough
     profile.sourceFile = reader.file
     return profile
   }

@@ -13,6 +13,9 @@ public enum ModuleLineError: Error, Equatable, CustomStringConvertible {
   /// No longer refused (NICs are `nic=` words); kept so the enum's users stay exhaustive.
   case hasNICs
   case hasDisk
+  /// `<passthrough>`: the module line has no key for it (a VM owns a function only through
+  /// the control protocol, where the node can refuse it with a reason).
+  case hasPassthrough
   /// GRUB's grub.cfg lexer treats these specially, and make-iso.sh's FILE:LINE;... list
   /// splits on ';' and ':'.
   case unsafeCharacters(what: String, characters: String)
@@ -24,6 +27,9 @@ public enum ModuleLineError: Error, Equatable, CustomStringConvertible {
     case .hasDisk:
       return
         "the boot-time module line has no disks; create this VM with `peregrine create` instead"
+    case .hasPassthrough:
+      return
+        "the boot-time module line has no <passthrough>; create this VM with `peregrine create` instead"
     case .unsafeCharacters(let what, let characters):
       return
         "the \(what) contains \(characters), which GRUB's grub.cfg (or make-iso.sh's module list) would not pass through unchanged"
@@ -70,6 +76,7 @@ extension MachineProfile {
   /// same VM (tested).
   public func moduleLines() -> Result<[BootModule], ModuleLineError> {
     guard disk == nil else { return .failure(.hasDisk) }
+    guard passthrough.isEmpty else { return .failure(.hasPassthrough) }
     var modules: [BootModule] = []
     let file: String
     switch boot {

@@ -147,6 +147,27 @@ final class MessageRoundTripTests: XCTestCase {
     spec = SampleMessages.specification
     spec.pinnedCPUs = [0]
     XCTAssertNotNil(spec.problem(), "pinned with fewer CPUs than vCPUs")
+    spec = SampleMessages.specification
+    spec.passthrough.append(spec.passthrough[0])
+    XCTAssertEqual(spec.problem()?.code, .invalidProfile, "one PCI function passed through twice")
+  }
+
+  /// Version 5: a specification ends with its PCI functions (count, then segment u16, bus,
+  /// device<<3|function), and so does a status.
+  func testVersion5PassthroughIsWhereTheDocsSay() throws {
+    let spec = SampleMessages.specification
+    let payload = try Request.createVM(spec).encodedPayload()
+    XCTAssertEqual(Array(payload.suffix(5)), [1, 0, 0, 0, 5 << 3])
+    let status = VMStatus(
+      summary: SampleMessages.summary, uptimeMilliseconds: 1, vcpuCPUs: [0],
+      passthrough: [PCIFunctionID(segment: 0, bus: 2, device: 3, function: 1)])
+    let bytes = try Response.vmStatus(status).encodedPayload(for: .status)
+    XCTAssertEqual(Array(bytes.suffix(5)), [1, 0, 0, 2, 3 << 3 | 1])
+    XCTAssertEqual(try Response.decode(kind: .status, payload: bytes), .vmStatus(status))
+    var tooMany = status
+    tooMany.passthrough = Array(
+      repeating: tooMany.passthrough[0], count: ProtocolLimits.maximumPassthroughFunctions + 1)
+    XCTAssertThrowsError(try Response.vmStatus(tooMany).encodedPayload(for: .status))
   }
 
   func testEveryStatusCodeHasAMessage() {

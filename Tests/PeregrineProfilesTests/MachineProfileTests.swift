@@ -128,7 +128,7 @@ final class MachineProfileTests: XCTestCase {
     assertRefused(
       linuxProfile("  <disk>x</disk>"), .unknownElement, atLine: 7, column: 3,
       containing:
-        "unknown element <disk> in <profile>; expected one of <name>, <type>, <memory>, <vcpus>, <kernel>, <initrd>, <cmdline>, <flat>, <sched>, <image>, <nic1> ... <nic8>"
+        "unknown element <disk> in <profile>; expected one of <name>, <type>, <memory>, <vcpus>, <kernel>, <initrd>, <cmdline>, <flat>, <sched>, <image>, <passthrough>, <nic1> ... <nic8>"
     )
   }
 
@@ -394,5 +394,46 @@ final class MachineProfileTests: XCTestCase {
     XCTAssertTrue(try MACAddress.parse("02:00:00:00:00:01").get().isLocallyAdministered)
     XCTAssertFalse(try MACAddress.parse("00:02:03:04:05:06").get().isLocallyAdministered)
     XCTAssertEqual(MACAddress.parse("03:00:00:00:00:01"), .failure(.multicast))
+  }
+}
+
+final class PassthroughProfileTests: XCTestCase {
+  func testPassthroughFunctions() throws {
+    let profile = try XCTUnwrap(
+      machine(
+        linuxProfile(
+          """
+            <passthrough pci="0000:00:05.0"/>
+            <passthrough pci="01:00.1"/>
+          """)))
+    XCTAssertEqual(
+      profile.passthrough,
+      [
+        PassthroughFunction(segment: 0, bus: 0, device: 5, function: 0)!,
+        PassthroughFunction(segment: 0, bus: 1, device: 0, function: 1)!,
+      ])
+    XCTAssertEqual(try XCTUnwrap(machine(linuxProfile())).passthrough, [])
+  }
+
+  func testBadPassthroughIsRefusedWithItsLine() {
+    assertRefused(
+      linuxProfile("<passthrough pci=\"0000:00:20.0\"/>"), .invalidValue, atLine: 7,
+      containing: "is not a PCI address such as 0000:00:05.0")
+    assertRefused(
+      linuxProfile("<passthrough/>"), .missingAttribute, atLine: 7,
+      containing: "<passthrough> has no pci=")
+    assertRefused(
+      linuxProfile("<passthrough pci=\"00:05.0\" bar=\"1\"/>"), .unknownAttribute, atLine: 7,
+      containing: "bar")
+    assertRefused(
+      linuxProfile("<passthrough pci=\"00:05.0\"/>\n<passthrough pci=\"0000:00:05.0\"/>"),
+      .duplicate, atLine: 8, containing: "already passed through")
+  }
+
+  func testThePassthroughProfileHasNoModuleLine() throws {
+    let profile = try XCTUnwrap(machine(linuxProfile("<passthrough pci=\"00:05.0\"/>")))
+    guard case .failure(.hasPassthrough) = profile.moduleLines() else {
+      return XCTFail("a <passthrough> profile got a boot-time module line")
+    }
   }
 }

@@ -21,6 +21,9 @@ public enum StatusCode: UInt8, Equatable, CaseIterable {
   case busy = 18
   case notSupported = 19
   case internalError = 20
+  /// A `<passthrough>` PCI function the node can't give (protocol version 5); the detail
+  /// names it and says why.
+  case deviceUnavailable = 21
 
   /// What it means, for a person reading the CLI's output.
   public var message: StaticString {
@@ -51,6 +54,7 @@ public enum StatusCode: UInt8, Equatable, CaseIterable {
     case .busy: return "the node is busy; retry later"
     case .notSupported: return "the node does not support this request"
     case .internalError: return "the node failed to carry out the request"
+    case .deviceUnavailable: return "the node cannot give that PCI function to the VM"
     }
   }
 }

@@ -35,12 +35,15 @@ public struct VMSpecification: Equatable {
   /// migration (`VMState.incoming`). The kernel image is still named (the boot-time
   /// profile's), but not loaded.
   public var incoming: Bool
+  /// Host PCI functions handed to the guest (`<passthrough>`; protocol version 5), at most
+  /// `ProtocolLimits.maximumPassthroughFunctions`.
+  public var passthrough: [PCIFunctionID]
 
   public init(
     name: [UInt8], kind: Kind = .linux, memorySize: UInt64, vcpuCount: UInt16 = 1,
     scheduling: Scheduling = .shared, pinnedCPUs: [UInt16] = [], kernelImage: [UInt8],
     initrdImage: [UInt8] = [], commandLine: [UInt8] = [], nics: [[UInt8]] = [],
-    diskImage: [UInt8] = [], incoming: Bool = false
+    diskImage: [UInt8] = [], incoming: Bool = false, passthrough: [PCIFunctionID] = []
   ) {
     self.name = name
     self.kind = kind
@@ -54,6 +57,7 @@ public struct VMSpecification: Equatable {
     self.nics = nics
     self.diskImage = diskImage
     self.incoming = incoming
+    self.passthrough = passthrough
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
@@ -71,6 +75,8 @@ public struct VMSpecification: Equatable {
     for mac in nics { try writer.fixed(mac, count: 6) }
     try writer.bytes8(diskImage, maximum: ProtocolLimits.maximumImageNameLength)
     writer.bool(incoming)
+    try writer.count8(passthrough.count, maximum: ProtocolLimits.maximumPassthroughFunctions)
+    for function in passthrough { function.encode(into: &writer) }
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> VMSpecification {
@@ -90,11 +96,16 @@ public struct VMSpecification: Equatable {
     for _ in 0..<nicCount { nics.append(try reader.fixed(count: 6)) }
     let diskImage = try reader.bytes8(maximum: ProtocolLimits.maximumImageNameLength)
     let incoming = try reader.bool()
+    let functionCount = try reader.count8(
+      maximum: ProtocolLimits.maximumPassthroughFunctions,
+      minimumElementSize: PCIFunctionID.encodedSize)
+    var passthrough: [PCIFunctionID] = []
+    for _ in 0..<functionCount { passthrough.append(try PCIFunctionID.decode(from: &reader)) }
     return VMSpecification(
       name: name, kind: kind, memorySize: memorySize, vcpuCount: vcpuCount,
       scheduling: scheduling, pinnedCPUs: pinnedCPUs, kernelImage: kernelImage,
       initrdImage: initrdImage, commandLine: commandLine, nics: nics, diskImage: diskImage,
-      incoming: incoming)
+      incoming: incoming, passthrough: passthrough)
   }
 
   /// What is wrong with the specification on any node (whether it fits this node is the
@@ -128,6 +139,10 @@ public struct VMSpecification: Equatable {
     }
     for (index, mac) in nics.enumerated() where nics[..<index].contains(mac) {
       return refuse("two NICs have the same MAC address")
+    }
+    for (index, function) in passthrough.enumerated() where passthrough[..<index].contains(function)
+    {
+      return refuse("a PCI function is passed through twice")
     }
     return nil
   }

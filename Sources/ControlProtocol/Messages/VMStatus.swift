@@ -59,12 +59,15 @@ public struct VMStatus: Equatable {
   /// The VM's first guest NICs, in profile order (at most `ProtocolLimits.maximumStatusNICs`;
   /// none in an answer with `state`).
   public var nics: [NICCounters]
+  /// The host PCI functions the VM owns (`<passthrough>`; protocol version 5), 4 bytes each.
+  public var passthrough: [PCIFunctionID]
 
   public static let notOnACPU: UInt16 = 0xffff
 
   public init(
     summary: VMSummary, uptimeMilliseconds: UInt64, vcpuCPUs: [UInt16], exits: [ExitCount] = [],
-    refusedMSRs: [RefusedMSR] = [], state: StateExcerpt? = nil, nics: [NICCounters] = []
+    refusedMSRs: [RefusedMSR] = [], state: StateExcerpt? = nil, nics: [NICCounters] = [],
+    passthrough: [PCIFunctionID] = []
   ) {
     self.summary = summary
     self.uptimeMilliseconds = uptimeMilliseconds
@@ -73,6 +76,7 @@ public struct VMStatus: Equatable {
     self.refusedMSRs = refusedMSRs
     self.state = state
     self.nics = nics
+    self.passthrough = passthrough
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
@@ -99,6 +103,8 @@ public struct VMStatus: Equatable {
     try writer.count8(
       state == nil ? nics.count : 0, maximum: ProtocolLimits.maximumStatusNICs)
     for nic in nics where state == nil { try nic.encode(into: &writer) }
+    try writer.count8(passthrough.count, maximum: ProtocolLimits.maximumPassthroughFunctions)
+    for function in passthrough { function.encode(into: &writer) }
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> VMStatus {
@@ -133,8 +139,13 @@ public struct VMStatus: Equatable {
       maximum: ProtocolLimits.maximumStatusNICs, minimumElementSize: NICCounters.encodedSize)
     var nics: [NICCounters] = []
     for _ in 0..<nicCount { nics.append(try NICCounters.decode(from: &reader)) }
+    let functionCount = try reader.count8(
+      maximum: ProtocolLimits.maximumPassthroughFunctions,
+      minimumElementSize: PCIFunctionID.encodedSize)
+    var passthrough: [PCIFunctionID] = []
+    for _ in 0..<functionCount { passthrough.append(try PCIFunctionID.decode(from: &reader)) }
     return VMStatus(
       summary: summary, uptimeMilliseconds: uptime, vcpuCPUs: cpus, exits: exits,
-      refusedMSRs: msrs, state: state, nics: nics)
+      refusedMSRs: msrs, state: state, nics: nics, passthrough: passthrough)
   }
 }

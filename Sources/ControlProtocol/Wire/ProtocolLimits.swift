@@ -17,6 +17,8 @@ public enum ProtocolLimits {
   /// Guest NICs whose counters one status answer carries; an answer with the state
   /// window carries none (both would not fit one datagram).
   public static let maximumStatusNICs = 4
+  /// Host PCI functions one VM owns (`<passthrough>`, protocol version 5).
+  public static let maximumPassthroughFunctions = 4
   /// Bytes of data in one transfer chunk.
   public static let maximumChunkSize = 1024
   /// Bytes of a VM's disk in one `diskRead` answer (one transfer chunk).

@@ -78,6 +78,10 @@ public struct VMProfile: Equatable {
   public var entropyDevice = false
   /// testdev=on: the pc-testdev and the 8259 pair (multiboot guests).
   public var testDevice = false
+  /// Host PCI functions handed to the guest (`<passthrough>`, docs/passthrough.md); claimed
+  /// by the node (PassthroughClaims) before the VM is built. Only the control protocol sets
+  /// them: the boot-time module line has no key for them.
+  public var passthrough: [PassthroughFunction] = []
 
   public static let maximumNameLength = 31
   public static let maximumMemory: UInt64 = 64 << 30

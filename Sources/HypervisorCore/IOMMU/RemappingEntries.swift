@@ -25,6 +25,17 @@ public struct RemappingEntry: Equatable, Sendable {
       low: (tables & ~0xFFF) | 1, high: UInt64(levels - 2) | UInt64(domain) << 8)
   }
 
+  /// Legacy-mode pass-through context entry (§9.3, TT (3:2) = 10, needs ECAP.PT): the
+  /// device's untranslated DMA goes to host-physical addresses unchanged, as with
+  /// translation off. For the node's own devices once translation is on for a VM's. AW
+  /// must be the largest AGAW the unit supports (`levels` of it); SLPTPTR is ignored.
+  public static func passThrough(levels: Int, domain: UInt16) -> RemappingEntry {
+    RemappingEntry(low: 0b10 << 2 | 1, high: UInt64(levels - 2) | UInt64(domain) << 8)
+  }
+
+  /// TT (3:2): 0 translated through the second-level tables, 2 pass-through.
+  public var translationType: Int { Int(low >> 2 & 0b11) }
+
   public var present: Bool { low & 1 != 0 }
   public var contextTablePointer: UInt64 { low & ~0xFFF }
   public var domain: UInt16 { UInt16(truncatingIfNeeded: high >> 8) }

@@ -195,8 +195,25 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       profile.diskImage = specification.diskImage
       vmImages.transferredDisk = TransferredDisks.disk(from: storage, name: specification.diskImage)
     }
+    // Claimed last, after every other check, so that only the manager can still refuse.
+    if !specification.passthrough.isEmpty {
+      var functions: [PassthroughFunction] = []
+      for id in specification.passthrough {
+        guard
+          let function = PassthroughFunction(
+            segment: id.segment, bus: id.bus, device: id.device, function: id.function)
+        else { return .failure(ControlFailure(.invalidProfile, text: "a bad PCI function")) }
+        functions.append(function)
+      }
+      if let why = PassthroughDevices.claim(functions, for: specification.name) {
+        if let disk = vmImages.transferredDisk { TransferredDisks.free(disk) }
+        return .failure(ControlFailure(.deviceUnavailable, detail: why))
+      }
+      profile.passthrough = functions
+    }
     switch manager.create(profile, images: vmImages) {
     case .failure(let refusal):
+      PassthroughDevices.released(vm: specification.name)
       if let disk = vmImages.transferredDisk { TransferredDisks.free(disk) }
       return .failure(failure(refusal))
     case .success(let id):
@@ -319,6 +336,9 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
           transmittedBytes: counters.transmittedBytes, receivedFrames: counters.receivedFrames,
           receivedBytes: counters.receivedBytes, copiedBytes: counters.copiedBytes,
           droppedFrames: counters.totalDrops)
+      },
+      passthrough: PassthroughDevices.functions(of: status.name).map {
+        PCIFunctionID(segment: $0.segment, bus: $0.bus, device: $0.device, function: $0.function)
       })
   }
 }

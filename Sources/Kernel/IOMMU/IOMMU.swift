@@ -112,6 +112,16 @@ enum IOMMU {
     Log.end()
   }
 
+  /// The node's own DMA-capable devices (its NICs), given pass-through context entries
+  /// before translation goes on (PassthroughDevices records them at boot).
+  nonisolated(unsafe) static var nodeDevices: [RequesterID] = []
+
+  /// The domain id of the node's pass-through entries: the unit's last, which VM domains
+  /// (numbered from 1) never reach.
+  static func nodeDomain(_ unit: RemappingUnit) -> UInt16 {
+    UInt16(clamping: max(unit.capability.domainCount - 1, 1))
+  }
+
   /// A domain for a VM's RAM, holding `devices`. Translation is turned on with the first.
   static func attach(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
     -> RemappingDomain?
@@ -148,6 +158,22 @@ enum IOMMU {
         IOMMU.unit = unit
         detachLocked(domain)
         return nil
+      }
+    }
+    if !unit.translating {
+      // Before TE: every device without a context entry is blocked once it is on, and the
+      // node's own NICs must keep reaching its memory (docs/passthrough.md).
+      for device in nodeDevices where !devices.contains(device) {
+        guard unit.extendedCapability.passThrough,
+          unit.setContext(
+            device, .passThrough(levels: levels, domain: nodeDomain(unit)),
+            domain: nodeDomain(unit))
+        else {
+          Log.error("iommu: no pass-through entry for a node device (ECAP.PT); attach refused")
+          IOMMU.unit = unit
+          detachLocked(domain)
+          return nil
+        }
       }
     }
     if !unit.translating, !unit.command(RemappingGlobalBit.translationEnable, set: true) {

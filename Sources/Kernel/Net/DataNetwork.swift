@@ -47,6 +47,8 @@ enum DataNetwork {
     }
     switch VirtioNetDevice.start(nic, apicID: CPUs.all[0].apicID) {
     case .success(let device):
+      PassthroughDevices.reserve(
+        nic.address, role: "is the node's data NIC (the guest switch's uplink)")
       let port = UplinkPort(device)
       uplink = port
       virtualSwitch.attachUplink(port)

@@ -98,7 +98,9 @@ enum ManagementNetwork {
         && !DataNetwork.isDataSlot($0)
     }) {
       switch VirtioNetDevice.start(nic, apicID: CPUs.all[0].apicID) {
-      case .success(let device): return device
+      case .success(let device):
+        PassthroughDevices.reserve(nic.address, role: "is the node's management NIC")
+        return device
       case .failure(let problem):
         refused(nic, "virtio-net", describe(problem))
         return nil
@@ -108,7 +110,9 @@ enum ManagementNetwork {
       E1000Identity.matches(vendor: $0.header.vendorID, device: $0.header.deviceID)
     }) {
       switch E1000Device.start(nic) {
-      case .success(let device): return device
+      case .success(let device):
+        PassthroughDevices.reserve(nic.address, role: "is the node's management NIC")
+        return device
       case .failure(let problem):
         refused(nic, "e1000", describe(problem))
         return nil

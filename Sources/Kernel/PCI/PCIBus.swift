@@ -34,6 +34,12 @@ enum PCIBus {
     return found
   }
 
+  /// The function at `address`, decoded, or nil when none answers there.
+  static func function(at address: PCIAddress) -> PCIFunction? {
+    guard let header = PCIHeader(PortConfigurationSpace(address: address)) else { return nil }
+    return decode(address, header)
+  }
+
   private static func decode(_ address: PCIAddress, _ header: PCIHeader) -> PCIFunction {
     let space = PortConfigurationSpace(address: address)
     return PCIFunction(

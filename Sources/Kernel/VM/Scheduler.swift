@@ -387,6 +387,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     backend.release(vm)
     // A transferred disk is freed, or kept for reading back when the VM ended by itself.
     TransferredDisks.released(vm)
+    // Its PCI functions wait for CPU 0 to stop and reset them; until then its domain's
+    // context entries are gone, so their DMA reaches nothing.
+    PassthroughDevices.released(vm: vm.name)
     IOMMU.vmReleased(name: vm.name)  // before the RAM its domain maps is freed
     if let space = vm.addressSpace {
       unsafeDowncast(space, to: GuestAddressSpace<Backend.NestedFormat>.self).release()

@@ -202,7 +202,13 @@ enum VMLoader {
       space.release()
       return .failure(.invalid(message))
     }
+    // Its PCI functions' DMA confined to its RAM before anything can start them.
+    if !profile.passthrough.isEmpty, let message = PassthroughDevices.attachDomain(vm) {
+      space.release()
+      return .failure(.invalid(message))
+    }
     guard backend.admit(vm, nestedRoot: space.root) else {
+      IOMMU.vmReleased(name: vm.name)  // before the RAM its domain maps is freed
       space.release()
       return .failure(.invalid("could not set up the VM"))
     }

@@ -241,6 +241,7 @@ final class VMManager<Backend: VirtualizationBackend> {
   /// CPU 0, between slices: the node service's turn. Returns when it wants to run again.
   func serviceTick() -> UInt64? {
     IOMMU.pollFaults()
+    PassthroughDevices.service()
     guard let service else { return nil }
     return service.poll(now: arch_rdtsc())
   }

@@ -8,7 +8,8 @@ enum SampleMessages {
     initrdImage: bytes("initramfs.cpio.gz"),
     commandLine: bytes("console=ttyS0 earlyprintk=serial,ttyS0,115200"),
     nics: [[0x02, 0x00, 0x00, 0x00, 0x00, 0x01], [0x02, 0, 0, 0, 0, 2]],
-    diskImage: bytes("linux-0.disk"))
+    diskImage: bytes("linux-0.disk"),
+    passthrough: [PCIFunctionID(segment: 0, bus: 0, device: 5, function: 0)])
 
   static let digest = SHA256Hasher.hash(bytes("image"))
 
@@ -24,7 +25,10 @@ enum SampleMessages {
         commandLine: [UInt8](repeating: 0x41, count: ProtocolLimits.maximumCommandLineLength),
         nics: Array(repeating: [2, 0, 0, 0, 0, 9], count: ProtocolLimits.maximumNICs),
         diskImage: [UInt8](repeating: 2, count: ProtocolLimits.maximumImageNameLength),
-        incoming: true)),
+        incoming: true,
+        passthrough: (0..<ProtocolLimits.maximumPassthroughFunctions).map {
+          PCIFunctionID(segment: 0xffff, bus: 0xff, device: 31, function: UInt8($0))
+        })),
     .listVMs(startIndex: 24),
     .status(name: bytes("linux-0"), includeState: true, stateOffset: 256),
     .status(name: bytes("linux-0"), includeState: false, stateOffset: 0),
@@ -208,5 +212,8 @@ enum SampleMessages {
       repeating: RefusedMSR(msr: 0xc001_0114, count: 7), count: ProtocolLimits.maximumRefusedMSRs),
     state: StateExcerpt(
       totalSize: 5000, offset: 1024,
-      bytes: [UInt8](repeating: 0x5a, count: ProtocolLimits.maximumStateBytes)))
+      bytes: [UInt8](repeating: 0x5a, count: ProtocolLimits.maximumStateBytes)),
+    passthrough: (0..<ProtocolLimits.maximumPassthroughFunctions).map {
+      PCIFunctionID(segment: 0, bus: UInt8($0), device: 31, function: 7)
+    })
 }

@@ -139,6 +139,15 @@ final class RemappingTests: XCTestCase {
     XCTAssertEqual(context.domain, 7)
     XCTAssertEqual(context.addressWidthLevels, 4)
     XCTAssertEqual(RemappingEntry.context(tables: 0x1000, levels: 3, domain: 1).high, 0x101)
+    XCTAssertEqual(context.translationType, 0)
+    // The node's own devices once translation is on: TT = 10 (pass-through), no table
+    // pointer, AW the unit's largest (3 levels: 1), the node's domain id (§9.3).
+    let node = RemappingEntry.passThrough(levels: 3, domain: 0xFFFF)
+    XCTAssertEqual(node.low, 0b1001)
+    XCTAssertEqual(node.high, 0xFF_FF01)
+    XCTAssertEqual(node.translationType, 2)
+    XCTAssertEqual(node.contextTablePointer, 0)
+    XCTAssertEqual(node.domain, 0xFFFF)
     let nic = RequesterID(bus: 0, device: 3, function: 0)
     XCTAssertEqual(nic.devfn, 24)
     XCTAssertEqual(nic.sourceID, 0x0018)

@@ -1,0 +1,281 @@
+import Synchronization
+
+/// What the node read from a host PCI function to show it to a guest (docs/passthrough.md):
+/// identity, memory BARs (I/O BARs are not passed), the vendor-specific capabilities (virtio's
+/// structure locators, PCI Local Bus 3.0 §6.7 ID 09h) and the MSI-X capability's layout.
+public struct PassthroughHostDescription: Equatable {
+  public struct BAR: Equatable {
+    public var bar: VirtualBAR
+    /// Where the host's firmware put it (host-physical).
+    public var hostAddress: UInt64
+
+    public init(_ bar: VirtualBAR, hostAddress: UInt64) {
+      self.bar = bar
+      self.hostAddress = hostAddress
+    }
+  }
+
+  /// The MSI-X capability's fields (§6.8.2): table entries, and where table and pending-bit
+  /// array live (BAR index, offset).
+  public struct MSIX: Equatable {
+    public var tableSize: Int
+    public var tableBAR: Int
+    public var tableOffset: UInt64
+    public var pendingBAR: Int
+    public var pendingOffset: UInt64
+
+    public init(
+      tableSize: Int, tableBAR: Int, tableOffset: UInt64, pendingBAR: Int, pendingOffset: UInt64
+    ) {
+      self.tableSize = tableSize
+      self.tableBAR = tableBAR
+      self.tableOffset = tableOffset
+      self.pendingBAR = pendingBAR
+      self.pendingOffset = pendingOffset
+    }
+  }
+
+  public var vendorID: UInt16
+  public var deviceID: UInt16
+  public var classCode: UInt8
+  public var subclass: UInt8
+  public var programmingInterface: UInt8
+  public var revision: UInt8
+  public var subsystemVendorID: UInt16
+  public var subsystemID: UInt16
+  /// By BAR index (a 64-bit BAR's upper index nil); I/O BARs left out.
+  public var bars: [BAR?]
+  /// Each vendor-specific capability's bytes after its ID and next pointer.
+  public var vendorCapabilities: [[UInt8]]
+  public var msix: MSIX?
+
+  public init(
+    vendorID: UInt16, deviceID: UInt16, classCode: UInt8, subclass: UInt8,
+    programmingInterface: UInt8 = 0, revision: UInt8 = 0, subsystemVendorID: UInt16 = 0,
+    subsystemID: UInt16 = 0, bars: [BAR?], vendorCapabilities: [[UInt8]] = [], msix: MSIX? = nil
+  ) {
+    self.vendorID = vendorID
+    self.deviceID = deviceID
+    self.classCode = classCode
+    self.subclass = subclass
+    self.programmingInterface = programmingInterface
+    self.revision = revision
+    self.subsystemVendorID = subsystemVendorID
+    self.subsystemID = subsystemID
+    self.bars = bars
+    self.vendorCapabilities = vendorCapabilities
+    self.msix = msix
+  }
+}
+
+/// The node's hands on the host function: its BARs' MMIO and its command register. The
+/// kernel implements it over the identity-mapped (uncached) MMIO and port configuration
+/// space; tests with a fake.
+public protocol PassthroughHostAccess: AnyObject {
+  func readMMIO(bar: Int, offset: UInt64, size: UInt8) -> UInt64
+  func writeMMIO(bar: Int, offset: UInt64, size: UInt8, value: UInt64)
+  /// Sets the host command register's memory-space and bus-master bits (§6.2.2); everything
+  /// else in it stays as the node set it (I/O off, INTx disabled).
+  func setCommand(memorySpace: Bool, busMaster: Bool)
+}
+
+/// A host PCI function as the guest sees it on its virtual bus (docs/passthrough.md).
+/// Configuration space is virtual: identity passed through, memory BARs of the host's sizes
+/// at guest addresses (sizing reads work: the configuration keeps only the bits a BAR's size
+/// decodes), no I/O BARs, no INTx pin, the command register reduced to memory space, bus
+/// master and INTx disable, of which only the first two reach the host. The capability list
+/// holds only the host's vendor-specific capabilities (read-only copies) and a virtual MSI-X
+/// capability; power management, PCI Express and MSI are hidden, so the guest can't reset,
+/// power or retrain the function, and sees nothing of other functions.
+///
+/// BAR accesses go to the host's MMIO, except the MSI-X table, which is the guest's own
+/// copy: its vectors are delivered as the guest programmed them (`deliver`) when the node's
+/// host vector for that entry fires; the guest never writes an address or data the device
+/// would send. Serialized by the VM's device lock, as every device model's.
+public final class PassthroughPCIFunction: VirtualPCIFunction {
+  public var configuration: VirtualPCIConfiguration {
+    didSet { configurationChanged(from: oldValue) }
+  }
+  public let host: PassthroughFunction
+  public let description: PassthroughHostDescription
+  private let access: any PassthroughHostAccess
+  private var vectors: [MSIXVector]
+  private var messages: (any MessageSignaledInterruptSink)?
+  /// The virtual MSI-X capability's offset, if the function has MSI-X.
+  public private(set) var msixCapability: Int?
+  /// Interrupts delivered and held (masked when they fired).
+  public private(set) var delivered: UInt64 = 0
+  public private(set) var held: UInt64 = 0
+
+  public init(
+    host: PassthroughFunction, description: PassthroughHostDescription,
+    access: any PassthroughHostAccess
+  ) {
+    self.host = host
+    self.description = description
+    self.access = access
+    var configuration = VirtualPCIConfiguration(
+      vendorID: description.vendorID, deviceID: description.deviceID,
+      classCode: description.classCode, subclass: description.subclass,
+      programmingInterface: description.programmingInterface, revision: description.revision,
+      subsystemVendorID: description.subsystemVendorID, subsystemID: description.subsystemID)
+    for (index, bar) in description.bars.enumerated() where index < 6 {
+      // The guest address comes from PCIPlatform.attach; 0 until then.
+      if let bar, bar.bar.kind != .io { configuration.declareBAR(index, bar.bar, at: 0) }
+    }
+    for body in description.vendorCapabilities where body.count <= 64 {
+      configuration.addCapability(id: 0x09, body: body)
+    }
+    vectors = []
+    if let msix = description.msix, msix.tableSize >= 1, msix.tableSize <= 2048 {
+      let control = UInt16(msix.tableSize - 1)
+      let table = UInt32(truncatingIfNeeded: msix.tableOffset) & ~7 | UInt32(msix.tableBAR & 7)
+      let pending =
+        UInt32(truncatingIfNeeded: msix.pendingOffset) & ~7 | UInt32(msix.pendingBAR & 7)
+      var body: [UInt8] = [UInt8(truncatingIfNeeded: control), UInt8(control >> 8)]
+      for word in [table, pending] {
+        for shift in stride(from: 0, to: 32, by: 8) {
+          body.append(UInt8(truncatingIfNeeded: word >> UInt32(shift)))
+        }
+      }
+      // Message control bits 15 (enable) and 14 (function mask) are the guest's (§6.8.2.3).
+      msixCapability = configuration.addCapability(
+        id: 0x11, body: body, writableBody: [0, 0b1100_0000])
+      vectors = (0..<msix.tableSize).map { _ in MSIXVector() }
+    }
+    self.configuration = configuration
+  }
+
+  public func connectInterrupts(_ messages: any MessageSignaledInterruptSink, intx: InterruptLine?)
+  {
+    self.messages = messages
+  }
+
+  // MARK: Configuration
+
+  private var msixControl: UInt16 {
+    guard let msixCapability else { return 0 }
+    return UInt16(configuration.read(offset: msixCapability + 2, size: 2))
+  }
+
+  /// MSI-X enabled and the function not masked.
+  public var messagesEnabled: Bool { msixControl & 0xC000 == 0x8000 }
+
+  private func configurationChanged(from old: VirtualPCIConfiguration) {
+    let command = configuration.commandRegister & 0b110
+    if command != old.commandRegister & 0b110 {
+      access.setCommand(memorySpace: command & 0b10 != 0, busMaster: command & 0b100 != 0)
+    }
+    if messagesEnabled { releaseHeld() }
+  }
+
+  /// Each memory BAR's guest range and host address, where nested paging may map the one
+  /// onto the other: memory decoding on, the BAR wholly inside `window` (the VM's PCI
+  /// memory window; a BAR the guest moved elsewhere is mapped nowhere), and without the
+  /// MSI-X table's page, which stays trapped (the ranges around it are listed).
+  public func mappableRanges(window: Range<UInt64>) -> [(guest: UInt64, host: UInt64, size: UInt64)]
+  {
+    guard configuration.decodesMemory else { return [] }
+    var ranges: [(guest: UInt64, host: UInt64, size: UInt64)] = []
+    for (index, hostBAR) in description.bars.enumerated() where index < 6 {
+      guard let hostBAR, let bar = configuration.bars[index],
+        let base = configuration.address(ofBAR: index), base >= window.lowerBound,
+        base <= window.upperBound, bar.size <= window.upperBound - base
+      else { continue }
+      var pieces: [(start: UInt64, end: UInt64)] = [(0, bar.size)]
+      if let msix = description.msix, msix.tableBAR == index {
+        let page: UInt64 = 4096
+        let start = msix.tableOffset & ~(page - 1)
+        let end = (msix.tableOffset + UInt64(msix.tableSize) * 16 + page - 1) & ~(page - 1)
+        pieces = [(0, min(start, bar.size)), (min(end, bar.size), bar.size)]
+      }
+      for piece in pieces where piece.end > piece.start {
+        ranges.append(
+          (base + piece.start, hostBAR.hostAddress + piece.start, piece.end - piece.start))
+      }
+    }
+    return ranges
+  }
+
+  // MARK: BARs
+
+  /// The MSI-X table entry and word at `offset` of BAR `index`, if the table holds it.
+  private func tableWord(_ index: Int, _ offset: UInt64) -> (entry: Int, word: Int)? {
+    guard let msix = description.msix, msix.tableBAR == index, offset >= msix.tableOffset
+    else { return nil }
+    let inside = offset - msix.tableOffset
+    guard inside < UInt64(vectors.count) * 16 else { return nil }
+    return (Int(inside / 16), Int(inside % 16) / 4)
+  }
+
+  private func pendingWord(_ index: Int, _ offset: UInt64) -> Int? {
+    guard let msix = description.msix, msix.pendingBAR == index, offset >= msix.pendingOffset
+    else { return nil }
+    let inside = offset - msix.pendingOffset
+    guard inside < UInt64((vectors.count + 63) / 64) * 8 else { return nil }
+    return Int(inside / 4)
+  }
+
+  public func readBAR(_ index: Int, offset: UInt64, size: UInt8) -> UInt64 {
+    if let (entry, word) = tableWord(index, offset) {
+      let low = UInt64(vectors[entry].read(word: word))
+      guard size == 8, word % 2 == 0 else { return low }
+      return low | UInt64(vectors[entry].read(word: word + 1)) << 32
+    }
+    if let word = pendingWord(index, offset) {
+      var bits: UInt64 = 0
+      for bit in 0..<32 {
+        let entry = word * 32 + bit
+        if entry < vectors.count, vectors[entry].pending.load(ordering: .acquiring) {
+          bits |= 1 << UInt64(bit)
+        }
+      }
+      return bits
+    }
+    return access.readMMIO(bar: index, offset: offset, size: size)
+  }
+
+  public func writeBAR(_ index: Int, offset: UInt64, size: UInt8, value: UInt64)
+    -> DeviceEffect
+  {
+    if let (entry, word) = tableWord(index, offset) {
+      vectors[entry].write(word: word, value: UInt32(truncatingIfNeeded: value))
+      if size == 8, word % 2 == 0 {
+        vectors[entry].write(word: word + 1, value: UInt32(truncatingIfNeeded: value >> 32))
+      }
+      if messagesEnabled { releaseHeld() }
+      return .none
+    }
+    // The pending-bit array is read-only (§6.8.2.10); the rest is the device's.
+    if pendingWord(index, offset) != nil { return .none }
+    access.writeMMIO(bar: index, offset: offset, size: size, value: value)
+    return .none
+  }
+
+  // MARK: Interrupts
+
+  /// The device raised MSI-X entry `entry` (the node's host vector for it fired): sent as
+  /// the guest programmed the entry, or held as pending while the entry or the function is
+  /// masked, and sent when unmasked (§6.8.2.9).
+  public func deliver(entry: Int) {
+    guard entry >= 0, entry < vectors.count else { return }
+    let vector = vectors[entry]
+    guard messagesEnabled, !vector.isMasked, let messages else {
+      vector.pending.store(true, ordering: .releasing)
+      held &+= 1
+      return
+    }
+    delivered &+= 1
+    messages.signal(address: vector.address, data: vector.data.load(ordering: .acquiring))
+  }
+
+  private func releaseHeld() {
+    guard let messages else { return }
+    for vector in vectors
+    where !vector.isMasked && vector.pending.load(ordering: .acquiring) {
+      vector.pending.store(false, ordering: .releasing)
+      delivered &+= 1
+      messages.signal(address: vector.address, data: vector.data.load(ordering: .acquiring))
+    }
+  }
+}

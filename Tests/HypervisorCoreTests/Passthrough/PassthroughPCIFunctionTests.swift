@@ -1,0 +1,205 @@
+import XCTest
+
+@testable import HypervisorCore
+
+private final class FakeHost: PassthroughHostAccess {
+  var reads: [(bar: Int, offset: UInt64, size: UInt8)] = []
+  var writes: [(bar: Int, offset: UInt64, size: UInt8, value: UInt64)] = []
+  var commands: [(memory: Bool, busMaster: Bool)] = []
+
+  func readMMIO(bar: Int, offset: UInt64, size: UInt8) -> UInt64 {
+    reads.append((bar, offset, size))
+    return 0x1234
+  }
+
+  func writeMMIO(bar: Int, offset: UInt64, size: UInt8, value: UInt64) {
+    writes.append((bar, offset, size, value))
+  }
+
+  func setCommand(memorySpace: Bool, busMaster: Bool) {
+    commands.append((memorySpace, busMaster))
+  }
+}
+
+private final class Messages: MessageSignaledInterruptSink {
+  var sent: [(address: UInt64, data: UInt32)] = []
+  func signal(address: UInt64, data: UInt32) { sent.append((address, data)) }
+}
+
+final class PassthroughPCIFunctionTests: XCTestCase {
+  /// QEMU's modern virtio-net (1af4:1041) as `lspci -vv` shows it under q35: BAR1 4 KiB
+  /// (MSI-X table at 0, PBA at 0x800), BAR4 16 KiB 64-bit prefetchable (the virtio
+  /// structures), five vendor capabilities, MSI-X with 3 entries.
+  private func virtioNet() -> PassthroughHostDescription {
+    PassthroughHostDescription(
+      vendorID: 0x1AF4, deviceID: 0x1041, classCode: 0x02, subclass: 0x00, revision: 1,
+      subsystemVendorID: 0x1AF4, subsystemID: 0x1100,
+      bars: [
+        nil, .init(VirtualBAR(.memory32, size: 0x1000), hostAddress: 0xFEBD_1000), nil, nil,
+        .init(
+          VirtualBAR(.memory64, size: 0x4000, prefetchable: true), hostAddress: 0xFE00_0000),
+        nil,
+      ],
+      vendorCapabilities: [
+        [0x10, 0x01, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x38, 0, 0, 0],  // common cfg, BAR4
+        [0x14, 0x02, 0x04, 0, 0, 0, 0, 0, 0, 0x30, 0, 0, 0, 0x10, 0, 0, 4, 0, 0, 0],  // notify
+      ],
+      msix: .init(
+        tableSize: 3, tableBAR: 1, tableOffset: 0, pendingBAR: 1, pendingOffset: 0x800))
+  }
+
+  private func attached() throws -> (PassthroughPCIFunction, FakeHost, PCIPlatform, Messages) {
+    let host = FakeHost()
+    let function = PassthroughPCIFunction(
+      host: try XCTUnwrap(PassthroughFunction(bus: 0, device: 0x11, function: 0)),
+      description: virtioNet(), access: host)
+    let platform = PCIPlatform(vcpus: [], ioAPIC: nil)
+    let messages = Messages()
+    XCTAssertEqual(try platform.attach(function).get().slot, 1)
+    function.connectInterrupts(messages, intx: nil)
+    return (function, host, platform, messages)
+  }
+
+  private func config(_ platform: PCIPlatform, _ offset: Int, size: UInt8 = 4) -> UInt32 {
+    _ = platform.bus.write(port: 0xCF8, size: 4, value: 0x8000_0800 | UInt32(offset & 0xFC))
+    return platform.bus.read(port: 0xCFC + UInt16(offset & 3), size: size)
+  }
+
+  private func setConfig(_ platform: PCIPlatform, _ offset: Int, _ value: UInt32, size: UInt8 = 4) {
+    _ = platform.bus.write(port: 0xCF8, size: 4, value: 0x8000_0800 | UInt32(offset & 0xFC))
+    _ = platform.bus.write(port: 0xCFC + UInt16(offset & 3), size: size, value: value)
+  }
+
+  func testIdentityBARsAndSizing() throws {
+    let (_, _, platform, _) = try attached()
+    XCTAssertEqual(config(platform, 0x00), 0x1041_1AF4)
+    XCTAssertEqual(config(platform, 0x08), 0x0200_0001)
+    XCTAssertEqual(config(platform, 0x2C), 0x1100_1AF4)
+    XCTAssertEqual(config(platform, 0x3C) >> 8 & 0xFF, 0, "no INTx pin")
+    // Firmware placed both BARs in the window, the larger first, each aligned to its size.
+    XCTAssertEqual(config(platform, 0x20), 0xC000_000C, "BAR4: 64-bit prefetchable")
+    XCTAssertEqual(config(platform, 0x24), 0)
+    XCTAssertEqual(config(platform, 0x14), 0xC000_4000, "BAR1 after it")
+    XCTAssertEqual(config(platform, 0x10), 0, "no BAR0")
+    // Sizing: all ones in, the size's mask out; the guest's address comes back after.
+    setConfig(platform, 0x14, 0xFFFF_FFFF)
+    XCTAssertEqual(config(platform, 0x14), 0xFFFF_F000)
+    setConfig(platform, 0x20, 0xFFFF_FFFF)
+    setConfig(platform, 0x24, 0xFFFF_FFFF)
+    XCTAssertEqual(config(platform, 0x20), 0xFFFF_C00C)
+    XCTAssertEqual(config(platform, 0x24), 0xFFFF_FFFF)
+    setConfig(platform, 0x10, 0xFFFF_FFFF)
+    XCTAssertEqual(config(platform, 0x10), 0, "an absent BAR sizes as 0")
+  }
+
+  func testCapabilityListHoldsOnlyVendorCapabilitiesAndMSIX() throws {
+    let (_, _, platform, _) = try attached()
+    XCTAssertNotEqual(config(platform, 0x04) >> 16 & 0x10, 0, "status: capability list")
+    var pointer = Int(config(platform, 0x34) & 0xFF)
+    var ids: [UInt32] = []
+    while pointer != 0, ids.count < 10 {
+      let word = config(platform, pointer)
+      ids.append(word & 0xFF)
+      if word & 0xFF == 0x09 && ids.count == 1 {
+        XCTAssertEqual(word >> 16, 0x0110, "the common-cfg locator's bytes, copied")
+        // Read-only: a write changes nothing.
+        setConfig(platform, pointer + 4, 0xFFFF_FFFF)
+        XCTAssertEqual(config(platform, pointer + 4), 0x0000_0004)
+      }
+      if word & 0xFF == 0x11 {
+        XCTAssertEqual(word >> 16, 0x0002, "3 entries, disabled")
+        XCTAssertEqual(config(platform, pointer + 4), 0x0000_0001, "table in BAR1 at 0")
+        XCTAssertEqual(config(platform, pointer + 8), 0x0000_0801, "PBA in BAR1 at 0x800")
+        setConfig(platform, pointer + 2, 0xFFFF, size: 2)
+        XCTAssertEqual(config(platform, pointer) >> 16, 0xC002, "only enable and mask stick")
+      }
+      pointer = Int(word >> 8 & 0xFC)
+    }
+    XCTAssertEqual(ids, [0x09, 0x09, 0x11], "no PM, PCIe or MSI capability reaches the guest")
+  }
+
+  func testCommandRegisterReachesTheHostFiltered() throws {
+    let (_, host, platform, _) = try attached()
+    XCTAssertEqual(host.commands.count, 1, "memory decoding on at attach")
+    XCTAssertEqual(host.commands.last?.memory, true)
+    // The guest sets every bit: only memory space and bus master reach the host; I/O space
+    // and SERR/parity never do.
+    setConfig(platform, 0x04, 0xFFFF, size: 2)
+    XCTAssertEqual(config(platform, 0x04) & 0xFFFF, 0x0407)
+    XCTAssertEqual(host.commands.last?.memory, true)
+    XCTAssertEqual(host.commands.last?.busMaster, true)
+    setConfig(platform, 0x04, 0x0000, size: 2)
+    XCTAssertEqual(host.commands.last?.busMaster, false)
+    XCTAssertEqual(host.commands.last?.memory, false)
+  }
+
+  func testBARAccessesReachTheHostButTheMSIXTableIsVirtual() throws {
+    let (function, host, platform, messages) = try attached()
+    // BAR4 (virtio structures) forwards.
+    XCTAssertEqual(platform.bus.readMemory(address: 0xC000_0014, size: 1), 0x1234)
+    XCTAssertEqual(host.reads.last?.bar, 4)
+    XCTAssertEqual(host.reads.last?.offset, 0x14)
+    _ = platform.bus.writeMemory(address: 0xC000_3000, size: 2, value: 0)
+    XCTAssertEqual(host.writes.last?.offset, 0x3000)
+    // The table: entry 1's address and data are the guest's, never the device's.
+    let writesBefore = host.writes.count
+    _ = platform.bus.writeMemory(address: 0xC000_4010, size: 4, value: 0xFEE0_1000)
+    _ = platform.bus.writeMemory(address: 0xC000_4018, size: 4, value: 0x0000_0041)
+    _ = platform.bus.writeMemory(address: 0xC000_401C, size: 4, value: 0)  // unmask
+    XCTAssertEqual(host.writes.count, writesBefore, "no table write reaches the device")
+    XCTAssertEqual(platform.bus.readMemory(address: 0xC000_4010, size: 4), 0xFEE0_1000)
+    // Disabled: held and pending.
+    function.deliver(entry: 1)
+    XCTAssertTrue(messages.sent.isEmpty)
+    XCTAssertEqual(platform.bus.readMemory(address: 0xC000_4800, size: 4), 0b010)
+    // Enabled: the held one goes out as programmed, then each one as it comes.
+    let capability = try XCTUnwrap(function.msixCapability)
+    setConfig(platform, capability + 2, 0x8000, size: 2)
+    XCTAssertEqual(messages.sent.count, 1)
+    XCTAssertEqual(messages.sent.first?.address, 0xFEE0_1000)
+    XCTAssertEqual(messages.sent.first?.data, 0x41)
+    XCTAssertEqual(platform.bus.readMemory(address: 0xC000_4800, size: 4), 0)
+    function.deliver(entry: 1)
+    XCTAssertEqual(messages.sent.count, 2)
+    // A masked entry, and an entry past the table, send nothing.
+    function.deliver(entry: 0)
+    function.deliver(entry: 7)
+    XCTAssertEqual(messages.sent.count, 2)
+    XCTAssertEqual(function.held, 2)
+  }
+
+  func testOnlyBARsInsideTheWindowAreMappedAndNeverTheTablePage() throws {
+    let (_, _, platform, _) = try attached()
+    let window =
+      PCIPlatform
+      .memoryWindowBase..<(PCIPlatform.memoryWindowBase
+      + PCIPlatform.memoryWindowSize)
+    let function = try XCTUnwrap(platform.bus.function(at: 1) as? PassthroughPCIFunction)
+    var ranges = function.mappableRanges(window: window)
+    XCTAssertEqual(ranges.count, 1, "BAR4 whole; BAR1 is all table and PBA page")
+    XCTAssertEqual(ranges.first?.guest, 0xC000_0000)
+    XCTAssertEqual(ranges.first?.host, 0xFE00_0000)
+    XCTAssertEqual(ranges.first?.size, 0x4000)
+    // The guest moves BAR4 onto its RAM (or the local APIC): it is mapped nowhere.
+    setConfig(platform, 0x20, 0x0010_0000)
+    XCTAssertTrue(function.mappableRanges(window: window).isEmpty)
+    setConfig(platform, 0x20, 0xFEE0_0000)
+    XCTAssertTrue(function.mappableRanges(window: window).isEmpty)
+    // Moved within the window: mapped there, onto the same host MMIO.
+    setConfig(platform, 0x20, 0xD000_0000)
+    ranges = function.mappableRanges(window: window)
+    XCTAssertEqual(ranges.first?.guest, 0xD000_0000)
+    XCTAssertEqual(ranges.first?.host, 0xFE00_0000)
+    // Memory decoding off: nothing mapped.
+    setConfig(platform, 0x04, 0, size: 2)
+    XCTAssertTrue(function.mappableRanges(window: window).isEmpty)
+  }
+
+  func testOtherFunctionsOfTheSlotAreUnreachable() throws {
+    let (_, _, platform, _) = try attached()
+    _ = platform.bus.write(port: 0xCF8, size: 4, value: 0x8000_0900)  // 00:01.1
+    XCTAssertEqual(platform.bus.read(port: 0xCFC, size: 4), 0xFFFF_FFFF)
+    _ = platform.bus.write(port: 0xCF8, size: 4, value: 0x8001_0800)  // bus 1
+    XCTAssertEqual(platform.bus.read(port: 0xCFC, size: 4), 0xFFFF_FFFF)
+  }
+}
