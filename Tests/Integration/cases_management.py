@@ -137,7 +137,7 @@ INVALID_STATE, NOT_SUPPORTED, INVALID_PROFILE = 9, 19, 6
 PAUSED_STATE = 3  # VMState.paused
 TRANSFER_BEGIN, TRANSFER_CHUNK, TRANSFER_END = 10, 11, 12
 HEADER = struct.Struct(">4sBBBBIHHQQ")
-PROTOCOL_VERSION = 4  # DatagramHeader.currentVersion
+PROTOCOL_VERSION = 5  # DatagramHeader.currentVersion
 
 
 def free_udp_port():

@@ -13,7 +13,10 @@ public struct DatagramHeader: Equatable {
   /// (`diskRead`, `diskDigest`).
   /// 4: status answers carry the VM's guest NIC counters; node info carries machine-check
   /// counts and the health history.
-  public static let currentVersion: UInt8 = 4
+  /// 5: a VM's I/O counters are their own page (`ioStatus`): the disk's requests by type,
+  /// bytes, errors and doorbell exits, and up to 8 NICs with copies and doorbell exits; the
+  /// status answer no longer carries NICs.
+  public static let currentVersion: UInt8 = 5
 
   public var kind: MessageKind
   public var isResponse: Bool

@@ -16,6 +16,7 @@ public enum MessageKind: UInt8, Equatable, CaseIterable {
   case transferAbort = 13
   case diskRead = 14
   case diskDigest = 15
+  case ioStatus = 16
 }
 
 /// The header's flag bits; the others are reserved and must be zero.

@@ -24,6 +24,8 @@ public enum Request: Equatable {
   case diskRead(name: [UInt8], offset: UInt64, maximumLength: UInt16)
   /// The SHA-256 of the VM's whole disk; paused or ended VMs only.
   case diskDigest(name: [UInt8])
+  /// A VM's guest I/O counters: the second page of its status (`VMIOStatus`).
+  case ioStatus(name: [UInt8])
 
   public var kind: MessageKind {
     switch self {
@@ -42,6 +44,7 @@ public enum Request: Equatable {
     case .transferAbort: return .transferAbort
     case .diskRead: return .diskRead
     case .diskDigest: return .diskDigest
+    case .ioStatus: return .ioStatus
     }
   }
 
@@ -58,7 +61,8 @@ public enum Request: Equatable {
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
       writer.bool(includeState)
       writer.u32(stateOffset)
-    case .pause(let name), .unpause(let name), .destroy(let name), .diskDigest(let name):
+    case .pause(let name), .unpause(let name), .destroy(let name), .diskDigest(let name),
+      .ioStatus(let name):
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
     case .consoleRead(let name, let offset, let maximumLength),
       .diskRead(let name, let offset, let maximumLength):
@@ -117,6 +121,8 @@ public enum Request: Equatable {
       request = .diskRead(name: name, offset: offset, maximumLength: try reader.u16())
     case .diskDigest:
       request = .diskDigest(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
+    case .ioStatus:
+      request = .ioStatus(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
     }
     try reader.finish()
     return request

@@ -45,7 +45,8 @@ public struct StateExcerpt: Equatable {
   }
 }
 
-/// The answer to `status`: what `peregrine status VM` shows.
+/// The answer to `status`: the first page of `peregrine status VM` (the second, the VM's
+/// guest I/O, is `VMIOStatus`).
 public struct VMStatus: Equatable {
   public var summary: VMSummary
   public var uptimeMilliseconds: UInt64
@@ -56,15 +57,12 @@ public struct VMStatus: Equatable {
   public var refusedMSRs: [RefusedMSR]
   /// Only when the request asked for the state.
   public var state: StateExcerpt?
-  /// The VM's first guest NICs, in profile order (at most `ProtocolLimits.maximumStatusNICs`;
-  /// none in an answer with `state`).
-  public var nics: [NICCounters]
 
   public static let notOnACPU: UInt16 = 0xffff
 
   public init(
     summary: VMSummary, uptimeMilliseconds: UInt64, vcpuCPUs: [UInt16], exits: [ExitCount] = [],
-    refusedMSRs: [RefusedMSR] = [], state: StateExcerpt? = nil, nics: [NICCounters] = []
+    refusedMSRs: [RefusedMSR] = [], state: StateExcerpt? = nil
   ) {
     self.summary = summary
     self.uptimeMilliseconds = uptimeMilliseconds
@@ -72,7 +70,6 @@ public struct VMStatus: Equatable {
     self.exits = exits
     self.refusedMSRs = refusedMSRs
     self.state = state
-    self.nics = nics
   }
 
   func encode(into writer: inout WireWriter) throws(WireError) {
@@ -96,9 +93,6 @@ public struct VMStatus: Equatable {
       writer.u32(state.offset)
       try writer.bytes16(state.bytes, maximum: ProtocolLimits.maximumStateBytes)
     }
-    try writer.count8(
-      state == nil ? nics.count : 0, maximum: ProtocolLimits.maximumStatusNICs)
-    for nic in nics where state == nil { try nic.encode(into: &writer) }
   }
 
   static func decode(from reader: inout WireReader) throws(WireError) -> VMStatus {
@@ -129,12 +123,8 @@ public struct VMStatus: Equatable {
         totalSize: total, offset: offset,
         bytes: try reader.bytes16(maximum: ProtocolLimits.maximumStateBytes))
     }
-    let nicCount = try reader.count8(
-      maximum: ProtocolLimits.maximumStatusNICs, minimumElementSize: NICCounters.encodedSize)
-    var nics: [NICCounters] = []
-    for _ in 0..<nicCount { nics.append(try NICCounters.decode(from: &reader)) }
     return VMStatus(
       summary: summary, uptimeMilliseconds: uptime, vcpuCPUs: cpus, exits: exits,
-      refusedMSRs: msrs, state: state, nics: nics)
+      refusedMSRs: msrs, state: state)
   }
 }
