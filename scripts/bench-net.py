@@ -123,17 +123,19 @@ def parse(text, path):
     if "NETBENCH-WINDOW-OVERRUN" in text:
         sys.exit("bench-net: the transfer outlasted the %d s window (%s); raise BENCH_NET_WINDOW"
                  % (WINDOW, path))
-    return {"rtt": float(ping.group(5)), "received": int(ping.group(3)),
+    return {"rtt": float(ping.group(5)), "rtt_min": float(ping.group(4)), "received": int(ping.group(3)),
             "bench": {m.group(1): (int(m.group(2)), int(m.group(3))) for m in NETBENCH.finditer(text)},
             # [tx frames, tx bytes, rx frames, rx bytes, copied, copies, doorbells, exits, dropped]
             "nic": [int(x) for x in nic.groups()[1:]] if nic else None}
 
 
 def transfer(sides, path_name):
+    """(the receiver's guest ns from the first byte to EOF, the sender's from connect to close)"""
     received = [s["bench"]["recv"] for s in sides if "recv" in s["bench"]]
-    if not received or received[0][0] != BYTES:
+    sent = [s["bench"]["send"] for s in sides if "send" in s["bench"]]
+    if not received or received[0][0] != BYTES or not sent:
         sys.exit("bench-net: the %s receiver did not count %d bytes: %r" % (path_name, BYTES, received))
-    return received[0][1]
+    return received[0][1], sent[0][1]
 
 
 def main():
@@ -170,8 +172,8 @@ def main():
     # into the receiver), per packet sent.
     copies_per_packet = sum(s["nic"][5] for s in moving) / sent
     bytes_copied_per_packet = sum(s["nic"][4] for s in moving) / sent
-    bridge_ns = transfer(moving, "bridge")
-    native_ns = transfer(plain, "native")
+    bridge_ns, bridge_sender_ns = transfer(moving, "bridge")
+    native_ns, native_sender_ns = transfer(plain, "native")
     bridge_rtt = sum(s["rtt"] for s in moving) / 2
     native_rtt = sum(s["rtt"] for s in plain) / 2
     # Throughput in bytes per guest second (= per 10^9 emulated instructions of the receiver).
@@ -179,13 +181,16 @@ def main():
     native_tput = BYTES * 1e9 / native_ns
 
     with open(os.path.join(OUT, "net.csv"), "w") as f:
-        f.write("path,bytes,transfer_guest_ns,throughput_bytes_per_guest_s,rtt_avg_ms,echoes_received,"
+        f.write("path,bytes,transfer_guest_ns,sender_guest_ns,throughput_bytes_per_guest_s,rtt_avg_ms,"
+                "rtt_min_ms,echoes_received,"
                 "packets,exits,exits_per_packet,doorbells_per_packet,copies_per_packet,"
                 "bytes_copied_per_packet\n")
-        f.write("native,%d,%d,%.0f,%.3f,%d,,,0,0,0,0\n"
-                % (BYTES, native_ns, native_tput, native_rtt, sum(s["received"] for s in plain)))
-        f.write("bridge,%d,%d,%.0f,%.3f,%d,%d,%d,%.2f,%.2f,%.3f,%.1f\n"
-                % (BYTES, bridge_ns, bridge_tput, bridge_rtt, sum(s["received"] for s in moving),
+        f.write("native,%d,%d,%d,%.0f,%.3f,%.3f,%d,,,0,0,0,0\n"
+                % (BYTES, native_ns, native_sender_ns, native_tput, native_rtt,
+                   min(s["rtt_min"] for s in plain), sum(s["received"] for s in plain)))
+        f.write("bridge,%d,%d,%d,%.0f,%.3f,%.3f,%d,%d,%d,%.2f,%.2f,%.3f,%.1f\n"
+                % (BYTES, bridge_ns, bridge_sender_ns, bridge_tput, bridge_rtt,
+                   min(s["rtt_min"] for s in moving), sum(s["received"] for s in moving),
                    packets, exits, exits / packets, doorbells / packets, copies_per_packet,
                    bytes_copied_per_packet))
     with open(os.path.join(OUT, "network.csv"), "w") as f:
