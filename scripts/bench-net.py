@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
-"""The guest network's measurements (docs/guest-io.md), written to build/bench/net.csv:
+"""The guest network's measurements (docs/guest-io.md), written to build/bench/net.csv and
+build/bench/network.csv:
 
-- peregrine-local: two Debian VMs on one node ping each other through the node's switch
-  (guests/linux/init: ipaddr= ping= pings=). Run twice, with FEW and MANY pings; the
-  differences between the runs give exits per packet and per round trip without the boot's
-  exits. Bytes copied per packet from the NICs' counters.
-- qemu-plain: the same two guests under plain QEMU, each its own QEMU, virtio-net on one
-  multicast socket segment (QEMU's own device model; its exits are not countable here).
+- bridge: two nodes on one QEMU multicast data segment (each node's data NIC is its guest
+  switch's uplink), one Debian VM on each. They ping each other (guests/linux/init: `ipaddr=
+  ping= pings=`), then neta sends BYTES bytes to netb over TCP with busybox nc (`netbench=
+  netrole= netpeer=`), and both idle until WINDOW guest seconds after the transfer began.
+  Run twice: with the transfer and with `netbench=0` (the same pings, the same guest window,
+  idle). Exits per packet = (the two VMs' exits in the transfer run - in the idle run) /
+  (their transmitted frames in the transfer run - in the idle run): a clean difference that
+  leaves out the boot, the pings and the idle timer ticks over the same guest time. Copies
+  and bytes copied per packet come from the guest NICs' counters of the transfer run.
+- native: the same kernel and /init as two plain QEMU guests (no hypervisor), each its own
+  QEMU, virtio-net on one multicast socket segment: the same pings and transfer.
 
-Every run is under QEMU TCG with -icount shift=0 (one emulated instruction per virtual ns),
-so a round-trip time the guest's ping reports in ms is about 10^6 emulated instructions per
-ms. It includes the other side's time: for the plain pair two QEMU processes whose virtual
-clocks advance independently when idle (icount sleep=on), so that figure is a guide only.
+Every QEMU runs TCG with -icount shift=0: one emulated instruction per virtual ns. Round trip
+(ping's average) and the transfer time (the receiver's guest clock from the first byte to
+EOF) are guest-clock figures, in ms and emulated-instruction ns, never hardware speeds. They
+involve two QEMU processes whose virtual clocks advance independently while a guest idles
+(icount sleep=on follows the host clock when idle), so they are a comparison on one
+machine, not absolute numbers.
 """
 
 import os
@@ -19,113 +27,191 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OUT = os.path.join(ROOT, "build", "bench")
-FEW, MANY = 5, 25
-# BENCH_NET_ICOUNT=0: no -icount (multi-threaded TCG, several times faster): exits, frames
-# and bytes are the same, but the round trip is then not in emulated instructions.
-ICOUNT = os.environ.get("BENCH_NET_ICOUNT", "1") == "1"
+PINGS = 10
+BYTES = int(os.environ.get("BENCH_NET_BYTES", str(2 << 20)))
+WINDOW = int(os.environ.get("BENCH_NET_WINDOW", "20"))
 KERNEL, INITRD = "build/linux/vmlinuz", "build/linux/initramfs.cpio.gz"
 PING = re.compile(r"^(?:\[(\w+)\] )?PING peer=\S+ sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
                   re.MULTILINE)
+NETBENCH = re.compile(r"^(?:\[\w+\] )?NETBENCH role=(\w+) bytes=(\d+) ns=(\d+)", re.MULTILINE)
 NIC = re.compile(r"^net: vm (\w+) nic0 \S+ tx (\d+) frames (\d+) bytes, rx (\d+) frames (\d+) bytes,"
-                 r" copied (\d+) bytes, vm exits (\d+), dropped (\d+)", re.MULTILINE)
+                 r" copied (\d+) bytes in (\d+) copies, (\d+) doorbells, vm exits (\d+), dropped (\d+)",
+                 re.MULTILINE)
+# (name, node MAC, guest MAC, address, peer, role)
+SIDES = (("neta", "52:54:00:51:00:11", "52:54:00:12:37:01", "10.0.8.1", "10.0.8.2", "send"),
+         ("netb", "52:54:00:51:00:12", "52:54:00:12:37:02", "10.0.8.2", "10.0.8.1", "recv"))
 
 
-def guest_words(address, peer, pings):
-    return ("console=ttyS0 quiet no_timer_check ipaddr=%s/24 ping=%s pings=%d linger=%d"
-            % (address, peer, pings, 20))
+def guest_words(address, peer, role, size):
+    return ("console=ttyS0 quiet no_timer_check ipaddr=%s/24 ping=%s pings=%d linger=0"
+            " netbench=%d netrole=%s netpeer=%s netwindow=%d"
+            % (address, peer, PINGS, size, role, peer, WINDOW))
 
 
-def peregrine_local(pings):
-    iso = "build/bench/net-%d.iso" % pings
-    modules = []
-    for name, mac, address, peer in (("neta", "52:54:00:12:34:01", "10.0.5.1", "10.0.5.2"),
-                                      ("netb", "52:54:00:12:34:02", "10.0.5.2", "10.0.5.1")):
-        modules += ["%s:vm name=%s kind=linux mem=192M nic=%s -- %s"
-                    % (KERNEL, name, mac, guest_words(address, peer, pings)),
-                    "%s:initrd vm=%s" % (INITRD, name)]
-    subprocess.run(["make", "--no-print-directory", "-s", "iso", "ISO=" + iso, "CMDLINE=loglevel=info batch",
-                    "GUEST_MODULES=" + ";".join(modules)], cwd=ROOT, check=True)
-    env = dict(os.environ, PEREGRINE_ICOUNT="1" if ICOUNT else "0", PEREGRINE_MEMORY="1G")
-    run = subprocess.run(["timeout", "900", os.path.join(ROOT, "scripts", "run-qemu.sh"),
-                          os.path.join(ROOT, iso)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    text = run.stdout.decode("utf-8", "replace")
-    with open(os.path.join(OUT, "net-%d.log" % pings), "w") as f:
-        f.write(text)
-    nics = {m.group(1): [int(x) for x in m.groups()[1:]] for m in NIC.finditer(text)}
-    rtts = {m.group(1): (int(m.group(2)), int(m.group(3)), float(m.group(5)))
-            for m in PING.finditer(text)}
-    if len(nics) != 2 or len(rtts) != 2:
-        sys.exit("bench-net: the run with %d pings did not finish (see build/bench/net-%d.log)"
-                 % (pings, pings))
-    return nics, rtts
-
-
-def qemu_plain(pings):
+def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    procs = []
-    logs = []
-    for index, (mac, address, peer) in enumerate((("52:54:00:12:36:01", "10.0.7.1", "10.0.7.2"),
-                                                  ("52:54:00:12:36:02", "10.0.7.2", "10.0.7.1"))):
-        log = tempfile.TemporaryFile()
-        logs.append(log)
-        procs.append(subprocess.Popen(
-            ["timeout", "600", "qemu-system-x86_64", "-machine", "pc", "-cpu", "EPYC", "-m", "256M",
-             *(["-icount", "shift=0"] if ICOUNT else []), "-display", "none", "-monitor", "none", "-serial", "stdio",
-             "-no-reboot", "-kernel", os.path.join(ROOT, KERNEL), "-initrd", os.path.join(ROOT, INITRD),
-             "-append", guest_words(address, peer, pings) + " panic=-1",
-             "-netdev", "socket,id=n0,mcast=230.0.0.1:%d,localaddr=127.0.0.1" % port,
-             "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s" % mac],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        return s.getsockname()[1]
+
+
+def wait_all(procs, what):
     for proc in procs:
         proc.wait()
-    result = {}
-    for index, log in enumerate(logs):
-        log.seek(0)
-        text = log.read().decode("utf-8", "replace")
-        with open(os.path.join(OUT, "net-plain-%d.log" % index), "w") as f:
-            f.write(text)
-        for m in PING.finditer(text):
-            result[index] = (int(m.group(2)), int(m.group(3)), float(m.group(5)))
-    return result
+    for proc in procs:
+        if proc.returncode not in (0, 1):
+            print("bench-net: a %s QEMU ended with %d" % (what, proc.returncode))
+
+
+def build_isos(size, tag):
+    for name, node_mac, mac, address, peer, role in SIDES:
+        modules = ["%s:vm name=%s kind=linux mem=192M nic=%s -- %s"
+                   % (KERNEL, name, mac, guest_words(address, peer, role, size)),
+                   "%s:initrd vm=%s" % (INITRD, name)]
+        subprocess.run(["make", "--no-print-directory", "-s", "iso", "ISO=build/bench/net-%s-%s.iso" % (tag, name),
+                        "CMDLINE=loglevel=info batch", "GUEST_MODULES=" + ";".join(modules)],
+                       cwd=ROOT, check=True)
+
+
+def bridge(tag, port, results):
+    """Two nodes, one VM each, from build_isos' ISOs; puts the parsed logs of both in results[tag]."""
+    procs, paths = [], []
+    for name, node_mac, mac, address, peer, role in SIDES:
+        iso = "build/bench/net-%s-%s.iso" % (tag, name)
+        env = dict(os.environ, PEREGRINE_ICOUNT="1", PEREGRINE_MEMORY="512M",
+                   PEREGRINE_DATA_NET=str(port), PEREGRINE_DATA_MAC=node_mac)
+        path = os.path.join(OUT, "net-%s-%s.log" % (tag, name))
+        paths.append(path)
+        with open(path, "w") as log:
+            procs.append(subprocess.Popen(["timeout", "1500", os.path.join(ROOT, "scripts", "run-qemu.sh"),
+                                           os.path.join(ROOT, iso)], cwd=ROOT, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    wait_all(procs, "Peregrine node")
+    results[tag] = [open(path, encoding="utf-8", errors="replace").read() for path in paths]
+    results[tag + "-paths"] = paths
+
+
+def native(size):
+    """The same two guests under plain QEMU."""
+    port = free_port()
+    procs, paths = [], []
+    for name, _, mac, address, peer, role in SIDES:
+        path = os.path.join(OUT, "net-native-%s.log" % name)
+        paths.append(path)
+        with open(path, "w") as log:
+            procs.append(subprocess.Popen(
+                ["timeout", "1200", "qemu-system-x86_64", "-machine", "pc", "-cpu", "EPYC", "-m", "256M",
+                 "-icount", "shift=0", "-display", "none", "-monitor", "none", "-serial", "stdio",
+                 "-no-reboot", "-kernel", os.path.join(ROOT, KERNEL), "-initrd", os.path.join(ROOT, INITRD),
+                 "-append", guest_words(address, peer, role, size) + " panic=-1",
+                 "-netdev", "socket,id=n0,mcast=230.0.0.1:%d,localaddr=127.0.0.1" % port,
+                 "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s" % mac],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    wait_all(procs, "plain")
+    return [parse(open(path, encoding="utf-8", errors="replace").read(), path) for path in paths]
+
+
+def parse(text, path):
+    """{'rtt': avg ms, 'received': echoes, 'bench': {role: (bytes, ns)}, 'nic': [..] or None}"""
+    ping = PING.search(text)
+    nic = NIC.search(text)
+    if not ping:
+        sys.exit("bench-net: no PING line in %s" % path)
+    if "NETBENCH-WINDOW-OVERRUN" in text:
+        sys.exit("bench-net: the transfer outlasted the %d s window (%s); raise BENCH_NET_WINDOW"
+                 % (WINDOW, path))
+    return {"rtt": float(ping.group(5)), "rtt_min": float(ping.group(4)), "received": int(ping.group(3)),
+            "bench": {m.group(1): (int(m.group(2)), int(m.group(3))) for m in NETBENCH.finditer(text)},
+            # [tx frames, tx bytes, rx frames, rx bytes, copied, copies, doorbells, exits, dropped]
+            "nic": [int(x) for x in nic.groups()[1:]] if nic else None}
+
+
+def transfer(sides, path_name):
+    """(the receiver's guest ns from the first byte to EOF, the sender's from connect to close)"""
+    received = [s["bench"]["recv"] for s in sides if "recv" in s["bench"]]
+    sent = [s["bench"]["send"] for s in sides if "send" in s["bench"]]
+    if not received or received[0][0] != BYTES or not sent:
+        sys.exit("bench-net: the %s receiver did not count %d bytes: %r" % (path_name, BYTES, received))
+    return received[0][1], sent[0][1]
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    few_nics, few_rtts = peregrine_local(FEW)
-    many_nics, many_rtts = peregrine_local(MANY)
-    rows = []
-    # Per VM: [tx frames, tx bytes, rx frames, rx bytes, copied, exits, dropped]
-    frames = {vm: (many_nics[vm][0] + many_nics[vm][2]) - (few_nics[vm][0] + few_nics[vm][2])
-              for vm in many_nics}
-    exits = {vm: many_nics[vm][5] - few_nics[vm][5] for vm in many_nics}
-    round_trips = 2 * (MANY - FEW)  # each VM pings the other
-    copied = sum(n[4] for n in many_nics.values())
-    all_frames = sum(n[0] + n[2] for n in many_nics.values())
-    rtt = sum(r[2] for r in many_rtts.values()) / len(many_rtts)
-    received = sum(r[1] for r in many_rtts.values())
-    rows.append(("peregrine-local-2vms", MANY, received, "%.3f" % rtt, int(rtt * 1e6) if ICOUNT else "",
-                 "%.1f" % (sum(exits.values()) / sum(frames.values())),
-                 "%.1f" % (sum(exits.values()) / round_trips),
-                 "%.1f" % (copied / all_frames)))
-    plain = qemu_plain(MANY)
-    if plain:
-        rtt = sum(r[2] for r in plain.values()) / len(plain)
-        rows.append(("qemu-plain-2guests", MANY, sum(r[1] for r in plain.values()), "%.3f" % rtt,
-                     int(rtt * 1e6) if ICOUNT else "", "", "", ""))
+    build_isos(BYTES, "transfer")
+    build_isos(0, "idle")
+    # The two runs side by side (each of its own data segment): counts and guest-clock
+    # figures do not depend on the host's speed, only the wall time does.
+    results = {}
+    ports = [free_port()]
+    while len(ports) < 2:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    runs = [threading.Thread(target=bridge, args=(tag, port, results))
+            for tag, port in zip(("transfer", "idle"), ports)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    moving, idle = ([parse(text, path) for text, path in zip(results[tag], results[tag + "-paths"])]
+                    for tag in ("transfer", "idle"))
+    for sides, tag in ((moving, "transfer"), (idle, "idle")):
+        if any(s["nic"] is None for s in sides):
+            sys.exit("bench-net: a VM of the %s run did not end (see build/bench/net-%s-*.log)" % (tag, tag))
+    plain = native(BYTES)
+
+    # Each packet once: the frames the two VMs transmitted.
+    packets = sum(s["nic"][0] for s in moving) - sum(s["nic"][0] for s in idle)
+    exits = sum(s["nic"][7] for s in moving) - sum(s["nic"][7] for s in idle)
+    doorbells = sum(s["nic"][6] for s in moving) - sum(s["nic"][6] for s in idle)
+    sent = sum(s["nic"][0] for s in moving)
+    # Copies and bytes copied by both VMs' NICs (a packet is copied out of the sender and
+    # into the receiver), per packet sent.
+    copies_per_packet = sum(s["nic"][5] for s in moving) / sent
+    bytes_copied_per_packet = sum(s["nic"][4] for s in moving) / sent
+    bridge_ns, bridge_sender_ns = transfer(moving, "bridge")
+    native_ns, native_sender_ns = transfer(plain, "native")
+    bridge_rtt = sum(s["rtt"] for s in moving) / 2
+    native_rtt = sum(s["rtt"] for s in plain) / 2
+    # Throughput in bytes per guest second (= per 10^9 emulated instructions of the receiver).
+    bridge_tput = BYTES * 1e9 / bridge_ns
+    native_tput = BYTES * 1e9 / native_ns
+
     with open(os.path.join(OUT, "net.csv"), "w") as f:
-        f.write("setup,pings_per_vm,echoes_received,rtt_avg_ms,rtt_emulated_instructions,"
-                "exits_per_packet,exits_per_round_trip,bytes_copied_per_packet\n")
-        for row in rows:
-            f.write(",".join(str(x) for x in row) + "\n")
-    with open(os.path.join(OUT, "net.csv")) as f:
-        sys.stdout.write(f.read())
+        f.write("path,bytes,transfer_guest_ns,sender_guest_ns,throughput_bytes_per_guest_s,rtt_avg_ms,"
+                "rtt_min_ms,echoes_received,"
+                "packets,exits,exits_per_packet,doorbells_per_packet,copies_per_packet,"
+                "bytes_copied_per_packet\n")
+        f.write("native,%d,%d,%d,%.0f,%.3f,%.3f,%d,,,0,0,0,0\n"
+                % (BYTES, native_ns, native_sender_ns, native_tput, native_rtt,
+                   min(s["rtt_min"] for s in plain), sum(s["received"] for s in plain)))
+        f.write("bridge,%d,%d,%d,%.0f,%.3f,%.3f,%d,%d,%d,%.2f,%.2f,%.3f,%.1f\n"
+                % (BYTES, bridge_ns, bridge_sender_ns, bridge_tput, bridge_rtt,
+                   min(s["rtt_min"] for s in moving), sum(s["received"] for s in moving),
+                   packets, exits, exits / packets, doorbells / packets, copies_per_packet,
+                   bytes_copied_per_packet))
+    with open(os.path.join(OUT, "network.csv"), "w") as f:
+        f.write("path,exits_per_packet,copies_per_packet,rtt_ratio,throughput_ratio\n")
+        f.write("native,0,0,1.000,1.000\n")
+        f.write("bridge,%.2f,%.3f,%.3f,%.3f\n" % (exits / packets, copies_per_packet,
+                                                  bridge_rtt / native_rtt, bridge_tput / native_tput))
+    for name in ("net.csv", "network.csv"):
+        with open(os.path.join(OUT, name)) as f:
+            sys.stdout.write(f.read())
+    # Bounds: a packet costs some exits but not thousands; between two guests each packet is
+    # copied twice (out of the sender, into the receiver); both ratios are positive.
+    problems = []
+    if not 0 < exits / packets < 1000:
+        problems.append("exits per packet %.2f outside (0, 1000)" % (exits / packets))
+    if not 1.9 <= copies_per_packet <= 2.1:
+        problems.append("copies per packet %.3f outside [1.9, 2.1]" % copies_per_packet)
+    if not (0 < bridge_rtt / native_rtt < 100 and 0 < bridge_tput / native_tput < 100):
+        problems.append("a ratio to native outside (0, 100)")
+    if problems:
+        sys.exit("bench-net: " + "; ".join(problems))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,10 @@ final class ControlConnection: NodeConnection {
       else { throw unexpected("status") }
       status = answer
     }
+    // The second page: the guest I/O counters, with the VM's exits at that moment.
+    guard
+      case .vmIOStatus(let io) = try perform(.ioStatus(name: Array(name.utf8)), vm: name)
+    else { throw unexpected("status") }
     let vcpus = status.vcpuCPUs.enumerated().map { index, cpu in
       VCPUStatus(
         index: index, cpu: cpu == ControlProtocol.VMStatus.notOnACPU ? -1 : Int(cpu),
@@ -132,13 +136,22 @@ final class ControlConnection: NodeConnection {
         PeregrineCommands.RefusedMSR(msr: $0.msr, write: false, count: $0.count)
       },
       savedState: try stateBytes.map { try savedState(of: $0, vm: name) },
-      nics: status.nics.map {
+      nics: io.nics.map {
         NICStatus(
           mac: $0.mac.map { String(format: "%02x", $0) }.joined(separator: ":"),
           sentFrames: $0.transmittedFrames, sentBytes: $0.transmittedBytes,
           receivedFrames: $0.receivedFrames, receivedBytes: $0.receivedBytes,
-          copiedBytes: $0.copiedBytes, droppedFrames: $0.droppedFrames)
+          copies: $0.copies, copiedBytes: $0.copiedBytes, notifications: $0.notifications,
+          droppedFrames: $0.droppedFrames)
       },
+      disk: io.disk.map {
+        DiskStatus(
+          reads: $0.reads, writes: $0.writes, flushes: $0.flushes,
+          otherRequests: $0.otherRequests, bytesRead: $0.bytesRead,
+          bytesWritten: $0.bytesWritten, ioErrors: $0.ioErrors,
+          notifications: $0.notifications, queueFaults: $0.queueFaults)
+      },
+      ioExits: io.totalExits,
       passthrough: status.passthrough.map {
         String(format: "%04x:%02x:%02x.%x", $0.segment, $0.bus, $0.device, $0.function)
       })

@@ -109,15 +109,22 @@ public struct MachineStatus: Equatable, Codable {
   public var savedState: [StateSection]?
   /// The guest NICs' counters (docs/guest-io.md); empty for a VM without NICs.
   public var nics: [NICStatus] = []
+  /// The virtio-blk disk's counters; nil for a VM without a disk.
+  public var disk: DiskStatus?
+  /// Every exit of the VM when the I/O counters were read (they are read together).
+  public var ioExits: UInt64 = 0
   /// The host PCI functions the VM owns (`<passthrough>`, docs/passthrough.md), as
   /// `0000:00:05.0`.
   public var passthrough: [String] = []
 
   public init(
     summary: MachineSummary, vcpus: [VCPUStatus], exits: [ExitCount], refusedMSRs: [RefusedMSR],
-    savedState: [StateSection]? = nil, nics: [NICStatus] = [], passthrough: [String] = []
+    savedState: [StateSection]? = nil, nics: [NICStatus] = [], disk: DiskStatus? = nil,
+    ioExits: UInt64 = 0, passthrough: [String] = []
   ) {
     self.nics = nics
+    self.disk = disk
+    self.ioExits = ioExits
     self.passthrough = passthrough
     self.summary = summary
     self.vcpus = vcpus
@@ -230,27 +237,67 @@ public struct ConsoleChunk: Equatable {
   }
 }
 
-/// One guest NIC in `status VM`: frames and bytes each way, the bytes the hypervisor copied
-/// into or out of guest memory (per frame: `copiedBytes / (sent + received)`), and drops.
+/// One guest NIC in `status VM`: frames and bytes each way, the copies the hypervisor made
+/// of frames into or out of guest memory and their bytes (per frame: `/ (sent + received)`),
+/// the doorbell writes it received (one VM exit each), and drops.
 public struct NICStatus: Equatable, Codable {
   public var mac: String
   public var sentFrames: UInt64
   public var sentBytes: UInt64
   public var receivedFrames: UInt64
   public var receivedBytes: UInt64
+  public var copies: UInt64
   public var copiedBytes: UInt64
+  public var notifications: UInt64
   public var droppedFrames: UInt64
+
+  public var frames: UInt64 { sentFrames + receivedFrames }
 
   public init(
     mac: String, sentFrames: UInt64, sentBytes: UInt64, receivedFrames: UInt64,
-    receivedBytes: UInt64, copiedBytes: UInt64, droppedFrames: UInt64
+    receivedBytes: UInt64, copies: UInt64 = 0, copiedBytes: UInt64, notifications: UInt64 = 0,
+    droppedFrames: UInt64
   ) {
     self.mac = mac
+    self.copies = copies
+    self.notifications = notifications
     self.sentFrames = sentFrames
     self.sentBytes = sentBytes
     self.receivedFrames = receivedFrames
     self.receivedBytes = receivedBytes
     self.copiedBytes = copiedBytes
     self.droppedFrames = droppedFrames
+  }
+}
+
+/// The VM's virtio-blk disk in `status VM`: requests by type, bytes, requests answered
+/// IOERR, and the doorbell writes it received (one VM exit each).
+public struct DiskStatus: Equatable, Codable {
+  public var reads: UInt64
+  public var writes: UInt64
+  public var flushes: UInt64
+  /// GET_ID, DISCARD, WRITE_ZEROES, unsupported types, malformed requests.
+  public var otherRequests: UInt64
+  public var bytesRead: UInt64
+  public var bytesWritten: UInt64
+  public var ioErrors: UInt64
+  public var notifications: UInt64
+  public var queueFaults: UInt64
+
+  public var requests: UInt64 { reads + writes + flushes + otherRequests }
+
+  public init(
+    reads: UInt64, writes: UInt64, flushes: UInt64, otherRequests: UInt64, bytesRead: UInt64,
+    bytesWritten: UInt64, ioErrors: UInt64, notifications: UInt64, queueFaults: UInt64
+  ) {
+    self.reads = reads
+    self.writes = writes
+    self.flushes = flushes
+    self.otherRequests = otherRequests
+    self.bytesRead = bytesRead
+    self.bytesWritten = bytesWritten
+    self.ioErrors = ioErrors
+    self.notifications = notifications
+    self.queueFaults = queueFaults
   }
 }

@@ -103,16 +103,39 @@ enum StatusText {
           "    \(Formatting.hex(UInt64(msr.msr), width: 32)) \(msr.write ? "write" : "read ")  \(msr.count)\n"
       }
     }
+    if let disk = status.disk { text += render(disk, exits: status.ioExits) }
     for (index, nic) in status.nics.enumerated() {
-      let frames = nic.sentFrames + nic.receivedFrames
+      let frames = nic.frames
       text +=
         "  nic\(index)    \(nic.mac)  sent \(nic.sentFrames) frames \(nic.sentBytes) bytes, received \(nic.receivedFrames) frames \(nic.receivedBytes) bytes, copied \(nic.copiedBytes) bytes\(frames > 0 ? " (\(nic.copiedBytes / frames) per frame)" : ""), dropped \(nic.droppedFrames)\n"
+      text +=
+        "          \(nic.copies) copies (\(ratio(nic.copies, frames)) per frame), \(nic.notifications) doorbell exits (\(ratio(nic.notifications, frames)) per frame), \(ratio(status.ioExits, frames)) VM exits per frame since start\n"
     }
     for function in status.passthrough {
       text += "  passthrough  pci \(function) (owned by this VM)\n"
     }
     for section in status.savedState ?? [] { text += render(section) }
     return text
+  }
+
+  /// The disk's lines. Doorbell exits are the exits the device itself took (one per queue
+  /// notification); "VM exits per request since start" divides every exit of the VM by the
+  /// requests, so it also counts timer, boot and idle exits: an upper bound, which
+  /// `make bench` refines by difference (docs/guest-io.md, "Counting").
+  static func render(_ disk: DiskStatus, exits: UInt64) -> String {
+    let requests = disk.requests
+    var text =
+      "  disk    \(requests) requests: \(disk.reads) reads, \(disk.writes) writes, \(disk.flushes) flushes, \(disk.otherRequests) other; \(disk.bytesRead) bytes read, \(disk.bytesWritten) written; \(disk.ioErrors) I/O errors\n"
+    text +=
+      "          \(disk.notifications) doorbell exits (\(ratio(disk.notifications, requests)) per request), \(ratio(exits, requests)) VM exits per request since start\n"
+    if disk.queueFaults > 0 { text += "          \(disk.queueFaults) queue faults\n" }
+    return text
+  }
+
+  /// `part / whole` with two decimals; "-" when there is no whole.
+  static func ratio(_ part: UInt64, _ whole: UInt64) -> String {
+    guard whole > 0 else { return "-" }
+    return String(format: "%.2f", Double(part) / Double(whole))
   }
 
   /// One saved-state section: a field per line, except that fields named `group.part`

@@ -12,6 +12,10 @@ gzip stream, so the case runs the /init of this tree) mounts /dev/vda as ext4.
    a VM checking for T2 reads T1 (PERSIST-CHECK differs).
 
 Each VM's end report (exits, disk requests) from the node's serial log goes to the notes.
+While the first check VM runs (its /init idles 20 s after loading virtio_blk: `netbench=0
+netwindow=20`, before the check), `peregrine status VM` must show its disk: requests (the
+partition scan's reads) above zero, bytes read, doorbell exits, as text and JSON (protocol
+version 5's I/O page).
 The case boots no ISO of the harness's own (emulator "host"): the CLI starts the node.
 """
 
@@ -37,7 +41,7 @@ PROFILE = """<?xml version="1.0"?>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>
-  <cmdline>console=ttyS0 no_timer_check persist=%s persist_token=%s</cmdline>
+  <cmdline>console=ttyS0 no_timer_check persist=%s persist_token=%s%s</cmdline>
   <image size="64">data</image>
 </profile>
 """
@@ -68,16 +72,44 @@ class DiskPersistenceDriver(DiskImageDriver):
         with open(os.path.join(self.home, "nodes", "node0", "serial.log"), "rb") as f:
             return f.read().decode(errors="replace").replace("\r", "")
 
-    def run_guest(self, vm, mode, token, timeout=150):
+    def disk_status(self, vm, patience=90):
+        """Polls `status VM` until its disk line counts requests; checks the JSON agrees."""
+        deadline = time.time() + patience
+        text = ""
+        while time.time() < deadline:
+            code, text, _ = self.cli("status", vm, check=False)
+            found = re.search(r"^  disk    (\d+) requests: (\d+) reads, (\d+) writes, (\d+) flushes,"
+                              r" (\d+) other; (\d+) bytes read, (\d+) written; (\d+) I/O errors\n"
+                              r"\s+(\d+) doorbell exits \(([\d.]+) per request\), ([\d.]+) VM exits per"
+                              r" request since start$", text, re.MULTILINE)
+            if code == 0 and found and int(found.group(1)) > 0:
+                requests, reads, bytes_read, doorbells = (int(found.group(i)) for i in (1, 2, 6, 9))
+                if reads == 0 or bytes_read == 0 or doorbells == 0:
+                    raise DriverFailure("status %s: a disk with requests but no reads, bytes or "
+                                        "doorbells: %s" % (vm, text))
+                disk = self.json("status", vm)["status"].get("disk") or {}
+                if disk.get("reads", 0) < reads or disk.get("bytes_read", 0) < bytes_read:
+                    raise DriverFailure("status %s --json: disk %r, text said %d reads" % (vm, disk, reads))
+                self.notes.append("status %s while it ran: %s" % (vm, found.group(0).replace("\n", " /")))
+                return
+            time.sleep(0.5)
+        raise DriverFailure("status %s never showed disk requests: %s" % (vm, text[-800:]))
+
+    def run_guest(self, vm, mode, token, timeout=150, idle=0):
         """Creates VM `vm` with persist=MODE, waits for its end, returns its console lines
-        and its end report (the serial log from its create on)."""
+        and its end report (the serial log from its create on). With `idle`, /init idles that
+        many seconds after loading its modules (before persist) and the VM's disk status is
+        checked meanwhile."""
         path = os.path.join(self.home, vm + ".xml")
+        extra = " netbench=0 netwindow=%d" % idle if idle else ""
         with open(path, "w") as f:
             f.write(PROFILE % (vm, os.path.join(ROOT, "build", "linux", "vmlinuz"), INITRAMFS,
-                               mode, token))
+                               mode, token, extra))
         offset = len(self.serial())
         start = time.time()
         self.cli("create", path, timeout=180)
+        if idle:
+            self.disk_status(vm)
         self.wait_gone(vm, timeout=timeout)
         time.sleep(0.5)
         log = self.serial()[offset:]
@@ -129,7 +161,7 @@ class DiskPersistenceDriver(DiskImageDriver):
         self.notes.append("destroy brought the disk back: image list modified %s -> %s; debugfs "
                           "reads the token" % (fresh, modified))
 
-        lines, _ = self.run_guest("pc1", "check", first)
+        lines, _ = self.run_guest("pc1", "check", first, idle=20)
         if lines != ["PERSIST-READ peregrine persists " + first, "PERSIST-CHECK found"]:
             raise DriverFailure("the check VM printed %r" % lines)
         self.cli("destroy", "pc1")

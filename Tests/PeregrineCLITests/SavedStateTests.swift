@@ -44,6 +44,10 @@ final class SavedStateTests: XCTestCase {
   {
     let node = LoopbackControlNode(key: key)
     node.serve(pieces) { request in
+      // `status VM` reads the I/O page too (protocol version 5).
+      if case .ioStatus = request {
+        return .vmIOStatus(VMIOStatus(uptimeMilliseconds: 2500, totalExits: 0))
+      }
       guard case .status(let name, true, let offset) = request else {
         return .failure(ControlFailure(.notSupported))
       }

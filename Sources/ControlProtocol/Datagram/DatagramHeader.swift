@@ -13,6 +13,10 @@ public struct DatagramHeader: Equatable {
   /// (`diskRead`, `diskDigest`).
   /// 4: status answers carry the VM's guest NIC counters; node info carries machine-check
   /// counts and the health history.
+  /// 5: memory read/write, dirty log, restore state (kinds 16-19), incoming VMs and
+  /// passthrough functions; a VM's I/O counters are their own page (`ioStatus`, kind 20): the disk's requests by type,
+  /// bytes, errors and doorbell exits, and up to 8 NICs with copies and doorbell exits; the
+  /// status answer no longer carries NICs.
   public static let currentVersion: UInt8 = 5
 
   public var kind: MessageKind

@@ -20,6 +20,7 @@ public enum MessageKind: UInt8, Equatable, CaseIterable {
   case memoryWrite = 17
   case dirtyLog = 18
   case restoreState = 19
+  case ioStatus = 20
 }
 
 /// The header's flag bits; the others are reserved and must be zero.

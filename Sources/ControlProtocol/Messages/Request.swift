@@ -35,6 +35,8 @@ public enum Request: Equatable {
   /// Puts the saved state in the transferred image `stateImage` (`SavedVMState`'s records)
   /// into the VM created `incoming`, and starts it.
   case restoreState(name: [UInt8], stateImage: [UInt8])
+  /// A VM's guest I/O counters: the second page of its status (`VMIOStatus`).
+  case ioStatus(name: [UInt8])
 
   public var kind: MessageKind {
     switch self {
@@ -57,6 +59,7 @@ public enum Request: Equatable {
     case .memoryWrite: return .memoryWrite
     case .dirtyLog: return .dirtyLog
     case .restoreState: return .restoreState
+    case .ioStatus: return .ioStatus
     }
   }
 
@@ -73,7 +76,8 @@ public enum Request: Equatable {
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
       writer.bool(includeState)
       writer.u32(stateOffset)
-    case .pause(let name), .unpause(let name), .destroy(let name), .diskDigest(let name):
+    case .pause(let name), .unpause(let name), .destroy(let name), .diskDigest(let name),
+      .ioStatus(let name):
       try writer.bytes8(name, maximum: ProtocolLimits.maximumNameLength)
     case .consoleRead(let name, let offset, let maximumLength),
       .diskRead(let name, let offset, let maximumLength),
@@ -156,6 +160,8 @@ public enum Request: Equatable {
       let name = try reader.bytes8(maximum: ProtocolLimits.maximumNameLength)
       request = .restoreState(
         name: name, stateImage: try reader.bytes8(maximum: ProtocolLimits.maximumImageNameLength))
+    case .ioStatus:
+      request = .ioStatus(name: try reader.bytes8(maximum: ProtocolLimits.maximumNameLength))
     }
     try reader.finish()
     return request

@@ -7,6 +7,7 @@ public enum Response: Equatable {
   case created(VMSummary)
   case vmList(VMList)
   case vmStatus(VMStatus)
+  case vmIOStatus(VMIOStatus)
   case console(ConsoleOutput)
   case transferBegun(TransferTicket)
   case chunkAccepted(TransferProgress)
@@ -27,7 +28,7 @@ public enum Response: Equatable {
     case (.nodeInfo, .nodeInfo), (.created, .createVM), (.vmList, .listVMs), (.vmStatus, .status),
       (.console, .consoleRead), (.transferBegun, .transferBegin), (.chunkAccepted, .transferChunk),
       (.transferCommitted, .transferEnd), (.diskData, .diskRead), (.diskDigest, .diskDigest),
-      (.memoryData, .memoryRead), (.dirtyLog, .dirtyLog):
+      (.memoryData, .memoryRead), (.dirtyLog, .dirtyLog), (.vmIOStatus, .ioStatus):
       return true
     default: return false
     }
@@ -55,6 +56,8 @@ public enum Response: Equatable {
       for vm in list.vms { try vm.encode(into: &writer) }
       writer.u16(list.total)
     case .vmStatus(let status):
+      try status.encode(into: &writer)
+    case .vmIOStatus(let status):
       try status.encode(into: &writer)
     case .console(let output):
       try output.encode(into: &writer)
@@ -104,6 +107,8 @@ public enum Response: Equatable {
         response = .vmList(VMList(vms: vms, total: try reader.u16()))
       case .status:
         response = .vmStatus(try VMStatus.decode(from: &reader))
+      case .ioStatus:
+        response = .vmIOStatus(try VMIOStatus.decode(from: &reader))
       case .consoleRead:
         response = .console(try ConsoleOutput.decode(from: &reader))
       case .transferBegin:

@@ -45,7 +45,8 @@ public struct StateExcerpt: Equatable {
   }
 }
 
-/// The answer to `status`: what `peregrine status VM` shows.
+/// The answer to `status`: the first page of `peregrine status VM` (the second, the VM's
+/// guest I/O, is `VMIOStatus`).
 public struct VMStatus: Equatable {
   public var summary: VMSummary
   public var uptimeMilliseconds: UInt64
@@ -56,9 +57,6 @@ public struct VMStatus: Equatable {
   public var refusedMSRs: [RefusedMSR]
   /// Only when the request asked for the state.
   public var state: StateExcerpt?
-  /// The VM's first guest NICs, in profile order (at most `ProtocolLimits.maximumStatusNICs`;
-  /// none in an answer with `state`).
-  public var nics: [NICCounters]
   /// The host PCI functions the VM owns (`<passthrough>`; protocol version 5), 4 bytes each.
   public var passthrough: [PCIFunctionID]
 
@@ -66,7 +64,7 @@ public struct VMStatus: Equatable {
 
   public init(
     summary: VMSummary, uptimeMilliseconds: UInt64, vcpuCPUs: [UInt16], exits: [ExitCount] = [],
-    refusedMSRs: [RefusedMSR] = [], state: StateExcerpt? = nil, nics: [NICCounters] = [],
+    refusedMSRs: [RefusedMSR] = [], state: StateExcerpt? = nil,
     passthrough: [PCIFunctionID] = []
   ) {
     self.summary = summary
@@ -75,7 +73,6 @@ public struct VMStatus: Equatable {
     self.exits = exits
     self.refusedMSRs = refusedMSRs
     self.state = state
-    self.nics = nics
     self.passthrough = passthrough
   }
 
@@ -100,9 +97,6 @@ public struct VMStatus: Equatable {
       writer.u32(state.offset)
       try writer.bytes16(state.bytes, maximum: ProtocolLimits.maximumStateBytes)
     }
-    try writer.count8(
-      state == nil ? nics.count : 0, maximum: ProtocolLimits.maximumStatusNICs)
-    for nic in nics where state == nil { try nic.encode(into: &writer) }
     try writer.count8(passthrough.count, maximum: ProtocolLimits.maximumPassthroughFunctions)
     for function in passthrough { function.encode(into: &writer) }
   }
@@ -135,10 +129,6 @@ public struct VMStatus: Equatable {
         totalSize: total, offset: offset,
         bytes: try reader.bytes16(maximum: ProtocolLimits.maximumStateBytes))
     }
-    let nicCount = try reader.count8(
-      maximum: ProtocolLimits.maximumStatusNICs, minimumElementSize: NICCounters.encodedSize)
-    var nics: [NICCounters] = []
-    for _ in 0..<nicCount { nics.append(try NICCounters.decode(from: &reader)) }
     let functionCount = try reader.count8(
       maximum: ProtocolLimits.maximumPassthroughFunctions,
       minimumElementSize: PCIFunctionID.encodedSize)
@@ -146,6 +136,6 @@ public struct VMStatus: Equatable {
     for _ in 0..<functionCount { passthrough.append(try PCIFunctionID.decode(from: &reader)) }
     return VMStatus(
       summary: summary, uptimeMilliseconds: uptime, vcpuCPUs: cpus, exits: exits,
-      refusedMSRs: msrs, state: state, nics: nics, passthrough: passthrough)
+      refusedMSRs: msrs, state: state, passthrough: passthrough)
   }
 }

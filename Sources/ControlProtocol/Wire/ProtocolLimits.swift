@@ -13,10 +13,8 @@ public enum ProtocolLimits {
   /// A guest kernel's command line.
   public static let maximumCommandLineLength = 1024
   public static let maximumVCPUs = 64
+  /// Guest NICs of a VM; an I/O status answer carries all of them.
   public static let maximumNICs = 8
-  /// Guest NICs whose counters one status answer carries; an answer with the state
-  /// window carries none (both would not fit one datagram).
-  public static let maximumStatusNICs = 4
   /// Host PCI functions one VM owns (`<passthrough>`, protocol version 5).
   public static let maximumPassthroughFunctions = 4
   /// Bytes of data in one transfer chunk.

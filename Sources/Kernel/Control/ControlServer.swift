@@ -77,7 +77,7 @@ final class ControlServer: UDPService {
     case .powerOff:
       return .done
     case .createVM, .listVMs, .status, .pause, .unpause, .destroy, .consoleRead, .diskRead,
-      .diskDigest, .memoryRead, .memoryWrite, .dirtyLog, .restoreState:
+      .diskDigest, .memoryRead, .memoryWrite, .dirtyLog, .restoreState, .ioStatus:
       guard let vms else {
         return .failure(ControlFailure(.busy, text: "the node's VM manager is not up yet"))
       }

@@ -46,6 +46,12 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
           return .vmStatus(report(status, state: StateExcerpt.window(of: state, from: stateOffset)))
         }
       }
+    case .ioStatus(let name):
+      guard let id = manager.id(named: name) else { return unknown(name) }
+      switch manager.status(id) {
+      case .failure(let refusal): return .failure(failure(refusal))
+      case .success(let status): return .vmIOStatus(ioReport(status))
+      }
     case .pause(let name):
       return command(name) { self.manager.pause($0) }
     case .unpause(let name):
@@ -329,16 +335,32 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
         $0.hostCPU < 0 ? ControlProtocol.VMStatus.notOnACPU : UInt16(clamping: $0.hostCPU)
       },
       exits: exits, refusedMSRs: refused, state: excerpt,
-      nics: GuestNICs.nics(of: status.id).prefix(ProtocolLimits.maximumStatusNICs).map {
+      passthrough: PassthroughDevices.functions(of: status.name).map {
+        PCIFunctionID(segment: $0.segment, bus: $0.bus, device: $0.device, function: $0.function)
+      })
+  }
+
+  /// The second status page: the disk's and NICs' counters with the VM's exits.
+  private func ioReport(_ status: VMStatus) -> VMIOStatus {
+    var disk: DiskCounters? = nil
+    if let blk = status.disk {
+      disk = DiskCounters(
+        reads: blk.reads, writes: blk.writes, flushes: blk.flushes,
+        otherRequests: blk.requests &- blk.reads &- blk.writes &- blk.flushes,
+        bytesRead: blk.bytesRead, bytesWritten: blk.bytesWritten, ioErrors: blk.ioErrors,
+        notifications: blk.notifications, queueFaults: blk.queueFaults)
+    }
+    return VMIOStatus(
+      uptimeMilliseconds: status.uptimeCycles / max(LocalAPIC.tscPerMillisecond, 1),
+      totalExits: status.exits.totalExits, disk: disk,
+      nics: GuestNICs.nics(of: status.id).prefix(ProtocolLimits.maximumNICs).map {
         let counters = $0.counters
         return NICCounters(
           mac: EthernetFrame.bytes($0.mac), transmittedFrames: counters.transmittedFrames,
           transmittedBytes: counters.transmittedBytes, receivedFrames: counters.receivedFrames,
-          receivedBytes: counters.receivedBytes, copiedBytes: counters.copiedBytes,
+          receivedBytes: counters.receivedBytes, copies: counters.copies,
+          copiedBytes: counters.copiedBytes, notifications: counters.notifications,
           droppedFrames: counters.totalDrops)
-      },
-      passthrough: PassthroughDevices.functions(of: status.name).map {
-        PCIFunctionID(segment: $0.segment, bus: $0.bus, device: $0.device, function: $0.function)
       })
   }
 }

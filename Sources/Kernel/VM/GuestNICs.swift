@@ -72,8 +72,9 @@ enum GuestNICs {
     lock.withLock { table.first { $0.vm == id }?.nics ?? [] }
   }
 
-  /// One line per NIC of `vm` (when it ends): frames and bytes each way, bytes copied, the
-  /// VM's exits (for exits per packet), and drops by reason when there were any.
+  /// One line per NIC of `vm` (when it ends): frames and bytes each way, bytes copied and
+  /// copies, doorbells, the VM's exits (for exits per packet), and drops by reason when
+  /// there were any.
   static func report(_ vm: VirtualMachine) {
     for (index, nic) in nics(of: vm.id).enumerated() {
       let counters = nic.counters
@@ -94,7 +95,11 @@ enum GuestNICs {
         Console.write(decimal: counters.receivedBytes)
         Console.write(" bytes, copied ")
         Console.write(decimal: counters.copiedBytes)
-        Console.write(" bytes, vm exits ")
+        Console.write(" bytes in ")
+        Console.write(decimal: counters.copies)
+        Console.write(" copies, ")
+        Console.write(decimal: counters.notifications)
+        Console.write(" doorbells, vm exits ")
         Console.write(decimal: vm.totalStatistics().totalExits)
         Console.write(", dropped ")
         Console.write(decimal: counters.totalDrops)

@@ -25,6 +25,9 @@ struct VMStatus {
   let pausedCycles: UInt64
   /// Exits per reason, refused MSR accesses and the last MSR refused.
   let exits: ExitStatistics
+  /// The virtio-blk device's counters; nil without a disk. Read without the device lock,
+  /// like the exits: each counter is whole, the set a snapshot of one moment or so.
+  let disk: VirtioBlockStatistics?
 
   init(_ vm: VirtualMachine, lifecycle: VMLifecycle, now: UInt64) {
     id = vm.id
@@ -39,6 +42,7 @@ struct VMStatus {
     uptimeCycles = now &- vm.createdAt
     pausedCycles = vm.pausedCycles
     exits = vm.totalStatistics()
+    disk = vm.diskDevice?.statistics
   }
 
   var totalSliceCycles: UInt64 { vcpus.reduce(0) { $0 &+ $1.sliceCycles } }

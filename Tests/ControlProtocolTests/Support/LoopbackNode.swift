@@ -104,6 +104,11 @@ final class LoopbackNode: @unchecked Sendable {
         VMStatus(
           summary: summary, uptimeMilliseconds: 5, vcpuCPUs: [0],
           state: includeState ? excerpt : nil))
+    case .ioStatus:
+      return .vmIOStatus(
+        VMIOStatus(
+          uptimeMilliseconds: 5, totalExits: 40,
+          disk: DiskCounters(reads: 3, writes: 1, bytesRead: 1536, bytesWritten: 512)))
     case .pause(let name):
       guard !paused.contains(name) else {
         return .failure(ControlFailure(.invalidState, text: "already paused"))

@@ -57,6 +57,7 @@ enum SampleMessages {
     .dirtyLog(name: bytes("linux-0"), operation: .start, startPage: 0),
     .dirtyLog(name: bytes("linux-0"), operation: .read, startPage: 8192),
     .restoreState(name: bytes("linux-0"), stateImage: bytes("linux-0.state")),
+    .ioStatus(name: bytes("linux-0")),
   ]
 
   static let summary = VMSummary(
@@ -117,7 +118,8 @@ enum SampleMessages {
             count: ProtocolLimits.maximumListedVMs), total: 300))
     ),
     (.status, .vmStatus(fullStatus)),
-    (.status, .vmStatus(fullNICStatus)),
+    (.ioStatus, .vmIOStatus(fullIOStatus)),
+    (.ioStatus, .vmIOStatus(VMIOStatus(uptimeMilliseconds: 1, totalExits: 0))),
     (
       .status,
       .vmStatus(VMStatus(summary: summary, uptimeMilliseconds: 0, vcpuCPUs: [VMStatus.notOnACPU]))
@@ -182,18 +184,18 @@ enum SampleMessages {
     return counters
   }
 
-  /// A status with every guest NIC it can carry (an answer without the state window).
-  static let fullNICStatus: VMStatus = {
-    var status = fullStatus
-    status.state = nil
-    status.nics = (0..<ProtocolLimits.maximumStatusNICs).map {
+  /// An I/O status page with a disk and every guest NIC a VM can have, every counter set.
+  static let fullIOStatus = VMIOStatus(
+    uptimeMilliseconds: .max, totalExits: 1 << 62,
+    disk: DiskCounters(
+      reads: 1, writes: 2, flushes: 3, otherRequests: 4, bytesRead: 5, bytesWritten: 6,
+      ioErrors: 7, notifications: 8, queueFaults: .max),
+    nics: (0..<ProtocolLimits.maximumNICs).map {
       NICCounters(
         mac: [0x52, 0x54, 0, 0x12, 0x34, UInt8($0)], transmittedFrames: 1 << 40,
-        transmittedBytes: 1 << 50, receivedFrames: 3, receivedBytes: 4, copiedBytes: .max,
-        droppedFrames: 6)
-    }
-    return status
-  }()
+        transmittedBytes: 1 << 50, receivedFrames: 3, receivedBytes: 4, copies: 5,
+        copiedBytes: .max, notifications: 7, droppedFrames: 6)
+    })
 
   /// A status at every limit at once: it must still fit one datagram.
   static let fullStatus = VMStatus(

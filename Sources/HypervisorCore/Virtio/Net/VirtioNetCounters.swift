@@ -30,6 +30,11 @@ public struct VirtioNetCounters: Equatable {
   /// Bytes the hypervisor copied out of or into guest memory: each transmitted frame once,
   /// each received frame and its virtio-net header once.
   public var copiedBytes: UInt64 = 0
+  /// Frames copied out of or into guest memory: one per transmitted frame, one per received
+  /// frame (with its header). Between two guests each packet is copied twice.
+  public var copies: UInt64 = 0
+  /// Doorbell writes (queue notifications) of either queue: each one VM exit.
+  public var notifications: UInt64 = 0
   /// Indexed by `VirtioNetDrop.rawValue`.
   public var drops = [UInt64](repeating: 0, count: VirtioNetDrop.allCases.count)
 
@@ -48,6 +53,8 @@ public struct VirtioNetCounters: Equatable {
     sum.receivedFrames &+= right.receivedFrames
     sum.receivedBytes &+= right.receivedBytes
     sum.copiedBytes &+= right.copiedBytes
+    sum.copies &+= right.copies
+    sum.notifications &+= right.notifications
     for index in sum.drops.indices { sum.drops[index] &+= right.drops[index] }
     return sum
   }

@@ -117,6 +117,8 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   }
 
   public func queueNotified(_ queue: Int) {
+    // Counted on the transmit side: doorbells come under the VM's device lock.
+    transmitCounters.notifications &+= 1
     guard let service = transmitService else { return }
     if let fault = receiveLock.withLock({ receiveFault }) {
       // A receive fault is reported from here, under the VM's device lock (see above).
@@ -196,6 +198,7 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
       }
     }
     transmitCounters.copiedBytes &+= UInt64(filled)
+    transmitCounters.copies &+= 1
     return frame
   }
 
@@ -270,6 +273,7 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
     receiveCounters.receivedFrames &+= 1
     receiveCounters.receivedBytes &+= UInt64(frame.count)
     receiveCounters.copiedBytes &+= UInt64(written)
+    receiveCounters.copies &+= 1
     return true
   }
 
