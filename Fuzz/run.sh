@@ -37,10 +37,6 @@ if ! Fuzz/build.sh "${targets[@]}"; then
 fi
 
 mkdir -p build/fuzz/artifacts build/fuzz/logs
-# Fresh seeds from the code (the control datagrams' version is DatagramHeader's): fuzzing
-# starts from them as well as from the committed corpus, so a wire version change never
-# leaves it with only seeds the parser refuses at the version check.
-Fuzz/make-seeds.py >/dev/null || { echo "FAIL  Fuzz/make-seeds.py"; exit 1; }
 passed=0; failed=0
 for target in "${targets[@]}"; do
   mkdir -p "$scratch/$target" "Fuzz/Corpus/$target"
@@ -55,13 +51,11 @@ for target in "${targets[@]}"; do
       || { echo "FAIL  merge $target (log: $log)"; failed=$((failed + 1)); }
     continue
   fi
-  seeds=()
-  [ -d "build/fuzz/seeds/$target" ] && seeds=("build/fuzz/seeds/$target")
   # The Swift runtime's own crash backtracer would race libFuzzer's signal handler.
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
     "build/fuzz/bin/$target" "${mode[@]}" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$target-" \
-    "$scratch/$target" "Fuzz/Corpus/$target" ${seeds[@]+"${seeds[@]}"} >"$log" 2>&1
+    "$scratch/$target" "Fuzz/Corpus/$target" >"$log" 2>&1
   status=$?
   runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -1)
   coverage=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
