@@ -173,7 +173,7 @@ fuzz:
 	exit $$status
 
 fuzz-merge:
-	@Fuzz/make-seeds.py >/dev/null && Fuzz/run.sh --merge
+	@Fuzz/make-seeds.py --prune-stale-datagrams && Fuzz/make-seeds.py >/dev/null && Fuzz/run.sh --merge
 
 linux-fixtures: deps
 	@scripts/fetch-linux-fixtures.sh

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/fuzz/seeds")
+OUT = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else os.path.join(ROOT, "build/fuzz/seeds")
 
 
 def write(target, name, data):
@@ -317,9 +317,38 @@ def instructions():
 
 
 # ---- Control protocol datagrams (docs/control-protocol.md): payloads of every request kind
-# and of typical responses, and whole datagrams sealed with the fuzz target's key (protocol
-# version 4, node info with machine checks and health history; version 3: VM specifications end with a disk image name, transfer begin with the sparse
+# and of typical responses, and whole datagrams sealed with the fuzz target's key (the protocol
+# version is the code's, `protocol_version()`; as of version 4, node info with machine checks and health history; version 3: VM specifications end with a disk image name, transfer begin with the sparse
 # flag; disk read and disk digest, kinds 14 and 15).
+def protocol_version():
+    """DatagramHeader.currentVersion, read from the code: the seeds follow the wire's version
+    without anyone editing this file (a seed of another version is refused at byte 4)."""
+    path = os.path.join(ROOT, "Sources/ControlProtocol/Datagram/DatagramHeader.swift")
+    with open(path, encoding="utf-8") as f:
+        found = re.search(r"static let currentVersion: UInt8 = (\d+)", f.read())
+    if not found:
+        raise SystemExit("make-seeds.py: no currentVersion in " + path)
+    return int(found.group(1))
+
+
+def prune_stale_datagrams():
+    """Removes from the committed control-datagram corpus the datagrams of an earlier protocol
+    version ("PGCP" and a version byte below the code's): the receiver refuses them at the
+    version check, so they only fuzz that one comparison. `make fuzz-merge` runs this before
+    merging the fresh seeds."""
+    folder = os.path.join(ROOT, "Fuzz/Corpus/control-datagram")
+    version = protocol_version()
+    removed = 0
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        with open(path, "rb") as f:
+            head = f.read(5)
+        if head[:4] == b"PGCP" and len(head) == 5 and 1 <= head[4] < version:
+            os.remove(path)
+            removed += 1
+    print("control-datagram: %d seeds of versions before %d removed" % (removed, version))
+
+
 def control_datagrams():
     import hashlib
     import hmac
@@ -356,9 +385,10 @@ def control_datagrams():
     ]
     key = b"fuzzing cluster key"
     epoch = 0x0102030405060708
+    version = protocol_version()
     for index, (kind, payload) in enumerate(requests):
         write("control-datagram", "request-payload-%02d" % index, payload)
-        header = (b"PGCP\x04" + bytes([kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
+        header = (b"PGCP" + bytes([version, kind, 0, 0]) + be32(7) + be16(len(payload)) + be16(0)
                   + be64(epoch) + be64(1000 + index))
         write("control-datagram", "request-%02d" % index, header + payload)
         sealed = header + payload
@@ -456,6 +486,10 @@ def virtio_blk():
     write("virtio-blk", "five-requests", bytes([4, 0]) + bytes(ram))
     write("virtio-blk", "five-requests-read-only", bytes([4 | 0x80, 1]) + bytes(ram))
 
+
+if sys.argv[1:] == ["--prune-stale-datagrams"]:
+    prune_stale_datagrams()
+    sys.exit(0)
 
 profiles()
 control_datagrams()

@@ -81,4 +81,27 @@ public final class ControlClient {
     if case .failure(let failure) = response { throw .refused(failure) }
     return response
   }
+
+  /// `perform` for a request the node answers a slice at a time (`transfer end`, `disk
+  /// digest`: the node hashes at most a bounded share of the image per request so that its
+  /// control loop never stalls): while it answers `busy` "still hashing", ask again, at
+  /// most `maximumRounds` times.
+  public func performHashing(_ request: Request, maximumRounds: Int) throws(ControlClientError)
+    -> Response
+  {
+    var rounds = 0
+    while true {
+      do throws(ControlClientError) {
+        return try perform(request)
+      } catch {
+        guard case .refused(let failure) = error, failure.code == .busy,
+          failure.detail.starts(with: ControlClient.stillHashing), rounds < maximumRounds
+        else { throw error }
+        rounds += 1
+      }
+    }
+  }
+
+  /// How the node's `busy` answer to a request still hashing begins.
+  public static let stillHashing = Array("still hashing".utf8)
 }

@@ -52,10 +52,10 @@ extension ControlClient {
       offset = data.offset + UInt64(data.bytes.count)
       progress(offset, data.size)
     } while offset < size!
-    let digesting = RetransmissionPolicy(
-      initialTimeout: policy.initialTimeout, maximumTimeout: 4000,
-      maximumAttempts: policy.maximumAttempts + 6 + image.count / (16 << 20))
-    guard case .diskDigest(let digest) = try perform(.diskDigest(name: name), patience: digesting)
+    // The node hashes the disk a slice per request, answering "still hashing" until done.
+    guard
+      case .diskDigest(let digest) = try performHashing(
+        .diskDigest(name: name), maximumRounds: 64 + image.count / 16384)
     else {
       throw .refused(ControlFailure(.internalError, text: "unexpected answer to a disk digest"))
     }

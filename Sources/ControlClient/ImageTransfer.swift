@@ -28,14 +28,12 @@ extension ControlClient {
     do throws(ControlClientError) {
       try sendChunks(
         of: image, ticket: ticket, window: max(1, window), sparse: sparse, progress: progress)
-      // The node hashes the whole image before it answers: longer for a large one (a 64 MiB
-      // disk under emulation takes seconds).
-      let hashing = RetransmissionPolicy(
-        initialTimeout: policy.initialTimeout, maximumTimeout: 4000,
-        maximumAttempts: policy.maximumAttempts + 6 + image.count / (16 << 20))
+      // The node hashed the chunks as they came; what is left (a sparse image's zeros
+      // after its last chunk of data) it hashes a slice per request, answering "still
+      // hashing" until done: one round per 256 KiB at least, so a generous bound.
       guard
-        case .transferCommitted(let receipt) = try perform(
-          .transferEnd(transferID: ticket.transferID), patience: hashing),
+        case .transferCommitted(let receipt) = try performHashing(
+          .transferEnd(transferID: ticket.transferID), maximumRounds: 64 + image.count / 16384),
         receipt.digest == digest, receipt.size == UInt64(image.count)
       else {
         throw .refused(ControlFailure(.digestMismatch))

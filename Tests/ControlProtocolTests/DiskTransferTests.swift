@@ -124,10 +124,14 @@ final class DiskTransferTests: XCTestCase {
     XCTAssertEqual(client.lastTransferCounts.sentChunks, 5, "4 KiB of pattern and one byte")
     XCTAssertEqual(client.lastTransferCounts.skippedChunks, 251)
     XCTAssertEqual(node.chunksReceived, 5)
+    // 16 KiB hashed a request: the 5 chunks took 80 KiB (data and the zeros below the last
+    // one); the other 176 KiB took 11 ends, 10 of them answered "still hashing".
+    XCTAssertEqual(node.stillHashing, 10)
     let read = try client.readDisk(of: Array("vm".utf8))
     XCTAssertEqual(read.image, image)
     XCTAssertEqual(read.dataChunks, 5)
     XCTAssertEqual(read.requests, 6, "one per chunk of data, and the zeros at the end")
+    XCTAssertEqual(node.stillHashing, 10 + 15, "the disk's 256 KiB at 16 KiB a request")
     node.stop()
   }
 }
@@ -137,9 +141,17 @@ final class LoopbackDiskNode: @unchecked Sendable {
   let descriptor: Int32
   let port: UInt16
   var receiver: ControlReceiver
-  var assembler = TransferAssembler<ArrayTransferStorage>()
+  /// A small hashing budget, so the client's "still hashing" rounds are exercised.
+  var assembler = TransferAssembler<ArrayTransferStorage>(limits: LoopbackDiskNode.limits)
+  static var limits: TransferAssembler<ArrayTransferStorage>.Limits {
+    var limits = TransferAssembler<ArrayTransferStorage>.Limits()
+    limits.hashBytesPerRequest = 16 << 10
+    return limits
+  }
   var disk: [UInt8] = []
+  var digest: ImageDigestFrontier?
   var chunksReceived = 0
+  var stillHashing = 0
   var stopped = false
   let done = DispatchSemaphore(value: 0)
 
@@ -171,12 +183,20 @@ final class LoopbackDiskNode: @unchecked Sendable {
       }
       return data.map { .diskData($0) } ?? .failure(ControlFailure(.chunkOutOfBounds))
     case .diskDigest:
-      return .diskDigest(DiskDigest(size: UInt64(disk.count), digest: SHA256Hasher.hash(disk)))
+      // As the node does: 16 KiB a request, "still hashing" until done.
+      if digest == nil { digest = ImageDigestFrontier(size: disk.count) }
+      guard disk.withUnsafeBytes({ digest!.advance(over: $0, budget: 16 << 10) }) else {
+        stillHashing += 1
+        return .failure(ControlFailure(.busy, text: "still hashing the disk: ask again"))
+      }
+      defer { digest = nil }
+      return .diskDigest(DiskDigest(size: UInt64(disk.count), digest: digest!.finalize()))
     default:
       if case .transferChunk = request { chunksReceived += 1 }
       guard let (response, completed) = assembler.handle(request, now: 0) else {
         return .failure(ControlFailure(.notSupported))
       }
+      if case .failure(let failure) = response, failure.code == .busy { stillHashing += 1 }
       if let completed { disk = completed.storage.bytes }
       return response
     }

@@ -12,6 +12,7 @@ chunks sent and skipped, and the rates (wall time of an emulated node: not hardw
 The case boots no ISO of the harness's own (emulator "host"): the CLI starts the node.
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import tempfile
 import time
 
+import harness
 from harness import Case, DriverFailure
 import cases_management
 
@@ -123,6 +125,10 @@ class DiskImageDriver:
             return self.drive()
         finally:
             self.cli("node", "down", check=False)
+            # The node's serial log (its "control: one request held CPU 0" lines measure the
+            # control loop's stalls, docs/control-protocol.md) outlives the temporary home.
+            for log in glob.glob(os.path.join(self.home, "nodes", "*", "serial.log")):
+                shutil.copy(log, os.path.join(harness.LOGS, "disk-images-node-serial.log"))
             shutil.rmtree(self.home, ignore_errors=True)
 
     def drive(self):

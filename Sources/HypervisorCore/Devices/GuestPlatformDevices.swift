@@ -46,7 +46,11 @@ public enum GuestPlatformDevices {
       vm.ports.register(pic, ports: ports)
     }
     vm.vcpus.first?.localAPIC?.externalInterrupts = pic
-    for vcpu in vm.vcpus { vcpu.localAPIC?.endOfInterruptListener = ioAPIC }
+    for vcpu in vm.vcpus {
+      vcpu.localAPIC?.endOfInterruptListener = ioAPIC
+      // Shared models, reached from outside device exits: LocalAPICModel.devicesLock.
+      if vm.sharesDevices { vcpu.localAPIC?.devicesLock = vm.deviceLock }
+    }
     let testDevice = PCTestDevice(inputs: PlatformInterruptInputs(ioAPIC: ioAPIC, pic: pic))
     vm.ports.register(testDevice, ports: PCTestDevice.dataPorts)
     vm.ports.register(testDevice, ports: PCTestDevice.linePorts)

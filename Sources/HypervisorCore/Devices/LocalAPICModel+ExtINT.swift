@@ -15,15 +15,22 @@ extension LocalAPICModel {
 
   /// The vector the 8259 pair would give at INTA now, if it requests and LINT0 passes it.
   /// APIC requests go first: they are peeked before this (`pendingVector`).
+  /// Takes the VM's device lock (`devicesLock`): never call with it held.
   public var pendingExternalVector: UInt8? {
-    guard let pic = externalInterrupts, pic.interruptRequested, acceptsExternalInterrupt
-    else { return nil }
-    return pic.pendingVector
+    guard let pic = externalInterrupts, acceptsExternalInterrupt else { return nil }
+    devicesLock?.lock()
+    defer { devicesLock?.unlock() }
+    return pic.interruptRequested ? pic.pendingVector : nil
   }
 
-  /// INTA: the 8259 pair's vector, its request moved to in service.
+  /// INTA: the 8259 pair's vector, its request moved to in service. The check and the
+  /// acknowledge are one step under the device lock: a device exit on another vCPU's CPU
+  /// (a mask or EOI written to the 8259) cannot come between them.
   public func acknowledgeExternal() -> UInt8? {
-    guard pendingExternalVector != nil, let pic = externalInterrupts else { return nil }
+    guard let pic = externalInterrupts, acceptsExternalInterrupt else { return nil }
+    devicesLock?.lock()
+    defer { devicesLock?.unlock() }
+    guard pic.interruptRequested, pic.pendingVector != nil else { return nil }
     return pic.acknowledge()
   }
 
@@ -42,6 +49,8 @@ extension LocalAPICModel {
   public func offeredVectorTaken(_ vector: UInt8) {
     if offeredExternalVector == vector {
       offeredExternalVector = nil
+      devicesLock?.lock()
+      defer { devicesLock?.unlock() }
       _ = externalInterrupts?.acknowledge()
     } else {
       acknowledge(vector)

@@ -112,6 +112,14 @@ extension LocalAPICModel {
     default:
       return false
     }
+    if index == 0x80B, endOfInterruptListener != nil {
+      // The EOI broadcast clears remote IRR in the VM-wide I/O APIC: under the device
+      // lock, as an xAPIC EOI (an MMIO exit) is (`devicesLock`).
+      devicesLock?.lock()
+      defer { devicesLock?.unlock() }
+      writeRegister(offset: UInt64(index - 0x800) << 4, value: value)
+      return true
+    }
     writeRegister(offset: UInt64(index - 0x800) << 4, value: value)
     return true
   }

@@ -62,6 +62,16 @@ public final class LocalAPICModel: MMIODevice {
   /// Told of every EOI's vector (SDM 3A §11.8.5 EOI broadcast; without a TMR every EOI
   /// is broadcast, and the I/O APIC ignores vectors of no level entry awaiting one).
   public var endOfInterruptListener: IOAPICModel?
+  /// The VM's device lock when its vCPUs share device models (more than one vCPU), nil
+  /// otherwise. The 8259 pair (`externalInterrupts`) and the I/O APIC's remote IRR
+  /// (`endOfInterruptListener`) are VM-wide: device exits change them under this lock, so
+  /// the paths here that reach them from outside an exit take it too — the INTA of the
+  /// 8259's vector (interrupt delivery before an entry, the halted vCPU's wake check) and
+  /// the EOI broadcast of an x2APIC EOI (a WRMSR exit; an xAPIC EOI is an MMIO exit, whose
+  /// dispatcher holds the lock already). Nothing here holds another lock when taking it,
+  /// and under it only vCPU requests are posted (atomics and a kick), so the documented
+  /// order (device lock → switch lock → NIC receive lock, docs/smp.md) is kept.
+  public var devicesLock: SharedLock?
   /// The vector offered to the processor (SVM V_IRQ) came from `externalInterrupts`.
   var offeredExternalVector: UInt8?
 

@@ -42,7 +42,8 @@ public final class VirtualMachine {
   public let attachedVCPUs = Atomic<Int>(0)
   /// Serializes the VM-wide device models (ports, MMIO) between its vCPUs' CPUs. Per VM:
   /// no exit waits for another VM, and exits that touch no device never take it.
-  public let deviceLock = TicketLock()
+  /// The interrupt controllers' vCPU-side paths take it too (LocalAPICModel.devicesLock).
+  public let deviceLock = SharedLock()
   /// More than one vCPU: device exits take `deviceLock`.
   public let sharesDevices: Bool
 

@@ -53,9 +53,25 @@ final class ControlServer: UDPService {
         powerOff(answering: accepted, to: datagram)
         return nil
       }
-      return receiver.respond(to: accepted, with: execute(accepted.request, now: now))
+      let started = arch_rdtsc()
+      let response = execute(accepted.request, now: now)
+      noteLongRequest(since: started)
+      return receiver.respond(to: accepted, with: response)
     }
   }
+
+  /// Logs a request that held CPU 0 (and so the control loop and CPU 0's vCPUs) for
+  /// `longRequestMilliseconds` or more: how docs/control-protocol.md measures the stall
+  /// hashing used to cause.
+  private func noteLongRequest(since started: UInt64) {
+    let milliseconds = (arch_rdtsc() &- started) / max(LocalAPIC.tscPerMillisecond, 1)
+    guard milliseconds >= Self.longRequestMilliseconds, Log.begin(.info) else { return }
+    Console.write("control: one request held CPU 0 for ")
+    Console.write(decimal: milliseconds)
+    Console.write(" ms")
+    Log.end()
+  }
+  static var longRequestMilliseconds: UInt64 { 20 }
 
   private func execute(_ request: Request, now: UInt64) -> Response {
     switch request {

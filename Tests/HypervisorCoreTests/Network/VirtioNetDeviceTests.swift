@@ -19,11 +19,7 @@ private final class FakeNetTransport: VirtioQueueService {
   var faults: [VirtqueueFault] = []
 
   init() {
-    ram.initializeMemory(as: UInt8.self, repeating: 0, count: Self.ramSize)
-    var map = GuestMemoryMap()
-    map.add(
-      GuestMemoryRegion(
-        guestPhysical: 0, hostAddress: UInt64(UInt(bitPattern: ram)), size: UInt64(Self.ramSize)))
+    let map = TestGuestRAM.map(ram, size: Self.ramSize)
     memory = map
     for queue in 0..<2 {
       queues.append(try! DeviceVirtqueue(state(queue), memory: map))

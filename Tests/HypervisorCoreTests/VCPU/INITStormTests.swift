@@ -12,16 +12,7 @@ final class INITStormTests: XCTestCase {
   private let startupToID1: (low: UInt32, high: UInt32) = (0x0601, 1 << 24)  // SIPI, 0x1000
 
   private func machine(vcpus: Int) -> VirtualMachine {
-    var profile = VMProfile(name: Array("storm".utf8))
-    profile.vcpuCount = vcpus
-    let vm = VirtualMachine(id: 0, profile: profile)
-    for vcpu in vm.vcpus {
-      let apic = LocalAPICModel(id: UInt8(vcpu.index), clock: clock)
-      _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
-      vcpu.localAPIC = apic
-      vcpu.kicker = kicker
-    }
-    return vm
+    apicMachine(vcpus: vcpus, clock: clock, kicker: kicker, othersHalted: false, name: "storm")
   }
 
   private func send(_ vm: VirtualMachine, _ icr: (low: UInt32, high: UInt32)) {

@@ -9,17 +9,7 @@ final class IPIRoutingTests: XCTestCase {
 
   /// vCPUs with enabled APICs (ID = index), all but vCPU 0 halted, each kicked by `kicker`.
   private func machine(vcpus: Int) -> VirtualMachine {
-    var profile = VMProfile(name: Array("ipi".utf8))
-    profile.vcpuCount = vcpus
-    let vm = VirtualMachine(id: 0, profile: profile)
-    for vcpu in vm.vcpus {
-      let apic = LocalAPICModel(id: UInt8(vcpu.index), clock: clock)
-      _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
-      vcpu.localAPIC = apic
-      vcpu.kicker = kicker
-      if vcpu.index > 0 { vcpu.state = .halted }
-    }
-    return vm
+    apicMachine(vcpus: vcpus, clock: clock, kicker: kicker)
   }
 
   private func send(_ vm: VirtualMachine, from index: Int, low: UInt32, high: UInt32 = 0) {

@@ -83,16 +83,7 @@ final class InterruptDeliveryTests: XCTestCase {
 
   /// A VM whose vCPUs each have an enabled APIC (IDs 0, 1, ...), all halted but vCPU 0.
   private func machine(vcpus: Int) -> VirtualMachine {
-    var profile = VMProfile(name: Array("ipi".utf8))
-    profile.vcpuCount = vcpus
-    let vm = VirtualMachine(id: 0, profile: profile)
-    for vcpu in vm.vcpus {
-      let apic = LocalAPICModel(id: UInt8(vcpu.index), clock: clock)
-      _ = apic.write(offset: 0xF0, size: 4, value: 0x1FF)
-      vcpu.localAPIC = apic
-      if vcpu.index > 0 { vcpu.state = .halted }
-    }
-    return vm
+    apicMachine(vcpus: vcpus, clock: clock)
   }
 
   private func sendIPI(_ vm: VirtualMachine, from index: Int, low: UInt32, high: UInt32 = 0) {

@@ -15,11 +15,7 @@ private final class FakeDriver {
   var availableIndex: UInt16 = 0
 
   init(size: UInt16 = 8) {
-    ram.initializeMemory(as: UInt8.self, repeating: 0, count: Self.ramSize)
-    var map = GuestMemoryMap()
-    map.add(
-      GuestMemoryRegion(
-        guestPhysical: 0, hostAddress: UInt64(UInt(bitPattern: ram)), size: UInt64(Self.ramSize)))
+    let map = TestGuestRAM.map(ram, size: Self.ramSize)
     memory = map
     self.size = size
   }
@@ -281,7 +277,7 @@ final class DeviceVirtqueueTests: XCTestCase {
 
   func testRandomRingsNeverFaultOutsideTheFaultListAndStayBounded() throws {
     // Random bytes in the rings: the model either returns a chain inside RAM or a fault.
-    var generator = SplitMix64(seed: 0x5EED_0013)
+    var generator = SeededGenerator(seed: 0x5EED_0013)
     for _ in 0..<400 {
       let driver = FakeDriver()
       for offset in stride(from: 0x1000, to: 0x3100, by: 8) {
@@ -301,18 +297,5 @@ final class DeviceVirtqueueTests: XCTestCase {
         // A fault is an answer.
       }
     }
-  }
-}
-
-/// A small deterministic generator (Steele, Lea and Flood's SplitMix64).
-private struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

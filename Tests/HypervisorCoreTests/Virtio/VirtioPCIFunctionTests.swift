@@ -37,11 +37,7 @@ private final class FakeVirtioPCIDriver {
   static let deviceArea: UInt64 = 0x3000
 
   init() {
-    ram.initializeMemory(as: UInt8.self, repeating: 0, count: Self.ramSize)
-    var map = GuestMemoryMap()
-    map.add(
-      GuestMemoryRegion(
-        guestPhysical: 0, hostAddress: UInt64(UInt(bitPattern: ram)), size: UInt64(Self.ramSize)))
+    let map = TestGuestRAM.map(ram, size: Self.ramSize)
     memory = map
     model = VirtioEntropyDevice(source: source)
     function = VirtioPCIFunction(model: model, memory: map, interrupts: sink)

@@ -110,11 +110,7 @@ final class BlockTestDriver {
     }
     disk = DiskImage(name: Array(name.utf8), bytes: diskBuffer.bytes)
     device = VirtioBlockDevice(disk: disk, readOnly: readOnly)
-    var map = GuestMemoryMap()
-    map.add(
-      GuestMemoryRegion(
-        guestPhysical: 0, hostAddress: UInt64(UInt(bitPattern: ram.bytes.baseAddress!)),
-        size: UInt64(Self.ramSize)))
+    let map = TestGuestRAM.map(ram.bytes.baseAddress!, size: Self.ramSize)
     let state = VirtqueueState(
       size: size, descriptorTable: Self.descriptors, driverArea: Self.driverArea,
       deviceArea: Self.deviceArea, eventIndex: eventIndex)

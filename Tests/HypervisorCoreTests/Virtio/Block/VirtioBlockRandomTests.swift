@@ -7,7 +7,7 @@ import XCTest
 /// trap.
 final class VirtioBlockRandomTests: XCTestCase {
   func testRandomChainsNeverWriteOutsideTheImageOrGuestRAM() {
-    var random = BlockRandom(seed: 0xB10C_0013)
+    var random = SeededGenerator(seed: 0xB10C_0013)
     let types: [UInt32] = [0, 1, 4, 8, 11, 13, 2, 0xFFFF_FFFF]
     var total = VirtioBlockStatistics()
     for round in 0..<300 {
@@ -99,7 +99,7 @@ final class VirtioBlockRandomTests: XCTestCase {
   }
 
   func testRandomValidRequestsMatchAPlainArrayModelOfTheDisk() {
-    var random = BlockRandom(seed: 0xD15C)
+    var random = SeededGenerator(seed: 0xD15C)
     let driver = BlockTestDriver(diskSize: 32 * 512, size: 16)
     var model = driver.diskBuffer.contents
     for _ in 0..<200 {
@@ -130,18 +130,5 @@ final class VirtioBlockRandomTests: XCTestCase {
       }
     }
     XCTAssertEqual(driver.diskBuffer.contents, model)
-  }
-}
-
-/// A small deterministic generator (SplitMix64).
-private struct BlockRandom {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
