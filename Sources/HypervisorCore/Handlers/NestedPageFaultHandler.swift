@@ -40,6 +40,12 @@ public enum NestedPageFaultHandler {
       if stopsHere { return .stop(unmapped) }
       return .stop(.unsupportedMMIOInstruction(guestPhysical: address, opcode: opcode))
     }
+    // MOVS, CMPS, LODS, SCAS: two operands, either of which may be the one that faulted.
+    if case .string = decoded.instruction {
+      return StringMemoryAccess.handle(
+        decoded, fault: fault, unmapped: unmapped, stopsHere: stopsHere, vcpu: vcpu, vm: vm,
+        mode: mode, guest: &guest)
+    }
     // The bytes read now must be the instruction that faulted: its operand must be at the
     // faulting address (a guest that changed its page tables without INVLPG may run other
     // bytes from its TLB). Otherwise nothing is emulated and the guest executes it again;
