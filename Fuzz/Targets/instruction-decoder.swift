@@ -37,6 +37,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(!highByte || (destination < 4 && size == 1), "AH-BH only for byte loads")
   case .store(let size, let source):
     precondition(sizes.contains(size), "store size")
+    if case .machineStatusWord = source { precondition(size == 2, "SMSW m16 stores a word") }
     if case .register(let number, let highByte) = source {
       precondition((0..<16).contains(number), "source register number")
       precondition(!highByte || (number < 4 && size == 1), "AH-BH only for byte stores")

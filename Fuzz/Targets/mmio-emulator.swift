@@ -198,7 +198,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   // CF, PF, AF, ZF, SF, OF); everything else in RFLAGS is kept.
   var flagsSet: UInt64 = 0
   switch access.instruction {
-  case .arithmetic, .exchangeAdd, .compareExchange: flagsSet = 0x8D5
+  // NOT sets none, INC and DEC all but CF (SDM Vol 2 NOT, INC, DEC).
+  case .arithmetic(let operation, _, _, _): flagsSet = operation.flagsWritten
+  case .exchangeAdd, .compareExchange: flagsSet = 0x8D5
   case .string(let operation, _, _, _, _) where operation == .cmps || operation == .scas:
     flagsSet = 0x8D5
   default: break

@@ -134,7 +134,7 @@ public enum MemoryAccessDecoder {
       if size == 8 { value = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: value))) }
       return .success(.store(size: size, source: .immediate(value)))
 
-    case 0x00...0x3F where opcode & 7 <= 3, 0x80...0x85, 0xF6, 0xF7:
+    case 0x00...0x3F where opcode & 7 <= 3, 0x80...0x85, 0xF6, 0xF7, 0xFE, 0xFF:
       return try decodeArithmetic(
         opcode, &cursor, prefixes: prefixes, width: width, operand: &operand)
 
@@ -152,6 +152,15 @@ public enum MemoryAccessDecoder {
             size: second & 1 == 0 ? 1 : 2, destinationRegister: Int(modRM.reg) | prefixes.rexR,
             highByte: false, extension: second & 8 == 0 ? .zero : .sign,
             destinationSize: operandSize))
+      case 0x01:
+        // Group 7 (Table A-6): only /4 SMSW m16 is emulated, a 16-bit store of CR0's low
+        // word whatever the operand size (SDM Vol 2 SMSW).
+        let (modRM, memory) = try cursor.readMemoryOperand(
+          prefixes: prefixes, addressSize: addressSize, width: width)
+        guard modRM.reg == 4 else { return .failure(.unsupportedOpcode(second)) }
+        guard let memory else { return .failure(.registerOperandNotMemory) }
+        operand = memory
+        return .success(.store(size: 2, source: .machineStatusWord))
       case 0xB0, 0xB1, 0xC0, 0xC1:
         // CMPXCHG Eb,Gb / Ev,Gv (0F B0, B1) and XADD Eb,Gb / Ev,Gv (0F C0, C1).
         let (modRM, memory) = try cursor.readMemoryOperand(

@@ -13,6 +13,8 @@ public enum MemoryAccessEmulator {
   /// writes, zero-extending 32-bit ones as 64-bit mode does, SDM Vol 1 §3.4.1.1), RDI and RCX
   /// for STOS, and advances RIP by the instruction's length once the instruction is done.
   ///
+  /// `controlRegister0` is CR0 as the guest sees it, the value SMSW stores (its low word).
+  ///
   /// STOS calls `write` once per repetition: (E/R)CX times for REP (none when it is zero),
   /// but at most `iterations` times; the k-th call (from 0) targets the starting (E/R)DI plus
   /// k × size, or minus with RFLAGS.DF. A REP whose count is not exhausted keeps RIP, so the
@@ -20,7 +22,8 @@ public enum MemoryAccessEmulator {
   @discardableResult
   public static func execute(
     _ access: DecodedMemoryAccess, registers: inout GuestRegisters,
-    iterations limit: UInt64 = maximumIterationsPerExit, read: (UInt8) -> UInt64,
+    iterations limit: UInt64 = maximumIterationsPerExit, controlRegister0: UInt64 = 0,
+    read: (UInt8) -> UInt64,
     write: (UInt8, UInt64) -> Void
   ) -> UInt64 {
     switch access.instruction {
@@ -40,6 +43,8 @@ public enum MemoryAccessEmulator {
         value = highByte ? registers[number] >> 8 : registers[number]
       case .immediate(let immediate):
         value = immediate
+      case .machineStatusWord:
+        value = controlRegister0
       }
       write(size, value & mask(size))
 
@@ -62,6 +67,7 @@ public enum MemoryAccessEmulator {
         case .register(let number, let highByte):
           right = highByte ? registers[number] >> 8 : registers[number]
         case .immediate(let immediate): right = immediate
+        case .machineStatusWord: right = controlRegister0
         }
         let (result, flags) = operation.apply(
           destination: memory, source: right, size: size, flags: registers.rflags)

@@ -17,6 +17,8 @@ public enum StoreSource: Equatable {
   case register(Int, highByte: Bool)
   /// An immediate, already sign-extended to the access size where the encoding says so.
   case immediate(UInt64)
+  /// SMSW m16: CR0's low 16 bits as the guest sees CR0 (the executor is given it).
+  case machineStatusWord
 }
 
 /// One of the instructions a guest uses on emulated MMIO, reduced to what the emulator needs.

@@ -90,6 +90,12 @@ public enum NestedPageFaultHandler {
     if case .storeString = decoded.instruction {
       return storeString(decoded, layout: layout, entry: entry, vcpu: vcpu, vm: vm)
     }
+    // SMSW stores CR0's low word as the guest reads it (the read shadow on VMX); read only
+    // then, to keep VMCS reads off the common MMIO path.
+    var controlRegister0: UInt64 = 0
+    if case .store(_, .machineStatusWord) = decoded.instruction {
+      controlRegister0 = guest.readControlRegister(0)
+    }
     if let entry, layout.second == nil, layout.first.address >= entry.base,
       layout.first.address &+ UInt64(layout.first.count) <= entry.base &+ entry.size
     {
@@ -97,7 +103,7 @@ public enum NestedPageFaultHandler {
       let offset = layout.first.address - entry.base
       var effect = DeviceEffect.none
       MemoryAccessEmulator.execute(
-        decoded, registers: &vcpu.registers,
+        decoded, registers: &vcpu.registers, controlRegister0: controlRegister0,
         read: { size in entry.device.read(offset: offset, size: size) },
         write: { size, value in
           effect = entry.device.write(offset: offset, size: size, value: value)
@@ -108,7 +114,7 @@ public enum NestedPageFaultHandler {
     var access = GuestPhysicalAccess(
       first: layout.first, second: layout.second, vcpu: vcpu, vm: vm)
     MemoryAccessEmulator.execute(
-      decoded, registers: &vcpu.registers,
+      decoded, registers: &vcpu.registers, controlRegister0: controlRegister0,
       read: { _ in access.read() },
       write: { _, value in access.write(value) })
 

@@ -315,3 +315,58 @@ final class MemoryAccessStringTests: XCTestCase {
     XCTAssertEqual(registers.rflags & 0x41, 0x41, "0xFF + 1: CF and ZF")
   }
 }
+
+/// SMSW m16 and the one-operand ALU forms (INC, DEC, NOT, NEG) on MMIO.
+final class MemoryAccessUnaryTests: XCTestCase {
+  private func run(_ hex: String, memory: UInt64, rflags: UInt64 = 0x2, cr0: UInt64 = 0)
+    throws -> (written: [UInt64], rflags: UInt64)
+  {
+    let access = try MemoryAccessDecoder.decode(instruction(hex), width: .long64).get()
+    var registers = GuestRegisters()
+    registers.rflags = rflags
+    var written: [UInt64] = []
+    MemoryAccessEmulator.execute(
+      access, registers: &registers, controlRegister0: cr0, read: { _ in memory },
+      write: { _, value in written.append(value) })
+    XCTAssertEqual(registers.rip, UInt64(access.length))
+    return (written, registers.rflags)
+  }
+
+  func testSmswStoresTheLowWordOfCR0() throws {
+    // 0F 01 27: SMSW [RDI]; a 16-bit store whatever REX.W says.
+    XCTAssertEqual(try run("0f 01 27", memory: 0, cr0: 0x8005_0033).written, [0x0033])
+    XCTAssertEqual(
+      try MemoryAccessDecoder.decode(instruction("48 0f 01 27"), width: .long64).get().accessSize,
+      2)
+    XCTAssertEqual(
+      MemoryAccessDecoder.decode(instruction("0f 01 17"), width: .long64),
+      .failure(.unsupportedOpcode(0x01)), "LGDT is not emulated")
+  }
+
+  func testIncAndDecKeepCarry() throws {
+    // FE 07: INC byte [RDI] on 0x7F: 0x80, OF, SF, AF; CF kept set.
+    let inc = try run("fe 07", memory: 0x7F, rflags: 0x3)
+    XCTAssertEqual(inc.written, [0x80])
+    XCTAssertEqual(inc.rflags & ArithmeticOperation.statusFlags, 0x891)
+    // 48 FF 0F: DEC qword [RDI] on 0: all ones, SF, AF, PF; CF kept clear.
+    let dec = try run("48 ff 0f", memory: 0, rflags: 0x2)
+    XCTAssertEqual(dec.written, [~0])
+    XCTAssertEqual(dec.rflags & ArithmeticOperation.statusFlags, 0x94)
+  }
+
+  func testNotAndNeg() throws {
+    // F7 17: NOT dword [RDI]: no flags change.
+    let not = try run("f7 17", memory: 0x0000_FFFF, rflags: 0x8D7)
+    XCTAssertEqual(not.written, [0xFFFF_0000])
+    XCTAssertEqual(not.rflags, 0x8D7)
+    // F6 1F: NEG byte [RDI] on 1: 0xFF, CF, SF, AF, PF.
+    let neg = try run("f6 1f", memory: 1)
+    XCTAssertEqual(neg.written, [0xFF])
+    XCTAssertEqual(neg.rflags & ArithmeticOperation.statusFlags, 0x95)
+    // NEG of 0: CF clear, ZF.
+    XCTAssertEqual(try run("f6 1f", memory: 0).rflags & 0x41, 0x40)
+    XCTAssertEqual(
+      MemoryAccessDecoder.decode(instruction("f7 27"), width: .long64),
+      .failure(.unsupportedOpcode(0xF7)), "MUL is not emulated")
+  }
+}
