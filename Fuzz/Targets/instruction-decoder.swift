@@ -37,6 +37,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(!highByte || (destination < 4 && size == 1), "AH-BH only for byte loads")
   case .store(let size, let source):
     precondition(sizes.contains(size), "store size")
+    if case .machineStatusWord = source { precondition(size == 2, "SMSW m16 stores a word") }
     if case .register(let number, let highByte) = source {
       precondition((0..<16).contains(number), "source register number")
       precondition(!highByte || (number < 4 && size == 1), "AH-BH only for byte stores")
@@ -53,6 +54,28 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if registerDestination, case .immediate = source {
       preconditionFailure("a register destination without a register")
     }
+  case .string(let operation, let size, let repeatPrefix, let addressSize, let segment):
+    precondition(sizes.contains(size) && [2, 4, 8].contains(addressSize), "string sizes")
+    // 64-bit mode has no 16-bit addressing and no 8-byte element outside it (REX.W).
+    precondition(width == .long64 || (size < 8 && addressSize < 8), "64-bit sizes outside it")
+    precondition(width != .long64 || addressSize >= 4, "16-bit addressing in 64-bit mode")
+    // The operand the decoder reports is where the first access goes.
+    guard let operand = access.operand else { preconditionFailure("string without operand") }
+    precondition(operand.addressSize == addressSize, "operand address size")
+    if operation == .scas {
+      precondition(operand.segment == .es && operand.base == 7, "SCAS reads ES:rDI")
+    } else {
+      precondition(operand.segment == segment && operand.base == 6, "the source is seg:rSI")
+    }
+    // The opcode's own bytes: F3/F2 decide the repeat, nothing else does.
+    let hasRepeat = (0..<Int(access.length)).contains { bytes[$0] == 0xF3 || bytes[$0] == 0xF2 }
+    precondition((repeatPrefix != .none) == hasRepeat, "repeat prefix lost or invented")
+  case .exchange(let size, let number, let highByte),
+    .compareExchange(let size, let number, let highByte),
+    .exchangeAdd(let size, let number, let highByte):
+    precondition(sizes.contains(size), "exchange operand size")
+    precondition((0..<16).contains(number), "exchange register number")
+    precondition(!highByte || (number < 4 && size == 1), "AH-BH only for byte operands")
   }
   return 0
 }

@@ -7,6 +7,9 @@
 // - one exit costs at most `maximumDeviceAccesses` device accesses, whatever RCX holds, so
 //   a guest cannot hold a physical CPU in the hypervisor;
 // - a REP STOS that leaves RIP alone has made progress (RCX counted down by the stores done);
+// - MOVS/CMPS/LODS/SCAS move rSI/rDI and count rCX by the elements done, end a REP only at
+//   rCX = 0 or on the REPE/REPNE condition, and stop early only at the chunk bound;
+// - XCHG, XADD, CMPXCHG read once and write once; CMPXCHG's ZF is the comparison;
 // - registers other than the destination, RDI, RCX and RIP keep their values.
 //
 // Input: byte 0 the width (low 2 bits), byte 1 the instruction's length n (up to 15), n
@@ -114,6 +117,79 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if addressSize == 2 {
       precondition(registers.rdi & ~mask == before.rdi & ~mask, "RDI's upper bits kept")
     }
+  case .string(let operation, let size, let repeatPrefix, let addressSize, _):
+    // Every element is whole: MOVS one read and one write, CMPS two reads, LODS and SCAS one
+    // read (SDM Vol 2 each page); no element is split across device calls.
+    let elements: Int
+    switch operation {
+    case .movs:
+      precondition(reads == writes, "MOVS writes each element it reads")
+      elements = reads
+    case .cmps:
+      precondition(writes == 0 && reads % 2 == 0, "CMPS reads two operands per element")
+      elements = reads / 2
+    case .lods, .scas:
+      precondition(writes == 0, "LODS and SCAS do not write memory")
+      elements = reads
+    }
+    precondition(elements <= Int(MemoryAccessEmulator.maximumIterationsPerExit), "chunk bound")
+    changeable = [1, 6, 7]  // RCX, RSI, RDI
+    if operation == .lods { changeable.insert(0) }
+    let mask: UInt64 = addressSize == 8 ? ~0 : (1 << (UInt64(addressSize) * 8)) - 1
+    let repeated = repeatPrefix != .none
+    let countBefore = repeated ? before.rcx & mask : 1
+    let done = UInt64(elements)
+    precondition(done <= countBefore, "more elements than rCX")
+    if repeated {
+      precondition(registers.rcx & mask == countBefore - done, "rCX counts the elements done")
+    } else {
+      precondition(registers.rcx == before.rcx, "no REP, rCX kept")
+    }
+    if advanced {
+      // Ends when rCX reaches 0, or a CMPS/SCAS's ZF ends a REPE/REPNE (SDM Vol 2 REP).
+      let zero = registers.rflags & (1 << 6) != 0
+      let endedByFlag =
+        operation == .cmps || operation == .scas
+        ? (repeatPrefix == .repeatWhileEqual ? !zero : zero) : false
+      precondition(
+        !repeated || registers.rcx & mask == 0 || (done > 0 && endedByFlag),
+        "a REP ended before its count or its condition")
+    } else {
+      precondition(repeated && done > 0, "a string instruction that is resumed made progress")
+      precondition(
+        done == MemoryAccessEmulator.maximumIterationsPerExit, "a chunk ends only at the bound")
+    }
+    let step = before.rflags & (1 << 10) != 0 ? 0 &- UInt64(size) : UInt64(size)
+    let expected = { (index: UInt64) in (index &+ step &* done) & mask }
+    let movesSource = operation != .scas
+    let movesDestination = operation != .lods
+    precondition(
+      registers.rsi & mask == (movesSource ? expected(before.rsi) : before.rsi & mask),
+      "rSI moved by the elements done")
+    precondition(
+      registers.rdi & mask == (movesDestination ? expected(before.rdi) : before.rdi & mask),
+      "rDI moved by the elements done")
+    if addressSize == 2 {
+      precondition(registers.rsi & ~mask == before.rsi & ~mask, "RSI's upper bits kept")
+      precondition(registers.rdi & ~mask == before.rdi & ~mask, "RDI's upper bits kept")
+    }
+  case .exchange(_, let number, _), .exchangeAdd(_, let number, _):
+    precondition(reads == 1 && writes == 1, "XCHG and XADD read and write once")
+    precondition(advanced, "XCHG and XADD complete")
+    changeable.insert(number)
+  case .compareExchange(let size, _, _):
+    // One locked read and one write, whatever the comparison gives (SDM Vol 2 CMPXCHG).
+    precondition(reads == 1 && writes == 1, "CMPXCHG reads and writes once")
+    precondition(advanced, "CMPXCHG completes")
+    let mask: UInt64 = size == 8 ? ~0 : (1 << (UInt64(size) * 8)) - 1
+    let equal = before.rax & mask == deviceValue & mask
+    precondition((registers.rflags & (1 << 6) != 0) == equal, "ZF is the comparison")
+    if equal {
+      precondition(registers.rax == before.rax, "a successful CMPXCHG keeps the accumulator")
+    } else {
+      precondition(registers.rax & mask == deviceValue & mask, "the accumulator gets memory")
+      changeable.insert(0)
+    }
   }
   for number in 0..<16 where !changeable.contains(number) {
     precondition(registers[number] == before[number], "an unrelated register changed")
@@ -121,7 +197,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   // Only an ALU instruction sets flags, and only the six status flags (SDM Vol 1 §3.4.3.1:
   // CF, PF, AF, ZF, SF, OF); everything else in RFLAGS is kept.
   var flagsSet: UInt64 = 0
-  if case .arithmetic = access.instruction { flagsSet = 0x8D5 }
+  switch access.instruction {
+  // NOT sets none, INC and DEC all but CF (SDM Vol 2 NOT, INC, DEC).
+  case .arithmetic(let operation, _, _, _): flagsSet = operation.flagsWritten
+  case .exchangeAdd, .compareExchange: flagsSet = 0x8D5
+  case .string(let operation, _, _, _, _) where operation == .cmps || operation == .scas:
+    flagsSet = 0x8D5
+  default: break
+  }
   precondition(registers.rflags & ~flagsSet == before.rflags & ~flagsSet, "RFLAGS changed")
   return 0
 }

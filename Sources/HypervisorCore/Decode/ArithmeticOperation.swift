@@ -6,9 +6,22 @@ public enum ArithmeticOperation: Int, Equatable {
   case add = 0
   case or, adc, sbb, and, sub, xor, cmp
   case test = 8
+  /// The one-operand forms (FE/FF /0 /1, F6/F7 /2 /3): `source` is not used. INC and DEC
+  /// keep CF; NEG sets CF unless the operand is 0; NOT changes no flag (SDM Vol 2 INC, DEC,
+  /// NEG, NOT).
+  case inc, dec, not, neg
 
   /// The status flags an operation writes (bits 0, 2, 4, 6, 7, 11).
   public static let statusFlags: UInt64 = 0x8D5
+
+  /// The flags the operation writes: none for NOT, all but CF for INC and DEC.
+  public var flagsWritten: UInt64 {
+    switch self {
+    case .not: return 0
+    case .inc, .dec: return Self.statusFlags & ~1
+    default: return Self.statusFlags
+    }
+  }
 
   /// Whether the result is written back (CMP and TEST only set flags).
   public var writesResult: Bool { self != .cmp && self != .test }
@@ -43,6 +56,18 @@ public enum ArithmeticOperation: Int, Equatable {
       overflow = (a ^ b) & (a ^ result) & signBit != 0
       adjust = (a ^ b ^ result) & 0x10 != 0
     case .or: result = a | b
+    case .inc, .dec:
+      result = (self == .inc ? a &+ 1 : a &- 1) & mask
+      carry = carryIn == 1
+      overflow = self == .inc ? result == signBit : a == signBit
+      adjust = (a ^ 1 ^ result) & 0x10 != 0
+    case .neg:
+      result = (0 &- a) & mask
+      carry = a != 0
+      overflow = a == signBit
+      adjust = (a ^ result) & 0x10 != 0
+    case .not:
+      return (~a & mask, flags)
     case .and, .test: result = a & b
     case .xor: result = a ^ b
     }

@@ -8,6 +8,10 @@ struct InstructionPrefixes {
   var repeatPrefix = false
   /// F2 (REPNE).
   var repeatNotEqualPrefix = false
+  /// Which of F3 and F2 came last, when both are present: that one decides between REPE and
+  /// REPNE for CMPS and SCAS (both share prefix group 1, SDM Vol 2 §2.1.1, and processors
+  /// act on the last one of a group).
+  var lastRepeatIsNotEqual = false
   /// 40-4F in 64-bit mode, or 0 when absent.
   var rex: UInt8 = 0
   /// The last segment-override prefix (26 ES, 2E CS, 36 SS, 3E DS, 64 FS, 65 GS), if any.
@@ -35,8 +39,12 @@ struct InstructionPrefixes {
       switch byte {
       case 0x66: prefixes.operandSizeOverride = true
       case 0x67: prefixes.addressSizeOverride = true
-      case 0xF3: prefixes.repeatPrefix = true
-      case 0xF2: prefixes.repeatNotEqualPrefix = true
+      case 0xF3:
+        prefixes.repeatPrefix = true
+        prefixes.lastRepeatIsNotEqual = false
+      case 0xF2:
+        prefixes.repeatNotEqualPrefix = true
+        prefixes.lastRepeatIsNotEqual = true
       case 0xF0: break
       case 0x26: prefixes.segmentOverride = .es
       case 0x2E: prefixes.segmentOverride = .cs

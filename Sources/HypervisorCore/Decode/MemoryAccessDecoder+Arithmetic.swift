@@ -2,7 +2,7 @@ extension MemoryAccessDecoder {
   /// The ALU forms on a memory operand (SDM Vol 2 Table A-2, groups 1 and 3 in Table A-6):
   /// 00-3F columns 0-3 (op Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev, ModRM-selected by opcode bits
   /// 5:3), 80/82/83 (op Eb,Ib / Ev,Ib sign-extended) and 81 (Ev,Iz), 84/85 TEST Eb,Gb /
-  /// Ev,Gv, F6/F7 /0 and /1 TEST Eb,Ib / Ev,Iz. Iz is sign-extended to 64 bits with REX.W.
+  /// Ev,Gv, F6/F7 /0 and /1 TEST Eb,Ib / Ev,Iz, /2 NOT and /3 NEG, FE/FF /0 INC and /1 DEC. Iz is sign-extended to 64 bits with REX.W.
   static func decodeArithmetic(
     _ opcode: UInt8, _ cursor: inout InstructionCursor, prefixes: InstructionPrefixes,
     width: GuestMode.Width, operand: inout MemoryOperand
@@ -21,9 +21,22 @@ extension MemoryAccessDecoder {
       operation = ArithmeticOperation(rawValue: Int(modRM.reg)) ?? .add
       source = .immediate(try immediate(opcode == 0x81 ? size : 1, size: size, &cursor))
     case 0xF6, 0xF7:
+      // Group 3: /0 /1 TEST Ib/Iz, /2 NOT, /3 NEG; MUL, IMUL, DIV, IDIV are not emulated.
+      switch modRM.reg {
+      case 0, 1:
+        operation = .test
+        source = .immediate(try immediate(size, size: size, &cursor))
+      case 2, 3:
+        operation = modRM.reg == 2 ? .not : .neg
+        source = .immediate(0)
+      default:
+        return .failure(.unsupportedOpcode(opcode))
+      }
+    case 0xFE, 0xFF:
+      // Groups 4 and 5: /0 INC, /1 DEC; the rest (CALL, JMP, PUSH) are not emulated.
       guard modRM.reg <= 1 else { return .failure(.unsupportedOpcode(opcode)) }
-      operation = .test
-      source = .immediate(try immediate(size, size: size, &cursor))
+      operation = modRM.reg == 0 ? .inc : .dec
+      source = .immediate(0)
     default:
       operation = opcode >= 0x84 ? .test : ArithmeticOperation(rawValue: Int(opcode >> 3)) ?? .add
       registerDestination = opcode < 0x84 && opcode & 2 != 0

@@ -80,6 +80,46 @@ public enum MemoryAccessDecoder {
       operand = MemoryOperand(segment: .es, base: 7, addressSize: addressSize)
       return .success(.storeString(size: size, repeated: repeated, addressSize: addressSize))
 
+    case 0xA4...0xA7, 0xAC...0xAF:
+      // MOVS, CMPS, LODS, SCAS: even opcodes are the byte forms.
+      let operation: StringOperation
+      switch opcode {
+      case 0xA4, 0xA5: operation = .movs
+      case 0xA6, 0xA7: operation = .cmps
+      case 0xAC, 0xAD: operation = .lods
+      default: operation = .scas
+      }
+      let repeatPrefix: RepeatPrefix
+      if !prefixes.repeatPrefix && !prefixes.repeatNotEqualPrefix {
+        repeatPrefix = .none
+      } else {
+        repeatPrefix = prefixes.lastRepeatIsNotEqual ? .repeatWhileNotEqual : .repeatWhileEqual
+      }
+      // The source is DS:(E/R)SI unless a segment override names another; the destination
+      // ES:(E/R)DI takes no override (SDM Vol 2 MOVS, CMPS, LODS, SCAS).
+      let sourceSegment = prefixes.segmentOverride ?? .ds
+      operand =
+        operation == .scas
+        ? MemoryOperand(segment: .es, base: 7, addressSize: addressSize)
+        : MemoryOperand(segment: sourceSegment, base: 6, addressSize: addressSize)
+      return .success(
+        .string(
+          operation: operation, size: opcode & 1 == 0 ? 1 : operandSize, repeat: repeatPrefix,
+          addressSize: addressSize, sourceSegment: sourceSegment))
+
+    case 0x86, 0x87:
+      // XCHG Eb,Gb / Ev,Gv (Table A-2); with a memory operand it is locked whatever the
+      // prefixes say, which the emulation (one read, then one write) does not need to model.
+      let (modRM, memory) = try cursor.readMemoryOperand(
+        prefixes: prefixes, addressSize: addressSize, width: width)
+      guard let memory else { return .failure(.registerOperandNotMemory) }
+      operand = memory
+      let size: UInt8 = opcode == 0x86 ? 1 : operandSize
+      let register = Int(modRM.reg) | prefixes.rexR
+      let (number, highByte) =
+        size == 1 ? byteRegister(register, prefixes: prefixes) : (register, false)
+      return .success(.exchange(size: size, register: number, highByte: highByte))
+
     case 0xC6, 0xC7:
       // Group 11 (Table A-6): only /0 is MOV. The immediate follows the displacement; Iz
       // is sign-extended to 64 bits with REX.W.
@@ -94,7 +134,7 @@ public enum MemoryAccessDecoder {
       if size == 8 { value = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: value))) }
       return .success(.store(size: size, source: .immediate(value)))
 
-    case 0x00...0x3F where opcode & 7 <= 3, 0x80...0x85, 0xF6, 0xF7:
+    case 0x00...0x3F where opcode & 7 <= 3, 0x80...0x85, 0xF6, 0xF7, 0xFE, 0xFF:
       return try decodeArithmetic(
         opcode, &cursor, prefixes: prefixes, width: width, operand: &operand)
 
@@ -112,6 +152,29 @@ public enum MemoryAccessDecoder {
             size: second & 1 == 0 ? 1 : 2, destinationRegister: Int(modRM.reg) | prefixes.rexR,
             highByte: false, extension: second & 8 == 0 ? .zero : .sign,
             destinationSize: operandSize))
+      case 0x01:
+        // Group 7 (Table A-6): only /4 SMSW m16 is emulated, a 16-bit store of CR0's low
+        // word whatever the operand size (SDM Vol 2 SMSW).
+        let (modRM, memory) = try cursor.readMemoryOperand(
+          prefixes: prefixes, addressSize: addressSize, width: width)
+        guard modRM.reg == 4 else { return .failure(.unsupportedOpcode(second)) }
+        guard let memory else { return .failure(.registerOperandNotMemory) }
+        operand = memory
+        return .success(.store(size: 2, source: .machineStatusWord))
+      case 0xB0, 0xB1, 0xC0, 0xC1:
+        // CMPXCHG Eb,Gb / Ev,Gv (0F B0, B1) and XADD Eb,Gb / Ev,Gv (0F C0, C1).
+        let (modRM, memory) = try cursor.readMemoryOperand(
+          prefixes: prefixes, addressSize: addressSize, width: width)
+        guard let memory else { return .failure(.registerOperandNotMemory) }
+        operand = memory
+        let size: UInt8 = second & 1 == 0 ? 1 : operandSize
+        let register = Int(modRM.reg) | prefixes.rexR
+        let (number, highByte) =
+          size == 1 ? byteRegister(register, prefixes: prefixes) : (register, false)
+        if second < 0xC0 {
+          return .success(.compareExchange(size: size, register: number, highByte: highByte))
+        }
+        return .success(.exchangeAdd(size: size, register: number, highByte: highByte))
       default:
         return .failure(.unsupportedOpcode(second))
       }

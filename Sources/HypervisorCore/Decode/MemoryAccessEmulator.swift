@@ -13,6 +13,8 @@ public enum MemoryAccessEmulator {
   /// writes, zero-extending 32-bit ones as 64-bit mode does, SDM Vol 1 §3.4.1.1), RDI and RCX
   /// for STOS, and advances RIP by the instruction's length once the instruction is done.
   ///
+  /// `controlRegister0` is CR0 as the guest sees it, the value SMSW stores (its low word).
+  ///
   /// STOS calls `write` once per repetition: (E/R)CX times for REP (none when it is zero),
   /// but at most `iterations` times; the k-th call (from 0) targets the starting (E/R)DI plus
   /// k × size, or minus with RFLAGS.DF. A REP whose count is not exhausted keeps RIP, so the
@@ -20,7 +22,8 @@ public enum MemoryAccessEmulator {
   @discardableResult
   public static func execute(
     _ access: DecodedMemoryAccess, registers: inout GuestRegisters,
-    iterations limit: UInt64 = maximumIterationsPerExit, read: (UInt8) -> UInt64,
+    iterations limit: UInt64 = maximumIterationsPerExit, controlRegister0: UInt64 = 0,
+    read: (UInt8) -> UInt64,
     write: (UInt8, UInt64) -> Void
   ) -> UInt64 {
     switch access.instruction {
@@ -40,6 +43,8 @@ public enum MemoryAccessEmulator {
         value = highByte ? registers[number] >> 8 : registers[number]
       case .immediate(let immediate):
         value = immediate
+      case .machineStatusWord:
+        value = controlRegister0
       }
       write(size, value & mask(size))
 
@@ -62,12 +67,51 @@ public enum MemoryAccessEmulator {
         case .register(let number, let highByte):
           right = highByte ? registers[number] >> 8 : registers[number]
         case .immediate(let immediate): right = immediate
+        case .machineStatusWord: right = controlRegister0
         }
         let (result, flags) = operation.apply(
           destination: memory, source: right, size: size, flags: registers.rflags)
         registers.rflags = flags
         if operation.writesResult { write(size, result) }
       }
+
+    case .exchange(let size, let number, let highByte):
+      // XCHG: TEMP <- DEST; DEST <- SRC; SRC <- TEMP (SDM Vol 2 XCHG). No flags.
+      let memory = read(size) & mask(size)
+      write(size, register(number, highByte: highByte, in: registers) & mask(size))
+      setRegister(number, highByte: highByte, size: size, to: memory, in: &registers)
+
+    case .exchangeAdd(let size, let number, let highByte):
+      // XADD: TEMP <- SRC + DEST; SRC <- DEST; DEST <- TEMP, flags as ADD (SDM Vol 2 XADD).
+      let memory = read(size) & mask(size)
+      let (sum, flags) = ArithmeticOperation.add.apply(
+        destination: memory, source: register(number, highByte: highByte, in: registers),
+        size: size, flags: registers.rflags)
+      write(size, sum)
+      registers.rflags = flags
+      setRegister(number, highByte: highByte, size: size, to: memory, in: &registers)
+
+    case .compareExchange(let size, let number, let highByte):
+      // CMPXCHG (SDM Vol 2): TEMP <- DEST; flags as CMP accumulator, TEMP; equal: DEST <-
+      // SRC; else the accumulator <- TEMP and DEST <- TEMP, "the processor never produces a
+      // locked read without also producing a locked write", so memory is written either way.
+      let memory = read(size) & mask(size)
+      let (_, flags) = ArithmeticOperation.cmp.apply(
+        destination: registers.rax, source: memory, size: size, flags: registers.rflags)
+      registers.rflags = flags
+      if flags & (1 << 6) != 0 {
+        write(size, register(number, highByte: highByte, in: registers) & mask(size))
+      } else {
+        write(size, memory)
+        registers.rax = merge(memory, into: registers.rax, size: size)
+      }
+
+    case .string:
+      // Every element of both operands goes to the one device, in the order the processor
+      // touches them; the MMIO handler routes each operand itself (executeString).
+      return executeString(
+        access, registers: &registers, iterations: limit, begin: { _, _, _ in true },
+        read: { _, _, size in read(size) }, write: { _, size, value in write(size, value) })
 
     case .storeString(let size, let repeated, let addressSize):
       // SDM Vol 2 STOS and REP: the count and index registers are as wide as the address.
@@ -89,6 +133,23 @@ public enum MemoryAccessEmulator {
     }
     registers.rip &+= UInt64(access.length)
     return 1
+  }
+
+  /// A general-purpose register as an operand: with `highByte`, bits 15:8 (AH-BH).
+  @inline(__always)
+  static func register(_ number: Int, highByte: Bool, in registers: GuestRegisters) -> UInt64 {
+    highByte ? registers[number] >> 8 : registers[number]
+  }
+
+  /// Writes a `size`-byte result into a register, AH-BH included (see `merge`).
+  @inline(__always)
+  static func setRegister(
+    _ number: Int, highByte: Bool, size: UInt8, to value: UInt64,
+    in registers: inout GuestRegisters
+  ) {
+    let old = registers[number]
+    registers[number] =
+      highByte ? old & ~0xFF00 | (value & 0xFF) << 8 : merge(value, into: old, size: size)
   }
 
   /// What one repetition adds to the index registers: the element size, negated when

@@ -17,6 +17,8 @@ public enum StoreSource: Equatable {
   case register(Int, highByte: Bool)
   /// An immediate, already sign-extended to the access size where the encoding says so.
   case immediate(UInt64)
+  /// SMSW m16: CR0's low 16 bits as the guest sees CR0 (the executor is given it).
+  case machineStatusWord
 }
 
 /// One of the instructions a guest uses on emulated MMIO, reduced to what the emulator needs.
@@ -40,12 +42,28 @@ public enum MemoryAccessInstruction: Equatable {
   /// the result is written back to memory unless the operation is CMP or TEST.
   case arithmetic(
     operation: ArithmeticOperation, size: UInt8, source: StoreSource, registerDestination: Bool)
+  /// MOVS (A4, A5), CMPS (A6, A7), LODS (AC, AD), SCAS (AE, AF), optionally repeated: the
+  /// source operand is `sourceSegment`:(E/R)SI (DS unless overridden), the destination
+  /// ES:(E/R)DI, which no prefix overrides (SDM Vol 2, each instruction's page).
+  /// `addressSize` picks SI/DI/CX, ESI/EDI/ECX or RSI/RDI/RCX.
+  case string(
+    operation: StringOperation, size: UInt8, repeat: RepeatPrefix, addressSize: UInt8,
+    sourceSegment: SegmentRegister)
+  /// XCHG r/m, r (86, 87): memory gets the register, the register the old memory value.
+  case exchange(size: UInt8, register: Int, highByte: Bool)
+  /// CMPXCHG r/m, r (0F B0, 0F B1): compares AL/AX/EAX/RAX with memory; equal, memory gets
+  /// the register, else the accumulator gets memory (and memory its own value back).
+  case compareExchange(size: UInt8, register: Int, highByte: Bool)
+  /// XADD r/m, r (0F C0, 0F C1): memory gets the sum, the register the old memory value.
+  case exchangeAdd(size: UInt8, register: Int, highByte: Bool)
 
   /// Whether the access writes memory: the W/R bit of a #PF it causes (SDM 3A Figure 4-12).
   public var isStore: Bool {
     switch self {
     case .load: return false
     case .store, .storeString: return true
+    case .string(let operation, _, _, _, _): return operation == .movs
+    case .exchange, .compareExchange, .exchangeAdd: return true
     case .arithmetic(let operation, _, _, let registerDestination):
       return !registerDestination && operation.writesResult
     }
@@ -78,11 +96,13 @@ public struct DecodedMemoryAccess: Equatable {
     self.operand = operand
   }
 
-  /// Bytes one access (one repetition for STOS) touches.
+  /// Bytes one access (one repetition, and one of its operands, for a string instruction)
+  /// touches.
   public var accessSize: UInt8 {
     switch instruction {
     case .load(let size, _, _, _, _), .store(let size, _), .storeString(let size, _, _),
-      .arithmetic(_, let size, _, _):
+      .arithmetic(_, let size, _, _), .string(_, let size, _, _, _), .exchange(let size, _, _),
+      .compareExchange(let size, _, _), .exchangeAdd(let size, _, _):
       return size
     }
   }

@@ -24,6 +24,13 @@ public enum ControlRegisterHandler {
       guard
         let bytes = InstructionFetcher.fetch(rip: vcpu.registers.rip, mode: mode, memory: vm.memory)
       else { return .stop(.instructionFetchFailed(rip: vcpu.registers.rip)) }
+      if number == 0, MoveToControlRegister.decode(bytes, width: mode.width) == nil,
+        let lmsw = LoadMachineStatusWordOperand.decode(bytes, width: mode.width)
+      {
+        return loadMachineStatusWord(
+          from: lmsw.operand, length: lmsw.length, exit: exit, mode: mode, vcpu: vcpu, vm: vm,
+          guest: &guest)
+      }
       guard let write = MoveToControlRegister.decode(bytes, width: mode.width),
         write.controlRegister == number
       else { return .stop(.unexpectedExit(vendorCode: 0x1C)) }
@@ -72,6 +79,40 @@ public enum ControlRegisterHandler {
 }
 
 extension ControlRegisterHandler {
+  /// LMSW m16: reads the word from guest RAM through the guest's tables (a refused read is
+  /// the guest's #PF, nothing changed) and loads CR0 bits 3:0, PE never cleared (SDM Vol 2
+  /// LMSW). A word outside RAM (MMIO) is not emulated: the VM stops as before.
+  static func loadMachineStatusWord<Guest: GuestStateAccess>(
+    from operand: MemoryOperand, length: UInt8, exit: VMExit, mode: GuestMode,
+    vcpu: VirtualCPU, vm: VirtualMachine, guest: inout Guest
+  ) -> ExitOutcome {
+    let linear = operand.linearAddress(
+      registers: vcpu.registers, nextRIP: vcpu.registers.rip &+ UInt64(length), mode: mode)
+    if LinearAccessCheck.faults(
+      linear, write: false, vcpu: vcpu, mode: mode, memory: vm.memory, guest: &guest)
+      || ((linear & 0xFFF) == 0xFFF
+        && LinearAccessCheck.faults(
+          linear &+ 1, write: false, vcpu: vcpu, mode: mode, memory: vm.memory, guest: &guest))
+    {
+      return .resume
+    }
+    var word: UInt64 = 0
+    for index in 0..<UInt64(2) {
+      guard
+        let physical = InstructionFetcher.translateWithRights(
+          linear &+ index, mode: mode, memory: vm.memory)?.physical,
+        vm.mmio.entry(for: physical) == nil, vcpu.localDevices.entry(for: physical) == nil,
+        let byte = vm.memory.pointer(to: physical, length: 1)
+      else { return .stop(.unexpectedExit(vendorCode: 0x1C)) }
+      word |= UInt64(byte.load(as: UInt8.self)) << (index * 8)
+    }
+    let old = guest.readControlRegister(0)
+    _ = guest.writeControlRegister(0, old & ~0xE | word & 0xF)
+    var exit = exit
+    exit.instructionLength = length
+    return InstructionCompletion.complete(exit, vcpu: vcpu, vm: vm, guest: guest)
+  }
+
   /// The VM's rules for CR0 and CR4, against the guest's own view of both registers
   /// (the read shadows on VMX) and of EFER (on SVM, LME with paging off is not in the VMCB).
   static func permits<Guest: GuestStateAccess>(

@@ -40,6 +40,12 @@ public enum NestedPageFaultHandler {
       if stopsHere { return .stop(unmapped) }
       return .stop(.unsupportedMMIOInstruction(guestPhysical: address, opcode: opcode))
     }
+    // MOVS, CMPS, LODS, SCAS: two operands, either of which may be the one that faulted.
+    if case .string = decoded.instruction {
+      return StringMemoryAccess.handle(
+        decoded, fault: fault, unmapped: unmapped, stopsHere: stopsHere, vcpu: vcpu, vm: vm,
+        mode: mode, guest: &guest)
+    }
     // The bytes read now must be the instruction that faulted: its operand must be at the
     // faulting address (a guest that changed its page tables without INVLPG may run other
     // bytes from its TLB). Otherwise nothing is emulated and the guest executes it again;
@@ -84,6 +90,12 @@ public enum NestedPageFaultHandler {
     if case .storeString = decoded.instruction {
       return storeString(decoded, layout: layout, entry: entry, vcpu: vcpu, vm: vm)
     }
+    // SMSW stores CR0's low word as the guest reads it (the read shadow on VMX); read only
+    // then, to keep VMCS reads off the common MMIO path.
+    var controlRegister0: UInt64 = 0
+    if case .store(_, .machineStatusWord) = decoded.instruction {
+      controlRegister0 = guest.readControlRegister(0)
+    }
     if let entry, layout.second == nil, layout.first.address >= entry.base,
       layout.first.address &+ UInt64(layout.first.count) <= entry.base &+ entry.size
     {
@@ -91,7 +103,7 @@ public enum NestedPageFaultHandler {
       let offset = layout.first.address - entry.base
       var effect = DeviceEffect.none
       MemoryAccessEmulator.execute(
-        decoded, registers: &vcpu.registers,
+        decoded, registers: &vcpu.registers, controlRegister0: controlRegister0,
         read: { size in entry.device.read(offset: offset, size: size) },
         write: { size, value in
           effect = entry.device.write(offset: offset, size: size, value: value)
@@ -102,7 +114,7 @@ public enum NestedPageFaultHandler {
     var access = GuestPhysicalAccess(
       first: layout.first, second: layout.second, vcpu: vcpu, vm: vm)
     MemoryAccessEmulator.execute(
-      decoded, registers: &vcpu.registers,
+      decoded, registers: &vcpu.registers, controlRegister0: controlRegister0,
       read: { _ in access.read() },
       write: { _, value in access.write(value) })
 

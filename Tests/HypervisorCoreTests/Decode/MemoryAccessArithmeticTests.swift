@@ -41,7 +41,7 @@ final class MemoryAccessArithmeticTests: XCTestCase {
         operation: .and, size: 2, source: .immediate(0x1234), registerDestination: false))
     XCTAssertEqual(decode("66 81 21 34 12")?.length, 5)
     XCTAssertNil(decode("09 c0"), "register operand: not MMIO")
-    XCTAssertNil(decode("f6 12"), "F6 /2 (NOT) is not covered")
+    XCTAssertNil(decode("f6 22"), "F6 /4 (MUL) is not covered")
   }
 
   func testReadModifyWriteSetsFlagsAndWritesBack() {

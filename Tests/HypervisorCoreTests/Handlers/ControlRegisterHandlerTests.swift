@@ -146,4 +146,24 @@ final class ControlRegisterHandlerTests: MachineTestCase {
     XCTAssertEqual(machine.guest.guestMode.cr0, 0x19)
     XCTAssertEqual(machine.vcpu.registers.rip, 0x2005)
   }
+
+  func testLMSWFromMemoryReadsTheWordFromRAM() {
+    // kvm-unit-tests' emulator "lmsw (2)": LMSW m16 exits with no register named.
+    let machine = makeMachine()
+    machine.enterProtectedMode32(eip: 0x2000)
+    machine.guest.guestMode.cr0 = 0x11  // PE, ET
+    machine.write([0x1D, 0xFF], at: 0x3000)  // bits 3:0 = 1101: PE, EM, TS
+    machine.vcpu.registers.rbx = 0x3000
+    let write = ExitReason.controlRegisterAccess(
+      ControlRegisterAccess(
+        register: 0, kind: .write, generalRegister: ControlRegisterHandler.unknownRegister))
+    // 0F 01 33: LMSW [EBX].
+    XCTAssertEqual(machine.dispatchDecoding(write, instruction: [0x0F, 0x01, 0x33]), .resume)
+    XCTAssertEqual(machine.guest.guestMode.cr0, 0x1D, "bits 3:0 loaded, the rest kept")
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x2003)
+    // 0F 01 73 10: LMSW [EBX+0x10], a word of 0: PE stays set.
+    XCTAssertEqual(machine.dispatchDecoding(write, instruction: [0x0F, 0x01, 0x73, 0x10]), .resume)
+    XCTAssertEqual(machine.guest.guestMode.cr0, 0x11)
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x2007)
+  }
 }
