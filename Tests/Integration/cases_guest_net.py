@@ -143,7 +143,7 @@ def cases():
         # The same ISO on VT-x (Bochs, corei7_skylake_x: VMX with EPT), one CPU time-sharing
         # both VMs: the virtio-net BARs through EPT violations, MSI-X posted to VMX vCPUs,
         # each VM's MSIs all delivered. Slow (make test-slow): two Linux boots under Bochs,
-        # 436 s of wall time on the shared 2-core host (docs/guest-io.md, "Coverage").
+        # 275-436 s of wall time on the shared 2-core host (docs/guest-io.md, "Coverage").
         Case("bochs-vmx-guest-net-two-vms-one-node", "bochs", LOCAL_ISO,
              [r"vmx: every requested VMX control is available", r"vm neta: 192 MiB",
               r"^summary: physical frames free: (\d+) before the VMs, \1 after$"],
