@@ -66,6 +66,10 @@ public final class VirtualCPU {
 
   /// The physical CPU whose run queue holds this vCPU, -1 while it has none. Kicks go there.
   public let hostCPU = Atomic<Int>(-1)
+  /// Its CPU is in one of its slices (the scheduler sets it around the backend's run): a
+  /// request posted while it is clear is drained before the vCPU next enters the guest.
+  /// The dirty log waits on it for a TLB flush (docs/migration.md).
+  public let inSlice = Atomic<Bool>(false)
   /// PAUSE exits on a shared core: a spin-wait longer than its window yields the core.
   public var pauseLoop = PauseLoopDetector()
   /// A TLB flush of the VM's guest-physical translations is due before the next entry

@@ -84,7 +84,9 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       }
       return .console(
         ConsoleOutput(offset: read.offset, bytes: read.bytes, written: read.written, ended: ended))
-    case .memoryRead, .memoryWrite, .dirtyLog, .restoreState:
+    case .dirtyLog(let name, let operation, let startPage):
+      return DirtyLogControl.execute(name, operation, from: startPage, manager: manager)
+    case .memoryRead, .memoryWrite, .restoreState:
       // Issue 15's memory and migration requests: the wire format is settled
       // (docs/control-protocol.md, "Memory and migration"); the node's side is being built.
       return .failure(

@@ -182,7 +182,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       return
     }
     let sliceStart = arch_rdtsc()
+    vcpu.inSlice.store(true, ordering: .sequentiallyConsistent)
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
+    vcpu.inSlice.store(false, ordering: .sequentiallyConsistent)
     vcpu.sliceCycles &+= arch_rdtsc() &- sliceStart
     cpu.setActivity(.busy)
     LocalAPIC.disarm()

@@ -194,6 +194,8 @@ enum VMLoader {
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
     vm.memory = space.memory
+    // Device models' writes reach the VM's dirty log (the VM owns both; never changed).
+    vm.memory.writeLog = Unmanaged.passUnretained(vm.dirtyLog).toOpaque()
     vm.addressSpace = space
     vm.installStandardDevices(console: console)
     // A traced VM's devices read a clock the trace records (before populate builds them).

@@ -6,7 +6,7 @@ import Memory
 /// host save area and ASIDs) lives in each `PhysicalCPU.processor`; the backend object holds
 /// only what all CPUs share.
 protocol VirtualizationBackend: AnyObject {
-  associatedtype NestedFormat: PageTableFormat
+  associatedtype NestedFormat: WriteTrackableFormat
   static var name: StaticString { get }
   /// How an exit trace names this backend (docs/exit-trace.md).
   static var traceBackend: ExitTraceHeader.Backend { get }
