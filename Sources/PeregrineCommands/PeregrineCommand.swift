@@ -19,7 +19,7 @@ public struct PeregrineCommand: ParsableCommand {
       NodeCommand.self, NodesCommand.self, ValidateCommand.self, CreateCommand.self,
       ListCommand.self,
       StatusCommand.self, PauseCommand.self, UnpauseCommand.self, DestroyCommand.self,
-      ConsoleCommand.self, ImageCommand.self,
+      ConsoleCommand.self, ImageCommand.self, CheckpointCommand.self, RestoreCommand.self,
     ])
 
   public init() {}

@@ -100,6 +100,9 @@ public final class VirtualCPU {
   /// Its state as its own CPU captured it when it parked (from the VMCB or the VMCS, which
   /// on VT-x is current only there); nil while it is not parked, or when capture failed.
   public var pausedState: SavedVMState.VCPU?
+  /// An incoming VM's record for this vCPU (`restoreState`, docs/checkpoint.md): set by the
+  /// VM manager while the vCPU is parked, applied and cleared by its own CPU as it unparks it.
+  public var incomingState: SavedVMState.VCPU?
   /// Host cycles spent in this vCPU's slices (guest time and its exits): a paused vCPU adds
   /// none. Written by the owner CPU, read by reports.
   public var sliceCycles: UInt64 = 0
