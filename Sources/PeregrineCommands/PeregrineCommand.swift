@@ -20,6 +20,7 @@ public struct PeregrineCommand: ParsableCommand {
       ListCommand.self,
       StatusCommand.self, PauseCommand.self, UnpauseCommand.self, DestroyCommand.self,
       ConsoleCommand.self, ImageCommand.self, CheckpointCommand.self, RestoreCommand.self,
+      MigrateCommand.self,
     ])
 
   public init() {}
