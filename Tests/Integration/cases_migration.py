@@ -17,6 +17,7 @@ import cases_cluster
 import cases_management
 
 ROOT = cases_management.ROOT
+ISOS = {}
 
 PROFILE = """<?xml version="1.0"?>
 <profile>
