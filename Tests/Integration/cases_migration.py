@@ -8,6 +8,7 @@ node0 printed (no reset, no lost count), the VM is listed on node1 only, and nod
 VM. Total time, downtime and pages per round are the case's notes (docs/migration.md).
 """
 
+import json
 import os
 import re
 import time
@@ -97,7 +98,8 @@ class MigrationDriver(cases_cluster.ClusterDriver):
 
         before = self.wait_count("node0", 0, 30)[-1][0]
         start = time.time()
-        report = self.json("migrate", "counter", "--to", "node1", timeout=900)
+        report = json.loads(
+            self.cli("migrate", "counter", "--to", "node1", "--json", timeout=900)[1])
         notes.append("migrate: %.1f s wall; total %.2f s, downtime %.2f s, pages per round %r, "
                      "%d bytes of memory sent" % (
                          time.time() - start, report["total_seconds"],
