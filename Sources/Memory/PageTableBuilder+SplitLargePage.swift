@@ -21,10 +21,18 @@ extension PageTableBuilder where Format == HostPagingFormat {
     }
   }
 
+  /// Entry `index` of the table that replaces the large leaf `entry` of `size`
+  /// (`HostPagingFormat.childEntry`).
+  static func childEntry(of entry: UInt64, size: PageSize, index: Int) -> UInt64 {
+    HostPagingFormat.childEntry(of: entry, size: size, index: index)
+  }
+}
+
+extension HostPagingFormat {
   /// Entry `index` of the table that replaces the large leaf `entry` of `size`. A large
   /// leaf keeps PAT in bit 12 and sets PS (bit 7); a 4 KiB leaf keeps PAT in bit 7
   /// (SDM 3A §4.5, Tables 4-17, 4-19 and 4-20).
-  static func childEntry(of entry: UInt64, size: PageSize, index: Int) -> UInt64 {
+  public static func childEntry(of entry: UInt64, size: PageSize, index: Int) -> UInt64 {
     let pat: UInt64 = 1 << 12
     let largeFrame = entry & physicalAddressMask & ~(size.rawValue - 1)
     let attributes = entry & ~physicalAddressMask  // flags 11:0 and XD, protection keys
@@ -33,7 +41,7 @@ extension PageTableBuilder where Format == HostPagingFormat {
     if childSize == .size2M {
       return physical | attributes | (entry & pat)
     }
-    var flags = attributes & ~HostPagingFormat.pageSize
+    var flags = attributes & ~pageSize
     if entry & pat != 0 { flags |= 1 << 7 }
     return physical | flags
   }

@@ -162,6 +162,11 @@ final class ControlConnection: NodeConnection {
   {
     let profile = request.profile
     var specification = try Self.specification(of: profile, node: node)
+    if request.incoming {
+      // Named as a create names it, but not sent: nothing is loaded.
+      specification.incoming = true
+      specification.kernelImage = Array("\(profile.name).kernel".utf8)
+    }
     let total = request.totalBytes
     var before: UInt64 = 0
     var diskTransfer: DiskTransferCounts? = nil
@@ -319,7 +324,7 @@ final class ControlConnection: NodeConnection {
     try call(vm: vm) { try client.perform(request) }
   }
 
-  private func call<T>(vm: String? = nil, _ body: () throws -> T) throws -> T {
+  func call<T>(vm: String? = nil, _ body: () throws -> T) throws -> T {
     do {
       return try body()
     } catch let error as ControlClientError {

@@ -66,6 +66,10 @@ struct CreateCommand: ParsableCommand {
       }
       reporter.finish()
       let seconds = environment.now().timeIntervalSince(started)
+      // For `checkpoint`, which puts the VM's profile in its file (docs/checkpoint.md).
+      if let xml = FileManager.default.contents(atPath: profile) {
+        try? ProfileRecords.record(summary.name, xml: xml, in: environment.state)
+      }
       if let source = request.diskSource {
         try DiskRecords.record(
           DiskRecords.Entry(machine: summary.name, node: node.name, source: source),

@@ -199,6 +199,9 @@ public struct CreateRequest {
   /// Where the disk (the "disk" upload) came from, so that `image save` and `destroy` bring
   /// it back there.
   public var diskSource: DiskSource? = nil
+  /// Created `incoming` (restore, docs/checkpoint.md): built with its memory zeroed and
+  /// nothing loaded; its kernel and initrd are named but not sent.
+  public var incoming = false
 
   public struct Upload: Equatable {
     /// "kernel", "initrd", "image", "disk".

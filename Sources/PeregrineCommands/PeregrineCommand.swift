@@ -19,7 +19,8 @@ public struct PeregrineCommand: ParsableCommand {
       NodeCommand.self, NodesCommand.self, ValidateCommand.self, CreateCommand.self,
       ListCommand.self,
       StatusCommand.self, PauseCommand.self, UnpauseCommand.self, DestroyCommand.self,
-      ConsoleCommand.self, ImageCommand.self, FaultToleranceCommand.self,
+      ConsoleCommand.self, ImageCommand.self, CheckpointCommand.self, RestoreCommand.self,
+      MigrateCommand.self, FaultToleranceCommand.self,
     ])
 
   public init() {}

@@ -26,6 +26,12 @@ final class FakeNode: NodeConnection {
   /// Disk reads refused as "pause the VM first" before one is served (a pause still in
   /// progress: vCPUs not yet parked).
   var readsBeforePaused = 0
+  /// Checkpoint and restore (CheckpointCommandTests): each VM's saved state and memory as
+  /// the node would send them, and what a restore wrote and restored.
+  var savedStates: [String: [UInt8]] = [:]
+  var memories: [String: SparseImage] = [:]
+  var writtenMemory: [String: [(offset: UInt64, bytes: [UInt8])]] = [:]
+  var restoredStates: [String: [UInt8]] = [:]
 
   init(freeMemory: UInt64 = 512 << 20, machines: [MachineSummary] = []) {
     report = NodeReport(

@@ -7,6 +7,9 @@ public enum ExitKind: UInt8, CaseIterable {
   case entryFailure, unknown
   /// Added after the guest ABI fixed the others' numbers (docs/guest-abi.md): 20.
   case pause
+  /// 21: a guest write to a page the dirty log protects (docs/migration.md), served by the
+  /// run loop before any handler: counted apart so tracking's cost shows.
+  case dirtyLog
 
   public static let count = allCases.count
 
@@ -18,6 +21,7 @@ public enum ExitKind: UInt8, CaseIterable {
     case .portIO: return "io"
     case .halt: return "hlt"
     case .pause: return "pause"
+    case .dirtyLog: return "dirty"
     case .hypercall: return "hypercall"
     case .nestedPageFault: return "npf"
     case .externalInterrupt: return "extint"

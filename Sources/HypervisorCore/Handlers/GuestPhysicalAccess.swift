@@ -83,6 +83,7 @@ struct GuestPhysicalAccess {
         done += run
       } else if let byte = vm.memory.pointer(to: address, length: 1) {
         byte.storeBytes(of: UInt8(truncatingIfNeeded: part), as: UInt8.self)
+        vm.memory.noteWrite(address, length: 1)
         done += 1
       } else {
         nothing(at: address, access: .write)

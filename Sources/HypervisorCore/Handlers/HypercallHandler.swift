@@ -80,6 +80,7 @@ public enum HypercallHandler {
       written += 1
     }
     vcpu.registers.rcx = written
+    vm.memory.noteWrite(address, length: written * statisticsRecordSize)
     vcpu.registers.rdx = statistics.totalExits
     return finish(.success, exit, vcpu, vm, guest)
   }

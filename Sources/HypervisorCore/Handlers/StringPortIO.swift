@@ -77,6 +77,7 @@ enum StringPortIO {
         else {
           return .stop(.stringIOOperandNotRAM(port: access.port, guestLinear: linear))
         }
+        if isInput { vm.memory.noteWrite(physical, length: n * size) }
         (done, outcome) = transfer(
           access, span: span, count: n, down: down, vcpu: vcpu, vm: vm)
       }
@@ -146,6 +147,7 @@ enum StringPortIO {
       guard let physical = translation?.physical,
         let pointer = vm.memory.pointer(to: physical, length: 1)
       else { return (0, .stop(.stringIOOperandNotRAM(port: access.port, guestLinear: address))) }
+      if access.direction == .read { vm.memory.noteWrite(physical, length: 1) }
       pointers.append(pointer)
     }
     let device = vm.ports.device(for: access.port)

@@ -8,7 +8,7 @@ public enum ManagementRefusal: Error, Equatable {
       return a.utf8CodeUnitCount == b.utf8CodeUnitCount && a.utf8Start == b.utf8Start
     case (.unknownVM, .unknownVM), (.nameInUse, .nameInUse), (.noFreeIdentity, .noFreeIdentity),
       (.alreadyPaused, .alreadyPaused), (.notPaused, .notPaused), (.stopping, .stopping),
-      (.stillCreating, .stillCreating), (.stillResuming, .stillResuming),
+      (.stillCreating, .stillCreating), (.stillResuming, .stillResuming), (.incoming, .incoming),
       (.illegalTransition, .illegalTransition):
       return true
     default: return false
@@ -29,6 +29,8 @@ public enum ManagementRefusal: Error, Equatable {
   /// a new pause now would wait for a park that already happened.
   case stillResuming
   case illegalTransition
+  /// The VM was created `incoming`: it runs nothing until its saved state is restored.
+  case incoming
   /// Admission found no CPUs for it (the placement's refusal says why).
   case placement(PlacementRefusal)
   /// The profile or the images are not usable (the message says what is wrong).
@@ -45,6 +47,8 @@ public enum ManagementRefusal: Error, Equatable {
     case .stillCreating: return "the VM is still being created"
     case .stillResuming: return "the VM is still resuming from its last pause: try again"
     case .illegalTransition: return "the command does not apply to the VM in its state"
+    case .incoming:
+      return "the VM is incoming: it waits for its memory and saved state (restore state)"
     case .placement(let refusal): return refusal.message
     case .invalid(let message): return message
     }

@@ -3,12 +3,16 @@
 ///     creating -> running <-> pausing -> paused -> running
 ///     running, pausing, paused -> stopping -> gone
 ///     creating -> gone (creation failed)
+///     creating -> incoming -> running (restored), incoming -> stopping
 ///
 /// `pausing` lasts until every vCPU has left the guest and parked on its CPU; `stopping`
 /// until every vCPU is detached and the VM's memory returned. Commands that do not fit the
 /// state are refused and change nothing.
 public enum VMLifecycle: Equatable {
   case creating
+  /// Built for a restore or a migration (docs/checkpoint.md): memory zeroed, nothing
+  /// loaded, no vCPU running until `restoreState` puts its saved state in.
+  case incoming
   case running
   /// Pause requested: the vCPUs are leaving their guests.
   case pausing
@@ -23,6 +27,10 @@ public enum VMLifecycle: Equatable {
   public enum Event: Equatable {
     /// Created, placed and handed to its CPUs.
     case started
+    /// Created, placed and handed to its CPUs parked: it waits for its state.
+    case startedIncoming
+    /// Its saved state was put in: its vCPUs run.
+    case restored
     /// Creation failed after the identity was taken.
     case failed
     case pauseRequested
@@ -39,6 +47,10 @@ public enum VMLifecycle: Equatable {
   public func applying(_ event: Event) -> Result<VMLifecycle, ManagementRefusal> {
     switch (self, event) {
     case (.creating, .started): return .success(.running)
+    case (.creating, .startedIncoming): return .success(.incoming)
+    case (.incoming, .restored): return .success(.running)
+    case (.incoming, .stopRequested): return .success(.stopping)
+    case (.incoming, _): return .failure(.incoming)
     case (.creating, .failed): return .success(.gone)
     case (.running, .pauseRequested): return .success(.pausing)
     case (.pausing, .allParked): return .success(.paused)
@@ -62,6 +74,7 @@ public enum VMLifecycle: Equatable {
   public var name: StaticString {
     switch self {
     case .creating: return "creating"
+    case .incoming: return "incoming"
     case .running: return "running"
     case .pausing: return "pausing"
     case .paused: return "paused"

@@ -35,7 +35,10 @@ enum TraceDecoding {
     let length = try optionalU8(&reader)
     let interrupted = try optionalU8(&reader)
     let tag = try reader.u8()
-    guard let kind = ExitKind(rawValue: tag) else { throw .invalidValue(at: reader.position - 1) }
+    // A dirty-log exit never reaches a handler, so never a trace.
+    guard let kind = ExitKind(rawValue: tag), kind != .dirtyLog else {
+      throw .invalidValue(at: reader.position - 1)
+    }
     let reason: ExitReason
     switch kind {
     case .cpuid: reason = .cpuid
@@ -52,6 +55,7 @@ enum TraceDecoding {
     case .preemptionTimer: reason = .preemptionTimer
     case .xsetbv: reason = .xsetbv
     case .invalidateCaches: reason = .invalidateCaches
+    case .dirtyLog: throw .invalidValue(at: reader.position - 1)
     case .portIO:
       let port = try reader.u16()
       let size = try reader.u8()

@@ -66,6 +66,10 @@ public final class VirtualCPU {
 
   /// The physical CPU whose run queue holds this vCPU, -1 while it has none. Kicks go there.
   public let hostCPU = Atomic<Int>(-1)
+  /// Its CPU is in one of its slices (the scheduler sets it around the backend's run): a
+  /// request posted while it is clear is drained before the vCPU next enters the guest.
+  /// The dirty log waits on it for a TLB flush (docs/migration.md).
+  public let inSlice = Atomic<Bool>(false)
   /// PAUSE exits on a shared core: a spin-wait longer than its window yields the core.
   public var pauseLoop = PauseLoopDetector()
   /// A TLB flush of the VM's guest-physical translations is due before the next entry
@@ -96,6 +100,9 @@ public final class VirtualCPU {
   /// Its state as its own CPU captured it when it parked (from the VMCB or the VMCS, which
   /// on VT-x is current only there); nil while it is not parked, or when capture failed.
   public var pausedState: SavedVMState.VCPU?
+  /// An incoming VM's record for this vCPU (`restoreState`, docs/checkpoint.md): set by the
+  /// VM manager while the vCPU is parked, applied and cleared by its own CPU as it unparks it.
+  public var incomingState: SavedVMState.VCPU?
   /// Host cycles spent in this vCPU's slices (guest time and its exits): a paused vCPU adds
   /// none. Written by the owner CPU, read by reports.
   public var sliceCycles: UInt64 = 0

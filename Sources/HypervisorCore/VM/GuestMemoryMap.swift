@@ -21,6 +21,10 @@ public struct GuestMemoryMap {
   /// `pointer` hands out; nil whenever no exit is being recorded. A raw pointer: a class
   /// reference here would be retained with every copy of the map.
   public var readLog: UnsafeMutableRawPointer?
+  /// The VM's dirty log (`DirtyPageLog`, unretained: the VM owns it), told of every write a
+  /// device model or handler makes into guest memory (`noteWrite`); set once when the VM is
+  /// built, nil in host tests that need none.
+  public var writeLog: UnsafeMutableRawPointer?
 
   public init() {}
 
@@ -74,6 +78,15 @@ public struct GuestMemoryMap {
       return false
     }
     if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
+    noteWrite(guestPhysical, length: UInt64(bytes.count))
     return true
+  }
+
+  /// The hypervisor wrote (or is about to write) `length` bytes at `guestPhysical` through a
+  /// pointer from `pointer(to:length:)`: the dirty log, while it is on, marks their pages.
+  /// Every path that stores into guest memory calls this, so a migration resends the page.
+  @inline(__always)
+  public func noteWrite(_ guestPhysical: UInt64, length: UInt64) {
+    if let writeLog { DirtyPageLog.noteWrite(writeLog, guestPhysical, length: length) }
   }
 }

@@ -12,6 +12,8 @@ public final class VirtualMachine {
   public let id: Int
   public let profile: VMProfile
   public var memory = GuestMemoryMap()
+  /// Pages written while a migration's dirty log is on (docs/migration.md).
+  public let dirtyLog = DirtyPageLog()
   public var ports = PortDeviceTable()
   public var mmio = MMIODeviceTable()
   public var vcpus: [VirtualCPU] = []

@@ -198,6 +198,7 @@ public struct DeviceVirtqueue: Equatable {
       throw .invalidArea(address: address)
     }
     pointer.storeBytes(of: value.littleEndian, as: UInt16.self)
+    memory.noteWrite(address, length: 2)
   }
 
   private func store32(_ value: UInt32, at address: UInt64, _ memory: GuestMemoryMap)
@@ -207,6 +208,7 @@ public struct DeviceVirtqueue: Equatable {
       throw .invalidArea(address: address)
     }
     pointer.storeBytes(of: value.littleEndian, as: UInt32.self)
+    memory.noteWrite(address, length: 4)
   }
 }
 

@@ -104,11 +104,17 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       }
       return .console(
         ConsoleOutput(offset: read.offset, bytes: read.bytes, written: read.written, ended: ended))
-    case .memoryRead, .memoryWrite, .dirtyLog, .restoreState:
-      // Issue 15's memory and migration requests: the wire format is settled
-      // (docs/control-protocol.md, "Memory and migration"); the node's side is being built.
-      return .failure(
-        ControlFailure(.notSupported, text: "memory transfer and restore are not built yet"))
+    case .memoryRead(let name, let offset, let maximumLength):
+      return IncomingMemory.read(name, from: offset, maximumLength: maximumLength, manager: manager)
+    case .memoryWrite(let write):
+      return IncomingMemory.write(write, manager: manager)
+    case .restoreState(let name, let stateImage):
+      let answer = IncomingMemory.restore(name, image: stateImage, images: images, manager: manager)
+      // Restored or refused, the state image is done with (a new attempt sends it again).
+      images.remove(stateImage)
+      return answer
+    case .dirtyLog(let name, let operation, let startPage):
+      return DirtyLogControl.execute(name, operation, from: startPage, manager: manager)
     case .nodeInfo, .powerOff, .transferBegin, .transferChunk, .transferEnd, .transferAbort:
       return .failure(ControlFailure(.internalError, text: "not a VM request"))
     }
@@ -150,9 +156,6 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
 
   private func create(_ specification: VMSpecification, images: inout ImageStore) -> Response {
     if let problem = specification.problem() { return .failure(problem) }
-    if specification.incoming {
-      return .failure(ControlFailure(.notSupported, text: "incoming VMs are not built yet"))
-    }
     guard manager.id(named: specification.name) == nil else {
       return .failure(ControlFailure(.nameInUse, text: "a VM of that name runs on the node"))
     }
@@ -165,11 +168,18 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     if !specification.diskImage.isEmpty && images.contents(of: specification.diskImage) == nil {
       return .failure(ControlFailure(.unknownImage, detail: specification.diskImage))
     }
-    guard let kernel = images.contents(of: specification.kernelImage) else {
+    // An incoming VM loads no image: its memory comes with `memoryWrite` (the kernel is
+    // named, as the profile names it, but need not be sent).
+    let kernel: UnsafeRawBufferPointer
+    if let found = images.contents(of: specification.kernelImage) {
+      kernel = found
+    } else if specification.incoming {
+      kernel = UnsafeRawBufferPointer(start: nil, count: 0)
+    } else {
       return .failure(ControlFailure(.unknownImage, detail: specification.kernelImage))
     }
     var initrd: UnsafeRawBufferPointer? = nil
-    if !specification.initrdImage.isEmpty {
+    if !specification.initrdImage.isEmpty && !specification.incoming {
       guard let found = images.contents(of: specification.initrdImage) else {
         return .failure(ControlFailure(.unknownImage, detail: specification.initrdImage))
       }
@@ -233,7 +243,7 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
       }
       profile.passthrough = functions
     }
-    switch manager.create(profile, images: vmImages) {
+    switch manager.create(profile, images: vmImages, incoming: specification.incoming) {
     case .failure(let refusal):
       PassthroughDevices.released(vm: specification.name)
       if let disk = vmImages.transferredDisk { TransferredDisks.free(disk) }
@@ -297,14 +307,14 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
     .failure(ControlFailure(.unknownVM, detail: name))
   }
 
-  private func failure(_ refusal: ManagementRefusal) -> ControlFailure {
+  func failure(_ refusal: ManagementRefusal) -> ControlFailure {
     let code: StatusCode
     switch refusal {
     case .unknownVM: code = .unknownVM
     case .nameInUse: code = .nameInUse
     case .noFreeIdentity: code = .busy
     case .alreadyPaused, .notPaused, .stopping, .stillCreating, .stillResuming,
-      .illegalTransition:
+      .illegalTransition, .incoming:
       code = .invalidState
     case .placement: code = .insufficientCPUs
     case .invalid: code = .invalidProfile
@@ -315,6 +325,7 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
   private func state(_ lifecycle: VMLifecycle) -> VMState {
     switch lifecycle {
     case .creating: .starting
+    case .incoming: .incoming
     case .running: .running
     case .pausing: .pausing
     case .paused: .paused

@@ -58,6 +58,16 @@ final class SVMBackend: VirtualizationBackend {
     guest(vm)?.captureState(of: vcpu)
   }
 
+  /// The VMCB is plain memory between VMRUNs; apply clears every clean bit (APM Table 15-9)
+  /// so the processor reloads all of it at the next VMRUN.
+  func applyState(
+    _ vm: VirtualMachine, vcpu: VirtualCPU, state: VCPUArchitecturalState, on cpu: PhysicalCPU
+  ) -> Bool {
+    guard let guest = guest(vm) else { return false }
+    guest.applyState(state, to: vcpu)
+    return true
+  }
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(vm) { SVMRunLoop.dump(guest, vcpu: vcpu) }
   }

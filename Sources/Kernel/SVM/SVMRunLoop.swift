@@ -1,5 +1,6 @@
 import CArch
 import HypervisorCore
+import Memory
 import SVM
 
 /// Runs one vCPU under SVM until its time slice ends, it halts, or its VM stops. The exit
@@ -82,6 +83,13 @@ enum SVMRunLoop {
 
       if vcpu.nmiBlocking.steppingOverIRET, endStepOverIRET(vmcb, vcpu: vcpu) { continue }
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
+      if case .nestedPageFault(let fault) = exit.reason, fault.access == .write,
+        DirtyLogFaults.serve(fault.guestPhysical, vm: vm, format: NestedPagingFormat.self)
+      {
+        vcpu.statistics.record(.dirtyLog, cycles: arch_rdtsc() &- exitTime)
+        if cpu.timer.isOver(at: exitTime) { return .preempted }
+        continue
+      }
       var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)
       let exitRIP = registers.pointee.rip
       // A traced VM (trace=N) goes through its recorder, out of line: one test otherwise.

@@ -6,7 +6,7 @@ import Memory
 /// at guest-physical 0 upward (NPT's or EPT's format), and every frame both use, the
 /// page-table frames included. Changes to the mapping flush every CPU that runs the VM
 /// before its next entry; `release` returns every frame, once no vCPU can run.
-final class GuestAddressSpace<Format: PageTableFormat> {
+final class GuestAddressSpace<Format: WriteTrackableFormat> {
   static var chunk: UInt64 { 2 << 20 }
 
   enum BuildError: Error {
@@ -22,10 +22,11 @@ final class GuestAddressSpace<Format: PageTableFormat> {
   }
 
   private(set) var memory = GuestMemoryMap()
-  private var tables: PageTableBuilder<Format, IdentityMappedMemory>
+  /// Also edited by the dirty log (GuestAddressSpace+DirtyLog), under its lock.
+  var tables: PageTableBuilder<Format, IdentityMappedMemory>
   /// RAM runs (address, frames) and page-table frames, all returned by `release`.
   private var ramFrames: [(UInt64, Int)] = []
-  private var frames: RecordingFrameSource
+  var frames: RecordingFrameSource
 
   var root: UInt64 { tables.root }
   /// Frames the page tables use, the root included.

@@ -95,11 +95,25 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         if vm.parkedVCPUs.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue + 1
           == vm.vcpus.count
         {
-          vm.allParkedAt.store(arch_rdtsc(), ordering: .releasing)
+          let parkedAt = arch_rdtsc()
+          vm.allParkedAt.store(parkedAt, ordering: .releasing)
+          // A TSC offset means nothing on another host: the saved records carry the
+          // guest's TSC at this instant instead (PortableTSC, docs/checkpoint.md). The other
+          // CPUs' records were published to this one by the parked count above.
+          for other in vm.vcpus {
+            other.pausedState?.architectural.tscOffset = PortableTSC.saved(
+              offset: other.pausedState?.architectural.tscOffset ?? 0, pausedAtHostTSC: parkedAt)
+          }
           vm.savedState = vm.encodePausedState()
           manager.allParked(vm)
         }
       } else if !wanted && vcpu.parked {
+        // An incoming VM's first unpark: its saved record goes into the VMCB or VMCS here,
+        // on the vCPU's own CPU (docs/checkpoint.md).
+        if let record = vcpu.incomingState {
+          vcpu.incomingState = nil
+          if !applyIncoming(record, to: vcpu, of: vm, on: cpu) { continue }
+        }
         let shift = vm.pausedCycles &- vcpu.appliedPauseShift
         if shift != 0 {
           backend.shiftGuestTime(vm, vcpu: vcpu, by: shift, on: cpu)
@@ -114,6 +128,24 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       // that they do not keep this CPU from sleeping.
       if vcpu.parked && vcpu.hasRequests { RequestDrain.drainWhileAsleep(vcpu, vm: vm) }
     }
+  }
+
+  /// Applies a restored vCPU record with the backend, its TSC offset set so that the
+  /// guest's TSC continues from the value saved (PortableTSC), and restores its local APIC.
+  /// A record the backend refuses ends the VM (nothing else could run it).
+  private func applyIncoming(
+    _ record: SavedVMState.VCPU, to vcpu: VirtualCPU, of vm: VirtualMachine, on cpu: PhysicalCPU
+  ) -> Bool {
+    var architectural = record.architectural
+    architectural.tscOffset = PortableTSC.offset(
+      saved: architectural.tscOffset, hostNow: arch_rdtsc())
+    guard backend.applyState(vm, vcpu: vcpu, state: architectural, on: cpu) else {
+      Log.error("restore: the backend refused a vCPU's saved state")
+      stop(vm, reason: .entryFailure(code: 0), vcpu: vcpu)
+      return false
+    }
+    if let apic = record.localAPIC { vcpu.localAPIC?.restore(apic) }
+    return true
   }
 
   // MARK: Slices
@@ -182,7 +214,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       return
     }
     let sliceStart = arch_rdtsc()
+    vcpu.inSlice.store(true, ordering: .sequentiallyConsistent)
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
+    vcpu.inSlice.store(false, ordering: .sequentiallyConsistent)
     vcpu.sliceCycles &+= arch_rdtsc() &- sliceStart
     cpu.setActivity(.busy)
     LocalAPIC.disarm()

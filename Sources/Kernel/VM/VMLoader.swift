@@ -100,7 +100,7 @@ enum VMLoader {
   /// hold is refused before the VM's RAM is taken, and released if the VM is refused.
   static func build<Backend: VirtualizationBackend>(
     _ profile: VMProfile, images: VMImages, id: Int, backend: Backend,
-    console: HypervisorConsole, quiet: Bool
+    console: HypervisorConsole, quiet: Bool, incoming: Bool = false
   ) -> Result<VirtualMachine, ManagementRefusal> {
     // A VM with interrupt controllers has the PCI platform, whose windows start where RAM
     // would pass 3 GiB: such RAM is refused rather than remapped above 4 GiB.
@@ -134,8 +134,11 @@ enum VMLoader {
         }
       }
     }
-    let built = buildMachine(
-      profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
+    let built =
+      incoming
+      ? buildIncoming(profile, id: id, backend: backend, console: console, quiet: quiet)
+      : buildMachine(
+        profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
     switch built {
     case .success(let vm):
       guard let disk else { break }
@@ -157,6 +160,29 @@ enum VMLoader {
     case .failure: if copied, let disk { VMDisk.release(disk) }
     }
     return built
+  }
+
+  /// An incoming VM (restore, migration target): the machine each kind's loader builds (its
+  /// platform devices, then the PCI functions `create` attaches), but no image loaded: the
+  /// memory stays zeroed until `memoryWrite` fills it, and the vCPUs' state comes with
+  /// `restoreState`. Application processors wait for start-up as at boot; the restored
+  /// records overwrite that.
+  private static func buildIncoming<Backend: VirtualizationBackend>(
+    _ profile: VMProfile, id: Int, backend: Backend, console: HypervisorConsole, quiet: Bool
+  ) -> Result<VirtualMachine, ManagementRefusal> {
+    create(profile, id: id, backend: backend, console: console, quiet: quiet) { vm in
+      switch profile.kind {
+      case .linux:
+        GuestPlatformDevices.installLinux(in: vm, clock: vm.deviceClock)
+        vm.holdApplicationProcessors()
+      case .multiboot:
+        MultibootLoader.installPlatform(in: vm)
+        vm.holdApplicationProcessors()
+      case .flat:
+        if profile.localAPIC { InterruptControllers.install(in: vm) }
+      }
+      return nil
+    }
   }
 
   private static func buildMachine<Backend: VirtualizationBackend>(
@@ -194,6 +220,8 @@ enum VMLoader {
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
     vm.memory = space.memory
+    // Device models' writes reach the VM's dirty log (the VM owns both; never changed).
+    vm.memory.writeLog = Unmanaged.passUnretained(vm.dirtyLog).toOpaque()
     vm.addressSpace = space
     vm.installStandardDevices(console: console)
     // A traced VM's devices read a clock the trace records (before populate builds them).

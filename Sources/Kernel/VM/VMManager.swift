@@ -55,9 +55,20 @@ final class VMManager<Backend: VirtualizationBackend> {
   /// Builds, places and starts a VM. Its vCPUs run as soon as their CPUs look at their
   /// inboxes. Refused (with nothing changed) when the name is taken, no identity is free,
   /// admission finds no CPUs, or the profile or images are unusable.
-  func create(_ profile: VMProfile, images: VMImages) -> Result<Int, ManagementRefusal> {
+  /// `incoming`: built as a normal create builds it (devices, PCI, NICs, disk, placement),
+  /// its memory zeroed and nothing loaded; its vCPUs are handed to their CPUs parked, and run
+  /// only once `restore` put a saved state in (docs/checkpoint.md).
+  func create(_ profile: VMProfile, images: VMImages, incoming: Bool = false)
+    -> Result<Int, ManagementRefusal>
+  {
     let started = arch_rdtsc()
-    if let error = profile.validate(imageSize: UInt64(images.kernel.count)) {
+    // An incoming VM loads no image: its profile is checked as one whose image could fill
+    // the memory above its load address (every other rule applies unchanged).
+    let imageSize =
+      incoming
+      ? max(1, profile.memorySize &- min(profile.loadAddress, profile.memorySize))
+      : UInt64(images.kernel.count)
+    if let error = profile.validate(imageSize: imageSize) {
       return .failure(.invalid(error.message))
     }
     // Memory the node does not have is refused before any frame is taken (building the
@@ -87,7 +98,8 @@ final class VMManager<Backend: VirtualizationBackend> {
     let framesBefore = PhysicalFrames.freeFrames
     let vm: VirtualMachine
     switch VMLoader.build(
-      profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
+      profile, images: images, id: id, backend: backend, console: console, quiet: quiet,
+      incoming: incoming)
     {
     case .success(let built): vm = built
     case .failure(let refusal):
@@ -107,12 +119,57 @@ final class VMManager<Backend: VirtualizationBackend> {
     let ramFrames = Int((profile.memorySize + 4095) / 4096)
     vm.framesBeyondRAM = max(0, framesBefore - PhysicalFrames.freeFrames - ramFrames)
     vm.quietReports = quiet
+    if incoming {
+      // Parked from the start, as a paused VM's vCPUs are: no CPU enters them, none counts
+      // them awake, and the unpark in `restore` is the pause machinery's own.
+      for vcpu in vm.vcpus { vcpu.parked = true }
+      vm.parkedVCPUs.store(vm.vcpus.count, ordering: .relaxed)
+      vm.pauseRequested.store(true, ordering: .sequentiallyConsistent)
+    }
     lock.withLock {
       live[id] = vm
-      _ = registry.apply(.started, to: id)
+      _ = registry.apply(incoming ? .startedIncoming : .started, to: id)
     }
     scheduler.place(vm)
     return .success(id)
+  }
+
+  /// Why `restore` refused: the VM's lifecycle, or a state that does not fit it.
+  enum RestoreRefusal: Error {
+    case lifecycle(ManagementRefusal)
+    case mismatch(IncomingRestore.Refusal)
+  }
+
+  /// Puts `saved` into incoming VM `id` and starts it: every check first (lifecycle, memory
+  /// size, vCPUs, local APICs, device layout), then the VM-wide devices here (no vCPU runs),
+  /// each vCPU's record staged for its own CPU, which applies it (with the TSC offset that
+  /// continues the guest's TSC) and its local APIC as it unparks the vCPU.
+  func restore(_ id: Int, saved: SavedVMState) -> Result<Void, RestoreRefusal> {
+    let found: Result<VirtualMachine, RestoreRefusal> = lock.withLock {
+      if let refusal = registry.check(.restored, for: id) { return .failure(.lifecycle(refusal)) }
+      guard let vm = live[id] else { return .failure(.lifecycle(.unknownVM)) }
+      do throws(IncomingRestore.Refusal) {
+        try IncomingRestore.stage(saved, into: vm)
+      } catch {
+        return .failure(.mismatch(error))
+      }
+      _ = registry.apply(.restored, to: id)
+      vm.savedState = nil
+      // Sequentially consistent: a CPU that sees it clear sees the staged records.
+      vm.pauseRequested.store(false, ordering: .sequentiallyConsistent)
+      return .success(vm)
+    }
+    guard case .success(let vm) = found else {
+      if case .failure(let refusal) = found { return .failure(refusal) }
+      return .failure(.lifecycle(.unknownVM))
+    }
+    var cpus: [Int] = []
+    for vcpu in vm.vcpus {
+      let cpu = vcpu.hostCPU.load(ordering: .acquiring)
+      if cpu >= 0 && cpu < CPUs.all.count && !cpus.contains(cpu) { cpus.append(cpu) }
+    }
+    for cpu in cpus { CPUs.all[cpu].post(.reschedule) }
+    return .success(())
   }
 
   /// Stops scheduling every vCPU of VM `id`, wherever it runs: each one's CPU parks it

@@ -6,7 +6,7 @@ import Memory
 /// host save area and ASIDs) lives in each `PhysicalCPU.processor`; the backend object holds
 /// only what all CPUs share.
 protocol VirtualizationBackend: AnyObject {
-  associatedtype NestedFormat: PageTableFormat
+  associatedtype NestedFormat: WriteTrackableFormat
   static var name: StaticString { get }
   /// How an exit trace names this backend (docs/exit-trace.md).
   static var traceBackend: ExitTraceHeader.Backend { get }
@@ -30,6 +30,13 @@ protocol VirtualizationBackend: AnyObject {
   /// it cannot be read (a VMCS that does not load).
   func captureState(_ vm: VirtualMachine, vcpu: VirtualCPU, on cpu: PhysicalCPU)
     -> VCPUArchitecturalState?
+  /// Puts `state` into `vcpu`'s VMCB or VMCS (docs/vm-state.md), its TSC offset already
+  /// meant for this host. Runs on `cpu`, the vCPU's own CPU, while the vCPU is parked (an
+  /// incoming VM's first unpark, docs/checkpoint.md). False when the backend cannot take it
+  /// (a VMCS that does not load, a PAE PDPTE the guest memory does not hold).
+  func applyState(
+    _ vm: VirtualMachine, vcpu: VirtualCPU, state: VCPUArchitecturalState, on cpu: PhysicalCPU
+  ) -> Bool
   /// Frees the VM's vendor structures once every vCPU is detached.
   func release(_ vm: VirtualMachine)
   /// Fault injection for the self-tests: leaves the VM's first vCPU in a state the vendor's

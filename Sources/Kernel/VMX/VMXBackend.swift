@@ -68,6 +68,16 @@ final class VMXBackend: VirtualizationBackend {
     guest(vm)?.captureState(of: vcpu, on: cpu)
   }
 
+  /// Through this CPU's current VMCS (SDM 3C §24.11.1), with this CPU's VMX fixed bits
+  /// (SDM 3D App. A.7, A.8).
+  func applyState(
+    _ vm: VirtualMachine, vcpu: VirtualCPU, state: VCPUArchitecturalState, on cpu: PhysicalCPU
+  ) -> Bool {
+    guard let guest = guest(vm) else { return false }
+    let processor = unsafeDowncast(cpu.processor!, to: VMXProcessor.self)
+    return guest.applyState(state, to: vcpu, on: cpu, capabilities: processor.capabilities)
+  }
+
   func dump(_ vm: VirtualMachine, vcpu: VirtualCPU) {
     if let guest = guest(vm) { VMXRunLoop.dump(guest, vcpu: vcpu, cpu: CPUs.current) }
   }

@@ -1,5 +1,6 @@
 import CArch
 import HypervisorCore
+import Memory
 import VMX
 
 /// Runs one vCPU under VMX until its time slice ends, it halts, or its VM stops: the same
@@ -83,6 +84,18 @@ enum VMXRunLoop {
         guestPhysicalAddress: VMCS.read(.guestPhysicalAddress),
         idtVectoringInfo: UInt32(truncatingIfNeeded: vectoring))
       let exit = VMXExitDecoder.decode(info)
+      if case .nestedPageFault(let fault) = exit.reason, fault.access == .write,
+        DirtyLogFaults.serve(fault.guestPhysical, vm: vm, format: ExtendedPageTableFormat.self)
+      {
+        // An IRET that unblocked NMIs and then faulted: blocking by NMI is set again before
+        // the retry (SDM 3C §28.2.3, "NMI unblocking due to IRET", qualification bit 12).
+        if info.qualification & (1 << 12) != 0 && vectoring & (1 << 31) == 0 {
+          VMCS.write(.guestInterruptibility, VMCS.read(.guestInterruptibility) | (1 << 3))
+        }
+        vcpu.statistics.record(.dirtyLog, cycles: arch_rdtsc() &- exitTime)
+        if cpu.timer.isOver(at: exitTime) { return .preempted }
+        continue
+      }
       if case .externalInterrupt = exit.reason {
         // "Acknowledge interrupt on exit": the vector arrived with the exit; the host's
         // handler for it runs here instead of through the IDT.

@@ -55,8 +55,28 @@ struct GuestBufferStream {
 
   /// Copies `count` bytes from `source` into the run at `start`.
   func copyIn(from source: UnsafeRawPointer, count: UInt64, at start: UInt64) -> Bool {
-    visit(from: start, count: count) { piece, length, offset in
+    let copied = visit(from: start, count: count) { piece, length, offset in
       piece.copyMemory(from: source + Int(offset), byteCount: length)
+    }
+    noteWrites(from: start, count: count)
+    return copied
+  }
+
+  /// The dirty log marks the guest pages of the run's bytes [start, start + count).
+  private func noteWrites(from start: UInt64, count: UInt64) {
+    guard memory.writeLog != nil else { return }
+    var skip = start
+    var done: UInt64 = 0
+    for buffer in buffers where done < count {
+      let length = UInt64(buffer.length)
+      if skip >= length {
+        skip -= length
+        continue
+      }
+      let piece = min(length - skip, count - done)
+      memory.noteWrite(buffer.guestPhysical + skip, length: piece)
+      done += piece
+      skip = 0
     }
   }
 

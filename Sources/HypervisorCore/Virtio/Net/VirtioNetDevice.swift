@@ -313,6 +313,7 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
           to: buffer.guestPhysical + UInt64(start), length: UInt64(length))
       else { continue }
       target.copyMemory(from: bytes.baseAddress! + copied, byteCount: length)
+      memory.noteWrite(buffer.guestPhysical + UInt64(start), length: UInt64(length))
       copied += length
     }
     return copied

@@ -1,0 +1,181 @@
+import Foundation
+import PeregrineProfiles
+
+/// The pre-copy algorithm of `migrate` (docs/migration.md), with which side failed kept so
+/// the VM survives where it can: a target that fails leaves the VM running on the source
+/// (dirty log off, unpaused), a source that fails leaves no incoming VM on the target.
+struct LiveMigration {
+  let vm: String
+  let profile: MachineProfile
+  let xml: Data
+  let source: MigrationConnection
+  let target: MigrationConnection
+  let wasPaused: Bool
+  let environment: CLIEnvironment
+  let maxRounds: Int
+  let downtimePages: Int
+
+  private struct SideFailure: Error {
+    let onTarget: Bool
+    let error: Error
+  }
+
+  private func onSource<T>(_ body: () throws -> T) throws -> T {
+    do { return try environment.request(body) } catch {
+      throw SideFailure(onTarget: false, error: error)
+    }
+  }
+
+  private func onTarget<T>(_ body: () throws -> T) throws -> T {
+    do { return try environment.request(body) } catch {
+      throw SideFailure(onTarget: true, error: error)
+    }
+  }
+
+  /// Whether the VM's memory is written into the target as it is read: only once the target
+  /// VM exists, and a VM with a disk is created there only once its disk can be read (paused).
+  private var createsEarly: Bool { profile.disk == nil }
+
+  mutating func run() throws -> MigrationResult {
+    let started = environment.now()
+    let memorySize = profile.memoryBytes
+    var targetCreated = false
+    var logOn = false
+    var pausedByUs = false
+    var pending: [UInt64: [UInt8]] = [:]
+    var pagesPerRound: [Int] = []
+    var bytesSent: UInt64 = 0
+    var downtimeStart = started
+    var diskBytes: UInt64 = 0
+
+    func createTarget(disk: [UInt8]?) throws {
+      var request = CreateRequest(profile: profile, files: [], diskSource: nil)
+      request.incoming = true
+      if let disk {
+        request.files.append(
+          CreateRequest.Upload(role: "disk", path: "\(vm) (disk)", contents: Data(disk)))
+      }
+      _ = try onTarget { try target.createMachine(request) { _ in } }
+      targetCreated = true
+    }
+    func send(_ chunks: [(offset: UInt64, bytes: [UInt8])]) throws {
+      bytesSent += chunks.reduce(0) { $0 + UInt64($1.bytes.count) }
+      if targetCreated {
+        try onTarget { try target.writeMemory(of: vm, chunks: chunks) { _, _ in } }
+      } else {
+        for chunk in chunks { pending[chunk.offset] = chunk.bytes }
+      }
+    }
+    func copy(pages: [UInt64]) throws {
+      let offsets = pages.flatMap { page in (0..<UInt64(4)).map { page * 4096 + $0 * 1024 } }
+        .filter { $0 < memorySize }
+      guard !offsets.isEmpty else { return }
+      let chunks = try onSource {
+        try source.readMemoryChunks(of: vm, at: offsets, memorySize: memorySize)
+      }
+      try send(chunks)
+    }
+
+    do {
+      if createsEarly { try createTarget(disk: nil) }
+      _ = try onSource { try source.startDirtyLog(of: vm) }
+      logOn = true
+      // Every page is dirty at the start: the snapshot clears that, and the whole memory is
+      // read after it (zero chunks left out: the target's memory starts zeroed).
+      _ = try onSource { try source.dirtyPages(of: vm) }
+      let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
+      let chunks = whole.chunks(of: 1024)
+      try send(chunks)
+      pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+      var last: [UInt64] = []
+      while true {
+        let pages = try onSource { try source.dirtyPages(of: vm) }
+        if pages.count <= downtimePages || pagesPerRound.count >= maxRounds {
+          last = pages
+          break
+        }
+        try copy(pages: pages)
+        pagesPerRound.append(pages.count)
+      }
+      // Stop and copy.
+      downtimeStart = environment.now()
+      if !wasPaused {
+        try onSource { try source.pauseMachine(named: vm) }
+        pausedByUs = true
+      }
+      var state: [UInt8]? = nil
+      for attempt in 0..<100 {
+        do {
+          state = try onSource { try source.savedStateBytes(of: vm) }
+          break
+        } catch let failure as SideFailure {
+          guard attempt < 99, let error = failure.error as? CLIError,
+            error.message.contains("pause the VM first")
+          else { throw failure }
+          environment.sleep(0.05)
+        }
+      }
+      guard let state else {
+        throw SideFailure(onTarget: false, error: CLIError(.failure, "the VM did not pause"))
+      }
+      let final = try onSource { try source.dirtyPages(of: vm) }
+      let stopPages = Array(Set(last).union(final)).sorted()
+      try copy(pages: stopPages)
+      pagesPerRound.append(stopPages.count)
+      if !createsEarly {
+        let disk = try onSource { try source.readDisk(of: vm) { _ in } }
+        diskBytes = UInt64(disk.image.count)
+        try createTarget(disk: disk.image)
+        let buffered = pending.sorted { $0.key < $1.key }.map { (offset: $0.key, bytes: $0.value) }
+        pending = [:]
+        try onTarget { try target.writeMemory(of: vm, chunks: buffered) { _, _ in } }
+      }
+      try onTarget { try target.restoreState(of: vm, state: state) }
+    } catch let failure as SideFailure {
+      let message = (failure.error as? CLIError)?.message ?? "\(failure.error)"
+      if failure.onTarget {
+        if logOn { _ = try? environment.request { try source.stopDirtyLog(of: vm) } }
+        if pausedByUs { _ = try? environment.request { try source.unpauseMachine(named: vm) } }
+        if targetCreated { _ = try? environment.request { try target.destroyMachine(named: vm) } }
+        throw CLIError(
+          .failure,
+          "migration of \(vm) failed on the target (\(message)); \(vm) keeps running on its node")
+      }
+      var cleaned = "nothing was left on the target"
+      if targetCreated {
+        do {
+          try environment.request { try target.destroyMachine(named: vm) }
+          cleaned = "the incoming VM on the target was destroyed"
+        } catch {
+          cleaned = "the incoming VM on the target could not be destroyed (\(error))"
+        }
+      }
+      throw CLIError(.failure, "migration of \(vm) failed on the source (\(message)); \(cleaned)")
+    }
+    let running = environment.now()
+    // The target runs the VM: the source's copy goes, its disk with it.
+    var sourceLeft: String? = nil
+    do {
+      try environment.request { try source.destroyMachine(named: vm) }
+    } catch {
+      sourceLeft = "\(error)"
+    }
+    return MigrationResult(
+      machine: vm, totalSeconds: running.timeIntervalSince(started),
+      downtimeSeconds: running.timeIntervalSince(downtimeStart), pagesPerRound: pagesPerRound,
+      bytesSent: bytesSent, diskBytes: diskBytes, sourceNotDestroyed: sourceLeft)
+  }
+}
+
+struct MigrationResult: Encodable {
+  var machine: String
+  var totalSeconds: Double
+  /// From the source's pause to the target's answer that the VM runs.
+  var downtimeSeconds: Double
+  /// Round 0 is the whole memory (pages with data), the last is the stop-and-copy.
+  var pagesPerRound: [Int]
+  var bytesSent: UInt64
+  var diskBytes: UInt64
+  /// Why the source's VM could not be destroyed after the target started (nil: it was).
+  var sourceNotDestroyed: String?
+}

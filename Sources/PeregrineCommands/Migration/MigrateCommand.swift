@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import HypervisorCore
+
+/// `peregrine migrate VM --to NODE`: live migration by pre-copy (docs/migration.md). The
+/// VM keeps running on its node while its memory is copied in rounds, each round the pages
+/// the dirty log says changed; then it is paused, the last pages, its disk and its saved
+/// state are copied, and it starts on the target. The source's copy is destroyed last.
+struct MigrateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "migrate",
+    abstract: "Move a running VM to another node of the same vendor.",
+    discussion: """
+      Refused before anything moves when the target is the VM's own node, unknown, of \
+      another vendor (AMD-V state cannot run under VT-x, nor the reverse), without the \
+      free memory, or when a migration of the VM is already under way. Pre-copy rounds \
+      run until at most --downtime-pages pages changed in a round or --max-rounds rounds \
+      are done. If the target fails, the VM keeps running where it was; if the source \
+      fails, the half-built VM on the target is destroyed.
+      """)
+
+  @OptionGroup var options: GlobalOptions
+  @Argument(help: "The VM.") var vm: String
+  @Option(name: .long, help: "The target node.") var to: String
+  @Option(name: .long, help: "Pre-copy rounds at most.") var maxRounds = 8
+  @Option(name: .long, help: "Stop and copy once a round finds this many dirty pages or fewer.")
+  var downtimePages = 256
+
+  func run() throws {
+    let environment = CLIEnvironment.current
+    let session = try ClusterSession(environment: environment)
+    let target = try session.node(named: to)
+    let (source, sourceConnection, machine) = try session.locate(vm)
+    guard source.name != target.name else {
+      throw CLIError(.refused, "\(vm) already runs on \(target.name); nothing moved")
+    }
+    guard source.backend == target.backend else {
+      throw CLIError(
+        .refused,
+        "\(source.name) is \(source.backend.rawValue) and \(target.name) is \(target.backend.rawValue): a vCPU's saved state (VMCB or VMCS) runs only under the vendor that saved it; nothing moved"
+      )
+    }
+    guard let xml = ProfileRecords.recorded(vm, in: environment.state) else {
+      throw CLIError(
+        .noInput, "no profile is recorded for VM '\(vm)' (it was not created by this peregrine)")
+    }
+    let profile = try ProfileRecords.machine(named: vm, in: xml)
+    let targetConnection = try session.connection(to: target)
+    let report = try environment.request { try targetConnection.describeNode() }
+    guard report.freeMemory >= profile.memoryBytes + (profile.memoryBytes >> 8) + (1 << 20) else {
+      throw CLIError(
+        .refused,
+        "\(target.name) has \(Formatting.bytes(report.freeMemory)) free and \(vm) needs \(Formatting.bytes(profile.memoryBytes)) and its page tables; nothing moved"
+      )
+    }
+    if report.machines.contains(vm) {
+      throw CLIError(.refused, "\(target.name) already has a VM named \(vm); nothing moved")
+    }
+    guard let sourceMemory = sourceConnection as? MigrationConnection,
+      let targetMemory = targetConnection as? MigrationConnection
+    else { throw CLIError(.notSupported, "this connection cannot migrate a VM") }
+    let lock = try MigrationLock(vm: vm, state: environment.state)
+    defer { lock.release() }
+
+    var migration = LiveMigration(
+      vm: vm, profile: profile, xml: xml, source: sourceMemory, target: targetMemory,
+      wasPaused: machine.state == .paused, environment: environment, maxRounds: maxRounds,
+      downtimePages: downtimePages)
+    let result = try migration.run()
+    if options.json {
+      environment.printJSON(result)
+    } else {
+      let rounds = result.pagesPerRound.map(String.init).joined(separator: ", ")
+      environment.output(
+        "migrated \(vm) from \(source.name) to \(target.name) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds)), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
+      )
+    }
+  }
+}
+
+/// One migration at a time per VM: a file in the CLI's state directory, created exclusively.
+struct MigrationLock {
+  let path: String
+
+  init(vm: String, state: ClusterState) throws {
+    try state.prepare()
+    let directory = state.directory.appendingPathComponent("migrations")
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    path = directory.appendingPathComponent("\(vm).lock").path
+    let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    guard descriptor >= 0 else {
+      throw CLIError(
+        .refused, "a migration of \(vm) is already under way (\(path)); nothing moved",
+        hint: "if no migration runs, remove \(path)")
+    }
+    let pid = "\(getpid())\n"
+    _ = pid.withCString { write(descriptor, $0, strlen($0)) }
+    close(descriptor)
+  }
+
+  func release() { unlink(path) }
+}

@@ -1,0 +1,39 @@
+import ControlClient
+import ControlProtocol
+import Foundation
+
+/// What `migrate` asks of a node beyond checkpoint's memory transfer (docs/migration.md):
+/// the dirty log, and chosen chunks of a running VM's memory.
+protocol MigrationConnection: MemoryTransferConnection {
+  /// Dirty log on, every page dirty; answers the VM's page count.
+  func startDirtyLog(of name: String) throws -> UInt64
+  /// A snapshot: the pages written since the last one, in order.
+  func dirtyPages(of name: String) throws -> [UInt64]
+  func stopDirtyLog(of name: String) throws
+  /// The chunks at `offsets` (multiples of 1024), zero chunks as zeros.
+  func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
+    -> [(offset: UInt64, bytes: [UInt8])]
+}
+
+extension ControlConnection: MigrationConnection {
+  func startDirtyLog(of name: String) throws -> UInt64 {
+    try call(vm: name) { try client.dirtyLog(of: Array(name.utf8), .start).pageCount }
+  }
+
+  func dirtyPages(of name: String) throws -> [UInt64] {
+    try call(vm: name) { try client.dirtyPageSnapshot(of: Array(name.utf8)).pages }
+  }
+
+  func stopDirtyLog(of name: String) throws {
+    _ = try call(vm: name) { try client.dirtyLog(of: Array(name.utf8), .stop) }
+  }
+
+  func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
+    -> [(offset: UInt64, bytes: [UInt8])]
+  {
+    try call(vm: name) {
+      try client.readMemoryChunks(of: Array(name.utf8), at: offsets, memorySize: memorySize)
+        .map { ($0.offset, $0.bytes) }
+    }
+  }
+}

@@ -1,0 +1,128 @@
+"""Live migration (docs/migration.md, issue 15 part 1), driven only by the CLI: `node up
+--count 2` boots two AMD-V nodes under QEMU; Debian's kernel with /init's `counter=1` (a
+line `COUNT n uptime` every second) runs on node0. Refusals first, each before anything
+moves: the VM's own node, an unknown node, a second migration while one holds the VM's lock
+file, and a target without room (node1 filled by another VM). Then `migrate counter --to
+node1` while the counter runs: node1's console goes on from the number after the last one
+node0 printed (no reset, no lost count), the VM is listed on node1 only, and node0 has no
+VM. Total time, downtime and pages per round are the case's notes (docs/migration.md).
+"""
+
+import json
+import os
+import re
+import time
+
+from harness import Case, DriverFailure
+import cases_cluster
+import cases_management
+
+ROOT = cases_management.ROOT
+ISOS = {}
+
+PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>%s</name>
+  <type>peregrine</type>
+  <memory unit="MiB">%d</memory>
+  <vcpus>1</vcpus>
+  <kernel>%s</kernel>
+  <initrd>%s</initrd>
+  <cmdline>console=ttyS0 no_timer_check quiet%s</cmdline>
+</profile>
+"""
+
+COUNT = re.compile(r"^\[counter\] COUNT (\d+) ([\d.]+)$", re.MULTILINE)
+
+
+class MigrationDriver(cases_cluster.ClusterDriver):
+    def counts(self, node):
+        return [(int(n), float(up)) for n, up in COUNT.findall(self.serial(node))]
+
+    def wait_count(self, node, above, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            counts = self.counts(node)
+            if counts and counts[-1][0] > above:
+                return counts
+            time.sleep(0.5)
+        raise DriverFailure("%s's counter never passed %d (last %r)" % (node, above,
+                                                                        self.counts(node)[-3:]))
+
+    def machines(self):
+        return {row["name"]: row["node"] for row in self.json("list")["machines"]}
+
+    def profile(self, name, mib, extra=""):
+        path = os.path.join(self.home, name + ".xml")
+        with open(path, "w") as f:
+            f.write(PROFILE % (name, mib, os.path.join(ROOT, "build", "linux", "vmlinuz"),
+                               os.path.join(ROOT, "build", "linux", "initramfs.cpio.gz"), extra))
+        return path
+
+    def refused(self, what, args, words):
+        code, _, err = self.cli(*args, check=False)
+        if code != 77 and code != 64:
+            raise DriverFailure("%s: exit %d: %s" % (what, code, err))
+        for word in words:
+            if word not in err:
+                raise DriverFailure("%s: %r not in %s" % (what, word, err))
+        if self.machines() != self.expected:
+            raise DriverFailure("%s moved something: %r" % (what, self.machines()))
+        self.notes.append("%s refused: %s" % (what, err.strip().splitlines()[0]))
+
+    def drive(self):
+        notes = self.notes
+        self.cli("node", "up", "--count", "2", "--cpus", "1", "--memory", "384M", "--wait", "150",
+                 timeout=200)
+        self.cli("create", self.profile("counter", 128, " counter=1"), "--node", "node0",
+                 timeout=300)
+        self.wait_count("node0", 3, 240)
+        self.expected = {"counter": "node0"}
+
+        self.refused("same node", ("migrate", "counter", "--to", "node0"), ["already runs on"])
+        self.refused("unknown node", ("migrate", "counter", "--to", "node7"), ["no node 'node7'"])
+        lock_dir = os.path.join(self.home, "migrations")
+        os.makedirs(lock_dir, exist_ok=True)
+        lock = os.path.join(lock_dir, "counter.lock")
+        with open(lock, "w") as f:
+            f.write("1\n")
+        self.refused("second migration", ("migrate", "counter", "--to", "node1"),
+                     ["already under way"])
+        os.unlink(lock)
+        # node1 without room: a 256 MiB VM there leaves less than the counter's 128 MiB.
+        self.cli("create", self.profile("filler", 256), "--node", "node1", timeout=300)
+        self.expected = {"counter": "node0", "filler": "node1"}
+        self.refused("no room", ("migrate", "counter", "--to", "node1"), ["free", "nothing moved"])
+        self.cli("destroy", "filler")
+        self.expected = {"counter": "node0"}
+
+        before = self.wait_count("node0", 0, 30)[-1][0]
+        start = time.time()
+        report = json.loads(
+            self.cli("migrate", "counter", "--to", "node1", "--json", timeout=900)[1])
+        notes.append("migrate: %.1f s wall; total %.2f s, downtime %.2f s, pages per round %r, "
+                     "%d bytes of memory sent" % (
+                         time.time() - start, report["total_seconds"],
+                         report["downtime_seconds"], report["pages_per_round"],
+                         report["bytes_sent"]))
+        rows = self.machines()
+        if rows != {"counter": "node1"}:
+            raise DriverFailure("after migrate: %r" % rows)
+        node0 = self.counts("node0")
+        moved = self.wait_count("node1", 0, 60)
+        first = moved[0][0]
+        last0 = node0[-1][0]
+        if first != last0 + 1 or first <= before:
+            raise DriverFailure("node1 counts from %d; node0's last was %d" % (first, last0))
+        self.wait_count("node1", first + 2, 30)
+        notes.append("node1 continues at COUNT %d (node0's last %d)" % (first, last0))
+        self.cli("destroy", "counter")
+        self.cli("node", "down")
+        return []
+
+
+def cases():
+    return [
+        Case("qemu-svm-migration-live", "host", cases_management.ISO, [],
+             timeout=1500, driver=MigrationDriver()),
+    ]
