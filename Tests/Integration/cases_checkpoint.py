@@ -10,6 +10,7 @@ stands still while the VM is paused and moved). The sizes and times are the case
 (and docs/checkpoint.md's numbers).
 """
 
+import json
 import os
 import re
 import time
@@ -66,7 +67,7 @@ class CheckpointDriver(cases_cluster.ClusterDriver):
 
         checkpoint = os.path.join(self.home, "counter.ckpt")
         start = time.time()
-        report = self.json("checkpoint", "counter", checkpoint)
+        report = json.loads(self.cli("checkpoint", "counter", checkpoint, "--json", timeout=600)[1])
         notes.append("checkpoint: %.1f s wall; file %d bytes (state %d, memory %d of %d in %d runs);"
                      " read %.1f s, VM paused %.1f s" % (
                          time.time() - start, report["file_bytes"], report["state_bytes"],
@@ -102,7 +103,8 @@ class CheckpointDriver(cases_cluster.ClusterDriver):
             raise DriverFailure("a refused restore left VMs: %r" % self.machines())
 
         start = time.time()
-        report = self.json("restore", checkpoint, "--node", "node1", timeout=600)
+        report = json.loads(self.cli("restore", checkpoint, "--node", "node1", "--json",
+                                     timeout=900)[1])
         notes.append("restore: %.1f s wall; create %.1f s, memory %d chunks in %.1f s, state %.1f s"
                      % (time.time() - start, report["create_seconds"], report["memory_chunks"],
                         report["memory_seconds"], report["state_seconds"]))
