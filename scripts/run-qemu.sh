@@ -13,7 +13,8 @@
 # PEREGRINE_MACHINE picks QEMU's machine (default pc); PEREGRINE_IOMMU=intel adds a VT-d unit
 # (`-device intel-iommu,intremap=on`, before any NIC: QEMU wants the IOMMU first; intel-48
 # adds aw-bits=48, so SAGAW offers 4-level tables) and needs
-# PEREGRINE_MACHINE=q35,kernel-irqchip=split (docs/iommu.md).
+# PEREGRINE_MACHINE=q35,kernel-irqchip=split (docs/iommu.md). PEREGRINE_IOMMU=amd adds an
+# AMD-Vi IOMMU instead (`-device amd-iommu`, published in an IVRS table; q35 only).
 set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
@@ -30,6 +31,7 @@ extra=()
 case "${PEREGRINE_IOMMU:-}" in
   intel) extra+=(-device intel-iommu,intremap=on) ;;
   intel-48) extra+=(-device intel-iommu,intremap=on,aw-bits=48) ;;  # 4-level tables offered
+  amd) extra+=(-device amd-iommu) ;;
 esac
 if [ -n "${PEREGRINE_NET:-}" ]; then
   extra+=(-netdev "${PEREGRINE_NET},id=peregrine-net0"

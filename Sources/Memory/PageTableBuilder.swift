@@ -131,7 +131,7 @@ public struct PageTableBuilder<Format: PageTableFormat, Memory: PhysicalMemoryAc
         tableAddress = Format.address(of: entry)
       } else {
         guard let frame = frames.allocateZeroedFrame() else { throw .outOfMemory }
-        table[index] = Format.tableEntry(physical: frame)
+        table[index] = Format.tableEntry(physical: frame, pointingAtLevel: level - 1)
         tableAddress = frame
       }
       level -= 1

@@ -12,6 +12,8 @@ import Memory
 /// must then give the node's own devices pass-through entries (ECAP.PT) first.
 enum IOMMU {
   nonisolated(unsafe) static var dmarAddress: UInt64 = 0
+  /// The IVRS table (AMD-Vi), used only when there is no DMAR (`AMDVi`).
+  nonisolated(unsafe) static var ivrsAddress: UInt64 = 0
   nonisolated(unsafe) static var unit: RemappingUnit?
   nonisolated(unsafe) static var domains: [RemappingDomain] = []
   nonisolated(unsafe) static var nextDomainID: UInt16 = 1
@@ -30,13 +32,22 @@ enum IOMMU {
     }) {
       dmarAddress = dmar.address
     }
+    if let ivrs = tables.first(where: {
+      $0.header.signature == [0x49, 0x56, 0x52, 0x53] && $0.header.checksumValid
+    }) {
+      ivrsAddress = ivrs.address
+    }
   }
 
   /// Parses the DMAR table, maps the first DRHD's registers, reports CAP/ECAP decoded and
   /// installs an empty root table (translation still off).
   static func start(commandLine: [UInt8]) {
     guard dmarAddress != 0 else {
-      Log.info("iommu: no DMAR table (no VT-d unit; AMD-Vi's IVRS is not read)")
+      if ivrsAddress != 0 {
+        AMDVi.start(ivrsAddress: ivrsAddress, commandLine: commandLine)
+      } else {
+        Log.info("iommu: no DMAR table (no VT-d unit) and no IVRS table (no AMD-Vi)")
+      }
       return
     }
     let length = UnsafeRawPointer(bitPattern: UInt(dmarAddress + 4))!.loadUnaligned(
@@ -194,6 +205,7 @@ enum IOMMU {
   /// The VM `name` is being released (its vCPUs are gone, its RAM is about to be freed):
   /// its domains go first, so no device can reach the RAM once it is reused.
   static func vmReleased(name: [UInt8]) {
+    AMDVi.vmReleased(name: name)
     lock.withLock {
       for domain in domains where domain.vmName == name { detachLocked(domain) }
     }
@@ -216,6 +228,7 @@ enum IOMMU {
 
   /// Reports and clears recorded faults (CPU 0, with the node's management work).
   static func pollFaults() {
+    AMDVi.pollEvents()
     // No domain, no translation, no fault: one load per pass, no register read.
     guard liveDomains > 0 else { return }
     lock.withLock { pollFaultsLocked() }
