@@ -102,7 +102,7 @@ final class ExitDispatcherTests: MachineTestCase {
     let documented = [
       "cpuid", "rdmsr", "wrmsr", "io", "hlt", "hypercall", "npf", "extint", "nmi", "intwin",
       "exception", "cr",
-      "shutdown", "init", "sipi", "timer", "xsetbv", "wbinvd", "entryfail", "unknown", "pause",
+      "shutdown", "init", "sipi", "timer", "xsetbv", "wbinvd", "entryfail", "unknown", "pause", "dirty",
     ]
     XCTAssertEqual(ExitKind.count, documented.count)
     XCTAssertEqual(ExitKind.allCases.count, ExitKind.count)
