@@ -242,11 +242,13 @@ def name_payload(name):
 
 
 def create_payload(name, image, memory, nics=(), disk=""):
-    """A flat guest loaded at 0x1000 (docs/control-protocol.md, kind 2)."""
+    """A flat guest loaded at 0x1000 (docs/control-protocol.md, kind 2): not incoming, no
+    passthrough functions (version 5's two trailing fields)."""
     command_line = b"load=0x1000 entry=0000:1000"
     return (name_payload(name) + bytes([0]) + struct.pack(">QHB", memory, 1, 0) + bytes([0])
             + name_payload(image) + bytes([0]) + struct.pack(">H", len(command_line))
-            + command_line + bytes([len(nics)]) + b"".join(nics) + name_payload(disk))
+            + command_line + bytes([len(nics)]) + b"".join(nics) + name_payload(disk)
+            + bytes([0, 0]))
 
 
 class ManagementDriver:
