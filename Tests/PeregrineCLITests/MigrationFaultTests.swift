@@ -165,6 +165,9 @@ final class MigrationFaultTests: XCTestCase {
   func testAMigrationUnderWayRefusesASecondOne() throws {
     let (harness, source, target) = try cluster()
     let held = try MigrationLock(vm: "vm", state: harness.environment.state)
+    // The first migration's incoming copy on the target: the lock is the reason given.
+    target.machines.append(
+      MachineSummary(name: "vm", state: .incoming, vcpus: 1, memory: 16 << 20, uptimeSeconds: 0))
     XCTAssertEqual(harness.run("migrate", "vm", "--to", "node1"), 77)
     XCTAssertTrue(harness.errors.contains("already under way"), harness.errors)
     XCTAssertFalse(source.requests.contains { $0.hasPrefix("dirty") || $0.hasPrefix("pause") })
@@ -172,6 +175,7 @@ final class MigrationFaultTests: XCTestCase {
     // The held lock is not the refused one's to remove.
     XCTAssertTrue(FileManager.default.fileExists(atPath: held.path))
     held.release()
+    target.machines = []
     XCTAssertEqual(harness.run("migrate", "vm", "--to", "node1"), 0, harness.errors)
     XCTAssertEqual(target.machines.map(\.name), ["vm"])
     XCTAssertEqual(source.machines.map(\.name), [])
@@ -201,5 +205,21 @@ final class MigrationFaultTests: XCTestCase {
     pause.reached(round: 1, environment: harness.environment)
     XCTAssertEqual(harness.sleeps, 3000)
     XCTAssertFalse(FileManager.default.fileExists(atPath: pause.resumeFile))
+  }
+
+  /// During a migration the VM is listed on both nodes, `incoming` on the target: every
+  /// command that names it reaches the node that runs it, whichever node answers first.
+  func testTheIncomingCopyIsNotTheVM() throws {
+    let incoming = FakeNode(machines: [
+      MachineSummary(name: "vm", state: .incoming, vcpus: 1, memory: 16 << 20, uptimeSeconds: 0)
+    ])
+    let running = FakeNode(machines: [
+      MachineSummary(name: "vm", state: .running, vcpus: 1, memory: 16 << 20, uptimeSeconds: 9)
+    ])
+    let harness = try Harness(nodes: ["node0": incoming, "node1": running])
+    XCTAssertEqual(harness.run("pause", "vm"), 0, harness.errors)
+    XCTAssertTrue(running.requests.contains("pause vm"))
+    XCTAssertFalse(incoming.requests.contains("pause vm"))
+    XCTAssertEqual(incoming.machines.map(\.state), [.incoming])
   }
 }

@@ -144,17 +144,24 @@ struct LiveMigration {
         var left: [String] = []
         if logOn {
           do { try environment.request { try source.stopDirtyLog(of: vm) } } catch {
-            left.append("its dirty log could not be stopped (\(error))")
+            left.append(
+              "its dirty log could not be stopped (\((error as? CLIError)?.message ?? "\(error)"))")
           }
         }
         if pausedByUs {
           do { try environment.request { try source.unpauseMachine(named: vm) } } catch {
-            left.append("it could not be unpaused (\(error))")
+            left.append(
+              "it could not be unpaused (\((error as? CLIError)?.message ?? "\(error)"))")
           }
         }
+        // Tried even when the target did not answer: one that was only unreachable for a
+        // while would keep the incoming VM's memory claimed.
         if targetCreated {
           do { try environment.request { try target.destroyMachine(named: vm) } } catch {
-            left.append("the incoming VM on the target could not be destroyed (\(error))")
+            let reason = (error as? CLIError)?.message ?? "\(error)"
+            left.append(
+              "the incoming VM on the target could not be destroyed (\(reason); it never runs, and a restarted node has none)"
+            )
           }
         }
         let outcome =
@@ -169,7 +176,8 @@ struct LiveMigration {
           try environment.request { try target.destroyMachine(named: vm) }
           cleaned = "the incoming VM on the target was destroyed"
         } catch {
-          cleaned = "the incoming VM on the target could not be destroyed (\(error))"
+          let reason = (error as? CLIError)?.message ?? "\(error)"
+          cleaned = "the incoming VM on the target could not be destroyed (\(reason))"
         }
       }
       // A source that answers but refused (not one that is gone: each request to a dead
@@ -181,7 +189,8 @@ struct LiveMigration {
           do {
             try environment.request { try source.unpauseMachine(named: vm) }
           } catch {
-            cleaned += "; \(vm) is left paused on its node (\(error))"
+            let reason = (error as? CLIError)?.message ?? "\(error)"
+            cleaned += "; \(vm) is left paused on its node (\(reason))"
           }
         }
       } else {

@@ -32,6 +32,10 @@ struct MigrateCommand: ParsableCommand {
     let session = try ClusterSession(environment: environment)
     let target = try session.node(named: to)
     let (source, sourceConnection, machine) = try session.locate(vm)
+    // First of the refusals: a migration under way has put an incoming copy on its target,
+    // which would otherwise be the reason given ("already has a VM named ...").
+    let lock = try MigrationLock(vm: vm, state: environment.state)
+    defer { lock.release() }
     guard source.name != target.name else {
       throw CLIError(.refused, "\(vm) already runs on \(target.name); nothing moved")
     }
@@ -63,8 +67,6 @@ struct MigrateCommand: ParsableCommand {
     guard let sourceMemory = sourceConnection as? MigrationConnection,
       let targetMemory = targetConnection as? MigrationConnection
     else { throw CLIError(.notSupported, "this connection cannot migrate a VM") }
-    let lock = try MigrationLock(vm: vm, state: environment.state)
-    defer { lock.release() }
 
     var migration = LiveMigration(
       vm: vm, profile: profile, xml: xml, source: sourceMemory, target: targetMemory,
