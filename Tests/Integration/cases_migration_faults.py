@@ -18,7 +18,9 @@ on the target, until the case creates the resume file.
   no VM and has its free memory back.
 - `...-faults-passthrough`: two q35 nodes with a VT-d unit and a spare virtio-net function
   (cases_passthrough.py): a VM owning the function is refused by `migrate` and by
-  `checkpoint` with the reason; it keeps running on its node and no file is written.
+  `checkpoint` with the reason, no file written; with the CLI's record of its profile
+  replaced by one without the function, the node itself refuses the dirty log and the
+  migration fails on the source with the incoming copy destroyed; the VM keeps running.
 """
 
 import json
@@ -288,7 +290,10 @@ class SourceDiesDriver(FaultDriver):
         # The source dies between round 0 and the next.
         free = self.free_memory()["node1"]
         proc, seen = self.held_migration("tick", "node1")
-        incoming = self.cli("status", "tick", "--json", check=False)
+        # `status` names the VM's node, not its incoming copy on the target.
+        status = json.loads(self.cli("status", "tick", "--json")[1])
+        if (status["node"], status["status"]["summary"]["state"]) != ("node0", "running"):
+            raise DriverFailure("status while held: %r" % status)
         self.kill_node("node0")
         start = time.time()
         code, out, err = self.resume("tick", proc, seen)
@@ -304,8 +309,7 @@ class SourceDiesDriver(FaultDriver):
         after = self.free_memory()["node1"]
         if after != free:
             raise DriverFailure("node1's free memory %r before, %r after" % (free, after))
-        notes.append("node1: no VM, free memory back (%d bytes); status during the hold: exit %d"
-                     % (after, incoming[0]))
+        notes.append("node1: no VM, free memory back (%d bytes)" % after)
         self.cli("node", "down")
         return []
 
@@ -331,8 +335,8 @@ class PassthroughDriver(FaultDriver):
         self.cli("create", path, "--node", "node0")
         self.wait_tick("node0", 1, vm="owner")
         status = json.loads(self.cli("status", "owner", "--json")[1])
-        if status.get("passthrough") != ["0000:00:11.0"]:
-            raise DriverFailure("owner does not own 00:11.0: %r" % status.get("passthrough"))
+        if status["status"].get("passthrough") != ["0000:00:11.0"]:
+            raise DriverFailure("owner does not own 00:11.0: %r" % status)
 
         code, _, err = self.cli("migrate", "owner", "--to", "node1", check=False)
         if code != 77 or "passed-through PCI function 0000:00:11.0" not in err or \
@@ -347,6 +351,17 @@ class PassthroughDriver(FaultDriver):
             raise DriverFailure("checkpoint of a VM with a passed-through function: exit %d: %s"
                                 % (code, err))
         notes.append("checkpoint refused: %s" % err.strip().splitlines()[0][:120])
+        # The node's own guard, behind the CLI's: with the recorded profile replaced by one
+        # without the function, the CLI lets the migration start and the node refuses the
+        # dirty log (DMA writes would be missing from it); the incoming copy on node1 goes.
+        recorded = os.path.join(self.home, "profiles", "owner.xml")
+        with open(recorded, "w") as f:
+            f.write((cases_management.PROFILE % ("owner", TICKER)))
+        code, _, err = self.cli("migrate", "owner", "--to", "node1", check=False, timeout=120)
+        if code == 0 or "invisible to the dirty log" not in err or \
+                "the incoming VM on the target was destroyed" not in err:
+            raise DriverFailure("migrate past the CLI's check: exit %d: %s" % (code, err))
+        notes.append("node's refusal: %s" % err.strip().splitlines()[-1][:300])
         before = self.ticks("node0", "owner")[-1]
         self.wait_tick("node0", before + 2, vm="owner")
         if self.listed() != [("owner", "node0", "running")]:
