@@ -18,6 +18,11 @@ struct LiveMigration {
   /// pause of `MigrationTestPause` hangs here.
   var afterRound: (Int) -> Void = { _ in }
 
+  /// A CLI error's message (its hint is about a command the user ran, not this one).
+  private func reason(_ error: Error) -> String {
+    (error as? CLIError)?.message ?? "\(error)"
+  }
+
   private struct SideFailure: Error {
     let onTarget: Bool
     let error: Error
@@ -137,7 +142,7 @@ struct LiveMigration {
       }
       try onTarget { try target.restoreState(of: vm, state: state) }
     } catch let failure as SideFailure {
-      let message = (failure.error as? CLIError)?.message ?? "\(failure.error)"
+      let message = reason(failure.error)
       if failure.onTarget {
         // The source first: the VM must not stay paused or tracked while a dead target's
         // destroy waits out its retransmissions.
@@ -145,22 +150,21 @@ struct LiveMigration {
         if logOn {
           do { try environment.request { try source.stopDirtyLog(of: vm) } } catch {
             left.append(
-              "its dirty log could not be stopped (\((error as? CLIError)?.message ?? "\(error)"))")
+              "its dirty log could not be stopped (\(reason(error)))")
           }
         }
         if pausedByUs {
           do { try environment.request { try source.unpauseMachine(named: vm) } } catch {
             left.append(
-              "it could not be unpaused (\((error as? CLIError)?.message ?? "\(error)"))")
+              "it could not be unpaused (\(reason(error)))")
           }
         }
         // Tried even when the target did not answer: one that was only unreachable for a
         // while would keep the incoming VM's memory claimed.
         if targetCreated {
           do { try environment.request { try target.destroyMachine(named: vm) } } catch {
-            let reason = (error as? CLIError)?.message ?? "\(error)"
             left.append(
-              "the incoming VM on the target could not be destroyed (\(reason); it never runs, and a restarted node has none)"
+              "the incoming VM on the target could not be destroyed (\(reason(error)); it never runs, and a restarted node has none)"
             )
           }
         }
@@ -176,8 +180,7 @@ struct LiveMigration {
           try environment.request { try target.destroyMachine(named: vm) }
           cleaned = "the incoming VM on the target was destroyed"
         } catch {
-          let reason = (error as? CLIError)?.message ?? "\(error)"
-          cleaned = "the incoming VM on the target could not be destroyed (\(reason))"
+          cleaned = "the incoming VM on the target could not be destroyed (\(reason(error)))"
         }
       }
       // A source that answers but refused (not one that is gone: each request to a dead
@@ -189,8 +192,7 @@ struct LiveMigration {
           do {
             try environment.request { try source.unpauseMachine(named: vm) }
           } catch {
-            let reason = (error as? CLIError)?.message ?? "\(error)"
-            cleaned += "; \(vm) is left paused on its node (\(reason))"
+            cleaned += "; \(vm) is left paused on its node (\(reason(error)))"
           }
         }
       } else {
