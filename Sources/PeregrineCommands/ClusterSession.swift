@@ -51,9 +51,15 @@ final class ClusterSession {
     node: NodeRecord, connection: NodeConnection, machine: MachineSummary
   ) {
     let (found, unreachable) = try machinesByNode()
-    for (node, machines) in found {
-      if let machine = machines.first(where: { $0.name == name }) {
-        return (node, try connection(to: node), machine)
+    // While a migration runs the VM is listed twice: running (or paused) on its node and
+    // `incoming` on the target. Its node is the one that runs it (docs/migration.md).
+    for incoming in [false, true] {
+      for (node, machines) in found {
+        if let machine = machines.first(where: {
+          $0.name == name && ($0.state == .incoming) == incoming
+        }) {
+          return (node, try connection(to: node), machine)
+        }
       }
     }
     if let (node, error) = unreachable.first {

@@ -153,13 +153,41 @@ struct NodeManager {
     }
     // An emulator that cannot start (a bad option, a missing ROM) exits at once.
     if !started.isEmpty { environment.sleep(0.5) }
-    for node in started where !launcher.isRunning(node.pid, node.marker) {
+    var position = 0
+    var portRetries = 0
+    while position < started.count {
+      let node = started[position]
+      if launcher.isRunning(node.pid, node.marker) {
+        position += 1
+        continue
+      }
+      let emulatorLog = URL(fileURLWithPath: node.log).deletingLastPathComponent()
+        .appendingPathComponent("emulator.log").path
+      let said = (try? String(contentsOfFile: emulatorLog, encoding: .utf8)) ?? ""
+      // The port was free when it was picked, but another `node up` (another state
+      // directory, another user) bound it before this QEMU did: the next free one.
+      if network == .user, portRetries < 5, said.contains("Could not set up host forwarding"),
+        let index = Self.index(of: node.name)
+      {
+        portRetries += 1
+        let port = try freePort(from: node.hostPort &+ 1, excluding: usedPorts)
+        usedPorts.insert(port)
+        let again = try start(
+          index: index, backend: backend, program: program, kernel: kernel, key: key,
+          attachment: .user(hostPort: port), memoryMiB: memoryMiB, cpus: cpus,
+          kernelArgs: kernelArgs)
+        started[position] = again
+        table.nodes = table.nodes.map { $0.name == again.name ? again : $0 }
+        try state.writeNodes(table)
+        environment.sleep(0.5)
+        continue
+      }
       let tail =
         (try? String(contentsOfFile: node.log, encoding: .utf8)).map { String($0.suffix(600)) }
         ?? ""
       throw CLIError(
         .failure,
-        "\(node.name)'s emulator exited right after starting; the end of \(node.log):\n\(tail)",
+        "\(node.name)'s emulator exited right after starting; the end of \(node.log):\n\(tail)\(said.isEmpty ? "" : "\nits emulator said: " + String(said.suffix(400)))",
         hint: "`peregrine node down` clears the table")
     }
     return UpResult(

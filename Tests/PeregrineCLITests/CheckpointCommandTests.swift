@@ -133,4 +133,59 @@ final class CheckpointCommandTests: XCTestCase {
     XCTAssertTrue(harness.errors.contains("one vendor"), harness.errors)
     XCTAssertFalse(node.requests.contains { $0.hasPrefix("create") })
   }
+
+  /// Issue 15's damaged files through `restore` itself: a flip in the header, in the saved
+  /// state, in the memory, and a file cut short; each refused naming what is wrong, and
+  /// nothing sent to the node.
+  func testRestoreNamesTheDamagedPartAndSendsNothing() throws {
+    let (harness, node, file) = try checkpointed()
+    let original = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: file)))
+    func section(_ kind: CheckpointFile.SectionKind) -> Range<Int> {
+      let count = Int(original[10]) | Int(original[11]) << 8
+      for index in 0..<count {
+        let entry = CheckpointFile.headerSize + index * CheckpointFile.tableEntrySize
+        func field(_ at: Int) -> Int {
+          (0..<8).reduce(0) { $0 | Int(original[entry + at + $1]) << (8 * $1) }
+        }
+        if UInt32(field(0) & 0xFFFF_FFFF) == kind.rawValue {
+          return field(8)..<field(8) + field(16)
+        }
+      }
+      XCTFail("no \(kind.name) section")
+      return 0..<0
+    }
+    let state = section(.savedState)
+    let memory = section(.memory)
+    let cases: [(String, [UInt8], String)] = [
+      ("header", flipped(original, at: 16), "its header says"),
+      ("reserved", flipped(original, at: 13), "reserved header fields are not zero"),
+      (
+        "state", flipped(original, at: state.lowerBound + state.count / 2),
+        "the saved state section does not match its SHA-256"
+      ),
+      (
+        "memory", flipped(original, at: memory.lowerBound + memory.count / 2),
+        "the memory section does not match its SHA-256"
+      ),
+      ("trailer", flipped(original, at: original.count - 1), "the file does not match its SHA-256"),
+      ("truncated", Array(original.dropLast(1)), "the checkpoint is truncated"),
+    ]
+    for (name, bytes, reason) in cases {
+      let path = harness.directory.appendingPathComponent("\(name).ckpt").path
+      _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+      node.requests = []
+      harness.errors = ""
+      XCTAssertEqual(harness.run("restore", path, "--name", "copy"), 66, name)
+      XCTAssertTrue(harness.errors.contains(reason), "\(name): \(harness.errors)")
+      XCTAssertTrue(harness.errors.contains("nothing was sent"), "\(name): \(harness.errors)")
+      XCTAssertEqual(node.requests.filter { !$0.hasPrefix("list") }, [], name)
+    }
+    XCTAssertFalse(node.machines.contains { $0.name == "copy" })
+  }
+
+  private func flipped(_ bytes: [UInt8], at index: Int) -> [UInt8] {
+    var copy = bytes
+    copy[index] ^= 0x10
+    return copy
+  }
 }

@@ -42,9 +42,13 @@ final class FakeNode: NodeConnection {
     self.machines = machines
   }
 
+  /// Thrown by the requests whose log line starts with the key (e.g. "restore"), each time.
+  var failOn: [String: NodeError] = [:]
+
   func check(_ request: String) throws {
     requests.append(request)
     if let failure { throw failure }
+    if let (_, error) = failOn.first(where: { request.hasPrefix($0.key) }) { throw error }
   }
 
   func describeNode() throws -> NodeReport {

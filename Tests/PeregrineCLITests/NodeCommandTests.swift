@@ -65,6 +65,54 @@ final class NodeCommandTests: XCTestCase {
     XCTAssertEqual(harness.stopped.count, 3)
   }
 
+  /// A port free when picked but bound by someone else before QEMU's hostfwd: that QEMU
+  /// exits saying so, and its node starts again on the next free port (seen when two
+  /// integration cases ran `node up` at the same moment).
+  func testAHostPortLostToAnotherNodeUpIsPickedAgain() throws {
+    let harness = try Harness()
+    let elf = try kernel(harness)
+    let spawn = harness.environment.launcher.spawn
+    var lost = 0
+    harness.environment.launcher.spawn = { program, arguments, log in
+      let pid = try spawn(program, arguments, log)
+      if arguments.contains(where: { $0.contains("hostfwd=udp:127.0.0.1:47100-") }) {
+        lost += 1
+        harness.running.remove(pid)
+        _ = FileManager.default.createFile(
+          atPath: log,
+          contents: Data(
+            "qemu-system-x86_64: -netdev user,id=mgmt,net=10.0.2.0/24,hostfwd=udp:127.0.0.1:47100-10.0.2.15:7100: Could not set up host forwarding rule 'udp:127.0.0.1:47100-10.0.2.15:7100'\n"
+              .utf8))
+      }
+      return pid
+    }
+    XCTAssertEqual(
+      harness.run("node", "up", "--count", "2", "--kernel", elf, "--wait", "0"), 0, harness.errors)
+    XCTAssertEqual(lost, 1)
+    XCTAssertEqual(harness.spawned.count, 3)
+    let table = try harness.environment.state.readNodes()
+    XCTAssertEqual(table.nodes.map(\.name), ["node0", "node1"])
+    // node1 took 47102 (47101 is the fake's busy port); node0 the next after them.
+    XCTAssertEqual(table.nodes.map(\.hostPort), [47103, 47102])
+    XCTAssertTrue(table.nodes.allSatisfy { harness.running.contains($0.pid) })
+
+    // Any other early exit is still an error, with what the emulator said.
+    let other = try Harness()
+    let otherElf = try kernel(other)
+    let otherSpawn = other.environment.launcher.spawn
+    other.environment.launcher.spawn = { program, arguments, log in
+      let pid = try otherSpawn(program, arguments, log)
+      other.running.remove(pid)
+      _ = FileManager.default.createFile(
+        atPath: log, contents: Data("qemu-system-x86_64: no such ROM\n".utf8))
+      return pid
+    }
+    XCTAssertEqual(other.run("node", "up", "--count", "1", "--kernel", otherElf, "--wait", "0"), 1)
+    XCTAssertTrue(other.errors.contains("exited right after starting"), other.errors)
+    XCTAssertTrue(other.errors.contains("its emulator said: qemu-system-x86_64: no such ROM"))
+    XCTAssertEqual(other.spawned.count, 1)
+  }
+
   func testDownForgetsNodesWhoseEmulatorIsGoneWithoutSignallingThem() throws {
     let harness = try Harness()
     let elf = try kernel(harness)

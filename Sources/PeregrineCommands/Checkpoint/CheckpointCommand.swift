@@ -12,7 +12,8 @@ struct CheckpointCommand: ParsableCommand {
       The VM is paused, its saved state, every non-zero chunk of its memory and its disk \
       are read from its node, and the VM is unpaused (unless --leave-paused, or it was \
       paused already). `peregrine restore FILE` starts it again, here or on another node \
-      of the same vendor. Format: docs/checkpoint.md.
+      of the same vendor. A VM that owns a passed-through PCI function is refused. \
+      Format: docs/checkpoint.md.
       """)
 
   @OptionGroup var options: GlobalOptions
@@ -45,6 +46,19 @@ struct CheckpointCommand: ParsableCommand {
       xml = recorded
     }
     let machineProfile = try ProfileRecords.machine(named: vm, in: xml)
+    // The profile the VM was created from too, when --profile gives another: the device is
+    // the running VM's, whatever the file says.
+    var profiles = [machineProfile]
+    if profile != nil, let recorded = ProfileRecords.recorded(vm, in: environment.state),
+      let created = try? ProfileRecords.machine(named: vm, in: recorded)
+    {
+      profiles.append(created)
+    }
+    for candidate in profiles {
+      if let reason = PassthroughRefusal.reason(vm: vm, profile: candidate) {
+        throw CLIError(.refused, "\(reason); nothing was paused or read")
+      }
+    }
     let wasPaused = machine.state == .paused
     if !wasPaused { try environment.request { try connection.pauseMachine(named: vm) } }
     var leaveAsIs = false

@@ -14,6 +14,14 @@ struct LiveMigration {
   let environment: CLIEnvironment
   let maxRounds: Int
   let downtimePages: Int
+  /// Called once each round's pages were sent (round 0: the whole memory); the test-only
+  /// pause of `MigrationTestPause` hangs here.
+  var afterRound: (Int) -> Void = { _ in }
+
+  /// A CLI error's message (its hint is about a command the user ran, not this one).
+  private func reason(_ error: Error) -> String {
+    (error as? CLIError)?.message ?? "\(error)"
+  }
 
   private struct SideFailure: Error {
     let onTarget: Bool
@@ -87,6 +95,7 @@ struct LiveMigration {
       let chunks = whole.chunks(of: 1024)
       try send(chunks)
       pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+      afterRound(0)
       var last: [UInt64] = []
       while true {
         let pages = try onSource { try source.dirtyPages(of: vm) }
@@ -96,6 +105,7 @@ struct LiveMigration {
         }
         try copy(pages: pages)
         pagesPerRound.append(pages.count)
+        afterRound(pagesPerRound.count - 1)
       }
       // Stop and copy.
       downtimeStart = environment.now()
@@ -132,14 +142,37 @@ struct LiveMigration {
       }
       try onTarget { try target.restoreState(of: vm, state: state) }
     } catch let failure as SideFailure {
-      let message = (failure.error as? CLIError)?.message ?? "\(failure.error)"
+      let message = reason(failure.error)
       if failure.onTarget {
-        if logOn { _ = try? environment.request { try source.stopDirtyLog(of: vm) } }
-        if pausedByUs { _ = try? environment.request { try source.unpauseMachine(named: vm) } }
-        if targetCreated { _ = try? environment.request { try target.destroyMachine(named: vm) } }
-        throw CLIError(
-          .failure,
-          "migration of \(vm) failed on the target (\(message)); \(vm) keeps running on its node")
+        // The source first: the VM must not stay paused or tracked while a dead target's
+        // destroy waits out its retransmissions.
+        var left: [String] = []
+        if logOn {
+          do { try environment.request { try source.stopDirtyLog(of: vm) } } catch {
+            left.append(
+              "its dirty log could not be stopped (\(reason(error)))")
+          }
+        }
+        if pausedByUs {
+          do { try environment.request { try source.unpauseMachine(named: vm) } } catch {
+            left.append(
+              "it could not be unpaused (\(reason(error)))")
+          }
+        }
+        // Tried even when the target did not answer: one that was only unreachable for a
+        // while would keep the incoming VM's memory claimed.
+        if targetCreated {
+          do { try environment.request { try target.destroyMachine(named: vm) } } catch {
+            left.append(
+              "the incoming VM on the target could not be destroyed (\(reason(error)); it never runs, and a restarted node has none)"
+            )
+          }
+        }
+        let outcome =
+          left.isEmpty
+          ? "\(vm) keeps running on its node"
+          : "\(vm) keeps running on its node, but " + left.joined(separator: "; ")
+        throw CLIError(.failure, "migration of \(vm) failed on the target (\(message)); \(outcome)")
       }
       var cleaned = "nothing was left on the target"
       if targetCreated {
@@ -147,8 +180,23 @@ struct LiveMigration {
           try environment.request { try target.destroyMachine(named: vm) }
           cleaned = "the incoming VM on the target was destroyed"
         } catch {
-          cleaned = "the incoming VM on the target could not be destroyed (\(error))"
+          cleaned = "the incoming VM on the target could not be destroyed (\(reason(error)))"
         }
+      }
+      // A source that answers but refused (not one that is gone: each request to a dead
+      // node waits out the retransmissions) gets its VM back as it was: log off, unpaused.
+      let unreachable = (failure.error as? CLIError)?.status == .unreachable
+      if !unreachable {
+        if logOn { _ = try? environment.request { try source.stopDirtyLog(of: vm) } }
+        if pausedByUs {
+          do {
+            try environment.request { try source.unpauseMachine(named: vm) }
+          } catch {
+            cleaned += "; \(vm) is left paused on its node (\(reason(error)))"
+          }
+        }
+      } else {
+        cleaned += "; the source did not answer, so \(vm) may be lost with it"
       }
       throw CLIError(.failure, "migration of \(vm) failed on the source (\(message)); \(cleaned)")
     }

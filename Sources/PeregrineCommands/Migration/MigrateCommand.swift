@@ -13,10 +13,11 @@ struct MigrateCommand: ParsableCommand {
     discussion: """
       Refused before anything moves when the target is the VM's own node, unknown, of \
       another vendor (AMD-V state cannot run under VT-x, nor the reverse), without the \
-      free memory, or when a migration of the VM is already under way. Pre-copy rounds \
-      run until at most --downtime-pages pages changed in a round or --max-rounds rounds \
-      are done. If the target fails, the VM keeps running where it was; if the source \
-      fails, the half-built VM on the target is destroyed.
+      free memory, when the VM owns a passed-through PCI function, or when a migration \
+      of the VM is already under way. Pre-copy rounds run until at most --downtime-pages \
+      pages changed in a round or --max-rounds rounds are done. If the target fails, the \
+      VM keeps running where it was (its dirty log off, unpaused); if the source fails, \
+      the half-built VM on the target is destroyed.
       """)
 
   @OptionGroup var options: GlobalOptions
@@ -31,6 +32,10 @@ struct MigrateCommand: ParsableCommand {
     let session = try ClusterSession(environment: environment)
     let target = try session.node(named: to)
     let (source, sourceConnection, machine) = try session.locate(vm)
+    // First of the refusals: a migration under way has put an incoming copy on its target,
+    // which would otherwise be the reason given ("already has a VM named ...").
+    let lock = try MigrationLock(vm: vm, state: environment.state)
+    defer { lock.release() }
     guard source.name != target.name else {
       throw CLIError(.refused, "\(vm) already runs on \(target.name); nothing moved")
     }
@@ -45,6 +50,9 @@ struct MigrateCommand: ParsableCommand {
         .noInput, "no profile is recorded for VM '\(vm)' (it was not created by this peregrine)")
     }
     let profile = try ProfileRecords.machine(named: vm, in: xml)
+    if let reason = PassthroughRefusal.reason(vm: vm, profile: profile) {
+      throw CLIError(.refused, "\(reason); nothing moved")
+    }
     let targetConnection = try session.connection(to: target)
     let report = try environment.request { try targetConnection.describeNode() }
     guard report.freeMemory >= profile.memoryBytes + (profile.memoryBytes >> 8) + (1 << 20) else {
@@ -59,13 +67,16 @@ struct MigrateCommand: ParsableCommand {
     guard let sourceMemory = sourceConnection as? MigrationConnection,
       let targetMemory = targetConnection as? MigrationConnection
     else { throw CLIError(.notSupported, "this connection cannot migrate a VM") }
-    let lock = try MigrationLock(vm: vm, state: environment.state)
-    defer { lock.release() }
 
     var migration = LiveMigration(
       vm: vm, profile: profile, xml: xml, source: sourceMemory, target: targetMemory,
       wasPaused: machine.state == .paused, environment: environment, maxRounds: maxRounds,
       downtimePages: downtimePages)
+    if let pause = MigrationTestPause(
+      vm: vm, state: environment.state, environment: ProcessInfo.processInfo.environment)
+    {
+      migration.afterRound = { pause.reached(round: $0, environment: environment) }
+    }
     let result = try migration.run()
     if options.json {
       environment.printJSON(result)
