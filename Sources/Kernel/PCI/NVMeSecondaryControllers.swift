@@ -89,13 +89,33 @@ enum NVMeSecondaryControllers {
     if online < vfs.count { fail(pf.address, "not every secondary controller went online") }
   }
 
-  /// The VF controller's CSTS (§3.1.6) through its BAR0, with the VF's memory decoding on;
-  /// 0xFFFFFFFF when it has no BAR0.
+  /// The VF controller's CSTS (§3.1.6) through its BAR0, memory decoding on meanwhile (the
+  /// command register is restored); 0xFFFFFFFF when it has no BAR0.
   static func status(_ vf: SRIOVDevices.VirtualFunction) -> UInt32 {
     guard let bar = vf.bars.first(where: { $0.index == 0 }) else { return 0xFFFF_FFFF }
     let space = PortConfigurationSpace(address: vf.address)
-    space.write16(0x04, space.read16(0x04) | PCICommand.memorySpace)
-    return mmio_read32(bar.base + NVMeRegister.status)
+    let command = space.read16(0x04)
+    space.write16(0x04, command | PCICommand.memorySpace)
+    let status = mmio_read32(bar.base + NVMeRegister.status)
+    space.write16(0x04, command)
+    return status
+  }
+
+  /// After a VF's reset at the end of its VM (CPU 0): says whether its secondary controller
+  /// is still usable by the next owner (CSTS.CFS clear) without the PF's admin queue.
+  static func reportAfterReset(_ address: PCIAddress) {
+    guard let vf = SRIOVDevices.virtualFunction(at: address), vf.isNVMe,
+      Log.begin(.info)
+    else { return }
+    let status = status(vf)
+    Console.write("pci sriov ")
+    SRIOVDevices.write(address)
+    Console.write(": after its reset, VF CSTS ")
+    Console.write(hex: UInt64(status))
+    Console.write(
+      status & NVMeRegister.fatal == 0
+        ? " (secondary controller still online)" : " (secondary controller offline)")
+    Log.end()
   }
 
   private static func fail(_ pf: PCIAddress, _ why: StaticString) {

@@ -143,6 +143,8 @@ enum PassthroughDevices {
     Console.write(" quiet and free (bus mastering off")
     Console.write(resetKind(function))
     Log.end()
+    NVMeSecondaryControllers.reportAfterReset(
+      PCIAddress(bus: function.bus, device: function.device, function: function.function))
   }
 
   /// How each function was reset, for the line that frees it.

@@ -20,6 +20,8 @@ enum SRIOVDevices {
     let deviceID: UInt16
     /// Memory BARs by index: base and size, from the PF's VF BARs.
     let bars: [(index: Int, base: UInt64, size: UInt64, is64Bit: Bool)]
+    /// Its PF is an NVMe controller (class 01.08.02): the VF is a secondary controller.
+    let isNVMe: Bool
   }
 
   nonisolated(unsafe) static var virtualFunctions: [VirtualFunction] = []
@@ -119,6 +121,9 @@ enum SRIOVDevices {
     let deadline = arch_rdtsc() &+ 100 &* LocalAPIC.tscPerMillisecond
     while arch_rdtsc() < deadline { arch_pause() }
     SRIOVCapability.enableMemory(space, at: found.offset)
+    let isNVMe =
+      function.header.classCode == 0x01 && function.header.subclass == 0x08
+      && function.header.programmingInterface == 0x02
     var vfs: [VirtualFunction] = []
     for (index, address) in addresses.enumerated() {
       var bars: [(index: Int, base: UInt64, size: UInt64, is64Bit: Bool)] = []
@@ -131,14 +136,10 @@ enum SRIOVDevices {
       vfs.append(
         VirtualFunction(
           address: address, physical: pf, number: index + 1, vendorID: function.header.vendorID,
-          deviceID: enabled.vfDeviceID, bars: bars))
+          deviceID: enabled.vfDeviceID, bars: bars, isNVMe: isNVMe))
     }
     report(pf, enabled, vfs)
-    if function.header.classCode == 0x01 && function.header.subclass == 0x08
-      && function.header.programmingInterface == 0x02
-    {
-      NVMeSecondaryControllers.bringOnline(function, vfs)
-    }
+    if isNVMe { NVMeSecondaryControllers.bringOnline(function, vfs) }
     virtualFunctions.append(contentsOf: vfs)
   }
 
