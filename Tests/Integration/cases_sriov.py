@@ -86,6 +86,8 @@ class SRIOVDriver(PassthroughClaimDriver):
             self.wait_serial(r"^\[info \] pci sriov %s: NVMe secondary controller %d online with"
                              r" \d+ VQ and \d+ VI; VF CSTS 0x2 before, 0x0 after"
                              % (re.escape(vf), scid))
+        self.wait_serial(r"^\[info \] pci sriov 0000:00:04\.0: VFs ready \d+ ms after the"
+                         r" capability was read")
         self.wait_serial(r"^\[info \] iommu: root table set")
         self.notes.append("node up with 2 NVMe VFs online in %.1f s" % (time.time() - started))
 

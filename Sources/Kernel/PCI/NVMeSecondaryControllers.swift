@@ -92,11 +92,11 @@ enum NVMeSecondaryControllers {
   /// The VF controller's CSTS (§3.1.6) through its BAR0, memory decoding on meanwhile (the
   /// command register is restored); 0xFFFFFFFF when it has no BAR0.
   static func status(_ vf: SRIOVDevices.VirtualFunction) -> UInt32 {
-    guard let bar = vf.bars.first(where: { $0.index == 0 }) else { return 0xFFFF_FFFF }
+    guard let base = vf.bars.first?.memoryBase else { return 0xFFFF_FFFF }
     let space = PortConfigurationSpace(address: vf.address)
     let command = space.read16(0x04)
     space.write16(0x04, command | PCICommand.memorySpace)
-    let status = mmio_read32(bar.base + NVMeRegister.status)
+    let status = mmio_read32(base + NVMeRegister.status)
     space.write16(0x04, command)
     return status
   }

@@ -157,7 +157,7 @@ enum PassthroughDevices {
     let address = PCIAddress(
       bus: function.bus, device: function.device, function: function.function)
     let space = PortConfigurationSpace(address: address)
-    guard let found = PCIBus.function(at: address) ?? SRIOVDevices.function(at: address) else {
+    guard let found = PCIBus.function(at: address) else {
       record(function, ", gone from the bus)")
       return nil
     }

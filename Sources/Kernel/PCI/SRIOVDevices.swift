@@ -18,8 +18,8 @@ enum SRIOVDevices {
     /// From the PF (§9.3.4.1.1/2: a VF's own vendor and device ID registers read 0xFFFF).
     let vendorID: UInt16
     let deviceID: UInt16
-    /// Memory BARs by index: base and size, from the PF's VF BARs.
-    let bars: [(index: Int, base: UInt64, size: UInt64, is64Bit: Bool)]
+    /// BAR0-5 of this VF: its slice of each of the PF's VF BAR regions.
+    let bars: [PCIBaseAddress]
     /// Its PF is an NVMe controller (class 01.08.02): the VF is a secondary controller.
     let isNVMe: Bool
   }
@@ -40,13 +40,8 @@ enum SRIOVDevices {
     guard let vf = virtualFunction(at: address) else { return nil }
     let space = PortConfigurationSpace(address: address)
     let header = PCIHeader(virtualFunction: space, vendorID: vf.vendorID, deviceID: vf.deviceID)
-    var bars = [PCIBaseAddress](repeating: .unused, count: 6)
-    for bar in vf.bars where bar.index < 6 {
-      bars[bar.index] = .memory(
-        base: bar.base, size: bar.size, is64Bit: bar.is64Bit, prefetchable: false)
-    }
     return PCIFunction(
-      address: address, header: header, bars: bars,
+      address: address, header: header, bars: vf.bars,
       capabilities: PCICapability.list(space, header: header))
   }
 
@@ -57,16 +52,26 @@ enum SRIOVDevices {
       }
       return
     }
+    // Only the offsets here: a capability is read (and its VF BARs sized) once, below.
+    let physical = functions.filter { $0.header.layout == 0 }.compactMap {
+      function -> (PCIFunction, ECAMConfigurationSpace, UInt16)? in
+      guard let space = PCIExpressConfiguration.space(function.address),
+        let offset = SRIOVCapability.find(space)
+      else { return nil }
+      return (function, space, offset)
+    }
+    guard !physical.isEmpty else { return }
+    // Everything already decoded is marked before anything is placed (ROMs are sized only
+    // now that there is something to place).
     var gap = PCIMemoryGap(start: window.start, end: window.end)
     for region in PCIExpressConfiguration.regions {
       gap.markUsed(base: region.base, size: region.length)
     }
     for function in functions { markDecoded(function, in: &gap) }
-    for function in functions where function.header.layout == 0 {
-      guard let space = PCIExpressConfiguration.space(function.address),
-        let offset = SRIOVCapability.find(space),
-        let capability = SRIOVCapability(space, at: offset), capability.totalVFs > 0
-      else { continue }
+    for (function, space, offset) in physical {
+      guard let capability = SRIOVCapability(space, at: offset), capability.totalVFs > 0 else {
+        continue
+      }
       enable(function, space: space, capability, functions: functions, gap: &gap)
     }
   }
@@ -76,6 +81,7 @@ enum SRIOVDevices {
     functions: [PCIFunction], gap: inout PCIMemoryGap
   ) {
     let pf = function.address
+    let started = arch_rdtsc()
     PassthroughDevices.reserve(
       pf, role: "is an SR-IOV physical function (the node manages its VFs)")
     if found.vfEnabled {
@@ -126,12 +132,14 @@ enum SRIOVDevices {
       && function.header.programmingInterface == 0x02
     var vfs: [VirtualFunction] = []
     for (index, address) in addresses.enumerated() {
-      var bars: [(index: Int, base: UInt64, size: UInt64, is64Bit: Bool)] = []
-      for region in regions {
-        if let bar = enabled.vfBAR(region.index, vf: index + 1) {
-          bars.append((region.index, bar.base, bar.size, region.is64Bit))
-          _ = KernelPageTables.mapDevice(physical: bar.base, length: bar.size)
-        }
+      var bars = [PCIBaseAddress](repeating: .unused, count: 6)
+      for (bar, region) in enabled.bars.enumerated() {
+        guard case .memory(_, _, let is64Bit, let prefetchable) = region,
+          let slice = enabled.vfBAR(bar, vf: index + 1)
+        else { continue }
+        bars[bar] = .memory(
+          base: slice.base, size: slice.size, is64Bit: is64Bit, prefetchable: prefetchable)
+        _ = KernelPageTables.mapDevice(physical: slice.base, length: slice.size)
       }
       vfs.append(
         VirtualFunction(
@@ -141,6 +149,13 @@ enum SRIOVDevices {
     report(pf, enabled, vfs)
     if isNVMe { NVMeSecondaryControllers.bringOnline(function, vfs) }
     virtualFunctions.append(contentsOf: vfs)
+    guard Log.begin(.info) else { return }
+    Console.write("pci sriov ")
+    write(pf)
+    Console.write(": VFs ready ")
+    Console.write(decimal: (arch_rdtsc() &- started) / max(LocalAPIC.tscPerMillisecond, 1))
+    Console.write(" ms after the capability was read (100 ms of it the VF Enable wait)")
+    Log.end()
   }
 
   /// Marks what `function` decodes: its memory BARs, its expansion ROM (sized like a BAR,
