@@ -426,6 +426,25 @@ def network():
     write("pci-config", "virtio-net", bytes(space) + b"".join(m.to_bytes(4, "little") for m in masks))
 
 
+def sriov():
+    """QEMU 7.2's NVMe PF with sriov_max_vfs=2 (Tests/PCITests/FakeExpressSpace.swift): ARI
+    at 0x100, SR-IOV at 0x120, VF BAR0 64-bit 16 KiB; then its VF BAR masks, q35's MCFG
+    entry (0xB0000000, buses 0-255) and a two-entry secondary controller list."""
+    space = bytearray(4096)
+    def put(offset, value):
+        space[offset:offset + 4] = value.to_bytes(4, "little")
+    space[0:3] = bytes([0, 4, 0])
+    put(0x100, 0x1201000E); put(0x120, 0x00010010); put(0x12C, 0x00020002)
+    put(0x134, 0x00010001); put(0x138, 0x00100000); put(0x13C, 0x553); put(0x140, 1)
+    put(0x144, 4)
+    masks = [0xFFFFC000, 0xFFFFFFFF, 0, 0, 0, 0]
+    mcfg = bytearray(44) + (0xB0000000).to_bytes(8, "little") + bytes([0, 0, 0, 255, 0, 0, 0, 0])
+    tail = bytearray(128)
+    tail[0] = 2; tail[32] = 1; tail[40] = 1; tail[64] = 2; tail[72] = 2
+    write("sriov-capability", "qemu-nvme",
+          bytes(space) + b"".join(m.to_bytes(4, "little") for m in masks) + bytes(mcfg) + bytes(tail))
+
+
 def virtqueues():
     """Rings as a Linux virtio driver leaves them (Tests/HypervisorCoreTests/Virtio): an
     8-entry queue with a three-buffer chain, an indirect table, and two chains in flight."""
@@ -498,6 +517,7 @@ acpi()
 bzimages()
 instructions()
 network()
+sriov()
 virtqueues()
 virtio_blk()
 for target in sorted(os.listdir(OUT)):

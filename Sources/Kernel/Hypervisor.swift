@@ -58,6 +58,8 @@ enum Hypervisor {
     // Before the other CPUs start: it may map the NIC's BARs in the kernel's page tables.
     ManagementNetwork.start(commandLine: boot.commandLine)
     DataNetwork.start()
+    // Before the IOMMU: an NVMe PF's admin queue DMAs while translation is still off.
+    SRIOVDevices.start(PCIBus.enumerate())
     IOMMU.start(commandLine: boot.commandLine)
     ApplicationProcessors.startAll(boot: boot, backend: everyCPU)
     let topology = CPUTopology(

@@ -31,6 +31,24 @@ public struct PCIHeader: Equatable, Sendable {
     status = space.read16(0x06)
   }
 
+  /// An SR-IOV virtual function's header: its vendor and device ID registers read 0xFFFF
+  /// (PCIe Base 4.0 §9.3.4.1.1/2), so they come from the PF (its vendor ID, the VF Device ID
+  /// of its SR-IOV capability); the rest is the VF's own.
+  public init<Space: PCIConfigurationSpace>(
+    virtualFunction space: Space, vendorID: UInt16, deviceID: UInt16
+  ) {
+    self.vendorID = vendorID
+    self.deviceID = deviceID
+    let classWord = space.read32(0x08)
+    revision = UInt8(truncatingIfNeeded: classWord)
+    programmingInterface = UInt8(truncatingIfNeeded: classWord >> 8)
+    subclass = UInt8(truncatingIfNeeded: classWord >> 16)
+    classCode = UInt8(truncatingIfNeeded: classWord >> 24)
+    layout = space.read8(0x0E) & 0x7F
+    isMultiFunction = false
+    status = space.read16(0x06)
+  }
+
   /// Status bit 4: the capability list at 0x34 is valid (§6.2.3).
   public var hasCapabilities: Bool { status & (1 << 4) != 0 }
 

@@ -34,9 +34,13 @@ enum PCIBus {
     return found
   }
 
-  /// The function at `address`, decoded, or nil when none answers there.
+  /// The function at `address`, decoded, or nil when none answers there. An SR-IOV VF the
+  /// node enabled answers with vendor ID 0xFFFF (PCIe Base 4.0 §9.3.4.1.1): it comes from
+  /// its PF's record instead, BARs included (SRIOVDevices).
   static func function(at address: PCIAddress) -> PCIFunction? {
-    guard let header = PCIHeader(PortConfigurationSpace(address: address)) else { return nil }
+    guard let header = PCIHeader(PortConfigurationSpace(address: address)) else {
+      return SRIOVDevices.function(at: address)
+    }
     return decode(address, header)
   }
 

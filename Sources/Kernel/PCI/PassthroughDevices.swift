@@ -75,7 +75,13 @@ enum PassthroughDevices {
       let space = PortConfigurationSpace(
         address: PCIAddress(bus: function.bus, device: function.device, function: function.function)
       )
-      guard let header = PCIHeader(space) else { continue }
+      // An SR-IOV VF's header reads vendor 0xFFFF: it is known from its PF (SRIOVDevices).
+      guard
+        let header = PCIHeader(space)
+          ?? SRIOVDevices.function(
+            at: PCIAddress(
+              bus: function.bus, device: function.device, function: function.function))?.header
+      else { continue }
       // Class 06 subclass 00/01: the host bridge and the ISA (LPC) bridge are the platform.
       let platform = header.classCode == 0x06 && header.subclass <= 0x01
       host.append(
@@ -137,6 +143,8 @@ enum PassthroughDevices {
     Console.write(" quiet and free (bus mastering off")
     Console.write(resetKind(function))
     Log.end()
+    NVMeSecondaryControllers.reportAfterReset(
+      PCIAddress(bus: function.bus, device: function.device, function: function.function))
   }
 
   /// How each function was reset, for the line that frees it.

@@ -29,6 +29,7 @@ enum AcpiPower {
       enableCommand = information.acpiEnable
       FirmwareProcessors.listed = information.processors
       IOMMU.tablesFound(information.tables)
+      PCIExpressConfiguration.tablesFound(information.tables)
       if Log.begin(.info) {
         Console.write("acpi: ")
         Console.write(decimal: UInt64(information.tables.count))
