@@ -106,6 +106,10 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   /// Interrupts delivered and held (masked when they fired).
   public private(set) var delivered: UInt64 = 0
   public private(set) var held: UInt64 = 0
+  /// Called (under the VM's device lock, on the vCPU that wrote the configuration) when what
+  /// `mappableRanges` lists may have changed: a BAR moved, or memory decoding toggled. The
+  /// node remaps nested paging then (docs/passthrough.md); nil in tests that don't map.
+  public var mappingChanged: (() -> Void)?
 
   public init(
     host: PassthroughFunction, description: PassthroughHostDescription,
@@ -167,6 +171,18 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
       access.setCommand(memorySpace: command & 0b10 != 0, busMaster: command & 0b100 != 0)
     }
     if messagesEnabled { releaseHeld() }
+    if let mappingChanged, Self.placementDiffers(old, configuration) { mappingChanged() }
+  }
+
+  /// Whether memory decoding or any BAR's address differs between `old` and `new`.
+  static func placementDiffers(_ old: VirtualPCIConfiguration, _ new: VirtualPCIConfiguration)
+    -> Bool
+  {
+    if old.decodesMemory != new.decodesMemory { return true }
+    for index in 0..<6 where old.address(ofBAR: index) != new.address(ofBAR: index) {
+      return true
+    }
+    return false
   }
 
   /// Each memory BAR's guest range and host address, where nested paging may map the one
