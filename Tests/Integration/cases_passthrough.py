@@ -34,6 +34,14 @@ TICKER = cases_management.TICKER
 GUESTS = os.path.join(os.path.dirname(TICKER), "..", "passthrough")
 EDU_DMA = os.path.normpath(os.path.join(GUESTS, "edu-dma.bin"))
 EDU_MIDWAY = os.path.normpath(os.path.join(GUESTS, "edu-midway.bin"))
+BYSTANDER = os.path.normpath(os.path.join(GUESTS, "bystander.bin"))
+BYSTANDER_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>bystander</name>
+  <memory unit="MiB">16</memory>
+  <flat load="0x1000" entry="0000:1000">%s</flat>
+</profile>
+"""
 ISOS = {}
 
 PROFILE = """<?xml version="1.0"?>
@@ -189,7 +197,7 @@ class PassthroughEduDriver(PassthroughClaimDriver):
         return out
 
     def drive(self):
-        for image in [EDU_DMA, EDU_MIDWAY]:
+        for image in [EDU_DMA, EDU_MIDWAY, BYSTANDER]:
             if not os.path.exists(image):
                 raise DriverFailure("%s is missing: make guests" % image)
         extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
@@ -197,12 +205,18 @@ class PassthroughEduDriver(PassthroughClaimDriver):
         self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
         self.wait_serial(r"^\[info \] pci 00:12\.0 1234:11e8 class 00\.ff bar0 mem 0x")
+        # Another VM, checking its own RAM over and over while the attacks run.
+        path = os.path.join(self.home, "bystander.xml")
+        with open(path, "w") as f:
+            f.write(BYSTANDER_PROFILE % BYSTANDER)
+        self.ok("create", path)
+        self.wait_serial(r"^\[bystander\] INFO bystander pass=1 intact")
         self.edu_run("edu")
         self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 in guest slot "
                          r"00:\w\w\.0, 1234:11e8 bar0 0xc\w+->0x\w+\+0x100000, no MSI-X")
         self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 nested paging "
                          r"0xc8000000\+0x100000 UC")
-        self.wait_serial(r"IOMMU fault: VM edu, device 00:12\.0, write of 0x2000000")
+        self.wait_serial(r"IOMMU fault: VM edu, device 00:12\.0, write to 0x2000000")
         self.wait_serial(r"^\[info \] passthrough: pci 0000:00:12\.0 quiet and free")
 
         self.ok("create", self.profile("midway", "0000:00:12.0", EDU_MIDWAY))
@@ -223,7 +237,18 @@ class PassthroughEduDriver(PassthroughClaimDriver):
             time.sleep(1)
         self.ok("destroy", "again")
         self.edu_run("again2")
+        self.ok("destroy", "bystander")
+        code, out, err = self.cli("console", "bystander", timeout=30)
+        passes = re.findall(r"INFO bystander pass=(\d+) intact", out)
+        if "FAIL" in out or not passes:
+            raise DriverFailure("the bystander's RAM: %s" % out[-600:])
+        self.notes.append("bystander: %s passes over 15 MiB, all intact" % passes[-1])
         text = self.serial()
+        sums = re.findall(r"passthrough: hypervisor text\+rodata checksum (0x\w+)", text)
+        if len(sums) < 4 or len(set(sums)) != 1:
+            raise DriverFailure("hypervisor checksums: %s" % sums)
+        self.notes.append("hypervisor text+rodata checksum %s at all %d points" %
+                          (sums[0], len(sums)))
         for line in re.findall(r"^\[info \] (?:passthrough): .*$|^.*IOMMU fault.*$", text,
                                re.MULTILINE):
             self.notes.append(line)

@@ -11,6 +11,7 @@ extension PassthroughDevices {
   static func attachFunctions<Format: WriteTrackableFormat>(
     _ vm: VirtualMachine, space: GuestAddressSpace<Format>
   ) -> StaticString? {
+    logHypervisorChecksum("before the VM runs")
     guard vm.pciPlatform != nil else {
       return "a passed-through PCI function needs the VM's PCI bus (kind=linux, multiboot or apic)"
     }
@@ -141,6 +142,32 @@ final class PassthroughMapping<Format: WriteTrackableFormat> {
       Console.write(hex: range.length)
     }
     Console.write(" UC")
+    Log.end()
+  }
+}
+
+extension PassthroughDevices {
+  /// A checksum (FNV-1a over 64-bit words) of the hypervisor's text and read-only data:
+  /// memory no CPU writes after boot but a device's DMA could if the IOMMU let it. Logged
+  /// when a VM gets functions and when a function is freed, so a test compares the two
+  /// around a guest's DMA attacks (docs/passthrough.md).
+  static func logHypervisorChecksum(_ when: StaticString) {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for range in [KernelLayout.text, KernelLayout.rodata] {
+      var address = range.start & ~7
+      while address < range.end {
+        hash =
+          (hash ^ UnsafePointer<UInt64>(bitPattern: UInt(address))!.pointee)
+          &* 0x100_0000_01B3
+        address += 8
+      }
+    }
+    guard Log.begin(.info) else { return }
+    Console.write("passthrough: hypervisor text+rodata checksum ")
+    Console.write(hex: hash)
+    Console.write(" (")
+    Console.write(when)
+    Console.write(")")
     Log.end()
   }
 }

@@ -137,6 +137,7 @@ enum PassthroughDevices {
     Console.write(" quiet and free (bus mastering off")
     Console.write(resetKind(function))
     Log.end()
+    logHypervisorChecksum("its owner ended")
   }
 
   /// How each function was reset, for the line that frees it.

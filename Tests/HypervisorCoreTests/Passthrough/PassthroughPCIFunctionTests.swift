@@ -195,6 +195,30 @@ final class PassthroughPCIFunctionTests: XCTestCase {
     XCTAssertTrue(function.mappableRanges(window: window).isEmpty)
   }
 
+  /// The node remaps nested paging when the hook fires: on a BAR move and a decode toggle,
+  /// not on writes that change neither (the interrupt line, bus mastering, an MSI-X mask).
+  func testMappingChangesAreReportedAndOnlyThose() throws {
+    let (function, _, platform, _) = try attached()
+    var calls = 0
+    function.mappingChanged = { calls += 1 }
+    setConfig(platform, 0x3C, 0x0B, size: 1)
+    setConfig(platform, 0x04, 0b110, size: 2)  // bus master on, memory stays on
+    XCTAssertEqual(calls, 0)
+    setConfig(platform, 0x20, 0xD000_0000)
+    XCTAssertEqual(calls, 1, "BAR4 moved")
+    setConfig(platform, 0x20, 0xD000_0000)
+    XCTAssertEqual(calls, 1, "the same address again is no move")
+    setConfig(platform, 0x04, 0b100, size: 2)
+    XCTAssertEqual(calls, 2, "decoding off")
+    setConfig(platform, 0x04, 0b110, size: 2)
+    XCTAssertEqual(calls, 3, "decoding on")
+    // Sizing: all ones, read, restore: two moves, each reported.
+    setConfig(platform, 0x10, 0xFFFF_FFFF)
+    XCTAssertEqual(config(platform, 0x10), 0xFFFF_F000, "BAR1 decodes 4 KiB")
+    setConfig(platform, 0x10, 0xC000_4000)
+    XCTAssertEqual(calls, 5)
+  }
+
   func testOtherFunctionsOfTheSlotAreUnreachable() throws {
     let (_, _, platform, _) = try attached()
     _ = platform.bus.write(port: 0xCF8, size: 4, value: 0x8000_0900)  // 00:01.1
