@@ -88,7 +88,7 @@ final class PassthroughPCIFunctionTests: XCTestCase {
     setConfig(platform, 0x24, 0xFFFF_FFFF)
     XCTAssertEqual(config(platform, 0x20), 0xFFFF_C00C)
     XCTAssertEqual(config(platform, 0x24), 0xFFFF_FFFF)
-    setConfig(platform, 0x10, 0xFFFF_FFFF)
+    setConfig(platform, 0x14, 0xFFFF_FFFF)
     XCTAssertEqual(config(platform, 0x10), 0, "an absent BAR sizes as 0")
   }
 
@@ -213,9 +213,9 @@ final class PassthroughPCIFunctionTests: XCTestCase {
     setConfig(platform, 0x04, 0b110, size: 2)
     XCTAssertEqual(calls, 3, "decoding on")
     // Sizing: all ones, read, restore: two moves, each reported.
-    setConfig(platform, 0x10, 0xFFFF_FFFF)
-    XCTAssertEqual(config(platform, 0x10), 0xFFFF_F000, "BAR1 decodes 4 KiB")
-    setConfig(platform, 0x10, 0xC000_4000)
+    setConfig(platform, 0x14, 0xFFFF_FFFF)
+    XCTAssertEqual(config(platform, 0x14), 0xFFFF_F000, "BAR1 decodes 4 KiB")
+    setConfig(platform, 0x14, 0xC000_4000)
     XCTAssertEqual(calls, 5)
   }
 
