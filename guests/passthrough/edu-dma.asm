@@ -6,13 +6,14 @@
 ; counts the exits 20,000 BAR accesses cost (nested paging maps the BAR: goal none), DMAs a
 ; pattern from its RAM into the device and back to other RAM (works), then the attacks:
 ; moves the BAR onto its own RAM (the RAM stays RAM, the device is reached nowhere), moves it
-; elsewhere in the window (the device follows), turns decoding off (all ones), writes the
-; hidden MSI capability's place, reads another function and bus (all ones), and last DMAs
+; elsewhere in the window (the device follows), turns decoding off (all ones), aims its MSI
+; at its own RAM (nothing written), reads another function and bus (all ones), and last DMAs
 ; to and from guest-physical addresses outside its 16 MiB of RAM (0x02000000, 0x0FFFF000):
 ; the IOMMU blocks them (the node reports the fault), its own RAM beyond the target intact.
 ; PASS edu-found, edu-identity, edu-liveness, bar-access-exits, dma-into-device,
 ; dma-own-memory, bar-on-ram-is-ram, bar-on-ram-not-device, bar-moved-follows,
-; bar-old-place-empty, decode-off-all-ones, decode-on-again, no-msi-capability,
+; bar-old-place-empty, decode-off-all-ones, decode-on-again, msi-capability-virtual,
+; msi-at-ram-writes-nothing,
 ; other-function-absent, other-bus-absent, dma-outside-done, dma-outside-ram-intact;
 ; prints INFO lines with the exit counts; then DONE and exit code = failures.
 
@@ -172,34 +173,70 @@ main:
     cmp eax, 0x00ED
     CHECK e, "decode-on-again", "id=", eax
 
-    ; The capability list shows no MSI (ID 05): a message address the guest could aim is
-    ; never the device's. Writing where edu's MSI capability sits on the host (0x40) changes
-    ; nothing the guest can read back as a capability either.
-    mov eax, 0x40
-    mov ebx, 0xFEEFF00C
-    call config_write
+    ; MSI aimed at memory: the guest's virtual MSI capability (ID 05) gets address 0x200000
+    ; (its own RAM) and data 0xBEEF, enabled; edu raises its interrupt. A device's own MSI
+    ; is a memory write; here the node sends the guest's message to the VM's MSI receiver,
+    ; which drops an address outside 0xFEExxxxx: the RAM there is unchanged.
+    mov dword [COPY_AT], 0x22222222
     mov eax, 0x34
     call config_read
     and eax, 0xFC
-    xor ebx, ebx                        ; EBX = MSI capabilities seen
+    xor edi, edi
     mov ecx, 48
 .cap:
     cmp eax, 0x40
     jb .caps_done
-    mov edi, eax
+    mov ebx, eax
     call config_read
     cmp al, 0x05
     jne .next_cap
-    inc ebx
+    mov edi, ebx
 .next_cap:
     shr eax, 8
     and eax, 0xFC
     dec ecx
     jnz .cap
 .caps_done:
-    mov eax, ebx
+    mov eax, edi
     cmp eax, 0
-    CHECK e, "no-msi-capability", "msi=", eax
+    CHECK ne, "msi-capability-virtual", "offset=", eax
+    test edi, edi
+    jz .msi_done
+    lea eax, [edi + 4]
+    mov ebx, COPY_AT
+    call config_write
+    lea eax, [edi + 8]
+    xor ebx, ebx
+    call config_write
+    lea eax, [edi + 12]
+    mov ebx, 0xBEEF
+    call config_write
+    mov eax, edi
+    call config_read
+    or eax, 1 << 16
+    mov ebx, eax
+    mov eax, edi
+    call config_write
+    mov ebx, [bar]
+    mov dword [ebx + 0x60], 1           ; raise
+    mov ecx, 20000000
+.settle:
+    pause
+    dec ecx
+    jnz .settle
+    mov ebx, [bar]
+    mov eax, [ebx + 0x24]
+    mov [ebx + 0x64], eax               ; acknowledge
+    mov eax, edi
+    call config_read
+    and eax, ~(1 << 16)
+    mov ebx, eax
+    mov eax, edi
+    call config_write
+.msi_done:
+    mov eax, [COPY_AT]
+    cmp eax, 0x22222222
+    CHECK e, "msi-at-ram-writes-nothing", "read=", eax
     ; Function 1 of the slot and bus 1: nothing.
     mov eax, [config]
     or eax, 1 << 8

@@ -35,6 +35,10 @@ extension PassthroughDevices {
       case .success(let attachment): slot = attachment.slot
       case .failure(let refusal): return refusal.message
       }
+      // Its MSI (if it has one) to a node vector whose handler sends the guest's message.
+      let vector =
+        description.hasMSI
+        ? PassthroughInterrupts.route(function, guest: guestView, found: found) : nil
       let mapping = PassthroughMapping(vm: vm, space: space, function: guestView)
       guestView.mappingChanged = { mapping.update() }
       mapping.update()
@@ -63,6 +67,12 @@ extension PassthroughDevices {
           Console.write(hex: bar.bar.size)
         }
         Console.write(description.msix == nil ? ", no MSI-X" : ", MSI-X table trapped")
+        if let vector {
+          Console.write(", MSI on host vector ")
+          Console.write(hex: UInt64(vector))
+        } else if description.hasMSI {
+          Console.write(", MSI not routed (no host vector free)")
+        }
         Log.end()
       }
     }

@@ -127,6 +127,7 @@ enum PassthroughDevices {
   }
 
   private static func finish(_ function: PassthroughFunction) {
+    PassthroughInterrupts.release(function)
     lock.withLock {
       resetting.removeAll { $0.function == function }
       claims.resetDone(function)

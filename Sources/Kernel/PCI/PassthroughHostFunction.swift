@@ -28,6 +28,7 @@ enum PassthroughHostFunction {
     }
     var vendor: [[UInt8]] = []
     var msix: PassthroughHostDescription.MSIX? = nil
+    var hasMSI = false
     for capability in function.capabilities {
       switch capability.id {
       case PCICapability.vendorSpecific:
@@ -42,6 +43,7 @@ enum PassthroughHostFunction {
           tableSize: found.tableSize, tableBAR: found.tableBAR,
           tableOffset: UInt64(found.tableOffset), pendingBAR: found.pendingBAR,
           pendingOffset: UInt64(found.pendingOffset))
+      case PCICapability.msi: hasMSI = true
       default: continue
       }
     }
@@ -50,7 +52,8 @@ enum PassthroughHostFunction {
       classCode: function.header.classCode, subclass: function.header.subclass,
       programmingInterface: function.header.programmingInterface,
       revision: function.header.revision, subsystemVendorID: space.read16(0x2C),
-      subsystemID: space.read16(0x2E), bars: bars, vendorCapabilities: vendor, msix: msix)
+      subsystemID: space.read16(0x2E), bars: bars, vendorCapabilities: vendor, msix: msix,
+      hasMSI: hasMSI)
   }
 }
 
