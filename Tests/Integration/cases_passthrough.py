@@ -31,6 +31,18 @@ from cases_net import free_udp_port
 
 CLI = cases_management.CLI
 TICKER = cases_management.TICKER
+GUESTS = os.path.join(os.path.dirname(TICKER), "..", "passthrough")
+EDU_DMA = os.path.normpath(os.path.join(GUESTS, "edu-dma.bin"))
+EDU_MIDWAY = os.path.normpath(os.path.join(GUESTS, "edu-midway.bin"))
+BYSTANDER = os.path.normpath(os.path.join(GUESTS, "bystander.bin"))
+EDU_MSI = os.path.normpath(os.path.join(GUESTS, "edu-msi.bin"))
+BYSTANDER_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>bystander</name>
+  <memory unit="MiB">16</memory>
+  <flat load="0x1000" entry="0000:1000">%s</flat>
+</profile>
+"""
 ISOS = {}
 
 PROFILE = """<?xml version="1.0"?>
@@ -67,10 +79,10 @@ class PassthroughClaimDriver:
                                                                  err[-600:]))
         return out
 
-    def profile(self, vm, function):
+    def profile(self, vm, function, image=TICKER):
         path = os.path.join(self.home, "%s.xml" % vm)
         with open(path, "w") as f:
-            f.write(PROFILE % (vm, TICKER, function))
+            f.write(PROFILE % (vm, image, function))
         return path
 
     def serial(self):
@@ -102,6 +114,13 @@ class PassthroughClaimDriver:
         try:
             return self.drive()
         finally:
+            try:
+                # The node's console, kept for a failure's diagnosis.
+                with open(os.path.join(os.path.dirname(CLI), "..", "test-logs",
+                                       "%s-node-serial.log" % type(self).__name__), "w") as f:
+                    f.write(self.serial())
+            except OSError:
+                pass
             self.cli("node", "down")
             shutil.rmtree(self.home, ignore_errors=True)
 
@@ -159,8 +178,99 @@ class PassthroughClaimDriver:
         return self.notes
 
 
+class PassthroughEduDriver(PassthroughClaimDriver):
+    """QEMU's edu device (1234:11e8, a DMA engine) at 00:12.0 behind the VT-d unit, passed
+    through to flat guests: the guest's view, BAR accesses without exits, DMA into its own
+    RAM, the attacks of guests/passthrough/edu-dma.asm, a VM destroyed mid-transfer and the
+    device given to a new VM."""
+
+    def edu_run(self, vm, image=EDU_DMA):
+        self.ok("create", self.profile(vm, "0000:00:12.0", image))
+        code, out, err = self.cli("console", vm, timeout=240)
+        lines = [l for l in out.replace("\r", "").splitlines()
+                 if l.startswith(("PASS", "FAIL", "INFO", "DONE"))]
+        if "DONE failures=0" not in out:
+            raise DriverFailure("%s: %s" % (vm, "\n".join(lines[-30:]) or out[-800:] + err[-400:]))
+        for line in lines:
+            if line.startswith("INFO") or line.startswith("DONE"):
+                self.notes.append("%s: %s" % (vm, line))
+        self.notes.append("%s: %d PASS" % (vm, sum(l.startswith("PASS") for l in lines)))
+        return out
+
+    def drive(self):
+        for image in [EDU_DMA, EDU_MIDWAY, BYSTANDER, EDU_MSI]:
+            if not os.path.exists(image):
+                raise DriverFailure("%s is missing: make guests" % image)
+        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
+                 "-device edu,addr=0x12")
+        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
+                timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
+        self.wait_serial(r"^\[info \] pci 00:12\.0 1234:11e8 class 00\.ff bar0 mem 0x")
+        # Another VM, checking its own RAM over and over while the attacks run.
+        path = os.path.join(self.home, "bystander.xml")
+        with open(path, "w") as f:
+            f.write(BYSTANDER_PROFILE % BYSTANDER)
+        self.ok("create", path)
+        self.wait_serial(r"^\[bystander\] INFO bystander pass=1 intact")
+        self.edu_run("edu")
+        self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 in guest slot "
+                         r"00:\w\w\.0, 1234:11e8 bar0 0xc\w+->0x\w+\+0x100000, no MSI-X")
+        self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 nested paging "
+                         r"0xc8000000\+0x100000 UC")
+        self.wait_serial(r"IOMMU fault: VM edu, device 00:12\.0, write to 0x2000000")
+        self.wait_serial(r"^\[info \] passthrough: pci 0000:00:12\.0 quiet and free")
+
+        self.ok("create", self.profile("midway", "0000:00:12.0", EDU_MIDWAY))
+        time.sleep(4)
+        self.ok("destroy", "midway")
+        code, out, err = self.cli("console", "midway", timeout=30)
+        if "INFO edu-midway transferring" not in out:
+            raise DriverFailure("midway never started a transfer: %s" % out[-400:])
+        self.notes.append("midway: destroyed while transferring (%s)" %
+                          (re.findall(r"transfers=\d+", out) or ["first transfer"])[-1])
+        deadline = time.time() + 30
+        while True:
+            code, out, err = self.cli("create", self.profile("again", "0000:00:12.0", EDU_DMA))
+            if code == 0:
+                break
+            if time.time() > deadline or "being reset" not in out + err:
+                raise DriverFailure("edu was not given to a new VM: %s%s" % (out, err))
+            time.sleep(1)
+        self.ok("destroy", "again")
+        self.edu_run("again2")
+        # MSI: the device's real MSI goes to a node vector; the guest gets its own message.
+        out = self.edu_run("msi", EDU_MSI)
+        self.wait_serial(r"^\[info \] passthrough: vm msi: pci 0000:00:12\.0 in guest slot .*"
+                         r"MSI on host vector 0x4\w")
+        found = re.search(r"INFO msi interrupts=(\d+) exits=(\d+)", out)
+        if not found or int(found.group(1)) != 100:
+            raise DriverFailure("msi: %s" % out[-400:])
+        self.notes.append("msi: %.2f exits per interrupt" % (int(found.group(2)) / 100.0))
+        self.ok("destroy", "bystander")
+        code, out, err = self.cli("console", "bystander", timeout=30)
+        passes = re.findall(r"INFO bystander pass=(\d+) intact", out)
+        if "FAIL" in out or not passes:
+            raise DriverFailure("the bystander's RAM: %s" % out[-600:])
+        self.notes.append("bystander: %s passes over 15 MiB, all intact" % passes[-1])
+        text = self.serial()
+        sums = re.findall(r"passthrough: hypervisor text\+rodata checksum (0x\w+)", text)
+        if len(sums) < 5 or len(set(sums)) != 1:
+            raise DriverFailure("hypervisor checksums: %s" % sums)
+        self.notes.append("hypervisor text+rodata checksum %s at all %d points" %
+                          (sums[0], len(sums)))
+        for line in re.findall(r"^\[info \] (?:passthrough): .*$|^.*IOMMU fault.*$", text,
+                               re.MULTILINE):
+            self.notes.append(line)
+        for pattern in [r"PEREGRINE (PANIC|EXCEPTION)"]:
+            if re.search(pattern, text, re.MULTILINE):
+                raise DriverFailure("the node's console has %r" % pattern)
+        return self.notes
+
+
 def cases():
     return [
         Case("qemu-svm-passthrough-claims", "host", cases_management.ISO, [], timeout=600,
              driver=PassthroughClaimDriver()),
+        Case("qemu-svm-passthrough-edu", "host", cases_management.ISO, [], timeout=900,
+             driver=PassthroughEduDriver()),
     ]

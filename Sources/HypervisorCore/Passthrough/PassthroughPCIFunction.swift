@@ -48,11 +48,15 @@ public struct PassthroughHostDescription: Equatable {
   /// Each vendor-specific capability's bytes after its ID and next pointer.
   public var vendorCapabilities: [[UInt8]]
   public var msix: MSIX?
+  /// The host function has an MSI capability (§6.8.1, ID 05h): the guest gets a virtual one
+  /// whose message the node sends when the node's host vector for the function fires.
+  public var hasMSI: Bool
 
   public init(
     vendorID: UInt16, deviceID: UInt16, classCode: UInt8, subclass: UInt8,
     programmingInterface: UInt8 = 0, revision: UInt8 = 0, subsystemVendorID: UInt16 = 0,
-    subsystemID: UInt16 = 0, bars: [BAR?], vendorCapabilities: [[UInt8]] = [], msix: MSIX? = nil
+    subsystemID: UInt16 = 0, bars: [BAR?], vendorCapabilities: [[UInt8]] = [], msix: MSIX? = nil,
+    hasMSI: Bool = false
   ) {
     self.vendorID = vendorID
     self.deviceID = deviceID
@@ -65,6 +69,7 @@ public struct PassthroughHostDescription: Equatable {
     self.bars = bars
     self.vendorCapabilities = vendorCapabilities
     self.msix = msix
+    self.hasMSI = hasMSI
   }
 }
 
@@ -103,9 +108,26 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   private var messages: (any MessageSignaledInterruptSink)?
   /// The virtual MSI-X capability's offset, if the function has MSI-X.
   public private(set) var msixCapability: Int?
+  /// The virtual MSI capability's offset, if the host function has MSI.
+  public private(set) var msiCapability: Int?
+  /// The guest's MSI message and enable bit, copied from the configuration on every change:
+  /// `deliverMSI` runs in the node's interrupt handler, on any CPU, while a vCPU may be
+  /// writing the configuration under the device lock.
+  private let msiAddress = Atomic<UInt64>(0)
+  private let msiData = Atomic<UInt32>(0)
+  private let msiEnabled = Atomic<Bool>(false)
+  private let msiDelivered = Atomic<UInt64>(0)
+  private let msiDropped = Atomic<UInt64>(0)
+  /// MSIs sent to the guest, and dropped because its MSI was disabled (it has no INTx).
+  public var messagesDelivered: UInt64 { msiDelivered.load(ordering: .relaxed) }
+  public var messagesDropped: UInt64 { msiDropped.load(ordering: .relaxed) }
   /// Interrupts delivered and held (masked when they fired).
   public private(set) var delivered: UInt64 = 0
   public private(set) var held: UInt64 = 0
+  /// Called (under the VM's device lock, on the vCPU that wrote the configuration) when what
+  /// `mappableRanges` lists may have changed: a BAR moved, or memory decoding toggled. The
+  /// node remaps nested paging then (docs/passthrough.md); nil in tests that don't map.
+  public var mappingChanged: (() -> Void)?
 
   public init(
     host: PassthroughFunction, description: PassthroughHostDescription,
@@ -143,6 +165,14 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
         id: 0x11, body: body, writableBody: [0, 0b1100_0000])
       vectors = (0..<msix.tableSize).map { _ in MSIXVector() }
     }
+    if description.hasMSI {
+      // §6.8.1: message control (bit 7: 64-bit address capable; one message, no per-vector
+      // masking), message address, upper address, data, two reserved bytes. The guest may
+      // write the enable bit (control bit 0), the address (dword-aligned) and the data.
+      let body: [UInt8] = [0x80, 0] + [UInt8](repeating: 0, count: 12)
+      let writable: [UInt8] = [0x01, 0, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+      msiCapability = configuration.addCapability(id: 0x05, body: body, writableBody: writable)
+    }
     self.configuration = configuration
   }
 
@@ -167,6 +197,26 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
       access.setCommand(memorySpace: command & 0b10 != 0, busMaster: command & 0b100 != 0)
     }
     if messagesEnabled { releaseHeld() }
+    if let msiCapability {
+      let control = configuration.read(offset: msiCapability + 2, size: 2)
+      let low = UInt64(configuration.read(offset: msiCapability + 4, size: 4))
+      let high = UInt64(configuration.read(offset: msiCapability + 8, size: 4))
+      msiAddress.store(high << 32 | low, ordering: .relaxed)
+      msiData.store(configuration.read(offset: msiCapability + 12, size: 2), ordering: .relaxed)
+      msiEnabled.store(control & 1 != 0, ordering: .releasing)
+    }
+    if let mappingChanged, Self.placementDiffers(old, configuration) { mappingChanged() }
+  }
+
+  /// Whether memory decoding or any BAR's address differs between `old` and `new`.
+  static func placementDiffers(_ old: VirtualPCIConfiguration, _ new: VirtualPCIConfiguration)
+    -> Bool
+  {
+    if old.decodesMemory != new.decodesMemory { return true }
+    for index in 0..<6 where old.address(ofBAR: index) != new.address(ofBAR: index) {
+      return true
+    }
+    return false
   }
 
   /// Each memory BAR's guest range and host address, where nested paging may map the one
@@ -267,6 +317,19 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
     }
     delivered &+= 1
     messages.signal(address: vector.address, data: vector.data.load(ordering: .acquiring))
+  }
+
+  /// The device raised its MSI (the node's host vector for this function fired): sent as
+  /// the guest programmed its virtual capability, or dropped while the guest has MSI
+  /// disabled (§6.8.1.3; the guest has no INTx to fall back on). Safe from any CPU.
+  public func deliverMSI() {
+    guard msiEnabled.load(ordering: .acquiring), let messages else {
+      msiDropped.wrappingAdd(1, ordering: .relaxed)
+      return
+    }
+    msiDelivered.wrappingAdd(1, ordering: .relaxed)
+    messages.signal(
+      address: msiAddress.load(ordering: .relaxed), data: msiData.load(ordering: .relaxed))
   }
 
   private func releaseHeld() {

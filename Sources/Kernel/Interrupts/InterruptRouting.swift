@@ -24,6 +24,11 @@ enum InterruptRouting {
       LocalAPIC.endOfInterrupt()
       return
     }
+    if PassthroughInterrupts.isPassthrough(vector) {
+      PassthroughInterrupts.fired(vector)
+      LocalAPIC.endOfInterrupt()
+      return
+    }
     if vector == LocalAPIC.spuriousVector { return }  // no EOI for spurious (SDM 3A §11.9)
     // A masked 8259 can still deliver its spurious IRQ 7/15 (vector base + 7, + 15).
     if vector == LegacyPIC.vectorBase + 7 || vector == LegacyPIC.vectorBase + 15 { return }

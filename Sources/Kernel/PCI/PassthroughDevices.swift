@@ -133,6 +133,7 @@ enum PassthroughDevices {
   }
 
   private static func finish(_ function: PassthroughFunction) {
+    PassthroughInterrupts.release(function)
     lock.withLock {
       resetting.removeAll { $0.function == function }
       claims.resetDone(function)
@@ -145,6 +146,7 @@ enum PassthroughDevices {
     Log.end()
     NVMeSecondaryControllers.reportAfterReset(
       PCIAddress(bus: function.bus, device: function.device, function: function.function))
+    logHypervisorChecksum("its owner ended")
   }
 
   /// How each function was reset, for the line that frees it.

@@ -104,7 +104,7 @@ enum VMLoader {
   ) -> Result<VirtualMachine, ManagementRefusal> {
     // A VM with interrupt controllers has the PCI platform, whose windows start where RAM
     // would pass 3 GiB: such RAM is refused rather than remapped above 4 GiB.
-    if profile.kind != .flat || profile.localAPIC, profile.memorySize > PCIPlatform.ramCeiling {
+    if profile.kind != .flat || hasPCIBus(profile), profile.memorySize > PCIPlatform.ramCeiling {
       return .failure(.invalid("a VM with a PCI bus has at most 3 GiB of RAM (the PCI hole)"))
     }
     var disk: DiskImage? = nil
@@ -179,7 +179,7 @@ enum VMLoader {
         MultibootLoader.installPlatform(in: vm)
         vm.holdApplicationProcessors()
       case .flat:
-        if profile.localAPIC { InterruptControllers.install(in: vm) }
+        if hasPCIBus(profile) { InterruptControllers.install(in: vm) }
       }
       return nil
     }
@@ -198,10 +198,16 @@ enum VMLoader {
         profile, images: images, id: id, backend: backend, console: console, quiet: quiet)
     }
     return create(profile, id: id, backend: backend, console: console, quiet: quiet) { vm in
-      if profile.localAPIC { InterruptControllers.install(in: vm) }
+      if hasPCIBus(profile) { InterruptControllers.install(in: vm) }
       return vm.memory.write(images.kernel, to: profile.loadAddress)
         ? nil : "the image does not fit in the VM's memory"
     }
+  }
+
+  /// A flat VM has interrupt controllers and the PCI platform with `apic=on`, and when it
+  /// owns host PCI functions (they are functions on its PCI bus, docs/passthrough.md).
+  static func hasPCIBus(_ profile: VMProfile) -> Bool {
+    profile.localAPIC || !profile.passthrough.isEmpty
   }
 
   /// Gives a VM its memory and standard devices, lets `populate` load its contents (and
@@ -232,6 +238,14 @@ enum VMLoader {
     }
     // Its PCI functions' DMA confined to its RAM before anything can start them.
     if !profile.passthrough.isEmpty, let message = PassthroughDevices.attachDomain(vm) {
+      space.release()
+      return .failure(.invalid(message))
+    }
+    // Then the functions themselves on its bus, their BARs in its nested paging.
+    if !profile.passthrough.isEmpty,
+      let message = PassthroughDevices.attachFunctions(vm, space: space)
+    {
+      IOMMU.vmReleased(name: vm.name)  // before the RAM its domain maps is freed
       space.release()
       return .failure(.invalid(message))
     }

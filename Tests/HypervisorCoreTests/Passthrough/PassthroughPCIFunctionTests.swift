@@ -88,7 +88,7 @@ final class PassthroughPCIFunctionTests: XCTestCase {
     setConfig(platform, 0x24, 0xFFFF_FFFF)
     XCTAssertEqual(config(platform, 0x20), 0xFFFF_C00C)
     XCTAssertEqual(config(platform, 0x24), 0xFFFF_FFFF)
-    setConfig(platform, 0x10, 0xFFFF_FFFF)
+    setConfig(platform, 0x14, 0xFFFF_FFFF)
     XCTAssertEqual(config(platform, 0x10), 0, "an absent BAR sizes as 0")
   }
 
@@ -193,6 +193,65 @@ final class PassthroughPCIFunctionTests: XCTestCase {
     // Memory decoding off: nothing mapped.
     setConfig(platform, 0x04, 0, size: 2)
     XCTAssertTrue(function.mappableRanges(window: window).isEmpty)
+  }
+
+  /// The node remaps nested paging when the hook fires: on a BAR move and a decode toggle,
+  /// not on writes that change neither (the interrupt line, bus mastering, an MSI-X mask).
+  func testMappingChangesAreReportedAndOnlyThose() throws {
+    let (function, _, platform, _) = try attached()
+    var calls = 0
+    function.mappingChanged = { calls += 1 }
+    setConfig(platform, 0x3C, 0x0B, size: 1)
+    setConfig(platform, 0x04, 0b110, size: 2)  // bus master on, memory stays on
+    XCTAssertEqual(calls, 0)
+    setConfig(platform, 0x20, 0xD000_0000)
+    XCTAssertEqual(calls, 1, "BAR4 moved")
+    setConfig(platform, 0x20, 0xD000_0000)
+    XCTAssertEqual(calls, 1, "the same address again is no move")
+    setConfig(platform, 0x04, 0b100, size: 2)
+    XCTAssertEqual(calls, 2, "decoding off")
+    setConfig(platform, 0x04, 0b110, size: 2)
+    XCTAssertEqual(calls, 3, "decoding on")
+    // Sizing: all ones, read, restore: two moves, each reported.
+    setConfig(platform, 0x14, 0xFFFF_FFFF)
+    XCTAssertEqual(config(platform, 0x14), 0xFFFF_F000, "BAR1 decodes 4 KiB")
+    setConfig(platform, 0x14, 0xC000_4000)
+    XCTAssertEqual(calls, 5)
+  }
+
+  /// QEMU's edu (1234:11e8): one 1 MiB BAR and MSI only. The guest sees a virtual MSI
+  /// capability; the node's host vector firing sends the guest's own message, only while
+  /// the guest has MSI enabled.
+  func testMSIIsTheGuestsMessage() throws {
+    let host = FakeHost()
+    let function = PassthroughPCIFunction(
+      host: try XCTUnwrap(PassthroughFunction(bus: 0, device: 0x12, function: 0)),
+      description: PassthroughHostDescription(
+        vendorID: 0x1234, deviceID: 0x11E8, classCode: 0x00, subclass: 0xFF,
+        bars: [.init(VirtualBAR(.memory32, size: 0x10_0000), hostAddress: 0xFEA0_0000)],
+        hasMSI: true), access: host)
+    let platform = PCIPlatform(vcpus: [], ioAPIC: nil)
+    XCTAssertEqual(try platform.attach(function).get().slot, 1)
+    let messages = Messages()
+    function.connectInterrupts(messages, intx: nil)
+    let capability = try XCTUnwrap(function.msiCapability)
+    XCTAssertEqual(config(platform, 0x34) & 0xFF, UInt32(capability))
+    XCTAssertEqual(config(platform, capability) & 0xFF, 0x05)
+    XCTAssertEqual(config(platform, capability) >> 16, 0x0080, "64-bit, one message, disabled")
+    function.deliverMSI()
+    XCTAssertTrue(messages.sent.isEmpty, "disabled: dropped")
+    XCTAssertEqual(function.messagesDropped, 1)
+    setConfig(platform, capability + 4, 0xFEE0_1003)  // low bits are not writable
+    setConfig(platform, capability + 8, 0)
+    setConfig(platform, capability + 12, 0x0000_0051)
+    setConfig(platform, capability, 0x00F1_0005)  // enable; MME and 64-bit bit read-only
+    XCTAssertEqual(config(platform, capability) >> 16, 0x0081)
+    function.deliverMSI()
+    XCTAssertEqual(messages.sent.count, 1)
+    XCTAssertEqual(messages.sent.first?.address, 0xFEE0_1000)
+    XCTAssertEqual(messages.sent.first?.data, 0x51)
+    XCTAssertEqual(function.messagesDelivered, 1)
+    XCTAssertTrue(host.commands.allSatisfy { !$0.busMaster }, "MSI writes touch no host bit")
   }
 
   func testOtherFunctionsOfTheSlotAreUnreachable() throws {
