@@ -83,10 +83,36 @@ struct LiveMigration {
       // Every page is dirty at the start: the snapshot clears that, and the whole memory is
       // read after it (zero chunks left out: the target's memory starts zeroed).
       _ = try onSource { try source.dirtyPages(of: vm) }
-      let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
-      let chunks = whole.chunks(of: 1024)
-      try send(chunks)
-      pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+      if targetCreated {
+        // Read and written at once: the target writes each batch while the source reads on.
+        var pages = Set<UInt64>()
+        let (environment, target, vm) = (environment, target, vm)
+        let relay = MemoryRelay { batch in
+          try environment.request { try target.writeMemory(of: vm, chunks: batch) { _, _ in } }
+        }
+        var readFailure: Error? = nil
+        do {
+          try onSource {
+            try source.streamMemory(of: vm) { chunk in
+              bytesSent += UInt64(chunk.bytes.count)
+              pages.insert(chunk.offset / 4096)
+              relay.put(chunk)
+            }
+          }
+        } catch {
+          readFailure = error
+        }
+        do { try relay.finish() } catch {
+          if readFailure == nil { throw SideFailure(onTarget: true, error: error) }
+        }
+        if let readFailure { throw readFailure }
+        pagesPerRound.append(pages.count)
+      } else {
+        let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
+        let chunks = whole.chunks(of: 1024)
+        try send(chunks)
+        pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+      }
       var last: [UInt64] = []
       while true {
         let pages = try onSource { try source.dirtyPages(of: vm) }
