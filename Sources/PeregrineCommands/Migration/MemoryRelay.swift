@@ -15,8 +15,9 @@ final class MemoryRelay: @unchecked Sendable {
   private var failure: Error?
   private let batch: Int
 
-  /// `write` runs on the relay's thread, a batch of at most about `batch` chunks at a time;
-  /// after its first error it is not called again and the rest is dropped.
+  /// `write` runs on the relay's thread, with every chunk put since its last call once
+  /// `batch` of them wait (or the rest at `finish`): the slower the target, the larger its
+  /// batches. After its first error it is not called again and the rest is dropped.
   init(batch: Int = 512, write: @escaping ([Chunk]) throws -> Void) {
     self.batch = max(1, batch)
     let thread = Thread { [self] in run(write) }
