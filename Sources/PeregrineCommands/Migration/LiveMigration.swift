@@ -66,14 +66,41 @@ struct LiveMigration {
         for chunk in chunks { pending[chunk.offset] = chunk.bytes }
       }
     }
+    /// `read` on the source hands each chunk to its argument, which the target writes
+    /// meanwhile (MemoryRelay): both nodes work at once. Needs the target VM created.
+    func relayed(_ read: (@escaping (MemoryRelay.Chunk) -> Void) throws -> Void) throws {
+      let (environment, target, vm) = (environment, target, vm)
+      let relay = MemoryRelay { batch in
+        try environment.request { try target.writeMemory(of: vm, chunks: batch) { _, _ in } }
+      }
+      var readFailure: Error? = nil
+      do {
+        try onSource { try read { relay.put($0) } }
+      } catch {
+        readFailure = error
+      }
+      do { try relay.finish() } catch {
+        if readFailure == nil { throw SideFailure(onTarget: true, error: error) }
+      }
+      if let readFailure { throw readFailure }
+    }
     func copy(pages: [UInt64]) throws {
       let offsets = pages.flatMap { page in (0..<UInt64(4)).map { page * 4096 + $0 * 1024 } }
         .filter { $0 < memorySize }
       guard !offsets.isEmpty else { return }
-      let chunks = try onSource {
-        try source.readMemoryChunks(of: vm, at: offsets, memorySize: memorySize)
+      guard targetCreated else {
+        try send(
+          try onSource { try source.readMemoryChunks(of: vm, at: offsets, memorySize: memorySize) })
+        return
       }
-      try send(chunks)
+      var sent: UInt64 = 0
+      try relayed { put in
+        try source.streamMemoryChunks(of: vm, at: offsets, memorySize: memorySize) { chunk in
+          sent += UInt64(chunk.bytes.count)
+          put(chunk)
+        }
+      }
+      bytesSent += sent
     }
 
     do {
@@ -86,26 +113,15 @@ struct LiveMigration {
       if targetCreated {
         // Read and written at once: the target writes each batch while the source reads on.
         var pages = Set<UInt64>()
-        let (environment, target, vm) = (environment, target, vm)
-        let relay = MemoryRelay { batch in
-          try environment.request { try target.writeMemory(of: vm, chunks: batch) { _, _ in } }
-        }
-        var readFailure: Error? = nil
-        do {
-          try onSource {
-            try source.streamMemory(of: vm) { chunk in
-              bytesSent += UInt64(chunk.bytes.count)
-              pages.insert(chunk.offset / 4096)
-              relay.put(chunk)
-            }
+        var sent: UInt64 = 0
+        try relayed { put in
+          try source.streamMemory(of: vm) { chunk in
+            sent += UInt64(chunk.bytes.count)
+            pages.insert(chunk.offset / 4096)
+            put(chunk)
           }
-        } catch {
-          readFailure = error
         }
-        do { try relay.finish() } catch {
-          if readFailure == nil { throw SideFailure(onTarget: true, error: error) }
-        }
-        if let readFailure { throw readFailure }
+        bytesSent += sent
         pagesPerRound.append(pages.count)
       } else {
         let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }

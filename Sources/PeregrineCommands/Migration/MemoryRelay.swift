@@ -32,7 +32,8 @@ final class MemoryRelay: @unchecked Sendable {
     condition.unlock()
   }
 
-  /// Whether a write failed (the reader may stop early).
+  /// Whether a write failed. (`ControlClient.readMemory` cannot stop midway, so round 0
+  /// reads on and the failure is reported when it ends.)
   var hasFailed: Bool {
     condition.lock()
     defer { condition.unlock() }

@@ -17,6 +17,10 @@ protocol MigrationConnection: MemoryTransferConnection {
   /// its answer arrives (round 0 writes it to the target meanwhile, MemoryRelay).
   func streamMemory(of name: String, received: ((offset: UInt64, bytes: [UInt8])) -> Void)
     throws
+  /// `readMemoryChunks`, each chunk handed to `received` as its answer arrives.
+  func streamMemoryChunks(
+    of name: String, at offsets: [UInt64], memorySize: UInt64,
+    received: ((offset: UInt64, bytes: [UInt8])) -> Void) throws
 }
 
 extension ControlConnection: MigrationConnection {
@@ -37,6 +41,17 @@ extension ControlConnection: MigrationConnection {
   {
     _ = try call(vm: name) {
       try client.readMemory(of: Array(name.utf8)) { chunk in received((chunk.offset, chunk.bytes)) }
+    }
+  }
+
+  func streamMemoryChunks(
+    of name: String, at offsets: [UInt64], memorySize: UInt64,
+    received: ((offset: UInt64, bytes: [UInt8])) -> Void
+  ) throws {
+    _ = try call(vm: name) {
+      try client.readMemoryChunks(of: Array(name.utf8), at: offsets, memorySize: memorySize) {
+        received(($0.offset, $0.bytes))
+      }
     }
   }
 
