@@ -43,8 +43,10 @@ extension ControlClient {
   /// included: the node skips chunks of zeros, so an answer that starts past the chunk
   /// asked for says that chunk is zero, and it is returned as zeros (a page the guest
   /// cleared must be cleared on the target too). `window` requests in flight at once.
+  /// `received` sees each chunk as its answer arrives (migration writes it meanwhile).
   public func readMemoryChunks(
-    of name: [UInt8], at offsets: [UInt64], memorySize: UInt64, window: Int = 16
+    of name: [UInt8], at offsets: [UInt64], memorySize: UInt64, window: Int = 16,
+    received: (MemoryChunk) -> Void = { _ in }
   ) throws(ControlClientError) -> [MemoryChunk] {
     let chunkSize = UInt64(ProtocolLimits.maximumMemoryBytes)
     struct InFlight {
@@ -87,9 +89,11 @@ extension ControlClient {
             var bytes = Array(data.bytes.prefix(length))
             if bytes.count < length { bytes += [UInt8](repeating: 0, count: length - bytes.count) }
             results[index] = MemoryChunk(offset: offset, bytes: bytes)
+            received(results[index]!)
           } else if data.offset > offset || data.bytes.isEmpty {
             results[index] = MemoryChunk(
               offset: offset, bytes: [UInt8](repeating: 0, count: length))
+            received(results[index]!)
           } else {
             throw .refused(
               ControlFailure(

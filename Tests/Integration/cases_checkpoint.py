@@ -26,7 +26,7 @@ PROFILE = """<?xml version="1.0"?>
 <profile>
   <name>counter</name>
   <type>peregrine</type>
-  <memory unit="MiB">128</memory>
+  <memory unit="MiB">96</memory>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>

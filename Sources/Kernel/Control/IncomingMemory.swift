@@ -13,10 +13,10 @@ enum IncomingMemory {
   static func read<Backend: VirtualizationBackend>(
     _ name: [UInt8], from offset: UInt64, maximumLength: UInt16, manager: VMManager<Backend>
   ) -> Response {
-    guard let id = manager.id(named: name), let vm = manager.virtualMachine(id),
-      case .success(let status) = manager.status(id)
-    else { return .failure(ControlFailure(.unknownVM, detail: name)) }
-    switch status.lifecycle {
+    guard let id = manager.id(named: name), let (vm, lifecycle) = manager.lifecycle(id) else {
+      return .failure(ControlFailure(.unknownVM, detail: name))
+    }
+    switch lifecycle {
     case .paused, .incoming: break
     case .running, .pausing:
       guard dirtyLogIsOn(vm) else {
@@ -45,10 +45,9 @@ enum IncomingMemory {
   static func write<Backend: VirtualizationBackend>(
     _ write: MemoryWrite, manager: VMManager<Backend>
   ) -> Response {
-    guard let id = manager.id(named: write.name), let vm = manager.virtualMachine(id),
-      case .success(let status) = manager.status(id)
+    guard let id = manager.id(named: write.name), let (vm, lifecycle) = manager.lifecycle(id)
     else { return .failure(ControlFailure(.unknownVM, detail: write.name)) }
-    guard status.lifecycle == .incoming else {
+    guard lifecycle == .incoming else {
       return .failure(
         ControlFailure(
           .invalidState, text: "memory is written only into a VM created incoming, before it starts"

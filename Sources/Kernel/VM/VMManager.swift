@@ -262,6 +262,15 @@ final class VMManager<Backend: VirtualizationBackend> {
     return .success(VMStatus(vm, lifecycle: lifecycle, now: arch_rdtsc()))
   }
 
+  /// A live VM and its lifecycle, without building a status (its per-vCPU and per-reason
+  /// exit counts): what `memoryRead` and `memoryWrite` check once per 1 KiB datagram.
+  func lifecycle(_ id: Int) -> (VirtualMachine, VMLifecycle)? {
+    lock.withLock {
+      guard let lifecycle = registry.lifecycle(of: id), let vm = live[id] else { return nil }
+      return (vm, lifecycle)
+    }
+  }
+
   /// The VM object behind a live identity (boot self-tests, test scripts).
   func virtualMachine(_ id: Int) -> VirtualMachine? {
     lock.withLock { live.indices.contains(id) ? live[id] : nil }

@@ -74,14 +74,41 @@ struct LiveMigration {
         for chunk in chunks { pending[chunk.offset] = chunk.bytes }
       }
     }
+    /// `read` on the source hands each chunk to its argument, which the target writes
+    /// meanwhile (MemoryRelay): both nodes work at once. Needs the target VM created.
+    func relayed(_ read: (@escaping (MemoryRelay.Chunk) -> Void) throws -> Void) throws {
+      let (environment, target, vm) = (environment, target, vm)
+      let relay = MemoryRelay { batch in
+        try environment.request { try target.writeMemory(of: vm, chunks: batch) { _, _ in } }
+      }
+      var readFailure: Error? = nil
+      do {
+        try onSource { try read { relay.put($0) } }
+      } catch {
+        readFailure = error
+      }
+      do { try relay.finish() } catch {
+        if readFailure == nil { throw SideFailure(onTarget: true, error: error) }
+      }
+      if let readFailure { throw readFailure }
+    }
     func copy(pages: [UInt64]) throws {
       let offsets = pages.flatMap { page in (0..<UInt64(4)).map { page * 4096 + $0 * 1024 } }
         .filter { $0 < memorySize }
       guard !offsets.isEmpty else { return }
-      let chunks = try onSource {
-        try source.readMemoryChunks(of: vm, at: offsets, memorySize: memorySize)
+      guard targetCreated else {
+        try send(
+          try onSource { try source.readMemoryChunks(of: vm, at: offsets, memorySize: memorySize) })
+        return
       }
-      try send(chunks)
+      var sent: UInt64 = 0
+      try relayed { put in
+        try source.streamMemoryChunks(of: vm, at: offsets, memorySize: memorySize) { chunk in
+          sent += UInt64(chunk.bytes.count)
+          put(chunk)
+        }
+      }
+      bytesSent += sent
     }
 
     do {
@@ -91,10 +118,25 @@ struct LiveMigration {
       // Every page is dirty at the start: the snapshot clears that, and the whole memory is
       // read after it (zero chunks left out: the target's memory starts zeroed).
       _ = try onSource { try source.dirtyPages(of: vm) }
-      let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
-      let chunks = whole.chunks(of: 1024)
-      try send(chunks)
-      pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+      if targetCreated {
+        // Read and written at once: the target writes each batch while the source reads on.
+        var pages = Set<UInt64>()
+        var sent: UInt64 = 0
+        try relayed { put in
+          try source.streamMemory(of: vm) { chunk in
+            sent += UInt64(chunk.bytes.count)
+            pages.insert(chunk.offset / 4096)
+            put(chunk)
+          }
+        }
+        bytesSent += sent
+        pagesPerRound.append(pages.count)
+      } else {
+        let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
+        let chunks = whole.chunks(of: 1024)
+        try send(chunks)
+        pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+      }
       afterRound(0)
       var last: [UInt64] = []
       while true {

@@ -13,6 +13,14 @@ protocol MigrationConnection: MemoryTransferConnection {
   /// The chunks at `offsets` (multiples of 1024), zero chunks as zeros.
   func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
     -> [(offset: UInt64, bytes: [UInt8])]
+  /// The whole memory as `readMemory` reads it, each chunk of data handed to `received` as
+  /// its answer arrives (round 0 writes it to the target meanwhile, MemoryRelay).
+  func streamMemory(of name: String, received: ((offset: UInt64, bytes: [UInt8])) -> Void)
+    throws
+  /// `readMemoryChunks`, each chunk handed to `received` as its answer arrives.
+  func streamMemoryChunks(
+    of name: String, at offsets: [UInt64], memorySize: UInt64,
+    received: ((offset: UInt64, bytes: [UInt8])) -> Void) throws
 }
 
 extension ControlConnection: MigrationConnection {
@@ -26,6 +34,25 @@ extension ControlConnection: MigrationConnection {
 
   func stopDirtyLog(of name: String) throws {
     _ = try call(vm: name) { try client.dirtyLog(of: Array(name.utf8), .stop) }
+  }
+
+  func streamMemory(of name: String, received: ((offset: UInt64, bytes: [UInt8])) -> Void)
+    throws
+  {
+    _ = try call(vm: name) {
+      try client.readMemory(of: Array(name.utf8)) { chunk in received((chunk.offset, chunk.bytes)) }
+    }
+  }
+
+  func streamMemoryChunks(
+    of name: String, at offsets: [UInt64], memorySize: UInt64,
+    received: ((offset: UInt64, bytes: [UInt8])) -> Void
+  ) throws {
+    _ = try call(vm: name) {
+      try client.readMemoryChunks(of: Array(name.utf8), at: offsets, memorySize: memorySize) {
+        received(($0.offset, $0.bytes))
+      }
+    }
   }
 
   func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
