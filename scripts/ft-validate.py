@@ -225,9 +225,13 @@ class Run:
         command = [CLI, "ft", "run", "--policy", self.policy, "--interval", str(INTERVAL),
                    "--checkpoint-period", str(PERIOD), "--backoff", "0", "--json",
                    "--checkpoint-dir", os.path.join(self.home, "checkpoints")]
-        self.daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Its warnings (a dead node at every poll) go to a file: a pipe nobody reads
+        # would fill and stop the daemon in a longer run.
+        errors = open(os.path.join(OUT, "ft-validation-%s.err" % self.policy), "w")
+        self.daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
                                        env=dict(os.environ, PEREGRINE_HOME=self.home),
                                        stdin=subprocess.DEVNULL)
+        errors.close()
         self.daemon_start = time.time()
         threading.Thread(target=self.read_daemon, daemon=True).start()
 
