@@ -160,6 +160,7 @@ bench: deps
 	@scripts/bench-management.sh
 	@scripts/bench-net.sh
 	@scripts/bench-migration.sh
+	@scripts/ft-validate.sh
 
 # `make fuzz`: each libFuzzer target (Fuzz/Targets) for FUZZ_SECONDS, then the guest-side
 # fuzzing when scripts/fuzz-guest.sh exists; `make fuzz-merge` folds new finds into

@@ -8,13 +8,17 @@ import Foundation
 ///     downtime    512MiB  0.3     # the stop-and-copy pause within it
 ///     checkpoint  512MiB  5.0     # writing a checkpoint (the VM paused meanwhile)
 ///     restore     512MiB  5.0     # reading one back on another node
-///     restart     60              # noticing a failure and relaunching the job, per restart
+///     create      512MiB  2.0     # optional: starting anew when nothing was saved (default: restore)
+///     restart     60              # relaunching the job once a poll noticed the failure
 ///
 /// Several sizes per kind are joined by straight lines (and extended past the ends by the
 /// nearest segment's slope, never below 0); one size scales in proportion to memory.
 public struct CostModel: Equatable {
   public enum Kind: String, CaseIterable {
     case migration, downtime, checkpoint, restore
+    /// A fresh start (`peregrine create`) of a VM that has no checkpoint: optional, the
+    /// restore's cost when a file has none.
+    case create
   }
 
   /// Per kind: (bytes, seconds), by size.
@@ -49,6 +53,9 @@ public struct CostModel: Equatable {
     """)
 
   public func seconds(_ kind: Kind, memoryBytes: UInt64) -> Double {
+    if kind == .create && points[.create] == nil {
+      return seconds(.restore, memoryBytes: memoryBytes)
+    }
     let table = points[kind] ?? []
     guard let first = table.first else { return 0 }
     let x = Double(memoryBytes)
@@ -89,7 +96,7 @@ public struct CostModel: Equatable {
       default:
         guard let kind = Kind(rawValue: key) else {
           throw fail(
-            "unknown cost '\(key)' (migration, downtime, checkpoint, restore, restart, placeholder)"
+            "unknown cost '\(key)' (migration, downtime, checkpoint, restore, create, restart, placeholder)"
           )
         }
         guard fields.count == 3 else { throw fail("expected '\(key) SIZE SECONDS'") }
@@ -105,7 +112,7 @@ public struct CostModel: Equatable {
         points[kind, default: []].append((bytes, value))
       }
     }
-    for kind in Kind.allCases where points[kind] == nil {
+    for kind in Kind.allCases where points[kind] == nil && kind != .create {
       throw FaultToleranceError("no '\(kind.rawValue) SIZE SECONDS' line")
     }
     guard let restart else { throw FaultToleranceError("no 'restart SECONDS' line") }

@@ -55,16 +55,30 @@ public struct DaemonStep: Equatable {
 /// The loop of `peregrine ft run`, one step at a time (the caller sleeps between steps):
 /// poll every node, give the policy the snapshot, check each action against the snapshot
 /// and carry it out. Actions run one after another, in the policy's order.
+///
+/// Back-off per VM: after an action on a VM fails (its migration refused as already under
+/// way by another `peregrine`, a node that stopped answering, ...), the daemon leaves that
+/// VM alone for `backoff` seconds, doubled after each further failure, so a policy that
+/// asks again every poll does not re-issue a doomed migration every poll. An action that
+/// succeeds ends the back-off. Actions run to completion inside `step`, so the daemon itself
+/// never has two migrations of one VM under way.
 public final class FaultToleranceDaemon {
   public let policy: FaultTolerancePolicy
   private let source: NodeSource
   private let actions: FaultToleranceActions
+  private let backoff: Double
   private var ledger = CorrectedErrorLedger()
+  /// VM name -> (seconds since start before which it is left alone, failures in a row).
+  private var quiet: [String: (until: Double, failures: Int)] = [:]
 
-  public init(policy: FaultTolerancePolicy, source: NodeSource, actions: FaultToleranceActions) {
+  public init(
+    policy: FaultTolerancePolicy, source: NodeSource, actions: FaultToleranceActions,
+    backoff: Double = 60
+  ) {
     self.policy = policy
     self.source = source
     self.actions = actions
+    self.backoff = backoff
   }
 
   /// `time`: seconds since the daemon started.
@@ -74,7 +88,26 @@ public final class FaultToleranceDaemon {
     for node in snapshot.nodes { room[node.name] = (node.freeMemory, node.freeCPUs) }
     var outcomes: [ActionOutcome] = []
     for action in policy.decide(snapshot) {
-      outcomes.append(ActionOutcome(action: action, result: carryOut(action, snapshot, &room)))
+      if let held = quiet[action.vm], time < held.until {
+        outcomes.append(
+          ActionOutcome(
+            action: action,
+            result: .refused(
+              "backing off: \(held.failures) failed action\(held.failures == 1 ? "" : "s") on \(action.vm) in a row; next try in \(Int((held.until - time).rounded(.up))) s"
+            )))
+        continue
+      }
+      let result = carryOut(action, snapshot, &room)
+      switch result {
+      case .done: quiet[action.vm] = nil
+      case .failed, .notAvailable:
+        let failures = (quiet[action.vm]?.failures ?? 0) + 1
+        // Doubling stops at 2^10 times the base so the wait stays finite.
+        let wait = backoff * Double(1 << min(failures - 1, 10))
+        quiet[action.vm] = (time + wait, failures)
+      case .refused: break
+      }
+      outcomes.append(ActionOutcome(action: action, result: result))
     }
     return DaemonStep(snapshot: snapshot, outcomes: outcomes)
   }

@@ -14,12 +14,15 @@ public struct SimulationSetup: Equatable {
   public var nodeCPUs: Int
   /// How often the policy is asked (the daemon's --interval).
   public var pollSeconds: Double
+  /// When the first poll comes, in seconds after the job's start: a daemon started after
+  /// the job polls at offset + k * pollSeconds.
+  public var pollOffsetSeconds: Double
   public var costs: CostModel
 
   public init(
     nodes: Int, jobSeconds: Double, vms: Int, vmMemoryBytes: UInt64 = 512 << 20,
     vmVCPUs: Int = 1, nodeMemoryBytes: UInt64? = nil, nodeCPUs: Int? = nil,
-    pollSeconds: Double = 60, costs: CostModel = .placeholder
+    pollSeconds: Double = 60, pollOffsetSeconds: Double = 0, costs: CostModel = .placeholder
   ) throws(FaultToleranceError) {
     guard nodes >= 1, nodes <= 100_000 else {
       throw FaultToleranceError("--nodes must be from 1 to 100000, not \(nodes)")
@@ -32,6 +35,9 @@ public struct SimulationSetup: Equatable {
     }
     guard pollSeconds.isFinite, pollSeconds >= 1 else {
       throw FaultToleranceError("--interval must be at least 1 second")
+    }
+    guard pollOffsetSeconds.isFinite, pollOffsetSeconds >= 0 else {
+      throw FaultToleranceError("--poll-offset must be 0 or more seconds")
     }
     // Each poll builds a snapshot of every node: bound the work before it starts.
     guard jobSeconds / pollSeconds * Double(nodes) <= 1e9 else {
@@ -51,6 +57,7 @@ public struct SimulationSetup: Equatable {
     self.nodeMemoryBytes = nodeMemoryBytes ?? UInt64(perNode + 1) * vmMemoryBytes
     self.nodeCPUs = nodeCPUs ?? (perNode + 1) * vmVCPUs
     self.pollSeconds = pollSeconds
+    self.pollOffsetSeconds = pollOffsetSeconds
     self.costs = costs
     guard self.nodeMemoryBytes >= UInt64(perNode) * vmMemoryBytes,
       self.nodeCPUs >= perNode * vmVCPUs
@@ -67,6 +74,10 @@ public struct SimulationSetup: Equatable {
   /// Noticing the failure and relaunching, then every VM restoring its checkpoint at once.
   public var restartSeconds: Double {
     costs.restartSeconds + costs.seconds(.restore, memoryBytes: vmMemoryBytes)
+  }
+  /// The same when nothing was saved yet: every VM created anew, nothing restored.
+  public var freshStartSeconds: Double {
+    costs.restartSeconds + costs.seconds(.create, memoryBytes: vmMemoryBytes)
   }
 }
 

@@ -69,6 +69,9 @@ struct SimulationRun {
     case restarting(end: Double)
     /// A failed node's VMs have nowhere to go until a node recovers.
     case waiting
+    /// A failure hit the job; nothing notices it before the next poll, as the daemon (or
+    /// an operator's loop) sees a dead node only when it asks.
+    case down
   }
 
   struct Migration {
@@ -86,7 +89,7 @@ struct SimulationRun {
 
   var time = 0.0
   var nextEvent = 0
-  var nextPoll = 0.0
+  var nextPoll: Double
   var phase = Phase.running
   var progress = 0.0
   var saved = 0.0
@@ -114,6 +117,7 @@ struct SimulationRun {
     recentBursts = Array(repeating: [], count: setup.nodes)
     placement = (0..<setup.vms).map { $0 % setup.nodes }
     sourceBusyUntil = Array(repeating: 0, count: setup.nodes)
+    nextPoll = setup.pollOffsetSeconds
     result = SimulationResult(
       policy: policy.name, completed: false, completionSeconds: 0, workLostSeconds: 0,
       migrations: 0, failedMigrations: 0, checkpoints: 0, failuresHit: 0, restarts: 0,
@@ -228,7 +232,9 @@ struct SimulationRun {
       for index in sourceBusyUntil.indices { sourceBusyUntil[index] = time }
       heldUntil = time
       for vm in placement.indices where placement[vm] == node { placement[vm] = nil }
-      restart()
+      // The restart begins when the next poll notices the failure (a failure at a poll's
+      // own time is noticed by it: trace events come first).
+      phase = .down
     }
   }
 
@@ -246,7 +252,8 @@ struct SimulationRun {
       return
     }
     for (vm, target) in zip(homeless, targets) { placement[vm] = Int(target!.dropFirst(4)) }
-    phase = .restarting(end: time + setup.restartSeconds)
+    // With no checkpoint taken yet the job starts anew: a create, not a restore.
+    phase = .restarting(end: time + (saved > 0 ? setup.restartSeconds : setup.freshStartSeconds))
   }
 
   func snapshot() -> ClusterSnapshot {
@@ -285,6 +292,10 @@ struct SimulationRun {
 
   mutating func poll() {
     for node in recentBursts.indices { recentBursts[node].removeAll { $0.time <= time - 60 } }
+    if phase == .down {
+      restart()
+      return
+    }
     if phase == .waiting {
       restart()
       if phase == .waiting { return }

@@ -8,11 +8,13 @@ struct FTRunCommand: ParsableCommand {
     commandName: "run",
     abstract: "Watch every node's health and act before a failure, as the policy says.",
     discussion: """
-      Every --interval seconds: asks every node for its health and VMs, gives the policy \
+      Every --interval seconds (at start + k * interval; a poll an action overran is \
+      skipped): asks every node for its health and VMs, gives the policy \
       the snapshot, and carries out its actions (migrate a VM to a healthy node with room, \
       checkpoint a VM) one after another. Runs until Ctrl-C; --once polls once and exits, \
-      non-zero when an action could not be carried out. In this build live migration and \
-      checkpointing are not available yet: such actions are reported as not available \
+      non-zero when an action could not be carried out. Migrations and checkpoints run \
+      the code of `peregrine migrate` and `peregrine checkpoint`; after one fails, the \
+      daemon leaves that VM alone for --backoff seconds, doubled on each further failure \
       (docs/fault-tolerance.md).
       """)
 
@@ -27,14 +29,24 @@ struct FTRunCommand: ParsableCommand {
   @Flag(help: "Poll once, act, and exit.")
   var once = false
 
-  @Option(help: "Where checkpoints go (default $PEREGRINE_HOME/checkpoints).")
+  @Option(
+    name: [.customLong("checkpoint-dir"), .customLong("checkpoint-directory")],
+    help:
+      "Where checkpoints go, as VM-YYYYMMDDTHHMMSSZ.checkpoint (default $PEREGRINE_HOME/checkpoints)."
+  )
   var checkpointDirectory: String?
+
+  @Option(help: "Seconds to leave a VM alone after an action on it failed (doubled per failure).")
+  var backoff: Double = 60
 
   @OptionGroup var policyOptions: PolicyOptions
 
   func validate() throws {
     guard interval.isFinite, interval >= 0.5 else {
       throw ValidationError("--interval must be at least 0.5 seconds")
+    }
+    guard backoff.isFinite, backoff >= 0 else {
+      throw ValidationError("--backoff must be 0 or more seconds")
     }
   }
 
@@ -49,22 +61,32 @@ struct FTRunCommand: ParsableCommand {
       checkpointDirectory ?? environment.state.directory.appendingPathComponent("checkpoints").path
     let daemon = FaultToleranceDaemon(
       policy: chosen, source: ClusterNodeSource(session: session),
-      actions: CLIFaultToleranceActions(checkpointDirectory: directory, now: environment.now))
+      actions: CLIFaultToleranceActions(
+        checkpointDirectory: directory, now: environment.now, environment: environment),
+      backoff: backoff)
     let start = environment.now()
     if !once { Interrupts.install() }
     var failures: [ActionOutcome] = []
+    var polls = 0.0
     while true {
       let now = environment.now()
-      let step = daemon.step(at: now.timeIntervalSince(start))
+      // The policy sees the poll's place in the cadence, k * interval, not the clock: the
+      // sleep's overshoot (a millisecond) would otherwise make a period of exactly 30 s
+      // seen as 29.999 s at one poll, and a periodic checkpoint come one poll late.
+      let step = daemon.step(at: polls * interval)
       failures += step.outcomes.filter { !$0.succeeded }
       report(step, at: now, environment)
       if once || environment.interrupted() { break }
+      // Polls keep the cadence start + k * interval, as the simulator's do: a poll's own
+      // time (every node asked) and its actions' (a migration, a checkpoint) do not push
+      // the later polls back; polls that an action overran are skipped, not made up.
+      let elapsed = environment.now().timeIntervalSince(start)
+      polls = max(polls + 1, (elapsed / interval).rounded(.down) + 1)
       // Sleep in short pieces so that Ctrl-C ends the daemon promptly.
-      var slept = 0.0
-      while slept < interval && !environment.interrupted() {
-        let piece = min(0.5, interval - slept)
-        environment.sleep(piece)
-        slept += piece
+      while !environment.interrupted() {
+        let left = polls * interval - environment.now().timeIntervalSince(start)
+        if left <= 0 { break }
+        environment.sleep(min(0.5, left))
       }
       if environment.interrupted() { break }
     }
@@ -131,12 +153,15 @@ struct DaemonStepReport: Encodable {
     var detail: String
   }
   var time: Date
+  /// Seconds since the daemon started, as the policy saw them (`time` has whole seconds).
+  var seconds: Double
   var policy: String
   var nodes: [Node]
   var actions: [Outcome]
 
   init(_ step: DaemonStep, policy: String, at time: Date) {
     self.time = time
+    seconds = step.snapshot.time
     self.policy = policy
     nodes = step.snapshot.nodes.map {
       Node(

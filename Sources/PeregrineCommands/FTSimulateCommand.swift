@@ -57,6 +57,9 @@ struct FTSimulateCommand: ParsableCommand {
   @Option(help: "Seconds between policy polls.")
   var interval: Double = 60
 
+  @Option(help: "Seconds after the job's start of the first poll (a daemon started later).")
+  var pollOffset: Double = 0
+
   @Option(help: "Write the results as CSV to this file ('-': standard output).")
   var csv: String?
 
@@ -106,7 +109,8 @@ struct FTSimulateCommand: ParsableCommand {
     let setup = try checked(status: .usage) { () throws(FaultToleranceError) in
       try SimulationSetup(
         nodes: nodes, jobSeconds: jobHours * 3600, vms: vms, vmMemoryBytes: vmBytes,
-        nodeMemoryBytes: nodeBytes, pollSeconds: interval, costs: costModel)
+        nodeMemoryBytes: nodeBytes, pollSeconds: interval,
+        pollOffsetSeconds: pollOffset, costs: costModel)
     }
     var predictor: PredictorModel.Applied?
     if let precision, let recall {

@@ -53,24 +53,46 @@ final class ClusterNodeSource: NodeSource {
   }
 }
 
-/// What the daemon's actions call. Live migration (`peregrine migrate VM --to NODE`) and
-/// checkpointing (`peregrine checkpoint VM FILE`) are issue 15 parts 1 and 2, built apart
-/// from this: until they are merged and wired in here, each action reports that it is not
-/// available in this build, and nothing is changed on any node.
+/// What the daemon's actions call: the library entry points of `peregrine migrate VM --to
+/// NODE` (`MigrateCommand.migrate`) and `peregrine checkpoint VM FILE`
+/// (`CheckpointCommand.checkpoint`), in this process. Whatever either throws (a refusal, an
+/// unreachable node, a migration of the VM already under way) becomes
+/// `FaultToleranceActionError.failed` with the command's own words.
 struct CLIFaultToleranceActions: FaultToleranceActions {
-  /// Where `checkpoint` would write: DIRECTORY/VM-YYYYMMDDTHHMMSSZ.checkpoint.
+  /// Where `checkpoint` writes: DIRECTORY/VM-YYYYMMDDTHHMMSSZ.checkpoint.
   let checkpointDirectory: String
   let now: () -> Date
+  let environment: CLIEnvironment
 
   func migrate(vm: String, from: String, to: String) throws {
-    throw FaultToleranceActionError.notAvailable(
-      "live migration (`peregrine migrate \(vm) --to \(to)`)")
+    // `from` is where the snapshot saw the VM; the migration finds it again itself, so a
+    // VM that moved since the poll still ends up on `to` (or is refused there, in words).
+    _ = try mapped { try MigrateCommand.migrate(vm, to: to, environment: environment) }
   }
 
   func checkpoint(vm: String, node: String) throws -> String {
     let file = checkpointFile(for: vm)
-    throw FaultToleranceActionError.notAvailable(
-      "checkpointing (`peregrine checkpoint \(vm) \(file)`)")
+    do {
+      try FileManager.default.createDirectory(
+        atPath: checkpointDirectory, withIntermediateDirectories: true)
+    } catch {
+      throw FaultToleranceActionError.failed(
+        "cannot create \(checkpointDirectory): \(error.localizedDescription)")
+    }
+    _ = try mapped { try CheckpointCommand.checkpoint(vm, to: file, environment: environment) }
+    return file
+  }
+
+  private func mapped<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as FaultToleranceActionError {
+      throw error
+    } catch let error as CLIError {
+      throw FaultToleranceActionError.failed(error.message)
+    } catch {
+      throw FaultToleranceActionError.failed("\(error)")
+    }
   }
 
   func checkpointFile(for vm: String) -> String {

@@ -36,10 +36,18 @@ final class FakeActions: FaultToleranceActions {
   var migrations: [(vm: String, from: String, to: String)] = []
   var checkpoints: [String] = []
   var unavailable = false
+  /// Migrations that still fail, as when another `peregrine migrate` holds the VM.
+  var failuresLeft = 0
+  var attempts = 0
   var source: FakeNodeSource?
 
   func migrate(vm: String, from: String, to: String) throws {
     if unavailable { throw FaultToleranceActionError.notAvailable("live migration") }
+    attempts += 1
+    if failuresLeft > 0 {
+      failuresLeft -= 1
+      throw FaultToleranceActionError.failed("a migration of \(vm) is already under way")
+    }
     migrations.append((vm, from, to))
     guard let source, let a = source.readings.firstIndex(where: { $0.name == from }),
       let b = source.readings.firstIndex(where: { $0.name == to }),
@@ -122,6 +130,35 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(outcomes.count, 1)
     XCTAssertEqual(
       outcomes.first?.result, .notAvailable("live migration is not available in this build"))
+  }
+
+  /// A failed migration is not re-issued every poll: the VM is left alone for the back-off
+  /// (10 s, then 20 s), and the next try after it succeeds.
+  func testAFailedActionBacksOffPerVMAndDoublesUntilItSucceeds() throws {
+    let source = FakeNodeSource.nodes(2)
+    let actions = FakeActions()
+    actions.source = source
+    actions.failuresLeft = 2
+    let daemon = FaultToleranceDaemon(
+      policy: try PolicyCatalog.make("threshold"), source: source, actions: actions, backoff: 10)
+    source.addErrors(node: 0, bank: 1, count: 5, at: 2000)
+    var results: [String] = []
+    for poll in 0...8 {
+      for outcome in daemon.step(at: Double(poll) * 5).outcomes {
+        switch outcome.result {
+        case .failed: results.append("\(poll * 5) failed")
+        case .refused(let why):
+          results.append(why.hasPrefix("backing off") ? "\(poll * 5) wait" : why)
+        case .done: results.append("\(poll * 5) done")
+        case .notAvailable: results.append("\(poll * 5) n/a")
+        }
+      }
+    }
+    // Fails at 0 (quiet until 10), fails again at 10 (quiet until 30), done at 30.
+    XCTAssertEqual(
+      results, ["0 failed", "5 wait", "10 failed", "15 wait", "20 wait", "25 wait", "30 done"])
+    XCTAssertEqual(actions.attempts, 3)
+    XCTAssertEqual(actions.migrations.map(\.vm), ["vm0"])
   }
 
   /// A policy that names a target without room, or a VM that is not there, is refused by

@@ -89,6 +89,66 @@ final class SimulatorTests: XCTestCase {
     XCTAssertFalse(result.completed)
   }
 
+  /// A failure is noticed at the next poll, as the real daemon and operator see a dead node
+  /// only when they ask (scripts/ft-validate.py measured it): the restart waits for it, and
+  /// the polls start at --poll-offset after the job.
+  func testAFailureIsNoticedAtTheNextPollOfTheOffsetCadence() throws {
+    let trace = try FaultTrace.parse("1000s node0 failure\n")
+    let restart = 60 + CostModel.placeholder.seconds(.restore, memoryBytes: 512 << 20)
+    for (offset, noticed) in [(0.0, 1020.0), (30, 1050), (40, 1000)] {
+      let setup = try SimulationSetup(
+        nodes: 2, jobSeconds: hour, vms: 1, pollSeconds: 60, pollOffsetSeconds: offset)
+      let result = try Simulator(setup: setup, trace: trace).run(PolicyCatalog.make("none"))
+      XCTAssertEqual(result.failuresHit, 1)
+      XCTAssertEqual(result.workLostSeconds, 1000, accuracy: 1e-6)
+      // Down from 1000 s until the poll notices, then the restart, then the whole job.
+      XCTAssertEqual(
+        result.completionSeconds, noticed + restart + hour, accuracy: 1e-6, "offset \(offset)")
+    }
+    XCTAssertThrowsError(
+      try SimulationSetup(nodes: 2, jobSeconds: hour, vms: 1, pollOffsetSeconds: -1))
+  }
+
+  /// A job hit before any checkpoint starts anew (`create`, as the validation's `none` run
+  /// does), one hit after a checkpoint restores it (`restore`); without a `create` line a
+  /// fresh start costs a restore.
+  func testNothingSavedMeansAFreshStartAtTheCreateCost() throws {
+    let costs = try CostModel.parse(
+      """
+      migration 16MiB 2
+      downtime 16MiB 0.2
+      checkpoint 16MiB 1
+      restore 16MiB 8
+      create 16MiB 3
+      restart 0.5
+      """)
+    XCTAssertEqual(costs.seconds(.create, memoryBytes: 16 << 20), 3)
+    let trace = try FaultTrace.parse("100s node0 failure\n")
+    func run(_ policy: String, _ costs: CostModel) throws -> SimulationResult {
+      let setup = try SimulationSetup(
+        nodes: 2, jobSeconds: 200, vms: 1, vmMemoryBytes: 16 << 20, pollSeconds: 5,
+        costs: costs)
+      var parameters = PolicyParameters()
+      parameters.checkpointPeriodSeconds = 30
+      return try Simulator(setup: setup, trace: trace).run(PolicyCatalog.make(policy, parameters))
+    }
+    // none: 100 s lost, noticed at 100 s, 0.5 + 3 s to start anew, then 200 s of work.
+    let none = try run("none", costs)
+    XCTAssertEqual(none.workLostSeconds, 100, accuracy: 1e-9)
+    XCTAssertEqual(none.completionSeconds, 100 + 3.5 + 200, accuracy: 1e-9)
+    // periodic-checkpoint restores (0.5 + 8 s) what the checkpoint at 90 s saved.
+    let periodic = try run("periodic-checkpoint", costs)
+    XCTAssertEqual(periodic.failuresHit, 1)
+    XCTAssertEqual(periodic.workLostSeconds, 100 - 91, accuracy: 1e-9)
+    XCTAssertEqual(periodic.restarts, 1)
+    // Without a `create` line, a fresh start costs what a restore does.
+    var withoutCreate = costs
+    withoutCreate.points[.create] = nil
+    XCTAssertEqual(withoutCreate.seconds(.create, memoryBytes: 16 << 20), 8)
+    XCTAssertEqual(
+      try run("none", withoutCreate).completionSeconds, 100 + 8.5 + 200, accuracy: 1e-9)
+  }
+
   /// A failure during a migration's pre-copy (a lead shorter than the migration) is a hit.
   func testAFailureBeforeTheMigrationEndsIsAHitAndTheMigrationIsCutOff() throws {
     let trace = try FaultTrace.parse("1h node1 burst count=10\n3603s node1 failure\n")

@@ -21,17 +21,64 @@ final class FaultToleranceCommandTests: XCTestCase {
     return try Harness(nodes: ["node0": sick, "node1": FakeNode()])
   }
 
-  func testRunOnceAsksForTheMigrationAndSaysItIsNotAvailableInThisBuild() throws {
+  /// The daemon runs `peregrine migrate`'s own code: here it stops where that command
+  /// would (no recorded profile for "a"), and its words are the action's failure.
+  func testRunOnceCarriesOutTheMigrationAndReportsWhyItFailed() throws {
     let harness = try sickCluster()
-    XCTAssertEqual(harness.run("ft", "run", "--policy", "threshold", "--once"), 70)
+    XCTAssertEqual(harness.run("ft", "run", "--policy", "threshold", "--once"), 1)
     XCTAssertTrue(
       harness.output.contains("node0 degraded, 1 VM (corrected errors bank 1: 4)"), harness.output)
     XCTAssertTrue(
       harness.output.contains(
-        "migrate a from node0 to node1 (4 corrected errors in bank 1 within 3600 s, threshold 3): not carried out: live migration (`peregrine migrate a --to node1`) is not available in this build"
+        "migrate a from node0 to node1 (4 corrected errors in bank 1 within 3600 s, threshold 3): failed: no profile is recorded for VM 'a' (it was not created by this peregrine)"
       ), harness.output)
     XCTAssertTrue(harness.errors.contains("1 action could not be carried out"), harness.errors)
     XCTAssertEqual(harness.nodes["node0"]!.machines.map(\.name), ["a"], "nothing moved")
+  }
+
+  /// A failed migration is not re-issued at the next poll: the VM is left alone for
+  /// --backoff seconds.
+  func testAFailedMigrationBacksOffInsteadOfRetryingEveryPoll() throws {
+    let harness = try sickCluster()
+    harness.interruptAfterSleeps = 16
+    XCTAssertEqual(
+      harness.run("ft", "run", "--policy", "threshold", "--interval", "2", "--backoff", "5"), 0)
+    // Polls at 0, 2, 4, 6: tried at 0, left alone at 2 and 4, tried again at 6.
+    XCTAssertEqual(
+      harness.output.components(separatedBy: ": failed: ").count - 1, 2, harness.output)
+    XCTAssertEqual(
+      harness.output.components(separatedBy: "refused: backing off: 1 failed action on a").count
+        - 1, 2, harness.output)
+  }
+
+  /// The periodic checkpoint runs `peregrine checkpoint`'s own code into
+  /// $PEREGRINE_HOME/checkpoints/VM-TIMESTAMP.checkpoint, and the VM keeps running.
+  func testPeriodicCheckpointWritesAFileUnderTheCheckpointDirectory() throws {
+    let node = FakeNode()
+    let harness = try Harness(nodes: ["node0": node])
+    _ = try harness.writeFile("hello.bin", "flat guest")
+    let profile = try harness.writeFile(
+      "vm.xml", "<profile><name>vm</name><memory>16</memory><flat>hello.bin</flat></profile>")
+    XCTAssertEqual(harness.run("create", profile), 0, harness.errors)
+    harness.interruptAfterSleeps = 8
+    XCTAssertEqual(
+      harness.run(
+        "ft", "run", "--policy", "periodic-checkpoint", "--checkpoint-period", "2", "--interval",
+        "2"), 0, harness.errors)
+    let directory = harness.directory.appendingPathComponent("checkpoints").path
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+    XCTAssertEqual(files.count, 1, "\(files)")
+    let name = try XCTUnwrap(files.first)
+    XCTAssertTrue(name.hasPrefix("vm-") && name.hasSuffix("Z.checkpoint"), name)
+    XCTAssertTrue(
+      harness.output.contains("checkpoint vm on node0 (")
+        && harness.output.contains(
+          "done, checkpoint in \(directory)/\(name)"),
+      harness.output)
+    let decoded = try CheckpointFile.decode(
+      [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: directory + "/" + name))))
+    XCTAssertEqual(decoded.metadata.machine, "vm")
+    XCTAssertEqual(node.machines.first { $0.name == "vm" }?.state, .running)
   }
 
   func testRunOnceUnderDoNothingSucceedsAndReportsJSON() throws {

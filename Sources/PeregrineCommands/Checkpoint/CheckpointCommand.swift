@@ -25,6 +25,27 @@ struct CheckpointCommand: ParsableCommand {
 
   func run() throws {
     let environment = CLIEnvironment.current
+    let report = try Self.checkpoint(
+      vm, to: file, leavePaused: leavePaused, profile: profile, environment: environment)
+    if options.json {
+      environment.printJSON(report)
+    } else {
+      let disk =
+        report.diskBytes > 0
+        ? ", disk \(Formatting.bytes(report.diskDataBytes)) of \(Formatting.bytes(report.diskBytes))"
+        : ""
+      environment.output(
+        "checkpointed \(vm) on \(report.node) to \(file): \(Formatting.bytes(report.fileBytes)) (state \(Formatting.bytes(report.stateBytes)), memory \(Formatting.bytes(report.memoryDataBytes)) of \(Formatting.bytes(report.memoryBytes)) in \(report.memoryRuns) runs\(disk)); read in \(Formatting.seconds(report.readSeconds)), \(report.pausedSeconds.map { "paused \(Formatting.seconds($0))" } ?? "left paused"), total \(Formatting.seconds(report.totalSeconds))\n"
+      )
+    }
+  }
+
+  /// The checkpoint itself, for this command and for the fault-tolerance daemon
+  /// (`CLIFaultToleranceActions`).
+  static func checkpoint(
+    _ vm: String, to file: String, leavePaused: Bool = false, profile: String? = nil,
+    environment: CLIEnvironment
+  ) throws -> CheckpointReport {
     let started = environment.now()
     let session = try ClusterSession(environment: environment)
     let (node, connection, machine) = try session.locate(vm)
@@ -119,13 +140,7 @@ struct CheckpointCommand: ParsableCommand {
       pausedSeconds: (wasPaused || leavePaused) ? nil : resumed.timeIntervalSince(paused),
       readSeconds: read.timeIntervalSince(paused),
       totalSeconds: environment.now().timeIntervalSince(started))
-    if options.json {
-      environment.printJSON(report)
-    } else {
-      environment.output(
-        "checkpointed \(vm) on \(node.name) to \(file): \(Formatting.bytes(report.fileBytes)) (state \(Formatting.bytes(report.stateBytes)), memory \(Formatting.bytes(report.memoryDataBytes)) of \(Formatting.bytes(report.memoryBytes)) in \(report.memoryRuns) runs\(disk.map { ", disk \(Formatting.bytes($0.dataBytes)) of \(Formatting.bytes($0.size))" } ?? "")); read in \(Formatting.seconds(report.readSeconds)), \(report.pausedSeconds.map { "paused \(Formatting.seconds($0))" } ?? "left paused"), total \(Formatting.seconds(report.totalSeconds))\n"
-      )
-    }
+    return report
   }
 }
 

@@ -29,6 +29,24 @@ struct MigrateCommand: ParsableCommand {
 
   func run() throws {
     let environment = CLIEnvironment.current
+    let (result, source, target) = try Self.migrate(
+      vm, to: to, maxRounds: maxRounds, downtimePages: downtimePages, environment: environment)
+    if options.json {
+      environment.printJSON(result)
+    } else {
+      let rounds = result.pagesPerRound.map(String.init).joined(separator: ", ")
+      environment.output(
+        "migrated \(vm) from \(source) to \(target) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds)), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
+      )
+    }
+  }
+
+  /// The migration itself, for this command and for the fault-tolerance daemon
+  /// (`CLIFaultToleranceActions`): returns the result and the source and target node names.
+  static func migrate(
+    _ vm: String, to: String, maxRounds: Int = 8, downtimePages: Int = 256,
+    environment: CLIEnvironment
+  ) throws -> (result: MigrationResult, source: String, target: String) {
     let session = try ClusterSession(environment: environment)
     let target = try session.node(named: to)
     let (source, sourceConnection, machine) = try session.locate(vm)
@@ -78,14 +96,7 @@ struct MigrateCommand: ParsableCommand {
       migration.afterRound = { pause.reached(round: $0, environment: environment) }
     }
     let result = try migration.run()
-    if options.json {
-      environment.printJSON(result)
-    } else {
-      let rounds = result.pagesPerRound.map(String.init).joined(separator: ", ")
-      environment.output(
-        "migrated \(vm) from \(source.name) to \(target.name) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds)), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
-      )
-    }
+    return (result, source.name, target.name)
   }
 }
 
