@@ -27,6 +27,25 @@ extension FakeNode: MigrationConnection {
     try check("memory chunks \(name) \(offsets.count)")
     return offsets.map { ($0, [UInt8](repeating: 0xA5, count: 1024)) }
   }
+
+  /// The relayed rounds (MemoryRelay) read through these: the same requests, and so the same
+  /// faults, as the whole reads.
+  func streamMemory(of name: String, received: ((offset: UInt64, bytes: [UInt8])) -> Void)
+    throws
+  {
+    for chunk in try readMemory(of: name, progress: { _, _ in }).chunks(of: 1024) {
+      received(chunk)
+    }
+  }
+
+  func streamMemoryChunks(
+    of name: String, at offsets: [UInt64], memorySize: UInt64,
+    received: ((offset: UInt64, bytes: [UInt8])) -> Void
+  ) throws {
+    for chunk in try readMemoryChunks(of: name, at: offsets, memorySize: memorySize) {
+      received(chunk)
+    }
+  }
 }
 
 /// `migrate`'s faults (docs/migration.md, "Faults") against fake nodes: a target that
