@@ -7,9 +7,29 @@
 /// calling it may hold the sending VM's device lock, and two VMs sending to each other
 /// would otherwise wait for each other (docs/guest-io.md, "Locks").
 public protocol SwitchPortReceiver: AnyObject {
-  /// Takes one whole Ethernet frame (no virtio header, no FCS). False when it was dropped
-  /// there (no receive buffer, the driver not ready); the receiver counts why.
-  func receiveFrame(_ frame: [UInt8]) -> Bool
+  /// Takes one whole Ethernet frame (no virtio header, no FCS). `canWait`: the sender will
+  /// hold the frame and offer it again (a unicast from a guest), so "no room now" (no
+  /// receive buffer, a full transmit ring) is `.full` and not a drop; otherwise (a flood,
+  /// a frame from the uplink, which nobody holds) no room is a drop the receiver counts.
+  func receiveFrame(_ frame: [UInt8], canWait: Bool) -> SwitchReceipt
+}
+
+/// What a port's receiver did with a frame.
+public enum SwitchReceipt: Equatable {
+  case taken
+  /// No room now; nothing counted. Only when the sender said it can wait.
+  case full
+  /// Dropped there (the driver not ready, a buffer too small, no room for a frame nobody
+  /// holds); the receiver counts why.
+  case dropped
+}
+
+/// The sending side of a guest port: a transmit queue the switch blocked on a full
+/// receiver (`SwitchOutcome.blocked`) and wakes again from `VirtualSwitch.resumeBlocked`.
+public protocol SwitchPortSender: AnyObject {
+  /// Offers the held frame again and goes on with the queue, a bounded amount of work.
+  /// Called with no lock held, on CPU 0's poll pass.
+  func resumeTransmit()
 }
 
 /// A port of a `VirtualSwitch`, handed out by `register` and given back to `unregister`.
@@ -37,6 +57,9 @@ public enum SwitchOutcome: Equatable {
   case flooded(ports: Int)
   /// A unicast destination not on this node: out of the uplink.
   case toUplink
+  /// A unicast whose receiver (the uplink's transmit ring, a local guest's receive queue)
+  /// had no room: the sender keeps the frame and the switch wakes it (`resumeBlocked`).
+  case blocked
   case dropped(SwitchDrop)
 }
 
@@ -63,6 +86,10 @@ public struct SwitchCounters: Equatable {
   public var delivered: UInt64 = 0
   public var flooded: UInt64 = 0
   public var toUplink: UInt64 = 0
+  /// Unicasts a receiver had no room for, held by their sender (`SwitchOutcome.blocked`).
+  public var blocked: UInt64 = 0
+  /// Blocked senders woken by `resumeBlocked`.
+  public var resumed: UInt64 = 0
   /// Indexed by `SwitchDrop.rawValue`.
   public var drops: [UInt64] = [UInt64](repeating: 0, count: SwitchDrop.allCases.count)
 

@@ -12,6 +12,13 @@
 /// guest's transmit runs in its vCPU's exit) → the switch's lock → a receiver's own lock
 /// (a guest NIC's receive lock, the uplink driver's lock). Never the reverse, and no
 /// receiver takes a VM's device lock.
+///
+/// Backpressure: a guest's unicast whose receiver has no room now (the uplink's transmit
+/// ring, a local guest's receive queue) is not dropped: the switch answers `.blocked`, the
+/// sender keeps the frame (its descriptor not yet used) and the switch remembers the port.
+/// CPU 0's poll pass calls `resumeBlocked`, which wakes those senders in the order they
+/// blocked, outside the switch's lock. Floods and frames from the uplink are held by no
+/// one, so a receiver without room drops them as before.
 public final class VirtualSwitch {
   public static let maximumPorts = 64
   /// Stations beyond the uplink remembered; the least recently seen is forgotten first.
@@ -25,6 +32,7 @@ public final class VirtualSwitch {
     var id: Int
     var mac: UInt64
     var receiver: any SwitchPortReceiver
+    var sender: (any SwitchPortSender)?
   }
 
   private struct Station {
@@ -38,6 +46,9 @@ public final class VirtualSwitch {
   private var uplink: (any SwitchPortReceiver)?
   private var learned: [Station] = []
   private var counters = SwitchCounters()
+  /// Ports whose sender holds a frame the switch answered `.blocked`, oldest first; each at
+  /// most once, so the list is bounded by the ports.
+  private var blocked: [Int] = []
 
   public init() {}
 
@@ -46,15 +57,17 @@ public final class VirtualSwitch {
   /// Adds a guest NIC with `mac`, refused when the MAC is already a port's, was seen
   /// beyond the uplink within the ageing time before `now` (milliseconds), or is not a
   /// unicast address.
-  public func register(mac: UInt64, receiver: any SwitchPortReceiver, now: UInt64 = 0)
-    -> Result<SwitchPortID, SwitchRefusal>
-  {
+  /// `sender`, when given, is woken after the switch answered one of its frames `.blocked`.
+  public func register(
+    mac: UInt64, receiver: any SwitchPortReceiver, sender: (any SwitchPortSender)? = nil,
+    now: UInt64 = 0
+  ) -> Result<SwitchPortID, SwitchRefusal> {
     lock.withLock {
       if let refusal = refusalLocked(mac, now: now) { return .failure(refusal) }
       guard ports.count < Self.maximumPorts else { return .failure(.tooManyPorts) }
       let id = nextPortID
       nextPortID += 1
-      ports.append(Port(id: id, mac: mac, receiver: receiver))
+      ports.append(Port(id: id, mac: mac, receiver: receiver, sender: sender))
       return .success(SwitchPortID(value: id))
     }
   }
@@ -76,7 +89,10 @@ public final class VirtualSwitch {
 
   /// Removes a guest NIC. When it returns, no frame is being delivered to it.
   public func unregister(_ port: SwitchPortID) {
-    lock.withLock { ports.removeAll { $0.id == port.value } }
+    lock.withLock {
+      ports.removeAll { $0.id == port.value }
+      blocked.removeAll { $0 == port.value }
+    }
   }
 
   public func attachUplink(_ receiver: any SwitchPortReceiver) {
@@ -87,6 +103,31 @@ public final class VirtualSwitch {
   public var portCount: Int { lock.withLock { ports.count } }
   public var learnedCount: Int { lock.withLock { learned.count } }
   public var statistics: SwitchCounters { lock.withLock { counters } }
+  /// Whether some sender waits for room (CPU 0 then polls rather than sleeps).
+  public var hasBlocked: Bool { lock.withLock { !blocked.isEmpty } }
+
+  /// Wakes the senders the switch blocked, oldest first, each once: each offers its held
+  /// frame again and goes on (a bounded amount of work, `SwitchPortSender`); one that
+  /// finds no room again is blocked again, at the back. Called with no lock held (CPU 0's
+  /// poll pass): the senders take their own locks and then the switch's. A port
+  /// unregistered meanwhile is not woken (its NIC is also reset before its memory goes).
+  /// Returns the senders woken.
+  @discardableResult
+  public func resumeBlocked() -> Int {
+    let senders: [any SwitchPortSender] = lock.withLock {
+      var woken: [any SwitchPortSender] = []
+      for id in blocked {
+        if let port = ports.first(where: { $0.id == id }), let sender = port.sender {
+          woken.append(sender)
+        }
+      }
+      blocked.removeAll()
+      counters.resumed &+= UInt64(woken.count)
+      return woken
+    }
+    for sender in senders { sender.resumeTransmit() }
+    return senders.count
+  }
 
   // MARK: Forwarding
 
@@ -103,20 +144,24 @@ public final class VirtualSwitch {
       if EthernetFrame.isGroup(destination) {
         var reached = 0
         for index in ports.indices where index != source {
-          if ports[index].receiver.receiveFrame(frame) { reached += 1 }
+          if ports[index].receiver.receiveFrame(frame, canWait: false) == .taken { reached += 1 }
         }
-        if let uplink, uplink.receiveFrame(frame) { reached += 1 }
+        if let uplink, uplink.receiveFrame(frame, canWait: false) == .taken { reached += 1 }
         counters.flooded &+= 1
         return .flooded(ports: reached)
       }
       if let target = ports.firstIndex(where: { $0.mac == destination }) {
         guard target != source else { return dropLocked(.noRoute) }
-        return deliverLocked(frame, to: ports[target].receiver)
+        return deliverLocked(frame, to: ports[target].receiver, waiting: ports[source])
       }
       guard let uplink else { return dropLocked(.noRoute) }
-      guard uplink.receiveFrame(frame) else { return dropLocked(.receiverRefused) }
-      counters.toUplink &+= 1
-      return .toUplink
+      switch uplink.receiveFrame(frame, canWait: ports[source].sender != nil) {
+      case .taken:
+        counters.toUplink &+= 1
+        return .toUplink
+      case .full: return blockLocked(ports[source])
+      case .dropped: return dropLocked(.receiverRefused)
+      }
     }
   }
 
@@ -135,7 +180,9 @@ public final class VirtualSwitch {
       let destination = EthernetFrame.destination(frame)
       if EthernetFrame.isGroup(destination) {
         var reached = 0
-        for port in ports where port.receiver.receiveFrame(frame) { reached += 1 }
+        for port in ports where port.receiver.receiveFrame(frame, canWait: false) == .taken {
+          reached += 1
+        }
         counters.flooded &+= 1
         return .flooded(ports: reached)
       }
@@ -146,12 +193,26 @@ public final class VirtualSwitch {
     }
   }
 
-  private func deliverLocked(_ frame: [UInt8], to receiver: any SwitchPortReceiver)
-    -> SwitchOutcome
-  {
-    guard receiver.receiveFrame(frame) else { return dropLocked(.receiverRefused) }
-    counters.delivered &+= 1
-    return .delivered
+  /// To one port's receiver; `waiting`, a guest port that can hold the frame, is blocked
+  /// when the receiver has no room.
+  private func deliverLocked(
+    _ frame: [UInt8], to receiver: any SwitchPortReceiver, waiting: Port? = nil
+  ) -> SwitchOutcome {
+    switch receiver.receiveFrame(frame, canWait: waiting?.sender != nil) {
+    case .taken:
+      counters.delivered &+= 1
+      return .delivered
+    case .full:
+      guard let waiting else { return dropLocked(.receiverRefused) }
+      return blockLocked(waiting)
+    case .dropped: return dropLocked(.receiverRefused)
+    }
+  }
+
+  private func blockLocked(_ port: Port) -> SwitchOutcome {
+    counters.blocked &+= 1
+    if !blocked.contains(port.id) { blocked.append(port.id) }
+    return .blocked
   }
 
   private func dropLocked(_ reason: SwitchDrop) -> SwitchOutcome {

@@ -67,6 +67,9 @@ enum DataNetwork {
   /// CPU 0, every scheduler pass: the frames the data NIC received, into the switch. They
   /// are taken under the driver's lock and forwarded after it is released.
   static func service() {
+    // Guest transmit queues blocked on a full receiver (the data NIC's transmit ring, a
+    // guest's receive queue) offer their held frames again: each a bounded batch.
+    virtualSwitch.resumeBlocked()
     guard let uplink else { return }
     let frames = uplink.take(limit: ManagementNetwork.batch)
     guard !frames.isEmpty else { return }
@@ -77,8 +80,11 @@ enum DataNetwork {
   /// Whether CPU 0 has data-NIC work now (checked before it sleeps).
   static var hasWork: Bool { uplink?.hasReceived ?? false }
 
-  /// A polled data NIC (no MSI-X) is looked at this often while CPU 0 sleeps.
+  /// A polled data NIC (no MSI-X) is looked at this often while CPU 0 sleeps; a blocked
+  /// guest transmit queue every millisecond (no interrupt says the data NIC's transmit ring
+  /// drained, nor that a guest added receive buffers).
   static func wakeDeadline() -> UInt64? {
+    if virtualSwitch.hasBlocked { return arch_rdtsc() &+ LocalAPIC.tscPerMillisecond }
     guard let uplink, !uplink.device.usesInterrupts else { return nil }
     return arch_rdtsc() &+ ManagementNetwork.pollMilliseconds &* LocalAPIC.tscPerMillisecond
   }
@@ -99,12 +105,14 @@ final class UplinkPort: SwitchPortReceiver {
 
   init(_ device: VirtioNetDevice) { self.device = device }
 
-  /// A frame for the segment (a guest's, forwarded by the switch on its CPU).
-  func receiveFrame(_ frame: [UInt8]) -> Bool {
+  /// A frame for the segment (a guest's, forwarded by the switch on its CPU). A full
+  /// transmit ring is `.full` for a guest's unicast (it waits, and CPU 0's pass wakes it
+  /// once the device has used some buffers); a flood finding it full is dropped.
+  func receiveFrame(_ frame: [UInt8], canWait: Bool) -> SwitchReceipt {
     lock.withLock {
-      guard device.send(frame) else { return false }
+      guard device.send(frame) else { return canWait ? .full : .dropped }
       sentFrames &+= 1
-      return true
+      return .taken
     }
   }
 

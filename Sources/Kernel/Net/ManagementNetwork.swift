@@ -150,7 +150,9 @@ enum ManagementNetwork {
     CPUs.current.timer.expired = true
   }
 
-  /// CPU 0's scheduler calls this on every pass: one relaxed load when there is no network.
+  /// CPU 0's scheduler calls this on every pass: the guest switch's blocked transmit queues
+  /// (one uncontended lock when none is blocked), then one relaxed load when there is no
+  /// network.
   @inline(__always)
   static func service() {
     DataNetwork.service()

@@ -73,8 +73,8 @@ enum GuestNICs {
   }
 
   /// One line per NIC of `vm` (when it ends): frames and bytes each way, bytes copied and
-  /// copies, doorbells, the VM's exits (for exits per packet), and drops by reason when
-  /// there were any.
+  /// copies, doorbells, the VM's exits (for exits per packet), drops by reason when there
+  /// were any, and the times its transmit queue blocked on a full receiver.
   static func report(_ vm: VirtualMachine) {
     for (index, nic) in nics(of: vm.id).enumerated() {
       let counters = nic.counters
@@ -109,6 +109,10 @@ enum GuestNICs {
           Console.write("=")
           Console.write(decimal: counters.dropped(reason))
         }
+        // Not a drop (the frames waited and went): after the drops, so parsers of the line
+        // up to them still match.
+        Console.write(", tx-deferred ")
+        Console.write(decimal: counters.transmitDeferred)
         Console.write("\n")
       }
     }

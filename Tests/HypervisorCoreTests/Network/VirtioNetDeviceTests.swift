@@ -6,7 +6,7 @@ import XCTest
 /// as the virtio-pci transport serves them, and a driver side that posts buffers the way
 /// Linux's virtio_net does (a header and a frame per transmit chain, one receive buffer per
 /// frame).
-private final class FakeNetTransport: VirtioQueueService {
+final class FakeNetTransport: VirtioQueueService {
   static let ramSize = 0x40_0000
   static let queueSize: UInt16 = 16
   /// Queue q's rings at 0x1000 + q * 0x4000; buffers from 0x10_0000 on.
@@ -123,14 +123,25 @@ private final class FakeNetTransport: VirtioQueueService {
   func configurationChanged() {}
 }
 
-/// A switch port that keeps what it receives.
+/// A switch port that keeps what it receives: `accepts` false drops everything (a driver
+/// not up), `room` (when set) is how many more frames fit (a transmit ring, a receive
+/// queue): none left is `.full` for a sender that can wait, else a drop.
 final class RecordingPort: SwitchPortReceiver {
   var frames: [[UInt8]] = []
   var accepts = true
-  func receiveFrame(_ frame: [UInt8]) -> Bool {
-    guard accepts else { return false }
+  var room: Int?
+  var fullAnswers = 0
+  func receiveFrame(_ frame: [UInt8], canWait: Bool) -> SwitchReceipt {
+    guard accepts else { return .dropped }
+    if let left = room {
+      guard left > 0 else {
+        fullAnswers += canWait ? 1 : 0
+        return canWait ? .full : .dropped
+      }
+      room = left - 1
+    }
     frames.append(frame)
-    return true
+    return .taken
   }
 }
 
@@ -143,7 +154,7 @@ final class VirtioNetDeviceTests: XCTestCase {
   let macA: UInt64 = 0x5254_0012_3401
   let macB: UInt64 = 0x5254_0012_3402
 
-  private func activeNIC(_ mac: UInt64, on networkSwitch: VirtualSwitch) -> (
+  func activeNIC(_ mac: UInt64, on networkSwitch: VirtualSwitch) -> (
     VirtioNetDevice, FakeNetTransport
   ) {
     let nic = VirtioNetDevice(mac: mac)
@@ -200,16 +211,35 @@ final class VirtioNetDeviceTests: XCTestCase {
     XCTAssertEqual(rx.bytes(at: 0x20_2000, count: frame.count - 40), Array(frame[40...]))
   }
 
-  func testWithoutAReceiveBufferTheFrameIsDroppedAndCounted() {
+  func testWithoutAReceiveBufferTheSenderWaitsUntilOneComes() {
     let networkSwitch = VirtualSwitch()
     let (sender, tx) = activeNIC(macA, on: networkSwitch)
     let (receiver, rx) = activeNIC(macB, on: networkSwitch)
-    tx.transmit(ethernetFrame(to: macB, from: macA))
+    let frame = ethernetFrame(to: macB, from: macA)
+    tx.transmit(frame)
+    sender.queueNotified(VirtioNetDevice.transmitQueue)
+    XCTAssertEqual(receiver.counters.totalDrops + sender.counters.totalDrops, 0)
+    XCTAssertEqual(sender.counters.transmitDeferred, 1)
+    XCTAssertEqual(tx.used(1).count, 0, "the transmit buffer is held, not used")
+    XCTAssertTrue(networkSwitch.hasBlocked)
+    let address = rx.offerReceive(first: 0)
+    XCTAssertEqual(networkSwitch.resumeBlocked(), 1)
+    XCTAssertEqual(rx.bytes(at: address + 12, count: frame.count), frame)
+    XCTAssertEqual(tx.used(1).count, 1)
+    XCTAssertEqual(tx.interrupts[1], 1)
+    XCTAssertEqual(sender.counters.transmittedFrames, 1)
+    XCTAssertFalse(networkSwitch.hasBlocked)
+  }
+
+  func testAFloodFindingNoBufferIsStillDroppedAndCounted() {
+    let networkSwitch = VirtualSwitch()
+    let (sender, tx) = activeNIC(macA, on: networkSwitch)
+    let (receiver, _) = activeNIC(macB, on: networkSwitch)
+    tx.transmit(ethernetFrame(to: EthernetFrame.broadcast, from: macA))
     sender.queueNotified(VirtioNetDevice.transmitQueue)
     XCTAssertEqual(receiver.counters.dropped(.receiveNoBuffer), 1)
-    XCTAssertEqual(sender.counters.dropped(.transmitPeerRefused), 1)
-    XCTAssertEqual(rx.used(0).count, 0)
-    XCTAssertEqual(tx.used(1).count, 1, "the transmit buffer still goes back")
+    XCTAssertEqual(sender.counters.transmitDeferred, 0)
+    XCTAssertEqual(tx.used(1).count, 1, "nobody holds a flood: its buffer goes back")
   }
 
   func testAReceiveBufferTooSmallIsGivenBackEmpty() {

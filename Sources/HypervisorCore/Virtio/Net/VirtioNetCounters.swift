@@ -8,7 +8,8 @@ public enum VirtioNetDrop: Int, Equatable, CaseIterable {
   case transmitSpoofed
   /// Transmit: no port for its destination (no uplink, or the NIC's own MAC).
   case transmitNoRoute
-  /// Transmit: the receiving NIC or uplink had no room (its counters say why).
+  /// Transmit: the receiving NIC dropped it (its driver not up, a buffer too small: its
+  /// counters say why). No room is not a drop: the frame waits (`transmitDeferred`).
   case transmitPeerRefused
   /// Receive: the driver has not set DRIVER_OK, or the queue faulted.
   case receiveNotReady
@@ -35,6 +36,10 @@ public struct VirtioNetCounters: Equatable {
   public var copies: UInt64 = 0
   /// Doorbell writes (queue notifications) of either queue: each one VM exit.
   public var notifications: UInt64 = 0
+  /// Times the transmit queue blocked: the switch had no room for a frame (the uplink's
+  /// transmit ring, a local guest's receive queue), so the NIC held it, its descriptor not
+  /// used, until the switch took it. Not a drop: every held frame is sent.
+  public var transmitDeferred: UInt64 = 0
   /// Indexed by `VirtioNetDrop.rawValue`.
   public var drops = [UInt64](repeating: 0, count: VirtioNetDrop.allCases.count)
 
@@ -55,6 +60,7 @@ public struct VirtioNetCounters: Equatable {
     sum.copiedBytes &+= right.copiedBytes
     sum.copies &+= right.copies
     sum.notifications &+= right.notifications
+    sum.transmitDeferred &+= right.transmitDeferred
     for index in sum.drops.indices { sum.drops[index] &+= right.drops[index] }
     return sum
   }

@@ -7,15 +7,21 @@
 ///
 /// Two sides, two locks (docs/guest-io.md, "Locks"):
 /// - transmit runs in a vCPU's exit (the doorbell of queue 1) under the VM's device lock,
-///   like every device model; each frame is copied out of guest memory and handed to the
-///   switch, which may deliver it to another VM on another CPU;
+///   and on CPU 0's poll pass when the switch wakes a blocked queue (`resumeTransmit`,
+///   no device lock): both take `transmitLock`, which guards queue 1, the held frame and
+///   the transmit counters. Each frame is copied out of guest memory and handed to the
+///   switch, which may deliver it to another VM on another CPU. When its receiver has no
+///   room (the uplink's transmit ring, a local guest's receive queue) the frame is held and
+///   its descriptor chain is not used until the switch takes it: backpressure, as a virtio
+///   backend gives, instead of a drop that TCP would pay for with its retransmission timer;
 /// - receive is fed by the switch from any CPU, with or without this VM's device lock, and
 ///   takes only `receiveLock`, which guards queue 0 and the receive counters. Activation
-///   and reset (under the device lock) take it too, so no delivery writes into a queue the
-///   driver is tearing down. The order is always device lock → switch → receive lock.
-/// A fault found on the receive side is remembered and reported to the transport
-/// (`deviceNeedsReset`) at the VM's next doorbell, under its device lock.
-public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
+///   and reset (under the device lock) take both locks, so no delivery or resumed transmit
+///   touches a queue the driver is tearing down (or memory of a VM being released). The
+///   order is always device lock → transmit lock → switch → receive lock.
+/// A fault found on the receive side or in a resumed transmit is remembered and reported to
+/// the transport (`deviceNeedsReset`) at the VM's next doorbell, under its device lock.
+public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver, SwitchPortSender {
   /// Device feature bits (§5.1.3).
   public static let featureMTU: UInt64 = 1 << 3
   public static let featureMAC: UInt64 = 1 << 5
@@ -39,9 +45,17 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   /// mac[6], status u16 (§5.1.4).
   public let configurationSize = 8
 
-  // Transmit side: the VM's device lock.
+  // Transmit side: `transmitLock` (taken under the VM's device lock, or alone on CPU 0).
+  let transmitLock = TicketLock()
   private var transmitService: (any VirtioQueueService)?
   private var transmitCounters = VirtioNetCounters()
+  /// The frame the switch had no room for and its chain, taken from the available ring but
+  /// not yet used: offered again before anything else, so frames leave in order.
+  private var held: (head: UInt16, frame: [UInt8])?
+  /// Whether the held frame was already counted `transmitDeferred`.
+  private var deferred = false
+  var transmitFault: VirtqueueFault?
+  /// Set when the port is made, before any transmit; read under `transmitLock`.
   private var port: (switch: VirtualSwitch, id: SwitchPortID)?
 
   // Receive side: `receiveLock`.
@@ -55,7 +69,7 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   /// The NIC's counters, both sides.
   public var counters: VirtioNetCounters {
     let received = receiveLock.withLock { receiveCounters }
-    return transmitCounters + received
+    return transmitLock.withLock { transmitCounters } + received
   }
 
   // MARK: The switch
@@ -63,7 +77,7 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   /// Becomes a port of `networkSwitch`; refused (the VM is not created) when the MAC is in
   /// use on this node or the network.
   public func connect(to networkSwitch: VirtualSwitch, now: UInt64 = 0) -> SwitchRefusal? {
-    switch networkSwitch.register(mac: mac, receiver: self, now: now) {
+    switch networkSwitch.register(mac: mac, receiver: self, sender: self, now: now) {
     case .success(let id):
       port = (networkSwitch, id)
       return nil
@@ -101,7 +115,12 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   public func writeConfiguration(offset: Int, size: Int, value: UInt32) {}
 
   public func activate(features: UInt64, service: any VirtioQueueService) {
-    transmitService = service
+    transmitLock.withLock {
+      transmitService = service
+      held = nil
+      deferred = false
+      transmitFault = nil
+    }
     receiveLock.withLock {
       receiveService = service
       receiveFault = nil
@@ -109,7 +128,12 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   }
 
   public func reset() {
-    transmitService = nil
+    transmitLock.withLock {
+      transmitService = nil
+      held = nil
+      deferred = false
+      transmitFault = nil
+    }
     receiveLock.withLock {
       receiveService = nil
       receiveFault = nil
@@ -117,50 +141,80 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
   }
 
   public func queueNotified(_ queue: Int) {
-    // Counted on the transmit side: doorbells come under the VM's device lock.
-    transmitCounters.notifications &+= 1
-    guard let service = transmitService else { return }
-    if let fault = receiveLock.withLock({ receiveFault }) {
-      // A receive fault is reported from here, under the VM's device lock (see above).
-      transmitService = nil
-      receiveLock.withLock { receiveService = nil }
-      service.deviceNeedsReset(fault)
-      return
+    let receiveFault = receiveLock.withLock { self.receiveFault }
+    transmitLock.withLock {
+      // Counted on the transmit side.
+      transmitCounters.notifications &+= 1
+      guard let service = transmitService else { return }
+      if let fault = receiveFault ?? transmitFault {
+        // Faults found elsewhere are reported from here, under the VM's device lock.
+        fail(service, fault)
+        return
+      }
+      // Queue 0's doorbell says buffers were added: a frame without a buffer was dropped
+      // or is held by its sender, whom the switch wakes; only transmit has work here.
+      guard queue == Self.transmitQueue else { return }
+      transmitLocked(service, reportFaults: true)
     }
-    // Queue 0's doorbell says buffers were added: nothing waits for them (a frame without a
-    // buffer was dropped when it came), so only transmit has work.
-    guard queue == Self.transmitQueue else { return }
-    transmit(service)
   }
 
   // MARK: Transmit
 
-  private func transmit(_ service: any VirtioQueueService) {
-    // Bounded work per doorbell: two rings' worth, though the driver keeps adding.
-    var taken = 0
-    defer { if taken > 0 { service.signalUsed(queue: Self.transmitQueue) } }
-    while taken < 2 * Int(maximumQueueSize) {
-      let chain: DescriptorChain
+  /// The switch's wake-up after a `.blocked` answer (CPU 0, no lock held): the held frame
+  /// again, then the rest of the queue, as a doorbell would. A fault is kept for the next
+  /// doorbell: only the VM's device lock may report it to the transport.
+  public func resumeTransmit() {
+    transmitLock.withLock {
+      guard let service = transmitService, transmitFault == nil else { return }
+      transmitLocked(service, reportFaults: false)
+    }
+  }
+
+  /// Serves queue 1 until it is empty, a frame is held or the bound is reached (two rings'
+  /// worth, though the driver keeps adding). A chain is used only once its frame is sent
+  /// or dropped for good, so the driver sees its ring fill while the switch has no room.
+  private func transmitLocked(_ service: any VirtioQueueService, reportFaults: Bool) {
+    var used = 0
+    defer { if used > 0 { service.signalUsed(queue: Self.transmitQueue) } }
+    for _ in 0..<(2 * Int(maximumQueueSize)) {
+      if held == nil {
+        let chain: DescriptorChain
+        do {
+          guard
+            let next = try service.nextRequest(
+              queue: Self.transmitQueue, maximumLength: Self.requestLimit)
+          else { return }
+          chain = next
+        } catch {
+          keepOrReport(service, error, reportFaults)
+          return
+        }
+        // A malformed frame (counted by frameOf) is used at once with nothing sent.
+        held = (chain.head, frameOf(chain, memory: service.memory) ?? [])
+      }
+      guard let (head, frame) = held else { return }
+      if !frame.isEmpty, !forward(frame) { return }
+      held = nil
       do {
-        guard
-          let next = try service.nextRequest(
-            queue: Self.transmitQueue, maximumLength: Self.requestLimit)
-        else { return }
-        chain = next
+        try service.complete(queue: Self.transmitQueue, head: head, written: 0)
       } catch {
-        fail(service, error)
+        keepOrReport(service, error, reportFaults)
         return
       }
-      taken += 1
-      let frame = frameOf(chain, memory: service.memory)
-      do {
-        try service.complete(queue: Self.transmitQueue, head: chain.head, written: 0)
-      } catch {
-        fail(service, error)
-        return
-      }
-      guard let frame else { continue }
-      forward(frame)
+      used += 1
+    }
+  }
+
+  /// A queue fault: reported now under the VM's device lock (a doorbell), else kept for the
+  /// next doorbell.
+  private func keepOrReport(
+    _ service: any VirtioQueueService, _ fault: VirtqueueFault, _ report: Bool
+  ) {
+    transmitCounters.count(.queueFault)
+    if report {
+      fail(service, fault)
+    } else {
+      transmitFault = fault
     }
   }
 
@@ -202,25 +256,46 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
     return frame
   }
 
-  private func forward(_ frame: [UInt8]) {
-    transmitCounters.transmittedFrames &+= 1
-    transmitCounters.transmittedBytes &+= UInt64(frame.count)
+  /// Hands `frame` to the switch; false when it is held (the receiver had no room: counted
+  /// `transmitDeferred` the first time, and the switch wakes this NIC).
+  private func forward(_ frame: [UInt8]) -> Bool {
     guard let port else {
+      countSent(frame)
       transmitCounters.count(.transmitNoRoute)
-      return
+      return true
     }
-    switch port.switch.send(frame, from: port.id) {
-    case .delivered, .flooded, .toUplink: break
+    let outcome = port.switch.send(frame, from: port.id)
+    if outcome == .blocked {
+      if !deferred {
+        deferred = true
+        transmitCounters.transmitDeferred &+= 1
+      }
+      return false
+    }
+    deferred = false
+    countSent(frame)
+    switch outcome {
+    case .delivered, .flooded, .toUplink, .blocked: break
     case .dropped(.spoofedSource): transmitCounters.count(.transmitSpoofed)
     case .dropped(.receiverRefused): transmitCounters.count(.transmitPeerRefused)
     case .dropped(.runt), .dropped(.noRoute), .dropped(.badSourceFromUplink):
       transmitCounters.count(.transmitNoRoute)
     }
+    return true
   }
 
+  private func countSent(_ frame: [UInt8]) {
+    transmitCounters.transmittedFrames &+= 1
+    transmitCounters.transmittedBytes &+= UInt64(frame.count)
+  }
+
+  /// Reports `fault` (already counted) to the transport: under the VM's device lock and
+  /// `transmitLock`.
   private func fail(_ service: any VirtioQueueService, _ fault: VirtqueueFault) {
-    transmitCounters.count(.queueFault)
     transmitService = nil
+    held = nil
+    deferred = false
+    transmitFault = nil
     receiveLock.withLock { receiveService = nil }
     service.deviceNeedsReset(fault)
   }
@@ -229,14 +304,16 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
 
   /// Copies `frame` into the driver's next receive buffer behind a virtio-net header, gives
   /// the buffer back as used and interrupts the driver. Any CPU; takes `receiveLock` only.
-  public func receiveFrame(_ frame: [UInt8]) -> Bool {
-    receiveLock.withLock { receiveLocked(frame) }
+  /// No buffer is `.full` when the sender can wait (it offers the frame again once the
+  /// switch wakes it); a driver not up drops the frame whatever the sender.
+  public func receiveFrame(_ frame: [UInt8], canWait: Bool) -> SwitchReceipt {
+    receiveLock.withLock { receiveLocked(frame, canWait: canWait) }
   }
 
-  private func receiveLocked(_ frame: [UInt8]) -> Bool {
+  private func receiveLocked(_ frame: [UInt8], canWait: Bool) -> SwitchReceipt {
     guard let service = receiveService, receiveFault == nil else {
       receiveCounters.count(.receiveNotReady)
-      return false
+      return .dropped
     }
     let chain: DescriptorChain
     do {
@@ -244,14 +321,15 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
         let next = try service.nextRequest(
           queue: Self.receiveQueue, maximumLength: Self.requestLimit)
       else {
+        if canWait { return .full }
         receiveCounters.count(.receiveNoBuffer)
-        return false
+        return .dropped
       }
       chain = next
     } catch {
       receiveFault = error
       receiveCounters.count(.queueFault)
-      return false
+      return .dropped
     }
     let needed = UInt64(Self.headerLength + frame.count)
     var written: UInt32 = 0
@@ -263,18 +341,18 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver {
     } catch {
       receiveFault = error
       receiveCounters.count(.queueFault)
-      return false
+      return .dropped
     }
     service.signalUsed(queue: Self.receiveQueue)
     guard written > 0 else {
       receiveCounters.count(.receiveBufferTooSmall)
-      return false
+      return .dropped
     }
     receiveCounters.receivedFrames &+= 1
     receiveCounters.receivedBytes &+= UInt64(frame.count)
     receiveCounters.copiedBytes &+= UInt64(written)
     receiveCounters.copies &+= 1
-    return true
+    return .taken
   }
 
   /// Writes the header (no checksum or segmentation to report, num_buffers 1 as §5.1.6.3.1
