@@ -42,7 +42,7 @@ extension VirtioNetDevice: StatefulDevice {
   /// The MAC (how the NIC was built: compared on restore) and a receive-side fault not yet
   /// reported to the transport (it is, at the next doorbell). The link status is always up;
   /// frames in flight are the network's, not state: one arriving during the move is lost,
-  /// as on a wire.
+  /// as on a wire, and so is a transmit frame held for room (`transmitHeldAtSave`).
   public struct State: Equatable {
     public var mac: UInt64 = 0
     public var receiveFault: VirtqueueFault? = nil
@@ -54,7 +54,8 @@ extension VirtioNetDevice: StatefulDevice {
   }
 
   public func save() -> State {
-    State(mac: mac, receiveFault: receiveLock.withLock { receiveFault })
+    releaseHeldFrameForSave()
+    return State(mac: mac, receiveFault: receiveLock.withLock { receiveFault })
   }
 
   public func restore(_ state: State) {

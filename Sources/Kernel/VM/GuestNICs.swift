@@ -125,6 +125,7 @@ enum GuestNICs {
     case .transmitSpoofed: "tx-spoofed"
     case .transmitNoRoute: "tx-no-route"
     case .transmitPeerRefused: "tx-peer-refused"
+    case .transmitHeldAtSave: "tx-held-at-save"
     case .receiveNotReady: "rx-not-ready"
     case .receiveNoBuffer: "rx-no-buffer"
     case .receiveBufferTooSmall: "rx-buffer-too-small"

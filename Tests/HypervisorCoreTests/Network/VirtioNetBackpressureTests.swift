@@ -121,6 +121,31 @@ final class VirtioNetBackpressureTests: XCTestCase {
     XCTAssertEqual(tx.used(1).count, 1)
   }
 
+  /// A save while a frame is held (checkpoint, migration): its chain is used, unsent and
+  /// counted, so the saved ring index and the used ring agree; the next frames go normally.
+  func testASaveUsesTheHeldFrameUnsent() {
+    let networkSwitch = VirtualSwitch()
+    let uplink = RecordingPort()
+    uplink.room = 1
+    networkSwitch.attachUplink(uplink)
+    let (nic, tx) = activeNIC(macA, on: networkSwitch)
+    let frames = post(3, from: macA, on: tx)
+    nic.queueNotified(VirtioNetDevice.transmitQueue)
+    XCTAssertEqual(tx.used(1).map { $0.0 }, [0])
+
+    _ = nic.save()
+    XCTAssertEqual(tx.used(1).map { $0.0 }, [0, 1], "the held chain is used at the save")
+    XCTAssertEqual(nic.counters.dropped(.transmitHeldAtSave), 1)
+    XCTAssertEqual(tx.interrupts[1], 1, "no interrupt for the released chain")
+    XCTAssertEqual(nic.save(), nic.save(), "nothing left to release")
+
+    uplink.room = nil
+    _ = networkSwitch.resumeBlocked()
+    XCTAssertEqual(uplink.frames, [frames[0], frames[2]], "the held frame is not sent late")
+    XCTAssertEqual(tx.used(1).map { $0.0 }, [0, 1, 2])
+    XCTAssertEqual(nic.counters.dropped(.transmitHeldAtSave), 1)
+  }
+
   func testResetOrDisconnectForgetsTheHeldFrame() {
     let networkSwitch = VirtualSwitch()
     let uplink = RecordingPort()

@@ -19,6 +19,11 @@ public enum VirtioNetDrop: Int, Equatable, CaseIterable {
   case receiveBufferTooSmall
   /// The driver broke a virtqueue rule; the device needs a reset (virtio 1.1 §2.1.2).
   case queueFault
+  /// Transmit: a frame held for room (`transmitDeferred`) when the VM's state was saved
+  /// (checkpoint, migration): used at the save, unsent. The saved ring index counts its
+  /// chain as taken, so keeping it would leave the restored driver waiting for it forever;
+  /// a frame in flight during a move is lost, as on a wire, and TCP sends it again.
+  case transmitHeldAtSave
 }
 
 /// A guest NIC's counters. The transmit half is written under the VM's device lock, the

@@ -205,6 +205,24 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver, Switc
     }
   }
 
+  /// At a state save (the VM paused): a held frame's chain is used, its frame unsent and
+  /// counted `transmitHeldAtSave`. No interrupt: the driver reclaims finished transmit
+  /// buffers on its next transmit, and the vCPUs' saved state is already taken.
+  func releaseHeldFrameForSave() {
+    transmitLock.withLock {
+      guard let (head, _) = held, let service = transmitService else { return }
+      held = nil
+      deferred = false
+      transmitCounters.count(.transmitHeldAtSave)
+      do throws(VirtqueueFault) {
+        try service.complete(queue: Self.transmitQueue, head: head, written: 0)
+      } catch {
+        // Reported at the next doorbell, as a wake-up's fault is.
+        keepOrReport(service, error, false)
+      }
+    }
+  }
+
   /// A queue fault: reported now under the VM's device lock (a doorbell), else kept for the
   /// next doorbell.
   private func keepOrReport(
