@@ -96,9 +96,10 @@ def cases():
     return [
         Case("qemu-svm-linux-virtio-blk-ext4", "qemu", DISK_ISO, disk_expect(), forbid=FORBID,
              verify=hashes_agree, timeout=300),
-        # The same ISO on VT-x: Bochs boots Linux in minutes.
+        # The same ISO on VT-x: Bochs boots Linux in minutes (150-300 s idle), so it runs in
+        # `make test-slow`, beside the other Bochs Linux device cases.
         Case("bochs-vmx-linux-virtio-blk-ext4", "bochs", DISK_ISO, disk_expect(), forbid=FORBID,
-             verify=hashes_agree, timeout=900, env={"PEREGRINE_BOCHS_MEMORY": "512"}),
+             verify=hashes_agree, timeout=900, slow=True, env={"PEREGRINE_BOCHS_MEMORY": "512"}),
         Case("qemu-svm-disk-images-refused-with-the-reason", "qemu", REFUSED_ISO, [
             r"guest module 1 \(vm name=nodisk .*\) refused: the profile's disk= image is not on "
             r"the node",

@@ -19,8 +19,8 @@
 
 %include "lib.inc"
 %include "pmode.inc"
+%include "edu.inc"
 
-EDU_IDS     equ 0x11E81234
 WINDOW      equ 0xC0000000
 MOVED       equ 0xC8000000
 PATTERN_AT  equ 0x00100000              ; 1 MiB: the pattern in the guest's RAM
@@ -30,7 +30,6 @@ DMA_SRC     equ 0x80
 DMA_DST     equ 0x88
 DMA_COUNT   equ 0x90
 DMA_CMD     equ 0x98
-STATS_SIZE  equ 24 * 32
 ACCESSES    equ 10000
 ; QEMU 7.2's edu aborts the whole emulator (hw_error) unless the transfer ends strictly
 ; before the buffer's end (edu_check_range), so half of it is used.
@@ -44,20 +43,7 @@ main:
     PRINT "INFO passthrough edu-dma starting", 10
 
     ; Find 1234:11e8 in slots 1-31 of bus 0: ESI = its CONFIG_ADDRESS (register 0).
-    mov esi, 0x80000000 | (1 << 11)
-.scan:
-    mov eax, esi
-    mov dx, 0xCF8
-    out dx, eax
-    mov dx, 0xCFC
-    in eax, dx
-    cmp eax, EDU_IDS
-    je .found
-    add esi, 1 << 11
-    cmp esi, 0x80000000 | (32 << 11)
-    jb .scan
-.found:
-    mov [config], esi
+    call edu_find
     cmp eax, EDU_IDS
     CHECK e, "edu-found", "ids=", eax
     cmp eax, EDU_IDS                    ; (CHECK clobbers the flags)
@@ -280,31 +266,6 @@ main:
     PRINT "INFO dma-outside issued", 10
     jmp finish
 
-; EAX = register: EAX = its dword through mechanism #1.
-config_read:
-    push edx
-    and eax, 0xFC
-    or eax, [config]
-    mov dx, 0xCF8
-    out dx, eax
-    mov dx, 0xCFC
-    in eax, dx
-    pop edx
-    ret
-
-; EAX = register, EBX = value.
-config_write:
-    push edx
-    and eax, 0xFC
-    or eax, [config]
-    mov dx, 0xCF8
-    out dx, eax
-    mov eax, ebx
-    mov dx, 0xCFC
-    out dx, eax
-    pop edx
-    ret
-
 ; EAX = source, EDX = destination, ECX = command; DMA_BYTES bytes. Waits (bounded) until the
 ; device clears bit 0: EAX = the command register after, 0 when done.
 dma:
@@ -332,26 +293,11 @@ dma:
     pop ebx
     ret
 
-; EAX = the VM's exits so far (hypercall 2's RDX, low half).
-total_exits:
-    push ebx
-    push ecx
-    push edx
-    mov eax, HC_STATS
-    mov ebx, STATS_BUF
-    mov ecx, STATS_SIZE
-    call hypercall
-    mov eax, edx
-    pop edx
-    pop ecx
-    pop ebx
-    ret
-
 [section .data]
-config:         dd 0
 bar:            dd 0
 exits_before:   dd 0
 exits_delta:    dd 0
 __?SECT?__
 
+    EMIT_EDU
     EMIT_LIB

@@ -6,26 +6,16 @@
 
 %include "lib.inc"
 %include "pmode.inc"
-
-EDU_IDS     equ 0x11E81234
+%include "edu.inc"
 
     org 0x1000
     REAL_MODE_START
     ENTER_PROTECTED_MODE
 main:
     call detect_vendor
-    mov esi, 0x80000000 | (1 << 11)
-.scan:
-    mov eax, esi
-    mov dx, 0xCF8
-    out dx, eax
-    mov dx, 0xCFC
-    in eax, dx
+    call edu_find
     cmp eax, EDU_IDS
     je .found
-    add esi, 1 << 11
-    cmp esi, 0x80000000 | (32 << 11)
-    jb .scan
     CHECK e, "edu-found", "ids=", eax
     jmp finish
 .found:
@@ -74,4 +64,5 @@ main:
     PRINT 10
     jmp .transfer
 
+    EMIT_EDU
     EMIT_LIB

@@ -9,9 +9,9 @@
 
 %include "lib.inc"
 %include "pmode.inc"
+%include "edu.inc"
 %include "apic.inc"
 
-EDU_IDS     equ 0x11E81234
 MSI_VECTOR  equ 0x51
 ROUNDS      equ 100
 WAIT_SPINS  equ 50000000
@@ -27,20 +27,7 @@ main:
     call set_gate
     mov dword [APIC_SVR], 0x1FF
     PRINT "INFO passthrough edu-msi starting", 10
-    mov esi, 0x80000000 | (1 << 11)
-.scan:
-    mov eax, esi
-    mov dx, 0xCF8
-    out dx, eax
-    mov dx, 0xCFC
-    in eax, dx
-    cmp eax, EDU_IDS
-    je .found
-    add esi, 1 << 11
-    cmp esi, 0x80000000 | (32 << 11)
-    jb .scan
-.found:
-    mov [config], esi
+    call edu_find
     cmp eax, EDU_IDS
     CHECK e, "edu-found", "ids=", eax
     cmp eax, EDU_IDS                    ; (CHECK clobbers the flags)
@@ -191,48 +178,7 @@ msi_handler:
     pop eax
     iretd
 
-; EAX = register: EAX = its dword through mechanism #1.
-config_read:
-    push edx
-    and eax, 0xFC
-    or eax, [config]
-    mov dx, 0xCF8
-    out dx, eax
-    mov dx, 0xCFC
-    in eax, dx
-    pop edx
-    ret
-
-; EAX = register, EBX = value.
-config_write:
-    push edx
-    and eax, 0xFC
-    or eax, [config]
-    mov dx, 0xCF8
-    out dx, eax
-    mov eax, ebx
-    mov dx, 0xCFC
-    out dx, eax
-    pop edx
-    ret
-
-; EAX = the VM's exits so far (hypercall 2's RDX, low half).
-total_exits:
-    push ebx
-    push ecx
-    push edx
-    mov eax, HC_STATS
-    mov ebx, STATS_BUF
-    mov ecx, STATS_BUF_SIZE
-    call hypercall
-    mov eax, edx
-    pop edx
-    pop ecx
-    pop ebx
-    ret
-
 [section .data]
-config:         dd 0
 bar:            dd 0
 msi_cap:        dd 0
 msis:           dd 0
@@ -240,5 +186,6 @@ exits_before:   dd 0
 exits_delta:    dd 0
 __?SECT?__
 
+    EMIT_EDU
     EMIT_LIB
     EMIT_IDT_LIB

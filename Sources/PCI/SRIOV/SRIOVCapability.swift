@@ -188,45 +188,12 @@ public struct SRIOVCapability: Equatable, Sendable {
   private static func sizeBARs<Space: PCIExpressConfigurationSpace>(
     _ space: Space, at first: UInt16
   ) -> [PCIBaseAddress] {
-    var result: [PCIBaseAddress] = []
-    var index = 0
-    while index < 6 {
+    // An I/O VF BAR is not allowed (§9.3.3.14); decoded anyway so that `regions` refuses it.
+    PCIBaseAddress.sized(slots: 6) { index in
       let register = first + UInt16(4 * index)
-      let low = space.read32(register)
-      let lowMask = probe(space, register, keeping: low)
-      if low & 1 == 1 {
-        // An I/O VF BAR is not allowed (§9.3.3.14); kept so that `regions` refuses it.
-        let mask = lowMask & ~0x3
-        let size = mask == 0 ? 0 : (~mask &+ 1) & 0xFFFF
-        result.append(size == 0 ? .unused : .io(base: low & ~0x3, size: size))
-        index += 1
-        continue
-      }
-      let is64 = (low >> 1) & 0x3 == 0x2 && index < 5
-      var base = UInt64(low & ~0xF)
-      let size: UInt64
-      if is64 {
-        let high = space.read32(register + 4)
-        let highMask = probe(space, register + 4, keeping: high)
-        base |= UInt64(high) << 32
-        let mask = UInt64(highMask) << 32 | UInt64(lowMask & ~0xF)
-        size = mask == 0 ? 0 : ~mask &+ 1
-      } else {
-        let mask = lowMask & ~0xF
-        size = mask == 0 ? 0 : UInt64(~mask &+ 1)
-      }
-      result.append(
-        size == 0
-          ? .unused
-          : .memory(base: base, size: size, is64Bit: is64, prefetchable: low & 0x8 != 0))
-      if is64 {
-        result.append(.unused)
-        index += 2
-      } else {
-        index += 1
-      }
+      let value = space.read32(register)
+      return (value, probe(space, register, keeping: value))
     }
-    return result
   }
 
   private static func probe<Space: PCIExpressConfigurationSpace>(
