@@ -49,74 +49,32 @@ extension ControlClient {
     received: (MemoryChunk) -> Void = { _ in }
   ) throws(ControlClientError) -> [MemoryChunk] {
     let chunkSize = UInt64(ProtocolLimits.maximumMemoryBytes)
-    struct InFlight {
-      var index: Int
-      var outgoing: OutgoingRequest
-      var machine: Retransmission
-    }
-    func start(_ index: Int) throws(ControlClientError) -> InFlight {
-      let outgoing: OutgoingRequest
-      do throws(WireError) {
-        outgoing = try session.seal(
-          .memoryRead(name: name, offset: offsets[index], maximumLength: UInt16(chunkSize)))
-      } catch {
-        throw .encoding(error)
-      }
-      var machine = Retransmission(policy: policy)
-      _ = machine.start(now: Clock.milliseconds())
-      try socket.send(outgoing.bytes)
-      return InFlight(index: index, outgoing: outgoing, machine: machine)
-    }
     var results = [MemoryChunk?](repeating: nil, count: offsets.count)
-    var next = 0
-    var inFlight: [InFlight] = []
-    while next < offsets.count || !inFlight.isEmpty {
-      while inFlight.count < max(1, window) && next < offsets.count {
-        inFlight.append(try start(next))
-        next += 1
+    try windowed(
+      slots: offsets.count, window: window,
+      request: {
+        .memoryRead(name: name, offset: offsets[$0], maximumLength: UInt16(chunkSize))
       }
-      let deadline = inFlight.map(\.machine.deadline).min()!
-      let now = Clock.milliseconds()
-      if now < deadline, let bytes = try socket.receive(timeout: deadline - now) {
-        let (found, answer) = session.interpret(bytes, among: inFlight.map(\.outgoing))
-        guard let found else { continue }
-        let index = inFlight[found].index
-        let offset = offsets[index]
-        switch answer {
-        case .response(.memoryData(let data)):
-          let length = Int(min(chunkSize, memorySize - min(offset, memorySize)))
-          if data.offset == offset && !data.bytes.isEmpty {
-            var bytes = Array(data.bytes.prefix(length))
-            if bytes.count < length { bytes += [UInt8](repeating: 0, count: length - bytes.count) }
-            results[index] = MemoryChunk(offset: offset, bytes: bytes)
-            received(results[index]!)
-          } else if data.offset > offset || data.bytes.isEmpty {
-            results[index] = MemoryChunk(
-              offset: offset, bytes: [UInt8](repeating: 0, count: length))
-            received(results[index]!)
-          } else {
-            throw .refused(
-              ControlFailure(
-                .malformed, text: "the node's memory answer does not follow the request"))
-          }
-          inFlight.remove(at: found)
-        case .response(.failure(let failure)):
-          throw .refused(failure)
-        case .resend, .sequenceRefused:
-          inFlight[found] = try start(index)
-        default:
-          throw .refused(ControlFailure(.internalError, text: "unexpected answer to a memory read"))
-        }
-        continue
+    ) { (index, response) throws(ControlClientError) in
+      guard case .memoryData(let data) = response else {
+        throw .refused(ControlFailure(.internalError, text: "unexpected answer to a memory read"))
       }
-      let later = Clock.milliseconds()
-      for index in inFlight.indices where inFlight[index].machine.deadline <= later {
-        switch inFlight[index].machine.timeout(now: later) {
-        case .send: try socket.send(inFlight[index].outgoing.bytes)
-        case .wait: break
-        case .giveUp(let noAnswer): throw .noAnswer(noAnswer, host: host, port: port)
-        }
+      let offset = offsets[index]
+      let length = Int(min(chunkSize, memorySize - min(offset, memorySize)))
+      var bytes: [UInt8]
+      if data.offset == offset && !data.bytes.isEmpty {
+        bytes = Array(data.bytes.prefix(length))
+      } else if data.offset > offset || data.bytes.isEmpty {
+        bytes = []  // the node skipped it: zeros
+      } else {
+        throw .refused(
+          ControlFailure(.malformed, text: "the node's memory answer does not follow the request"))
       }
+      if bytes.count < length { bytes += [UInt8](repeating: 0, count: length - bytes.count) }
+      let chunk = MemoryChunk(offset: offset, bytes: bytes)
+      results[index] = chunk
+      received(chunk)
+      return .done
     }
     return results.map { $0! }
   }

@@ -49,96 +49,52 @@ extension ControlClient {
     }
     var chunks: [MemoryChunk] = []
     var requests = 1
-    struct Cursor {
-      var offset: UInt64
-      var end: UInt64
-      var outgoing: OutgoingRequest
-      var machine: Retransmission
+    func keep(_ data: DiskData) {
+      guard !data.bytes.isEmpty else { return }
+      let chunk = MemoryChunk(offset: data.offset, bytes: data.bytes)
+      chunks.append(chunk)
+      received(chunk)
     }
-    func accept(_ data: DiskData, into cursor: inout Cursor) throws(ControlClientError) -> Bool {
-      guard data.size == size, data.offset >= cursor.offset,
+    // Stretches of `stretch` bytes, each read from `offset` on until it reaches `end`; the
+    // first goes on from where the first answer left it.
+    var stretches: [(offset: UInt64, end: UInt64)] = []
+    keep(first)
+    let firstEnd = min(size, stretch)
+    let resume = first.offset + UInt64(first.bytes.count)
+    if resume < firstEnd { stretches.append((resume, firstEnd)) }
+    var finished: UInt64 = resume < firstEnd ? 0 : firstEnd
+    var start = firstEnd
+    while start < size {
+      stretches.append((start, min(size, start + stretch)))
+      start += stretch
+    }
+    try windowed(
+      slots: stretches.count, window: window,
+      request: { index in
+        requests += 1
+        return request(at: stretches[index].offset)
+      }
+    ) { (index, response) throws(ControlClientError) in
+      guard case .memoryData(let data) = response else {
+        throw .refused(ControlFailure(.internalError, text: "unexpected answer to a memory read"))
+      }
+      let stretchAsked = stretches[index]
+      guard data.size == size, data.offset >= stretchAsked.offset,
         data.offset + UInt64(data.bytes.count) <= size,
-        !(data.bytes.isEmpty && data.offset == cursor.offset && cursor.offset < size)
+        !(data.bytes.isEmpty && data.offset == stretchAsked.offset && stretchAsked.offset < size)
       else {
         throw .refused(
           ControlFailure(.malformed, text: "the node's memory answer does not follow the request"))
       }
       // Data past this stretch is the next stretch's to read.
-      if data.offset >= cursor.end { return true }
-      if !data.bytes.isEmpty {
-        let chunk = MemoryChunk(offset: data.offset, bytes: data.bytes)
-        chunks.append(chunk)
-        received(chunk)
+      if data.offset < stretchAsked.end {
+        keep(data)
+        stretches[index].offset = data.offset + UInt64(data.bytes.count)
+        if stretches[index].offset < stretchAsked.end { return .again }
       }
-      cursor.offset = data.offset + UInt64(data.bytes.count)
-      return cursor.offset >= cursor.end
-    }
-    func start(_ offset: UInt64, end: UInt64) throws(ControlClientError) -> Cursor {
-      let outgoing: OutgoingRequest
-      do throws(WireError) {
-        outgoing = try session.seal(request(at: offset))
-      } catch {
-        throw .encoding(error)
-      }
-      var machine = Retransmission(policy: policy)
-      _ = machine.start(now: Clock.milliseconds())
-      try socket.send(outgoing.bytes)
-      requests += 1
-      return Cursor(offset: offset, end: end, outgoing: outgoing, machine: machine)
-    }
-    // The first stretch goes on from where the first answer left it.
-    var inFlight: [Cursor] = []
-    var finished: UInt64 = 0
-    var nextStretch = min(size, stretch)
-    if !first.bytes.isEmpty {
-      let chunk = MemoryChunk(offset: first.offset, bytes: first.bytes)
-      chunks.append(chunk)
-      received(chunk)
-    }
-    let resume = first.offset + UInt64(first.bytes.count)
-    if resume < nextStretch {
-      inFlight.append(try start(resume, end: nextStretch))
-    } else {
-      finished = nextStretch
-    }
-    while nextStretch < size || !inFlight.isEmpty {
-      while inFlight.count < max(1, window) && nextStretch < size {
-        let end = min(size, nextStretch + stretch)
-        inFlight.append(try start(nextStretch, end: end))
-        nextStretch = end
-      }
-      let deadline = inFlight.map(\.machine.deadline).min()!
-      let now = Clock.milliseconds()
-      if now < deadline, let bytes = try socket.receive(timeout: deadline - now) {
-        let (found, answer) = session.interpret(bytes, among: inFlight.map(\.outgoing))
-        guard let found else { continue }
-        switch answer {
-        case .response(.memoryData(let data)):
-          if try accept(data, into: &inFlight[found]) {
-            finished += stretch
-            inFlight.remove(at: found)
-          } else {
-            inFlight[found] = try start(inFlight[found].offset, end: inFlight[found].end)
-          }
-          progress(min(size, finished), size)
-        case .response(.failure(let failure)):
-          throw .refused(failure)
-        case .resend, .sequenceRefused:
-          inFlight[found] = try start(inFlight[found].offset, end: inFlight[found].end)
-        default:
-          throw .refused(
-            ControlFailure(.internalError, text: "unexpected answer to a memory read"))
-        }
-        continue
-      }
-      let later = Clock.milliseconds()
-      for index in inFlight.indices where inFlight[index].machine.deadline <= later {
-        switch inFlight[index].machine.timeout(now: later) {
-        case .send: try socket.send(inFlight[index].outgoing.bytes)
-        case .wait: break
-        case .giveUp(let noAnswer): throw .noAnswer(noAnswer, host: host, port: port)
-        }
-      }
+      finished += stretch
+      progress(min(size, finished), size)
+      return .done
     }
     chunks.sort { $0.offset < $1.offset }
     return MemoryReadBack(size: size, chunks: chunks, requests: requests)
@@ -160,59 +116,16 @@ extension ControlClient {
   func pipeline(
     _ requests: [Request], window: Int, progress: (Int, Int) -> Void
   ) throws(ControlClientError) {
-    struct InFlight {
-      var index: Int
-      var outgoing: OutgoingRequest
-      var machine: Retransmission
-    }
-    func start(_ index: Int) throws(ControlClientError) -> InFlight {
-      let outgoing: OutgoingRequest
-      do throws(WireError) {
-        outgoing = try session.seal(requests[index])
-      } catch {
-        throw .encoding(error)
-      }
-      var machine = Retransmission(policy: policy)
-      _ = machine.start(now: Clock.milliseconds())
-      try socket.send(outgoing.bytes)
-      return InFlight(index: index, outgoing: outgoing, machine: machine)
-    }
-    var next = 0
     var done = 0
-    var inFlight: [InFlight] = []
-    while next < requests.count || !inFlight.isEmpty {
-      while inFlight.count < max(1, window) && next < requests.count {
-        inFlight.append(try start(next))
-        next += 1
+    try windowed(slots: requests.count, window: window, request: { requests[$0] }) {
+      (_, response) throws(ControlClientError) in
+      guard case .done = response else {
+        throw .refused(
+          ControlFailure(.internalError, text: "unexpected answer to a pipelined request"))
       }
-      let deadline = inFlight.map(\.machine.deadline).min()!
-      let now = Clock.milliseconds()
-      if now < deadline, let bytes = try socket.receive(timeout: deadline - now) {
-        let (found, answer) = session.interpret(bytes, among: inFlight.map(\.outgoing))
-        guard let found else { continue }
-        switch answer {
-        case .response(.done):
-          inFlight.remove(at: found)
-          done += 1
-          progress(done, requests.count)
-        case .response(.failure(let failure)):
-          throw .refused(failure)
-        case .resend, .sequenceRefused:
-          inFlight[found] = try start(inFlight[found].index)
-        default:
-          throw .refused(
-            ControlFailure(.internalError, text: "unexpected answer to a pipelined request"))
-        }
-        continue
-      }
-      let later = Clock.milliseconds()
-      for index in inFlight.indices where inFlight[index].machine.deadline <= later {
-        switch inFlight[index].machine.timeout(now: later) {
-        case .send: try socket.send(inFlight[index].outgoing.bytes)
-        case .wait: break
-        case .giveUp(let noAnswer): throw .noAnswer(noAnswer, host: host, port: port)
-        }
-      }
+      done += 1
+      progress(done, requests.count)
+      return .done
     }
   }
 }

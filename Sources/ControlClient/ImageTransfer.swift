@@ -54,12 +54,6 @@ extension ControlClient {
     return try transfer(image, as: name, window: window, progress: progress)
   }
 
-  private struct InFlight {
-    var offset: Int
-    var outgoing: OutgoingRequest
-    var machine: Retransmission
-  }
-
   private func sendChunks(
     of image: [UInt8], ticket: TransferTicket, window: Int, sparse: Bool,
     progress: (UInt64, UInt64) -> Void
@@ -68,78 +62,39 @@ extension ControlClient {
     guard chunkSize > 0 else {
       throw .refused(ControlFailure(.internalError, text: "chunk size 0"))
     }
-    func chunk(at offset: Int) -> TransferChunk {
-      let end = min(image.count, offset + chunkSize)
-      return TransferChunk(
-        transferID: ticket.transferID, offset: UInt64(offset), bytes: Array(image[offset..<end]))
-    }
-    var nextOffset = 0
-    var inFlight: [InFlight] = []
+    // The chunks to send: every one, or (sparse) those that are not all zeros.
+    var offsets: [Int] = []
     var done: UInt64 = 0
-    while nextOffset < image.count || !inFlight.isEmpty {
-      // Fill the window (leaving out chunks of zeros when sparse).
-      while inFlight.count < window && nextOffset < image.count {
-        let end = min(image.count, nextOffset + chunkSize)
-        if sparse && ZeroDetection.isZero(image, nextOffset..<end) {
-          lastTransferCounts.skippedChunks += 1
-          done += UInt64(end - nextOffset)
-          nextOffset = end
-          continue
-        }
-        inFlight.append(try start(.transferChunk(chunk(at: nextOffset)), offset: nextOffset))
-        lastTransferCounts.sentChunks += 1
-        nextOffset = end
-      }
-      if inFlight.isEmpty {
-        progress(done, UInt64(image.count))
-        continue
-      }
-      // Wait for an answer or the earliest deadline.
-      let deadline = inFlight.map(\.machine.deadline).min()!
-      let now = Clock.milliseconds()
-      if now < deadline, let bytes = try socket.receive(timeout: deadline - now) {
-        let (index, answer) = session.interpret(bytes, among: inFlight.map(\.outgoing))
-        guard let index else { continue }
-        switch answer {
-        case .response(.chunkAccepted):
-          let offset = inFlight[index].offset
-          inFlight.remove(at: index)
-          done += UInt64(min(image.count, offset + chunkSize) - offset)
-          progress(done, UInt64(image.count))
-        case .response(.failure(let failure)):
-          throw .refused(failure)
-        case .resend, .sequenceRefused:
-          // Sealed again with a new sequence number: the node executed nothing, or the
-          // chunk was stored already (chunks are idempotent).
-          let offset = inFlight[index].offset
-          inFlight[index] = try start(.transferChunk(chunk(at: offset)), offset: offset)
-        default:
-          throw .refused(ControlFailure(.internalError, text: "unexpected answer to a chunk"))
-        }
-        continue
-      }
-      // Deadlines passed: send those again, or give up.
-      let later = Clock.milliseconds()
-      for index in inFlight.indices where inFlight[index].machine.deadline <= later {
-        switch inFlight[index].machine.timeout(now: later) {
-        case .send: try socket.send(inFlight[index].outgoing.bytes)
-        case .wait: break
-        case .giveUp(let noAnswer): throw .noAnswer(noAnswer, host: host, port: port)
-        }
+    for offset in stride(from: 0, to: image.count, by: chunkSize) {
+      let end = min(image.count, offset + chunkSize)
+      if sparse && ZeroDetection.isZero(image, offset..<end) {
+        lastTransferCounts.skippedChunks += 1
+        done += UInt64(end - offset)
+      } else {
+        offsets.append(offset)
       }
     }
-  }
-
-  private func start(_ request: Request, offset: Int) throws(ControlClientError) -> InFlight {
-    let outgoing: OutgoingRequest
-    do throws(WireError) {
-      outgoing = try session.seal(request)
-    } catch {
-      throw .encoding(error)
+    lastTransferCounts.sentChunks = offsets.count
+    if done > 0 { progress(done, UInt64(image.count)) }
+    // Chunks are idempotent: one sealed again (resend) was stored once or not at all.
+    try windowed(
+      slots: offsets.count, window: window,
+      request: { index in
+        let offset = offsets[index]
+        let end = min(image.count, offset + chunkSize)
+        return .transferChunk(
+          TransferChunk(
+            transferID: ticket.transferID, offset: UInt64(offset),
+            bytes: Array(image[offset..<end])))
+      }
+    ) { (index, response) throws(ControlClientError) in
+      guard case .chunkAccepted = response else {
+        throw .refused(ControlFailure(.internalError, text: "unexpected answer to a chunk"))
+      }
+      let offset = offsets[index]
+      done += UInt64(min(image.count, offset + chunkSize) - offset)
+      progress(done, UInt64(image.count))
+      return .done
     }
-    var machine = Retransmission(policy: policy)
-    _ = machine.start(now: Clock.milliseconds())
-    try socket.send(outgoing.bytes)
-    return InFlight(offset: offset, outgoing: outgoing, machine: machine)
   }
 }
