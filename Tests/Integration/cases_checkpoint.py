@@ -12,7 +12,6 @@ stands still while the VM is paused and moved). The sizes and times are the case
 
 import json
 import os
-import re
 import time
 
 from harness import Case, DriverFailure
@@ -34,23 +33,7 @@ PROFILE = """<?xml version="1.0"?>
 </profile>
 """
 
-COUNT = re.compile(r"^\[counter\] COUNT (\d+) ([\d.]+)$", re.MULTILINE)
-
-
-class CheckpointDriver(cases_cluster.ClusterDriver):
-    def counts(self, node):
-        return [(int(n), float(up)) for n, up in COUNT.findall(self.serial(node))]
-
-    def wait_count(self, node, above, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            counts = self.counts(node)
-            if counts and counts[-1][0] > above:
-                return counts
-            time.sleep(0.5)
-        raise DriverFailure("%s's counter never passed %d (last %r)" % (node, above,
-                                                                        self.counts(node)[-3:]))
-
+class CheckpointDriver(cases_cluster.CounterDriver):
     def machines(self):
         return self.json("list")["machines"]
 

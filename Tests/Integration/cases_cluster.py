@@ -278,3 +278,24 @@ def cases():
         Case("qemu-svm-management-cluster-bridge", "host", cases_management.ISO, [],
              timeout=300, driver=BridgeClusterDriver(), skip=bridge_unavailable),
     ]
+
+
+COUNT = re.compile(r"^\[counter\] COUNT (\d+) ([\d.]+)$", re.MULTILINE)
+
+
+class CounterDriver(ClusterDriver):
+    """A cluster whose Linux guest runs /init's `counter=1` (a line `COUNT n uptime` every
+    second, VM name `counter`): the migration and checkpoint cases read its progress."""
+
+    def counts(self, node):
+        return [(int(n), float(up)) for n, up in COUNT.findall(self.serial(node))]
+
+    def wait_count(self, node, above, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            counts = self.counts(node)
+            if counts and counts[-1][0] > above:
+                return counts
+            time.sleep(0.5)
+        raise DriverFailure("%s's counter never passed %d (last %r)" % (node, above,
+                                                                        self.counts(node)[-3:]))

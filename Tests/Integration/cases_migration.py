@@ -10,7 +10,6 @@ VM. Total time, downtime and pages per round are the case's notes (docs/migratio
 
 import json
 import os
-import re
 import time
 
 from harness import Case, DriverFailure
@@ -32,23 +31,7 @@ PROFILE = """<?xml version="1.0"?>
 </profile>
 """
 
-COUNT = re.compile(r"^\[counter\] COUNT (\d+) ([\d.]+)$", re.MULTILINE)
-
-
-class MigrationDriver(cases_cluster.ClusterDriver):
-    def counts(self, node):
-        return [(int(n), float(up)) for n, up in COUNT.findall(self.serial(node))]
-
-    def wait_count(self, node, above, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            counts = self.counts(node)
-            if counts and counts[-1][0] > above:
-                return counts
-            time.sleep(0.5)
-        raise DriverFailure("%s's counter never passed %d (last %r)" % (node, above,
-                                                                        self.counts(node)[-3:]))
-
+class MigrationDriver(cases_cluster.CounterDriver):
     def machines(self):
         return {row["name"]: row["node"] for row in self.json("list")["machines"]}
 
