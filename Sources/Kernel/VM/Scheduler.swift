@@ -362,6 +362,11 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     vm.endTime = arch_rdtsc()
     manager.stopping(vm)
     for other in vm.vcpus where other !== vcpu { other.post(.stop) }
+    // Their CPUs may be running another VM's vCPU that never exits (one CPU shared with a
+    // compute loop): without a kick the ended vCPUs would be detached, and the VM released
+    // (its passed-through functions reset), only when that vCPU gave up the core. The CPU
+    // stopping from a vCPU of the VM goes back to its queue by itself.
+    vm.rescheduleHostCPUs(skipping: vcpu == nil ? nil : CPUs.currentIndex)
     console.flush(vm.name)
     if vm.quietReports { return true }
     Console.together {

@@ -163,12 +163,7 @@ final class VMManager<Backend: VirtualizationBackend> {
       if case .failure(let refusal) = found { return .failure(refusal) }
       return .failure(.lifecycle(.unknownVM))
     }
-    var cpus: [Int] = []
-    for vcpu in vm.vcpus {
-      let cpu = vcpu.hostCPU.load(ordering: .acquiring)
-      if cpu >= 0 && cpu < CPUs.all.count && !cpus.contains(cpu) { cpus.append(cpu) }
-    }
-    for cpu in cpus { CPUs.all[cpu].post(.reschedule) }
+    vm.rescheduleHostCPUs()
     return .success(())
   }
 
@@ -221,12 +216,7 @@ final class VMManager<Backend: VirtualizationBackend> {
     guard let vm = found else { return .failure(refusal(.unpauseRequested, id)) }
     // Inbox mail, not a vCPU request: it ends the slice of whatever runs on those CPUs (the
     // kick handler), so the resumed vCPUs get their turn even beside a vCPU that never exits.
-    var cpus: [Int] = []
-    for vcpu in vm.vcpus {
-      let cpu = vcpu.hostCPU.load(ordering: .acquiring)
-      if cpu >= 0 && cpu < CPUs.all.count && !cpus.contains(cpu) { cpus.append(cpu) }
-    }
-    for cpu in cpus { CPUs.all[cpu].post(.reschedule) }
+    vm.rescheduleHostCPUs()
     return .success(())
   }
 
