@@ -25,11 +25,6 @@ struct CreateCommand: ParsableCommand {
   func run() throws {
     let environment = CLIEnvironment.current
     let document = try ProfileReading.load(profile, json: options.json, environment: environment)
-    for member in document.members {
-      if let refusal = NodeSupport.refusal(for: member.profile) {
-        throw CLIError(.notSupported, refusal.message + "; nothing was sent", hint: refusal.hint)
-      }
-    }
     let session = try ClusterSession(environment: environment)
     if let node { _ = try session.node(named: node) }
     if console && document.members.count != 1 {

@@ -31,4 +31,15 @@ public enum EthernetFrame {
   public static func bytes(_ address: UInt64) -> [UInt8] {
     [40, 32, 24, 16, 8, 0].map { UInt8(truncatingIfNeeded: address >> UInt64($0)) }
   }
+
+  /// The frame that says "`mac` is here now" after a VM moved: a broadcast RARP request
+  /// (EtherType 0x8035, RFC 903; operation 3, sender and target hardware address `mac`,
+  /// protocol addresses 0), the form other hypervisors send after a live migration so that
+  /// learning switches move the MAC to the new port. Padded to the 60-byte minimum.
+  public static func announcement(from mac: UInt64) -> [UInt8] {
+    var frame = bytes(broadcast) + bytes(mac) + [0x80, 0x35]
+    frame += [0, 1, 0x08, 0x00, 6, 4, 0, 3]  // Ethernet, IPv4, lengths, reverse request
+    frame += bytes(mac) + [0, 0, 0, 0] + bytes(mac) + [0, 0, 0, 0]
+    return frame + [UInt8](repeating: 0, count: max(0, 60 - frame.count))
+  }
 }

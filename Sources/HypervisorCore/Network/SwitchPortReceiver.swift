@@ -90,6 +90,8 @@ public struct SwitchCounters: Equatable {
   public var blocked: UInt64 = 0
   /// Blocked senders woken by `resumeBlocked`.
   public var resumed: UInt64 = 0
+  /// Announcements of an incoming VM's MAC (`VirtualSwitch.activate`).
+  public var announced: UInt64 = 0
   /// Indexed by `SwitchDrop.rawValue`.
   public var drops: [UInt64] = [UInt64](repeating: 0, count: SwitchDrop.allCases.count)
 

@@ -13,6 +13,13 @@
 /// (a guest NIC's receive lock, the uplink driver's lock). Never the reverse, and no
 /// receiver takes a VM's device lock.
 ///
+/// Incoming ports: a VM being migrated here (or restored) is built before it runs, while
+/// its MAC is still in use beyond the uplink by the VM's source copy. Its NICs take dormant
+/// ports: the MAC is reserved against a second local NIC, but the switch forwards nothing
+/// to or from them and the learned station keeps its place, so the running source copy
+/// stays reachable from this node's guests. `activate` (at the restore that starts the VM)
+/// makes the port a normal one and announces the MAC beyond the uplink (`announce`).
+///
 /// Backpressure: a guest's unicast whose receiver has no room now (the uplink's transmit
 /// ring, a local guest's receive queue) is not dropped: the switch answers `.blocked`, the
 /// sender keeps the frame (its descriptor not yet used) and the switch remembers the port.
@@ -33,6 +40,8 @@ public final class VirtualSwitch {
     var mac: UInt64
     var receiver: any SwitchPortReceiver
     var sender: (any SwitchPortSender)?
+    /// False for an incoming VM's port until `activate`: reserved, not forwarded to.
+    var active: Bool
   }
 
   private struct Station {
@@ -58,33 +67,63 @@ public final class VirtualSwitch {
   /// beyond the uplink within the ageing time before `now` (milliseconds), or is not a
   /// unicast address.
   /// `sender`, when given, is woken after the switch answered one of its frames `.blocked`.
+  /// `incoming`: a dormant port for a VM that is not running yet (see the type's comment):
+  /// a MAC seen beyond the uplink is not refused, as it is the VM's own source copy.
   public func register(
     mac: UInt64, receiver: any SwitchPortReceiver, sender: (any SwitchPortSender)? = nil,
-    now: UInt64 = 0
+    now: UInt64 = 0, incoming: Bool = false
   ) -> Result<SwitchPortID, SwitchRefusal> {
     lock.withLock {
-      if let refusal = refusalLocked(mac, now: now) { return .failure(refusal) }
+      if let refusal = refusalLocked(mac, now: now, incoming: incoming) {
+        return .failure(refusal)
+      }
       guard ports.count < Self.maximumPorts else { return .failure(.tooManyPorts) }
       let id = nextPortID
       nextPortID += 1
-      ports.append(Port(id: id, mac: mac, receiver: receiver, sender: sender))
+      ports.append(
+        Port(id: id, mac: mac, receiver: receiver, sender: sender, active: !incoming))
       return .success(SwitchPortID(value: id))
     }
   }
 
   /// Whether `mac` could be registered now (the check `create` makes for every NIC of a
   /// profile before it builds the VM).
-  public func refusal(for mac: UInt64, now: UInt64 = 0) -> SwitchRefusal? {
-    lock.withLock { refusalLocked(mac, now: now) }
+  public func refusal(for mac: UInt64, now: UInt64 = 0, incoming: Bool = false)
+    -> SwitchRefusal?
+  {
+    lock.withLock { refusalLocked(mac, now: now, incoming: incoming) }
   }
 
-  private func refusalLocked(_ mac: UInt64, now: UInt64) -> SwitchRefusal? {
+  private func refusalLocked(_ mac: UInt64, now: UInt64, incoming: Bool) -> SwitchRefusal? {
     guard mac != 0, !EthernetFrame.isGroup(mac) else { return .notUnicast(mac) }
     if ports.contains(where: { $0.mac == mac }) { return .duplicateMAC(mac) }
-    if learned.contains(where: { $0.mac == mac && now &- $0.lastSeen < Self.ageingMilliseconds }) {
+    if !incoming,
+      learned.contains(where: { $0.mac == mac && now &- $0.lastSeen < Self.ageingMilliseconds })
+    {
       return .seenOnNetwork(mac)
     }
     return nil
+  }
+
+  /// Makes an incoming VM's dormant port a normal one, now that the VM runs here: the MAC
+  /// is no longer a station beyond the uplink, and a broadcast announcement (`announce`)
+  /// goes to every other port and out of the uplink. Returns whether the port was dormant.
+  @discardableResult
+  public func activate(_ port: SwitchPortID) -> Bool {
+    lock.withLock {
+      guard let index = ports.firstIndex(where: { $0.id == port.value }), !ports[index].active
+      else { return false }
+      ports[index].active = true
+      let mac = ports[index].mac
+      learned.removeAll { $0.mac == mac }
+      let frame = EthernetFrame.announcement(from: mac)
+      for other in ports.indices where other != index && ports[other].active {
+        _ = ports[other].receiver.receiveFrame(frame, canWait: false)
+      }
+      _ = uplink?.receiveFrame(frame, canWait: false)
+      counters.announced &+= 1
+      return true
+    }
   }
 
   /// Removes a guest NIC. When it returns, no frame is being delivered to it.
@@ -138,19 +177,19 @@ public final class VirtualSwitch {
       counters.fromGuests &+= 1
       guard frame.count >= EthernetFrame.headerLength else { return dropLocked(.runt) }
       guard let source = ports.firstIndex(where: { $0.id == port.value }),
-        EthernetFrame.source(frame) == ports[source].mac
+        ports[source].active, EthernetFrame.source(frame) == ports[source].mac
       else { return dropLocked(.spoofedSource) }
       let destination = EthernetFrame.destination(frame)
       if EthernetFrame.isGroup(destination) {
         var reached = 0
-        for index in ports.indices where index != source {
+        for index in ports.indices where index != source && ports[index].active {
           if ports[index].receiver.receiveFrame(frame, canWait: false) == .taken { reached += 1 }
         }
         if let uplink, uplink.receiveFrame(frame, canWait: false) == .taken { reached += 1 }
         counters.flooded &+= 1
         return .flooded(ports: reached)
       }
-      if let target = ports.firstIndex(where: { $0.mac == destination }) {
+      if let target = ports.firstIndex(where: { $0.active && $0.mac == destination }) {
         guard target != source else { return dropLocked(.noRoute) }
         return deliverLocked(frame, to: ports[target].receiver, waiting: ports[source])
       }
@@ -173,20 +212,23 @@ public final class VirtualSwitch {
       counters.fromUplink &+= 1
       guard frame.count >= EthernetFrame.headerLength else { return dropLocked(.runt) }
       let source = EthernetFrame.source(frame)
-      guard !EthernetFrame.isGroup(source), !ports.contains(where: { $0.mac == source }) else {
+      guard !EthernetFrame.isGroup(source),
+        !ports.contains(where: { $0.active && $0.mac == source })
+      else {
         return dropLocked(.badSourceFromUplink)
       }
       learnLocked(source, now: now)
       let destination = EthernetFrame.destination(frame)
       if EthernetFrame.isGroup(destination) {
         var reached = 0
-        for port in ports where port.receiver.receiveFrame(frame, canWait: false) == .taken {
+        for port in ports
+        where port.active && port.receiver.receiveFrame(frame, canWait: false) == .taken {
           reached += 1
         }
         counters.flooded &+= 1
         return .flooded(ports: reached)
       }
-      guard let target = ports.first(where: { $0.mac == destination }) else {
+      guard let target = ports.first(where: { $0.active && $0.mac == destination }) else {
         return dropLocked(.noRoute)
       }
       return deliverLocked(frame, to: target.receiver)

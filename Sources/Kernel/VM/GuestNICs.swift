@@ -12,15 +12,18 @@ enum GuestNICs {
       []
 
   /// Why `profile`'s NICs cannot be created on this node now, or nil: checked before the
-  /// VM is built, so a refused create takes nothing.
-  static func refusal(for profile: VMProfile) -> StaticString? {
+  /// VM is built, so a refused create takes nothing. `incoming`: the MAC may be seen on the
+  /// network (it is the VM's own source copy, `VirtualSwitch.register`).
+  static func refusal(for profile: VMProfile, incoming: Bool = false) -> StaticString? {
     let now = ManagementNetwork.milliseconds()
     for (index, mac) in profile.nicMACs.enumerated() {
       guard let value = EthernetFrame.address(mac) else {
         return "a guest NIC's MAC is not 6 bytes"
       }
       if profile.nicMACs[..<index].contains(mac) { return "two guest NICs have the same MAC" }
-      if let refusal = DataNetwork.virtualSwitch.refusal(for: value, now: now) {
+      if let refusal = DataNetwork.virtualSwitch.refusal(
+        for: value, now: now, incoming: incoming)
+      {
         return describe(refusal)
       }
     }
@@ -38,16 +41,17 @@ enum GuestNICs {
 
   /// Makes the NICs of `profile` and puts them on the switch (before the VM is built: a
   /// refusal takes nothing); on a refusal none stays on it. Creates are serialized on CPU 0,
-  /// so `refusal(for:)` and this agree.
-  static func create(for profile: VMProfile) -> (
+  /// so `refusal(for:)` and this agree. An incoming VM's NICs take dormant ports, woken by
+  /// `activate` when its state is restored.
+  static func create(for profile: VMProfile, incoming: Bool = false) -> (
     nics: [HypervisorCore.VirtioNetDevice], refusal: StaticString?
   ) {
-    if let refusal = refusal(for: profile) { return ([], refusal) }
+    if let refusal = refusal(for: profile, incoming: incoming) { return ([], refusal) }
     let now = ManagementNetwork.milliseconds()
     var made: [HypervisorCore.VirtioNetDevice] = []
     for mac in profile.nicMACs {
       let nic = HypervisorCore.VirtioNetDevice(mac: EthernetFrame.address(mac) ?? 0)
-      if let refusal = nic.connect(to: DataNetwork.virtualSwitch, now: now) {
+      if let refusal = nic.connect(to: DataNetwork.virtualSwitch, now: now, incoming: incoming) {
         for connected in made { connected.disconnect() }
         return ([], describe(refusal))
       }
@@ -60,6 +64,12 @@ enum GuestNICs {
   static func adopt(_ nics: [HypervisorCore.VirtioNetDevice], by vm: VirtualMachine) {
     guard !nics.isEmpty else { return }
     lock.withLock { table.append((vm.id, nics)) }
+  }
+
+  /// VM `id` was restored and runs: its NICs' dormant ports forward from now on, and each
+  /// MAC is announced on the network (a migrated VM's peers and switches find it here).
+  static func activate(_ id: Int) {
+    for nic in nics(of: id) { nic.activate() }
   }
 
   /// `nics` whose VM was not built after all.

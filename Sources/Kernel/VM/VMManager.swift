@@ -89,7 +89,7 @@ final class VMManager<Backend: VirtualizationBackend> {
       return .failure(.placement(refusal))
     }
     // Guest NICs: on the node's switch before anything is built (docs/guest-io.md).
-    let (nics, nicRefusal) = GuestNICs.create(for: profile)
+    let (nics, nicRefusal) = GuestNICs.create(for: profile, incoming: incoming)
     if let nicRefusal {
       placement.release(vm: id)
       lock.withLock { _ = registry.apply(.failed, to: id) }
@@ -163,6 +163,7 @@ final class VMManager<Backend: VirtualizationBackend> {
       if case .failure(let refusal) = found { return .failure(refusal) }
       return .failure(.lifecycle(.unknownVM))
     }
+    GuestNICs.activate(id)
     vm.rescheduleHostCPUs()
     return .success(())
   }

@@ -75,14 +75,25 @@ public final class VirtioNetDevice: VirtioDeviceModel, SwitchPortReceiver, Switc
   // MARK: The switch
 
   /// Becomes a port of `networkSwitch`; refused (the VM is not created) when the MAC is in
-  /// use on this node or the network.
-  public func connect(to networkSwitch: VirtualSwitch, now: UInt64 = 0) -> SwitchRefusal? {
-    switch networkSwitch.register(mac: mac, receiver: self, sender: self, now: now) {
+  /// use on this node or the network. `incoming` (a VM migrated or restored here): a dormant
+  /// port, which `activate` wakes when the VM starts (`VirtualSwitch.register`).
+  public func connect(to networkSwitch: VirtualSwitch, now: UInt64 = 0, incoming: Bool = false)
+    -> SwitchRefusal?
+  {
+    switch networkSwitch.register(
+      mac: mac, receiver: self, sender: self, now: now, incoming: incoming)
+    {
     case .success(let id):
       port = (networkSwitch, id)
       return nil
     case .failure(let refusal): return refusal
     }
+  }
+
+  /// The incoming VM starts here: its port forwards from now on, and the MAC is announced.
+  public func activate() {
+    guard let port else { return }
+    port.switch.activate(port.id)
   }
 
   /// Leaves the switch (the VM ends): when this returns, no CPU delivers to the NIC.
