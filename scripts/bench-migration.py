@@ -14,7 +14,10 @@ All are wall-clock times of emulated nodes on a shared host: how the software be
 under TCG, not what hardware would do (the BACKEND column says so). Written to
 build/bench/migration.csv (guest,size_mib,load,total_s,downtime_s,rounds,pages_sent,
 bytes_sent,backend) and build/bench/checkpoint.csv (guest,size_mib,file_bytes,
-memory_data_bytes,checkpoint_s,paused_s,restore_s,restore_memory_s,memory_chunks,backend).
+memory_data_bytes,checkpoint_s,paused_s,restore_s,restore_memory_s,memory_chunks,backend),
+and as build/bench/costs.txt, a costs file `peregrine ft simulate --costs` takes
+(docs/fault-tolerance.md, "Costs file"): the idle migrations, their downtimes, the time a
+checkpoint paused the VM and the restores, by size.
 """
 
 import csv
@@ -129,6 +132,24 @@ def write(path, header, rows):
     print("(%s) -> %s" % (BACKEND, os.path.relpath(path, ROOT)))
 
 
+def write_costs(path, migrations, checkpoints):
+    """The simulator's costs from this run (rows as written to the CSV files)."""
+    lines = ["# Measured by scripts/bench-migration.py (make bench): two QEMU TCG nodes,",
+             "# Debian's kernel with /init counter=1 (idle), wall time on a shared host",
+             "# (emulated nodes, not hardware). docs/fault-tolerance.md, \"Costs file\"."]
+    for row in migrations:
+        if row[2] == "idle":
+            lines.append("migration   %dMiB  %s" % (row[1], row[3]))
+            lines.append("downtime    %dMiB  %s" % (row[1], row[4]))
+    for row in checkpoints:
+        lines.append("checkpoint  %dMiB  %s" % (row[1], row[5]))
+        lines.append("restore     %dMiB  %s" % (row[1], row[6]))
+    lines.append("restart     60    # assumed: the job's relaunch by its scheduler, not measured")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("costs for ft simulate -> %s" % os.path.relpath(path, ROOT))
+
+
 def main():
     if not os.path.exists(CLI):
         raise SystemExit("%s is missing: make cli" % CLI)
@@ -156,6 +177,7 @@ def main():
     write(os.path.join(out, "checkpoint.csv"),
           ["guest", "size_mib", "file_bytes", "memory_data_bytes", "checkpoint_s", "paused_s",
            "restore_s", "restore_memory_s", "memory_chunks", "backend"], checkpoints)
+    write_costs(os.path.join(out, "costs.txt"), migrations, checkpoints)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,11 @@ expect 0 "ft trace check" "$cli" ft trace check "$work/trace.txt"
 contains "$work/out" "on 8 nodes" "trace check's summary"
 expect 0 "ft simulate --policy all" "$cli" ft simulate --trace "$work/trace.txt" --nodes 8 \
   --job-hours 24 --vms 8 --precision 0.8 --recall 0.9 --csv "$work/results.csv"
+grep -q "placeholders" "$work/err" && fail "the built-in (measured) costs were called placeholders"
+printf 'placeholder\nmigration 1G 9\ndowntime 1G 1\ncheckpoint 1G 5\nrestore 1G 5\nrestart 60\n' \
+  >"$work/guessed-costs.txt"
+expect 0 "ft simulate with a placeholder costs file" "$cli" ft simulate --trace "$work/trace.txt" \
+  --nodes 8 --job-hours 24 --vms 8 --policy rate --costs "$work/guessed-costs.txt"
 contains "$work/err" "placeholders" "the placeholder-costs warning"
 head -1 "$work/results.csv" | grep -qx 'policy,completed,completion_hours,work_lost_hours,migrations,failed_migrations,checkpoints,failures_hit,restarts,migration_downtime_seconds' \
   || fail "ft simulate --csv: not the documented columns"

@@ -22,7 +22,7 @@ public struct SimulationSetup: Equatable {
   public init(
     nodes: Int, jobSeconds: Double, vms: Int, vmMemoryBytes: UInt64 = 512 << 20,
     vmVCPUs: Int = 1, nodeMemoryBytes: UInt64? = nil, nodeCPUs: Int? = nil,
-    pollSeconds: Double = 60, pollOffsetSeconds: Double = 0, costs: CostModel = .placeholder
+    pollSeconds: Double = 60, pollOffsetSeconds: Double = 0, costs: CostModel = .builtIn
   ) throws(FaultToleranceError) {
     guard nodes >= 1, nodes <= 100_000 else {
       throw FaultToleranceError("--nodes must be from 1 to 100000, not \(nodes)")

@@ -11,8 +11,8 @@ struct FTSimulateCommand: ParsableCommand {
       A job of --job-hours of work runs on --vms VMs spread over --nodes nodes; every VM \
       must run for it to progress. The trace's failures stop nodes; its corrected-error \
       bursts are what the policies see, unless --precision and --recall put a predictor of \
-      that quality in their place. Costs come from --costs (default: placeholders until \
-      `make bench` measures them). Prints per policy: completion time, work lost, \
+      that quality in their place. Costs come from --costs (default: those `make bench` \
+      measured for a 128 MiB guest on emulated nodes, traces/costs.txt). Prints per policy: completion time, work lost, \
       migrations and checkpoints (docs/fault-tolerance.md).
       """)
 
@@ -45,7 +45,7 @@ struct FTSimulateCommand: ParsableCommand {
   @Option(help: "The predictor's random seed.")
   var seed: UInt64 = 1
 
-  @Option(help: "A costs file (default: built-in placeholders).")
+  @Option(help: "A costs file (default: built-in, as measured by make bench).")
   var costs: String?
 
   @Option(help: "Each VM's memory (e.g. 512MiB, 2GiB).")
@@ -89,7 +89,7 @@ struct FTSimulateCommand: ParsableCommand {
     var parsedTrace = try checked(file: trace) { () throws(FaultToleranceError) in
       try FaultTrace.parse(traceText)
     }
-    var costModel = CostModel.placeholder
+    var costModel = CostModel.builtIn
     if let costs {
       let costsText = try readUserFile(costs, what: "costs file")
       costModel = try checked(file: costs) { () throws(FaultToleranceError) in

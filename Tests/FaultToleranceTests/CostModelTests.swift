@@ -3,8 +3,17 @@ import XCTest
 @testable import FaultTolerance
 
 final class CostModelTests: XCTestCase {
-  func testThePlaceholdersAreMarkedAndInterpolateBySize() {
-    let costs = CostModel.placeholder
+  func testPlaceholderFilesAreMarkedAndInterpolateBySize() throws {
+    let costs = try CostModel.parse(
+      """
+      placeholder
+      migration 512MiB 6
+      migration 2GiB 24
+      downtime 512MiB 0.3
+      checkpoint 512MiB 5
+      restore 512MiB 5
+      restart 60
+      """)
     XCTAssertTrue(costs.isPlaceholder)
     XCTAssertEqual(costs.seconds(.migration, memoryBytes: 512 << 20), 6, accuracy: 1e-9)
     XCTAssertEqual(costs.seconds(.migration, memoryBytes: 1280 << 20), 15, accuracy: 1e-9)
@@ -13,11 +22,16 @@ final class CostModelTests: XCTestCase {
     XCTAssertEqual(costs.restartSeconds, 60)
   }
 
-  func testTheCommittedCostsFileIsThePlaceholders() throws {
+  func testTheBuiltInCostsAreMeasuredAndTheCommittedFileHoldsThem() throws {
+    let costs = CostModel.builtIn
+    XCTAssertFalse(costs.isPlaceholder)
+    // One measured size (128 MiB): 512 MiB costs four times as much.
+    XCTAssertEqual(costs.seconds(.migration, memoryBytes: 512 << 20), 4 * 54.7, accuracy: 1e-9)
+    XCTAssertEqual(costs.seconds(.restore, memoryBytes: 128 << 20), 11.0, accuracy: 1e-9)
     let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .appendingPathComponent("../../traces/costs.txt").standardized
     let text = try String(contentsOf: file, encoding: .utf8)
-    XCTAssertEqual(try CostModel.parse(text), CostModel.placeholder)
+    XCTAssertEqual(try CostModel.parse(text), costs)
   }
 
   func testOneSizeScalesInProportionAndMeasuredFilesAreNotPlaceholders() throws {

@@ -18,7 +18,7 @@ final class SimulatorTests: XCTestCase {
     let empty = FaultTrace(events: [])
     for name in PolicyCatalog.all {
       let result = try simulate(empty, policy: name)
-      let checkpoint = CostModel.placeholder.seconds(.checkpoint, memoryBytes: 512 << 20)
+      let checkpoint = CostModel.builtIn.seconds(.checkpoint, memoryBytes: 512 << 20)
       XCTAssertTrue(result.completed, name)
       XCTAssertEqual(
         result.completionSeconds, 10 * hour + Double(result.checkpoints) * checkpoint,
@@ -45,7 +45,7 @@ final class SimulatorTests: XCTestCase {
       5    node2 failure
       6    node2 recovery
       """)
-    let downtime = CostModel.placeholder.seconds(.downtime, memoryBytes: 512 << 20)
+    let downtime = CostModel.builtIn.seconds(.downtime, memoryBytes: 512 << 20)
     for name in ["threshold", "rate"] {
       let result = try simulate(trace, policy: name)
       XCTAssertTrue(result.completed)
@@ -55,7 +55,7 @@ final class SimulatorTests: XCTestCase {
       XCTAssertEqual(result.completionSeconds, 10 * hour + 2 * downtime, accuracy: 1e-6, name)
     }
     let baseline = try simulate(trace, policy: "none")
-    let restart = 60 + CostModel.placeholder.seconds(.restore, memoryBytes: 512 << 20)
+    let restart = 60 + CostModel.builtIn.seconds(.restore, memoryBytes: 512 << 20)
     XCTAssertEqual(baseline.failuresHit, 2)
     XCTAssertEqual(baseline.restarts, 2)
     XCTAssertEqual(baseline.migrations, 0)
@@ -70,7 +70,7 @@ final class SimulatorTests: XCTestCase {
   func testCheckpointsLimitTheLossToTheWorkSinceTheLastOne() throws {
     let trace = try FaultTrace.parse("2.5 node0 failure\n3.5 node0 recovery\n")
     let result = try simulate(trace, policy: "periodic-checkpoint")
-    let checkpoint = CostModel.placeholder.seconds(.checkpoint, memoryBytes: 512 << 20)
+    let checkpoint = CostModel.builtIn.seconds(.checkpoint, memoryBytes: 512 << 20)
     // Checkpoints at 1 h and 2 h (5 s each); the failure at 2.5 h takes the work since the
     // second one ended: 0.5 h - 5 s.
     XCTAssertEqual(result.failuresHit, 1)
@@ -94,7 +94,7 @@ final class SimulatorTests: XCTestCase {
   /// the polls start at --poll-offset after the job.
   func testAFailureIsNoticedAtTheNextPollOfTheOffsetCadence() throws {
     let trace = try FaultTrace.parse("1000s node0 failure\n")
-    let restart = 60 + CostModel.placeholder.seconds(.restore, memoryBytes: 512 << 20)
+    let restart = 60 + CostModel.builtIn.seconds(.restore, memoryBytes: 512 << 20)
     for (offset, noticed) in [(0.0, 1020.0), (30, 1050), (40, 1000)] {
       let setup = try SimulationSetup(
         nodes: 2, jobSeconds: hour, vms: 1, pollSeconds: 60, pollOffsetSeconds: offset)

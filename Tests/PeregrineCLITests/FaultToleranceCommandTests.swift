@@ -131,6 +131,15 @@ final class FaultToleranceCommandTests: XCTestCase {
     XCTAssertEqual(
       lines.dropFirst().map { $0.split(separator: ",")[0] },
       ["threshold", "rate", "periodic-checkpoint", "none", "rate+periodic-checkpoint"])
+    // The built-in costs are measured ones: no warning.
+    XCTAssertFalse(harness.errors.contains("placeholders"), harness.errors)
+    let guessed = try harness.writeFile(
+      "guessed.txt",
+      "placeholder\nmigration 1G 9\ndowntime 1G 1\ncheckpoint 1G 5\nrestore 1G 5\nrestart 60\n")
+    XCTAssertEqual(
+      harness.run(
+        "ft", "simulate", "--trace", trace, "--nodes", "4", "--job-hours", "10", "--vms", "4",
+        "--costs", guessed), 0)
     XCTAssertTrue(harness.errors.contains("placeholders"), harness.errors)
     let bad = try harness.writeFile("bad.trace", "# ok\n1 node1 failure\n2 node1 recovery now\n")
     XCTAssertEqual(
