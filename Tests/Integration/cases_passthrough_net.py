@@ -165,7 +165,12 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             self.wait_serial(r"^\[info \] vm owner: lifetime ", 120)
         finally:
             if peer.poll() is None:
-                peer.kill()
+                # SIGTERM: `timeout` passes it on to the QEMU (a SIGKILL would orphan it).
+                peer.terminate()
+                try:
+                    peer.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    peer.kill()
             peer_log.close()
             if console:
                 console.close()
