@@ -96,7 +96,9 @@ public protocol PassthroughHostAccess: AnyObject {
 /// BAR accesses go to the host's MMIO, except the MSI-X table, which is the guest's own
 /// copy: its vectors are delivered as the guest programmed them (`deliver`) when the node's
 /// host vector for that entry fires; the guest never writes an address or data the device
-/// would send. Serialized by the VM's device lock, as every device model's.
+/// would send. The device's real table holds the node's messages (`routeHostVectors`), and
+/// only the guest's masking reaches it (`mirrorMasks`). Serialized by the VM's device lock,
+/// as every device model's, except `deliver` and `deliverMSI` (interrupt context, atomics).
 public final class PassthroughPCIFunction: VirtualPCIFunction {
   public var configuration: VirtualPCIConfiguration {
     didSet { configurationChanged(from: oldValue) }
@@ -121,9 +123,21 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   /// MSIs sent to the guest, and dropped because its MSI was disabled (it has no INTx).
   public var messagesDelivered: UInt64 { msiDelivered.load(ordering: .relaxed) }
   public var messagesDropped: UInt64 { msiDropped.load(ordering: .relaxed) }
-  /// Interrupts delivered and held (masked when they fired).
-  public private(set) var delivered: UInt64 = 0
-  public private(set) var held: UInt64 = 0
+  /// MSI-X enabled and the function not masked in the guest's capability, copied from the
+  /// configuration on every change: `deliver(entry:)` runs in the node's interrupt handler.
+  private let msixOpen = Atomic<Bool>(false)
+  private let msixDelivered = Atomic<UInt64>(0)
+  private let msixHeld = Atomic<UInt64>(0)
+  /// MSI-X interrupts delivered, and held (the entry or function masked when they fired).
+  public var delivered: UInt64 { msixDelivered.load(ordering: .relaxed) }
+  public var held: UInt64 { msixHeld.load(ordering: .relaxed) }
+  /// Entries 0..<hostRoutedEntries of the device's real MSI-X table carry a node vector
+  /// (`routeHostVectors`); the rest stay masked in the device.
+  public private(set) var hostRoutedEntries = 0
+  /// Whether each routed real entry is unmasked now (written under the device lock only).
+  private var hostUnmasked: [Bool] = []
+  /// Writes to the real table's vector-control words (mask mirroring).
+  public private(set) var hostMaskWrites: UInt64 = 0
   /// Called (under the VM's device lock, on the vCPU that wrote the configuration) when what
   /// `mappableRanges` lists may have changed: a BAR moved, or memory decoding toggled. The
   /// node remaps nested paging then (docs/passthrough.md); nil in tests that don't map.
@@ -196,7 +210,9 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
     if command != old.commandRegister & 0b110 {
       access.setCommand(memorySpace: command & 0b10 != 0, busMaster: command & 0b100 != 0)
     }
+    msixOpen.store(messagesEnabled, ordering: .releasing)
     if messagesEnabled { releaseHeld() }
+    mirrorMasks()
     if let msiCapability {
       let control = configuration.read(offset: msiCapability + 2, size: 2)
       let low = UInt64(configuration.read(offset: msiCapability + 4, size: 4))
@@ -280,6 +296,14 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
           bits |= 1 << UInt64(bit)
         }
       }
+      // A routed entry the device holds pending (its real entry masked, §6.8.2.10) is
+      // pending for the guest too.
+      let routed = max(0, min(32, hostRoutedEntries - word * 32))
+      if routed > 0, let msix = description.msix {
+        let real = access.readMMIO(
+          bar: msix.pendingBAR, offset: msix.pendingOffset + UInt64(word) * 4, size: 4)
+        bits |= real & (routed == 32 ? 0xFFFF_FFFF : (1 << UInt64(routed)) - 1)
+      }
       return bits
     }
     return access.readMMIO(bar: index, offset: offset, size: size)
@@ -294,6 +318,7 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
         vectors[entry].write(word: word + 1, value: UInt32(truncatingIfNeeded: value >> 32))
       }
       if messagesEnabled { releaseHeld() }
+      if word == 3 || size == 8 && word == 2 { mirrorMasks() }
       return .none
     }
     // The pending-bit array is read-only (§6.8.2.10); the rest is the device's.
@@ -307,16 +332,70 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   /// The device raised MSI-X entry `entry` (the node's host vector for it fired): sent as
   /// the guest programmed the entry, or held as pending while the entry or the function is
   /// masked, and sent when unmasked (§6.8.2.9).
+  /// Safe from any CPU (interrupt context): it reads only atomics and the table, whose
+  /// entries are fixed at init.
   public func deliver(entry: Int) {
-    guard entry >= 0, entry < vectors.count else { return }
+    guard entry >= 0, entry < vectors.count, let messages else { return }
     let vector = vectors[entry]
-    guard messagesEnabled, !vector.isMasked, let messages else {
-      vector.pending.store(true, ordering: .releasing)
-      held &+= 1
+    if msixOpen.load(ordering: .acquiring), !vector.isMasked {
+      send(vector, to: messages)
       return
     }
-    delivered &+= 1
+    vector.pending.store(true, ordering: .releasing)
+    msixHeld.wrappingAdd(1, ordering: .relaxed)
+    // The guest may have unmasked between the check and the store, after its `releaseHeld`
+    // looked at the bit: whoever clears the bit sends the message, so it goes out once.
+    if msixOpen.load(ordering: .acquiring), !vector.isMasked,
+      vector.pending.exchange(false, ordering: .acquiringAndReleasing)
+    {
+      send(vector, to: messages)
+    }
+  }
+
+  private func send(_ vector: MSIXVector, to messages: any MessageSignaledInterruptSink) {
+    msixDelivered.wrappingAdd(1, ordering: .relaxed)
     messages.signal(address: vector.address, data: vector.data.load(ordering: .acquiring))
+  }
+
+  /// Programs the device's real MSI-X table (at attach, memory decoding on, before any vCPU
+  /// runs): every entry masked first (vector control bit 0, §6.8.2.9), then entry `n` of
+  /// `messages` (the node's message for the node vector of entry `n`: the device then only
+  /// ever writes the node's messages) into real entry `n`. Entries past `messages` stay
+  /// masked. From then on a real entry is unmasked exactly while the guest's view of it
+  /// is: MSI-X enabled, function not masked, entry not masked (`mirrorMasks`), so the
+  /// device holds an interrupt in its own pending bit while the guest masks it.
+  public func routeHostVectors(_ messages: [(address: UInt64, data: UInt32)]) {
+    guard let msix = description.msix else { return }
+    let routed = min(messages.count, vectors.count)
+    for entry in 0..<vectors.count {
+      let base = msix.tableOffset + UInt64(entry) * 16
+      access.writeMMIO(bar: msix.tableBAR, offset: base + 12, size: 4, value: 1)
+      guard entry < routed else { continue }
+      let message = messages[entry]
+      access.writeMMIO(
+        bar: msix.tableBAR, offset: base, size: 4, value: message.address & 0xFFFF_FFFF)
+      access.writeMMIO(bar: msix.tableBAR, offset: base + 4, size: 4, value: message.address >> 32)
+      access.writeMMIO(bar: msix.tableBAR, offset: base + 8, size: 4, value: UInt64(message.data))
+    }
+    hostRoutedEntries = routed
+    hostUnmasked = Array(repeating: false, count: routed)
+    mirrorMasks()
+  }
+
+  /// Brings each routed real entry's mask in line with the guest's view (under the device
+  /// lock, after a configuration or table write): one MMIO write per entry that changed.
+  private func mirrorMasks() {
+    guard let msix = description.msix, hostRoutedEntries > 0 else { return }
+    let open = messagesEnabled
+    for entry in 0..<hostRoutedEntries {
+      let unmasked = open && !vectors[entry].isMasked
+      guard unmasked != hostUnmasked[entry] else { continue }
+      hostUnmasked[entry] = unmasked
+      hostMaskWrites &+= 1
+      access.writeMMIO(
+        bar: msix.tableBAR, offset: msix.tableOffset + UInt64(entry) * 16 + 12, size: 4,
+        value: unmasked ? 0 : 1)
+    }
   }
 
   /// The device raised its MSI (the node's host vector for this function fired): sent as
@@ -335,10 +414,8 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   private func releaseHeld() {
     guard let messages else { return }
     for vector in vectors
-    where !vector.isMasked && vector.pending.load(ordering: .acquiring) {
-      vector.pending.store(false, ordering: .releasing)
-      delivered &+= 1
-      messages.signal(address: vector.address, data: vector.data.load(ordering: .acquiring))
+    where !vector.isMasked && vector.pending.exchange(false, ordering: .acquiringAndReleasing) {
+      send(vector, to: messages)
     }
   }
 }

@@ -39,6 +39,29 @@ extension PassthroughDevices {
       let vector =
         description.hasMSI
         ? PassthroughInterrupts.route(function, guest: guestView, found: found) : nil
+      // Its MSI-X table's entries to node vectors, all or none: a guest whose MSI-X never
+      // fires would wait on its driver forever, so too few free vectors refuse the VM.
+      guard
+        let msixVectors = PassthroughInterrupts.routeMSIX(function, guest: guestView, found: found)
+      else {
+        if Log.begin(.warning) {
+          Console.write("passthrough: vm ")
+          Console.write(bytes: vm.name)
+          Console.write(": pci ")
+          Console.write(bytes: function.text)
+          Console.write(" refused: its MSI-X table needs ")
+          Console.write(
+            decimal: UInt64(
+              min(description.msix?.tableSize ?? 0, PassthroughInterrupts.entriesPerFunction)))
+          Console.write(" node vectors, ")
+          Console.write(decimal: UInt64(PassthroughInterrupts.freeCount))
+          Console.write(" of the node's ")
+          Console.write(decimal: UInt64(PassthroughInterrupts.count))
+          Console.write(" passthrough vectors are free")
+          Log.end()
+        }
+        return "the node has too few interrupt vectors left for a passed-through function's MSI-X"
+      }
       let mapping = PassthroughMapping(vm: vm, space: space, function: guestView)
       guestView.mappingChanged = { mapping.update() }
       mapping.update()
@@ -66,7 +89,21 @@ extension PassthroughDevices {
           Console.write("+")
           Console.write(hex: bar.bar.size)
         }
-        Console.write(description.msix == nil ? ", no MSI-X" : ", MSI-X table trapped")
+        if let msix = description.msix {
+          Console.write(", MSI-X table trapped, ")
+          Console.write(decimal: UInt64(msixVectors.count))
+          Console.write(" of ")
+          Console.write(decimal: UInt64(msix.tableSize))
+          Console.write(" entries on host vectors")
+          if let first = msixVectors.first, let last = msixVectors.last {
+            Console.write(" ")
+            Console.write(hex: UInt64(first))
+            Console.write("-")
+            Console.write(hex: UInt64(last))
+          }
+        } else {
+          Console.write(", no MSI-X")
+        }
         if let vector {
           Console.write(", MSI on host vector ")
           Console.write(hex: UInt64(vector))

@@ -176,7 +176,11 @@ enum PassthroughDevices {
       case PCICapability.msi:
         space.write16(capability.offset + 2, space.read16(capability.offset + 2) & ~1)
       case PCICapability.msiX:
-        space.write16(capability.offset + 2, space.read16(capability.offset + 2) & ~(1 << 15))
+        // §6.8.2.3: function mask (bit 14) on, enable (bit 15) off; every real entry masked
+        // (§6.8.2.9) too, so the next owner's routing starts from a silent table.
+        let control = space.read16(capability.offset + 2)
+        space.write16(capability.offset + 2, control & ~(1 << 15) | 1 << 14)
+        maskMSIXTable(found, capability: capability.offset)
       case PCICapability.pciExpress:
         // PCIe 3.0 §7.8.3: Device Capabilities bit 28, Function Level Reset Capability.
         if space.read32(capability.offset + 4) & (1 << 28) != 0 { flr = capability.offset }
@@ -201,6 +205,22 @@ enum PassthroughDevices {
         ? ", virtio device reset)"
         : "; no function-level or virtio reset: the next owner's driver resets the device)")
     return nil
+  }
+
+  /// Writes 1 (masked) to every vector-control word of the function's real MSI-X table
+  /// (memory decoding on for it; the caller turns it off afterwards).
+  private static func maskMSIXTable(_ function: PCIFunction, capability: UInt8) {
+    guard let msix = MSIXCapability(function.space, at: capability),
+      msix.tableBAR < function.bars.count,
+      let base = function.bars[msix.tableBAR].memoryBase,
+      let size = function.bars[msix.tableBAR].memorySize,
+      UInt64(msix.tableOffset) + UInt64(msix.tableSize) * 16 <= size,
+      KernelPageTables.mapDevice(physical: base, length: size)
+    else { return }
+    function.space.write16(0x04, function.space.read16(0x04) | PCICommand.memorySpace)
+    for entry in 0..<msix.tableSize {
+      mmio_write32(base + UInt64(msix.tableOffset) + UInt64(entry) * 16 + 12, 1)
+    }
   }
 
   /// Writes 0 to a modern virtio function's device_status and waits (bounded) until it

@@ -2,19 +2,26 @@ import HypervisorCore
 import PCI
 import Synchronization
 
-/// Host vectors for passed-through functions' MSIs (docs/passthrough.md): each function
-/// with an MSI capability gets one of `count` vectors from `firstVector`, and its real MSI
-/// capability is programmed to send that vector to CPU 0 (fixed, edge, physical; SDM 3A
-/// §11.11). The handler (`InterruptRouting`) calls `fired`, which sends the message the guest
-/// programmed into its virtual capability (`PassthroughPCIFunction.deliverMSI`) to the
-/// guest's vCPU. A function keeps its vector until it is reset after its VM ends.
+/// Host vectors for passed-through functions' MSI and MSI-X (docs/passthrough.md): a pool of
+/// `count` node vectors from `firstVector`; a function with MSI gets one, a function with
+/// MSI-X one per table entry (up to `entriesPerFunction`). The device's real MSI capability
+/// or MSI-X table is programmed to send those vectors to CPU 0 (fixed, edge, physical; SDM
+/// 3A §11.11; the message composed by `MSIXCapability.message` only). The handler
+/// (`InterruptRouting`) calls `fired`, which sends the message the guest programmed into its
+/// virtual capability or table entry (`PassthroughPCIFunction.deliverMSI`/`deliver(entry:)`)
+/// to the guest's vCPU. A function keeps its vectors until it is reset after its VM ends.
 enum PassthroughInterrupts {
   static let firstVector: UInt8 = 0x48
-  static let count = 8
-  /// By vector index: the host function and the guest's view. Read by the interrupt
-  /// handler under `lock`; the guest view is retained until the function is reset.
+  /// 0x48-0x87: above the management NIC's 0x40, far below the kick vector 0xF2.
+  static let count = 64
+  /// An MSI-X table's entries past this many stay masked in the device (virtio-net with
+  /// one queue pair uses 3, an NVMe VF 2 to 5).
+  static let entriesPerFunction = 32
+  /// By vector index: the host function, the guest's view, and the MSI-X entry (nil: MSI).
+  /// Read by the interrupt handler under `lock`; the guest view is retained until the
+  /// function is reset.
   nonisolated(unsafe) private static var slots:
-    [(function: PassthroughFunction, guest: PassthroughPCIFunction)?] = Array(
+    [(function: PassthroughFunction, guest: PassthroughPCIFunction, entry: Int?)?] = Array(
       repeating: nil, count: count)
   private static let lock = TicketLock()
   /// Interrupts that reached `fired` on a vector no function holds.
@@ -24,6 +31,30 @@ enum PassthroughInterrupts {
     vector >= firstVector && vector < firstVector + UInt8(count)
   }
 
+  /// `wanted` free vectors for `function` (nil entries: MSI), all or none.
+  private static func allocate(
+    _ function: PassthroughFunction, guest: PassthroughPCIFunction, entries: [Int?]
+  ) -> [UInt8]? {
+    lock.withLock {
+      let free = slots.indices.filter { slots[$0] == nil }
+      guard free.count >= entries.count else { return nil }
+      var vectors: [UInt8] = []
+      for (index, entry) in zip(free, entries) {
+        slots[index] = (function, guest, entry)
+        vectors.append(firstVector + UInt8(index))
+      }
+      return vectors
+    }
+  }
+
+  /// Vectors free now (for the refusal's line).
+  static var freeCount: Int { lock.withLock { slots.filter { $0 == nil }.count } }
+
+  private static func message(_ vector: UInt8) -> (address: UInt64, data: UInt32) {
+    MSIXCapability.message(
+      vector: vector, apicID: UInt8(truncatingIfNeeded: CPUs.all[0].apicID))
+  }
+
   /// Gives `guest` a vector and points the host function's MSI at it; the vector, or nil
   /// when every vector is taken or the function has no MSI capability.
   static func route(
@@ -31,19 +62,10 @@ enum PassthroughInterrupts {
   )
     -> UInt8?
   {
-    guard let capability = found.capabilities.first(where: { $0.id == PCICapability.msi })
+    guard let capability = found.capabilities.first(where: { $0.id == PCICapability.msi }),
+      let vector = allocate(function, guest: guest, entries: [nil])?.first
     else { return nil }
-    let index: Int? = lock.withLock {
-      // The same function again (a new VM) takes its old vector back.
-      let chosen =
-        slots.firstIndex { $0?.function == function } ?? slots.firstIndex { $0 == nil }
-      if let chosen { slots[chosen] = (function, guest) }
-      return chosen
-    }
-    guard let index else { return nil }
-    let vector = firstVector + UInt8(index)
-    let message = MSIXCapability.message(
-      vector: vector, apicID: UInt8(truncatingIfNeeded: CPUs.all[0].apicID))
+    let message = message(vector)
     // §6.8.1: control at +2 (bit 7: 64-bit address), address at +4, upper address at +8
     // when 64-bit, data right after; one message (MME 0), then enable (bit 0).
     let space = found.space
@@ -60,8 +82,31 @@ enum PassthroughInterrupts {
     return vector
   }
 
-  /// The function was reset after its VM ended: its vector is free (its MSI enable was
-  /// cleared by the reset first).
+  /// Gives each of the first `entriesPerFunction` entries of the function's MSI-X table a
+  /// vector, writes the node's messages into the device's real table, every entry masked
+  /// (`PassthroughPCIFunction.routeHostVectors`: the guest's masks are mirrored from then
+  /// on), then enables MSI-X in the real capability with the function unmasked (§6.8.2.3).
+  /// The vectors (first and count), or nil when the pool has too few left: the caller
+  /// refuses the VM, since a guest whose MSI-X never fires would hang its driver.
+  /// Memory decoding must be on (the table is in a BAR).
+  static func routeMSIX(
+    _ function: PassthroughFunction, guest: PassthroughPCIFunction, found: PCIFunction
+  ) -> [UInt8]? {
+    guard let msix = guest.description.msix,
+      let capability = found.capabilities.first(where: { $0.id == PCICapability.msiX })
+    else { return [] }
+    let entries = min(msix.tableSize, entriesPerFunction)
+    guard let vectors = allocate(function, guest: guest, entries: (0..<entries).map { $0 })
+    else { return nil }
+    guest.routeHostVectors(vectors.map { message($0) })
+    let space = found.space
+    let control = space.read16(capability.offset + 2)
+    space.write16(capability.offset + 2, (control | 1 << 15) & ~(1 << 14))
+    return vectors
+  }
+
+  /// The function was reset after its VM ended: its vectors are free (its MSI and MSI-X
+  /// enables were cleared and its real MSI-X entries masked by the quiesce first).
   static func release(_ function: PassthroughFunction) {
     lock.withLock {
       for index in slots.indices where slots[index]?.function == function { slots[index] = nil }
@@ -69,14 +114,18 @@ enum PassthroughInterrupts {
   }
 
   /// Interrupt context (CPU 0, interrupts masked): the function holding `vector` raised
-  /// its MSI.
+  /// its MSI or one of its MSI-X entries.
   static func fired(_ vector: UInt8) {
     let index = Int(vector - firstVector)
-    let guest = lock.withLock { slots[index]?.guest }
-    guard let guest else {
+    let slot = lock.withLock { slots[index] }
+    guard let slot else {
       stray.wrappingAdd(1, ordering: .relaxed)
       return
     }
-    guest.deliverMSI()
+    if let entry = slot.entry {
+      slot.guest.deliver(entry: entry)
+    } else {
+      slot.guest.deliverMSI()
+    }
   }
 }
