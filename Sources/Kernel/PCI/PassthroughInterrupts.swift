@@ -18,7 +18,7 @@ enum PassthroughInterrupts {
       repeating: nil, count: count)
   private static let lock = TicketLock()
   /// Interrupts that reached `fired` on a vector no function holds.
-  private static let stray = Atomic<UInt64>(0)
+  static let stray = Atomic<UInt64>(0)
 
   static func isPassthrough(_ vector: UInt8) -> Bool {
     vector >= firstVector && vector < firstVector + UInt8(count)
@@ -42,8 +42,15 @@ enum PassthroughInterrupts {
     }
     guard let index else { return nil }
     let vector = firstVector + UInt8(index)
-    let message = MSIXCapability.message(
-      vector: vector, apicID: UInt8(truncatingIfNeeded: CPUs.all[0].apicID))
+    // Remappable through an entry naming this function when the IOMMU remaps interrupts.
+    guard
+      let message = HostMSI.message(
+        vector: vector, apicID: UInt8(truncatingIfNeeded: CPUs.all[0].apicID),
+        requester: found.requester)
+    else {
+      lock.withLock { slots[index] = nil }
+      return nil
+    }
     // §6.8.1: control at +2 (bit 7: 64-bit address), address at +4, upper address at +8
     // when 64-bit, data right after; one message (MME 0), then enable (bit 0).
     let space = found.space
@@ -60,12 +67,15 @@ enum PassthroughInterrupts {
     return vector
   }
 
-  /// The function was reset after its VM ended: its vector is free (its MSI enable was
-  /// cleared by the reset first).
+  /// The function was reset after its VM ended: its vector and its interrupt-remapping
+  /// entries are free (its MSI enable was cleared by the reset first).
   static func release(_ function: PassthroughFunction) {
     lock.withLock {
       for index in slots.indices where slots[index]?.function == function { slots[index] = nil }
     }
+    HostMSI.release(
+      requester: RequesterID(
+        bus: function.bus, device: function.device, function: function.function))
   }
 
   /// Interrupt context (CPU 0, interrupts masked): the function holding `vector` raised
@@ -74,7 +84,8 @@ enum PassthroughInterrupts {
     let index = Int(vector - firstVector)
     let guest = lock.withLock { slots[index]?.guest }
     guard let guest else {
-      stray.wrappingAdd(1, ordering: .relaxed)
+      let count = stray.wrappingAdd(1, ordering: .relaxed).newValue
+      InterruptRouting.reportUnexpected(vector: vector, count: count, kind: "no function holds it")
       return
     }
     guest.deliverMSI()
