@@ -6,8 +6,9 @@
 ;   compat-0x4f   0xFEE00000 data 0x4F: compatibility format, a passthrough vector no function holds
 ;   remap-absent  remappable, handle 200: an entry the node never filled (VT-d fault 0x22)
 ;   remap-beyond  remappable, handle 0x7FFF: past the 256-entry table (fault 0x21)
-;   remap-nic     remappable, handle 0: the node's first entry (its management NIC's MSI-X),
-;                 which names another source id (fault 0x26)
+;   remap-nic     remappable, handle 0 without SHV (address 0xFEE00010, data 0x40): the
+;                 node's first entry (its management NIC's MSI-X), which names another
+;                 source id (fault 0x26)
 ; The node needs edu's full 32-bit DMA reach (-device edu,dma_mask=0xffffffff). The guest
 ; only checks that each transfer completed; what the node saw is read from its console.
 ; PASS edu-found, inject-<name> for each; then DONE and exit code = failures.
@@ -53,7 +54,7 @@ main:
     INJECT "inject-compat-0x4f", 0xFEE00000, 0x4F
     INJECT "inject-remap-absent", 0xFEE00000 | (200 << 5) | 0x18, 0
     INJECT "inject-remap-beyond", 0xFEE00000 | (0x7FFF << 5) | 0x18, 0
-    INJECT "inject-remap-nic", 0xFEE00018, 0
+    INJECT "inject-remap-nic", 0xFEE00010, 0x40
     PRINT "INFO inject issued", 10
     ; A moment for the node to take (or not) the interrupts before the VM ends.
     mov ecx, 50000000
