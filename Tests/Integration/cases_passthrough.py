@@ -339,6 +339,19 @@ class PassthroughInterruptRemappingDriver(PassthroughEduDriver):
         blocked = re.findall(r"^[^@\n]*: (vtd_\w+: .*)$", emulator, re.MULTILINE)
         self.notes.append("QEMU's own reports of blocked requests: %s" %
                           (sorted(set(blocked)) or "none"))
+        # Which entries the node's sources use, from QEMU's account of delivered messages.
+        handles = {}
+        for faddr, fdata, taddr, tdata in re.findall(
+                r"vtd_ir_remap_msi \(addr (0x\w+), data (0x\w+)\) -> \(addr (0x\w+), data "
+                r"(0x\w+)\)", emulator):
+            if int(faddr, 16) & 0x10 and int(fdata, 16) == 0:  # not the forgery
+                handles.setdefault(int(tdata, 16) & 0xFF, set()).add(
+                    (int(faddr, 16) >> 5) & 0x7FFF)
+        self.notes.append("remappable entries in use, by vector: %s" %
+                          {hex(v): sorted(h) for v, h in sorted(handles.items())})
+        if 0x48 not in handles or 0x40 not in handles:
+            raise DriverFailure("the NIC (0x40) or edu (0x48) did not interrupt through an "
+                                "entry: %s" % handles)
         verdicts = qemu_verdicts(emulator)
         for name in FORGERIES:
             self.notes.append("%s: %s" % (name, verdicts.get(name, "never requested")))

@@ -10,7 +10,9 @@ extension IOMMU {
   /// Interrupt requests the unit blocked (fault reasons 0x20-0x26), all sources.
   nonisolated(unsafe) static var interruptFaults = 0
 
-  static var remapsInterrupts: Bool { interruptEntries != nil }
+  /// Set once at boot, before any other CPU runs; read without the lock (unlike
+  /// `interruptEntries`, whose array another CPU may be replacing).
+  nonisolated(unsafe) static var remapsInterrupts = false
 
   /// Queued invalidation, then the table, SIRTP, IEC invalidation and IRE with CFI off.
   static func startInterruptRemapping(_ unit: inout RemappingUnit, commandLine: [UInt8]) {
@@ -33,6 +35,7 @@ extension IOMMU {
       return
     }
     interruptEntries = InterruptRemappingAllocator()
+    remapsInterrupts = true
     guard Log.begin(.info) else { return }
     Console.write("iommu: interrupt remapping on: ")
     Console.write(decimal: UInt64(InterruptRemappingTable.entries))

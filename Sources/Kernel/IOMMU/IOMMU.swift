@@ -242,7 +242,7 @@ enum IOMMU {
   static func pollFaults() {
     AMDVi.pollEvents()
     // No domain and no interrupt remapping, no fault: one load per pass, no register read.
-    guard liveDomains > 0 || interruptEntries != nil else { return }
+    guard liveDomains > 0 || remapsInterrupts else { return }
     lock.withLock { pollFaultsLocked() }
   }
 
