@@ -55,12 +55,15 @@ enum Hypervisor {
   ) -> Never {
     LocalAPIC.initialize()
     LocalAPIC.calibrate()
+    // Before the NICs: with interrupt remapping on, their MSIs must be composed through it
+    // (compatibility-format messages are blocked). Translation stays off until a VM owns a
+    // device, so an NVMe PF's admin queue (SRIOVDevices) still DMAs untranslated.
+    IOMMU.start(commandLine: boot.commandLine)
     // Before the other CPUs start: it may map the NIC's BARs in the kernel's page tables.
     ManagementNetwork.start(commandLine: boot.commandLine)
     DataNetwork.start()
-    // Before the IOMMU: an NVMe PF's admin queue DMAs while translation is still off.
     SRIOVDevices.start(PCIBus.enumerate())
-    IOMMU.start(commandLine: boot.commandLine)
+    IOMMU.runSelfTest(commandLine: boot.commandLine)
     ApplicationProcessors.startAll(boot: boot, backend: everyCPU)
     let topology = CPUTopology(
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })

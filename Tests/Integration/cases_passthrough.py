@@ -36,6 +36,7 @@ EDU_DMA = os.path.normpath(os.path.join(GUESTS, "edu-dma.bin"))
 EDU_MIDWAY = os.path.normpath(os.path.join(GUESTS, "edu-midway.bin"))
 BYSTANDER = os.path.normpath(os.path.join(GUESTS, "bystander.bin"))
 EDU_MSI = os.path.normpath(os.path.join(GUESTS, "edu-msi.bin"))
+EDU_INJECT = os.path.normpath(os.path.join(GUESTS, "edu-msi-inject.bin"))
 BYSTANDER_PROFILE = """<?xml version="1.0"?>
 <profile>
   <name>bystander</name>
@@ -190,7 +191,8 @@ class PassthroughEduDriver(PassthroughClaimDriver):
         lines = [l for l in out.replace("\r", "").splitlines()
                  if l.startswith(("PASS", "FAIL", "INFO", "DONE"))]
         if "DONE failures=0" not in out:
-            raise DriverFailure("%s: %s" % (vm, "\n".join(lines[-30:]) or out[-800:] + err[-400:]))
+            raise DriverFailure("%s: exit %d: %s %s" % (vm, code, "\n".join(lines[-30:]) or out[-800:],
+                                                        err[-400:]))
         for line in lines:
             if line.startswith("INFO") or line.startswith("DONE"):
                 self.notes.append("%s: %s" % (vm, line))
@@ -275,10 +277,167 @@ class PassthroughEduDriver(PassthroughClaimDriver):
         return self.notes
 
 
+class PassthroughInterruptRemappingDriver(PassthroughEduDriver):
+    """VT-d interrupt remapping (docs/iommu.md): the node turns it on at boot (IRES, CFIS
+    clear) and composes every MSI through it: its management NIC's MSI-X and edu's MSI (the
+    100 interrupts of edu-msi arrive through a remappable entry naming 00:12.0). Then
+    guests/passthrough/edu-msi-inject.asm makes edu DMA one dword into 0xFEExxxxx five ways
+    (compatibility format naming vectors 0x60 and 0x4F, remappable naming an absent entry,
+    one past the table, and the NIC's entry). The node must keep answering and must never
+    see the forged vectors; what QEMU 7.2 blocks, lets through or reports is measured and
+    noted (docs/iommu.md has the table)."""
+
+    def drive(self):
+        for image in [EDU_MSI, EDU_INJECT]:
+            if not os.path.exists(image):
+                raise DriverFailure("%s is missing: make guests" % image)
+        # QEMU's own account of each request at 0xFEExxxxx (its log trace backend, on the
+        # emulator's stderr: emulator.log): vtd_ir_remap_msi_req for every request,
+        # vtd_ir_remap_msi (from -> to) for those it delivers.
+        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
+                 "-device edu,addr=0x12,dma_mask=0xffffffff "
+                 "-trace vtd_ir_remap_msi_req -trace vtd_ir_remap_msi")
+        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
+                timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
+        self.wait_serial(r"^\[info \] iommu: interrupt remapping on: 256 entries at 0x\w+, queued "
+                         r"invalidation, GSTS 0x\w+ \(IRES, CFIS clear")
+        self.wait_serial(r"MSI-X vector 64")
+        text = self.serial()
+        gsts = int(re.search(r"interrupt remapping on: .* GSTS (0x\w+)", text).group(1), 16)
+        if not gsts & (1 << 25) or gsts & (1 << 23) or not gsts & (1 << 26):
+            raise DriverFailure("GSTS 0x%x: IRES and QIES must be set, CFIS clear" % gsts)
+        self.notes.append("GSTS 0x%x: QIES, IRES, IRTPS set; CFIS clear" % gsts)
+
+        out = self.edu_run("msi", EDU_MSI)
+        self.wait_serial(r"^\[info \] passthrough: vm msi: pci 0000:00:12\.0 in guest slot .*"
+                         r"MSI on host vector 0x4\w")
+        found = re.search(r"INFO msi interrupts=(\d+) exits=(\d+)", out)
+        if not found or int(found.group(1)) != 100:
+            raise DriverFailure("msi through the remapped path: %s" % out[-400:])
+        self.notes.append("msi: 100 interrupts through remappable entries, %.2f exits each" %
+                          (int(found.group(2)) / 100.0))
+        self.wait_serial(r"^\[info \] passthrough: pci 0000:00:12\.0 quiet and free")
+
+        before = self.serial()
+        self.edu_run("inject", EDU_INJECT)
+        # The node still answers (the CLI talks to it over its management NIC, whose MSI-X
+        # is remapped), and a second run of msi still gets all its interrupts.
+        self.ok("list")
+        self.wait_serial(r"^\[info \] passthrough: pci 0000:00:12\.0 quiet and free")
+        after = self.serial()[len(before):]
+        seen = re.findall(r"unexpected interrupt, vector (0x\w+) \(([^)]*)\), (\d+) so far", after)
+        faults = re.findall(r"^.*IOMMU interrupt fault: .*$", after, re.MULTILINE)
+        for line in faults:
+            self.notes.append(line)
+        emulator = ""
+        try:
+            with open(os.path.join(self.home, "nodes", "node0", "emulator.log"),
+                      encoding="utf-8", errors="replace") as f:
+                emulator = f.read()
+        except OSError:
+            pass
+        blocked = re.findall(r"^[^@\n]*: (vtd_\w+: .*)$", emulator, re.MULTILINE)
+        self.notes.append("QEMU's own reports of blocked requests: %s" %
+                          (sorted(set(blocked)) or "none"))
+        # Which entries the node's sources use, from QEMU's account of delivered messages.
+        handles = {}
+        for faddr, fdata, taddr, tdata in re.findall(
+                r"vtd_ir_remap_msi \(addr (0x\w+), data (0x\w+)\) -> \(addr (0x\w+), data "
+                r"(0x\w+)\)", emulator):
+            if int(faddr, 16) & 0x10 and int(fdata, 16) == 0:  # not the forgery
+                handles.setdefault(int(tdata, 16) & 0xFF, set()).add(
+                    (int(faddr, 16) >> 5) & 0x7FFF)
+        self.notes.append("remappable entries in use, by vector: %s" %
+                          {hex(v): sorted(h) for v, h in sorted(handles.items())})
+        if 0x48 not in handles or 0x40 not in handles:
+            raise DriverFailure("the NIC (0x40) or edu (0x48) did not interrupt through an "
+                                "entry: %s" % handles)
+        verdicts = qemu_verdicts(emulator)
+        for name in FORGERIES:
+            self.notes.append("%s: %s" % (name, verdicts.get(name, "never requested")))
+        # The spec blocks all five. QEMU 7.2 blocks the two with no usable entry and, as
+        # measured, delivers the rest (QEMU_7_2_DELIVERS): a forgery it delivers must be one
+        # of those, and one it starts blocking is noted.
+        for name in FORGERIES:
+            verdict = verdicts.get(name, "never requested")
+            if verdict == "never requested":
+                raise DriverFailure("%s: QEMU never saw the request" % name)
+            if verdict.startswith("delivered") and name not in QEMU_7_2_DELIVERS:
+                raise DriverFailure("%s: %s" % (name, verdict))
+            if verdict.startswith("blocked") and name in QEMU_7_2_DELIVERS:
+                self.notes.append("NOTE: this QEMU blocks %s" % name)
+        forged = {vector for vector, _, _ in seen}
+        self.notes.append("vectors the node saw from the forgeries: %s" % (sorted(forged) or "none"))
+        # Compatibility format with CFIS clear: the spec blocks it (fault 0x25). QEMU 7.2
+        # passes it through (hw/i386/intel_iommu.c has no CFI gate: docs/iommu.md). The case
+        # pins whichever the emulator does, so a QEMU that starts blocking shows up here.
+        # What QEMU delivered on an unused vector the node must have seen, counted, and
+        # survived (EOI: msi2 below); what it blocked, never.
+        for name, vector in [("compat-0x60", "0x60"), ("compat-0x4f", "0x4f")]:
+            delivered = verdicts[name].startswith("delivered")
+            if delivered != (vector in forged):
+                raise DriverFailure("%s: QEMU %s, the node saw %s" % (name, verdicts[name], seen))
+        if faults:
+            self.notes.append("interrupt faults recorded by the unit: %d" % len(faults))
+        else:
+            self.notes.append("no interrupt fault recorded (QEMU 7.2 records none: docs/iommu.md)")
+
+        out = self.edu_run("msi2", EDU_MSI)
+        found = re.search(r"INFO msi interrupts=(\d+)", out)
+        if not found or int(found.group(1)) != 100:
+            raise DriverFailure("msi after the forgeries: %s" % out[-400:])
+        self.notes.append("msi2 after the forgeries: 100 interrupts")
+        text = self.serial()
+        for pattern in [r"PEREGRINE (PANIC|EXCEPTION)", r"interrupt remapping not enabled",
+                        r"no interrupt remapping entry left"]:
+            if re.search(pattern, text, re.MULTILINE):
+                raise DriverFailure("the node's console has %r" % pattern)
+        return self.notes
+
+
+# guests/passthrough/edu-msi-inject.asm's forgeries: (address, data) as QEMU's trace prints them.
+FORGERIES = {
+    "compat-0x60": ("0xfee00000", "0x60"),
+    "compat-0x4f": ("0xfee00000", "0x4f"),
+    "remap-absent": ("0xfee01918", "0x0"),
+    "remap-beyond": ("0xfeeffff8", "0x0"),
+    "remap-nic": ("0xfee00010", "0x40"),
+}
+
+
+def qemu_verdicts(emulator):
+    """Per forgery, from QEMU's trace: 'delivered as (addr, data)' when a vtd_ir_remap_msi
+    line follows its vtd_ir_remap_msi_req line, 'blocked' when another request follows."""
+    lines = re.findall(r"vtd_ir_remap_msi(_req)? (?:addr (0x\w+) data (0x\w+)|\(addr (0x\w+), "
+                       r"data (0x\w+)\) -> \(addr (0x\w+), data (0x\w+)\))", emulator)
+    verdicts = {}
+    for i, (req, addr, data, faddr, fdata, taddr, tdata) in enumerate(lines):
+        if not req:
+            continue
+        for name, pair in FORGERIES.items():
+            if (addr, data) != pair or name in verdicts:
+                continue
+            following = lines[i + 1] if i + 1 < len(lines) else None
+            if following and not following[0] and (following[3], following[4]) == pair:
+                verdicts[name] = "delivered as (%s, %s)" % (following[5], following[6])
+            else:
+                verdicts[name] = "blocked (no remap follows the request)"
+    return verdicts
+
+
+# Measured on QEMU 7.2 (Debian 1:7.2+dfsg-7+deb12u18): its VT-d model delivers a
+# compatibility-format MSI even with IRE set and CFIS clear (no CFI gate), and checks an
+# entry's source id only for requests that carry one: edu's DMA goes out with unspecified
+# attributes, so the NIC's entry is used from edu (delivered as 0x40).
+QEMU_7_2_DELIVERS = {"compat-0x60", "compat-0x4f", "remap-nic"}
+
+
 def cases():
     return [
         Case("qemu-svm-passthrough-claims", "host", cases_management.ISO, [], timeout=600,
              driver=PassthroughClaimDriver()),
         Case("qemu-svm-passthrough-edu", "host", cases_management.ISO, [], timeout=900,
              driver=PassthroughEduDriver()),
+        Case("qemu-svm-passthrough-edu-intremap", "host", cases_management.ISO, [], timeout=600,
+             driver=PassthroughInterruptRemappingDriver()),
     ]

@@ -14,6 +14,11 @@ public struct RemappingFault: Equatable, Sendable {
     self.isRead = isRead
   }
 
+  /// For an interrupt-remapping fault (reasons 0x20-0x26), FI's bits 63:48 hold the
+  /// interrupt_index of the blocked request (§11.4.14); its low bits are not an address.
+  public var interruptIndex: UInt16 { UInt16(truncatingIfNeeded: address >> 48) }
+  public var isInterruptFault: Bool { reason.isInterruptRemapping }
+
   /// The F bit in the high half.
   public static let validBit: UInt64 = 1 << 63
 
@@ -27,7 +32,8 @@ public struct RemappingFault: Equatable, Sendable {
   }
 }
 
-/// Fault reasons of DMA remapping (§7.1.3, Table 24), the ones Peregrine's set-up can meet.
+/// Fault reasons of DMA remapping (§7.1.3, Table 24), the ones Peregrine's set-up can meet,
+/// and of interrupt remapping (§7.1.3, Table 25: 0x20-0x26).
 public enum RemappingFaultReason: Equatable, Sendable {
   case rootNotPresent  // 0x1
   case contextNotPresent  // 0x2
@@ -37,6 +43,13 @@ public enum RemappingFaultReason: Equatable, Sendable {
   case readNotPermitted  // 0x6
   case pagingEntryUnreadable  // 0x7
   case reservedBits  // 0xA, 0xB, 0xC
+  case interruptRequestReserved  // 0x20: reserved bits set in the interrupt request
+  case interruptIndexBeyondTable  // 0x21: index past IRTA.S's table size
+  case interruptEntryNotPresent  // 0x22: the IRTE's P is clear
+  case interruptTableUnreadable  // 0x23: the table at IRTA could not be read
+  case interruptEntryReserved  // 0x24: reserved bits set in a present IRTE
+  case compatibilityInterruptBlocked  // 0x25: compatibility format with CFIS clear (or EIME)
+  case interruptSourceInvalid  // 0x26: the requester failed the IRTE's source-id check
   case other(UInt8)
 
   public init(code: UInt8) {
@@ -49,6 +62,13 @@ public enum RemappingFaultReason: Equatable, Sendable {
     case 0x6: self = .readNotPermitted
     case 0x7: self = .pagingEntryUnreadable
     case 0xA, 0xB, 0xC: self = .reservedBits
+    case 0x20: self = .interruptRequestReserved
+    case 0x21: self = .interruptIndexBeyondTable
+    case 0x22: self = .interruptEntryNotPresent
+    case 0x23: self = .interruptTableUnreadable
+    case 0x24: self = .interruptEntryReserved
+    case 0x25: self = .compatibilityInterruptBlocked
+    case 0x26: self = .interruptSourceInvalid
     default: self = .other(code)
     }
   }
@@ -63,7 +83,25 @@ public enum RemappingFaultReason: Equatable, Sendable {
     case .readNotPermitted: "read of a page not mapped readable"
     case .pagingEntryUnreadable: "second-level table unreadable"
     case .reservedBits: "reserved bits set in a table entry"
+    case .interruptRequestReserved: "interrupt request with reserved bits set"
+    case .interruptIndexBeyondTable: "interrupt index beyond the remapping table"
+    case .interruptEntryNotPresent: "interrupt with no present remapping entry"
+    case .interruptTableUnreadable: "interrupt remapping table unreadable"
+    case .interruptEntryReserved: "reserved bits set in an interrupt remapping entry"
+    case .compatibilityInterruptBlocked: "compatibility-format interrupt blocked"
+    case .interruptSourceInvalid: "interrupt from a source its remapping entry does not name"
     case .other: "other reason"
+    }
+  }
+
+  /// Reasons 0x20-0x26: an interrupt request the unit blocked, not a DMA.
+  public var isInterruptRemapping: Bool {
+    switch self {
+    case .interruptRequestReserved, .interruptIndexBeyondTable, .interruptEntryNotPresent,
+      .interruptTableUnreadable, .interruptEntryReserved, .compatibilityInterruptBlocked,
+      .interruptSourceInvalid:
+      true
+    default: false
     }
   }
 }

@@ -49,9 +49,6 @@ enum AMDVi {
     Log.info(
       "iommu: AMD-Vi enabled (device table 2 MiB, all entries pass-through), command buffer and event log running, COMPLETION_WAIT store seen"
     )
-    if KernelCommandLine.value(of: "iommu", in: commandLine) == Array("selftest".utf8) {
-      AMDViSelfTest.run()
-    }
   }
 
   static func report(_ table: IVRSTable, _ ivhd: IVRSHardwareDefinition, _ unit: AMDViUnit) {

@@ -75,10 +75,22 @@ enum IOMMU {
       Log.error("iommu: root table pointer or invalidation not acknowledged")
       return
     }
-    unit = found
+    var started = found
     Log.info("iommu: root table set (legacy mode), translation off until a device is assigned")
-    if KernelCommandLine.value(of: "iommu", in: commandLine) == Array("selftest".utf8) {
+    startInterruptRemapping(&started, commandLine: commandLine)
+    unit = started
+  }
+
+  /// `iommu=selftest` (it sends through the management NIC, so it runs once that is up;
+  /// `start` runs before the NICs, so their MSIs are composed with remapping on).
+  static func runSelfTest(commandLine: [UInt8]) {
+    guard KernelCommandLine.value(of: "iommu", in: commandLine) == Array("selftest".utf8) else {
+      return
+    }
+    if unit != nil {
       IOMMUSelfTest.run()
+    } else if AMDVi.unit != nil {
+      AMDViSelfTest.run()
     }
   }
 
@@ -229,8 +241,8 @@ enum IOMMU {
   /// Reports and clears recorded faults (CPU 0, with the node's management work).
   static func pollFaults() {
     AMDVi.pollEvents()
-    // No domain, no translation, no fault: one load per pass, no register read.
-    guard liveDomains > 0 else { return }
+    // No domain and no interrupt remapping, no fault: one load per pass, no register read.
+    guard liveDomains > 0 || remapsInterrupts else { return }
     lock.withLock { pollFaultsLocked() }
   }
 
@@ -241,6 +253,11 @@ enum IOMMU {
       let owner = domains.first { $0.devices.contains(fault.requester) }
       owner?.faults += 1
       if owner == nil { unattributedFaults += 1 }
+      if fault.isInterruptFault {
+        interruptFaults += 1
+        reportInterruptFault(fault, owner: owner)
+        continue
+      }
       guard Log.begin(.warning) else { continue }
       Console.write("IOMMU fault: VM ")
       if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
@@ -266,6 +283,27 @@ enum IOMMU {
 }
 
 extension IOMMU {
+  /// `IOMMU interrupt fault: VM NAME, device bb:dd.f, index N, REASON (N blocked so far)`.
+  static func reportInterruptFault(_ fault: RemappingFault, owner: RemappingDomain?) {
+    guard Log.begin(.warning) else { return }
+    Console.write("IOMMU interrupt fault: VM ")
+    if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
+    Console.write(", device ")
+    writeHex2(fault.requester.bus)
+    Console.write(":")
+    writeHex2(fault.requester.device)
+    Console.write(".")
+    Console.write(decimal: UInt64(fault.requester.function))
+    Console.write(", index ")
+    Console.write(decimal: UInt64(fault.interruptIndex))
+    Console.write(", ")
+    Console.write(fault.reason.message)
+    Console.write(" (")
+    Console.write(decimal: UInt64(interruptFaults))
+    Console.write(" blocked so far)")
+    Log.end()
+  }
+
   static func writeHex2(_ value: UInt8) {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
     Console.write(digits[Int(value >> 4)])

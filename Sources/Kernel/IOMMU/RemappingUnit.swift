@@ -12,6 +12,12 @@ struct RemappingUnit {
   let rootTable: UInt64
   /// Context tables made so far, by bus (0 = none): one frame of 256 context entries each.
   var contextTables = [UInt64](repeating: 0, count: 256)
+  /// The invalidation queue's frame and the frame its wait descriptors write to; 0 while
+  /// invalidation is register-based (RemappingUnit+Interrupts.swift).
+  var invalidationQueue: UInt64 = 0
+  var invalidationStatus: UInt64 = 0
+  /// The interrupt-remapping table (256 entries, one frame); 0 while IR is off.
+  var interruptTable: UInt64 = 0
 
   init?(registerBase: UInt64) {
     guard KernelPageTables.mapDevice(physical: registerBase, length: 4096),
@@ -65,15 +71,22 @@ struct RemappingUnit {
     return false
   }
 
-  /// Global context-cache, then global IOTLB invalidation (§6.5.1: in that order).
+  /// Global context-cache, then global IOTLB invalidation (§6.5.1: in that order). Through
+  /// the queue once it is on (§6.5.2: the registers must not be used then).
   func invalidateAll() -> Bool {
-    invalidate(RemappingRegister.contextCommand, RemappingInvalidation.contextGlobal)
+    if invalidationQueue != 0 {
+      return submit([QueuedInvalidationDescriptor.contextGlobal, .iotlbGlobal])
+    }
+    return invalidate(RemappingRegister.contextCommand, RemappingInvalidation.contextGlobal)
       && invalidate(extendedCapability.iotlbOffset + 8, RemappingInvalidation.iotlbGlobal)
   }
 
   /// A domain's context caches and IOTLB entries (after its context entry or tables changed).
   func invalidate(domain: UInt16) -> Bool {
-    invalidate(RemappingRegister.contextCommand, RemappingInvalidation.contextDomain(domain))
+    if invalidationQueue != 0 {
+      return submit([QueuedInvalidationDescriptor.contextDomain(domain), .iotlbDomain(domain)])
+    }
+    return invalidate(RemappingRegister.contextCommand, RemappingInvalidation.contextDomain(domain))
       && invalidate(extendedCapability.iotlbOffset + 8, RemappingInvalidation.iotlbDomain(domain))
   }
 

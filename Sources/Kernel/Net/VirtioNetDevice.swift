@@ -171,11 +171,12 @@ final class VirtioNetDevice: NetworkInterfaceCard {
       let base = function.bars[msix.tableBAR].memoryBase,
       let size = function.bars[msix.tableBAR].memorySize,
       UInt64(msix.tableOffset) + 16 <= size,
-      KernelPageTables.mapDevice(physical: base, length: size)
+      KernelPageTables.mapDevice(physical: base, length: size),
+      let message = HostMSI.message(
+        vector: ManagementNetwork.vector, apicID: UInt8(truncatingIfNeeded: apicID),
+        requester: function.requester)
     else { return false }
     let entry = base + UInt64(msix.tableOffset)
-    let message = MSIXCapability.message(
-      vector: ManagementNetwork.vector, apicID: UInt8(truncatingIfNeeded: apicID))
     // Entry layout (PCI 3.0 §6.8.2.6): address low, address high, data, vector control.
     mmio_write32(entry + 12, 1)  // masked while it is written
     mmio_write32(entry, UInt32(truncatingIfNeeded: message.address))

@@ -1,3 +1,4 @@
+import HypervisorCore
 import PCI
 
 /// One function found on the bus, decoded.
@@ -8,6 +9,10 @@ struct PCIFunction {
   let capabilities: [PCICapability]
 
   var space: PortConfigurationSpace { PortConfigurationSpace(address: address) }
+  /// Its requester id, the source id of its DMA and MSIs (VT-d §3.4.1).
+  var requester: RequesterID {
+    RequesterID(bus: address.bus, device: address.device, function: address.function)
+  }
 }
 
 /// Finds every PCI function by brute force over buses 0-255, devices 0-31, and functions

@@ -25,7 +25,7 @@ enum PassthroughInterrupts {
       repeating: nil, count: count)
   private static let lock = TicketLock()
   /// Interrupts that reached `fired` on a vector no function holds.
-  private static let stray = Atomic<UInt64>(0)
+  static let stray = Atomic<UInt64>(0)
 
   static func isPassthrough(_ vector: UInt8) -> Bool {
     vector >= firstVector && vector < firstVector + UInt8(count)
@@ -50,9 +50,15 @@ enum PassthroughInterrupts {
   /// Vectors free now (for the refusal's line).
   static var freeCount: Int { lock.withLock { slots.filter { $0 == nil }.count } }
 
-  private static func message(_ vector: UInt8) -> (address: UInt64, data: UInt32) {
-    MSIXCapability.message(
-      vector: vector, apicID: UInt8(truncatingIfNeeded: CPUs.all[0].apicID))
+  /// The node's message for `vector` on CPU 0 from `requester`: remappable through an entry
+  /// naming the function when the IOMMU remaps interrupts (`HostMSI`); nil when no entry
+  /// was left.
+  private static func message(_ vector: UInt8, requester: RequesterID) -> (
+    address: UInt64, data: UInt32
+  )? {
+    HostMSI.message(
+      vector: vector, apicID: UInt8(truncatingIfNeeded: CPUs.all[0].apicID),
+      requester: requester)
   }
 
   /// Gives `guest` a vector and points the host function's MSI at it; the vector, or nil
@@ -65,7 +71,10 @@ enum PassthroughInterrupts {
     guard let capability = found.capabilities.first(where: { $0.id == PCICapability.msi }),
       let vector = allocate(function, guest: guest, entries: [nil])?.first
     else { return nil }
-    let message = message(vector)
+    guard let message = message(vector, requester: found.requester) else {
+      release(function)
+      return nil
+    }
     // §6.8.1: control at +2 (bit 7: 64-bit address), address at +4, upper address at +8
     // when 64-bit, data right after; one message (MME 0), then enable (bit 0).
     let space = found.space
@@ -98,19 +107,28 @@ enum PassthroughInterrupts {
     let entries = min(msix.tableSize, entriesPerFunction)
     guard let vectors = allocate(function, guest: guest, entries: (0..<entries).map { $0 })
     else { return nil }
-    guest.routeHostVectors(vectors.map { message($0) })
+    let messages = vectors.compactMap { message($0, requester: found.requester) }
+    guard messages.count == vectors.count else {
+      release(function)
+      return nil
+    }
+    guest.routeHostVectors(messages)
     let space = found.space
     let control = space.read16(capability.offset + 2)
     space.write16(capability.offset + 2, (control | 1 << 15) & ~(1 << 14))
     return vectors
   }
 
-  /// The function was reset after its VM ended: its vectors are free (its MSI and MSI-X
-  /// enables were cleared and its real MSI-X entries masked by the quiesce first).
+  /// The function was reset after its VM ended: its vectors and its interrupt-remapping
+  /// entries are free (its MSI and MSI-X enables were cleared and its real MSI-X entries
+  /// masked by the quiesce first).
   static func release(_ function: PassthroughFunction) {
     lock.withLock {
       for index in slots.indices where slots[index]?.function == function { slots[index] = nil }
     }
+    HostMSI.release(
+      requester: RequesterID(
+        bus: function.bus, device: function.device, function: function.function))
   }
 
   /// Interrupt context (CPU 0, interrupts masked): the function holding `vector` raised
@@ -119,7 +137,8 @@ enum PassthroughInterrupts {
     let index = Int(vector - firstVector)
     let slot = lock.withLock { slots[index] }
     guard let slot else {
-      stray.wrappingAdd(1, ordering: .relaxed)
+      let count = stray.wrappingAdd(1, ordering: .relaxed).newValue
+      InterruptRouting.reportUnexpected(vector: vector, count: count, kind: "no function holds it")
       return
     }
     if let entry = slot.entry {
