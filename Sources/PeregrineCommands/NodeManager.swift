@@ -285,7 +285,10 @@ struct NodeManager {
       try Data("c\n".utf8).write(to: URL(fileURLWithPath: cont))  // the built-in debugger: continue
       arguments = ["-f", rc, "-q", "-rc", cont]
     }
+    let logged =
+      (try? FileManager.default.attributesOfItem(atPath: emulatorLog)[.size] as? Int) ?? 0
     let pid = try launcher.spawn(program, arguments, emulatorLog)
+    if backend == .vmx { drainBochsScreen(emulatorLog: emulatorLog, after: logged) }
     return NodeRecord(
       name: name, backend: backend, pid: pid, hostPort: port, address: address, iso: iso,
       log: log, startedAt: environment.now(), network: network,
