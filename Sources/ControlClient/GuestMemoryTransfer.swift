@@ -4,7 +4,7 @@ import ControlProtocol
 public struct MemoryReadBack: Equatable {
   public var size: UInt64
   public var chunks: [MemoryChunk]
-  /// `memoryRead` requests it took (one per chunk of data, plus one per 8 MiB of zeros).
+  /// `memoryRead` requests it took (one per chunk of data, plus one per 256 KiB block of zeros).
   public var requests: Int
 }
 

@@ -53,7 +53,8 @@ final class ControlConnection: NodeConnection {
       version: String(decoding: info.version, as: UTF8.self)
         + (info.backend == .svm ? " (AMD-V)" : " (VT-x)"),
       refusedRequests: counters.refusedUnauthenticated + counters.refusedMalformed
-        + counters.refusedReplayed + counters.refusedStaleEpoch)
+        + counters.refusedReplayed + counters.refusedStaleEpoch,
+      backend: VendorCheck.backend(info.backend))
   }
 
   func listMachines() throws -> [MachineSummary] {

@@ -23,14 +23,18 @@ public struct NodeReport: Equatable, Codable {
   public var uncorrectedMachineChecks: UInt64
   /// The node's recent health events, oldest first.
   public var healthHistory: [HealthHistoryEntry]
+  /// The node's own word on its vendor (`nodeInfo`); nil from a connection that does not
+  /// say. `migrate` and `restore` refuse a node of another vendor by it (VendorCheck).
+  public var backend: Backend?
 
   public init(
     cpuCount: Int, topology: String, totalMemory: UInt64, freeMemory: UInt64, machines: [String],
     health: String, healthProblems: [String] = [],
     correctedMachineChecks: UInt64 = 0, uncorrectedMachineChecks: UInt64 = 0,
     healthHistory: [HealthHistoryEntry] = [],
-    uptimeSeconds: Double, version: String, refusedRequests: UInt64
+    uptimeSeconds: Double, version: String, refusedRequests: UInt64, backend: Backend? = nil
   ) {
+    self.backend = backend
     self.correctedMachineChecks = correctedMachineChecks
     self.uncorrectedMachineChecks = uncorrectedMachineChecks
     self.healthHistory = healthHistory

@@ -157,16 +157,22 @@ struct NodeManager {
     var portRetries = 0
     while position < started.count {
       let node = started[position]
-      if launcher.isRunning(node.pid, node.marker) {
-        position += 1
-        continue
-      }
       let emulatorLog = URL(fileURLWithPath: node.log).deletingLastPathComponent()
         .appendingPathComponent("emulator.log").path
       let said = (try? String(contentsOfFile: emulatorLog, encoding: .utf8)) ?? ""
+      // Bochs does not exit when its slirp cannot forward the port: it runs on, unreachable
+      // ("could not set up host forwarding rule"; its log is new with each start, below).
+      let lostPort =
+        node.backend == .vmx && said.lowercased().contains("could not set up host forwarding")
+      if launcher.isRunning(node.pid, node.marker) && !lostPort {
+        position += 1
+        continue
+      }
+      if lostPort { launcher.stop(node.pid, node.marker, 2) }
       // The port was free when it was picked, but another `node up` (another state
-      // directory, another user) bound it before this QEMU did: the next free one.
-      if network == .user, portRetries < 5, said.contains("Could not set up host forwarding"),
+      // directory, another user) bound it before this emulator did: the next free one.
+      if network == .user, portRetries < 5,
+        said.contains("Could not set up host forwarding") || lostPort,
         let index = Self.index(of: node.name)
       {
         portRetries += 1
@@ -285,7 +291,12 @@ struct NodeManager {
       try Data("c\n".utf8).write(to: URL(fileURLWithPath: cont))  // the built-in debugger: continue
       arguments = ["-f", rc, "-q", "-rc", cont]
     }
+    // A Bochs node's log is its own run's: `up` reads it for a lost port while it runs.
+    if backend == .vmx { try? files.removeItem(atPath: emulatorLog) }
+    let logged =
+      (try? FileManager.default.attributesOfItem(atPath: emulatorLog)[.size] as? Int) ?? 0
     let pid = try launcher.spawn(program, arguments, emulatorLog)
+    if backend == .vmx { drainBochsScreen(emulatorLog: emulatorLog, after: logged) }
     return NodeRecord(
       name: name, backend: backend, pid: pid, hostPort: port, address: address, iso: iso,
       log: log, startedAt: environment.now(), network: network,

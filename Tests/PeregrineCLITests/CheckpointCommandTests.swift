@@ -94,7 +94,7 @@ final class CheckpointCommandTests: XCTestCase {
     XCTAssertEqual(harness.run("restore", file, "--name", "copy"), 0, harness.errors)
     XCTAssertEqual(
       node.requests.filter { !$0.hasPrefix("list") },
-      ["create copy", "memory write copy 3", "restore copy"])
+      ["describe", "create copy", "memory write copy 3", "restore copy"])
     XCTAssertEqual(node.restoredStates["copy"], state())
     let written = try XCTUnwrap(node.writtenMemory["copy"])
     XCTAssertEqual(written.map(\.offset), [0x7C00, 0x8000, memorySize - 1024])

@@ -72,11 +72,11 @@ struct RestoreCommand: ParsableCommand {
         "no node of the checkpoint's vendor (\(checkpoint.metadata.vendor), \(checkpoint.metadata.backend)); nothing was sent"
       )
     }
-    guard target.backend.rawValue == checkpoint.metadata.backend else {
-      throw CLIError(
-        .refused,
-        "\(file) was taken on a \(checkpoint.metadata.backend) (\(checkpoint.metadata.vendor)) node and \(target.name) is \(target.backend.rawValue): a VM's state moves only between nodes of one vendor; nothing was sent"
-      )
+    let metadata = checkpoint.metadata
+    if let reason = VendorCheck.restoreRefusal(
+      file: file, backend: metadata.backend, vendor: metadata.vendor, on: VendorCheck.Node(target))
+    {
+      throw CLIError(.refused, reason)
     }
     for (_, machines) in try session.machinesByNode().found
     where machines.contains(where: { $0.name == profile.name }) {
@@ -85,6 +85,14 @@ struct RestoreCommand: ParsableCommand {
         hint: "restore it under another name with --name NEW")
     }
     let connection = try session.connection(to: target)
+    // The node's own word on its vendor, before anything is sent to it.
+    let answer = try environment.request { try connection.describeNode() }
+    if let reason = VendorCheck.restoreRefusal(
+      file: file, backend: metadata.backend, vendor: metadata.vendor,
+      on: VendorCheck.Node(target, answered: answer.backend))
+    {
+      throw CLIError(.refused, reason)
+    }
     guard let memoryConnection = connection as? MemoryTransferConnection else {
       throw CLIError(.notSupported, "this connection cannot write a VM's memory")
     }

@@ -57,11 +57,11 @@ struct MigrateCommand: ParsableCommand {
     guard source.name != target.name else {
       throw CLIError(.refused, "\(vm) already runs on \(target.name); nothing moved")
     }
-    guard source.backend == target.backend else {
-      throw CLIError(
-        .refused,
-        "\(source.name) is \(source.backend.rawValue) and \(target.name) is \(target.backend.rawValue): a vCPU's saved state (VMCB or VMCS) runs only under the vendor that saved it; nothing moved"
-      )
+    // Between vendors: by the records first (no request), then by the nodes' own answers.
+    if let reason = VendorCheck.migrationRefusal(
+      vm: vm, from: VendorCheck.Node(source), to: VendorCheck.Node(target))
+    {
+      throw CLIError(.refused, reason)
     }
     guard let xml = ProfileRecords.recorded(vm, in: environment.state) else {
       throw CLIError(
@@ -73,6 +73,13 @@ struct MigrateCommand: ParsableCommand {
     }
     let targetConnection = try session.connection(to: target)
     let report = try environment.request { try targetConnection.describeNode() }
+    let sourceReport = try environment.request { try sourceConnection.describeNode() }
+    if let reason = VendorCheck.migrationRefusal(
+      vm: vm, from: VendorCheck.Node(source, answered: sourceReport.backend),
+      to: VendorCheck.Node(target, answered: report.backend))
+    {
+      throw CLIError(.refused, reason)
+    }
     guard report.freeMemory >= profile.memoryBytes + (profile.memoryBytes >> 8) + (1 << 20) else {
       throw CLIError(
         .refused,

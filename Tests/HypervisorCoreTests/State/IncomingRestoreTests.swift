@@ -43,9 +43,25 @@ final class IncomingRestoreTests: XCTestCase {
     XCTAssertEqual(found[1].1[0x3FE], 1)
     XCTAssertEqual(found[1].1[0x3FF], 2)
     XCTAssertEqual(found[2].1[0], 3)
-    // 3 chunks of data; 8 MiB of RAM in 8 MiB scans, split by the three answers: 4 requests
-    // with data or stops at most.
-    XCTAssertLessThanOrEqual(requests, 6)
+    // 3 chunks of data; 8 MiB of RAM in 256 KiB blocks (32 stops), split by the three
+    // answers with data: 35 requests.
+    XCTAssertEqual(requests, 35)
+  }
+
+  func testMemoryReadStopsAtTheEndOfItsBlock() throws {
+    let machine = machine()
+    machine.write([7], at: 0x4_0000 + 0x800)  // in the second 256 KiB block
+    // From inside the first block: a stop at its end, not the data just past it.
+    let stop = try XCTUnwrap(
+      GuestMemoryScan.read(
+        machine.vm.memory, size: machine.ramSize, from: 0x1000, maximumLength: 1024))
+    XCTAssertEqual(stop.offset, GuestMemoryScan.scanLimit)
+    XCTAssertEqual(stop.bytes, [])
+    let data = try XCTUnwrap(
+      GuestMemoryScan.read(
+        machine.vm.memory, size: machine.ramSize, from: stop.offset, maximumLength: 1024))
+    XCTAssertEqual(data.offset, 0x4_0800)
+    XCTAssertEqual(data.bytes.first, 7)
   }
 
   func testMemoryReadRefusesUnalignedOrPastTheEnd() {
