@@ -14,9 +14,13 @@ struct LiveMigration {
   let environment: CLIEnvironment
   let maxRounds: Int
   let downtimePages: Int
-  /// Called once each round's pages were sent (round 0: the whole memory); the test-only
-  /// pause of `MigrationTestPause` hangs here.
-  var afterRound: (Int) -> Void = { _ in }
+  /// The nodes' migration leases (docs/migration.md, "A CLI that dies"): each node undoes
+  /// its side by itself after this long without a word from this CLI.
+  var leaseMilliseconds: UInt64 = 30_000
+  /// Called once each round's pages were sent (round 0: the whole memory; the last, the
+  /// stop-and-copy, with the VM paused, before the commit), with a function
+  /// that renews both nodes' leases; the test-only pause of `MigrationTestPause` hangs here.
+  var afterRound: (Int, _ keepAlive: () -> Void) -> Void = { _, _ in }
 
   /// A CLI error's message (its hint is about a command the user ran, not this one).
   private func reason(_ error: Error) -> String {
@@ -65,6 +69,22 @@ struct LiveMigration {
       }
       _ = try onTarget { try target.createMachine(request) { _ in } }
       targetCreated = true
+      try onTarget { try target.renewLease(of: vm, milliseconds: leaseMilliseconds) }
+    }
+    /// While the CLI waits (the test-only pause): a node that does not answer is not asked
+    /// again (each ask waits out the retransmissions); its failure shows at the next request.
+    var silent: Set<Bool> = []
+    func keepAlive() {
+      for (connection, isTarget) in [(source, false), (target, true)] {
+        guard !silent.contains(isTarget), isTarget ? targetCreated : logOn else { continue }
+        do {
+          try environment.request {
+            try connection.renewLease(of: vm, milliseconds: leaseMilliseconds)
+          }
+        } catch {
+          silent.insert(isTarget)
+        }
+      }
     }
     func send(_ chunks: [(offset: UInt64, bytes: [UInt8])]) throws {
       bytesSent += chunks.reduce(0) { $0 + UInt64($1.bytes.count) }
@@ -115,6 +135,7 @@ struct LiveMigration {
       if createsEarly { try createTarget(disk: nil) }
       _ = try onSource { try source.startDirtyLog(of: vm) }
       logOn = true
+      try onSource { try source.renewLease(of: vm, milliseconds: leaseMilliseconds) }
       // Every page is dirty at the start: the snapshot clears that, and the whole memory is
       // read after it (zero chunks left out: the target's memory starts zeroed).
       _ = try onSource { try source.dirtyPages(of: vm) }
@@ -137,7 +158,7 @@ struct LiveMigration {
         try send(chunks)
         pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
       }
-      afterRound(0)
+      afterRound(0, keepAlive)
       var last: [UInt64] = []
       while true {
         let pages = try onSource { try source.dirtyPages(of: vm) }
@@ -147,7 +168,7 @@ struct LiveMigration {
         }
         try copy(pages: pages)
         pagesPerRound.append(pages.count)
-        afterRound(pagesPerRound.count - 1)
+        afterRound(pagesPerRound.count - 1, keepAlive)
       }
       // Stop and copy.
       downtimeStart = environment.now()
@@ -174,6 +195,8 @@ struct LiveMigration {
       let stopPages = Array(Set(last).union(final)).sorted()
       try copy(pages: stopPages)
       pagesPerRound.append(stopPages.count)
+      // The stop-and-copy round is a round too: a pause here holds the VM paused.
+      afterRound(pagesPerRound.count - 1, keepAlive)
       if !createsEarly {
         let disk = try onSource { try source.readDisk(of: vm) { _ in } }
         diskBytes = UInt64(disk.image.count)
@@ -182,6 +205,9 @@ struct LiveMigration {
         pending = [:]
         try onTarget { try target.writeMemory(of: vm, chunks: buffered) { _, _ in } }
       }
+      // The commit (docs/migration.md, "A CLI that dies"): from here the source's lease no
+      // longer resumes its copy, so a CLI that dies now leaves at most one copy running.
+      try onSource { try source.handOver(vm) }
       try onTarget { try target.restoreState(of: vm, state: state) }
     } catch let failure as SideFailure {
       let message = reason(failure.error)

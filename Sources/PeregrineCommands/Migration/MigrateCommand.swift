@@ -93,7 +93,14 @@ struct MigrateCommand: ParsableCommand {
     if let pause = MigrationTestPause(
       vm: vm, state: environment.state, environment: ProcessInfo.processInfo.environment)
     {
-      migration.afterRound = { pause.reached(round: $0, environment: environment) }
+      migration.afterRound = {
+        pause.reached(round: $0, environment: environment, keepAlive: $1)
+      }
+    }
+    if let milliseconds = MigrationTestPause.leaseMilliseconds(
+      ProcessInfo.processInfo.environment)
+    {
+      migration.leaseMilliseconds = milliseconds
     }
     let result = try migration.run()
     return (result, source.name, target.name)
@@ -109,7 +116,13 @@ struct MigrationLock {
     let directory = state.directory.appendingPathComponent("migrations")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     path = directory.appendingPathComponent("\(vm).lock").path
-    let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    var descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    if descriptor < 0, Self.holderIsGone(path) {
+      // A CLI killed midway (docs/migration.md, "A CLI that dies"): its nodes undo their
+      // sides when their leases lapse; its lock goes with the next migration.
+      unlink(path)
+      descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    }
     guard descriptor >= 0 else {
       throw CLIError(
         .refused, "a migration of \(vm) is already under way (\(path)); nothing moved",
@@ -121,4 +134,12 @@ struct MigrationLock {
   }
 
   func release() { unlink(path) }
+
+  /// Whether the lock names a process of this host that no longer exists.
+  static func holderIsGone(_ path: String) -> Bool {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+      let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+    else { return false }
+    return kill(pid, 0) != 0 && errno == ESRCH
+  }
 }
