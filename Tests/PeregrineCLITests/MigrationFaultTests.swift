@@ -29,6 +29,10 @@ extension FakeNode: MigrationConnection {
     try check("hand over \(name)")
   }
 
+  func throttle(_ name: String, percent: Int) throws {
+    try check("throttle \(name) \(percent)")
+  }
+
   func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
     -> [(offset: UInt64, bytes: [UInt8])]
   {

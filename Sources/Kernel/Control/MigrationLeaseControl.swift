@@ -1,5 +1,6 @@
 import ControlProtocol
 import HypervisorCore
+import Synchronization
 
 /// The node's side of the migration leases (MigrationLeases; docs/migration.md, "A CLI that
 /// dies"): which requests renew a lease, which start and end one, and what a lapsed one
@@ -45,13 +46,21 @@ extension ManagerControl: NodeService {
       else { return noLease(name) }
     case .handOver:
       guard leases.handOver(name) else { return noLease(name) }
+    case .throttle:
+      guard leases.lease(of: name)?.role == .source, let vm = virtualMachine(name) else {
+        return noLease(name)
+      }
+      vm.throttlePercent.store(
+        Int(min(length, UInt64(AutoConverge.mostPercent))), ordering: .relaxed)
     case .start, .snapshot, .read, .stop: return nil
     }
-    let pages = manager.id(named: name).flatMap { manager.virtualMachine($0) }.map {
-      $0.profile.memorySize / 4096
-    }
+    let pages = virtualMachine(name).map { $0.profile.memorySize / 4096 }
     return .dirtyLog(
       DirtyLogWindow(pageCount: pages ?? 0, dirtyCount: 0, startPage: 0, bitmap: []))
+  }
+
+  private func virtualMachine(_ name: [UInt8]) -> VirtualMachine? {
+    manager.id(named: name).flatMap { manager.virtualMachine($0) }
   }
 
   private func noLease(_ name: [UInt8]) -> Response {
@@ -67,7 +76,10 @@ extension ManagerControl: NodeService {
     if case .failure = answer { return }
     switch request {
     case .dirtyLog(let name, .start, _): leases.begin(name, role: .source, now: now)
-    case .dirtyLog(let name, .stop, _): leases.end(name)
+    case .dirtyLog(let name, .stop, _):
+      // The migration is over (done or failed): the throttle goes with it.
+      leases.end(name)
+      virtualMachine(name)?.throttlePercent.store(0, ordering: .relaxed)
     case .createVM(let specification) where specification.incoming:
       leases.begin(specification.name, role: .target, now: now)
     // The commit: the copy runs here now.
@@ -84,6 +96,7 @@ extension ManagerControl: NodeService {
     if vm.dirtyLog.isTracking {
       _ = DirtyLogControl.execute(name, .stop, from: 0, manager: manager)
     }
+    vm.throttlePercent.store(0, ordering: .relaxed)
     var resumed = false
     if resume, case .success = manager.unpause(id) { resumed = true }
     guard Log.begin(.warning) else { return }

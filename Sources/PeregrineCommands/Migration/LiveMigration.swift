@@ -1,4 +1,5 @@
 import Foundation
+import HypervisorCore
 import PeregrineProfiles
 
 /// The pre-copy algorithm of `migrate` (docs/migration.md), with which side failed kept so
@@ -17,6 +18,8 @@ struct LiveMigration {
   /// The nodes' migration leases (docs/migration.md, "A CLI that dies"): each node undoes
   /// its side by itself after this long without a word from this CLI.
   var leaseMilliseconds: UInt64 = 30_000
+  /// Throttle the VM on the source while rounds do not halve its dirty set (AutoConverge).
+  var autoConverge = true
   /// Called once each round's pages were sent (round 0: the whole memory; the last, the
   /// stop-and-copy, with the VM paused, before the commit), with a function
   /// that renews both nodes' leases; the test-only pause of `MigrationTestPause` hangs here.
@@ -56,6 +59,9 @@ struct LiveMigration {
     var pausedByUs = false
     var pending: [UInt64: [UInt8]] = [:]
     var pagesPerRound: [Int] = []
+    /// Auto-converge's throttle while each round was copied (AutoConverge).
+    var throttlePerRound: [Int] = []
+    var throttle = 0
     var bytesSent: UInt64 = 0
     var downtimeStart = started
     var diskBytes: UInt64 = 0
@@ -152,11 +158,13 @@ struct LiveMigration {
         }
         bytesSent += sent
         pagesPerRound.append(pages.count)
+        throttlePerRound.append(0)
       } else {
         let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
         let chunks = whole.chunks(of: 1024)
         try send(chunks)
         pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+        throttlePerRound.append(0)
       }
       afterRound(0, keepAlive)
       var last: [UInt64] = []
@@ -166,8 +174,18 @@ struct LiveMigration {
           last = pages
           break
         }
+        // A round that did not halve the dirty set: the guest outruns the copy (round 0,
+        // the whole memory, says nothing of its rate).
+        let raised = AutoConverge.next(
+          current: throttle, previous: pagesPerRound.count > 1 ? pagesPerRound.last : nil,
+          pages: pages.count)
+        if autoConverge && raised != throttle {
+          try onSource { try source.throttle(vm, percent: raised) }
+          throttle = raised
+        }
         try copy(pages: pages)
         pagesPerRound.append(pages.count)
+        throttlePerRound.append(throttle)
         afterRound(pagesPerRound.count - 1, keepAlive)
       }
       // Stop and copy.
@@ -195,6 +213,7 @@ struct LiveMigration {
       let stopPages = Array(Set(last).union(final)).sorted()
       try copy(pages: stopPages)
       pagesPerRound.append(stopPages.count)
+      throttlePerRound.append(throttle)
       // The stop-and-copy round is a round too: a pause here holds the VM paused.
       afterRound(pagesPerRound.count - 1, keepAlive)
       if !createsEarly {
@@ -279,6 +298,7 @@ struct LiveMigration {
     return MigrationResult(
       machine: vm, totalSeconds: running.timeIntervalSince(started),
       downtimeSeconds: running.timeIntervalSince(downtimeStart), pagesPerRound: pagesPerRound,
+      throttlePerRound: throttlePerRound,
       bytesSent: bytesSent, diskBytes: diskBytes, sourceNotDestroyed: sourceLeft)
   }
 }
@@ -290,6 +310,8 @@ struct MigrationResult: Encodable {
   var downtimeSeconds: Double
   /// Round 0 is the whole memory (pages with data), the last is the stop-and-copy.
   var pagesPerRound: [Int]
+  /// Auto-converge's throttle (% of the time the source held the vCPUs out) in each round.
+  var throttlePerRound: [Int]
   var bytesSent: UInt64
   var diskBytes: UInt64
   /// Why the source's VM could not be destroyed after the target started (nil: it was).

@@ -26,17 +26,26 @@ struct MigrateCommand: ParsableCommand {
   @Option(name: .long, help: "Pre-copy rounds at most.") var maxRounds = 8
   @Option(name: .long, help: "Stop and copy once a round finds this many dirty pages or fewer.")
   var downtimePages = 256
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Throttle the VM's vCPUs on its node while rounds do not halve its dirty pages.")
+  var autoConverge = true
 
   func run() throws {
     let environment = CLIEnvironment.current
     let (result, source, target) = try Self.migrate(
-      vm, to: to, maxRounds: maxRounds, downtimePages: downtimePages, environment: environment)
+      vm, to: to, maxRounds: maxRounds, downtimePages: downtimePages,
+      autoConverge: autoConverge, environment: environment)
     if options.json {
       environment.printJSON(result)
     } else {
       let rounds = result.pagesPerRound.map(String.init).joined(separator: ", ")
+      let throttled =
+        result.throttlePerRound.contains { $0 > 0 }
+        ? ", throttle per round "
+          + result.throttlePerRound.map { "\($0) %" }.joined(separator: ", ") : ""
       environment.output(
-        "migrated \(vm) from \(source) to \(target) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds)), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
+        "migrated \(vm) from \(source) to \(target) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds))\(throttled), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
       )
     }
   }
@@ -45,7 +54,7 @@ struct MigrateCommand: ParsableCommand {
   /// (`CLIFaultToleranceActions`): returns the result and the source and target node names.
   static func migrate(
     _ vm: String, to: String, maxRounds: Int = 8, downtimePages: Int = 256,
-    environment: CLIEnvironment
+    autoConverge: Bool = true, environment: CLIEnvironment
   ) throws -> (result: MigrationResult, source: String, target: String) {
     let session = try ClusterSession(environment: environment)
     let target = try session.node(named: to)
@@ -90,6 +99,7 @@ struct MigrateCommand: ParsableCommand {
       vm: vm, profile: profile, xml: xml, source: sourceMemory, target: targetMemory,
       wasPaused: machine.state == .paused, environment: environment, maxRounds: maxRounds,
       downtimePages: downtimePages)
+    migration.autoConverge = autoConverge
     if let pause = MigrationTestPause(
       vm: vm, state: environment.state, environment: ProcessInfo.processInfo.environment)
     {

@@ -16,6 +16,8 @@ protocol MigrationConnection: MemoryTransferConnection {
   /// The source's copy is about to be replaced by the target's: its lapsing lease must not
   /// resume it.
   func handOver(_ name: String) throws
+  /// Auto-converge: the source holds the VM's vCPUs out `percent` % of the time (0 lifts).
+  func throttle(_ name: String, percent: Int) throws
   /// The chunks at `offsets` (multiples of 1024), zero chunks as zeros.
   func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
     -> [(offset: UInt64, bytes: [UInt8])]
@@ -50,6 +52,12 @@ extension ControlConnection: MigrationConnection {
 
   func handOver(_ name: String) throws {
     _ = try call(vm: name) { try client.dirtyLog(of: Array(name.utf8), .handOver) }
+  }
+
+  func throttle(_ name: String, percent: Int) throws {
+    _ = try call(vm: name) {
+      try client.dirtyLog(of: Array(name.utf8), .throttle, startPage: UInt64(max(percent, 0)))
+    }
   }
 
   func streamMemory(of name: String, received: ((offset: UInt64, bytes: [UInt8])) -> Void)
