@@ -2,10 +2,14 @@ import ControlProtocol
 
 extension ControlClient {
   /// Every VM on the node, asking page after page (`listVMs(startIndex:)`).
-  public func listAllVMs() throws(ControlClientError) -> [VMSummary] {
+  public func listAllVMs(patience: RetransmissionPolicy? = nil) throws(ControlClientError)
+    -> [VMSummary]
+  {
     var vms: [VMSummary] = []
     while true {
-      guard case .vmList(let page) = try perform(.listVMs(startIndex: UInt16(clamping: vms.count)))
+      guard
+        case .vmList(let page) = try perform(
+          .listVMs(startIndex: UInt16(clamping: vms.count)), patience: patience)
       else {
         throw .refused(ControlFailure(.internalError, text: "unexpected answer to list"))
       }

@@ -81,7 +81,11 @@ enum Hypervisor {
       framesBeforeVMs: framesBeforeVMs,
       batch: KernelCommandLine.contains(flag: "batch", in: boot.commandLine))
     scheduler.manager = manager
-    control?.vms = ManagerControl(manager: manager)
+    if let control {
+      let vms = ManagerControl(manager: manager)
+      control.vms = vms
+      manager.leaseService = vms
+    }
     // Test hooks (lifecycle_test=, manage_test=) drive the manager from the command line;
     // a lifecycle test keeps its VM's module back from the boot VMs.
     let script = ManagementScripts.make(boot: boot, manager: manager)

@@ -28,17 +28,24 @@ final class ClusterSession {
     return node
   }
 
-  /// Every node's VMs; nodes that do not answer are listed apart (`notWired` and protocol
+  /// Every node's VMs, asked of all nodes at once (`EveryNode`): a node that does not
+  /// answer costs one listing timeout (`ControlConnection.listingPatience`, 3.75 s) however
+  /// many there are. Nodes that do not answer are listed apart (`notWired` and protocol
   /// mismatches are not a node's fault and end the command).
   func machinesByNode() throws -> (
     found: [(node: NodeRecord, machines: [MachineSummary])], unreachable: [(NodeRecord, CLIError)]
   ) {
     var found: [(node: NodeRecord, machines: [MachineSummary])] = []
     var unreachable: [(NodeRecord, CLIError)] = []
-    for node in nodes {
+    // Opened here, one after another: the session's table of connections is not shared.
+    let opened = nodes.map { node in Result { try connection(to: node) } }
+    let environment = environment
+    let answers = EveryNode.ask(nodes.count) { index in
+      Result { try environment.request { try opened[index].get().listMachines() } }
+    }
+    for (node, answer) in zip(nodes, answers) {
       do {
-        let connection = try connection(to: node)
-        found.append((node, try environment.request { try connection.listMachines() }))
+        found.append((node, try answer.get()))
       } catch let error as CLIError where error.status == .unreachable {
         unreachable.append((node, error))
       }

@@ -57,8 +57,14 @@ final class ControlConnection: NodeConnection {
       backend: VendorCheck.backend(info.backend))
   }
 
+  /// A listing asks every node (`ClusterSession.machinesByNode`): a node that is down is
+  /// given up after 3.75 s (sends at 0, 0.25, 0.75, 1.75 and 2.75 s) rather than the 7.75 s
+  /// of the other requests. A node answers a list between two slices of CPU 0.
+  static let listingPatience = RetransmissionPolicy(
+    initialTimeout: 250, maximumTimeout: 1000, maximumAttempts: 5)
+
   func listMachines() throws -> [MachineSummary] {
-    try call { try client.listAllVMs() }.map {
+    try call { try client.listAllVMs(patience: Self.listingPatience) }.map {
       Self.summary($0, uptime: Double($0.uptimeMilliseconds) / 1000)
     }
   }

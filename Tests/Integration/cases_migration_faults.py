@@ -21,6 +21,10 @@ on the target, until the case creates the resume file.
   `checkpoint` with the reason, no file written; with the CLI's record of its profile
   replaced by one without the function, the node itself refuses the dirty log and the
   migration fails on the source with the incoming copy destroyed; the VM keeps running.
+- `...-faults-cli`: the CLI is SIGKILLed in the stop phase (tick paused on node0, its copy
+  incoming on node1); with 10 s leases node0 stops the dirty log and resumes tick, node1
+  destroys the copy and has its free memory back, both say so in their logs; a new
+  migration takes the dead CLI's lock over and succeeds, the ticks going on.
 """
 
 import json
@@ -47,9 +51,6 @@ PASSTHROUGH_PROFILE = """<?xml version="1.0"?>
   <passthrough pci="0000:00:11.0"/>
 </profile>
 """
-
-PAUSED = "paused after round 0"
-
 
 def first_json(text):
     """The answer's JSON object: with --json a node that did not answer adds its error
@@ -149,10 +150,11 @@ class FaultDriver(cases_cluster.ClusterDriver):
             time.sleep(0.1)
         raise DriverFailure("%s's QEMU (pid %d) did not die" % (node, pid))
 
-    def held_migration(self, vm, target):
-        """Starts `migrate VM --to TARGET` held after round 0; returns the process once it
-        says so on standard error (the lines read so far with it)."""
-        env = dict(os.environ, PEREGRINE_HOME=self.home, PEREGRINE_MIGRATION_PAUSE_AFTER_ROUND="0")
+    def held_migration(self, vm, target, round=0, extra_env=None):
+        """Starts `migrate VM --to TARGET` held after round ROUND; returns the process once
+        it says so on standard error (the lines read so far with it)."""
+        env = dict(os.environ, PEREGRINE_HOME=self.home,
+                   PEREGRINE_MIGRATION_PAUSE_AFTER_ROUND=str(round), **(extra_env or {}))
         proc = subprocess.Popen([CLI, "migrate", vm, "--to", target], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         self.held.append(proc)
@@ -163,7 +165,7 @@ class FaultDriver(cases_cluster.ClusterDriver):
             if not line:
                 break
             seen.append(line)
-            if PAUSED in line:
+            if "paused after round %d" % round in line:
                 return proc, seen
         proc.kill()
         out, err = proc.communicate()
@@ -222,6 +224,15 @@ class TargetDiesDriver(FaultDriver):
         notes.append("target killed: exit %d after %.1f s: %s" % (
             code, failed_in, err.strip().splitlines()[-1][:300]))
         self.wait_tick("node0", before + 3)
+        # A dead node costs the listing one short timeout (docs/cli.md, "A node that does
+        # not answer"), not the 7.75 s of other requests.
+        start = time.time()
+        code, _, err = self.cli("list", "--json", check=False, timeout=60)
+        took = time.time() - start
+        if code != 69 or "node1 did not answer within 3.8 s" not in err or took > 7:
+            raise DriverFailure("list with node1 dead: exit %d after %.1f s: %s" % (
+                code, took, err))
+        notes.append("list with node1 dead: exit 69 after %.1f s" % took)
         if self.listed() != [("tick", "node0", "running")]:
             raise DriverFailure("after the target died: %r" % self.listed())
         lock = os.path.join(self.home, "migrations", "tick.lock")
@@ -374,12 +385,92 @@ class PassthroughDriver(FaultDriver):
         return []
 
 
+class CLIDiesDriver(FaultDriver):
+    """The CLI killed (SIGKILL) in the stop phase, the VM paused on node0 and its copy
+    incoming on node1: with leases of 10 s (PEREGRINE_MIGRATION_LEASE_SECONDS, test-only) the
+    nodes undo their sides by themselves (docs/migration.md, "A CLI that dies")."""
+
+    # Renewed every 2 s while held: 10 s leaves room for a CLI or node slowed by a loaded
+    # host (5 s lapsed once while held, with the machine's 2 cores at a load of ~15).
+    LEASE = 10
+
+    def drive(self):
+        notes = self.notes
+        self.node_up()
+        self.cli("create", self.profile("tick"), "--node", "node0")
+        self.wait_tick("node0", 1)
+        free = self.free_memory()["node1"]
+
+        # The ticker's round 0 leaves a handful of dirty pages: round 1 is the stop and copy.
+        proc, _ = self.held_migration("tick", "node1", round=1,
+                                      extra_env={"PEREGRINE_MIGRATION_LEASE_SECONDS":
+                                                 str(self.LEASE)})
+        listed = self.listed()
+        if listed != [("tick", "node0", "paused"), ("tick", "node1", "incoming")]:
+            raise DriverFailure("held in the stop phase: %r" % listed)
+        notes.append("held in the stop phase: %r" % listed)
+        # Held: the CLI renews the leases (every 2 s), so they outlive their length.
+        time.sleep(self.LEASE + 3)
+        if self.listed() != listed:
+            raise DriverFailure("a held migration's leases lapsed: %r" % self.listed())
+        paused_at = self.ticks("node0")[-1]
+        proc.kill()
+        proc.wait()
+        killed = time.time()
+        lock = os.path.join(self.home, "migrations", "tick.lock")
+        if not os.path.exists(lock):
+            raise DriverFailure("the killed CLI's lock file is missing")
+
+        # Each node on its own: node0 stops the log and resumes tick, node1 destroys the
+        # copy that never started and gets its memory back.
+        deadline = killed + self.LEASE + 25
+        while time.time() < deadline:
+            if self.listed() == [("tick", "node0", "running")] and \
+                    self.free_memory()["node1"] == free:
+                break
+            time.sleep(0.5)
+        else:
+            raise DriverFailure("after the CLI died: %r, node1 free %r (before %r)" % (
+                self.listed(), self.free_memory()["node1"], free))
+        notes.append("nodes clean %.1f s after the kill (lease %d s)" % (
+            time.time() - killed, self.LEASE))
+        for node, words in (("node0", "migration lease lapsed (no word from the CLI): dirty "
+                                      "log stopped, resumed"),
+                            ("node1", "migration lease lapsed (no word from the CLI): incoming "
+                                      "copy destroyed")):
+            if words not in self.serial(node):
+                raise DriverFailure("%s's log does not say %r" % (node, words))
+        ticks = self.wait_tick("node0", paused_at + 3)
+        notes.append("node0 ticks on: %d after %d at the pause" % (ticks[-1], paused_at))
+
+        # A new migration: the dead CLI's lock is taken over, `dirtyLog start` is not refused
+        # (the log is off), node1 has room and no VM of that name.
+        report = json.loads(self.cli("migrate", "tick", "--to", "node1", "--json",
+                                     timeout=120)[1])
+        notes.append("migrate after: downtime %.2f s, pages per round %r" % (
+            report["downtime_seconds"], report["pages_per_round"]))
+        if os.path.exists(lock):
+            raise DriverFailure("the lock file was left behind")
+        if self.listed() != [("tick", "node1", "running")]:
+            raise DriverFailure("after the new migration: %r" % self.listed())
+        last0 = self.ticks("node0")[-1]
+        first1 = self.wait_tick("node1", 0)[0]
+        if first1 != last0 + 1:
+            raise DriverFailure("node1 ticks from %d, node0's last was %d" % (first1, last0))
+        self.wait_tick("node1", first1 + 2)
+        notes.append("node1 goes on at tick %d (node0's last %d)" % (first1, last0))
+        self.cli("node", "down")
+        return []
+
+
 def cases():
     return [
         Case("qemu-svm-management-migration-faults-target", "host", cases_management.ISO, [],
              timeout=300, driver=TargetDiesDriver()),
         Case("qemu-svm-management-migration-faults-source", "host", cases_management.ISO, [],
              timeout=300, driver=SourceDiesDriver()),
+        Case("qemu-svm-management-migration-faults-cli", "host", cases_management.ISO, [],
+             timeout=300, driver=CLIDiesDriver()),
         Case("qemu-svm-management-migration-faults-passthrough", "host", cases_management.ISO,
              [], timeout=300, driver=PassthroughDriver()),
     ]

@@ -21,6 +21,18 @@ extension FakeNode: MigrationConnection {
     try check("dirty stop \(name)")
   }
 
+  func renewLease(of name: String, milliseconds: UInt64) throws {
+    try check("lease \(name) \(milliseconds)")
+  }
+
+  func handOver(_ name: String) throws {
+    try check("hand over \(name)")
+  }
+
+  func throttle(_ name: String, percent: Int) throws {
+    try check("throttle \(name) \(percent)")
+  }
+
   func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
     -> [(offset: UInt64, bytes: [UInt8])]
   {

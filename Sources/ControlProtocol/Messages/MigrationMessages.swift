@@ -12,6 +12,16 @@ public enum DirtyLogOperation: UInt8, Equatable, CaseIterable {
   case read = 2
   /// Tracking off; large pages may be rebuilt.
   case stop = 3
+  /// Renews the VM's migration lease (source or incoming copy) and sets its length to
+  /// `startPage` milliseconds (0: the node's default, 30 s); docs/migration.md, "A CLI that
+  /// dies". Answers the live log's size, no bitmap.
+  case lease = 4
+  /// The source's copy is handed over: the target is about to start it, so a lapsed lease
+  /// leaves it paused rather than resuming it (at most one copy runs).
+  case handOver = 5
+  /// Auto-converge: the source holds the VM's vCPUs out of the CPU `startPage` % of the
+  /// time (0-99; 0 lifts it). Only while a migration's lease holds; lifted when it ends.
+  case throttle = 6
 }
 
 /// The answer to `dirtyLog`: one window of the last snapshot's bitmap (bit `i` of byte `j`

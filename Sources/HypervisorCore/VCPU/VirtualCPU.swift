@@ -70,6 +70,8 @@ public final class VirtualCPU {
   /// request posted while it is clear is drained before the vCPU next enters the guest.
   /// The dirty log waits on it for a TLB flush (docs/migration.md).
   public let inSlice = Atomic<Bool>(false)
+  /// Host TSC before which its CPU does not run it (auto-converge's hold, AutoConverge).
+  public var throttledUntil: UInt64 = 0
   /// PAUSE exits on a shared core: a spin-wait longer than its window yields the core.
   public var pauseLoop = PauseLoopDetector()
   /// A TLB flush of the VM's guest-physical translations is due before the next entry

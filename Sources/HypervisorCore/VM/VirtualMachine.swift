@@ -14,6 +14,9 @@ public final class VirtualMachine {
   public var memory = GuestMemoryMap()
   /// Pages written while a migration's dirty log is on (docs/migration.md).
   public let dirtyLog = DirtyPageLog()
+  /// Auto-converge's share of the time its vCPUs are held out of the CPU, 0-99 %
+  /// (AutoConverge): set by a migration's source, 0 when it ends.
+  public let throttlePercent = Atomic<Int>(0)
   public var ports = PortDeviceTable()
   public var mmio = MMIODeviceTable()
   public var vcpus: [VirtualCPU] = []

@@ -53,6 +53,9 @@ enum DirtyLogControl {
       let pages = log.live.pageCount
       space.stopTracking(for: vm)
       return .dirtyLog(DirtyLogWindow(pageCount: pages, dirtyCount: 0, startPage: 0, bitmap: []))
+    case .lease, .handOver, .throttle:
+      // The migration lease's, answered by ManagerControl (MigrationLeaseControl).
+      return .failure(ControlFailure(.internalError, text: "not a dirty log operation"))
     }
   }
 

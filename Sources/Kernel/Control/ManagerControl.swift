@@ -15,6 +15,8 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
   /// again. Dropped by any request that may let the disk change (unpause, destroy, create).
   private var digestUnderWay: (disk: DiskImage, frontier: ImageDigestFrontier)?
   static var digestBytesPerRequest: Int { 256 << 10 }
+  /// Each side of a migration under way here (MigrationLeaseControl).
+  var leases = MigrationLeases()
 
   init(manager: VMManager<Backend>) { self.manager = manager }
 
@@ -25,6 +27,15 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
   func powerOff() { manager.powerOff() }
 
   func execute(_ request: Request, images: inout ImageStore) -> Response {
+    let now = arch_rdtsc() / max(LocalAPIC.tscPerMillisecond, 1)
+    if let name = Self.migrationTraffic(request) { leases.renew(name, now: now) }
+    if let answer = leaseRequest(request, now: now) { return answer }
+    let answer = perform(request, images: &images)
+    noteLeases(request, answer: answer, now: now)
+    return answer
+  }
+
+  private func perform(_ request: Request, images: inout ImageStore) -> Response {
     switch request {
     case .createVM, .unpause, .destroy: digestUnderWay = nil
     default: break

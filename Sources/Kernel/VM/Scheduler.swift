@@ -165,10 +165,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     }
     let count = cpu.runQueue.count
     var tried = 0
+    let now = arch_rdtsc()
     while tried < count {
       let index = (cpu.nextInQueue + tried) % count
       let entry = cpu.runQueue[index]
       if entry.vcpu.state == .runnable && entry.vm.state == .running && !entry.vcpu.parked
+        && entry.vcpu.throttledUntil <= now
         && !entry.vm.stopClaimed.load(ordering: .acquiring)
         && !(hasGang && entry.vm.profile.scheduling == .gang)
       {
@@ -194,9 +196,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     // from running: another runnable vCPU of the same VM here (the lock holder). Never in a
     // gang slot, where the VM's vCPUs run together by construction.
     cpu.interceptsPause = gangSwitch == nil && hasRunnableSibling(of: vcpu, in: vm, on: cpu)
+    // Auto-converge: a throttled vCPU's slice ends on time even alone on its core, and it
+    // is then held out in proportion (AutoConverge.hold).
+    let throttle = vm.throttlePercent.load(ordering: .relaxed)
     if let gangSwitch {
       LocalAPIC.armSlice(untilTSC: gangSwitch)
-    } else if service || sharesCore(cpu) {
+    } else if service || sharesCore(cpu) || throttle > 0 {
       LocalAPIC.armSlice(milliseconds: Self.sliceMilliseconds)
     } else if cpu.index == 0 && ManagementNetwork.needsPollTicks {
       LocalAPIC.armSlice(milliseconds: UInt32(ManagementNetwork.pollMilliseconds))
@@ -217,7 +222,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     vcpu.inSlice.store(true, ordering: .sequentiallyConsistent)
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
     vcpu.inSlice.store(false, ordering: .sequentiallyConsistent)
-    vcpu.sliceCycles &+= arch_rdtsc() &- sliceStart
+    let sliceEnd = arch_rdtsc()
+    vcpu.sliceCycles &+= sliceEnd &- sliceStart
+    if throttle > 0 {
+      vcpu.throttledUntil =
+        sliceEnd &+ AutoConverge.hold(ran: sliceEnd &- sliceStart, percent: throttle)
+    }
     cpu.setActivity(.busy)
     LocalAPIC.disarm()
     if case .stopped(let reason) = result {
@@ -296,7 +306,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     if cpu.hasPosted.load(ordering: .sequentiallyConsistent)
       || (cpu.index == 0 && ManagementNetwork.hasWork)
       || cpu.runQueue.contains(where: {
-        $0.vcpu.hasRequests || ($0.vcpu.state == .runnable && !$0.vcpu.parked)
+        $0.vcpu.hasRequests
+          || ($0.vcpu.state == .runnable && !$0.vcpu.parked
+            && $0.vcpu.throttledUntil <= arch_rdtsc())
           || $0.vm.stopClaimed.load(ordering: .sequentiallyConsistent)
           || $0.vm.pauseRequested.load(ordering: .sequentiallyConsistent) == !$0.vcpu.parked
       })
@@ -308,6 +320,12 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     for entry in cpu.runQueue
     where entry.vcpu.state == .halted && !entry.vm.isStopped && !entry.vcpu.parked {
       if let due = entry.vcpu.localAPIC?.deadline, due < deadline ?? UInt64.max { deadline = due }
+    }
+    // A throttled vCPU runs again when its hold ends.
+    for entry in cpu.runQueue
+    where entry.vcpu.state == .runnable && !entry.vcpu.parked && !entry.vm.isStopped {
+      let due = entry.vcpu.throttledUntil
+      if due < deadline ?? UInt64.max { deadline = due }
     }
     stopVMsThatCannotWake(on: cpu)
     if let gangSwitch, gangSwitch < deadline ?? UInt64.max { deadline = gangSwitch }

@@ -20,6 +20,9 @@ final class VMManager<Backend: VirtualizationBackend> {
   let framesBeforeVMs: Int
   /// Work CPU 0 does between slices: the control server, or a test script.
   var service: (any NodeService)?
+  /// The control server's migration leases (MigrationLeaseControl): polled as `service` is,
+  /// but, unlike a test script, it does not make CPU 0's slices end for it.
+  var leaseService: (any NodeService)?
   /// New VMs make no creation, stop or release reports (tests that create hundreds).
   var quiet = false
 
@@ -299,8 +302,11 @@ final class VMManager<Backend: VirtualizationBackend> {
   func serviceTick() -> UInt64? {
     IOMMU.pollFaults()
     PassthroughDevices.service()
-    guard let service else { return nil }
-    return service.poll(now: arch_rdtsc())
+    let leaseDue = leaseService?.poll(now: arch_rdtsc())
+    guard let service else { return leaseDue }
+    let due = service.poll(now: arch_rdtsc())
+    guard let due, let leaseDue else { return due ?? leaseDue }
+    return min(due, leaseDue)
   }
 
   /// `vm` started ending (destroyed, or the guest ended on its own).

@@ -1,4 +1,5 @@
 import Foundation
+import HypervisorCore
 import PeregrineProfiles
 
 /// The pre-copy algorithm of `migrate` (docs/migration.md), with which side failed kept so
@@ -14,9 +15,15 @@ struct LiveMigration {
   let environment: CLIEnvironment
   let maxRounds: Int
   let downtimePages: Int
-  /// Called once each round's pages were sent (round 0: the whole memory); the test-only
-  /// pause of `MigrationTestPause` hangs here.
-  var afterRound: (Int) -> Void = { _ in }
+  /// The nodes' migration leases (docs/migration.md, "A CLI that dies"): each node undoes
+  /// its side by itself after this long without a word from this CLI.
+  var leaseMilliseconds: UInt64 = 30_000
+  /// Throttle the VM on the source while rounds do not halve its dirty set (AutoConverge).
+  var autoConverge = true
+  /// Called once each round's pages were sent (round 0: the whole memory; the last, the
+  /// stop-and-copy, with the VM paused, before the commit), with a function
+  /// that renews both nodes' leases; the test-only pause of `MigrationTestPause` hangs here.
+  var afterRound: (Int, _ keepAlive: () -> Void) -> Void = { _, _ in }
 
   /// A CLI error's message (its hint is about a command the user ran, not this one).
   private func reason(_ error: Error) -> String {
@@ -52,6 +59,9 @@ struct LiveMigration {
     var pausedByUs = false
     var pending: [UInt64: [UInt8]] = [:]
     var pagesPerRound: [Int] = []
+    /// Auto-converge's throttle while each round was copied (AutoConverge).
+    var throttlePerRound: [Int] = []
+    var throttle = 0
     var bytesSent: UInt64 = 0
     var downtimeStart = started
     var diskBytes: UInt64 = 0
@@ -65,6 +75,22 @@ struct LiveMigration {
       }
       _ = try onTarget { try target.createMachine(request) { _ in } }
       targetCreated = true
+      try onTarget { try target.renewLease(of: vm, milliseconds: leaseMilliseconds) }
+    }
+    /// While the CLI waits (the test-only pause): a node that does not answer is not asked
+    /// again (each ask waits out the retransmissions); its failure shows at the next request.
+    var silent: Set<Bool> = []
+    func keepAlive() {
+      for (connection, isTarget) in [(source, false), (target, true)] {
+        guard !silent.contains(isTarget), isTarget ? targetCreated : logOn else { continue }
+        do {
+          try environment.request {
+            try connection.renewLease(of: vm, milliseconds: leaseMilliseconds)
+          }
+        } catch {
+          silent.insert(isTarget)
+        }
+      }
     }
     func send(_ chunks: [(offset: UInt64, bytes: [UInt8])]) throws {
       bytesSent += chunks.reduce(0) { $0 + UInt64($1.bytes.count) }
@@ -115,6 +141,7 @@ struct LiveMigration {
       if createsEarly { try createTarget(disk: nil) }
       _ = try onSource { try source.startDirtyLog(of: vm) }
       logOn = true
+      try onSource { try source.renewLease(of: vm, milliseconds: leaseMilliseconds) }
       // Every page is dirty at the start: the snapshot clears that, and the whole memory is
       // read after it (zero chunks left out: the target's memory starts zeroed).
       _ = try onSource { try source.dirtyPages(of: vm) }
@@ -131,13 +158,15 @@ struct LiveMigration {
         }
         bytesSent += sent
         pagesPerRound.append(pages.count)
+        throttlePerRound.append(0)
       } else {
         let whole = try onSource { try source.readMemory(of: vm) { _, _ in } }
         let chunks = whole.chunks(of: 1024)
         try send(chunks)
         pagesPerRound.append(Set(chunks.map { $0.offset / 4096 }).count)
+        throttlePerRound.append(0)
       }
-      afterRound(0)
+      afterRound(0, keepAlive)
       var last: [UInt64] = []
       while true {
         let pages = try onSource { try source.dirtyPages(of: vm) }
@@ -145,9 +174,19 @@ struct LiveMigration {
           last = pages
           break
         }
+        // A round that did not halve the dirty set: the guest outruns the copy (round 0,
+        // the whole memory, says nothing of its rate).
+        let raised = AutoConverge.next(
+          current: throttle, previous: pagesPerRound.count > 1 ? pagesPerRound.last : nil,
+          pages: pages.count)
+        if autoConverge && raised != throttle {
+          try onSource { try source.throttle(vm, percent: raised) }
+          throttle = raised
+        }
         try copy(pages: pages)
         pagesPerRound.append(pages.count)
-        afterRound(pagesPerRound.count - 1)
+        throttlePerRound.append(throttle)
+        afterRound(pagesPerRound.count - 1, keepAlive)
       }
       // Stop and copy.
       downtimeStart = environment.now()
@@ -174,6 +213,9 @@ struct LiveMigration {
       let stopPages = Array(Set(last).union(final)).sorted()
       try copy(pages: stopPages)
       pagesPerRound.append(stopPages.count)
+      throttlePerRound.append(throttle)
+      // The stop-and-copy round is a round too: a pause here holds the VM paused.
+      afterRound(pagesPerRound.count - 1, keepAlive)
       if !createsEarly {
         let disk = try onSource { try source.readDisk(of: vm) { _ in } }
         diskBytes = UInt64(disk.image.count)
@@ -182,6 +224,9 @@ struct LiveMigration {
         pending = [:]
         try onTarget { try target.writeMemory(of: vm, chunks: buffered) { _, _ in } }
       }
+      // The commit (docs/migration.md, "A CLI that dies"): from here the source's lease no
+      // longer resumes its copy, so a CLI that dies now leaves at most one copy running.
+      try onSource { try source.handOver(vm) }
       try onTarget { try target.restoreState(of: vm, state: state) }
     } catch let failure as SideFailure {
       let message = reason(failure.error)
@@ -253,6 +298,7 @@ struct LiveMigration {
     return MigrationResult(
       machine: vm, totalSeconds: running.timeIntervalSince(started),
       downtimeSeconds: running.timeIntervalSince(downtimeStart), pagesPerRound: pagesPerRound,
+      throttlePerRound: throttlePerRound,
       bytesSent: bytesSent, diskBytes: diskBytes, sourceNotDestroyed: sourceLeft)
   }
 }
@@ -264,6 +310,8 @@ struct MigrationResult: Encodable {
   var downtimeSeconds: Double
   /// Round 0 is the whole memory (pages with data), the last is the stop-and-copy.
   var pagesPerRound: [Int]
+  /// Auto-converge's throttle (% of the time the source held the vCPUs out) in each round.
+  var throttlePerRound: [Int]
   var bytesSent: UInt64
   var diskBytes: UInt64
   /// Why the source's VM could not be destroyed after the target started (nil: it was).

@@ -26,17 +26,26 @@ struct MigrateCommand: ParsableCommand {
   @Option(name: .long, help: "Pre-copy rounds at most.") var maxRounds = 8
   @Option(name: .long, help: "Stop and copy once a round finds this many dirty pages or fewer.")
   var downtimePages = 256
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Throttle the VM's vCPUs on its node while rounds do not halve its dirty pages.")
+  var autoConverge = true
 
   func run() throws {
     let environment = CLIEnvironment.current
     let (result, source, target) = try Self.migrate(
-      vm, to: to, maxRounds: maxRounds, downtimePages: downtimePages, environment: environment)
+      vm, to: to, maxRounds: maxRounds, downtimePages: downtimePages,
+      autoConverge: autoConverge, environment: environment)
     if options.json {
       environment.printJSON(result)
     } else {
       let rounds = result.pagesPerRound.map(String.init).joined(separator: ", ")
+      let throttled =
+        result.throttlePerRound.contains { $0 > 0 }
+        ? ", throttle per round "
+          + result.throttlePerRound.map { "\($0) %" }.joined(separator: ", ") : ""
       environment.output(
-        "migrated \(vm) from \(source) to \(target) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds)), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
+        "migrated \(vm) from \(source) to \(target) in \(Formatting.seconds(result.totalSeconds)): downtime \(Formatting.seconds(result.downtimeSeconds)), \(result.pagesPerRound.count) rounds (pages \(rounds))\(throttled), \(Formatting.bytes(result.bytesSent)) of memory sent\n"
       )
     }
   }
@@ -45,7 +54,7 @@ struct MigrateCommand: ParsableCommand {
   /// (`CLIFaultToleranceActions`): returns the result and the source and target node names.
   static func migrate(
     _ vm: String, to: String, maxRounds: Int = 8, downtimePages: Int = 256,
-    environment: CLIEnvironment
+    autoConverge: Bool = true, environment: CLIEnvironment
   ) throws -> (result: MigrationResult, source: String, target: String) {
     let session = try ClusterSession(environment: environment)
     let target = try session.node(named: to)
@@ -97,10 +106,18 @@ struct MigrateCommand: ParsableCommand {
       vm: vm, profile: profile, xml: xml, source: sourceMemory, target: targetMemory,
       wasPaused: machine.state == .paused, environment: environment, maxRounds: maxRounds,
       downtimePages: downtimePages)
+    migration.autoConverge = autoConverge
     if let pause = MigrationTestPause(
       vm: vm, state: environment.state, environment: ProcessInfo.processInfo.environment)
     {
-      migration.afterRound = { pause.reached(round: $0, environment: environment) }
+      migration.afterRound = {
+        pause.reached(round: $0, environment: environment, keepAlive: $1)
+      }
+    }
+    if let milliseconds = MigrationTestPause.leaseMilliseconds(
+      ProcessInfo.processInfo.environment)
+    {
+      migration.leaseMilliseconds = milliseconds
     }
     let result = try migration.run()
     return (result, source.name, target.name)
@@ -116,7 +133,13 @@ struct MigrationLock {
     let directory = state.directory.appendingPathComponent("migrations")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     path = directory.appendingPathComponent("\(vm).lock").path
-    let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    var descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    if descriptor < 0, Self.holderIsGone(path) {
+      // A CLI killed midway (docs/migration.md, "A CLI that dies"): its nodes undo their
+      // sides when their leases lapse; its lock goes with the next migration.
+      unlink(path)
+      descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    }
     guard descriptor >= 0 else {
       throw CLIError(
         .refused, "a migration of \(vm) is already under way (\(path)); nothing moved",
@@ -128,4 +151,12 @@ struct MigrationLock {
   }
 
   func release() { unlink(path) }
+
+  /// Whether the lock names a process of this host that no longer exists.
+  static func holderIsGone(_ path: String) -> Bool {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+      let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+    else { return false }
+    return kill(pid, 0) != 0 && errno == ESRCH
+  }
 }

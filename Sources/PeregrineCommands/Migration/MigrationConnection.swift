@@ -10,6 +10,14 @@ protocol MigrationConnection: MemoryTransferConnection {
   /// A snapshot: the pages written since the last one, in order.
   func dirtyPages(of name: String) throws -> [UInt64]
   func stopDirtyLog(of name: String) throws
+  /// Renews the node's migration lease of the VM (source or incoming copy) for
+  /// `milliseconds` from now (docs/migration.md, "A CLI that dies").
+  func renewLease(of name: String, milliseconds: UInt64) throws
+  /// The source's copy is about to be replaced by the target's: its lapsing lease must not
+  /// resume it.
+  func handOver(_ name: String) throws
+  /// Auto-converge: the source holds the VM's vCPUs out `percent` % of the time (0 lifts).
+  func throttle(_ name: String, percent: Int) throws
   /// The chunks at `offsets` (multiples of 1024), zero chunks as zeros.
   func readMemoryChunks(of name: String, at offsets: [UInt64], memorySize: UInt64) throws
     -> [(offset: UInt64, bytes: [UInt8])]
@@ -34,6 +42,22 @@ extension ControlConnection: MigrationConnection {
 
   func stopDirtyLog(of name: String) throws {
     _ = try call(vm: name) { try client.dirtyLog(of: Array(name.utf8), .stop) }
+  }
+
+  func renewLease(of name: String, milliseconds: UInt64) throws {
+    _ = try call(vm: name) {
+      try client.dirtyLog(of: Array(name.utf8), .lease, startPage: milliseconds)
+    }
+  }
+
+  func handOver(_ name: String) throws {
+    _ = try call(vm: name) { try client.dirtyLog(of: Array(name.utf8), .handOver) }
+  }
+
+  func throttle(_ name: String, percent: Int) throws {
+    _ = try call(vm: name) {
+      try client.dirtyLog(of: Array(name.utf8), .throttle, startPage: UInt64(max(percent, 0)))
+    }
   }
 
   func streamMemory(of name: String, received: ((offset: UInt64, bytes: [UInt8])) -> Void)

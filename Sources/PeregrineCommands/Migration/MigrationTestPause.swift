@@ -24,15 +24,32 @@ struct MigrationTestPause {
       .appendingPathComponent("\(vm).resume").path
   }
 
-  /// Called after each round's pages were sent; waits only after round `round`.
-  func reached(round done: Int, environment: CLIEnvironment) {
+  /// Test-only too: `PEREGRINE_MIGRATION_LEASE_SECONDS=S` asks the nodes for leases of S
+  /// seconds instead of 30 (the node takes 1 to 600), so a case that kills the CLI sees the
+  /// nodes clean up soon.
+  static let leaseVariable = "PEREGRINE_MIGRATION_LEASE_SECONDS"
+
+  static func leaseMilliseconds(_ environment: [String: String]) -> UInt64? {
+    guard let value = environment[leaseVariable], let seconds = Double(value), seconds > 0
+    else { return nil }
+    return UInt64(seconds * 1000)
+  }
+
+  /// Called after each round's pages were sent; waits only after round `round`, renewing
+  /// the nodes' migration leases (`keepAlive`) every 2 s meanwhile.
+  func reached(round done: Int, environment: CLIEnvironment, keepAlive: () -> Void = {}) {
     guard done == round else { return }
     environment.errors(
       "peregrine: migrate: paused after round \(done) (\(Self.variable)); create \(resumeFile) to go on\n"
     )
     let deadline = environment.now().addingTimeInterval(Self.longest)
+    var renewed = environment.now()
     while !FileManager.default.fileExists(atPath: resumeFile) && environment.now() < deadline {
       environment.sleep(0.1)
+      if environment.now().timeIntervalSince(renewed) >= 2 {
+        keepAlive()
+        renewed = environment.now()
+      }
     }
     unlink(resumeFile)
   }
