@@ -134,14 +134,18 @@ public enum NodeBoot {
   }
 
   /// Bochs with a Skylake-X CPU (VT-x), COM1 to `log`, and an e1000 on Bochs' slirp with
-  /// the same forwarding (slirp's config file, `slirpConfiguration`).
+  /// the same forwarding (slirp's config file, `slirpConfiguration`). `sync=slowdown`: a
+  /// node's clock never runs ahead of the host's. With `sync=none` (the bench's setting,
+  /// deterministic instruction counts) an idle, halted Bochs skips its time forward, so a
+  /// node's seconds went by faster than the CLI's and its migration leases (30 s) lapsed
+  /// in the middle of a migration.
   public static func bochsConfiguration(
     iso: String, log: String, slirpConfiguration: String, nodeIndex: Int, memoryMiB: Int, cpus: Int
   ) -> String {
     """
     megs: \(memoryMiB)
     cpu: model=corei7_skylake_x, count=\(cpus), ips=100000000, reset_on_triple_fault=0
-    clock: sync=none, time0=local
+    clock: sync=slowdown, time0=local
     romimage: file=/usr/share/bochs/BIOS-bochs-latest
     vgaromimage: file=/usr/share/vgabios/vgabios.bin
     ata0-master: type=cdrom, path=\(iso), status=inserted
