@@ -76,6 +76,25 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(sizes.contains(size), "exchange operand size")
     precondition((0..<16).contains(number), "exchange register number")
     precondition(!highByte || (number < 4 && size == 1), "AH-BH only for byte operands")
+  case .bitTest(_, let size, let offset):
+    // No byte form of BT*; the register offset is a general-purpose register.
+    precondition([2, 4, 8].contains(size), "BT operand size")
+    if case .register(let number) = offset {
+      precondition((0..<16).contains(number), "BT register")
+    }
+  case .bitScan(_, let size, let number), .signedMultiply(let size, let number, _):
+    precondition([2, 4, 8].contains(size), "BSF/BSR/IMUL operand size")
+    precondition((0..<16).contains(number), "destination register number")
+  case .doubleShift(_, let size, let number, _):
+    precondition([2, 4, 8].contains(size), "SHLD/SHRD operand size")
+    precondition((0..<16).contains(number), "SHLD/SHRD register number")
+  case .vectorMove(let move):
+    precondition([4, 8, 16].contains(move.size), "vector move size")
+    precondition(
+      move.file == .xmm ? (0..<16).contains(move.register) : (0..<8).contains(move.register),
+      "vector register number")
+    precondition(width == .long64 || move.register < 8, "XMM8-15 outside 64-bit mode")
+    precondition(!move.requiresAlignment || move.size == 16, "only 16-byte moves are aligned")
   }
   return 0
 }

@@ -60,10 +60,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let deviceValue = input.word()
   let before = registers
 
+  // The FXSAVE image the vector moves use: filled from the device value so that stores
+  // have something to check against.
+  let image = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 16)
+  defer { image.deallocate() }
+  for offset in stride(from: 0, to: 512, by: 8) {
+    image.storeBytes(of: deviceValue &+ UInt64(offset), toByteOffset: offset, as: UInt64.self)
+  }
   var reads = 0
   var writes = 0
   MemoryAccessEmulator.execute(
-    access, registers: &registers,
+    access, registers: &registers, vectorImage: image,
     read: { size in
       precondition([1, 2, 4, 8].contains(size), "device read of an odd size")
       reads += 1
@@ -190,6 +197,35 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       precondition(registers.rax & mask == deviceValue & mask, "the accumulator gets memory")
       changeable.insert(0)
     }
+  case .bitTest(let operation, _, _):
+    // BT reads; BTS/BTR/BTC write what they read with one bit changed (or kept).
+    precondition(reads == 1 && writes == (operation == .test ? 0 : 1), "BT* read-modify-write")
+    precondition(advanced, "BT* completes")
+  case .bitScan(_, let size, let number):
+    precondition(reads == 1 && writes == 0, "BSF/BSR read once")
+    precondition(advanced, "BSF/BSR complete")
+    let mask: UInt64 = size == 8 ? ~0 : (1 << (UInt64(size) * 8)) - 1
+    let zero = deviceValue & mask == 0
+    precondition((registers.rflags & (1 << 6) != 0) == zero, "ZF is a zero source")
+    if zero {
+      precondition(registers[number] == before[number], "a zero source keeps the register")
+    } else {
+      precondition(registers[number] & mask < UInt64(size) * 8, "an index within the operand")
+    }
+    changeable.insert(number)
+  case .signedMultiply(_, let number, _):
+    precondition(reads == 1 && writes == 0, "IMUL reads memory once")
+    precondition(advanced, "IMUL completes")
+    changeable.insert(number)
+  case .doubleShift:
+    precondition(reads == 1 && writes <= 1, "SHLD/SHRD read-modify-write")
+    precondition(advanced, "SHLD/SHRD complete")
+  case .vectorMove(let move):
+    precondition(advanced, "a vector move completes")
+    let parts = move.size == 16 ? 2 : 1
+    precondition(
+      move.isStore ? writes == parts && reads == 0 : reads == parts && writes == 0,
+      "a vector move is one access per 8 bytes")
   }
   for number in 0..<16 where !changeable.contains(number) {
     precondition(registers[number] == before[number], "an unrelated register changed")
@@ -201,6 +237,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   // NOT sets none, INC and DEC all but CF (SDM Vol 2 NOT, INC, DEC).
   case .arithmetic(let operation, _, _, _): flagsSet = operation.flagsWritten
   case .exchangeAdd, .compareExchange: flagsSet = 0x8D5
+  // CF only (SDM Vol 2 BT); ZF only (BSF, BSR); CF and OF (IMUL); CF, PF, ZF, SF, OF (SHLD).
+  case .bitTest: flagsSet = 0x1
+  case .bitScan: flagsSet = 0x40
+  case .signedMultiply: flagsSet = 0x801
+  case .doubleShift: flagsSet = 0x8C5
   case .string(let operation, _, _, _, _) where operation == .cmps || operation == .scas:
     flagsSet = 0x8D5
   default: break

@@ -60,7 +60,7 @@ public enum SVMArchitecturalState {
     // starts only when the guest's own TF is clear), so the record has it clear, and NMIs
     // stay blocked. After apply the IRET is intercepted again and the held NMI (the local
     // APIC's, or the pending event) is delivered at the first exit after it.
-    if vcpu.nmiBlocking.steppingOverIRET { state.registers.rflags &= ~trapFlag }
+    if vcpu.nmiBlocking.isStepping { state.registers.rflags &= ~trapFlag }
     if vmcb.u64(VMCBOffset.interruptShadow) & interruptShadowBit != 0 {
       state.interruptShadow = state.registers.rflags & interruptFlag != 0 ? .sti : .movSS
     }

@@ -134,6 +134,10 @@ public enum MemoryAccessDecoder {
       if size == 8 { value = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: value))) }
       return .success(.store(size: size, source: .immediate(value)))
 
+    case 0x69, 0x6B:
+      return try decodeMultiplyImmediate(
+        opcode, &cursor, prefixes: prefixes, width: width, operand: &operand)
+
     case 0x00...0x3F where opcode & 7 <= 3, 0x80...0x85, 0xF6, 0xF7, 0xFE, 0xFF:
       return try decodeArithmetic(
         opcode, &cursor, prefixes: prefixes, width: width, operand: &operand)
@@ -176,6 +180,16 @@ public enum MemoryAccessDecoder {
         }
         return .success(.exchangeAdd(size: size, register: number, highByte: highByte))
       default:
+        if let decoded = try decodeBitOperation(
+          second, &cursor, prefixes: prefixes, width: width, operand: &operand)
+        {
+          return decoded
+        }
+        if let decoded = try decodeVectorMove(
+          second, &cursor, prefixes: prefixes, width: width, operand: &operand)
+        {
+          return decoded
+        }
         return .failure(.unsupportedOpcode(second))
       }
 

@@ -14,6 +14,9 @@ public enum MemoryAccessEmulator {
   /// for STOS, and advances RIP by the instruction's length once the instruction is done.
   ///
   /// `controlRegister0` is CR0 as the guest sees it, the value SMSW stores (its low word).
+  /// `vectorImage` is the guest's 512-byte FXSAVE image, which SSE and MMX moves read or
+  /// write; through this entry a 16-byte move calls `read`/`write` twice, low half first
+  /// (`executeVector` gives the halves' offsets).
   ///
   /// STOS calls `write` once per repetition: (E/R)CX times for REP (none when it is zero),
   /// but at most `iterations` times; the k-th call (from 0) targets the starting (E/R)DI plus
@@ -23,6 +26,7 @@ public enum MemoryAccessEmulator {
   public static func execute(
     _ access: DecodedMemoryAccess, registers: inout GuestRegisters,
     iterations limit: UInt64 = maximumIterationsPerExit, controlRegister0: UInt64 = 0,
+    vectorImage: UnsafeMutableRawPointer? = nil,
     read: (UInt8) -> UInt64,
     write: (UInt8, UInt64) -> Void
   ) -> UInt64 {
@@ -105,6 +109,17 @@ public enum MemoryAccessEmulator {
         write(size, memory)
         registers.rax = merge(memory, into: registers.rax, size: size)
       }
+
+    case .bitTest, .bitScan, .signedMultiply, .doubleShift:
+      executeBitOperation(access.instruction, registers: &registers, read: read, write: write)
+
+    case .vectorMove(let move):
+      // Without the register image there is no register to move: nothing is done and RIP
+      // stays, so a caller that forgot it re-executes rather than corrupting state.
+      guard let vectorImage else { return 0 }
+      executeVector(
+        move, image: vectorImage, read: { _, size in read(size) },
+        write: { _, size, value in write(size, value) })
 
     case .string:
       // Every element of both operands goes to the one device, in the order the processor

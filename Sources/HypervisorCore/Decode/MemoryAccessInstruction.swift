@@ -56,6 +56,19 @@ public enum MemoryAccessInstruction: Equatable {
   case compareExchange(size: UInt8, register: Int, highByte: Bool)
   /// XADD r/m, r (0F C0, 0F C1): memory gets the sum, the register the old memory value.
   case exchangeAdd(size: UInt8, register: Int, highByte: Bool)
+  /// BT, BTS, BTR, BTC Ev, Gv (0F A3, AB, B3, BB) and Ev, Ib (0F BA /4-/7): CF gets the
+  /// selected bit, which all but BT then change in memory. The register form's offset also
+  /// moves the operand (`DecodedMemoryAccess.operand(registers:)`).
+  case bitTest(operation: BitTestOperation, size: UInt8, offset: BitOffset)
+  /// BSF, BSR Gv, Ev (0F BC, 0F BD): memory is only read.
+  case bitScan(reverse: Bool, size: UInt8, destinationRegister: Int)
+  /// IMUL Gv, Ev (0F AF), the register times memory, and IMUL Gv, Ev, Ib/Iz (6B, 69),
+  /// memory times `immediate` (sign-extended to the operand size); memory is only read.
+  case signedMultiply(size: UInt8, destinationRegister: Int, immediate: UInt64?)
+  /// SHLD, SHRD Ev, Gv, Ib/CL (0F A4/A5, 0F AC/AD): memory shifted, filled from the register.
+  case doubleShift(left: Bool, size: UInt8, register: Int, count: ShiftCount)
+  /// The SSE and MMX moves between a vector register and memory (VectorMove).
+  case vectorMove(VectorMove)
 
   /// Whether the access writes memory: the W/R bit of a #PF it causes (SDM 3A Figure 4-12).
   public var isStore: Bool {
@@ -64,6 +77,10 @@ public enum MemoryAccessInstruction: Equatable {
     case .store, .storeString: return true
     case .string(let operation, _, _, _, _): return operation == .movs
     case .exchange, .compareExchange, .exchangeAdd: return true
+    case .bitTest(let operation, _, _): return operation != .test
+    case .bitScan, .signedMultiply: return false
+    case .doubleShift: return true
+    case .vectorMove(let move): return move.isStore
     case .arithmetic(let operation, _, _, let registerDestination):
       return !registerDestination && operation.writesResult
     }
@@ -102,8 +119,23 @@ public struct DecodedMemoryAccess: Equatable {
     switch instruction {
     case .load(let size, _, _, _, _), .store(let size, _), .storeString(let size, _, _),
       .arithmetic(_, let size, _, _), .string(_, let size, _, _, _), .exchange(let size, _, _),
-      .compareExchange(let size, _, _), .exchangeAdd(let size, _, _):
+      .compareExchange(let size, _, _), .exchangeAdd(let size, _, _),
+      .bitTest(_, let size, _), .bitScan(_, let size, _), .signedMultiply(let size, _, _),
+      .doubleShift(_, let size, _, _):
       return size
+    case .vectorMove(let move): return move.size
     }
+  }
+
+  /// The memory operand as the processor forms it for these registers: BT's register form
+  /// adds the unit its bit offset selects, which may lie below or above the operand ModRM
+  /// names (BitArithmetic.registerBitOffset); every other form is the decoded operand.
+  public func operand(registers: GuestRegisters) -> MemoryOperand? {
+    guard var operand else { return nil }
+    if case .bitTest(_, let size, .register(let number)) = instruction {
+      let (displacement, _) = BitArithmetic.registerBitOffset(registers[number], size: size)
+      operand.displacement &+= displacement
+    }
+    return operand
   }
 }

@@ -32,8 +32,8 @@ public final class LocalAPICModel: MMIODevice {
   private var destinationFormat: UInt32 = 0xFFFF_FFFF {
     didSet { publishLogicalDestination() }
   }
-  /// LDR[31:24] in bits 31:24 and the DFR model (DFR[31:28]) in bits 3:0, for other CPUs'
-  /// IPI routing (`acceptsLogical`).
+  /// LDR[31:24] in bits 31:24, the DFR model (DFR[31:28]) in bits 3:0 and x2APIC mode in
+  /// bit 4, for other CPUs' IPI and I/O APIC routing (`acceptsLogical`).
   private let routingLogicalDestination = Atomic<UInt32>(0xF)
   var errorStatus: UInt32 = 0
   var interruptCommand: (low: UInt32, high: UInt32) = (0, 0)
@@ -55,7 +55,9 @@ public final class LocalAPICModel: MMIODevice {
   public internal(set) var outgoing: [InterprocessorInterrupt] = []
   /// IA32_APIC_BASE (MSR 0x1B, SDM 3A §11.4.4, §11.12.1): the default base, EN (bit 11),
   /// EXTD (bit 10, x2APIC mode) and BSP (bit 8). Changed only by `setBase`.
-  public internal(set) var baseMSR: UInt64
+  public internal(set) var baseMSR: UInt64 {
+    didSet { publishLogicalDestination() }  // the x2APIC mode decides logical matching
+  }
   /// The 8259 pair whose INTR reaches LINT0 (vCPU 0 of a VM with `testdev=on`; nil
   /// otherwise), LocalAPICModel+ExtINT.
   public var externalInterrupts: PIC8259Pair?
@@ -104,8 +106,9 @@ public final class LocalAPICModel: MMIODevice {
   }
 
   private func publishLogicalDestination() {
+    let x2APIC: UInt32 = baseMSR & Self.x2APICEnable != 0 ? 0x10 : 0
     routingLogicalDestination.store(
-      logicalDestination & 0xFF00_0000 | destinationFormat >> 28, ordering: .relaxed)
+      logicalDestination & 0xFF00_0000 | destinationFormat >> 28 | x2APIC, ordering: .relaxed)
   }
 
   // MARK: Timer
@@ -196,9 +199,16 @@ public final class LocalAPICModel: MMIODevice {
   /// Whether a logical destination (message destination address) selects this APIC: in the
   /// flat model (DFR[31:28] = 1111b) a bit of LDR[31:24]; in the cluster model (0000b) the
   /// same cluster in bits 7:4 and a common member bit in bits 3:0 (§11.6.2.2).
-  /// Reads only the published copy of LDR and DFR: callable from any CPU.
+  /// In x2APIC mode LDR is the derived x2APIC logical ID and DFR is gone (§11.12.10.2):
+  /// an 8-bit destination (the I/O APIC's, an MSI's) is cluster 0 with members 7:0, and
+  /// 0xFF is a broadcast, as KVM and QEMU match it (kvm-unit-tests' ioapic, logical
+  /// destination 0xD to vCPUs 0, 2 and 3 with x2APIC on; LDR read as 0 sent it nowhere).
+  /// Reads only the published copy of LDR, DFR and the mode: callable from any CPU.
   public func acceptsLogical(_ destination: UInt8) -> Bool {
     let published = routingLogicalDestination.load(ordering: .relaxed)
+    if published & 0x10 != 0 {
+      return destination == 0xFF || acceptsX2APICLogical(UInt32(destination))
+    }
     let mine = UInt8(truncatingIfNeeded: published >> 24)
     if published & 0xF == 0xF { return mine & destination != 0 }
     if destination == 0xFF { return true }  // broadcast to every cluster

@@ -58,6 +58,13 @@ public enum NestedPageFaultHandler {
       vcpu.statistics.decodeMismatches &+= 1
       return .resume
     }
+    if case .vectorMove(let move) = decoded.instruction,
+      VectorMemoryAccess.misaligned(move, linear: layout.linear)
+    {
+      if stopsHere { return .stop(unmapped) }
+      vcpu.pendingEvent = .exception(vector: 13, errorCode: 0)
+      return .resume
+    }
     // The guest's own paging protection comes first (SDM 3A §4.6): an access its tables
     // forbid is its #PF, with nothing emulated and RIP unchanged, even when the exit came
     // before the processor's check (QEMU's SVM, for CPL 3 and a supervisor page).
@@ -87,6 +94,10 @@ public enum NestedPageFaultHandler {
     if stopsHere { return .stop(unmapped) }
     if entry == nil { vcpu.statistics.unmappedMMIOAccesses &+= 1 }
 
+    if case .vectorMove(let move) = decoded.instruction {
+      return VectorMemoryAccess.perform(
+        move, length: decoded.length, layout: layout, vcpu: vcpu, vm: vm)
+    }
     if case .storeString = decoded.instruction {
       return storeString(decoded, layout: layout, entry: entry, vcpu: vcpu, vm: vm)
     }
@@ -209,7 +220,7 @@ struct AccessLayout {
     _ decoded: DecodedMemoryAccess, fault: NestedPageFault, registers: GuestRegisters,
     mode: GuestMode, memory: GuestMemoryMap
   ) -> AccessLayout? {
-    guard let operand = decoded.operand else { return nil }
+    guard let operand = decoded.operand(registers: registers) else { return nil }
     let nextRIP = registers.rip &+ UInt64(decoded.length)
     let linear = operand.linearAddress(registers: registers, nextRIP: nextRIP, mode: mode)
     let size = UInt64(decoded.accessSize)

@@ -11,7 +11,11 @@
 /// intercept, as KVM's nmi_singlestep), so the exit comes as soon as it has executed and
 /// the held NMI is delivered there, before the interrupted code runs on (kvm-unit-tests'
 /// eventinj: otherwise the nested NMI's handler met a lock the interrupted code took after
-/// the IRET). (VMX keeps this state itself with
+/// the IRET). The same step serves an NMI held by an interrupt shadow (STI or MOV SS) while
+/// NMIs are open: the processor exits for nothing once the shadow's instruction has run, so
+/// the NMI would wait for the slice to end; stepping that one instruction brings the exit
+/// (kvm-unit-tests' x2apic/xapic `test_sti_nmi`: 30,000 NMIs sent to a vCPU looping on
+/// `sti; testb; nop; cli`, each waited for). (VMX keeps this state itself with
 /// "virtual NMIs", SDM 3C §25.6.1, and does not use this.)
 public struct NMIBlocking: Equatable {
   public enum State: Equatable {
@@ -25,6 +29,9 @@ public struct NMIBlocking: Equatable {
   public private(set) var state = State.open
   /// The backend set RFLAGS.TF to trap right after the pending IRET.
   public private(set) var steppingOverIRET = false
+  /// The backend set RFLAGS.TF to trap right after the instruction in an interrupt shadow;
+  /// the trap's end clears TF again (no IRET reloads RFLAGS here).
+  public private(set) var steppingOverShadow = false
 
   public init() {}
 
@@ -56,10 +63,30 @@ public struct NMIBlocking: Equatable {
     return true
   }
 
-  /// A #DB exit: true if it is the trap of the step over the IRET (the backend then clears
-  /// TF and the intercept, and does not deliver the #DB).
+  /// Whether to single-step the instruction in an interrupt shadow that holds an NMI back:
+  /// NMIs open (no handler running), an NMI held, the shadow set, the guest not stepping
+  /// itself, no step already under way. A single-step trap follows the shadow's instruction
+  /// (after MOV SS, the one after it: SDM 3A §6.8.3), and the shadow is over then.
+  public mutating func startStepOverShadow(
+    nmiHeld: Bool, interruptShadow: Bool, guestTrapFlag: Bool
+  ) -> Bool {
+    guard state == .open, nmiHeld, interruptShadow, !guestTrapFlag, !isStepping else {
+      return false
+    }
+    steppingOverShadow = true
+    return true
+  }
+
+  /// A step of either kind is under way: RFLAGS.TF is the backend's and #DB is intercepted.
+  public var isStepping: Bool { steppingOverIRET || steppingOverShadow }
+
+  /// A #DB exit: true if it is the trap of the step (the backend then clears the
+  /// intercept, TF too after a shadow step, and does not deliver the #DB).
   public mutating func debugTrapEndsStep() -> Bool {
-    defer { steppingOverIRET = false }
-    return steppingOverIRET
+    defer {
+      steppingOverIRET = false
+      steppingOverShadow = false
+    }
+    return isStepping
   }
 }

@@ -1,3 +1,4 @@
+import HypervisorCore
 import Synchronization
 
 /// External interrupts that reach the hypervisor itself (vector 32 and up). The hypervisor

@@ -1,5 +1,6 @@
 import BootProtocols
 import CArch
+import HypervisorCore
 import NetworkProtocols
 import PCI
 import Synchronization

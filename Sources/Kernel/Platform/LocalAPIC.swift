@@ -1,4 +1,5 @@
 import CArch
+import HypervisorCore
 
 /// The local APIC in xAPIC mode (SDM 3A §11.4), used for the hypervisor's time slices: a
 /// one-shot timer whose interrupt forces the running guest out (INTR intercept / external-
@@ -21,8 +22,8 @@ enum LocalAPIC {
   static func arm(untilTSC deadline: UInt64) {
     let cpu = CPUs.current
     guard deadline != cpu.timer.armedDeadline else { return }
-    cpu.timer.armedDeadline = deadline
     let now = arch_rdtsc()
+    cpu.timer.armed(until: deadline, at: now)
     let tscTicks = deadline > now ? deadline - now : 1
     let ticks = max(tscTicks * UInt64(ticksPerMillisecond) / max(tscPerMillisecond, 1), 1)
     register(0x320).pointee = UInt32(timerVector)
@@ -31,7 +32,7 @@ enum LocalAPIC {
 
   /// The host timer interrupt: it ends the slice only when armed for the slice's end.
   static func timerFired() {
-    CPUs.current.timer.fired()
+    CPUs.current.timer.fired(at: arch_rdtsc())
   }
 
   static func register(_ offset: UInt64) -> UnsafeMutablePointer<UInt32> {
@@ -79,8 +80,9 @@ enum LocalAPIC {
   /// Arms a one-shot interrupt after `milliseconds`.
   static func armSlice(milliseconds: UInt32) {
     let cpu = CPUs.current
-    cpu.timer.sliceDeadline = arch_rdtsc() &+ tscPerMillisecond &* UInt64(milliseconds)
-    cpu.timer.armedDeadline = cpu.timer.sliceDeadline
+    let now = arch_rdtsc()
+    cpu.timer.sliceDeadline = now &+ tscPerMillisecond &* UInt64(milliseconds)
+    cpu.timer.armed(until: cpu.timer.sliceDeadline, at: now)
     cpu.timer.expired = false
     register(0x320).pointee = UInt32(timerVector)  // one-shot, unmasked
     register(0x380).pointee = ticksPerMillisecond &* milliseconds

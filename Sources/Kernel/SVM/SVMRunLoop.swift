@@ -81,7 +81,7 @@ enum SVMRunLoop {
         reinject(interrupted, vmcb)
       }
 
-      if vcpu.nmiBlocking.steppingOverIRET, endStepOverIRET(vmcb, vcpu: vcpu) { continue }
+      if vcpu.nmiBlocking.isStepping, endStepOverIRET(vmcb, vcpu: vcpu) { continue }
       let exit = SVMExitDecoder.decode(vmcb, nextRIPSave: nextRIPSave)
       if case .nestedPageFault(let fault) = exit.reason, fault.access == .write,
         DirtyLogFaults.serve(fault.guestPhysical, vm: vm, format: NestedPagingFormat.self)
@@ -197,9 +197,12 @@ enum SVMRunLoop {
     let nmi = InterruptDelivery.prepareNMI(
       vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked)
     if nmi == .injected { vcpu.nmiBlocking.nmiInjected() }
+    let guestTrapFlag = vcpu.registers.rflags & trapFlag != 0
     if nmi == .needsWindow
-      && vcpu.nmiBlocking.startStepOverIRET(
-        nmiHeld: true, guestTrapFlag: vcpu.registers.rflags & trapFlag != 0)
+      && (vcpu.nmiBlocking.startStepOverIRET(nmiHeld: true, guestTrapFlag: guestTrapFlag)
+        || vcpu.nmiBlocking.startStepOverShadow(
+          nmiHeld: true, interruptShadow: vmcb.u64(VMCBOffset.interruptShadow) & 1 != 0,
+          guestTrapFlag: guestTrapFlag))
     {
       vcpu.registers.rflags |= trapFlag  // written to the VMCB before the entry
       interceptDebugExceptions(vmcb, true)
@@ -221,7 +224,8 @@ enum SVMRunLoop {
     // The fast path skips this function: only while nothing is offered (its acknowledgement
     // follows each exit) and no NMI blocking is tracked (it follows each exit's RIP).
     fast.pointee.enabled =
-      offer == nil && !vcpu.nmiBlocking.isBlocked && vm.exitTrace == nil ? 1 : 0
+      offer == nil && !vcpu.nmiBlocking.isBlocked && !vcpu.nmiBlocking.isStepping
+        && vm.exitTrace == nil ? 1 : 0
     return offer
   }
 
@@ -242,9 +246,12 @@ enum SVMRunLoop {
   /// again: the IRET loaded RFLAGS from its stack. True if the exit was that trap.
   @inline(never)
   static func endStepOverIRET(_ vmcb: VMCB, vcpu: VirtualCPU) -> Bool {
+    let overShadow = vcpu.nmiBlocking.steppingOverShadow
     guard vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.exceptionBase + 1,
       vcpu.nmiBlocking.debugTrapEndsStep()
     else { return false }
+    // After a shadow's instruction TF is still the hypervisor's: no IRET reloaded RFLAGS.
+    if overShadow { vcpu.registers.rflags &= ~trapFlag }
     interceptDebugExceptions(vmcb, false)
     vmcb.set(VMCBOffset.dr6, vmcb.u64(VMCBOffset.dr6) & ~(1 << 14))
     return true

@@ -209,7 +209,8 @@ final class MemoryAccessDecoderTests: XCTestCase {
     XCTAssertEqual(decode("d1 23"), .failure(.unsupportedOpcode(0xD1)))  // SHL
     XCTAssertEqual(decode("c7 48 04 01 00 00 00"), .failure(.unsupportedOpcode(0xC7)))  // /1
     XCTAssertEqual(decode("0f a2"), .failure(.unsupportedOpcode(0xA2)))
-    XCTAssertEqual(decode("0f a3 07"), .failure(.unsupportedOpcode(0xA3)))  // BT m, r
+    XCTAssertEqual(decode("0f 12 07"), .failure(.unsupportedOpcode(0x12)))  // MOVLPS
+    XCTAssertEqual(decode("0f ba 1f 01"), .failure(.unsupportedOpcode(0xBA)))  // group 8 /3
   }
 
   func testTruncatedAndTooLong() {

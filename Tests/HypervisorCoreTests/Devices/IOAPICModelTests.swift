@@ -70,6 +70,25 @@ final class IOAPICModelTests: XCTestCase {
     XCTAssertEqual(vcpus.map(takePosted), [0x35, nil, 0x35])
   }
 
+  /// kvm-unit-tests' ioapic `test_ioapic_logical_destination_mode`: with x2APIC on, the
+  /// 8-bit logical destination 0xD is cluster 0, members 0, 2 and 3 (LDR is the derived
+  /// x2APIC logical ID). It used to match the xAPIC LDR, 0, so only vCPU 0 got it (the
+  /// fallback) and the test waited forever for the other two.
+  func testLogicalDestinationInX2APICModeUsesTheDerivedLogicalID() {
+    let vcpus = vcpusWithAPICs(4, clock: clock)
+    for vcpu in vcpus {
+      let base = vcpu.localAPIC!.baseMSR
+      XCTAssertTrue(vcpu.localAPIC!.setBaseMSR(base | 1 << 10), "x2APIC mode")
+    }
+    let ioapic = IOAPICModel(id: 4, vcpus: vcpus)
+    _ = select(ioapic, 0x10 + 2 * 0xE + 1, write: 0x0D << 24)
+    _ = select(ioapic, 0x10 + 2 * 0xE, write: 1 << 15 | 1 << 11 | 0x86)  // level, logical
+    ioapic.setLevel(pin: 0xE, high: true)
+    XCTAssertEqual(vcpus.map(takePosted), [0x86, nil, 0x86, 0x86])
+    XCTAssertTrue(vcpus[1].localAPIC!.acceptsLogical(0xFF), "0xFF is a broadcast")
+    XCTAssertFalse(vcpus[1].localAPIC!.acceptsLogical(0x0D))
+  }
+
   func testLogicalClusterLowestPriorityGoesToOneVCPU() {
     let vcpus = vcpusWithAPICs(3, clock: clock)
     for (index, vcpu) in vcpus.enumerated() {  // cluster model: cluster 1, member bit index

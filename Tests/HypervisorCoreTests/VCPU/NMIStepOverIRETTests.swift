@@ -39,4 +39,33 @@ final class NMIStepOverIRETTests: XCTestCase {
     blocking.exited(rip: 0x1234, iret: false)  // the trap's RIP: after the IRET
     XCTAssertFalse(blocking.isBlocked)
   }
+
+  /// kvm-unit-tests' test_sti_nmi: an NMI held only by an STI shadow steps the shadow's
+  /// instruction, so the exit comes right after it instead of at the end of the slice.
+  func testAnInterruptShadowHoldingAnNMIIsSteppedOver() {
+    var blocking = NMIBlocking()
+    XCTAssertFalse(
+      blocking.startStepOverShadow(nmiHeld: true, interruptShadow: false, guestTrapFlag: false),
+      "no shadow: the NMI is injected, nothing to step")
+    XCTAssertFalse(
+      blocking.startStepOverShadow(nmiHeld: false, interruptShadow: true, guestTrapFlag: false))
+    XCTAssertFalse(
+      blocking.startStepOverShadow(nmiHeld: true, interruptShadow: true, guestTrapFlag: true),
+      "the guest steps itself")
+    XCTAssertTrue(
+      blocking.startStepOverShadow(nmiHeld: true, interruptShadow: true, guestTrapFlag: false))
+    XCTAssertTrue(blocking.steppingOverShadow)
+    XCTAssertTrue(blocking.isStepping)
+    XCTAssertFalse(blocking.isBlocked, "NMIs stay open: only the shadow holds this one")
+    XCTAssertFalse(
+      blocking.startStepOverShadow(nmiHeld: true, interruptShadow: true, guestTrapFlag: false),
+      "already stepping")
+    XCTAssertTrue(blocking.debugTrapEndsStep())
+    XCTAssertFalse(blocking.isStepping)
+    XCTAssertFalse(blocking.debugTrapEndsStep(), "a later #DB is the guest's")
+    // Inside an NMI handler the IRET decides, not the shadow.
+    blocking.nmiInjected()
+    XCTAssertFalse(
+      blocking.startStepOverShadow(nmiHeld: true, interruptShadow: true, guestTrapFlag: false))
+  }
 }
