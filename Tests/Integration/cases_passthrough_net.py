@@ -245,9 +245,19 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         # the guest's xAPIC EOI write (npf): 2 per interrupt (the edu case measures 2.01). The
         # window's raw count also holds the timer's exits over the same wall time (wrmsr of the
         # deadline, its EOI, the host tick), an upper bound.
-        if reasons.get("extint", 0) < irqs or reasons.get("npf", 0) < irqs:
-            raise DriverFailure("run %d: %d virtio interrupts but only %s extint / %s npf exits"
-                                % (run, irqs, reasons.get("extint"), reasons.get("npf")))
+        # Every interrupt's EOI write exits (npf); its host vector exits (extint) only when it
+        # lands while the guest runs, not while its CPU is in the hypervisor, so extint is not
+        # a bound. The npf exits beyond the EOIs are the guest's other MMIO (its timer's EOIs
+        # and the like, at the idle rate over the window): a doorbell or ring access that
+        # exited would add about one per packet sent.
+        npf = reasons.get("npf", 0)
+        idle_npf = (idle[1].get("npf", 0) - before[1].get("npf", 0)) / max(idle[2] - before[2],
+                                                                           0.001)
+        allowance = 0.5 * count + 1.5 * idle_npf * span + 100
+        if npf < irqs or npf - irqs > allowance:
+            raise DriverFailure("run %d: %d virtio interrupts, %d npf exits (at most %d beyond the"
+                                " EOIs allowed), %s extint" % (run, irqs, npf, allowance,
+                                                               reasons.get("extint")))
         self.notes.append("ROW %s exits_per_packet=%.3f (2 per interrupt; all exits in the window"
                           " %.3f, minus the idle rate %.3f) copies_per_packet=0"
                           % (path, 2.0 * irqs / count, moved / count, net / count))

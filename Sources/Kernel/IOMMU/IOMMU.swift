@@ -259,14 +259,8 @@ enum IOMMU {
         continue
       }
       guard Log.begin(.warning) else { continue }
-      Console.write("IOMMU fault: VM ")
-      if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
-      Console.write(", device ")
-      writeHex2(fault.requester.bus)
-      Console.write(":")
-      writeHex2(fault.requester.device)
-      Console.write(".")
-      Console.write(decimal: UInt64(fault.requester.function))
+      Console.write("IOMMU fault: ")
+      writeSource(fault, owner: owner)
       Console.write(fault.isRead ? ", read of " : ", write to ")
       Console.write(hex: fault.address)
       Console.write(", ")
@@ -283,10 +277,9 @@ enum IOMMU {
 }
 
 extension IOMMU {
-  /// `IOMMU interrupt fault: VM NAME, device bb:dd.f, index N, REASON (N blocked so far)`.
-  static func reportInterruptFault(_ fault: RemappingFault, owner: RemappingDomain?) {
-    guard Log.begin(.warning) else { return }
-    Console.write("IOMMU interrupt fault: VM ")
+  /// `VM NAME, device bb:dd.f` (or `VM (none)`): whose device faulted.
+  static func writeSource(_ fault: RemappingFault, owner: RemappingDomain?) {
+    Console.write("VM ")
     if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
     Console.write(", device ")
     writeHex2(fault.requester.bus)
@@ -294,6 +287,13 @@ extension IOMMU {
     writeHex2(fault.requester.device)
     Console.write(".")
     Console.write(decimal: UInt64(fault.requester.function))
+  }
+
+  /// `IOMMU interrupt fault: VM NAME, device bb:dd.f, index N, REASON (N blocked so far)`.
+  static func reportInterruptFault(_ fault: RemappingFault, owner: RemappingDomain?) {
+    guard Log.begin(.warning) else { return }
+    Console.write("IOMMU interrupt fault: ")
+    writeSource(fault, owner: owner)
     Console.write(", index ")
     Console.write(decimal: UInt64(fault.interruptIndex))
     Console.write(", ")
