@@ -37,6 +37,7 @@ import time
 from harness import Case, DriverFailure
 import cases_cluster
 import cases_management
+import cases_passthrough
 from cases_net import free_udp_port
 
 CLI = cases_management.CLI
@@ -82,6 +83,18 @@ class FaultDriver(cases_cluster.ClusterDriver):
             time.sleep(0.2)
         raise DriverFailure("%s's %s never passed tick %d (last %r)" % (
             node, vm, above, self.ticks(node, vm)[-3:]))
+
+    def check_moved_to_node1(self):
+        """After a migration of `tick` to node1: listed there only, counting on from the
+        tick after node0's last, with nothing lost or repeated."""
+        if self.listed() != [("tick", "node1", "running")]:
+            raise DriverFailure("after the migration: %r" % self.listed())
+        last0 = self.ticks("node0")[-1]
+        first1 = self.wait_tick("node1", 0)[0]
+        if first1 != last0 + 1:
+            raise DriverFailure("node1 ticks from %d, node0's last was %d" % (first1, last0))
+        self.wait_tick("node1", first1 + 2)
+        self.notes.append("node1 goes on at tick %d (node0's last %d)" % (first1, last0))
 
     def listed(self):
         """`list --json` as sorted (vm, node, state) rows (a VM being migrated is listed on
@@ -250,14 +263,7 @@ class TargetDiesDriver(FaultDriver):
         notes.append("migrate after the failure: %.1f s wall, downtime %.2f s, pages per round %r"
                      % (time.time() - start, report["downtime_seconds"],
                         report["pages_per_round"]))
-        if self.listed() != [("tick", "node1", "running")]:
-            raise DriverFailure("after the migration: %r" % self.listed())
-        last0 = self.ticks("node0")[-1]
-        first1 = self.wait_tick("node1", 0)[0]
-        if first1 != last0 + 1:
-            raise DriverFailure("node1 ticks from %d, node0's last was %d" % (first1, last0))
-        self.wait_tick("node1", first1 + 2)
-        notes.append("node1 goes on at tick %d (node0's last %d)" % (first1, last0))
+        self.check_moved_to_node1()
         self.cli("node", "down")
         return []
 
@@ -339,11 +345,7 @@ class PassthroughDriver(FaultDriver):
     def drive(self):
         notes = self.notes
         port = free_udp_port()
-        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
-                 "-netdev socket,id=pt0,mcast=230.0.0.1:%d,localaddr=127.0.0.1 -device "
-                 "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=pt0,addr=0x11,"
-                 "mac=52:54:00:77:00:11" % port)
-        self.node_up({"PEREGRINE_NODE_QEMU_ARGS": extra})
+        self.node_up({"PEREGRINE_NODE_QEMU_ARGS": cases_passthrough.spare_nic_node_args(port)})
         path = os.path.join(self.home, "owner.xml")
         with open(path, "w") as f:
             f.write(PASSTHROUGH_PROFILE % ("owner", TICKER))
@@ -451,14 +453,7 @@ class CLIDiesDriver(FaultDriver):
             report["downtime_seconds"], report["pages_per_round"]))
         if os.path.exists(lock):
             raise DriverFailure("the lock file was left behind")
-        if self.listed() != [("tick", "node1", "running")]:
-            raise DriverFailure("after the new migration: %r" % self.listed())
-        last0 = self.ticks("node0")[-1]
-        first1 = self.wait_tick("node1", 0)[0]
-        if first1 != last0 + 1:
-            raise DriverFailure("node1 ticks from %d, node0's last was %d" % (first1, last0))
-        self.wait_tick("node1", first1 + 2)
-        notes.append("node1 goes on at tick %d (node0's last %d)" % (first1, last0))
+        self.check_moved_to_node1()
         self.cli("node", "down")
         return []
 

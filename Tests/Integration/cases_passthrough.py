@@ -46,6 +46,15 @@ BYSTANDER_PROFILE = """<?xml version="1.0"?>
 """
 ISOS = {}
 
+
+def spare_nic_node_args(port):
+    """`PEREGRINE_NODE_QEMU_ARGS` for a q35 node with a VT-d unit (interrupt remapping on)
+    and a spare modern virtio-net at 00:11.0 on multicast segment `port`, to pass through."""
+    return ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
+            "-netdev socket,id=pt0,mcast=230.0.0.1:%d,localaddr=127.0.0.1 -device "
+            "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=pt0,addr=0x11,"
+            "mac=52:54:00:77:00:11" % port)
+
 PROFILE = """<?xml version="1.0"?>
 <profile>
   <name>%s</name>
@@ -127,10 +136,7 @@ class PassthroughClaimDriver:
 
     def drive(self):
         port = free_udp_port()
-        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
-                 "-netdev socket,id=pt0,mcast=230.0.0.1:%d,localaddr=127.0.0.1 -device "
-                 "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=pt0,addr=0x11,"
-                 "mac=52:54:00:77:00:11" % port)
+        extra = spare_nic_node_args(port)
         self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
         self.wait_serial(r"^\[info \] pci 00:11\.0 1af4:1041 class 02\.00")

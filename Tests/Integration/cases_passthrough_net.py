@@ -23,7 +23,7 @@ import time
 from harness import Case, DriverFailure
 import cases_management
 from cases_net import free_udp_port
-from cases_passthrough import PassthroughClaimDriver
+from cases_passthrough import PassthroughClaimDriver, spare_nic_node_args
 
 ROOT = cases_management.ROOT
 KERNEL = os.path.join(ROOT, "build", "linux", "vmlinuz")
@@ -120,10 +120,7 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
 
     def drive(self):
         port = free_udp_port()
-        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
-                 "-netdev socket,id=pt0,mcast=230.0.0.1:%d,localaddr=127.0.0.1 -device "
-                 "virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=pt0,addr=0x11,"
-                 "mac=52:54:00:77:00:11" % port)
+        extra = spare_nic_node_args(port)
         self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "512M", "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
         self.wait_serial(r"^\[info \] pci 00:11\.0 1af4:1041 class 02\.00")
