@@ -33,9 +33,11 @@ deps:
 
 $(OBJ)/BuildInfo.swift: VERSION FORCE
 	@mkdir -p $(OBJ)
-	@printf 'enum BuildInfo {\n  static let version: StaticString = "%s"\n}\n' \
-	  "$$(cat VERSION)$$(git rev-parse --short HEAD 2>/dev/null | sed 's/^/+/')" > $@.tmp
-	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+	@# One shell, its own temporary file: the integration runner builds ISOs in parallel.
+	@tmp=$@.$$$$.tmp; \
+	printf 'enum BuildInfo {\n  static let version: StaticString = "%s"\n}\n' \
+	  "$$(cat VERSION)$$(git rev-parse --short HEAD 2>/dev/null | sed 's/^/+/')" > $$tmp; \
+	cmp -s $$tmp $@ && rm $$tmp || mv $$tmp $@
 
 # One Embedded module: $(1) name, $(2) the modules it imports.
 define swift_module

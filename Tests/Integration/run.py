@@ -9,6 +9,7 @@ ISOs are built first (make iso with each case's kernel command line); then every
 two at a time (the machines have two cores), and the last line reads "N passed, N failed".
 """
 
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -58,6 +59,10 @@ def prepare_topics(selected):
 
 
 def build_isos(selected):
+    """Every ISO the selected cases boot. The first is built alone (it builds the kernel and
+    the guests they all share); the rest, which only pack files with grub-mkrescue and wait
+    on it far more than they compute, four at a time: 65 ISOs took 143 s one by one."""
+    commands = []
     for iso, spec in sorted(cases.ISOS.items()):
         if not any(case.iso == iso for case in selected):
             continue
@@ -69,10 +74,24 @@ def build_isos(selected):
             command += ["FLAT_GUEST=" + guest, "FLAT_ARGS=" + args]
         elif "modules" in spec:  # an empty list: no guest at all
             command.append("GUEST_MODULES=" + ";".join(spec["modules"]))
+        commands.append((iso, command))
+
+    def build(item):
+        iso, command = item
         result = subprocess.run(command, cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return iso, result
+
+    def check(iso, result):
         if result.returncode != 0:
             sys.stdout.write(result.stdout.decode("utf-8", "replace"))
             raise SystemExit("could not build %s" % iso)
+
+    if not commands:
+        return
+    check(*build(commands[0]))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for iso, result in pool.map(build, commands[1:]):
+            check(iso, result)
 
 
 def main(argv):
