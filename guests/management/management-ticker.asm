@@ -35,37 +35,7 @@ bits 16
     out dx, al
     jmp .tick
 
-; Prints the NUL-terminated string at SI on COM1 (leaves DX = 0x3F8).
-print:
-    mov dx, 0x3F8
-.next:
-    lodsb
-    test al, al
-    jz .done
-    out dx, al
-    jmp .next
-.done:
-    ret
-
-; Prints AX in decimal on COM1.
-decimal:
-    mov dx, 0x3F8
-    xor cx, cx
-    mov bx, 10
-.divide:
-    xor dx, dx
-    div bx
-    push dx
-    inc cx
-    test ax, ax
-    jnz .divide
-    mov dx, 0x3F8
-.digit:
-    pop ax
-    add al, '0'
-    out dx, al
-    loop .digit
-    ret
+%include "real-mode-console.inc"
 
 label db "tick ", 0
 deadline dd 0, 0
