@@ -12,11 +12,7 @@ let package = Package(
   ],
   dependencies: [
     // Host-only: the `peregrine` CLI's argument parsing.
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    // Tests: the reference SHA-256/HMAC that ControlProtocol's own code is checked against.
-    // ControlClient (host-only): SHA-256 of whole disk images, which ControlProtocol's
-    // portable code takes minutes over in a debug build of the CLI.
-    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
     .target(name: "BootProtocols"),
@@ -42,7 +38,7 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     .target(
       name: "ControlClient",
-      dependencies: ["ControlProtocol", .product(name: "Crypto", package: "swift-crypto")]),
+      dependencies: ["ControlProtocol"]),
     .target(name: "NetworkProtocols"),
     .target(name: "PCI", dependencies: ["Memory"]),
     // Host-only: fault-tolerance policies, their daemon loop, failure traces and the
@@ -58,9 +54,7 @@ let package = Package(
     .testTarget(name: "PeregrineCLITests", dependencies: ["PeregrineCommands", "FaultTolerance"]),
     .testTarget(
       name: "ControlProtocolTests",
-      dependencies: [
-        "ControlProtocol", "ControlClient", .product(name: "Crypto", package: "swift-crypto"),
-      ]),
+      dependencies: ["ControlProtocol", "ControlClient"]),
     .testTarget(name: "NetworkProtocolsTests", dependencies: ["NetworkProtocols"]),
     .testTarget(name: "PCITests", dependencies: ["PCI", "Memory", "HypervisorCore"]),
     .testTarget(name: "FaultToleranceTests", dependencies: ["FaultTolerance"]),
