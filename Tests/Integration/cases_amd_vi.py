@@ -37,7 +37,7 @@ Q35_AMD_E1000 = {
 
 class AMDViPassthroughDriver(PassthroughEduDriver):
     """Passthrough under AMD-Vi (docs/passthrough.md, "Under AMD-Vi"): a q35 node with
-    `-device amd-iommu` (an IVRS, no DMAR) and QEMU's edu at 00:12.0 behind it. A VM naming
+    `-device amd-iommu,intremap=off` (an IVRS, no DMAR) and QEMU's edu at 00:12.0 behind it. A VM naming
     edu gets an AMD-Vi domain over its RAM (its DTE: mode 4, translated) when it is created;
     the guests of the VT-d edu case attack with it, plus edu-sweep, which has edu write to
     every MiB of the node's RAM above the guest's 16 MiB. QEMU 7.2's amd-iommu logs no event
@@ -47,15 +47,19 @@ class AMDViPassthroughDriver(PassthroughEduDriver):
     lands where its guest-physical addresses say, at 2 MiB, which is the hypervisor's text
     host-physically; a refused write appears nowhere in its RAM). Destroyed mid-transfer,
     edu is quiesced behind a blocking DTE and given to a new VM; its MSI still reaches the
-    guest (no AMD-Vi interrupt remapping: IV = 0)."""
+    guest (`intremap=off`: the IVHD lists no I/O APIC, so no remapping, IV = 0)."""
 
     def drive(self):
         for image in [EDU_DMA, EDU_MIDWAY, BYSTANDER, EDU_MSI, EDU_SWEEP]:
             if not os.path.exists(image):
                 raise DriverFailure("%s is missing: make guests" % image)
-        extra = "-machine q35 -device amd-iommu -device edu,addr=0x12"
+        # intremap=off: this case covers the path without interrupt remapping (QEMU 7.2's
+        # default, auto, is on under TCG; the intremap case below has it).
+        extra = "-machine q35 -device amd-iommu,intremap=off -device edu,addr=0x12"
         self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
+        self.wait_serial(r"^\[info \] iommu: AMD-Vi IVHD lists no I/O APIC: no interrupt "
+                         r"remapping, MSIs pass unremapped")
         self.wait_serial(r"^\[info \] iommu: AMD-Vi enabled")
         self.wait_serial(r"^\[info \] pci 00:12\.0 1234:11e8 class 00\.ff bar0 mem 0x")
         if re.search(r"iommu: VT-d", self.serial()):
@@ -144,7 +148,8 @@ class AMDViPassthroughDriver(PassthroughEduDriver):
 class AMDViInterruptRemappingDriver(PassthroughEduDriver):
     """AMD-Vi interrupt remapping (docs/iommu.md): `-device amd-iommu,intremap=on` (its IVHD
     then lists the I/O APIC, which is how the node decides; the I/O APIC's own DTE then
-    blocks, as the node uses none), edu at 00:12.0. A VM owning
+    blocks, as the node uses none), edu at 00:12.0. The management NIC's MSI-X goes through
+    a table of its own (its DTE untranslated, mode 0 with IR/IW). A VM owning
     edu gets a DTE with IV = 1, IntCtl = 10b and a 256-entry table of its own; the node's
     MSI for edu is data = the entry's index, address 0xFEE00000. edu-msi's 100 interrupts
     must arrive, and QEMU's own trace (amdvi_ir_remap_msi: origin -> translated) must show
@@ -164,7 +169,10 @@ class AMDViInterruptRemappingDriver(PassthroughEduDriver):
         self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
         self.wait_serial(r"^\[info \] iommu: AMD-Vi interrupt remapping on: a table of 256 "
-                         r"entries per passed-through function")
+                         r"entries per device the node takes MSIs from")
+        # The management NIC's MSI-X (composed at its start) goes through a table too.
+        self.wait_serial(r"^\[info \] iommu: AMD-Vi interrupt table for 00:02\.0 at 0x\w+ \(DTE "
+                         r"untranslated, MSIs remapped\)")
         self.wait_serial(r"^\[info \] pci 00:12\.0 1234:11e8 class 00\.ff bar0 mem 0x")
         self.wait_serial(r"^\[info \] iommu: AMD-Vi I/O APIC 00:14\.0 unused by the node: its DTE"
                          r" blocks")
@@ -198,6 +206,14 @@ class AMDViInterruptRemappingDriver(PassthroughEduDriver):
                     remapped.append(tuple(numbers[-4:]))
         through_table = [r for r in remapped if r[1] != r[3] and r[1] < 256 and
                          0x48 <= (r[3] & 0xFF) < 0x88]
+        # The management NIC's (vector 0x40) through its own table: index in, 0x40 out.
+        nic = [r for r in remapped if r[1] != r[3] and r[1] < 256 and (r[3] & 0xFF) == 0x40]
+        passed = [r for r in remapped if r[1] == r[3]]
+        self.notes.append("QEMU: management NIC MSIs remapped to 0x40: %d (first: %s); "
+                          "passed as written: %d" % (len(nic), ["(0x%x, 0x%x) -> (0x%x, 0x%x)" % r
+                                                               for r in nic[:1]], len(passed)))
+        if not nic:
+            raise DriverFailure("no management NIC MSI went through its table: %s" % remapped[:4])
         requests = re.findall(r"amdvi_ir_remap_msi_req .*$", emulator, re.MULTILINE)
         # Requests by requester id (QEMU prints the devid: 0x90 is edu at 00:12.0).
         by_source = {}

@@ -27,13 +27,23 @@ public struct AMDViDeviceTableEntry: Equatable, Sendable {
   /// IntCtl = 00b and no table: every interrupt message of it is target-aborted too.
   public static let blocked = AMDViDeviceTableEntry(valid | translationValid, 0, 1)
 
+  /// V = 1, TV = 1, Mode = 0, IR = IW = 1: DMA passes untranslated with reads and writes
+  /// allowed, as with V = 0, but the entry is valid, so its interrupt fields (quad 2) are
+  /// honoured: the node's own devices when their MSIs are remapped.
+  public static let untranslated = AMDViDeviceTableEntry(
+    valid | translationValid | readable | writable, 0)
+
   /// What a device's DTE becomes when its domain is detached: the node's own devices (its
-  /// NICs, lent to `iommu=selftest`) go back to pass-through; any other (a VM's function,
-  /// ended or never started) to `blocked`, since V = 0 would let it DMA untranslated into
-  /// host memory until its reset, and after it if the reset does not stop it. VT-d needs no
-  /// such choice: a cleared context entry blocks (docs/iommu.md).
-  public static func afterDetach(nodeDevice: Bool) -> AMDViDeviceTableEntry {
-    nodeDevice ? .passThrough : .blocked
+  /// NICs, lent to `iommu=selftest`) go back to untranslated DMA (with their interrupt
+  /// table, if they have one, else V = 0); any other (a VM's function, ended or never
+  /// started) to `blocked`, since V = 0 would let it DMA untranslated into host memory until
+  /// its reset, and after it if the reset does not stop it. VT-d needs no such choice: a
+  /// cleared context entry blocks (docs/iommu.md).
+  public static func afterDetach(nodeDevice: Bool, interruptTable: UInt64? = nil)
+    -> AMDViDeviceTableEntry
+  {
+    guard nodeDevice else { return .blocked }
+    return interruptTable.map { untranslated.remappingInterrupts(table: $0) } ?? .passThrough
   }
 
   /// Translation through host I/O page tables: V, TV, Mode (bits 11:9) = `levels` (4 for a

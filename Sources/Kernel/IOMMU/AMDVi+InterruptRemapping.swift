@@ -1,11 +1,12 @@
 import BootProtocols
 import HypervisorCore
 
-/// AMD-Vi interrupt remapping (docs/iommu.md, "AMD-Vi interrupt remapping"): each device
-/// given to a VM gets its own table (`AMDViInterruptTable`), named by its DTE (IV = 1,
-/// IntCtl = 10b) from the attach on; `HostMSI.message` fills one entry per host vector, so
-/// the function's MSI can only raise the vectors the node wrote for it. The node's own NICs
-/// keep V = 0 DTEs, hence unremapped MSIs (the VT-d counterpart remaps them too).
+/// AMD-Vi interrupt remapping (docs/iommu.md, "AMD-Vi interrupt remapping"): every device
+/// whose MSIs the node composes gets its own table (`AMDViInterruptTable`), named by its
+/// DTE (IV = 1, IntCtl = 10b): a function given to a VM from its attach on, the node's own
+/// NICs from their first message (their DTE then untranslated, mode 0 with IR and IW, so
+/// their DMA is as with V = 0). `HostMSI.message` fills one entry per host vector, so a
+/// device can only raise the vectors the node wrote for it.
 extension AMDVi {
   /// Set once at start, before any other CPU runs.
   nonisolated(unsafe) static var remapsInterrupts = false
@@ -33,7 +34,7 @@ extension AMDVi {
     }
     remapsInterrupts = true
     Log.info(
-      "iommu: AMD-Vi interrupt remapping on: a table of 256 entries per passed-through function (DTE IV, IntCtl 10b)"
+      "iommu: AMD-Vi interrupt remapping on: a table of 256 entries per device the node takes MSIs from (DTE IV, IntCtl 10b)"
     )
     // The node programs no I/O APIC (its sources are MSIs and the local APIC timer), so
     // whatever the IOMMU takes as coming from one is refused: its DTE blocks DMA and
@@ -67,18 +68,27 @@ extension AMDVi {
     return frame
   }
 
-  /// Whether `requester`'s MSIs go through a table of its own (it is in a VM's domain).
-  static func remapsInterrupts(for requester: RequesterID) -> Bool {
-    guard remapsInterrupts else { return false }
-    return lock.withLock { interruptTables.contains { $0.device == requester } }
-  }
-
   /// An entry of `requester`'s table sending `vector` to `apicID`: its index (the MSI's
-  /// data), or nil when the table is full or the IOMMU did not acknowledge.
+  /// data), or nil when the table is full or the IOMMU did not acknowledge. A device in no
+  /// domain (the node's NICs) gets its table here, and an untranslated DTE naming it.
   static func remapInterrupt(vector: UInt8, apicID: UInt8, requester: RequesterID) -> Int? {
     lock.withLock {
-      guard var unit,
-        let state = interruptTables.first(where: { $0.device == requester }),
+      guard var unit else { return nil }
+      if !interruptTables.contains(where: { $0.device == requester }) {
+        guard let table = interruptTableLocked(for: requester),
+          !domains.contains(where: { $0.devices.contains(requester) }),
+          unit.setEntry(
+            requester.sourceID,
+            AMDViDeviceTableEntry.untranslated.remappingInterrupts(table: table),
+            domain: 0)
+        else {
+          Log.error("iommu: AMD-Vi interrupt table for a node device not set up")
+          return nil
+        }
+        AMDVi.unit = unit
+        reportNodeTable(requester, table: table)
+      }
+      guard let state = interruptTables.first(where: { $0.device == requester }),
         let index = state.entries.allocate(requester: requester, vector: vector, apicID: apicID)
       else { return nil }
       let written = unit.setInterruptEntry(
@@ -107,6 +117,23 @@ extension AMDVi {
       }
       AMDVi.unit = unit
     }
+  }
+}
+
+extension AMDVi {
+  /// `iommu: AMD-Vi interrupt table for 00:02.0 at ADDRESS (DTE untranslated, MSIs remapped)`.
+  static func reportNodeTable(_ device: RequesterID, table: UInt64) {
+    guard Log.begin(.info) else { return }
+    Console.write("iommu: AMD-Vi interrupt table for ")
+    IOMMU.writeHex2(device.bus)
+    Console.write(":")
+    IOMMU.writeHex2(device.device)
+    Console.write(".")
+    Console.write(decimal: UInt64(device.function))
+    Console.write(" at ")
+    Console.write(hex: table)
+    Console.write(" (DTE untranslated, MSIs remapped)")
+    Log.end()
   }
 }
 

@@ -115,16 +115,22 @@ enum AMDVi {
       domain: domain.id)
     for device in devices {
       var entry = translated
-      // A VM's function gets its own interrupt table (empty: every message target-aborted
-      // until `HostMSI` fills an entry); the node's NIC lent to the selftest does not.
-      if remapsInterrupts, !nodeDevices.contains(device) {
-        guard let table = interruptTableLocked(for: device) else {
+      // Its interrupt table: a VM's function gets a new, empty one (every message
+      // target-aborted until `HostMSI` fills an entry); the node's NIC lent to the selftest
+      // keeps the one its MSIs already use, if any (no frame is added for it).
+      if remapsInterrupts {
+        let table =
+          nodeDevices.contains(device)
+          ? interruptTables.first { $0.device == device }?.table
+          : interruptTableLocked(for: device)
+        if let table {
+          entry = translated.remappingInterrupts(table: table)
+        } else if !nodeDevices.contains(device) {
           Log.error("iommu: no memory for an AMD-Vi interrupt table")
           AMDVi.unit = unit
           detachLocked(domain, nodeDevices: nodeDevices)
           return nil
         }
-        entry = translated.remappingInterrupts(table: table)
       }
       guard unit.setEntry(device.sourceID, entry, domain: domain.id) else {
         Log.error("iommu: AMD-Vi invalidation not completed")
@@ -169,7 +175,9 @@ enum AMDVi {
   private static func detachLocked(_ domain: AMDViDomain, nodeDevices: [RequesterID]) {
     guard var unit else { return }
     for device in domain.devices {
-      let entry = AMDViDeviceTableEntry.afterDetach(nodeDevice: nodeDevices.contains(device))
+      let table = interruptTables.first { $0.device == device }?.table
+      let entry = AMDViDeviceTableEntry.afterDetach(
+        nodeDevice: nodeDevices.contains(device), interruptTable: table)
       _ = unit.setEntry(device.sourceID, entry, domain: domain.id)
     }
     domains.removeAll { $0 === domain }

@@ -6,7 +6,7 @@ enum HostMSI {
   /// The message for a fixed, edge-triggered `vector` to the local APIC `apicID` from
   /// `requester`: remappable, through a table entry that only `requester` may use, when the
   /// VT-d unit remaps interrupts (VT-d §5.1.5.2), or through an entry of `requester`'s own
-  /// AMD-Vi table when it is in a VM's domain (AMD IOMMU §2.2.5); compatibility format
+  /// AMD-Vi table when the AMD-Vi IOMMU does (AMD IOMMU §2.2.5); compatibility format
   /// otherwise (SDM 3A §11.11). Nil when remapping is on but no entry could be had: the
   /// compatibility format would be blocked then, so the caller must poll or do without the
   /// interrupt.
@@ -14,7 +14,7 @@ enum HostMSI {
   static func message(vector: UInt8, apicID: UInt8, requester: RequesterID) -> (
     address: UInt64, data: UInt32
   )? {
-    if AMDVi.remapsInterrupts(for: requester) {
+    if AMDVi.remapsInterrupts {
       // AMD-Vi: through the requester's own table (its DTE names it), data = the index.
       guard let index = AMDVi.remapInterrupt(vector: vector, apicID: apicID, requester: requester)
       else {

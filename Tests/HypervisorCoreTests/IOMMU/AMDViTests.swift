@@ -125,6 +125,17 @@ final class AMDViTests: XCTestCase {
     XCTAssertEqual(AMDViDeviceTableEntry.afterDetach(nodeDevice: false), blocked)
     XCTAssertEqual(AMDViDeviceTableEntry.afterDetach(nodeDevice: true), .passThrough)
     XCTAssertFalse(AMDViDeviceTableEntry.afterDetach(nodeDevice: true).isValid)
+    XCTAssertEqual(
+      AMDViDeviceTableEntry.afterDetach(nodeDevice: false, interruptTable: 0x5000), blocked)
+    // A node device with an interrupt table: valid, untranslated (mode 0) with IR and IW,
+    // its interrupts remapped through the table.
+    let node = AMDViDeviceTableEntry.afterDetach(nodeDevice: true, interruptTable: 0x5000)
+    XCTAssertTrue(node.isValid && node.translates && node.allowsRead && node.allowsWrite)
+    XCTAssertEqual(node.mode, 0)
+    XCTAssertTrue(node.remapsInterrupts)
+    XCTAssertEqual(node.interruptTable, 0x5000)
+    XCTAssertEqual(node.interruptControl, 0b10)
+    XCTAssertEqual(node.quads.0 & 0x8030_0000_0000_00FC, 0)
     // QEMU 7.2 refuses DTEs with its reserved bits set (0x80300000000000fc in quad 0).
     XCTAssertEqual(entry.quads.0 & 0x8030_0000_0000_00FC, 0)
   }
