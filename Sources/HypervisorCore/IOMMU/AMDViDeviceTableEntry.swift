@@ -23,13 +23,33 @@ public struct AMDViDeviceTableEntry: Equatable, Sendable {
   /// the node's own devices stay untranslated with the IOMMU enabled.
   public static let passThrough = AMDViDeviceTableEntry(0, 0)
 
-  /// V = 1, TV = 1, Mode = 0, IR = IW = 0: every DMA of the device is refused.
-  public static let blocked = AMDViDeviceTableEntry(valid | translationValid, 0)
+  /// V = 1, TV = 1, Mode = 0, IR = IW = 0: every DMA of the device is refused; IV = 1 with
+  /// IntCtl = 00b and no table: every interrupt message of it is target-aborted too.
+  public static let blocked = AMDViDeviceTableEntry(valid | translationValid, 0, 1)
+
+  /// V = 1, TV = 1, Mode = 0, IR = IW = 1: DMA passes untranslated with reads and writes
+  /// allowed, as with V = 0, but the entry is valid, so its interrupt fields (quad 2) are
+  /// honoured: the node's own devices when their MSIs are remapped.
+  public static let untranslated = AMDViDeviceTableEntry(
+    valid | translationValid | readable | writable, 0)
+
+  /// What a device's DTE becomes when its domain is detached: the node's own devices (its
+  /// NICs, lent to `iommu=selftest`) go back to untranslated DMA (with their interrupt
+  /// table, if they have one, else V = 0); any other (a VM's function, ended or never
+  /// started) to `blocked`, since V = 0 would let it DMA untranslated into host memory until
+  /// its reset, and after it if the reset does not stop it. VT-d needs no such choice: a
+  /// cleared context entry blocks (docs/iommu.md).
+  public static func afterDetach(nodeDevice: Bool, interruptTable: UInt64? = nil)
+    -> AMDViDeviceTableEntry
+  {
+    guard nodeDevice else { return .blocked }
+    return interruptTable.map { untranslated.remappingInterrupts(table: $0) } ?? .passThrough
+  }
 
   /// Translation through host I/O page tables: V, TV, Mode (bits 11:9) = `levels` (4 for a
   /// 48-bit table), the root (51:12), IR (61) and IW (62) so the leaves decide, DomainID
   /// (bits 79:64) for IOTLB tagging. Interrupt fields (quad 2) stay 0: IV = 0 passes MSIs
-  /// unremapped; interrupt remapping is not built.
+  /// unremapped; `remappingInterrupts(table:)` fills them.
   public static func translated(root: UInt64, levels: Int, domain: UInt16)
     -> AMDViDeviceTableEntry
   {

@@ -46,6 +46,7 @@ enum AMDVi {
       return
     }
     unit = found
+    decideInterruptRemapping(ivhd, commandLine: commandLine)
     Log.info(
       "iommu: AMD-Vi enabled (device table 2 MiB, all entries pass-through), command buffer and event log running, COMPLETION_WAIT store seen"
     )
@@ -86,11 +87,14 @@ enum AMDVi {
   static func attach(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
     -> AMDViDomain?
   {
-    lock.withLock { attachLocked(vmName: vmName, memory: memory, devices: devices) }
+    let keep = nodeDevices()
+    return lock.withLock {
+      attachLocked(vmName: vmName, memory: memory, devices: devices, nodeDevices: keep)
+    }
   }
 
   private static func attachLocked(
-    vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID]
+    vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID], nodeDevices: [RequesterID]
   ) -> AMDViDomain? {
     guard var unit else { return nil }
     for device in devices where domains.contains(where: { $0.devices.contains(device) }) {
@@ -106,14 +110,32 @@ enum AMDVi {
     }
     let domain = AMDViDomain(id: nextDomainID, vmName: vmName, devices: devices, frames: frames)
     nextDomainID &+= 1
-    let entry = AMDViDeviceTableEntry.translated(
+    let translated = AMDViDeviceTableEntry.translated(
       root: tables.root, levels: AMDViDomainTables<IdentityMappedMemory>.levels,
       domain: domain.id)
     for device in devices {
+      var entry = translated
+      // Its interrupt table: a VM's function gets a new, empty one (every message
+      // target-aborted until `HostMSI` fills an entry); the node's NIC lent to the selftest
+      // keeps the one its MSIs already use, if any (no frame is added for it).
+      if remapsInterrupts {
+        let table =
+          nodeDevices.contains(device)
+          ? interruptTables.first { $0.device == device }?.table
+          : interruptTableLocked(for: device)
+        if let table {
+          entry = translated.remappingInterrupts(table: table)
+        } else if !nodeDevices.contains(device) {
+          Log.error("iommu: no memory for an AMD-Vi interrupt table")
+          AMDVi.unit = unit
+          detachLocked(domain, nodeDevices: nodeDevices)
+          return nil
+        }
+      }
       guard unit.setEntry(device.sourceID, entry, domain: domain.id) else {
         Log.error("iommu: AMD-Vi invalidation not completed")
         AMDVi.unit = unit
-        detachLocked(domain)
+        detachLocked(domain, nodeDevices: nodeDevices)
         return nil
       }
     }
@@ -124,22 +146,39 @@ enum AMDVi {
   }
 
   static func detach(_ domain: AMDViDomain) {
-    lock.withLock { detachLocked(domain) }
+    let keep = nodeDevices()
+    lock.withLock { detachLocked(domain, nodeDevices: keep) }
   }
 
+  /// The VM `name` is being released (its functions are marked for reset, its RAM is about to
+  /// be freed): its domains go, and its functions' DTEs become blocking ones.
   static func vmReleased(name: [UInt8]) {
     guard unit != nil else { return }
+    let keep = nodeDevices()
     lock.withLock {
-      for domain in domains where domain.vmName == name { detachLocked(domain) }
+      for domain in domains where domain.vmName == name {
+        detachLocked(domain, nodeDevices: keep)
+      }
     }
   }
 
-  /// Back to pass-through DTEs (V = 0), invalidated and waited for before the table
-  /// frames are freed, so no walk can still be reading them.
-  private static func detachLocked(_ domain: AMDViDomain) {
+  /// The node's own devices (its NICs, recorded at boot under `IOMMU.lock`), read before
+  /// this unit's lock is taken so the two locks are never nested.
+  private static func nodeDevices() -> [RequesterID] {
+    IOMMU.lock.withLock { IOMMU.nodeDevices }
+  }
+
+  /// A node device goes back to pass-through (V = 0), any other to a blocking DTE (V = 1,
+  /// TV = 1, Mode 0, IR = IW = 0: `AMDViDeviceTableEntry.afterDetach` says why). Invalidated
+  /// and waited for before the table frames are freed, so no walk can still be reading
+  /// them; the next owner's attach overwrites the blocking entry.
+  private static func detachLocked(_ domain: AMDViDomain, nodeDevices: [RequesterID]) {
     guard var unit else { return }
     for device in domain.devices {
-      _ = unit.setEntry(device.sourceID, .passThrough, domain: domain.id)
+      let table = interruptTables.first { $0.device == device }?.table
+      let entry = AMDViDeviceTableEntry.afterDetach(
+        nodeDevice: nodeDevices.contains(device), interruptTable: table)
+      _ = unit.setEntry(device.sourceID, entry, domain: domain.id)
     }
     domains.removeAll { $0 === domain }
     liveDomains = domains.count

@@ -123,6 +123,21 @@ struct AMDViUnit {
     return waitForCompletion()
   }
 
+  // MARK: - Interrupt remapping
+
+  /// Writes entry `index` of `device`'s interrupt table at `table` (one aligned 32-bit
+  /// store: the IOMMU never sees half an entry) and invalidates the IOMMU's copy of that
+  /// table (INVALIDATE_INTERRUPT_TABLE, §2.4.5), waiting for it.
+  mutating func setInterruptEntry(
+    table: UInt64, index: Int, _ entry: AMDViInterruptEntry, device: UInt16
+  ) -> Bool {
+    let slot = UnsafeMutablePointer<UInt32>(bitPattern: UInt(table + UInt64(index) * 4))!
+    slot.pointee = entry.raw
+    mmio_barrier()
+    submit(.invalidateInterruptTable(device))
+    return waitForCompletion()
+  }
+
   // MARK: - Events
 
   /// Reads the entries between the head and tail pointers (§2.5), zeroes them, moves the

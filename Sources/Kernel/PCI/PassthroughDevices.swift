@@ -35,18 +35,20 @@ enum PassthroughDevices {
   }
 
   /// Gives the VM being built (no vCPU runs yet) its DMA-remapping domain over its RAM with
-  /// every function it owns (VT-d context entries by requester id), so their DMA reaches
-  /// that RAM and nothing else; nil when done, else why the VM can't have them. Detached by
-  /// `IOMMU.vmReleased` when the VM is released, before its RAM is freed.
+  /// every function it owns (VT-d context entries or AMD-Vi DTEs by requester id:
+  /// `IOMMU.attachVM` picks the node's unit), so their DMA reaches that RAM and nothing else;
+  /// nil when done, else why the VM can't have them. Detached by `IOMMU.vmReleased` when the
+  /// VM is released, before its RAM is freed.
   static func attachDomain(_ vm: VirtualMachine) -> StaticString? {
     let devices = vm.profile.passthrough.map {
       RequesterID(bus: $0.bus, device: $0.device, function: $0.function)
     }
-    guard IOMMU.unit != nil else {
+    guard IOMMU.confinesDMA else {
       return
-        "the node has no VT-d unit: a passed-through function's DMA could not be confined to the VM"
+        "the node has no IOMMU (no VT-d unit, no AMD-Vi): a passed-through function's DMA could not be confined to the VM"
     }
-    guard let domain = IOMMU.attach(vmName: vm.name, memory: vm.memory, devices: devices) else {
+    guard let domain = IOMMU.attachVM(vmName: vm.name, memory: vm.memory, devices: devices)
+    else {
       return "no DMA-remapping domain could be made for the VM's PCI functions"
     }
     if Log.begin(.info) {
@@ -60,8 +62,9 @@ enum PassthroughDevices {
         Console.write(bytes: function.text)
       }
       Console.write(", ")
-      Console.write(decimal: UInt64(domain.frames.recorded.count))
-      Console.write(" table frames, translation on")
+      Console.write(decimal: UInt64(domain.tableFrames))
+      Console.write(" table frames, ")
+      Console.write(domain.how)
       Log.end()
     }
     return nil

@@ -121,8 +121,72 @@ final class AMDViTests: XCTestCase {
     XCTAssertTrue(blocked.isValid && blocked.translates)
     XCTAssertFalse(blocked.allowsRead || blocked.allowsWrite)
     XCTAssertEqual(blocked.mode, 0)
+    // Detached: a VM's function stays blocked, only the node's own devices pass through.
+    XCTAssertEqual(AMDViDeviceTableEntry.afterDetach(nodeDevice: false), blocked)
+    XCTAssertEqual(AMDViDeviceTableEntry.afterDetach(nodeDevice: true), .passThrough)
+    XCTAssertFalse(AMDViDeviceTableEntry.afterDetach(nodeDevice: true).isValid)
+    XCTAssertEqual(
+      AMDViDeviceTableEntry.afterDetach(nodeDevice: false, interruptTable: 0x5000), blocked)
+    // A node device with an interrupt table: valid, untranslated (mode 0) with IR and IW,
+    // its interrupts remapped through the table.
+    let node = AMDViDeviceTableEntry.afterDetach(nodeDevice: true, interruptTable: 0x5000)
+    XCTAssertTrue(node.isValid && node.translates && node.allowsRead && node.allowsWrite)
+    XCTAssertEqual(node.mode, 0)
+    XCTAssertTrue(node.remapsInterrupts)
+    XCTAssertEqual(node.interruptTable, 0x5000)
+    XCTAssertEqual(node.interruptControl, 0b10)
+    XCTAssertEqual(node.quads.0 & 0x8030_0000_0000_00FC, 0)
     // QEMU 7.2 refuses DTEs with its reserved bits set (0x80300000000000fc in quad 0).
     XCTAssertEqual(entry.quads.0 & 0x8030_0000_0000_00FC, 0)
+  }
+
+  /// §2.2.5.1, §2.2.2.1, §2.4.5: IRTE, the DTE's interrupt fields, the invalidation and the
+  /// message a device sends through its table.
+  func testInterruptRemappingEncodings() {
+    let entry = AMDViInterruptEntry.fixed(vector: 0x48, apicID: 3)
+    XCTAssertEqual(entry.raw, 0x0048_0301)
+    XCTAssertTrue(entry.remapped)
+    XCTAssertEqual(entry.interruptType, 0)  // fixed
+    XCTAssertFalse(entry.logicalDestination)
+    XCTAssertEqual(entry.destination, 3)
+    XCTAssertEqual(entry.vector, 0x48)
+    XCTAssertFalse(AMDViInterruptEntry.notPresent.remapped)
+
+    let translated = AMDViDeviceTableEntry.translated(root: 0x12_3456_7000, levels: 4, domain: 7)
+    let remapped = translated.remappingInterrupts(table: 0x00AB_CDEF_1000)
+    // Quads 0 and 1 (DMA) untouched; quad 2: IV, IntTabLen 8, root, IntCtl 10b.
+    XCTAssertEqual(remapped.quads.0, translated.quads.0)
+    XCTAssertEqual(remapped.quads.1, translated.quads.1)
+    XCTAssertEqual(remapped.quads.2, 0x2000_00AB_CDEF_1011)
+    XCTAssertEqual(remapped.quads.3, 0)
+    XCTAssertTrue(remapped.remapsInterrupts)
+    XCTAssertEqual(remapped.interruptControl, 0b10)
+    XCTAssertEqual(remapped.interruptTable, 0x00AB_CDEF_1000)
+    XCTAssertEqual(remapped.interruptTableEntries, AMDViInterruptTable.entries)
+    // A table address below 64-byte alignment loses its low bits rather than spilling into
+    // IV/IntTabLen.
+    XCTAssertEqual(
+      translated.remappingInterrupts(table: 0x1000 | 0x3F).quads.2, 0x2000_0000_0000_1011)
+    // QEMU 7.2 refuses a DTE with bits of 0x08f0000000000000 set in quad 2.
+    XCTAssertEqual(remapped.quads.2 & 0x08F0_0000_0000_0000, 0)
+    // Blocked: interrupts valid but IntCtl = 00b (target abort), no table.
+    let blocked = AMDViDeviceTableEntry.blocked
+    XCTAssertTrue(blocked.remapsInterrupts)
+    XCTAssertEqual(blocked.interruptControl, 0)
+    XCTAssertEqual(blocked.interruptTable, 0)
+    XCTAssertFalse(AMDViDeviceTableEntry.passThrough.remapsInterrupts)
+
+    let invalidate = AMDViCommand.invalidateInterruptTable(0x0090)
+    XCTAssertEqual(invalidate.opcode, 5)
+    XCTAssertEqual(invalidate, AMDViCommand(low: 0x5000_0000_0000_0090, high: 0))
+
+    let message = AMDViMSIFormat.message(index: 2)
+    XCTAssertEqual(message.address, 0xFEE0_0000)
+    XCTAssertEqual(message.data, 2)
+    // Data bits 10:8 (the delivery mode the IOMMU checks) stay fixed (000b) for every index.
+    for index in 0..<AMDViInterruptTable.entries {
+      XCTAssertEqual(AMDViMSIFormat.message(index: index).data >> 8 & 7, 0)
+    }
   }
 
   /// §2.4: opcodes in bits 63:60 and the operand fields.
