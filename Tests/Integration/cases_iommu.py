@@ -5,7 +5,8 @@
   guest-physical 0), translation goes on, the NIC is made to send a frame: its read of the
   transmit descriptor (hypervisor memory, outside the domain) is refused by the IOMMU, and
   the fault is reported with the VM, the device and the address, and counted. The domain is
-  torn down (translation off, every table frame back), then a VM runs as usual.
+  torn down (the NIC back on its pass-through entry, translation still on, every table frame
+  back), then a VM runs as usual.
 - On QEMU's pc machine there is no DMAR table: said once, nothing else changes.
 """
 
@@ -39,7 +40,7 @@ def cases():
             r"^\[warn \] IOMMU fault: VM selftest-vm, device 00:02\.0, read of 0x[0-9a-f]+000,"
             r" read of a page not mapped readable \(1 for this VM\)",
             r"^\[info \] iommu selftest: 1 fault\(s\) for selftest-vm; domain torn down,"
-            r" translation off, table frames back: all",
+            r" translation on, table frames back: all",
         ] + HELLO_ENDS, forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"IOMMU fault: VM \(none\)"],
              env=Q35_E1000, qemu_args=["-nic", "none"]),
         # aw-bits=48: SAGAW 0x6 offers 4 levels, which the domain then uses.
@@ -51,7 +52,7 @@ def cases():
             r"^\[warn \] IOMMU fault: VM selftest-vm, device 00:02\.0, read of 0x[0-9a-f]+000,"
             r" read of a page not mapped readable",
             r"^\[info \] iommu selftest: 1 fault\(s\) for selftest-vm; domain torn down,"
-            r" translation off, table frames back: all",
+            r" translation on, table frames back: all",
         ] + HELLO_ENDS, forbid=[r"PEREGRINE (PANIC|EXCEPTION)"],
              env=dict(Q35_E1000, PEREGRINE_IOMMU="intel-48",
                       PEREGRINE_NET="socket,udp=127.0.0.1:27435,localaddr=127.0.0.1:27436"),

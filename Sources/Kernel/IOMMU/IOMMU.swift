@@ -8,8 +8,8 @@ import Memory
 ///
 /// Translation stays off until a domain is attached: with TE clear every device DMAs
 /// untranslated (VT-d §10.4.4), so the management NIC keeps working with no identity domain.
-/// Turning TE on blocks every device without a context entry; passthrough (issue 14 part 2)
-/// must then give the node's own devices pass-through entries (ECAP.PT) first.
+/// Turning TE on blocks every device without a context entry, so the node's own devices get
+/// pass-through entries (ECAP.PT) first; TE then stays on (`detachLocked`).
 enum IOMMU {
   nonisolated(unsafe) static var dmarAddress: UInt64 = 0
   /// The IVRS table (AMD-Vi), used only when there is no DMAR (`AMDVi`).
@@ -24,6 +24,8 @@ enum IOMMU {
   /// `domains.count`, readable without the lock (an aligned word: a stale value only
   /// delays a poll by one pass).
   nonisolated(unsafe) static var liveDomains = 0
+  /// TE went on with the first domain and stays on: blocked DMA can fault with no domain left.
+  nonisolated(unsafe) static var translationOn = false
 
   /// From the ACPI walk: where the DMAR table is, if any.
   static func tablesFound(_ tables: [ACPITableEntry]) {
@@ -202,14 +204,15 @@ enum IOMMU {
     if !unit.translating, !unit.command(RemappingGlobalBit.translationEnable, set: true) {
       Log.error("iommu: translation enable not acknowledged (GSTS.TES)")
     }
+    translationOn = unit.translating
     IOMMU.unit = unit
     domains.append(domain)
     liveDomains = domains.count
     return domain
   }
 
-  /// Removes the domain's context entries, invalidates, and frees its tables; translation
-  /// goes off again with the last domain, so the node's devices DMA untranslated as before.
+  /// Removes the domain's context entries, invalidates, and frees its tables (translation
+  /// stays on: `detachLocked`).
   static func detach(_ domain: RemappingDomain) {
     lock.withLock { detachLocked(domain) }
   }
@@ -223,17 +226,26 @@ enum IOMMU {
     }
   }
 
+  /// Translation stays on once on: a released VM's function may still be DMAing until CPU 0
+  /// quiesces and resets it, and with TE off that DMA would reach host memory untranslated.
+  /// Its context entry goes not-present (blocked); a node device lent to a domain (the
+  /// selftest's NIC) gets its pass-through entry back.
   private static func detachLocked(_ domain: RemappingDomain) {
     guard var unit else { return }
     for device in domain.devices {
-      _ = unit.setContext(device, .notPresent, domain: domain.id)
+      if unit.translating, nodeDevices.contains(device), unit.extendedCapability.passThrough,
+        let levels = unit.capability.pagingLevels
+      {
+        _ = unit.setContext(
+          device, .passThrough(levels: levels, domain: nodeDomain(unit)),
+          domain: nodeDomain(unit))
+      } else {
+        _ = unit.setContext(device, .notPresent, domain: domain.id)
+      }
     }
     _ = unit.invalidate(domain: domain.id)
     domains.removeAll { $0 === domain }
     liveDomains = domains.count
-    if domains.isEmpty, unit.translating {
-      _ = unit.command(RemappingGlobalBit.translationEnable, set: false)
-    }
     IOMMU.unit = unit
     domain.frames.releaseAll()
   }
@@ -242,7 +254,7 @@ enum IOMMU {
   static func pollFaults() {
     AMDVi.pollEvents()
     // No domain and no interrupt remapping, no fault: one load per pass, no register read.
-    guard liveDomains > 0 || remapsInterrupts else { return }
+    guard liveDomains > 0 || remapsInterrupts || translationOn else { return }
     lock.withLock { pollFaultsLocked() }
   }
 

@@ -6,7 +6,7 @@ import PCI
 /// host addresses above that, so their addresses fall outside the domain), turns
 /// translation on, and has the NIC send one frame: its read of the transmit descriptor (in
 /// hypervisor memory, outside the domain) must be refused and reported. Then tears the
-/// domain down, which turns translation off and gives the NIC back to the node.
+/// domain down, which gives the NIC its pass-through entry back (translation stays on).
 enum IOMMUSelfTest {
   static func run() {
     guard
