@@ -32,7 +32,7 @@ enum NVMeSecondaryControllers {
       return
     }
     let secondaries = NVMeSecondaryController.list(listBytes)
-    var online = 0
+    var online: [(vf: SRIOVDevices.VirtualFunction, controller: UInt16)] = []
     for vf in vfs {
       guard let secondary = secondaries.first(where: { Int($0.virtualFunction) == vf.number })
       else { continue }
@@ -59,7 +59,7 @@ enum NVMeSecondaryControllers {
           break
         }
       }
-      if !timedOut && failed == nil { online += 1 }
+      if !timedOut && failed == nil { online.append((vf, id)) }
       guard Log.begin(timedOut || failed != nil ? .warning : .info) else { continue }
       Console.write("pci sriov ")
       SRIOVDevices.write(vf.address)
@@ -86,7 +86,10 @@ enum NVMeSecondaryControllers {
       }
       Log.end()
     }
-    if online < vfs.count { fail(pf.address, "not every secondary controller went online") }
+    if online.count < vfs.count {
+      fail(pf.address, "not every secondary controller went online")
+    }
+    if !online.isEmpty { NVMeNamespaces.attach(&queue, pf: pf.address, secondaries: online) }
   }
 
   /// The VF controller's CSTS (§3.1.6) through its BAR0, memory decoding on meanwhile (the
