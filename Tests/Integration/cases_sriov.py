@@ -17,22 +17,46 @@ arguments in `PEREGRINE_NODE_QEMU_ARGS` as cases_passthrough.py starts its node.
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 
 from harness import Case, DriverFailure
 import cases_management
 from cases_passthrough import PassthroughClaimDriver
+from cases_passthrough_net import KERNEL, INITRD, LiveConsole, PassthroughLinuxNetDriver
 
 ISOS = {}
 
-NVME = ("-drive file=%s,if=none,id=nvm,format=raw -device nvme-subsys,id=subsys0 "
+# Two private namespaces that start detached (attached to no controller): the node attaches
+# namespace n to secondary controller n at boot (docs/passthrough.md, "SR-IOV").
+NVME = ("-drive file=%s,if=none,id=nvm1,format=raw -drive file=%s,if=none,id=nvm2,format=raw "
+        "-device nvme-subsys,id=subsys0 "
         "-device nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
         "sriov_vi_flexible=4,max_ioqpairs=10,msix_qsize=5,addr=0x04 "
-        "-device nvme-ns,drive=nvm,nsid=1,shared=false")
+        "-device nvme-ns,drive=nvm1,nsid=1,shared=false,detached=true "
+        "-device nvme-ns,drive=nvm2,nsid=2,shared=false,detached=true")
+# Each namespace's size and the marker in its LBA 0: what the guest owning it must see.
+NAMESPACES = {1: (16 << 20, b"peregrine-namespace-1"), 2: (24 << 20, b"peregrine-namespace-2")}
+VFS = (("0000:00:04.1", 1), ("0000:00:04.2", 2))
+
+
+def nvme_images(home):
+    """The two namespaces' backing files, each with its marker; the node's QEMU arguments."""
+    paths = []
+    for nsid, (size, marker) in sorted(NAMESPACES.items()):
+        path = os.path.join(home, "nvm%d.img" % nsid)
+        with open(path, "wb") as f:
+            f.truncate(size)
+            f.write(marker)
+        paths.append(path)
+    return ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on " +
+            NVME % tuple(paths)), paths
 
 
 class SRIOVDriver(PassthroughClaimDriver):
+    case = "qemu-svm-sriov-nvme-claims"
+
     def run(self, console=None):
         if not os.path.exists(cases_management.CLI):
             raise DriverFailure("%s is missing: make cli CLI_CONFIGURATION=debug"
@@ -48,7 +72,7 @@ class SRIOVDriver(PassthroughClaimDriver):
                     shutil.copy(os.path.join(self.home, "nodes", "node0", name + ".log"),
                                 os.path.join(os.path.dirname(__file__), "..", "..", "build",
                                              "test-logs",
-                                             "qemu-svm-sriov-nvme-claims-%s.log" % name))
+                                             "%s-%s.log" % (self.case, name)))
                 except OSError:
                     pass
             shutil.rmtree(self.home, ignore_errors=True)
@@ -71,25 +95,31 @@ class SRIOVDriver(PassthroughClaimDriver):
                          r" function-level reset\)" % re.escape(function))
         self.notes.append("%s ended: %s reset by FLR and freed" % (vm, function))
 
-    def drive(self):
-        image = os.path.join(self.home, "nvm.img")
-        with open(image, "wb") as f:
-            f.truncate(16 << 20)
-        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on " +
-                 NVME % image)
+    def node_up(self, memory="256M"):
+        """The node with both VFs online and each secondary controller given its namespace."""
+        extra, self.images = nvme_images(self.home)
         started = time.time()
-        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
+        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", memory, "--wait", "150",
                 timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
         self.wait_serial(r"^\[info \] pci sriov 0000:00:04\.0: 2 VFs at 0000:00:04\.1,"
                          r" 0000:00:04\.2 \(VF 1b36:")
-        for vf, scid in (("0000:00:04.1", 1), ("0000:00:04.2", 2)):
+        for vf, scid in VFS:
             self.wait_serial(r"^\[info \] pci sriov %s: NVMe secondary controller %d online with"
                              r" \d+ VQ and \d+ VI; VF CSTS 0x2 before, 0x0 after"
                              % (re.escape(vf), scid))
+        for vf, scid in VFS:
+            # The rule: unattached namespaces by NSID, one per secondary controller, VF order.
+            self.wait_serial(r"^\[info \] pci sriov %s: NVMe namespace %d attached to secondary"
+                             r" controller %d \(unattached before: this VF's own\)"
+                             % (re.escape(vf), scid, scid))
         self.wait_serial(r"^\[info \] pci sriov 0000:00:04\.0: VFs ready \d+ ms after the"
                          r" capability was read")
         self.wait_serial(r"^\[info \] iommu: root table set")
-        self.notes.append("node up with 2 NVMe VFs online in %.1f s" % (time.time() - started))
+        self.notes.append("node up with 2 NVMe VFs online, namespace 1 on VF 1 and 2 on VF 2, in"
+                          " %.1f s" % (time.time() - started))
+
+    def drive(self):
+        self.node_up()
 
         self.created("vma", "0000:00:04.1")
         self.created("vmb", "0000:00:04.2")
@@ -133,8 +163,188 @@ class SRIOVDriver(PassthroughClaimDriver):
         return self.notes
 
 
+LINUX_CASE = "qemu-svm-sriov-nvme-linux"
+NVME_BYTES = 1 << 20
+NVME_PAUSE = 6
+LINUX_PROFILE = """<?xml version="1.0"?>
+<profile>
+  <name>%s</name>
+  <type>peregrine</type>
+  <memory unit="MiB">160</memory>
+  <vcpus>1</vcpus>
+  <kernel>%s</kernel>
+  <initrd>%s</initrd>
+  <cmdline>console=ttyS0 no_timer_check quiet nvme=%d nvmetag=%s nvmego=1 nvmepause=%d</cmdline>
+  <passthrough pci="%s"/>
+</profile>
+"""
+NVME_RUN = re.compile(r"^NVME run tag=(\w+) bytes=(\d+) written=(\w+) read=(\w+) ios=(\d+)"
+                      r" reads=(\d+) writes=(\d+) irqs=(\d+) ns=(\d+) polls=(\d+)$", re.MULTILINE)
+
+
+class SRIOVLinuxDriver(SRIOVDriver):
+    """Two Debian VMs, each driving its own NVMe VF with the stock nvme driver, at once."""
+    case = LINUX_CASE
+    exits = PassthroughLinuxNetDriver.exits
+
+    def drive(self):
+        started = time.time()
+        self.node_up(memory="512M")
+        consoles = {}
+        owners = {"vma": VFS[0], "vmb": VFS[1]}
+        try:
+            for vm, (function, _) in sorted(owners.items()):
+                path = os.path.join(self.home, "%s.xml" % vm)
+                with open(path, "w") as f:
+                    f.write(LINUX_PROFILE % (vm, KERNEL, INITRD, NVME_BYTES, vm, NVME_PAUSE,
+                                             function))
+                self.ok("create", path)
+                consoles[vm] = LiveConsole(self, vm)
+            for vm, (function, _) in sorted(owners.items()):
+                self.wait_serial(r"^\[info \] passthrough: vm %s: pci %s in guest slot .*MSI-X"
+                                 r" table trapped, (\d+) of \1 entries on host vectors"
+                                 % (vm, re.escape(function)))
+            for vm, (function, nsid) in sorted(owners.items()):
+                self.isolated(vm, nsid, consoles[vm])
+            for vm in sorted(owners):
+                consoles[vm].wait(r"^NVME-READY tag=%s$" % vm, 300)
+            self.notes.append("both VMs ready for I/O %.0f s after the start" % (time.time() - started))
+            # Both guests poll their namespace's sector 8 every 0.5 s: "go" written into both
+            # backing files starts their I/O at once (the emulator reads the files, no cache).
+            before = {vm: self.exits(vm) for vm in owners}
+            for path in self.images:
+                with open(path, "r+b") as f:
+                    f.seek(8 * 512)
+                    f.write(b"go")
+            went = time.time()
+            after, idle, done_at = {}, {}, {}
+            deadline = time.time() + 240
+            while len(idle) < len(owners):
+                if time.time() > deadline:
+                    raise DriverFailure("no NVME-DONE from %s" % sorted(set(owners) - set(idle)))
+                for vm in owners:
+                    if vm not in after and re.search(r"^NVME-DONE$", consoles[vm].text,
+                                                     re.MULTILINE):
+                        after[vm] = self.exits(vm)
+                        done_at[vm] = time.time() - went
+                    elif vm in after and vm not in idle and \
+                            time.time() - went - done_at[vm] >= NVME_PAUSE / 2.0:
+                        # The idle rate: the guest waits NVME_PAUSE s after its I/O.
+                        idle[vm] = self.exits(vm)
+                time.sleep(0.1)
+            for vm, (function, _) in sorted(owners.items()):
+                self.wait_serial(r"^\[info \] vm %s: lifetime " % vm, 120)
+                self.reset(vm, function, destroy=False)
+        finally:
+            for vm, console in consoles.items():
+                console.close()
+                try:
+                    with open(os.path.join(os.path.dirname(__file__), "..", "..", "build",
+                                           "test-logs", "%s-%s.log" % (self.case, vm)), "w") as f:
+                        f.write(console.text)
+                except OSError:
+                    pass
+        for vm in sorted(owners):
+            self.measure(vm, consoles[vm].text, before[vm], after[vm], idle[vm], done_at[vm])
+        self.own_data_only()
+        text = self.serial()
+        for vm in sorted(owners):
+            report = re.search(r"^\[info \] vm %s: lifetime [^\n]*\n(?:\s+.*\n)*?\s*pci: .*MSIs"
+                               r" (\d+) delivered, (\d+) undelivered, (\d+) dropped" % vm, text,
+                               re.MULTILINE)
+            if not report or int(report.group(1)) == 0 or int(report.group(2)) \
+                    or int(report.group(3)):
+                raise DriverFailure("%s's PCI report: %s" % (vm, report and report.group(0)))
+            self.notes.append("%s end report: MSIs %s delivered, 0 undelivered, 0 dropped"
+                              % (vm, report.group(1)))
+        for line in re.findall(r"^\[\w+ *\] (?:pci sriov .*namespace|passthrough: vm).*$", text,
+                               re.MULTILINE):
+            self.notes.append(line)
+        for pattern in [r"PEREGRINE (PANIC|EXCEPTION)", r"IOMMU fault", r"^\[warn.*pci sriov"]:
+            if re.search(pattern, text, re.MULTILINE):
+                raise DriverFailure("the node's console has %r" % pattern)
+        self.notes.append("whole case %.0f s" % (time.time() - started))
+        return self.notes
+
+    def isolated(self, vm, nsid, console):
+        """The VM sees one namespace, its own: the NSID, size and LBA 0 marker of that one."""
+        disks = console.wait(r"^NVME-DISKS (.*)$", 300).group(1)
+        if disks.split() != ["nvme0n1"]:
+            raise DriverFailure("%s sees NVMe block devices %r, not just its own" % (vm, disks))
+        disk = console.wait(r"^NVME-DISK nvme0n1 nsid=(\d*) sectors=(\d+) cntlid=(\d*)$", 60)
+        size, marker = NAMESPACES[nsid]
+        if disk.group(1) != str(nsid) or int(disk.group(2)) != size // 512:
+            raise DriverFailure("%s: %s, expected namespace %d of %d sectors"
+                                % (vm, disk.group(0), nsid, size // 512))
+        mark = console.wait(r"^NVME-MARK (.*)$", 60).group(1)
+        if mark != marker.decode():
+            raise DriverFailure("%s reads %r at LBA 0, not its namespace's %r" % (vm, mark, marker))
+        self.notes.append("%s sees only nvme0n1: namespace %s, %s sectors, controller %s, LBA 0 %r"
+                          % (vm, disk.group(1), disk.group(2), disk.group(3), mark))
+
+    def own_data_only(self):
+        """Each backing file holds its own VM's pattern from 1 MiB on and nothing of the other's."""
+        for path, (mine, other) in zip(self.images, (("vma", "vmb"), ("vmb", "vma"))):
+            with open(path, "rb") as f:
+                data = f.read()
+            pattern = (b"peregrine %s \n" % mine.encode()) * (NVME_BYTES // 15 + 1)
+            if data[1 << 20:(1 << 20) + NVME_BYTES] != pattern[:NVME_BYTES]:
+                raise DriverFailure("%s does not hold %s's pattern at 1 MiB" % (path, mine))
+            if b"peregrine %s" % other.encode() in data:
+                raise DriverFailure("%s holds data of %s" % (path, other))
+        self.notes.append("backing files: namespace 1 holds vma's pattern only, namespace 2"
+                          " vmb's only")
+
+    def measure(self, vm, text, before, after, idle, done_at):
+        found = NVME_RUN.search(text)
+        if not found or found.group(1) != vm or not re.search(r"^NVME-PASS tag=%s$" % vm, text,
+                                                               re.MULTILINE):
+            raise DriverFailure("%s: %s" % (vm, text[-1200:]))
+        ios, irqs, polls = int(found.group(5)), int(found.group(8)), int(found.group(10))
+        if found.group(3) != found.group(4) or int(found.group(2)) != NVME_BYTES or polls < 1:
+            raise DriverFailure("%s: %s" % (vm, found.group(0)))
+        moved = after[0] - before[0]
+        span = after[2] - before[2]
+        idle_rate = (idle[0] - after[0]) / max(idle[2] - after[2], 0.001)
+        reasons = {r: after[1].get(r, 0) - before[1].get(r, 0) for r in after[1]}
+        idle_npf = (idle[1].get("npf", 0) - after[1].get("npf", 0)) / max(idle[2] - after[2],
+                                                                          0.001)
+        net = max(moved - idle_rate * span, 0)
+        self.notes.append(
+            "%s: %d bytes written and read back (sha256 %s), %d I/Os (%s reads, %s writes),"
+            " %d nvme interrupts, %.0f ms guest time, done %.1f s after go (%d polls);"
+            " exits %d over %.1f s (%.2f per I/O; minus the idle rate %.1f/s: %.2f per I/O);"
+            " by reason: %s"
+            % (vm, NVME_BYTES, found.group(3)[:16], ios, found.group(6), found.group(7), irqs,
+               int(found.group(9)) / 1e6, done_at, polls, moved, span, moved / max(ios, 1),
+               idle_rate, net / max(ios, 1), ", ".join(
+                   "%s %d" % (r, n) for r, n in sorted(reasons.items(), key=lambda x: -x[1])
+                   if n)))
+        # Doorbells and queues are the VF's BAR0 and the guest's RAM, mapped: nothing on the
+        # I/O path exits. Each completion interrupt costs its xAPIC EOI write (npf) and, when
+        # it lands while the guest runs, its host vector (extint). A doorbell that exited
+        # would add an npf per I/O beyond the EOIs; the rest is the guest's timer at the idle
+        # rate over the window.
+        npf = reasons.get("npf", 0)
+        allowance = 0.5 * ios + 1.5 * idle_npf * span + 100
+        if ios < 2 * NVME_BYTES // 4096 or npf - irqs > allowance:
+            raise DriverFailure("%s: %d I/Os, %d interrupts, %d npf exits (at most %d beyond the"
+                                " EOIs allowed)" % (vm, ios, irqs, npf, allowance))
+
+
 def cases():
     return [
         Case("qemu-svm-sriov-nvme-claims", "host", cases_management.ISO, [], timeout=600,
              driver=SRIOVDriver()),
+        Case(LINUX_CASE, "host", cases_management.ISO, [], timeout=900,
+             driver=SRIOVLinuxDriver()),
     ]
+
+
+def prepare(selected):
+    """Debian's kernel and the initramfs with the current guests/linux/init, for the Linux
+    case (its VMs come from profiles, so run.py does not fetch them for it)."""
+    if any(case.name == LINUX_CASE for case in selected):
+        fetch = os.path.join(cases_management.ROOT, "scripts", "fetch-linux-fixtures.sh")
+        if subprocess.run([fetch], cwd=cases_management.ROOT, stdout=subprocess.DEVNULL).returncode:
+            raise SystemExit("could not fetch the Linux fixtures")
