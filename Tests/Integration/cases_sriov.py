@@ -165,7 +165,11 @@ class SRIOVDriver(PassthroughClaimDriver):
 
 LINUX_CASE = "qemu-svm-sriov-nvme-linux"
 NVME_BYTES = 1 << 20
-NVME_PAUSE = 6
+# Guest seconds the VMs idle after their I/O: their clocks ran 0.8-4x as fast as the wall's
+# (TCG, two VMs on one node CPU), so 16 guest seconds cover the harness's IDLE_WINDOW (wall).
+NVME_PAUSE = 16
+IDLE_WINDOW = 1.5
+EXITS_PER_IO_BOUND = 10.0
 LINUX_PROFILE = """<?xml version="1.0"?>
 <profile>
   <name>%s</name>
@@ -208,30 +212,43 @@ class SRIOVLinuxDriver(SRIOVDriver):
                 self.isolated(vm, nsid, consoles[vm])
             for vm in sorted(owners):
                 consoles[vm].wait(r"^NVME-READY tag=%s$" % vm, 300)
-            self.notes.append("both VMs ready for I/O %.0f s after the start" % (time.time() - started))
-            # Both guests poll their namespace's sector 8 every 0.5 s: "go" written into both
-            # backing files starts their I/O at once (the emulator reads the files, no cache).
+            self.notes.append("both VMs ready for I/O %.0f s after the start"
+                              % (time.time() - started))
             before = {vm: self.exits(vm) for vm in owners}
+            # Both guests poll their namespace's sector 8 every 0.5 s: "go" written into
+            # both backing files (the emulator reads the files: no cache of its own between)
+            # starts their I/O at once.
             for path in self.images:
                 with open(path, "r+b") as f:
                     f.seek(8 * 512)
                     f.write(b"go")
             went = time.time()
-            after, idle, done_at = {}, {}, {}
+            after, idle, go_at, done_at = {}, {}, {}, {}
             deadline = time.time() + 240
             while len(idle) < len(owners):
                 if time.time() > deadline:
-                    raise DriverFailure("no NVME-DONE from %s" % sorted(set(owners) - set(idle)))
+                    raise DriverFailure("no NVME-DONE from %s" % sorted(set(owners) - set(after)))
                 for vm in owners:
+                    if vm not in go_at and re.search(r"^NVME-GO ", consoles[vm].text,
+                                                     re.MULTILINE):
+                        go_at[vm] = time.time() - went
                     if vm not in after and re.search(r"^NVME-DONE$", consoles[vm].text,
                                                      re.MULTILINE):
                         after[vm] = self.exits(vm)
                         done_at[vm] = time.time() - went
                     elif vm in after and vm not in idle and \
-                            time.time() - went - done_at[vm] >= NVME_PAUSE / 2.0:
-                        # The idle rate: the guest waits NVME_PAUSE s after its I/O.
+                            time.time() - went - done_at[vm] >= IDLE_WINDOW:
+                        # The idle rate: the guest idles NVME_PAUSE guest seconds after its I/O.
                         idle[vm] = self.exits(vm)
                 time.sleep(0.1)
+            overlap = min(done_at.values()) - max(go_at.get(vm, 0) for vm in owners)
+            if overlap <= 0:
+                raise DriverFailure("the two VMs' I/O did not overlap: go seen %r, done %r"
+                                    % (go_at, done_at))
+            self.notes.append("I/O from go to done (wall, as the consoles showed it): %s;"
+                              " both at once for %.1f s"
+                              % (", ".join("%s %.1f-%.1f s" % (vm, go_at[vm], done_at[vm])
+                                           for vm in sorted(owners)), overlap))
             for vm, (function, _) in sorted(owners.items()):
                 self.wait_serial(r"^\[info \] vm %s: lifetime " % vm, 120)
                 self.reset(vm, function, destroy=False)
@@ -244,8 +261,8 @@ class SRIOVLinuxDriver(SRIOVDriver):
                         f.write(console.text)
                 except OSError:
                     pass
-        for vm in sorted(owners):
-            self.measure(vm, consoles[vm].text, before[vm], after[vm], idle[vm], done_at[vm])
+        ios = {vm: self.measure(vm, consoles[vm].text, before[vm], after[vm], idle[vm])
+               for vm in sorted(owners)}
         self.own_data_only()
         text = self.serial()
         for vm in sorted(owners):
@@ -255,8 +272,17 @@ class SRIOVLinuxDriver(SRIOVDriver):
             if not report or int(report.group(1)) == 0 or int(report.group(2)) \
                     or int(report.group(3)):
                 raise DriverFailure("%s's PCI report: %s" % (vm, report and report.group(0)))
-            self.notes.append("%s end report: MSIs %s delivered, 0 undelivered, 0 dropped"
-                              % (vm, report.group(1)))
+            # Trapped BAR accesses over the VM's whole life (the MSI-X table page: the driver
+            # programming its vectors): a doorbell that trapped would add 2 per I/O.
+            bars = re.search(r"^\[info \] vm %s: lifetime [^\n]*\n(?:\s+.*\n)*?\s*pci: \d+ accesses"
+                             r" to ports 0xCF8-0xCFF, \d+ to ECAM, (\d+) to BARs" % vm, text,
+                             re.MULTILINE)
+            if not bars or int(bars.group(1)) > ios[vm] // 4:
+                raise DriverFailure("%s: trapped BAR accesses %s for %d I/Os"
+                                    % (vm, bars and bars.group(1), ios[vm]))
+            self.notes.append("%s end report: MSIs %s delivered, 0 undelivered, 0 dropped;"
+                              " %s trapped BAR accesses in its life (for %d I/Os)"
+                              % (vm, report.group(1), bars.group(1), ios[vm]))
         for line in re.findall(r"^\[\w+ *\] (?:pci sriov .*namespace|passthrough: vm).*$", text,
                                re.MULTILINE):
             self.notes.append(line)
@@ -268,8 +294,14 @@ class SRIOVLinuxDriver(SRIOVDriver):
 
     def isolated(self, vm, nsid, console):
         """The VM sees one namespace, its own: the NSID, size and LBA 0 marker of that one."""
-        disks = console.wait(r"^NVME-DISKS (.*)$", 300).group(1)
-        if disks.split() != ["nvme0n1"]:
+        disks = console.wait(r"^NVME-DISKS (.*)$", 300).group(1).split()
+        # The subsystem is multi-controller (CMIC), so Linux's native multipath shows the
+        # namespace once (nvme0n1) and its one path (nvme0c0n1, hidden); a second namespace
+        # would be nvme0n2 and its path nvme0c0n2.
+        heads = [d for d in disks if re.match(r"^nvme\d+n\d+$", d)]
+        paths = [d for d in disks if re.match(r"^nvme\d+c\d+n\d+$", d)]
+        if heads != ["nvme0n1"] or any(not p.endswith("n1") for p in paths) \
+                or len(heads) + len(paths) != len(disks):
             raise DriverFailure("%s sees NVMe block devices %r, not just its own" % (vm, disks))
         disk = console.wait(r"^NVME-DISK nvme0n1 nsid=(\d*) sectors=(\d+) cntlid=(\d*)$", 60)
         size, marker = NAMESPACES[nsid]
@@ -279,8 +311,9 @@ class SRIOVLinuxDriver(SRIOVDriver):
         mark = console.wait(r"^NVME-MARK (.*)$", 60).group(1)
         if mark != marker.decode():
             raise DriverFailure("%s reads %r at LBA 0, not its namespace's %r" % (vm, mark, marker))
-        self.notes.append("%s sees only nvme0n1: namespace %s, %s sectors, controller %s, LBA 0 %r"
-                          % (vm, disk.group(1), disk.group(2), disk.group(3), mark))
+        self.notes.append("%s sees only nvme0n1 (block devices %s): namespace %s, %s sectors,"
+                          " controller %s, LBA 0 %r" % (vm, " ".join(disks), disk.group(1),
+                                                        disk.group(2), disk.group(3), mark))
 
     def own_data_only(self):
         """Each backing file holds its own VM's pattern from 1 MiB on and nothing of the other's."""
@@ -295,41 +328,46 @@ class SRIOVLinuxDriver(SRIOVDriver):
         self.notes.append("backing files: namespace 1 holds vma's pattern only, namespace 2"
                           " vmb's only")
 
-    def measure(self, vm, text, before, after, idle, done_at):
+    def measure(self, vm, text, before, after, idle):
         found = NVME_RUN.search(text)
         if not found or found.group(1) != vm or not re.search(r"^NVME-PASS tag=%s$" % vm, text,
                                                                re.MULTILINE):
             raise DriverFailure("%s: %s" % (vm, text[-1200:]))
         ios, irqs, polls = int(found.group(5)), int(found.group(8)), int(found.group(10))
-        if found.group(3) != found.group(4) or int(found.group(2)) != NVME_BYTES or polls < 1:
+        if found.group(3) != found.group(4) or int(found.group(2)) != NVME_BYTES \
+                or ios < 2 * NVME_BYTES // 4096:
             raise DriverFailure("%s: %s" % (vm, found.group(0)))
         moved = after[0] - before[0]
         span = after[2] - before[2]
         idle_rate = (idle[0] - after[0]) / max(idle[2] - after[2], 0.001)
-        reasons = {r: after[1].get(r, 0) - before[1].get(r, 0) for r in after[1]}
-        idle_npf = (idle[1].get("npf", 0) - after[1].get("npf", 0)) / max(idle[2] - after[2],
-                                                                          0.001)
         net = max(moved - idle_rate * span, 0)
+        reasons = {r: after[1].get(r, 0) - before[1].get(r, 0) for r in after[1]}
         self.notes.append(
             "%s: %d bytes written and read back (sha256 %s), %d I/Os (%s reads, %s writes),"
-            " %d nvme interrupts, %.0f ms guest time, done %.1f s after go (%d polls);"
+            " %d nvme interrupts, %.0f ms guest time (%d polls for go);"
             " exits %d over %.1f s (%.2f per I/O; minus the idle rate %.1f/s: %.2f per I/O);"
             " by reason: %s"
             % (vm, NVME_BYTES, found.group(3)[:16], ios, found.group(6), found.group(7), irqs,
-               int(found.group(9)) / 1e6, done_at, polls, moved, span, moved / max(ios, 1),
-               idle_rate, net / max(ios, 1), ", ".join(
+               int(found.group(9)) / 1e6, polls, moved, span, moved / ios, idle_rate,
+               net / ios, ", ".join(
                    "%s %d" % (r, n) for r, n in sorted(reasons.items(), key=lambda x: -x[1])
                    if n)))
-        # Doorbells and queues are the VF's BAR0 and the guest's RAM, mapped: nothing on the
-        # I/O path exits. Each completion interrupt costs its xAPIC EOI write (npf) and, when
-        # it lands while the guest runs, its host vector (extint). A doorbell that exited
-        # would add an npf per I/O beyond the EOIs; the rest is the guest's timer at the idle
-        # rate over the window.
-        npf = reasons.get("npf", 0)
-        allowance = 0.5 * ios + 1.5 * idle_npf * span + 100
-        if ios < 2 * NVME_BYTES // 4096 or npf - irqs > allowance:
-            raise DriverFailure("%s: %d I/Os, %d interrupts, %d npf exits (at most %d beyond the"
-                                " EOIs allowed)" % (vm, ios, irqs, npf, allowance))
+        # Doorbells are in the VF's BAR0 pages mapped by nested paging, queues in guest RAM:
+        # no I/O makes an exit of its own. What the window holds is each completion's
+        # interrupt (its host vector's extint, its xAPIC EOI write: npf), what the guest does
+        # around it (its tick stopped and restarted: wrmsr; hlt; a second npf per I/O, not a
+        # BAR access: see the PCI report check below) and the timer at the idle rate. A bound
+        # well above what was measured (6.1 per I/O) and below what a trapped doorbell path
+        # would add (2 doorbell writes per I/O, each an exit and an emulated MMIO write).
+        if net / ios > EXITS_PER_IO_BOUND or irqs > ios + 50:
+            raise DriverFailure("%s: %.2f exits per I/O beyond the idle rate (bound %.1f),"
+                                " %d interrupts for %d I/Os" % (vm, net / ios,
+                                                                EXITS_PER_IO_BOUND, irqs, ios))
+        self.notes.append("ROW %s ios=%d exits_per_io=%.3f net_exits_per_io=%.3f"
+                          " interrupts_per_io=%.3f npf_per_io=%.3f extint_per_io=%.3f"
+                          % (vm, ios, moved / ios, net / ios, irqs / ios,
+                             reasons.get("npf", 0) / ios, reasons.get("extint", 0) / ios))
+        return ios
 
 
 def cases():
