@@ -169,7 +169,7 @@ NVME_BYTES = 1 << 20
 # (TCG, two VMs on one node CPU), so 16 guest seconds cover the harness's IDLE_WINDOW (wall).
 NVME_PAUSE = 16
 IDLE_WINDOW = 1.5
-EXITS_PER_IO_BOUND = 10.0
+EXITS_PER_IO_BOUND = 40.0
 LINUX_PROFILE = """<?xml version="1.0"?>
 <profile>
   <name>%s</name>
@@ -353,16 +353,26 @@ class SRIOVLinuxDriver(SRIOVDriver):
                    "%s %d" % (r, n) for r, n in sorted(reasons.items(), key=lambda x: -x[1])
                    if n)))
         # Doorbells are in the VF's BAR0 pages mapped by nested paging, queues in guest RAM:
-        # no I/O makes an exit of its own. What the window holds is each completion's
-        # interrupt (its host vector's extint, its xAPIC EOI write: npf), what the guest does
-        # around it (its tick stopped and restarted: wrmsr; hlt; a second npf per I/O, not a
-        # BAR access: see the PCI report check below) and the timer at the idle rate. A bound
-        # well above what was measured (6.1 per I/O) and below what a trapped doorbell path
-        # would add (2 doorbell writes per I/O, each an exit and an emulated MMIO write).
+        # no I/O makes an exit of its own (the end report's trapped BAR count, checked in
+        # drive(), is the direct check: a trapped doorbell would add 2 per I/O there). What
+        # the window holds is interrupts (each one's xAPIC EOI write, an npf, and its host
+        # vector, an extint when it lands while this VM runs: the other VM's too, on this
+        # one-CPU node) for the nvme completions and for the guest's own timer (LOC; its
+        # deadline writes are the wrmsr), the programs the guest starts (cpuid), its console
+        # lines (io) and idling (hlt). The timer's share varies with the load of the host
+        # (measured 5.8-15 exits per I/O beyond the idle rate): the bound is a sanity one.
+        others = re.search(r"^NVME-SYSIRQS(.*)$", text, re.MULTILINE)
+        timer = re.search(r"\bLOC=(\d+)", others.group(1) if others else "")
+        if not timer:
+            raise DriverFailure("%s printed no NVME-SYSIRQS line with LOC" % vm)
+        npf = reasons.get("npf", 0)
+        self.notes.append("%s's other interrupts over its I/O (/proc/interrupts):%s; npf beyond"
+                          " the EOIs of the nvme and timer interrupts: %d"
+                          % (vm, others.group(1), npf - irqs - int(timer.group(1))))
         if net / ios > EXITS_PER_IO_BOUND or irqs > ios + 50:
             raise DriverFailure("%s: %.2f exits per I/O beyond the idle rate (bound %.1f),"
-                                " %d interrupts for %d I/Os" % (vm, net / ios,
-                                                                EXITS_PER_IO_BOUND, irqs, ios))
+                                " %d interrupts for %d I/Os"
+                                % (vm, net / ios, EXITS_PER_IO_BOUND, irqs, ios))
         self.notes.append("ROW %s ios=%d exits_per_io=%.3f net_exits_per_io=%.3f"
                           " interrupts_per_io=%.3f npf_per_io=%.3f extint_per_io=%.3f"
                           % (vm, ios, moved / ios, net / ios, irqs / ios,
