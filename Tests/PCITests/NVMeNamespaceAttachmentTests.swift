@@ -104,4 +104,38 @@ final class NVMeNamespaceAttachmentTests: XCTestCase {
     XCTAssertEqual(
       NVMeNamespaceAttachment.plan(namespaces: [N(id: 1, attached: [])], secondaries: []), [])
   }
+
+  func testDetachEncodingAndTheReleaseAudit() {
+    let detach = NVMeNamespaceAttachment.detach(namespace: 2, id: 3, page: 0x7000)
+    XCTAssertEqual(detach[0], 0x0003_0015)
+    XCTAssertEqual(detach[1], 2)
+    XCTAssertEqual(detach[6], 0x7000)
+    XCTAssertEqual(detach[10] & 0xF, 1)
+    typealias N = NVMeNamespaceAttachment.Namespace
+    typealias A = NVMeNamespaceAttachment.Audit
+    // As booted: nothing to do.
+    XCTAssertEqual(
+      NVMeNamespaceAttachment.audit(
+        controller: 1, own: 1, namespaces: [N(id: 1, attached: [1]), N(id: 2, attached: [2])]),
+      A(foreign: [], ownMissing: false, ownElsewhere: []))
+    // The case's guest on controller 1 took namespace 2 from controller 2: at VF 1's
+    // release namespace 2 is foreign there; at VF 2's its own is elsewhere (on 1).
+    let taken = [N(id: 1, attached: [1]), N(id: 2, attached: [1])]
+    XCTAssertEqual(
+      NVMeNamespaceAttachment.audit(controller: 1, own: 1, namespaces: taken),
+      A(foreign: [2], ownMissing: false, ownElsewhere: []))
+    XCTAssertEqual(
+      NVMeNamespaceAttachment.audit(controller: 2, own: 2, namespaces: taken),
+      A(foreign: [], ownMissing: true, ownElsewhere: [1]))
+    // Its own detached by its guest and left free; a namespace listed twice counts once.
+    XCTAssertEqual(
+      NVMeNamespaceAttachment.audit(
+        controller: 1, own: 1,
+        namespaces: [N(id: 1, attached: []), N(id: 3, attached: [1, 2]), N(id: 3, attached: [1])]),
+      A(foreign: [3], ownMissing: true, ownElsewhere: []))
+    // Its own unknown to the subsystem: missing, nowhere else.
+    XCTAssertEqual(
+      NVMeNamespaceAttachment.audit(controller: 1, own: 9, namespaces: []),
+      A(foreign: [], ownMissing: true, ownElsewhere: []))
+  }
 }

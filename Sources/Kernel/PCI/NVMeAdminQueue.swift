@@ -116,6 +116,17 @@ struct NVMeAdminQueue {
   /// Namespace Attachment (attach) of `namespace` to `controller`, its Controller List in a
   /// fresh frame: the completion, or nil when none came or no frame was free.
   mutating func attach(namespace: UInt32, to controller: UInt16) -> NVMeCompletion? {
+    attachment(namespace: namespace, controller: controller, detach: false)
+  }
+
+  /// Namespace Attachment (detach) of `namespace` from `controller`.
+  mutating func detach(namespace: UInt32, from controller: UInt16) -> NVMeCompletion? {
+    attachment(namespace: namespace, controller: controller, detach: true)
+  }
+
+  private mutating func attachment(namespace: UInt32, controller: UInt16, detach: Bool)
+    -> NVMeCompletion?
+  {
     guard let list = NVMeNamespaceAttachment.controllerList([controller]),
       let page = PhysicalFrames.allocateZeroed()
     else { return nil }
@@ -124,7 +135,10 @@ struct NVMeAdminQueue {
     for index in 0..<list.count {
       bytes.storeBytes(of: list[index], toByteOffset: index, as: UInt8.self)
     }
-    return run(NVMeNamespaceAttachment.attach(namespace: namespace, id: 0, page: page))
+    return run(
+      detach
+        ? NVMeNamespaceAttachment.detach(namespace: namespace, id: 0, page: page)
+        : NVMeNamespaceAttachment.attach(namespace: namespace, id: 0, page: page))
   }
 
   private static func waitStatus(_ registers: UInt64, ready: Bool, milliseconds: UInt64) -> Bool {

@@ -10,31 +10,25 @@ import PCI
 /// controller may have it (status 119h, Namespace Is Private). So two VMs owning the two VFs
 /// cannot reach each other's data through the device, and the node's own controller (the
 /// PF) sees neither. Each result is on the console.
+///
+/// QEMU 7.2's VF controllers accept Namespace Attachment too, naming any controller of the
+/// subsystem, so a guest can move namespaces through its own VF's admin queue (measured:
+/// docs/passthrough.md, "Missing" 5); the node cannot see a guest's admin commands. What it
+/// does instead, when a VF is released (`audit`, CPU 0, after the FLR): detaches from the
+/// VF's controller every namespace but its own, gives the VF its own back when no
+/// controller has it, and gives every other VF whose namespace is free again its own.
 enum NVMeNamespaces {
+  /// The PF's admin queue, kept after boot for `audit` (used on CPU 0 only: at boot, then
+  /// from the release path), and what was attached to which VF's controller.
+  nonisolated(unsafe) private static var queue: NVMeAdminQueue?
+  nonisolated(unsafe) private static var owned:
+    [(address: PCIAddress, controller: UInt16, namespace: UInt32)] = []
+
   static func attach(
     _ queue: inout NVMeAdminQueue, pf: PCIAddress,
     secondaries: [(vf: SRIOVDevices.VirtualFunction, controller: UInt16)]
   ) {
-    guard
-      let listBytes = queue.identify(
-        cns: NVMeNamespaceAttachment.allocatedNamespaceList, count: 4096)
-    else {
-      fail(pf, "Identify of the allocated namespaces failed")
-      return
-    }
-    var namespaces: [NVMeNamespaceAttachment.Namespace] = []
-    for id in NVMeNamespaceAttachment.namespaces(listBytes) {
-      guard
-        let bytes = queue.identify(
-          cns: NVMeNamespaceAttachment.attachedControllerList, namespace: id, count: 4096)
-      else {
-        fail(pf, "Identify of a namespace's controllers failed")
-        return
-      }
-      namespaces.append(
-        NVMeNamespaceAttachment.Namespace(
-          id: id, attached: NVMeNamespaceAttachment.controllers(bytes)))
-    }
+    guard let namespaces = state(&queue, pf: pf) else { return }
     let steps = NVMeNamespaceAttachment.plan(
       namespaces: namespaces, secondaries: secondaries.map { $0.controller })
     for secondary in secondaries {
@@ -42,6 +36,9 @@ enum NVMeNamespaces {
       var completion: NVMeCompletion? = nil
       if let step { completion = queue.attach(namespace: step.namespace, to: step.controller) }
       let attached = completion?.succeeded ?? false
+      if attached, let step {
+        owned.append((secondary.vf.address, step.controller, step.namespace))
+      }
       guard Log.begin(step != nil && !attached ? .warning : .info) else { continue }
       Console.write("pci sriov ")
       SRIOVDevices.write(secondary.vf.address)
@@ -78,6 +75,97 @@ enum NVMeNamespaces {
       }
       Log.end()
     }
+    Self.queue = queue
+  }
+
+  /// The subsystem's namespaces and their controllers (Identify CNS 10h, 12h per NSID); nil,
+  /// said on the console, when an Identify failed.
+  private static func state(_ queue: inout NVMeAdminQueue, pf: PCIAddress)
+    -> [NVMeNamespaceAttachment.Namespace]?
+  {
+    guard
+      let listBytes = queue.identify(
+        cns: NVMeNamespaceAttachment.allocatedNamespaceList, count: 4096)
+    else {
+      fail(pf, "Identify of the allocated namespaces failed")
+      return nil
+    }
+    var namespaces: [NVMeNamespaceAttachment.Namespace] = []
+    for id in NVMeNamespaceAttachment.namespaces(listBytes) {
+      guard
+        let bytes = queue.identify(
+          cns: NVMeNamespaceAttachment.attachedControllerList, namespace: id, count: 4096)
+      else {
+        fail(pf, "Identify of a namespace's controllers failed")
+        return nil
+      }
+      namespaces.append(
+        NVMeNamespaceAttachment.Namespace(
+          id: id, attached: NVMeNamespaceAttachment.controllers(bytes)))
+    }
+    return namespaces
+  }
+
+  /// After the VF at `address` was reset at its owner's end (CPU 0): its controller keeps
+  /// its own namespace only, as at boot, and any VF whose namespace is free again gets it.
+  static func audit(_ address: PCIAddress) {
+    guard let entry = owned.first(where: { $0.address == address }), var adminQueue = queue
+    else { return }
+    defer { queue = adminQueue }
+    guard let namespaces = state(&adminQueue, pf: address) else { return }
+    let found = NVMeNamespaceAttachment.audit(
+      controller: entry.controller, own: entry.namespace, namespaces: namespaces)
+    for foreign in found.foreign {
+      let done = adminQueue.detach(namespace: foreign, from: entry.controller)
+      say(
+        address, .warning, "namespace ", foreign,
+        done?.succeeded ?? false
+          ? " had been attached to this VF's controller by its owner: detached"
+          : " had been attached to this VF's controller by its owner: NOT detached")
+    }
+    if !found.ownElsewhere.isEmpty {
+      say(
+        address, .warning, "its namespace ", entry.namespace,
+        " had been taken by another controller: given back when that VF is released")
+    } else if found.ownMissing || !found.foreign.isEmpty {
+      if found.ownMissing { restore(&adminQueue, entry) }
+    } else {
+      say(
+        address, .info, "namespace ", entry.namespace,
+        " still this VF's own and its only one after its owner")
+    }
+    // A namespace this VF's owner had taken is free now: back to its VF.
+    guard !found.foreign.isEmpty, let after = state(&adminQueue, pf: address) else { return }
+    for other in owned where other.address != address {
+      let attached = after.first(where: { $0.id == other.namespace })?.attached ?? [0]
+      if attached.isEmpty { restore(&adminQueue, other) }
+    }
+  }
+
+  private static func restore(
+    _ queue: inout NVMeAdminQueue,
+    _ entry: (address: PCIAddress, controller: UInt16, namespace: UInt32)
+  ) {
+    let done = queue.attach(namespace: entry.namespace, to: entry.controller)
+    say(
+      entry.address, .warning, "namespace ", entry.namespace,
+      done?.succeeded ?? false
+        ? " had been detached from this VF's controller: attached again"
+        : " had been detached from this VF's controller: NOT attached again")
+  }
+
+  private static func say(
+    _ address: PCIAddress, _ level: LogLevel, _ before: StaticString, _ namespace: UInt32,
+    _ after: StaticString
+  ) {
+    guard Log.begin(level) else { return }
+    Console.write("pci sriov ")
+    SRIOVDevices.write(address)
+    Console.write(": NVMe ")
+    Console.write(before)
+    Console.write(decimal: UInt64(namespace))
+    Console.write(after)
+    Log.end()
   }
 
   private static func fail(_ pf: PCIAddress, _ why: StaticString) {

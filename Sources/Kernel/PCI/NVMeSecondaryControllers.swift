@@ -106,10 +106,11 @@ enum NVMeSecondaryControllers {
 
   /// After a VF's reset at the end of its VM (CPU 0): says whether its secondary controller
   /// is still usable by the next owner (CSTS.CFS clear) without the PF's admin queue.
+  /// Then its namespaces are audited (`NVMeNamespaces.audit`).
   static func reportAfterReset(_ address: PCIAddress) {
-    guard let vf = SRIOVDevices.virtualFunction(at: address), vf.isNVMe,
-      Log.begin(.info)
-    else { return }
+    guard let vf = SRIOVDevices.virtualFunction(at: address), vf.isNVMe else { return }
+    defer { NVMeNamespaces.audit(address) }
+    guard Log.begin(.info) else { return }
     let status = status(vf)
     Console.write("pci sriov ")
     SRIOVDevices.write(address)

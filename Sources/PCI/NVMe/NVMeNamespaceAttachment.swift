@@ -29,6 +29,12 @@ public enum NVMeNamespaceAttachment {
     NVMeAdmin.command(opcode: opcode, id: id, namespace: namespace, prp1: page, cdw10: 0)
   }
 
+  /// Namespace Attachment, SEL 1h (controller detach) of `namespace` from the controllers in
+  /// the Controller List at `page`.
+  public static func detach(namespace: UInt32, id: UInt16, page: UInt64) -> [UInt32] {
+    NVMeAdmin.command(opcode: opcode, id: id, namespace: namespace, prp1: page, cdw10: 1)
+  }
+
   /// The 4 KiB Controller List (§4.9): the count (16 bits), then the identifiers, the rest
   /// zero. Nil for no controller or more than a list holds.
   public static func controllerList(_ controllers: [UInt16]) -> [UInt8]? {
@@ -92,6 +98,30 @@ public enum NVMeNamespaceAttachment {
       self.namespace = namespace
       self.controller = controller
     }
+  }
+
+  /// What the node does when a VF is released (its owner ended): the controller's
+  /// namespaces other than `own` are detached from it (a guest attached them through its
+  /// own admin queue), and `own` goes back to it if no controller has it. A namespace the
+  /// controller lost to another controller stays there until that one is released.
+  public struct Audit: Equatable, Sendable {
+    public var foreign: [UInt32]
+    public var ownMissing: Bool
+    public var ownElsewhere: [UInt16]
+  }
+
+  public static func audit(controller: UInt16, own: UInt32, namespaces: [Namespace]) -> Audit {
+    var foreign: [UInt32] = []
+    for namespace in namespaces
+    where namespace.id != own && namespace.attached.contains(controller)
+      && !foreign.contains(namespace.id)
+    {
+      foreign.append(namespace.id)
+    }
+    let attached = namespaces.first(where: { $0.id == own })?.attached ?? []
+    return Audit(
+      foreign: foreign, ownMissing: !attached.contains(controller),
+      ownElsewhere: attached.filter { $0 != controller })
   }
 
   /// The rule above: unattached namespaces by ascending NSID, to the `secondaries` (in the
