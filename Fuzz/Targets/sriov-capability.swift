@@ -11,7 +11,7 @@
 // and 1 VI; a Namespace List is at most 1024 ascending NSIDs, none zero or reserved; a
 // Controller List at most 2047 IDs; the namespace attachment rule names each namespace and
 // each controller at most once, only unattached namespaces and only secondaries that see
-// none.
+// none; the release audit detaches only namespaces the controller has, never its own.
 //
 // Input: up to 4096 bytes of configuration space (zero-padded), then 24 bytes of VF BAR
 // masks, then the bytes given to the MCFG and NVMe parsers.
@@ -136,6 +136,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
       secondaries.contains(step.controller)
         && !namespaces.contains { $0.attached.contains(step.controller) },
       "a controller that already sees a namespace given one")
+  }
+  for controller in secondaries.prefix(8) {
+    let own = namespaceIDs.first ?? 1
+    let audit = NVMeNamespaceAttachment.audit(
+      controller: controller, own: own, namespaces: namespaces)
+    precondition(
+      audit.foreign.allSatisfy { id in
+        id != own && namespaces.contains { $0.id == id && $0.attached.contains(controller) }
+      }, "the audit detaches a namespace the controller does not have, or its own")
+    precondition(!audit.ownElsewhere.contains(controller), "its own controller counted elsewhere")
   }
   if let primary = NVMePrimaryControllerCapabilities(tail) {
     for count in 1...4 {
