@@ -404,7 +404,8 @@ class SRIOVLinuxDriver(SRIOVDriver):
         # one-CPU node) for the nvme completions and for the guest's own timer (LOC; its
         # deadline writes are the wrmsr), the programs the guest starts (cpuid), its console
         # lines (io) and idling (hlt). The timer's share varies with the load of the host
-        # (measured 5.7-21 exits per I/O raw, 0-15 beyond the idle rate): the bound is a sanity one.
+        # (measured 5.7-21 exits per I/O raw, 0-15 beyond the idle rate): the bound is a
+        # sanity one.
         others = re.search(r"^NVME-SYSIRQS(.*)$", text, re.MULTILINE)
         timer = re.search(r"\bLOC=(\d+)", others.group(1) if others else "")
         if not timer:
