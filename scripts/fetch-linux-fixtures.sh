@@ -3,15 +3,18 @@
 # OUTDIR (default build/linux, which is git-ignored; nothing here is ever committed):
 #   OUTDIR/vmlinuz             the stock kernel of Debian's linux-image-cloud-amd64
 #   OUTDIR/VERSION             its release (`uname -r`) on line 1, the .deb it came from on line 2
-#   OUTDIR/initramfs.cpio.gz   newc + gzip: busybox-static, /init from guests/linux/init, and
-#                              the kernel's virtio modules in /lib/modules with load-order
+#   OUTDIR/initramfs.cpio.gz   newc + gzip: busybox-static, /init from guests/linux/init, the
+#                              kernel's virtio modules in /lib/modules with load-order, and
+#                              /bin/nvme-attach built from guests/linux/nvme-attach.c (static,
+#                              with the host's C compiler; left out, said, when there is none)
 # Idempotent: does nothing when all three outputs exist and are newer than this script and
-# guests/linux/init. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
+# guests/linux/init and guests/linux/nvme-attach.c. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 outdir=${1:-build/linux}
 script=scripts/fetch-linux-fixtures.sh
 init_src=guests/linux/init
+attach_src=guests/linux/nvme-attach.c
 meta=linux-image-cloud-amd64
 outputs=("$outdir/vmlinuz" "$outdir/VERSION" "$outdir/initramfs.cpio.gz")
 
@@ -24,7 +27,8 @@ report() {
 
 up_to_date=1
 for f in "${outputs[@]}"; do
-  if [ ! -s "$f" ] || [ ! "$f" -nt "$script" ] || [ ! "$f" -nt "$init_src" ]; then up_to_date=0; fi
+  if [ ! -s "$f" ] || [ ! "$f" -nt "$script" ] || [ ! "$f" -nt "$init_src" ] \
+    || [ ! "$f" -nt "$attach_src" ]; then up_to_date=0; fi
 done
 if [ "$up_to_date" = 1 ]; then
   echo "fetch-linux-fixtures: up to date"
@@ -88,6 +92,11 @@ install -m 0755 "$work/x/bin/busybox" "$root/bin/busybox"
 for applet in sh echo mount poweroff cat uname grep insmod head od tr sleep; do ln -s busybox "$root/bin/$applet"; done
 ln -s ../bin/busybox "$root/sbin/poweroff"
 install -m 0755 "$init_src" "$root/init"
+if command -v cc > /dev/null; then
+  cc -static -Os -o "$root/bin/nvme-attach" "$attach_src"
+else
+  echo "fetch-linux-fixtures: no C compiler: the initramfs has no /bin/nvme-attach" >&2
+fi
 
 # The virtio modules (CONFIG_VIRTIO*=m in Debian's cloud kernel), in dependency order:
 # modules.dep (made by the package's own busybox depmod: the .deb ships none) lists a

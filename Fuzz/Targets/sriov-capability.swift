@@ -8,7 +8,10 @@
 // routing IDs stay on the PF's bus and are distinct; every VF BAR region is a power-of-two
 // size times the count; placed ranges never overlap; MCFG windows are 1 MiB aligned; a
 // secondary controller list has at most 127 entries and a resource share is at least 2 VQ
-// and 1 VI.
+// and 1 VI; a Namespace List is at most 1024 ascending NSIDs, none zero or reserved; a
+// Controller List at most 2047 IDs; the namespace attachment rule names each namespace and
+// each controller at most once, only unattached namespaces and only secondaries that see
+// none; the release audit detaches only namespaces the controller has, never its own.
 //
 // Input: up to 4096 bytes of configuration space (zero-padded), then 24 bytes of VF BAR
 // masks, then the bytes given to the MCFG and NVMe parsers.
@@ -102,6 +105,48 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
       region.base & 0xF_FFFF == 0 && region.endBus >= region.startBus, "a bad MCFG region")
   }
   precondition(NVMeSecondaryController.list(tail).count <= 127, "more than 127 secondaries")
+  let namespaceIDs = NVMeNamespaceAttachment.namespaces(tail)
+  precondition(namespaceIDs.count <= 1024, "more than 1024 namespaces")
+  for (index, id) in namespaceIDs.enumerated() {
+    precondition(id != 0 && id < 0xFFFF_FFFE, "a zero or reserved NSID")
+    precondition(index == 0 || id > namespaceIDs[index - 1], "NSIDs out of order")
+  }
+  let controllerIDs = NVMeNamespaceAttachment.controllers(tail)
+  precondition(controllerIDs.count <= 2047, "more than 2047 controllers")
+  // The same bytes as a subsystem: the first namespaces attached to the listed controllers
+  // in turn (every other one to none), the secondaries the list's IDs.
+  let namespaces = namespaceIDs.prefix(64).enumerated().map { index, id in
+    NVMeNamespaceAttachment.Namespace(
+      id: id,
+      attached: index % 2 == 0 || controllerIDs.isEmpty
+        ? [] : [controllerIDs[index % controllerIDs.count]])
+  }
+  let secondaries = Array(controllerIDs.prefix(64))
+  let steps = NVMeNamespaceAttachment.plan(namespaces: namespaces, secondaries: secondaries)
+  for (index, step) in steps.enumerated() {
+    precondition(
+      !steps[..<index].contains {
+        $0.namespace == step.namespace || $0.controller == step.controller
+      },
+      "a namespace or controller attached twice")
+    precondition(
+      namespaces.contains { $0.id == step.namespace && $0.attached.isEmpty },
+      "an attached namespace given again")
+    precondition(
+      secondaries.contains(step.controller)
+        && !namespaces.contains { $0.attached.contains(step.controller) },
+      "a controller that already sees a namespace given one")
+  }
+  for controller in secondaries.prefix(8) {
+    let own = namespaceIDs.first ?? 1
+    let audit = NVMeNamespaceAttachment.audit(
+      controller: controller, own: own, namespaces: namespaces)
+    precondition(
+      audit.foreign.allSatisfy { id in
+        id != own && namespaces.contains { $0.id == id && $0.attached.contains(controller) }
+      }, "the audit detaches a namespace the controller does not have, or its own")
+    precondition(!audit.ownElsewhere.contains(controller), "its own controller counted elsewhere")
+  }
   if let primary = NVMePrimaryControllerCapabilities(tail) {
     for count in 1...4 {
       if let share = primary.share(among: count) {

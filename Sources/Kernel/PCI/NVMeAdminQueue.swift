@@ -98,15 +98,47 @@ struct NVMeAdminQueue {
   }
 
   /// Identify into a fresh frame; its first `count` bytes, or nil when the command failed.
-  mutating func identify(cns: UInt8, controller: UInt16 = 0, count: Int) -> [UInt8]? {
+  mutating func identify(cns: UInt8, controller: UInt16 = 0, namespace: UInt32 = 0, count: Int)
+    -> [UInt8]?
+  {
     guard let page = PhysicalFrames.allocateZeroed() else { return nil }
     defer { PhysicalFrames.free(page) }
     guard
-      let done = run(NVMeAdmin.identify(cns: cns, controller: controller, id: 0, page: page)),
+      let done = run(
+        NVMeAdmin.identify(
+          cns: cns, controller: controller, namespace: namespace, id: 0, page: page)),
       done.succeeded
     else { return nil }
     let bytes = UnsafeRawPointer(bitPattern: UInt(page))!
     return (0..<count).map { bytes.load(fromByteOffset: $0, as: UInt8.self) }
+  }
+
+  /// Namespace Attachment (attach) of `namespace` to `controller`, its Controller List in a
+  /// fresh frame: the completion, or nil when none came or no frame was free.
+  mutating func attach(namespace: UInt32, to controller: UInt16) -> NVMeCompletion? {
+    attachment(namespace: namespace, controller: controller, detach: false)
+  }
+
+  /// Namespace Attachment (detach) of `namespace` from `controller`.
+  mutating func detach(namespace: UInt32, from controller: UInt16) -> NVMeCompletion? {
+    attachment(namespace: namespace, controller: controller, detach: true)
+  }
+
+  private mutating func attachment(namespace: UInt32, controller: UInt16, detach: Bool)
+    -> NVMeCompletion?
+  {
+    guard let list = NVMeNamespaceAttachment.controllerList([controller]),
+      let page = PhysicalFrames.allocateZeroed()
+    else { return nil }
+    defer { PhysicalFrames.free(page) }
+    let bytes = UnsafeMutableRawPointer(bitPattern: UInt(page))!
+    for index in 0..<list.count {
+      bytes.storeBytes(of: list[index], toByteOffset: index, as: UInt8.self)
+    }
+    return run(
+      detach
+        ? NVMeNamespaceAttachment.detach(namespace: namespace, id: 0, page: page)
+        : NVMeNamespaceAttachment.attach(namespace: namespace, id: 0, page: page))
   }
 
   private static func waitStatus(_ registers: UInt64, ready: Bool, milliseconds: UInt64) -> Bool {

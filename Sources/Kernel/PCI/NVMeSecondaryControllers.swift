@@ -32,7 +32,7 @@ enum NVMeSecondaryControllers {
       return
     }
     let secondaries = NVMeSecondaryController.list(listBytes)
-    var online = 0
+    var online: [(vf: SRIOVDevices.VirtualFunction, controller: UInt16)] = []
     for vf in vfs {
       guard let secondary = secondaries.first(where: { Int($0.virtualFunction) == vf.number })
       else { continue }
@@ -59,7 +59,7 @@ enum NVMeSecondaryControllers {
           break
         }
       }
-      if !timedOut && failed == nil { online += 1 }
+      if !timedOut && failed == nil { online.append((vf, id)) }
       guard Log.begin(timedOut || failed != nil ? .warning : .info) else { continue }
       Console.write("pci sriov ")
       SRIOVDevices.write(vf.address)
@@ -86,7 +86,10 @@ enum NVMeSecondaryControllers {
       }
       Log.end()
     }
-    if online < vfs.count { fail(pf.address, "not every secondary controller went online") }
+    if online.count < vfs.count {
+      fail(pf.address, "not every secondary controller went online")
+    }
+    if !online.isEmpty { NVMeNamespaces.attach(&queue, pf: pf.address, secondaries: online) }
   }
 
   /// The VF controller's CSTS (§3.1.6) through its BAR0, memory decoding on meanwhile (the
@@ -103,10 +106,11 @@ enum NVMeSecondaryControllers {
 
   /// After a VF's reset at the end of its VM (CPU 0): says whether its secondary controller
   /// is still usable by the next owner (CSTS.CFS clear) without the PF's admin queue.
+  /// Then its namespaces are audited (`NVMeNamespaces.audit`).
   static func reportAfterReset(_ address: PCIAddress) {
-    guard let vf = SRIOVDevices.virtualFunction(at: address), vf.isNVMe,
-      Log.begin(.info)
-    else { return }
+    guard let vf = SRIOVDevices.virtualFunction(at: address), vf.isNVMe else { return }
+    defer { NVMeNamespaces.audit(address) }
+    guard Log.begin(.info) else { return }
     let status = status(vf)
     Console.write("pci sriov ")
     SRIOVDevices.write(address)

@@ -26,10 +26,12 @@ public enum NVMeAdmin {
   /// A 64-byte submission queue entry (§4.2): CDW0 opcode 7:0 and command identifier
   /// 31:16, the namespace in dword 1, PRP entry 1 in dwords 6-7, CDW10-11.
   public static func command(
-    opcode: UInt8, id: UInt16, prp1: UInt64 = 0, cdw10: UInt32 = 0, cdw11: UInt32 = 0
+    opcode: UInt8, id: UInt16, namespace: UInt32 = 0, prp1: UInt64 = 0, cdw10: UInt32 = 0,
+    cdw11: UInt32 = 0
   ) -> [UInt32] {
     var dwords = [UInt32](repeating: 0, count: 16)
     dwords[0] = UInt32(opcode) | UInt32(id) << 16
+    dwords[1] = namespace
     dwords[6] = UInt32(truncatingIfNeeded: prp1)
     dwords[7] = UInt32(truncatingIfNeeded: prp1 >> 32)
     dwords[10] = cdw10
@@ -37,11 +39,14 @@ public enum NVMeAdmin {
     return dwords
   }
 
-  /// Identify into the 4 KiB page at `page` (§5.15: CDW10 CNS 7:0, CNTID 31:16).
-  public static func identify(cns: UInt8, controller: UInt16 = 0, id: UInt16, page: UInt64)
-    -> [UInt32]
-  {
-    command(opcode: identify, id: id, prp1: page, cdw10: UInt32(cns) | UInt32(controller) << 16)
+  /// Identify into the 4 KiB page at `page` (§5.15: CDW10 CNS 7:0, CNTID 31:16; the NSID
+  /// where the CNS names one).
+  public static func identify(
+    cns: UInt8, controller: UInt16 = 0, namespace: UInt32 = 0, id: UInt16, page: UInt64
+  ) -> [UInt32] {
+    command(
+      opcode: identify, id: id, namespace: namespace, prp1: page,
+      cdw10: UInt32(cns) | UInt32(controller) << 16)
   }
 
   /// Virtualization Management (§5.22: CDW10 ACT 3:0, RT 10:8, CNTLID 31:16; CDW11 NR
