@@ -8,7 +8,8 @@ driving a passed-through virtio-net against the same guest directly under QEMU.
   iommu_platform=on` at 00:11.0 (a multicast segment of its own) to a 160 MiB Debian VM; the
   peer is the same kernel and /init under a plain QEMU on that segment. The VM pings the peer
   10 times and sends it 4 MiB of random data, twice: with interrupts, then with NAPI busy
-  polling (net.core.busy_read = busy_poll = 50 us), each time in that setting.
+  polling (net.core.busy_read = busy_poll = 50 us), each time in that setting; then the peer
+  sends the data back, twice (the VM receiving with interrupts, then busy-polling).
 - native: the same VM's kernel, initramfs and /init words (the case's `vm_words`) directly
   under QEMU with the same device: q35, `intel-iommu,intremap=on`, the same virtio-net-pci
   with iommu_platform=on at 00:11.0 and the same MAC, 160 MiB, against the same peer command,
@@ -31,7 +32,9 @@ a comparison on one machine under its load, not hardware speeds.
 
 Writes build/bench/network.csv (native, bypass-polled, bypass-interrupts, bridge: the bridge
 row from scripts/bench-net.py's file, whose ratios are against its own native pair) and
-appends native-interrupts, native-polled, bypass-interrupts, bypass-polled to net.csv.
+appends each path's medians to net.csv (native-, native-translated- and bypass- with
+interrupts, polled, recv-interrupts, recv-polled: the VM receiving, the peer sending the data
+back, read on the VM's clock).
 """
 
 import json
@@ -47,7 +50,9 @@ import cases_passthrough_net as case  # noqa: E402
 from cases_net import free_udp_port  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_NET_RUNS", "3"))
-SETTINGS = {"1": "interrupts", "2": "polled"}
+# The case's runs: the VM sends (1, 2), then receives (3, 4), first with interrupts, then
+# busy-polling. network.csv's rows are the sending ones (as the bridge row's: a VM sends).
+SETTINGS = {"1": "interrupts", "2": "polled", "3": "recv-interrupts", "4": "recv-polled"}
 
 
 def native_command(port, variant):
@@ -94,18 +99,26 @@ def bypass(index):
         return json.load(f), path
 
 
+def sending(setting):
+    return not setting.startswith("recv-")
+
+
 def check(figures, where):
-    """Every run of `figures` complete: all pings answered, the whole transfer received."""
-    for run in SETTINGS:
+    """Every run of `figures` complete: all pings answered (the VM pings in the runs it
+    sends), the whole transfer received by the right side, busy-polling where it should."""
+    for run, setting in SETTINGS.items():
         got = figures["runs"].get(run, {})
-        missing = [k for k in ("rtt", "recv_ns", "send_ns", "busypoll") if k not in got]
+        wanted = ("recv_ns", "send_ns", "busypoll", "receiver") + (("rtt",) if sending(setting) else ())
+        missing = [k for k in wanted if k not in got]
         if missing:
             sys.exit("bench-net-bypass: %s run %s lacks %s" % (where, run, ", ".join(missing)))
-        if got["pings"][1] != got["pings"][0] or got["recv_bytes"] != case.BULK \
-                or got["recv_sha"] != got["sha"]:
-            sys.exit("bench-net-bypass: %s run %s: pings %r, %d bytes received"
-                     % (where, run, got["pings"], got["recv_bytes"]))
-        if (got["busypoll"] != 0) != (SETTINGS[run] == "polled"):
+        if sending(setting) and got["pings"][1] != got["pings"][0]:
+            sys.exit("bench-net-bypass: %s run %s: pings %r" % (where, run, got["pings"]))
+        if got["recv_bytes"] != case.BULK or got["recv_sha"] != got["sha"] \
+                or got["receiver"] != ("peer" if sending(setting) else "vm"):
+            sys.exit("bench-net-bypass: %s run %s: %d bytes received by the %s"
+                     % (where, run, got["recv_bytes"], got["receiver"]))
+        if (got["busypoll"] != 0) != setting.endswith("polled"):
             sys.exit("bench-net-bypass: %s run %s busy-polls %d" % (where, run, got["busypoll"]))
 
 
@@ -133,8 +146,10 @@ def main():
                 row[variant] = natives[variant]["runs"][run]
             # RTT ratio bypass / native; throughput ratio = bypass bytes/s over native bytes/s
             # = native ns / bypass ns (the peer's clock: the same kind in both runs).
+            # The receiver's clock: the peer's when the VM sends, the VM's when it receives.
             for variant in NATIVES:
-                row["rtt_ratio", variant] = row["bypass"]["rtt"] / row[variant]["rtt"]
+                row["rtt_ratio", variant] = (row["bypass"]["rtt"] / row[variant]["rtt"]
+                                             if sending(setting) else None)
                 row["throughput_ratio", variant] = row[variant]["recv_ns"] / row["bypass"]["recv_ns"]
             rows.append(row)
 
@@ -143,14 +158,19 @@ def main():
                 "native_recv_ns,native_translated_recv_ns,bypass_send_ns,native_send_ns,"
                 "native_translated_send_ns,rtt_ratio,throughput_ratio,rtt_ratio_translated,"
                 "throughput_ratio_translated,exits_per_packet,packets,interrupts\n")
+        def cell(value, form):
+            return "" if value is None else form % value
+
         for r in rows:
             sides = (r["bypass"], r["native"], r["native-translated"])
-            f.write("%d,%s,%s,%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%d,%d\n" % (
-                r["run"], r["setting"], ",".join("%.3f" % x["rtt"] for x in sides),
+            f.write("%d,%s,%s,%s,%s,%s,%.3f,%s,%.3f,%s,%s,%s\n" % (
+                r["run"], r["setting"], ",".join(cell(x.get("rtt"), "%.3f") for x in sides),
                 ",".join("%d" % x["recv_ns"] for x in sides), ",".join("%d" % x["send_ns"] for x in sides),
-                r["rtt_ratio", "native"], r["throughput_ratio", "native"],
-                r["rtt_ratio", "native-translated"], r["throughput_ratio", "native-translated"],
-                r["bypass"]["exits_per_packet"], r["bypass"]["packets"], r["bypass"]["interrupts"]))
+                cell(r["rtt_ratio", "native"], "%.3f"), r["throughput_ratio", "native"],
+                cell(r["rtt_ratio", "native-translated"], "%.3f"),
+                r["throughput_ratio", "native-translated"],
+                cell(r["bypass"].get("exits_per_packet"), "%.3f"),
+                cell(r["bypass"].get("packets"), "%d"), cell(r["bypass"].get("interrupts"), "%d")))
 
     def median(setting, side, key):
         return statistics.median(r[side][key] for r in rows if r["setting"] == setting)
@@ -158,16 +178,19 @@ def main():
     summary = {}
     for setting in SETTINGS.values():
         mine = [r for r in rows if r["setting"] == setting]
+        for variant in NATIVES:
+            print("bench-net-bypass: bypass-%s against %s over %d runs, median [min-max]: rtt ratio"
+                  " %s, throughput ratio %s" % (
+                      setting, variant, len(mine),
+                      spread([r["rtt_ratio", variant] for r in mine]) if sending(setting) else "-",
+                      spread([r["throughput_ratio", variant] for r in mine])))
+        if not sending(setting):
+            continue
         summary[setting] = {
             "rtt_ratio": statistics.median(r["rtt_ratio", "native"] for r in mine),
             "throughput_ratio": statistics.median(r["throughput_ratio", "native"] for r in mine),
             "exits_per_packet": median(setting, "bypass", "exits_per_packet"),
         }
-        for variant in NATIVES:
-            print("bench-net-bypass: bypass-%s against %s over %d runs, median [min-max]: rtt ratio"
-                  " %s, throughput ratio %s" % (
-                      setting, variant, len(mine), spread([r["rtt_ratio", variant] for r in mine]),
-                      spread([r["throughput_ratio", variant] for r in mine])))
         print("bench-net-bypass: bypass-%s exits per packet %s"
               % (setting, spread([r["bypass"]["exits_per_packet"] for r in mine])))
 
@@ -189,13 +212,18 @@ def main():
         for side in NATIVES + ("bypass",):
             for setting in SETTINGS.values():
                 ns = median(setting, side, "recv_ns")
-                bypass_side = side == "bypass"
-                f.write("%s-%s,%d,%d,%d,%.0f,%.3f,%.3f,%d,%s,,%s,,0,0\n" % (
+                counted = side == "bypass" and sending(setting)
+                pinged = sending(setting)
+                f.write("%s-%s,%d,%d,%d,%.0f,%s,%s,%s,%s,,%s,,0,0\n" % (
                     side, setting, case.BULK, ns, median(setting, side, "send_ns"),
-                    case.BULK * 1e9 / ns, median(setting, side, "rtt"), median(setting, side, "rtt_min"),
-                    sum(r[side]["pings"][1] for r in rows if r["setting"] == setting),
-                    "%d" % median(setting, side, "packets") if bypass_side else "",
-                    "%.3f" % median(setting, side, "exits_per_packet") if bypass_side else "0"))
+                    case.BULK * 1e9 / ns,
+                    "%.3f" % median(setting, side, "rtt") if pinged else "",
+                    "%.3f" % median(setting, side, "rtt_min") if pinged else "",
+                    "%d" % sum(r[side]["pings"][1] for r in rows if r["setting"] == setting)
+                    if pinged else "",
+                    "%d" % median(setting, side, "packets") if counted else "",
+                    "%.3f" % median(setting, side, "exits_per_packet") if counted else
+                    ("0" if side != "bypass" else "")))
     for name in ("net.csv", "network.csv", "net-bypass-runs.csv"):
         with open(os.path.join(OUT, name)) as f:
             sys.stdout.write(f.read())
@@ -205,10 +233,12 @@ def main():
     problems = []
     for r in rows:
         for variant in NATIVES:
-            if not (0 < r["rtt_ratio", variant] < 100 and 0 < r["throughput_ratio", variant] < 100):
+            ratios = [r["throughput_ratio", variant]] + ([r["rtt_ratio", variant]]
+                                                         if sending(r["setting"]) else [])
+            if not all(0 < x < 100 for x in ratios):
                 problems.append("run %d bypass-%s: a ratio to %s outside (0, 100)"
                                 % (r["run"], r["setting"], variant))
-        if not 0 < r["bypass"]["exits_per_packet"] < 1000:
+        if sending(r["setting"]) and not 0 < r["bypass"]["exits_per_packet"] < 1000:
             problems.append("run %d bypass-%s: exits per packet %.3f outside (0, 1000)"
                             % (r["run"], r["setting"], r["bypass"]["exits_per_packet"]))
     if not bridge:

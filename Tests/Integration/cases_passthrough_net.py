@@ -15,8 +15,9 @@ the same kernel and /init under a plain QEMU (no hypervisor: the "native" path).
 
 With PEREGRINE_BENCH_BYPASS_JSON naming a file (scripts/bench-net-bypass.py, `make bench`),
 the node and the peer run under `-icount shift=0`, the VM pings the peer BENCH_PINGS times in
-each run's setting (init `bulkpings=`), and the run's figures go to that file as JSON: the
-bench compares them with the same guest and peer under plain QEMU (native).
+each run's setting (init `bulkpings=`), the peer then sends the data back twice (the VM
+receiving, with interrupts and busy-polling), and the run's figures go to that file as JSON:
+the bench compares them with the same guest and peer under plain QEMU (native).
 """
 
 import json
@@ -41,7 +42,7 @@ PAUSE = 6
 VM_ADDRESS, PEER_ADDRESS = "10.0.7.1", "10.0.7.2"
 VM_MAC = "52:54:00:77:00:11"
 BENCH_PINGS = 10
-BULK_PEER = re.compile(r"^BULK run=(\d+) role=recv bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
+BULK_RECV = re.compile(r"^BULK run=(\d+) role=recv bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
 BULK_PING = re.compile(r"^BULK-PING run=(\d+) sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
                        re.MULTILINE)
 
@@ -60,7 +61,6 @@ PROFILE = """<?xml version="1.0"?>
 
 PING = re.compile(r"^PING peer=(\S+) sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
                   re.MULTILINE)
-BULK_LINE = re.compile(r"^BULK role=(\w+) bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
 
 
 def guest_words(address, peer, extra):
@@ -73,20 +73,28 @@ def bench_file():
     return os.environ.get("PEREGRINE_BENCH_BYPASS_JSON") or None
 
 
+# The bench's two more transfers: the peer sends the last data it received back to the VM,
+# with interrupts (run 3) and busy-polling (run 4) in the VM (init `bulkswap=`).
+BENCH_RUNS = "bulkruns=4 bulkswap=3"
+
+
 def vm_words(bench):
     """The VM's /init words: the sender of two transfers (the second busy-polls); in the bench
-    also BENCH_PINGS pings per run. The native run of the bench boots the same words."""
+    also BENCH_PINGS pings per run and two transfers it receives. The native run of the bench
+    boots the same words."""
     return guest_words(VM_ADDRESS, PEER_ADDRESS, "bulk=%d bulkrole=send bulkpeer=%s bulkpause=%d"
-                       " bulkruns=2 bulkpoll=50%s" % (BULK, PEER_ADDRESS, PAUSE,
-                                                     " bulkpings=%d" % BENCH_PINGS if bench else ""))
+                       " bulkpoll=50 %s" % (BULK, PEER_ADDRESS, PAUSE, "bulkpings=%d %s"
+                                            % (BENCH_PINGS, BENCH_RUNS) if bench else "bulkruns=2"))
 
 
-def peer_command(port, icount):
+def peer_command(port, bench):
     """The peer: the same kernel and /init under a plain QEMU (q35, a modern virtio-net on
-    the segment), the receiver of both transfers; it pings the VM too."""
-    words = guest_words(PEER_ADDRESS, VM_ADDRESS, "bulk=%d bulkrole=recv bulkruns=2" % BULK)
+    the segment), the receiver of both transfers (in the bench the sender of two more,
+    everything under -icount); it pings the VM too."""
+    words = guest_words(PEER_ADDRESS, VM_ADDRESS, "bulk=%d bulkrole=recv %s" % (
+        BULK, "bulkpeer=%s %s" % (VM_ADDRESS, BENCH_RUNS) if bench else "bulkruns=2"))
     return (["timeout", "1500", "qemu-system-x86_64", "-machine", "q35", "-m", "256M"]
-            + (["-icount", "shift=0"] if icount else [])
+            + (["-icount", "shift=0"] if bench else [])
             + ["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                "-kernel", KERNEL, "-initrd", INITRD,
                "-append", "console=ttyS0 quiet no_timer_check panic=-1 " + words,
@@ -95,22 +103,26 @@ def peer_command(port, icount):
 
 
 def bench_figures(vm_text, peer_text):
-    """{run: {rtt, rtt_min, pings, recv_ns, send_ns, busypoll}} and the boot pings both ways,
-    from the sender's and the receiver's consoles (the bench's and the native run's)."""
+    """{run: {rtt, rtt_min, pings (runs the VM sends), recv_ns, send_ns, busypoll (the VM's),
+    receiver}} and the boot pings both ways, from the VM's and the peer's consoles (the
+    bench's and the native run's)."""
     runs = {}
     for found in BULK_PING.finditer(vm_text):
         runs.setdefault(int(found.group(1)), {}).update(
             rtt=float(found.group(5)), rtt_min=float(found.group(4)),
             pings=(int(found.group(2)), int(found.group(3))))
-    for found in re.finditer(r"^BULK-READY run=(\d+) busypoll=(\d+)$", vm_text, re.MULTILINE):
+    for found in re.finditer(r"^BULK-(?:READY|LISTEN) run=(\d+) busypoll=(\d+)$", vm_text,
+                             re.MULTILINE):
         runs.setdefault(int(found.group(1)), {})["busypoll"] = int(found.group(2))
-    for found in re.finditer(r"^BULK run=(\d+) role=send bytes=(\d+) sha256=(\w+) ns=(\d+)",
-                             vm_text, re.MULTILINE):
-        runs.setdefault(int(found.group(1)), {}).update(send_ns=int(found.group(4)),
-                                                         sha=found.group(3))
-    for found in BULK_PEER.finditer(peer_text):
-        runs.setdefault(int(found.group(1)), {}).update(
-            recv_ns=int(found.group(4)), recv_bytes=int(found.group(2)), recv_sha=found.group(3))
+    for side, text in (("vm", vm_text), ("peer", peer_text)):
+        for found in re.finditer(r"^BULK run=(\d+) role=send bytes=(\d+) sha256=(\w+) ns=(\d+)",
+                                 text, re.MULTILINE):
+            runs.setdefault(int(found.group(1)), {}).update(send_ns=int(found.group(4)),
+                                                             sha=found.group(3))
+        for found in BULK_RECV.finditer(text):
+            runs.setdefault(int(found.group(1)), {}).update(
+                recv_ns=int(found.group(4)), recv_bytes=int(found.group(2)),
+                recv_sha=found.group(3), receiver=side)
     boot = [PING.search(text) for text in (vm_text, peer_text)]
     return {"runs": {str(k): v for k, v in sorted(runs.items())},
             "boot_rtt": [float(b.group(5)) if b else None for b in boot]}
