@@ -207,7 +207,7 @@ def main():
         keys = sorted(measured[0])
         f.write("run," + ",".join(keys) + "\n")
         for index, figures in enumerate(measured, 1):
-            f.write("%d,%s\n" % (index, ",".join("%g" % figures[k] for k in keys)))
+            f.write("%d,%s\n" % (index, ",".join("%.10g" % figures[k] for k in keys)))
 
     def median(key):
         return statistics.median(m[key] for m in measured)
@@ -222,10 +222,12 @@ def main():
         # native-pair: the bridge's own native (two plain guests); scripts/bench-net-bypass.py
         # appends the native of the passed-through device, network.csv's native row.
         f.write("native-pair,%d,%d,%d,%.0f,%.3f,%.3f,%d,,,0,0,0,0\n"
-                % (BYTES, median("native_ns"), median("native_sender_ns"), BYTES * 1e9 / median("native_ns"),
-                   median("native_rtt"), median("native_rtt_min"), median("native_echoes")))
+                % (BYTES, median("native_ns"), median("native_sender_ns"),
+                   BYTES * 1e9 / median("native_ns"), median("native_rtt"), median("native_rtt_min"),
+                   median("native_echoes")))
         f.write("bridge,%d,%d,%d,%.0f,%.3f,%.3f,%d,%d,%d,%.2f,%.2f,%.3f,%.1f\n"
-                % (BYTES, median("bridge_ns"), median("bridge_sender_ns"), BYTES * 1e9 / median("bridge_ns"),
+                % (BYTES, median("bridge_ns"), median("bridge_sender_ns"),
+                   BYTES * 1e9 / median("bridge_ns"),
                    median("bridge_rtt"), median("bridge_rtt_min"), median("bridge_echoes"),
                    median("packets"), median("exits"), exits_per_packet,
                    median("doorbells_per_packet"), copies_per_packet, median("bytes_copied_per_packet")))
@@ -246,9 +248,11 @@ def main():
     problems = []
     for index, m in enumerate(measured, 1):
         if not 0 < m["exits_per_packet"] < 1000:
-            problems.append("run %d: exits per packet %.2f outside (0, 1000)" % (index, m["exits_per_packet"]))
+            problems.append("run %d: exits per packet %.2f outside (0, 1000)"
+                            % (index, m["exits_per_packet"]))
         if not 1.9 <= m["copies_per_packet"] <= 2.1:
-            problems.append("run %d: copies per packet %.3f outside [1.9, 2.1]" % (index, m["copies_per_packet"]))
+            problems.append("run %d: copies per packet %.3f outside [1.9, 2.1]"
+                            % (index, m["copies_per_packet"]))
         if not (0 < m["rtt_ratio"] < 100 and 0 < m["throughput_ratio"] < 100):
             problems.append("run %d: a ratio to native outside (0, 100)" % index)
     if problems:
