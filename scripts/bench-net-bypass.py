@@ -208,7 +208,17 @@ def main():
                                                      s["throughput_ratio"]))
         if bridge:
             f.write(bridge + "\n")
-    with open(os.path.join(OUT, "net.csv"), "a") as f:
+    # After bench-net.py's rows (header, native-pair, bridge); a rerun of this script alone
+    # replaces its own rows instead of adding more.
+    table = os.path.join(OUT, "net.csv")
+    kept = []
+    if os.path.exists(table):
+        with open(table) as f:
+            kept = [line for line in f if not line.startswith(
+                ("native-interrupts,", "native-polled,", "native-recv-", "native-translated-",
+                 "bypass-"))]
+    with open(table, "w") as f:
+        f.writelines(kept)
         for side in NATIVES + ("bypass",):
             for setting in SETTINGS.values():
                 ns = median(setting, side, "recv_ns")
