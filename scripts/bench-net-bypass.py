@@ -94,7 +94,8 @@ def bypass(index):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "Tests", "Integration", "run.py"),
                              "passthrough-linux-net"], cwd=ROOT, env=env)
     if result.returncode != 0 or not os.path.exists(path):
-        sys.exit("bench-net-bypass: the passthrough case failed in run %d (build/test-logs/)" % index)
+        sys.exit("bench-net-bypass: the passthrough case failed in run %d (build/test-logs/)"
+                 % index)
     with open(path) as f:
         return json.load(f), path
 
@@ -108,7 +109,8 @@ def check(figures, where):
     sends), the whole transfer received by the right side, busy-polling where it should."""
     for run, setting in SETTINGS.items():
         got = figures["runs"].get(run, {})
-        wanted = ("recv_ns", "send_ns", "busypoll", "receiver") + (("rtt",) if sending(setting) else ())
+        wanted = ("recv_ns", "send_ns", "busypoll", "receiver") + (
+            ("rtt",) if sending(setting) else ())
         missing = [k for k in wanted if k not in got]
         if missing:
             sys.exit("bench-net-bypass: %s run %s lacks %s" % (where, run, ", ".join(missing)))
@@ -150,7 +152,8 @@ def main():
             for variant in NATIVES:
                 row["rtt_ratio", variant] = (row["bypass"]["rtt"] / row[variant]["rtt"]
                                              if sending(setting) else None)
-                row["throughput_ratio", variant] = row[variant]["recv_ns"] / row["bypass"]["recv_ns"]
+                row["throughput_ratio", variant] = (row[variant]["recv_ns"]
+                                                    / row["bypass"]["recv_ns"])
             rows.append(row)
 
     with open(os.path.join(OUT, "net-bypass-runs.csv"), "w") as f:
@@ -165,7 +168,8 @@ def main():
             sides = (r["bypass"], r["native"], r["native-translated"])
             f.write("%d,%s,%s,%s,%s,%s,%.3f,%s,%.3f,%s,%s,%s\n" % (
                 r["run"], r["setting"], ",".join(cell(x.get("rtt"), "%.3f") for x in sides),
-                ",".join("%d" % x["recv_ns"] for x in sides), ",".join("%d" % x["send_ns"] for x in sides),
+                ",".join("%d" % x["recv_ns"] for x in sides),
+                ",".join("%d" % x["send_ns"] for x in sides),
                 cell(r["rtt_ratio", "native"], "%.3f"), r["throughput_ratio", "native"],
                 cell(r["rtt_ratio", "native-translated"], "%.3f"),
                 r["throughput_ratio", "native-translated"],
@@ -204,8 +208,8 @@ def main():
         f.write("native,0,0,1.000,1.000\n")
         for setting in ("polled", "interrupts"):
             s = summary[setting]
-            f.write("bypass-%s,%.3f,0,%.3f,%.3f\n" % (setting, s["exits_per_packet"], s["rtt_ratio"],
-                                                     s["throughput_ratio"]))
+            f.write("bypass-%s,%.3f,0,%.3f,%.3f\n"
+                    % (setting, s["exits_per_packet"], s["rtt_ratio"], s["throughput_ratio"]))
         if bridge:
             f.write(bridge + "\n")
     # After bench-net.py's rows (header, native-pair, bridge); a rerun of this script alone

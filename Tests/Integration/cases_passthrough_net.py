@@ -43,8 +43,8 @@ VM_ADDRESS, PEER_ADDRESS = "10.0.7.1", "10.0.7.2"
 VM_MAC = "52:54:00:77:00:11"
 BENCH_PINGS = 10
 BULK_RECV = re.compile(r"^BULK run=(\d+) role=recv bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
-BULK_PING = re.compile(r"^BULK-PING run=(\d+) sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
-                       re.MULTILINE)
+BULK_PING = re.compile(r"^BULK-PING run=(\d+) sent=(\d+) received=(\d+)"
+                       r" rtt=([\d.]+)/([\d.]+)/([\d.]+)", re.MULTILINE)
 
 PROFILE = """<?xml version="1.0"?>
 <profile>
