@@ -12,8 +12,15 @@ the same kernel and /init under a plain QEMU (no hypervisor: the "native" path).
   transfer (guests/linux/init: `bulkpause=`), minus its idle rate over the same time, per
   packet (eth0's rx + tx packets over the transfer); the hypervisor copies no packet (the VM
   has no virtual NIC: its only NIC is the device itself).
+
+With PEREGRINE_BENCH_BYPASS_JSON naming a file (scripts/bench-net-bypass.py, `make bench`),
+the node and the peer run under `-icount shift=0`, the VM pings the peer BENCH_PINGS times in
+each run's setting (init `bulkpings=`), the peer then sends the data back twice (the VM
+receiving, with interrupts and busy-polling), and the run's figures go to that file as JSON:
+the bench compares them with the same guest and peer under plain QEMU (native).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -33,6 +40,11 @@ PINGS = 20
 BULK = 4 << 20
 PAUSE = 6
 VM_ADDRESS, PEER_ADDRESS = "10.0.7.1", "10.0.7.2"
+VM_MAC = "52:54:00:77:00:11"
+BENCH_PINGS = 10
+BULK_RECV = re.compile(r"^BULK run=(\d+) role=recv bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
+BULK_PING = re.compile(r"^BULK-PING run=(\d+) sent=(\d+) received=(\d+)"
+                       r" rtt=([\d.]+)/([\d.]+)/([\d.]+)", re.MULTILINE)
 
 PROFILE = """<?xml version="1.0"?>
 <profile>
@@ -49,12 +61,71 @@ PROFILE = """<?xml version="1.0"?>
 
 PING = re.compile(r"^PING peer=(\S+) sent=(\d+) received=(\d+) rtt=([\d.]+)/([\d.]+)/([\d.]+)",
                   re.MULTILINE)
-BULK_LINE = re.compile(r"^BULK role=(\w+) bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
 
 
 def guest_words(address, peer, extra):
     return ("ipaddr=%s/24 ping=%s pings=%d pingwait=600 linger=0 %s"
             % (address, peer, PINGS, extra))
+
+
+def bench_file():
+    """The bench's figures file (PEREGRINE_BENCH_BYPASS_JSON), or None outside the bench."""
+    return os.environ.get("PEREGRINE_BENCH_BYPASS_JSON") or None
+
+
+# The bench's two more transfers: the peer sends the last data it received back to the VM,
+# with interrupts (run 3) and busy-polling (run 4) in the VM (init `bulkswap=`).
+BENCH_RUNS = "bulkruns=4 bulkswap=3"
+
+
+def vm_words(bench):
+    """The VM's /init words: the sender of two transfers (the second busy-polls); in the bench
+    also BENCH_PINGS pings per run and two transfers it receives. The native run of the bench
+    boots the same words."""
+    return guest_words(VM_ADDRESS, PEER_ADDRESS, "bulk=%d bulkrole=send bulkpeer=%s bulkpause=%d"
+                       " bulkpoll=50 %s" % (BULK, PEER_ADDRESS, PAUSE, "bulkpings=%d %s"
+                                            % (BENCH_PINGS, BENCH_RUNS) if bench else "bulkruns=2"))
+
+
+def peer_command(port, bench):
+    """The peer: the same kernel and /init under a plain QEMU (q35, a modern virtio-net on
+    the segment), the receiver of both transfers (in the bench the sender of two more,
+    everything under -icount); it pings the VM too."""
+    words = guest_words(PEER_ADDRESS, VM_ADDRESS, "bulk=%d bulkrole=recv %s" % (
+        BULK, "bulkpeer=%s %s" % (VM_ADDRESS, BENCH_RUNS) if bench else "bulkruns=2"))
+    return (["timeout", "1500", "qemu-system-x86_64", "-machine", "q35", "-m", "256M"]
+            + (["-icount", "shift=0"] if bench else [])
+            + ["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
+               "-kernel", KERNEL, "-initrd", INITRD,
+               "-append", "console=ttyS0 quiet no_timer_check panic=-1 " + words,
+               "-netdev", "socket,id=n0,mcast=230.0.0.1:%d,localaddr=127.0.0.1" % port,
+               "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:77:00:22"])
+
+
+def bench_figures(vm_text, peer_text):
+    """{run: {rtt, rtt_min, pings (runs the VM sends), recv_ns, send_ns, busypoll (the VM's),
+    receiver}} and the boot pings both ways, from the VM's and the peer's consoles (the
+    bench's and the native run's)."""
+    runs = {}
+    for found in BULK_PING.finditer(vm_text):
+        runs.setdefault(int(found.group(1)), {}).update(
+            rtt=float(found.group(5)), rtt_min=float(found.group(4)),
+            pings=(int(found.group(2)), int(found.group(3))))
+    for found in re.finditer(r"^BULK-(?:READY|LISTEN) run=(\d+) busypoll=(\d+)$", vm_text,
+                             re.MULTILINE):
+        runs.setdefault(int(found.group(1)), {})["busypoll"] = int(found.group(2))
+    for side, text in (("vm", vm_text), ("peer", peer_text)):
+        for found in re.finditer(r"^BULK run=(\d+) role=send bytes=(\d+) sha256=(\w+) ns=(\d+)",
+                                 text, re.MULTILINE):
+            runs.setdefault(int(found.group(1)), {}).update(send_ns=int(found.group(4)),
+                                                             sha=found.group(3))
+        for found in BULK_RECV.finditer(text):
+            runs.setdefault(int(found.group(1)), {}).update(
+                recv_ns=int(found.group(4)), recv_bytes=int(found.group(2)),
+                recv_sha=found.group(3), receiver=side)
+    boot = [PING.search(text) for text in (vm_text, peer_text)]
+    return {"runs": {str(k): v for k, v in sorted(runs.items())},
+            "boot_rtt": [float(b.group(5)) if b else None for b in boot]}
 
 
 class LiveConsole:
@@ -108,22 +179,21 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         return int(total.group(1)), reasons, time.time()
 
     def peer(self, port, log):
-        words = guest_words(PEER_ADDRESS, VM_ADDRESS, "bulk=%d bulkrole=recv bulkruns=2" % BULK)
-        return subprocess.Popen(
-            ["timeout", "900", "qemu-system-x86_64", "-machine", "q35", "-m", "256M",
-             "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
-             "-kernel", KERNEL, "-initrd", INITRD,
-             "-append", "console=ttyS0 quiet no_timer_check panic=-1 " + words,
-             "-netdev", "socket,id=n0,mcast=230.0.0.1:%d,localaddr=127.0.0.1" % port,
-             "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:77:00:22"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(peer_command(port, bench_file() is not None), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def drive(self):
         port = free_udp_port()
         extra = spare_nic_node_args(port)
-        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "512M", "--wait", "150",
-                timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
-        self.wait_serial(r"^\[info \] pci 00:11\.0 1af4:1041 class 02\.00")
+        # The bench: every QEMU under -icount (the node has 1 CPU, which -icount needs).
+        slow = 1
+        if bench_file():
+            extra += " -icount shift=0"
+            slow = 3
+        self.figures = []
+        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "512M", "--wait",
+                str(150 * slow), timeout=200 * slow, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
+        self.wait_serial(r"^\[info \] pci 00:11\.0 1af4:1041 class 02\.00", 30 * slow)
         peer_log_path = os.path.join(self.home, "peer.log")
         peer_log = open(peer_log_path, "w")
         peer = self.peer(port, peer_log)
@@ -131,35 +201,33 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         started = time.time()
         try:
             path = os.path.join(self.home, "owner.xml")
-            words = guest_words(VM_ADDRESS, PEER_ADDRESS, "bulk=%d bulkrole=send bulkpeer=%s"
-                                " bulkpause=%d bulkruns=2 bulkpoll=50" % (BULK, PEER_ADDRESS, PAUSE))
             with open(path, "w") as f:
-                f.write(PROFILE % ("owner", KERNEL, INITRD, words))
+                f.write(PROFILE % ("owner", KERNEL, INITRD, vm_words(bench_file() is not None)))
             self.ok("create", path)
             console = LiveConsole(self, "owner")
             self.wait_serial(r"^\[info \] passthrough: vm owner: pci 0000:00:11\.0 in guest slot .*"
                              r"MSI-X table trapped, (\d+) of \1 entries on host vectors 0x\w+-0x\w+")
             found = console.wait(r"^NET eth0 (\S+) (\S+)$", 300)
-            if found.group(1) != "52:54:00:77:00:11":
+            if found.group(1) != VM_MAC:
                 raise DriverFailure("eth0 is not the passed-through NIC: %s" % found.group(0))
             self.notes.append("VM up, eth0 %s %s after %.0f s" % (found.group(1), found.group(2),
                                                                   time.time() - started))
-            ping = PING.search(console.wait(r"^PING peer=.*$", 700).group(0))
+            ping = PING.search(console.wait(r"^PING peer=.*$", 700 * slow).group(0))
             if int(ping.group(2)) != PINGS or int(ping.group(3)) != PINGS:
                 raise DriverFailure("VM's pings: %s" % ping.group(0))
             self.notes.append("VM -> peer: %s" % ping.group(0))
             measured = []
             for run in (1, 2):
-                console.wait(r"^BULK-READY run=%d " % run, 180)
+                console.wait(r"^BULK-READY run=%d " % run, 180 * slow)
                 before = self.exits("owner")
                 # The idle rate: the VM waits PAUSE s before the transfer.
                 time.sleep(PAUSE / 2.0)
                 idle = self.exits("owner")
-                console.wait(r"^BULK-DONE run=%d$" % run, 300)
+                console.wait(r"^BULK-DONE run=%d$" % run, 300 * slow)
                 after = self.exits("owner")
                 measured.append((before, idle, after))
-            peer.wait(timeout=240)
-            self.wait_serial(r"^\[info \] vm owner: lifetime ", 120)
+            peer.wait(timeout=240 * slow)
+            self.wait_serial(r"^\[info \] vm owner: lifetime ", 120 * slow)
         finally:
             if peer.poll() is None:
                 # SIGTERM: `timeout` passes it on to the QEMU (a SIGKILL would orphan it).
@@ -191,6 +259,13 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         text = self.serial()
         for run, (before, idle, after) in zip((1, 2), measured):
             self.measure(run, console.text, peer_text, before, idle, after)
+        if bench_file():
+            figures = bench_figures(console.text, peer_text)
+            for row in self.figures:
+                figures["runs"][str(row["run"])].update(row)
+            with open(bench_file(), "w") as f:
+                json.dump(figures, f, indent=1, sort_keys=True)
+            self.notes.append("bench figures: %s" % json.dumps(figures, sort_keys=True))
         report = re.search(r"^\s*pci: .*MSIs (\d+) delivered, (\d+) undelivered, (\d+) dropped",
                            text, re.MULTILINE)
         if not report or int(report.group(1)) == 0 or int(report.group(2)) or int(report.group(3)):
@@ -258,13 +333,10 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         self.notes.append("ROW %s exits_per_packet=%.3f (2 per interrupt; all exits in the window"
                           " %.3f, minus the idle rate %.3f) copies_per_packet=0"
                           % (path, 2.0 * irqs / count, moved / count, net / count))
-        # scripts/bench-net.sh runs this case with the bench's network.csv named here: the
-        # bypass rows go after its bridge and native rows. RTT and throughput ratios stay
-        # empty: this case has no native pair to compare with (docs/passthrough.md).
-        table = os.environ.get("PEREGRINE_BENCH_NETWORK_CSV")
-        if table:
-            with open(table, "a") as f:
-                f.write("%s,%.3f,0,,\n" % (path, 2.0 * irqs / count))
+        # The bench (scripts/bench-net-bypass.py) takes these with the guest-clock figures.
+        self.figures.append({"run": run, "path": path, "exits_per_packet": 2.0 * irqs / count,
+                             "window_exits_per_packet": moved / count, "packets": count,
+                             "interrupts": irqs})
 
 
 def prepare(selected):
