@@ -168,7 +168,9 @@ class SRIOVDriver(PassthroughClaimDriver):
 
 
 LINUX_CASE = "qemu-svm-sriov-nvme-linux"
-NVME_BYTES = 1 << 20
+# 3 MiB each way per VM (1536 I/Os of 4 KiB): long enough (a few seconds under TCG) that
+# the two guests' I/O phases overlap however the one CPU is shared out (1 MiB did not once).
+NVME_BYTES = 3 << 20
 # Guest seconds the VMs idle after their I/O: their clocks ran 0.8-4x as fast as the wall's
 # (TCG, two VMs on one node CPU), so 16 guest seconds cover the harness's IDLE_WINDOW (wall).
 NVME_PAUSE = 16
