@@ -14,7 +14,6 @@
 
 import os
 import re
-import time
 
 from harness import Case, DriverFailure
 import cases_management
@@ -87,26 +86,7 @@ class AMDViPassthroughDriver(PassthroughEduDriver):
                                 re.MULTILINE))
         self.wait_serial(r"^\[bystander\] INFO bystander pass=%d intact" % (passes + 1), 120)
 
-        self.ok("create", self.profile("midway", "0000:00:12.0", EDU_MIDWAY))
-        time.sleep(4)
-        self.ok("destroy", "midway")
-        self.wait_serial(r"^\[info \] vm midway: lifetime ")
-        code, out, err = self.cli("console", "midway", timeout=30)
-        if "INFO edu-midway transferring" not in out:
-            raise DriverFailure("midway never started a transfer: exit %d: %s %s"
-                                % (code, out[-400:], err[-200:]))
-        self.notes.append("midway: destroyed while transferring (%s)" %
-                          (re.findall(r"transfers=\d+", out) or ["first transfer"])[-1])
-        deadline = time.time() + 30
-        while True:
-            code, out, err = self.cli("create", self.profile("again", "0000:00:12.0", EDU_DMA))
-            if code == 0:
-                break
-            if time.time() > deadline or "being reset" not in out + err:
-                raise DriverFailure("edu was not given to a new VM: %s%s" % (out, err))
-            time.sleep(1)
-        self.ok("destroy", "again")
-        self.edu_run("again2")
+        self.destroyed_midway_then_reused()
 
         out = self.edu_run("msi", EDU_MSI)
         found = re.search(r"INFO msi interrupts=(\d+) exits=(\d+)", out)

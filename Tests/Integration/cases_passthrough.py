@@ -205,29 +205,9 @@ class PassthroughEduDriver(PassthroughClaimDriver):
         self.notes.append("%s: %d PASS" % (vm, sum(l.startswith("PASS") for l in lines)))
         return out
 
-    def drive(self):
-        for image in [EDU_DMA, EDU_MIDWAY, BYSTANDER, EDU_MSI]:
-            if not os.path.exists(image):
-                raise DriverFailure("%s is missing: make guests" % image)
-        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
-                 "-device edu,addr=0x12")
-        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
-                timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
-        self.wait_serial(r"^\[info \] pci 00:12\.0 1234:11e8 class 00\.ff bar0 mem 0x")
-        # Another VM, checking its own RAM over and over while the attacks run.
-        path = os.path.join(self.home, "bystander.xml")
-        with open(path, "w") as f:
-            f.write(BYSTANDER_PROFILE % BYSTANDER)
-        self.ok("create", path)
-        self.wait_serial(r"^\[bystander\] INFO bystander pass=1 intact")
-        self.edu_run("edu")
-        self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 in guest slot "
-                         r"00:\w\w\.0, 1234:11e8 bar0 0xc\w+->0x\w+\+0x100000, no MSI-X")
-        self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 nested paging "
-                         r"0xc8000000\+0x100000 UC")
-        self.wait_serial(r"IOMMU fault: VM edu, device 00:12\.0, write to 0x2000000")
-        self.wait_serial(r"^\[info \] passthrough: pci 0000:00:12\.0 quiet and free")
-
+    def destroyed_midway_then_reused(self):
+        """edu-midway destroyed while it transfers: released (its console read), the device
+        quiet and given to a new VM, then a full edu-dma run on it."""
         self.ok("create", self.profile("midway", "0000:00:12.0", EDU_MIDWAY))
         time.sleep(4)
         self.ok("destroy", "midway")
@@ -254,6 +234,31 @@ class PassthroughEduDriver(PassthroughClaimDriver):
             time.sleep(1)
         self.ok("destroy", "again")
         self.edu_run("again2")
+
+    def drive(self):
+        for image in [EDU_DMA, EDU_MIDWAY, BYSTANDER, EDU_MSI]:
+            if not os.path.exists(image):
+                raise DriverFailure("%s is missing: make guests" % image)
+        extra = ("-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on "
+                 "-device edu,addr=0x12")
+        self.ok("node", "up", "--count", "1", "--cpus", "1", "--memory", "256M", "--wait", "150",
+                timeout=200, extra_env={"PEREGRINE_NODE_QEMU_ARGS": extra})
+        self.wait_serial(r"^\[info \] pci 00:12\.0 1234:11e8 class 00\.ff bar0 mem 0x")
+        # Another VM, checking its own RAM over and over while the attacks run.
+        path = os.path.join(self.home, "bystander.xml")
+        with open(path, "w") as f:
+            f.write(BYSTANDER_PROFILE % BYSTANDER)
+        self.ok("create", path)
+        self.wait_serial(r"^\[bystander\] INFO bystander pass=1 intact")
+        self.edu_run("edu")
+        self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 in guest slot "
+                         r"00:\w\w\.0, 1234:11e8 bar0 0xc\w+->0x\w+\+0x100000, no MSI-X")
+        self.wait_serial(r"^\[info \] passthrough: vm edu: pci 0000:00:12\.0 nested paging "
+                         r"0xc8000000\+0x100000 UC")
+        self.wait_serial(r"IOMMU fault: VM edu, device 00:12\.0, write to 0x2000000")
+        self.wait_serial(r"^\[info \] passthrough: pci 0000:00:12\.0 quiet and free")
+
+        self.destroyed_midway_then_reused()
         # MSI: the device's real MSI goes to a node vector; the guest gets its own message.
         out = self.edu_run("msi", EDU_MSI)
         self.wait_serial(r"^\[info \] passthrough: vm msi: pci 0000:00:12\.0 in guest slot .*"
