@@ -13,6 +13,20 @@ if ! make --no-print-directory kernel; then
   build_failed=1
 fi
 
+# The integration tests' fixtures and ISOs (two minutes, mostly waiting on grub-mkrescue and
+# downloads) are made in the background while the host tests build and run. The guests are
+# built first, once, so no two makes write the same guest binary.
+prepare_pid=
+if [ $build_failed -eq 0 ]; then
+  if make --no-print-directory -s guests; then
+    python3 Tests/Integration/run.py --prepare-only > build/integration-prepare.log 2>&1 &
+    prepare_pid=$!
+  else
+    echo "FAIL  guests build"
+    build_failed=1
+  fi
+fi
+
 echo "== unit tests (swift test)"
 swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
 # XCTest's closing line: "Executed N tests, with [K test(s) skipped and ]M failure(s)".
@@ -55,7 +69,12 @@ cat build/test-bench.log
 
 if [ $build_failed -eq 0 ]; then
   echo "== integration tests (QEMU -cpu EPYC, Bochs corei7_skylake_x)"
-  python3 Tests/Integration/run.py 2>&1 | tee build/integration-tests.log
+  if wait $prepare_pid; then
+    python3 Tests/Integration/run.py --prepared 2>&1 | tee build/integration-tests.log
+  else
+    cat build/integration-prepare.log
+    echo "FAIL  the integration tests' fixtures or ISOs (see build/integration-prepare.log)"
+  fi
   line=$(grep -E "^integration: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped" build/integration-tests.log | tail -1)
   if [ -n "$line" ]; then
     int_passed=$(echo "$line" | sed -E 's/integration: ([0-9]+) passed.*/\1/')

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Peregrine's integration tests: boot the real ISO in QEMU (AMD-V) and Bochs (VT-x).
 
-    run.py [--list] [--slow] [NAME_SUBSTRING ...]
+    run.py [--list] [--slow] [--prepare-only | --prepared] [NAME_SUBSTRING ...]
 
 --slow runs the slow cases (minutes each: `make test-slow`) instead of the others.
+--prepare-only fetches the fixtures and builds the ISOs, and runs nothing; --prepared skips
+that (scripts/test.sh does the first in the background while the host tests run).
 
 ISOs are built first (make iso with each case's kernel command line); then every case runs,
 two at a time (the machines have two cores), and the last line reads "N passed, N failed".
@@ -95,7 +97,8 @@ def build_isos(selected):
 
 
 def main(argv):
-    names = [a for a in argv if a not in ("--list", "--slow")]
+    flags = ("--list", "--slow", "--prepare-only", "--prepared")
+    names = [a for a in argv if a not in flags]
     slow = "--slow" in argv
     selected = [c for c in cases.all_cases()
                 if c.slow == slow and (not names or any(a in c.name for a in names))]
@@ -103,9 +106,13 @@ def main(argv):
         for case in selected:
             print(case.name)
         return 0
-    prepare_linux_fixtures(selected)
-    prepare_topics(selected)
-    build_isos(selected)
+    if "--prepared" not in argv:
+        prepare_linux_fixtures(selected)
+        prepare_topics(selected)
+        build_isos(selected)
+    if "--prepare-only" in argv:
+        print("integration: fixtures and %d ISOs ready" % len({case.iso for case in selected}))
+        return 0
     build_cli(selected)
     passed, failed, skipped = harness.run_all(selected)
     print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
