@@ -5,35 +5,7 @@ import XCTest
 /// I/O RAM (pc-testdev's) in 64-bit mode: BT's bit offset moves the operand, which must be
 /// where the fault was; a 16-byte move reaches the guest's XMM register in the FXSAVE image
 /// and is split where it crosses from the device into RAM; a misaligned MOVAPS is #GP(0).
-final class BitAndVectorMMIOTests: MachineTestCase {
-  private let ioRAMBase: UInt64 = 0xFED1_0000
-  /// Linear 2 MiB: the first 4 KiB page maps the I/O RAM, the second RAM at `ramPage`.
-  private let splitLinear: UInt64 = 0x20_0000
-  private let ramPage: UInt64 = 0x9000
-
-  private func machine() -> (TestMachine, PCTestIORAM) {
-    let machine = makeMachine()
-    machine.enterLongMode()
-    let ioRAM = PCTestIORAM()
-    machine.vm.mmio.register(ioRAM, base: ioRAMBase, size: PCTestDevice.ioRAMSize)
-    let pageTable = TestMachine.pageTableRoot + 0x5000
-    machine.writeU64(pageTable | 0x3, at: TestMachine.pageTableRoot + 0x2000 + 8)
-    machine.writeU64(ioRAMBase | 0x3, at: pageTable)
-    machine.writeU64(ramPage | 0x3, at: pageTable + 8)
-    return (machine, ioRAM)
-  }
-
-  private func fault(
-    _ machine: TestMachine, at address: UInt64, _ access: NestedPageFault.Access,
-    instruction bytes: [UInt8]
-  ) -> ExitOutcome {
-    machine.placeInstruction(bytes)
-    return machine.dispatch(
-      VMExit(
-        reason: .nestedPageFault(NestedPageFault(guestPhysical: address, access: access)),
-        instructionLength: nil))
-  }
-
+final class BitAndVectorMMIOTests: IORAMTestCase {
   private func xmm(_ machine: TestMachine, _ number: Int) -> UnsafeMutableRawPointer {
     machine.vcpu.registerFile + VirtualCPU.floatingPointOffset + 160 + 16 * number
   }
@@ -41,7 +13,7 @@ final class BitAndVectorMMIOTests: MachineTestCase {
   /// kvm-unit-tests' test_btc: `btcl %eax, (%rdi)` with EAX = 66 touches the dword 8 bytes
   /// on; a fault reported at the undisplaced operand is not this instruction's.
   func testBitTestRegisterFormFaultsAtTheSelectedUnit() {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     let rip = machine.vcpu.registers.rip
     machine.vcpu.registers.rax = 66
     machine.vcpu.registers.rdi = ioRAMBase
@@ -56,7 +28,7 @@ final class BitAndVectorMMIOTests: MachineTestCase {
   }
 
   func testMovdquStoreAndMovupsLoadReachTheXMMRegisters() {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     xmm(machine, 1).storeBytes(of: 0x0000_0002_0000_0001, as: UInt64.self)
     xmm(machine, 1).storeBytes(of: 0x0000_0004_0000_0003, toByteOffset: 8, as: UInt64.self)
     machine.vcpu.registers.rdi = ioRAMBase + 0x10
@@ -77,7 +49,7 @@ final class BitAndVectorMMIOTests: MachineTestCase {
   }
 
   func testAMoveCrossingFromTheDeviceIntoRAMIsSplit() {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     xmm(machine, 0).storeBytes(of: 0x1111_1111_1111_1111, as: UInt64.self)
     xmm(machine, 0).storeBytes(of: 0x2222_2222_2222_2222, toByteOffset: 8, as: UInt64.self)
     machine.vcpu.registers.rdi = splitLinear + 0xFFC
@@ -90,7 +62,7 @@ final class BitAndVectorMMIOTests: MachineTestCase {
   }
 
   func testMisalignedMovapsIsAGeneralProtectionFault() {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     xmm(machine, 0).storeBytes(of: UInt64.max, as: UInt64.self)
     machine.vcpu.registers.rdi = ioRAMBase + 8
     let rip = machine.vcpu.registers.rip

@@ -5,43 +5,13 @@ import XCTest
 /// I/O RAM (pc-testdev's) in 64-bit mode: either operand may be the device, elements are
 /// translated one by one through the guest's tables, a REP runs in chunks of at most 64
 /// elements per exit, and a chunk ends before an element that is plain RAM or faults.
-final class StringMMIOTests: MachineTestCase {
-  /// The I/O RAM's guest-physical base, identity mapped by TestMachine's long-mode tables.
-  private let ioRAMBase: UInt64 = 0xFED1_0000
-  /// Linear 2 MiB: a 4 KiB page table maps its first page to the I/O RAM, the second to RAM
-  /// at `ramPage`, and leaves the third not present.
-  private let splitLinear: UInt64 = 0x20_0000
-  private let ramPage: UInt64 = 0x9000
-
-  private func machine() -> (TestMachine, PCTestIORAM) {
-    let machine = makeMachine()
-    machine.enterLongMode()
-    let ioRAM = PCTestIORAM()
-    machine.vm.mmio.register(ioRAM, base: ioRAMBase, size: PCTestDevice.ioRAMSize)
-    let pageTable = TestMachine.pageTableRoot + 0x5000
-    machine.writeU64(pageTable | 0x3, at: TestMachine.pageTableRoot + 0x2000 + 8)
-    machine.writeU64(ioRAMBase | 0x3, at: pageTable)
-    machine.writeU64(ramPage | 0x3, at: pageTable + 8)
-    return (machine, ioRAM)
-  }
-
-  private func fault(
-    _ machine: TestMachine, at address: UInt64, _ access: NestedPageFault.Access,
-    instruction bytes: [UInt8]? = nil
-  ) -> ExitOutcome {
-    if let bytes { machine.placeInstruction(bytes) }
-    return machine.dispatch(
-      VMExit(
-        reason: .nestedPageFault(NestedPageFault(guestPhysical: address, access: access)),
-        instructionLength: nil))
-  }
-
+final class StringMMIOTests: IORAMTestCase {
   private func bytes(_ ioRAM: PCTestIORAM, _ offset: UInt64, _ count: Int) -> [UInt8] {
     (0..<UInt64(count)).map { UInt8(ioRAM.read(offset: offset + $0, size: 1)) }
   }
 
   func testRepMovsbFromRAMIntoTheDeviceRunsInChunksOfSixtyFour() throws {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     machine.write((0..<100).map { UInt8($0 + 1) }, at: 0x8000)
     let rip = machine.vcpu.registers.rip
     machine.vcpu.registers.rsi = 0x8000
@@ -61,7 +31,7 @@ final class StringMMIOTests: MachineTestCase {
   /// kvm-unit-tests' emulator test: REPE CMPSB over 130 bytes whose 101st differs, with the
   /// device as the source and RAM as the destination, then both in the device.
   func testRepeCmpsbAgainstRAMAndAgainstTheDevice() throws {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     for index in 0..<200 {
       let value = UInt64(index)
       _ = ioRAM.write(offset: UInt64(index), size: 1, value: index < 100 ? value : value + 1)
@@ -89,7 +59,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testRepneScasbAndLodsOnTheDevice() throws {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     _ = ioRAM.write(offset: 0x10, size: 8, value: 0x7766_5544_3322_1100)
     machine.vcpu.registers.rax = 0x44
     machine.vcpu.registers.rdi = ioRAMBase + 0x10
@@ -108,7 +78,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testTheChunkEndsBeforeAnElementThatIsPlainRAM() throws {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     machine.write([1, 2, 3, 4], at: 0x8000)
     let rip = machine.vcpu.registers.rip
     machine.vcpu.registers.rsi = 0x8000
@@ -124,7 +94,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testAnElementCrossingFromTheDeviceIntoRAMIsSplit() throws {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     machine.write([0xAA, 0xBB], at: 0x8000)
     machine.vcpu.registers.rsi = 0x8000
     machine.vcpu.registers.rdi = splitLinear + 0xFFF
@@ -136,7 +106,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testANotPresentDestinationIsTheGuestsPageFaultAtThatElement() throws {
-    let (machine, _) = machine()
+    let (machine, _) = ioRAMMachine()
     let rip = machine.vcpu.registers.rip
     machine.vcpu.registers.rsi = splitLinear  // the device
     machine.vcpu.registers.rdi = splitLinear + 0x1FFF  // RAM's last byte, then not present
@@ -149,7 +119,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testOperandsThatDoNotHoldTheFaultAreReExecuted() throws {
-    let (machine, _) = machine()
+    let (machine, _) = ioRAMMachine()
     let rip = machine.vcpu.registers.rip
     machine.vcpu.registers.rsi = 0x8000
     machine.vcpu.registers.rdi = 0x8100
@@ -161,7 +131,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testAStringAccessToNothingStopsTheVM() throws {
-    let (machine, _) = machine()
+    let (machine, _) = ioRAMMachine()
     let nothing: UInt64 = 0xFED2_0000
     machine.writeU64(nothing | 0x3, at: TestMachine.pageTableRoot + 0x5000 + 2 * 8)
     machine.vcpu.registers.rsi = splitLinear + 0x2000
@@ -171,7 +141,7 @@ final class StringMMIOTests: MachineTestCase {
   }
 
   func testXchgAndCmpxchgOnTheDevice() throws {
-    let (machine, ioRAM) = machine()
+    let (machine, ioRAM) = ioRAMMachine()
     _ = ioRAM.write(offset: 0, size: 8, value: 0x0123_4567_89AB_CDEF)
     machine.vcpu.registers.rax = 0xFEDC_BA98_7654_3210
     machine.vcpu.registers.rdi = ioRAMBase
