@@ -49,11 +49,7 @@ extension AMDVi {
       }
       guard Log.begin(.info) else { continue }
       Console.write("iommu: AMD-Vi I/O APIC ")
-      IOMMU.writeHex2(UInt8(ioAPIC.first >> 8))
-      Console.write(":")
-      IOMMU.writeHex2(UInt8(ioAPIC.first >> 3 & 0x1F))
-      Console.write(".")
-      Console.write(decimal: UInt64(ioAPIC.first & 7))
+      IOMMU.write(RequesterID(sourceID: ioAPIC.first))
       Console.write(" unused by the node: its DTE blocks (interrupts target-aborted)")
       Log.end()
     }
@@ -75,8 +71,10 @@ extension AMDVi {
     lock.withLock {
       guard var unit else { return nil }
       if !interruptTables.contains(where: { $0.device == requester }) {
-        guard let table = interruptTableLocked(for: requester),
-          !domains.contains(where: { $0.devices.contains(requester) }),
+        // Checked before a frame is taken: a table recorded without its DTE would make the
+        // next call skip the DTE.
+        guard !domains.contains(where: { $0.devices.contains(requester) }),
+          let table = interruptTableLocked(for: requester),
           unit.setEntry(
             requester.sourceID,
             AMDViDeviceTableEntry.untranslated.remappingInterrupts(table: table),
@@ -125,11 +123,7 @@ extension AMDVi {
   static func reportNodeTable(_ device: RequesterID, table: UInt64) {
     guard Log.begin(.info) else { return }
     Console.write("iommu: AMD-Vi interrupt table for ")
-    IOMMU.writeHex2(device.bus)
-    Console.write(":")
-    IOMMU.writeHex2(device.device)
-    Console.write(".")
-    Console.write(decimal: UInt64(device.function))
+    IOMMU.write(device)
     Console.write(" at ")
     Console.write(hex: table)
     Console.write(" (DTE untranslated, MSIs remapped)")

@@ -59,11 +59,7 @@ enum AMDVi {
     Console.write(" at ")
     Console.write(hex: ivhd.registerBase)
     Console.write(", device ")
-    IOMMU.writeHex2(UInt8(ivhd.deviceID >> 8))
-    Console.write(":")
-    IOMMU.writeHex2(UInt8(ivhd.deviceID >> 3 & 0x1F))
-    Console.write(".")
-    Console.write(decimal: UInt64(ivhd.deviceID & 7))
+    IOMMU.write(RequesterID(sourceID: ivhd.deviceID))
     Console.write(", segment ")
     Console.write(decimal: UInt64(ivhd.segment))
     Console.write(", device entries ")
@@ -201,14 +197,8 @@ enum AMDVi {
       if event.code == .ioPageFault { owner?.faults += 1 }
       if owner == nil { unattributedEvents += 1 }
       guard Log.begin(.warning) else { continue }
-      Console.write("IOMMU fault: VM ")
-      if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
-      Console.write(", device ")
-      IOMMU.writeHex2(device.bus)
-      Console.write(":")
-      IOMMU.writeHex2(device.device)
-      Console.write(".")
-      Console.write(decimal: UInt64(device.function))
+      Console.write("IOMMU fault: ")
+      IOMMU.writeSource(vmName: owner?.vmName, device: device)
       Console.write(event.isWrite ? ", write to " : ", read of ")
       Console.write(hex: event.address)
       Console.write(", ")

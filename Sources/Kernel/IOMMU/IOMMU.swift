@@ -289,16 +289,25 @@ enum IOMMU {
 }
 
 extension IOMMU {
-  /// `VM NAME, device bb:dd.f` (or `VM (none)`): whose device faulted.
-  static func writeSource(_ fault: RemappingFault, owner: RemappingDomain?) {
+  /// `VM NAME, device bb:dd.f` (or `VM (none)`): whose device faulted (VT-d and AMD-Vi).
+  static func writeSource(vmName: [UInt8]?, device: RequesterID) {
     Console.write("VM ")
-    if let owner { Console.write(bytes: owner.vmName) } else { Console.write("(none)") }
+    if let vmName { Console.write(bytes: vmName) } else { Console.write("(none)") }
     Console.write(", device ")
-    writeHex2(fault.requester.bus)
+    write(device)
+  }
+
+  static func writeSource(_ fault: RemappingFault, owner: RemappingDomain?) {
+    writeSource(vmName: owner?.vmName, device: fault.requester)
+  }
+
+  /// `bb:dd.f`.
+  static func write(_ device: RequesterID) {
+    writeHex2(device.bus)
     Console.write(":")
-    writeHex2(fault.requester.device)
+    writeHex2(device.device)
     Console.write(".")
-    Console.write(decimal: UInt64(fault.requester.function))
+    Console.write(decimal: UInt64(device.function))
   }
 
   /// `IOMMU interrupt fault: VM NAME, device bb:dd.f, index N, REASON (N blocked so far)`.
