@@ -26,10 +26,6 @@ MOVED       equ 0xC8000000
 PATTERN_AT  equ 0x00100000              ; 1 MiB: the pattern in the guest's RAM
 COPY_AT     equ 0x00200000              ; where the device writes it back
 EDU_BUFFER  equ 0x40000                 ; the device's buffer (device address)
-DMA_SRC     equ 0x80
-DMA_DST     equ 0x88
-DMA_COUNT   equ 0x90
-DMA_CMD     equ 0x98
 ACCESSES    equ 10000
 ; QEMU 7.2's edu aborts the whole emulator (hw_error) unless the transfer ends strictly
 ; before the buffer's end (edu_check_range), so half of it is used.
@@ -266,30 +262,14 @@ main:
     PRINT "INFO dma-outside issued", 10
     jmp finish
 
-; EAX = source, EDX = destination, ECX = command; DMA_BYTES bytes. Waits (bounded) until the
-; device clears bit 0: EAX = the command register after, 0 when done.
+; EAX = source, EDX = destination, ECX = command: a DMA_BYTES transfer (`edu_dma`).
 dma:
     push ebx
-    push ecx
+    push esi
     mov ebx, [bar]
-    mov [ebx + DMA_SRC], eax
-    mov dword [ebx + DMA_SRC + 4], 0
-    mov [ebx + DMA_DST], edx
-    mov dword [ebx + DMA_DST + 4], 0
-    mov dword [ebx + DMA_COUNT], DMA_BYTES
-    mov dword [ebx + DMA_COUNT + 4], 0
-    mov [ebx + DMA_CMD], ecx
-    mov ecx, 200000000
-.wait:
-    mov eax, [ebx + DMA_CMD]
-    test eax, 1
-    jz .done
-    pause
-    dec ecx
-    jnz .wait
-.done:
-    and eax, 1
-    pop ecx
+    mov esi, DMA_BYTES
+    call edu_dma
+    pop esi
     pop ebx
     ret
 

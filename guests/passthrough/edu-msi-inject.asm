@@ -19,10 +19,6 @@
 
 EDU_BUFFER  equ 0x40000                 ; the device's buffer (device address)
 WORD_AT     equ 0x00100000              ; the dword to send, in the guest's RAM
-DMA_SRC     equ 0x80
-DMA_DST     equ 0x88
-DMA_COUNT   equ 0x90
-DMA_CMD     equ 0x98
 
 %macro INJECT 3                         ; name, address, data
     mov eax, %2
@@ -87,30 +83,14 @@ inject:
     pop ebx
     ret
 
-; EAX = source, EDX = destination, ECX = command; 4 bytes. EAX = bit 0 of the command
-; register once done (bounded wait).
+; EAX = source, EDX = destination, ECX = command: a 4-byte transfer (`edu_dma`).
 dma4:
     push ebx
-    push ecx
+    push esi
     mov ebx, [bar]
-    mov [ebx + DMA_SRC], eax
-    mov dword [ebx + DMA_SRC + 4], 0
-    mov [ebx + DMA_DST], edx
-    mov dword [ebx + DMA_DST + 4], 0
-    mov dword [ebx + DMA_COUNT], 4
-    mov dword [ebx + DMA_COUNT + 4], 0
-    mov [ebx + DMA_CMD], ecx
-    mov ecx, 200000000
-.wait:
-    mov eax, [ebx + DMA_CMD]
-    test eax, 1
-    jz .done
-    pause
-    dec ecx
-    jnz .wait
-.done:
-    and eax, 1
-    pop ecx
+    mov esi, 4
+    call edu_dma
+    pop esi
     pop ebx
     ret
 

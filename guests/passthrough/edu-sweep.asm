@@ -109,30 +109,14 @@ main:
     CHECK e, "sweep-own-ram-clean", "signatures=", eax
     jmp finish
 
-; EAX = source, EDX = destination, ECX = command; DMA_BYTES bytes. Waits (bounded) until the
-; device clears bit 0: EAX = the command register's bit 0 after, 0 when done.
+; EAX = source, EDX = destination, ECX = command: a DMA_BYTES transfer (`edu_dma`).
 dma:
     push ebx
-    push ecx
+    push esi
     mov ebx, [bar]
-    mov [ebx + 0x80], eax
-    mov dword [ebx + 0x84], 0
-    mov [ebx + 0x88], edx
-    mov dword [ebx + 0x8C], 0
-    mov dword [ebx + 0x90], DMA_BYTES
-    mov dword [ebx + 0x94], 0
-    mov [ebx + 0x98], ecx
-    mov ecx, 200000000
-.wait:
-    mov eax, [ebx + 0x98]
-    test eax, 1
-    jz .done
-    pause
-    dec ecx
-    jnz .wait
-.done:
-    and eax, 1
-    pop ecx
+    mov esi, DMA_BYTES
+    call edu_dma
+    pop esi
     pop ebx
     ret
 
