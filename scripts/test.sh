@@ -7,25 +7,22 @@ mkdir -p build
 unit_passed=0; unit_failed=0; unit_skipped=0; int_passed=0; int_failed=0; int_skipped=0; build_failed=0
 fuzz_passed=0; fuzz_failed=0
 
-echo "== building the kernel"
-if ! make --no-print-directory kernel; then
-  echo "FAIL  kernel build"
-  build_failed=1
-fi
-
-# The integration tests' fixtures and ISOs (two minutes, mostly waiting on grub-mkrescue and
-# downloads) are made in the background while the host tests build and run. The guests are
-# built first, once, so no two makes write the same guest binary.
-prepare_pid=
-if [ $build_failed -eq 0 ]; then
-  if make --no-print-directory -s guests; then
-    python3 Tests/Integration/run.py --prepare-only > build/integration-prepare.log 2>&1 &
-    prepare_pid=$!
+# The kernel (two minutes of one core: one whole-module -O compile), the guests, and the
+# integration tests' fixtures and ISOs (mostly waiting on grub-mkrescue and downloads) are
+# made in the background while the host tests build and run on the other core. The guests
+# are built once, before the ISOs, so no two makes write the same guest binary.
+echo "== building the kernel, the guests and the integration tests' ISOs (in the background)"
+rm -f build/kernel-built
+(
+  if make --no-print-directory -j2 kernel > build/kernel-build.log 2>&1 \
+      && make --no-print-directory -s guests >> build/kernel-build.log 2>&1; then
+    touch build/kernel-built
+    python3 Tests/Integration/run.py --prepare-only > build/integration-prepare.log 2>&1
   else
-    echo "FAIL  guests build"
-    build_failed=1
+    exit 1
   fi
-fi
+) &
+prepare_pid=$!
 
 echo "== unit tests (swift test)"
 swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
@@ -45,9 +42,21 @@ if grep -qE "error: (fatalError|emit-module|compile)" build/unit-tests.log; then
   unit_failed=$((unit_failed + 1))
 fi
 
+# The bench check and the integration tests need the kernel: wait for it (the ISOs go on).
+while [ ! -e build/kernel-built ] && kill -0 $prepare_pid 2>/dev/null; do sleep 1; done
+if [ ! -e build/kernel-built ]; then
+  cat build/kernel-build.log
+  echo "FAIL  kernel or guests build (see build/kernel-build.log)"
+  build_failed=1
+fi
+
 # make bench's exit-cost check runs one single-threaded QEMU for about a minute and a half:
 # in the background, beside the fuzzing (single-threaded too), instead of after it.
-scripts/test-bench.sh > build/test-bench.log 2>&1 &
+if [ $build_failed -eq 0 ]; then
+  scripts/test-bench.sh > build/test-bench.log 2>&1 &
+else
+  (echo "FAIL  make bench's exit-cost check: no kernel to measure"; exit 1) > build/test-bench.log 2>&1 &
+fi
 bench_pid=$!
 
 # Each fuzz target is one test: its committed corpus plus a fixed, seeded number of new

@@ -270,14 +270,17 @@ def judge(case, output, code, extra=()):
 
 
 def run_all(cases, jobs=2):
-    """Runs cases `jobs` at a time; prints a line per case; returns (passed, failed, skipped)."""
+    """Runs cases `jobs` at a time; prints a line per case; returns (passed, failed, skipped,
+    {name: seconds})."""
     import concurrent.futures
 
     passed = failed = skipped = 0
+    durations = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [(case, pool.submit(run_case, case)) for case in cases]
         for case, future in futures:
             ok, reason, seconds = future.result()
+            durations[case.name] = seconds
             if ok is None:
                 print("SKIP  %-40s %5.1fs  %s" % (case.name, seconds, reason))
                 skipped += 1
@@ -289,4 +292,4 @@ def run_all(cases, jobs=2):
             sys.stdout.flush()
             passed += ok
             failed += not ok
-    return passed, failed, skipped
+    return passed, failed, skipped, durations

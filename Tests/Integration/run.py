@@ -8,7 +8,10 @@
 that (scripts/test.sh does the first in the background while the host tests run).
 
 ISOs are built first (make iso with each case's kernel command line); then every case runs,
-two at a time (the machines have two cores), and the last line reads "N passed, N failed".
+PEREGRINE_TEST_JOBS at a time (3: the machines have two cores, and a case keeps about half
+of one busy on average: it waits on boots, its CLI and its own timers), longest first by
+durations.txt, and the last line reads "N passed, N failed". --record-durations rewrites
+durations.txt from the run (a full run on a quiet machine is the one to keep).
 """
 
 import concurrent.futures
@@ -96,8 +99,40 @@ def build_isos(selected):
             check(iso, result)
 
 
+DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.txt")
+
+
+def longest_first(selected):
+    """The cases in order of their last recorded duration, longest first, so that no long
+    case starts last and runs alone; a case without one (new) goes first, in its place."""
+    known = {}
+    if os.path.exists(DURATIONS):
+        with open(DURATIONS) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 2 and not line.startswith("#"):
+                    known[fields[0]] = float(fields[1])
+    return sorted(selected, key=lambda case: -known.get(case.name, float("inf")))
+
+
+def record_durations(seconds):
+    """durations.txt: each case's seconds from this run, merged over the recorded ones."""
+    known = {}
+    if os.path.exists(DURATIONS):
+        with open(DURATIONS) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 2 and not line.startswith("#"):
+                    known[fields[0]] = float(fields[1])
+    known.update(seconds)
+    with open(DURATIONS, "w") as f:
+        f.write("# Each case's seconds in a full run (run.py --record-durations): the run order.\n")
+        for name, value in sorted(known.items(), key=lambda item: -item[1]):
+            f.write("%s %.1f\n" % (name, value))
+
+
 def main(argv):
-    flags = ("--list", "--slow", "--prepare-only", "--prepared")
+    flags = ("--list", "--slow", "--prepare-only", "--prepared", "--record-durations")
     names = [a for a in argv if a not in flags]
     slow = "--slow" in argv
     selected = [c for c in cases.all_cases()
@@ -114,7 +149,11 @@ def main(argv):
         print("integration: fixtures and %d ISOs ready" % len({case.iso for case in selected}))
         return 0
     build_cli(selected)
-    passed, failed, skipped = harness.run_all(selected)
+    selected = longest_first(selected)
+    jobs = int(os.environ.get("PEREGRINE_TEST_JOBS", "3"))
+    passed, failed, skipped, seconds = harness.run_all(selected, jobs=jobs)
+    if "--record-durations" in argv:
+        record_durations(seconds)
     print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 0 if failed == 0 else 1
 
