@@ -9,7 +9,7 @@ fuzz_passed=0; fuzz_failed=0
 
 # The kernel (two minutes of one core: one whole-module -O compile), the guests, and the
 # integration tests' fixtures and ISOs (mostly waiting on grub-mkrescue and downloads) are
-# made in the background while the host tests build and run on the other core. The guests
+# made in the background while the host tests build and run. The guests
 # are built once, before the ISOs, so no two makes write the same guest binary.
 echo "== building the kernel, the guests and the integration tests' ISOs (in the background)"
 rm -f build/kernel-built
@@ -23,6 +23,10 @@ rm -f build/kernel-built
   fi
 ) &
 prepare_pid=$!
+# The fuzz targets' build (three minutes of one core from clean: each module -O with the
+# fuzzer's instrumentation) too; Fuzz/run.sh then finds them built.
+Fuzz/build.sh > build/fuzz-build.log 2>&1 &
+fuzz_build_pid=$!
 
 echo "== unit tests (swift test)"
 swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
@@ -63,6 +67,7 @@ bench_pid=$!
 # inputs (deterministic). A crash, sanitizer report, timeout or OOM fails it; the
 # reproducer is in build/fuzz/artifacts. Then the script checks, one test each.
 echo "== fuzzing (Fuzz/run.sh --runs ${FUZZ_RUNS:=20000}) and script checks"
+wait $fuzz_build_pid || cat build/fuzz-build.log  # Fuzz/run.sh reports a failed build
 Fuzz/run.sh --runs "$FUZZ_RUNS" 2>&1 | tee build/fuzz-tests.log
 line=$(grep -E "^fuzz: [0-9]+ passed, [0-9]+ failed" build/fuzz-tests.log | tail -1)
 if [ -n "$line" ]; then
