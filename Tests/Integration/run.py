@@ -102,9 +102,8 @@ def build_isos(selected):
 DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.txt")
 
 
-def longest_first(selected):
-    """The cases in order of their last recorded duration, longest first, so that no long
-    case starts last and runs alone; a case without one (new) goes first, in its place."""
+def recorded_durations():
+    """{case name: seconds} from durations.txt (empty without it)."""
     known = {}
     if os.path.exists(DURATIONS):
         with open(DURATIONS) as f:
@@ -112,18 +111,19 @@ def longest_first(selected):
                 fields = line.split()
                 if len(fields) == 2 and not line.startswith("#"):
                     known[fields[0]] = float(fields[1])
+    return known
+
+
+def longest_first(selected):
+    """The cases in order of their last recorded duration, longest first, so that no long
+    case starts last and runs alone; a case without one (new) goes first, in its place."""
+    known = recorded_durations()
     return sorted(selected, key=lambda case: -known.get(case.name, float("inf")))
 
 
 def record_durations(seconds):
     """durations.txt: each case's seconds from this run, merged over the recorded ones."""
-    known = {}
-    if os.path.exists(DURATIONS):
-        with open(DURATIONS) as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) == 2 and not line.startswith("#"):
-                    known[fields[0]] = float(fields[1])
+    known = recorded_durations()
     known.update(seconds)
     with open(DURATIONS, "w") as f:
         f.write("# Each case's seconds in a full run (run.py --record-durations): the run order.\n")
