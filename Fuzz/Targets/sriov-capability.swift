@@ -11,7 +11,9 @@
 // and 1 VI; a Namespace List is at most 1024 ascending NSIDs, none zero or reserved; a
 // Controller List at most 2047 IDs; the namespace attachment rule names each namespace and
 // each controller at most once, only unattached namespaces and only secondaries that see
-// none; the release audit detaches only namespaces the controller has, never its own.
+// none; the release audit detaches only namespaces the controller has, never its own; the
+// admin guard's shadow slot is the guest's (allowed opcode) or the refused opcode with the
+// guest's identifier alone, and a store touches only slots of the ring.
 //
 // Input: up to 4096 bytes of configuration space (zero-padded), then 24 bytes of VF BAR
 // masks, then the bytes given to the MCFG and NVMe parsers.
@@ -146,6 +148,33 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         id != own && namespaces.contains { $0.id == id && $0.attached.contains(controller) }
       }, "the audit detaches a namespace the controller does not have, or its own")
     precondition(!audit.ownElsewhere.contains(controller), "its own controller counted elsewhere")
+  }
+  // The same bytes as a guest's admin submission queue slots (the NVMe admin guard): a
+  // shadow slot is the guest's when its opcode is allowed, else the refused opcode with the
+  // guest's identifier and nothing else; a store touches only slots of the ring.
+  var ring = NVMeAdminShadowRing(guestBase: 0x10_0000, entries: 32)!
+  var dwords: [UInt32] = []
+  for index in stride(from: 0, to: min(tail.count, 32 * 64) & ~3, by: 4) {
+    dwords.append(
+      UInt32(tail[index]) | UInt32(tail[index + 1]) << 8 | UInt32(tail[index + 2]) << 16
+        | UInt32(tail[index + 3]) << 24)
+  }
+  for slot in 0..<dwords.count / 16 {
+    let guest = Array(dwords[slot * 16..<slot * 16 + 16])
+    let shadow = ring.copy(slot: slot, guest: guest)
+    let opcode = UInt8(truncatingIfNeeded: shadow[0])
+    precondition(
+      NVMeAdminGuard.allows(opcode: opcode) || opcode == NVMeAdminGuard.refusedOpcode,
+      "a shadow slot with an unchecked opcode")
+    precondition(
+      shadow == guest
+        || (shadow[0] == guest[0] & 0xFFFF_0000 | UInt32(NVMeAdminGuard.refusedOpcode)
+          && shadow.dropFirst().allSatisfy { $0 == 0 }),
+      "a shadow slot that is neither")
+  }
+  if dwords.count >= 2 {
+    let touched = ring.slots(touching: UInt64(dwords[0]), length: UInt64(dwords[1] & 0xFFFF))
+    precondition(touched.lowerBound >= 0 && touched.upperBound <= ring.entries, "a slot outside")
   }
   if let primary = NVMePrimaryControllerCapabilities(tail) {
     for count in 1...4 {

@@ -144,6 +144,10 @@ class SRIOVDriver(PassthroughClaimDriver):
             # The release audit: the owner (which sent no admin command) left it as it was.
             self.wait_serial(r"^\[info \] pci sriov %s: NVMe namespace %d still this VF's own and"
                              r" its only one after its owner$" % (re.escape(vf), nsid))
+        for line in ERASED:
+            # Then erased for the next owner (Format NVM through the PF).
+            self.wait_serial(line, 60)
+        self.notes.append("both namespaces erased at their VFs' release")
         deadline = time.time() + 30
         while True:
             code, out, err = self.cli("create", self.profile("again", "0000:00:04.2"))
@@ -188,14 +192,18 @@ LINUX_PROFILE = """<?xml version="1.0"?>
   <passthrough pci="%s"/>
 </profile>
 """
-# The node's audit lines at the VFs' release after vma took namespace 2 (TAKEN only when
-# vmb's VF is released after vma took it).
-REPAIRS = [r"^\[warn \] pci sriov 0000:00:04\.1: NVMe namespace 2 had been attached to this VF's"
-           r" controller by its owner: detached$",
-           r"^\[warn \] pci sriov 0000:00:04\.2: NVMe namespace 2 had been detached from this"
-           r" VF's controller: attached again$"]
-TAKEN = (r"^\[warn \] pci sriov 0000:00:04\.2: NVMe its namespace 2 had been taken by another"
-         r" controller: given back when that VF is released$")
+# The node's audit at each VF's release finds its own namespace alone on it (vma's attempt
+# to take namespace 2 was refused by the admin guard), then erases it for the next owner.
+AUDITS = [r"^\[info \] pci sriov %s: NVMe namespace %d still this VF's own and its only one"
+          r" after its owner$" % (re.escape(vf), nsid) for vf, nsid in VFS]
+ERASED = [r"^\[info \] pci sriov %s: NVMe namespace %d erased for the next owner \(Format NVM,"
+          r" SES 1h, (\d+) blocks, through the PF's controller (\d+)\) in (\d+) ms$"
+          % (re.escape(vf), nsid) for vf, nsid in VFS]
+# The admin guard's refusal of vma's Namespace Attachment (opcode 15h), once per VM.
+REFUSED = (r"^\[warn \] nvme guard: vm vma: pci 0000:00:04\.1: admin opcode 0x15 refused \(not"
+           r" on the VF owner's list\); the device answers Invalid Command Opcode$")
+GUARD_END = (r"^\[info \] nvme guard: vm %s: pci %s: (\d+) admin queue stores emulated, (\d+)"
+             r" register accesses, (\d+) enables, (\d+) refused slot copies; shadow queue freed$")
 NVME_RUN = re.compile(r"^NVME run tag=(\w+) bytes=(\d+) written=(\w+) read=(\w+) ios=(\d+)"
                       r" reads=(\d+) writes=(\d+) irqs=(\d+) ns=(\d+) polls=(\d+)$", re.MULTILINE)
 
@@ -256,6 +264,9 @@ class SRIOVLinuxDriver(SRIOVDriver):
                         # The idle rate: the guest idles NVME_PAUSE guest seconds after its I/O.
                         idle[vm] = self.exits(vm)
                 time.sleep(0.1)
+            # Each VM's data is in its own backing file (read now: the node erases both
+            # namespaces when the VFs are released).
+            self.own_data_only()
             # Once both are measured: vma's Namespace Attachment through its own VF, started
             # by "go" in sector 16 of its namespace.
             with open(self.images[0], "r+b") as f:
@@ -273,12 +284,16 @@ class SRIOVLinuxDriver(SRIOVDriver):
             for vm, (function, _) in sorted(owners.items()):
                 self.wait_serial(r"^\[info \] vm %s: lifetime " % vm, 120)
                 self.reset(vm, function, destroy=False)
-            # The node's audit at each VF's release undoes what vma did: namespace 2 off
-            # vma's controller, back on vmb's VF (whichever VM ended first).
-            for line in REPAIRS:
+            # The audit finds nothing to repair; then each namespace is erased.
+            for line in AUDITS:
                 self.wait_serial(line, 30)
-            self.notes.append("the node's audit at release detached namespace 2 from VF 1's"
-                              " controller and gave it back to VF 2's")
+            for line, (vf, nsid) in zip(ERASED, VFS):
+                self.wait_serial(line, 60)
+                erased = re.search(line, self.serial(), re.MULTILINE)
+                self.notes.append("%s: namespace %d erased at release: %s blocks in %s ms"
+                                  " (Format NVM through the PF's controller %s)"
+                                  % (vf, nsid, erased.group(1), erased.group(3), erased.group(2)))
+            self.erased_files()
         finally:
             for vm, console in consoles.items():
                 console.close()
@@ -290,9 +305,9 @@ class SRIOVLinuxDriver(SRIOVDriver):
                     pass
         ios = {vm: self.measure(vm, consoles[vm].text, before[vm], after[vm], idle[vm])
                for vm in sorted(owners)}
-        self.own_data_only()
         self.steal(consoles["vma"].text)
         text = self.serial()
+        self.guarded(text, owners, ios)
         for vm in sorted(owners):
             report = re.search(r"^\[info \] vm %s: lifetime [^\n]*\n(?:\s+.*\n)*?\s*pci: .*MSIs"
                                r" (\d+) delivered, (\d+) undelivered, (\d+) dropped" % vm, text,
@@ -317,8 +332,8 @@ class SRIOVLinuxDriver(SRIOVDriver):
         for pattern in [r"PEREGRINE (PANIC|EXCEPTION)", r"IOMMU fault"]:
             if re.search(pattern, text, re.MULTILINE):
                 raise DriverFailure("the node's console has %r" % pattern)
-        for line in re.findall(r"^\[warn.*pci sriov.*$", text, re.MULTILINE):
-            if not any(re.match(expected, line) for expected in REPAIRS + [TAKEN]):
+        for line in re.findall(r"^\[warn.*(?:pci sriov|nvme guard).*$", text, re.MULTILINE):
+            if not re.match(REFUSED, line):
                 raise DriverFailure("the node's console has %r" % line)
         self.notes.append("whole case %.0f s" % (time.time() - started))
         return self.notes
@@ -347,19 +362,60 @@ class SRIOVLinuxDriver(SRIOVDriver):
                                                         disk.group(2), disk.group(3), mark))
 
     def steal(self, text):
-        """What QEMU 7.2's VF let vma do to vmb's namespace through vma's own admin queue:
-        recorded (docs/passthrough.md, "Missing" 5); the case requires only that it ran."""
+        """vma's attempt on vmb's namespace through its own VF's admin queue (QEMU 7.2's VF
+        would take it: docs/passthrough.md, "NVMe admin guard"): both commands must fail
+        in the guest with Invalid Command Opcode (the guard's replacement), and vma must
+        still see its one namespace and nothing of vmb's."""
         lines = re.findall(r"^NVME-ATTACH (detach|attach) nsid=(\d+) controller=(\d+)"
-                           r" (status=0x[0-9a-f]+|error=\d+)$", text, re.MULTILINE)
+                           r" (status=0x([0-9a-f]+)|error=\d+)$", text, re.MULTILINE)
         if [line[0] for line in lines] != ["detach", "attach"]:
             raise DriverFailure("vma's Namespace Attachment attempt printed %r" % (lines,))
-        disks = re.search(r"^NVME-STEAL-DISKS (.*)$", text, re.MULTILINE).group(1)
+        for line in lines:
+            if not line[4] or int(line[4], 16) & 0x7FF != 0x001:
+                raise DriverFailure("vma's Namespace Attachment %s was not refused with Invalid"
+                                    " Command Opcode: %s" % (line[0], line[3]))
+        disks = re.search(r"^NVME-STEAL-DISKS (.*)$", text, re.MULTILINE).group(1).split()
         mark = re.search(r"^NVME-STEAL-MARK (.*)$", text, re.MULTILINE)
+        if [d for d in disks if re.match(r"^nvme\d+n\d+$", d)] != ["nvme0n1"] or mark \
+                or "peregrine-namespace-2" in text:
+            raise DriverFailure("vma sees %r after its attempt (mark %r)"
+                                % (disks, mark and mark.group(1)))
         self.notes.append("vma through its own VF's admin queue: detach namespace %s from"
-                          " controller %s: %s, attach it to controller %s: %s; vma then sees %s%s"
+                          " controller %s: %s, attach it to controller %s: %s (both refused by"
+                          " the guard); vma then sees %s only"
                           % (lines[0][1], lines[0][2], lines[0][3], lines[1][2], lines[1][3],
-                             disks, "; LBA 0 of its second namespace %r" % mark.group(1)
-                             if mark else ""))
+                             " ".join(disks)))
+
+    def guarded(self, text, owners, ios):
+        """The admin guard's line at each VF's release: Linux's probe went through the shadow
+        queue (stores emulated), only vma's commands were refused, and the refusal was
+        logged once; the trapped register page costs exits at probe, none per I/O (checked
+        with the BAR total in drive())."""
+        if len(re.findall(REFUSED, text, re.MULTILINE)) != 1:
+            raise DriverFailure("the node did not log vma's refused admin command once")
+        for vm, (function, _) in sorted(owners.items()):
+            end = re.search(GUARD_END % (vm, re.escape(function)), text, re.MULTILINE)
+            if not end:
+                raise DriverFailure("no admin guard line for %s" % vm)
+            stores, registers, enables, refused = (int(g) for g in end.groups())
+            if stores == 0 or enables == 0 or (refused > 0) != (vm == "vma"):
+                raise DriverFailure("%s's admin guard: %s" % (vm, end.group(0)))
+            self.notes.append("%s admin guard: %d admin queue stores emulated (one exit each),"
+                              " %d register page accesses, %d enables, %d refused slot copies,"
+                              " over the VM's life (%d I/Os)"
+                              % (vm, stores, registers, enables, refused, ios[vm]))
+
+    def erased_files(self):
+        """After both VFs' release both backing files read zero: the markers, the guests'
+        patterns and the go sectors are gone."""
+        for path in self.images:
+            with open(path, "rb") as f:
+                data = f.read()
+            if data.strip(b"\0"):
+                raise DriverFailure("%s still holds %d non-zero bytes after the erase"
+                                    % (path, len(data) - data.count(0)))
+        self.notes.append("both backing files read all zero after the release (%s)"
+                          % ", ".join("%d bytes" % os.path.getsize(p) for p in self.images))
 
     def own_data_only(self):
         """Each backing file holds its own VM's pattern from 1 MiB on and nothing of the other's."""

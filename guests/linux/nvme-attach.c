@@ -1,7 +1,8 @@
 /* nvme-attach: one NVMe Namespace Attachment command (NVM Express 1.4 §5.19, admin opcode
  * 15h) through Linux's admin passthrough ioctl on a controller's character device, for the
- * SR-IOV case (docs/passthrough.md, "Missing" 5): what a guest owning a VF can do to the
- * namespaces of other controllers of the same subsystem. Built static into the test
+ * SR-IOV case (docs/passthrough.md, "Missing" 5 and "NVMe admin guard"): what a guest owning
+ * a VF tries against the namespaces of other controllers of the same subsystem (QEMU 7.2's
+ * VF would do it; the node's guard answers Invalid Command Opcode, 0x4001). Built static into the test
  * initramfs by scripts/fetch-linux-fixtures.sh.
  *
  *   nvme-attach DEVICE attach|detach NSID CONTROLLER

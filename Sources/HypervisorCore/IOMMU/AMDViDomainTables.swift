@@ -17,10 +17,14 @@ public struct AMDViDomainTables<Memory: PhysicalMemoryAccess> {
   public static var levels: Int { 4 }
   public var root: UInt64 { builder.root }
 
+  /// `readOnly`: 4 KiB pages a device may read only, as `RemappingDomainTables.build`.
   public static func build<Frames: FrameSource>(
-    map: GuestMemoryMap, largestPage: PageSize, memory: Memory, frames: inout Frames
+    map: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)] = [], largestPage: PageSize,
+    memory: Memory, frames: inout Frames
   ) -> Result<AMDViDomainTables, BuildError> {
-    guard map.end <= 1 << 48 else { return .failure(.beyondAddressWidth) }
+    guard map.end <= 1 << 48, readOnly.allSatisfy({ $0.iova < (1 << 48) - 4096 }) else {
+      return .failure(.beyondAddressWidth)
+    }
     var builder: PageTableBuilder<AMDIOPageTableFormat, Memory>
     do {
       builder = try PageTableBuilder(memory: memory, frames: &frames)
@@ -29,6 +33,16 @@ public struct AMDViDomainTables<Memory: PhysicalMemoryAccess> {
           virtual: region.guestPhysical, physical: region.hostAddress, length: region.size,
           permissions: [.read, .write], memoryType: .writeBack, largestPage: largestPage,
           frames: &frames)
+      }
+      for page in readOnly {
+        guard page.iova & 0xFFF == 0, page.host & 0xFFF == 0,
+          !map.regions.contains(where: { page.iova &- $0.guestPhysical < $0.size })
+        else {
+          return .failure(.pageTables)
+        }
+        try builder.map(
+          virtual: page.iova, physical: page.host, length: 4096, permissions: [.read],
+          memoryType: .writeBack, largestPage: .size4K, frames: &frames)
       }
     } catch {
       return .failure(error == .outOfMemory ? .outOfMemory : .pageTables)

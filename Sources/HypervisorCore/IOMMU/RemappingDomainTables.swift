@@ -26,13 +26,18 @@ public struct RemappingDomainTables<Memory: PhysicalMemoryAccess> {
   let memory: Memory
 
   /// Maps every region of `map` guest-physical → host-physical with read and write, using
-  /// pages up to `largestPage` (2 MiB only when CAP.SLLPS offers it).
+  /// pages up to `largestPage` (2 MiB only when CAP.SLLPS offers it), and each 4 KiB page of
+  /// `readOnly` (I/O virtual → host-physical) for device reads only: node-owned pages a
+  /// device of the domain fetches from but must never write (an NVMe VF's shadow admin
+  /// queue, docs/passthrough.md), at addresses outside the VM's RAM.
   public static func build<Frames: FrameSource>(
-    map: GuestMemoryMap, levels: Int, largestPage: PageSize, memory: Memory,
-    frames: inout Frames
+    map: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)] = [], levels: Int,
+    largestPage: PageSize, memory: Memory, frames: inout Frames
   ) -> Result<RemappingDomainTables, BuildError> {
     let limit: UInt64 = levels == 4 ? 1 << 48 : 1 << 39
-    guard map.end <= limit else { return .failure(.beyondAddressWidth) }
+    guard map.end <= limit, readOnly.allSatisfy({ $0.iova < limit - 4096 }) else {
+      return .failure(.beyondAddressWidth)
+    }
     var builder: PageTableBuilder<RemappingPageTableFormat, Memory>
     do {
       builder = try PageTableBuilder(memory: memory, frames: &frames)
@@ -47,6 +52,16 @@ public struct RemappingDomainTables<Memory: PhysicalMemoryAccess> {
           virtual: region.guestPhysical, physical: region.hostAddress, length: region.size,
           permissions: [.read, .write], memoryType: .writeBack, largestPage: largestPage,
           frames: &frames)
+      }
+      for page in readOnly {
+        guard page.iova & 0xFFF == 0, page.host & 0xFFF == 0,
+          !map.regions.contains(where: { page.iova &- $0.guestPhysical < $0.size })
+        else {
+          return .failure(.pageTables)
+        }
+        try builder.map(
+          virtual: page.iova, physical: page.host, length: 4096, permissions: [.read],
+          memoryType: .writeBack, largestPage: .size4K, frames: &frames)
       }
     } catch {
       return .failure(error == .outOfMemory ? .outOfMemory : .pageTables)

@@ -84,6 +84,18 @@ public protocol PassthroughHostAccess: AnyObject {
   func setCommand(memorySpace: Bool, busMaster: Bool)
 }
 
+/// A node-side model of whole pages of a passed-through function's BAR (docs/passthrough.md,
+/// "NVMe admin guard": an NVMe VF's register page). Its pages are kept out of
+/// `mappableRanges`, so guest accesses there exit and come here, under the VM's device lock;
+/// the model reaches the device through its own host access.
+public protocol PassthroughBARInterposer: AnyObject {
+  /// The BAR index and the 4 KiB-aligned byte range of it the model takes over.
+  var bar: Int { get }
+  var pages: Range<UInt64> { get }
+  func read(offset: UInt64, size: UInt8) -> UInt64
+  func write(offset: UInt64, size: UInt8, value: UInt64)
+}
+
 /// A host PCI function as the guest sees it on its virtual bus (docs/passthrough.md).
 /// Configuration space is virtual: identity passed through, memory BARs of the host's sizes
 /// at guest addresses (sizing reads work: the configuration keeps only the bits a BAR's size
@@ -142,6 +154,8 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   /// `mappableRanges` lists may have changed: a BAR moved, or memory decoding toggled. The
   /// node remaps nested paging then (docs/passthrough.md); nil in tests that don't map.
   public var mappingChanged: (() -> Void)?
+  /// A model of some of the BAR's pages (set once, before the mapping is first made).
+  public var interposer: (any PassthroughBARInterposer)?
 
   public init(
     host: PassthroughFunction, description: PassthroughHostDescription,
@@ -248,19 +262,45 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
         let base = configuration.address(ofBAR: index), base >= window.lowerBound,
         base <= window.upperBound, bar.size <= window.upperBound - base
       else { continue }
-      var pieces: [(start: UInt64, end: UInt64)] = [(0, bar.size)]
+      var holes: [(start: UInt64, end: UInt64)] = []
       if let msix = description.msix, msix.tableBAR == index {
         let page: UInt64 = 4096
         let start = msix.tableOffset & ~(page - 1)
         let end = (msix.tableOffset + UInt64(msix.tableSize) * 16 + page - 1) & ~(page - 1)
-        pieces = [(0, min(start, bar.size)), (min(end, bar.size), bar.size)]
+        holes.append((start, end))
       }
+      if let interposer, interposer.bar == index {
+        holes.append((interposer.pages.lowerBound, interposer.pages.upperBound))
+      }
+      let pieces = Self.pieces(of: bar.size, without: holes)
       for piece in pieces where piece.end > piece.start {
         ranges.append(
           (base + piece.start, hostBAR.hostAddress + piece.start, piece.end - piece.start))
       }
     }
     return ranges
+  }
+
+  /// `[0, size)` without `holes` (any order, may overlap or pass the end), in order.
+  static func pieces(of size: UInt64, without holes: [(start: UInt64, end: UInt64)])
+    -> [(start: UInt64, end: UInt64)]
+  {
+    var pieces: [(start: UInt64, end: UInt64)] = []
+    var at: UInt64 = 0
+    for hole in holes.sorted(by: { $0.start < $1.start }) {
+      if hole.start > at { pieces.append((at, min(hole.start, size))) }
+      at = max(at, hole.end)
+      if at >= size { break }
+    }
+    if at < size { pieces.append((at, size)) }
+    return pieces.filter { $0.end > $0.start }
+  }
+
+  private func interposed(_ index: Int, _ offset: UInt64) -> (any PassthroughBARInterposer)? {
+    guard let interposer, interposer.bar == index, interposer.pages.contains(offset) else {
+      return nil
+    }
+    return interposer
   }
 
   // MARK: BARs
@@ -283,6 +323,7 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
   }
 
   public func readBAR(_ index: Int, offset: UInt64, size: UInt8) -> UInt64 {
+    if let model = interposed(index, offset) { return model.read(offset: offset, size: size) }
     if let (entry, word) = tableWord(index, offset) {
       let low = UInt64(vectors[entry].read(word: word))
       guard size == 8, word % 2 == 0 else { return low }
@@ -319,6 +360,10 @@ public final class PassthroughPCIFunction: VirtualPCIFunction {
       }
       if messagesEnabled { releaseHeld() }
       if word == 3 || size == 8 && word == 2 { mirrorMasks() }
+      return .none
+    }
+    if let model = interposed(index, offset) {
+      model.write(offset: offset, size: size, value: value)
       return .none
     }
     // The pending-bit array is read-only (§6.8.2.10); the rest is the device's.

@@ -80,17 +80,21 @@ enum AMDVi {
   }
 
   /// A domain for a VM's RAM holding `devices`: their DTEs point at its I/O page tables.
-  static func attach(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
-    -> AMDViDomain?
-  {
+  /// `readOnly`: node pages the devices may read only (`AMDViDomainTables.build`).
+  static func attach(
+    vmName: [UInt8], memory: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)] = [],
+    devices: [RequesterID]
+  ) -> AMDViDomain? {
     let keep = nodeDevices()
     return lock.withLock {
-      attachLocked(vmName: vmName, memory: memory, devices: devices, nodeDevices: keep)
+      attachLocked(
+        vmName: vmName, memory: memory, readOnly: readOnly, devices: devices, nodeDevices: keep)
     }
   }
 
   private static func attachLocked(
-    vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID], nodeDevices: [RequesterID]
+    vmName: [UInt8], memory: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)],
+    devices: [RequesterID], nodeDevices: [RequesterID]
   ) -> AMDViDomain? {
     guard var unit else { return nil }
     for device in devices where domains.contains(where: { $0.devices.contains(device) }) {
@@ -99,7 +103,8 @@ enum AMDVi {
     }
     var frames = RecordingFrameSource()
     let built = AMDViDomainTables.build(
-      map: memory, largestPage: .size2M, memory: IdentityMappedMemory(), frames: &frames)
+      map: memory, readOnly: readOnly, largestPage: .size2M, memory: IdentityMappedMemory(),
+      frames: &frames)
     guard case .success(let tables) = built else {
       frames.releaseAll()
       return nil

@@ -18,18 +18,26 @@ extension IOMMU {
 
   /// A domain over `memory` holding `devices`, built by whichever unit the node has; nil if
   /// it has none or the unit refused (already logged).
-  static func attachVM(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
-    -> IOMMUDomainSummary?
-  {
+  /// `readOnly`: node pages the devices may read but not write, outside the VM's RAM.
+  static func attachVM(
+    vmName: [UInt8], memory: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)] = [],
+    devices: [RequesterID]
+  ) -> IOMMUDomainSummary? {
     if unit != nil {
-      guard let domain = attach(vmName: vmName, memory: memory, devices: devices) else {
+      guard
+        let domain = attach(
+          vmName: vmName, memory: memory, readOnly: readOnly, devices: devices)
+      else {
         return nil
       }
       return IOMMUDomainSummary(
         id: domain.id, tableFrames: domain.frames.recorded.count, how: "translation on")
     }
     if AMDVi.unit != nil {
-      guard let domain = AMDVi.attach(vmName: vmName, memory: memory, devices: devices) else {
+      guard
+        let domain = AMDVi.attach(
+          vmName: vmName, memory: memory, readOnly: readOnly, devices: devices)
+      else {
         return nil
       }
       return IOMMUDomainSummary(

@@ -148,14 +148,19 @@ enum IOMMU {
   }
 
   /// A domain for a VM's RAM, holding `devices`. Translation is turned on with the first.
-  static func attach(vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID])
-    -> RemappingDomain?
-  {
-    lock.withLock { attachLocked(vmName: vmName, memory: memory, devices: devices) }
+  /// `readOnly`: node pages the devices may read only (`RemappingDomainTables.build`).
+  static func attach(
+    vmName: [UInt8], memory: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)] = [],
+    devices: [RequesterID]
+  ) -> RemappingDomain? {
+    lock.withLock {
+      attachLocked(vmName: vmName, memory: memory, readOnly: readOnly, devices: devices)
+    }
   }
 
   private static func attachLocked(
-    vmName: [UInt8], memory: GuestMemoryMap, devices: [RequesterID]
+    vmName: [UInt8], memory: GuestMemoryMap, readOnly: [(iova: UInt64, host: UInt64)],
+    devices: [RequesterID]
   ) -> RemappingDomain? {
     guard var unit, let levels = unit.capability.pagingLevels else { return nil }
     // A device is in one domain at most: a second attach would overwrite its context entry.
@@ -165,7 +170,8 @@ enum IOMMU {
     }
     var frames = RecordingFrameSource()
     let built = RemappingDomainTables.build(
-      map: memory, levels: levels, largestPage: unit.capability.supports2MPages ? .size2M : .size4K,
+      map: memory, readOnly: readOnly, levels: levels,
+      largestPage: unit.capability.supports2MPages ? .size2M : .size4K,
       memory: IdentityMappedMemory(), frames: &frames)
     guard case .success(let tables) = built else {
       frames.releaseAll()

@@ -64,8 +64,8 @@ struct NVMeAdminQueue {
   }
 
   /// Submits one command (its 16 dwords; the identifier is set here) and polls for its
-  /// completion for up to a second; nil when none came.
-  mutating func run(_ command: [UInt32]) -> NVMeCompletion? {
+  /// completion for up to `milliseconds` (a second unless said); nil when none came.
+  mutating func run(_ command: [UInt32], milliseconds: UInt64 = 1000) -> NVMeCompletion? {
     let id = nextID
     nextID = nextID == 0xFFFF ? 1 : nextID + 1
     let slot = UnsafeMutablePointer<UInt32>(bitPattern: UInt(submission) + UInt(tail * 64))!
@@ -75,7 +75,7 @@ struct NVMeAdminQueue {
     mmio_write32(
       registers + NVMeRegister.doorbell(queue: 0, completion: false, capabilities: capabilities),
       UInt32(tail))
-    let deadline = arch_rdtsc() &+ 1000 &* LocalAPIC.tscPerMillisecond
+    let deadline = arch_rdtsc() &+ milliseconds &* LocalAPIC.tscPerMillisecond
     while arch_rdtsc() < deadline {
       let entry = completion + UInt64(head * 16)
       let done = NVMeCompletion(

@@ -1,3 +1,4 @@
+import CArch
 import PCI
 
 /// Storage for each VF: once its secondary controllers are online, the node gives each one a
@@ -12,22 +13,29 @@ import PCI
 /// PF) sees neither. Each result is on the console.
 ///
 /// QEMU 7.2's VF controllers accept Namespace Attachment too, naming any controller of the
-/// subsystem, so a guest can move namespaces through its own VF's admin queue (measured:
-/// docs/passthrough.md, "Missing" 5); the node cannot see a guest's admin commands. What it
-/// does instead, when a VF is released (`audit`, CPU 0, after the FLR): detaches from the
-/// VF's controller every namespace but its own, gives the VF its own back when no
-/// controller has it, and gives every other VF whose namespace is free again its own.
+/// subsystem, so a guest could move namespaces through its own VF's admin queue (measured:
+/// docs/passthrough.md, "Missing" 5); the admin guard (`NVMeAdminShadow`) now refuses that
+/// while the VM runs. As a second line, when a VF is released (`audit`, CPU 0, after the
+/// FLR) the node detaches from the VF's controller every namespace but its own, gives the
+/// VF its own back when no controller has it, and gives every other VF whose namespace is
+/// free again its own; then it erases the VF's namespace for the next owner (`erase`).
 enum NVMeNamespaces {
   /// The PF's admin queue, kept after boot for `audit` (used on CPU 0 only: at boot, then
   /// from the release path), and what was attached to which VF's controller.
   nonisolated(unsafe) private static var queue: NVMeAdminQueue?
   nonisolated(unsafe) private static var owned:
     [(address: PCIAddress, controller: UInt16, namespace: UInt32)] = []
+  /// The PF's own controller ID (Primary Controller Capabilities CNTLID), which a
+  /// namespace is attached to while the node erases it (`wipe`).
+  nonisolated(unsafe) private static var primary: UInt16 = 0
+  /// Namespaces an erase failed on: kept detached, given to no VF again.
+  nonisolated(unsafe) private static var unerased: [UInt32] = []
 
   static func attach(
-    _ queue: inout NVMeAdminQueue, pf: PCIAddress,
+    _ queue: inout NVMeAdminQueue, pf: PCIAddress, primary: UInt16,
     secondaries: [(vf: SRIOVDevices.VirtualFunction, controller: UInt16)]
   ) {
+    Self.primary = primary
     guard let namespaces = state(&queue, pf: pf) else { return }
     let steps = NVMeNamespaceAttachment.plan(
       namespaces: namespaces, secondaries: secondaries.map { $0.controller })
@@ -134,18 +142,96 @@ enum NVMeNamespaces {
         address, .info, "namespace ", entry.namespace,
         " still this VF's own and its only one after its owner")
     }
-    // A namespace this VF's owner had taken is free now: back to its VF.
-    guard !found.foreign.isEmpty, let after = state(&adminQueue, pf: address) else { return }
-    for other in owned where other.address != address {
-      let attached = after.first(where: { $0.id == other.namespace })?.attached ?? [0]
-      if attached.isEmpty { restore(&adminQueue, other) }
+    // A namespace this VF's owner had taken is free now: erased, then back to its VF.
+    if !found.foreign.isEmpty, let after = state(&adminQueue, pf: address) {
+      for other in owned where other.address != address && !unerased.contains(other.namespace) {
+        let attached = after.first(where: { $0.id == other.namespace })?.attached ?? [0]
+        if attached.isEmpty, erase(&adminQueue, other) { restore(&adminQueue, other) }
+      }
     }
+    // Its own, for its next owner.
+    guard let now = state(&adminQueue, pf: address),
+      now.first(where: { $0.id == entry.namespace })?.attached == [entry.controller]
+    else {
+      say(
+        address, .warning, "namespace ", entry.namespace,
+        " not erased now: this VF's controller is not its only one")
+      return
+    }
+    guard adminQueue.detach(namespace: entry.namespace, from: entry.controller)?.succeeded ?? false
+    else {
+      say(address, .warning, "namespace ", entry.namespace, " not erased: detach failed")
+      return
+    }
+    guard erase(&adminQueue, entry) else { return }
+    if !(adminQueue.attach(namespace: entry.namespace, to: entry.controller)?.succeeded ?? false) {
+      say(
+        address, .warning, "namespace ", entry.namespace,
+        " erased but NOT attached to this VF's controller again")
+    }
+  }
+
+  /// Erases a namespace no controller has (docs/passthrough.md, "Wipe between owners";
+  /// encodings in `NVMeNamespaceErase`): a Format NVM names a namespace attached to the
+  /// controller that runs it, so it is attached to the PF's controller, formatted with its
+  /// current LBA format and SES 1h (user data erase) and detached again. True when erased;
+  /// otherwise it stays detached and is given to no VF again (`unerased`). CPU 0, from the
+  /// release path, polled with bounds (a second a command, 20 s the Format).
+  private static func erase(
+    _ queue: inout NVMeAdminQueue,
+    _ entry: (address: PCIAddress, controller: UInt16, namespace: UInt32)
+  ) -> Bool {
+    let namespace = entry.namespace
+    let start = arch_rdtsc()
+    var erased: NVMeCompletion? = nil
+    var blocks: UInt64 = 0
+    if queue.attach(namespace: namespace, to: primary)?.succeeded ?? false {
+      if let bytes = queue.identify(
+        cns: NVMeNamespaceErase.identifyNamespace, namespace: namespace, count: 4096),
+        let current = NVMeNamespaceErase.currentFormat(bytes)
+      {
+        blocks = current.blocks
+        erased = queue.run(
+          NVMeNamespaceErase.format(namespace: namespace, lbaFormat: current.lbaFormat, id: 0),
+          milliseconds: 20_000)
+      }
+      _ = queue.detach(namespace: namespace, from: primary)
+    }
+    let done = erased?.succeeded ?? false
+    if !done { unerased.append(namespace) }
+    guard Log.begin(done ? .info : .warning) else { return done }
+    Console.write("pci sriov ")
+    SRIOVDevices.write(entry.address)
+    Console.write(": NVMe namespace ")
+    Console.write(decimal: UInt64(namespace))
+    if done {
+      Console.write(" erased for the next owner (Format NVM, SES 1h, ")
+      Console.write(decimal: blocks)
+      Console.write(" blocks, through the PF's controller ")
+      Console.write(decimal: UInt64(primary))
+      Console.write(") in ")
+      Console.write(decimal: (arch_rdtsc() &- start) / LocalAPIC.tscPerMillisecond)
+      Console.write(" ms")
+    } else {
+      Console.write(" NOT erased (Format NVM ")
+      if let erased {
+        Console.write("status ")
+        Console.write(hex: UInt64(erased.status & 0x7FF))
+      } else {
+        Console.write("not completed")
+      }
+      Console.write("): kept detached from every controller")
+    }
+    Log.end()
+    return done
   }
 
   private static func restore(
     _ queue: inout NVMeAdminQueue,
     _ entry: (address: PCIAddress, controller: UInt16, namespace: UInt32)
   ) {
+    // An erase failed on it: it holds an owner's data still and goes to no VF.
+    guard !unerased.contains(entry.namespace) else { return }
     let done = queue.attach(namespace: entry.namespace, to: entry.controller)
     say(
       entry.address, .warning, "namespace ", entry.namespace,

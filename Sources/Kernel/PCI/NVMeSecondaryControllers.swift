@@ -89,7 +89,10 @@ enum NVMeSecondaryControllers {
     if online.count < vfs.count {
       fail(pf.address, "not every secondary controller went online")
     }
-    if !online.isEmpty { NVMeNamespaces.attach(&queue, pf: pf.address, secondaries: online) }
+    if !online.isEmpty {
+      NVMeNamespaces.attach(
+        &queue, pf: pf.address, primary: primary.controllerID, secondaries: online)
+    }
   }
 
   /// The VF controller's CSTS (§3.1.6) through its BAR0, memory decoding on meanwhile (the

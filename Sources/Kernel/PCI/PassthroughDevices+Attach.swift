@@ -12,6 +12,7 @@ extension PassthroughDevices {
     _ vm: VirtualMachine, space: GuestAddressSpace<Format>
   ) -> StaticString? {
     logHypervisorChecksum("before the VM runs")
+    var guards: [NVMeAdminShadow] = []
     guard vm.pciPlatform != nil else {
       return "a passed-through PCI function needs the VM's PCI bus (kind=linux, multiboot or apic)"
     }
@@ -62,6 +63,19 @@ extension PassthroughDevices {
         }
         return "the node has too few interrupt vectors left for a passed-through function's MSI-X"
       }
+      // An NVMe VF's register page is the admin guard's (before the first mapping).
+      if let queue = NVMeShadowQueues.queue(for: function) {
+        let shadow = NVMeAdminShadow(
+          vm: vm, access: access, queue: queue,
+          protect: { [unowned(unsafe) space, unowned(unsafe) vm] pages in
+            space.protectPages(pages, for: vm)
+          },
+          allow: { [unowned(unsafe) space, unowned(unsafe) vm] pages in
+            space.allowPages(pages, for: vm)
+          })
+        guestView.interposer = shadow
+        guards.append(shadow)
+      }
       let mapping = PassthroughMapping(vm: vm, space: space, function: guestView)
       guestView.mappingChanged = { mapping.update() }
       mapping.update()
@@ -110,7 +124,20 @@ extension PassthroughDevices {
         } else if description.hasMSI {
           Console.write(", MSI not routed (no host vector free)")
         }
+        if guestView.interposer != nil {
+          Console.write(", NVMe admin guard (register page trapped, shadow admin queue at IOVA ")
+          Console.write(hex: NVMeShadowQueues.queue(for: function)?.iova ?? 0)
+          Console.write(")")
+        }
         Log.end()
+      }
+    }
+    // The stores nested paging refuses on the guards' write-protected pages land here.
+    if !guards.isEmpty {
+      for region in vm.memory.regions {
+        vm.mmio.register(
+          GuardedRAMWindow(base: region.guestPhysical, vm: vm, guards: guards),
+          base: region.guestPhysical, size: region.size)
       }
     }
     return nil

@@ -47,7 +47,20 @@ enum PassthroughDevices {
       return
         "the node has no IOMMU (no VT-d unit, no AMD-Vi): a passed-through function's DMA could not be confined to the VM"
     }
-    guard let domain = IOMMU.attachVM(vmName: vm.name, memory: vm.memory, devices: devices)
+    // An NVMe VF's shadow admin queue (NVMeAdminShadow): the device may read it, not write.
+    guard let shadows = NVMeShadowQueues.make(for: vm.profile.passthrough, vmName: vm.name)
+    else {
+      return "the node has no memory left for an NVMe VF's shadow admin queue"
+    }
+    var readOnly: [(iova: UInt64, host: UInt64)] = []
+    for shadow in shadows {
+      for frame in 0..<NVMeShadowQueue.frames {
+        readOnly.append((shadow.iova + UInt64(frame) * 4096, shadow.host + UInt64(frame) * 4096))
+      }
+    }
+    guard
+      let domain = IOMMU.attachVM(
+        vmName: vm.name, memory: vm.memory, readOnly: readOnly, devices: devices)
     else {
       return "no DMA-remapping domain could be made for the VM's PCI functions"
     }
@@ -137,6 +150,8 @@ enum PassthroughDevices {
 
   private static func finish(_ function: PassthroughFunction) {
     PassthroughInterrupts.release(function)
+    // Reset, and its domain detached at release: nothing fetches from its shadow now.
+    NVMeShadowQueues.release(function)
     lock.withLock {
       resetting.removeAll { $0.function == function }
       claims.resetDone(function)

@@ -83,6 +83,38 @@ final class RemappingTests: XCTestCase {
     XCTAssertEqual(stats.pages1G, 0)
   }
 
+  /// An NVMe VF's shadow admin queue: node pages the device reads at an I/O address
+  /// outside the VM's RAM, never writes; a page inside RAM or misaligned is refused.
+  func testReadOnlyPagesOutsideRAM() throws {
+    for levels in [3, 4] {
+      let memory = TableMemory()
+      var frames = TableFrames(memory: memory)
+      let tables = try RemappingDomainTables.build(
+        map: Self.vmMap,
+        readOnly: [(0x7F_0000_0000, 0x2_0000_0000), (0x7F_0000_1000, 0x2_0000_5000)],
+        levels: levels, largestPage: .size2M, memory: TableAccess(memory: memory),
+        frames: &frames
+      ).get()
+      let shadow = try XCTUnwrap(tables.builder.translate(0x7F_0000_1040))
+      XCTAssertEqual(shadow.physical, 0x2_0000_5040)
+      XCTAssertEqual(shadow.permissions, [.read])
+      XCTAssertEqual(shadow.size, .size4K)
+      XCTAssertEqual(tables.builder.translate(0x1234)?.permissions, [.read, .write])
+      XCTAssertNil(tables.builder.translate(0x7F_0000_2000))
+    }
+    for bad in [
+      (iova: UInt64(0x1000), host: UInt64(0x2_0000_0000)), (0x7F_0000_0800, 0x2_0000_0000),
+      (1 << 39, 0x2_0000_0000),
+    ] {
+      let memory = TableMemory()
+      var frames = TableFrames(memory: memory)
+      let built = RemappingDomainTables.build(
+        map: Self.vmMap, readOnly: [bad], levels: 3, largestPage: .size2M,
+        memory: TableAccess(memory: memory), frames: &frames)
+      guard case .failure = built else { return XCTFail("\(bad) accepted") }
+    }
+  }
+
   func testFourKiBOnlyWhenSuperPagesMissing() throws {
     let (tables, _) = try build(levels: 4, largest: .size4K)
     XCTAssertEqual(tables.builder.statistics().pages4K, 1024 + 3)

@@ -21,6 +21,14 @@ private final class FakeHost: PassthroughHostAccess {
   }
 }
 
+private final class PageModel: PassthroughBARInterposer {
+  let bar = 4
+  let pages: Range<UInt64> = 0..<0x1000
+  var writes: [(offset: UInt64, value: UInt64)] = []
+  func read(offset: UInt64, size: UInt8) -> UInt64 { offset == 0x28 ? 0xABCD : 0 }
+  func write(offset: UInt64, size: UInt8, value: UInt64) { writes.append((offset, value)) }
+}
+
 private final class Messages: MessageSignaledInterruptSink {
   var sent: [(address: UInt64, data: UInt32)] = []
   func signal(address: UInt64, data: UInt32) { sent.append((address, data)) }
@@ -193,6 +201,36 @@ final class PassthroughPCIFunctionTests: XCTestCase {
     // Memory decoding off: nothing mapped.
     setConfig(platform, 0x04, 0, size: 2)
     XCTAssertTrue(function.mappableRanges(window: window).isEmpty)
+  }
+
+  /// An interposer (the NVMe admin guard's register page) takes its pages out of the
+  /// mapping and gets their accesses; the rest of the BAR still goes to the device.
+  func testInterposedPagesAreTrappedAndModelled() throws {
+    let (function, host, platform, _) = try attached()
+    let model = PageModel()
+    function.interposer = model
+    let window =
+      PCIPlatform.memoryWindowBase..<(PCIPlatform.memoryWindowBase + PCIPlatform.memoryWindowSize)
+    let ranges = function.mappableRanges(window: window)
+    XCTAssertEqual(ranges.map { $0.guest }, [0xC000_1000])
+    XCTAssertEqual(ranges.map { $0.host }, [0xFE00_1000])
+    XCTAssertEqual(ranges.map { $0.size }, [0x3000])
+    XCTAssertEqual(platform.bus.readMemory(address: 0xC000_0028, size: 4), 0xABCD)
+    _ = platform.bus.writeMemory(address: 0xC000_0014, size: 4, value: 1)
+    XCTAssertEqual(model.writes.map { $0.offset }, [0x14])
+    XCTAssertTrue(host.writes.isEmpty, "nothing of the modelled page reaches the device")
+    _ = platform.bus.writeMemory(address: 0xC000_1000, size: 4, value: 5)
+    XCTAssertEqual(host.writes.last?.offset, 0x1000, "the doorbell page is the device's")
+    XCTAssertEqual(model.writes.count, 1)
+    // The pieces left around holes: overlapping, unordered, past the end, none.
+    XCTAssertEqual(
+      PassthroughPCIFunction.pieces(
+        of: 0x4000, without: [(0x3000, 0x5000), (0, 0x1000), (0x800, 0x2000)]
+      )
+      .map { [$0.start, $0.end] }, [[0x2000, 0x3000]])
+    XCTAssertEqual(
+      PassthroughPCIFunction.pieces(of: 0x4000, without: []).map { [$0.start, $0.end] },
+      [[0, 0x4000]])
   }
 
   /// The node remaps nested paging when the hook fires: on a BAR move and a decode toggle,
