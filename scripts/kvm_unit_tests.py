@@ -48,7 +48,9 @@ def selected(tests, kut):
     for test in tests:
         if test.get("arch", "x86_64") != "x86_64":
             continue
-        if wanted and not any(w in test["name"] for w in wanted):
+        # A word matches names containing it; `=NAME` only that name (`=tsc`: not tsc_adjust).
+        if wanted and not any(w[1:] == test["name"] if w.startswith("=") else w in test["name"]
+                              for w in wanted):
             continue
         yield test
 

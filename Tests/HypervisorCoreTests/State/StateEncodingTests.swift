@@ -155,8 +155,8 @@ final class StateEncodingTests: XCTestCase {
     bytes = good
     bytes[eventTag] = 9
     XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: eventTag)))
-    // The shadow MSR count, last before the MSRs.
-    let count = good.count - 2 * 12 - 2
+    // The shadow MSR count, before the MSRs and the 16 bytes of TSC_AUX, PKRU and PKRS.
+    let count = good.count - 16 - 2 * 12 - 2
     bytes = good
     bytes[count] = 0x01
     bytes[count + 1] = 0x01  // 257
