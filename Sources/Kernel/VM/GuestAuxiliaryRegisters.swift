@@ -16,15 +16,16 @@ import HypervisorCore
 ///
 /// Why per slice and not per entry (the VMX MSR-load areas or a WRMSR around each
 /// VMRUN): the hot exit path stays as it was (docs/exit-path.md). A WRMSR exit that changes
-/// TSC_AUX and a restored state load again before the next entry
+/// TSC_AUX or PKRS, and a restored state, load again before the next entry
 /// (`VirtualCPU.markAuxiliaryRegistersStale`, through the request check every entry makes).
 ///
 /// PKRU is read and written with RDPKRU and WRPKRU, which need the host's CR4.PKE. The host
 /// runs with CR4.PKE = 0: with it set, the guest's PKRU would guard every host data access
 /// to a page whose paging entries all have U/S = 1 (SDM 3A §4.6.2), and the host's tables
 /// do not promise none has. So CR4.PKE is set just around the two instructions; the guest's
-/// PKRU stays in the register while the host runs, without effect there. XSAVE's PKRU component is not used: the host
-/// saves the floating-point state with FXSAVE, and guests are not offered XSAVE.
+/// PKRU stays in the register while the host runs, without effect there. XSAVE's PKRU
+/// component is not used: the host saves the floating-point state with FXSAVE, and guests
+/// are not offered XSAVE.
 enum GuestAuxiliaryRegisters {
   static let pke: UInt64 = 1 << 22
 

@@ -225,8 +225,8 @@ enum VMLoader {
     let vm = VirtualMachine(id: id, profile: profile)
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
-    // RDTSCP/RDPID, PKU and PKS where the host has them: TSC_AUX, PKRU and PKRS are switched per vCPU
-    // (GuestAuxiliaryRegisters).
+    // RDTSCP/RDPID, PKU and PKS where the host has them: TSC_AUX, PKRU and PKRS are switched
+    // per vCPU (GuestAuxiliaryRegisters).
     if CPUIDPolicy.offersTimeStampCounterAuxiliary(host: RealProcessor.cpuid) {
       vm.msrPolicy.offerTimeStampCounterAuxiliary()
       vm.switchesTimeStampCounterAuxiliary = true
