@@ -4,8 +4,8 @@
 # none of its code is part of this repository.
 #   scripts/kvm-unit-tests.sh KUT_DIR
 # Environment: KUT_COLUMNS (default "qemu svm vmx": bare QEMU, Peregrine on AMD-V under QEMU
-# -cpu EPYC, Peregrine on VT-x under Bochs), KUT_TESTS (names or substrings, default every
-# test x86/unittests.cfg lists for x86_64), KUT_TIMEOUT (seconds per run, default 90; Bochs
+# -cpu EPYC, Peregrine on VT-x under Bochs), KUT_TESTS (substrings of names, or =NAME for
+# one name exactly; default every test x86/unittests.cfg lists for x86_64), KUT_TIMEOUT (seconds per run, default 90; Bochs
 # gets three times as long), KUT_OUT (logs and ISOs, default build/kut).
 set -euo pipefail
 [ $# -eq 1 ] && [ -f "$1/x86/unittests.cfg" ] || {

@@ -5,7 +5,8 @@ Bare QEMU runs the test as kvm-unit-tests' x86/run would with ACCEL=tcg (its dev
 pc-testdev, pci-testdev, isa-debug-exit at 0xF4; the test's -smp and extra_params). Peregrine runs it as a
 multiboot guest on an ISO of its own: `vm name=T kind=multiboot mem=M cpus=N testdev=on -- ARGS`, with
 M the test's -m (default 128M, QEMU's), N its smp and ARGS its test_args (or -append); the other QEMU options
-(-cpu, devices) have no Peregrine equivalent and are left out. The verdict is the status the
+(-cpu, devices) have no Peregrine equivalent and are left out, except that the AMD-V node's
+`-cpu EPYC` gains the features of NODE_FEATURES the test's own -cpu has (node_cpu_features). The verdict is the status the
 debug-exit port gives, as QEMU's: 1 PASS, 77 SKIP (the test exits with 77 >> 1), else
 FAIL; QEMU's exit 0 means the guest ended without the debug exit (a triple fault under
 --no-reboot)."""
@@ -47,7 +48,9 @@ def selected(tests, kut):
     for test in tests:
         if test.get("arch", "x86_64") != "x86_64":
             continue
-        if wanted and not any(w in test["name"] for w in wanted):
+        # A word matches names containing it; `=NAME` only that name (`=tsc`: not tsc_adjust).
+        if wanted and not any(w[1:] == test["name"] if w.startswith("=") else w in test["name"]
+                              for w in wanted):
             continue
         yield test
 
@@ -77,6 +80,24 @@ def guest_options(test):
             index += 1
         index += 1
     return cmdline, memory, cpus
+
+
+# CPU features Peregrine passes to its guests that QEMU's EPYC lacks and QEMU's TCG emulates
+# (with SVM still working): the AMD-V node is started with them when the test's own -cpu has
+# them (`max` has every one). RDPID is not here: QEMU 7.2's TCG does not emulate it
+# (docs/kvm-unit-tests.md, "Which host CPU").
+NODE_FEATURES = ["pku", "pks"]
+
+
+def node_cpu_features(test):
+    """The `,+FEATURE` suffix for the AMD-V node's `-cpu EPYC`: each of NODE_FEATURES the
+    test's own `-cpu` asks for, by name (`+pku`) or as `max`."""
+    args = qemu_options(test)
+    cpu = args[args.index("-cpu") + 1] if "-cpu" in args[:-1] else ""
+    parts = cpu.split(",")
+    wanted = [f for f in NODE_FEATURES if parts[0] == "max" or "+" + f in parts[1:]
+              or f in parts[1:]]
+    return "".join(",+" + f for f in wanted)
 
 
 def verdict(status):
@@ -168,7 +189,8 @@ def run_peregrine(test, kut, column, log):
         return "FAIL (ISO)"
     if column == "svm":
         command = ["scripts/run-qemu.sh", iso]
-        env = dict(os.environ, PEREGRINE_CPUS=str(max(2, int(cpus))), PEREGRINE_MEMORY="2G")
+        env = dict(os.environ, PEREGRINE_CPUS=str(max(2, int(cpus))), PEREGRINE_MEMORY="2G",
+                   PEREGRINE_CPU_FEATURES=node_cpu_features(test))
         limit = TIMEOUT
     else:
         command = ["timeout", "-k", "5", str(3 * TIMEOUT + 5), "scripts/run-bochs.sh", iso,

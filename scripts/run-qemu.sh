@@ -15,6 +15,8 @@
 # adds aw-bits=48, so SAGAW offers 4-level tables) and needs
 # PEREGRINE_MACHINE=q35,kernel-irqchip=split (docs/iommu.md). PEREGRINE_IOMMU=amd adds an
 # AMD-Vi IOMMU instead (`-device amd-iommu`, published in an IVRS table; q35 only).
+# PEREGRINE_CPU_FEATURES is appended to `-cpu EPYC`, e.g. ",+pku" (a feature TCG emulates that
+# EPYC lacks: the node's guests are offered it, docs/kvm-unit-tests.md).
 set -uo pipefail
 iso=$1; shift
 memory=${PEREGRINE_MEMORY:-1G}
@@ -45,6 +47,6 @@ if [ -n "${PEREGRINE_DATA_NET:-}" ]; then
   extra+=(-netdev "socket,id=peregrine-data0,mcast=230.0.0.1:${PEREGRINE_DATA_NET},localaddr=127.0.0.1"
     -device "virtio-net-pci,disable-legacy=on,netdev=peregrine-data0,addr=0x10,mac=${PEREGRINE_DATA_MAC:-52:54:00:51:00:00}")
 fi
-exec qemu-system-x86_64 -machine "${PEREGRINE_MACHINE:-pc}" -cpu EPYC -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
+exec qemu-system-x86_64 -machine "${PEREGRINE_MACHINE:-pc}" -cpu "EPYC${PEREGRINE_CPU_FEATURES:-}" -smp "${PEREGRINE_CPUS:-2}" -m "$memory" \
   -cdrom "$iso" -boot d -display none -serial stdio -monitor none -no-reboot \
   "${extra[@]}" "$@"

@@ -58,8 +58,8 @@ public enum SVMExitDecoder {
       SVMExitCode.stgi,
       SVMExitCode.clgi, SVMExitCode.skinit, SVMExitCode.monitor, SVMExitCode.mwait,
       SVMExitCode.rdtscp:
-      // SVM, MONITOR and RDTSCP are hidden from guests: these instructions are undefined
-      // for them.
+      // SVM and MONITOR are hidden from guests: these instructions are undefined for them.
+      // RDTSCP is not intercepted (SVMIntercept.peregrineMisc2); should it exit, #UD.
       return VMExit(reason: .exception(vector: 6, errorCode: nil))
     case SVMExitCode.rdpmc:
       // No performance counters are offered: every index is invalid, #GP(0).

@@ -70,6 +70,5 @@ public enum SVMIntercept {
     intr | nmi | smi | initSignal | rdpmc | cpuid | invd | hlt | invlpga | ioioProtection
     | msrProtection | taskSwitch | shutdown
   public static let peregrineMisc2: UInt32 =
-    vmrun | vmmcall | vmload | vmsave | stgi | clgi | skinit | rdtscp | wbinvd | monitor | mwait
-    | xsetbv
+    vmrun | vmmcall | vmload | vmsave | stgi | clgi | skinit | wbinvd | monitor | mwait | xsetbv
 }

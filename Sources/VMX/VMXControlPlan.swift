@@ -41,13 +41,18 @@ public struct VMXControlPlan {
   }
 
   /// Secondary controls: EPT with VPID-tagged TLBs, real-mode guests through unrestricted
-  /// guest. "Enable RDTSCP" stays 0, so RDTSCP and RDPID raise #UD (SDM 3C §25.6.2):
-  /// CPUID hides RDTSCP, as IA32_TSC_AUX is not virtualized. "Enable INVPCID" follows
-  /// the guest's CPUID (`offersINVPCID`): when 0, INVPCID raises #UD.
-  public static func secondaryRequest(offersINVPCID: Bool) -> [SecondaryProcessorControl] {
-    offersINVPCID
-      ? [.enableEPT, .enableVPID, .unrestrictedGuest, .enableINVPCID]
-      : [.enableEPT, .enableVPID, .unrestrictedGuest]
+  /// guest. "Enable RDTSCP" follows the guest's CPUID (`offersRDTSCP`: RDTSCP or RDPID
+  /// offered): when 0, RDTSCP and RDPID raise #UD (SDM 3C §25.6.2); when 1 they run without
+  /// exiting and read the vCPU's IA32_TSC_AUX, loaded for its slices
+  /// (GuestAuxiliaryRegisters). "Enable INVPCID" follows the guest's CPUID
+  /// (`offersINVPCID`): when 0, INVPCID raises #UD.
+  public static func secondaryRequest(offersINVPCID: Bool, offersRDTSCP: Bool = false)
+    -> [SecondaryProcessorControl]
+  {
+    var request: [SecondaryProcessorControl] = [.enableEPT, .enableVPID, .unrestrictedGuest]
+    if offersINVPCID { request.append(.enableINVPCID) }
+    if offersRDTSCP { request.append(.enableRDTSCP) }
+    return request
   }
 
   /// VM-exit controls: return to a 64-bit host, take the interrupt vector with the exit,
@@ -70,10 +75,11 @@ public struct VMXControlPlan {
   ///   and the secondary word is 0;
   /// - "unrestricted guest" requires "enable EPT", so it is dropped (and reported)
   ///   when EPT is.
-  /// `offersINVPCID`: the guest's CPUID (leaf 7 EBX bit 10) offers INVPCID.
-  public static func peregrineDefault(caps: VMXCapabilities, offersINVPCID: Bool = false)
-    -> VMXControlPlan
-  {
+  /// `offersINVPCID`: the guest's CPUID (leaf 7 EBX bit 10) offers INVPCID; `offersRDTSCP`:
+  /// it offers RDTSCP or RDPID.
+  public static func peregrineDefault(
+    caps: VMXCapabilities, offersINVPCID: Bool = false, offersRDTSCP: Bool = false
+  ) -> VMXControlPlan {
     var primaryRequest = Self.primaryRequest
     let primaryAllowed = UInt32(truncatingIfNeeded: caps.primaryProcessorCapability >> 32)
     if primaryAllowed & PrimaryProcessorControl.useIOBitmaps.rawValue == 0 {
@@ -86,7 +92,8 @@ public struct VMXControlPlan {
     var secondaryCapability = caps.secondaryProcessorCapability
     if secondaryCapability & ept == 0 { secondaryCapability &= ~unrestricted }
     let secondary = VMXControls.resolve(
-      secondaryRequest(offersINVPCID: offersINVPCID), capability: secondaryCapability)
+      secondaryRequest(offersINVPCID: offersINVPCID, offersRDTSCP: offersRDTSCP),
+      capability: secondaryCapability)
 
     let activate = PrimaryProcessorControl.activateSecondaryControls.rawValue
     let primaryRequired = UInt32(truncatingIfNeeded: caps.primaryProcessorCapability)

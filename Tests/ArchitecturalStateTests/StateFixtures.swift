@@ -91,6 +91,9 @@ func longModeState() -> VCPUArchitecturalState {
   state.activity = .runnable
   state.floatingPoint = (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
   state.shadowMSRs = [ShadowMSR(index: 0x1A0, value: 0x850089), ShadowMSR(index: 0x3A, value: 5)]
+  state.timeStampCounterAuxiliary = 0x0000_0102  // bits 63:32 reserved
+  state.protectionKeyRights = 0x5555_5554
+  state.supervisorProtectionKeyRights = 0x0000_000C
   return state
 }
 

@@ -29,7 +29,7 @@ final class VMXControlPlanTests: XCTestCase {
   }
 
   /// With "enable RDTSCP" 0, RDTSCP and RDPID raise #UD; with "enable INVPCID" 0, INVPCID
-  /// does (SDM 3C §25.6.2). RDTSCP is hidden in CPUID; INVPCID follows the guest's CPUID.
+  /// does (SDM 3C §25.6.2). Both follow the guest's CPUID (RDTSCP: RDTSCP or RDPID offered).
   func testRDTSCPAndINVPCIDFollowTheCPUIDPolicy() {
     let hidden = VMXControlPlan.peregrineDefault(caps: caps)
     XCTAssertFalse(hidden.secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue))
@@ -38,6 +38,10 @@ final class VMXControlPlanTests: XCTestCase {
     XCTAssertFalse(offered.secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue))
     XCTAssertTrue(offered.secondary.contains(SecondaryProcessorControl.enableINVPCID.rawValue))
     XCTAssertEqual(strings(offered.allUnavailable), [])
+    let rdtscp = VMXControlPlan.peregrineDefault(caps: caps, offersRDTSCP: true)
+    XCTAssertTrue(rdtscp.secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue))
+    XCTAssertFalse(rdtscp.secondary.contains(SecondaryProcessorControl.enableINVPCID.rawValue))
+    XCTAssertEqual(strings(rdtscp.allUnavailable), [])
   }
 
   func testPlanLeavesIA32eModeGuestToEntryTime() {

@@ -2,7 +2,8 @@
 ; protected mode (no paging, CPL 0), on both vendors.
 ;
 ; Protected mode (pmode.inc), an IDT that records expected faults (expect-fault.inc), then:
-;   vmxon-ud-pm32 vmxoff-ud-pm32 getsec-ud-pm32 monitor-ud-pm32 rdtscp-ud-pm32
+;   vmxon-ud-pm32 vmxoff-ud-pm32 getsec-ud-pm32 monitor-ud-pm32
+;   rdtscp-matches-cpuid-pm32                    #UD unless CPUID.8000_0001:EDX[27], then runs
 ;   rdpmc-gp-pm32 / rdpmc-gp-error-pm32          #GP(0): no counters offered
 ;   hypercall-unknown-number-pm32                RAX = -1, no stop
 ;   CR4 (#GP(0), and CR4 reads back unchanged): cr4-vmxe-gp-pm32 cr4-smxe-gp-pm32
@@ -46,21 +47,21 @@ main:
     xor ecx, ecx
     xor edx, edx
     EXPECT_FAULT 6, "monitor-ud-pm32", monitor
-    ; QEMU 7.2's TCG checks the RDTSC intercept for RDTSCP, never the RDTSCP intercept
-    ; (target/i386/tcg/misc_helper.c helper_rdtscp), so on AMD under QEMU RDTSCP runs:
-    ; that is reported as SKIP, not hidden. Intel (VMX, "enable RDTSCP" = 0) must #UD.
+    ; RDTSCP runs where CPUID offers it (reading the vCPU's TSC_AUX), #UD where not.
+    mov eax, 0x80000001
+    xor ecx, ecx
+    cpuid
+    mov [rdtscp_flags], edx
     XF_PROBE rdtscp
-    cmp byte [hv_is_intel], 0
-    jne .rdtscp_checked
-    cmp dword [xf_vector], XF_NONE
-    jne .rdtscp_checked
-    PRINT "SKIP rdtscp-ud-pm32 ran natively on AMD: the SVM RDTSCP intercept did not fire", 10
-    jmp .rdtscp_done
-.rdtscp_checked:
     mov eax, [xf_vector]
+    bt dword [rdtscp_flags], 27
+    jc .rdtscp_offered
     cmp eax, 6
-    CHECK e, "rdtscp-ud-pm32", "vector=", eax
-.rdtscp_done:
+    jmp .rdtscp_checked
+.rdtscp_offered:
+    cmp eax, XF_NONE
+.rdtscp_checked:
+    CHECK e, "rdtscp-matches-cpuid-pm32", "vector=", eax
     xor ecx, ecx
     EXPECT_FAULT 13, "rdpmc-gp-pm32", rdpmc
     EXPECT_ERROR_CODE 0, "rdpmc-gp-error-pm32"
@@ -134,3 +135,7 @@ main:
 
     EMIT_LIB
     XF_EMIT32
+
+[section .data]
+    align 4
+rdtscp_flags:   dd 0                        ; CPUID.8000_0001:EDX

@@ -7,8 +7,8 @@
 ;     vmresume-ud vmxoff-ud invept-ud invvpid-ud vmfunc-ud
 ;   SVM instructions, #UD (CPUID hides SVM): vmrun-ud vmload-ud vmsave-ud stgi-ud clgi-ud
 ;     skinit-ud invlpga-ud
-;   getsec-ud (SMX), monitor-ud, mwait-ud (MONITOR hidden), rdtscp-ud (RDTSCP hidden),
-;   rdpid (#UD unless CPUID.(7,0):ECX[22]), xsaves-ud, xsetbv-ud (XSAVE hidden),
+;   getsec-ud (SMX), monitor-ud, mwait-ud (MONITOR hidden), rdtscp-matches-cpuid (#UD
+;   unless CPUID.8000_0001:EDX[27], then runs), rdpid (#UD unless CPUID.(7,0):ECX[22]), xsaves-ud, xsetbv-ud (XSAVE hidden),
 ;   invpcid (#UD unless CPUID.(7,0):EBX[10], then runs), rdpmc-gp / rdpmc-gp-error
 ;   (#GP(0): no counters offered)
 ;   other-vendor-hypercall-ud  VMCALL on AMD, VMMCALL on Intel: #UD
@@ -127,21 +127,21 @@ main:
     xor eax, eax
     xor ecx, ecx
     EXPECT_FAULT 6, "mwait-ud", mwait
-    ; QEMU 7.2's TCG checks the RDTSC intercept for RDTSCP, never the RDTSCP intercept
-    ; (target/i386/tcg/misc_helper.c helper_rdtscp), so on AMD under QEMU RDTSCP runs:
-    ; that is reported as SKIP, not hidden. Intel (VMX, "enable RDTSCP" = 0) must #UD.
+    ; RDTSCP runs where CPUID offers it (reading the vCPU's TSC_AUX), #UD where not.
+    mov eax, 0x80000001
+    xor ecx, ecx
+    cpuid
+    mov [rdtscp_flags], edx
     XF_PROBE rdtscp
-    cmp byte [hv_is_intel], 0
-    jne .rdtscp_checked
-    cmp dword [xf_vector], XF_NONE
-    jne .rdtscp_checked
-    PRINT "SKIP rdtscp-ud ran natively on AMD: the SVM RDTSCP intercept did not fire", 10
-    jmp .rdtscp_done
-.rdtscp_checked:
     mov eax, [xf_vector]
+    bt dword [rdtscp_flags], 27
+    jc .rdtscp_offered
     cmp eax, 6
-    CHECK e, "rdtscp-ud", "vector=", eax
-.rdtscp_done:
+    jmp .rdtscp_checked
+.rdtscp_offered:
+    cmp eax, XF_NONE
+.rdtscp_checked:
+    CHECK e, "rdtscp-matches-cpuid", "vector=", rax
     EXPECT_FAULT 6, "xsaves-ud", xsaves [XSAVE_AREA]
     xor ecx, ecx
     xor eax, eax
@@ -263,3 +263,4 @@ main:
 [section .data]
     align 16
 descriptor:     times 16 db 0
+rdtscp_flags:   dd 0                        ; CPUID.8000_0001:EDX

@@ -64,6 +64,17 @@ ARCH_INLINE uint64_t arch_read_rflags(void) { uint64_t v; __asm__ volatile("push
 ARCH_INLINE uint64_t arch_read_frame_pointer(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
 ARCH_INLINE uint64_t arch_read_xcr0(void) { uint32_t lo, hi; __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0)); return ((uint64_t)hi << 32) | lo; }
 
+/* PKRU (SDM 2B RDPKRU/WRPKRU): ECX = 0, EDX = 0 for WRPKRU; #UD unless CR4.PKE = 1. Encoded
+ * as bytes so no assembler needs to know the mnemonics. */
+ARCH_INLINE uint32_t arch_rdpkru(void) {
+  uint32_t lo, hi;
+  __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(lo), "=d"(hi) : "c"(0));
+  return lo;
+}
+ARCH_INLINE void arch_wrpkru(uint32_t v) {
+  __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0), "d"(0) : "memory");
+}
+
 ARCH_INLINE void arch_cli(void) { __asm__ volatile("cli" ::: "memory"); }
 ARCH_INLINE void arch_sti(void) { __asm__ volatile("sti" ::: "memory"); }
 ARCH_INLINE void arch_hlt(void) { __asm__ volatile("hlt" ::: "memory"); }

@@ -28,10 +28,13 @@ public enum CPUIDAnswerTable {
   }
 
   /// Leaves left to the slow path because their answer could depend on guest state the
-  /// table does not follow: 0xD (XSAVE components follow XCR0). Leaf 1's OSXSAVE bit would
-  /// follow CR4.OSXSAVE, but XSAVE is not offered (CPUIDPolicy.offeredLeaf1ECX), so leaf 1
-  /// is constant for the vCPU; CPUIDAnswerTableTests fails if XSAVE is ever offered.
-  public static func followsGuestState(_ leaf: UInt32) -> Bool { leaf == 0xD }
+  /// table does not follow: 0xD (XSAVE components follow XCR0), and 7 where PKU is offered
+  /// (its OSPKE follows CR4.PKE). Leaf 1's OSXSAVE bit would follow CR4.OSXSAVE, but XSAVE
+  /// is not offered (CPUIDPolicy.offeredLeaf1ECX), so leaf 1 is constant for the vCPU;
+  /// CPUIDAnswerTableTests fails if XSAVE is ever offered.
+  public static func followsGuestState(_ leaf: UInt32, offersPKU: Bool = false) -> Bool {
+    leaf == 0xD || (leaf == 7 && offersPKU)
+  }
 
   /// The slot's answer for this vCPU, or nil when the leaf must take the slow path.
   public static func answer(
@@ -39,7 +42,8 @@ public enum CPUIDAnswerTable {
     host: (_ leaf: UInt32, _ subleaf: UInt32) -> CPUIDLeaf
   ) -> Answer? {
     let leaf = leaf(atSlot: slot)
-    guard !followsGuestState(leaf) else { return nil }
+    let offersPKU = leaf == 7 && CPUIDPolicy.offersProtectionKeys(host: host)
+    guard !followsGuestState(leaf, offersPKU: offersPKU) else { return nil }
     let result = CPUIDPolicy.apply(
       leaf: leaf, subleaf: 0, host: host(leaf, 0), vcpuIndex: vcpuIndex,
       hasLocalAPIC: hasLocalAPIC, vcpuCount: vcpuCount)

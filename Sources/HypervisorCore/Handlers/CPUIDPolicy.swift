@@ -33,11 +33,21 @@ public enum CPUIDPolicy {
   /// Not: TSC_ADJUST (1, IA32_TSC_ADJUST), SGX (2), AVX2 and AVX-512 (XSAVE state), RDT-M
   /// and RDT-A (12, 15, PQR MSRs), MPX (14, BNDCFGS), Intel PT (25, RTIT MSRs).
   static let offeredLeaf7EBX: UInt32 = 0x219C_2FD9  // bits 0, 3, 4, 6-11, 13, 18-20, 23, 24, 29
-  /// Leaf 7.0 ECX: PREFETCHWT1, UMIP, GFNI, LA57, CLDEMOTE, MOVDIRI, MOVDIR64B. Not: the
-  /// AVX-512/VAES families, PKU/OSPKE (3, 4: PKRU is not switched between VMs), WAITPKG
-  /// (5, IA32_UMWAIT_CONTROL), CET_SS (7, CET MSRs), TME (13), MAWAU (17-21), RDPID (22:
-  /// reads TSC_AUX), Key Locker (23), ENQCMD (29, IA32_PASID), SGX_LC (30), PKS (31).
-  static let offeredLeaf7ECX: UInt32 = 0x1A01_0105  // bits 0, 2, 8, 16, 25, 27, 28
+  /// Leaf 7.0 ECX: PREFETCHWT1, UMIP, PKU (3: PKRU is switched per vCPU,
+  /// GuestAuxiliaryRegisters), GFNI, LA57, RDPID (22: reads the vCPU's TSC_AUX), CLDEMOTE,
+  /// MOVDIRI, MOVDIR64B, PKS (31: IA32_PKRS is per vCPU and switched like TSC_AUX). OSPKE
+  /// (4) is not the host's: it mirrors the guest's CR4.PKE (SDM 2A Table 3-8), `osPKE`
+  /// below. Not: the AVX-512/VAES families, WAITPKG (5, IA32_UMWAIT_CONTROL), CET_SS (7,
+  /// CET MSRs), TME (13), MAWAU (17-21), Key Locker (23), ENQCMD (29, IA32_PASID), SGX_LC (30).
+  static let offeredLeaf7ECX: UInt32 = 0x9A41_010D  // bits 0, 2, 3, 8, 16, 22, 25, 27, 28, 31
+  /// Leaf 7.0 ECX bits: PKU, OSPKE, RDPID.
+  public static let pku: UInt32 = 1 << 3
+  public static let osPKE: UInt32 = 1 << 4
+  public static let rdpid: UInt32 = 1 << 22
+  /// Leaf 7.0 ECX bit 31: PKS, protection keys for supervisor pages (IA32_PKRS).
+  public static let pks: UInt32 = 1 << 31
+  /// Leaf 0x8000_0001 EDX bit 27: RDTSCP.
+  public static let rdtscp: UInt32 = 1 << 27
   /// Leaf 7.0 EDX: FSRM, MD_CLEAR, RTM_ALWAYS_ABORT, SERIALIZE. Not: AVX-512/AMX, UINTR,
   /// TSX_FORCE_ABORT (13), hybrid (15), PCONFIG, Arch LBR, CET_IBT, the speculation controls
   /// (26-29, 31: SPEC_CTRL, PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES), CORE_CAPABILITIES (30).
@@ -54,9 +64,9 @@ public enum CPUIDPolicy {
   /// MONITORX (29), AddrMaskExt (30).
   static let offeredExtended1ECX: UInt32 = 0x0042_01F3  // bits 0, 1, 4-8, 17, 22
   /// Leaf 0x8000_0001 EDX: the leaf 1 mirrors (FPU ... PSE-36, APIC only with a model),
-  /// SYSCALL, NX, MmxExt, MMX, FXSR, FFXSR, Page1GB, LM, 3DNowExt, 3DNow. Not: RDTSCP (27:
-  /// TSC_AUX is neither in the VMCB nor switched).
-  static let offeredExtended1EDX: UInt32 = 0xE7D3_F9FF  // bits 0-8, 11-17, 20, 22-26, 29-31
+  /// SYSCALL, NX, MmxExt, MMX, FXSR, FFXSR, Page1GB, RDTSCP (27: the vCPU's TSC_AUX is
+  /// loaded for its slices, GuestAuxiliaryRegisters), LM, 3DNowExt, 3DNow.
+  static let offeredExtended1EDX: UInt32 = 0xEFD3_F9FF  // bits 0-8, 11-17, 20, 22-27, 29-31
   /// Leaf 0x8000_0008 EBX (APM Vol 3 E.4.7): CLZERO, RstrFpErrPtrs, WBNOINVD,
   /// EferLmsleUnsupported, SsbdNotRequired, BTC_NO. Not: IRPerf (1, MSR 0xC000_00E9),
   /// INVLPGB (3), RDPRU (4), MBE, MCOMMIT, the speculation controls and their hints (12-19,
@@ -64,10 +74,11 @@ public enum CPUIDPolicy {
   static let offeredExtended8EBX: UInt32 = 0x2410_0205  // bits 0, 2, 9, 20, 26, 29
   static let hiddenExtended8EBX: UInt32 = ~offeredExtended8EBX
 
+  /// `osPKE`: the guest's CR4.PKE, which leaf 7's OSPKE reports where PKU is offered.
   @inline(__always)
   public static func apply(
     leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int, hasLocalAPIC: Bool = false,
-    vcpuCount: Int = 1
+    vcpuCount: Int = 1, osPKE: Bool = false
   ) -> CPUIDLeaf {
     var result = host
     // APIC (leaf 1 and 0x8000_0001 EDX bit 9) and TSC-deadline (leaf 1 ECX bit 24) only
@@ -106,9 +117,12 @@ public enum CPUIDPolicy {
       result = CPUIDLeaf(eax: hasLocalAPIC ? 1 << 2 : 0)
     case 0x7:
       if subleaf == 0 {
-        // EAX: the highest subleaf. Only subleaf 0 is offered.
+        // EAX: the highest subleaf. Only subleaf 0 is offered. OSPKE: the guest's CR4.PKE,
+        // which it can set only where PKU is offered (ControlRegisterRules).
+        let ecx = result.ecx & offeredLeaf7ECX
         result = CPUIDLeaf(
-          eax: 0, ebx: result.ebx & offeredLeaf7EBX, ecx: result.ecx & offeredLeaf7ECX,
+          eax: 0, ebx: result.ebx & offeredLeaf7EBX,
+          ecx: osPKE && ecx & pku != 0 ? ecx | Self.osPKE : ecx,
           edx: result.edx & offeredLeaf7EDX)
       } else {
         result = CPUIDLeaf()
@@ -148,6 +162,33 @@ public enum CPUIDPolicy {
       break
     }
     return result
+  }
+
+  /// Whether the guest's CPUID offers RDTSCP or RDPID, the two instructions that read
+  /// IA32_TSC_AUX: then the MSR exists for the guest and is switched per vCPU.
+  public static func offersTimeStampCounterAuxiliary(
+    host cpuid: (_ leaf: UInt32, _ subleaf: UInt32) -> CPUIDLeaf
+  ) -> Bool {
+    let extended = cpuid(0x8000_0000, 0).eax
+    let rdtscpOffered =
+      extended >= 0x8000_0001 && cpuid(0x8000_0001, 0).edx & offeredExtended1EDX & rdtscp != 0
+    let rdpidOffered = cpuid(0, 0).eax >= 7 && cpuid(7, 0).ecx & offeredLeaf7ECX & rdpid != 0
+    return rdtscpOffered || rdpidOffered
+  }
+
+  /// Whether the guest's CPUID offers PKU: then PKRU is switched per vCPU and leaf 7 follows
+  /// the guest's CR4.PKE (OSPKE).
+  public static func offersProtectionKeys(
+    host cpuid: (_ leaf: UInt32, _ subleaf: UInt32) -> CPUIDLeaf
+  ) -> Bool {
+    cpuid(0, 0).eax >= 7 && cpuid(7, 0).ecx & offeredLeaf7ECX & pku != 0
+  }
+
+  /// Whether the guest's CPUID offers PKS: then IA32_PKRS exists and is switched per vCPU.
+  public static func offersSupervisorProtectionKeys(
+    host cpuid: (_ leaf: UInt32, _ subleaf: UInt32) -> CPUIDLeaf
+  ) -> Bool {
+    cpuid(0, 0).eax >= 7 && cpuid(7, 0).ecx & offeredLeaf7ECX & pks != 0
   }
 
   /// Bits of the x2APIC ID that number the cores of the package: enough for `vcpuCount`.

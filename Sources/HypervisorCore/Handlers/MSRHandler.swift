@@ -50,6 +50,14 @@ public enum MSRHandler {
       }
     case .apicBase, .x2APIC:
       guard writeLocalAPIC(index, value, vcpu: vcpu) else { return refuse(vcpu) }
+    case .timeStampCounterAuxiliary:
+      // Bits 63:32 are reserved (SDM Vol 4 Table 2-2): #GP(0), as the processor raises.
+      guard value >> 32 == 0 else { return refuse(vcpu) }
+      vcpu.setTimeStampCounterAuxiliary(value)
+    case .supervisorProtectionKeyRights:
+      guard value >> 32 == 0 else { return refuse(vcpu) }  // bits 63:32 reserved
+      vcpu.supervisorProtectionKeyRights = UInt32(truncatingIfNeeded: value)
+      vcpu.markAuxiliaryRegistersStale()
     case .constantIgnoringWrites:
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor, vm: vm) else {
         return refuse(vcpu)
@@ -85,6 +93,8 @@ public enum MSRHandler {
     case .constantIgnoringWrites(let value): return value
     case .apicBase, .x2APIC:
       return readLocalAPIC(index, vcpu: vcpu)
+    case .timeStampCounterAuxiliary: return vcpu.timeStampCounterAuxiliary
+    case .supervisorProtectionKeyRights: return UInt64(vcpu.supervisorProtectionKeyRights)
     case .shadowed(let initial, _):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
     }

@@ -24,6 +24,12 @@ public struct MSRPolicy {
     /// The x2APIC registers (0x800-0x8FF): the vCPU's local APIC in x2APIC mode (#GP
     /// without one, or outside x2APIC mode).
     case x2APIC
+    /// IA32_TSC_AUX: the vCPU's own value (`VirtualCPU.timeStampCounterAuxiliary`), which
+    /// RDTSCP and RDPID read from the processor's MSR while the vCPU runs.
+    case timeStampCounterAuxiliary
+    /// IA32_PKRS: the vCPU's own value (`VirtualCPU.supervisorProtectionKeyRights`), which
+    /// the processor's paging checks read while the vCPU runs with CR4.PKS.
+    case supervisorProtectionKeyRights
   }
 
   public static let efer: UInt32 = 0xC000_0080
@@ -38,6 +44,12 @@ public struct MSRPolicy {
   public static let miscEnableWritable: UInt64 = 0x4_00C5_0009
   public static let debugControl: UInt32 = 0x1D9
   public static let virtualMachineControl: UInt32 = 0xC001_0114
+  /// IA32_TSC_AUX (SDM Vol 4 Table 2-2; APM Vol 2 §13.2.5 "TSC_AUX"): bits 31:0 are what
+  /// RDTSCP returns in ECX and RDPID in its register; bits 63:32 are reserved (#GP).
+  public static let timeStampCounterAuxiliary: UInt32 = 0xC000_0103
+  /// IA32_PKRS (SDM Vol 4 Table 2-2; SDM 3A §4.6.2): AD/WD bits for the 16 supervisor
+  /// protection keys in bits 31:0; bits 63:32 are reserved (#GP).
+  public static let supervisorProtectionKeyRights: UInt32 = 0x6E1
 
   /// The processor vendor whose MSRs the guest sees (the host's: SVM runs on AMD, VMX on
   /// Intel). `.other` offers only the MSRs both vendors have.
@@ -125,6 +137,21 @@ public struct MSRPolicy {
     // writes to them are ignored. DPD, R_INIT and DIS_A20M are not virtualized: #GP.
     (virtualMachineControl...virtualMachineControl, .constantIgnoringWrites(0x18)),
   ]
+
+  /// Adds IA32_TSC_AUX, for a guest whose CPUID offers RDTSCP or RDPID
+  /// (CPUIDPolicy.offersTimeStampCounterAuxiliary); without them the MSR does not exist (#GP).
+  public mutating func offerTimeStampCounterAuxiliary() {
+    let index = Self.timeStampCounterAuxiliary
+    guard rule(for: index) == nil else { return }
+    rules.append((index...index, .timeStampCounterAuxiliary))
+  }
+
+  /// Adds IA32_PKRS, for a guest whose CPUID offers PKS.
+  public mutating func offerSupervisorProtectionKeyRights() {
+    let index = Self.supervisorProtectionKeyRights
+    guard rule(for: index) == nil else { return }
+    rules.append((index...index, .supervisorProtectionKeyRights))
+  }
 
   @inline(__always)
   public func rule(for index: UInt32) -> Rule? {

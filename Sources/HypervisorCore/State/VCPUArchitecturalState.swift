@@ -57,6 +57,12 @@ public struct VCPUArchitecturalState: Equatable {
   public var floatingPoint: [UInt8] = Self.initialFloatingPoint
   /// MSRs the MSR policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [ShadowMSR] = []
+  /// IA32_TSC_AUX (bits 31:0; 63:32 reserved), which RDTSCP and RDPID read.
+  public var timeStampCounterAuxiliary: UInt64 = 0
+  /// PKRU, the protection-key rights register (SDM 3A §4.6.2).
+  public var protectionKeyRights: UInt32 = 0
+  /// IA32_PKRS, the supervisor protection-key rights (bits 31:0; 63:32 reserved).
+  public var supervisorProtectionKeyRights: UInt32 = 0
 
   public init() {}
 

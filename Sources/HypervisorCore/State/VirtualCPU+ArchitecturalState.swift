@@ -1,6 +1,7 @@
 /// The part of the architectural state the vCPU object holds on both vendors: the register
-/// file and FXSAVE image the world switch uses, the event to inject, the activity state and
-/// the shadow MSRs. The backends' capture and apply call these around their own fields.
+/// file and FXSAVE image the world switch uses, the event to inject, the activity state,
+/// the shadow MSRs, TSC_AUX, PKRU and PKRS. The backends' capture and apply call these
+/// around their own fields.
 extension VirtualCPU {
   /// Copies what the vCPU holds into `state`.
   public func captureHeldState(into state: inout VCPUArchitecturalState) {
@@ -12,6 +13,9 @@ extension VirtualCPU {
     state.pendingEvent = pendingEvent
     state.activity = self.state
     state.shadowMSRs = shadowMSRs.map { ShadowMSR(index: $0.index, value: $0.value) }
+    state.timeStampCounterAuxiliary = timeStampCounterAuxiliary
+    state.protectionKeyRights = protectionKeyRights
+    state.supervisorProtectionKeyRights = supervisorProtectionKeyRights
   }
 
   /// Loads what the vCPU holds from `state`. A floating-point image of another size than
@@ -27,6 +31,10 @@ extension VirtualCPU {
     pendingEvent = state.pendingEvent
     self.state = state.activity
     shadowMSRs = state.shadowMSRs.map { (index: $0.index, value: $0.value) }
+    // Loaded into the processor before the next entry (GuestAuxiliaryRegisters).
+    setTimeStampCounterAuxiliary(state.timeStampCounterAuxiliary & 0xFFFF_FFFF)
+    protectionKeyRights = state.protectionKeyRights
+    supervisorProtectionKeyRights = state.supervisorProtectionKeyRights
     startupState = nil
     checkedInstructionLength = 0
   }

@@ -20,6 +20,11 @@ public struct VCPURequest: OptionSet, Equatable {
   public static let stop = VCPURequest(rawValue: 1 << 5)
   /// The vCPU's CPU should run its scheduler before entering again.
   public static let reschedule = VCPURequest(rawValue: 1 << 6)
+  /// The vCPU's TSC_AUX, PKRU or PKRS changed outside the guest (a WRMSR exit, a restore): its CPU
+  /// loads them into the processor before the next entry (`auxiliaryRegistersStale`). Posted
+  /// only by the owner CPU, so that the run loop's one per-entry test (`hasRequests`) covers
+  /// it and the exit path gains nothing.
+  public static let loadAuxiliaryRegisters = VCPURequest(rawValue: 1 << 7)
 }
 
 /// Interrupts the physical CPU that runs a vCPU so that it drains the vCPU's requests

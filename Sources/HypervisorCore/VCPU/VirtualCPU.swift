@@ -63,6 +63,20 @@ public final class VirtualCPU {
   /// (SVMGuestState, docs/hardening.md). Part of the vCPU's architectural state: the guest
   /// reads EFER as the vendor state's value with these bits added.
   public var deferredEFER: UInt64 = 0
+  /// IA32_TSC_AUX as the guest wrote it (bits 31:0; 0 at reset, SDM Vol 4 Table 2-2). Neither
+  /// the VMCB nor the VMCS holds it: the kernel loads it into the processor's MSR for the
+  /// vCPU's slices (GuestAuxiliaryRegisters), where RDTSCP and RDPID read it without exiting.
+  public private(set) var timeStampCounterAuxiliary: UInt64 = 0
+  /// PKRU, the protection-key rights for user pages (SDM 3A §4.6.2; 0 at reset). The guest
+  /// writes it with WRPKRU, which does not exit: the kernel saves it from the processor at
+  /// the end of each slice and loads it at the start of the next (GuestAuxiliaryRegisters).
+  public var protectionKeyRights: UInt32 = 0
+  /// IA32_PKRS, the protection-key rights for supervisor pages (SDM 3A §4.6.2; 0 at reset).
+  /// Only WRMSR writes it, which exits: the kernel loads it for the vCPU's slices.
+  public var supervisorProtectionKeyRights: UInt32 = 0
+  /// TSC_AUX, PKRU or PKRS changed while the processor held the old value: load them before the
+  /// next entry (VCPURequest.loadAuxiliaryRegisters). Owner CPU only.
+  public var auxiliaryRegistersStale = false
 
   /// The physical CPU whose run queue holds this vCPU, -1 while it has none. Kicks go there.
   public let hostCPU = Atomic<Int>(-1)
@@ -170,6 +184,19 @@ public final class VirtualCPU {
   /// Whether any request waits (one relaxed load).
   @inline(__always)
   public var hasRequests: Bool { requests.load(ordering: .relaxed) != 0 }
+
+  /// Sets IA32_TSC_AUX and has the owner CPU load it before the next entry. Owner CPU only.
+  public func setTimeStampCounterAuxiliary(_ value: UInt64) {
+    timeStampCounterAuxiliary = value
+    markAuxiliaryRegistersStale()
+  }
+
+  /// TSC_AUX or PKRU must be loaded again before the next entry: the request bit makes the
+  /// run loop's request check (already made on every entry) take its rare path. Owner CPU only.
+  public func markAuxiliaryRegistersStale() {
+    auxiliaryRegistersStale = true
+    requests.bitwiseOr(VCPURequest.loadAuxiliaryRegisters.rawValue, ordering: .relaxed)
+  }
 
   /// Completes the exiting instruction: RIP moves past it.
   @inline(__always)

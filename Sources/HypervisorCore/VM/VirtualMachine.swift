@@ -27,6 +27,12 @@ public final class VirtualMachine {
   public var msrPolicy = MSRPolicy()
   /// What CR0 and CR4 may hold: the backend derives CR4's bits from the guest's CPUID.
   public var controlRegisterRules = ControlRegisterRules.baseline
+  /// The guest's CPUID offers RDTSCP or RDPID: IA32_TSC_AUX exists and is loaded per vCPU.
+  public var switchesTimeStampCounterAuxiliary = false
+  /// The guest's CPUID offers PKU: PKRU is saved and loaded per vCPU.
+  public var switchesProtectionKeyRights = false
+  /// The guest's CPUID offers PKS: IA32_PKRS exists and is loaded per vCPU.
+  public var switchesSupervisorProtectionKeyRights = false
   /// Devices that can raise interrupts; a VM without any can never wake from HLT.
   public var hasInterruptSources = false
   /// Where every vCPU starts: the profile's real-mode entry, or what a loader (Linux) set.

@@ -34,6 +34,9 @@ enum SVMRunLoop {
       }
     }
     interceptPause(vmcb, cpu.interceptsPause)
+    // TSC_AUX and PKRU: the guest's for the slice, neither in the VMCB.
+    GuestAuxiliaryRegisters.load(vcpu, vm: vm)
+    defer { GuestAuxiliaryRegisters.save(vcpu, vm: vm) }
     // The world switch's fast path (ExitFastPath): on unless an interrupt is offered or NMI
     // blocking is tracked (deliverInterrupts decides per entry where there is an APIC), and
     // off for a traced VM, whose every exit must reach its recorder.
@@ -134,6 +137,7 @@ enum SVMRunLoop {
   ) -> SliceResult? {
     let ended = RequestDrain.beforeEntry(vcpu, vm: vm)
     guest.loadStartupState(vcpu)
+    if vcpu.auxiliaryRegistersStale { GuestAuxiliaryRegisters.load(vcpu, vm: vm) }
     if vcpu.tlbFlushPending {
       vcpu.tlbFlushPending = false
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = processor.features.flushByASID ? 3 : 1

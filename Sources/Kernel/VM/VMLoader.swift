@@ -225,6 +225,17 @@ enum VMLoader {
     let vm = VirtualMachine(id: id, profile: profile)
     // The guest sees the host vendor's MSRs (docs/guest-abi.md).
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
+    // RDTSCP/RDPID, PKU and PKS where the host has them: TSC_AUX, PKRU and PKRS are switched
+    // per vCPU (GuestAuxiliaryRegisters).
+    if CPUIDPolicy.offersTimeStampCounterAuxiliary(host: RealProcessor.cpuid) {
+      vm.msrPolicy.offerTimeStampCounterAuxiliary()
+      vm.switchesTimeStampCounterAuxiliary = true
+    }
+    vm.switchesProtectionKeyRights = CPUIDPolicy.offersProtectionKeys(host: RealProcessor.cpuid)
+    if CPUIDPolicy.offersSupervisorProtectionKeys(host: RealProcessor.cpuid) {
+      vm.msrPolicy.offerSupervisorProtectionKeyRights()
+      vm.switchesSupervisorProtectionKeyRights = true
+    }
     vm.memory = space.memory
     // Device models' writes reach the VM's dirty log (the VM owns both; never changed).
     vm.memory.writeLog = Unmanaged.passUnretained(vm.dirtyLog).toOpaque()

@@ -57,7 +57,8 @@ final class VMXProcessor {
     }
     let capabilities = VMXCapabilities.read(using: { arch_rdmsr($0) })
     let controls = VMXControlPlan.peregrineDefault(
-      caps: capabilities, offersINVPCID: guestOffersINVPCID())
+      caps: capabilities, offersINVPCID: guestOffersINVPCID(),
+      offersRDTSCP: CPUIDPolicy.offersTimeStampCounterAuxiliary(host: RealProcessor.cpuid))
     if reporting { report(controls) }
     let secondary = controls.secondary
     guard secondary.contains(SecondaryProcessorControl.enableEPT.rawValue),

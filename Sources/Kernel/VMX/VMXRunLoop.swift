@@ -18,6 +18,9 @@ enum VMXRunLoop {
     }
     loadSyscallMSRs(guest, vcpu: vcpu)
     defer { saveSyscallMSRs(guest, vcpu: vcpu) }
+    // TSC_AUX and PKRU: the guest's for the slice, neither in the VMCS.
+    GuestAuxiliaryRegisters.load(vcpu, vm: guest.vm)
+    defer { GuestAuxiliaryRegisters.save(vcpu, vm: guest.vm) }
     let registers = vcpu.registerFile.assumingMemoryBound(to: GuestRegisters.self)
     let vm = guest.vm
     var state = VMCSGuestState(capabilities: processor.capabilities)
@@ -146,6 +149,7 @@ enum VMXRunLoop {
   ) -> SliceResult? {
     let ended = RequestDrain.beforeEntry(vcpu, vm: guest.vm)
     if vcpu.startupState != nil { guest.loadStartupState(vcpu, capabilities: capabilities) }
+    if vcpu.auxiliaryRegistersStale { GuestAuxiliaryRegisters.load(vcpu, vm: guest.vm) }
     if vcpu.tlbFlushPending {
       vcpu.tlbFlushPending = false
       guest.flushTranslations()

@@ -71,6 +71,21 @@ final class CPUIDAnswerTableTests: XCTestCase {
       })
   }
 
+  /// Leaf 7's OSPKE follows CR4.PKE: with PKU offered the slow path answers it; without
+  /// PKU it is constant and tabled.
+  func testLeafSevenLeavesTheTableWherePKUIsOffered() {
+    let everything = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~0, edx: ~0)
+    XCTAssertNil(
+      CPUIDAnswerTable.answer(slot: 7, vcpuIndex: 0, hasLocalAPIC: false, vcpuCount: 1) {
+        _, _ in everything
+      })
+    let noPKU = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~CPUIDPolicy.pku, edx: ~0)
+    XCTAssertNotNil(
+      CPUIDAnswerTable.answer(slot: 7, vcpuIndex: 0, hasLocalAPIC: false, vcpuCount: 1) {
+        _, _ in noPKU
+      })
+  }
+
   func testAnswersArePerVCPU() {
     let first = CPUIDAnswerTable.answer(
       slot: 1, vcpuIndex: 0, hasLocalAPIC: true, vcpuCount: 2, host: host)

@@ -74,12 +74,22 @@ final class CPUIDHandlerTests: MachineTestCase {
     }
   }
 
-  func testExtendedLeafOneClearsSVMAndRDTSCP() {
+  func testExtendedLeafOneClearsSVMAndKeepsRDTSCP() {
     let registers = cpuid(0x8000_0001)
     XCTAssertEqual(registers.rcx & (1 << 2), 0, "SVM hidden")
     XCTAssertEqual(registers.rcx & 1, 1, "LAHF/SAHF passes through")
-    // RDTSCP is hidden: TSC_AUX is not virtualized. So is the APIC here (no model).
-    XCTAssertEqual(registers.rdx, UInt64(host(0x8000_0001).edx) & ~(1 << 27 | 1 << 9))
+    // RDTSCP (27) passes: TSC_AUX is switched per vCPU. The APIC is hidden here (no model).
+    XCTAssertNotEqual(registers.rdx & (1 << 27), 0, "RDTSCP")
+    XCTAssertEqual(registers.rdx, UInt64(host(0x8000_0001).edx) & ~(1 << 9))
+  }
+
+  /// OSPKE (leaf 7 ECX bit 4) is the guest's CR4.PKE, never the host's, where PKU is offered.
+  func testOSPKEMirrorsTheGuestsCR4() {
+    machine.guest.cpuidTable.append((0x7, CPUIDLeaf(ecx: CPUIDPolicy.pku | CPUIDPolicy.osPKE)))
+    XCTAssertEqual(cpuid(7).rcx, UInt64(CPUIDPolicy.pku), "CR4.PKE = 0: no OSPKE")
+    machine.guest.guestMode.cr4 |= ControlRegisterRules.pke
+    XCTAssertEqual(cpuid(7).rcx, UInt64(CPUIDPolicy.pku | CPUIDPolicy.osPKE), "CR4.PKE = 1")
+    XCTAssertEqual(cpuid(7, subleaf: 1).rcx, 0, "only subleaf 0")
   }
 
   func testSVMFeatureLeafReadsAsZeros() {

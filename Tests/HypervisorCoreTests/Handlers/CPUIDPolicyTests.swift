@@ -71,8 +71,31 @@ final class CPUIDPolicyTests: XCTestCase {
     for bit in [12, 14, 15, 24, 25] {
       XCTAssertEqual(extended8.ebx & (1 << UInt32(bit)), 0, "8000_0008 EBX bit \(bit)")
     }
-    XCTAssertEqual(apply(0x8000_0001).edx & (1 << 27), 0, "RDTSCP")
     XCTAssertEqual(apply(0xD), CPUIDLeaf(), "no XSAVE state")
+  }
+
+  /// RDTSCP, RDPID and PKU pass where the host has them (TSC_AUX and PKRU are switched per
+  /// vCPU), and PKS (IA32_PKRS likewise); OSPKE is never the host's but the guest's CR4.PKE.
+  func testTSCAuxAndProtectionKeyFeaturesFollowTheHostAndTheGuestsCR4() {
+    XCTAssertNotEqual(apply(0x8000_0001).edx & CPUIDPolicy.rdtscp, 0, "RDTSCP")
+    let leaf7 = apply(7)
+    XCTAssertNotEqual(leaf7.ecx & CPUIDPolicy.rdpid, 0, "RDPID")
+    XCTAssertNotEqual(leaf7.ecx & CPUIDPolicy.pku, 0, "PKU")
+    XCTAssertEqual(leaf7.ecx & CPUIDPolicy.osPKE, 0, "OSPKE with the guest's CR4.PKE = 0")
+    XCTAssertNotEqual(leaf7.ecx & CPUIDPolicy.pks, 0, "PKS")
+    let enabled = CPUIDPolicy.apply(
+      leaf: 7, subleaf: 0, host: everything, vcpuIndex: 0, osPKE: true)
+    XCTAssertNotEqual(enabled.ecx & CPUIDPolicy.osPKE, 0, "OSPKE with CR4.PKE = 1")
+    // A host without them (EPYC has RDTSCP, no RDPID, no PKU): nothing appears.
+    let bare = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~(CPUIDPolicy.pku | CPUIDPolicy.rdpid), edx: ~0)
+    let hidden = CPUIDPolicy.apply(leaf: 7, subleaf: 0, host: bare, vcpuIndex: 0, osPKE: true)
+    XCTAssertEqual(hidden.ecx & (CPUIDPolicy.pku | CPUIDPolicy.osPKE | CPUIDPolicy.rdpid), 0)
+    let noRDTSCP = CPUIDPolicy.apply(
+      leaf: 0x8000_0001, subleaf: 0, host: CPUIDLeaf(edx: ~CPUIDPolicy.rdtscp), vcpuIndex: 0)
+    XCTAssertEqual(noRDTSCP.edx & CPUIDPolicy.rdtscp, 0)
+    XCTAssertFalse(
+      CPUIDPolicy.offersProtectionKeys(host: { leaf, _ in leaf == 0 ? CPUIDLeaf(eax: 7) : bare }))
+    XCTAssertTrue(CPUIDPolicy.offersProtectionKeys(host: { _, _ in self.everything }))
   }
 
   func testLeavesNotEditedPassThrough() {

@@ -20,6 +20,22 @@ final class ControlRegisterRulesTests: XCTestCase {
         | Rules.pce | Rules.osfxsr | Rules.osxmmexcpt)
   }
 
+  /// CR4.PKE only where the policy passes the host's PKU, CR4.PKS only with its PKS.
+  func testPKEAndPKSFollowTheHostsPKUAndPKS() {
+    XCTAssertEqual(rules.allowedCR4 & Rules.pke, 0, "no leaf 7 on the fake host")
+    let withPKU = Rules.offered(byHost: { leaf, _ in
+      if leaf == 7 { return CPUIDLeaf(ecx: CPUIDPolicy.pku) }
+      for entry in FakeGuestState.standardCPUID where entry.leaf == leaf { return entry.value }
+      return CPUIDLeaf()
+    })
+    XCTAssertNotEqual(withPKU.allowedCR4 & Rules.pke, 0)
+    XCTAssertEqual(withPKU.allowedCR4 & Rules.pks, 0, "no PKS on this host")
+    XCTAssertEqual(rules.allowedCR4 & Rules.pks, 0)
+    let mode = GuestMode(width: .protected32, cr0: 0x11)
+    XCTAssertTrue(withPKU.permitsCR4(Rules.pke, state: mode))
+    XCTAssertFalse(rules.permitsCR4(Rules.pke, state: mode))
+  }
+
   func testXSAVEHiddenByThePolicyMeansNoOSXSAVE() {
     XCTAssertEqual(rules.allowedCR4 & Rules.osxsave, 0)
   }

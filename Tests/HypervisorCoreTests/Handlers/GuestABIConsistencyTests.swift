@@ -25,6 +25,7 @@ final class GuestABIConsistencyTests: XCTestCase {
   private static func one(_ msr: UInt32) -> ClosedRange<UInt32> { msr...msr }
 
   static let efer = one(0xC000_0080)
+  static let tscAux = one(0xC000_0103)
 
   /// Every feature bit CPUIDPolicy may offer, with the MSRs it implies. A bit offered but
   /// missing here fails testEveryOfferedBitIsInTheTable: decide first whether it is backed.
@@ -48,6 +49,9 @@ final class GuestABIConsistencyTests: XCTestCase {
         leaf: 0x8000_0001, register: .edx, bit: 29, name: "LM",
         msrs: [efer, 0xC000_0100...0xC000_0102]),
       Feature(leaf: 0x8000_0001, register: .ecx, bit: 17, name: "TCE", msrs: [efer]),
+      Feature(leaf: 0x8000_0001, register: .edx, bit: 27, name: "RDTSCP", msrs: [tscAux]),
+      Feature(leaf: 7, register: .ecx, bit: 22, name: "RDPID", msrs: [tscAux]),
+      Feature(leaf: 7, register: .ecx, bit: 31, name: "PKS", msrs: [one(0x6E1)]),
     ]
     // Instructions and paging features with no MSR of their own.
     + plain(
@@ -55,7 +59,7 @@ final class GuestABIConsistencyTests: XCTestCase {
     + plain(1, .ecx, [0, 1, 9, 13, 17, 19, 20, 22, 23, 25, 30, 31], "CPUID.1:ECX")
     + plain(6, .eax, [2], "ARAT")
     + plain(7, .ebx, [0, 3, 4, 6, 7, 8, 9, 10, 11, 13, 18, 19, 20, 23, 24, 29], "CPUID.7:EBX")
-    + plain(7, .ecx, [0, 2, 8, 16, 25, 27, 28], "CPUID.7:ECX")
+    + plain(7, .ecx, [0, 2, 3, 8, 16, 25, 27, 28], "CPUID.7:ECX")  // 3: PKU (PKRU, no MSR)
     + plain(7, .edx, [4, 10, 11, 14], "CPUID.7:EDX")
     + plain(0x8000_0001, .ecx, [0, 1, 4, 5, 6, 7, 8, 22], "CPUID.80000001:ECX")
     + plain(
@@ -92,7 +96,6 @@ final class GuestABIConsistencyTests: XCTestCase {
     (0x309...0x30B, "fixed counters"), (0x38D...0x390, "global perf control"),
     (0xC001_0200...0xC001_020B, "AMD core-extension counters (PerfCtrExtCore hidden)"),
     (0xC001_0240...0xC001_0247, "AMD northbridge counters"),
-    (one(0xC000_0103), "TSC_AUX (RDTSCP, RDPID hidden)"),
     (0x198...0x19C, "EST, thermal (EST, TM, ACPI hidden)"),
     (one(0x1B0), "ENERGY_PERF_BIAS"), (0x770...0x777, "HWP"),
     (one(0x17B), "IA32_MCG_CTL (MCG_CAP.CTL_P = 0)"),
@@ -155,9 +158,50 @@ final class GuestABIConsistencyTests: XCTestCase {
     }
   }
 
+  /// The VM's policy on a host with every feature: TSC_AUX and PKRS added, as VMLoader adds
+  /// them where RDTSCP or RDPID, and PKS, are offered.
+  private func fullPolicy(_ vendor: CPUFeatures.Vendor) -> MSRPolicy {
+    var policy = MSRPolicy(vendor: vendor)
+    if CPUIDPolicy.offersTimeStampCounterAuxiliary(host: { _, _ in self.everything }) {
+      policy.offerTimeStampCounterAuxiliary()
+    }
+    if CPUIDPolicy.offersSupervisorProtectionKeys(host: { _, _ in self.everything }) {
+      policy.offerSupervisorProtectionKeyRights()
+    }
+    return policy
+  }
+
+  func testTSCAuxExistsOnlyWhereRDTSCPOrRDPIDIsOffered() {
+    XCTAssertNil(MSRPolicy(vendor: .amd).rule(for: 0xC000_0103))
+    XCTAssertNil(MSRPolicy(vendor: .intel).rule(for: 0x6E1), "PKRS only with PKS")
+    XCTAssertEqual(fullPolicy(.intel).rule(for: 0x6E1), .supervisorProtectionKeyRights)
+    XCTAssertEqual(fullPolicy(.amd).rule(for: 0xC000_0103), .timeStampCounterAuxiliary)
+    // A host with neither (leaf 7 ECX and 0x8000_0001 EDX clear): no TSC_AUX.
+    let without = CPUIDPolicy.offersTimeStampCounterAuxiliary(host: { leaf, _ in
+      switch leaf {
+      case 0: return CPUIDLeaf(eax: 7)
+      case 0x8000_0000: return CPUIDLeaf(eax: 0x8000_0001)
+      default:
+        return CPUIDLeaf(
+          eax: ~0, ebx: ~0, ecx: leaf == 7 ? ~(1 << 22) : ~0,
+          edx: leaf == 0x8000_0001 ? ~(1 << 27) : ~0)
+      }
+    })
+    XCTAssertFalse(without)
+    let rdpidOnly = CPUIDPolicy.offersTimeStampCounterAuxiliary(host: { leaf, _ in
+      switch leaf {
+      case 0: return CPUIDLeaf(eax: 7)
+      case 0x8000_0000: return CPUIDLeaf(eax: 0x8000_0001)
+      case 0x8000_0001: return CPUIDLeaf()
+      default: return CPUIDLeaf(ecx: 1 << 22)
+      }
+    })
+    XCTAssertTrue(rdpidOnly)
+  }
+
   func testEveryOfferedFeatureHasItsMSRsBacked() {
     for vendor in [CPUFeatures.Vendor.intel, .amd] {
-      let policy = MSRPolicy(vendor: vendor)
+      let policy = fullPolicy(vendor)
       for feature in Self.offered {
         for range in feature.msrs {
           for index in range {
@@ -173,7 +217,7 @@ final class GuestABIConsistencyTests: XCTestCase {
   func testEveryMSRRuleBacksAnOfferedFeatureOrTheVendorsBaseline() {
     for vendor in [CPUFeatures.Vendor.intel, .amd, .other] {
       let justified = Self.offered.flatMap(\.msrs) + Self.baseline(vendor)
-      for entry in MSRPolicy(vendor: vendor).rules {
+      for entry in fullPolicy(vendor).rules {
         for index in entry.indices {
           XCTAssertTrue(
             justified.contains { $0.contains(index) },

@@ -44,6 +44,47 @@ final class MSRHandlerTests: MachineTestCase {
     XCTAssertEqual(vcpu.statistics.refusedMSRAccesses, refused, file: file, line: line)
   }
 
+  // MARK: TSC_AUX
+
+  func testTSCAuxIsPerVCPUWithReservedHighBitsAndNeedsRDTSCPOrRDPID() {
+    // Not offered (the machine's policy has no TSC_AUX): #GP on read and write.
+    assertGeneralProtection(
+      rdmsr(MSRPolicy.timeStampCounterAuxiliary), ripBefore: 0x1000, refused: 1)
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.timeStampCounterAuxiliary, 1), ripBefore: 0x1000, refused: 2)
+    machine.vm.msrPolicy.offerTimeStampCounterAuxiliary()
+    XCTAssertEqual(rdmsr(MSRPolicy.timeStampCounterAuxiliary), .resume)
+    XCTAssertEqual(vcpu.registers.edxEax, 0, "0 at reset")
+    _ = vcpu.takeRequests()
+    XCTAssertEqual(wrmsr(MSRPolicy.timeStampCounterAuxiliary, 0xFFFF_FFFF), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    XCTAssertEqual(vcpu.timeStampCounterAuxiliary, 0xFFFF_FFFF)
+    XCTAssertTrue(vcpu.auxiliaryRegistersStale, "loaded into the processor before the next entry")
+    XCTAssertTrue(vcpu.takeRequests().contains(.loadAuxiliaryRegisters))
+    let rip = vcpu.registers.rip
+    // Bits 63:32 reserved: #GP(0), the value kept.
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.timeStampCounterAuxiliary, 1 << 32), ripBefore: rip, refused: 2 + 1)
+    XCTAssertEqual(vcpu.timeStampCounterAuxiliary, 0xFFFF_FFFF)
+    rdmsr(MSRPolicy.timeStampCounterAuxiliary)
+    XCTAssertEqual(vcpu.registers.edxEax, 0xFFFF_FFFF)
+  }
+
+  func testPKRSIsPerVCPUWithReservedHighBitsAndNeedsPKS() {
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.supervisorProtectionKeyRights, 4), ripBefore: 0x1000, refused: 1)
+    machine.vm.msrPolicy.offerSupervisorProtectionKeyRights()
+    _ = vcpu.takeRequests()
+    XCTAssertEqual(wrmsr(MSRPolicy.supervisorProtectionKeyRights, 0xC000_0004), .resume)
+    XCTAssertEqual(vcpu.supervisorProtectionKeyRights, 0xC000_0004)
+    XCTAssertTrue(vcpu.takeRequests().contains(.loadAuxiliaryRegisters))
+    let rip = vcpu.registers.rip
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.supervisorProtectionKeyRights, 1 << 40), ripBefore: rip, refused: 2)
+    rdmsr(MSRPolicy.supervisorProtectionKeyRights)
+    XCTAssertEqual(vcpu.registers.edxEax, 0xC000_0004)
+  }
+
   // MARK: Reads
 
   func testVendorStateMSRReadComesFromTheGuestState() {

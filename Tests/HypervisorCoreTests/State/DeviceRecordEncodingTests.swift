@@ -84,7 +84,7 @@ final class DeviceRecordEncodingTests: XCTestCase {
     for sample in samples() {
       let bytes = sample.encoded()
       XCTAssertEqual(bytes[6], sample.kind.rawValue)
-      XCTAssertEqual(Array(bytes[4..<6]), [2, 0], "format version 2")
+      XCTAssertEqual(Array(bytes[4..<6]), [3, 0], "format version 3")
       let entries = try StateRecord.entries(in: bytes)
       XCTAssertEqual(try SavedDevice.decoded(entries[0]), sample, "kind \(sample.kind)")
     }

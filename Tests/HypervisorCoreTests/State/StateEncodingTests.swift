@@ -24,6 +24,9 @@ final class StateEncodingTests: XCTestCase {
     state.activity = .waitingForStartup
     state.floatingPoint = (0..<512).map { UInt8(truncatingIfNeeded: $0) }
     state.shadowMSRs = [ShadowMSR(index: 0x1A0, value: 1), ShadowMSR(index: 0xC001_0015, value: 2)]
+    state.timeStampCounterAuxiliary = 0x8765_4321
+    state.protectionKeyRights = 0x5555_000C
+    state.supervisorProtectionKeyRights = 0x0000_0030
     return state
   }
 
@@ -99,10 +102,24 @@ final class StateEncodingTests: XCTestCase {
     }
   }
 
+  /// Version 3's vCPU fields: TSC_AUX (u64), PKRU and PKRS (u32 each), the record's last 16
+  /// bytes; a TSC_AUX with reserved bits (63:32) set is refused where it stands.
+  func testTSCAuxPKRUAndPKRSEndTheVCPURecord() {
+    let bytes = sampleVCPU().encoded()
+    XCTAssertEqual(
+      Array(bytes[(bytes.count - 16)...]),
+      [0x21, 0x43, 0x65, 0x87, 0, 0, 0, 0, 0x0C, 0x00, 0x55, 0x55, 0x30, 0, 0, 0])
+    var reserved = bytes
+    reserved[bytes.count - 12] = 1  // TSC_AUX bit 32
+    XCTAssertThrowsError(try VCPUArchitecturalState.decoded(reserved)) { error in
+      XCTAssertEqual(error as? StateDecodingError, .invalidValue(at: bytes.count - 16))
+    }
+  }
+
   func testTheHeaderIsLittleEndianAndVersioned() {
     let bytes = sampleVCPU().encoded()
     XCTAssertEqual(Array(bytes[0..<4]), Array("PGST".utf8))
-    XCTAssertEqual(Array(bytes[4..<7]), [2, 0, 1], "version 2, kind vCPU")
+    XCTAssertEqual(Array(bytes[4..<7]), [3, 0, 1], "version 3, kind vCPU")
     let length = Int(bytes[7]) | Int(bytes[8]) << 8 | Int(bytes[9]) << 16 | Int(bytes[10]) << 24
     XCTAssertEqual(length, bytes.count - StateRecord.headerSize)
     XCTAssertEqual(Array(bytes[11..<13]), [0xCD, 0xAB], "RAX, low byte first")
@@ -116,6 +133,8 @@ final class StateEncodingTests: XCTestCase {
     bytes = good
     bytes[4] = 1  // version 1: the I/O APIC record was shorter
     XCTAssertEqual(roundTrip(bytes), .failure(.unsupportedVersion(1)))
+    bytes[4] = 2  // version 2: the vCPU record had no TSC_AUX and PKRU
+    XCTAssertEqual(roundTrip(bytes), .failure(.unsupportedVersion(2)))
     XCTAssertThrowsError(try UART16550.State.decoded(good)) { error in
       XCTAssertEqual(error as? StateDecodingError, .wrongKind(expected: 2, found: 1))
     }
@@ -136,8 +155,8 @@ final class StateEncodingTests: XCTestCase {
     bytes = good
     bytes[eventTag] = 9
     XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: eventTag)))
-    // The shadow MSR count, last before the MSRs.
-    let count = good.count - 2 * 12 - 2
+    // The shadow MSR count, before the MSRs and the 16 bytes of TSC_AUX, PKRU and PKRS.
+    let count = good.count - 16 - 2 * 12 - 2
     bytes = good
     bytes[count] = 0x01
     bytes[count + 1] = 0x01  // 257

@@ -43,7 +43,10 @@ public enum StateRecord {
   public static let magic: [UInt8] = [0x50, 0x47, 0x53, 0x54]  // "PGST"
   /// 2: the I/O APIC record gained its ID, line levels and remote IRR bits (version 1
   /// records are refused: nothing was stored in version 1 beyond a paused VM's report).
-  public static let version: UInt16 = 2
+  /// 3: the vCPU record gained IA32_TSC_AUX (u64), PKRU and IA32_PKRS (u32 each) at its
+  /// end. Version 2 records are refused (`unsupportedVersion`): a checkpoint is restored by
+  /// the release that wrote it, and a migration runs between nodes of one release.
+  public static let version: UInt16 = 3
   public static let headerSize = 11
   /// No record is larger: a vCPU with the most shadow MSRs is under 4 KiB; the largest is
   /// the pc-testdev's I/O RAM, exactly 64 KiB.

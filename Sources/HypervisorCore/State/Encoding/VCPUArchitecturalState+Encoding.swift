@@ -38,6 +38,10 @@ extension VCPUArchitecturalState: StateRecordEncodable {
       writer.u32(msr.index)
       writer.u64(msr.value)
     }
+    // Version 3: IA32_TSC_AUX, PKRU and IA32_PKRS.
+    writer.u64(timeStampCounterAuxiliary)
+    writer.u32(protectionKeyRights)
+    writer.u32(supervisorProtectionKeyRights)
   }
 
   public static func decodePayload(from reader: inout StateReader) throws(StateDecodingError)
@@ -105,6 +109,11 @@ extension VCPUArchitecturalState: StateRecordEncodable {
       let index = try reader.u32()
       state.shadowMSRs.append(ShadowMSR(index: index, value: try reader.u64()))
     }
+    let auxiliary = try reader.u64()
+    try reader.check(auxiliary >> 32 == 0, fieldSize: 8)  // TSC_AUX bits 63:32 are reserved
+    state.timeStampCounterAuxiliary = auxiliary
+    state.protectionKeyRights = try reader.u32()
+    state.supervisorProtectionKeyRights = try reader.u32()
     return state
   }
 
