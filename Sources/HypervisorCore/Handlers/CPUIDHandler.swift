@@ -10,7 +10,7 @@ public enum CPUIDHandler {
     let result = CPUIDPolicy.apply(
       leaf: leaf, subleaf: subleaf, host: guest.hostCPUID(leaf: leaf, subleaf: subleaf),
       vcpuIndex: vcpu.index, hasLocalAPIC: vcpu.localAPIC != nil,
-      vcpuCount: vm.profile.vcpuCount)
+      vcpuCount: vm.profile.vcpuCount, localAPICEnabled: vcpu.localAPIC?.mode != .disabled)
     vcpu.registers.rax = UInt64(result.eax)
     vcpu.registers.rbx = UInt64(result.ebx)
     vcpu.registers.rcx = UInt64(result.ecx)
