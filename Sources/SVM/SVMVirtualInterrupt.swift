@@ -23,6 +23,12 @@ public enum SVMVirtualInterrupt {
     masking | ignoreTPR | highestPriority | request | UInt64(vector) << 32
   }
 
+  /// The guest's CR8 (V_TPR bits 3:0: the task priority class, APM §15.21.3), which MOV
+  /// CR8 changes without an exit.
+  public static func taskPriorityClass(_ control: UInt64) -> UInt8 {
+    UInt8(truncatingIfNeeded: control & 0xF)
+  }
+
   /// Whether an offered interrupt is still waiting after the exit: the processor clears
   /// V_IRQ when it takes one, and writes the bit back on #VMEXIT.
   public static func isWaiting(_ control: UInt64) -> Bool {

@@ -33,10 +33,15 @@ public struct VMXControlPlan {
   /// Primary controls: HLT exits, bitmaps filter port and MSR accesses, the TSC is offset.
   /// MONITOR, MWAIT and RDPMC exit (SDM 3C §25.6.2): CPUID offers neither MONITOR nor
   /// performance counters, so the handler raises #UD or #GP(0) instead of letting them run.
+  /// MOV to and from CR8 exit: without the TPR shadow they would reach the physical
+  /// local APIC's TPR (§25.3; a guest could raise the host CPU's priority and hold its
+  /// interrupts off), and the guest's CR8 is its local APIC model's TPR[7:4] (SDM 3A
+  /// §11.8.6.1), which MMIO and x2APIC reads must see (ControlRegisterHandler+CR8).
   public static var primaryRequest: [PrimaryProcessorControl] {
     [
       .useTSCOffsetting, .hltExiting, .mwaitExiting, .rdpmcExiting, .useIOBitmaps,
-      .useMSRBitmaps, .monitorExiting, .activateSecondaryControls,
+      .useMSRBitmaps, .monitorExiting, .cr8LoadExiting, .cr8StoreExiting,
+      .activateSecondaryControls,
     ]
   }
 

@@ -10,9 +10,10 @@ final class VMXControlPlanTests: XCTestCase {
     let plan = VMXControlPlan.peregrineDefault(caps: caps)
     XCTAssertEqual(strings(plan.allUnavailable), [])
     XCTAssertEqual(plan.pin.value, 0x16 | 0x01 | 0x08 | 0x20)
-    // Default1 bits, then TSC offsetting, HLT, MWAIT, RDPMC, I/O bitmaps, MSR bitmaps,
-    // MONITOR exiting, secondary controls.
-    let primary: UInt32 = 0x0400_6172 | 0x08 | 0x80 | 0x400 | 0x800 | 0x0200_0000
+    // Default1 bits, then TSC offsetting, HLT, MWAIT, RDPMC, CR8 load and store exiting,
+    // I/O bitmaps, MSR bitmaps, MONITOR exiting, secondary controls.
+    let primary: UInt32 =
+      0x0400_6172 | 0x08 | 0x80 | 0x400 | 0x800 | 0x0008_0000 | 0x0010_0000 | 0x0200_0000
     XCTAssertEqual(plan.primary.value, primary | 0x1000_0000 | 0x2000_0000 | 0x8000_0000)
     XCTAssertEqual(plan.secondary.value, 0x02 | 0x20 | 0x80)
     XCTAssertEqual(plan.exit.value, 0x0003_6DFB | 0x200 | 0x8000 | 0x003C_0000)
@@ -20,10 +21,14 @@ final class VMXControlPlanTests: XCTestCase {
   }
 
   /// MONITOR, MWAIT and RDPMC exit (SDM 3C §25.6.2): CPUID offers neither MONITOR nor
-  /// performance counters, so they must not run natively.
+  /// performance counters, so they must not run natively. MOV CR8 exits: without a TPR
+  /// shadow it would reach the host's own TPR.
   func testHiddenInstructionsExit() {
     let plan = VMXControlPlan.peregrineDefault(caps: caps)
-    for control in [PrimaryProcessorControl.monitorExiting, .mwaitExiting, .rdpmcExiting] {
+    for control in [
+      PrimaryProcessorControl.monitorExiting, .mwaitExiting, .rdpmcExiting, .cr8LoadExiting,
+      .cr8StoreExiting,
+    ] {
       XCTAssertTrue(plan.primary.contains(control.rawValue), "\(control)")
     }
   }

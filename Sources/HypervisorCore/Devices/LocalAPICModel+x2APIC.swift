@@ -20,13 +20,25 @@ extension LocalAPICModel {
     return baseMSR & Self.x2APICEnable != 0 ? .x2APIC : .xAPIC
   }
 
+  /// Where the xAPIC page is (IA32_APIC_BASE bits 51:12, §11.4.4): 0xFEE0_0000 at reset,
+  /// wherever the guest moved it since. The vCPU places its MMIO entry there
+  /// (`VirtualCPU.placeLocalAPIC`).
+  public var mmioBase: UInt64 { baseMSR & Self.baseAddressMask }
+
+  /// IA32_APIC_BASE bits 51:12, the page's address.
+  static let baseAddressMask: UInt64 = 0x000F_FFFF_FFFF_F000
+
   /// WRMSR to IA32_APIC_BASE. False when the processor raises #GP: reserved bits (0-7, 9,
-  /// 52-63), the invalid EN = 0 / EXTD = 1 combination, and the transitions Figure 11-27
-  /// (§11.12.5) forbids: x2APIC to xAPIC, and disabled straight to x2APIC. BSP is read-only
-  /// and the base stays at 0xFEE0_0000 (a write of another base is accepted and dropped).
-  /// Disabling the APIC resets it (§11.4.3: re-enabled, it is in its power-up state).
-  public func setBaseMSR(_ value: UInt64) -> Bool {
-    guard value & 0xFFF0_0000_0000_02FF == 0 else { return false }
+  /// and the address bits from MAXPHYADDR up, `physicalAddressBits`, at most 52), the
+  /// invalid EN = 0 / EXTD = 1 combination, and the transitions Figure 11-27 (§11.12.5)
+  /// forbids: x2APIC to xAPIC, and disabled straight to x2APIC. BSP is read-only. The
+  /// base moves the xAPIC page (§11.4.5; kvm-unit-tests' "apicbase: relocate apic"); the
+  /// caller re-places the vCPU's MMIO entry. Disabling the APIC resets it (§11.4.3:
+  /// re-enabled, it is in its power-up state, its base as written).
+  public func setBaseMSR(_ value: UInt64, physicalAddressBits: UInt8 = 52) -> Bool {
+    let bits = UInt64(min(max(physicalAddressBits, 32), 52))
+    let reserved: UInt64 = 0x2FF | ~((1 << bits) - 1)
+    guard value & reserved == 0 else { return false }
     let enable = value & Self.globalEnable != 0
     let extended = value & Self.x2APICEnable != 0
     let next: Mode
@@ -42,7 +54,7 @@ extension LocalAPICModel {
     }
     if next == .disabled && mode != .disabled { resetForINIT() }
     baseMSR =
-      Self.base | (baseMSR & Self.bootstrapProcessor)
+      value & Self.baseAddressMask | (baseMSR & Self.bootstrapProcessor)
       | (value & (Self.globalEnable | Self.x2APICEnable))
     return true
   }

@@ -5,7 +5,7 @@ import Synchronization
 /// as IA32_APIC_BASE selects: identification, task priority, EOI, spurious vector, the in-service,
 /// request and trigger-mode bitmaps, LVT entries, and the timer in one-shot, periodic and
 /// TSC-deadline modes (§11.5.4) on the guest clock, and the ICR. Interrupts it raises are
-/// taken by the backend's delivery path (`pendingVector`, `acknowledge`, `nmiPending`);
+/// taken by the backend's delivery path (`pendingVector`, `acknowledge`, `takeNMI`);
 /// IPIs it is asked to send wait in `outgoing` for the VM to route (IPIRouting).
 ///
 /// Owned by the CPU that runs its vCPU: only that CPU calls into it. Other CPUs deliver
@@ -23,6 +23,13 @@ public final class LocalAPICModel: MMIODevice {
   public static let busFrequency: UInt64 = 1_000_000_000
 
   private let clock: any GuestClock
+  /// The timer's input clock for this APIC: `busFrequency`, or the guest clock's rate (the
+  /// TSC's) where that is slower. A processor's bus or crystal clock never runs faster than
+  /// its TSC, and guests rely on it: kvm-unit-tests' "APIC LVT timer one shot" wants an
+  /// initial count of N at divide-by-1 to take at least N TSC ticks. Every processor since
+  /// 2006 has a TSC of 1 GHz or more, so only an emulated one (Bochs counts its TSC at its
+  /// `ips`, 100 MHz here) sees the slower rate.
+  let timerFrequency: UInt64
   public let id: UInt8
   var taskPriority: UInt32 = 0
   var spurious: UInt32 = 0xFF
@@ -48,13 +55,13 @@ public final class LocalAPICModel: MMIODevice {
   var periodStart: UInt64 = 0
   var inService = [UInt32](repeating: 0, count: 8)
   var requests = [UInt32](repeating: 0, count: 8)
-  /// An NMI was delivered to this APIC (an IPI with delivery mode NMI) and waits for the
-  /// processor: one is latched, as the processor holds one NMI pending (SDM 3A §6.7.1).
-  public var nmiPending = false
+  /// NMIs delivered to this APIC (IPIs with delivery mode NMI, I/O APIC or MSI NMIs) that
+  /// the processor has not taken yet, 0 to `maximumPendingNMIs` (LocalAPICModel+NMI).
+  public internal(set) var pendingNMIs: UInt8 = 0
   /// IPIs written to the ICR that the VM has not routed yet.
   public internal(set) var outgoing: [InterprocessorInterrupt] = []
-  /// IA32_APIC_BASE (MSR 0x1B, SDM 3A §11.4.4, §11.12.1): the default base, EN (bit 11),
-  /// EXTD (bit 10, x2APIC mode) and BSP (bit 8). Changed only by `setBase`.
+  /// IA32_APIC_BASE (MSR 0x1B, SDM 3A §11.4.4, §11.12.1): the base (`mmioBase`), EN (bit
+  /// 11), EXTD (bit 10, x2APIC mode) and BSP (bit 8). Changed only by `setBaseMSR`.
   public internal(set) var baseMSR: UInt64 {
     didSet { publishLogicalDestination() }  // the x2APIC mode decides logical matching
   }
@@ -81,6 +88,7 @@ public final class LocalAPICModel: MMIODevice {
   public init(id: UInt8, clock: any GuestClock) {
     self.id = id
     self.clock = clock
+    timerFrequency = min(Self.busFrequency, max(clock.ticksPerSecond, 1))
     baseMSR = Self.base | Self.globalEnable | (id == 0 ? Self.bootstrapProcessor : 0)
   }
 
@@ -101,7 +109,7 @@ public final class LocalAPICModel: MMIODevice {
       inService[word] = 0
       requests[word] = 0
     }
-    nmiPending = false
+    pendingNMIs = 0
     outgoing.removeAll()
   }
 
@@ -124,8 +132,7 @@ public final class LocalAPICModel: MMIODevice {
 
   private func guestTicks(busTicks: UInt64) -> UInt64 {
     let rate = clock.ticksPerSecond
-    return busTicks / Self.busFrequency * rate + busTicks % Self.busFrequency * rate
-      / Self.busFrequency
+    return busTicks / timerFrequency * rate + busTicks % timerFrequency * rate / timerFrequency
   }
 
   /// 200 µs of guest time: the shortest one-shot or periodic interval (KVM's
@@ -186,8 +193,8 @@ public final class LocalAPICModel: MMIODevice {
     let remainingGuestTicks = due - now
     let rate = max(clock.ticksPerSecond, 1)
     let busTicks =
-      remainingGuestTicks / rate * Self.busFrequency + remainingGuestTicks % rate
-      * Self.busFrequency / rate
+      remainingGuestTicks / rate * timerFrequency + remainingGuestTicks % rate
+      * timerFrequency / rate
     return UInt32(truncatingIfNeeded: min(busTicks / divisor, UInt64(initialCount)))
   }
 
@@ -232,6 +239,14 @@ public final class LocalAPICModel: MMIODevice {
       return UInt8(word * 32 + 31 - bits[word].leadingZeroBitCount)
     }
     return nil
+  }
+
+  /// CR8: TPR[7:4] (§11.8.6.1).
+  public var taskPriorityClass: UInt8 { UInt8(truncatingIfNeeded: taskPriority >> 4) }
+
+  /// MOV to CR8: TPR[7:4] = `priorityClass`, TPR[3:0] = 0 (§11.8.6.1).
+  public func setTaskPriorityClass(_ priorityClass: UInt8) {
+    taskPriority = UInt32(priorityClass & 0xF) << 4
   }
 
   /// Processor priority: the higher of TPR and the in-service class (§11.8.3.1).
@@ -315,9 +330,13 @@ public final class LocalAPICModel: MMIODevice {
       outgoing.append(InterprocessorInterrupt(low: data, high: interruptCommand.high))
     case 0x310: interruptCommand.high = data
     case 0x320:
-      let oldMode = timerMode
+      // Into or out of TSC-deadline mode the timer is disarmed (SDM 3A §11.5.4.1); between
+      // one-shot and periodic the count runs on: a one-shot count made periodic reloads
+      // when it reaches 0, a periodic one made one-shot stops there, and a count already
+      // at 0 stays there (kvm-unit-tests' apic "TMCCT" checks; processors and KVM agree).
+      let wasDeadline = timerMode == 2
       localVectorTable[0] = data & 0x7_10FF
-      if timerMode != oldMode { deadline = nil }
+      if (timerMode == 2) != wasDeadline { deadline = nil }
     case 0x330...0x370:
       localVectorTable[Int(((offset & 0xFF0) - 0x320) >> 4)] = data & 0x1_17FF
     case 0x380:
@@ -332,8 +351,8 @@ public final class LocalAPICModel: MMIODevice {
 extension LocalAPICModel: StatefulDevice {
   /// Everything the guest can read back or that decides what it is delivered: IA32_APIC_BASE
   /// (so xAPIC or x2APIC mode), TPR, LDR, DFR, SVR, ESR, ICR, the LVT, the timer's
-  /// programming and how long until it fires (guest nanoseconds), IRR, ISR and a latched NMI
-  /// (SDM 3A §11.4, Table 11-1). TMR reads 0 here (every interrupt is edge-triggered), so it
+  /// programming and how long until it fires (guest nanoseconds), IRR, ISR and the NMIs
+  /// not yet taken, 0 to 2 (SDM 3A §11.4, Table 11-1; LocalAPICModel+NMI). TMR reads 0 here (every interrupt is edge-triggered), so it
   /// holds nothing. IPIs waiting for routing are not state: the VM routes them before the
   /// next entry, so a safe point finds none.
   public struct State: Equatable {
@@ -353,7 +372,8 @@ extension LocalAPICModel: StatefulDevice {
     public var timerRemainingNanoseconds: UInt64?
     public var inService = [UInt32](repeating: 0, count: 8)
     public var requests = [UInt32](repeating: 0, count: 8)
-    public var nmiPending = false
+    /// NMIs delivered and not yet taken: 0...`LocalAPICModel.maximumPendingNMIs`.
+    public var pendingNMIs: UInt8 = 0
 
     public init() {}
   }
@@ -374,14 +394,15 @@ extension LocalAPICModel: StatefulDevice {
     state.timerRemainingNanoseconds = deadline.map { clock.nanoseconds(until: $0) }
     state.inService = inService
     state.requests = requests
-    state.nmiPending = nmiPending
+    state.pendingNMIs = pendingNMIs
     return state
   }
 
   /// Restores into an APIC built with the same ID. Values are masked to what the registers
-  /// hold; tables of the wrong length restore the entries they have.
+  /// hold; tables of the wrong length restore the entries they have. The caller re-places
+  /// the vCPU's MMIO entry (`VirtualCPU.placeLocalAPIC`): the base may have moved.
   public func restore(_ state: State) {
-    var base = Self.base | state.baseMSR & (Self.globalEnable | Self.x2APICEnable)
+    var base = state.baseMSR & (Self.baseAddressMask | Self.globalEnable | Self.x2APICEnable)
     if base & Self.globalEnable == 0 { base &= ~Self.x2APICEnable }  // EN = 0, EXTD = 1: invalid
     baseMSR = base | baseMSR & Self.bootstrapProcessor
     taskPriority = state.taskPriority & 0xFF
@@ -398,7 +419,7 @@ extension LocalAPICModel: StatefulDevice {
     deadline = state.timerRemainingNanoseconds.map { clock.instant(nanosecondsFromNow: $0) }
     for (word, bits) in state.inService.prefix(8).enumerated() { inService[word] = bits }
     for (word, bits) in state.requests.prefix(8).enumerated() { requests[word] = bits }
-    nmiPending = state.nmiPending
+    pendingNMIs = min(state.pendingNMIs, Self.maximumPendingNMIs)
     outgoing.removeAll()
   }
 }

@@ -15,7 +15,8 @@ public enum CPUIDHandler {
       && guest.readControlRegister(4) & ControlRegisterRules.pke != 0
     let result = CPUIDPolicy.apply(
       leaf: leaf, subleaf: subleaf, host: host, vcpuIndex: vcpu.index,
-      hasLocalAPIC: vcpu.localAPIC != nil, vcpuCount: vm.profile.vcpuCount, osPKE: osPKE)
+      hasLocalAPIC: vcpu.localAPIC != nil, vcpuCount: vm.profile.vcpuCount, osPKE: osPKE,
+      localAPICEnabled: vcpu.localAPIC?.mode != .disabled)
     vcpu.registers.rax = UInt64(result.eax)
     vcpu.registers.rbx = UInt64(result.ebx)
     vcpu.registers.rcx = UInt64(result.ecx)

@@ -78,12 +78,14 @@ public enum CPUIDPolicy {
   @inline(__always)
   public static func apply(
     leaf: UInt32, subleaf: UInt32, host: CPUIDLeaf, vcpuIndex: Int, hasLocalAPIC: Bool = false,
-    vcpuCount: Int = 1, osPKE: Bool = false
+    vcpuCount: Int = 1, osPKE: Bool = false, localAPICEnabled: Bool = true
   ) -> CPUIDLeaf {
     var result = host
     // APIC (leaf 1 and 0x8000_0001 EDX bit 9) and TSC-deadline (leaf 1 ECX bit 24) only
-    // where the local APIC is modelled (it implements TSC-deadline).
-    let apic: UInt32 = hasLocalAPIC ? 1 << 9 : 0
+    // where the local APIC is modelled (it implements TSC-deadline). The APIC bit reads 0
+    // while IA32_APIC_BASE.EN is clear (SDM 3A §11.4.3; APM Vol 3 E.3.2: "APIC exists and
+    // is enabled"): `localAPICEnabled`.
+    let apic: UInt32 = hasLocalAPIC && localAPICEnabled ? 1 << 9 : 0
     switch leaf {
     case 0x1:
       // ECX[31] hypervisor present (SDM 2A Table 3-10).

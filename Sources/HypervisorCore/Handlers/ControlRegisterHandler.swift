@@ -1,6 +1,7 @@
 /// MOV to/from CR0, CR3, CR4, CLTS and LMSW, when they exit: on VMX, a write that touches a
 /// bit the host owns (the CR0/CR4 guest/host masks own every bit the guest may not set
-/// freely); on SVM, every write to CR0 and CR4 (write intercepts). A value the VM's
+/// freely); on SVM, every write to CR0 and CR4 (write intercepts). MOV CR8 (VMX: every
+/// one exits) goes to the local APIC's TPR (ControlRegisterHandler+CR8). A value the VM's
 /// `ControlRegisterRules` refuse gets #GP(0), as the processor would raise it; otherwise
 /// the backend applies it (on VMX with its fixed bits, the guest's view in the read shadow).
 public enum ControlRegisterHandler {
@@ -13,7 +14,7 @@ public enum ControlRegisterHandler {
     guest: inout Guest
   ) -> ExitOutcome {
     let number = access.register
-    guard number == 0 || number == 3 || number == 4 else {
+    guard number == 0 || number == 3 || number == 4 || number == 8 else {
       return .stop(.unexpectedExit(vendorCode: UInt64(number)))
     }
     var access = access
@@ -45,6 +46,7 @@ public enum ControlRegisterHandler {
         access.kind = .clts
       }
     }
+    if number == 8 { return taskPriority(access, exit, vcpu: vcpu, vm: vm, guest: guest) }
     switch access.kind {
     case .read:
       vcpu.registers[Int(access.generalRegister)] = guest.readControlRegister(number)

@@ -49,7 +49,11 @@ public enum MSRHandler {
         apic.setTSCDeadline(clockDeadline(guestDeadline: armed, guest: guest))
       }
     case .apicBase, .x2APIC:
-      guard writeLocalAPIC(index, value, vcpu: vcpu) else { return refuse(vcpu) }
+      // MAXPHYADDR bounds IA32_APIC_BASE's address: CPUID.80000008H:EAX[7:0], which the
+      // CPUID policy passes on (SDM 3A §11.4.4).
+      let width = UInt8(truncatingIfNeeded: guest.hostCPUID(leaf: 0x8000_0008, subleaf: 0).eax)
+      guard writeLocalAPIC(index, value, vcpu: vcpu, physicalAddressBits: width == 0 ? 36 : width)
+      else { return refuse(vcpu) }
     case .timeStampCounterAuxiliary:
       // Bits 63:32 are reserved (SDM Vol 4 Table 2-2): #GP(0), as the processor raises.
       guard value >> 32 == 0 else { return refuse(vcpu) }
@@ -111,9 +115,15 @@ public enum MSRHandler {
 
   /// WRMSR of IA32_APIC_BASE or an x2APIC register; false for #GP. Out of line (see above).
   @inline(never)
-  static func writeLocalAPIC(_ index: UInt32, _ value: UInt64, vcpu: VirtualCPU) -> Bool {
+  static func writeLocalAPIC(
+    _ index: UInt32, _ value: UInt64, vcpu: VirtualCPU, physicalAddressBits: UInt8
+  ) -> Bool {
     guard let apic = vcpu.localAPIC else { return false }
-    return index == MSRPolicy.apicBase ? apic.setBaseMSR(value) : apic.writeX2APIC(index, value)
+    guard index == MSRPolicy.apicBase else { return apic.writeX2APIC(index, value) }
+    let base = apic.mmioBase
+    guard apic.setBaseMSR(value, physicalAddressBits: physicalAddressBits) else { return false }
+    if apic.mmioBase != base { vcpu.placeLocalAPIC() }
+    return true
   }
 
   /// The armed TSC-deadline as the guest wrote it (its TSC), or 0 when disarmed.

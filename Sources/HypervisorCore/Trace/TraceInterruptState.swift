@@ -9,17 +9,19 @@ public struct TraceInterruptState: Equatable {
   public var inService: [UInt32]
   public var deadline: UInt64?
   public var periodStart: UInt64
-  public var nmiPending: Bool
+  /// The APIC's NMIs not yet taken, 0 to 2 (LocalAPICModel+NMI); one byte, as the
+  /// earlier flag (0 or 1) was.
+  public var pendingNMIs: UInt8
 
   public init(
     requests: [UInt32], inService: [UInt32], deadline: UInt64?, periodStart: UInt64,
-    nmiPending: Bool
+    pendingNMIs: UInt8
   ) {
     self.requests = requests
     self.inService = inService
     self.deadline = deadline
     self.periodStart = periodStart
-    self.nmiPending = nmiPending
+    self.pendingNMIs = pendingNMIs
   }
 
   func encode(into writer: inout StateWriter) {
@@ -28,7 +30,7 @@ public struct TraceInterruptState: Equatable {
     writer.bool(deadline != nil)
     writer.u64(deadline ?? 0)
     writer.u64(periodStart)
-    writer.bool(nmiPending)
+    writer.u8(pendingNMIs)
   }
 
   static func decode(_ reader: inout StateReader) throws(StateDecodingError)
@@ -41,9 +43,11 @@ public struct TraceInterruptState: Equatable {
     let armed = try reader.bool()
     let deadline = try reader.u64()
     let periodStart = try reader.u64()
+    let pendingNMIs = try reader.u8()
+    try reader.check(pendingNMIs <= LocalAPICModel.maximumPendingNMIs, fieldSize: 1)
     return TraceInterruptState(
       requests: requests, inService: inService, deadline: armed ? deadline : nil,
-      periodStart: periodStart, nmiPending: try reader.bool())
+      periodStart: periodStart, pendingNMIs: pendingNMIs)
   }
 }
 
@@ -53,7 +57,7 @@ extension LocalAPICModel {
     get {
       TraceInterruptState(
         requests: requests, inService: inService, deadline: deadline, periodStart: periodStart,
-        nmiPending: nmiPending)
+        pendingNMIs: pendingNMIs)
     }
     set {
       for word in 0..<8 {
@@ -62,7 +66,7 @@ extension LocalAPICModel {
       }
       deadline = newValue.deadline
       periodStart = newValue.periodStart
-      nmiPending = newValue.nmiPending
+      pendingNMIs = min(newValue.pendingNMIs, Self.maximumPendingNMIs)
     }
   }
 }

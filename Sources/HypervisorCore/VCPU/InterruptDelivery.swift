@@ -27,16 +27,20 @@ public enum InterruptDelivery {
 
   /// Routes the vCPU's outgoing IPIs and injects a pending NMI if the guest can take one.
   /// `guestCanTakeNMI`: no NMI blocking, no MOV SS or STI shadow, no event being injected.
+  /// `nmiBlocked`: the guest handles an NMI (blocked until its IRET) or one is being
+  /// injected; then at most one more is held (LocalAPICModel+NMI), else two: one injected
+  /// now, the second left for the window after its handler's IRET.
   @inline(__always)
   public static func prepareNMI(
-    _ vcpu: VirtualCPU, vm: VirtualMachine, guestCanTakeNMI: Bool
+    _ vcpu: VirtualCPU, vm: VirtualMachine, guestCanTakeNMI: Bool, nmiBlocked: Bool
   ) -> NMIDecision {
     guard let apic = vcpu.localAPIC else { return .none }
     IPIRouting.routeOutgoing(from: vcpu, in: vm)
     VCPURequests.drainInterrupts(vcpu)
     guard apic.nmiPending else { return .none }
+    apic.limitPendingNMIs(nmiBlocked: nmiBlocked)
     guard guestCanTakeNMI, vcpu.pendingEvent == nil else { return .needsWindow }
-    apic.nmiPending = false
+    apic.takeNMI()
     vcpu.pendingEvent = .nmi
     return .injected
   }

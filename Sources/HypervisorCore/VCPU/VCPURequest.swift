@@ -8,7 +8,8 @@ public struct VCPURequest: OptionSet, Equatable {
 
   /// The VM's nested page tables changed: flush this vCPU's guest TLB before entry.
   public static let flushTLB = VCPURequest(rawValue: 1 << 0)
-  /// An NMI (SDM 3A §6.7): latched in the APIC's `nmiPending`, or as a pending NMI event.
+  /// An NMI (SDM 3A §6.7), counted in `VirtualCPU.postedNMIs`: latched in the APIC's
+  /// `pendingNMIs`, or as a pending NMI event.
   public static let nmi = VCPURequest(rawValue: 1 << 1)
   /// Vectors wait in the posted-interrupt bitmap (`VirtualCPU.postInterrupt`).
   public static let interrupt = VCPURequest(rawValue: 1 << 2)

@@ -5,7 +5,8 @@ import Synchronization
 /// pending; otherwise every request is taken at once and applied in a fixed order:
 ///
 /// 1. flush TLB: reported in the result, for the backend (INVEPT / an ASID flush);
-/// 2. NMI: the APIC's `nmiPending`, or a pending NMI event for a vCPU without an APIC;
+/// 2. NMI: the APIC's `pendingNMIs` (as many as were posted, up to two), or a pending NMI
+///    event for a vCPU without an APIC;
 /// 3. interrupts: the posted-interrupt bitmap moves into the APIC's IRR (`request(_:)`);
 /// 4. INIT: wait-for-SIPI, pending events dropped, the APIC reset (SDM 3A §9.4.3,
 ///    §11.4.7.3); 5. start-up: a vCPU waiting for SIPI gets `startupState` and runs;
@@ -68,15 +69,19 @@ public enum VCPURequests {
     return followUp
   }
 
-  /// An NMI latches in the APIC (one held pending, SDM 3A §6.7.1). Without an APIC it
-  /// becomes the pending event; if an exception holds that slot, the request is put back
-  /// (without a kick: this CPU drains again before the next entry).
+  /// The NMIs posted since the last drain latch in the APIC (up to two, LocalAPICModel+NMI).
+  /// Without an APIC one becomes the pending event (others merge into it); if an exception
+  /// holds that slot, they are put back (without a kick: this CPU drains again before the
+  /// next entry). A count of 0 is a bit whose count an earlier drain already took.
   static func deliverNMI(to vcpu: VirtualCPU) {
+    let count = vcpu.postedNMIs.exchange(0, ordering: .sequentiallyConsistent)
+    guard count != 0 else { return }
     if let apic = vcpu.localAPIC {
-      apic.nmiPending = true
+      apic.latchNMIs(count)
     } else if vcpu.pendingEvent == nil {
       vcpu.pendingEvent = .nmi
     } else {
+      vcpu.postedNMIs.wrappingAdd(count, ordering: .relaxed)
       vcpu.requests.bitwiseOr(VCPURequest.nmi.rawValue, ordering: .relaxed)
     }
   }

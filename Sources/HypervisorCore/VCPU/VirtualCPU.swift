@@ -48,14 +48,18 @@ public final class VirtualCPU {
   public var checkedInstructionLength: UInt8 = 0
   /// This vCPU's local APIC, where the VM's platform has one (Linux guests).
   public var localAPIC: LocalAPICModel? {
-    didSet {
-      localDevices = MMIODeviceTable()
-      if let localAPIC { localDevices.register(localAPIC, base: LocalAPICModel.base, size: 0x1000) }
-    }
+    didSet { placeLocalAPIC() }
   }
-  /// MMIO devices each vCPU has its own of at the same address (the local APIC): looked up
-  /// before the VM's table.
+  /// MMIO devices each vCPU has its own of (the local APIC, at its IA32_APIC_BASE): looked
+  /// up before the VM's table, so a relocated APIC page shadows whatever is there.
   public private(set) var localDevices = MMIODeviceTable()
+
+  /// Puts the local APIC's page where its IA32_APIC_BASE says (SDM 3A §11.4.5): after the
+  /// guest wrote the MSR and after a restore. Owner CPU only (its exits read the table).
+  public func placeLocalAPIC() {
+    localDevices = MMIODeviceTable()
+    if let localAPIC { localDevices.register(localAPIC, base: localAPIC.mmioBase, size: 0x1000) }
+  }
   /// MSRs the policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
   /// EFER bits the guest wrote that its vendor state does not hold yet: SVM keeps EFER.LME
@@ -93,6 +97,10 @@ public final class VirtualCPU {
   public var tlbFlushPending = false
   /// Pending `VCPURequest` bits: set by any CPU (`post`), taken by the owning CPU.
   public let requests = Atomic<UInt32>(0)
+  /// NMIs posted since the last drain (the `.nmi` request bit alone would merge two). Each
+  /// post counts before it sets the bit, so a drain that finds the bit finds the count; a
+  /// drain may take a count whose bit is set after it, and the next drain then finds 0.
+  public let postedNMIs = Atomic<UInt32>(0)
   /// Vectors posted by other CPUs, moved into the APIC's IRR when drained.
   public let postedInterrupts = PostedInterrupts()
   private let postedStartupVector = Atomic<UInt8>(0)
@@ -152,8 +160,10 @@ public final class VirtualCPU {
 
   // MARK: Requests from other CPUs
 
-  /// Posts `request` (atomic OR) and kicks the vCPU's CPU. Safe from any CPU.
+  /// Posts `request` (atomic OR) and kicks the vCPU's CPU. Safe from any CPU. An NMI is
+  /// also counted (`postedNMIs`): two posted before one drain are two NMIs.
   public func post(_ request: VCPURequest) {
+    if request.contains(.nmi) { postedNMIs.wrappingAdd(1, ordering: .sequentiallyConsistent) }
     requests.bitwiseOr(request.rawValue, ordering: .sequentiallyConsistent)
     wakeIfJudgedAsleep()
     kicker?.kick(self)

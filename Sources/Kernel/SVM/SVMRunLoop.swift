@@ -72,6 +72,7 @@ enum SVMRunLoop {
       registers.pointee.rflags = vmcb.u64(VMCBOffset.rflags)
       vmcb[VMCBOffset.tlbControl, as: UInt8.self] = 0
       if fast.pointee.served != 0 { ExitFastPath.countServed(fast, vcpu: vcpu) }
+      if let apic = vcpu.localAPIC { takeGuestTaskPriority(vmcb, apic) }
       if let vector = offered {
         offered = nil
         acknowledgeIfTaken(vector, vmcb, vcpu: vcpu)
@@ -195,11 +196,14 @@ enum SVMRunLoop {
     fast: ExitFastPath.Block
   ) -> UInt8? {
     vcpu.nmiBlocking.exited(rip: rip, iret: vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.iret)
-    let open =
-      vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0
-      && vmcb.u64(VMCBOffset.eventInjection) & SVMEventInjection.valid == 0
+    let event = vmcb.u64(VMCBOffset.eventInjection)
+    let injecting = event & SVMEventInjection.valid != 0
+    let open = vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0 && !injecting
+    // An NMI being re-injected (type 2 in bits 10:8, APM §15.20) blocks further NMIs as one
+    // being handled does: only one more is held.
+    let nmiBlocked = vcpu.nmiBlocking.isBlocked || (injecting && (event >> 8) & 7 == 2)
     let nmi = InterruptDelivery.prepareNMI(
-      vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked)
+      vcpu, vm: vm, guestCanTakeNMI: open && !vcpu.nmiBlocking.isBlocked, nmiBlocked: nmiBlocked)
     if nmi == .injected { vcpu.nmiBlocking.nmiInjected() }
     let guestTrapFlag = vcpu.registers.rflags & trapFlag != 0
     if nmi == .needsWindow
@@ -212,9 +216,11 @@ enum SVMRunLoop {
       interceptDebugExceptions(vmcb, true)
     }
     let offer = InterruptDelivery.vectorToOffer(vcpu)
+    // V_TPR carries the model's TPR class into the guest's CR8 (takeGuestTaskPriority).
     vmcb.set(
       VMCBOffset.virtualInterrupt,
-      offer.map { SVMVirtualInterrupt.offering($0) } ?? SVMVirtualInterrupt.none)
+      (offer.map { SVMVirtualInterrupt.offering($0) } ?? SVMVirtualInterrupt.none)
+        | UInt64(vcpu.localAPIC?.taskPriorityClass ?? 0))
     var misc = vmcb[VMCBOffset.interceptMisc1, as: UInt32.self]
     if vcpu.nmiBlocking.wantsIRETIntercept {
       misc |= SVMIntercept.iret
@@ -234,6 +240,21 @@ enum SVMRunLoop {
   }
 
   static let trapFlag: UInt64 = 1 << 8
+
+  /// The guest's CR8 is V_TPR while it runs (V_INTR_MASKING: MOV CR8 reads and writes
+  /// V_TPR without an exit, APM §15.21.3); its local APIC's TPR is the model's, which the
+  /// xAPIC page, x2APIC MSR 0x808 and delivery read (SDM 3A §11.8.6.1: CR8 is TPR[7:4]).
+  /// Every entry writes the model's class into V_TPR (deliverInterrupts), and only this
+  /// vCPU's exits change the model's TPR, so a V_TPR that differs after an exit is a MOV
+  /// CR8 the guest made: the model takes it (TPR[3:0] = 0, as MOV CR8 leaves them).
+  /// Before the exit is handled, so an MMIO read of TPR sees it (kvm-unit-tests'
+  /// apic_disable, "*0xfee00080" after `write_cr8`). Before, V_TPR was zeroed at every
+  /// entry and the model never saw CR8.
+  @inline(__always)
+  static func takeGuestTaskPriority(_ vmcb: VMCB, _ apic: LocalAPICModel) {
+    let guestClass = SVMVirtualInterrupt.taskPriorityClass(vmcb.u64(VMCBOffset.virtualInterrupt))
+    if guestClass != apic.taskPriorityClass { apic.setTaskPriorityClass(guestClass) }
+  }
 
   /// #DB (exception intercept bit 1) exits only while the IRET that ends an NMI handler is
   /// single-stepped (NMIBlocking.startStepOverIRET).

@@ -144,7 +144,10 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       stop(vm, reason: .entryFailure(code: 0), vcpu: vcpu)
       return false
     }
-    if let apic = record.localAPIC { vcpu.localAPIC?.restore(apic) }
+    if let apic = record.localAPIC {
+      vcpu.localAPIC?.restore(apic)
+      vcpu.placeLocalAPIC()  // its IA32_APIC_BASE may name another page
+    }
     return true
   }
 

@@ -167,10 +167,14 @@ enum VMXRunLoop {
   @inline(never)
   static func deliverInterrupts(vcpu: VirtualCPU, vm: VirtualMachine, rflags: UInt64) {
     let interruptibility = VMCS.read(.guestInterruptibility)
-    let injecting =
-      VMCS.read(.entryInterruptionInformation) & UInt64(VMXEventInjection.valid) != 0
+    let entryEvent = VMCS.read(.entryInterruptionInformation)
+    let injecting = entryEvent & UInt64(VMXEventInjection.valid) != 0
+    // An NMI being re-injected (its delivery was interrupted, type 2 in bits 10:8, §25.8.3)
+    // blocks further NMIs as one being handled does: only one more is held.
+    let nmiBlocked = interruptibility & 8 != 0 || (injecting && (entryEvent >> 8) & 7 == 2)
     let nmi = InterruptDelivery.prepareNMI(
-      vcpu, vm: vm, guestCanTakeNMI: interruptibility & 0b1011 == 0 && !injecting)
+      vcpu, vm: vm, guestCanTakeNMI: interruptibility & 0b1011 == 0 && !injecting,
+      nmiBlocked: nmiBlocked)
     let canTake = rflags & (1 << 9) != 0 && interruptibility & 3 == 0 && !injecting
     let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
     let window = UInt64(PrimaryProcessorControl.interruptWindowExiting.rawValue)

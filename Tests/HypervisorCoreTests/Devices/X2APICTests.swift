@@ -41,7 +41,38 @@ final class X2APICTests: XCTestCase {
     XCTAssertFalse(model.setBaseMSR(xAPIC | 1 << 9), "reserved bit 9")
     XCTAssertFalse(model.setBaseMSR(xAPIC | 1 << 60), "reserved high bits")
     XCTAssertTrue(model.setBaseMSR(0xFEC0_0800), "another base: accepted")
-    XCTAssertEqual(model.baseMSR, 0xFEE0_0900, "and dropped")
+    XCTAssertEqual(model.baseMSR, 0xFEC0_0900, "and kept (§11.4.5), BSP too")
+    XCTAssertEqual(model.mmioBase, 0xFEC0_0000)
+  }
+
+  /// The address bits from MAXPHYADDR up are reserved (§11.4.4; kvm-unit-tests' "apicbase:
+  /// reserved physaddr bits" sets bit MAXPHYADDR); below it they are the base.
+  func testAddressBitsFromMAXPHYADDRUpAreReserved() {
+    let model = apic(id: 0, mode: .xAPIC)
+    XCTAssertFalse(model.setBaseMSR(xAPIC | 1 << 39, physicalAddressBits: 39))
+    XCTAssertEqual(model.baseMSR, 0xFEE0_0900, "unchanged")
+    XCTAssertTrue(model.setBaseMSR(xAPIC | 1 << 38, physicalAddressBits: 39))
+    XCTAssertEqual(model.mmioBase, 1 << 38 | 0xFEE0_0000)
+    XCTAssertFalse(model.setBaseMSR(xAPIC | 1 << 51, physicalAddressBits: 48))
+    XCTAssertTrue(model.setBaseMSR(xAPIC | 1 << 51), "52 bits by default")
+  }
+
+  /// The vCPU's MMIO entry follows the base, through WRMSR (MSRHandler) and restore.
+  func testTheVCPUsPageFollowsTheBase() {
+    let vcpu = VirtualCPU(index: 0)
+    vcpu.localAPIC = apic(id: 0, mode: .xAPIC)
+    XCTAssertNotNil(vcpu.localDevices.entry(for: 0xFEE0_0030))
+    XCTAssertTrue(vcpu.localAPIC!.setBaseMSR(disabled))
+    XCTAssertTrue(vcpu.localAPIC!.setBaseMSR(0xFED4_0000 | LocalAPICModel.globalEnable))
+    vcpu.placeLocalAPIC()
+    XCTAssertNil(vcpu.localDevices.entry(for: 0xFEE0_0030), "the old page is free")
+    let entry = vcpu.localDevices.entry(for: 0xFED4_0030)
+    XCTAssertEqual(entry?.base, 0xFED4_0000)
+    XCTAssertEqual(
+      entry?.device.read(offset: 0x30, size: 4), vcpu.localAPIC!.read(offset: 0x30, size: 4))
+    let copy = apic(id: 0, mode: .xAPIC)
+    copy.restore(vcpu.localAPIC!.save())
+    XCTAssertEqual(copy.mmioBase, 0xFED4_0000, "the base survives save and restore")
   }
 
   func testDisablingResetsAndSilencesTheAPIC() {

@@ -55,7 +55,8 @@ final class CPUIDAnswerTableTests: XCTestCase {
       XCTAssertEqual(answer?.subleaf, 0, "leaf \(leaf)")
     }
     let plain = CPUIDAnswerTable.answer(
-      slot: 1, vcpuIndex: 0, hasLocalAPIC: true, vcpuCount: 2, host: host)
+      slot: 0, vcpuIndex: 0, hasLocalAPIC: true, vcpuCount: 2, host: host)
+    XCTAssertNotNil(plain)
     XCTAssertNil(plain?.subleaf)
   }
 
@@ -86,11 +87,35 @@ final class CPUIDAnswerTableTests: XCTestCase {
       })
   }
 
+  /// With a local APIC, leaves 1 and 0x8000_0001 follow IA32_APIC_BASE.EN (the APIC bit,
+  /// SDM 3A §11.4.3): the slow path answers them.
+  func testTheAPICBitsLeavesAreNotTabledWithALocalAPIC() {
+    for slot in [1, 64 + 1] {
+      XCTAssertNil(
+        CPUIDAnswerTable.answer(
+          slot: slot, vcpuIndex: 0, hasLocalAPIC: true, vcpuCount: 1, host: host))
+      XCTAssertNotNil(
+        CPUIDAnswerTable.answer(
+          slot: slot, vcpuIndex: 0, hasLocalAPIC: false, vcpuCount: 1, host: host))
+    }
+    let everything = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~0, edx: ~0)
+    for leaf: UInt32 in [1, 0x8000_0001] {
+      let enabled = CPUIDPolicy.apply(
+        leaf: leaf, subleaf: 0, host: everything, vcpuIndex: 0, hasLocalAPIC: true)
+      let disabled = CPUIDPolicy.apply(
+        leaf: leaf, subleaf: 0, host: everything, vcpuIndex: 0, hasLocalAPIC: true,
+        localAPICEnabled: false)
+      XCTAssertEqual(enabled.edx & 1 << 9, 1 << 9, "leaf \(leaf)")
+      XCTAssertEqual(disabled.edx & 1 << 9, 0, "leaf \(leaf)")
+      XCTAssertEqual(disabled.edx | 1 << 9, enabled.edx, "only the APIC bit")
+    }
+  }
+
   func testAnswersArePerVCPU() {
     let first = CPUIDAnswerTable.answer(
-      slot: 1, vcpuIndex: 0, hasLocalAPIC: true, vcpuCount: 2, host: host)
+      slot: 1, vcpuIndex: 0, hasLocalAPIC: false, vcpuCount: 2, host: host)
     let second = CPUIDAnswerTable.answer(
-      slot: 1, vcpuIndex: 1, hasLocalAPIC: true, vcpuCount: 2, host: host)
+      slot: 1, vcpuIndex: 1, hasLocalAPIC: false, vcpuCount: 2, host: host)
     XCTAssertEqual((first?.result.ebx ?? 1 << 24) >> 24, 0)
     XCTAssertEqual((second?.result.ebx ?? 0) >> 24, 1, "leaf 1 EBX[31:24]: the APIC ID")
     XCTAssertNotEqual(first, second)

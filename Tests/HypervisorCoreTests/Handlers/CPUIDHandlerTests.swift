@@ -46,6 +46,18 @@ final class CPUIDHandlerTests: MachineTestCase {
     XCTAssertEqual(registers.rcx & (1 << 24), 1 << 24, "and TSC-deadline")
   }
 
+  /// CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (SDM 3A §11.4.3; kvm-unit-tests'
+  /// apic_disable "CPUID.1H:EDX.APIC[bit 9] is clear").
+  func testTheAPICBitFollowsTheGlobalEnable() {
+    let apic = LocalAPICModel(id: 0, clock: NanosecondClock())
+    machine.vcpu.localAPIC = apic
+    XCTAssertTrue(apic.setBaseMSR(LocalAPICModel.base))  // EN = 0
+    XCTAssertEqual(cpuid(1).rdx & (1 << 9), 0, "disabled")
+    XCTAssertEqual(cpuid(0x8000_0001).rdx & (1 << 9), 0)
+    XCTAssertTrue(apic.setBaseMSR(LocalAPICModel.base | LocalAPICModel.globalEnable))
+    XCTAssertEqual(cpuid(1).rdx & (1 << 9), 1 << 9, "enabled again")
+  }
+
   func testPDCMIsHiddenForItsMSRIsNot() {
     // IA32_PERF_CAPABILITIES (0x345) is not virtualized: CPUID.1:ECX[15] must not offer it.
     machine.guest.cpuidTable[1].value.ecx |= 1 << 15

@@ -51,7 +51,31 @@ final class ControlRegisterHandlerTests: MachineTestCase {
   func testOtherControlRegistersStopTheVM() {
     let machine = makeMachine()
     XCTAssertEqual(
-      machine.dispatch(access(8, .write), on: machine.vcpu), .stop(.unexpectedExit(vendorCode: 8)))
+      machine.dispatch(access(2, .write), on: machine.vcpu), .stop(.unexpectedExit(vendorCode: 2)))
+  }
+
+  /// MOV CR8 is the local APIC's TPR[7:4] (SDM 3A §11.8.6.1): a write sets TPR to class
+  /// << 4, which the xAPIC page reads (kvm-unit-tests' apic_disable "*0xfee00080"); a read
+  /// gives TPR[7:4]; bits 63:4 #GP(0).
+  func testMoveToAndFromCR8IsTheLocalAPICsTaskPriority() {
+    let machine = makeMachine()
+    machine.enterRealMode(cs: 0, ip: 0x1000)
+    let apic = LocalAPICModel(id: 0, clock: NanosecondClock())
+    machine.vcpu.localAPIC = apic
+    _ = apic.write(offset: 0x80, size: 4, value: 0x3C)
+    XCTAssertEqual(machine.dispatch(access(8, .read, gpr: 1), on: machine.vcpu), .resume)
+    XCTAssertEqual(machine.vcpu.registers.rcx, 3)
+    machine.vcpu.registers.rdx = 0xF
+    XCTAssertEqual(machine.dispatch(access(8, .write, gpr: 2), on: machine.vcpu), .resume)
+    XCTAssertEqual(apic.read(offset: 0x80, size: 4), 0xF0, "TPR[3:0] cleared")
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x1006)
+    apic.request(0xE5)
+    XCTAssertNil(apic.pendingVector, "the class gates delivery")
+    machine.vcpu.registers.rdx = 0x10
+    XCTAssertEqual(machine.dispatch(access(8, .write, gpr: 2), on: machine.vcpu), .resume)
+    XCTAssertEqual(machine.vcpu.pendingEvent, .exception(vector: 13, errorCode: 0))
+    XCTAssertEqual(machine.vcpu.registers.rip, 0x1006, "not completed")
+    XCTAssertEqual(apic.read(offset: 0x80, size: 4), 0xF0, "unchanged")
   }
 
   // MARK: The rules (SDM 2B MOV CR #GP(0); CR4 bits only for offered features)

@@ -236,16 +236,30 @@ final class MSRHandlerTests: MachineTestCase {
       wrmsr(0xC000_0102, 0x0100_0000_0000_0000), ripBefore: vcpu.registers.rip, refused: 3)
   }
 
-  func testConstantIgnoringWritesDropsTheValue() {
+  /// IA32_APIC_BASE moves the vCPU's APIC page (SDM 3A §11.4.5; kvm-unit-tests' "apicbase:
+  /// relocate apic"), and the address bits from MAXPHYADDR up #GP ("reserved physaddr
+  /// bits"; the fixture's CPUID has no leaf 0x8000_0008, so 36 bits).
+  func testAPICBaseMovesThePageAndRefusesBitsAboveMAXPHYADDR() {
     vcpu.localAPIC = LocalAPICModel(id: 0, clock: NanosecondClock())
     XCTAssertEqual(wrmsr(MSRPolicy.apicBase, 0xFEC0_0800), .resume)
     XCTAssertNil(vcpu.pendingEvent)
     XCTAssertEqual(vcpu.registers.rip, 0x1002)
     rdmsr(MSRPolicy.apicBase)
+    XCTAssertEqual(vcpu.registers.edxEax, 0xFEC0_0900)
+    XCTAssertEqual(vcpu.localDevices.entry(for: 0xFEC0_0030)?.base, 0xFEC0_0000)
+    XCTAssertNil(vcpu.localDevices.entry(for: 0xFEE0_0030))
+    assertGeneralProtection(
+      wrmsr(MSRPolicy.apicBase, 0xFEE0_0900 | 1 << 36), ripBefore: 0x1004, refused: 1)
+    XCTAssertEqual(wrmsr(MSRPolicy.apicBase, 0xFEE0_0900 | 1 << 35), .resume)
+    XCTAssertNil(vcpu.pendingEvent)
+    XCTAssertEqual(vcpu.localDevices.entry(for: 0x8_FEE0_0030)?.base, 0x8_FEE0_0000)
+    XCTAssertEqual(wrmsr(MSRPolicy.apicBase, 0xFEE0_0900), .resume)
+    rdmsr(MSRPolicy.apicBase)
     XCTAssertEqual(vcpu.registers.edxEax, 0xFEE0_0900)
     // EXTD (10) without EN (11) is the invalid state (SDM 3A Table 11-5); bit 9 is reserved.
-    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0400), ripBefore: 0x1004, refused: 1)
-    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0A00), ripBefore: 0x1004, refused: 2)
+    let rip = vcpu.registers.rip
+    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0400), ripBefore: rip, refused: 2)
+    assertGeneralProtection(wrmsr(MSRPolicy.apicBase, 0xFEE0_0A00), ripBefore: rip, refused: 3)
   }
 
   func testShadowedMSRReadsBackWhatWasWritten() {

@@ -40,7 +40,7 @@ final class StateEncodingTests: XCTestCase {
     state.timerRemainingNanoseconds = 123_456
     state.requests[2] = 1 << 17
     state.inService[3] = 1
-    state.nmiPending = true
+    state.pendingNMIs = 2
     return state
   }
 
@@ -113,6 +113,22 @@ final class StateEncodingTests: XCTestCase {
     reserved[bytes.count - 12] = 1  // TSC_AUX bit 32
     XCTAssertThrowsError(try VCPUArchitecturalState.decoded(reserved)) { error in
       XCTAssertEqual(error as? StateDecodingError, .invalidValue(at: bytes.count - 16))
+    }
+  }
+
+  /// The local APIC's last byte is its NMIs not yet taken: 0...2 (a flag, 0 or 1, before),
+  /// so records written with the flag decode unchanged and 3 is refused.
+  func testTheLocalAPICsNMICountKeepsTheFlagsByte() throws {
+    var state = sampleLocalAPIC()
+    state.pendingNMIs = 1
+    var bytes = state.encoded()
+    XCTAssertEqual(bytes.last, 1, "one latched NMI: the old flag's encoding")
+    XCTAssertEqual(try LocalAPICModel.State.decoded(bytes).pendingNMIs, 1)
+    bytes[bytes.count - 1] = 2
+    XCTAssertEqual(try LocalAPICModel.State.decoded(bytes).pendingNMIs, 2)
+    bytes[bytes.count - 1] = 3
+    XCTAssertThrowsError(try LocalAPICModel.State.decoded(bytes)) { error in
+      XCTAssertEqual(error as? StateDecodingError, .invalidValue(at: bytes.count - 1))
     }
   }
 

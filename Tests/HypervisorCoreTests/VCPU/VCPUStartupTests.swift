@@ -70,7 +70,7 @@ final class VCPUStartupTests: XCTestCase {
     XCTAssertTrue(apic.setBaseMSR(0xFEE0_0C00))  // x2APIC
     XCTAssertTrue(apic.writeX2APIC(0x808, 0x20))  // TPR
     apic.request(0x50)
-    apic.nmiPending = true
+    apic.latchNMIs(1)
     vcpu.pendingEvent = .generalProtection(0)
     vcpu.state = .halted
     vcpu.post(.initSignal)

@@ -92,10 +92,12 @@ final class InterruptDeliveryTests: XCTestCase {
     _ = apic.write(offset: 0x300, size: 4, value: UInt64(low))
   }
 
-  private func prepareNMI(_ vm: VirtualMachine, _ index: Int, canTake: Bool = true)
-    -> InterruptDelivery.NMIDecision
-  {
-    InterruptDelivery.prepareNMI(vm.vcpus[index], vm: vm, guestCanTakeNMI: canTake)
+  private func prepareNMI(
+    _ vm: VirtualMachine, _ index: Int, canTake: Bool = true, blocked: Bool? = nil
+  ) -> InterruptDelivery.NMIDecision {
+    InterruptDelivery.prepareNMI(
+      vm.vcpus[index], vm: vm, guestCanTakeNMI: canTake,
+      nmiBlocked: blocked ?? vm.vcpus[index].nmiBlocking.isBlocked)
   }
 
   /// The sender takes its own copy before its entry; the others get a request only, which
@@ -195,7 +197,66 @@ final class InterruptDeliveryTests: XCTestCase {
   func testAPendingNMIWakesAHaltedVCPU() {
     let vm = machine(vcpus: 2)
     XCTAssertFalse(InterruptDelivery.shouldWake(vm.vcpus[1]))
-    vm.vcpus[1].localAPIC!.nmiPending = true
+    vm.vcpus[1].localAPIC!.latchNMIs(1)
     XCTAssertTrue(InterruptDelivery.shouldWake(vm.vcpus[1]))
+  }
+
+  /// kvm-unit-tests' "multiple nmi": vCPU 0 sends itself an NMI while vCPU 1 sends it one,
+  /// both before vCPU 0's next drain. A processor takes the first at once and latches the
+  /// second (SDM 3A §6.7.1): both are delivered, the second after the first handler's IRET.
+  func testTwoNMIsArrivingInOneDrainAreBothDelivered() {
+    let vm = machine(vcpus: 2)
+    let vcpu = vm.vcpus[0]
+    sendIPI(vm, from: 1, low: 4 << 8, high: 0 << 24)  // vCPU 1: NMI to APIC ID 0
+    IPIRouting.routeOutgoing(from: vm.vcpus[1], in: vm)
+    sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)  // vCPU 0: self-NMI
+    sendIPI(vm, from: 1, low: 0x44, high: 0 << 24)  // then vCPU 1's fixed IPI
+    IPIRouting.routeOutgoing(from: vm.vcpus[1], in: vm)
+    XCTAssertEqual(prepareNMI(vm, 0), .injected)
+    vcpu.nmiBlocking.nmiInjected()  // the SVM backend's part (VMX: interruptibility bit 3)
+    vcpu.pendingEvent = nil  // entered the guest
+    XCTAssertEqual(vcpu.localAPIC!.pendingNMIs, 1, "the second is latched, not merged")
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: false), .needsWindow, "during the handler")
+    vcpu.nmiBlocking.exited(rip: 0x2040, iret: true)
+    vcpu.nmiBlocking.exited(rip: 0x1234, iret: false)  // the IRET has executed
+    XCTAssertEqual(prepareNMI(vm, 0), .injected, "the second NMI, before 0x44")
+    XCTAssertEqual(
+      InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: true), .needsWindow,
+      "0x44 waits behind the second NMI")
+    vcpu.pendingEvent = nil
+    XCTAssertEqual(vcpu.localAPIC!.pendingNMIs, 0)
+    XCTAssertEqual(prepareNMI(vm, 0), .none, "no third NMI")
+    XCTAssertEqual(
+      InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: true), .injected(vector: 0x44))
+  }
+
+  /// While the guest handles an NMI the processor latches one more and drops the rest
+  /// (SDM 3A §6.7.1; kvm-unit-tests' "pending nmi" sends ten from the handler and wants
+  /// exactly two handled).
+  func testNMIsSentDuringAHandlerMergeIntoOne() {
+    let vm = machine(vcpus: 1)
+    let vcpu = vm.vcpus[0]
+    sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8)
+    XCTAssertEqual(prepareNMI(vm, 0), .injected)
+    vcpu.nmiBlocking.nmiInjected()
+    vcpu.pendingEvent = nil
+    for _ in 0..<10 { sendIPI(vm, from: 0, low: 1 << 18 | 4 << 8) }
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: false), .needsWindow)
+    XCTAssertEqual(vcpu.localAPIC!.pendingNMIs, 1, "one latched behind the handler")
+    vcpu.nmiBlocking.exited(rip: 0x2040, iret: true)
+    vcpu.nmiBlocking.exited(rip: 0x1234, iret: false)
+    XCTAssertEqual(prepareNMI(vm, 0), .injected)
+    vcpu.pendingEvent = nil
+    XCTAssertEqual(prepareNMI(vm, 0, blocked: true), .none, "the rest were dropped")
+  }
+
+  /// An NMI whose injection the exit interrupted (re-injected) blocks as a handled one does.
+  func testAnNMIBeingReinjectedLeavesRoomForOneMore() {
+    let vm = machine(vcpus: 1)
+    let apic = vm.vcpus[0].localAPIC!
+    apic.latchNMIs(5)
+    XCTAssertEqual(apic.pendingNMIs, 2, "two at most")
+    XCTAssertEqual(prepareNMI(vm, 0, canTake: false, blocked: true), .needsWindow)
+    XCTAssertEqual(apic.pendingNMIs, 1)
   }
 }

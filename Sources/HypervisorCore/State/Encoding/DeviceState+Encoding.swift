@@ -99,7 +99,9 @@ extension LocalAPICModel.State: StateRecordEncodable {
     writer.u64(timerRemainingNanoseconds ?? 0)
     for word in 0..<8 { writer.u32(word < inService.count ? inService[word] : 0) }
     for word in 0..<8 { writer.u32(word < requests.count ? requests[word] : 0) }
-    writer.bool(nmiPending)
+    // The NMIs not yet taken, 0...2, in the byte that held a flag (0 or 1) before: a
+    // state written then decodes the same, with no version change.
+    writer.u8(pendingNMIs)
   }
 
   public static func decodePayload(from reader: inout StateReader) throws(StateDecodingError)
@@ -107,11 +109,12 @@ extension LocalAPICModel.State: StateRecordEncodable {
   {
     var state = Self()
     state.baseMSR = try reader.u64()
-    // Only the base, BSP, EXTD and EN (SDM 3A §11.12.1); EXTD without EN is invalid.
+    // Only the base (bits 51:12: the guest may move the page, §11.4.5), BSP, EXTD and EN
+    // (SDM 3A §11.12.1); EXTD without EN is invalid. Records that only held 0xFEE0_0000
+    // decode as before.
     let base = state.baseMSR
     try reader.check(
-      base & ~(LocalAPICModel.base | 0xD00) == 0
-        && base & LocalAPICModel.base == LocalAPICModel.base
+      base & 0xFFF0_0000_0000_02FF == 0
         && (base & LocalAPICModel.globalEnable != 0 || base & LocalAPICModel.x2APICEnable == 0),
       fieldSize: 8)
     state.taskPriority = try reader.u32()
@@ -140,7 +143,8 @@ extension LocalAPICModel.State: StateRecordEncodable {
     state.timerRemainingNanoseconds = armed ? remaining : nil
     for word in 0..<8 { state.inService[word] = try reader.u32() }
     for word in 0..<8 { state.requests[word] = try reader.u32() }
-    state.nmiPending = try reader.bool()
+    state.pendingNMIs = try reader.u8()
+    try reader.check(state.pendingNMIs <= LocalAPICModel.maximumPendingNMIs, fieldSize: 1)
     return state
   }
 }
