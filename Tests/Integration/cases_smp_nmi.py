@@ -6,7 +6,8 @@ Under QEMU 7.2's multi-threaded TCG this guest ends the host (triple fault right
 #VMEXIT, docs/kvm-unit-tests.md "A host panic on AMD-V") or itself in about 2 runs in 5,
 within seconds; one TCG thread passed every run. The case runs on one TCG thread, so it
 checks Peregrine's NMI and IPI delivery (counts, host survival) without the emulator
-defect; `scripts/run-qemu.sh build/test/smp-nmi-storm.iso` is the reproduction."""
+defect; `scripts/run-qemu.sh build/test/smp-nmi-storm.iso` is the reproduction. Bochs
+(VT-x, 2 CPUs) runs it as well."""
 
 from harness import Case
 
@@ -33,4 +34,6 @@ def cases():
     return [
         Case("qemu-svm-smp-nmi-storm", "qemu", "build/test/smp-nmi-storm.iso", EXPECT,
              forbid=FORBID, timeout=60, env={"PEREGRINE_TCG_SINGLE": "1"}),
+        Case("bochs-vmx-smp-nmi-storm", "bochs", "build/test/smp-nmi-storm.iso", EXPECT,
+             forbid=FORBID, timeout=180, env={"PEREGRINE_BOCHS_CPUS": "2"}),
     ]
