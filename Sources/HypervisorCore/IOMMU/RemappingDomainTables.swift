@@ -47,22 +47,8 @@ public struct RemappingDomainTables<Memory: PhysicalMemoryAccess> {
         memory.pointer(to: builder.root).storeBytes(
           of: RemappingPageTableFormat.tableEntry(physical: pdpt), as: UInt64.self)
       }
-      for region in map.regions {
-        try builder.map(
-          virtual: region.guestPhysical, physical: region.hostAddress, length: region.size,
-          permissions: [.read, .write], memoryType: .writeBack, largestPage: largestPage,
-          frames: &frames)
-      }
-      for page in readOnly {
-        guard page.iova & 0xFFF == 0, page.host & 0xFFF == 0,
-          !map.regions.contains(where: { page.iova &- $0.guestPhysical < $0.size })
-        else {
-          return .failure(.pageTables)
-        }
-        try builder.map(
-          virtual: page.iova, physical: page.host, length: 4096, permissions: [.read],
-          memoryType: .writeBack, largestPage: .size4K, frames: &frames)
-      }
+      try builder.mapDMADomain(
+        map, readOnly: readOnly, largestPage: largestPage, frames: &frames)
     } catch {
       return .failure(error == .outOfMemory ? .outOfMemory : .pageTables)
     }
