@@ -44,10 +44,10 @@ def prepare_linux_fixtures(selected):
 
 
 def build_cli(selected):
-    """The management cases drive build/bin/peregrine: built here (debug, what `swift test`
-    already compiled) so that it matches the tree."""
-    if not any("management" in case.name for case in selected):
-        return
+    """The management, checkpoint, migration and cluster cases drive build/bin/peregrine:
+    built here (debug, what `swift test` already compiled; a no-op when it is current) so
+    that it matches the tree whichever cases run (it was built only for "management" names,
+    and a checkpoint case run alone used a stale CLI)."""
     result = subprocess.run(["make", "--no-print-directory", "-s", "cli", "CLI_CONFIGURATION=debug"],
                             cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if result.returncode != 0:
