@@ -35,6 +35,9 @@ final class NVMeAdminShadow: PassthroughBARInterposer {
   private var ring: NVMeAdminShadowRing?
   private var protectedPages: [UInt64] = []
   private var logged = false
+  /// The slot being copied, read from guest memory: one buffer for the guard's life, so a
+  /// store exit (and an enable's up to 4096 slots) allocates nothing for an allowed command.
+  private var slotWords = [UInt32](repeating: 0, count: 16)
 
   static let configuration: UInt64 = 0x14
   static let subsystemReset: UInt64 = 0x20
@@ -151,10 +154,10 @@ final class NVMeAdminShadow: PassthroughBARInterposer {
     let address = ring.guestBase + UInt64(slot) * NVMeAdminShadowRing.entrySize
     guard let pointer = vm.memory.pointer(to: address, length: NVMeAdminShadowRing.entrySize)
     else { return }
-    var guest = [UInt32](repeating: 0, count: 16)
     for index in 0..<16 {
-      guest[index] = pointer.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)
+      slotWords[index] = pointer.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)
     }
+    let guest = slotWords
     let before = ring.refusals
     queue.store(slot: slot, ring.copy(slot: slot, guest: guest))
     self.ring = ring
