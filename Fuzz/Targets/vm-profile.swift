@@ -3,43 +3,12 @@
 // GRUB passes through from grub.cfg.
 //
 // Checks, beyond not trapping: an accepted profile is within the documented limits, and
-// writing it back out in canonical form and parsing that gives the same profile (a parser
-// that accepts a line but reads it differently from what it says fails here).
+// writing it back out in canonical form (`VMProfile.canonicalLine`, every key) and parsing
+// that gives the same profile (a parser that accepts a line but reads it differently from
+// what it says fails here).
 //
 // Input: the module command line.
 import HypervisorCore
-
-func text(_ string: String) -> [UInt8] { Array(string.utf8) }
-
-func hex(_ value: UInt64, digits: Int = 1) -> [UInt8] {
-  var result: [UInt8] = []
-  var rest = value
-  repeat {
-    result.insert(text("0123456789abcdef")[Int(rest & 15)], at: 0)
-    rest >>= 4
-  } while rest != 0
-  while result.count < digits { result.insert(UInt8(ascii: "0"), at: 0) }
-  return result
-}
-
-/// The profile as a line `VMProfile.parse` reads back, every key given.
-func canonicalLine(_ profile: VMProfile) -> [UInt8] {
-  var line = text("vm name=") + profile.name
-  line += text(" mem=0x") + hex(profile.memorySize)
-  line += text(" load=0x") + hex(profile.loadAddress)
-  line +=
-    text(" entry=") + hex(UInt64(profile.entrySegment), digits: 4) + text(":")
-    + hex(UInt64(profile.entryOffset), digits: 4)
-  line += text(" cpus=0x") + hex(UInt64(profile.vcpuCount))
-  line += text(profile.unmapped == .stop ? " unmapped=stop" : " unmapped=ignore")
-  line += text(profile.stormDetection ? " storm=on" : " storm=off")
-  line += text(profile.kind == .flat ? " kind=flat" : " kind=linux")
-  if !profile.diskImage.isEmpty { line += text(" disk=") + profile.diskImage }
-  if !profile.guestCommandLine.isEmpty {
-    line += text(" -- ") + profile.guestCommandLine
-  }
-  return line
-}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -55,7 +24,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
   // The command line after " -- " is carried as is; a line that parsed with an empty one
   // (a trailing " -- ") reads back the same without it.
-  switch VMProfile.parse(canonicalLine(profile)) {
+  switch VMProfile.parse(profile.canonicalLine) {
   case .success(let again):
     precondition(again == profile, "the canonical form of a profile reads differently")
   case .failure:
