@@ -203,7 +203,8 @@ ERASED = [r"^\[info \] pci sriov %s: NVMe namespace %d erased for the next owner
 REFUSED = (r"^\[warn \] nvme guard: vm vma: pci 0000:00:04\.1: admin opcode 0x15 refused \(not"
            r" on the VF owner's list\); the device answers Invalid Command Opcode$")
 GUARD_END = (r"^\[info \] nvme guard: vm %s: pci %s: (\d+) admin queue stores emulated, (\d+)"
-             r" register accesses, (\d+) enables, (\d+) refused slot copies; shadow queue freed$")
+             r" register accesses, (\d+) enables, (\d+) refused slot copies, (\d+) NSSR writes dropped;"
+             r" shadow queue freed$")
 NVME_RUN = re.compile(r"^NVME run tag=(\w+) bytes=(\d+) written=(\w+) read=(\w+) ios=(\d+)"
                       r" reads=(\d+) writes=(\d+) irqs=(\d+) ns=(\d+) polls=(\d+)$", re.MULTILINE)
 
@@ -397,7 +398,7 @@ class SRIOVLinuxDriver(SRIOVDriver):
             end = re.search(GUARD_END % (vm, re.escape(function)), text, re.MULTILINE)
             if not end:
                 raise DriverFailure("no admin guard line for %s" % vm)
-            stores, registers, enables, refused = (int(g) for g in end.groups())
+            stores, registers, enables, refused, dropped = (int(g) for g in end.groups())
             if stores == 0 or enables == 0 or (refused > 0) != (vm == "vma"):
                 raise DriverFailure("%s's admin guard: %s" % (vm, end.group(0)))
             self.notes.append("%s admin guard: %d admin queue stores emulated (one exit each),"
