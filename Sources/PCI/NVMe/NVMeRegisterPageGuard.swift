@@ -15,7 +15,8 @@
 /// An access is taken apart at dword boundaries. A byte or word of one of the five dwords
 /// (and each such piece of an unaligned access) is merged into its dword first, with the
 /// device's current value (CC, AQA), the guest's (ASQ) or zero (NSSR), so the device never
-/// sees part of one: §3.1 asks for whole-register accesses and leaves the rest undefined.
+/// sees part of one (§3.1 describes whole-register accesses; what a controller does with a
+/// partial or misaligned one is not specified).
 /// The other dwords' pieces of such an access go to the device as naturally aligned pieces;
 /// an access that touches none of the five goes as it is (a 64-bit one as two 32-bit
 /// writes, low first: 64-bit registers may be written so, §3.1).
