@@ -6,12 +6,13 @@ import PCI
 /// must never fetch a guest's admin command unchecked. The device fetches from a node-owned
 /// shadow queue (`NVMeShadowQueue`) instead of the guest's, while the doorbells stay mapped.
 ///
-/// - The register page (BAR0 0x0-0xFFF, NVM Express 1.4 §3.1) is this model's: the guest's
-///   ASQ (0x28) is kept here for its reads and never reaches the device; when the guest
-///   sets CC.EN (0x14 bit 0), the device's ASQ becomes the shadow's I/O virtual address,
-///   the guest's ring pages are write-protected in nested paging and every slot copied.
-///   NSSR (0x20, NVM Subsystem Reset) is dropped: it would reset the other VMs' controllers.
-///   Everything else goes to the device.
+/// - The register page (BAR0 0x0-0xFFF, NVM Express 1.4 §3.1) is this model's, its accesses
+///   decided by `NVMeRegisterPageGuard` (host-tested): the guest's ASQ (0x28) is kept there
+///   for its reads and never reaches the device; when the guest sets CC.EN (0x14 bit 0),
+///   the guest's ring pages are write-protected in nested paging and every slot copied,
+///   then the device's ASQ becomes the shadow's I/O virtual address. NSSR (0x20, NVM
+///   Subsystem Reset) is dropped: it would reset the other VMs' controllers. Everything
+///   else goes to the device (a byte or word of CC or AQA merged into its dword first).
 /// - Every guest store into a protected page exits; `stored` copies each slot it touched
 ///   into the shadow, through `NVMeAdminShadowRing` (the allow-list, `NVMeAdminGuard`). The
 ///   controller fetches a slot only after the tail doorbell the guest writes after its
@@ -30,19 +31,16 @@ final class NVMeAdminShadow: PassthroughBARInterposer {
   /// gives them their write right back.
   let protect: ([UInt64]) -> Bool
   let allow: ([UInt64]) -> Void
-  /// The guest's ASQ as it wrote it, and the ring while the controller is enabled.
-  private var guestASQ: UInt64 = 0
+  /// What each register access becomes (the guest's ASQ, whether the guard is on), and the
+  /// ring while it is on.
+  private var registers: NVMeRegisterPageGuard
   private var ring: NVMeAdminShadowRing?
   private var protectedPages: [UInt64] = []
   private var logged = false
+  private var loggedSubsystemReset = false
   /// The slot being copied, read from guest memory: one buffer for the guard's life, so a
   /// store exit (and an enable's up to 4096 slots) allocates nothing for an allowed command.
   private var slotWords = [UInt32](repeating: 0, count: 16)
-
-  static let configuration: UInt64 = 0x14
-  static let subsystemReset: UInt64 = 0x20
-  static let adminQueueAttributes: UInt64 = 0x24
-  static let adminSubmissionQueue: UInt64 = 0x28
 
   init(
     vm: VirtualMachine, access: HostPassthroughAccess, queue: NVMeShadowQueue,
@@ -54,81 +52,68 @@ final class NVMeAdminShadow: PassthroughBARInterposer {
     self.queue = queue
     self.protect = protect
     self.allow = allow
+    self.registers = NVMeRegisterPageGuard(shadowIOVA: queue.iova)
   }
 
   func read(offset: UInt64, size: UInt8) -> UInt64 {
     queue.registerAccesses &+= 1
-    let asq = Self.adminSubmissionQueue
-    guard offset + UInt64(size) > asq, offset < asq + 8 else {
-      return access.readMMIO(bar: bar, offset: offset, size: size)
+    return registers.read(offset: offset, size: size) { at, width in
+      access.readMMIO(bar: bar, offset: at, size: width)
     }
-    // Only an access that lies inside ASQ reads the guest's value; one straddling it reads
-    // the device for the rest (no driver does that).
-    guard offset >= asq, offset + UInt64(size) <= asq + 8 else {
-      return access.readMMIO(bar: bar, offset: offset, size: size)
-    }
-    let value = guestASQ >> ((offset - asq) * 8)
-    return size >= 8 ? value : value & ((1 << (UInt64(size) * 8)) - 1)
   }
 
   func write(offset: UInt64, size: UInt8, value: UInt64) {
     queue.registerAccesses &+= 1
-    // A 64-bit write is its two dwords (ASQ and ACQ are written so by Linux's lo_hi_writeq).
-    if size == 8 {
-      writeDword(offset, UInt32(truncatingIfNeeded: value))
-      writeDword(offset + 4, UInt32(truncatingIfNeeded: value >> 32))
-    } else if size == 4 && offset & 3 == 0 {
-      writeDword(offset, UInt32(truncatingIfNeeded: value))
-    } else if offset >= Self.configuration && offset < Self.adminSubmissionQueue + 8 {
-      // A byte or word write into CC, NSSR, AQA or ASQ: merged into its dword.
-      let dword = offset & ~3
-      let shift = (offset - dword) * 8
-      let mask = ((UInt64(1) << (UInt64(size) * 8)) - 1) << shift
-      let old = UInt64(UInt32(truncatingIfNeeded: read(offset: dword, size: 4)))
-      writeDword(dword, UInt32(truncatingIfNeeded: old & ~mask | (value << shift) & mask))
-    } else {
-      access.writeMMIO(bar: bar, offset: offset, size: size, value: value)
+    let actions = registers.write(offset: offset, size: size, value: value) { at, width in
+      access.readMMIO(bar: bar, offset: at, size: width)
     }
-  }
-
-  private func writeDword(_ offset: UInt64, _ value: UInt32) {
-    switch offset {
-    case Self.adminSubmissionQueue:
-      guestASQ = guestASQ & 0xFFFF_FFFF_0000_0000 | UInt64(value)
-    case Self.adminSubmissionQueue + 4:
-      guestASQ = guestASQ & 0xFFFF_FFFF | UInt64(value) << 32
-    case Self.subsystemReset:
-      break
-    case Self.configuration:
-      let enabled = access.readMMIO(bar: bar, offset: offset, size: 4) & 1 != 0
-      let enabling = value & 1 != 0
-      if enabling && !enabled { enable() }
-      access.writeMMIO(bar: bar, offset: offset, size: 4, value: UInt64(value))
-      if !enabling && enabled { disable() }
-    default:
-      access.writeMMIO(bar: bar, offset: offset, size: 4, value: UInt64(value))
+    for action in actions {
+      switch action {
+      case .device(let at, let width, let written):
+        access.writeMMIO(bar: bar, offset: at, size: width, value: written)
+      case .enable(let guestASQ, let attributes):
+        enable(guestASQ: guestASQ, queueAttributes: attributes)
+      case .disable:
+        disable()
+      case .dropped(let written):
+        droppedSubsystemReset(written)
+      }
     }
   }
 
   /// CC.EN 0 → 1 (§7.6.1 step 5: ASQ and AQA are set by now): the guest's ring protected
-  /// and copied, the device pointed at the shadow.
-  private func enable() {
+  /// and copied; the device's ASQ (the shadow's address) and CC are the next actions.
+  private func enable(guestASQ: UInt64, queueAttributes: UInt32) {
     disable()
     queue.enables &+= 1
     queue.clear()
-    let aqa = access.readMMIO(bar: bar, offset: Self.adminQueueAttributes, size: 4)
     // A ring the controller would refuse (misaligned ASQ) gets no copies: the device
     // fetches zeroes from the shadow, which it refuses, and the guest's driver times out.
-    if let made = NVMeAdminShadowRing(guestBase: guestASQ, entries: Int(aqa & 0xFFF) + 1) {
+    if let made = NVMeAdminShadowRing(
+      guestBase: guestASQ, entries: Int(queueAttributes & 0xFFF) + 1)
+    {
       ring = made
       // Pages outside RAM cannot be protected; they are not copied either (no RAM to read).
       if protect(made.guestPages) { protectedPages = made.guestPages }
       for slot in 0..<made.entries { copy(slot) }
     }
-    access.writeMMIO(
-      bar: bar, offset: Self.adminSubmissionQueue, size: 4, value: queue.iova & 0xFFFF_FFFF)
-    access.writeMMIO(
-      bar: bar, offset: Self.adminSubmissionQueue + 4, size: 4, value: queue.iova >> 32)
+  }
+
+  /// A write to NSSR, dropped (it would reset every controller of the subsystem, the other
+  /// VMs' too): counted, and said once per VM and device.
+  private func droppedSubsystemReset(_ value: UInt32) {
+    queue.subsystemResetsDropped &+= 1
+    guard !loggedSubsystemReset else { return }
+    loggedSubsystemReset = true
+    guard Log.begin(.warning) else { return }
+    Console.write("nvme guard: vm ")
+    Console.write(bytes: vmName)
+    Console.write(": pci ")
+    Console.write(bytes: queue.function.text)
+    Console.write(": NSSR write ")
+    Console.write(hex: UInt64(value))
+    Console.write(" dropped (an NVM Subsystem Reset would reset the other VFs' controllers)")
+    Log.end()
   }
 
   /// CC.EN 1 → 0 (or a new enable): the guest's pages writable again. The shadow keeps

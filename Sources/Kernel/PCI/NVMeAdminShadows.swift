@@ -19,12 +19,13 @@ final class NVMeShadowQueue {
   let iova: UInt64
   /// What the guard did over the VM's life, for the line at release: guest stores into
   /// its admin queue's pages emulated (each one an exit), accesses to the trapped register
-  /// page, commands replaced, the first refused opcode.
+  /// page, commands replaced, the first refused opcode, NSSR writes dropped.
   var stores: UInt64 = 0
   var registerAccesses: UInt64 = 0
   var refusals: UInt64 = 0
   var firstRefused: UInt8?
   var enables: UInt64 = 0
+  var subsystemResetsDropped: UInt64 = 0
 
   init(function: PassthroughFunction, vmName: [UInt8], host: UInt64, iova: UInt64) {
     self.function = function
@@ -106,7 +107,9 @@ enum NVMeShadowQueues {
     Console.write(decimal: queue.enables)
     Console.write(" enables, ")
     Console.write(decimal: queue.refusals)
-    Console.write(" refused slot copies; shadow queue freed")
+    Console.write(" refused slot copies, ")
+    Console.write(decimal: queue.subsystemResetsDropped)
+    Console.write(" NSSR writes dropped; shadow queue freed")
     Log.end()
   }
 }
