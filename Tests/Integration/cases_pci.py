@@ -1,7 +1,8 @@
 """The VM's PCI platform (docs/guest-io.md): a flat guest with apic=on reads the host bridge
 through ports 0xCF8/0xCFC and ECAM on both backends; a Linux guest finds bus 0 through the
 MCFG and \\_SB.PCI0 and lists the host bridge; with rng=on it binds virtio_rng to 00:01.0 and
-reads /dev/hwrng through MSI-X, on both backends."""
+reads /dev/hwrng through MSI-X, on both backends. A flat guest drives QEMU's edu behind the
+virtual VT-d unit (iommu=vtd edu=on): a translated DMA and a blocked one."""
 
 from harness import Case
 
@@ -9,6 +10,9 @@ ISOS = {
     "build/test/pci-config.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/pci/config-space.bin:vm name=pci-config apic=on",
         "build/guests/tests/real-mode.bin:vm name=no-pci",
+    ]},
+    "build/test/viommu-edu.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/pci/viommu-edu.bin:vm name=viommu apic=on iommu=vtd edu=on",
     ]},
     "build/test/linux-pci.iso": {"cmdline": "loglevel=info", "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 lspci=1",
@@ -28,6 +32,17 @@ FLAT_EXPECT = [
     r"summary: vm no-pci: stopped by the guest, exit code 0",
 ]
 FLAT_FORBID = [r"^\[pci-config\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
+
+# The virtual VT-d unit and edu (docs/virtual-iommu.md): a DMA through a mapping, one to an
+# unmapped IOVA blocked, recorded and reported on the console with the VM and device.
+VIOMMU_EXPECT = [
+    r"^\[viommu\] DONE failures=0",
+    r"vIOMMU fault: VM viommu device 00:01\.0 write to 0x300000: write to a page not mapped "
+    r"writable \(reason 0x05\)",
+    r"summary: vm viommu: stopped by the guest, exit code 0",
+]
+VIOMMU_FORBID = [r"^\[viommu\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
+VIOMMU_COUNTS = {r"^\[viommu\] PASS ": 10}
 FLAT_COUNTS = {r"^\[pci-config\] PASS ": 11}
 
 LINUX_EXPECT = [
@@ -72,6 +87,11 @@ def cases():
         Case("bochs-vmx-pci-config-space", "bochs", "build/test/pci-config.iso",
              [r"vmx: every requested VMX control is available"] + FLAT_EXPECT,
              forbid=FLAT_FORBID, counts=FLAT_COUNTS, timeout=300),
+        Case("qemu-svm-viommu-edu", "qemu", "build/test/viommu-edu.iso", VIOMMU_EXPECT,
+             forbid=VIOMMU_FORBID, counts=VIOMMU_COUNTS, timeout=120),
+        Case("bochs-vmx-viommu-edu", "bochs", "build/test/viommu-edu.iso",
+             [r"vmx: every requested VMX control is available"] + VIOMMU_EXPECT,
+             forbid=VIOMMU_FORBID, counts=VIOMMU_COUNTS, timeout=300),
         Case("qemu-svm-linux-pci-bus", "qemu", "build/test/linux-pci.iso", LINUX_EXPECT,
              forbid=LINUX_FORBID, timeout=240),
         Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,

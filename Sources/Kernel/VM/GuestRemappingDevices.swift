@@ -46,7 +46,7 @@ final class RemappingFaultLog: VirtualRemappingFaultReporter {
   init(vmName: [UInt8]) { self.vmName = vmName }
 
   func report(_ fault: RemappingFault, code: UInt8) {
-    guard printed <= Self.limit else { return }
+    guard printed < Self.limit else { return }
     printed += 1
     guard Log.begin(.warning) else { return }
     Console.write("vIOMMU fault: VM ")
@@ -69,7 +69,7 @@ final class RemappingFaultLog: VirtualRemappingFaultReporter {
     Console.write(" (reason ")
     Console.write(hex: UInt64(code), digits: 2)
     Console.write(")")
-    if printed > Self.limit { Console.write("; further faults of this VM are only counted") }
+    if printed == Self.limit { Console.write("; further faults of this VM are only counted") }
     Log.end()
   }
 
