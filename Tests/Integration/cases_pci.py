@@ -36,9 +36,9 @@ FLAT_FORBID = [r"^\[pci-config\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit s
 # The virtual VT-d unit and edu (docs/virtual-iommu.md): a DMA through a mapping, one to an
 # unmapped IOVA blocked, recorded and reported on the console with the VM and device.
 VIOMMU_EXPECT = [
-    r"^\[viommu\] DONE failures=0",
     r"vIOMMU fault: VM viommu device 00:01\.0 write to 0x300000: write to a page not mapped "
     r"writable \(reason 0x05\)",
+    r"^\[viommu\] DONE failures=0",
     r"summary: vm viommu: stopped by the guest, exit code 0",
 ]
 VIOMMU_FORBID = [r"^\[viommu\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
