@@ -14,6 +14,10 @@ ISOS = {
     "build/test/viommu-edu.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/pci/viommu-edu.bin:vm name=viommu apic=on iommu=vtd edu=on",
     ]},
+    "build/test/linux-viommu.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M iommu=vtd edu=on -- console=ttyS0 lspci=1",
+        "build/linux/initramfs.cpio.gz:initrd vm=linux",
+    ]},
     "build/test/linux-pci.iso": {"cmdline": "loglevel=info", "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 lspci=1",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
@@ -66,6 +70,24 @@ LINUX_FORBID = [
 ]
 
 
+# Linux's intel-iommu on the virtual VT-d unit: the DMAR read, interrupt remapping on in
+# xAPIC mode (the I/O APIC's entries remappable from then on), queued invalidation, the
+# host bridge and edu in translated domains, and the boot going on to userspace.
+LINUX_VIOMMU_EXPECT = [
+    r"^\[linux\] .*ACPI: DMAR 0x[0-9A-F]+ 000048 \(v01 PRGRN  PEREGRIN",
+    r"^\[linux\] .*DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap c00004222f0682 ecap f00f4b",
+    r"^\[linux\] .*DMAR-IR: IOAPIC id 1 under DRHD base  0xfed90000 IOMMU 0",
+    r"^\[linux\] .*DMAR-IR: Enabled IRQ remapping in xapic mode",
+    r"^\[linux\] .*pci 0000:00:01.0: \[1234:11e8\] type 00 class 0xff0000",
+    r"^\[linux\] .*DMAR: dmar0: Using Queued invalidation",
+    r"^\[linux\] .*pci 0000:00:01.0: Adding to iommu group 1",
+    r"^\[linux\] .*DMAR: Intel\(R\) Virtualization Technology for Directed I/O",
+    r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+    r"summary: vm linux: powered off by the guest \(ACPI S5\)",
+]
+LINUX_VIOMMU_FORBID = LINUX_FORBID + [r"vIOMMU fault", r"^\[linux\] .*DMAR: .*fault"]
+
+
 RNG_EXPECT = [
     r"^\[linux\] .*pci 0000:00:01.0: \[1af4:1044\] type 00 class 0x",
     r"^\[linux\] .*pci 0000:00:01.0: BAR 4 \[mem 0xc0000000-0xc0003fff 64bit\]",
@@ -94,6 +116,8 @@ def cases():
              forbid=VIOMMU_FORBID, counts=VIOMMU_COUNTS, timeout=300),
         Case("qemu-svm-linux-pci-bus", "qemu", "build/test/linux-pci.iso", LINUX_EXPECT,
              forbid=LINUX_FORBID, timeout=240),
+        Case("qemu-svm-linux-viommu", "qemu", "build/test/linux-viommu.iso",
+             LINUX_VIOMMU_EXPECT, forbid=LINUX_VIOMMU_FORBID, timeout=240),
         Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,
              forbid=RNG_FORBID, timeout=120),
         # Slow (make test-slow): a second Bochs Linux boot; VT-x's virtio-pci transport and
