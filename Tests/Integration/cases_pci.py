@@ -43,6 +43,7 @@ VIOMMU_EXPECT = [
     r"vIOMMU fault: VM viommu device 00:01\.0 write to 0x300000: write to a page not mapped "
     r"writable \(reason 0x05\)",
     r"^\[viommu\] DONE failures=0",
+    r"vIOMMU: 3 DMA translations, 0 interrupts remapped, 1 faults",
     r"summary: vm viommu: stopped by the guest, exit code 0",
 ]
 VIOMMU_FORBID = [r"^\[viommu\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
@@ -83,6 +84,7 @@ LINUX_VIOMMU_EXPECT = [
     r"^\[linux\] .*pci 0000:00:01.0: Adding to iommu group 1",
     r"^\[linux\] .*DMAR: Intel\(R\) Virtualization Technology for Directed I/O",
     r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+    r"vIOMMU: \d+ DMA translations, [1-9]\d* interrupts remapped, 0 faults",
     r"summary: vm linux: powered off by the guest \(ACPI S5\)",
 ]
 LINUX_VIOMMU_FORBID = LINUX_FORBID + [r"vIOMMU fault", r"^\[linux\] .*DMAR: .*fault"]

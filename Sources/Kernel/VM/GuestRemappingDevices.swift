@@ -20,6 +20,7 @@ enum GuestRemappingDevices {
       vm.mmio.register(
         made, base: VirtualRemappingIdentity.base, size: VirtualRemappingIdentity.size)
       platform.ioAPIC?.remapping = made
+      vm.virtualIOMMU = made
       unit = made
     }
     guard profile.eduDevice else { return nil }
