@@ -103,6 +103,25 @@ final class EduDeviceTests: XCTestCase {
     XCTAssertEqual(reporter.faults.first?.code, 0x5)
   }
 
+  /// A guest that maps an IOVA to guest-physical memory beyond its RAM: the unit translates,
+  /// the DMA path refuses the result (bounded to RAM), nothing is read or written.
+  func testAMappingBeyondTheVMsRAMIsRefusedAfterTranslation() {
+    let fixture = VirtualRemappingFixture()
+    let unit = VirtualRemappingUnit(memory: fixture.memory, events: nil)
+    let (root, top) = fixture.rootAndContext(for: slot)
+    fixture.map(iova: 0x5000, to: 0x1_0000_0000, top: top)  // 4 GiB: far past the 4 MiB
+    _ = unit.write(offset: UInt64(RemappingRegister.rootTableAddress), size: 8, value: root)
+    _ = unit.write(
+      offset: UInt64(RemappingRegister.globalCommand), size: 4,
+      value: UInt64(RemappingGlobalBit.setRootTablePointer | RemappingGlobalBit.translationEnable))
+    let (device, dmaPath) = edu(fixture, unit: unit)
+    dma(device, bus: 0x5000, count: 8, toRAM: true)
+    dma(device, bus: 0x5000, count: 8, toRAM: false)
+    XCTAssertEqual(device.refusedTransfers, 2)
+    XCTAssertEqual(dmaPath.faults, 2)
+    XCTAssertEqual(unit.faults, 0, "the unit translated: the refusal is the bus's")
+  }
+
   func testDMAOutsideTheVMsRAMIsRefusedWithoutAUnit() {
     let fixture = VirtualRemappingFixture()
     let (device, dmaPath) = edu(fixture)
