@@ -5,7 +5,8 @@ Bare QEMU runs the test as kvm-unit-tests' x86/run would with ACCEL=tcg (its dev
 pc-testdev, pci-testdev, isa-debug-exit at 0xF4; the test's -smp and extra_params). Peregrine runs it as a
 multiboot guest on an ISO of its own: `vm name=T kind=multiboot mem=M cpus=N testdev=on -- ARGS`, with
 M the test's -m (default 128M, QEMU's), N its smp and ARGS its test_args (or -append); the other QEMU options
-(-cpu, devices) have no Peregrine equivalent and are left out, except that the AMD-V node's
+(-cpu, devices) have no Peregrine equivalent and are left out, except `-device intel-iommu` and `-device edu`
+(`iommu=vtd edu=on`, device_words) and that the AMD-V node's
 `-cpu EPYC` gains the features of NODE_FEATURES the test's own -cpu has (node_cpu_features). The verdict is the status the
 debug-exit port gives, as QEMU's: 1 PASS, 77 SKIP (the test exits with 77 >> 1), else
 FAIL; QEMU's exit 0 means the guest ended without the debug exit (a triple fault under
@@ -170,11 +171,26 @@ def environment():
     return path
 
 
+def device_words(test):
+    """The Peregrine profile words for the test's QEMU devices that Peregrine models:
+    `-device intel-iommu` is `iommu=vtd` (docs/virtual-iommu.md), `-device edu` is
+    `edu=on`. Other devices have no equivalent and are dropped."""
+    args = qemu_options(test)
+    devices = [args[i + 1].split(",")[0] for i in range(len(args) - 1) if args[i] == "-device"]
+    words = ""
+    if "intel-iommu" in devices:
+        words += " iommu=vtd"
+    if "edu" in devices:
+        words += " edu=on"
+    return words
+
+
 def run_peregrine(test, kut, column, log):
     cmdline, memory, cpus = guest_options(test)
     name = vm_name(test)
     iso = os.path.join(OUT, "iso", "%s.iso" % test["name"])
-    profile = "vm name=%s kind=multiboot mem=%s cpus=%s testdev=on" % (name, memory, cpus)
+    profile = "vm name=%s kind=multiboot mem=%s cpus=%s testdev=on%s" % (
+        name, memory, cpus, device_words(test))
     if cmdline.strip():
         profile += " -- " + cmdline
     build = subprocess.run(

@@ -1,7 +1,8 @@
 """The VM's PCI platform (docs/guest-io.md): a flat guest with apic=on reads the host bridge
 through ports 0xCF8/0xCFC and ECAM on both backends; a Linux guest finds bus 0 through the
 MCFG and \\_SB.PCI0 and lists the host bridge; with rng=on it binds virtio_rng to 00:01.0 and
-reads /dev/hwrng through MSI-X, on both backends."""
+reads /dev/hwrng through MSI-X, on both backends. A flat guest drives QEMU's edu behind the
+virtual VT-d unit (iommu=vtd edu=on): a translated DMA and a blocked one."""
 
 from harness import Case
 
@@ -9,6 +10,13 @@ ISOS = {
     "build/test/pci-config.iso": {"cmdline": "loglevel=info", "modules": [
         "build/guests/pci/config-space.bin:vm name=pci-config apic=on",
         "build/guests/tests/real-mode.bin:vm name=no-pci",
+    ]},
+    "build/test/viommu-edu.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/pci/viommu-edu.bin:vm name=viommu apic=on iommu=vtd edu=on",
+    ]},
+    "build/test/linux-viommu.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M iommu=vtd edu=on -- console=ttyS0 lspci=1",
+        "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
     "build/test/linux-pci.iso": {"cmdline": "loglevel=info", "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 lspci=1",
@@ -28,6 +36,18 @@ FLAT_EXPECT = [
     r"summary: vm no-pci: stopped by the guest, exit code 0",
 ]
 FLAT_FORBID = [r"^\[pci-config\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
+
+# The virtual VT-d unit and edu (docs/virtual-iommu.md): a DMA through a mapping, one to an
+# unmapped IOVA blocked, recorded and reported on the console with the VM and device.
+VIOMMU_EXPECT = [
+    r"vIOMMU fault: VM viommu device 00:01\.0 write to 0x300000: write to a page not mapped "
+    r"writable \(reason 0x05\)",
+    r"^\[viommu\] DONE failures=0",
+    r"vIOMMU: 3 DMA translations, 0 interrupts remapped, 1 faults",
+    r"summary: vm viommu: stopped by the guest, exit code 0",
+]
+VIOMMU_FORBID = [r"^\[viommu\] FAIL", r"PEREGRINE (PANIC|EXCEPTION)", r"exit storm"]
+VIOMMU_COUNTS = {r"^\[viommu\] PASS ": 10}
 FLAT_COUNTS = {r"^\[pci-config\] PASS ": 11}
 
 LINUX_EXPECT = [
@@ -51,6 +71,25 @@ LINUX_FORBID = [
 ]
 
 
+# Linux's intel-iommu on the virtual VT-d unit: the DMAR read, interrupt remapping on in
+# xAPIC mode (the I/O APIC's entries remappable from then on), queued invalidation, the
+# host bridge and edu in translated domains, and the boot going on to userspace.
+LINUX_VIOMMU_EXPECT = [
+    r"^\[linux\] .*ACPI: DMAR 0x[0-9A-F]+ 000048 \(v01 PRGRN  PEREGRIN",
+    r"^\[linux\] .*DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap c00004222f0682 ecap f00f4b",
+    r"^\[linux\] .*DMAR-IR: IOAPIC id 1 under DRHD base  0xfed90000 IOMMU 0",
+    r"^\[linux\] .*DMAR-IR: Enabled IRQ remapping in xapic mode",
+    r"^\[linux\] .*pci 0000:00:01.0: \[1234:11e8\] type 00 class 0xff0000",
+    r"^\[linux\] .*DMAR: dmar0: Using Queued invalidation",
+    r"^\[linux\] .*pci 0000:00:01.0: Adding to iommu group 1",
+    r"^\[linux\] .*DMAR: Intel\(R\) Virtualization Technology for Directed I/O",
+    r"^\[linux\] PEREGRINE-LINUX-USERSPACE-OK$",
+    r"vIOMMU: \d+ DMA translations, [1-9]\d* interrupts remapped, 0 faults",
+    r"summary: vm linux: powered off by the guest \(ACPI S5\)",
+]
+LINUX_VIOMMU_FORBID = LINUX_FORBID + [r"vIOMMU fault", r"^\[linux\] .*DMAR: .*fault"]
+
+
 RNG_EXPECT = [
     r"^\[linux\] .*pci 0000:00:01.0: \[1af4:1044\] type 00 class 0x",
     r"^\[linux\] .*pci 0000:00:01.0: BAR 4 \[mem 0xc0000000-0xc0003fff 64bit\]",
@@ -72,8 +111,15 @@ def cases():
         Case("bochs-vmx-pci-config-space", "bochs", "build/test/pci-config.iso",
              [r"vmx: every requested VMX control is available"] + FLAT_EXPECT,
              forbid=FLAT_FORBID, counts=FLAT_COUNTS, timeout=300),
+        Case("qemu-svm-viommu-edu", "qemu", "build/test/viommu-edu.iso", VIOMMU_EXPECT,
+             forbid=VIOMMU_FORBID, counts=VIOMMU_COUNTS, timeout=120),
+        Case("bochs-vmx-viommu-edu", "bochs", "build/test/viommu-edu.iso",
+             [r"vmx: every requested VMX control is available"] + VIOMMU_EXPECT,
+             forbid=VIOMMU_FORBID, counts=VIOMMU_COUNTS, timeout=300),
         Case("qemu-svm-linux-pci-bus", "qemu", "build/test/linux-pci.iso", LINUX_EXPECT,
              forbid=LINUX_FORBID, timeout=240),
+        Case("qemu-svm-linux-viommu", "qemu", "build/test/linux-viommu.iso",
+             LINUX_VIOMMU_EXPECT, forbid=LINUX_VIOMMU_FORBID, timeout=240),
         Case("qemu-svm-linux-virtio-rng", "qemu", "build/test/linux-rng.iso", RNG_EXPECT,
              forbid=RNG_FORBID, timeout=120),
         # Slow (make test-slow): a second Bochs Linux boot; VT-x's virtio-pci transport and

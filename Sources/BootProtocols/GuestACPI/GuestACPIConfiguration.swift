@@ -33,6 +33,8 @@ public struct GuestACPIConfiguration: Equatable, Sendable {
   public var ioAPICAddress: UInt32
   /// The PCI host bridge (MCFG and `\_SB.PCI0`), nil for a machine without PCI.
   public var pciHostBridge: GuestPCIHostBridge?
+  /// The virtual VT-d unit (a DMAR table), nil for a machine without one.
+  public var remappingUnit: GuestDMARUnit? = nil
 
   public init(
     vcpuCount: Int, pm1aEvent: UInt16, pm1aControl: UInt16, sleepTypeS5: UInt8,

@@ -14,6 +14,8 @@ public struct GuestACPIImage: Equatable, Sendable {
   public var dsdtAddress: UInt64
   /// The MCFG, where the machine has a PCI host bridge.
   public var mcfgAddress: UInt64? = nil
+  /// The DMAR, where the machine has a virtual VT-d unit.
+  public var dmarAddress: UInt64? = nil
 
   /// The guest-physical range `bytes` occupies.
   public var range: PhysicalRange {

@@ -3,6 +3,7 @@
 ///     vm name=NAME [mem=16M] [load=0x1000] [entry=0000:1000] [cpus=1]
 ///        [unmapped=stop|ignore] [storm=on|off] [kind=flat|linux|multiboot] [apic=on|off]
 ///        [sched=shared|pinned|gang] [pin=0,2,4,6] [trace=N] [rng=on|off] [testdev=on|off]
+///        [iommu=vtd|off] [edu=on|off]
 ///        [-- GUEST COMMAND LINE]
 ///
 /// `trace=N` records the first N exits of each vCPU and prints them on the console when the
@@ -34,6 +35,11 @@
 /// (PCTestDevice: ports 0xE0 and 0x2000–0x2017, I/O RAM at 0xFF00_0000) and the 8259 pair
 /// it raises lines on (PIC8259Pair, ExtINT through vCPU 0's LINT0). Off by default; the KUT
 /// runner (scripts/kvm_unit_tests.py) turns it on for every test.
+///
+/// `iommu=vtd` gives the VM a virtual Intel VT-d unit at 0xFED9_0000 (VirtualRemappingUnit,
+/// docs/virtual-iommu.md) in front of its emulated PCI functions and its I/O APIC, named by
+/// a DMAR table; `edu=on` puts QEMU's edu test device (EduDevice) on its PCI bus. Both need
+/// a PCI bus; both are off by default, and a VM with either is not checkpointed.
 ///
 /// Validated before any memory is given to the VM; a bad profile is refused with a
 /// message and the other VMs boot regardless.
@@ -78,6 +84,10 @@ public struct VMProfile: Equatable {
   public var entropyDevice = false
   /// testdev=on: the pc-testdev and the 8259 pair (multiboot guests).
   public var testDevice = false
+  /// iommu=vtd: a virtual VT-d unit (DMA and interrupt remapping) for the VM's devices.
+  public var virtualIOMMU = false
+  /// edu=on: QEMU's edu device on the VM's PCI bus.
+  public var eduDevice = false
   /// Host PCI functions handed to the guest (`<passthrough>`, docs/passthrough.md); claimed
   /// by the node (PassthroughClaims) before the VM is built. Only the control protocol sets
   /// them: the boot-time module line has no key for them.
@@ -205,6 +215,18 @@ public struct VMProfile: Equatable {
         switch value {
         case Array("on".utf8): profile.testDevice = true
         case Array("off".utf8): profile.testDevice = false
+        default: return .failure(.invalidValue(word.key))
+        }
+      case Array("iommu".utf8):
+        switch value {
+        case Array("vtd".utf8): profile.virtualIOMMU = true
+        case Array("off".utf8): profile.virtualIOMMU = false
+        default: return .failure(.invalidValue(word.key))
+        }
+      case Array("edu".utf8):
+        switch value {
+        case Array("on".utf8): profile.eduDevice = true
+        case Array("off".utf8): profile.eduDevice = false
         default: return .failure(.invalidValue(word.key))
         }
       default:

@@ -72,14 +72,29 @@ public final class IOAPICModel: MMIODevice {
     }
   }
 
+  /// The VM's virtual VT-d unit (`iommu=vtd`): every unmasked entry's message goes through
+  /// its interrupt remapping (VT-d spec rev 4.1 §5.1.5.1), remappable-format entries (bit
+  /// 48) included. nil: entries are delivered as written.
+  public var remapping: VirtualRemappingUnit?
+
   /// Delivers `pin`'s entry unless masked; false if nothing was delivered.
   private func deliver(pin: Int) -> Bool {
     let entry = entries[pin]
     guard entry & (1 << 16) == 0 else { return false }  // masked
-    let vector = UInt8(truncatingIfNeeded: entry)
-    let destination = UInt8(truncatingIfNeeded: entry >> 56)
-    let logical = entry & (1 << 11) != 0
-    let mode = (entry >> 8) & 7
+    var vector = UInt8(truncatingIfNeeded: entry)
+    var destination = UInt8(truncatingIfNeeded: entry >> 56)
+    var logical = entry & (1 << 11) != 0
+    var mode = (entry >> 8) & 7
+    if let remapping {
+      let message = InterruptRemappingLookup.message(ofRedirectionEntry: entry)
+      switch remapping.remap(address: message.address, data: message.data, requester: nil) {
+      case .unchanged: break
+      case .remapped(let target):
+        (vector, destination, logical) = (target.vector, target.destination, target.logical)
+        mode = UInt64(target.deliveryMode)
+      case .blocked: return false
+      }
+    }
     guard mode <= 1 || mode == 4 else { return false }  // fixed, lowest priority, NMI
     var delivered = false
     for vcpu in vcpus {
@@ -165,6 +180,9 @@ public final class InterruptLine {
   }
 
   public func pulse() { controller.raise(pin: pin) }
+
+  /// Drives the line by level (a PCI function's INTx: asserted while it wants service).
+  public func setLevel(high: Bool) { controller.setLevel(pin: pin, high: high) }
 }
 
 extension IOAPICModel: StatefulDevice {

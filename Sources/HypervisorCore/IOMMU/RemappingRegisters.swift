@@ -10,6 +10,13 @@ public enum RemappingRegister {
   public static let contextCommand = 0x28  // §11.4.6.1, 64-bit
   public static let faultStatus = 0x34  // §11.4.7.1, 32-bit
   public static let faultEventControl = 0x38  // §11.4.7.2, 32-bit
+  public static let faultEventData = 0x3C  // §11.4.7.3, 32-bit
+  public static let faultEventAddress = 0x40  // §11.4.7.4, 32-bit
+  public static let faultEventUpperAddress = 0x44  // §11.4.7.5, 32-bit
+  public static let invalidationEventControl = 0xA0  // §11.4.9.5, 32-bit
+  public static let invalidationEventData = 0xA4  // §11.4.9.6, 32-bit
+  public static let invalidationEventAddress = 0xA8  // §11.4.9.7, 32-bit
+  public static let invalidationEventUpperAddress = 0xAC  // §11.4.9.8, 32-bit
 }
 
 /// Global command / status bits (§11.4.4): a command bit and its status bit share a position.

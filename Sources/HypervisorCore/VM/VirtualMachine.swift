@@ -95,6 +95,8 @@ public final class VirtualMachine {
   public var diskDevice: VirtioBlockDevice?
   /// The PCI platform around `pciBus` (PCIPlatform: its windows, MSI receiver, attach).
   public var pciPlatform: PCIPlatform?
+  /// The guest's virtual VT-d unit (`iommu=vtd`, docs/virtual-iommu.md), for its counters.
+  public var virtualIOMMU: VirtualRemappingUnit?
   /// A traced VM's device clock (RecordingClock, docs/exit-trace.md); nil for every other VM,
   /// whose devices read the kernel's clock directly.
   public var recordingClock: RecordingClock?

@@ -296,6 +296,16 @@ final class ManagerControl<Backend: VirtualizationBackend>: VMControl {
         ControlFailure(
           .invalidState, text: "pause the VM first: its state is captured when it is paused"))
     }
+    // The virtual IOMMU's registers and the edu device's are not in the saved format
+    // (docs/virtual-iommu.md): such a VM is refused rather than restored without them.
+    if let vm = manager.virtualMachine(id), vm.profile.virtualIOMMU || vm.profile.eduDevice {
+      return .failure(
+        ControlFailure(
+          .notSupported,
+          text:
+            "a VM with iommu=vtd or edu=on cannot be checkpointed or migrated: their state is not saved"
+        ))
+    }
     guard let state = manager.virtualMachine(id)?.savedState else {
       return .failure(
         ControlFailure(

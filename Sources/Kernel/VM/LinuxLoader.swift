@@ -78,7 +78,8 @@ enum LinuxLoader {
     let acpi = GuestACPITables.build(
       base: LinuxGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count, pm1aEvent: pm1aEvent,
       pm1aControl: pm1aControl, sleepTypeS5: softOffType,
-      pciHostBridge: GuestPCIDescription.hostBridge)
+      pciHostBridge: GuestPCIDescription.hostBridge,
+      remappingUnit: GuestPCIDescription.remappingUnit(vm.profile, vcpuCount: vm.vcpus.count))
     let zeroPage: [UInt8]
     do {
       zeroPage = try LinuxBootParameters.build(

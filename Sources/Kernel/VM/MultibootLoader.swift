@@ -66,7 +66,8 @@ enum MultibootLoader {
       base: MultibootGuestLayout.acpiTablesAddress, vcpuCount: vm.vcpus.count,
       pm1aEvent: LinuxLoader.pm1aEvent, pm1aControl: LinuxLoader.pm1aControl,
       sleepTypeS5: LinuxLoader.softOffType, pmTimer: pmTimer,
-      pciHostBridge: GuestPCIDescription.hostBridge)
+      pciHostBridge: GuestPCIDescription.hostBridge,
+      remappingUnit: GuestPCIDescription.remappingUnit(vm.profile, vcpuCount: vm.vcpus.count))
     let version = image.header.version
     let information = MultibootInformation.build(
       version, layout: layout,

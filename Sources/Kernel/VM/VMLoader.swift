@@ -243,7 +243,9 @@ enum VMLoader {
     vm.installStandardDevices(console: console)
     // A traced VM's devices read a clock the trace records (before populate builds them).
     if profile.traceExits > 0 { vm.recordingClock = RecordingClock(inner: TSCClock.shared) }
-    if let message = populate(vm) ?? GuestIODevices.attach(in: vm) {
+    if let message = populate(vm) ?? GuestIODevices.attach(in: vm)
+      ?? GuestRemappingDevices.attach(in: vm)
+    {
       space.release()
       return .failure(.invalid(message))
     }

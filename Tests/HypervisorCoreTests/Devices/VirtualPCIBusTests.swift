@@ -45,6 +45,21 @@ final class VirtualPCIBusTests: XCTestCase {
     XCTAssertEqual(bus.read(port: 0xCF8, size: 4), 0x8000_4800)
   }
 
+  /// kvm-unit-tests' PCI library (lib/x86/asm/pci.h) puts the register's low bits in the
+  /// address and reads 0xCFC: QEMU ORs them into the byte offset, and so does the bus. The
+  /// address register still reads them as 0.
+  func testTheAddressLowBitsSelectBytesAsQEMUs() {
+    let bus = VirtualPCIBus()
+    bus.attach(Counter(), device: 2)
+    select(bus, device: 2, register: 2)
+    XCTAssertEqual(bus.read(port: 0xCF8, size: 4), 0x8000_1000)
+    XCTAssertEqual(bus.read(port: 0xCFC, size: 2), 0x1041, "the device ID")
+    XCTAssertEqual(bus.read(port: 0xCFE, size: 2), 0x1041)
+    select(bus, device: 2, register: 0)
+    XCTAssertEqual(bus.read(port: 0xCFC, size: 2), 0x1AF4)
+    XCTAssertEqual(bus.read(port: 0xCFE, size: 2), 0x1041)
+  }
+
   func testReadOnlyFieldsStayAndTheCommandRegisterTakesOnlyItsBits() {
     let bus = VirtualPCIBus()
     let counter = Counter()

@@ -30,7 +30,7 @@ extension VirtualPCIBus: StatefulDevice {
     return State(addressLatch: addressLatch, occupiedSlots: slots)
   }
 
-  public func restore(_ state: State) { addressLatch = state.addressLatch & 0x80FF_FFFC }
+  public func restore(_ state: State) { restoreAddressLatch(state.addressLatch) }
 
   /// Every function's records, slot by slot.
   public func savedFunctions() -> [SavedDevice] {

@@ -25,7 +25,8 @@ public final class PCIPlatform {
 
   public let bus = VirtualPCIBus()
   public let messageSignaledInterrupts: VMMessageSignaledInterrupts
-  private let ioAPIC: IOAPICModel?
+  /// The I/O APIC INTx pins drive (nil without one).
+  public let ioAPIC: IOAPICModel?
   /// The device models in the VM's tables, for their access counts.
   public let configurationPorts: PCIConfigurationPorts
   public let configurationWindow: PCIConfigurationWindow

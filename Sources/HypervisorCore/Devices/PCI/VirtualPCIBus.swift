@@ -50,6 +50,11 @@ public final class VirtualPCIBus: PortDevice {
   /// The legacy mechanism's address register (bit 31 enable, 23:16 bus, 15:11 device, 10:8
   /// function, 7:2 register).
   public internal(set) var addressLatch: UInt32 = 0
+  /// Bits 1:0 of the last address written, which the register reads back as 0 (§3.2.2.3.2)
+  /// but which QEMU ORs into the data window's byte offset; kvm-unit-tests' PCI library
+  /// relies on it (it writes register 2 to 0xCF8 and reads 0xCFC for the device ID). Not
+  /// in the saved state: it matters only between the two accesses of one guest read.
+  private var addressLowBits: UInt32 = 0
 
   public init() {}
 
@@ -70,7 +75,7 @@ public final class VirtualPCIBus: PortDevice {
     guard port >= Self.dataPort, addressLatch & (1 << 31) != 0 else {
       return VirtualPCIConfiguration.allOnes(Int(size))
     }
-    let register = Int(addressLatch & 0xFC) + Int(port - Self.dataPort)
+    let register = Int(addressLatch & 0xFC | addressLowBits) | Int(port - Self.dataPort)
     return readConfiguration(
       bus: Int(addressLatch >> 16) & 0xFF, device: Int(addressLatch >> 11) & 31,
       function: Int(addressLatch >> 8) & 7, offset: register, size: Int(size))
@@ -80,15 +85,24 @@ public final class VirtualPCIBus: PortDevice {
     if port == Self.addressPort {
       // Only a doubleword write sets the address; byte writes to 0xCF8-0xCFB are other
       // chipset registers (Linux's type-1 probe writes 0xCFB), ignored here.
-      if size == 4 { addressLatch = value & 0x80FF_FFFC }
+      if size == 4 {
+        addressLatch = value & 0x80FF_FFFC
+        addressLowBits = value & 3
+      }
       return .none
     }
     guard port >= Self.dataPort, addressLatch & (1 << 31) != 0 else { return .none }
-    let register = Int(addressLatch & 0xFC) + Int(port - Self.dataPort)
+    let register = Int(addressLatch & 0xFC | addressLowBits) | Int(port - Self.dataPort)
     writeConfiguration(
       bus: Int(addressLatch >> 16) & 0xFF, device: Int(addressLatch >> 11) & 31,
       function: Int(addressLatch >> 8) & 7, offset: register, size: Int(size), value: value)
     return .none
+  }
+
+  /// A saved address register taken back (its bits 1:0 were not saved: 0).
+  func restoreAddressLatch(_ latch: UInt32) {
+    addressLatch = latch & 0x80FF_FFFC
+    addressLowBits = 0
   }
 
   // MARK: ECAM (offsets inside the MCFG window)
