@@ -46,6 +46,8 @@ extension VMProfile {
       }
     }
     line += words(testDevice ? " testdev=on" : " testdev=off")
+    line += words(virtualIOMMU ? " iommu=vtd" : " iommu=off")
+    line += words(eduDevice ? " edu=on" : " edu=off")
     // A trailing " -- " with nothing after it parses as no command line.
     if !guestCommandLine.isEmpty { line += words(" -- ") + guestCommandLine }
     return line

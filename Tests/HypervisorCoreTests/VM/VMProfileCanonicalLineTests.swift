@@ -37,6 +37,7 @@ final class VMProfileCanonicalLineTests: XCTestCase {
     "vm name=wide cpus=2 sched=pinned pin=0,7",
     "vm name=x2apic cpus=2 apic=on",
     "vm name=nics nic=52:54:00:12:34:56,02:00:00:00:00:0a",
+    "vm name=intel_iommu kind=multiboot mem=128M cpus=4 testdev=on iommu=vtd edu=on",
   ]
 
   func testEveryIntegrationLineReadsBackTheSame() throws {
@@ -71,6 +72,8 @@ final class VMProfileCanonicalLineTests: XCTestCase {
     profile.entropyDevice = true
     profile.nicMACs = [[0x52, 0x54, 0, 0x12, 0x34, 0x56], [0x02, 0, 0, 0, 0, 0xAB]]
     profile.testDevice = true
+    profile.virtualIOMMU = true
+    profile.eduDevice = true
     profile.guestCommandLine = Array("console=ttyS0 -- x".utf8)
     let line = profile.canonicalLine
     XCTAssertEqual(try VMProfile.parse(line).get(), profile, String(decoding: line, as: UTF8.self))
@@ -82,6 +85,6 @@ final class VMProfileCanonicalLineTests: XCTestCase {
     XCTAssertEqual(
       String(decoding: profile.canonicalLine, as: UTF8.self),
       "vm name=plain mem=0x1000000 load=0x1000 entry=0000:1000 cpus=0x1 unmapped=stop storm=on"
-        + " kind=flat apic=off start=all sched=shared rng=off testdev=off")
+        + " kind=flat apic=off start=all sched=shared rng=off testdev=off iommu=off edu=off")
   }
 }
