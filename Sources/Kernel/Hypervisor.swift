@@ -65,6 +65,7 @@ enum Hypervisor {
     SRIOVDevices.start(PCIBus.enumerate())
     IOMMU.runSelfTest(commandLine: boot.commandLine)
     ApplicationProcessors.startAll(boot: boot, backend: everyCPU)
+    SelfTests.awaitApplicationProcessorFault(commandLine: boot.commandLine)
     let topology = CPUTopology(
       apicIDs: CPUs.all.map { $0.apicID }, snapshots: CPUs.all.compactMap { $0.cpuidSnapshot })
     let placement = MachinePlacement(topology: topology)

@@ -56,6 +56,23 @@ enum SelfTests {
     }
   }
 
+  /// After the APs were started: a fault requested on CPU 1 must end the run from there, so the
+  /// bootstrap processor waits for it instead of racing it to the end of the boot VMs (on a
+  /// loaded host CPU 1 may arrive after the online timeout and fault only later). Its fault
+  /// halts the machine; if none comes within the bound, that is the selftest failing.
+  static func awaitApplicationProcessorFault(commandLine: [UInt8]) {
+    guard let name = KernelCommandLine.value(of: "selftest", in: commandLine),
+      name == Array("ap-panic".utf8) || name == Array("ap-stack-overflow".utf8)
+    else { return }
+    let end = arch_rdtsc() &+ max(LocalAPIC.tscPerMillisecond, 1) &* faultWaitMilliseconds
+    while arch_rdtsc() < end { arch_pause() }
+    Log.error("selftest: cpu 1 did not fault")
+    Machine.halt(status: .failure)
+  }
+
+  /// Generous: the guest's TSC runs at host speed under TCG while CPU 1's thread may wait.
+  private static let faultWaitMilliseconds: UInt64 = 20_000
+
   /// Unoptimized so LLVM cannot turn the recursion into a loop: every call takes a frame.
   @_optimize(none)
   private static func recurse(_ depth: UInt64) -> UInt64 {
