@@ -1,3 +1,5 @@
+import HypervisorCore
+
 /// The five control words Peregrine runs every guest with, resolved for one processor.
 public struct VMXControlPlan {
   public var pin: ControlResolution
@@ -15,6 +17,17 @@ public struct VMXControlPlan {
     self.secondary = secondary
     self.exit = exit
     self.entry = entry
+  }
+
+  /// What the guest's CPUID must not offer on this processor: a feature whose control was
+  /// asked for (`offersRDTSCP`, `offersINVPCID`: the host has it) and not granted would
+  /// raise #UD in the guest.
+  public func cpuidWithholding(offersRDTSCP: Bool, offersINVPCID: Bool) -> CPUIDWithholding {
+    CPUIDWithholding(
+      timeStampCounterAuxiliary: offersRDTSCP
+        && !secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue),
+      invalidatePCID: offersINVPCID
+        && !secondary.contains(SecondaryProcessorControl.enableINVPCID.rawValue))
   }
 
   /// Every requested control the processor cannot give, pin-based first.

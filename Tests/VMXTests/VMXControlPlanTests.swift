@@ -1,3 +1,4 @@
+import HypervisorCore
 import XCTest
 
 @testable import VMX
@@ -47,6 +48,36 @@ final class VMXControlPlanTests: XCTestCase {
     XCTAssertTrue(rdtscp.secondary.contains(SecondaryProcessorControl.enableRDTSCP.rawValue))
     XCTAssertFalse(rdtscp.secondary.contains(SecondaryProcessorControl.enableINVPCID.rawValue))
     XCTAssertEqual(strings(rdtscp.allUnavailable), [])
+  }
+
+  /// A processor without "enable RDTSCP" or "enable INVPCID": the guest's CPUID must not offer
+  /// what would #UD, so the plan names them to withhold; granted ones are not withheld.
+  func testMissingRDTSCPAndINVPCIDControlsAreWithheldFromCPUID() {
+    let granted = VMXControlPlan.peregrineDefault(
+      caps: caps, offersINVPCID: true, offersRDTSCP: true)
+    XCTAssertEqual(granted.cpuidWithholding(offersRDTSCP: true, offersINVPCID: true), .none)
+    var synthetic = caps
+    let missing =
+      SecondaryProcessorControl.enableRDTSCP.rawValue
+      | SecondaryProcessorControl.enableINVPCID.rawValue
+    synthetic.procBased2 &= ~(UInt64(missing) << 32)
+    let plan = VMXControlPlan.peregrineDefault(
+      caps: synthetic, offersINVPCID: true, offersRDTSCP: true)
+    XCTAssertEqual(Set(strings(plan.allUnavailable)), ["RDTSCP", "INVPCID"])
+    let withheld = plan.cpuidWithholding(offersRDTSCP: true, offersINVPCID: true)
+    XCTAssertEqual(
+      withheld, CPUIDWithholding(timeStampCounterAuxiliary: true, invalidatePCID: true))
+    // Not offered by the host: nothing to withhold.
+    XCTAssertEqual(plan.cpuidWithholding(offersRDTSCP: false, offersINVPCID: false), .none)
+    let all = CPUIDLeaf(eax: ~0, ebx: ~0, ecx: ~0, edx: ~0)
+    let extended = withheld.filter(leaf: 0x8000_0001, subleaf: 0, host: all)
+    XCTAssertEqual(extended.edx, ~UInt32(1 << 27))
+    XCTAssertEqual(extended.ecx, ~0)
+    let leaf7 = withheld.filter(leaf: 7, subleaf: 0, host: all)
+    XCTAssertEqual(leaf7.ebx, ~UInt32(1 << 10))
+    XCTAssertEqual(leaf7.ecx, ~UInt32(1 << 22))
+    XCTAssertEqual(withheld.filter(leaf: 7, subleaf: 1, host: all), all)
+    XCTAssertEqual(withheld.filter(leaf: 1, subleaf: 0, host: all), all)
   }
 
   func testPlanLeavesIA32eModeGuestToEntryTime() {

@@ -67,7 +67,7 @@ enum ExitFastPath {
         guard
           let answer = CPUIDAnswerTable.answer(
             slot: slot, vcpuIndex: vcpu.index, hasLocalAPIC: hasLocalAPIC, vcpuCount: count,
-            host: { RealProcessor.cpuid(leaf: $0, subleaf: $1) })
+            host: { GuestVisibleCPUID.cpuid(leaf: $0, subleaf: $1) })
         else {
           entries[slot] = exit_fast_cpuid_entry()
           continue

@@ -227,12 +227,12 @@ enum VMLoader {
     vm.msrPolicy = MSRPolicy(hostLeaf0: RealProcessor.cpuid(leaf: 0, subleaf: 0))
     // RDTSCP/RDPID, PKU and PKS where the host has them: TSC_AUX, PKRU and PKRS are switched
     // per vCPU (GuestAuxiliaryRegisters).
-    if CPUIDPolicy.offersTimeStampCounterAuxiliary(host: RealProcessor.cpuid) {
+    if CPUIDPolicy.offersTimeStampCounterAuxiliary(host: GuestVisibleCPUID.cpuid) {
       vm.msrPolicy.offerTimeStampCounterAuxiliary()
       vm.switchesTimeStampCounterAuxiliary = true
     }
-    vm.switchesProtectionKeyRights = CPUIDPolicy.offersProtectionKeys(host: RealProcessor.cpuid)
-    if CPUIDPolicy.offersSupervisorProtectionKeys(host: RealProcessor.cpuid) {
+    vm.switchesProtectionKeyRights = CPUIDPolicy.offersProtectionKeys(host: GuestVisibleCPUID.cpuid)
+    if CPUIDPolicy.offersSupervisorProtectionKeys(host: GuestVisibleCPUID.cpuid) {
       vm.msrPolicy.offerSupervisorProtectionKeyRights()
       vm.switchesSupervisorProtectionKeyRights = true
     }

@@ -138,7 +138,7 @@ struct VMCSGuestState: GuestStateAccess {
   }
 
   func hostCPUID(leaf: UInt32, subleaf: UInt32) -> CPUIDLeaf {
-    RealProcessor.cpuid(leaf: leaf, subleaf: subleaf)
+    GuestVisibleCPUID.cpuid(leaf: leaf, subleaf: subleaf)
   }
 
   func guestTimeStampCounter() -> UInt64 { arch_rdtsc() &+ VMCS.read(.tscOffset) }

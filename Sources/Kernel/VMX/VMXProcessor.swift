@@ -56,10 +56,15 @@ final class VMXProcessor {
       return .failure(.lockedOff)
     }
     let capabilities = VMXCapabilities.read(using: { arch_rdmsr($0) })
+    let offersINVPCID = guestOffersINVPCID()
+    let offersRDTSCP = CPUIDPolicy.offersTimeStampCounterAuxiliary(host: RealProcessor.cpuid)
     let controls = VMXControlPlan.peregrineDefault(
-      caps: capabilities, offersINVPCID: guestOffersINVPCID(),
-      offersRDTSCP: CPUIDPolicy.offersTimeStampCounterAuxiliary(host: RealProcessor.cpuid))
-    if reporting { report(controls) }
+      caps: capabilities, offersINVPCID: offersINVPCID, offersRDTSCP: offersRDTSCP)
+    if reporting {
+      report(controls)
+      GuestVisibleCPUID.withholding = controls.cpuidWithholding(
+        offersRDTSCP: offersRDTSCP, offersINVPCID: offersINVPCID)
+    }
     let secondary = controls.secondary
     guard secondary.contains(SecondaryProcessorControl.enableEPT.rawValue),
       secondary.contains(SecondaryProcessorControl.unrestrictedGuest.rawValue)
