@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 mkdir -p build
 unit_passed=0; unit_failed=0; unit_skipped=0; int_passed=0; int_failed=0; int_skipped=0; build_failed=0
 fuzz_passed=0; fuzz_failed=0
+# Wall-clock seconds at each phase's end, printed before the totals (CI shows only the tail).
+started=$(date +%s); phase_times=""
+phase_done() { phase_times="$phase_times $1 $(( $(date +%s) - started )) s,"; }
 
 # The kernel (two minutes of one core: one whole-module -O compile), the guests, and the
 # integration tests' fixtures and ISOs (mostly waiting on grub-mkrescue and downloads) are
@@ -46,8 +49,10 @@ if grep -qE "error: (fatalError|emit-module|compile)" build/unit-tests.log; then
   unit_failed=$((unit_failed + 1))
 fi
 
+phase_done "unit tests done at"
 # The bench check and the integration tests need the kernel: wait for it (the ISOs go on).
 while [ ! -e build/kernel-built ] && kill -0 $prepare_pid 2>/dev/null; do sleep 1; done
+phase_done "kernel built at"
 if [ ! -e build/kernel-built ]; then
   cat build/kernel-build.log
   echo "FAIL  kernel or guests build (see build/kernel-build.log)"
@@ -80,6 +85,7 @@ if scripts/test-make-iso.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_fa
 if scripts/test-cli.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 if wait $bench_pid; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 cat build/test-bench.log
+phase_done "fuzz, scripts and bench check done at"
 
 if [ $build_failed -eq 0 ]; then
   echo "== integration tests (QEMU -cpu EPYC, Bochs corei7_skylake_x)"
@@ -99,6 +105,8 @@ if [ $build_failed -eq 0 ]; then
   fi
 fi
 
+phase_done "integration done at"
+echo "time:${phase_times%,}"
 echo "unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $int_passed passed, $int_failed failed, $int_skipped skipped; fuzz and scripts: $fuzz_passed passed, $fuzz_failed failed"
 passed=$((unit_passed + int_passed + fuzz_passed))
 failed=$((unit_failed + int_failed + build_failed + fuzz_failed))
