@@ -45,7 +45,7 @@ ISOS = {
 
 
 def prepare(selected):
-    """The images: the ext4 one with hello.txt (mkfs.ext4 -d), and a sparse 320 MiB one."""
+    """The images: the ext4 one with hello.txt (mkfs.ext4 -d), and a sparse 112 MiB one."""
     if not any(case.iso in ISOS for case in selected):
         return
     os.makedirs(os.path.join(ROOT, DISK_DIR, "root"), exist_ok=True)
@@ -54,7 +54,7 @@ def prepare(selected):
     subprocess.run(["mkfs.ext4", "-q", "-F", "-d", os.path.join(ROOT, DISK_DIR, "root"),
                     os.path.join(ROOT, DISK), "32M"], check=True)
     with open(os.path.join(ROOT, BIG_DISK), "wb") as f:
-        f.truncate(320 << 20)
+        f.truncate(112 << 20)
 
 
 def hashes_agree(output):
@@ -109,6 +109,6 @@ def cases():
             r"needs kind=linux, kind=multiboot or apic=on",
             r"summary: vm fine: stopped by the guest",
             r"^summary: physical frames free: (\d+) before the VMs, \1 after$"],
-            forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], env={"PEREGRINE_MEMORY": "512M"},
+            forbid=[r"PEREGRINE (PANIC|EXCEPTION)"], env={"PEREGRINE_MEMORY": "192M"},
             timeout=180),
     ]
