@@ -4,15 +4,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Whole quadwords first: an emulator runs REP STOS one element per iteration (TCG, and Bochs
+ * without its repeat speedups), so zeroing a guest's RAM takes an eighth of the iterations. */
 void *memset(void *dst, int value, size_t n) {
   void *d = dst;
-  __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(value) : "memory");
+  uint64_t pattern = 0x0101010101010101ull * (unsigned char)value;
+  size_t quads = n / 8, rest = n % 8;
+  __asm__ volatile("rep stosq" : "+D"(d), "+c"(quads) : "a"(pattern) : "memory");
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(rest) : "a"(value) : "memory");
   return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n) {
   void *d = dst;
-  __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n)::"memory");
+  size_t quads = n / 8, rest = n % 8;
+  __asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(quads)::"memory");
+  __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(rest)::"memory");
   return dst;
 }
 
