@@ -30,6 +30,14 @@ build/bench/net-bypass-runs.csv every run. These are guest-clock figures of sepa
 processes whose virtual clocks follow the host's while their guests idle (icount sleep=on):
 a comparison on one machine under its load, not hardware speeds.
 
+The clock-independent figure: every guest also prints its transfers' CPU cost (init's
+BULK-COST: busy guest ns = instructions under -icount, minus an empty window as long), the
+VM's and the peer's in every run, with the VM's packets and interrupts (exits per packet for
+the runs it receives too); scripts/bench/net_cost.py turns them into network-cost.csv
+(bypass and native-translated against native, per setting and direction; the peer's, a plain
+QEMU in every run, as a control), with bench-net.py's bridge records if there are.
+BENCH_NET_BYPASS_ONLY=1: no bridge row needed in network.csv.
+
 Writes build/bench/network.csv (native, bypass-polled, bypass-interrupts, bridge: the bridge
 row from scripts/bench-net.py's file, whose ratios are against its own native pair) and
 appends each path's medians to net.csv (native-, native-translated- and bypass- with
