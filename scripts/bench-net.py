@@ -219,9 +219,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     build_isos(BYTES, "transfer")
     build_isos(0, "idle")
-    measured = [measure_once(index) for index in range(1, RUNS + 1)]
-    net_cost.save("net-cost-bridge.json", RUNS,
-                  [r for m in measured for r in m.pop("cost_records")])
+    measured, records = [], []
+    for index in range(1, RUNS + 1):
+        measured.append(measure_once(index))
+        records += measured[-1].pop("cost_records")
+        net_cost.save("net-cost-bridge.json", index, records)
     with open(os.path.join(OUT, "net-bridge-runs.csv"), "w") as f:
         keys = sorted(measured[0])
         f.write("run," + ",".join(keys) + "\n")
