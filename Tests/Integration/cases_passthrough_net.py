@@ -17,7 +17,10 @@ With PEREGRINE_BENCH_BYPASS_JSON naming a file (scripts/bench-net-bypass.py, `ma
 the node and the peer run under `-icount shift=0`, the VM pings the peer BENCH_PINGS times in
 each run's setting (init `bulkpings=`), the peer then sends the data back twice (the VM
 receiving, with interrupts and busy-polling), and the run's figures go to that file as JSON:
-the bench compares them with the same guest and peer under plain QEMU (native).
+the bench compares them with the same guest and peer under plain QEMU (native). The runs the
+VM receives get the same exit window and checks (the VM waits `bulkpause=` after BULK-LISTEN
+before it listens), and the figures carry both ends' CPU cost of every transfer (init's
+BULK-COST; scripts/bench/net_cost.py).
 """
 
 import json
