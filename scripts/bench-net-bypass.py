@@ -30,6 +30,14 @@ build/bench/net-bypass-runs.csv every run. These are guest-clock figures of sepa
 processes whose virtual clocks follow the host's while their guests idle (icount sleep=on):
 a comparison on one machine under its load, not hardware speeds.
 
+The clock-independent figure: every guest also prints its transfers' CPU cost (init's
+BULK-COST: busy guest ns = instructions under -icount, minus an empty window as long), the
+VM's and the peer's in every run, with the VM's packets and interrupts (exits per packet for
+the runs it receives too); scripts/bench/net_cost.py turns them into network-cost.csv
+(bypass and native-translated against native, per setting and direction; the peer's, a plain
+QEMU in every run, as a control), with bench-net.py's bridge records if there are.
+BENCH_NET_BYPASS_ONLY=1: no bridge row needed in network.csv.
+
 Writes build/bench/network.csv (native, bypass-polled, bypass-interrupts, bridge: the bridge
 row from scripts/bench-net.py's file, whose ratios are against its own native pair) and
 appends each path's medians to net.csv (native-, native-translated- and bypass- with
@@ -46,7 +54,9 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OUT = os.path.join(ROOT, "build", "bench")
 sys.path.insert(0, os.path.join(ROOT, "Tests", "Integration"))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "bench"))
 import cases_passthrough_net as case  # noqa: E402
+import net_cost  # noqa: E402
 from cases_net import free_udp_port  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_NET_RUNS", "3"))
@@ -122,6 +132,30 @@ def check(figures, where):
                      % (where, run, got["recv_bytes"], got["receiver"]))
         if (got["busypoll"] != 0) != setting.endswith("polled"):
             sys.exit("bench-net-bypass: %s run %s busy-polls %d" % (where, run, got["busypoll"]))
+        for side in ("cost", "peer_cost"):
+            if side not in got:
+                sys.exit("bench-net-bypass: %s run %s lacks the %s line (init's BULK-COST)"
+                         % (where, run, "VM's" if side == "cost" else "peer's"))
+
+
+def cost_records(index, measured, natives):
+    """The CPU-cost records of one repetition (scripts/bench/net_cost.py): the VM's transfer
+    on each path (bypass and native-translated against native, in the same setting and
+    direction) and the peer's (the same plain QEMU in every run: a control)."""
+    records = []
+    for run, setting in SETTINGS.items():
+        direction = "send" if sending(setting) else "recv"
+        mode = setting.replace("recv-", "")
+        sides = [("bypass", measured)] + [(v, natives[v]) for v in NATIVES]
+        for side, figures in sides:
+            got = figures["runs"][run]
+            records.append(net_cost.record(
+                "%s-%s" % (side, mode), direction, index, got["cost"], "native-%s" % mode,
+                got.get("exits_per_packet", 0 if side != "bypass" else None)))
+            records.append(net_cost.record(
+                "peer-%s-%s" % (side, mode), direction, index, got["peer_cost"],
+                "peer-native-%s" % mode, None))
+    return records
 
 
 def spread(values):
@@ -135,6 +169,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     # rows: {"run", "setting", "bypass": figures, "native": .., "native-translated": ..}
     rows = []
+    costs = []
     for index in range(1, RUNS + 1):
         measured, where = bypass(index)
         check(measured, where)
@@ -142,6 +177,8 @@ def main():
         for variant in NATIVES:
             natives[variant], plain_where = native(index, variant)
             check(natives[variant], plain_where)
+        costs += cost_records(index, measured, natives)
+        net_cost.save("net-cost-bypass.json", index, costs)
         for run, setting in SETTINGS.items():
             row = {"run": index, "setting": setting, "bypass": measured["runs"][run]}
             for variant in NATIVES:
@@ -188,6 +225,8 @@ def main():
                       setting, variant, len(mine),
                       spread([r["rtt_ratio", variant] for r in mine]) if sending(setting) else "-",
                       spread([r["throughput_ratio", variant] for r in mine])))
+        print("bench-net-bypass: bypass-%s exits per packet %s"
+              % (setting, spread([r["bypass"]["exits_per_packet"] for r in mine])))
         if not sending(setting):
             continue
         summary[setting] = {
@@ -195,8 +234,6 @@ def main():
             "throughput_ratio": statistics.median(r["throughput_ratio", "native"] for r in mine),
             "exits_per_packet": median(setting, "bypass", "exits_per_packet"),
         }
-        print("bench-net-bypass: bypass-%s exits per packet %s"
-              % (setting, spread([r["bypass"]["exits_per_packet"] for r in mine])))
 
     network = os.path.join(OUT, "network.csv")
     bridge = None
@@ -226,7 +263,7 @@ def main():
         for side in NATIVES + ("bypass",):
             for setting in SETTINGS.values():
                 ns = median(setting, side, "recv_ns")
-                counted = side == "bypass" and sending(setting)
+                counted = side == "bypass"
                 pinged = sending(setting)
                 f.write("%s-%s,%d,%d,%d,%.0f,%s,%s,%s,%s,,%s,,0,0\n" % (
                     side, setting, case.BULK, ns, median(setting, side, "send_ns"),
@@ -252,11 +289,19 @@ def main():
             if not all(0 < x < 100 for x in ratios):
                 problems.append("run %d bypass-%s: a ratio to %s outside (0, 100)"
                                 % (r["run"], r["setting"], variant))
-        if sending(r["setting"]) and not 0 < r["bypass"]["exits_per_packet"] < 1000:
+        if not 0 < r["bypass"]["exits_per_packet"] < 1000:
             problems.append("run %d bypass-%s: exits per packet %.3f outside (0, 1000)"
                             % (r["run"], r["setting"], r["bypass"]["exits_per_packet"]))
-    if not bridge:
+    # BENCH_NET_BYPASS_ONLY=1: this script alone, on a tree without bench-net.py's results.
+    if not bridge and os.environ.get("BENCH_NET_BYPASS_ONLY") != "1":
         problems.append("network.csv has no bridge row (scripts/bench-net.py first)")
+    # network-cost.csv: the clock-independent figure (with scripts/bench-net.py's bridge
+    # records when there are); its bounds fail the bench as well.
+    try:
+        net_cost.main()
+    except SystemExit as failed:
+        if failed.code:
+            problems.append(str(failed.code))
     if problems:
         sys.exit("bench-net-bypass: " + "; ".join(problems))
 

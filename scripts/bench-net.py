@@ -37,6 +37,8 @@ import sys
 import threading
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "bench"))
+import net_cost  # noqa: E402
 OUT = os.path.join(ROOT, "build", "bench")
 PINGS = 10
 BYTES = int(os.environ.get("BENCH_NET_BYTES", str(2 << 20)))
@@ -133,6 +135,8 @@ def parse(text, path):
                  % (WINDOW, path))
     return {"rtt": float(ping.group(5)), "rtt_min": float(ping.group(4)), "received": int(ping.group(3)),
             "bench": {m.group(1): (int(m.group(2)), int(m.group(3))) for m in NETBENCH.finditer(text)},
+            # {role: init's NETBENCH-COST fields}: the transfer's CPU cost (net_cost.py)
+            "cost": net_cost.parse_lines(text, "NETBENCH-COST"),
             # [tx frames, tx bytes, rx frames, rx bytes, copied, copies, doorbells, exits, dropped]
             "nic": [int(x) for x in nic.groups()[1:]] if nic else None}
 
@@ -190,11 +194,24 @@ def measure_once(index):
         "native_rtt_min": min(s["rtt_min"] for s in plain),
         "bridge_echoes": sum(s["received"] for s in moving),
         "native_echoes": sum(s["received"] for s in plain)}
+    # The CPU cost per direction (scripts/bench/net_cost.py): neta's (sending) and netb's
+    # (receiving) against the same guest of the native pair; a VM's exits per packet = its
+    # exits (transfer run - idle run) / its NIC's frames both ways (the same difference).
+    records = []
+    for i, (name, role) in enumerate((("neta", "send"), ("netb", "recv"))):
+        frames = (moving[i]["nic"][0] + moving[i]["nic"][2]) - (idle[i]["nic"][0] + idle[i]["nic"][2])
+        vm_exits = moving[i]["nic"][7] - idle[i]["nic"][7]
+        records.append(net_cost.record("bridge", role, index, moving[i]["cost"].get(role),
+                                       "native-pair", vm_exits / max(frames, 1)))
+        records.append(net_cost.record("native-pair", role, index, plain[i]["cost"].get(role),
+                                       "native-pair", 0))
+    figures["cost_records"] = records
     figures["rtt_ratio"] = figures["bridge_rtt"] / figures["native_rtt"]
     # Throughput in bytes per guest second (= per 10^9 emulated instructions of the
     # receiver): the ratio bridge / native is native ns / bridge ns.
     figures["throughput_ratio"] = native_ns / bridge_ns
-    print("bench-net: run %d: %s" % (index, ", ".join("%s %s" % kv for kv in sorted(figures.items()))))
+    print("bench-net: run %d: %s" % (index, ", ".join("%s %s" % kv for kv in sorted(figures.items())
+                                                     if kv[0] != "cost_records")))
     return figures
 
 
@@ -202,7 +219,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     build_isos(BYTES, "transfer")
     build_isos(0, "idle")
-    measured = [measure_once(index) for index in range(1, RUNS + 1)]
+    measured, records = [], []
+    for index in range(1, RUNS + 1):
+        measured.append(measure_once(index))
+        records += measured[-1].pop("cost_records")
+        net_cost.save("net-cost-bridge.json", index, records)
     with open(os.path.join(OUT, "net-bridge-runs.csv"), "w") as f:
         keys = sorted(measured[0])
         f.write("run," + ",".join(keys) + "\n")

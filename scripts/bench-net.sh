@@ -10,10 +10,13 @@
 #   device under plain QEMU, with interrupts and with NAPI busy polling: network.csv's native,
 #   bypass-polled and bypass-interrupts rows, net-bypass-runs.csv.
 # build/bench/network.csv: path,exits_per_packet,copies_per_packet,rtt_ratio,throughput_ratio.
+# build/bench/network-cost.csv (scripts/bench/net_cost.py, written by bench-net-bypass.py from
+# both scripts' records): the transfers' CPU cost, busy guest ns = instructions under -icount,
+# per path and direction against native: the clock-independent figure (docs/passthrough.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-linux-fixtures.sh
 python3 scripts/bench-net.py
 make --no-print-directory -s cli CLI_CONFIGURATION=debug
 python3 scripts/bench-net-bypass.py
-cat build/bench/network.csv
+cat build/bench/network.csv build/bench/network-cost.csv

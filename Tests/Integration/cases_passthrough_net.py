@@ -17,13 +17,17 @@ With PEREGRINE_BENCH_BYPASS_JSON naming a file (scripts/bench-net-bypass.py, `ma
 the node and the peer run under `-icount shift=0`, the VM pings the peer BENCH_PINGS times in
 each run's setting (init `bulkpings=`), the peer then sends the data back twice (the VM
 receiving, with interrupts and busy-polling), and the run's figures go to that file as JSON:
-the bench compares them with the same guest and peer under plain QEMU (native).
+the bench compares them with the same guest and peer under plain QEMU (native). The runs the
+VM receives get the same exit window and checks (the VM waits `bulkpause=` after BULK-LISTEN
+before it listens), and the figures carry both ends' CPU cost of every transfer (init's
+BULK-COST; scripts/bench/net_cost.py).
 """
 
 import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 
@@ -31,6 +35,10 @@ from harness import Case, DriverFailure
 import cases_management
 from cases_net import free_udp_port
 from cases_passthrough import PassthroughClaimDriver, spare_nic_node_args
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts", "bench"))
+import net_cost  # noqa: E402
 
 ROOT = cases_management.ROOT
 KERNEL = os.path.join(ROOT, "build", "linux", "vmlinuz")
@@ -123,8 +131,20 @@ def bench_figures(vm_text, peer_text):
             runs.setdefault(int(found.group(1)), {}).update(
                 recv_ns=int(found.group(4)), recv_bytes=int(found.group(2)),
                 recv_sha=found.group(3), receiver=side)
+    # The transfers' CPU cost (init's BULK-COST, scripts/bench/net_cost.py) on both ends: the
+    # VM's (the figure) and the peer's (the same plain QEMU in the bypass and the native run: a
+    # control), and the VM's packets and interrupts of every run.
+    for side, text in (("cost", vm_text), ("peer_cost", peer_text)):
+        for run, cost in net_cost.parse_lines(text, "BULK-COST").items():
+            runs.setdefault(int(run), {})[side] = cost
+    for found in re.finditer(r"^BULK-PACKETS run=(\d+) rx=(\d+) tx=(\d+) irqs=(\d+)$", vm_text,
+                             re.MULTILINE):
+        runs.setdefault(int(found.group(1)), {}).update(
+            vm_packets=int(found.group(2)) + int(found.group(3)), vm_irqs=int(found.group(4)))
+    clock = re.search(r"^BULK-CLOCK source=(\S+) mhz=(\S+)$", vm_text, re.MULTILINE)
     boot = [PING.search(text) for text in (vm_text, peer_text)]
     return {"runs": {str(k): v for k, v in sorted(runs.items())},
+            "clock": clock.group(1, 2) if clock else None,
             "boot_rtt": [float(b.group(5)) if b else None for b in boot]}
 
 
@@ -217,8 +237,10 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                 raise DriverFailure("VM's pings: %s" % ping.group(0))
             self.notes.append("VM -> peer: %s" % ping.group(0))
             measured = []
-            for run in (1, 2):
-                console.wait(r"^BULK-READY run=%d " % run, 180 * slow)
+            # The bench counts the runs the VM receives too (it waits PAUSE s after
+            # BULK-LISTEN before it listens).
+            for run in (1, 2, 3, 4) if bench_file() else (1, 2):
+                console.wait(r"^BULK-(?:READY|LISTEN) run=%d " % run, 180 * slow)
                 before = self.exits("owner")
                 # The idle rate: the VM waits PAUSE s before the transfer.
                 time.sleep(PAUSE / 2.0)
@@ -257,7 +279,7 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             raise DriverFailure("the peer's pings: %s" % peer_text[-1500:])
         self.notes.append("peer -> VM: %s" % peer_ping.group(0))
         text = self.serial()
-        for run, (before, idle, after) in zip((1, 2), measured):
+        for run, (before, idle, after) in zip((1, 2, 3, 4), measured):
             self.measure(run, console.text, peer_text, before, idle, after)
         if bench_file():
             figures = bench_figures(console.text, peer_text)
@@ -280,14 +302,18 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         return self.notes
 
     def measure(self, run, vm_text, peer_text, before, idle, after):
-        """One transfer's checks and figures (run 2 busy-polls)."""
+        """One transfer's checks and figures (runs 2 and 4 busy-poll; in runs 3 and 4 of the
+        bench the VM receives)."""
+        receiving = run >= 3
+        sender, receiver = (peer_text, vm_text) if receiving else (vm_text, peer_text)
         sent = re.search(r"^BULK run=%d role=send bytes=(\d+) sha256=(\w+) ns=(\d+)" % run,
-                         vm_text, re.MULTILINE)
+                         sender, re.MULTILINE)
         received = re.search(r"^BULK run=%d role=recv bytes=(\d+) sha256=(\w+)" % run,
-                             peer_text, re.MULTILINE)
+                             receiver, re.MULTILINE)
         packets = re.search(r"^BULK-PACKETS run=%d rx=(\d+) tx=(\d+) irqs=(\d+)$" % run, vm_text,
                             re.MULTILINE)
-        poll = re.search(r"^BULK-READY run=%d busypoll=(\d+)$" % run, vm_text, re.MULTILINE)
+        poll = re.search(r"^BULK-(?:READY|LISTEN) run=%d busypoll=(\d+)$" % run, vm_text,
+                         re.MULTILINE)
         if not sent or not received or not packets:
             raise DriverFailure("run %d: sent %r received %r packets %r"
                                 % (run, sent and sent.group(0), received and received.group(0),
@@ -302,7 +328,8 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         span = after[2] - idle[2]
         moved = after[0] - idle[0]
         net = max(moved - idle_rate * span, 0)
-        path = "bypass-polled" if poll and poll.group(1) != "0" else "bypass-interrupts"
+        path = ("bypass-polled" if poll and poll.group(1) != "0" else "bypass-interrupts") + (
+            " receiving" if receiving else "")
         reasons = {r: after[1].get(r, 0) - idle[1].get(r, 0) for r in after[1]}
         self.notes.append(
             "%s (run %d, busy_poll %s us): %d bytes, sha256 %s on both ends, %.1f ms guest time;"
@@ -335,8 +362,10 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                           % (path, 2.0 * irqs / count, moved / count, net / count))
         # The bench (scripts/bench-net-bypass.py) takes these with the guest-clock figures.
         self.figures.append({"run": run, "path": path, "exits_per_packet": 2.0 * irqs / count,
-                             "window_exits_per_packet": moved / count, "packets": count,
-                             "interrupts": irqs})
+                             "window_exits_per_packet": moved / count,
+                             "window_net_exits_per_packet": net / count, "packets": count,
+                             "interrupts": irqs, "window_npf": npf,
+                             "window_extint": reasons.get("extint", 0)})
 
 
 def prepare(selected):
