@@ -42,9 +42,39 @@ RC
 echo c > "$work/cont"
 tail -F "$serial" 2>/dev/null &
 tailer=$!
-timeout -k 5 "$limit" bochs -f "$work/bochsrc" -q -rc "$work/cont" < /dev/null > "$work/term.out" 2>&1
+timeout -k 5 "$limit" bochs -f "$work/bochsrc" -q -rc "$work/cont" < /dev/null > "$work/term.out" 2>&1 &
+bochs_pid=$!
+# With standard input not a terminal, the term display opens a pseudo-terminal of its own
+# ("Bochs connected to screen /dev/pts/N") and draws the VGA text there. Nothing reads it,
+# so once its buffer fills Bochs blocks in a write and the whole emulator stops (seen for
+# minutes, and for an hour in a long kvm-unit-tests run): read and discard it.
+drainer=
+for _ in $(seq 1 100); do
+  screen=$(sed -n 's/^Bochs connected to screen "\(\/dev\/pts\/[0-9]*\)".*/\1/p' "$work/term.out" 2>/dev/null | head -1)
+  if [ -n "$screen" ]; then
+    python3 -c '
+import os, sys, termios
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+attrs = termios.tcgetattr(fd)
+attrs[3] &= ~(termios.ECHO | termios.ICANON)
+termios.tcsetattr(fd, termios.TCSANOW, attrs)
+while True:
+    try:
+        if not os.read(fd, 65536):
+            break
+    except OSError:
+        break
+' "$screen" 2>/dev/null &
+    drainer=$!
+    break
+  fi
+  kill -0 $bochs_pid 2>/dev/null || break
+  sleep 0.1
+done
+wait $bochs_pid
 status=$?
 sleep 0.3
 kill $tailer 2>/dev/null
+[ -z "$drainer" ] || kill $drainer 2>/dev/null
 if [ -n "${PEREGRINE_BOCHS_LOG:-}" ]; then cp "$work/bochs.log" "$PEREGRINE_BOCHS_LOG"; fi
 exit $status
