@@ -31,7 +31,7 @@ final class SVMGuest {
   init?(vm: VirtualMachine, nestedRoot: UInt64) {
     self.vm = vm
     self.nestedRoot = nestedRoot
-    vm.controlRegisterRules = ControlRegisterRules.offered(byHost: RealProcessor.cpuid)
+    vm.controlRegisterRules = ControlRegisterRules.offered(byHost: GuestVisibleCPUID.cpuid)
     // IOPM: 12 KiB, one bit per port, all set: every port exits (APM §15.10.1).
     // MSRPM: 8 KiB, two bits per MSR (read, write) (APM §15.11).
     guard let io = PhysicalFrames.allocateZeroed(frames: 3),
@@ -110,7 +110,7 @@ final class SVMGuest {
     vmcb.set(VMCBOffset.cr3, start.cr3)
     vmcb.set(VMCBOffset.cr4, start.cr4)
     // EFER.LME with paging off waits in the vCPU (SVMGuestState), SVME is forced.
-    let efer = SVMGuestState<RealProcessor>.split(efer: start.efer, cr0: start.cr0)
+    let efer = SVMGuestState<GuestVisibleCPUID>.split(efer: start.efer, cr0: start.cr0)
     vmcb.set(VMCBOffset.efer, efer.vmcb)
     vcpu.deferredEFER = efer.deferred
     vmcb.set(VMCBOffset.dr6, 0xFFFF_0FF0)

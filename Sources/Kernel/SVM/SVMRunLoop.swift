@@ -94,7 +94,7 @@ enum SVMRunLoop {
         if cpu.timer.isOver(at: exitTime) { return .preempted }
         continue
       }
-      var state = SVMGuestState<RealProcessor>(vmcb: vmcb, vcpu: vcpu)
+      var state = SVMGuestState<GuestVisibleCPUID>(vmcb: vmcb, vcpu: vcpu)
       let exitRIP = registers.pointee.rip
       // A traced VM (trace=N) goes through its recorder, out of line: one test otherwise.
       let outcome =
@@ -113,7 +113,7 @@ enum SVMRunLoop {
   @inline(never)
   static func tracedDispatch(
     _ exit: VMExit, vcpu: VirtualCPU, vm: VirtualMachine,
-    guest: inout SVMGuestState<RealProcessor>, console: HypervisorConsole
+    guest: inout SVMGuestState<GuestVisibleCPUID>, console: HypervisorConsole
   ) -> ExitOutcome {
     vm.exitTrace!.dispatch(exit, vcpu: vcpu, vm: vm, guest: &guest, console: console)
   }

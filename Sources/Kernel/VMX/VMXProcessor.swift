@@ -39,7 +39,7 @@ final class VMXProcessor {
     self.controls = controls
     self.vmxonRegion = vmxonRegion
     guestControlRegisterRules = capabilities.restricting(
-      ControlRegisterRules.offered(byHost: RealProcessor.cpuid))
+      ControlRegisterRules.offered(byHost: GuestVisibleCPUID.cpuid))
     vpidEnabled = controls.secondary.contains(SecondaryProcessorControl.enableVPID.rawValue)
   }
 
