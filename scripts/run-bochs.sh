@@ -49,7 +49,7 @@ bochs_pid=$!
 # so once its buffer fills Bochs blocks in a write and the whole emulator stops (seen for
 # minutes, and for an hour in a long kvm-unit-tests run): read and discard it.
 drainer=
-for _ in $(seq 1 100); do
+while kill -0 $bochs_pid 2>/dev/null; do
   screen=$(sed -n 's/^Bochs connected to screen "\(\/dev\/pts\/[0-9]*\)".*/\1/p' "$work/term.out" 2>/dev/null | head -1)
   if [ -n "$screen" ]; then
     python3 -c '
@@ -68,7 +68,6 @@ while True:
     drainer=$!
     break
   fi
-  kill -0 $bochs_pid 2>/dev/null || break
   sleep 0.1
 done
 wait $bochs_pid
