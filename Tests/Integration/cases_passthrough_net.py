@@ -279,8 +279,9 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             raise DriverFailure("the peer's pings: %s" % peer_text[-1500:])
         self.notes.append("peer -> VM: %s" % peer_ping.group(0))
         text = self.serial()
+        eoi_exits = self.eoi_exits_per_interrupt(text)
         for run, (before, idle, after) in zip((1, 2, 3, 4), measured):
-            self.measure(run, console.text, peer_text, before, idle, after)
+            self.measure(run, console.text, peer_text, before, idle, after, eoi_exits)
         if bench_file():
             figures = bench_figures(console.text, peer_text)
             for row in self.figures:
@@ -301,9 +302,29 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                 raise DriverFailure("the node's console has %r" % pattern)
         return self.notes
 
-    def measure(self, run, vm_text, peer_text, before, idle, after):
+    def eoi_exits_per_interrupt(self, text):
+        """The share of the VM's interrupts whose EOI exited, over its life: Linux EOIs through
+        KVM's paravirtual flag (docs/guest-abi.md) while the hypervisor knows which vector the
+        EOI retires, and writes the x2APIC EOI register (a WRMSR exit) otherwise. The VM's end
+        report counts both (its first statistics block is the VM's own)."""
+        injected = re.search(r"^    injected events: (\d+)$", text, re.MULTILINE)
+        flagged = re.search(r"^    EOIs through the paravirtual flag \(no exit\): (\d+)$", text,
+                            re.MULTILINE)
+        if not injected or not flagged:
+            raise DriverFailure("the VM's end report has no paravirtual EOI count: %s / %s"
+                                % (injected and injected.group(0), flagged and flagged.group(0)))
+        share = 1.0 - int(flagged.group(1)) / max(int(injected.group(1)), 1)
+        # Every interrupt of a one-at-a-time stream qualifies; a few nest or queue behind one.
+        if share > 0.25:
+            raise DriverFailure("only %s of %s EOIs went through the paravirtual flag"
+                                % (flagged.group(1), injected.group(1)))
+        self.notes.append("EOIs without an exit: %s of %s injected interrupts (%.3f exited)"
+                          % (flagged.group(1), injected.group(1), share))
+        return share
+
+    def measure(self, run, vm_text, peer_text, before, idle, after, eoi_exits):
         """One transfer's checks and figures (runs 2 and 4 busy-poll; in runs 3 and 4 of the
-        bench the VM receives)."""
+        bench the VM receives). `eoi_exits`: the share of EOIs that exit."""
         receiving = run >= 3
         sender, receiver = (peer_text, vm_text) if receiving else (vm_text, peer_text)
         sent = re.search(r"^BULK run=%d role=send bytes=(\d+) sha256=(\w+) ns=(\d+)" % run,
@@ -340,28 +361,28 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                irqs / count, moved, span, idle_rate, ", ".join(
                    "%s %d" % (r, n) for r, n in sorted(reasons.items(), key=lambda x: -x[1]) if n)))
         # Nothing on the data path exits (the notify and ring pages are mapped BAR and RAM;
-        # the hypervisor copies nothing); each interrupt costs its host vector's extint exit and
-        # the guest's xAPIC EOI write (npf): 2 per interrupt (the edu case measures 2.01). The
-        # window's raw count also holds the timer's exits over the same wall time (wrmsr of the
-        # deadline, its EOI, the host tick), an upper bound.
-        # Every interrupt's EOI write exits (npf); its host vector exits (extint) only when it
-        # lands while the guest runs, not while its CPU is in the hypervisor, so extint is not
-        # a bound. The npf exits beyond the EOIs are the guest's other MMIO (its timer's EOIs
-        # and the like, at the idle rate over the window): a doorbell or ring access that
-        # exited would add about one per packet sent.
+        # the hypervisor copies nothing): a doorbell or ring access that exited would be an npf,
+        # about one per packet sent. Each interrupt costs its host vector's extint exit, and its
+        # EOI an exit only when the paravirtual flag was not set (`eoi_exits`; a WRMSR of the
+        # x2APIC EOI then): 1 + eoi_exits per interrupt. extint is no bound (the host vector
+        # exits only when it lands while the guest runs, not while its CPU is in the
+        # hypervisor), nor is wrmsr (the timer's deadline writes over the same wall time). The
+        # npf exits allowed are the idle rate's over the window (the guest's other MMIO) and a
+        # margin far below one per packet.
         npf = reasons.get("npf", 0)
         idle_npf = (idle[1].get("npf", 0) - before[1].get("npf", 0)) / max(idle[2] - before[2],
                                                                            0.001)
-        allowance = 0.5 * count + 1.5 * idle_npf * span + 100
-        if npf < irqs or npf - irqs > allowance:
-            raise DriverFailure("run %d: %d virtio interrupts, %d npf exits (at most %d beyond the"
-                                " EOIs allowed), %s extint" % (run, irqs, npf, allowance,
-                                                               reasons.get("extint")))
-        self.notes.append("ROW %s exits_per_packet=%.3f (2 per interrupt; all exits in the window"
-                          " %.3f, minus the idle rate %.3f) copies_per_packet=0"
-                          % (path, 2.0 * irqs / count, moved / count, net / count))
+        allowance = 0.05 * count + 1.5 * idle_npf * span + 20
+        if npf > allowance:
+            raise DriverFailure("run %d: %d packets, %d npf exits (at most %d allowed: the data"
+                                " path exits), %d virtio interrupts, %s extint"
+                                % (run, count, npf, allowance, irqs, reasons.get("extint")))
+        per_packet = (1.0 + eoi_exits) * irqs / count
+        self.notes.append("ROW %s exits_per_packet=%.3f (%.3f per interrupt; all exits in the"
+                          " window %.3f, minus the idle rate %.3f) copies_per_packet=0"
+                          % (path, per_packet, 1.0 + eoi_exits, moved / count, net / count))
         # The bench (scripts/bench-net-bypass.py) takes these with the guest-clock figures.
-        self.figures.append({"run": run, "path": path, "exits_per_packet": 2.0 * irqs / count,
+        self.figures.append({"run": run, "path": path, "exits_per_packet": per_packet,
                              "window_exits_per_packet": moved / count,
                              "window_net_exits_per_packet": net / count, "packets": count,
                              "interrupts": irqs, "window_npf": npf,

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An I/O APIC (82093AA data sheet) on the page at 0xFEC0_0000: IOREGSEL at 0x00, IOWIN at
 /// 0x10, identification, version, and 24 redirection entries. An edge on an input pin is
 /// delivered to the vCPU(s) whose local APIC the entry names (physical or logical
@@ -23,6 +25,9 @@ public final class IOAPICModel: MMIODevice {
   private let vcpus: [VirtualCPU]
   /// The levels of the lines driven by `setLevel`, bit per pin.
   private var lineLevels: UInt32 = 0
+  /// The pins whose remote IRR is set, bit per pin: published for the vCPUs' paravirtual
+  /// EOI (`hasEntriesAwaitingEOI`), which reads it outside the device lock.
+  private let awaitingEOI = Atomic<UInt32>(0)
 
   /// `vcpus`: the VM's vCPUs; those with a local APIC can be destinations.
   public init(id: UInt8, vcpus: [VirtualCPU]) {
@@ -60,6 +65,20 @@ public final class IOAPICModel: MMIODevice {
       lineLevels & (1 << UInt32(pin)) != 0, deliver(pin: pin)
     else { return }
     entries[pin] |= Self.remoteIRR
+    publishAwaitingEOI()
+  }
+
+  /// Some level entry awaits an EOI: a local APIC must broadcast every EOI as it happens
+  /// (LocalAPICModel.paravirtualEOITarget). Read without the device lock: a pin that
+  /// starts waiting after the read only delays its EOI to the guest's next exit.
+  public var hasEntriesAwaitingEOI: Bool { awaitingEOI.load(ordering: .relaxed) != 0 }
+
+  private func publishAwaitingEOI() {
+    var pins: UInt32 = 0
+    for pin in 0..<Self.pinCount where entries[pin] & Self.remoteIRR != 0 {
+      pins |= 1 << UInt32(pin)
+    }
+    awaitingEOI.store(pins, ordering: .relaxed)
   }
 
   /// An EOI for `vector` (the EOI register, or a local APIC's broadcast): every level entry
@@ -68,6 +87,7 @@ public final class IOAPICModel: MMIODevice {
     for pin in 0..<Self.pinCount
     where entries[pin] & Self.remoteIRR != 0 && UInt8(truncatingIfNeeded: entries[pin]) == vector {
       entries[pin] &= ~Self.remoteIRR
+      publishAwaitingEOI()
       serviceLevel(pin: pin)
     }
   }
@@ -217,5 +237,6 @@ extension IOAPICModel: StatefulDevice {
     }
     id = state.id & 0x0F
     lineLevels = state.lineLevels & (1 << UInt32(Self.pinCount) - 1)
+    publishAwaitingEOI()
   }
 }

@@ -234,7 +234,7 @@ public final class LocalAPICModel: MMIODevice {
     requests[Int(vector >> 5)] |= 1 << UInt32(vector & 31)
   }
 
-  private static func highest(_ bits: [UInt32]) -> UInt8? {
+  static func highest(_ bits: [UInt32]) -> UInt8? {
     for word in stride(from: 7, through: 0, by: -1) where bits[word] != 0 {
       return UInt8(word * 32 + 31 - bits[word].leadingZeroBitCount)
     }

@@ -136,6 +136,13 @@ public enum CPUIDPolicy {
         eax: hypervisorLeafMaximum, ebx: signature.0, ecx: signature.1, edx: signature.2)
     case 0x4000_0001:
       result = CPUIDLeaf(eax: abiVersion)
+    case ParavirtualEOI.leafBase where hasLocalAPIC:
+      // KVM's interface, for its paravirtual EOI only (ParavirtualEOI): the signature Linux
+      // looks for, the highest leaf of the block in EAX.
+      let kvm = ParavirtualEOI.signature
+      result = CPUIDLeaf(eax: ParavirtualEOI.leafBase + 1, ebx: kvm.0, ecx: kvm.1, edx: kvm.2)
+    case ParavirtualEOI.leafBase + 1 where hasLocalAPIC:
+      result = CPUIDLeaf(eax: ParavirtualEOI.feature)  // EDX: no hints
     case 0x4000_0002...0x4FFF_FFFF:
       result = CPUIDLeaf()
     case 0x8000_0001:

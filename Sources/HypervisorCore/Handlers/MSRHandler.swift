@@ -62,6 +62,10 @@ public enum MSRHandler {
       guard value >> 32 == 0 else { return refuse(vcpu) }  // bits 63:32 reserved
       vcpu.supervisorProtectionKeyRights = UInt32(truncatingIfNeeded: value)
       vcpu.markAuxiliaryRegistersStale()
+    case .paravirtualEOI:
+      guard let apic = vcpu.localAPIC,
+        vcpu.paravirtualEOI.write(value, apic: apic, memory: vm.memory)
+      else { return refuse(vcpu) }
     case .constantIgnoringWrites:
       guard isValidWrite(index: index, value: value, vendor: vm.msrPolicy.vendor, vm: vm) else {
         return refuse(vcpu)
@@ -99,6 +103,7 @@ public enum MSRHandler {
       return readLocalAPIC(index, vcpu: vcpu)
     case .timeStampCounterAuxiliary: return vcpu.timeStampCounterAuxiliary
     case .supervisorProtectionKeyRights: return UInt64(vcpu.supervisorProtectionKeyRights)
+    case .paravirtualEOI: return vcpu.localAPIC == nil ? nil : vcpu.paravirtualEOI.msrValue
     case .shadowed(let initial, _):
       return vcpu.shadowMSRs.first(where: { $0.index == index })?.value ?? initial
     }

@@ -30,6 +30,9 @@ public struct MSRPolicy {
     /// IA32_PKRS: the vCPU's own value (`VirtualCPU.supervisorProtectionKeyRights`), which
     /// the processor's paging checks read while the vCPU runs with CR4.PKS.
     case supervisorProtectionKeyRights
+    /// KVM's MSR_KVM_PV_EOI_EN: the vCPU's paravirtual EOI (`VirtualCPU.paravirtualEOI`;
+    /// #GP without a local APIC).
+    case paravirtualEOI
   }
 
   public static let efer: UInt32 = 0xC000_0080
@@ -111,6 +114,9 @@ public struct MSRPolicy {
     // MONITOR FSM (18), limit CPUID (22), xTPR disable (23) and XD disable (34), are stored
     // per vCPU and have no effect (as in KVM): CPUID does not follow them. Reserved bits #GP.
     (miscEnable...miscEnable, .shadowed(initial: 0x1801, writable: miscEnableWritable)),
+    // CPUID 0x4000_0101 EAX[6] (KVM_FEATURE_PV_EOI), with the local APIC: set once per
+    // vCPU as Linux brings it up.
+    (ParavirtualEOI.msr...ParavirtualEOI.msr, .paravirtualEOI),
   ]
 
   static let intel: [(indices: ClosedRange<UInt32>, rule: Rule)] = [

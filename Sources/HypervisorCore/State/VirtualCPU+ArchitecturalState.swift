@@ -1,6 +1,6 @@
 /// The part of the architectural state the vCPU object holds on both vendors: the register
 /// file and FXSAVE image the world switch uses, the event to inject, the activity state,
-/// the shadow MSRs, TSC_AUX, PKRU and PKRS. The backends' capture and apply call these
+/// the shadow MSRs (the paravirtual EOI's among them), TSC_AUX, PKRU and PKRS. The backends' capture and apply call these
 /// around their own fields.
 extension VirtualCPU {
   /// Copies what the vCPU holds into `state`.
@@ -13,6 +13,11 @@ extension VirtualCPU {
     state.pendingEvent = pendingEvent
     state.activity = self.state
     state.shadowMSRs = shadowMSRs.map { ShadowMSR(index: $0.index, value: $0.value) }
+    // The paravirtual EOI's MSR travels as one more shadow MSR (docs/vm-state.md).
+    if paravirtualEOI.msrValue != 0 {
+      state.shadowMSRs.append(
+        ShadowMSR(index: ParavirtualEOI.msr, value: paravirtualEOI.savedValue))
+    }
     state.timeStampCounterAuxiliary = timeStampCounterAuxiliary
     state.protectionKeyRights = protectionKeyRights
     state.supervisorProtectionKeyRights = supervisorProtectionKeyRights
@@ -30,7 +35,13 @@ extension VirtualCPU {
     }
     pendingEvent = state.pendingEvent
     self.state = state.activity
-    shadowMSRs = state.shadowMSRs.map { (index: $0.index, value: $0.value) }
+    shadowMSRs = state.shadowMSRs.filter { $0.index != ParavirtualEOI.msr }.map {
+      (index: $0.index, value: $0.value)
+    }
+    paravirtualEOI.reset()
+    if let saved = state.shadowMSRs.last(where: { $0.index == ParavirtualEOI.msr }) {
+      paravirtualEOI.restore(savedValue: saved.value)
+    }
     // Loaded into the processor before the next entry (GuestAuxiliaryRegisters).
     setTimeStampCounterAuxiliary(state.timeStampCounterAuxiliary & 0xFFFF_FFFF)
     protectionKeyRights = state.protectionKeyRights

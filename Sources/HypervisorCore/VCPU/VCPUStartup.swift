@@ -15,6 +15,7 @@ extension VirtualCPU {
     nmiBlocking = NMIBlocking()
     deferredEFER = 0
     localAPIC?.resetForINIT()
+    paravirtualEOI.reset()
   }
 
   /// A start-up IPI: ignored unless the vCPU waits for one (§9.4.3: a second SIPI to a

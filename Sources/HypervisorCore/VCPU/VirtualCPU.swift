@@ -60,6 +60,8 @@ public final class VirtualCPU {
     localDevices = MMIODeviceTable()
     if let localAPIC { localDevices.register(localAPIC, base: localAPIC.mmioBase, size: 0x1000) }
   }
+  /// KVM's paravirtual EOI, once the guest enables it (MSR 0x4B56_4D04).
+  public var paravirtualEOI = ParavirtualEOI()
   /// MSRs the policy lets the guest keep that no vendor state holds.
   public var shadowMSRs: [(index: UInt32, value: UInt64)] = []
   /// EFER bits the guest wrote that its vendor state does not hold yet: SVM keeps EFER.LME

@@ -18,6 +18,9 @@ public final class ExitStatistics {
   /// re-executed the instruction.
   public var decodeMismatches: UInt64 = 0
   public var injectedEvents: UInt64 = 0
+  /// EOIs the guest made through its paravirtual EOI flag (ParavirtualEOI): each one an
+  /// exit the EOI register would have cost.
+  public var paravirtualEOIs: UInt64 = 0
   /// IPIs sent with a delivery mode Peregrine does not deliver (SMI, reserved, INIT
   /// de-assert), or that selected no vCPU.
   public var ignoredInterprocessorInterrupts: UInt64 = 0
@@ -100,6 +103,7 @@ public final class ExitStatistics {
     unmappedMMIOAccesses &+= other.unmappedMMIOAccesses
     decodeMismatches &+= other.decodeMismatches
     injectedEvents &+= other.injectedEvents
+    paravirtualEOIs &+= other.paravirtualEOIs
     ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
     initSignalsTaken &+= other.initSignalsTaken
     startupIPIsTaken &+= other.startupIPIsTaken

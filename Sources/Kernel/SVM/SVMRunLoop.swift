@@ -77,6 +77,10 @@ enum SVMRunLoop {
         offered = nil
         acknowledgeIfTaken(vector, vmcb, vcpu: vcpu)
       }
+      // An EOI the guest made through its paravirtual flag, after the offer it retires.
+      if vcpu.paravirtualEOI.flagSet, let apic = vcpu.localAPIC {
+        vcpu.paravirtualEOI.afterExit(apic, statistics: vcpu.statistics)
+      }
       // An event whose delivery the exit interrupted is delivered again (APM §15.7.2).
       let interrupted = vmcb.u64(VMCBOffset.exitInterruptInfo)
       if interrupted & SVMEventInjection.valid == 0 {
@@ -216,6 +220,9 @@ enum SVMRunLoop {
       interceptDebugExceptions(vmcb, true)
     }
     let offer = InterruptDelivery.vectorToOffer(vcpu)
+    if let apic = vcpu.localAPIC {
+      vcpu.paravirtualEOI.beforeEntry(apic, offered: offer, memory: vm.memory)
+    }
     // V_TPR carries the model's TPR class into the guest's CR8 (takeGuestTaskPriority).
     vmcb.set(
       VMCBOffset.virtualInterrupt,

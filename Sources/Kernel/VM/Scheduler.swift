@@ -87,7 +87,9 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       let wanted = vm.pauseRequested.load(ordering: .acquiring)
       if wanted && !vcpu.parked {
         // Captured here, at the safe point, by the vCPU's own CPU (docs/vm-state.md); the
-        // count below publishes it to the CPU that parks the last vCPU.
+        // count below publishes it to the CPU that parks the last vCPU. An EOI the guest
+        // made through its paravirtual flag is made first, so the saved APIC is current.
+        if let apic = vcpu.localAPIC { vcpu.paravirtualEOI.settle(apic, memory: vm.memory) }
         vcpu.pausedState = backend.captureState(vm, vcpu: vcpu, on: cpu).map {
           SavedVMState.VCPU(architectural: $0, localAPIC: vcpu.localAPIC?.save())
         }

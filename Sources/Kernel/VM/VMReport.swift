@@ -174,6 +174,7 @@ enum VMReport {
     count("unmapped MMIO accesses (all ones): ", statistics.unmappedMMIOAccesses)
     count("decoded instruction did not match the exit (re-executed): ", statistics.decodeMismatches)
     count("injected events: ", statistics.injectedEvents)
+    count("EOIs through the paravirtual flag (no exit): ", statistics.paravirtualEOIs)
     count(
       "exits served by the world switch's fast path (counted above, not in per exit): ",
       statistics.fastExits)

@@ -76,6 +76,10 @@ enum VMXRunLoop {
       VMCS.write(.entryInterruptionInformation, 0)
       let vectoring = VMCS.read(.idtVectoringInformation)
       if vectoring & (1 << 31) != 0 { reinjectInterruptedEvent(vectoring) }
+      // An EOI the guest made through its paravirtual flag.
+      if vcpu.paravirtualEOI.flagSet, let apic = vcpu.localAPIC {
+        vcpu.paravirtualEOI.afterExit(apic, statistics: vcpu.statistics)
+      }
 
       let info = VMXExitInformation(
         reason: UInt32(truncatingIfNeeded: VMCS.read(.exitReason)),
@@ -177,6 +181,10 @@ enum VMXRunLoop {
       nmiBlocked: nmiBlocked)
     let canTake = rflags & (1 << 9) != 0 && interruptibility & 3 == 0 && !injecting
     let decision = InterruptDelivery.prepare(vcpu, guestCanTakeInterrupt: canTake)
+    // After an injection, whose vector is in service already: nothing offered.
+    if let apic = vcpu.localAPIC {
+      vcpu.paravirtualEOI.beforeEntry(apic, offered: nil, memory: vm.memory)
+    }
     let window = UInt64(PrimaryProcessorControl.interruptWindowExiting.rawValue)
     let nmiWindow = UInt64(PrimaryProcessorControl.nmiWindowExiting.rawValue)
     let controls = VMCS.read(.primaryProcessorControls)

@@ -52,6 +52,8 @@ final class GuestABIConsistencyTests: XCTestCase {
       Feature(leaf: 0x8000_0001, register: .edx, bit: 27, name: "RDTSCP", msrs: [tscAux]),
       Feature(leaf: 7, register: .ecx, bit: 22, name: "RDPID", msrs: [tscAux]),
       Feature(leaf: 7, register: .ecx, bit: 31, name: "PKS", msrs: [one(0x6E1)]),
+      Feature(
+        leaf: 0x4000_0101, register: .eax, bit: 6, name: "KVM PV_EOI", msrs: [one(0x4B56_4D04)]),
     ]
     // Instructions and paging features with no MSR of their own.
     + plain(
@@ -135,6 +137,7 @@ final class GuestABIConsistencyTests: XCTestCase {
     (0xD, [.eax, .ebx, .ecx, .edx]),
     (0x8000_0001, [.ecx, .edx]), (0x8000_0007, [.eax, .ebx, .ecx, .edx]), (0x8000_0008, [.ebx]),
     (0x8000_000A, [.eax, .ebx, .ecx, .edx]), (0x8000_001F, [.eax, .ebx, .ecx, .edx]),
+    (0x4000_0101, [.eax, .ebx, .ecx, .edx]),
   ]
 
   func testEveryOfferedBitIsInTheTable() {
@@ -240,10 +243,12 @@ final class GuestABIConsistencyTests: XCTestCase {
   }
 
   func testLocalAPICFeaturesFollowTheModel() {
-    // APIC, x2APIC, TSC-deadline and ARAT are offered only where the local APIC is modelled; the
+    // APIC, x2APIC, TSC-deadline, ARAT and KVM's PV EOI are offered only where the local APIC is modelled; the
     // MSR handler refuses APIC_BASE and TSC_DEADLINE without one (MSRHandlerTests).
     for feature in Self.offered
-    where ["APIC", "APIC (AMD)", "TSC-deadline", "x2APIC", "ARAT bit 2"].contains(feature.name) {
+    where ["APIC", "APIC (AMD)", "TSC-deadline", "x2APIC", "ARAT bit 2", "KVM PV_EOI"].contains(
+      feature.name)
+    {
       XCTAssertFalse(isOffered(feature, apic: false), "\(feature.name) without a local APIC")
     }
   }
