@@ -55,6 +55,7 @@ public enum InterruptDelivery {
     guard guestCanTakeInterrupt, vcpu.pendingEvent == nil else { return .needsWindow }
     apic.acknowledge(vector)
     vcpu.pendingEvent = .externalInterrupt(vector: vector)
+    vcpu.flight.note(.inject, detail: UInt64(vector))
     return .injected(vector: vector)
   }
 
@@ -66,6 +67,7 @@ public enum InterruptDelivery {
     guard guestCanTakeInterrupt, vcpu.pendingEvent == nil else { return .needsWindow }
     guard let vector = apic.acknowledgeExternal() else { return .none }
     vcpu.pendingEvent = .externalInterrupt(vector: vector)
+    vcpu.flight.note(.inject, detail: UInt64(vector))
     return .injected(vector: vector)
   }
 
@@ -75,7 +77,9 @@ public enum InterruptDelivery {
   public static func vectorToOffer(_ vcpu: VirtualCPU) -> UInt8? {
     guard let apic = vcpu.localAPIC else { return nil }
     apic.pollTimer()
-    return apic.vectorToOffer()
+    let offer = apic.vectorToOffer()
+    if let offer { vcpu.flight.note(.offer, detail: UInt64(offer)) }
+    return offer
   }
 
   /// The guest took the offered `vector`: it moves to in-service (§11.8.4), as an injected
@@ -83,6 +87,7 @@ public enum InterruptDelivery {
   /// `vector` is still the one pending.
   public static func offerTaken(_ vcpu: VirtualCPU, vector: UInt8) {
     vcpu.localAPIC?.offeredVectorTaken(vector)
+    vcpu.flight.note(.offerTaken, detail: UInt64(vector))
     vcpu.statistics.injectedEvents &+= 1
   }
 
@@ -92,6 +97,9 @@ public enum InterruptDelivery {
     guard let apic = vcpu.localAPIC else { return false }
     VCPURequests.drainInterrupts(vcpu)
     apic.pollTimer()
-    return apic.hasDeliverableInterrupt || apic.nmiPending
+    guard apic.hasDeliverableInterrupt || apic.nmiPending else { return false }
+    let why = apic.pendingVector.map { UInt64($0) } ?? (apic.nmiPending ? 0x100 : 0x200)
+    vcpu.flight.note(.woken, detail: why)
+    return true
   }
 }
