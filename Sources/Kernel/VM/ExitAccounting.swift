@@ -11,6 +11,8 @@ enum ExitAccounting {
     _ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, cpu: PhysicalCPU, exitTime: UInt64,
     exitRIP: UInt64
   ) -> SliceResult? {
+    vcpu.flight.record(
+      .exit, detail: UInt64(exit.reason.kind.rawValue), value: exitRIP, tsc: exitTime)
     vcpu.statistics.record(exit.reason.kind, cycles: arch_rdtsc() &- exitTime)
     if exit.reason.isGuestCaused
       && vcpu.storm.endExit(exitRIP: exitRIP, resumeRIP: vcpu.registers.rip)
