@@ -32,6 +32,9 @@ public struct FlightEvent: Equatable {
     case asleep
     /// It came back into the count (a post found it judged asleep): `value` the count.
     case awake
+    /// SVM: `detail` the vector not offered for this entry because the exit came inside an
+    /// interrupt shadow, which is single-stepped first (InterruptDelivery.interruptShadow).
+    case held
   }
 
   public var sequence: UInt64
@@ -63,6 +66,7 @@ public struct FlightEvent: Equatable {
     case .irr: return "irr"
     case .asleep: return "asleep"
     case .awake: return "awake"
+    case .held: return "held"
     }
   }
 }

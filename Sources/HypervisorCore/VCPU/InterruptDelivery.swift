@@ -103,3 +103,39 @@ public enum InterruptDelivery {
     return true
   }
 }
+
+extension InterruptDelivery {
+  /// What an interrupt shadow (STI, MOV SS) reported by the last exit means for the next
+  /// entry's virtual interrupt (SVM).
+  public enum ShadowDecision: Equatable {
+    /// No shadow: offer as usual.
+    case none
+    /// The hypervisor completed the instruction the shadow covered (RIP moved since the
+    /// exit, e.g. HLT after STI): the shadow is over and its bit must go (SDM 2B, STI: it
+    /// covers one instruction), or it would hold the wake-up interrupt past the next one.
+    case over
+    /// The shadow still covers the instruction at RIP: the offer waits, and the instruction
+    /// is single-stepped (NMIBlocking's step over a shadow) so that the offer follows it.
+    case holdOffer
+  }
+
+  /// QEMU 7.2's VMRUN does not load the VMCB's interrupt shadow (it saves it at #VMEXIT
+  /// but never reads it back): a V_IRQ offered after an exit inside a shadow is taken at
+  /// once, before the instruction the shadow covers. With `STI; HLT` the interrupt is then
+  /// taken before the HLT, and the HLT waits for an interrupt that already came
+  /// (`qemu-svm-smp-every-ipi-delivered-once`, 2 runs in 44 beside a CPU hog, found with
+  /// the flight recorder: docs/smp.md). `shadow`: the exit reported one; `exitRIP`: the
+  /// RIP the exit came at; `rip`: the RIP of the next entry; `offering`: a vector is to be
+  /// offered. Owner CPU only.
+  public static func interruptShadow(
+    _ vcpu: VirtualCPU, shadow: Bool, exitRIP: UInt64, rip: UInt64, offering: Bool,
+    guestTrapFlag: Bool
+  ) -> ShadowDecision {
+    guard shadow else { return .none }
+    if rip != exitRIP { return .over }
+    guard offering else { return .none }
+    if vcpu.nmiBlocking.steppingOverShadow { return .holdOffer }
+    return vcpu.nmiBlocking.startStepOverShadow(
+      nmiHeld: true, interruptShadow: true, guestTrapFlag: guestTrapFlag) ? .holdOffer : .none
+  }
+}

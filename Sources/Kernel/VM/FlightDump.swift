@@ -124,7 +124,7 @@ enum FlightDump {
         Console.write(" vector=")
         Console.write(hex: event.detail)
       }
-    case .offer, .offerTaken, .inject, .irr:
+    case .offer, .offerTaken, .inject, .irr, .held:
       Console.write(" vector=")
       Console.write(hex: event.detail)
     case .post:
