@@ -123,7 +123,7 @@ extension InterruptDelivery {
   /// but never reads it back): a V_IRQ offered after an exit inside a shadow is taken at
   /// once, before the instruction the shadow covers. With `STI; HLT` the interrupt is then
   /// taken before the HLT, and the HLT waits for an interrupt that already came
-  /// (`qemu-svm-smp-every-ipi-delivered-once`, 2 runs in 44 beside a CPU hog, found with
+  /// (`qemu-svm-smp-every-ipi-delivered-once`, 2 runs in 63 beside a CPU hog, found with
   /// the flight recorder: docs/smp.md). `shadow`: the exit reported one; `exitRIP`: the
   /// RIP the exit came at; `rip`: the RIP of the next entry; `offering`: a vector is to be
   /// offered. Owner CPU only.
