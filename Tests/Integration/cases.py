@@ -116,7 +116,11 @@ def svm_cases():
               r"summary: vm fine: stopped by the guest, exit code 0"]),
         guest_suite_case("qemu-svm-guest-suite", "qemu", 120),
         Case("qemu-svm-misbehaving-guests-stopped", "qemu", "build/test/misbehaving.iso",
-             [r"vm triple-fault: shutdown \(triple fault\)",
+             [# The flight recorder's dump of an abnormal stop (docs/smp.md, "Flight recorder"),
+              # first: the VMs' stop lines come in any order, their summary lines after it.
+              r"^\[flight\] vm exit-storm vcpu 0: state=\w+ cpu=-?\d+ requests=0x[0-9a-f]+ asleep=(yes|no) awake=-?\d+ posted=",
+              r"^\[flight\] vm exit-storm vcpu 0: t-\d+ exit \w+ rip=0x[0-9a-f]+$",
+              r"vm triple-fault: shutdown \(triple fault\)",
               r"vm wild-mmio: write to guest-physical 0xc0000000",
               r"vm outside-memory: read of guest-physical 0x2000000, outside its memory",
               r"summary: vm exit-storm: exit storm: 100000 exits in a row at one instruction without completing it",

@@ -18,6 +18,9 @@ public final class AwakeVCPUs {
 }
 
 extension VirtualCPU {
+  /// Its own CPU judged it asleep and no post has come since (reports; racy by nature).
+  public var isJudgedAsleep: Bool { judgedAsleep.load(ordering: .relaxed) }
+
   /// A post found this vCPU judged asleep: it counts as awake again. Safe from any CPU;
   /// exactly one of the racing callers gets the flag and counts.
   @inline(__always)
@@ -25,7 +28,8 @@ extension VirtualCPU {
     guard judgedAsleep.load(ordering: .sequentiallyConsistent),
       judgedAsleep.exchange(false, ordering: .sequentiallyConsistent)
     else { return }
-    awakeVCPUs?.count.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    let now = awakeVCPUs?.count.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
+    flight.note(.awake, value: UInt64(truncatingIfNeeded: now ?? -1))
   }
 
   /// Owner CPU, with the vCPU halted, stopped or waiting for SIPI and nothing pending (no
@@ -35,6 +39,7 @@ extension VirtualCPU {
     guard let awake = awakeVCPUs, !judgedAsleep.load(ordering: .relaxed) else { return false }
     judgedAsleep.store(true, ordering: .sequentiallyConsistent)
     let remaining = awake.count.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+    flight.note(.asleep, value: UInt64(truncatingIfNeeded: remaining))
     // A post that came before the flag was set did not see it: count back in ourselves.
     if requests.load(ordering: .sequentiallyConsistent) != 0 {
       wakeIfJudgedAsleep()

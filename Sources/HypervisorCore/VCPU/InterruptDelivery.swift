@@ -55,6 +55,7 @@ public enum InterruptDelivery {
     guard guestCanTakeInterrupt, vcpu.pendingEvent == nil else { return .needsWindow }
     apic.acknowledge(vector)
     vcpu.pendingEvent = .externalInterrupt(vector: vector)
+    vcpu.flight.note(.inject, detail: UInt64(vector))
     return .injected(vector: vector)
   }
 
@@ -66,6 +67,7 @@ public enum InterruptDelivery {
     guard guestCanTakeInterrupt, vcpu.pendingEvent == nil else { return .needsWindow }
     guard let vector = apic.acknowledgeExternal() else { return .none }
     vcpu.pendingEvent = .externalInterrupt(vector: vector)
+    vcpu.flight.note(.inject, detail: UInt64(vector))
     return .injected(vector: vector)
   }
 
@@ -75,7 +77,9 @@ public enum InterruptDelivery {
   public static func vectorToOffer(_ vcpu: VirtualCPU) -> UInt8? {
     guard let apic = vcpu.localAPIC else { return nil }
     apic.pollTimer()
-    return apic.vectorToOffer()
+    let offer = apic.vectorToOffer()
+    if let offer { vcpu.flight.note(.offer, detail: UInt64(offer)) }
+    return offer
   }
 
   /// The guest took the offered `vector`: it moves to in-service (§11.8.4), as an injected
@@ -83,6 +87,7 @@ public enum InterruptDelivery {
   /// `vector` is still the one pending.
   public static func offerTaken(_ vcpu: VirtualCPU, vector: UInt8) {
     vcpu.localAPIC?.offeredVectorTaken(vector)
+    vcpu.flight.note(.offerTaken, detail: UInt64(vector))
     vcpu.statistics.injectedEvents &+= 1
   }
 
@@ -92,6 +97,45 @@ public enum InterruptDelivery {
     guard let apic = vcpu.localAPIC else { return false }
     VCPURequests.drainInterrupts(vcpu)
     apic.pollTimer()
-    return apic.hasDeliverableInterrupt || apic.nmiPending
+    guard apic.hasDeliverableInterrupt || apic.nmiPending else { return false }
+    let why = apic.pendingVector.map { UInt64($0) } ?? (apic.nmiPending ? 0x100 : 0x200)
+    vcpu.flight.note(.woken, detail: why)
+    return true
+  }
+}
+
+extension InterruptDelivery {
+  /// What an interrupt shadow (STI, MOV SS) reported by the last exit means for the next
+  /// entry's virtual interrupt (SVM).
+  public enum ShadowDecision: Equatable {
+    /// No shadow: offer as usual.
+    case none
+    /// The hypervisor completed the instruction the shadow covered (RIP moved since the
+    /// exit, e.g. HLT after STI): the shadow is over and its bit must go (SDM 2B, STI: it
+    /// covers one instruction), or it would hold the wake-up interrupt past the next one.
+    case over
+    /// The shadow still covers the instruction at RIP: the offer waits, and the instruction
+    /// is single-stepped (NMIBlocking's step over a shadow) so that the offer follows it.
+    case holdOffer
+  }
+
+  /// QEMU 7.2's VMRUN does not load the VMCB's interrupt shadow (it saves it at #VMEXIT
+  /// but never reads it back): a V_IRQ offered after an exit inside a shadow is taken at
+  /// once, before the instruction the shadow covers. With `STI; HLT` the interrupt is then
+  /// taken before the HLT, and the HLT waits for an interrupt that already came
+  /// (`qemu-svm-smp-every-ipi-delivered-once`, 2 runs in 63 beside a CPU hog, found with
+  /// the flight recorder: docs/smp.md). `shadow`: the exit reported one; `exitRIP`: the
+  /// RIP the exit came at; `rip`: the RIP of the next entry; `offering`: a vector is to be
+  /// offered. Owner CPU only.
+  public static func interruptShadow(
+    _ vcpu: VirtualCPU, shadow: Bool, exitRIP: UInt64, rip: UInt64, offering: Bool,
+    guestTrapFlag: Bool
+  ) -> ShadowDecision {
+    guard shadow else { return .none }
+    if rip != exitRIP { return .over }
+    guard offering else { return .none }
+    if vcpu.nmiBlocking.steppingOverShadow { return .holdOffer }
+    return vcpu.nmiBlocking.startStepOverShadow(
+      nmiHeld: true, interruptShadow: true, guestTrapFlag: guestTrapFlag) ? .holdOffer : .none
   }
 }

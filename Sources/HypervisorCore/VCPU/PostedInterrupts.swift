@@ -33,6 +33,16 @@ public final class PostedInterrupts {
     }
   }
 
+  /// Word `index` (0-3) without taking it, for reports (racy by nature).
+  public func peek(word index: Int) -> UInt64 {
+    switch index {
+    case 0: return word0.load(ordering: .relaxed)
+    case 1: return word1.load(ordering: .relaxed)
+    case 2: return word2.load(ordering: .relaxed)
+    default: return word3.load(ordering: .relaxed)
+    }
+  }
+
   /// Whether any vector is requested (for tests and reports; racy by nature).
   public var isEmpty: Bool {
     word0.load(ordering: .relaxed) | word1.load(ordering: .relaxed)

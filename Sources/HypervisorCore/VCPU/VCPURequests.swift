@@ -50,6 +50,7 @@ public enum VCPURequests {
   static func applyInterrupts(_ vcpu: VirtualCPU, mask: UInt32) {
     let taken = VCPURequest(
       rawValue: vcpu.requests.bitwiseAnd(~mask, ordering: .acquiring).oldValue & mask)
+    vcpu.flight.note(.drain, detail: UInt64(taken.rawValue))
     if taken.contains(.nmi) { deliverNMI(to: vcpu) }
     if taken.contains(.interrupt) { deliverPostedInterrupts(to: vcpu) }
   }
@@ -57,6 +58,7 @@ public enum VCPURequests {
   /// The slow path, out of line so that the exit path keeps only the load and the branch.
   @inline(never)
   static func apply(_ taken: VCPURequest, to vcpu: VirtualCPU, vm: VirtualMachine) -> FollowUp {
+    vcpu.flight.note(.drain, detail: UInt64(taken.rawValue))
     let followUp = FollowUp(
       rawValue: taken.rawValue
         & (VCPURequest.flushTLB.rawValue | VCPURequest.stop.rawValue
@@ -95,6 +97,7 @@ public enum VCPURequests {
       while bits != 0 {
         let bit = bits.trailingZeroBitCount
         apic.request(UInt8(truncatingIfNeeded: word * 64 + bit))
+        vcpu.flight.note(.irr, detail: UInt64(word * 64 + bit))
         bits &= bits &- 1
       }
     }

@@ -132,6 +132,9 @@ public final class VirtualCPU {
   /// Host cycles spent in this vCPU's slices (guest time and its exits): a paused vCPU adds
   /// none. Written by the owner CPU, read by reports.
   public var sliceCycles: UInt64 = 0
+  /// The last events of this vCPU (exits, slices, HLT decisions, posts, drains), dumped
+  /// when its VM stops abnormally (docs/smp.md, "Flight recorder").
+  public let flight = FlightRecorder()
 
   public init(index: Int) {
     self.index = index
@@ -165,6 +168,12 @@ public final class VirtualCPU {
   /// Posts `request` (atomic OR) and kicks the vCPU's CPU. Safe from any CPU. An NMI is
   /// also counted (`postedNMIs`): two posted before one drain are two NMIs.
   public func post(_ request: VCPURequest) {
+    flight.note(.post, detail: UInt64(request.rawValue), value: 0x100)
+    postQuietly(request)
+  }
+
+  /// `post` without its flight record (the caller made one).
+  func postQuietly(_ request: VCPURequest) {
     if request.contains(.nmi) { postedNMIs.wrappingAdd(1, ordering: .sequentiallyConsistent) }
     requests.bitwiseOr(request.rawValue, ordering: .sequentiallyConsistent)
     wakeIfJudgedAsleep()
@@ -173,8 +182,9 @@ public final class VirtualCPU {
 
   /// Posts an interrupt with `vector` (to the APIC's IRR when drained). Safe from any CPU.
   public func postInterrupt(vector: UInt8) {
+    flight.note(.post, detail: UInt64(VCPURequest.interrupt.rawValue), value: UInt64(vector))
     postedInterrupts.set(vector)
-    post(.interrupt)
+    postQuietly(.interrupt)
   }
 
   /// Posts a start-up IPI with `vector`. Safe from any CPU. Of two SIPIs posted before one

@@ -7,7 +7,10 @@ import Synchronization
 /// The poster's write is sequentially consistent and so is the target's change of activity,
 /// so either the target sees the work or the poster sees it asleep (or in a guest) and
 /// sends the IPI.
-final class HostKicker: VCPUKicker {
+final class HostKicker: VCPUKicker, FlightClock {
+  /// The flight recorders' clock (FlightRecorder): the host's TSC.
+  func now() -> UInt64 { arch_rdtsc() }
+
   func kick(_ vcpu: VirtualCPU) {
     let target = vcpu.hostCPU.load(ordering: .sequentiallyConsistent)
     guard target >= 0, target < CPUs.all.count else { return }

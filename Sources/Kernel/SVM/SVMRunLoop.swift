@@ -200,6 +200,7 @@ enum SVMRunLoop {
     fast: ExitFastPath.Block
   ) -> UInt8? {
     vcpu.nmiBlocking.exited(rip: rip, iret: vmcb.u64(VMCBOffset.exitCode) == SVMExitCode.iret)
+    endCompletedShadow(vmcb, vcpu: vcpu, rip: rip)  // SVMInterruptShadow
     let event = vmcb.u64(VMCBOffset.eventInjection)
     let injecting = event & SVMEventInjection.valid != 0
     let open = vmcb.u64(VMCBOffset.interruptShadow) & 1 == 0 && !injecting
@@ -219,7 +220,10 @@ enum SVMRunLoop {
       vcpu.registers.rflags |= trapFlag  // written to the VMCB before the entry
       interceptDebugExceptions(vmcb, true)
     }
-    let offer = InterruptDelivery.vectorToOffer(vcpu)
+    var offer = InterruptDelivery.vectorToOffer(vcpu)
+    if let vector = offer, holdsOfferInShadow(vmcb, vcpu: vcpu, rip: rip, vector: vector) {
+      offer = nil
+    }
     if let apic = vcpu.localAPIC {
       vcpu.paravirtualEOI.beforeEntry(apic, offered: offer, memory: vm.memory)
     }

@@ -11,7 +11,9 @@ enum ExitAccounting {
     _ exit: VMExit, _ outcome: ExitOutcome, vcpu: VirtualCPU, cpu: PhysicalCPU, exitTime: UInt64,
     exitRIP: UInt64
   ) -> SliceResult? {
-    vcpu.statistics.record(exit.reason.kind, cycles: arch_rdtsc() &- exitTime)
+    let kind = exit.reason.kind  // once for both records
+    vcpu.flight.record(.exit, detail: UInt64(kind.rawValue), value: exitRIP, tsc: exitTime)
+    vcpu.statistics.record(kind, cycles: arch_rdtsc() &- exitTime)
     if exit.reason.isGuestCaused
       && vcpu.storm.endExit(exitRIP: exitRIP, resumeRIP: vcpu.registers.rip)
     {

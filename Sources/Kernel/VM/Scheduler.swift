@@ -34,6 +34,7 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
     vm.attachedVCPUs.store(vm.vcpus.count, ordering: .releasing)
     for vcpu in vm.vcpus {
       vcpu.kicker = kicker
+      vcpu.flight.clock = kicker
       // PAUSE-loop window: exits within 10 µs of each other are one spin-wait, which
       // yields after 200 µs (KVM's ple_gap and ple_window are of this order).
       let perMicrosecond = max(LocalAPIC.tscPerMillisecond / 1000, 1)
@@ -224,10 +225,14 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
       return
     }
     let sliceStart = arch_rdtsc()
+    vcpu.flight.record(.slice, detail: UInt64(cpu.index), tsc: sliceStart)
     vcpu.inSlice.store(true, ordering: .sequentiallyConsistent)
     let result = backend.run(vm, vcpu: vcpu, on: cpu)
     vcpu.inSlice.store(false, ordering: .sequentiallyConsistent)
     let sliceEnd = arch_rdtsc()
+    if case .halted = result, vcpu.state == .halted {
+      vcpu.flight.record(.halted, detail: UInt64(cpu.index), tsc: sliceEnd)
+    }
     vcpu.sliceCycles &+= sliceEnd &- sliceStart
     if throttle > 0 {
       vcpu.throttledUntil =
@@ -405,6 +410,8 @@ final class Scheduler<Backend: VirtualizationBackend>: CPUWorkLoop {
         VMReport.registers(vcpu)
         backend.dump(vm, vcpu: vcpu)
       }
+      // Every vCPU's last events (FlightDump, docs/smp.md "Flight recorder").
+      if FlightDump.wanted(for: reason) { FlightDump.print(vm, end: vm.endTime ?? arch_rdtsc()) }
     }
     return true
   }
