@@ -86,13 +86,28 @@ def bench_file():
 BENCH_RUNS = "bulkruns=4 bulkswap=3"
 
 
+def defer_words():
+    """eth0's interrupt deferral in the busy-polled runs (init `bulkdefer= bulkflush=`):
+    PEREGRINE_NET_DEFER="N:NS" (napi_defer_hard_irqs N, gro_flush_timeout NS ns); none
+    without it."""
+    words = ""
+    if os.environ.get("PEREGRINE_NET_NAPITX"):
+        words += " netnapitx=%d" % int(os.environ["PEREGRINE_NET_NAPITX"])
+    setting = os.environ.get("PEREGRINE_NET_DEFER")
+    if not setting:
+        return words
+    defer, flush = setting.split(":")
+    return words + " bulkdefer=%d bulkflush=%d" % (int(defer), int(flush))
+
+
 def vm_words(bench):
     """The VM's /init words: the sender of two transfers (the second busy-polls); in the bench
     also BENCH_PINGS pings per run and two transfers it receives. The native run of the bench
     boots the same words."""
     return guest_words(VM_ADDRESS, PEER_ADDRESS, "bulk=%d bulkrole=send bulkpeer=%s bulkpause=%d"
-                       " bulkpoll=50 %s" % (BULK, PEER_ADDRESS, PAUSE, "bulkpings=%d %s"
-                                            % (BENCH_PINGS, BENCH_RUNS) if bench else "bulkruns=2"))
+                       " bulkpoll=50%s %s" % (BULK, PEER_ADDRESS, PAUSE, defer_words(),
+                                              "bulkpings=%d %s" % (BENCH_PINGS, BENCH_RUNS)
+                                              if bench else "bulkruns=2"))
 
 
 def peer_command(port, bench):
@@ -378,6 +393,24 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                                 " path exits), %d virtio interrupts, %s extint"
                                 % (run, count, npf, allowance, irqs, reasons.get("extint")))
         per_packet = (1.0 + eoi_exits) * irqs / count
+        timer = re.search(r"^BULK-TIMER run=%d loc=(\d+) defer=(\d+) flush=(\d+) rxq=(\d+) txq=(\d+)$" % run, vm_text,
+                          re.MULTILINE)
+        # Each reason's exits in the window minus its own idle rate over the window, per packet.
+        idle_span = max(idle[2] - before[2], 0.001)
+        net_reasons = {r: (n - (idle[1].get(r, 0) - before[1].get(r, 0)) / idle_span * span)
+                       / count for r, n in reasons.items()}
+        if timer:
+            self.notes.append(
+                "DEFER %s run=%d defer=%s flush=%s packets=%d irqs_pp=%.3f loc=%s loc_pp=%.3f"
+                " window_pp=%.3f net_pp=%.3f extint_pp=%.3f wrmsr_pp=%.3f npf_pp=%.3f"
+                " idle_rate=%.1f span=%.1f ms=%.1f rxq_irqs=%s txq_irqs=%s"
+                % (path, run, timer.group(2), timer.group(3), count, irqs / count,
+                   timer.group(1), int(timer.group(1)) / count, moved / count, net / count,
+                   reasons.get("extint", 0) / count, reasons.get("wrmsr", 0) / count,
+                   npf / count, idle_rate, span, int(sent.group(3)) / 1e6, timer.group(4),
+                   timer.group(5))
+                + " net_by_reason_pp=" + ",".join("%s:%.3f" % (r, v) for r, v in
+                                                 sorted(net_reasons.items()) if abs(v) >= 0.0005))
         self.notes.append("ROW %s exits_per_packet=%.3f (%.3f per interrupt; all exits in the"
                           " window %.3f, minus the idle rate %.3f) copies_per_packet=0"
                           % (path, per_packet, 1.0 + eoi_exits, moved / count, net / count))
