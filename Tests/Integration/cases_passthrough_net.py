@@ -7,7 +7,8 @@ the same kernel and /init under a plain QEMU (no hypervisor: the "native" path).
 
 - 20 pings from the VM to the peer, every one answered, and the peer's 20 to the VM.
 - A bulk transfer: BULK bytes of random data from the VM to the peer with busybox nc,
-  sha256 on both ends equal.
+  sha256 on both ends equal. The VM's virtio_net runs without TX NAPI (napi_tx=0: no TX
+  completion interrupts, checked per run; tuning_words).
 - The VM's exits (`peregrine status`, exits by reason) read while it waits before and after the
   transfer (guests/linux/init: `bulkpause=`), minus its idle rate over the same time, per
   packet (eth0's rx + tx packets over the transfer); the hypervisor copies no packet (the VM
