@@ -9,7 +9,10 @@ driving a passed-through virtio-net against the same guest directly under QEMU.
   peer is the same kernel and /init under a plain QEMU on that segment. The VM pings the peer
   10 times and sends it 4 MiB of random data, twice: with interrupts, then with NAPI busy
   polling (net.core.busy_read = busy_poll = 50 us), each time in that setting; then the peer
-  sends the data back, twice (the VM receiving with interrupts, then busy-polling).
+  sends the data back, twice (the VM receiving with interrupts, then busy-polling). The VM's
+  virtio_net loads with napi_tx=0 (init `netnapitx=0`: no TX completion interrupts;
+  docs/passthrough.md, "Interrupt deferral and TX NAPI"), the native guest's too (the same
+  words); PEREGRINE_NET_NAPITX=1 measures Linux's default, as the figures before it did.
 - native: the same VM's kernel, initramfs and /init words (the case's `vm_words`) directly
   under QEMU with the same device: q35, `intel-iommu,intremap=on`, the same virtio-net-pci
   with iommu_platform=on at 00:11.0 and the same MAC, 160 MiB, against the same peer command,

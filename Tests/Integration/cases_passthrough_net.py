@@ -7,7 +7,8 @@ the same kernel and /init under a plain QEMU (no hypervisor: the "native" path).
 
 - 20 pings from the VM to the peer, every one answered, and the peer's 20 to the VM.
 - A bulk transfer: BULK bytes of random data from the VM to the peer with busybox nc,
-  sha256 on both ends equal.
+  sha256 on both ends equal. The VM's virtio_net runs without TX NAPI (napi_tx=0: no TX
+  completion interrupts, checked per run; tuning_words).
 - The VM's exits (`peregrine status`, exits by reason) read while it waits before and after the
   transfer (guests/linux/init: `bulkpause=`), minus its idle rate over the same time, per
   packet (eth0's rx + tx packets over the transfer); the hypervisor copies no packet (the VM
@@ -86,13 +87,29 @@ def bench_file():
 BENCH_RUNS = "bulkruns=4 bulkswap=3"
 
 
+def tuning_words():
+    """The VM's virtio_net and NAPI settings (docs/passthrough.md, "Interrupt deferral and TX
+    NAPI"): virtio_net loads with napi_tx=0 (TX completions freed as it sends: no TX
+    interrupts), or PEREGRINE_NET_NAPITX's value (1: Linux's default, the figures before);
+    PEREGRINE_NET_DEFER="N:NS" sets eth0's napi_defer_hard_irqs N and gro_flush_timeout NS ns
+    in the busy-polled runs (init `bulkdefer= bulkflush=`; measured, costs more exits than it
+    saves, so off)."""
+    words = " netnapitx=%d" % int(os.environ.get("PEREGRINE_NET_NAPITX", "0"))
+    setting = os.environ.get("PEREGRINE_NET_DEFER")
+    if setting:
+        defer, flush = setting.split(":")
+        words += " bulkdefer=%d bulkflush=%d" % (int(defer), int(flush))
+    return words
+
+
 def vm_words(bench):
     """The VM's /init words: the sender of two transfers (the second busy-polls); in the bench
-    also BENCH_PINGS pings per run and two transfers it receives. The native run of the bench
-    boots the same words."""
+    also BENCH_PINGS pings per run and two transfers it receives; virtio_net without TX NAPI
+    (tuning_words). The native run of the bench boots the same words."""
     return guest_words(VM_ADDRESS, PEER_ADDRESS, "bulk=%d bulkrole=send bulkpeer=%s bulkpause=%d"
-                       " bulkpoll=50 %s" % (BULK, PEER_ADDRESS, PAUSE, "bulkpings=%d %s"
-                                            % (BENCH_PINGS, BENCH_RUNS) if bench else "bulkruns=2"))
+                       " bulkpoll=50%s %s" % (BULK, PEER_ADDRESS, PAUSE, tuning_words(),
+                                              "bulkpings=%d %s" % (BENCH_PINGS, BENCH_RUNS)
+                                              if bench else "bulkruns=2"))
 
 
 def peer_command(port, bench):
@@ -378,6 +395,36 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                                 " path exits), %d virtio interrupts, %s extint"
                                 % (run, count, npf, allowance, irqs, reasons.get("extint")))
         per_packet = (1.0 + eoi_exits) * irqs / count
+        timer = re.search(r"^BULK-TIMER run=%d loc=(\d+) defer=(\d+) flush=(\d+) rxq=(\d+)"
+                          r" txq=(\d+)$" % run, vm_text, re.MULTILINE)
+        # Each reason's exits in the window minus its own idle rate over the window, per packet
+        # (the guest's timer: its deadline `wrmsr` and the host tick's `extint`; `cpuid` and
+        # `io` are init's own commands and console lines, about 0.08 and 0.11 per packet), and
+        # the guest's local timer interrupts (LOC) and virtio interrupts per queue: the WINDOW
+        # note. With bulkdefer= the ROW figure (virtio interrupts only) leaves out the NAPI
+        # timer's exits; this line has them.
+        idle_span = max(idle[2] - before[2], 0.001)
+        net_reasons = {r: (n - (idle[1].get(r, 0) - before[1].get(r, 0)) / idle_span * span)
+                       / count for r, n in reasons.items()}
+        if not timer:
+            raise DriverFailure("run %d: the VM printed no BULK-TIMER line" % run)
+        # Without TX NAPI (init `netnapitx=0`) the TX queue's callback stays off unless its
+        # ring fills: no TX interrupts in a 4 MiB transfer (0 in every run measured).
+        if " netnapitx=0" in tuning_words() and int(timer.group(5)) > 0.02 * count:
+            raise DriverFailure("run %d: napi_tx=0, yet %s TX queue interrupts for %d packets"
+                                % (run, timer.group(5), count))
+        if timer:
+            self.notes.append(
+                "WINDOW %s run=%d defer=%s flush=%s packets=%d irqs_pp=%.3f loc=%s loc_pp=%.3f"
+                " window_pp=%.3f net_pp=%.3f extint_pp=%.3f wrmsr_pp=%.3f npf_pp=%.3f"
+                " idle_rate=%.1f span=%.1f ms=%.1f rxq_irqs=%s txq_irqs=%s"
+                % (path, run, timer.group(2), timer.group(3), count, irqs / count,
+                   timer.group(1), int(timer.group(1)) / count, moved / count, net / count,
+                   reasons.get("extint", 0) / count, reasons.get("wrmsr", 0) / count,
+                   npf / count, idle_rate, span, int(sent.group(3)) / 1e6, timer.group(4),
+                   timer.group(5))
+                + " net_by_reason_pp=" + ",".join("%s:%.3f" % (r, v) for r, v in
+                                                 sorted(net_reasons.items()) if abs(v) >= 0.0005))
         self.notes.append("ROW %s exits_per_packet=%.3f (%.3f per interrupt; all exits in the"
                           " window %.3f, minus the idle rate %.3f) copies_per_packet=0"
                           % (path, per_packet, 1.0 + eoi_exits, moved / count, net / count))
