@@ -55,12 +55,14 @@ enum FlightDump {
       return UInt32(truncatingIfNeeded: word & 1 == 0 ? bits : bits >> 32)
     }
     if let apic = vcpu.localAPIC {
+      // The APIC's saved state (StatefulDevice) holds IRR, ISR and TPR as the guest sees them.
+      let saved = apic.save()
       Console.write(" irr=")
-      vectors { apic.requestWord($0) }
+      vectors { saved.requests[$0 & 7] }
       Console.write(" isr=")
-      vectors { apic.inServiceWord($0) }
+      vectors { saved.inService[$0 & 7] }
       Console.write(" tpr=")
-      Console.write(hex: UInt64(apic.taskPriorityRegister))
+      Console.write(hex: UInt64(saved.taskPriority))
       Console.write(" nmi=")
       Console.write(decimal: UInt64(apic.pendingNMIs))
       Console.write(" timer=")

@@ -170,6 +170,73 @@ final class ParavirtualEOITests: XCTestCase {
     XCTAssertEqual(statistics.paravirtualEOIs, 1)
   }
 
+  /// A hostile guest: random MSR values (misaligned, straddling the end of RAM, beyond it,
+  /// APIC and MMIO addresses, many enables at moving addresses), random clears and sets of
+  /// its flag, EOIs with nothing in service, interrupts requested and taken in any order.
+  /// The hypervisor's side writes only bit 0 of the byte the MSR names at that moment (every
+  /// other byte of RAM keeps what the guest left), accepts only flags wholly inside RAM, and
+  /// the APIC never holds in service a vector the guest did not take.
+  func testAGuestThatAttacksItCannotReachBeyondItsFlag() {
+    var random = SeededGenerator(seed: 0x9E0)
+    var taken: Set<UInt8> = []
+    let candidates: [UInt64] = [
+      0, 1, 2, 3, flagAddress | 1, flagAddress | 3, UInt64(ramSize - 4) | 1,
+      UInt64(ramSize - 2) | 1, UInt64(ramSize) | 1, 0xFEE0_0000 | 1, 0xFEC0_0000 | 1,
+      UInt64.max, 1 << 52 | 1,
+    ]
+    for round in 0..<4_000 {
+      var before = [UInt8](repeating: 0, count: ramSize)
+      for index in 0..<ramSize { before[index] = ram.load(fromByteOffset: index, as: UInt8.self) }
+      let enabledAt = eoi.isEnabled ? Int(eoi.msrValue & ~3) : nil
+      switch random.next() % 8 {
+      case 0:
+        let value =
+          random.next() % 2 == 0
+          ? candidates[Int(random.next() % UInt64(candidates.count))]
+          : (random.next() % UInt64(ramSize + 64)) | (random.next() & 3)
+        let accepted = eoi.write(value, apic: apic, memory: memory)
+        let address = value & ~3
+        let fits = value & 2 == 0 && (value & 1 == 0 || address + 4 <= UInt64(ramSize))
+        XCTAssertEqual(accepted, fits, "round \(round): MSR value \(String(value, radix: 16))")
+      case 1:
+        let vector = UInt8(0x20 + random.next() % 0xD0)
+        apic.request(vector)
+      case 2:
+        let offered = apic.vectorToOffer()
+        eoi.beforeEntry(apic, offered: offered, memory: memory)
+        if let offered, random.next() % 2 == 0 {
+          apic.offeredVectorTaken(offered)
+          taken.insert(offered)
+        }
+      case 3:
+        eoi.beforeEntry(apic, offered: nil, memory: memory)
+      case 4:
+        if let enabledAt {
+          ram.storeBytes(of: UInt8(random.next() & 0xFF), toByteOffset: enabledAt, as: UInt8.self)
+        }
+      case 5:
+        _ = apic.write(offset: 0xB0, size: 4, value: 0)  // the EOI register, in service or not
+      default:
+        eoi.afterExit(apic, statistics: statistics)
+      }
+      // What the guest itself wrote in case 4 is its own: compare everything else.
+      let flagNow = eoi.isEnabled ? Int(eoi.msrValue & ~3) : nil
+      for index in 0..<ramSize where index != enabledAt && index != flagNow {
+        let now = ram.load(fromByteOffset: index, as: UInt8.self)
+        if now != before[index] {
+          XCTFail("round \(round): byte \(index) changed outside the flag")
+          return
+        }
+      }
+      if let flagNow, eoi.flagSet {
+        XCTAssertEqual(ram.load(fromByteOffset: flagNow, as: UInt8.self) & 1, 1)
+      }
+      for vector in 0..<256 where inService(UInt8(vector)) {
+        XCTAssertTrue(taken.contains(UInt8(vector)), "vector \(vector) in service, never taken")
+      }
+    }
+  }
+
   func testINITTurnsItOff() {
     let vcpu = VirtualCPU(index: 1)
     vcpu.localAPIC = apic
