@@ -81,6 +81,27 @@ class ClusterDriver:
             time.sleep(0.5)
         raise DriverFailure("%s's console never showed %r" % (node, pattern))
 
+    def corrected_machine_checks(self, node):
+        rows = {row["name"]: row for row in self.json("nodes")["nodes"]}
+        return (rows[node].get("report") or {}).get("corrected_machine_checks", 0)
+
+    def inject_counted(self, node, bank, count, timeout=20):
+        """Injects `count` corrected errors one at a time, each after the node counted the
+        one before: two between the same two polls of a bank are one error with OVER set, and
+        a third is lost outright (SDM 3B §15.3.2.2), so blind spacing fails whenever a loaded
+        host delays a poll past the spacing."""
+        counted = self.corrected_machine_checks(node)
+        for _ in range(count):
+            self.cli("node", "inject-mce", node, "--bank", str(bank), "--count", "1", timeout=60)
+            deadline = time.time() + timeout
+            while self.corrected_machine_checks(node) <= counted:
+                if time.time() > deadline:
+                    raise DriverFailure("%s never counted error %d of %d within %d s"
+                                        % (node, counted + 1, count, timeout))
+                time.sleep(0.25)
+            counted = self.corrected_machine_checks(node)
+        return counted
+
     def run(self, console=None):
         if not os.path.exists(CLI):
             raise DriverFailure("%s is missing: make cli CLI_CONFIGURATION=debug" % CLI)
