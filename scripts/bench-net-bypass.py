@@ -7,9 +7,12 @@ driving a passed-through virtio-net against the same guest directly under QEMU.
   interrupt remapping, 1 CPU) gives its spare `virtio-net-pci,disable-legacy=on,
   iommu_platform=on` at 00:11.0 (a multicast segment of its own) to a 160 MiB Debian VM; the
   peer is the same kernel and /init under a plain QEMU on that segment. The VM pings the peer
-  10 times and sends it 4 MiB of random data, twice: with interrupts, then with NAPI busy
-  polling (net.core.busy_read = busy_poll = 50 us), each time in that setting; then the peer
-  sends the data back, twice (the VM receiving with interrupts, then busy-polling). The VM's
+  10 times and sends it 4 MiB of random data, twice: with interrupts (busybox nc), then
+  busy-polled (the initramfs's /bin/pollnet spinning on a non-blocking socket with
+  SO_PREFER_BUSY_POLL, eth0's interrupt held masked by napi_defer_hard_irqs=1 and a 20 ms
+  gro_flush_timeout; PEREGRINE_NET_SPIN=0: nc with net.core.busy_read = busy_poll = 50 us,
+  as the figures before it), each time in that setting; then the peer sends the data back,
+  twice (the VM receiving with interrupts, then busy-polling). The VM's
   virtio_net loads with napi_tx=0 (init `netnapitx=0`: no TX completion interrupts;
   docs/passthrough.md, "Interrupt deferral and TX NAPI"), the native guest's too (the same
   words); PEREGRINE_NET_NAPITX=1 measures Linux's default, as the figures before it did.

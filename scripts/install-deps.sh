@@ -10,7 +10,7 @@ packages=(
   qemu-system-x86            # AMD-V under TCG (-cpu EPYC)
   bochs bochs-term bochsbios vgabios  # Intel VT-x (corei7_skylake_x)
   cpio                       # initramfs for the Linux guest
-  gcc libc6-dev              # the initramfs's static /bin/nvme-attach (guests/linux/nvme-attach.c)
+  gcc libc6-dev              # the initramfs's static C tools (guests/linux/*.c)
   python3-matplotlib         # `make bench` plots (scripts/bench/plots.py), `peregrine ft simulate --plot`
   e2fsprogs                  # mkfs.ext4: `peregrine image create --format ext4`, the virtio-blk test disk
 )

@@ -7,7 +7,9 @@ What a guest measures: its CPU's busy time, guest CLOCK_MONOTONIC minus the idle
 sleep of /proc/timer_list, in ns, around a transfer (the sender from its connect to close,
 the receiver from listening to EOF), and again around an empty window of the same length (a
 usleep: the same sampling, one process started, the ticks over the same guest time). Cost =
-busy - base_busy: the transfer's own CPU time. Every QEMU runs TCG with `-icount shift=0`,
+busy - base_busy - empty_ns: the transfer's own CPU time (empty_ns: the time a spinning
+application, guests/linux/pollnet.c in the busy-polled runs, spent in polls that found
+nothing, i.e. waiting for the other end; 0 for nc). Every QEMU runs TCG with `-icount shift=0`,
 so a guest ns of busy time is one instruction the emulated CPU executed while the guest was
 not idle, whatever the host's load (idle time, which follows the host clock under icount's
 sleep=on, is left out). For the VM that is the node's CPU: the guest's instructions and the
@@ -63,7 +65,12 @@ def parse_lines(text, name):
         except (KeyError, ValueError):
             raise ValueError("net_cost: a malformed %s line: %s" % (name, words))
         fields.update(role=pairs.get("role"), run=pairs.get("run"))
-        fields["cost_ns"] = fields["busy_ns"] - fields["base_busy_ns"]
+        # A spinning application's empty polls are waiting, not work (guests/linux/pollnet.c).
+        try:
+            fields["empty_ns"] = int(pairs.get("empty_ns", "0"))
+        except ValueError:
+            raise ValueError("net_cost: a malformed %s line: %s" % (name, words))
+        fields["cost_ns"] = fields["busy_ns"] - fields["base_busy_ns"] - fields["empty_ns"]
         fields["packets"] = fields["rx"] + fields["tx"]
         found[pairs.get("run") or pairs.get("role")] = fields
     return found

@@ -1,0 +1,249 @@
+/* pollnet: a TCP bulk transfer that never sleeps, for the passthrough case's and the bench's
+ * busy-polled runs (docs/passthrough.md, "A continuously busy-polling application"). Built
+ * static into the test initramfs by scripts/fetch-linux-fixtures.sh.
+ *
+ *   pollnet send HOST PORT FILE     connect, send FILE, shut the write side, wait for the
+ *                                   peer's close (exit status 3 when the connection is
+ *                                   refused: /init retries, as it does for nc)
+ *   pollnet recv PORT FILE NSFILE   accept one connection, write what arrives to FILE until
+ *                                   EOF, and the ns from the first byte to EOF to NSFILE
+ *
+ * Every socket call after the connection is made is non-blocking and the loops spin: each
+ * empty receive busy-polls the device's NAPI context once (tcp_recvmsg calls sk_busy_loop
+ * while the receive queue is empty), so ACKs (sending) and data (receiving) are taken from
+ * the ring by the application's own system calls. With SO_PREFER_BUSY_POLL and the device's
+ * napi_defer_hard_irqs and gro_flush_timeout set, the end of each busy poll keeps the device
+ * interrupt masked and pushes the NAPI watchdog timer gro_flush_timeout ahead (Linux 6.1
+ * net/core/dev.c busy_poll_stop, napi_complete_done); while the application keeps polling the
+ * device raises no interrupt at all. busybox nc blocks in poll() and write(), where nothing
+ * polls the ring, so an nc transfer still takes some interrupts.
+ *
+ * A spinning application is busy while it waits, so its CPU time is as long as the transfer,
+ * which under emulation is the other end's speed. The bench's cost (scripts/bench/
+ * net_cost.py) therefore leaves out the waiting: every poll is timed, an empty one is a
+ * receive that found no data and (sending) freed no send buffer (SIOCOUTQ unchanged), and
+ * empty_ns = the empty polls times their median length: the median, so that a timer
+ * interrupt (or its exit) landing inside a few of them stays in the cost.
+ *
+ * Prints one line: "POLLNET role=<send|recv> bytes=N napi_id=N spins=N empty_median_ns=N
+ * empty_ns=N" (napi_id: SO_INCOMING_NAPI_ID, nonzero once the socket has a NAPI context to
+ * poll; spins: empty polls). Exit status 0 when the whole file went across. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* <asm-generic/socket.h> (Linux 5.11+), spelled out for older headers. */
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
+#ifndef SO_INCOMING_NAPI_ID
+#define SO_INCOMING_NAPI_ID 56
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+
+enum { chunk = 64 * 1024, budget = 64, busy_poll_us = 50 };
+
+static void die(const char *what) {
+  fprintf(stderr, "pollnet: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Busy polling on the connected socket, preferred over interrupts, non-blocking. */
+static void spin_mode(int fd) {
+  int one = 1, us = busy_poll_us, b = budget;
+  if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof us) < 0) die("SO_BUSY_POLL");
+  if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof one) < 0)
+    die("SO_PREFER_BUSY_POLL");
+  if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &b, sizeof b) < 0)
+    die("SO_BUSY_POLL_BUDGET");
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) die("O_NONBLOCK");
+}
+
+static unsigned napi_id(int fd);
+
+/* Empty polls' lengths in 8 ns buckets up to 64 us (the last one holds longer polls). */
+enum { bucket_ns = 8, buckets = 8192 };
+static uint64_t histogram[buckets], empty_polls;
+
+static void count_empty(int64_t ns) {
+  int64_t bucket = ns / bucket_ns;
+  histogram[bucket < buckets ? bucket : buckets - 1]++;
+  empty_polls++;
+}
+
+static int64_t empty_median_ns(void) {
+  uint64_t seen = 0;
+  for (int i = 0; i < buckets; i++) {
+    seen += histogram[i];
+    if (seen * 2 > empty_polls) return (int64_t)i * bucket_ns + bucket_ns / 2;
+  }
+  return 0;
+}
+
+static int outq(int fd) {
+  int bytes = 0;
+  ioctl(fd, SIOCOUTQ, &bytes);
+  return bytes;
+}
+
+/* One poll of the ring through a receive on the socket: 1 with data to read, 0 at EOF, -1
+ * when it found nothing. `unsent`: the send queue before it, kept up to date (sending). */
+static int poll_once(int fd, int *unsent) {
+  char probe;
+  int64_t start = now_ns();
+  ssize_t n = recv(fd, &probe, 1, MSG_PEEK);
+  if (n > 0) return 1;
+  if (n == 0) return 0;
+  if (errno != EAGAIN && errno != EINTR) die("recv");
+  int queued = outq(fd);
+  if (queued == *unsent) count_empty(now_ns() - start);
+  *unsent = queued;
+  return -1;
+}
+
+static void print_line(const char *role, size_t bytes, int fd) {
+  int64_t median = empty_median_ns();
+  printf("POLLNET role=%s bytes=%zu napi_id=%u spins=%llu empty_median_ns=%lld empty_ns=%lld\n",
+         role, bytes, napi_id(fd), (unsigned long long)empty_polls, (long long)median,
+         (long long)(median * (int64_t)empty_polls));
+}
+
+static unsigned napi_id(int fd) {
+  unsigned id = 0;
+  socklen_t length = sizeof id;
+  getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &length);
+  return id;
+}
+
+static char *read_file(const char *path, size_t *size) {
+  int fd = open(path, O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0) die(path);
+  char *data = malloc(st.st_size ? st.st_size : 1);
+  size_t done = 0;
+  while (done < (size_t)st.st_size) {
+    ssize_t n = read(fd, data + done, st.st_size - done);
+    if (n <= 0) die(path);
+    done += n;
+  }
+  close(fd);
+  *size = done;
+  return data;
+}
+
+static int send_file(const char *host, int port, const char *path) {
+  size_t size;
+  char *data = read_file(path, &size);
+  struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (inet_pton(AF_INET, host, &peer.sin_addr) != 1) {
+    fprintf(stderr, "pollnet: %s is no IPv4 address\n", host);
+    return 2;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0) {
+    if (errno == ECONNREFUSED) return 3;
+    die("connect");
+  }
+  spin_mode(fd);
+  size_t sent = 0;
+  int unsent = 0;
+  while (sent < size) {
+    ssize_t n = send(fd, data + sent, size - sent < chunk ? size - sent : chunk, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += n;
+      unsent = outq(fd);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR) die("send");
+    /* The send buffer is full: poll the ring for the ACKs that free it. */
+    if (poll_once(fd, &unsent) == 0) break;
+  }
+  if (shutdown(fd, SHUT_WR) < 0) die("shutdown");
+  /* The peer closes once it has read everything: that is the end of the transfer. */
+  for (;;) {
+    int polled = poll_once(fd, &unsent);
+    if (polled == 0) break;
+    if (polled > 0) {
+      char discard;
+      recv(fd, &discard, 1, 0);
+    }
+  }
+  print_line("send", sent, fd);
+  close(fd);
+  return sent == size ? 0 : 1;
+}
+
+static int receive_file(int port, const char *path, const char *ns_path) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  if (listener < 0) die("socket");
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (bind(listener, (struct sockaddr *)&any, sizeof any) < 0) die("bind");
+  if (listen(listener, 1) < 0) die("listen");
+  int fd = accept(listener, NULL, NULL);
+  if (fd < 0) die("accept");
+  close(listener);
+  spin_mode(fd);
+  int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out < 0) die(path);
+  static char buffer[256 * 1024];
+  size_t received = 0;
+  int64_t first = 0;
+  for (;;) {
+    int64_t start = now_ns();
+    ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) die("recv");
+      count_empty(now_ns() - start);
+      continue;
+    }
+    if (!received) first = now_ns();
+    received += n;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(out, buffer + done, n - done);
+      if (w <= 0) die(path);
+      done += w;
+    }
+  }
+  int64_t last = now_ns();
+  close(out);
+  FILE *ns = fopen(ns_path, "w");
+  if (!ns) die(ns_path);
+  fprintf(ns, "%lld\n", (long long)(received ? last - first : 0));
+  fclose(ns);
+  print_line("recv", received, fd);
+  close(fd);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 5 && !strcmp(argv[1], "send")) return send_file(argv[2], atoi(argv[3]), argv[4]);
+  if (argc == 5 && !strcmp(argv[1], "recv")) return receive_file(atoi(argv[2]), argv[3], argv[4]);
+  fprintf(stderr, "usage: pollnet send HOST PORT FILE | pollnet recv PORT FILE NSFILE\n");
+  return 2;
+}
