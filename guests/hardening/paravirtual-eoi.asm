@@ -223,10 +223,10 @@ main:
     mov dword [flag_eois], 0
     mov edi, 20
 .self_ipi:
+    mov ebx, [self_count]                   ; before the IPI, which may arrive at once
+    inc ebx
     sti
     mov dword [APIC_ICR_LOW], ICR_SELF | SELF_VECTOR
-    mov ebx, [self_count]
-    inc ebx
     mov esi, self_count
     call wait_count
     dec edi
