@@ -28,6 +28,15 @@
 ;   self-ipis-arrive              20 self-IPIs with the flag in a canary page: all arrive ...
 ;   self-ipis-flag-set            ... the hypervisor had set the flag for every one ...
 ;   self-ipis-isr-empty           ... and each was retired by clearing it (ISR empty)
+;   move-in-handler-*             a self-IPI whose handler, its vector in service and the flag
+;                                 set (-flag-was-set), moves the flag to FLAG2 (-accepted): the
+;                                 old flag's byte is as before (-old-flag-cleared), the new one
+;                                 has bit 0 set (-new-flag-set), the EOI goes through it
+;                                 (-eoi-through-new-flag), nothing stays in service (-isr-empty)
+;   off-in-handler-*              another, whose handler clears the flag and then turns it off
+;                                 (-arrives, -flag-was-set, -accepted): its vector is out of
+;                                 service before its IRET (-eoi-made-by-then), the flag's bit
+;                                 clear (-flag-clear), ISR empty after (-isr-empty)
 ;   moved-while-interrupted-accepted  WRMSR FLAG2 | 1 with the timer running: accepted
 ;   timer-keeps-arriving          the LAPIC timer (periodic) keeps interrupting: 40 ticks, the
 ;                                 flag moved to a second address half-way (WRMSR with
@@ -62,6 +71,7 @@
 PV_EOI_MSR      equ 0x4B564D04
 TIMER_VECTOR    equ 0x40
 SELF_VECTOR     equ 0x41
+MSR_VECTOR      equ 0x42
 RAM_END         equ 0x1000000               ; 16 MiB: the profile's default
 KERNEL_ADDRESS  equ 0x200000                ; linker.ld: GRUB loads Peregrine there
 CANARY          equ 0x300000                ; one page of CANARY_BYTE, two flags inside
@@ -99,6 +109,9 @@ main:
     call set_gate
     mov eax, self_handler
     mov ecx, SELF_VECTOR
+    call set_gate
+    mov eax, msr_handler
+    mov ecx, MSR_VECTOR
     call set_gate
     PRINT "TEST paravirtual-eoi starting", 10
     mov dword [APIC_SVR], 0x1FF
@@ -242,6 +255,67 @@ main:
     CHECK e, "self-ipis-isr-empty", "isr=", eax
     mov eax, [flag_eois]
     add [pv_eois], eax
+
+    ; ---- WRMSR inside the handler, the flag set ------------------------------------------
+    mov dword [handler_mode], 1             ; move the flag to FLAG2, EOI through it
+    mov dword [flag_eois], 0
+    mov ebx, 1
+    sti
+    mov dword [APIC_ICR_LOW], ICR_SELF | MSR_VECTOR
+    mov esi, handler_count
+    call wait_count
+    cli
+    cmp eax, 1
+    CHECK e, "move-in-handler-arrives", "count=", eax
+    mov eax, [handler_old_before]
+    cmp eax, 1
+    CHECK e, "move-in-handler-flag-was-set", "bit0=", eax
+    mov eax, [handler_result]
+    cmp eax, 0
+    CHECK e, "move-in-handler-accepted", "gp/readback=", eax
+    mov eax, [handler_old_after]
+    cmp eax, FLAG_BYTE
+    CHECK e, "move-in-handler-old-flag-cleared", "byte=", eax
+    mov eax, [handler_new_after]
+    cmp eax, FLAG2_BYTE | 1
+    CHECK e, "move-in-handler-new-flag-set", "byte=", eax
+    mov eax, [flag_eois]
+    cmp eax, 1
+    CHECK e, "move-in-handler-eoi-through-new-flag", "flag-eois=", eax
+    call isr_bits
+    CHECK e, "move-in-handler-isr-empty", "isr=", eax
+    mov eax, [flag_eois]
+    add [pv_eois], eax
+
+    mov dword [handler_mode], 2             ; EOI through the flag, then WRMSR 0 at once
+    mov ebx, 2
+    sti
+    mov dword [APIC_ICR_LOW], ICR_SELF | MSR_VECTOR
+    mov esi, handler_count
+    call wait_count
+    cli
+    cmp eax, 2
+    CHECK e, "off-in-handler-arrives", "count=", eax
+    mov eax, [handler_old_before]
+    add eax, [handler_cleared]
+    cmp eax, 2
+    CHECK e, "off-in-handler-flag-was-set", "set+cleared=", eax
+    inc dword [pv_eois]                     ; that EOI, counted at the WRMSR's exit
+    mov eax, [handler_result]
+    cmp eax, 0
+    CHECK e, "off-in-handler-accepted", "gp/readback=", eax
+    mov eax, [handler_isr]
+    cmp eax, 0
+    CHECK e, "off-in-handler-eoi-made-by-then", "isr=", eax
+    movzx eax, byte [FLAG2]
+    cmp eax, FLAG2_BYTE
+    CHECK e, "off-in-handler-flag-clear", "byte=", eax
+    call isr_bits
+    CHECK e, "off-in-handler-isr-empty", "isr=", eax
+    mov dword [flag_ptr], FLAG
+    mov eax, FLAG | 1
+    xor edx, edx
+    call try_accepted
 
     ; ---- the timer, the flag moved half-way -----------------------------------------------
     mov dword [flag_eois], 0
@@ -616,6 +690,45 @@ self_handler:
     call eoi
     iretd
 
+; Vector MSR_VECTOR: a WRMSR of the MSR while the vector is in service and the flag set.
+; Mode 1: the flag moves to FLAG2 (the hypervisor must clear the old one and set the new
+; one), then the EOI goes through the new flag. Mode 2: the EOI through the flag, then WRMSR
+; 0 at once: the vector must be out of service before the handler returns.
+msr_handler:
+    pushad
+    inc dword [handler_count]
+    mov ebx, [flag_ptr]
+    movzx eax, byte [ebx]
+    and eax, 1
+    mov [handler_old_before], eax
+    cmp dword [handler_mode], 1
+    jne .off
+    mov dword [flag_ptr], FLAG2
+    mov eax, FLAG2 | 1
+    xor edx, edx
+    call try_accepted
+    mov [handler_result], eax
+    movzx eax, byte [FLAG]
+    mov [handler_old_after], eax
+    movzx eax, byte [FLAG2]
+    mov [handler_new_after], eax
+    call eoi
+    popad
+    iretd
+.off:
+    btr dword [ebx], 0
+    setc al
+    movzx eax, al
+    mov [handler_cleared], eax
+    xor eax, eax
+    xor edx, edx
+    call try_accepted
+    mov [handler_result], eax
+    call isr_bits
+    mov [handler_isr], eax
+    popad
+    iretd
+
 ; #GP from RDMSR/WRMSR (2 bytes): counted, then resumed after the instruction.
 gp_handler:
     inc dword [gp_count]
@@ -643,5 +756,13 @@ pv_eois:        dd 0
 unstuck:        dd 0
 moves:          dd 0
 move_failures:  dd 0
+handler_mode:   dd 0
+handler_count:  dd 0
+handler_old_before: dd 0
+handler_old_after: dd 0
+handler_new_after: dd 0
+handler_cleared: dd 0
+handler_result: dd 0
+handler_isr:    dd 0
     align 16
 page_copy:      times 1024 dd 0
