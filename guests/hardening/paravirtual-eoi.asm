@@ -41,12 +41,12 @@
 ;   timer-keeps-arriving          the LAPIC timer (periodic) keeps interrupting: 40 ticks, the
 ;                                 flag moved to a second address half-way (WRMSR with
 ;                                 interrupts on) ...
-;   timer-eois-through-flag       ... most of them EOId through the flag
+;   timer-eois-through-flag       ... at least 20 of them EOId through the flag
 ;   timer-isr-empty               no vector stuck in service after the timer is stopped
 ;   moved-flag-left-clean         the old flag's byte is as the guest left it (bit 0 clear)
 ;   canary-intact                 no byte of the canary page changed but bit 0 of the flags
-;   off-flag-untouched            turned off: 10 more ticks EOI through the register; the
-;   off-timer-arrives             page does not change at all
+;   off-timer-arrives             turned off: 10 more ticks arrive, EOId through the register,
+;   off-flag-untouched            none through the flag; the page does not change at all
 ;   scribble-interrupts-keep-coming  random bytes written into the flag byte (up to
 ;                                 2,000,000) while the timer interrupts and the handler EOIs
 ;                                 as Linux does; now and then an exit, where a vector left in
