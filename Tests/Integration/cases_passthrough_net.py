@@ -9,7 +9,7 @@ the same kernel and /init under a plain QEMU (no hypervisor: the "native" path).
 - Two bulk transfers: BULK bytes of random data from the VM to the peer, sha256 on both
   ends equal; first with busybox nc and interrupts, then busy-polled: the VM's /bin/pollnet
   spins on a non-blocking socket with SO_PREFER_BUSY_POLL and eth0 keeps its interrupt masked
-  (at most 0.02 virtio interrupts per packet; tuning_words). The VM's virtio_net runs
+  (at most 0.03 virtio interrupts per packet; tuning_words). The VM's virtio_net runs
   without TX NAPI (napi_tx=0: no TX completion interrupts, checked per run).
 - The VM's exits (`peregrine status`, exits by reason) read while it waits before and after the
   transfer (guests/linux/init: `bulkpause=`), minus its idle rate over the same time, per
@@ -434,10 +434,12 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             raise DriverFailure("run %d: napi_tx=0, yet %s TX queue interrupts for %d packets"
                                 % (run, timer.group(5), count))
         # The spinning runs (init `bulkspin=1`): the VM's pollnet moved the data on a socket
-        # with a NAPI context to poll, and the device interrupted (almost) never: 0.004 per
-        # packet in the runs measured (the connection's first packet, which gives the socket
-        # its NAPI context, and gaps of more than gro_flush_timeout between two polls when a
-        # loaded host stops the emulator); nc's busy-polled runs took 0.05-0.1.
+        # with a NAPI context to poll, and the device interrupted (almost) never: 0.004-0.013
+        # per packet in the runs measured, as many as natively (the connection's first
+        # packet, which gives the socket its NAPI context; virtio_net's completion window;
+        # gaps of more than gro_flush_timeout between two polls when a loaded host stops the
+        # emulator); nc's busy-polled runs took 0.05-0.1 and its runs with interrupts
+        # 0.04-0.1. The bound leaves room for a loaded host.
         if poll and poll.group(1) != "0" and spinning():
             line = re.search(r"^POLLNET role=(send|recv) bytes=(\d+) napi_id=(\d+) spins=(\d+)"
                              r" empty_median_ns=(\d+) empty_ns=(\d+)$",
@@ -447,7 +449,7 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                     or line.group(1) != ("recv" if receiving else "send"):
                 raise DriverFailure("run %d: pollnet's line %r (the whole transfer, on a socket"
                                     " with a NAPI context)" % (run, line and line.group(0)))
-            if irqs > 0.02 * count:
+            if irqs > 0.03 * count:
                 raise DriverFailure("run %d: pollnet spun, yet %d virtio interrupts for %d"
                                     " packets" % (run, irqs, count))
         if timer:
