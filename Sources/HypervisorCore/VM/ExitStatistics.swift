@@ -21,6 +21,13 @@ public final class ExitStatistics {
   /// EOIs the guest made through its paravirtual EOI flag (ParavirtualEOI): each one an
   /// exit the EOI register would have cost.
   public var paravirtualEOIs: UInt64 = 0
+  /// Cycles the vCPU spent outside its guest within its slices: from each exit to the next
+  /// entry (or the slice's end), plus the host interrupt handlers that ran inside the world
+  /// switch, where an interrupt that forced an exit is taken (docs/exit-path.md, "Time
+  /// outside the guest"). The per-reason cycles above cover only the handlers.
+  public var outsideGuestCycles: UInt64 = 0
+  /// The part of `outsideGuestCycles` in the host's interrupt handlers.
+  public var hostInterruptCycles: UInt64 = 0
   /// IPIs sent with a delivery mode Peregrine does not deliver (SMI, reserved, INIT
   /// de-assert), or that selected no vCPU.
   public var ignoredInterprocessorInterrupts: UInt64 = 0
@@ -104,6 +111,8 @@ public final class ExitStatistics {
     decodeMismatches &+= other.decodeMismatches
     injectedEvents &+= other.injectedEvents
     paravirtualEOIs &+= other.paravirtualEOIs
+    outsideGuestCycles &+= other.outsideGuestCycles
+    hostInterruptCycles &+= other.hostInterruptCycles
     ignoredInterprocessorInterrupts &+= other.ignoredInterprocessorInterrupts
     initSignalsTaken &+= other.initSignalsTaken
     startupIPIsTaken &+= other.startupIPIsTaken

@@ -1,3 +1,4 @@
+import CArch
 import HypervisorCore
 import Synchronization
 
@@ -6,7 +7,15 @@ import Synchronization
 enum InterruptRouting {
   static var spurious: UInt64 = 0
 
+  /// The handler, timed for OutsideGuestClock.
   static func handle(vector: UInt8) {
+    let start = arch_rdtsc()
+    route(vector: vector)
+    let cpu = CPUs.current
+    cpu.interruptCycles &+= arch_rdtsc() &- start
+  }
+
+  private static func route(vector: UInt8) {
     if vector == LocalAPIC.timerVector {
       LocalAPIC.timerFired()
       LocalAPIC.endOfInterrupt()

@@ -50,6 +50,9 @@ final class PhysicalCPU {
   /// Kick IPIs sent to this CPU, and the times it slept in HLT: for the bench.
   let kicksReceived = Atomic<UInt64>(0)
   var sleeps: UInt64 = 0
+  /// Cycles in the host's handlers of external interrupts (InterruptRouting), for the time
+  /// a vCPU spends outside its guest (OutsideGuestClock).
+  var interruptCycles: UInt64 = 0
   /// VT-x: the VMCS current on this CPU (VMPTRLD), 0 for none; a VMCS active elsewhere is
   /// VMCLEARed there before it is loaded here (SDM 3C §24.11.1).
   var currentVMCS: UInt64 = 0

@@ -44,6 +44,8 @@ enum SVMRunLoop {
     ExitFastPath.prepare(fast, vcpu: vcpu, vm: vm)
     fast.pointee.enabled = vm.exitTrace == nil ? 1 : 0
     var offered: UInt8? = nil
+    var outside = OutsideGuestClock(cpu)
+    defer { outside.leaving(cpu, vcpu.statistics) }
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(vmcb, guest: guest, vcpu: vcpu, vm: vm, processor: processor)
@@ -63,9 +65,11 @@ enum SVMRunLoop {
       vmcb.set(VMCBOffset.rip, registers.pointee.rip)
       vmcb.set(VMCBOffset.rflags, registers.pointee.rflags)
 
+      outside.entering()
       svm_world_switch(vmcbAddress, hostVMCB, vcpu.registerFile, fast)
 
       let exitTime = arch_rdtsc()
+      outside.exited(at: exitTime)
       registers.pointee.rax = vmcb.u64(VMCBOffset.rax)
       registers.pointee.rsp = vmcb.u64(VMCBOffset.rsp)
       registers.pointee.rip = vmcb.u64(VMCBOffset.rip)

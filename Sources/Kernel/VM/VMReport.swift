@@ -136,6 +136,19 @@ enum VMReport {
     Console.write(" in ")
     Console.write(decimal: statistics.totalCycles)
     Console.write(" cycles\n")
+    if statistics.outsideGuestCycles > 0 {
+      // Per slow exit: fast-path exits take no time outside the world switch.
+      let slow = statistics.totalExits &- statistics.fastExits
+      Console.write("  time outside the guest: ")
+      Console.write(decimal: statistics.outsideGuestCycles)
+      Console.write(" cycles, ")
+      Console.write(decimal: slow > 0 ? statistics.outsideGuestCycles / slow : 0)
+      Console.write(" per slow exit (")
+      Console.write(decimal: statistics.totalCycles)
+      Console.write(" in the exits' handlers, ")
+      Console.write(decimal: statistics.hostInterruptCycles)
+      Console.write(" in host interrupt handlers, the rest entry preparation and delivery)\n")
+    }
     for kind in ExitKind.allCases where statistics.count(kind) > 0 {
       let count = statistics.count(kind)
       let cycles = statistics.cycles(kind)

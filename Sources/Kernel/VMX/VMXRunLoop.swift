@@ -33,6 +33,8 @@ enum VMXRunLoop {
     // Off for a traced VM too: its every exit must reach the recorder.
     fast.pointee.enabled = vcpu.localAPIC == nil && vm.exitTrace == nil ? 1 : 0
     fast.pointee.deadline = UInt64.max
+    var outside = OutsideGuestClock(cpu)
+    defer { outside.leaving(cpu, vcpu.statistics) }
     while true {
       if vcpu.hasRequests,
         let ended = handleRequests(guest, vcpu: vcpu, capabilities: processor.capabilities)
@@ -62,6 +64,7 @@ enum VMXRunLoop {
           .preemptionTimerValue,
           min(remaining >> processor.capabilities.preemptionTimerRate, 0xFFFF_FFFF))
       }
+      outside.entering()
       let failed =
         vmx_world_switch(vcpu.registerFile, guest.launched[vcpu.index] ? 1 : 0, fast) != 0
       if failed {
@@ -69,6 +72,7 @@ enum VMXRunLoop {
       }
       if !guest.launched[vcpu.index] { guest.launched[vcpu.index] = true }
       let exitTime = arch_rdtsc()
+      outside.exited(at: exitTime)
       if fast.pointee.served != 0 { ExitFastPath.countServed(fast, vcpu: vcpu) }
       registers.pointee.rsp = VMCS.read(.guestRSP)
       registers.pointee.rip = VMCS.read(.guestRIP)

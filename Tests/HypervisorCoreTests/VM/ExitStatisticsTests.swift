@@ -39,6 +39,9 @@ final class ExitStatisticsTests: XCTestCase {
     second.unhandledPortWrites = 4
     second.unmappedMMIOAccesses = 5
     second.injectedEvents = 6
+    first.outsideGuestCycles = 100
+    second.outsideGuestCycles = 50
+    second.hostInterruptCycles = 8
     first.add(second)
     XCTAssertEqual(first.count(.hypercall), 2)
     XCTAssertEqual(first.cycles(.hypercall), 15)
@@ -48,6 +51,8 @@ final class ExitStatisticsTests: XCTestCase {
     XCTAssertEqual(first.refusedMSRAccesses, 2)
     XCTAssertEqual(first.unmappedMMIOAccesses, 5)
     XCTAssertEqual(first.injectedEvents, 6)
+    XCTAssertEqual(first.outsideGuestCycles, 150, "time outside the guest is summed")
+    XCTAssertEqual(first.hostInterruptCycles, 8)
     XCTAssertEqual(second.count(.hypercall), 1, "the added one is unchanged")
   }
 
