@@ -7,16 +7,19 @@ against native"; issue 14 item 5): build/bench/nvme.csv and nvme-runs.csv.
   SR-IOV in an nvme-subsys, 2 VFs brought online by the node, namespace 1 attached to VF 1's
   secondary controller; 1 CPU, 512 MiB) under `-icount shift=0`, one 160 MiB Debian VM
   owning VF 0000:00:04.1 (the case's `vma`, without its attacks).
-- native: the same kernel, initramfs and /init words directly under QEMU (q35, -cpu EPYC,
-  160 MiB, `-icount shift=0`) with the same nvme-subsys and an NVMe controller in slot 4
-  whose namespace 1 (16 MiB) is attached to it: Linux drives the primary controller (the
-  PF) of a multi-controller subsystem, so its driver path is the VM's (native multipath:
-  head nvme0n1 over path nvme0c0n1; one I/O queue and one admin queue, each its own MSI-X
-  vector, for the one CPU). Not the VF natively: a native guest would need the PF's
-  Virtualization Management commands (VQ/VI resources, online) before it could bind a VF,
-  and QEMU runs the same controller code for both (NVMe's I/O path has no VF difference
-  in QEMU 7.2). The PF is given no SR-IOV resources here (the node's PF keeps only 1 of its
-  5 vectors for itself: Linux would share it between the admin and I/O queues).
+- native-vf and native-pf: the same kernel, initramfs and /init words directly under QEMU
+  (q35, -cpu EPYC, 160 MiB, no IOMMU: the driver hands the device guest-physical addresses,
+  as the VM's does; `-icount shift=0`) with the same nvme-subsys and NVMe controller in slot
+  4 and a 16 MiB namespace 1. native-vf (what busy_ratio compares with): the node's device
+  line as it is (SR-IOV, 8 flexible VQ and 4 VI), namespace 1 detached, and the guest does
+  itself through the PF what the node does (init `nvmebenchvf=VQ:VI`: VF 1 enabled, its
+  secondary controller given the node's share of queues and interrupts and set online,
+  namespace 1 attached to it) and binds Debian's nvme driver to the VF: the same function
+  and namespace setup as the VM's, without the hypervisor. native-pf: the namespace on the
+  subsystem's primary controller (no SR-IOV resources, so it keeps all 5 vectors). Both are
+  a multi-controller subsystem, so Linux's native multipath layers a head (nvme0n1) over the
+  one path in every run, as in the VM. BENCH_NVME_NATIVES (default native-vf,native-pf):
+  the native runs, the first the reference.
 
 In both, guests/linux/init's `nvmebench=COUNT` words: for queue depth 1 and 4, COUNT random
 4 KiB blocks written with O_DIRECT and read back (/bin/nvmeio: Linux AIO keeping DEPTH
@@ -32,8 +35,8 @@ NVBENCH-IO-DONE; the CSV's figure is the window's exits beyond the idle rate per
 raw figure, the idle rate and the exits by reason are in nvme-runs.csv).
 
 nvme.csv: path,queue_depth,op,ios,busy_ns_per_io,busy_ratio,exits_per_io,runs; medians over
-BENCH_NVME_RUNS repetitions (default 3; each one VM run and one native run); busy_ratio =
-vf's cost / native's in the same repetition, median. BENCH_NVME_IOS: I/Os per phase (1024).
+BENCH_NVME_RUNS repetitions (default 3; each a VM run and the native runs); busy_ratio =
+the path's cost / the reference's (native-vf) in the same repetition, median. BENCH_NVME_IOS: I/Os per phase (1024).
 The bounds (check) fail the bench.
 """
 
@@ -59,10 +62,14 @@ DEPTHS = (1, 4)
 OPS = ("write", "read")
 # Guest seconds each phase idles before its I/O (the harness reads the exit counters at its
 # start and IDLE_READ wall seconds later: the idle rate).
-PAUSE = 3
+PAUSE = 4
 IDLE_READ = 1.0
 WORDS = "console=ttyS0 no_timer_check quiet nvmebench=%d nvmebenchpause=%d" % (COUNT, PAUSE)
 VF = "0000:00:04.1"
+# The native runs of each repetition; the first is the one busy_ratio compares with.
+NATIVES = tuple(os.environ.get("BENCH_NVME_NATIVES", "native-vf,native-pf").split(","))
+AGAINST = NATIVES[0]
+PATHS = NATIVES + ("vf",)
 HEADER = "path,queue_depth,op,ios,busy_ns_per_io,busy_ratio,exits_per_io,runs"
 RUNS_HEADER = ("path,run,queue_depth,op,ios,busy_ns_per_io,busy_ns,base_busy_ns,window_ns,"
                "guest_ns_per_io,irqs_per_io,exits_per_io,exits_per_io_raw,idle_exits_per_s,"
@@ -146,6 +153,10 @@ class BenchVMDriver(sriov.SRIOVDriver):
         self.wait_serial(r"^\[info \] pci sriov %s: NVMe namespace 1 attached to secondary"
                          r" controller 1 " % re.escape(VF), 60)
         self.wait_serial(r"^\[info \] iommu: root table set", 60)
+        share = re.search(r"^\[info \] pci sriov %s: NVMe secondary controller 1 online with"
+                          r" (\d+) VQ and (\d+) VI" % re.escape(VF), self.serial(), re.MULTILINE)
+        if share:
+            SHARE.update(vq=int(share.group(1)), vi=int(share.group(2)))
         path = os.path.join(self.home, "vma.xml")
         with open(path, "w") as f:
             f.write(PROFILE % (KERNEL, INITRD, WORDS, VF))
@@ -212,28 +223,45 @@ def vf_run(index):
     return found
 
 
-def native_run(index):
-    """The same guest under plain QEMU with the subsystem's primary controller."""
+# The node's device line (cases_sriov.NVME) for native-vf: the same controller, SR-IOV and
+# flexible resources; namespace 1 detached until the guest attaches it to VF 1's controller.
+NATIVE_DEVICES = {
+    "native-pf": ["-device", "nvme,serial=deadbeef,subsys=subsys0,max_ioqpairs=10,msix_qsize=5,"
+                  "addr=0x04", "-device", "nvme-ns,drive=nvm1,nsid=1,shared=false"],
+    "native-vf": ["-device", "nvme,serial=deadbeef,subsys=subsys0,sriov_max_vfs=2,"
+                  "sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=10,msix_qsize=5,addr=0x04",
+                  "-device", "nvme-ns,drive=nvm1,nsid=1,shared=false,detached=true"],
+}
+# VF 1's secondary controller's queues and interrupts, as the node gave them (read from its
+# console in the vf runs; 4 and 2 of the 8 and 4 flexible ones between 2 VFs).
+SHARE = {"vq": 4, "vi": 2}
+
+
+def native_run(index, variant):
+    """The same guest under plain QEMU: on the subsystem's primary controller (native-pf), or
+    on VF 1 brought online by the guest itself through the PF (native-vf)."""
     home = tempfile.mkdtemp(prefix="peregrine-nvmebench-")
     try:
         image = os.path.join(home, "nvm1.img")
         with open(image, "wb") as f:
             f.truncate(sriov.NAMESPACES[1][0])
+        words = WORDS + (" nvmebenchvf=%d:%d" % (SHARE["vq"], SHARE["vi"])
+                         if variant == "native-vf" else "")
         command = ["timeout", "900", "qemu-system-x86_64", "-machine", "q35", "-cpu", "EPYC",
                    "-m", "160M", "-icount", "shift=0", "-display", "none", "-monitor", "none",
                    "-serial", "stdio", "-no-reboot", "-kernel", KERNEL, "-initrd", INITRD,
-                   "-append", WORDS + " panic=-1",
+                   "-append", words + " panic=-1",
                    "-drive", "file=%s,if=none,id=nvm1,format=raw" % image,
-                   "-device", "nvme-subsys,id=subsys0",
-                   "-device", "nvme,serial=deadbeef,subsys=subsys0,max_ioqpairs=10,"
-                   "msix_qsize=5,addr=0x04",
-                   "-device", "nvme-ns,drive=nvm1,nsid=1,shared=false"]
-        path = os.path.join(OUT, "nvme-native-%d.log" % index)
+                   "-device", "nvme-subsys,id=subsys0"] + NATIVE_DEVICES[variant]
+        path = os.path.join(OUT, "nvme-%s-%d.log" % (variant, index))
         with open(path, "w") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, cwd=ROOT)
         with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read().replace("\r", "")
+        if variant == "native-vf" and not re.search(r"^NVBENCH-VF bound=nvme$", text,
+                                                    re.MULTILINE):
+            raise SystemExit("bench-nvme: %s: VF 1 not bound to nvme: %s" % (path, text[-1500:]))
         return figures(text, path)
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -244,18 +272,20 @@ def main():
     runs = []
     for index in range(1, RUNS + 1):
         started = time.time()
-        vf = vf_run(index)
-        middle = time.time()
-        native = native_run(index)
-        print("bench-nvme: repetition %d: vf %.0f s, native %.0f s"
-              % (index, middle - started, time.time() - middle), flush=True)
-        runs.append({"vf": vf, "native": native})
+        run = {"vf": vf_run(index)}
+        times = ["vf %.0f s" % (time.time() - started)]
+        for variant in NATIVES:
+            started = time.time()
+            run[variant] = native_run(index, variant)
+            times.append("%s %.0f s" % (variant, time.time() - started))
+        print("bench-nvme: repetition %d: %s" % (index, ", ".join(times)), flush=True)
+        runs.append(run)
 
     rows, problems = [], []
     with open(os.path.join(OUT, "nvme-runs.csv"), "w") as f:
         f.write(RUNS_HEADER + "\n")
         for index, run in enumerate(runs, 1):
-            for path in ("native", "vf"):
+            for path in PATHS:
                 for depth in DEPTHS:
                     for op in OPS:
                         x = run[path][label(depth, op)]
@@ -280,18 +310,18 @@ def main():
                         if path == "vf" and x["exits_raw"] <= 0:
                             problems.append("vf run %d %s: no exits at all (an interrupt costs"
                                             " one)" % (index, label(depth, op)))
-    for path in ("native", "vf"):
+    for path in PATHS:
         for depth in DEPTHS:
             for op in OPS:
                 name = label(depth, op)
                 mine = [r[path][name] for r in runs]
-                ratios = [r[path][name]["cost_ns"] / r["native"][name]["cost_ns"] for r in runs
-                          if r["native"][name]["cost_ns"] > 0]
-                if path == "vf":
+                ratios = [r[path][name]["cost_ns"] / r[AGAINST][name]["cost_ns"] for r in runs
+                          if r[AGAINST][name]["cost_ns"] > 0]
+                if path != AGAINST:
                     for ratio in ratios:
                         if not RATIO[0] < ratio < RATIO[1]:
-                            problems.append("vf %s: busy ratio %.3f to native outside (%.1f, %.1f)"
-                                            % (name, ratio, *RATIO))
+                            problems.append("%s %s: busy ratio %.3f to %s outside (%.1f, %.1f)"
+                                            % (path, name, ratio, AGAINST, *RATIO))
                 rows.append((path, depth, op, COUNT,
                              statistics.median(x["cost_ns"] / x["ios"] for x in mine),
                              statistics.median(ratios) if len(ratios) == len(runs) else None,
@@ -307,9 +337,10 @@ def main():
         with open(os.path.join(OUT, name)) as f:
             sys.stdout.write(f.read())
     for path, depth, op, _, _, ratio, _, _, ratios in rows:
-        if path == "vf" and ratios:
-            print("bench-nvme: vf qd%d %s: busy %.3f of native's, median [min-max] [%.3f-%.3f]"
-                  " over %d runs" % (depth, op, ratio or 0, min(ratios), max(ratios), len(ratios)))
+        if path != AGAINST and ratios:
+            print("bench-nvme: %s qd%d %s: busy %.3f of %s's, median [min-max] [%.3f-%.3f]"
+                  " over %d runs" % (path, depth, op, ratio or 0, AGAINST, min(ratios),
+                                     max(ratios), len(ratios)))
     if any(r[5] is None for r in rows):
         problems.append("a native run had no cost to compare with")
     if problems:
