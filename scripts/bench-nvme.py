@@ -78,7 +78,7 @@ RUNS_HEADER = ("path,run,queue_depth,op,ios,busy_ns_per_io,busy_ns,base_busy_ns,
 # Bounds. A 4 KiB O_DIRECT I/O costs Linux thousands of instructions (AIO syscalls, block
 # layer, nvme driver, its interrupt), never under 1,000 or over 1,000,000; the VF within
 # (0.5, 5) times native; exits per I/O beyond the idle rate below 40 (the case's sanity
-# bound); an nvme interrupt per I/O at most (+5%), at least one per 16 at depth 4.
+# bound); an nvme interrupt per I/O at most (+5%), one per I/O at depth 1 (-5%).
 PER_IO = (1000, 1000000)
 RATIO = (0.5, 5.0)
 EXITS_PER_IO = 40.0
