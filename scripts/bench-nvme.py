@@ -31,7 +31,8 @@ busy: the guest's instructions and the hypervisor's in the exits taken then (not
 the world switch itself, one TCG instruction, and what hardware would pay for it). Exits per
 I/O: the VM's `peregrine status` exits read when the guest announces a phase (it then idles
 PAUSE guest s), again IDLE_READ s later (the idle rate) and when nvmeio prints
-NVBENCH-IO-DONE; the CSV's figure is the window's exits beyond the idle rate per I/O (the
+NVBENCH-IO-DONE (it then idles PAUSE/2 s: the window holds nothing the guest does after
+the I/O but that line); the CSV's figure is the window's exits beyond the idle rate per I/O (the
 raw figure, the idle rate and the exits by reason are in nvme-runs.csv).
 
 nvme.csv: path,queue_depth,op,ios,busy_ns_per_io,busy_ratio,exits_per_io,runs; medians over
@@ -178,6 +179,10 @@ class BenchVMDriver(sriov.SRIOVDriver):
                                             % name)
                     console.wait(r"^NVBENCH-IO-DONE label=%s$" % name, 600)
                     after = self.exits("vma")
+                    # nvmeio idles PAUSE/2 s after IO-DONE: nothing of the guest's after the
+                    # I/O (its cost line, the sha256 sums, the next phase) in the window.
+                    if re.search(r"^NVBENCH-COST label=%s " % name, console.text, re.MULTILINE):
+                        raise DriverFailure("%s: the exit counters were read too late" % name)
                     self.windows[name] = (before, idle, after)
             console.wait(r"^NVBENCH-END$", 300)
             self.text = console.text

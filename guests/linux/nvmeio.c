@@ -2,7 +2,7 @@
  * and their CPU cost, for the NVMe bench (scripts/bench-nvme.py, docs/passthrough.md "NVMe
  * VF against native"). Built static into the test initramfs by scripts/fetch-linux-fixtures.sh.
  *
- *   nvmeio DEVICE read|write DEPTH OFFSET COUNT FILE LABEL
+ *   nvmeio DEVICE read|write DEPTH OFFSET COUNT FILE LABEL [HOLD_MS]
  *
  * COUNT I/Os of 4 KiB at OFFSET, OFFSET + 4096, ... (bytes; each I/O its own block), kept
  * DEPTH in flight through Linux AIO (io_setup/io_submit/io_getevents as raw syscalls, no
@@ -17,7 +17,8 @@
  * usleep between two samples) whose busy time is the baseline. Under QEMU -icount shift=0 a
  * busy ns is an emulated instruction. Prints, once the I/O window has closed:
  *   NVBENCH-IO-DONE label=<LABEL>
- * and after the empty window and FILE:
+ * then sleeps HOLD_MS ms (default 0: the bench reads the VM's exit counters meanwhile, before
+ * anything else runs or prints), and after the empty window and FILE:
  *   NVBENCH-COST label=<LABEL> op=<op> depth=<D> ios=<COUNT> busy_ns=<B> window_ns=<W>
  *     base_busy_ns=<b> base_window_ns=<w> cpus=<n> peak=<most in flight> errors=<n>
  * Exit status 0 when every I/O completed with 4096 bytes. */
@@ -104,8 +105,8 @@ static long sys_io_getevents(uint64_t ctx, long min, long max, struct io_event *
 }
 
 int main(int argc, char **argv) {
-  if (argc != 8 || (strcmp(argv[2], "read") && strcmp(argv[2], "write"))) {
-    fprintf(stderr, "usage: nvmeio DEVICE read|write DEPTH OFFSET COUNT FILE LABEL\n");
+  if (argc < 8 || argc > 9 || (strcmp(argv[2], "read") && strcmp(argv[2], "write"))) {
+    fprintf(stderr, "usage: nvmeio DEVICE read|write DEPTH OFFSET COUNT FILE LABEL [HOLD_MS]\n");
     return 2;
   }
   int writing = !strcmp(argv[2], "write");
@@ -113,6 +114,7 @@ int main(int argc, char **argv) {
   long long offset = strtoll(argv[4], NULL, 10);
   long count = strtol(argv[5], NULL, 10);
   const char *file = argv[6], *label = argv[7];
+  long hold = argc == 9 ? strtol(argv[8], NULL, 10) : 0;
   if (depth < 1 || depth > MAX_DEPTH || count < 1 || offset < 0 || offset % BLOCK) {
     fprintf(stderr, "nvmeio: bad depth, count or offset\n");
     return 2;
@@ -185,6 +187,11 @@ int main(int argc, char **argv) {
   if (sample(&s1)) return 1;
   printf("NVBENCH-IO-DONE label=%s\n", label);
   fflush(stdout);
+  if (hold > 0) {
+    struct timespec held = {hold / 1000, (hold % 1000) * 1000000L};
+    while (nanosleep(&held, &held) < 0 && errno == EINTR) {
+    }
+  }
   /* The empty window: the same sampling around a sleep as long as the I/O's window. */
   if (sample(&b0)) return 1;
   uint64_t window = s1.now - s0.now;
