@@ -286,8 +286,16 @@ def main():
         print("bench-nvme: repetition %d: %s" % (index, ", ".join(times)), flush=True)
         runs.append(run)
 
+    problems = report(runs)
+    if problems:
+        sys.exit("bench-nvme: nvme.csv out of bounds: " + "; ".join(problems))
+
+
+def report(runs, out=OUT, show=True):
+    """nvme.csv and nvme-runs.csv from the repetitions' figures ({path: {label: figures}}
+    each), printed when `show`; the bounds' problems (empty: fine)."""
     rows, problems = [], []
-    with open(os.path.join(OUT, "nvme-runs.csv"), "w") as f:
+    with open(os.path.join(out, "nvme-runs.csv"), "w") as f:
         f.write(RUNS_HEADER + "\n")
         for index, run in enumerate(runs, 1):
             for path in PATHS:
@@ -332,24 +340,23 @@ def main():
                              statistics.median(ratios) if len(ratios) == len(runs) else None,
                              statistics.median(x["exits"] for x in mine) if path == "vf"
                              else None, len(runs), ratios))
-    with open(os.path.join(OUT, "nvme.csv"), "w") as f:
+    with open(os.path.join(out, "nvme.csv"), "w") as f:
         f.write(HEADER + "\n")
         for path, depth, op, ios, per_io, ratio, exits, count, _ in rows:
             f.write("%s,%d,%s,%d,%.0f,%s,%s,%d\n" % (
                 path, depth, op, ios, per_io, "" if ratio is None else "%.3f" % ratio,
                 "" if exits is None else "%.3f" % exits, count))
-    for name in ("nvme.csv", "nvme-runs.csv"):
-        with open(os.path.join(OUT, name)) as f:
+    for name in ("nvme.csv", "nvme-runs.csv") if show else ():
+        with open(os.path.join(out, name)) as f:
             sys.stdout.write(f.read())
     for path, depth, op, _, _, ratio, _, _, ratios in rows:
-        if path != AGAINST and ratios:
+        if show and path != AGAINST and ratios:
             print("bench-nvme: %s qd%d %s: busy %.3f of %s's, median [min-max] [%.3f-%.3f]"
                   " over %d runs" % (path, depth, op, ratio or 0, AGAINST, min(ratios),
                                      max(ratios), len(ratios)))
     if any(r[5] is None for r in rows):
         problems.append("a native run had no cost to compare with")
-    if problems:
-        sys.exit("bench-nvme: nvme.csv out of bounds: " + "; ".join(problems))
+    return problems
 
 
 if __name__ == "__main__":
