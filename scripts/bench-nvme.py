@@ -93,6 +93,20 @@ DATA = re.compile(r"^NVBENCH-DATA depth=(\d+) written=(\w+) read=(\w+) bytes=(\d
                   re.MULTILINE)
 
 
+# Every run's console, by (path, repetition).
+TEXTS = {}
+
+
+def environment(text):
+    """{what: value}: the guest's clock source and CPU-bug mitigations (NVBENCH-CLOCK,
+    NVBENCH-VULN): what can make the same kernel take other paths in the VM."""
+    found = {"clocksource": m.group(1) for m in re.finditer(r"^NVBENCH-CLOCK (.*)$", text,
+                                                            re.MULTILINE)}
+    for m in re.finditer(r"^NVBENCH-VULN ([\w.-]+): (.*)$", text, re.MULTILINE):
+        found[m.group(1)] = m.group(2)
+    return found
+
+
 def label(depth, op):
     return "qd%d-%s" % (depth, op)
 
@@ -216,6 +230,7 @@ def vf_run(index):
     except DriverFailure as failure:
         raise SystemExit("bench-nvme: vf run %d: %s (build/test-logs/bench-nvme-*.log)"
                          % (index, failure))
+    TEXTS["vf", index] = driver.text
     found = figures(driver.text, "vf run %d" % index)
     for name, (before, idle, after) in driver.windows.items():
         ios = found[name]["ios"]
@@ -264,6 +279,7 @@ def native_run(index, variant):
                            stdin=subprocess.DEVNULL, cwd=ROOT)
         with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read().replace("\r", "")
+        TEXTS[variant, index] = text
         if variant == "native-vf" and not re.search(r"^NVBENCH-VF bound=nvme$", text,
                                                     re.MULTILINE):
             raise SystemExit("bench-nvme: %s: VF 1 not bound to nvme: %s" % (path, text[-1500:]))
@@ -286,6 +302,11 @@ def main():
         print("bench-nvme: repetition %d: %s" % (index, ", ".join(times)), flush=True)
         runs.append(run)
 
+    mine, theirs = environment(TEXTS["vf", 1]), environment(TEXTS[AGAINST, 1])
+    for key in sorted(set(mine) | set(theirs)):
+        if mine.get(key) != theirs.get(key):
+            print("bench-nvme: the VM's guest differs from %s's: %s %r, not %r"
+                  % (AGAINST, key, mine.get(key), theirs.get(key)))
     problems = report(runs)
     if problems:
         sys.exit("bench-nvme: nvme.csv out of bounds: " + "; ".join(problems))
