@@ -28,7 +28,10 @@ cost is busy guest ns (guest CLOCK_MONOTONIC minus idle and iowait sleep, /proc/
 over the I/O window minus an empty window as long: under -icount one ns is one emulated
 instruction, whatever the host's load. For the VM that is the node's CPU while the guest was
 busy: the guest's instructions and the hypervisor's in the exits taken then (not counted:
-the world switch itself, one TCG instruction, and what hardware would pay for it). Exits per
+the world switch itself, one TCG instruction, and what hardware would pay for it; nor the
+hypervisor's handling of an interrupt that lands while the guest halts: idle time to the
+guest. At depth 1 whether the guest halts between I/Os depends on the device's latency in
+host time, so that figure is bimodal, natively as well: docs/passthrough.md). Exits per
 I/O: the VM's `peregrine status` exits read when the guest announces a phase (it then idles
 PAUSE guest s), again IDLE_READ s later (the idle rate) and when nvmeio prints
 NVBENCH-IO-DONE (it then idles PAUSE/2 s: the window holds nothing the guest does after
