@@ -161,6 +161,7 @@ bench: deps
 	@scripts/bench.sh
 	@scripts/bench-management.sh
 	@scripts/bench-net.sh
+	@scripts/bench-nvme.sh
 	@scripts/bench-migration.sh
 	@scripts/ft-validate.sh
 

@@ -8,6 +8,8 @@
 #   footprint.csv          hypervisor sections, memory per VM beyond RAM (scripts/bench/footprint.sh)
 #   disk.csv               virtio-blk throughput and exits per request (scripts/bench/disk.sh)
 #   net.csv, network.csv   guest NICs between two nodes against plain QEMU (scripts/bench-net.sh, run by make bench)
+#   nvme.csv               an NVMe SR-IOV VF in a VM against native (scripts/bench-nvme.sh, run by
+#                          make bench after bench-net.sh; BENCH_NVME=0 skips it)
 #   report.md, *.png       scripts/bench/plots.py (matplotlib from Debian's python3-matplotlib)
 # Every figure is an emulated-instruction count (QEMU -icount shift=0, Bochs sync=none), not
 # wall time. A part that fails is reported and the others still run; the exit status says.

@@ -84,6 +84,7 @@ fi
 if scripts/test-make-iso.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 if scripts/test-cli.sh; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 if python3 scripts/bench/test_net_cost.py; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
+if python3 scripts/bench/test_bench_nvme.py; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 if wait $bench_pid; then fuzz_passed=$((fuzz_passed + 1)); else fuzz_failed=$((fuzz_failed + 1)); fi
 cat build/test-bench.log
 phase_done "fuzz, scripts and bench check done at"
