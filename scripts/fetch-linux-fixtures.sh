@@ -23,6 +23,7 @@ regs_src=guests/linux/nvme-regs.c
 pollnet_src=guests/linux/pollnet.c
 nvmeio_src=guests/linux/nvmeio.c
 virt_src=guests/linux/nvme-virt.c
+passthru_header=guests/linux/nvme-passthru.h
 meta=linux-image-cloud-amd64
 outputs=("$outdir/vmlinuz" "$outdir/VERSION" "$outdir/initramfs.cpio.gz")
 
@@ -38,7 +39,7 @@ for f in "${outputs[@]}"; do
   if [ ! -s "$f" ] || [ ! "$f" -nt "$script" ] || [ ! "$f" -nt "$init_src" ] \
     || [ ! "$f" -nt "$attach_src" ] || [ ! "$f" -nt "$regs_src" ] \
     || [ ! "$f" -nt "$pollnet_src" ] || [ ! "$f" -nt "$nvmeio_src" ] \
-    || [ ! "$f" -nt "$virt_src" ]; then up_to_date=0; fi
+    || [ ! "$f" -nt "$virt_src" ] || [ ! "$f" -nt "$passthru_header" ]; then up_to_date=0; fi
 done
 if [ "$up_to_date" = 1 ]; then
   echo "fetch-linux-fixtures: up to date"

@@ -19,17 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* struct nvme_passthru_cmd and NVME_IOCTL_ADMIN_CMD of <linux/nvme_ioctl.h>. */
-struct passthru {
-  uint8_t opcode, flags;
-  uint16_t rsvd1;
-  uint32_t nsid, cdw2, cdw3;
-  uint64_t metadata, addr;
-  uint32_t metadata_len, data_len;
-  uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
-  uint32_t timeout_ms, result;
-};
-#define ADMIN_CMD _IOWR('N', 0x41, struct passthru)
+#include "nvme-passthru.h"
 
 int main(int argc, char **argv) {
   if (argc != 6) {

@@ -56,6 +56,13 @@ def main():
     expect(spun["cost_ns"] == 50 and spun["empty_ns"] == 40,
            "a spinning run's empty polls are left out: %r" % spun)
     try:
+        net_cost.parse_lines("BULK-COST run=2 role=send empty_ns=lots busy_ns=100 window_ns=100"
+                             " base_busy_ns=10 base_window_ns=100 rx=1 tx=2 irqs=0 cpus=1\n",
+                             "BULK-COST")
+        failures.append("a malformed empty_ns was taken")
+    except ValueError:
+        pass
+    try:
         net_cost.parse_lines("BULK-COST run=1 role=send busy_ns=x\n", "BULK-COST")
         failures.append("a malformed line was taken")
     except ValueError:
