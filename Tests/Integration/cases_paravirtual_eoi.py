@@ -89,6 +89,20 @@ def verify(output):
     if counted < guest_eois:
         return "the end report counts %d EOIs through the flag, the guest made %d" % (
             counted, guest_eois)
+    # The time outside the guest (docs/exit-path.md): the exits' handlers (the exits line's
+    # cycles), host interrupt handlers and the entry preparation and delivery, which every
+    # entry has: more than the first two together.
+    exits = re.search(r"^  exits: (\d+) in (\d+) cycles$", block, re.MULTILINE)
+    outside = re.search(r"^  time outside the guest: (\d+) cycles, (\d+) per slow exit \((\d+) in"
+                        r" the exits' handlers, (\d+) in host interrupt handlers", block,
+                        re.MULTILINE)
+    if not exits or not outside:
+        return "the end report lacks the exits (%r) or the time outside the guest (%r)" % (
+            exits and exits.group(0), outside and outside.group(0))
+    total, per_exit, handlers, interrupts = (int(outside.group(i)) for i in range(1, 5))
+    if handlers != int(exits.group(2)) or per_exit == 0 or total <= handlers + interrupts:
+        return "the time outside the guest does not add up: %s / %s" % (
+            outside.group(0), exits.group(0))
     refused = re.search(r"^    refused MSR accesses \(#GP injected\): (\d+), the last MSR 0x0*4b564d04$",
                         block, re.MULTILINE | re.IGNORECASE)
     if not refused or int(refused.group(1)) != guest_gps:
