@@ -63,7 +63,11 @@ cp build/peregrine.sym "$root/boot/peregrine.sym"
     n=$((n + 1))
     base="$n-$(basename "$file")"
     cp "$file" "$root/boot/modules/$base"
-    echo "  module2 /boot/modules/$base $rest"
+    # GRUB gunzips a gzip module while loading it unless told --nounzip. A Linux initramfs
+    # is gzip that Linux unpacks itself, faster than GRUB does under emulation (0.8 s less
+    # per boot of the test initramfs under QEMU TCG); other modules load as before.
+    case "$rest" in initrd*) unzip=--nounzip ;; *) unzip= ;; esac
+    echo "  module2 ${unzip:+$unzip }/boot/modules/$base $rest"
   done
   echo '  boot'
   echo '}'

@@ -33,7 +33,7 @@ ISOS = {
     "build/test/flat-guest.iso": {"cmdline": "loglevel=info", "flat": (
         "build/guests/examples/hello.bin", "load=0x7c00 entry=0000:7c00 mem=8M")},
     "build/test/linux-early.iso": {"cmdline": "loglevel=info", "modules": [
-        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 earlyprintk=serial,ttyS0,115200",
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 cryptomgr.notests earlyprintk=serial,ttyS0,115200",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
     "build/test/linux-malformed.iso": {"cmdline": "loglevel=info", "modules": [
@@ -160,7 +160,7 @@ def linux_cases():
         Case("qemu-svm-linux-reaches-userspace", "qemu", "build/test/linux-early.iso",
              [r"vm linux: 256 MiB at guest-physical 0, 1 vCPU, Linux entered in 64-bit mode",
               r"^\[linux\] \[ +0\.000000\] Linux version 6\.1\.",
-              r"^\[linux\] .*Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200 tsc_early_khz=\d+",
+              r"^\[linux\] .*Command line: console=ttyS0 cryptomgr.notests earlyprintk=serial,ttyS0,115200 tsc_early_khz=\d+",
               r"^\[linux\] .*BIOS-e820: \[mem 0x0000000000100000-0x000000000fffffff\] usable",
               r"^\[linux\] .*BIOS-e820: \[mem 0x00000000fee00000-0x00000000fee00fff\] reserved",
               # KVM's paravirtual EOI (docs/guest-abi.md): Linux finds it and uses it.

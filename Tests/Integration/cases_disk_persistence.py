@@ -8,12 +8,14 @@ gzip stream, so the case runs the /init of this tree) mounts /dev/vda as ext4.
    powers off; `destroy` brings the disk back (`image list` shows it modified) and
    debugfs reads "peregrine persists T1" out of the store's file on the host.
 2. A new VM with `persist=check persist_token=T1` finds that line.
-3. `persist=write persist_token=T2`, then `destroy --discard-disk`: the store keeps T1, and
-   a VM checking for T2 reads T1 (PERSIST-CHECK differs).
+3. `persist=write persist_token=T2`, then `destroy --discard-disk`: the store keeps T1
+   (debugfs reads it). The next VM's disk is the store's file, sent by the CLI at create (the
+   node keeps no copy), so step 2 already shows a VM reads what debugfs reads: a fourth boot
+   to read T1 again would prove nothing new, and is not made.
 
 Each VM's end report (exits, disk requests) from the node's serial log goes to the notes.
-While the first check VM runs (its /init idles 20 s after loading virtio_blk: `netbench=0
-netwindow=20`, before the check), `peregrine status VM` must show its disk: requests (the
+While the check VM runs (its /init idles 8 s after loading virtio_blk: `netbench=0
+netwindow=8`, before the check), `peregrine status VM` must show its disk: requests (the
 partition scan's reads) above zero, bytes read, doorbell exits, as text and JSON (protocol
 version 5's I/O page).
 The case boots no ISO of the harness's own (emulator "host"): the CLI starts the node.
@@ -41,7 +43,7 @@ PROFILE = """<?xml version="1.0"?>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>
-  <cmdline>console=ttyS0 no_timer_check persist=%s persist_token=%s%s</cmdline>
+  <cmdline>console=ttyS0 cryptomgr.notests no_timer_check persist=%s persist_token=%s%s</cmdline>
   <image size="64">data</image>
 </profile>
 """
@@ -161,7 +163,7 @@ class DiskPersistenceDriver(DiskImageDriver):
         self.notes.append("destroy brought the disk back: image list modified %s -> %s; debugfs "
                           "reads the token" % (fresh, modified))
 
-        lines, _ = self.run_guest("pc1", "check", first, idle=20)
+        lines, _ = self.run_guest("pc1", "check", first, idle=8)
         if lines != ["PERSIST-READ peregrine persists " + first, "PERSIST-CHECK found"]:
             raise DriverFailure("the check VM printed %r" % lines)
         self.cli("destroy", "pc1")
@@ -177,11 +179,6 @@ class DiskPersistenceDriver(DiskImageDriver):
         self.wait_free(before)
         if self.host_copy() != "peregrine persists " + first:
             raise DriverFailure("after --discard-disk the store holds %r" % self.host_copy())
-        lines, _ = self.run_guest("pc2", "check", second)
-        if lines != ["PERSIST-READ peregrine persists " + first, "PERSIST-CHECK differs"]:
-            raise DriverFailure("the check VM after --discard-disk printed %r" % lines)
-        self.cli("destroy", "pc2", "--discard-disk")
-        self.wait_free(before)
         self.notes.append("create to end of each VM: %s s; whole case %.0f s (emulated node)" % (
             ", ".join("%.0f" % t for t in self.times), time.time() - began))
         self.cli("node", "down")

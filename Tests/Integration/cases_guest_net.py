@@ -30,7 +30,7 @@ PINGS = 10
 
 def linux_vm(name, mac, address, peer, pings=PINGS, linger=20):
     return [
-        "build/linux/vmlinuz:vm name=%s kind=linux mem=192M nic=%s -- console=ttyS0 quiet"
+        "build/linux/vmlinuz:vm name=%s kind=linux mem=192M nic=%s -- console=ttyS0 cryptomgr.notests quiet"
         " no_timer_check ipaddr=%s/24 ping=%s pings=%d linger=%d" % (name, mac, address, peer,
                                                                    pings, linger),
         "build/linux/initramfs.cpio.gz:initrd vm=%s" % name,

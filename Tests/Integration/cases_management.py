@@ -585,7 +585,7 @@ LINUX_PROFILE = """<?xml version="1.0"?>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>
-  <cmdline>console=ttyS0 no_timer_check</cmdline>
+  <cmdline>console=ttyS0 cryptomgr.notests no_timer_check</cmdline>
 </profile>
 """
 

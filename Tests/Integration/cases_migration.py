@@ -31,7 +31,7 @@ PROFILE = """<?xml version="1.0"?>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>
-  <cmdline>console=ttyS0 no_timer_check quiet%s</cmdline>%s
+  <cmdline>console=ttyS0 cryptomgr.notests no_timer_check quiet%s</cmdline>%s
 </profile>
 """
 # The counter VM's NIC on the node's switch, and the test's station on the data segment

@@ -65,7 +65,7 @@ PROFILE = """<?xml version="1.0"?>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>
-  <cmdline>console=ttyS0 no_timer_check quiet %s</cmdline>
+  <cmdline>console=ttyS0 cryptomgr.notests no_timer_check quiet %s</cmdline>
   <passthrough pci="0000:00:11.0"/>
 </profile>
 """
@@ -142,7 +142,7 @@ def peer_command(port, bench):
             + (["-icount", "shift=0"] if bench else [])
             + ["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                "-kernel", KERNEL, "-initrd", INITRD,
-               "-append", "console=ttyS0 quiet no_timer_check panic=-1 " + words,
+               "-append", "console=ttyS0 cryptomgr.notests quiet no_timer_check panic=-1 " + words,
                "-netdev", "socket,id=n0,mcast=230.0.0.1:%d,localaddr=127.0.0.1" % port,
                "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:77:00:22"])
 

@@ -15,15 +15,15 @@ ISOS = {
         "build/guests/pci/viommu-edu.bin:vm name=viommu apic=on iommu=vtd edu=on",
     ]},
     "build/test/linux-viommu.iso": {"cmdline": "loglevel=info", "modules": [
-        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M iommu=vtd edu=on -- console=ttyS0 lspci=1",
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M iommu=vtd edu=on -- console=ttyS0 cryptomgr.notests lspci=1",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
     "build/test/linux-pci.iso": {"cmdline": "loglevel=info", "modules": [
-        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 lspci=1",
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M -- console=ttyS0 cryptomgr.notests lspci=1",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
     "build/test/linux-rng.iso": {"cmdline": "loglevel=info", "modules": [
-        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M rng=on -- console=ttyS0 lspci=1 hwrng=32",
+        "build/linux/vmlinuz:vm name=linux kind=linux mem=256M rng=on -- console=ttyS0 cryptomgr.notests lspci=1 hwrng=32",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
 }

@@ -10,12 +10,12 @@ LINUX_SMP_ISO = "build/test/linux-smp.iso"
 ISOS = {
     LINUX_SMP_ISO: {"cmdline": "loglevel=info", "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M cpus=4 -- "
-        "console=ttyS0 no_timer_check parallel=4",
+        "console=ttyS0 cryptomgr.notests no_timer_check parallel=4",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
     "build/test/linux-smp2.iso": {"cmdline": "loglevel=info", "modules": [
         "build/linux/vmlinuz:vm name=linux kind=linux mem=256M cpus=2 -- "
-        "console=ttyS0 no_timer_check parallel=2",
+        "console=ttyS0 cryptomgr.notests no_timer_check parallel=2",
         "build/linux/initramfs.cpio.gz:initrd vm=linux",
     ]},
 }
