@@ -197,7 +197,9 @@ CLI_CONFIGURATION ?= release
 cli:
 	@swift build -c $(CLI_CONFIGURATION) --product peregrine
 	@mkdir -p $(BUILD)/bin
-	@cp "$$(swift build -c $(CLI_CONFIGURATION) --show-bin-path)/peregrine" $(BUILD)/bin/peregrine
+	@# Copied then renamed: a running peregrine (an integration case's) keeps its old file.
+	@cp "$$(swift build -c $(CLI_CONFIGURATION) --show-bin-path)/peregrine" $(BUILD)/bin/peregrine.$$$$ \
+	  && mv -f $(BUILD)/bin/peregrine.$$$$ $(BUILD)/bin/peregrine
 	@echo "  CLI     $(BUILD)/bin/peregrine"
 
 format:

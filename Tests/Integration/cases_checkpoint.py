@@ -29,7 +29,7 @@ PROFILE = """<?xml version="1.0"?>
   <vcpus>1</vcpus>
   <kernel>%s</kernel>
   <initrd>%s</initrd>
-  <cmdline>console=ttyS0 cryptomgr.notests no_timer_check quiet counter=1</cmdline>
+  <cmdline>console=ttyS0 cryptomgr.notests init_on_free=1 no_timer_check quiet counter=1</cmdline>
 </profile>
 """
 
