@@ -55,6 +55,7 @@ enum Hypervisor {
   ) -> Never {
     LocalAPIC.initialize()
     LocalAPIC.calibrate()
+    HostRTC.start()
     // Before the NICs: with interrupt remapping on, their MSIs must be composed through it
     // (compatibility-format messages are blocked). Translation stays off until a VM owns a
     // device, so an NVMe PF's admin queue (SRIOVDevices) still DMAs untranslated.

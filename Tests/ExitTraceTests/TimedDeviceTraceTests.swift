@@ -38,7 +38,9 @@ final class TimedDeviceTraceTests: XCTestCase {
     vm.installStandardDevices(console: Sink())
     let clock = RecordingClock(inner: SteppingClock())
     vm.recordingClock = clock
-    GuestPlatformDevices.installLinux(in: vm, clock: clock)
+    GuestPlatformDevices.installLinux(
+      in: vm, clock: clock,
+      wallClock: GuestClockWallClock(clock: clock, start: clock.buildTime, epochNanoseconds: 0))
     var header = ExitTraceHeader(
       backend: .amdV, msrVendor: .amd, controlRegisterRules: .baseline, profile: profile)
     header.hasInterruptSources = vm.hasInterruptSources

@@ -1,5 +1,8 @@
 """The integration cases: what each boot must print and how it must end."""
 
+import re
+import time
+
 from harness import Case
 
 # ISOs by path: the kernel command line and the guest modules (FILE:NAME) each one carries.
@@ -153,6 +156,18 @@ def shared_cases(prefix, emulator):
     ]
 
 
+def linux_knows_the_date(output):
+    """The guest's wall clock (`DATE`, from /init) came from its RTC (CMOSClock), which runs
+    on the node's, read from the emulator's RTC (the host's time): within a day of the host's
+    clock now. Without an RTC Linux starts in 1970."""
+    found = re.search(r"^\[linux\] DATE (\d+)$", output.replace("\r", ""), re.MULTILINE)
+    if not found:
+        return "no DATE line from the guest"
+    if abs(int(found.group(1)) - time.time()) > 86400:
+        return "the guest's date is %s, the host's %d" % (found.group(1), time.time())
+    return None
+
+
 def linux_cases():
     """The Linux loader (issue 6, in progress): Debian's kernel is loaded by the boot
     protocol and runs its early boot in 64-bit mode; malformed bzImages are refused."""
@@ -171,7 +186,8 @@ def linux_cases():
               r"^\[linux\] .*reboot: Power down",
               r"^    EOIs through the paravirtual flag \(no exit\): [1-9]\d*$",
               r"summary: vm linux: powered off by the guest \(ACPI S5\)"],
-             forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"Kernel panic"], timeout=240),
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"Kernel panic", r"Unable to read current time from RTC"],
+             verify=linux_knows_the_date, timeout=240),
         Case("bochs-vmx-linux-reaches-userspace", "bochs", "build/test/linux-early.iso",
              [r"vm linux: 256 MiB at guest-physical 0, 1 vCPU, Linux entered in 64-bit mode",
               r"^\[linux\] \[ +0\.000000\] Linux version 6\.1\.",
@@ -179,8 +195,8 @@ def linux_cases():
               r"^\[linux\] .*reboot: Power down",
               r"^    EOIs through the paravirtual flag \(no exit\): [1-9]\d*$",
               r"summary: vm linux: powered off by the guest \(ACPI S5\)"],
-             forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"Kernel panic"], timeout=400,
-             env={"PEREGRINE_BOCHS_MEMORY": "512"}),
+             forbid=[r"PEREGRINE (PANIC|EXCEPTION)", r"Kernel panic", r"Unable to read current time from RTC"],
+             verify=linux_knows_the_date, timeout=400, env={"PEREGRINE_BOCHS_MEMORY": "512"}),
         Case("qemu-svm-linux-malformed-bzimage-refused", "qemu", "build/test/linux-malformed.iso",
              [r"\(vm name=truncated kind=linux mem=256M\) refused: ",
               r"\(vm name=garbage kind=linux mem=64M\) refused: ",

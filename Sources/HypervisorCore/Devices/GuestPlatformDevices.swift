@@ -3,27 +3,34 @@
 /// (docs/exit-trace.md), so that a replayed exit meets the devices it met when recorded.
 ///
 /// - Linux (`kind=linux`): PM1 power-off (ACPI §4.8.3), the 8254 PIT with port 0x61,
-///   the reset ports 0xCF9 and 0x64, the local and I/O APICs.
+///   the reset ports 0xCF9 and 0x64, the RTC and CMOS RAM (0x70-0x71), the local and I/O
+///   APICs.
 /// - Multiboot (`kind=multiboot`): Linux's, plus the ACPI PM timer the FADT names and fw_cfg.
 /// - Flat guests with `apic=on`: the interrupt controllers alone.
 ///
 /// Every timed device reads `clock`: the kernel's TSC clock, or a traced VM's RecordingClock
-/// (each local APIC then its vCPU's, `RecordingClock.forVCPU`).
+/// (each local APIC then its vCPU's, `RecordingClock.forVCPU`). The RTC reads `wallClock`:
+/// the node's calendar time (a replay's runs on its clock from the epoch).
 public enum GuestPlatformDevices {
   public static let pm1aEvent: UInt16 = 0x600
   public static let pm1aControl: UInt16 = 0x604
   public static let softOffType: UInt8 = 5
   public static let pmTimer: UInt16 = 0x608
 
-  public static func installLinux(in vm: VirtualMachine, clock: any GuestClock) {
+  public static func installLinux(
+    in vm: VirtualMachine, clock: any GuestClock, wallClock: any WallClock
+  ) {
     vm.ports.register(
       ACPIPowerDevice(eventBlock: pm1aEvent, controlBlock: pm1aControl, softOffType: softOffType),
       ports: pm1aEvent...(pm1aControl + 1))
     installTimerAndReset(in: vm, clock: clock)
+    installClock(in: vm, wallClock: wallClock)
     installInterruptControllers(in: vm, clock: clock)
   }
 
-  public static func installMultiboot(in vm: VirtualMachine, clock: any GuestClock) {
+  public static func installMultiboot(
+    in vm: VirtualMachine, clock: any GuestClock, wallClock: any WallClock
+  ) {
     vm.ports.register(
       ACPIPowerDevice(eventBlock: pm1aEvent, controlBlock: pm1aControl, softOffType: softOffType),
       ports: pm1aEvent...(pm1aControl + 1))
@@ -34,6 +41,7 @@ public enum GuestPlatformDevices {
       FirmwareConfig(cpuCount: vm.vcpus.count, ramSize: vm.profile.memorySize),
       ports: FirmwareConfig.selectorPort...FirmwareConfig.dataPort)
     installTimerAndReset(in: vm, clock: clock)
+    installClock(in: vm, wallClock: wallClock)
     let ioAPIC = installInterruptControllers(in: vm, clock: clock)
     if vm.profile.testDevice { installTestDevice(in: vm, ioAPIC: ioAPIC) }
   }
@@ -78,6 +86,11 @@ public enum GuestPlatformDevices {
     // APICs. Installed here so a replayed VM decodes configuration space as the recorded one.
     _ = PCIPlatform.install(in: vm, ioAPIC: ioAPIC)
     return ioAPIC
+  }
+
+  private static func installClock(in vm: VirtualMachine, wallClock: any WallClock) {
+    vm.ports.register(
+      CMOSClock(wallClock: wallClock), ports: CMOSClock.indexPort...CMOSClock.dataPort)
   }
 
   private static func installTimerAndReset(in vm: VirtualMachine, clock: any GuestClock) {

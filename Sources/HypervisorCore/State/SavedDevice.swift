@@ -20,6 +20,7 @@ public enum SavedDevice: Equatable {
   case pic(PIC8259Pair.State)
   case pcTestDevice(PCTestDevice.State)
   case pcTestIORAM(PCTestIORAM.State)
+  case cmosClock(CMOSClock.State)
 
   /// The record kind it travels as.
   public var kind: StateRecordKind {
@@ -43,6 +44,7 @@ public enum SavedDevice: Equatable {
     case .pic: .pic
     case .pcTestDevice: .pcTestDevice
     case .pcTestIORAM: .pcTestIORAM
+    case .cmosClock: .cmosClock
     }
   }
 
@@ -68,6 +70,7 @@ public enum SavedDevice: Equatable {
     case .pic(let state): state.encoded()
     case .pcTestDevice(let state): state.encoded()
     case .pcTestIORAM(let state): state.encoded()
+    case .cmosClock(let state): state.encoded()
     }
   }
 
@@ -94,6 +97,7 @@ public enum SavedDevice: Equatable {
     case .pic: return .pic(try PIC8259Pair.State.decoded(bytes))
     case .pcTestDevice: return .pcTestDevice(try PCTestDevice.State.decoded(bytes))
     case .pcTestIORAM: return .pcTestIORAM(try PCTestIORAM.State.decoded(bytes))
+    case .cmosClock: return .cmosClock(try CMOSClock.State.decoded(bytes))
     case .vcpu, .vm:
       throw .wrongKind(expected: StateRecordKind.uart.rawValue, found: entry.kind.rawValue)
     }

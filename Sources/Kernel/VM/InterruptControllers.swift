@@ -17,4 +17,15 @@ extension VirtualMachine {
     if let recordingClock { return recordingClock }
     return TSCClock.shared
   }
+
+  /// The calendar time its RTC reads: the node's (HostRTC), or for a traced VM its
+  /// recording clock's run from the epoch, which the trace's replay rebuilds from the header
+  /// (docs/exit-trace.md).
+  var deviceWallClock: any WallClock {
+    if let recordingClock {
+      return GuestClockWallClock(
+        clock: recordingClock, start: recordingClock.buildTime, epochNanoseconds: 0)
+    }
+    return HostRTC.wallClock
+  }
 }

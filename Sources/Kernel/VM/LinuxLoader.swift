@@ -102,7 +102,8 @@ enum LinuxLoader {
       let written = piece.withUnsafeBytes { memory.write($0, to: address) }
       guard written else { return "the boot structures do not fit in the VM's memory" }
     }
-    GuestPlatformDevices.installLinux(in: vm, clock: vm.deviceClock)
+    GuestPlatformDevices.installLinux(
+      in: vm, clock: vm.deviceClock, wallClock: vm.deviceWallClock)
     vm.initialState = initialState(LinuxEntryState(layout: layout))
     // vCPU 0 enters the kernel; the others wait for INIT and start-up IPIs, as application
     // processors do, and Linux's SMP boot wakes them (SDM 3A §9.4).

@@ -101,6 +101,7 @@ enum MultibootLoader {
 
   /// Linux's platform, plus the PM timer the FADT names and fw_cfg.
   static func installPlatform(in vm: VirtualMachine) {
-    GuestPlatformDevices.installMultiboot(in: vm, clock: vm.deviceClock)
+    GuestPlatformDevices.installMultiboot(
+      in: vm, clock: vm.deviceClock, wallClock: vm.deviceWallClock)
   }
 }

@@ -173,7 +173,8 @@ enum VMLoader {
     create(profile, id: id, backend: backend, console: console, quiet: quiet) { vm in
       switch profile.kind {
       case .linux:
-        GuestPlatformDevices.installLinux(in: vm, clock: vm.deviceClock)
+        GuestPlatformDevices.installLinux(
+          in: vm, clock: vm.deviceClock, wallClock: vm.deviceWallClock)
         vm.holdApplicationProcessors()
       case .multiboot:
         MultibootLoader.installPlatform(in: vm)

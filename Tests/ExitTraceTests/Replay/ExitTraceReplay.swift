@@ -42,9 +42,14 @@ final class ExitTraceReplay {
     // The platform devices the kernel's loader gave the VM (GuestPlatformDevices), on a
     // clock that answers each read with the one recorded (ReplayClock).
     clock = ReplayClock(buildTime: header.clockAtBuild, ticksPerSecond: header.clockRate)
+    // A traced VM's RTC runs on its recording clock from the epoch (Kernel's
+    // deviceWallClock): the same here.
+    let wallClock = GuestClockWallClock(
+      clock: clock, start: header.clockAtBuild, epochNanoseconds: 0)
     switch header.kind {
-    case .linux: GuestPlatformDevices.installLinux(in: vm, clock: clock)
-    case .multiboot: GuestPlatformDevices.installMultiboot(in: vm, clock: clock)
+    case .linux: GuestPlatformDevices.installLinux(in: vm, clock: clock, wallClock: wallClock)
+    case .multiboot:
+      GuestPlatformDevices.installMultiboot(in: vm, clock: clock, wallClock: wallClock)
     case .flat:
       if header.hasInterruptSources {
         GuestPlatformDevices.installInterruptControllers(in: vm, clock: clock)

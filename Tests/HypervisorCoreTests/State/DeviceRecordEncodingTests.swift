@@ -66,7 +66,20 @@ final class DeviceRecordEncodingTests: XCTestCase {
       .pcTestDevice(PCTestDevice.State(data: 0xCAFE_F00D, lineLevels: 1 << 23)),
       .pcTestIORAM(ram),
       .ioAPIC(ioapic),
+      .cmosClock(sampleCMOS()),
     ]
+  }
+
+  /// An RTC held by SET, with RAM written and the time set 40 years back.
+  private func sampleCMOS() -> CMOSClock.State {
+    var bytes = [UInt8](repeating: 0, count: 128)
+    bytes[0x0A] = 0x26
+    bytes[0x0B] = 0x86  // SET, binary, 24-hour
+    bytes[0x09] = 26
+    bytes[0x40] = 0xA5
+    return CMOSClock.State(
+      index: 0x0B, nmiDisabled: true, bytes: bytes, offsetSeconds: -1_262_304_000,
+      flagsReadAt: 1_796_400_000)
   }
 
   /// Decodes one record by its kind and encodes it again.
@@ -146,6 +159,18 @@ final class DeviceRecordEncodingTests: XCTestCase {
     bytes[payload + 8] = 5
     bytes[payload + 9] = 1
     XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: payload + 8)))
+    // An RTC index over 0x7F, an NMI flag of 2, a stored UIP or register C.
+    bytes = SavedDevice.cmosClock(sampleCMOS()).encoded()
+    bytes[payload] = 0x80
+    XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: payload)))
+    bytes = SavedDevice.cmosClock(sampleCMOS()).encoded()
+    bytes[payload + 1] = 2
+    XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: payload + 1)))
+    for register in [0x0A, 0x0C] {
+      bytes = SavedDevice.cmosClock(sampleCMOS()).encoded()
+      bytes[payload + 2 + register] |= 0x80
+      XCTAssertEqual(roundTrip(bytes), .failure(.invalidValue(at: payload + 2)))
+    }
   }
 
   func testEveryTruncationIsRefused() {

@@ -45,7 +45,10 @@ final class PCIDeviceStateTests: XCTestCase {
     let machine = TestMachine(ramSize: 16 << 20, cpus: 2)
     machines.append(machine)
     let vm = machine.vm
-    GuestPlatformDevices.installLinux(in: vm, clock: NanosecondClock())
+    let clock = NanosecondClock()
+    GuestPlatformDevices.installLinux(
+      in: vm, clock: clock,
+      wallClock: GuestClockWallClock(clock: clock, start: clock.now, epochNanoseconds: 0))
     let ioAPIC = vm.mmio.entry(for: IOAPICModel.base)!.device as! IOAPICModel
     GuestPlatformDevices.installTestDevice(in: vm, ioAPIC: ioAPIC)
     let buffer = GuardedBuffer(size: 64 * 512)

@@ -104,3 +104,38 @@ extension PCTestIORAM.State: StateRecordEncodable {
     -> Self
   { Self(bytes: try reader.raw(count: Int(PCTestDevice.ioRAMSize))) }
 }
+
+extension CMOSClock.State: StateRecordEncodable {
+  public static var recordKind: StateRecordKind { .cmosClock }
+
+  /// Index u8 (0-0x7F), NMI disabled u8 (0/1), the 128 bytes (UIP, C and D zero), the
+  /// offset from the wall clock and the second C was last read in (i64 each, as u64).
+  public func encodePayload(into writer: inout StateWriter) {
+    writer.u8(index)
+    writer.bool(nmiDisabled)
+    writer.raw(
+      bytes.count == 128
+        ? bytes : Array(bytes.prefix(128)) + [UInt8](repeating: 0, count: max(0, 128 - bytes.count))
+    )
+    writer.u64(UInt64(bitPattern: offsetSeconds))
+    writer.u64(UInt64(bitPattern: flagsReadAt))
+  }
+
+  public static func decodePayload(from reader: inout StateReader) throws(StateDecodingError)
+    -> Self
+  {
+    let index = try reader.u8()
+    try reader.check(index < 0x80, fieldSize: 1)
+    let nmiDisabled = try reader.bool()
+    let bytes = try reader.raw(count: 128)
+    try reader.check(
+      bytes[CMOSClock.Register.a] & CMOSClock.RegisterA.updateInProgress == 0
+        && bytes[CMOSClock.Register.c] == 0 && bytes[CMOSClock.Register.d] == 0,
+      fieldSize: 128)
+    let offset = Int64(bitPattern: try reader.u64())
+    let flagsReadAt = Int64(bitPattern: try reader.u64())
+    return Self(
+      index: index, nmiDisabled: nmiDisabled, bytes: bytes, offsetSeconds: offset,
+      flagsReadAt: flagsReadAt)
+  }
+}

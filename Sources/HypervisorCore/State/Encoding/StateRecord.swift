@@ -28,6 +28,8 @@ public enum StateRecordKind: UInt8, Equatable {
   case pcTestDevice = 20
   /// The pc-testdev's 64 KiB of I/O RAM.
   case pcTestIORAM = 21
+  /// The real-time clock and CMOS RAM (ports 0x70-0x71).
+  case cmosClock = 22
 }
 
 /// A value that travels as one state record: the header "PGST", the format version (u16),
