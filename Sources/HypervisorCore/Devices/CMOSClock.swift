@@ -167,13 +167,11 @@ public final class CMOSClock: PortDevice {
   private var isTwentyFourHour: Bool { bytes[Register.b] & RegisterB.twentyFourHour != 0 }
 
   private func encode(_ value: Int) -> UInt8 {
-    isBinary ? UInt8(value) : UInt8((value / 10) << 4 | value % 10)
+    isBinary ? UInt8(value) : BinaryCodedDecimal.encode(value)
   }
 
   private func decode(_ byte: UInt8) -> Int? {
-    if isBinary { return Int(byte) }
-    guard byte >> 4 <= 9, byte & 0xF <= 9 else { return nil }
-    return Int(byte >> 4) * 10 + Int(byte & 0xF)
+    isBinary ? Int(byte) : BinaryCodedDecimal.decode(byte)
   }
 
   /// The time fields' bytes in the mode register B selects. In 12-hour mode the hour is

@@ -82,3 +82,16 @@ public struct CalendarTime: Equatable {
     return value % divisor < 0 ? quotient - 1 : quotient
   }
 }
+
+/// Two decimal digits in a byte, tens in the high nibble: how an RTC keeps its time fields
+/// unless told binary (MC146818A register B, DM).
+public enum BinaryCodedDecimal {
+  /// nil when a nibble is above 9.
+  public static func decode(_ byte: UInt8) -> Int? {
+    guard byte >> 4 <= 9, byte & 0xF <= 9 else { return nil }
+    return Int(byte >> 4) * 10 + Int(byte & 0xF)
+  }
+
+  /// `value` in 0-99.
+  public static func encode(_ value: Int) -> UInt8 { UInt8((value / 10) << 4 | value % 10) }
+}

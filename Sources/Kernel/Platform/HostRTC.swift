@@ -55,11 +55,7 @@ enum HostRTC {
   private static func seconds(_ fields: [UInt8]) -> Int64? {
     let binary = fields[7] & 0x04 != 0
     let twentyFourHour = fields[7] & 0x02 != 0
-    func value(_ byte: UInt8) -> Int? {
-      if binary { return Int(byte) }
-      guard byte >> 4 <= 9, byte & 0xF <= 9 else { return nil }
-      return Int(byte >> 4) * 10 + Int(byte & 0xF)
-    }
+    func value(_ byte: UInt8) -> Int? { binary ? Int(byte) : BinaryCodedDecimal.decode(byte) }
     guard let second = value(fields[0]), let minute = value(fields[1]),
       var hour = value(twentyFourHour ? fields[2] : fields[2] & 0x7F),
       let day = value(fields[3]), let month = value(fields[4]), let year = value(fields[5])
