@@ -27,6 +27,12 @@ ISOS = {
         "build/guests/smp/pause-flood.bin:vm name=flood-b cpus=2 sched=shared pin=1,1",
         "build/guests/tests/real-mode.bin:vm name=well-behaved sched=shared pin=0",
     ]},
+    # The same with 20,000 PAUSEs of each kind per vCPU, for Bochs.
+    "build/test/smp-pause-flood-short.iso": {"cmdline": "loglevel=info", "modules": [
+        "build/guests/smp/pause-flood-short.bin:vm name=flood-a cpus=2 sched=shared pin=0,0",
+        "build/guests/smp/pause-flood-short.bin:vm name=flood-b cpus=2 sched=shared pin=1,1",
+        "build/guests/tests/real-mode.bin:vm name=well-behaved sched=shared pin=0",
+    ]},
 }
 
 FORBID_COMMON = [
@@ -66,39 +72,55 @@ STORM_COUNTS = {
 }
 STORM_FORBID = FORBID_COMMON + [r"^\[(storm|well-behaved)\] FAIL"]
 
-# ---- smp-pause-flood.iso -----------------------------------------------------------------
-FLOOD_INFO = r"^\[flood-[ab]\] INFO pause-flood vcpu=[01] pauses=100000 pause-exits=\d+ exits=\d+$"
-FLOOD_EXPECT = [
-    r"^\[flood-a\] MISBEHAVING pause-flood: 50000 PAUSEs with IF=1 and as many with IF=0 "
-    r"per vCPU$",
-    # The well-behaved VM finishes on its shared core while flood-a still floods it.
-    r"^\[well-behaved\] DONE failures=0$",
-    r"^summary: 3 VMs ran$",
-    r"^summary: vm flood-a: stopped by the guest, exit code 0$",
-    r"^summary: vm flood-b: stopped by the guest, exit code 0$",
-    r"^summary: vm well-behaved: stopped by the guest, exit code 0$",
-    FRAMES_BACK,
-]
-FLOOD_COUNTS = {
-    FLOOD_INFO: 4,
-    r"^\[flood-[ab]\] PASS ": 6,
-    r"^\[well-behaved\] PASS ": 21,
-}
+# ---- smp-pause-flood*.iso ----------------------------------------------------------------
+def flood_info(pauses):
+    return (r"^\[flood-[ab]\] INFO pause-flood vcpu=[01] pauses=%d pause-exits=\d+ exits=\d+$"
+            % (2 * pauses))
+
+
+def flood_expect(pauses):
+    """`pauses` PAUSEs with IF=1 and as many with IF=0 per flood vCPU."""
+    return [
+        r"^\[flood-a\] MISBEHAVING pause-flood: %d PAUSEs with IF=1 and as many with IF=0 "
+        r"per vCPU$" % pauses,
+        # The well-behaved VM finishes on its shared core while flood-a still floods it.
+        r"^\[well-behaved\] DONE failures=0$",
+        r"^summary: 3 VMs ran$",
+        r"^summary: vm flood-a: stopped by the guest, exit code 0$",
+        r"^summary: vm flood-b: stopped by the guest, exit code 0$",
+        r"^summary: vm well-behaved: stopped by the guest, exit code 0$",
+        FRAMES_BACK,
+    ]
+
+
+def flood_counts(pauses):
+    return {
+        flood_info(pauses): 4,
+        r"^\[flood-[ab]\] PASS ": 6,
+        r"^\[well-behaved\] PASS ": 21,
+    }
+
+
 FLOOD_PAUSE_REPORT = REPORT % "flood-[ab]" + r"    pause: [1-9]\d* exits, \d+ cycles, \d+ per exit$"
 
 
-def flood_pauses_exited(output):
+def flood_pauses_exited(pauses):
     """PAUSE exits only while a runnable sibling shares the core. A `sched=shared` vCPU may
     move to a CPU that went idle with an empty queue (one did, early, in about one run in
     three: then flood-a's siblings never shared a core and rightly took no PAUSE exit), so
     the intercept is required of at least one flood VM, seen by the guest and in its end
     report, not of flood-a in particular."""
-    if not re.search(r"^\[flood-[ab]\] INFO pause-flood vcpu=[01] pauses=100000 "
-                     r"pause-exits=[1-9]\d* exits=\d+$", output, re.MULTILINE):
-        return "no flood vCPU saw a PAUSE exit"
-    if not re.search(FLOOD_PAUSE_REPORT, output, re.MULTILINE):
-        return "no flood VM's end report counts PAUSE exits"
-    return None
+    exited = flood_info(pauses).replace(r"pause-exits=\d+", r"pause-exits=[1-9]\d*")
+
+    def verify(output):
+        if not re.search(exited, output, re.MULTILINE):
+            return "no flood vCPU saw a PAUSE exit"
+        if not re.search(FLOOD_PAUSE_REPORT, output, re.MULTILINE):
+            return "no flood VM's end report counts PAUSE exits"
+        return None
+    return verify
+
+
 FLOOD_FORBID = FORBID_COMMON + [r"^\[(flood-a|flood-b|well-behaved)\] FAIL"]
 
 
@@ -118,9 +140,9 @@ def cases():
         # One TCG thread: QEMU's multi-threaded TCG ended one run of this case early (the
         # host triple fault docs/smp.md describes, likely); 2 more runs passed.
         Case("qemu-svm-smp-pause-flood", "qemu", "build/test/smp-pause-flood.iso",
-             FLOOD_EXPECT, forbid=FLOOD_FORBID, counts=FLOOD_COUNTS, timeout=120,
-             env=dict(qemu2, PEREGRINE_TCG_SINGLE="1"), verify=flood_pauses_exited),
-        Case("bochs-vmx-smp-pause-flood", "bochs", "build/test/smp-pause-flood.iso",
-             vmx + FLOOD_EXPECT, forbid=FLOOD_FORBID, counts=FLOOD_COUNTS, timeout=300,
-             env=bochs2, verify=flood_pauses_exited),
+             flood_expect(50000), forbid=FLOOD_FORBID, counts=flood_counts(50000), timeout=120,
+             env=dict(qemu2, PEREGRINE_TCG_SINGLE="1"), verify=flood_pauses_exited(50000)),
+        Case("bochs-vmx-smp-pause-flood", "bochs", "build/test/smp-pause-flood-short.iso",
+             vmx + flood_expect(20000), forbid=FLOOD_FORBID, counts=flood_counts(20000),
+             timeout=300, env=bochs2, verify=flood_pauses_exited(20000)),
     ]

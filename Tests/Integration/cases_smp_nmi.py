@@ -7,7 +7,7 @@ Under QEMU 7.2's multi-threaded TCG this guest ends the host (triple fault right
 within seconds; one TCG thread passed every run. The case runs on one TCG thread, so it
 checks Peregrine's NMI and IPI delivery (counts, host survival) without the emulator
 defect; `scripts/run-qemu.sh build/test/smp-nmi-storm.iso` is the reproduction. Bochs
-(VT-x, 2 CPUs) runs it as well, with 5,000 rounds (nmi-storm-short.asm) to bound its time."""
+(VT-x, 2 CPUs) runs it as well, with 1,000 rounds (nmi-storm-short.asm) to bound its time."""
 
 from harness import Case
 

@@ -10,7 +10,9 @@
 ; off", for both vCPUs, then "[<vm>] PASS tsc-aux-pkru" and exit code 0; on a mismatch
 ; "[<vm>] FAIL ..." and exit code 1.
 
-ROUNDS equ 20000
+%ifndef ROUNDS
+ROUNDS equ 20000                      ; tsc-aux-pkru-short.asm: fewer, for Bochs
+%endif
 
     org 0x1000
 bits 16
