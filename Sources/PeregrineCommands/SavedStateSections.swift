@@ -311,6 +311,24 @@ enum SavedStateSections {
       return StateSection(
         title: "pc-testdev io ram", fields: [],
         notes: ["\(used) of \(ram.bytes.count) bytes non-zero"])
+    case .cmosClock(let clock):
+      let ram = clock.bytes.count == 128 ? clock.bytes[0x0E...].filter { $0 != 0 }.count : 0
+      return StateSection(
+        title: "rtc (CMOS)",
+        fields: [
+          StateField(name: "index", value: UInt64(clock.index), width: 8),
+          StateField(name: "nmi_disabled", value: clock.nmiDisabled ? 1 : 0, width: 8),
+          StateField(
+            name: "reg_a", value: UInt64(clock.bytes.count > 0x0B ? clock.bytes[0x0A] : 0), width: 8
+          ),
+          StateField(
+            name: "reg_b", value: UInt64(clock.bytes.count > 0x0B ? clock.bytes[0x0B] : 0), width: 8
+          ),
+          StateField(name: "offset_seconds", value: UInt64(bitPattern: clock.offsetSeconds)),
+        ],
+        notes: [
+          "the guest's clock is \(clock.offsetSeconds) s from the node's; \(ram) of 114 RAM bytes non-zero"
+        ])
     }
   }
 

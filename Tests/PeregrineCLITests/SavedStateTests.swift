@@ -171,4 +171,20 @@ final class SavedStateTests: XCTestCase {
     XCTAssertEqual(function.fields.first { $0.name == "interrupt_line" }?.value, 18)
     XCTAssertEqual(sections.last?.notes, ["receive fault: descriptorLoop"])
   }
+
+  func testTheRTCSectionShowsTheGuestsOffset() throws {
+    var state = Self.sampleState()
+    var bytes = [UInt8](repeating: 0, count: 128)
+    bytes[0x0A] = 0x26
+    bytes[0x0B] = 0x02
+    bytes[0x40] = 7
+    state.devices = [.cmosClock(CMOSClock.State(bytes: bytes, offsetSeconds: -3600))]
+    let rtc = try XCTUnwrap(
+      SavedStateSections.sections(of: state.encoded()).first { $0.title == "rtc (CMOS)" })
+    XCTAssertEqual(rtc.fields.first { $0.name == "reg_a" }?.value, 0x26)
+    XCTAssertEqual(
+      rtc.fields.first { $0.name == "offset_seconds" }?.value, UInt64(bitPattern: -3600))
+    XCTAssertEqual(
+      rtc.notes, ["the guest's clock is -3600 s from the node's; 1 of 114 RAM bytes non-zero"])
+  }
 }
