@@ -36,6 +36,8 @@ if ! Fuzz/build.sh "${targets[@]}"; then
   exit 1
 fi
 
+bin=build/fuzz/bin
+[ "${FUZZ_OPTIMIZATION:--O}" = -Onone ] && bin=build/fuzz/bin-Onone  # as Fuzz/build.sh
 mkdir -p build/fuzz/artifacts build/fuzz/logs
 passed=0; failed=0
 for target in "${targets[@]}"; do
@@ -45,7 +47,7 @@ for target in "${targets[@]}"; do
     before=$(ls "Fuzz/Corpus/$target" | wc -l)
     inputs=("$scratch/$target")
     [ -d "build/fuzz/seeds/$target" ] && inputs+=("build/fuzz/seeds/$target")
-    SWIFT_BACKTRACE=enable=no "build/fuzz/bin/$target" -merge=1 -timeout=5 -max_len=65536 \
+    SWIFT_BACKTRACE=enable=no "$bin/$target" -merge=1 -timeout=5 -max_len=65536 \
       "Fuzz/Corpus/$target" "${inputs[@]}" >"$log" 2>&1 \
       && { echo "merged $target: $before -> $(ls "Fuzz/Corpus/$target" | wc -l) files"; passed=$((passed + 1)); } \
       || { echo "FAIL  merge $target (log: $log)"; failed=$((failed + 1)); }
@@ -53,7 +55,7 @@ for target in "${targets[@]}"; do
   fi
   # The Swift runtime's own crash backtracer would race libFuzzer's signal handler.
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
-    "build/fuzz/bin/$target" "${mode[@]}" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
+    "$bin/$target" "${mode[@]}" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$target-" \
     "$scratch/$target" "Fuzz/Corpus/$target" >"$log" 2>&1
   status=$?
