@@ -31,11 +31,9 @@ prepare_pid=$!
 # Its status goes to a file: the checks that wait for it run in a subshell (below), which
 # cannot wait for this shell's child.
 rm -f build/fuzz-build.rc
-# -Onone: the same checks for half the build's CPU (Fuzz/build.sh). Niced: the kernel's
-# single-threaded compile is what the integration cases wait for (a core sat idle for about
-# 35 s waiting on it), and the fuzz pass is only needed by the end of the integration cases.
+# -Onone: the same checks for half the build's CPU (Fuzz/build.sh).
 export FUZZ_OPTIMIZATION=-Onone
-(nice -n 10 Fuzz/build.sh > build/fuzz-build.log 2>&1; echo $? > build/fuzz-build.rc) &
+(Fuzz/build.sh > build/fuzz-build.log 2>&1; echo $? > build/fuzz-build.rc) &
 
 echo "== unit tests (swift test)"
 swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
