@@ -159,7 +159,9 @@ public final class CMOSClock: PortDevice {
   /// digit above 9 in BCD) leaves the clock as it was.
   private func setTime(from fields: [UInt8]) {
     guard let time = calendarTime(fields), let seconds = time.secondsSinceEpoch else { return }
-    offsetSeconds = seconds &- Int64(wallNanoseconds / 1_000_000_000)
+    let offset = seconds &- Int64(wallNanoseconds / 1_000_000_000)
+    guard offset.magnitude <= Self.maximumOffsetSeconds.magnitude else { return }
+    offsetSeconds = offset
     flagsReadAt = seconds
   }
 
@@ -186,9 +188,18 @@ public final class CMOSClock: PortDevice {
       (Register.seconds, encode(time.second)), (Register.minutes, encode(time.minute)),
       (Register.hours, hour), (Register.weekday, encode(time.weekday)),
       (Register.dayOfMonth, encode(time.day)), (Register.month, encode(time.month)),
-      (Register.year, encode(time.year % 100)), (Register.century, encode(time.year / 100 % 100)),
+      (Register.year, encode(Self.lowDigits(time.year))),
+      (Register.century, encode(Self.lowDigits(time.year / 100))),
     ]
   }
+
+  /// 0-99 for any year, before year 0 too (a restored offset may reach there): the
+  /// encoders take only two digits.
+  static func lowDigits(_ value: Int) -> Int { (value % 100 + 100) % 100 }
+
+  /// The largest offset a state may carry: 30,000 years, beyond any date the fields can be
+  /// set to (binary century 255, year 255: 25755).
+  public static let maximumOffsetSeconds: Int64 = 30_000 * 366 * 86_400
 
   private func calendarTime(_ fields: [UInt8]) -> CalendarTime? {
     var hourByte = fields[Register.hours]

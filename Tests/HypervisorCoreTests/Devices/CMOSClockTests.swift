@@ -162,6 +162,46 @@ final class CMOSClockTests: XCTestCase {
     XCTAssertEqual(rtc.read(port: 0x70, size: 1), 0xFF, "the index port is write-only")
   }
 
+  func testAHostileStateIsRefusedAndAnExtremeOffsetNeverTraps() {
+    var state = rtc.save()
+    state.offsetSeconds = Int64.min / 2
+    XCTAssertThrowsError(try CMOSClock.State.decoded(state.encoded()))
+    state.offsetSeconds = CMOSClock.maximumOffsetSeconds
+    XCTAssertEqual(try CMOSClock.State.decoded(state.encoded()), state)
+    // Restored directly (no decoding): every field still reads as two digits.
+    for offset in [Int64.min / 2, -CMOSClock.maximumOffsetSeconds, Int64.max / 2] {
+      state.offsetSeconds = offset
+      rtc.restore(state)
+      for mode: UInt8 in [0x02, 0x06, 0x00] {
+        write(0x0B, mode)
+        for field in fields() where mode & 0x04 == 0 {
+          XCTAssertTrue((field & 0x7F) >> 4 <= 9 && field & 0xF <= 9, "\(offset): \(field)")
+        }
+      }
+    }
+  }
+
+  func testRandomPortIOKeepsTheRegistersSound() {
+    var generator = SeededGenerator(seed: 0x70_71)
+    for _ in 0..<20_000 {
+      let port: UInt16 = Bool.random(using: &generator) ? 0x70 : 0x71
+      let size: UInt8 = [1, 2, 4].randomElement(using: &generator)!
+      if Bool.random(using: &generator) {
+        _ = rtc.write(
+          port: port, size: size, value: UInt32.random(in: 0...UInt32.max, using: &generator))
+      } else {
+        _ = rtc.read(port: port, size: size)
+      }
+      wall.advance(seconds: Double.random(in: 0...2, using: &generator))
+      let state = rtc.save()
+      XCTAssertLessThan(state.index, 0x80)
+      XCTAssertEqual(state.bytes[0x0A] & 0x80, 0)
+      XCTAssertEqual(state.bytes[0x0C], 0)
+      XCTAssertEqual(state.bytes[0x0D], 0)
+      XCTAssertEqual(try CMOSClock.State.decoded(state.encoded()), state)
+    }
+  }
+
   func testStateMovesTheOffsetToAnotherNodesClock() {
     write(0x09, 0x30)  // four years ahead of the wall clock
     write(0x41, 0x77)

@@ -133,6 +133,8 @@ extension CMOSClock.State: StateRecordEncodable {
         && bytes[CMOSClock.Register.c] == 0 && bytes[CMOSClock.Register.d] == 0,
       fieldSize: 128)
     let offset = Int64(bitPattern: try reader.u64())
+    try reader.check(
+      offset.magnitude <= CMOSClock.maximumOffsetSeconds.magnitude, fieldSize: 8)
     let flagsReadAt = Int64(bitPattern: try reader.u64())
     return Self(
       index: index, nmiDisabled: nmiDisabled, bytes: bytes, offsetSeconds: offset,
