@@ -138,7 +138,8 @@ public enum NodeBoot {
   /// node's clock never runs ahead of the host's. With `sync=none` (the bench's setting,
   /// deterministic instruction counts) an idle, halted Bochs skips its time forward, so a
   /// node's seconds went by faster than the CLI's and its migration leases (30 s) lapsed
-  /// in the middle of a migration.
+  /// in the middle of a migration. The BIOS's `fastboot` skips its 3 s boot-menu wait, which
+  /// `sync=slowdown` makes 3 s of real time per node boot.
   public static func bochsConfiguration(
     iso: String, log: String, slirpConfiguration: String, nodeIndex: Int, memoryMiB: Int, cpus: Int
   ) -> String {
@@ -146,7 +147,7 @@ public enum NodeBoot {
     megs: \(memoryMiB)
     cpu: model=corei7_skylake_x, count=\(cpus), ips=100000000, reset_on_triple_fault=0
     clock: sync=slowdown, time0=local
-    romimage: file=/usr/share/bochs/BIOS-bochs-latest
+    romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
     vgaromimage: file=/usr/share/vgabios/vgabios.bin
     ata0-master: type=cdrom, path=\(iso), status=inserted
     boot: cdrom
