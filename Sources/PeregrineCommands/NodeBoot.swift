@@ -99,12 +99,27 @@ public enum NodeBoot {
     return [
       "-machine", "pc", "-cpu", "EPYC", "-smp", "\(cpus)", "-m", memory,
       // The human monitor on a unix socket when asked (fault injection: `mce`), else none.
-      "-cdrom", iso, "-boot", "d", "-display", "none", "-monitor",
+      "-display", "none", "-monitor",
       monitor.map { "unix:\($0),server=on,wait=off" } ?? "none", "-no-reboot",
       "-serial", "file:\(log)",
       "-netdev", netdev,
       "-device", "virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=\(mac(forNode: nodeIndex))",
-    ] + (dataPort.map { dataArguments(port: $0, nodeIndex: nodeIndex) } ?? [])
+    ] + bootCDArguments(iso: iso)
+      + (dataPort.map { dataArguments(port: $0, nodeIndex: nodeIndex) } ?? [])
+  }
+
+  /// The ISO as a CD on an AHCI controller of its own in slot 0x1d, rather than `-cdrom`'s
+  /// IDE: SeaBIOS reads ATAPI on IDE by PIO, a port exit per word under TCG, and GRUB took
+  /// 2.45 s to load a Linux ISO that way against 0.75 s over AHCI's DMA. Slot 0x1d is free on
+  /// both pc and q35 (a node's extra arguments may pick q35). A comma in the path is doubled,
+  /// as QEMU's option syntax wants.
+  public static func bootCDArguments(iso: String) -> [String] {
+    [
+      "-drive",
+      "file=\(iso.replacingOccurrences(of: ",", with: ",,")),media=cdrom,if=none,id=boot-cd,readonly=on",
+      "-device", "ahci,id=boot-ahci,addr=0x1d",
+      "-device", "ide-cd,drive=boot-cd,bus=boot-ahci.0,bootindex=0",
+    ]
   }
 
   /// `PEREGRINE_NODE_QEMU_ARGS`: more QEMU arguments for every node, split at spaces, e.g. a

@@ -32,7 +32,7 @@ HELLO_ENDS = [r"^\[hello\] Hello from a flat guest",
 def cases():
     return [
         Case("qemu-svm-iommu-vtd-fault", "qemu", ISO, [
-            r"^\[info \] iommu: VT-d 1\.0 at 0xfed90000, segment 0, scopes 7, host width 39,"
+            r"^\[info \] iommu: VT-d 1\.0 at 0xfed90000, segment 0, scopes 8, host width 39,"
             r" RMRRs 0; cap 0xd2008c22260206 \(domains 65536, SAGAW 0x2, MGAW 39, CM=0, 2M pages,"
             r" fault records 1\) ecap 0xf00f4a \(QI IR PT non-coherent\)",
             r"^\[info \] iommu: root table set \(legacy mode\), translation off until a device is assigned",
@@ -45,7 +45,7 @@ def cases():
              env=Q35_E1000, qemu_args=["-nic", "none"]),
         # aw-bits=48: SAGAW 0x6 offers 4 levels, which the domain then uses.
         Case("qemu-svm-iommu-vtd-fault-4-level", "qemu", ISO, [
-            r"^\[info \] iommu: VT-d 1\.0 at 0xfed90000, segment 0, scopes 7, host width 48,"
+            r"^\[info \] iommu: VT-d 1\.0 at 0xfed90000, segment 0, scopes 8, host width 48,"
             r" RMRRs 0; cap 0xd2008c222f0606 \(domains 65536, SAGAW 0x6, MGAW 48,",
             r"^\[info \] iommu selftest: domain 1 for selftest-vm, 4 table frames, translation on",
             # Reason 6, not 3 (context invalid): the unit accepted AW = 2 and walked 4 levels.
