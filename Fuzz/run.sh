@@ -38,6 +38,7 @@ fi
 
 bin=build/fuzz/bin
 [ "${FUZZ_OPTIMIZATION:--O}" = -Onone ] && bin=build/fuzz/bin-Onone  # as Fuzz/build.sh
+[ "${FUZZ_OPTIMIZATION:--O}" = swiftpm ] && bin=build/fuzz/bin-swiftpm
 mkdir -p build/fuzz/artifacts build/fuzz/logs
 passed=0; failed=0
 for target in "${targets[@]}"; do
