@@ -269,15 +269,19 @@ def judge(case, output, code, extra=()):
     return True, ""
 
 
-def run_all(cases, jobs=2):
+def run_all(cases, jobs=2, waiting=()):
     """Runs cases `jobs` at a time; prints a line per case; returns (passed, failed, skipped,
-    {name: seconds})."""
+    {name: seconds}). The cases named in `waiting` (mostly waiting on real time: pings, DMA
+    delays, the CLI between steps) run one at a time in a slot of their own beside those, so
+    that their waits leave no core idle."""
     import concurrent.futures
 
     passed = failed = skipped = 0
     durations = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [(case, pool.submit(run_case, case)) for case in cases]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=1) as waiting_pool:
+        futures = [(case, (waiting_pool if case.name in waiting else pool).submit(run_case, case))
+                   for case in cases]
         for case, future in futures:
             ok, reason, seconds = future.result()
             durations[case.name] = seconds
