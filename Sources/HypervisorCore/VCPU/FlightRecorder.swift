@@ -123,6 +123,27 @@ public final class FlightRecorder {
     record(kind, detail: detail, value: value, tsc: clock?.now() ?? 0)
   }
 
+  /// The vector last noted as offered (SVM's V_IRQ), nil when none is: an offer the guest
+  /// leaves pending across many entries (interrupts off, or a lower priority) is one event,
+  /// not one per entry, which would cost a call and a slot each time and push everything
+  /// else out of the 64-slot ring. Owner CPU only.
+  private var offerNoted: UInt8?
+
+  /// Notes `vector` as offered when it is not the offer noted last (nil: none offered).
+  @inline(__always)
+  public func noteOffer(_ vector: UInt8?) {
+    guard vector != offerNoted else { return }
+    offerNoted = vector
+    if let vector { note(.offer, detail: UInt64(vector)) }
+  }
+
+  /// Notes that the guest took the offered `vector`; the next offer is noted, even of the
+  /// same vector (a new request).
+  public func noteOfferTaken(_ vector: UInt8) {
+    offerNoted = nil
+    note(.offerTaken, detail: UInt64(vector))
+  }
+
   /// The recorded events still in the ring, oldest first; slots being written are left out.
   public func forEachEvent(_ body: (FlightEvent) -> Void) {
     let end = head.load(ordering: .acquiring)

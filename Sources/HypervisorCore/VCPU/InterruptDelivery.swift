@@ -78,7 +78,7 @@ public enum InterruptDelivery {
     guard let apic = vcpu.localAPIC else { return nil }
     apic.pollTimer()
     let offer = apic.vectorToOffer()
-    if let offer { vcpu.flight.note(.offer, detail: UInt64(offer)) }
+    vcpu.flight.noteOffer(offer)
     return offer
   }
 
@@ -87,7 +87,7 @@ public enum InterruptDelivery {
   /// `vector` is still the one pending.
   public static func offerTaken(_ vcpu: VirtualCPU, vector: UInt8) {
     vcpu.localAPIC?.offeredVectorTaken(vector)
-    vcpu.flight.note(.offerTaken, detail: UInt64(vector))
+    vcpu.flight.noteOfferTaken(vector)
     vcpu.statistics.injectedEvents &+= 1
   }
 

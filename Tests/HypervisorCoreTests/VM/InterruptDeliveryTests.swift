@@ -59,6 +59,31 @@ final class InterruptDeliveryTests: XCTestCase {
     XCTAssertNil(InterruptDelivery.vectorToOffer(vcpu), "each vector delivered once")
   }
 
+  /// The flight recorder notes an offer when it changes, not on every entry it stands.
+  func testAnOfferStandingOverManyEntriesIsNotedOnce() {
+    let (vcpu, apic) = vcpuWithAPIC()
+    func offers() -> [UInt64] {
+      vcpu.flight.events.filter { $0.kind == .offer }.map(\.detail)
+    }
+    apic.request(0x40)
+    for _ in 0..<100 { XCTAssertEqual(InterruptDelivery.vectorToOffer(vcpu), 0x40) }
+    XCTAssertEqual(offers(), [0x40], "one event for 100 entries")
+    apic.request(0x80)
+    _ = InterruptDelivery.vectorToOffer(vcpu)
+    XCTAssertEqual(offers(), [0x40, 0x80], "a new vector is noted")
+    InterruptDelivery.offerTaken(vcpu, vector: 0x80)
+    _ = apic.write(offset: 0xB0, size: 4, value: 0)  // EOI
+    _ = InterruptDelivery.vectorToOffer(vcpu)
+    XCTAssertEqual(offers(), [0x40, 0x80, 0x40], "after a take, 0x40 is offered anew")
+    InterruptDelivery.offerTaken(vcpu, vector: 0x40)
+    _ = apic.write(offset: 0xB0, size: 4, value: 0)
+    XCTAssertNil(InterruptDelivery.vectorToOffer(vcpu))
+    apic.request(0x40)
+    _ = InterruptDelivery.vectorToOffer(vcpu)
+    XCTAssertEqual(offers(), [0x40, 0x80, 0x40, 0x40], "the same vector, requested again")
+    XCTAssertEqual(vcpu.flight.events.filter { $0.kind == .offerTaken }.count, 2)
+  }
+
   func testAnExpiredTimerWakesAHaltedVCPU() {
     let (vcpu, apic) = vcpuWithAPIC()
     _ = apic.write(offset: 0x3E0, size: 4, value: 0xB)  // divide by 1
