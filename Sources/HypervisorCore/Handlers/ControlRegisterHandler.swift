@@ -1,3 +1,5 @@
+import Memory
+
 /// MOV to/from CR0, CR3, CR4, CLTS and LMSW, when they exit: on VMX, a write that touches a
 /// bit the host owns (the CR0/CR4 guest/host masks own every bit the guest may not set
 /// freely); on SVM, every write to CR0 and CR4 (write intercepts). MOV CR8 (VMX: every
