@@ -21,7 +21,7 @@ ISOS = {
 COMMON = ["mb-magic", "mb-cr0", "mb-if-clear", "mb-cs-flat", "mb-mmap", "mb-mem-upper",
           "mb-cmdline", "mb-module-count", "mb-module-string", "mb-module-bytes", "mb-rsdp-scan"]
 AFTER_SCAN = ["mb-fadt-pmtmr", "mb-pm-timer", "mb-fwcfg-signature", "mb-fwcfg-cpus",
-              "mb-fwcfg-ram"]
+              "mb-fwcfg-ram", "mb-rtc-hammered", "mb-rtc-sane-after"]
 
 
 def checks(vm, version):
