@@ -135,7 +135,7 @@ def cases():
     return [
         Case("qemu-svm-guest-net-two-vms-one-node", "qemu", LOCAL_ISO,
              [r"vm neta: 192 MiB"],
-             forbid=FORBID, timeout=600,
+             forbid=FORBID, timeout=600, waits=True,
              counts={vm_lines("neta", "52:54:00:12:34:01", "10.0.5.1", "10.0.5.2")[1]: 1,
                      vm_lines("netb", "52:54:00:12:34:02", "10.0.5.2", "10.0.5.1")[1]: 1,
                      vm_lines("neta", "52:54:00:12:34:01", "10.0.5.1", "10.0.5.2")[0]: 1,

@@ -503,7 +503,7 @@ def cases():
         Case("qemu-svm-management-migration-faults-source", "host", cases_management.ISO, [],
              timeout=300, driver=SourceDiesDriver()),
         Case("qemu-svm-management-migration-faults-cli", "host", cases_management.ISO, [],
-             timeout=300, driver=CLIDiesDriver()),
+             timeout=300, driver=CLIDiesDriver(), waits=True),
         Case("qemu-svm-management-migration-faults-passthrough", "host", cases_management.ISO,
              [], timeout=300, driver=PassthroughDriver()),
     ]

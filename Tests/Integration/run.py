@@ -99,14 +99,6 @@ def build_isos(selected):
             check(iso, result)
 
 
-# Cases that mostly wait on real time, run in a slot of their own beside the `jobs` others
-# (harness.run_all). Alone on an idle machine, CPU seconds of all cores over wall seconds:
-# migration-faults-cli 6.7/27.4 (the CLI between steps), guest-net-two-vms-one-node
-# 12.0/37.5 (one-second pings). Started together with the other long cases, such cases left
-# a core idle for about a minute of a full run. passthrough-linux-net (16.7/55.5) stays in
-# the main slots: its interrupts-per-packet bound is sensitive to the host's load.
-WAITING = {"qemu-svm-management-migration-faults-cli", "qemu-svm-guest-net-two-vms-one-node"}
-
 DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.txt")
 
 
@@ -159,7 +151,7 @@ def main(argv):
     build_cli(selected)
     selected = longest_first(selected)
     jobs = int(os.environ.get("PEREGRINE_TEST_JOBS", "3"))
-    passed, failed, skipped, seconds = harness.run_all(selected, jobs=jobs, waiting=WAITING)
+    passed, failed, skipped, seconds = harness.run_all(selected, jobs=jobs)
     if "--record-durations" in argv:
         record_durations(seconds)
     print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
