@@ -21,6 +21,7 @@ SWIFTC=${SWIFTC:-/opt/swift/usr/bin/swiftc}
 # (its interceptors, memcpy and the like, still check). The committed corpus is replayed
 # whole, so every input earlier fuzzing kept still runs; `make fuzz` fuzzes in full.
 optimization=${FUZZ_OPTIMIZATION:--O}
+# `Fuzz/build.sh --bin-dir` prints where the targets go, for Fuzz/run.sh.
 case "$optimization" in
   -O) suffix= ;;
   -Onone) suffix=-Onone ;;
@@ -29,6 +30,7 @@ case "$optimization" in
 esac
 OBJ=build/fuzz/obj$suffix
 BIN=build/fuzz/bin$suffix
+if [ "${1:-}" = --bin-dir ]; then echo "$BIN"; exit 0; fi
 mkdir -p "$OBJ" "$BIN"
 SWIFTPM_DEBUG=.build/$(uname -m)-unknown-linux-gnu/debug
 # By default -O, the kernel's optimiser, for the most inputs per second (`make fuzz`). Its
@@ -67,12 +69,16 @@ build_module() {
   mv "$OBJ/$module.o.tmp" "$OBJ/$module.o"
 }
 
-# swiftpm: a module's objects from `swift build` (its debug build must be there).
+# swiftpm: a module's objects from `swift build`, one per source file the module has now
+# (SwiftPM leaves a deleted file's object behind), each of which must be there.
 swiftpm_objects() {
-  local module=$1
-  for dependency in $(dependencies_of "$module"); do swiftpm_objects "$dependency"; done
-  ls "$SWIFTPM_DEBUG/$module.build/"*.swift.o 2>/dev/null \
-    || { echo "no objects of $module in $SWIFTPM_DEBUG: run swift build first" >&2; return 1; }
+  local module=$1 source object
+  for dependency in $(dependencies_of "$module"); do swiftpm_objects "$dependency" || return 1; done
+  while read -r source; do
+    object="$SWIFTPM_DEBUG/$module.build/$(basename "$source").o"
+    [ -f "$object" ] || { echo "no $object: run swift build first" >&2; return 1; }
+    echo "$object"
+  done < <(find "Sources/$module" -name '*.swift' | sort)
 }
 
 for target in "${targets[@]}"; do
@@ -81,8 +87,8 @@ for target in "${targets[@]}"; do
   if [ "$optimization" = swiftpm ]; then
     objects=()
     for module in $(modules_of "$target"); do
-      while read -r object; do objects+=("$object"); done < <(swiftpm_objects "$module")
-      [ ${#objects[@]} -gt 0 ] || exit 1
+      listed=$(swiftpm_objects "$module") || exit 1
+      while read -r object; do objects+=("$object"); done <<< "$listed"
     done
     # (ls meets SIGPIPE from head with this many objects: not a failure.)
     newest=$(ls -t "$source" "${objects[@]}" | head -1 || true)

@@ -36,9 +36,7 @@ if ! Fuzz/build.sh "${targets[@]}"; then
   exit 1
 fi
 
-bin=build/fuzz/bin
-[ "${FUZZ_OPTIMIZATION:--O}" = -Onone ] && bin=build/fuzz/bin-Onone  # as Fuzz/build.sh
-[ "${FUZZ_OPTIMIZATION:--O}" = swiftpm ] && bin=build/fuzz/bin-swiftpm
+bin=$(Fuzz/build.sh --bin-dir)
 mkdir -p build/fuzz/artifacts build/fuzz/logs
 passed=0; failed=0
 for target in "${targets[@]}"; do
