@@ -45,6 +45,15 @@ final class FormattingTests: XCTestCase {
       arguments.contains("virtio-net-pci,netdev=mgmt,disable-legacy=on,mac=52:54:00:50:00:03"))
     XCTAssertTrue(arguments.contains("file:/s/n/serial.log"))
     XCTAssertEqual(NodeBoot.mac(forNode: 258), "52:54:00:50:01:02")
+    // The ISO is a CD on an AHCI controller of its own, the only boot device.
+    XCTAssertTrue(
+      arguments.contains("file=/s/n/boot.iso,media=cdrom,if=none,id=boot-cd,readonly=on"))
+    XCTAssertTrue(arguments.contains("ide-cd,drive=boot-cd,bus=boot-ahci.0,bootindex=0"))
+    XCTAssertFalse(arguments.contains("-cdrom"))
+    // A comma in the path is doubled, or QEMU would take what follows it as an option.
+    XCTAssertEqual(
+      NodeBoot.bootCDArguments(iso: "/home/a,media=disk/boot.iso")[1],
+      "file=/home/a,,media=disk/boot.iso,media=cdrom,if=none,id=boot-cd,readonly=on")
     let key = ClusterKey(bytes: [0x12, 0x34] + Array(repeating: 0, count: 30))!
     let withData = NodeBoot.qemuArguments(
       iso: "/s/n/boot.iso", log: "/s/n/serial.log", attachment: .user(hostPort: 47100),
