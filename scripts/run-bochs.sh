@@ -2,9 +2,9 @@
 # Boots a Peregrine ISO under Bochs 2.7 with an Intel Skylake-X CPU (VMX with EPT, VPID and
 # unrestricted guest). COM1 goes to a file, copied to standard output as it grows.
 # `clock: sync=none` makes RDTSC follow the emulated instruction count.
-# The BIOS's `fastboot` skips its boot-menu wait (3 s of emulated time, 306M instructions):
-# with two CPUs or more Bochs cannot skip a halted wait, and that wait cost 5 s of real time
-# per boot (2 CPUs: 10.1 -> 5.0 s for the boot test, Peregrine's banner 7.4 -> 2.8 s).
+# The BIOS's `fastboot` skips its boot-menu wait (306M emulated ticks between the BIOS's
+# "IDE time out" and "Booting from" in Bochs's log): with two CPUs or more that wait cost
+# 5-6 s of real time per boot (the boot test: 2 CPUs 10.1 -> 5.0 s, 4 CPUs 12.8 -> 6.3 s).
 # PEREGRINE_BOCHS_CPUS sets the processor count (`cpu: count=`, default 1).
 # PEREGRINE_BOCHS_NET="hostfwd = udp:127.0.0.1:HOSTPORT-:PORT" (lines of a Bochs slirp
 # configuration) adds an Intel e1000 NIC (PCI slot 1, MAC 52:54:00:12:34:56) on Bochs's

@@ -32,9 +32,9 @@ prepare_pid=$!
 export FUZZ_OPTIMIZATION=swiftpm
 
 echo "== unit tests (swift test)"
-# Niced: the kernel's compile (one core, about 100 s) is what the integration cases wait
-# for; beside an un-niced `swift test` it got two thirds of a core and finished 23 s after
-# the unit tests, one core idle meanwhile.
+# Niced: the kernel's compile (95 s of one core alone) is what the integration cases wait
+# for. Beside an un-niced `swift test` it finished 23 s after the unit tests (151 s against
+# 128 s, one core idle meanwhile); niced, 12-15 s after.
 nice -n 10 swift test 2>&1 | tee build/unit-tests.log | grep -E "error:|failed|Executed .* tests" | tail -20
 # XCTest's closing line: "Executed N tests, with [K test(s) skipped and ]M failure(s)".
 summary=$(grep -A1 -E "^Test Suite 'All tests' (passed|failed)" build/unit-tests.log | grep -E "Executed [0-9]+ tests?" | tail -1)

@@ -160,7 +160,7 @@ public final class CMOSClock: PortDevice {
   private func setTime(from fields: [UInt8]) {
     guard let time = calendarTime(fields), let seconds = time.secondsSinceEpoch else { return }
     let offset = seconds &- Int64(wallNanoseconds / 1_000_000_000)
-    guard offset.magnitude <= Self.maximumOffsetSeconds.magnitude else { return }
+    guard offset.magnitude <= Self.maximumOffsetSeconds else { return }
     offsetSeconds = offset
     flagsReadAt = seconds
   }

@@ -134,7 +134,7 @@ extension CMOSClock.State: StateRecordEncodable {
       fieldSize: 128)
     let offset = Int64(bitPattern: try reader.u64())
     try reader.check(
-      offset.magnitude <= CMOSClock.maximumOffsetSeconds.magnitude, fieldSize: 8)
+      offset.magnitude <= CMOSClock.maximumOffsetSeconds, fieldSize: 8)
     let flagsReadAt = Int64(bitPattern: try reader.u64())
     return Self(
       index: index, nmiDisabled: nmiDisabled, bytes: bytes, offsetSeconds: offset,
