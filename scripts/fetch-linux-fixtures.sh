@@ -8,11 +8,12 @@
 #                              /bin/nvme-attach built from guests/linux/nvme-attach.c (static,
 #                              with the host's C compiler; left out, said, when there is none)
 #                              and /bin/nvme-regs from guests/linux/nvme-regs.c and
-#                              /bin/pollnet from guests/linux/pollnet.c, /bin/nvmeio and
+#                              /bin/pollnet and /bin/pingpong from guests/linux/pollnet.c and
+#                              pingpong.c, /bin/nvmeio and
 #                              /bin/nvme-virt from guests/linux/nvmeio.c and nvme-virt.c
 #                              (the NVMe bench), the same way
 # Idempotent: does nothing when all three outputs exist and are newer than this script and
-# guests/linux/init and the five C tools. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
+# guests/linux/init and the six C tools. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 outdir=${1:-build/linux}
@@ -21,6 +22,7 @@ init_src=guests/linux/init
 attach_src=guests/linux/nvme-attach.c
 regs_src=guests/linux/nvme-regs.c
 pollnet_src=guests/linux/pollnet.c
+pingpong_src=guests/linux/pingpong.c
 nvmeio_src=guests/linux/nvmeio.c
 virt_src=guests/linux/nvme-virt.c
 passthru_header=guests/linux/nvme-passthru.h
@@ -38,7 +40,7 @@ up_to_date=1
 for f in "${outputs[@]}"; do
   if [ ! -s "$f" ] || [ ! "$f" -nt "$script" ] || [ ! "$f" -nt "$init_src" ] \
     || [ ! "$f" -nt "$attach_src" ] || [ ! "$f" -nt "$regs_src" ] \
-    || [ ! "$f" -nt "$pollnet_src" ] || [ ! "$f" -nt "$nvmeio_src" ] \
+    || [ ! "$f" -nt "$pollnet_src" ] || [ ! "$f" -nt "$pingpong_src" ] || [ ! "$f" -nt "$nvmeio_src" ] \
     || [ ! "$f" -nt "$virt_src" ] || [ ! "$f" -nt "$passthru_header" ]; then up_to_date=0; fi
 done
 if [ "$up_to_date" = 1 ]; then
@@ -107,10 +109,11 @@ if command -v cc > /dev/null; then
   cc -static -Os -o "$root/bin/nvme-attach" "$attach_src"
   cc -static -Os -o "$root/bin/nvme-regs" "$regs_src"
   cc -static -Os -o "$root/bin/pollnet" "$pollnet_src"
+  cc -static -Os -o "$root/bin/pingpong" "$pingpong_src"
   cc -static -Os -o "$root/bin/nvmeio" "$nvmeio_src"
   cc -static -Os -o "$root/bin/nvme-virt" "$virt_src"
 else
-  echo "fetch-linux-fixtures: no C compiler: the initramfs has no /bin/nvme-attach, /bin/nvme-regs, /bin/pollnet, /bin/nvmeio, /bin/nvme-virt" >&2
+  echo "fetch-linux-fixtures: no C compiler: the initramfs has no /bin/nvme-attach, /bin/nvme-regs, /bin/pollnet, /bin/pingpong, /bin/nvmeio, /bin/nvme-virt" >&2
 fi
 
 # The virtio modules (CONFIG_VIRTIO*=m in Debian's cloud kernel), in dependency order:
