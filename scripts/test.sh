@@ -84,6 +84,7 @@ rm -f build/script-checks.count
   check scripts/test-make-iso.sh
   check scripts/test-cli.sh
   check python3 scripts/bench/test_net_cost.py
+  check python3 scripts/bench/test_round_trip.py
   check python3 scripts/bench/test_bench_nvme.py
   if wait $bench_pid; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   echo "$passed $failed" > build/script-checks.count
