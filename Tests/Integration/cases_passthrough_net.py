@@ -42,6 +42,7 @@ from cases_passthrough import PassthroughClaimDriver, spare_nic_node_args
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "scripts", "bench"))
 import net_cost  # noqa: E402
+import round_trip  # noqa: E402
 
 ROOT = cases_management.ROOT
 KERNEL = os.path.join(ROOT, "build", "linux", "vmlinuz")
@@ -53,6 +54,9 @@ PAUSE = 6
 VM_ADDRESS, PEER_ADDRESS = "10.0.7.1", "10.0.7.2"
 VM_MAC = "52:54:00:77:00:11"
 BENCH_PINGS = 10
+# UDP round trips each way before the transfers (init `bulkrtt=`, guests/linux/pingpong.c):
+# the bench's latency figure, and a check of the tool in every run of the case.
+BENCH_ROUND_TRIPS, ROUND_TRIPS = 400, 20
 BULK_RECV = re.compile(r"^BULK run=(\d+) role=recv bytes=(\d+) sha256=(\w+) ns=(\d+)", re.MULTILINE)
 BULK_PING = re.compile(r"^BULK-PING run=(\d+) sent=(\d+) received=(\d+)"
                        r" rtt=([\d.]+)/([\d.]+)/([\d.]+)", re.MULTILINE)
@@ -127,17 +131,29 @@ def vm_words(bench):
     also BENCH_PINGS pings per run and two transfers it receives; virtio_net without TX NAPI
     (tuning_words). The native run of the bench boots the same words."""
     return guest_words(VM_ADDRESS, PEER_ADDRESS, "bulk=%d bulkrole=send bulkpeer=%s bulkpause=%d"
-                       " bulkpoll=50%s %s" % (BULK, PEER_ADDRESS, PAUSE, tuning_words(),
-                                              "bulkpings=%d %s" % (BENCH_PINGS, BENCH_RUNS)
-                                              if bench else "bulkruns=2"))
+                       " bulkpoll=50%s %s %s" % (
+                           BULK, PEER_ADDRESS, PAUSE, tuning_words(), round_trip_words(bench),
+                           "bulkpings=%d %s" % (BENCH_PINGS, BENCH_RUNS) if bench
+                           else "bulkruns=2"))
+
+
+def round_trip_words(bench):
+    """The round trips before the transfers, on both ends (init `bulkrtt=`): busy-polled with
+    the device interrupt masked as in the spinning transfers (`rttnapi=`); in the bench PAUSE
+    s before each mode, where the harness reads the VM's exit counters."""
+    words = "rttnapi=%d:%d " % (SPIN_DEFER, SPIN_FLUSH_NS)
+    if bench:
+        return words + "bulkrtt=%d bulkrttpause=%d" % (BENCH_ROUND_TRIPS, PAUSE)
+    return words + "bulkrtt=%d" % ROUND_TRIPS
 
 
 def peer_command(port, bench):
     """The peer: the same kernel and /init under a plain QEMU (q35, a modern virtio-net on
     the segment), the receiver of both transfers (in the bench the sender of two more,
     everything under -icount); it pings the VM too."""
-    words = guest_words(PEER_ADDRESS, VM_ADDRESS, "bulk=%d bulkrole=recv %s" % (
-        BULK, "bulkpeer=%s %s" % (VM_ADDRESS, BENCH_RUNS) if bench else "bulkruns=2"))
+    words = guest_words(PEER_ADDRESS, VM_ADDRESS, "bulk=%d bulkrole=recv %s %s" % (
+        BULK, round_trip_words(bench),
+        "bulkpeer=%s %s" % (VM_ADDRESS, BENCH_RUNS) if bench else "bulkruns=2"))
     return (["timeout", "1500", "qemu-system-x86_64", "-machine", "q35", "-m", "256M"]
             + (["-icount", "shift=0"] if bench else [])
             + ["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
@@ -181,6 +197,7 @@ def bench_figures(vm_text, peer_text):
     clock = re.search(r"^BULK-CLOCK source=(\S+) mhz=(\S+)$", vm_text, re.MULTILINE)
     boot = [PING.search(text) for text in (vm_text, peer_text)]
     return {"runs": {str(k): v for k, v in sorted(runs.items())},
+            "round_trips": round_trip.figures(vm_text, peer_text),
             "clock": clock.group(1, 2) if clock else None,
             "boot_rtt": [float(b.group(5)) if b else None for b in boot]}
 
@@ -273,6 +290,15 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             if int(ping.group(2)) != PINGS or int(ping.group(3)) != PINGS:
                 raise DriverFailure("VM's pings: %s" % ping.group(0))
             self.notes.append("VM -> peer: %s" % ping.group(0))
+            rtt_windows = {}
+            if bench_file():
+                for mode in round_trip.MODES:
+                    console.wait(r"^BULK-RTT-READY mode=%s$" % mode, 180 * slow)
+                    before = self.exits("owner")
+                    time.sleep(PAUSE / 2.0)
+                    idle = self.exits("owner")
+                    console.wait(r"^BULK-RTT-DONE mode=%s$" % mode, 300 * slow)
+                    rtt_windows[mode] = (before, idle, self.exits("owner"))
             measured = []
             # The bench counts the runs the VM receives too (it waits PAUSE s after
             # BULK-LISTEN before it listens).
@@ -317,10 +343,12 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         self.notes.append("peer -> VM: %s" % peer_ping.group(0))
         text = self.serial()
         eoi_exits = self.eoi_exits_per_interrupt(text)
+        round_trip_exits = self.check_round_trips(console.text, peer_text, rtt_windows)
         for run, (before, idle, after) in zip((1, 2, 3, 4), measured):
             self.measure(run, console.text, peer_text, before, idle, after, eoi_exits)
         if bench_file():
             figures = bench_figures(console.text, peer_text)
+            figures["round_trip_exits"] = round_trip_exits
             for row in self.figures:
                 figures["runs"][str(row["run"])].update(row)
             with open(bench_file(), "w") as f:
@@ -338,6 +366,52 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             if re.search(pattern, text, re.MULTILINE):
                 raise DriverFailure("the node's console has %r" % pattern)
         return self.notes
+
+    def check_round_trips(self, vm_text, peer_text, windows):
+        """The round trips before the transfers (guests/linux/pingpong.c): every one back and
+        costed on both ends, and waiting for an interrupt costlier than busy-polling on the
+        VM's side (natively 72 against 13 us of emulated instructions). In the bench, the VM's
+        exits per round trip in each mode, net of the idle rate: {mode: {...}}."""
+        rounds = BENCH_ROUND_TRIPS if bench_file() else ROUND_TRIPS
+        found = round_trip.figures(vm_text, peer_text)
+        problems = round_trip.check(found, rounds, "the VM's round trips")
+        if problems:
+            raise DriverFailure("; ".join(problems))
+        if found["i"]["asker_ns"] <= found["p"]["asker_ns"]:
+            raise DriverFailure("the VM's round trip costs it %.0f ns waiting for the interrupt,"
+                                " no more than busy-polling (%.0f ns)"
+                                % (found["i"]["asker_ns"], found["p"]["asker_ns"]))
+        # Each reply interrupts the VM that waits for it; the VM that busy-polls keeps the
+        # device interrupt masked (the NAPI watchdog, 20 ms of guest time, may end a long
+        # wait on a loaded host: a few, not one a round).
+        interrupts = {m: round_trip.interrupts_per_round_trip(found, m) for m in "ip"}
+        if interrupts["i"] is None or interrupts["i"] < 0.5 or interrupts["p"] > 0.25:
+            raise DriverFailure("the VM's virtio interrupts per round trip: %r (at least 0.5"
+                                " with interrupts, at most 0.25 busy-polled)" % interrupts)
+        exits = {}
+        for mode, (before, idle, after) in sorted(windows.items()):
+            idle_rate = (idle[0] - before[0]) / max(idle[2] - before[2], 0.001)
+            span = after[2] - idle[2]
+            trips = rounds + round_trip.EXTRA_TRIPS
+            net = max((after[0] - idle[0]) - idle_rate * span, 0)
+            reasons = {r: n - idle[1].get(r, 0) for r, n in after[1].items()
+                       if n - idle[1].get(r, 0)}
+            exits[mode] = {"round_trips": trips, "exits": after[0] - idle[0],
+                           "net_exits_per_round_trip": net / trips, "idle_rate": idle_rate,
+                           "span": span, "reasons": reasons}
+        for mode in round_trip.MODES:
+            got = found[mode]
+            self.notes.append(
+                "round trips, mode %s: %d; the VM's path %.1f us, the peer's %.1f us, together"
+                " %.1f us [p10 %.1f, p90 %.1f]; %.3f virtio interrupts per round trip%s"
+                % (mode, got["rounds"], got["asker_ns"] / 1e3, got["server_ns"] / 1e3,
+                   got["round_trip_ns"] / 1e3, got["round_trip_p10_ns"] / 1e3,
+                   got["round_trip_p90_ns"] / 1e3, interrupts[mode],
+                   "; %.3f exits per round trip net of the idle rate (%s)" % (
+                       exits[mode]["net_exits_per_round_trip"], ", ".join(
+                           "%s %d" % kv for kv in sorted(exits[mode]["reasons"].items())))
+                   if mode in exits else ""))
+        return exits
 
     def eoi_exits_per_interrupt(self, text):
         """The share of the VM's interrupts whose EOI exited, over its life: Linux EOIs through
