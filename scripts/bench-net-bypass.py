@@ -26,15 +26,21 @@ driving a passed-through virtio-net against the same guest directly under QEMU.
   maps and unmaps every buffer through the guest's own VT-d (queued invalidation, lazy), work
   the VM's driver does not do. Measured as well (net.csv, net-bypass-runs.csv), not the row.
 
-Every QEMU (node, native guest, peer) runs TCG with -icount shift=0. RTT = the VM's ping
-average in that setting (ms of its guest clock); throughput = 4 MiB / the peer's guest time
-from the first byte to EOF (the receiver is a plain QEMU in both runs, so both throughputs
-are read on the same kind of clock). A ratio compares a bypass run with the native run of
-the same setting (interrupts with interrupts, polled with polled). Each is repeated RUNS
-times (BENCH_NET_RUNS, default 3), one emulator set at a time; the table holds the medians,
-build/bench/net-bypass-runs.csv every run. These are guest-clock figures of separate QEMU
-processes whose virtual clocks follow the host's while their guests idle (icount sleep=on):
-a comparison on one machine under its load, not hardware speeds.
+Every QEMU (node, native guest, peer) runs TCG with -icount shift=0. network.csv's ratios
+are clock-independent. rtt_ratio: before the transfers the VM makes case.BENCH_ROUND_TRIPS
+UDP round trips to the peer with interrupts, then as many busy-polled (init `bulkrtt=`,
+guests/linux/pingpong.c), each costed on the two CPUs that make it, the wire left out
+(scripts/bench/round_trip.py; docs/passthrough.md, "Round-trip latency, the wire left out");
+the ratio compares the median round trip with native's in the same repetition and mode
+(interrupts with interrupts, polled with polled). throughput_ratio: what the VM's end
+sustains when its CPU is the bottleneck, native's CPU time for the same transfer over the
+VM's (net_cost's cost below). Each is repeated RUNS times (BENCH_NET_RUNS, default 3), one
+emulator set at a time; the table holds the medians, build/bench/net-bypass-runs.csv every
+run, net-rtt.csv every path's round trips (with the VM's exits per round trip, net of its
+idle rate). The guest-clock figures (the VM's ping average, 4 MiB over the receiver's guest
+time from the first byte to EOF) stay in net.csv and net-bypass-runs.csv: guest clocks of
+separate QEMU processes whose virtual clocks follow the host's while their guests idle
+(icount sleep=on), a comparison on one machine under its load, not figures.
 
 The clock-independent figure: every guest also prints its transfers' CPU cost (init's
 BULK-COST: busy guest ns = instructions under -icount, minus an empty window as long), the
@@ -63,6 +69,7 @@ sys.path.insert(0, os.path.join(ROOT, "Tests", "Integration"))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "bench"))
 import cases_passthrough_net as case  # noqa: E402
 import net_cost  # noqa: E402
+import round_trip  # noqa: E402
 from cases_net import free_udp_port  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_NET_RUNS", "3"))
@@ -142,6 +149,10 @@ def check(figures, where):
             if side not in got:
                 sys.exit("bench-net-bypass: %s run %s lacks the %s line (init's BULK-COST)"
                          % (where, run, "VM's" if side == "cost" else "peer's"))
+    problems = round_trip.check(figures["round_trips"], case.BENCH_ROUND_TRIPS,
+                                "%s's round trips" % where)
+    if problems:
+        sys.exit("bench-net-bypass: " + "; ".join(problems))
 
 
 def cost_records(index, measured, natives):
@@ -176,6 +187,7 @@ def main():
     # rows: {"run", "setting", "bypass": figures, "native": .., "native-translated": ..}
     rows = []
     costs = []
+    round_trips = []  # (repetition, the bypass run's figures, {variant: native figures})
     for index in range(1, RUNS + 1):
         measured, where = bypass(index)
         check(measured, where)
@@ -189,30 +201,41 @@ def main():
             row = {"run": index, "setting": setting, "bypass": measured["runs"][run]}
             for variant in NATIVES:
                 row[variant] = natives[variant]["runs"][run]
-            # RTT ratio bypass / native; throughput ratio = bypass bytes/s over native bytes/s
-            # = native ns / bypass ns (the peer's clock: the same kind in both runs).
-            # The receiver's clock: the peer's when the VM sends, the VM's when it receives.
+            # RTT ratio: the round trip without its wire (scripts/bench/round_trip.py), the
+            # VM's mode against the same mode natively; the VM receiving has none. Throughput
+            # ratio: what the VM's end sustains when its CPU is the bottleneck, native's CPU
+            # time for the transfer over the VM's (net_cost's cost_ns: the same bytes).
+            mode = "p" if setting.endswith("polled") else "i"
+            row["round_trip_ns"] = {side: figures["round_trips"][mode]["round_trip_ns"]
+                                    for side, figures in [("bypass", measured)]
+                                    + list(natives.items())}
             for variant in NATIVES:
-                row["rtt_ratio", variant] = (row["bypass"]["rtt"] / row[variant]["rtt"]
-                                             if sending(setting) else None)
-                row["throughput_ratio", variant] = (row[variant]["recv_ns"]
-                                                    / row["bypass"]["recv_ns"])
+                row["rtt_ratio", variant] = (round_trip.ratio(
+                    measured["round_trips"], natives[variant]["round_trips"], mode,
+                    same_server=True) if sending(setting) else None)
+                row["throughput_ratio", variant] = (row[variant]["cost"]["cost_ns"]
+                                                    / row["bypass"]["cost"]["cost_ns"])
             rows.append(row)
+        round_trips.append((index, measured, natives))
 
     with open(os.path.join(OUT, "net-bypass-runs.csv"), "w") as f:
         f.write("run,setting,bypass_rtt_ms,native_rtt_ms,native_translated_rtt_ms,bypass_recv_ns,"
                 "native_recv_ns,native_translated_recv_ns,bypass_send_ns,native_send_ns,"
-                "native_translated_send_ns,rtt_ratio,throughput_ratio,rtt_ratio_translated,"
+                "native_translated_send_ns,bypass_round_trip_ns,native_round_trip_ns,"
+                "native_translated_round_trip_ns,bypass_cost_ns,native_cost_ns,"
+                "native_translated_cost_ns,rtt_ratio,throughput_ratio,rtt_ratio_translated,"
                 "throughput_ratio_translated,exits_per_packet,packets,interrupts\n")
         def cell(value, form):
             return "" if value is None else form % value
 
         for r in rows:
             sides = (r["bypass"], r["native"], r["native-translated"])
-            f.write("%d,%s,%s,%s,%s,%s,%.3f,%s,%.3f,%s,%s,%s\n" % (
+            f.write("%d,%s,%s,%s,%s,%s,%s,%s,%.3f,%s,%.3f,%s,%s,%s\n" % (
                 r["run"], r["setting"], ",".join(cell(x.get("rtt"), "%.3f") for x in sides),
                 ",".join("%d" % x["recv_ns"] for x in sides),
                 ",".join("%d" % x["send_ns"] for x in sides),
+                ",".join("%.0f" % r["round_trip_ns"][k] for k in ("bypass",) + NATIVES),
+                ",".join("%d" % x["cost"]["cost_ns"] for x in sides),
                 cell(r["rtt_ratio", "native"], "%.3f"), r["throughput_ratio", "native"],
                 cell(r["rtt_ratio", "native-translated"], "%.3f"),
                 r["throughput_ratio", "native-translated"],
@@ -281,7 +304,20 @@ def main():
                     "%d" % median(setting, side, "packets") if counted else "",
                     "%.3f" % median(setting, side, "exits_per_packet") if counted else
                     ("0" if side != "bypass" else "")))
-    for name in ("net.csv", "network.csv", "net-bypass-runs.csv"):
+    # net-rtt.csv: the round trips without their wire, every path against native in the
+    # same repetition and mode (native-translated and bypass; native against itself).
+    lines = []
+    for side in NATIVES + ("bypass",):
+        for mode in round_trip.MODES:
+            mine = [(b if side == "bypass" else n[side])["round_trips"]
+                    for _, b, n in round_trips]
+            exits = ([b["round_trip_exits"][mode]["net_exits_per_round_trip"]
+                      for _, b, _ in round_trips] if side == "bypass" else None)
+            lines.append(round_trip.row(side, mode, mine, "native",
+                                        [n["native"]["round_trips"] for _, _, n in round_trips],
+                                        exits))
+    round_trip.save(OUT, lines)
+    for name in ("net.csv", "network.csv", "net-rtt.csv", "net-bypass-runs.csv"):
         with open(os.path.join(OUT, name)) as f:
             sys.stdout.write(f.read())
 

@@ -20,12 +20,17 @@ build/bench/network.csv:
 All of it is repeated RUNS times (BENCH_NET_RUNS, default 3): net.csv and network.csv hold
 the medians, net-bridge-runs.csv every run.
 
-Every QEMU runs TCG with -icount shift=0: one emulated instruction per virtual ns. Round trip
-(ping's average) and the transfer time (the receiver's guest clock from the first byte to
-EOF) are guest-clock figures, in ms and emulated-instruction ns, never hardware speeds. They
-involve two QEMU processes whose virtual clocks advance independently while a guest idles
-(icount sleep=on follows the host clock when idle), so they are a comparison on one
-machine, not absolute numbers.
+Every QEMU runs TCG with -icount shift=0: one emulated instruction per virtual ns.
+network.csv's ratios are clock-independent (docs/passthrough.md, "Round-trip latency, the wire
+left out"): rtt_ratio = the round trip without its wire, with interrupts (both guests first
+make ROUND_TRIPS UDP round trips each way, init `netrtt=`, guests/linux/pingpong.c: each
+round costed on the two CPUs that make it; scripts/bench/round_trip.py; every path and mode
+in net-rtt.csv); throughput_ratio = what the sending end sustains when its CPU is the
+bottleneck: the native pair's CPU time for the transfer over the bridge's (net_cost's cost).
+net.csv keeps the guest-clock figures (ping's average, the receiver's guest time from the
+first byte to EOF; clock_rtt_ratio and clock_throughput_ratio in net-bridge-runs.csv): they
+involve two QEMU processes whose virtual clocks follow the host's while a guest idles
+(icount sleep=on), so they are a comparison on one machine under its load, not figures.
 """
 
 import os
@@ -39,8 +44,11 @@ import threading
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "bench"))
 import net_cost  # noqa: E402
+import round_trip  # noqa: E402
 OUT = os.path.join(ROOT, "build", "bench")
 PINGS = 10
+# UDP round trips each way before the transfer (init `netrtt=`, guests/linux/pingpong.c).
+ROUND_TRIPS = 400
 BYTES = int(os.environ.get("BENCH_NET_BYTES", str(2 << 20)))
 WINDOW = int(os.environ.get("BENCH_NET_WINDOW", "20"))
 RUNS = int(os.environ.get("BENCH_NET_RUNS", "3"))
@@ -58,8 +66,8 @@ SIDES = (("neta", "52:54:00:51:00:11", "52:54:00:12:37:01", "10.0.8.1", "10.0.8.
 
 def guest_words(address, peer, role, size):
     return ("console=ttyS0 quiet no_timer_check ipaddr=%s/24 ping=%s pings=%d linger=0"
-            " netbench=%d netrole=%s netpeer=%s netwindow=%d"
-            % (address, peer, PINGS, size, role, peer, WINDOW))
+            " netbench=%d netrole=%s netpeer=%s netwindow=%d netrtt=%d"
+            % (address, peer, PINGS, size, role, peer, WINDOW, ROUND_TRIPS))
 
 
 def free_port():
@@ -121,7 +129,8 @@ def native(size):
                  "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s" % mac],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
     wait_all(procs, "plain")
-    return [parse(open(path, encoding="utf-8", errors="replace").read(), path) for path in paths]
+    texts = [open(path, encoding="utf-8", errors="replace").read() for path in paths]
+    return [parse(text, path) for text, path in zip(texts, paths)], texts
 
 
 def parse(text, path):
@@ -171,7 +180,16 @@ def measure_once(index):
     for sides, tag in ((moving, "transfer"), (idle, "idle")):
         if any(s["nic"] is None for s in sides):
             sys.exit("bench-net: a VM of the %s run did not end (see build/bench/net-%s-*.log)" % (tag, tag))
-    plain = native(BYTES)
+    plain, plain_texts = native(BYTES)
+    # The round trips without their wire (scripts/bench/round_trip.py): neta asks, netb
+    # serves, both ends VMs on the bridge, both plain guests natively.
+    trips = {"bridge": round_trip.figures(*results["transfer"]),
+             "native-pair": round_trip.figures(*plain_texts)}
+    problems = []
+    for name, found in trips.items():
+        problems += round_trip.check(found, ROUND_TRIPS, "%s run %d" % (name, index))
+    if problems:
+        sys.exit("bench-net: " + "; ".join(problems))
 
     # Each packet once: the frames the two VMs transmitted.
     packets = sum(s["nic"][0] for s in moving) - sum(s["nic"][0] for s in idle)
@@ -206,12 +224,24 @@ def measure_once(index):
         records.append(net_cost.record("native-pair", role, index, plain[i]["cost"].get(role),
                                        "native-pair", 0))
     figures["cost_records"] = records
-    figures["rtt_ratio"] = figures["bridge_rtt"] / figures["native_rtt"]
-    # Throughput in bytes per guest second (= per 10^9 emulated instructions of the
-    # receiver): the ratio bridge / native is native ns / bridge ns.
-    figures["throughput_ratio"] = native_ns / bridge_ns
+    figures["round_trips"] = trips
+    for name in trips:
+        for mode in round_trip.MODES:
+            figures["%s_round_trip_%s_ns" % (name.replace("-", "_"), mode)] = \
+                trips[name][mode]["round_trip_ns"]
+    # The RTT ratio: the round trip without its wire with interrupts (busybox nc's mode);
+    # the throughput ratio: what the sending end sustains when its CPU is the bottleneck,
+    # the native pair's CPU time for the transfer over the bridge's (net_cost's cost_ns).
+    figures["rtt_ratio"] = round_trip.ratio(trips["bridge"], trips["native-pair"], "i",
+                                            same_server=False)
+    figures["bridge_send_cost_ns"] = records[0]["cost"]["cost_ns"]
+    figures["native_send_cost_ns"] = records[1]["cost"]["cost_ns"]
+    figures["throughput_ratio"] = (figures["native_send_cost_ns"]
+                                   / figures["bridge_send_cost_ns"])
+    figures["clock_rtt_ratio"] = figures["bridge_rtt"] / figures["native_rtt"]
+    figures["clock_throughput_ratio"] = native_ns / bridge_ns
     print("bench-net: run %d: %s" % (index, ", ".join("%s %s" % kv for kv in sorted(figures.items())
-                                                     if kv[0] != "cost_records")))
+                                                     if kv[0] not in ("cost_records", "round_trips"))))
     return figures
 
 
@@ -219,10 +249,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     build_isos(BYTES, "transfer")
     build_isos(0, "idle")
-    measured, records = [], []
+    measured, records, trips = [], [], []
     for index in range(1, RUNS + 1):
         measured.append(measure_once(index))
         records += measured[-1].pop("cost_records")
+        trips.append(measured[-1].pop("round_trips"))
         net_cost.save("net-cost-bridge.json", index, records)
     with open(os.path.join(OUT, "net-bridge-runs.csv"), "w") as f:
         keys = sorted(measured[0])
@@ -257,10 +288,15 @@ def main():
         f.write("native,0,0,1.000,1.000\n")
         f.write("bridge,%.2f,%.3f,%.3f,%.3f\n" % (exits_per_packet, copies_per_packet, rtt_ratio,
                                                   throughput_ratio))
-    for name in ("net.csv", "network.csv", "net-bridge-runs.csv"):
+    natives = [t["native-pair"] for t in trips]
+    round_trip.save(OUT, [round_trip.row(name, mode, [t[name] for t in trips], "native-pair",
+                                         natives, same_server=False)
+                          for name in ("native-pair", "bridge") for mode in round_trip.MODES])
+    for name in ("net.csv", "network.csv", round_trip.FILE, "net-bridge-runs.csv"):
         with open(os.path.join(OUT, name)) as f:
             sys.stdout.write(f.read())
-    for key in ("rtt_ratio", "throughput_ratio", "exits_per_packet"):
+    for key in ("rtt_ratio", "throughput_ratio", "clock_rtt_ratio", "clock_throughput_ratio",
+                "exits_per_packet"):
         values = [m[key] for m in measured]
         print("bench-net: bridge %s over %d runs: median %.3f [%.3f-%.3f]"
               % (key, len(values), statistics.median(values), min(values), max(values)))
