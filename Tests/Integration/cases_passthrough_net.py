@@ -381,13 +381,17 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
             raise DriverFailure("the VM's round trip costs it %.0f ns waiting for the interrupt,"
                                 " no more than busy-polling (%.0f ns)"
                                 % (found["i"]["asker_ns"], found["p"]["asker_ns"]))
-        # Each reply interrupts the VM that waits for it; the VM that busy-polls keeps the
-        # device interrupt masked (the NAPI watchdog, 20 ms of guest time, may end a long
-        # wait on a loaded host: a few, not one a round).
+        # Each reply interrupts the VM that waits for it. The VM that busy-polls keeps the
+        # device interrupt masked, but its NAPI watchdog (20 ms of guest time) ends a wait
+        # that long with one, and without -icount a guest's time is the host's: on a loaded
+        # host that can be most rounds, so only the bench, under -icount, bounds it tightly.
         interrupts = {m: round_trip.interrupts_per_round_trip(found, m) for m in "ip"}
-        if interrupts["i"] is None or interrupts["i"] < 0.5 or interrupts["p"] > 0.25:
+        polled_bound = 0.1 if bench_file() else interrupts["i"] or 0
+        if None in interrupts.values() or interrupts["i"] < 0.5 \
+                or interrupts["p"] > polled_bound:
             raise DriverFailure("the VM's virtio interrupts per round trip: %r (at least 0.5"
-                                " with interrupts, at most 0.25 busy-polled)" % interrupts)
+                                " with interrupts, at most %.2f busy-polled)"
+                                % (interrupts, polled_bound))
         exits = {}
         for mode, (before, idle, after) in sorted(windows.items()):
             idle_rate = (idle[0] - before[0]) / max(idle[2] - before[2], 0.001)
