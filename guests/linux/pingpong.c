@@ -190,6 +190,8 @@ static ssize_t receive(int fd, char *buffer, size_t size, int spin, int seconds,
       if (spin && now_ns() < deadline) continue;
       return -1;
     }
+    /* The server's port was closed (an ICMP port unreachable for an earlier datagram). */
+    if (errno == ECONNREFUSED) return -1;
     die("recvfrom");
   }
 }
@@ -280,15 +282,17 @@ static int ask(const char *host, int port, char mode, int rounds) {
   struct sockaddr_in peer = address_of(host, port);
   if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0) die("connect");
   char buffer[64], expected[64];
-  /* Until the server answers (it may still be starting): one try a second, 120 tries. */
+  /* Until the server answers (it may still be starting, and a datagram to its port before
+   * it binds comes back refused): one try a second, 120 tries. */
   set_timeout(fd, 1);
   int answered = 0;
   for (int tries = 0; tries < 120 && !answered; tries++) {
     int length = snprintf(expected, sizeof expected, "PP %c hello", mode);
-    if (send(fd, expected, length, 0) != length) die("send");
+    if (send(fd, expected, length, 0) != length && errno != ECONNREFUSED) die("send");
     struct sockaddr_in from;
     answered = receive(fd, buffer, sizeof buffer, 0, 1, &from, NULL) >= 0 &&
                strcmp(buffer, expected) == 0;
+    if (!answered && errno == ECONNREFUSED) sleep(1);
   }
   if (!answered) {
     fprintf(stderr, "pingpong: no answer from %s:%d\n", host, port);
