@@ -11,6 +11,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from host_check import Failures, sample  # noqa: E402
 os.environ.pop("BENCH_NVME_IOS", None)
 os.environ.pop("BENCH_NVME_NATIVES", None)
 spec = importlib.util.spec_from_file_location(
@@ -18,17 +20,8 @@ spec = importlib.util.spec_from_file_location(
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
-failures = []
-
-
-def expect(condition, what):
-    if not condition:
-        failures.append(what)
-
-
-def sample(name):
-    with open(os.path.join(HERE, "testdata", name), encoding="utf-8") as f:
-        return f.read()
+failures = Failures()
+expect = failures.expect
 
 
 def rejected(text, what):

@@ -11,19 +11,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from host_check import Failures, sample  # noqa: E402
 import round_trip  # noqa: E402
 
-failures = []
-
-
-def expect(condition, what):
-    if not condition:
-        failures.append(what)
-
-
-def sample(name):
-    with open(os.path.join(HERE, "testdata", name), encoding="utf-8") as f:
-        return f.read()
+failures = Failures()
+expect = failures.expect
 
 
 def main():
