@@ -13,7 +13,7 @@
 #                              /bin/nvme-virt from guests/linux/nvmeio.c and nvme-virt.c
 #                              (the NVMe bench), the same way
 # Idempotent: does nothing when all three outputs exist and are newer than this script and
-# guests/linux/init and the six C tools. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
+# guests/linux/init and the six C tools and their two headers. Usage: scripts/fetch-linux-fixtures.sh [OUTDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 outdir=${1:-build/linux}
@@ -26,6 +26,7 @@ pingpong_src=guests/linux/pingpong.c
 nvmeio_src=guests/linux/nvmeio.c
 virt_src=guests/linux/nvme-virt.c
 passthru_header=guests/linux/nvme-passthru.h
+busy_poll_header=guests/linux/busy-poll.h
 meta=linux-image-cloud-amd64
 outputs=("$outdir/vmlinuz" "$outdir/VERSION" "$outdir/initramfs.cpio.gz")
 
@@ -41,7 +42,8 @@ for f in "${outputs[@]}"; do
   if [ ! -s "$f" ] || [ ! "$f" -nt "$script" ] || [ ! "$f" -nt "$init_src" ] \
     || [ ! "$f" -nt "$attach_src" ] || [ ! "$f" -nt "$regs_src" ] \
     || [ ! "$f" -nt "$pollnet_src" ] || [ ! "$f" -nt "$pingpong_src" ] || [ ! "$f" -nt "$nvmeio_src" ] \
-    || [ ! "$f" -nt "$virt_src" ] || [ ! "$f" -nt "$passthru_header" ]; then up_to_date=0; fi
+    || [ ! "$f" -nt "$virt_src" ] || [ ! "$f" -nt "$passthru_header" ] \
+    || [ ! "$f" -nt "$busy_poll_header" ]; then up_to_date=0; fi
 done
 if [ "$up_to_date" = 1 ]; then
   echo "fetch-linux-fixtures: up to date"

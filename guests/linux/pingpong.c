@@ -57,30 +57,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SO_BUSY_POLL
-#define SO_BUSY_POLL 46
-#endif
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
+#include "busy-poll.h"
+
 #ifndef SCHED_IDLE
 #define SCHED_IDLE 5
 #endif
 
-enum { warm_up = 5, most_rounds = 2000, busy_poll_us = 50, budget = 64 };
+enum { warm_up = 5, most_rounds = 2000 };
 
 static void die(const char *what) {
   fprintf(stderr, "pingpong: %s: %s\n", what, strerror(errno));
   exit(1);
-}
-
-static int64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 /* The idle spinner: a SCHED_IDLE child that stamps, in a page shared with its parent, the
@@ -153,14 +140,10 @@ static void set_napi(int spin) {
 static int udp_socket(void) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) die("socket");
-  int one = 1, us = busy_poll_us, b = budget;
   /* Busy polling is used only where a receive does not block (MODE p); the options are
    * harmless for a blocking one, whose wait the interrupt ends. */
-  if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof us) < 0) die("SO_BUSY_POLL");
-  if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof one) < 0)
-    die("SO_PREFER_BUSY_POLL");
-  if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &b, sizeof b) < 0)
-    die("SO_BUSY_POLL_BUDGET");
+  const char *refused = prefer_busy_poll(fd);
+  if (refused) die(refused);
   return fd;
 }
 

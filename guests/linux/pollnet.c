@@ -50,41 +50,19 @@
 #include <time.h>
 #include <unistd.h>
 
-/* <asm-generic/socket.h> (Linux 5.11+), spelled out for older headers. */
-#ifndef SO_BUSY_POLL
-#define SO_BUSY_POLL 46
-#endif
-#ifndef SO_INCOMING_NAPI_ID
-#define SO_INCOMING_NAPI_ID 56
-#endif
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
+#include "busy-poll.h"
 
-enum { chunk = 64 * 1024, budget = 64, busy_poll_us = 50 };
+enum { chunk = 64 * 1024 };
 
 static void die(const char *what) {
   fprintf(stderr, "pollnet: %s: %s\n", what, strerror(errno));
   exit(1);
 }
 
-static int64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* Busy polling on the connected socket, preferred over interrupts, non-blocking. */
 static void spin_mode(int fd) {
-  int one = 1, us = busy_poll_us, b = budget;
-  if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof us) < 0) die("SO_BUSY_POLL");
-  if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof one) < 0)
-    die("SO_PREFER_BUSY_POLL");
-  if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &b, sizeof b) < 0)
-    die("SO_BUSY_POLL_BUDGET");
+  const char *refused = prefer_busy_poll(fd);
+  if (refused) die(refused);
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) die("O_NONBLOCK");
 }
 
