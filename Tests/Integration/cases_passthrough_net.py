@@ -382,15 +382,17 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                                 " no more than busy-polling (%.0f ns)"
                                 % (found["i"]["asker_ns"], found["p"]["asker_ns"]))
         # Each reply interrupts the VM that waits for it. The VM that busy-polls keeps the
-        # device interrupt masked, but its NAPI watchdog (20 ms of guest time) ends a wait
-        # that long with one, and without -icount a guest's time is the host's: on a loaded
-        # host that can be most rounds, so only the bench, under -icount, bounds it tightly.
+        # device interrupt masked for most of them: under -icount 81 of 406 datagrams still
+        # came with one, and 83 natively (the same guest under plain QEMU): Linux's, not the
+        # hypervisor's. Its NAPI watchdog (20 ms of guest time) ends a longer wait with one
+        # too, and without -icount a guest's time is the host's: on a loaded host that can be
+        # most rounds, so only the bench, under -icount, bounds it below the interrupts'.
         interrupts = {m: round_trip.interrupts_per_round_trip(found, m) for m in "ip"}
-        polled_bound = 0.1 if bench_file() else interrupts["i"] or 0
+        polled_bound = (0.5 if bench_file() else 1.0) * (interrupts["i"] or 0)
         if None in interrupts.values() or interrupts["i"] < 0.5 \
                 or interrupts["p"] > polled_bound:
             raise DriverFailure("the VM's virtio interrupts per round trip: %r (at least 0.5"
-                                " with interrupts, at most %.2f busy-polled)"
+                                " with interrupts, at most %.3f busy-polled)"
                                 % (interrupts, polled_bound))
         exits = {}
         for mode, (before, idle, after) in sorted(windows.items()):
