@@ -72,15 +72,17 @@ def main():
     # ends moved (the bridge): the per-round sums' medians; the same server (the bypass
     # bench's peer): only the askers', with the server's paths of both runs pooled.
     half = {m: dict(found[m], round_trip_ns=found[m]["round_trip_ns"] / 2,
-                    asker_ns=found[m]["asker_ns"] / 2) for m in "ip"}
+                    asker_ns=found[m]["asker_ns"] / 2,
+                    server_paths=[p + 20000 for p in found[m]["server_paths"]])
+            for m in "ip"}
     line = round_trip.row("bridge", "i", [found, found], "native-pair", [half, found],
                           [0.5, 1.5], same_server=False)
     cells = line.split(",")
     expect(cells[:3] == ["bridge", "i", "400"] and cells[8:15] == [
         "1.500", "1.000", "2.000", "1.000", "", "2", "native-pair"],
         "row, both ends moved: %s" % line)
-    paths = sorted(found["i"]["server_paths"])
-    pooled = (paths[199] + paths[200]) / 2
+    paths = sorted(found["i"]["server_paths"] + half["i"]["server_paths"])
+    pooled = (paths[399] + paths[400]) / 2
     wanted = (found["i"]["asker_ns"] + pooled) / (found["i"]["asker_ns"] / 2 + pooled)
     expect(abs(round_trip.ratio(found, half, "i", same_server=True) - wanted) < 1e-9,
            "the same server: the askers' medians with the pooled server path")
