@@ -236,6 +236,17 @@ class LiveConsole:
             self.proc.wait(timeout=10)
 
 
+def window_exits(before, idle, after):
+    """A window's exits from three `exits()` readings (before the pause, after it, after the
+    work): (the idle rate per second over the pause, the work's span in s, its exits, those
+    net of the idle rate, {reason: its exits over the span})."""
+    idle_rate = (idle[0] - before[0]) / max(idle[2] - before[2], 0.001)
+    span = after[2] - idle[2]
+    moved = after[0] - idle[0]
+    reasons = {r: after[1].get(r, 0) - idle[1].get(r, 0) for r in after[1]}
+    return idle_rate, span, moved, max(moved - idle_rate * span, 0), reasons
+
+
 class PassthroughLinuxNetDriver(PassthroughClaimDriver):
     def exits(self, vm):
         """(total exits, {reason: count}) from `peregrine status VM`."""
@@ -396,13 +407,10 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                                 % (interrupts, polled_bound))
         exits = {}
         for mode, (before, idle, after) in sorted(windows.items()):
-            idle_rate = (idle[0] - before[0]) / max(idle[2] - before[2], 0.001)
-            span = after[2] - idle[2]
+            idle_rate, span, moved, net, reasons = window_exits(before, idle, after)
+            reasons = {r: n for r, n in reasons.items() if n}
             trips = rounds + round_trip.EXTRA_TRIPS
-            net = max((after[0] - idle[0]) - idle_rate * span, 0)
-            reasons = {r: n - idle[1].get(r, 0) for r, n in after[1].items()
-                       if n - idle[1].get(r, 0)}
-            exits[mode] = {"round_trips": trips, "exits": after[0] - idle[0],
+            exits[mode] = {"round_trips": trips, "exits": moved,
                            "net_exits_per_round_trip": net / trips, "idle_rate": idle_rate,
                            "span": span, "reasons": reasons}
         for mode in round_trip.MODES:
@@ -462,13 +470,9 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
                                                                    received.group(0)))
         count = int(packets.group(1)) + int(packets.group(2))
         irqs = int(packets.group(3))
-        idle_rate = (idle[0] - before[0]) / max(idle[2] - before[2], 0.001)
-        span = after[2] - idle[2]
-        moved = after[0] - idle[0]
-        net = max(moved - idle_rate * span, 0)
+        idle_rate, span, moved, net, reasons = window_exits(before, idle, after)
         path = ("bypass-polled" if poll and poll.group(1) != "0" else "bypass-interrupts") + (
             " receiving" if receiving else "")
-        reasons = {r: after[1].get(r, 0) - idle[1].get(r, 0) for r in after[1]}
         self.notes.append(
             "%s (run %d, busy_poll %s us): %d bytes, sha256 %s on both ends, %.1f ms guest time;"
             " packets %d (rx %s, tx %s), virtio interrupts %d (%.3f per packet); exits %d over"
@@ -521,8 +525,8 @@ class PassthroughLinuxNetDriver(PassthroughClaimDriver):
         # emulator); nc's busy-polled runs took 0.05-0.1 and its runs with interrupts
         # 0.04-0.1. The bound leaves room for a loaded host.
         if poll and poll.group(1) != "0" and spinning():
-            line = re.search(r"^POLLNET role=(send|recv) bytes=(\d+) napi_id=(\d+) spins=(\d+)"
-                             r" empty_median_ns=(\d+) empty_ns=(\d+)$",
+            line = re.search(r"^POLLNET role=(send|recv) bytes=(\d+) napi_id=(\d+) waits=(\d+)"
+                             r" empty_ns=(\d+)$",
                              vm_text[vm_text.find("BULK-%s run=%d " % (
                                  "LISTEN" if receiving else "READY", run)):], re.MULTILINE)
             if not line or int(line.group(2)) != BULK or int(line.group(3)) == 0 \

@@ -30,10 +30,9 @@
  * 26.7 M or 66 M instructions natively against 42 M with interrupts. A timer interrupt
  * while the application waits is waiting too now.)
  *
- * Prints one line: "POLLNET role=<send|recv> bytes=N napi_id=N spins=N empty_median_ns=N
- * empty_ns=N" (napi_id: SO_INCOMING_NAPI_ID, nonzero once the socket has a NAPI context to
- * poll; spins: the waits, each one or more fruitless calls in a row; empty_median_ns: their
- * median length). Exit status 0 when the whole file went across. */
+ * Prints one line: "POLLNET role=<send|recv> bytes=N napi_id=N waits=N empty_ns=N" (napi_id:
+ * SO_INCOMING_NAPI_ID, nonzero once the socket has a NAPI context to poll; waits: each one
+ * or more fruitless calls in a row). Exit status 0 when the whole file went across. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,9 +67,8 @@ static void spin_mode(int fd) {
 
 static unsigned napi_id(int fd);
 
-/* The waits' lengths in 8 ns buckets up to 64 us (the last one holds longer waits). */
-enum { bucket_ns = 8, buckets = 8192 };
-static uint64_t histogram[buckets], empty_polls;
+/* The waits and their time in all. */
+static uint64_t waits;
 static int64_t empty_total_ns;
 
 /* Waiting: since when (-1: the last call was fruitful). */
@@ -89,18 +87,7 @@ static void fruitful(int64_t started) {
 
 static void count_empty(int64_t ns) {
   empty_total_ns += ns;
-  int64_t bucket = ns / bucket_ns;
-  histogram[bucket < buckets ? bucket : buckets - 1]++;
-  empty_polls++;
-}
-
-static int64_t empty_median_ns(void) {
-  uint64_t seen = 0;
-  for (int i = 0; i < buckets; i++) {
-    seen += histogram[i];
-    if (seen * 2 > empty_polls) return (int64_t)i * bucket_ns + bucket_ns / 2;
-  }
-  return 0;
+  waits++;
 }
 
 static int outq(int fd) {
@@ -131,10 +118,8 @@ static int poll_once(int fd, int *unsent, int64_t start) {
 }
 
 static void print_line(const char *role, size_t bytes, int fd) {
-  int64_t median = empty_median_ns();
-  printf("POLLNET role=%s bytes=%zu napi_id=%u spins=%llu empty_median_ns=%lld empty_ns=%lld\n",
-         role, bytes, napi_id(fd), (unsigned long long)empty_polls, (long long)median,
-         (long long)empty_total_ns);
+  printf("POLLNET role=%s bytes=%zu napi_id=%u waits=%llu empty_ns=%lld\n", role, bytes,
+         napi_id(fd), (unsigned long long)waits, (long long)empty_total_ns);
 }
 
 static unsigned napi_id(int fd) {
