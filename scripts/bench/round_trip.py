@@ -29,9 +29,10 @@ FAILED = re.compile(PREFIX + r"PINGPONG-FAIL mode=([ip])$", re.MULTILINE)
 IRQS = re.compile(PREFIX + r"PINGPONG-IRQS mode=([ip]) virtio=(\d+) loc=(\d+)$", re.MULTILINE)
 MODES = ("i", "p")
 # A round trip between two Linux guests costs their CPUs tens of microseconds of emulated
-# instructions (measured natively: 146 us with interrupts, 27 us polled); never under 1 us or
-# over 10 ms.
-ROUND_TRIP_NS = (1000, 10000000)
+# instructions (measured natively: 146 us with interrupts, 27 us polled); never under 1 us.
+# Without -icount (the integration case) a path is host time: 1.4 ms with interrupts beside
+# the bench, 8 ms at its 90th percentile; the bound only catches a broken measure.
+ROUND_TRIP_NS = (1000, 100000000)
 
 
 def numbers(text):
