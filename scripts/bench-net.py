@@ -234,8 +234,9 @@ def measure_once(index):
     # the native pair's CPU time for the transfer over the bridge's (net_cost's cost_ns).
     figures["rtt_ratio"] = round_trip.ratio(trips["bridge"], trips["native-pair"], "i",
                                             same_server=False)
-    figures["bridge_send_cost_ns"] = records[0]["cost"]["cost_ns"]
-    figures["native_send_cost_ns"] = records[1]["cost"]["cost_ns"]
+    sending = {r["path"]: r["cost"]["cost_ns"] for r in records if r["direction"] == "send"}
+    figures["bridge_send_cost_ns"] = sending["bridge"]
+    figures["native_send_cost_ns"] = sending["native-pair"]
     figures["throughput_ratio"] = (figures["native_send_cost_ns"]
                                    / figures["bridge_send_cost_ns"])
     figures["clock_rtt_ratio"] = figures["bridge_rtt"] / figures["native_rtt"]
